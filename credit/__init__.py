@@ -1,0 +1,1 @@
+"""Loans, collateral, PD/LGD/EL, IRB capital, pricing, monitoring and portfolio loss."""

@@ -1,0 +1,1 @@
+"""Securitization waterfalls, tranche analytics, SEC-SA capital and data-revenue notes."""

@@ -1,0 +1,1 @@
+"""Stress scenarios, the stress runner, reverse stress, sensitivities and executors."""

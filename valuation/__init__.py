@@ -1,0 +1,1 @@
+"""Data-asset valuation: signals -> forecasts -> income, cost, market, Monte Carlo -> quote."""

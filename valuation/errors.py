@@ -1,0 +1,41 @@
+"""Error and warning hierarchy shared by the numerical core.
+
+Every message has one shape: "The `x` of `Obj` must be <constraint>. Got <value>."
+plus, where it helps, a hint at the fix. The shell maps `ValuationError` to HTTP 422.
+"""
+
+from __future__ import annotations
+
+
+class ValuationError(Exception):
+    """Base of every error the numerical core raises on bad input or failed models.
+
+    ``field`` names the offending input (dotted path) when one is known, so that
+    the API can report it in its problem+json ``errors`` list.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConventionError(ValuationError, ValueError):
+    """An input breaks a convention: unit, range, currency, day count, date."""
+
+
+class InsufficientDataError(ValuationError):
+    """A method cannot run on the data given (too short a history, too few comparables)."""
+
+
+class CalibrationError(ValuationError, RuntimeError):
+    """A fit or a solver did not converge."""
+
+
+class NumericalWarning(UserWarning):
+    """Recoverable numerical trouble: a fallback solver, clipped inputs."""
+
+
+def require(condition: bool, message: str, *, field: str | None = None) -> None:
+    """Raise `ConventionError(message)` unless `condition` holds."""
+    if not condition:
+        raise ConventionError(message, field=field)
