@@ -1,0 +1,40 @@
+"""Service configuration (pydantic-settings), read from the environment.
+
+Variables (case-insensitive): ``DATABASE_URL`` (default ``sqlite:///datafin.db`` in the
+working directory), ``DASK_SCHEDULER`` (``tcp://host:8786``; unset means the local
+executor), ``ENVIRONMENT`` (``development``, ``test`` or ``production``) and
+``SECRET_KEY`` (signs pagination cursors). Outside ``development`` the default
+secret is refused, so a deployment cannot run with a value published in this file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///datafin.db"
+DEFAULT_SECRET_KEY = "datafin-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Configuration of the HTTP service and the CLI."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    dask_scheduler: str | None = None
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET_KEY
+
+    @model_validator(mode="after")
+    def _no_default_secret_outside_development(self) -> Settings:
+        if self.environment != "development" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                f"SECRET_KEY must be set to a private value when ENVIRONMENT={self.environment!r}; "
+                "the built-in default is only allowed in development."
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters long.")
+        return self
