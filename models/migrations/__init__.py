@@ -1,0 +1,1 @@
+"""Alembic migrations (run with `datafin db upgrade` or models.db.upgrade)."""

@@ -1,0 +1,5 @@
+"""Tables of the products area (owned by the PRODUCTS engineer).
+
+Define SQLModel tables here (XBase / XCreate / X(table=True) / XPublic) and create
+them in models/migrations/versions/ with op.create_table in this area's revision.
+"""
