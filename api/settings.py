@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///datafin.db"
+from models.db import DEFAULT_DATABASE_URL
+
 DEFAULT_SECRET_KEY = "datafin-development-secret-change-me"
 
 

@@ -1,0 +1,98 @@
+"""FastAPI dependencies: database session and API-key authentication.
+
+Usage in a router::
+
+    @router.post("/assets", status_code=201)
+    def register(
+        body: AssetCreate,
+        principal: Annotated[Principal, Depends(require_roles("registrar"))],
+        session: SessionDep,
+    ): ...
+
+Rules (API.md): ``Authorization: Bearer <key>``; a missing, unknown or revoked key is a
+401 with ``WWW-Authenticate: Bearer``; a valid key whose role is not among ``roles`` is a
+403; ``admin`` passes every role check. Tenant isolation (another tenant's object is a
+404) is the router's or service's job, using ``principal.tenant``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from models import security
+
+ROLES: tuple[str, ...] = ("admin", "registrar", "bank", "fund_manager", "risk")
+
+_bearer = HTTPBearer(auto_error=False, description="API key from `datafin keys create`.")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: the key's id, its role and its tenant."""
+
+    key_id: str
+    role: str
+    tenant: str
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the caller's role is one of `roles` (``admin`` always is)."""
+        return self.role == "admin" or self.role in roles
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One SQLModel session per request, from ``app.state.session_factory``.
+
+    Objects stay readable after commit (``expire_on_commit=False``). Services commit
+    their own unit of work; anything not committed is rolled back when the session
+    closes.
+    """
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+"""Annotated dependency: ``session: SessionDep`` in a route signature."""
+
+
+def get_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: SessionDep,
+) -> Principal:
+    """Authenticate the bearer key; 401 when missing or not valid."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
+    key = security.authenticate(session, credentials.credentials)
+    if key is None:
+        raise _unauthorized("The API key is not valid.")
+    return Principal(key_id=str(key.id), role=key.role, tenant=key.tenant)
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
+    """Dependency factory: authenticate, then require one of `roles` (admin always passes).
+
+    ``require_roles()`` with no roles admits every authenticated key.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"Unknown roles {sorted(unknown)}; known roles are {list(ROLES)}.")
+
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if roles and not principal.has_role(*roles):
+            raise HTTPException(
+                status_code=403,
+                detail=f"The role `{principal.role}` may not call this endpoint; "
+                f"it needs one of: {', '.join(roles)}.",
+            )
+        return principal
+
+    return dependency

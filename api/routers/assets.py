@@ -1,0 +1,7 @@
+"""Registry endpoints (filled in below)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
