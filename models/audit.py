@@ -10,7 +10,7 @@ publish :func:`chain_head` somewhere else to anchor it.)
 :func:`record_audit` writes in the caller's transaction, so an entry exists if
 and only if the change it records was committed. Appends are serialised so the
 chain never forks: on PostgreSQL with a transaction-level advisory lock, on
-SQLite by its database write lock; in any case ``seq`` is the primary key, so
+SQLite by taking the database write lock before reading the head; in any case ``seq`` is the primary key, so
 two writers can never both commit the same link.
 
 The ORM refuses to update or delete loaded entries (a ``before_flush`` guard).
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -86,16 +85,11 @@ def _json_default(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"The audit payload holds a {type(value).__name__}, which is not JSON.")
-
-
-def _check_finite(value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"The audit payload must hold finite numbers. Got {value!r}.")
 
 
 def canonical_json(payload: Any) -> str:
@@ -149,8 +143,14 @@ def entry_hash(
 
 
 def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    """Hold the chain's write lock until the caller's transaction ends."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A write statement (matching no row) takes SQLite's RESERVED lock now, so
+        # no other connection can append between our read of the head and our insert.
+        session.execute(sa.text("UPDATE audit_entry SET seq = seq WHERE 0 = 1"))
 
 
 def chain_head(session: Session) -> AuditEntry | None:
