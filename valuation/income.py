@@ -1,0 +1,356 @@
+"""Income approach: the four forms of the CAS 2023 guidance, on a forecast of revenue.
+
+Notes
+-----
+For months ``k = 1..L`` after ``as_of`` (``L`` the economic life):
+
+``V = sum_k CF_k * 0.5 ** (k / H) * DF(as_of, d_k)``,  ``CF_k = kappa * E[R_k]``
+
+- ``E[R_k]``: the forecast mean revenue of month ``k`` (`valuation.forecast`);
+- ``0.5 ** (k / H)``: obsolescence, ``H = half_life_months``;
+- ``d_k``: with ``timing="end"`` the date ``k`` calendar months after ``as_of``
+  (`valuation.conventions.add_months`); with ``timing="mid"`` the middle of that month;
+- ``DF``: with ``discount_rate`` given, ``(1 + r) ** -t`` on the ACT/365F year fraction
+  ``t`` from ``as_of`` to ``d_k`` (annual effective rate, annual compounding; the curve
+  and risk premium are then not used); otherwise the market curve spreaded by
+  ``risk_premium`` (`valuation.market.MarketData`);
+- ``kappa`` by ``income_form`` (``s`` = revenue_share, ``c`` = cost_ratio, ``tau`` =
+  tax_rate), floored at 0:
+
+  - ``direct``:           ``s (1 - c)(1 - tau)``, ``s`` default 1 (the revenue is the data's own);
+  - ``split``:            ``s (1 - c)(1 - tau)``, ``s`` default 0.25 (the "25 % rule" of
+    profit-split practice);
+  - ``excess_earnings``:  ``s (1 - c)(1 - tau) - contributory_charge_rate``, ``s`` default 1;
+  - ``incremental``:      ``s (1 - without_revenue_ratio)(1 - c)(1 - tau)``: profit with the
+    data minus profit without it, ``s`` default 1.
+
+- ``L``: ``economic_life_months`` when given, else the decay horizon (months until
+  ``0.5 ** (k / H)`` falls below 5 %); in both cases capped by the rights term
+  (``asset.rights.term_months``) and ``contract_term_months`` when these are set,
+  and by `MAX_LIFE_MONTHS`.
+
+Defaults: ``tax_rate`` 0 (a pre-tax value at a pre-tax rate, so that the default form
+is DESIGN.md's ``share x R x decay x (1 - cost_ratio) x DF``); ``cost_ratio`` from the
+recurring cost records (monthly run-rate over the first forecast year's mean monthly
+revenue, clipped to [0, 0.9]) or 0.30 without them; ``risk_premium`` 0.08 over the
+curve (data-asset appraisals in China commonly discount at 10-15 %).
+
+References
+----------
+China Appraisal Society, *Guidance on Data Asset Appraisal* (2023), income approach:
+direct income, revenue split, excess earnings and incremental income methods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, ClassVar
+
+import numpy as np
+
+from valuation._typing import FloatArray
+from valuation.conventions import add_months
+from valuation.cost import cost_occurrences
+from valuation.errors import CalibrationError, ConventionError
+from valuation.forecast import (
+    TrendFit,
+    decay_factors,
+    decay_horizon_months,
+    default_half_life_months,
+    revenue_forecast,
+)
+from valuation.market import MarketData, flat_annual_discount_factors
+from valuation.params import Constraint, Number, OneOf, check_params
+from valuation.results import MethodResult, ValuationInputs
+from valuation.signals import clean_signals
+
+INCOME_FORMS = ("direct", "split", "excess_earnings", "incremental")
+DEFAULT_REVENUE_SHARE = {"direct": 1.0, "split": 0.25, "excess_earnings": 1.0, "incremental": 1.0}
+DEFAULT_COST_RATIO = 0.30
+MAX_COST_RATIO = 0.90
+DEFAULT_RISK_PREMIUM = 0.08
+DEFAULT_CONTRIBUTORY_CHARGE_RATE = 0.10
+DEFAULT_WITHOUT_REVENUE_RATIO = 0.60
+MAX_LIFE_MONTHS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class IncomePlan:
+    """The deterministic income schedule, shared with the Monte Carlo engine.
+
+    Attributes
+    ----------
+    dates : tuple of date
+        Payment date of each month's cash flow, length ``L``.
+    expected_revenue : FloatArray, shape (L,)
+        Forecast mean revenue per month, major units.
+    kappa : float
+        Cash flow per unit of revenue (form, share, cost ratio, tax).
+    decay : FloatArray, shape (L,)
+        ``0.5 ** (k / H)``.
+    discount_factors : FloatArray, shape (L,)
+        Discount factors from ``as_of`` to ``dates``.
+    fit : TrendFit
+        The revenue model.
+    half_life_months : float
+    assumptions : mapping
+        Every assumption used.
+    """
+
+    dates: tuple[date, ...]
+    expected_revenue: FloatArray
+    kappa: float
+    decay: FloatArray
+    discount_factors: FloatArray
+    fit: TrendFit
+    half_life_months: float
+    assumptions: Mapping[str, Any]
+
+    @property
+    def months(self) -> int:
+        return len(self.dates)
+
+    @property
+    def cash_flows(self) -> FloatArray:
+        """Expected attributable cash flow per month after decay, shape (L,)."""
+        return self.kappa * self.expected_revenue * self.decay
+
+    @property
+    def value(self) -> float:
+        return float(self.cash_flows @ self.discount_factors)
+
+
+def payment_dates(as_of: date, months: int, timing: str) -> tuple[date, ...]:
+    """Payment date of months ``1..months``: ``end`` = k months after as_of, ``mid`` = halfway."""
+    ends = [add_months(as_of, k) for k in range(1, months + 1)]
+    if timing == "end":
+        return tuple(ends)
+    starts = [as_of, *ends[:-1]]
+    return tuple(s + timedelta(days=(e - s).days // 2) for s, e in zip(starts, ends, strict=True))
+
+
+class IncomeValuer:
+    """Income approach (direct, split, excess earnings, incremental).
+
+    Parameters
+    ----------
+    income_form : {"direct", "split", "excess_earnings", "incremental"}
+        Default ``"direct"``.
+    revenue_share : float or None
+        Part of revenue earned by the data asset, in [0, 1]; None: the form's default.
+    tax_rate : float
+        Income tax rate, decimal in [0, 1). Default 0 (pre-tax).
+    cost_ratio : float or None
+        Operating costs as a fraction of revenue, [0, 1]; None: from recurring costs.
+    economic_life_months : int or None
+        Months of cash flow, >= 1; None: the decay horizon. Capped by rights and contract terms.
+    contract_term_months : int or None
+        Remaining term of the licence contracts, months.
+    half_life_months : float or None
+        Obsolescence half-life in months, > 0; None: from timeliness and refresh profile.
+    discount_rate : float or None
+        Flat annual effective rate (ACT/365F, annual compounding), in (-1, 1); replaces
+        the curve and the risk premium when given.
+    risk_premium : float or None
+        Spread over the market curve, decimal; None: 0.08.
+    timing : {"end", "mid"}
+        When month ``k``'s cash flow is paid. Default ``"end"``.
+    contributory_charge_rate : float
+        Excess earnings: contributory-asset charges as a fraction of revenue, [0, 1].
+    without_revenue_ratio : float
+        Incremental: revenue without the data as a fraction of revenue with it, [0, 1].
+    """
+
+    params_schema: ClassVar[Mapping[str, Constraint]] = {
+        "income_form": OneOf(INCOME_FORMS),
+        "revenue_share": Number(0.0, 1.0, optional=True),
+        "tax_rate": Number(0.0, 1.0, hi_open=True),
+        "cost_ratio": Number(0.0, 1.0, optional=True),
+        "economic_life_months": Number(1, MAX_LIFE_MONTHS, integer=True, optional=True),
+        "contract_term_months": Number(1, MAX_LIFE_MONTHS, integer=True, optional=True),
+        "half_life_months": Number(0.0, lo_open=True, optional=True),
+        "discount_rate": Number(-1.0, 1.0, lo_open=True, hi_open=True, optional=True),
+        "risk_premium": Number(-1.0, 1.0, lo_open=True, hi_open=True, optional=True),
+        "timing": OneOf(("end", "mid")),
+        "contributory_charge_rate": Number(0.0, 1.0),
+        "without_revenue_ratio": Number(0.0, 1.0),
+    }
+
+    def __init__(
+        self,
+        *,
+        income_form: str = "direct",
+        revenue_share: float | None = None,
+        tax_rate: float = 0.0,
+        cost_ratio: float | None = None,
+        economic_life_months: int | None = None,
+        contract_term_months: int | None = None,
+        half_life_months: float | None = None,
+        discount_rate: float | None = None,
+        risk_premium: float | None = None,
+        timing: str = "end",
+        contributory_charge_rate: float = DEFAULT_CONTRIBUTORY_CHARGE_RATE,
+        without_revenue_ratio: float = DEFAULT_WITHOUT_REVENUE_RATIO,
+    ) -> None:
+        self.income_form = income_form
+        self.revenue_share = revenue_share
+        self.tax_rate = tax_rate
+        self.cost_ratio = cost_ratio
+        self.economic_life_months = economic_life_months
+        self.contract_term_months = contract_term_months
+        self.half_life_months = half_life_months
+        self.discount_rate = discount_rate
+        self.risk_premium = risk_premium
+        self.timing = timing
+        self.contributory_charge_rate = contributory_charge_rate
+        self.without_revenue_ratio = without_revenue_ratio
+
+    def plan(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> IncomePlan:
+        """Build the deterministic schedule (forecast, life, decay, discounting).
+
+        Raises
+        ------
+        InsufficientDataError
+            Not enough revenue (or usage and revenue) history to forecast.
+        ConventionError
+            A bad hyperparameter, or a market curve in another currency or at another date.
+        """
+        p = check_params(self)
+        if p["discount_rate"] is None:
+            if market.currency != inputs.currency:
+                raise ConventionError(
+                    f"The `market.currency` must be the valuation currency {inputs.currency}. "
+                    f"Got {market.currency}.",
+                    field="currency",
+                )
+        clean = clean_signals(inputs.signals, as_of=as_of, currency=inputs.currency)
+        fit = revenue_forecast(clean, method="income")
+        asset = inputs.asset
+        form = p["income_form"]
+        if p["half_life_months"] is None:
+            half_life = default_half_life_months(asset)
+            hl_source = "timeliness and refresh profile"
+        else:
+            half_life = float(p["half_life_months"])
+            hl_source = "given"
+        limits: dict[str, int] = {}
+        if p["economic_life_months"] is not None:
+            limits["economic_life_months"] = int(p["economic_life_months"])
+        else:
+            limits["decay_horizon"] = decay_horizon_months(half_life)
+        if asset.rights.term_months is not None:
+            limits["rights_term"] = asset.rights.term_months
+        if p["contract_term_months"] is not None:
+            limits["contract_term"] = int(p["contract_term_months"])
+        limits["max_life"] = MAX_LIFE_MONTHS
+        life = min(limits.values())
+        binding = min(limits, key=lambda k: (limits[k], k))
+        expected = fit.expected_revenue(as_of, life)
+        if p["cost_ratio"] is None:
+            occ = cost_occurrences(inputs.costs, as_of=as_of, currency=inputs.currency)
+            first_year = float(expected[: min(12, life)].mean())
+            if occ.monthly_run_rate > 0 and first_year > 0:
+                cost_ratio = min(max(occ.monthly_run_rate / first_year, 0.0), MAX_COST_RATIO)
+                cr_source = "recurring costs / first-year mean revenue"
+            else:
+                cost_ratio = DEFAULT_COST_RATIO
+                cr_source = "default"
+        else:
+            cost_ratio = float(p["cost_ratio"])
+            cr_source = "given"
+        share = (
+            float(p["revenue_share"])
+            if p["revenue_share"] is not None
+            else DEFAULT_REVENUE_SHARE[form]
+        )
+        base = share * (1.0 - cost_ratio) * (1.0 - p["tax_rate"])
+        if form == "excess_earnings":
+            kappa = base - p["contributory_charge_rate"]
+        elif form == "incremental":
+            kappa = base * (1.0 - p["without_revenue_ratio"])
+        else:
+            kappa = base
+        kappa = max(kappa, 0.0)
+        dates = payment_dates(as_of, life, p["timing"])
+        assumptions: dict[str, Any] = {
+            "income_form": form,
+            "revenue_share": share,
+            "tax_rate": p["tax_rate"],
+            "cost_ratio": cost_ratio,
+            "cost_ratio_source": cr_source,
+            "economic_life_months": life,
+            "economic_life_binding": binding,
+            "half_life_months": half_life,
+            "half_life_source": hl_source,
+            "timing": p["timing"],
+            "forecast": fit.source,
+        }
+        if form == "excess_earnings":
+            assumptions["contributory_charge_rate"] = p["contributory_charge_rate"]
+        if form == "incremental":
+            assumptions["without_revenue_ratio"] = p["without_revenue_ratio"]
+        if p["discount_rate"] is not None:
+            dfs = flat_annual_discount_factors(as_of, dates, float(p["discount_rate"]))
+            assumptions["discount_rate"] = float(p["discount_rate"])
+            assumptions["discounting"] = "flat annual effective, ACT/365F, annual compounding"
+        else:
+            premium = DEFAULT_RISK_PREMIUM if p["risk_premium"] is None else float(p["risk_premium"])
+            curve = market.with_risk_premium(premium)
+            if curve.as_of != as_of:
+                raise ConventionError(
+                    f"The `market.as_of` ({market.as_of}) must be the valuation date {as_of}.",
+                    field="as_of",
+                )
+            dfs = curve.discount_factors(dates)
+            assumptions["risk_premium"] = premium
+            assumptions["discounting"] = "market curve + risk premium"
+            assumptions["curve"] = market.as_dict()
+        return IncomePlan(
+            dates=dates,
+            expected_revenue=expected,
+            kappa=kappa,
+            decay=decay_factors(life, half_life),
+            discount_factors=dfs,
+            fit=fit,
+            half_life_months=half_life,
+            assumptions=assumptions,
+        )
+
+    def value(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> MethodResult:
+        """Deterministic income-approach value (see the module Notes for the formula)."""
+        plan = self.plan(inputs, as_of=as_of, market=market)
+        value = plan.value
+        if not math.isfinite(value):
+            raise CalibrationError(
+                "The income approach produced a non-finite value; check the forecast "
+                f"({plan.fit.model}) and the discounting.",
+                field="signals",
+            )
+        diagnostics = {
+            "fit": plan.fit.describe(),
+            "first_year_revenue": float(plan.expected_revenue[:12].sum()),
+            "kappa": plan.kappa,
+            "undiscounted_cash_flows": float(plan.cash_flows.sum()),
+            "first_payment_date": plan.dates[0].isoformat(),
+            "last_payment_date": plan.dates[-1].isoformat(),
+        }
+        return MethodResult("income", value, inputs.currency, as_of, plan.assumptions, diagnostics)
+
+
+def annuity_factor(rate: float, periods: int) -> float:
+    """Present value of 1 per period for ``periods`` periods at ``rate`` per period, in arrears.
+
+    ``(1 - (1 + r) ** -n) / r`` (``n`` when ``r = 0``); used as an identity check of the
+    discounting kernel.
+    """
+    if rate == 0.0:
+        return float(periods)
+    return float((1.0 - (1.0 + rate) ** -periods) / rate)
+
+
+def present_value(cash_flows: FloatArray, t_years: FloatArray, rate: float) -> float:
+    """``sum cf_i (1 + rate) ** -t_i`` (annual effective rate, year fractions ``t``)."""
+    return float(np.asarray(cash_flows) @ np.power(1.0 + rate, -np.asarray(t_years)))

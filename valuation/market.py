@@ -1,0 +1,252 @@
+"""Market data for discounting: QuantLib term structures built from plain data.
+
+A `MarketData` holds only plain values (dates, decimals, conventions), so it is
+hashable, picklable and safe to pass between processes. QuantLib objects are built
+on demand inside `discount_factors`, with every curve anchored at an explicit
+reference date (``as_of``), while a module lock is held and QuantLib's global
+evaluation date is set to ``as_of`` and restored afterwards: no global state leaks
+between calls or threads.
+
+Curves
+------
+- flat: one zero rate (``MarketData.flat``), QuantLib ``FlatForward``;
+- zero curve from points (``MarketData.zero_curve``), QuantLib ``ZeroCurve`` (linear in
+  the zero rate, flat extrapolation);
+- spreaded by a risk premium (``with_risk_premium``), QuantLib
+  ``ZeroSpreadedTermStructure``: the premium is added to the zero rate quoted with
+  the curve's own day count and compounding.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+import QuantLib as ql
+
+from valuation._typing import FloatArray
+from valuation.conventions import Compounding, DayCount, parse_currency, to_ql_date
+from valuation.errors import ConventionError
+
+_QL_LOCK = threading.RLock()
+
+
+def _check_rate(value: float, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConventionError(f"The `{field}` must be a finite decimal. Got {value!r}.", field=field)
+    if abs(value) >= 1.0:
+        raise ConventionError(
+            f"The `{field}` must be a decimal in (-1, 1) (0.05 means 5 %). Got {value!r}; "
+            "was a percentage passed?",
+            field=field,
+        )
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """Discount curve for one currency at one valuation date.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+        Reference date of the curve (discount factor 1).
+    currency : str
+        ISO 4217 code of the cash flows this curve discounts.
+    pillar_dates : tuple of date
+        Curve pillars, strictly increasing, all after ``as_of``; one pillar with
+        ``flat=True`` means a flat curve.
+    zero_rates : tuple of float
+        Zero rates at the pillars, decimals, quoted with ``day_count`` and ``compounding``.
+    day_count : DayCount
+        Day count of the zero rates (no default: stated explicitly).
+    compounding : Compounding
+        Compounding of the zero rates.
+    risk_premium : float
+        Spread added to every zero rate (decimal), same quoting; default 0.
+    flat : bool
+        True for a flat curve (``zero_rates`` has one element).
+    """
+
+    as_of: date
+    currency: str
+    pillar_dates: tuple[date, ...]
+    zero_rates: tuple[float, ...]
+    day_count: DayCount
+    compounding: Compounding
+    risk_premium: float = 0.0
+    flat: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.as_of, date):
+            raise ConventionError(
+                f"The `as_of` of `MarketData` must be a date. Got {self.as_of!r}.", field="as_of"
+            )
+        parse_currency(self.currency)
+        if not isinstance(self.day_count, DayCount):
+            object.__setattr__(self, "day_count", DayCount.parse(self.day_count))
+        if not isinstance(self.compounding, Compounding):
+            try:
+                object.__setattr__(self, "compounding", Compounding(self.compounding))
+            except ValueError:
+                raise ConventionError(
+                    f"The `compounding` of `MarketData` must be one of "
+                    f"{[c.value for c in Compounding]}. Got {self.compounding!r}.",
+                    field="compounding",
+                ) from None
+        if len(self.zero_rates) == 0 or len(self.zero_rates) != len(self.pillar_dates):
+            raise ConventionError(
+                "The `zero_rates` of `MarketData` must be non-empty and match `pillar_dates` "
+                f"in length. Got {len(self.zero_rates)} rates and {len(self.pillar_dates)} dates.",
+                field="zero_rates",
+            )
+        for r in self.zero_rates:
+            _check_rate(r, "zero_rates")
+        _check_rate(self.risk_premium, "risk_premium")
+        prev = self.as_of
+        for d in self.pillar_dates:
+            if not isinstance(d, date) or d <= prev:
+                raise ConventionError(
+                    "The `pillar_dates` of `MarketData` must be strictly increasing dates after "
+                    f"`as_of` ({self.as_of}). Got {d!r}.",
+                    field="pillar_dates",
+                )
+            prev = d
+        if self.flat and len(self.zero_rates) != 1:
+            raise ConventionError("A flat `MarketData` has exactly one zero rate.", field="zero_rates")
+
+    # ---- constructors -------------------------------------------------------------
+    @classmethod
+    def flat_rate(
+        cls,
+        as_of: date,
+        rate: float,
+        *,
+        currency: str,
+        day_count: DayCount,
+        compounding: Compounding,
+        risk_premium: float = 0.0,
+    ) -> MarketData:
+        """A flat curve: every zero rate equals ``rate`` (decimal)."""
+        return cls(
+            as_of=as_of,
+            currency=currency,
+            pillar_dates=(date(as_of.year + 1, as_of.month, min(as_of.day, 28)),),
+            zero_rates=(_check_rate(rate, "rate"),),
+            day_count=day_count,
+            compounding=compounding,
+            risk_premium=risk_premium,
+            flat=True,
+        )
+
+    @classmethod
+    def zero_curve(
+        cls,
+        as_of: date,
+        pillar_dates: Sequence[date],
+        zero_rates: Sequence[float],
+        *,
+        currency: str,
+        day_count: DayCount,
+        compounding: Compounding,
+        risk_premium: float = 0.0,
+    ) -> MarketData:
+        """A zero curve through the given points (linear in the zero rate, flat beyond)."""
+        return cls(
+            as_of=as_of,
+            currency=currency,
+            pillar_dates=tuple(pillar_dates),
+            zero_rates=tuple(float(r) for r in zero_rates),
+            day_count=day_count,
+            compounding=compounding,
+            risk_premium=risk_premium,
+        )
+
+    def with_risk_premium(self, risk_premium: float) -> MarketData:
+        """The same curve spreaded by ``risk_premium`` (replaces any premium already set)."""
+        return replace(self, risk_premium=_check_rate(risk_premium, "risk_premium"))
+
+    def parallel_shift(self, shift_bp: float) -> MarketData:
+        """Every zero rate moved by ``shift_bp`` basis points (a stress helper)."""
+        return replace(self, zero_rates=tuple(r + shift_bp / 1e4 for r in self.zero_rates))
+
+    # ---- QuantLib ---------------------------------------------------------------------
+    def _build(self) -> ql.YieldTermStructure:
+        ref = to_ql_date(self.as_of)
+        dc = self.day_count.to_ql()
+        comp, freq = self.compounding.to_ql()
+        if self.flat:
+            base: ql.YieldTermStructure = ql.FlatForward(ref, self.zero_rates[0], dc, comp, freq)
+        else:
+            dates = [ref] + [to_ql_date(d) for d in self.pillar_dates]
+            rates = [self.zero_rates[0], *self.zero_rates]
+            base = ql.ZeroCurve(dates, rates, dc, ql.NullCalendar(), ql.Linear(), comp, freq)
+        base.enableExtrapolation()
+        if self.risk_premium == 0.0:
+            return base
+        spreaded = ql.ZeroSpreadedTermStructure(
+            ql.YieldTermStructureHandle(base),
+            ql.QuoteHandle(ql.SimpleQuote(self.risk_premium)),
+            comp,
+            freq,
+            dc,
+        )
+        spreaded.enableExtrapolation()
+        return spreaded
+
+    def discount_factors(self, dates: Sequence[date]) -> FloatArray:
+        """Discount factors from ``as_of`` to each date, shape (len(dates),).
+
+        Dates on or before ``as_of`` are not allowed (cash flows are in the future).
+        """
+        for d in dates:
+            if not isinstance(d, date) or d <= self.as_of:
+                raise ConventionError(
+                    f"Discount dates must be after `as_of` ({self.as_of}). Got {d!r}.",
+                    field="dates",
+                )
+        with _QL_LOCK:
+            settings = ql.Settings.instance()
+            saved = settings.evaluationDate
+            try:
+                settings.evaluationDate = to_ql_date(self.as_of)
+                curve = self._build()
+                out = np.fromiter(
+                    (curve.discount(to_ql_date(d)) for d in dates), dtype=np.float64, count=len(dates)
+                )
+            finally:
+                settings.evaluationDate = saved
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain-data echo of the curve (for assumptions and hashing)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "currency": self.currency,
+            "kind": "flat" if self.flat else "zero_curve",
+            "pillar_dates": [d.isoformat() for d in self.pillar_dates],
+            "zero_rates": list(self.zero_rates),
+            "day_count": self.day_count.value,
+            "compounding": self.compounding.value,
+            "risk_premium": self.risk_premium,
+        }
+
+
+def flat_annual_discount_factors(as_of: date, dates: Sequence[date], discount_rate: float) -> FloatArray:
+    """``(1 + r) ** -t`` with ``t`` the ACT/365F year fraction from ``as_of`` (QuantLib FlatForward).
+
+    This is the API.md ``discount_rate`` semantics: a flat annual effective rate with
+    annual compounding on ACT/365F year fractions.
+    """
+    curve = MarketData.flat_rate(
+        as_of,
+        discount_rate,
+        currency="USD",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.ANNUAL,
+    )
+    return curve.discount_factors(dates)
