@@ -1,0 +1,703 @@
+"""A securitization declared as data: pool, tranches, fees, reserve, principal rule, triggers.
+
+`deal_from_dict` reads the JSON form (the API body) and validates it; every error is a
+`ConventionError` whose ``field`` is the dotted path of the offending input, for example
+``tranches[1].attach`` or ``pool.loan_ids[3]``.
+
+Units: balances and amounts in major currency units; rates, shares, thresholds and PDs
+as decimals (0.05, not 5); spreads in basis points (``_bp``); periods are months.
+
+Market structures encoded as presets (see `MUSIC_ROYALTY_DSCR_TRAP`, `WHOLE_BUSINESS_SWEEP`):
+
+* music-royalty ABS (KBRA, Hi-Fi Music IP Issuer II Series 2022-1): notes at 65 % of the
+  catalogue valuation (35 % overcollateralisation), a 12-month interest reserve, DSCR cash
+  traps of 50 % below 1.40x and 100 % below 1.30x;
+* whole-business securitisation (KBRA, HOA Funding LLC 2021-1): cash sweeps of 25 / 50 /
+  75 % below DSCR 2.00x / 1.75x / 1.50x, rapid amortisation at or below 1.20x.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from valuation.errors import ConventionError
+
+Amortization = Literal["annuity", "linear", "bullet"]
+PrincipalRule = Literal["sequential", "pro_rata"]
+DscrAction = Literal["trap", "sweep"]
+
+AMORTIZATIONS: tuple[str, ...] = ("annuity", "linear", "bullet")
+PRINCIPAL_RULES: tuple[str, ...] = ("sequential", "pro_rata")
+MAX_TERM_MONTHS = 600
+
+
+def _fail(message: str, path: str) -> ConventionError:
+    return ConventionError(message, field=path)
+
+
+def _number(value: object, path: str, *, lo: float | None = None, hi: float | None = None,
+            lo_open: bool = False, what: str = "a number") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(f"The `{path}` must be {what}. Got {value!r}.", path)
+    v = float(value)
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        bound = f"> {lo}" if lo_open else f">= {lo}"
+        raise _fail(f"The `{path}` must be {bound}. Got {value!r}.", path)
+    if hi is not None and v > hi:
+        raise _fail(f"The `{path}` must be <= {hi}. Got {value!r}.", path)
+    return v
+
+
+def _integer(value: object, path: str, *, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _fail(f"The `{path}` must be an integer in [{lo}, {hi}]. Got {value!r}.", path)
+    return int(value)
+
+
+def _choice(value: object, path: str, options: Sequence[str]) -> str:
+    if value not in options:
+        raise _fail(f"The `{path}` must be one of {', '.join(map(repr, options))}. Got {value!r}.",
+                    path)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# pool
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLoan:
+    """One loan in the pool.
+
+    Parameters
+    ----------
+    loan_id : str
+        Identifier (the loan book's id).
+    balance : float
+        Outstanding principal at closing, major units, > 0.
+    annual_rate : float
+        Fixed contractual rate, decimal, paid monthly on the outstanding balance (rate / 12).
+    term_months : int
+        Remaining term in months, 1..600.
+    amortization : {"annuity", "linear", "bullet"}
+        Repayment profile.
+    pd : float
+        Annual probability of default, decimal in [0, 1); the hazard is ``-ln(1 - pd)``.
+    recovery_rate : float
+        Recovered share of the defaulted balance, decimal 0..1.
+    """
+
+    loan_id: str
+    balance: float
+    annual_rate: float
+    term_months: int
+    amortization: Amortization = "annuity"
+    pd: float = 0.02
+    recovery_rate: float = 0.4
+
+    def __post_init__(self) -> None:
+        _check_loan(self, "loan")
+
+
+def _check_loan(loan: PoolLoan, path: str) -> None:
+    if not isinstance(loan.loan_id, str) or not loan.loan_id:
+        raise _fail(f"The `{path}.loan_id` must be a non-empty string. Got {loan.loan_id!r}.",
+                    f"{path}.loan_id")
+    _number(loan.balance, f"{path}.balance", lo=0.0, lo_open=True, what="a positive amount")
+    _number(loan.annual_rate, f"{path}.annual_rate", lo=0.0, hi=1.0, what="a decimal rate")
+    _integer(loan.term_months, f"{path}.term_months", lo=1, hi=MAX_TERM_MONTHS)
+    _choice(loan.amortization, f"{path}.amortization", AMORTIZATIONS)
+    pd = _number(loan.pd, f"{path}.pd", lo=0.0, what="a decimal probability")
+    if pd >= 1.0:
+        raise _fail(f"The `{path}.pd` must be below 1. Got {pd!r}.", f"{path}.pd")
+    _number(loan.recovery_rate, f"{path}.recovery_rate", lo=0.0, hi=1.0, what="a decimal share")
+
+
+@dataclass(frozen=True, slots=True)
+class Receivable:
+    """A data-licence receivable: projected monthly collections from one obligor.
+
+    The receivable is carried at the present value of its projected collections at the
+    pool's ``discount_rate`` (monthly compounding); each collection splits into interest
+    (balance x rate / 12) and principal, so a receivable behaves like a loan with a custom
+    repayment profile.
+
+    Parameters
+    ----------
+    receivable_id : str
+        Identifier.
+    cashflows : tuple of float
+        Projected collections for months 1, 2, ... (major units, each >= 0, at least one > 0).
+    pd : float
+        Annual obligor PD, decimal in [0, 1).
+    recovery_rate : float
+        Recovered share of the outstanding balance on default, decimal 0..1.
+    """
+
+    receivable_id: str
+    cashflows: tuple[float, ...]
+    pd: float = 0.02
+    recovery_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_receivable(self, "receivable")
+
+
+def _check_receivable(rec: Receivable, path: str) -> None:
+    if not isinstance(rec.receivable_id, str) or not rec.receivable_id:
+        raise _fail(f"The `{path}.receivable_id` must be a non-empty string.", f"{path}.receivable_id")
+    if not isinstance(rec.cashflows, tuple) or not 1 <= len(rec.cashflows) <= MAX_TERM_MONTHS:
+        raise _fail(f"The `{path}.cashflows` must list 1..{MAX_TERM_MONTHS} monthly amounts.",
+                    f"{path}.cashflows")
+    for j, c in enumerate(rec.cashflows):
+        _number(c, f"{path}.cashflows[{j}]", lo=0.0, what="a non-negative amount")
+    if not any(c > 0 for c in rec.cashflows):
+        raise _fail(f"The `{path}.cashflows` must contain a positive amount.", f"{path}.cashflows")
+    pd = _number(rec.pd, f"{path}.pd", lo=0.0, what="a decimal probability")
+    if pd >= 1.0:
+        raise _fail(f"The `{path}.pd` must be below 1. Got {pd!r}.", f"{path}.pd")
+    _number(rec.recovery_rate, f"{path}.recovery_rate", lo=0.0, hi=1.0, what="a decimal share")
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """The collateral: loans and/or receivables, with pool-wide behaviour.
+
+    Parameters
+    ----------
+    loans, receivables : tuple
+        The assets; at least one in total, ids unique.
+    discount_rate : float
+        Annual rate (decimal, monthly compounding) carrying receivables at present value.
+    prepayment_rate : float
+        Constant annual prepayment rate (CPR), decimal in [0, 1).
+    recovery_lag_months : int
+        Months between a default and its recovery, 0..120.
+    collateral_value : float or None
+        Appraised value of the collateral for the borrowing base (e.g. a catalogue or data
+        product valuation); ``None`` means the pool balance.
+    """
+
+    loans: tuple[PoolLoan, ...] = ()
+    receivables: tuple[Receivable, ...] = ()
+    discount_rate: float = 0.0
+    prepayment_rate: float = 0.0
+    recovery_lag_months: int = 0
+    collateral_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.loans and not self.receivables:
+            raise _fail("The `pool` must hold at least one loan or receivable.", "pool")
+        seen: set[str] = set()
+        for i, loan in enumerate(self.loans):
+            _check_loan(loan, f"pool.loans[{i}]")
+            if loan.loan_id in seen:
+                raise _fail(f"The `pool.loans[{i}].loan_id` must be unique. Got {loan.loan_id!r} twice.",
+                            f"pool.loans[{i}].loan_id")
+            seen.add(loan.loan_id)
+        for i, rec in enumerate(self.receivables):
+            _check_receivable(rec, f"pool.receivables[{i}]")
+            if rec.receivable_id in seen:
+                raise _fail(f"The `pool.receivables[{i}].receivable_id` must be unique.",
+                            f"pool.receivables[{i}].receivable_id")
+            seen.add(rec.receivable_id)
+        _number(self.discount_rate, "pool.discount_rate", lo=0.0, hi=1.0, what="a decimal rate")
+        cpr = _number(self.prepayment_rate, "pool.prepayment_rate", lo=0.0, what="a decimal rate")
+        if cpr >= 1.0:
+            raise _fail(f"The `pool.prepayment_rate` must be below 1. Got {cpr!r}.",
+                        "pool.prepayment_rate")
+        _integer(self.recovery_lag_months, "pool.recovery_lag_months", lo=0, hi=120)
+        if self.collateral_value is not None:
+            _number(self.collateral_value, "pool.collateral_value", lo=0.0, lo_open=True,
+                    what="a positive amount")
+
+    @property
+    def asset_ids(self) -> tuple[str, ...]:
+        return tuple(x.loan_id for x in self.loans) + tuple(r.receivable_id for r in self.receivables)
+
+
+# ---------------------------------------------------------------------------------------------
+# tranches, fees, reserve, triggers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Guarantee:
+    """A guarantee wrap on a tranche: the guarantor pays the tranche's interest shortfalls and
+    write-downs while it survives (its PD is substituted for the tranche's risk).
+
+    Parameters
+    ----------
+    guarantor_pd : float
+        Guarantor's annual PD, decimal in [0, 1).
+    guarantor_recovery : float
+        Share of the guaranteed claims recovered if the guarantor defaults, decimal 0..1.
+    """
+
+    guarantor_pd: float
+    guarantor_recovery: float = 0.4
+
+    def __post_init__(self) -> None:
+        pd = _number(self.guarantor_pd, "guarantee.guarantor_pd", lo=0.0)
+        if pd >= 1.0:
+            raise _fail("The `guarantee.guarantor_pd` must be below 1.", "guarantee.guarantor_pd")
+        _number(self.guarantor_recovery, "guarantee.guarantor_recovery", lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Tranche:
+    """A class of notes, by seniority.
+
+    Parameters
+    ----------
+    name : str
+        Class name ("A", "B", ...).
+    balance : float
+        Initial principal, major units, > 0.
+    attach, detach : float
+        Attachment and detachment as fractions of the initial pool balance.
+    coupon : float or None
+        Fixed annual coupon, decimal (paid monthly, coupon / 12 on the balance).
+    spread_bp : float or None
+        Floating: index rate plus this spread in basis points. Exactly one of ``coupon`` and
+        ``spread_bp`` is set.
+    discount_spread_bp : float or None
+        Market spread over the curve used to price the tranche; ``None`` means the tranche's
+        own ``spread_bp`` for floating notes and 0 for fixed ones.
+    guarantee : Guarantee or None
+        Optional wrap.
+    """
+
+    name: str
+    balance: float
+    attach: float
+    detach: float
+    coupon: float | None = None
+    spread_bp: float | None = None
+    discount_spread_bp: float | None = None
+    guarantee: Guarantee | None = None
+
+    def __post_init__(self) -> None:
+        _number(self.balance, "tranche.balance", lo=0.0, lo_open=True)
+        if (self.coupon is None) == (self.spread_bp is None):
+            raise _fail(f"Tranche {self.name!r} needs exactly one of `coupon` and `spread_bp`.",
+                        "tranche.coupon")
+
+    @property
+    def is_floating(self) -> bool:
+        return self.spread_bp is not None
+
+    @property
+    def market_spread_bp(self) -> float:
+        if self.discount_spread_bp is not None:
+            return float(self.discount_spread_bp)
+        return float(self.spread_bp) if self.spread_bp is not None else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Reserve account: funded at closing, drawn for fees and interest, topped up to a target.
+
+    Target each month: ``max(target_rate x note balance, interest_months x monthly note
+    interest)``; 12 interest months is the music-royalty interest reserve.
+    """
+
+    initial: float = 0.0
+    target_rate: float = 0.0
+    interest_months: int = 0
+
+    def __post_init__(self) -> None:
+        _number(self.initial, "reserve.initial", lo=0.0)
+        _number(self.target_rate, "reserve.target_rate", lo=0.0, hi=1.0)
+        _integer(self.interest_months, "reserve.interest_months", lo=0, hi=60)
+
+
+@dataclass(frozen=True, slots=True)
+class DscrTier:
+    """Below ``threshold`` (strictly: the published wording is 'below'), ``fraction`` of the
+    excess cash is trapped or swept."""
+
+    threshold: float
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class DscrTrigger:
+    """DSCR tiers: the largest fraction whose threshold the DSCR is strictly below applies.
+
+    DSCR = (interest collections - senior fees due) / note interest due for the month.
+    ``action`` "trap" holds the cash in the reserve account (released when the test is
+    passed again), "sweep" pays it to the notes as principal.
+    """
+
+    action: DscrAction
+    tiers: tuple[DscrTier, ...]
+
+    def __post_init__(self) -> None:
+        _choice(self.action, "triggers.dscr.action", ("trap", "sweep"))
+        if not self.tiers:
+            raise _fail("The `triggers.dscr.tiers` must list at least one tier.", "triggers.dscr.tiers")
+        for j, t in enumerate(self.tiers):
+            _number(t.threshold, f"triggers.dscr.tiers[{j}].threshold", lo=0.0, lo_open=True)
+            _number(t.fraction, f"triggers.dscr.tiers[{j}].fraction", lo=0.0, hi=1.0)
+
+    def fraction(self, dscr: float) -> float:
+        """The share of excess cash trapped or swept at this DSCR (0 when no tier applies)."""
+        return max((t.fraction for t in self.tiers if dscr < t.threshold), default=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Triggers:
+    """Performance triggers.
+
+    Parameters
+    ----------
+    oc_ratio : float or None
+        Pool balance / note balance below this switches principal to sequential for good.
+    cumulative_default : float or None
+        Cumulative defaults / initial pool balance above this switches to sequential for good.
+    dscr : tuple of DscrTrigger
+        Cash trap and/or sweep tiers.
+    rapid_amortisation_dscr : float or None
+        DSCR at or below this starts rapid amortisation for good: sequential, all excess cash
+        to principal.
+    """
+
+    oc_ratio: float | None = None
+    cumulative_default: float | None = None
+    dscr: tuple[DscrTrigger, ...] = ()
+    rapid_amortisation_dscr: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.oc_ratio is not None:
+            _number(self.oc_ratio, "triggers.oc_ratio", lo=0.0, lo_open=True)
+        if self.cumulative_default is not None:
+            _number(self.cumulative_default, "triggers.cumulative_default", lo=0.0, hi=1.0)
+        if self.rapid_amortisation_dscr is not None:
+            _number(self.rapid_amortisation_dscr, "triggers.rapid_amortisation_dscr", lo=0.0)
+
+    def trap_fraction(self, dscr: float) -> float:
+        return max((d.fraction(dscr) for d in self.dscr if d.action == "trap"), default=0.0)
+
+    def sweep_fraction(self, dscr: float) -> float:
+        return max((d.fraction(dscr) for d in self.dscr if d.action == "sweep"), default=0.0)
+
+    def rapid_amortisation(self, dscr: float) -> bool:
+        """'At or below' the threshold (inclusive), as the published wording says."""
+        return self.rapid_amortisation_dscr is not None and dscr <= self.rapid_amortisation_dscr
+
+
+#: Music-royalty ABS cash trap (KBRA, Hi-Fi Music IP Issuer II 2022-1): 50 % below 1.40x,
+#: 100 % below 1.30x.
+MUSIC_ROYALTY_DSCR_TRAP = DscrTrigger("trap", (DscrTier(1.40, 0.5), DscrTier(1.30, 1.0)))
+#: Whole-business cash sweep (KBRA, HOA Funding 2021-1): 25 / 50 / 75 % below 2.00x / 1.75x /
+#: 1.50x; rapid amortisation at or below 1.20x (`WHOLE_BUSINESS_RAPID_AMORTISATION_DSCR`).
+WHOLE_BUSINESS_SWEEP = DscrTrigger(
+    "sweep", (DscrTier(2.00, 0.25), DscrTier(1.75, 0.50), DscrTier(1.50, 0.75))
+)
+WHOLE_BUSINESS_RAPID_AMORTISATION_DSCR = 1.20
+#: Music-royalty advance rate: notes at 65 % of the valuation (35 % overcollateralisation).
+MUSIC_ROYALTY_ADVANCE_RATE = 0.65
+#: Music-royalty interest reserve: 12 months of note interest.
+MUSIC_ROYALTY_RESERVE_MONTHS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """A securitization: pool, tranches (senior first), fees, reserve, rule and triggers.
+
+    Parameters
+    ----------
+    pool : Pool
+    tranches : tuple of Tranche
+        Ordered senior first; contiguous attachment points; total within the borrowing base.
+    senior_fee_rate : float
+        Annual servicing/trustee fee on the pool balance, decimal (paid fee_rate / 12 monthly).
+    senior_fee_fixed : float
+        Fixed fee per month, major units.
+    reserve : Reserve
+    principal_rule : {"sequential", "pro_rata"}
+    triggers : Triggers
+    advance_rate : float
+        Notes may not exceed ``advance_rate x collateral value`` (borrowing base); each month
+        principal pays the notes down to the borrowing base of the remaining pool.
+    currency : str
+        ISO code of every amount.
+    """
+
+    pool: Pool
+    tranches: tuple[Tranche, ...]
+    senior_fee_rate: float = 0.0
+    senior_fee_fixed: float = 0.0
+    reserve: Reserve = field(default_factory=Reserve)
+    principal_rule: PrincipalRule = "sequential"
+    triggers: Triggers = field(default_factory=Triggers)
+    advance_rate: float = 1.0
+    currency: str = "CNY"
+
+    def __post_init__(self) -> None:
+        if not self.tranches:
+            raise _fail("The `tranches` must list at least one tranche.", "tranches")
+        _number(self.senior_fee_rate, "senior_fee_rate", lo=0.0, hi=1.0)
+        _number(self.senior_fee_fixed, "senior_fee_fixed", lo=0.0)
+        _choice(self.principal_rule, "principal_rule", PRINCIPAL_RULES)
+        _number(self.advance_rate, "advance_rate", lo=0.0, hi=1.0, lo_open=True)
+        names = [t.name for t in self.tranches]
+        for i, t in enumerate(self.tranches):
+            if names.index(t.name) != i:
+                raise _fail(f"The `tranches[{i}].name` must be unique. Got {t.name!r} twice.",
+                            f"tranches[{i}].name")
+            if i + 1 < len(self.tranches):
+                below = self.tranches[i + 1]
+                if below.detach > t.attach + 1e-12:
+                    raise _fail(
+                        f"The `tranches[{i + 1}].detach` must not exceed `tranches[{i}].attach` "
+                        f"(tranches overlap). Got {below.detach!r} > {t.attach!r}.",
+                        f"tranches[{i + 1}].detach",
+                    )
+                if below.detach < t.attach - 1e-12:
+                    raise _fail(
+                        f"The `tranches[{i + 1}].detach` must equal `tranches[{i}].attach` "
+                        f"(no gaps between classes). Got {below.detach!r} < {t.attach!r}.",
+                        f"tranches[{i + 1}].detach",
+                    )
+        limit = self.advance_rate * self.collateral_value
+        if self.note_balance > limit * (1.0 + 1e-9):
+            raise _fail(
+                f"The `tranches` must total at most the borrowing base advance_rate x collateral "
+                f"value = {limit:.2f}. Got {self.note_balance:.2f}.",
+                "tranches",
+            )
+
+    @property
+    def pool_balance(self) -> float:
+        """Initial pool balance (loans at par, receivables at present value)."""
+        from products.waterfall import asset_schedules  # local: waterfall imports structure
+
+        return float(asset_schedules(self.pool).balance[:, 0].sum())
+
+    @property
+    def collateral_value(self) -> float:
+        v = self.pool.collateral_value
+        return float(v) if v is not None else self.pool_balance
+
+    @property
+    def note_balance(self) -> float:
+        return float(sum(t.balance for t in self.tranches))
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON form
+# ---------------------------------------------------------------------------------------------
+
+_TRANCHE_KEYS = {"name", "balance", "attach", "detach", "coupon", "spread_bp",
+                 "discount_spread_bp", "guarantee"}
+
+
+def _mapping(value: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(f"The `{path}` must be an object. Got {type(value).__name__}.", path)
+    return value
+
+
+def _list(value: object, path: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise _fail(f"The `{path}` must be a list. Got {type(value).__name__}.", path)
+    return list(value)
+
+
+def _loan_from(d: object, path: str) -> PoolLoan:
+    m = _mapping(d, path)
+    try:
+        loan = PoolLoan.__new__(PoolLoan)
+        for k, default in (("amortization", "annuity"), ("pd", 0.02), ("recovery_rate", 0.4)):
+            object.__setattr__(loan, k, m.get(k, default))
+        for k in ("loan_id", "balance", "annual_rate", "term_months"):
+            if k not in m:
+                raise _fail(f"The `{path}.{k}` is required.", f"{path}.{k}")
+            object.__setattr__(loan, k, m[k])
+    except AttributeError as exc:  # pragma: no cover - slots guard
+        raise _fail(str(exc), path) from None
+    _check_loan(loan, path)
+    return loan
+
+
+def _receivable_from(d: object, path: str) -> Receivable:
+    m = _mapping(d, path)
+    for k in ("receivable_id", "cashflows"):
+        if k not in m:
+            raise _fail(f"The `{path}.{k}` is required.", f"{path}.{k}")
+    cfs = tuple(_list(m["cashflows"], f"{path}.cashflows"))
+    rec = Receivable.__new__(Receivable)
+    object.__setattr__(rec, "receivable_id", m["receivable_id"])
+    object.__setattr__(rec, "cashflows", cfs)
+    object.__setattr__(rec, "pd", m.get("pd", 0.02))
+    object.__setattr__(rec, "recovery_rate", m.get("recovery_rate", 0.0))
+    _check_receivable(rec, path)
+    return rec
+
+
+def pool_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None) -> Pool:
+    """Build the `Pool` from its JSON form.
+
+    ``loan_ids`` name loans of ``loan_book`` (the caller's loans); ``loans`` give loans
+    inline; ``receivables`` give projected collections. An id missing from the book is a
+    `ConventionError` on ``pool.loan_ids[i]``.
+    """
+    spec = _mapping(spec, "pool")
+    loans: list[PoolLoan] = []
+    if "loan_ids" in spec:
+        ids = _list(spec["loan_ids"], "pool.loan_ids")
+        book = loan_book or {}
+        for i, lid in enumerate(ids):
+            if not isinstance(lid, str) or lid not in book:
+                raise _fail(f"The `pool.loan_ids[{i}]` must name a known loan. Got {lid!r}.",
+                            f"pool.loan_ids[{i}]")
+            loans.append(book[lid])
+    for i, d in enumerate(_list(spec.get("loans", []), "pool.loans")):
+        loans.append(_loan_from(d, f"pool.loans[{i}]"))
+    recs = [_receivable_from(d, f"pool.receivables[{i}]")
+            for i, d in enumerate(_list(spec.get("receivables", []), "pool.receivables"))]
+    return Pool(
+        loans=tuple(loans),
+        receivables=tuple(recs),
+        discount_rate=spec.get("discount_rate", 0.0),
+        prepayment_rate=spec.get("prepayment_rate", 0.0),
+        recovery_lag_months=spec.get("recovery_lag_months", 0),
+        collateral_value=spec.get("collateral_value"),
+    )
+
+
+def _dscr_from(d: object, path: str) -> DscrTrigger:
+    m = _mapping(d, path)
+    action = _choice(m.get("action"), f"{path}.action", ("trap", "sweep"))
+    tiers = []
+    for j, t in enumerate(_list(m.get("tiers", []), f"{path}.tiers")):
+        tm = _mapping(t, f"{path}.tiers[{j}]")
+        th = _number(tm.get("threshold"), f"{path}.tiers[{j}].threshold", lo=0.0, lo_open=True)
+        fr = _number(tm.get("fraction"), f"{path}.tiers[{j}].fraction", lo=0.0, hi=1.0)
+        tiers.append(DscrTier(th, fr))
+    if not tiers:
+        raise _fail(f"The `{path}.tiers` must list at least one tier.", f"{path}.tiers")
+    return DscrTrigger(action, tuple(tiers))  # type: ignore[arg-type]
+
+
+def _opt_number(m: Mapping[str, Any], key: str, path: str, **kw: Any) -> float | None:
+    if m.get(key) is None:
+        return None
+    return _number(m[key], path, **kw)
+
+
+def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None) -> Deal:
+    """Build and validate a `Deal` from its JSON form.
+
+    Tranches are listed senior first, each with either ``balance`` (attachment points are
+    then derived from the bottom: the most junior class attaches at 1 - notes / pool) or
+    ``attach`` and ``detach`` (fractions of the initial pool balance; the balance is
+    ``(detach - attach) x pool balance``), and with ``coupon`` (fixed, decimal) or
+    ``spread_bp`` (floating).
+
+    Raises
+    ------
+    ConventionError
+        With ``field`` the dotted path of the first bad input: overlapping tranches,
+        ``attach > detach``, an unknown loan id, a negative balance, ...
+    """
+    spec = _mapping(spec, "deal")
+    pool = pool_from_dict(spec.get("pool", {}), loan_book)
+    from products.waterfall import asset_schedules
+
+    pool_balance = float(asset_schedules(pool).balance[:, 0].sum())
+    raw = _list(spec.get("tranches"), "tranches") if "tranches" in spec else []
+    if not raw:
+        raise _fail("The `tranches` must list at least one tranche.", "tranches")
+    parsed: list[dict[str, Any]] = []
+    by_balance = None
+    for i, t in enumerate(raw):
+        p = f"tranches[{i}]"
+        m = _mapping(t, p)
+        unknown = set(m) - _TRANCHE_KEYS
+        if unknown:
+            raise _fail(f"The `{p}` has unknown keys {sorted(unknown)}.", f"{p}.{sorted(unknown)[0]}")
+        name = m.get("name")
+        if not isinstance(name, str) or not name:
+            raise _fail(f"The `{p}.name` must be a non-empty string. Got {name!r}.", f"{p}.name")
+        has_bal = m.get("balance") is not None
+        has_ad = m.get("attach") is not None or m.get("detach") is not None
+        if by_balance is None:
+            by_balance = has_bal and not has_ad
+        if has_bal and has_ad:
+            raise _fail(f"The `{p}` must give either `balance` or `attach`/`detach`, not both.",
+                        f"{p}.balance")
+        if by_balance != (has_bal and not has_ad):
+            raise _fail("The `tranches` must all use `balance` or all use `attach`/`detach`.",
+                        f"{p}.balance" if not has_bal else f"{p}.attach")
+        entry: dict[str, Any] = {"name": name}
+        if by_balance:
+            entry["balance"] = _number(m["balance"], f"{p}.balance", lo=0.0, lo_open=True,
+                                       what="a positive amount")
+        else:
+            a = _number(m.get("attach"), f"{p}.attach", lo=0.0, hi=1.0, what="a fraction 0..1")
+            d = _number(m.get("detach"), f"{p}.detach", lo=0.0, hi=1.0, what="a fraction 0..1")
+            if a >= d:
+                raise _fail(f"The `{p}.attach` must be below `{p}.detach`. Got {a!r} >= {d!r}.",
+                            f"{p}.attach")
+            entry["attach"], entry["detach"] = a, d
+        coupon = _opt_number(m, "coupon", f"{p}.coupon", lo=-0.05, hi=1.0, what="a decimal rate")
+        spread = _opt_number(m, "spread_bp", f"{p}.spread_bp", lo=-500.0, hi=10_000.0)
+        if (coupon is None) == (spread is None):
+            raise _fail(f"The `{p}` needs exactly one of `coupon` (fixed) and `spread_bp` (floating).",
+                        f"{p}.coupon")
+        entry["coupon"], entry["spread_bp"] = coupon, spread
+        entry["discount_spread_bp"] = _opt_number(m, "discount_spread_bp", f"{p}.discount_spread_bp",
+                                                  lo=-500.0, hi=10_000.0)
+        g = m.get("guarantee")
+        if g is not None:
+            gm = _mapping(g, f"{p}.guarantee")
+            gpd = _number(gm.get("guarantor_pd"), f"{p}.guarantee.guarantor_pd", lo=0.0, hi=0.999999)
+            grec = _number(gm.get("guarantor_recovery", 0.4), f"{p}.guarantee.guarantor_recovery",
+                           lo=0.0, hi=1.0)
+            entry["guarantee"] = Guarantee(gpd, grec)
+        parsed.append(entry)
+    if by_balance:
+        total = sum(e["balance"] for e in parsed)
+        level = total / pool_balance
+        for e in parsed:  # senior first: detach from the top of the note stack downwards
+            e["detach"] = level
+            level -= e["balance"] / pool_balance
+            e["attach"] = max(level, 0.0)
+    else:
+        for e in parsed:
+            e["balance"] = (e["detach"] - e["attach"]) * pool_balance
+    tranches = tuple(Tranche(**e) for e in parsed)
+    fee_rate = _number(spec.get("senior_fee_rate", 0.0), "senior_fee_rate", lo=0.0, hi=1.0)
+    fee_fixed = _number(spec.get("senior_fee_fixed", 0.0), "senior_fee_fixed", lo=0.0)
+    r = _mapping(spec.get("reserve", {}), "reserve")
+    reserve = Reserve(
+        initial=_number(r.get("initial", 0.0), "reserve.initial", lo=0.0),
+        target_rate=_number(r.get("target_rate", 0.0), "reserve.target_rate", lo=0.0, hi=1.0),
+        interest_months=_integer(r.get("interest_months", 0), "reserve.interest_months", lo=0, hi=60),
+    )
+    tr = _mapping(spec.get("triggers", {}), "triggers")
+    triggers = Triggers(
+        oc_ratio=_opt_number(tr, "oc_ratio", "triggers.oc_ratio", lo=0.0, lo_open=True),
+        cumulative_default=_opt_number(tr, "cumulative_default", "triggers.cumulative_default",
+                                       lo=0.0, hi=1.0),
+        dscr=tuple(_dscr_from(d, f"triggers.dscr[{j}]")
+                   for j, d in enumerate(_list(tr.get("dscr", []), "triggers.dscr"))),
+        rapid_amortisation_dscr=_opt_number(tr, "rapid_amortisation_dscr",
+                                            "triggers.rapid_amortisation_dscr", lo=0.0),
+    )
+    rule = _choice(spec.get("principal_rule", "sequential"), "principal_rule", PRINCIPAL_RULES)
+    adv = _number(spec.get("advance_rate", 1.0), "advance_rate", lo=0.0, hi=1.0, lo_open=True)
+    currency = spec.get("currency", "CNY")
+    from valuation.conventions import parse_currency
+
+    parse_currency(currency, field="currency")
+    return Deal(pool=pool, tranches=tranches, senior_fee_rate=fee_rate, senior_fee_fixed=fee_fixed,
+                reserve=reserve, principal_rule=rule, triggers=triggers,  # type: ignore[arg-type]
+                advance_rate=adv, currency=currency)
