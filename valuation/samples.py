@@ -95,6 +95,8 @@ QUALITY_DIMENSIONS: tuple[str, ...] = (
 )
 
 DEFAULT_SEED = 20240601
+MAX_RECORDS = 2_000_000_000
+"""Record counts are capped here (the registry stores them as 32-bit integers)."""
 CURRENCY = "CNY"
 
 # Seasonal amplitude and peak month (1..12) by category; see the module docstring.
@@ -237,7 +239,7 @@ def _profile(
         "territory": "CN",
         "cross_border": cross_border,
     }
-    records = int(np.exp(rng.normal(np.log(2e7), 1.2)))
+    records = int(min(np.exp(rng.normal(np.log(2e7), 1.2)), MAX_RECORDS))
     fingerprint = hashlib.sha256(f"datafin-sample:{seed}:{index}:{name}".encode()).hexdigest()
     return {
         "name": name,
@@ -316,7 +318,7 @@ def _comparables(
     categories = rng.choice(np.array(CATEGORIES), size=n)
     scopes = rng.choice(np.array(RIGHTS_SCOPES), size=n, p=[0.5, 0.3, 0.2])
     records = np.exp(rng.normal(np.log(2e7), 1.3, n)).round().astype(np.int64)
-    records = np.maximum(records, 10_000)
+    records = np.clip(records, 10_000, MAX_RECORDS)
     quality = np.clip(rng.beta(18.0, 3.0, n), 0.0, 1.0).round(3)
     offsets = rng.integers(0, months, n)
     years = offsets / 12.0

@@ -1,7 +1,102 @@
-"""Registry endpoints (filled in below)."""
+"""``/v1/comparables``: exchange transactions of similar data products (API.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+
+from api.deps import Principal, SessionDep, require_roles
+from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.routers._body import (
+    ERROR_RESPONSES,
+    content_type,
+    int_position,
+    json_body,
+    unsupported,
+    validate,
+)
+from api.schemas.registry import ComparableIn, ComparableList, ComparableOut
+from api.services import registry
+from models.registry import Comparable
 
 router = APIRouter()
+
+_COMPARABLES = TypeAdapter(list[ComparableIn])
+
+
+def _out(row: Comparable) -> ComparableOut:
+    return ComparableOut(
+        id=int(row.id or 0),
+        category=row.category,
+        price=float(row.price),
+        currency=row.currency,
+        traded_on=row.traded_on,
+        records=row.records,
+        quality_score=row.quality_score,
+        rights_scope=row.rights_scope,
+        tenant=row.tenant,
+        created_at=row.created_at,
+    )
+
+
+@router.post(
+    "/comparables",
+    status_code=201,
+    response_model=ComparableList,
+    summary="Record comparable transactions",
+    responses=ERROR_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            ComparableIn.model_json_schema(),
+                            TypeAdapter(list[ComparableIn]).json_schema(),
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_comparables(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("registrar"))],
+    session: SessionDep,
+) -> ComparableList:
+    """One transaction (object) or several (list); all or none are recorded."""
+    media_type = content_type(request)
+    if media_type != "application/json":
+        raise unsupported(media_type, "application/json")
+    body = await json_body(request)
+    records: list[ComparableIn] = validate(_COMPARABLES, [body] if isinstance(body, dict) else body)
+    rows = await run_in_threadpool(
+        registry.add_comparables,
+        session,
+        records,
+        tenant=principal.tenant,
+        actor=f"key:{principal.key_id}",
+    )
+    return ComparableList(items=[_out(r) for r in rows], next_cursor=None)
+
+
+@router.get("/comparables", response_model=ComparableList, summary="List comparables", responses=ERROR_RESPONSES)
+def list_comparables(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles())],
+    session: SessionDep,
+    category: Annotated[str | None, Query(description="Only this category.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> ComparableList:
+    """Recorded transactions by id, optionally of one category."""
+    secret = str(request.app.state.settings.secret_key)
+    after_id = int_position(decode_cursor(cursor, secret), "id")
+    rows, more = registry.list_comparables(session, category=category, limit=limit, after_id=after_id)
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
+    return ComparableList(items=[_out(r) for r in rows], next_cursor=next_cursor)
