@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,8 +217,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
-    """The head revision of the shipped migrations."""
+    """The head revision of the shipped migrations (read once per process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -229,10 +231,43 @@ def _as_engine(target: Engine | Connection | str | sa.URL | None) -> tuple[Any, 
     return target, None
 
 
+def _migrate(engine: Engine, step: Callable[[Connection], None]) -> None:
+    """Run one Alembic command on ``engine`` in a single transaction.
+
+    On SQLite, two things Alembic's docs call for: foreign keys are switched off
+    while migrating (batch operations recreate tables, and dropping a parent table
+    with ``foreign_keys=ON`` would cascade-delete its children's rows) and checked
+    with ``PRAGMA foreign_key_check`` before commit; and an explicit ``BEGIN`` makes
+    the DDL transactional (pysqlite does not open a transaction before DDL), so a
+    failing migration leaves the database as it was.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            step(connection)
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        try:
+            with connection.begin():
+                connection.exec_driver_sql("BEGIN")
+                step(connection)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    table, rowid, parent, _ = broken[0]
+                    raise RuntimeError(
+                        f"The migration left {len(broken)} row(s) violating foreign keys, "
+                        f"e.g. {table} rowid {rowid} -> {parent}; rolled back."
+                    )
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
 def upgrade(
     target: Engine | Connection | str | sa.URL | None = None, revision: str = "head"
 ) -> None:
-    """Run the migrations up to ``revision`` (default ``head``).
+    """Run the migrations up to ``revision`` (default ``head``), all in one transaction.
 
     Parameters
     ----------
@@ -248,8 +283,7 @@ def upgrade(
         if isinstance(bind, Connection):
             command.upgrade(alembic_config(bind), revision)
         else:
-            with bind.begin() as connection:
-                command.upgrade(alembic_config(connection), revision)
+            _migrate(bind, lambda conn: command.upgrade(alembic_config(conn), revision))
     finally:
         if owned is not None:
             owned.dispose()
@@ -262,8 +296,7 @@ def downgrade(target: Engine | Connection | str | sa.URL | None, revision: str) 
         if isinstance(bind, Connection):
             command.downgrade(alembic_config(bind), revision)
         else:
-            with bind.begin() as connection:
-                command.downgrade(alembic_config(connection), revision)
+            _migrate(bind, lambda conn: command.downgrade(alembic_config(conn), revision))
     finally:
         if owned is not None:
             owned.dispose()

@@ -49,7 +49,7 @@ TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 
 
 def _postgres_engine(url: str) -> Iterator[Engine]:
-    admin = make_engine(url, pool_pre_ping=False)
+    admin = make_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 10})
     schema = f"test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.begin() as connection:
