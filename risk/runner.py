@@ -1,0 +1,777 @@
+"""Stress runner: revalue a book base and stressed, with common random numbers.
+
+For each scenario the runner reports, per position and in aggregate, the base figure,
+the stressed figure and the delta of: ``collateral_value``, ``lending_value``, ``ltv``,
+``pd``, ``lgd``, ``expected_loss``, ``capital``, ``margin_calls`` and, for tranches,
+``tranche_expected_loss`` and ``price`` (plus ``value``, the mark of each position, which
+the sensitivities use). The base of a scenario is the zero shock over the scenario's
+horizon, computed on the same random numbers.
+
+Pipeline (each stage is a list of chunk tasks given to an `Executor`):
+
+1. **Assets** (chunks of assets). Monthly attributable cash flows are simulated per
+   asset from a random stream seeded by ``(seed, blake2b(asset id))`` (so results depend
+   on neither chunking nor book order), shocked per variant (`risk.shocks`), and
+   discounted on the risk-free curve (shifted) plus the asset's premium. Per variant and
+   asset: value now ``V_0`` (mean over paths; the collateral value), value at the horizon
+   ``V_H`` per path (cash flows after the horizon, discounted to it), its quantiles,
+   haircut ``h = 1 - (1 - h_m)(1 - c)`` with ``h_m = max(0, 1 - Q_{1-q}(V_H) / V_0)`` at the
+   confidence ``q`` (0.99 by default, the Basel VaR basis of supervisory haircuts) and
+   liquidation cost ``c``, and lending value ``V_0 (1 - h)``.
+2. **Loans** (chunks of loans). Pledged collateral value ``sum_a s_a V_0,a``; LTV =
+   EAD / collateral value; PD by `risk.shocks.stress_pd` (collateral move in units of
+   its base horizon log-volatility, then the PD multiplier); economic LGD =
+   ``E[max(0, 1 - R(U)/EAD) | U < PD]`` with ``R(u) = sum_a s_a (1 - c_a) Q_a(u)``: default
+   falls on the worst ``PD`` fraction of collateral outcomes (wrong-way risk; the pledged
+   assets' quantiles are added, i.e. taken as comonotone, a conservative choice);
+   LGD = `risk.shocks.stress_lgd`; EL = PD x LGD x EAD; capital = IRB K x EAD
+   (`credit.capital.irb_capital`); margin call when LTV > the loan's threshold; value =
+   contractual interest-only cash flows discounted at the (shifted) risk-free curve plus
+   the loan's base spread plus the credit-spread shift.
+3. **Tranches** (one task per securitization). Pool PDs cumulated over the tranche's
+   maturity, ``1 - (1 - PD)^T``, stressed LGDs and EADs, correlation + shift; loss
+   distribution by `credit.portfolio.loss_distribution` (recursion up to
+   `RECURSION_MAX_LOANS` loans, large-pool above); tranche EL as a fraction of its width;
+   price per 100 = ``sum_k c/12 (1 - EL t_k / T) D_k + (1 - EL) D_T`` (losses accrue
+   linearly to maturity) with ``D`` the shifted risk-free curve plus the credit-spread shift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credit.capital import irb_capital
+from credit.portfolio import loss_distribution, tranche_expected_loss
+from risk.book import Book
+from risk.executors import Executor, LocalExecutor
+from risk.scenarios import Scenario, Shocks
+from risk.shocks import (
+    obsolescence_times,
+    revenue_factors,
+    shifted_discount_factors,
+    shock_revenue_paths,
+    stress_correlation,
+    stress_lgd,
+    stress_liquidation_cost,
+    stress_pd,
+)
+from valuation._typing import FloatArray, IntArray
+from valuation.conventions import DayCount, add_months, year_fraction
+from valuation.errors import ConventionError
+
+#: Quantile levels of the horizon value kept per asset (finer in the lower tail, where
+#: defaults fall; 0.1587 and 0.8413 are the one-sigma levels used for log-volatility).
+QUANTILE_LEVELS: FloatArray = np.array(
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.1587, 0.2, 0.25,
+     0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.8413, 0.9, 0.95, 0.99])
+_I16 = int(np.searchsorted(QUANTILE_LEVELS, 0.1587))
+_I84 = int(np.searchsorted(QUANTILE_LEVELS, 0.8413))
+#: Pools up to this many loans use the exact recursion; larger ones the large-pool model.
+RECURSION_MAX_LOANS = 1500
+
+METRICS: tuple[str, ...] = ("collateral_value", "lending_value", "ltv", "pd", "lgd",
+                            "expected_loss", "capital", "margin_calls",
+                            "tranche_expected_loss", "price", "value")
+_ASSET_METRICS = ("collateral_value", "lending_value", "value")
+_LOAN_METRICS = ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expected_loss",
+                 "capital", "margin_calls", "value")
+_TRANCHE_METRICS = ("expected_loss", "tranche_expected_loss", "price", "value")
+
+
+# ----------------------------------------------------------------------------- inputs
+@dataclass(frozen=True, slots=True, eq=False)
+class MarketGrid:
+    """Risk-free discount factors on a monthly grid: month ``k`` = ``k`` months after as-of.
+
+    Parameters
+    ----------
+    times_years : array (n_months,)
+        ACT/365F year fraction of month ``k = 1..n_months``.
+    discount_factors : array (n_months,)
+        Risk-free discount factors at those times.
+    """
+
+    times_years: FloatArray
+    discount_factors: FloatArray
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times_years, dtype=np.float64)
+        d = np.asarray(self.discount_factors, dtype=np.float64)
+        if t.ndim != 1 or t.shape != d.shape or t.size == 0 or np.any(np.diff(t) <= 0) \
+                or t[0] <= 0 or np.any(d <= 0) or not np.all(np.isfinite(d)):
+            raise ConventionError("The `discount_factors` of `MarketGrid` must be positive and "
+                                  "match increasing positive `times_years`.",
+                                  field="discount_factors")
+        object.__setattr__(self, "times_years", t)
+        object.__setattr__(self, "discount_factors", d)
+
+    @property
+    def months(self) -> int:
+        return int(self.times_years.size)
+
+    @classmethod
+    def from_market(cls, market: Any, months: int) -> MarketGrid:
+        """Sample a `valuation.market.MarketData` curve (QuantLib) on month ends from its as-of."""
+        as_of: date = market.as_of
+        dates = [add_months(as_of, k) for k in range(1, months + 1)]
+        t = np.array([year_fraction(as_of, d, DayCount.ACT_365F) for d in dates])
+        return cls(t, np.asarray(market.discount_factors(dates), dtype=np.float64))
+
+    @classmethod
+    def flat(cls, rate: float, months: int) -> MarketGrid:
+        """A flat continuously compounded curve on ``t_k = k / 12``."""
+        t = np.arange(1, months + 1, dtype=np.float64) / 12.0
+        return cls(t, np.exp(-rate * t))
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Numerical settings of a stress run (recorded with its results).
+
+    Parameters
+    ----------
+    n_paths : int
+        Monte Carlo paths per asset.
+    seed : int
+        Root seed; each asset's stream is ``SeedSequence([seed, blake2b(id)])``.
+    asset_chunk_size, loan_chunk_size : int
+        Positions per chunk task (bounds peak memory: about
+        ``asset_chunk_size * n_paths * months * 8`` bytes per working array).
+    haircut_confidence : float
+        Confidence of the collateral-value quantile in the haircut.
+    """
+
+    n_paths: int = 256
+    seed: int = 20_260_101
+    asset_chunk_size: int = 250
+    loan_chunk_size: int = 20_000
+    haircut_confidence: float = 0.99
+
+    def __post_init__(self) -> None:
+        for name, lo in (("n_paths", 2), ("asset_chunk_size", 1), ("loan_chunk_size", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ConventionError(f"The `{name}` of `RunConfig` must be an integer >= {lo}. "
+                                      f"Got {v!r}.", field=name)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConventionError(f"The `seed` of `RunConfig` must be an integer >= 0. "
+                                  f"Got {self.seed!r}.", field="seed")
+        if not 0.5 <= self.haircut_confidence < 1.0:
+            raise ConventionError("The `haircut_confidence` of `RunConfig` must be in [0.5, 1). "
+                                  f"Got {self.haircut_confidence!r}.", field="haircut_confidence")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One revaluation: shocks over a horizon."""
+
+    shocks: Shocks
+    horizon_months: int
+
+
+def _asset_seed(seed: int, asset_id: str) -> np.random.SeedSequence:
+    h = int.from_bytes(hashlib.blake2b(asset_id.encode(), digest_size=8).digest(), "little")
+    return np.random.SeedSequence([seed, h])
+
+
+# ----------------------------------------------------------------------------- stage 1
+@dataclass(frozen=True, slots=True, eq=False)
+class _AssetTask:
+    ids: tuple[str, ...]
+    categories: tuple[str, ...]
+    cross_border: Any
+    revenue_0: Any
+    growth: Any
+    vol: Any
+    hazard: Any
+    half_life: Any
+    life: Any
+    premium: Any
+    liq_cost: Any
+    paths: dict[int, Any]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _AssetOut:
+    value_0: FloatArray        # (V, A)
+    lending_value: FloatArray  # (V, A)
+    haircut: FloatArray        # (V, A)
+    quantiles: FloatArray      # (V, A, Q) horizon-value quantiles
+    liq_cost: FloatArray       # (V, A)
+
+
+def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: MarketGrid,
+                 config: RunConfig) -> _AssetOut:
+    n_a, n_p, n_m = len(task.ids), config.n_paths, grid.months
+    t = grid.times_years
+    k = np.arange(1, n_m + 1, dtype=np.float64)
+    sqrt_dt = math.sqrt(1.0 / 12.0)
+    w = np.empty((n_a, n_p, n_m))
+    u = np.empty((n_a, n_p, 2))
+    for i, aid in enumerate(task.ids):
+        rng = np.random.default_rng(_asset_seed(config.seed, aid))
+        z = rng.standard_normal((n_p, n_m))
+        np.cumsum(z, axis=1, out=w[i])
+        u[i] = rng.random((n_p, 2))
+    w *= sqrt_dt
+    u_base, u_add = 1.0 - u[:, :, 0], 1.0 - u[:, :, 1]  # in (0, 1]
+    life_mask = k[None, :] <= task.life[:, None]                       # (A, M)
+    q_lo = 1.0 - config.haircut_confidence
+    levels = np.concatenate([QUANTILE_LEVELS, [q_lo]])
+    n_v = len(variants)
+    value_0 = np.empty((n_v, n_a))
+    lend = np.empty((n_v, n_a))
+    hair = np.empty((n_v, n_a))
+    quant = np.empty((n_v, n_a, QUANTILE_LEVELS.size))
+    liq = np.empty((n_v, n_a))
+    for v, var in enumerate(variants):
+        sh = var.shocks
+        level = revenue_factors(task.categories, task.cross_border, sh)
+        r0 = task.revenue_0 if level is None else task.revenue_0 * level
+        sig = task.vol if sh.volatility_multiplier is None else task.vol * sh.volatility_multiplier
+        g = task.growth if sh.growth_shift is None else task.growth + sh.growth_shift
+        hl = task.half_life if sh.half_life_multiplier is None \
+            else task.half_life * sh.half_life_multiplier
+        haz = task.hazard if sh.obsolescence_hazard_add is None \
+            else task.hazard + sh.obsolescence_hazard_add
+        drift = (g - 0.5 * sig * sig)[:, None, None] * t[None, None, :]
+        cf = np.exp(drift + sig[:, None, None] * w)
+        decay = np.where(np.isinf(hl)[:, None], 1.0,
+                         np.exp2(-k[None, :] / np.where(np.isinf(hl), 1.0, hl)[:, None]))
+        cf *= (r0[:, None] * decay * life_mask)[:, None, :]
+        tau = obsolescence_times(u_base, haz[:, None])                  # (A, P)
+        cf *= t[None, None, :] <= tau[:, :, None]
+        for i, base_paths in task.paths.items():
+            lvl = 1.0 if level is None else float(level[i])
+            shocked = shock_revenue_paths(base_paths, sh, level_factor=lvl,
+                                          half_life_months=float(task.half_life[i]),
+                                          uniforms=u_add[i])
+            cf[i] = 0.0
+            m = min(n_m, shocked.shape[1])
+            cf[i, :, :m] = shocked[:, :m]
+        df = shifted_discount_factors(grid.discount_factors, t, sh)
+        df_a = df[None, :] * np.exp(-task.premium[:, None] * t[None, :])   # (A, M)
+        cf *= df_a[:, None, :]
+        v0_paths = cf.sum(axis=2)
+        h = var.horizon_months
+        if h >= n_m:
+            vh = np.zeros((n_a, n_p))
+        else:
+            vh = cf[:, :, h:].sum(axis=2) / df_a[:, h - 1][:, None]
+        v0 = v0_paths.mean(axis=1)
+        qs = np.quantile(vh, levels, axis=1).T                           # (A, Q+1)
+        c = stress_liquidation_cost(task.liq_cost, sh)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h_m = np.where(v0 > 0.0, np.clip(1.0 - qs[:, -1] / np.where(v0 > 0, v0, 1.0),
+                                             0.0, 1.0), 1.0)
+        haircut = 1.0 - (1.0 - h_m) * (1.0 - c)
+        value_0[v], hair[v], lend[v] = v0, haircut, v0 * (1.0 - haircut)
+        quant[v], liq[v] = qs[:, :-1], c
+    return _AssetOut(value_0, lend, hair, quant, liq)
+
+
+# ----------------------------------------------------------------------------- stage 2
+@dataclass(frozen=True, slots=True, eq=False)
+class _LoanTask:
+    start: int
+    stop: int
+    ead: FloatArray
+    pd: FloatArray
+    lgd: FloatArray
+    rate: FloatArray
+    maturity: FloatArray
+    margin_ltv: FloatArray
+    sales: FloatArray
+    p_loan: IntArray     # local loan index of each pledge
+    p_asset: IntArray    # asset index
+    p_share: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _LoanOut:
+    start: int
+    metrics: dict[str, FloatArray]   # each (V, L)
+
+
+def economic_lgd(recovery_quantiles: FloatArray, ead: FloatArray, pd: FloatArray,
+                 levels: FloatArray = QUANTILE_LEVELS) -> FloatArray:
+    """``E[max(0, 1 - R(U) / EAD) | U < PD]`` from recovery quantiles on ``levels``.
+
+    Parameters
+    ----------
+    recovery_quantiles : array (n, n_levels)
+        Recovery (collateral value net of liquidation cost) at the quantile levels.
+    ead : array (n,)
+        Exposure (> 0).
+    pd : array (n,)
+        Default probability (0, 1]: the conditioning fraction of worst outcomes.
+
+    Notes
+    -----
+    The integrand is taken linear between levels (flat below the first level and above
+    the last) and integrated exactly over ``[0, PD]`` by the trapezoid rule.
+    """
+    rq = np.asarray(recovery_quantiles, dtype=np.float64)
+    e = np.asarray(ead, dtype=np.float64)[:, None]
+    p = np.asarray(pd, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(e > 0.0, np.maximum(0.0, 1.0 - rq / np.where(e > 0, e, 1.0)), 0.0)
+    u = np.concatenate([[0.0], levels, [1.0]])
+    g = np.concatenate([g[:, :1], g, g[:, -1:]], axis=1)                    # (n, Q+2)
+    lo, hi = u[:-1][None, :], u[1:][None, :]
+    top = np.minimum(hi, p[:, None])
+    width = np.clip(top - lo, 0.0, None)
+    frac = width / (hi - lo)
+    g_top = g[:, :-1] + (g[:, 1:] - g[:, :-1]) * frac
+    area = 0.5 * (g[:, :-1] + g_top) * width
+    return np.clip(area.sum(axis=1) / p, 0.0, 1.0)
+
+
+def _capital(pd_: FloatArray, lgd: FloatArray, maturity: FloatArray,
+             sales: FloatArray) -> FloatArray:
+    """IRB K per unit EAD, grouped by (maturity, sales) because those are scalars upstream."""
+    k = np.empty_like(pd_)
+    p = np.clip(pd_, 1e-12, 1.0 - 1e-12)
+    keys = np.stack([np.round(maturity, 6), np.nan_to_num(sales, nan=-1.0)], axis=1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for j, (m, s) in enumerate(uniq):
+        idx = inv == j
+        k[..., idx] = irb_capital(p[..., idx], lgd[..., idx], maturity_years=float(m),
+                                  sales_meur=None if s < 0 else float(s))
+    return k
+
+
+def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, ...],
+                base_of: IntArray, grid: MarketGrid) -> _LoanOut:
+    n_l = task.stop - task.start
+    n_v = len(variants)
+    n_q = QUANTILE_LEVELS.size
+    coll = np.zeros((n_v, n_l))
+    lend = np.zeros((n_v, n_l))
+    rec_q = np.zeros((n_v, n_l, n_q))
+    val_q = np.zeros((n_v, n_l, n_q))
+    for v in range(n_v):
+        np.add.at(coll[v], task.p_loan, task.p_share * assets.value_0[v, task.p_asset])
+        np.add.at(lend[v], task.p_loan, task.p_share * assets.lending_value[v, task.p_asset])
+        w = (task.p_share * (1.0 - assets.liq_cost[v, task.p_asset]))[:, None]
+        np.add.at(rec_q[v], task.p_loan, w * assets.quantiles[v, task.p_asset])
+        np.add.at(val_q[v], task.p_loan, task.p_share[:, None] * assets.quantiles[v, task.p_asset])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ltv = np.where(coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0), np.inf)
+        log_vol = 0.5 * (np.log(val_q[:, :, _I84]) - np.log(val_q[:, :, _I16]))
+    log_vol = np.where(np.isfinite(log_vol), log_vol, 1.0)
+    out: dict[str, FloatArray] = {m: np.empty((n_v, n_l)) for m in _LOAN_METRICS}
+    t = grid.times_years
+    n_months = np.clip(np.round(task.maturity * 12.0).astype(np.int64), 1, grid.months)
+    k = np.arange(1, grid.months + 1)
+    base_df = grid.discount_factors
+    t_mat = t[n_months - 1]
+    z_mat = -np.log(base_df[n_months - 1]) / t_mat
+    spread0 = np.maximum(task.rate - z_mat, 0.0)
+    alive = k[None, :] <= n_months[:, None]                                   # (L, M)
+    for v, var in enumerate(variants):
+        sh = var.shocks
+        b = int(base_of[v])
+        has_coll = coll[b] > 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(has_coll, coll[v] / np.where(has_coll, coll[b], 1.0), 1.0)
+        pd_v = stress_pd(task.pd, sh, ratio, log_vol[b])
+        econ = np.where(has_coll, economic_lgd(rec_q[v], task.ead, np.maximum(pd_v, 1e-12)), 0.0)
+        lgd_v = stress_lgd(task.lgd, sh, econ)
+        el = pd_v * lgd_v * task.ead
+        cap = _capital(pd_v, lgd_v, task.maturity, task.sales) * task.ead
+        df = shifted_discount_factors(base_df, t, sh, spread_bp=sh.credit_spread_shift_bp)
+        d = df[None, :] * np.exp(-spread0[:, None] * t[None, :]) * alive         # (L, M)
+        d_mat = d[np.arange(n_l), n_months - 1]
+        value = task.ead * (task.rate / 12.0 * d.sum(axis=1) + d_mat)
+        out["collateral_value"][v] = coll[v]
+        out["lending_value"][v] = lend[v]
+        out["ltv"][v] = ltv[v]
+        out["pd"][v] = pd_v
+        out["lgd"][v] = lgd_v
+        out["expected_loss"][v] = el
+        out["capital"][v] = cap
+        out["margin_calls"][v] = (ltv[v] > task.margin_ltv).astype(np.float64)
+        out["value"][v] = value
+    return _LoanOut(task.start, out)
+
+
+# ----------------------------------------------------------------------------- stage 3
+@dataclass(frozen=True, slots=True, eq=False)
+class _DealTask:
+    tranche_index: IntArray
+    loan_index: IntArray
+    attach: FloatArray
+    detach: FloatArray
+    notional: FloatArray
+    coupon: FloatArray
+    maturity: FloatArray
+    correlation: float
+
+
+def tranche_price(el_fraction: FloatArray, coupon: FloatArray, maturity_years: FloatArray,
+                  times_years: FloatArray, discount_factors: FloatArray) -> FloatArray:
+    """Price per 100 of a tranche paying ``coupon`` monthly on an outstanding that loses
+    ``el_fraction`` linearly to maturity: ``100 [sum_k c/12 (1 - EL t_k/T) D_k + (1 - EL) D_T]``.
+    """
+    el = np.asarray(el_fraction, dtype=np.float64)
+    c = np.asarray(coupon, dtype=np.float64)
+    mat = np.asarray(maturity_years, dtype=np.float64)
+    t = np.asarray(times_years)
+    d = np.asarray(discount_factors)
+    n = np.clip(np.round(mat * 12.0).astype(np.int64), 1, t.size)
+    k = np.arange(1, t.size + 1)
+    alive = k[None, :] <= n[:, None]
+    t_n = t[n - 1]
+    outstanding = 1.0 - el[:, None] * np.minimum(t[None, :] / t_n[:, None], 1.0)
+    coupons = (c[:, None] / 12.0 * outstanding * d[None, :] * alive).sum(axis=1)
+    return 100.0 * (coupons + (1.0 - el) * d[n - 1])
+
+
+def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
+               loan_ead: FloatArray, variants: tuple[Variant, ...],
+               grid: MarketGrid) -> dict[str, FloatArray]:
+    n_v, n_t = len(variants), task.tranche_index.size
+    out = {m: np.empty((n_v, n_t)) for m in _TRANCHE_METRICS}
+    eads = loan_ead[task.loan_index]
+    pool = float(eads.sum())
+    mat = float(task.maturity.max())
+    method = "recursion" if task.loan_index.size <= RECURSION_MAX_LOANS else "lhp"
+    for v, var in enumerate(variants):
+        sh = var.shocks
+        p1 = loan_pd[v, task.loan_index]
+        cum = np.clip(1.0 - (1.0 - p1) ** mat, 1e-10, 1.0 - 1e-10)
+        lg = np.clip(loan_lgd[v, task.loan_index], 1e-6, 1.0)
+        rho = float(stress_correlation(task.correlation, sh))
+        losses, probs = loss_distribution(cum, eads, lg, rho, method=method)
+        frac = losses / pool
+        el = np.array([tranche_expected_loss(frac, probs, a, d)
+                       for a, d in zip(task.attach, task.detach, strict=True)])
+        df = shifted_discount_factors(grid.discount_factors, grid.times_years, sh,
+                                      spread_bp=sh.credit_spread_shift_bp)
+        price = tranche_price(el, task.coupon, task.maturity, grid.times_years, df)
+        out["tranche_expected_loss"][v] = el
+        out["expected_loss"][v] = el * task.notional
+        out["price"][v] = price
+        out["value"][v] = price / 100.0 * task.notional
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True, slots=True, eq=False)
+class StressResult:
+    """Base and stressed figures of one scenario over a book.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    positions : pandas.DataFrame
+        Long table: ``kind`` (asset, loan, tranche), ``id``, ``metric``, ``base``,
+        ``stressed``, ``delta``.
+    aggregate : pandas.DataFrame
+        Index ``metric``; columns ``base``, ``stressed``, ``delta``.
+    record : dict
+        Seed, paths, chunk sizes, executor, quantile confidence: what reproduces the run.
+    """
+
+    scenario: Scenario
+    positions: pd.DataFrame
+    aggregate: pd.DataFrame
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, run_id: str | None = None) -> dict[str, Any]:
+        """API.md's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
+        positions: [{kind, id, METRIC: {...}}]}`` (non-finite numbers become null)."""
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        agg = {m: {"base": num(r.base), "stressed": num(r.stressed), "delta": num(r.delta)}
+               for m, r in self.aggregate.iterrows()}
+        positions: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = None
+        for row in self.positions.itertuples(index=False):
+            if current is None or current["kind"] != row.kind or current["id"] != row.id:
+                current = {"kind": row.kind, "id": row.id}
+                positions.append(current)
+            current[row.metric] = {"base": num(row.base), "stressed": num(row.stressed),
+                                   "delta": num(row.delta)}
+        return {"run_id": run_id, "scenario": self.scenario.name,
+                "scenario_definition": self.scenario.to_dict(), "record": self.record,
+                "aggregate": agg, "positions": positions}
+
+    def to_csv(self) -> str:
+        """Positions then aggregate rows (``kind`` = aggregate) as CSV text."""
+        agg = self.aggregate.reset_index().assign(kind="aggregate", id="")
+        table = pd.concat([self.positions, agg[self.positions.columns]], ignore_index=True)
+        table.insert(0, "scenario", self.scenario.name)
+        return str(table.to_csv(index=False, float_format="%.10g"))
+
+
+def _aggregate(metrics: dict[str, dict[str, FloatArray]], book: Book, v: int) -> dict[str, float]:
+    agg: dict[str, float] = {}
+    a, ln, tr = metrics.get("asset", {}), metrics.get("loan", {}), metrics.get("tranche", {})
+    if a:
+        agg["collateral_value"] = float(a["collateral_value"][v].sum())
+        agg["lending_value"] = float(a["lending_value"][v].sum())
+    if ln:
+        ead = np.array([x.exposure for x in book.loans])
+        tot = float(ead.sum())
+        coll = float(ln["collateral_value"][v].sum())
+        agg["ltv"] = tot / coll if coll > 0 else math.inf
+        agg["pd"] = float(np.dot(ln["pd"][v], ead) / tot)
+        agg["lgd"] = float(np.dot(ln["lgd"][v], ead) / tot)
+        agg["expected_loss"] = float(ln["expected_loss"][v].sum())
+        agg["capital"] = float(ln["capital"][v].sum())
+        agg["margin_calls"] = float(ln["margin_calls"][v].sum())
+    if tr:
+        notional = np.array([x.notional for x in book.tranches])
+        agg["tranche_expected_loss"] = float(np.dot(tr["tranche_expected_loss"][v], notional)
+                                             / notional.sum())
+        agg["price"] = float(np.dot(tr["price"][v], notional) / notional.sum())
+    return agg
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class VariantFigures:
+    """Per-position figures of every variant: ``metrics[kind][metric]`` is (V, n_kind)."""
+
+    variants: tuple[Variant, ...]
+    metrics: dict[str, dict[str, FloatArray]]
+
+
+class StressRunner:
+    """Runs scenarios over one book on one market grid with one executor.
+
+    Parameters
+    ----------
+    book : Book
+    grid : MarketGrid
+        Must cover the longest economic life, loan and tranche maturity and horizon.
+    config : RunConfig, optional
+    executor : Executor, optional
+        `LocalExecutor` by default.
+    """
+
+    def __init__(self, book: Book, grid: MarketGrid, config: RunConfig | None = None,
+                 executor: Executor | None = None) -> None:
+        self.book = book
+        self.grid = grid
+        self.config = config or RunConfig()
+        self.executor: Executor = executor or LocalExecutor()
+        self._prepare()
+
+    # -- preparation ---------------------------------------------------------------
+    def _prepare(self) -> None:
+        b, cfg = self.book, self.config
+        need = max([a.economic_life_months for a in b.assets] + [1])
+        if need > self.grid.months:
+            raise ConventionError(f"The `grid` must cover the longest economic life ({need} "
+                                  f"months). Got {self.grid.months} months.", field="grid")
+        self._asset_index = {a.id: i for i, a in enumerate(b.assets)}
+        self._asset_tasks: list[_AssetTask] = []
+        for s in range(0, len(b.assets), cfg.asset_chunk_size):
+            chunk = b.assets[s:s + cfg.asset_chunk_size]
+            paths = {}
+            for i, a in enumerate(chunk):
+                if a.revenue_paths is not None:
+                    if a.revenue_paths.shape[0] != cfg.n_paths:
+                        raise ConventionError(
+                            f"The `revenue_paths` of asset {a.id!r} must have n_paths = "
+                            f"{cfg.n_paths} rows. Got {a.revenue_paths.shape[0]}.",
+                            field="revenue_paths")
+                    paths[i] = a.revenue_paths
+            self._asset_tasks.append(_AssetTask(
+                ids=tuple(a.id for a in chunk), categories=tuple(a.category for a in chunk),
+                cross_border=np.array([a.cross_border for a in chunk], dtype=bool),
+                revenue_0=np.array([a.revenue_0 for a in chunk]),
+                growth=np.array([a.growth_rate for a in chunk]),
+                vol=np.array([a.volatility for a in chunk]),
+                hazard=np.array([a.obsolescence_hazard for a in chunk]),
+                half_life=np.array([a.half_life_months for a in chunk], dtype=np.float64),
+                life=np.array([a.economic_life_months for a in chunk]),
+                premium=np.array([a.risk_premium for a in chunk]),
+                liq_cost=np.array([a.liquidation_cost for a in chunk]), paths=paths))
+        loans = b.loans
+        p_loan, p_asset, p_share = [], [], []
+        for i, ln in enumerate(loans):
+            for aid, share in ln.collateral.items():
+                p_loan.append(i)
+                p_asset.append(self._asset_index[aid])
+                p_share.append(float(share or 0.0))
+        pl = np.array(p_loan, dtype=np.int64)
+        pa = np.array(p_asset, dtype=np.int64)
+        ps = np.array(p_share, dtype=np.float64)
+        ead = np.array([x.exposure for x in loans])
+        cols = {
+            "pd": np.array([x.pd for x in loans]), "lgd": np.array([x.lgd for x in loans]),
+            "rate": np.array([x.annual_rate for x in loans]),
+            "maturity": np.array([x.maturity_years for x in loans]),
+            "margin_ltv": np.array([x.margin_call_ltv for x in loans]),
+            "sales": np.array([np.nan if x.sales_meur is None else x.sales_meur for x in loans]),
+        }
+        self._loan_ead = ead
+        self._loan_tasks: list[_LoanTask] = []
+        for s in range(0, len(loans), cfg.loan_chunk_size):
+            e = min(s + cfg.loan_chunk_size, len(loans))
+            lo, hi = np.searchsorted(pl, s), np.searchsorted(pl, e)
+            self._loan_tasks.append(_LoanTask(
+                start=s, stop=e, ead=ead[s:e], **{k: v[s:e] for k, v in cols.items()},
+                p_loan=pl[lo:hi] - s, p_asset=pa[lo:hi], p_share=ps[lo:hi]))
+        loan_index = {ln.id: i for i, ln in enumerate(loans)}
+        deals: dict[str, list[int]] = {}
+        for j, t in enumerate(b.tranches):
+            deals.setdefault(t.securitization_id, []).append(j)
+        self._deal_tasks = []
+        for idx in deals.values():
+            first = b.tranches[idx[0]]
+            pool = np.array(sorted({loan_index[x] for j in idx for x in b.tranches[j].loan_ids}))
+            self._deal_tasks.append(_DealTask(
+                tranche_index=np.array(idx), loan_index=pool,
+                attach=np.array([b.tranches[j].attach for j in idx]),
+                detach=np.array([b.tranches[j].detach for j in idx]),
+                notional=np.array([b.tranches[j].notional for j in idx]),
+                coupon=np.array([b.tranches[j].coupon for j in idx]),
+                maturity=np.array([b.tranches[j].maturity_years for j in idx]),
+                correlation=float(first.correlation)))
+
+    # -- evaluation ----------------------------------------------------------------
+    def evaluate(self, variants: Sequence[Variant],
+                 progress: Callable[[float], None] | None = None) -> VariantFigures:
+        """Per-position figures of each variant (the first of each horizon is its base)."""
+        variants = tuple(variants)
+        for v in variants:
+            if v.horizon_months > self.grid.months:
+                raise ConventionError(f"The `horizon_months` ({v.horizon_months}) must be within "
+                                      f"the market grid ({self.grid.months} months).",
+                                      field="horizon_months")
+        base_of = np.array([next(j for j, w in enumerate(variants)
+                                 if w.horizon_months == v.horizon_months and w.shocks == Shocks())
+                            for v in variants], dtype=np.int64)
+        n_tasks = len(self._asset_tasks) + len(self._loan_tasks) + len(self._deal_tasks)
+        done = [0]
+
+        def tick(_d: int, _t: int) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0] / max(n_tasks, 1))
+
+        ex = self.executor
+        outs = ex.map(_asset_chunk, self._asset_tasks,
+                      shared={"variants": variants, "grid": self.grid, "config": self.config},
+                      progress=tick)
+        n_v = len(variants)
+        if outs:
+            assets = _AssetOut(*(np.concatenate([getattr(o, f) for o in outs], axis=1)
+                                 for f in ("value_0", "lending_value", "haircut", "quantiles",
+                                           "liq_cost")))
+        else:
+            z = np.zeros((n_v, 0))
+            assets = _AssetOut(z, z, z, np.zeros((n_v, 0, QUANTILE_LEVELS.size)), z)
+        metrics: dict[str, dict[str, FloatArray]] = {}
+        if self.book.assets:
+            metrics["asset"] = {"collateral_value": assets.value_0,
+                                "lending_value": assets.lending_value,
+                                "value": assets.value_0}
+        loan_outs = ex.map(_loan_chunk, self._loan_tasks,
+                           shared={"assets": assets, "variants": variants, "base_of": base_of,
+                                   "grid": self.grid}, progress=tick)
+        if loan_outs:
+            metrics["loan"] = {m: np.concatenate([o.metrics[m] for o in loan_outs], axis=1)
+                               for m in _LOAN_METRICS}
+        if self._deal_tasks:
+            ln = metrics["loan"]
+            deal_outs = ex.map(_deal_task, self._deal_tasks,
+                               shared={"loan_pd": ln["pd"], "loan_lgd": ln["lgd"],
+                                       "loan_ead": self._loan_ead, "variants": variants,
+                                       "grid": self.grid}, progress=tick)
+            n_t = len(self.book.tranches)
+            tr = {m: np.empty((n_v, n_t)) for m in _TRANCHE_METRICS}
+            for task, o in zip(self._deal_tasks, deal_outs, strict=True):
+                for m in _TRANCHE_METRICS:
+                    tr[m][:, task.tranche_index] = o[m]
+            metrics["tranche"] = tr
+        return VariantFigures(variants, metrics)
+
+    def run(self, scenarios: Sequence[Scenario] | Scenario,
+            progress: Callable[[float], None] | None = None) -> list[StressResult]:
+        """Base vs stressed for each scenario (one shared evaluation, common random numbers)."""
+        if isinstance(scenarios, Scenario):
+            scenarios = [scenarios]
+        variants: list[Variant] = []
+        index: dict[tuple[int, Shocks | int], int] = {}
+
+        def add(shocks: Shocks, horizon: int, key: Shocks | int) -> int:
+            if (horizon, key) not in index:
+                index[(horizon, key)] = len(variants)
+                variants.append(Variant(shocks, horizon))
+            return index[(horizon, key)]
+
+        pairs = []
+        for sc in scenarios:
+            b = add(Shocks(), sc.horizon_months, Shocks())
+            s = add(sc.shocks, sc.horizon_months, id(sc.shocks)) if sc.shocks != Shocks() else b
+            pairs.append((b, s))
+        figures = self.evaluate(variants, progress)
+        return [self._result(sc, figures, b, s) for sc, (b, s) in zip(scenarios, pairs,
+                                                                       strict=True)]
+
+    def _record(self) -> dict[str, Any]:
+        c = self.config
+        return {"seed": c.seed, "n_paths": c.n_paths, "asset_chunk_size": c.asset_chunk_size,
+                "loan_chunk_size": c.loan_chunk_size,
+                "haircut_confidence": c.haircut_confidence, "executor": self.executor.name,
+                "months": self.grid.months}
+
+    def _result(self, scenario: Scenario, fig: VariantFigures, b: int, s: int) -> StressResult:
+        frames = []
+        ids = {"asset": [a.id for a in self.book.assets], "loan": [x.id for x in self.book.loans],
+               "tranche": [t.id for t in self.book.tranches]}
+        for kind, mets in fig.metrics.items():
+            n = len(ids[kind])
+            for m, arr in mets.items():
+                frames.append(pd.DataFrame({
+                    "kind": kind, "id": ids[kind], "metric": m, "base": arr[b],
+                    "stressed": arr[s], "order": np.arange(n)}))
+        if frames:
+            pos = pd.concat(frames, ignore_index=True)
+            kind_order = pos["kind"].map({"asset": 0, "loan": 1, "tranche": 2})
+            metric_order = pos["metric"].map({m: i for i, m in enumerate(METRICS)})
+            pos = pos.assign(_k=kind_order, _m=metric_order).sort_values(
+                ["_k", "order", "_m"], kind="stable").drop(columns=["_k", "_m", "order"])
+            pos = pos.reset_index(drop=True)
+        else:
+            pos = pd.DataFrame(columns=["kind", "id", "metric", "base", "stressed"])
+        with np.errstate(invalid="ignore"):
+            pos["delta"] = pos["stressed"].astype(float) - pos["base"].astype(float)
+        ab, as_ = _aggregate(fig.metrics, self.book, b), _aggregate(fig.metrics, self.book, s)
+        agg = pd.DataFrame({"base": ab, "stressed": as_})
+        agg = agg.reindex([m for m in METRICS if m in ab])
+        with np.errstate(invalid="ignore"):
+            agg["delta"] = agg["stressed"] - agg["base"]
+        agg.index.name = "metric"
+        return StressResult(scenario, pos, agg, self._record())
+
+
+def run_stress(book: Book, scenarios: Sequence[Scenario] | Scenario, grid: MarketGrid, *,
+               config: RunConfig | None = None, executor: Executor | None = None,
+               progress: Callable[[float], None] | None = None) -> list[StressResult]:
+    """Run scenarios over a book: `StressRunner` in one call."""
+    return StressRunner(book, grid, config, executor).run(scenarios, progress)
+
+
+def results_frame(results: Sequence[StressResult]) -> pd.DataFrame:
+    """Aggregate tables of several scenarios side by side (index scenario, metric)."""
+    return pd.concat({r.scenario.name: r.aggregate for r in results}, names=["scenario"])
+
+
+__all__ = ["METRICS", "MarketGrid", "RunConfig", "StressResult", "StressRunner", "Variant",
+           "economic_lgd", "results_frame", "run_stress", "tranche_price"]
