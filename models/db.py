@@ -64,15 +64,24 @@ DialectName = Literal["sqlite", "postgresql"]
 class SchemaOutOfDate(RuntimeError):
     """The database schema does not match the migrations shipped with the code."""
 
-    def __init__(self, current: str | None, head: str | None) -> None:
+    def __init__(self, current: str | None, head: str | None, *, known: bool = True) -> None:
         self.current = current
         self.head = head
         found = current if current is not None else "none (no schema yet)"
-        super().__init__(
-            f"The database schema is out of date: it is at revision {found}, "
-            f"this version of datafin needs {head}. "
-            f"Run `{UPGRADE_COMMAND}` (it honours DATABASE_URL) to create or upgrade it."
-        )
+        if known:
+            message = (
+                f"The database schema is out of date: it is at revision {found}, "
+                f"this version of datafin needs {head}. "
+                f"Run `{UPGRADE_COMMAND}` (it honours DATABASE_URL) to create or upgrade it."
+            )
+        else:
+            message = (
+                f"The database schema is at revision {found}, which this version of datafin "
+                f"does not know (it needs {head}): the database was migrated by a newer "
+                "datafin. Install that version, or point DATABASE_URL at another database "
+                f"and run `{UPGRADE_COMMAND}`."
+            )
+        super().__init__(message)
 
 
 def database_url() -> str:
@@ -323,4 +332,12 @@ def ensure_schema_current(target: Engine | Connection | str | sa.URL | None = No
     """Raise :class:`SchemaOutOfDate` unless the database is at the head revision."""
     current, head = schema_status(target)
     if current != head:
-        raise SchemaOutOfDate(current, head)
+        raise SchemaOutOfDate(current, head, known=current is None or _is_known(current))
+
+
+def _is_known(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        return False

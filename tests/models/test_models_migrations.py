@@ -193,3 +193,16 @@ def test_url_handling(monkeypatch: pytest.MonkeyPatch) -> None:
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         memory.dispose()
+
+
+def test_database_from_a_newer_version_is_named_as_such(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, "newer.db")
+    try:
+        db.upgrade(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_future'")
+        with pytest.raises(db.SchemaOutOfDate, match="newer datafin") as info:
+            db.ensure_schema_current(engine)
+        assert info.value.current == "0099_future"
+    finally:
+        engine.dispose()
