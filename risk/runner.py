@@ -42,6 +42,7 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -468,25 +469,48 @@ def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
 
 # ----------------------------------------------------------------------------- results
 @dataclass(frozen=True, slots=True, eq=False)
+class VariantFigures:
+    """Per-position figures of every variant: ``metrics[kind][metric]`` is (V, n_kind)."""
+
+    variants: tuple[Variant, ...]
+    metrics: dict[str, dict[str, FloatArray]]
+
+
+@dataclass(frozen=True, eq=False)
 class StressResult:
     """Base and stressed figures of one scenario over a book.
 
     Attributes
     ----------
     scenario : Scenario
-    positions : pandas.DataFrame
-        Long table: ``kind`` (asset, loan, tranche), ``id``, ``metric``, ``base``,
-        ``stressed``, ``delta``.
     aggregate : pandas.DataFrame
         Index ``metric``; columns ``base``, ``stressed``, ``delta``.
     record : dict
         Seed, paths, chunk sizes, executor, quantile confidence: what reproduces the run.
+    positions : pandas.DataFrame
+        Long table (built on first access): ``kind`` (asset, loan, tranche), ``id``,
+        ``metric``, ``base``, ``stressed``, ``delta``.
     """
 
     scenario: Scenario
-    positions: pd.DataFrame
     aggregate: pd.DataFrame
     record: dict[str, Any] = field(default_factory=dict)
+    _figures: VariantFigures | None = field(default=None, repr=False)
+    _ids: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _pair: tuple[int, int] = (0, 0)
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        if self._figures is None:
+            return _positions_frame(VariantFigures((), {}), {}, 0, 0)
+        return _positions_frame(self._figures, self._ids, *self._pair)
+
+    def figures(self, kind: str, metric: str) -> tuple[FloatArray, FloatArray]:
+        """(base, stressed) arrays of one metric over the positions of one kind."""
+        if self._figures is None or metric not in self._figures.metrics.get(kind, {}):
+            raise KeyError((kind, metric))
+        arr = self._figures.metrics[kind][metric]
+        return arr[self._pair[0]], arr[self._pair[1]]
 
     def to_json(self, run_id: str | None = None) -> dict[str, Any]:
         """API.md's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
@@ -538,14 +562,6 @@ def _aggregate(metrics: dict[str, dict[str, FloatArray]], book: Book, v: int) ->
                                              / notional.sum())
         agg["price"] = float(np.dot(tr["price"][v], notional) / notional.sum())
     return agg
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class VariantFigures:
-    """Per-position figures of every variant: ``metrics[kind][metric]`` is (V, n_kind)."""
-
-    variants: tuple[Variant, ...]
-    metrics: dict[str, dict[str, FloatArray]]
 
 
 class StressRunner:
@@ -646,15 +662,22 @@ class StressRunner:
     # -- evaluation ----------------------------------------------------------------
     def evaluate(self, variants: Sequence[Variant],
                  progress: Callable[[float], None] | None = None) -> VariantFigures:
-        """Per-position figures of each variant (the first of each horizon is its base)."""
+        """Per-position figures of each variant, shape (n_variants, n_positions) per metric.
+
+        The zero shock of each horizon is the base of the PD shift; it is added (and
+        dropped from the output) when not requested.
+        """
         variants = tuple(variants)
         for v in variants:
             if v.horizon_months > self.grid.months:
                 raise ConventionError(f"The `horizon_months` ({v.horizon_months}) must be within "
                                       f"the market grid ({self.grid.months} months).",
                                       field="horizon_months")
-        base_of = np.array([next(j for j, w in enumerate(variants)
-                                 if w.horizon_months == v.horizon_months and w.shocks == Shocks())
+        requested = len(variants)
+        for h in sorted({v.horizon_months for v in variants}):
+            if Variant(Shocks(), h) not in variants:
+                variants = (*variants, Variant(Shocks(), h))
+        base_of = np.array([variants.index(Variant(Shocks(), v.horizon_months))
                             for v in variants], dtype=np.int64)
         n_tasks = len(self._asset_tasks) + len(self._loan_tasks) + len(self._deal_tasks)
         done = [0]
@@ -699,7 +722,10 @@ class StressRunner:
                 for m in _TRANCHE_METRICS:
                     tr[m][:, task.tranche_index] = o[m]
             metrics["tranche"] = tr
-        return VariantFigures(variants, metrics)
+        if len(variants) > requested:
+            metrics = {kind: {m: a[:requested] for m, a in mets.items()}
+                       for kind, mets in metrics.items()}
+        return VariantFigures(variants[:requested], metrics)
 
     def run(self, scenarios: Sequence[Scenario] | Scenario,
             progress: Callable[[float], None] | None = None) -> list[StressResult]:
@@ -732,33 +758,46 @@ class StressRunner:
                 "months": self.grid.months}
 
     def _result(self, scenario: Scenario, fig: VariantFigures, b: int, s: int) -> StressResult:
-        frames = []
-        ids = {"asset": [a.id for a in self.book.assets], "loan": [x.id for x in self.book.loans],
-               "tranche": [t.id for t in self.book.tranches]}
-        for kind, mets in fig.metrics.items():
-            n = len(ids[kind])
-            for m, arr in mets.items():
-                frames.append(pd.DataFrame({
-                    "kind": kind, "id": ids[kind], "metric": m, "base": arr[b],
-                    "stressed": arr[s], "order": np.arange(n)}))
-        if frames:
-            pos = pd.concat(frames, ignore_index=True)
-            kind_order = pos["kind"].map({"asset": 0, "loan": 1, "tranche": 2})
-            metric_order = pos["metric"].map({m: i for i, m in enumerate(METRICS)})
-            pos = pos.assign(_k=kind_order, _m=metric_order).sort_values(
-                ["_k", "order", "_m"], kind="stable").drop(columns=["_k", "_m", "order"])
-            pos = pos.reset_index(drop=True)
-        else:
-            pos = pd.DataFrame(columns=["kind", "id", "metric", "base", "stressed"])
-        with np.errstate(invalid="ignore"):
-            pos["delta"] = pos["stressed"].astype(float) - pos["base"].astype(float)
         ab, as_ = _aggregate(fig.metrics, self.book, b), _aggregate(fig.metrics, self.book, s)
         agg = pd.DataFrame({"base": ab, "stressed": as_})
         agg = agg.reindex([m for m in METRICS if m in ab])
         with np.errstate(invalid="ignore"):
             agg["delta"] = agg["stressed"] - agg["base"]
         agg.index.name = "metric"
-        return StressResult(scenario, pos, agg, self._record())
+        return StressResult(scenario, agg, self._record(), _figures=fig, _ids=self._ids(),
+                            _pair=(b, s))
+
+    def _ids(self) -> dict[str, list[str]]:
+        return {"asset": [a.id for a in self.book.assets], "loan": [x.id for x in self.book.loans],
+                "tranche": [t.id for t in self.book.tranches]}
+
+
+def _positions_frame(fig: VariantFigures, ids: dict[str, list[str]], b: int,
+                     s: int) -> pd.DataFrame:
+    """Long per-position table, ordered by kind, position, then metric."""
+    frames = []
+    for kind in ("asset", "loan", "tranche"):
+        mets = fig.metrics.get(kind)
+        if not mets:
+            continue
+        names = [m for m in METRICS if m in mets]
+        n, k = len(ids[kind]), len(names)
+        base = np.stack([mets[m][b] for m in names], axis=1).ravel()
+        stressed = np.stack([mets[m][s] for m in names], axis=1).ravel()
+        frames.append(pd.DataFrame({
+            "kind": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), [kind]),
+            "id": np.repeat(np.asarray(ids[kind], dtype=object), k),
+            "metric": pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int16), n), names),
+            "base": base, "stressed": stressed}))
+    if not frames:
+        return pd.DataFrame({"kind": [], "id": [], "metric": [], "base": [], "stressed": [],
+                             "delta": []})
+    pos = pd.concat(frames, ignore_index=True)
+    pos["kind"] = pos["kind"].astype(str)
+    pos["metric"] = pos["metric"].astype(str)
+    with np.errstate(invalid="ignore"):
+        pos["delta"] = pos["stressed"] - pos["base"]
+    return pos
 
 
 def run_stress(book: Book, scenarios: Sequence[Scenario] | Scenario, grid: MarketGrid, *,
