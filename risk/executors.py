@@ -107,11 +107,9 @@ class DaskExecutor:
               for k, v in (shared or {}).items()}
         futures = [self.client.submit(fn, task, pure=False, **kw) for task in tasks]
         try:
-            done = 0
-            for fut in as_completed(futures):
+            for done, fut in enumerate(as_completed(futures), start=1):
                 if fut.status == "error":
                     fut.result()  # raises the task's exception here
-                done += 1
                 if progress is not None:
                     progress(done, total)
             return [f.result() for f in futures]
