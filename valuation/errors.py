@@ -39,3 +39,18 @@ def require(condition: bool, message: str, *, field: str | None = None) -> None:
     """Raise `ConventionError(message)` unless `condition` holds."""
     if not condition:
         raise ConventionError(message, field=field)
+
+
+class NoMethodError(InsufficientDataError):
+    """No valuation method can run; ``reasons`` maps each method to what it lacks.
+
+    ``fields`` maps each method to the input it lacks (``signals``, ``costs``,
+    ``comparables``) so the shell can list one problem per input.
+    """
+
+    def __init__(
+        self, message: str, *, reasons: dict[str, str], fields: dict[str, str | None]
+    ) -> None:
+        super().__init__(message, field=None)
+        self.reasons = dict(reasons)
+        self.fields = dict(fields)

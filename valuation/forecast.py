@@ -13,12 +13,15 @@ mean zero) when the series has at least `SEASONAL_MIN_MONTHS` usable months. The
 candidate with the lowest AIC ``n ln(RSS / n) + 2 (k + 1)`` wins (BIC reported too);
 the residual variance is floored at ``1e-12`` so an exact fit prefers the simpler
 model. The forecast of month ``t`` is the mean of a lognormal around the fit,
-``exp(fit(t) + s(t) + sigma_resid^2 / 2)``.
+``exp(fit(t) + s(t) + sigma_resid^2 / 2)``. Beyond the last fitted month the trend's
+monthly log increments are damped geometrically (Gardner and McKenzie's damped
+trend): the ``j``-th month ahead adds ``damping ** j`` times the model's increment, so
+an exponential trend levels off instead of compounding for the whole economic life
+(``damping = 1`` turns this off; a constant series is unaffected).
 
-Volatility for simulation: ``sigma_month`` is the sample standard deviation of the
-month-on-month log changes left after removing the fitted path's own changes
-(consecutive usable months only); with fewer than three such changes it falls
-back to the residual standard deviation.
+Volatility for simulation: ``sigma_month`` is the residual volatility of the fit, the
+standard deviation of log values about the fitted path (degrees of freedom
+corrected); the Monte Carlo engine uses it as the monthly log-innovation volatility.
 
 Obsolescence: cash flow of month ``k`` is multiplied by ``0.5 ** (k / H)``; the
 default half-life ``H`` comes from the asset's timeliness and refresh profile
@@ -35,7 +38,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -62,19 +65,39 @@ def _log_linear(p: FloatArray, t: FloatArray) -> FloatArray:
     return p[0] + p[1] * t
 
 
+def _rate(rho: float) -> float:
+    return float(np.exp(np.clip(rho, -12.0, 3.0)))
+
+
 def _logistic(p: FloatArray, t: FloatArray) -> FloatArray:
-    return p[0] - np.logaddexp(0.0, -p[1] * (t - p[2]))
+    return p[0] - np.logaddexp(0.0, -_rate(p[1]) * (t - p[2]))
 
 
 def _gompertz(p: FloatArray, t: FloatArray) -> FloatArray:
-    return p[0] - np.exp(np.clip(-p[1] * (t - p[2]), -700.0, 700.0))
+    return p[0] - np.exp(np.clip(-_rate(p[1]) * (t - p[2]), -700.0, 700.0))
 
 
+def _logistic_jac(p: FloatArray, t: FloatArray) -> FloatArray:
+    r = _rate(p[1])
+    u = -r * (t - p[2])
+    sig = 0.5 * (1.0 + np.tanh(0.5 * u))  # logistic sigmoid, overflow-free
+    return np.column_stack([np.ones_like(t), sig * r * (t - p[2]), -sig * r])
+
+
+def _gompertz_jac(p: FloatArray, t: FloatArray) -> FloatArray:
+    r = _rate(p[1])
+    e = np.exp(np.clip(-r * (t - p[2]), -700.0, 700.0))
+    return np.column_stack([np.ones_like(t), e * r * (t - p[2]), -e * r])
+
+
+# Saturating models use rho = ln r (r > 0 by construction) so Levenberg-Marquardt can run
+# unconstrained with analytic Jacobians.
 _MODELS: dict[str, tuple[Callable[[FloatArray, FloatArray], FloatArray], tuple[str, ...]]] = {
     "log_linear": (_log_linear, ("a", "b")),
-    "logistic": (_logistic, ("ln_k", "r", "t0")),
-    "gompertz": (_gompertz, ("ln_k", "r", "t0")),
+    "logistic": (_logistic, ("ln_k", "ln_r", "t0")),
+    "gompertz": (_gompertz, ("ln_k", "ln_r", "t0")),
 }
+_JACOBIANS = {"logistic": _logistic_jac, "gompertz": _gompertz_jac}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +142,31 @@ class TrendFit:
     scale: float = 1.0
     source: str = "revenue"
     candidates: Mapping[str, float] = field(default_factory=dict)
+    last_t: int = 0
+    damping: float = 1.0
 
-    def log_fit(self, t: FloatArray) -> FloatArray:
-        """Fitted log median (incl. seasonality and ``ln scale``) at month indices ``t``."""
+    def with_damping(self, damping: float) -> TrendFit:
+        """The same fit with trend growth beyond the last observed month damped by ``damping``."""
+        return replace(self, damping=float(damping))
+
+    def _trend(self, t: FloatArray) -> FloatArray:
         fn, names = _MODELS[self.model]
         p = np.array([self.params[k] for k in names])
-        out = fn(p, np.asarray(t, dtype=np.float64)) + math.log(self.scale)
+        t = np.asarray(t, dtype=np.float64)
+        out = fn(p, t)
+        beyond = t > self.last_t
+        if self.damping < 1.0 and beyond.any():
+            horizon = int(t.max()) - self.last_t
+            grid = self.last_t + np.arange(horizon + 1, dtype=np.float64)
+            base = fn(p, grid)
+            steps = np.diff(base) * np.power(self.damping, np.arange(1, horizon + 1))
+            damped = base[0] + np.concatenate([[0.0], np.cumsum(steps)])
+            out = np.where(beyond, damped[np.clip((t - self.last_t).astype(np.int64), 0, horizon)], out)
+        return out
+
+    def log_fit(self, t: FloatArray) -> FloatArray:
+        """Fitted log median (incl. seasonality, damping and ``ln scale``) at month indices ``t``."""
+        out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(self.scale)
         if self.seasonal is not None:
             cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
             out = out + np.asarray(self.seasonal)[cal]
@@ -153,59 +195,59 @@ class TrendFit:
             "source": self.source,
             "unit_price": self.scale if self.source != "revenue" else None,
             "candidates": dict(self.candidates),
+            "trend_damping": self.damping,
+            "last_fitted_month_index": self.last_t,
         }
 
 
 def _fit_one(
     model: str, t: FloatArray, y: FloatArray, months: FloatArray | None
 ) -> tuple[FloatArray, FloatArray | None, FloatArray] | None:
-    """Fit one model (optionally seasonal); return (params, seasonal12, residuals) or None."""
+    """Fit one model (optionally seasonal); return (params, seasonal12, residuals) or None.
+
+    Seasonality: 12 calendar-month means of the log-linear residuals (centred), estimated
+    jointly with the log-linear trend by OLS, or taken from it and held fixed while a
+    saturating trend is fitted to the deseasonalised series.
+    """
     fn, _ = _MODELS[model]
     n_t = float(t.max() - t.min() + 1)
     seas: FloatArray | None = None
     target = y
-
-    def solve(target: FloatArray) -> FloatArray | None:
-        if model == "log_linear":
-            x = np.column_stack([np.ones_like(t), t])
-            coef, *_ = np.linalg.lstsq(x, target, rcond=None)
-            return np.asarray(coef, dtype=np.float64)
+    if months is not None:
+        m_idx = months.astype(np.int64)
+        dummies = np.zeros((t.shape[0], 12))
+        dummies[np.arange(t.shape[0]), m_idx] = 1.0
+        x = np.column_stack([np.ones_like(t), t, dummies[:, 1:] - dummies[:, [0]] * 0.0])
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        s = np.concatenate([[0.0], coef[2:]])
+        seas = s - s.mean()
+        target = y - seas[m_idx]
+    if model == "log_linear":
+        x = np.column_stack([np.ones_like(t), t])
+        p, *_ = np.linalg.lstsq(x, target, rcond=None)
+        p = np.asarray(p, dtype=np.float64)
+    else:
+        jac = _JACOBIANS[model]
         top = float(target.max())
         best: FloatArray | None = None
         best_cost = math.inf
-        for r0, t0 in ((0.1, n_t / 2), (0.05, n_t), (0.2, 0.0)):
-            p0 = np.array([top + 0.5, r0, float(t.min()) + t0])
+        for r0, t0 in ((0.1, n_t / 2), (0.05, n_t)):
+            p0 = np.array([top + 0.5, math.log(r0), float(t.min()) + t0])
             try:
                 res = least_squares(
-                    lambda p: fn(p, t) - target,
+                    lambda q: fn(q, t) - target,
                     p0,
-                    bounds=([-np.inf, 1e-4, -10 * n_t], [np.inf, 5.0, 20 * n_t]),
-                    method="trf",
-                    x_scale="jac",
-                    max_nfev=400,
+                    jac=lambda q: jac(q, t),
+                    method="lm",
+                    max_nfev=300,
                 )
-            except (ValueError, FloatingPointError):
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 continue
-            if res.success and res.cost < best_cost and np.isfinite(res.x).all():
+            if res.status > 0 and res.cost < best_cost and np.isfinite(res.x).all():
                 best, best_cost = np.asarray(res.x, dtype=np.float64), float(res.cost)
-        return best
-
-    p = solve(target)
-    if p is None:
-        return None
-    if months is not None:
-        for _ in range(3):  # alternate trend and seasonal means (converges in a few passes)
-            resid = y - fn(p, t)
-            s = np.zeros(12)
-            for m in range(12):
-                sel = months == m
-                s[m] = resid[sel].mean() if sel.any() else 0.0
-            s -= s.mean()
-            seas = s
-            p_new = solve(y - s[months.astype(np.int64)])
-            if p_new is None:
-                return None
-            p = p_new
+        if best is None:
+            return None
+        p = best
     fitted = fn(p, t) + (seas[months.astype(np.int64)] if seas is not None and months is not None else 0.0)
     return p, seas, y - fitted
 
@@ -261,9 +303,7 @@ def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
     var = max(float(resid @ resid) / n, _VAR_FLOOR)
     bic = n * math.log(var) + (k + 1) * math.log(n)
     sigma_resid = float(np.sqrt(resid @ resid / max(n - k, 1)))
-    consecutive = np.diff(t) == 1
-    d_resid = np.diff(resid)[consecutive]
-    sigma_month = float(d_resid.std(ddof=1)) if d_resid.size >= 3 else sigma_resid
+    sigma_month = sigma_resid
     if model != "log_linear" and p[0] > y.max() + math.log(50.0):
         warnings.warn(
             f"The {model} fit of {series.metric} saturates far above the data "
@@ -284,6 +324,7 @@ def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
         n=n,
         source=series.metric,
         candidates=aics,
+        last_t=int(t.max()),
     )
 
 
@@ -339,6 +380,7 @@ def revenue_forecast(signals: CleanSignals, *, method: str = "income") -> TrendF
         scale=unit_price,
         source=f"{usage.metric} x unit price",
         candidates=fit.candidates,
+        last_t=fit.last_t,
     )
 
 

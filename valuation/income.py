@@ -24,10 +24,11 @@ For months ``k = 1..L`` after ``as_of`` (``L`` the economic life):
   - ``incremental``:      ``s (1 - without_revenue_ratio)(1 - c)(1 - tau)``: profit with the
     data minus profit without it, ``s`` default 1.
 
-- ``L``: ``economic_life_months`` when given, else the decay horizon (months until
-  ``0.5 ** (k / H)`` falls below 5 %); in both cases capped by the rights term
-  (``asset.rights.term_months``) and ``contract_term_months`` when these are set,
-  and by `MAX_LIFE_MONTHS`.
+- ``L``: ``economic_life_months`` when given, else the shorter of the decay horizon
+  (months until ``0.5 ** (k / H)`` falls below 5 %) and ``max_life_months`` (default
+  120: appraisers rarely credit a data set with more than ten years of income); in both
+  cases capped by the rights term (``asset.rights.term_months``) and
+  ``contract_term_months`` when these are set.
 
 Defaults: ``tax_rate`` 0 (a pre-tax value at a pre-tax rate, so that the default form
 is DESIGN.md's ``share x R x decay x (1 - cost_ratio) x DF``); ``cost_ratio`` from the
@@ -75,6 +76,8 @@ DEFAULT_RISK_PREMIUM = 0.08
 DEFAULT_CONTRIBUTORY_CHARGE_RATE = 0.10
 DEFAULT_WITHOUT_REVENUE_RATIO = 0.60
 MAX_LIFE_MONTHS = 600
+DEFAULT_MAX_LIFE_MONTHS = 120
+DEFAULT_TREND_DAMPING = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,10 @@ class IncomeValuer:
         Excess earnings: contributory-asset charges as a fraction of revenue, [0, 1].
     without_revenue_ratio : float
         Incremental: revenue without the data as a fraction of revenue with it, [0, 1].
+    trend_damping : float
+        Monthly damping of forecast growth beyond the data, (0, 1]. Default 0.95.
+    max_life_months : int
+        Cap on a defaulted economic life (not on a given one), months. Default 120.
     """
 
     params_schema: ClassVar[Mapping[str, Constraint]] = {
@@ -177,6 +184,8 @@ class IncomeValuer:
         "timing": OneOf(("end", "mid")),
         "contributory_charge_rate": Number(0.0, 1.0),
         "without_revenue_ratio": Number(0.0, 1.0),
+        "trend_damping": Number(0.0, 1.0, lo_open=True),
+        "max_life_months": Number(1, MAX_LIFE_MONTHS, integer=True),
     }
 
     def __init__(
@@ -194,6 +203,8 @@ class IncomeValuer:
         timing: str = "end",
         contributory_charge_rate: float = DEFAULT_CONTRIBUTORY_CHARGE_RATE,
         without_revenue_ratio: float = DEFAULT_WITHOUT_REVENUE_RATIO,
+        trend_damping: float = DEFAULT_TREND_DAMPING,
+        max_life_months: int = DEFAULT_MAX_LIFE_MONTHS,
     ) -> None:
         self.income_form = income_form
         self.revenue_share = revenue_share
@@ -207,6 +218,8 @@ class IncomeValuer:
         self.timing = timing
         self.contributory_charge_rate = contributory_charge_rate
         self.without_revenue_ratio = without_revenue_ratio
+        self.trend_damping = trend_damping
+        self.max_life_months = max_life_months
 
     def plan(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> IncomePlan:
         """Build the deterministic schedule (forecast, life, decay, discounting).
@@ -219,15 +232,14 @@ class IncomeValuer:
             A bad hyperparameter, or a market curve in another currency or at another date.
         """
         p = check_params(self)
-        if p["discount_rate"] is None:
-            if market.currency != inputs.currency:
-                raise ConventionError(
-                    f"The `market.currency` must be the valuation currency {inputs.currency}. "
-                    f"Got {market.currency}.",
-                    field="currency",
-                )
+        if p["discount_rate"] is None and market.currency != inputs.currency:
+            raise ConventionError(
+                f"The `market.currency` must be the valuation currency {inputs.currency}. "
+                f"Got {market.currency}.",
+                field="currency",
+            )
         clean = clean_signals(inputs.signals, as_of=as_of, currency=inputs.currency)
-        fit = revenue_forecast(clean, method="income")
+        fit = revenue_forecast(clean, method="income").with_damping(p["trend_damping"])
         asset = inputs.asset
         form = p["income_form"]
         if p["half_life_months"] is None:
@@ -241,11 +253,11 @@ class IncomeValuer:
             limits["economic_life_months"] = int(p["economic_life_months"])
         else:
             limits["decay_horizon"] = decay_horizon_months(half_life)
+            limits["max_life"] = int(p["max_life_months"])
         if asset.rights.term_months is not None:
             limits["rights_term"] = asset.rights.term_months
         if p["contract_term_months"] is not None:
             limits["contract_term"] = int(p["contract_term_months"])
-        limits["max_life"] = MAX_LIFE_MONTHS
         life = min(limits.values())
         binding = min(limits, key=lambda k: (limits[k], k))
         expected = fit.expected_revenue(as_of, life)
@@ -286,6 +298,7 @@ class IncomeValuer:
             "half_life_months": half_life,
             "half_life_source": hl_source,
             "timing": p["timing"],
+            "trend_damping": p["trend_damping"],
             "forecast": fit.source,
         }
         if form == "excess_earnings":

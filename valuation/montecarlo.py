@@ -1,0 +1,385 @@
+"""Monte Carlo revenue paths and the value distribution they imply.
+
+Model, per path and month ``k = 1..L`` (``L`` the economic life of the income plan):
+
+``CF_k = c_k * exp(sigma W_k - k sigma^2 / 2) * g_k * J_k``
+
+- ``c_k = kappa * E[R_k] * 0.5 ** (k / H)``: the income plan's expected cash flow
+  (fitted drift incl. seasonality and damping, obsolescence, attributable share);
+- ``W_k = Z_1 + ... + Z_k``, ``Z`` standard normal, ``sigma`` the fit's residual
+  volatility per month (times ``volatility_multiplier``): log revenue is a random walk
+  around the fitted path and ``E[exp(sigma W_k - k sigma^2/2)] = 1``;
+- obsolescence jump: at an exponential time ``tau`` with hazard ``h`` per month revenue
+  drops by ``jump_loss`` for good (``J_k = 1 - jump_loss`` for ``k >= tau``). Part
+  ``jump_share`` of the obsolescence decay rate ``ln 2 / H`` is carried by the jump,
+  ``h = jump_share * ln 2 / (H * jump_loss)``, and the gradual factor
+  ``g_k = 1 / E[J_k] = 1 / (1 - jump_loss (1 - exp(-h k)))`` compensates, so that
+  ``E[CF_k] = c_k``: the simulation's mean reproduces the deterministic income value
+  and only adds dispersion. ``extra_hazard_per_month`` (a stress) raises the jump
+  hazard without compensation and so lowers the mean;
+- antithetic variates: paths ``n/2..n`` use ``-Z`` and ``1 - U``; the standard error is
+  computed from the pair means.
+
+Value per path: ``V = sum_k CF_k DF_k`` with the income plan's discount factors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar
+
+import numpy as np
+
+from valuation._typing import FloatArray
+from valuation.errors import ConventionError
+from valuation.income import IncomePlan, IncomeValuer
+from valuation.market import MarketData
+from valuation.params import Constraint, Number, OneOf, check_params
+from valuation.results import MethodResult, ValuationInputs
+
+MAX_PATHS = 1_000_000
+DEFAULT_PATHS = 10_000
+DEFAULT_JUMP_SHARE = 0.5
+DEFAULT_JUMP_LOSS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """Summary of a value distribution, major units."""
+
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+
+    @classmethod
+    def of(cls, values: FloatArray) -> Distribution:
+        v = np.asarray(values, dtype=np.float64)
+        q = np.quantile(v, [0.05, 0.5, 0.95])
+        return cls(
+            mean=float(v.mean()),
+            std=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            p05=float(q[0]),
+            p50=float(q[1]),
+            p95=float(q[2]),
+        )
+
+    @classmethod
+    def point(cls, value: float) -> Distribution:
+        return cls(value, 0.0, value, value, value)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "std": self.std, "p05": self.p05, "p50": self.p50, "p95": self.p95}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MonteCarloResult:
+    """Simulated paths of one asset (the arrays are read-only).
+
+    Attributes
+    ----------
+    seed : int
+        Seed of the ``numpy.random.Generator`` (PCG64) that drew the paths.
+    n_paths : int
+    months : int
+    values : FloatArray, shape (n_paths,)
+        Present value at ``as_of`` per path, major units.
+    revenue : FloatArray, shape (n_paths, months)
+        Simulated monthly attributable cash flows (revenue x share x (1 - cost ratio) ...,
+        after obsolescence and jumps), major units per month; column ``k - 1`` is paid on
+        ``dates[k - 1]``.
+    discount_factors : FloatArray, shape (months,)
+    dates : tuple of date
+    std_error : float
+        Standard error of the mean value.
+    antithetic : bool
+    parameters : mapping
+        sigma, hazards, jump loss, kappa, ... as used.
+    """
+
+    seed: int
+    n_paths: int
+    months: int
+    values: FloatArray
+    revenue: FloatArray
+    discount_factors: FloatArray
+    dates: tuple[date, ...]
+    std_error: float
+    antithetic: bool = True
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def horizon_value(self, horizon_months: int) -> FloatArray:
+        """Value at the horizon per path: cash flows after month ``h`` discounted to month ``h``.
+
+        ``V_h = sum_{k > h} CF_k DF_k / DF_h`` (``DF_0 = 1``), shape (n_paths,), same paths
+        as `revenue`. ``h >= months`` gives zeros.
+        """
+        h = int(horizon_months)
+        if h < 0:
+            raise ConventionError(
+                f"The `horizon_months` must be >= 0. Got {horizon_months!r}.", field="horizon_months"
+            )
+        if h >= self.months:
+            return np.zeros(self.n_paths)
+        df_h = 1.0 if h == 0 else float(self.discount_factors[h - 1])
+        return self.revenue[:, h:] @ (self.discount_factors[h:] / df_h)
+
+    def distribution(self) -> Distribution:
+        return Distribution.of(self.values)
+
+
+def draw_normals(rng: np.random.Generator, n_paths: int, months: int, *, antithetic: bool) -> FloatArray:
+    """Standard normals, shape (n_paths, months), float64; antithetic: second half is ``-first``."""
+    out = np.empty((n_paths, months), dtype=np.float64)
+    if antithetic and n_paths >= 2:
+        half = (n_paths + 1) // 2
+        rng.standard_normal(out=out[:half])
+        np.negative(out[: n_paths - half], out=out[half:])
+    else:
+        rng.standard_normal(out=out)
+    return out
+
+
+def log_paths(
+    log_mean: FloatArray, sigma: float, z: FloatArray
+) -> FloatArray:
+    """In place on ``z``: ``log_mean_k - k sigma^2 / 2 + sigma (Z_1 + ... + Z_k)``, shape of ``z``."""
+    months = z.shape[1]
+    np.cumsum(z, axis=1, out=z)
+    z *= sigma
+    z += log_mean - 0.5 * sigma * sigma * np.arange(1, months + 1, dtype=np.float64)
+    return z
+
+
+def simulate_cash_flows(
+    expected: FloatArray,
+    sigma: float,
+    n_paths: int,
+    rng: np.random.Generator,
+    *,
+    antithetic: bool = True,
+    jump_hazard: float = 0.0,
+    jump_loss: float = 0.0,
+    compensated_hazard: float | None = None,
+) -> FloatArray:
+    """Monthly cash-flow paths with mean ``expected`` (before uncompensated hazard).
+
+    Parameters
+    ----------
+    expected : FloatArray, shape (months,)
+        Expected cash flow per month, >= 0, major units.
+    sigma : float
+        Monthly log volatility, >= 0.
+    n_paths : int
+    rng : numpy.random.Generator
+    antithetic : bool
+    jump_hazard : float
+        Total jump hazard per month, >= 0.
+    jump_loss : float
+        Fraction of revenue lost at the jump, [0, 1).
+    compensated_hazard : float, optional
+        Part of ``jump_hazard`` compensated by a gradual factor (default: all of it).
+
+    Returns
+    -------
+    FloatArray, shape (n_paths, months)
+    """
+    months = expected.shape[0]
+    k = np.arange(1, months + 1, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_mean = np.log(expected)
+    jumps = jump_hazard > 0.0 and jump_loss > 0.0
+    if jumps:
+        h_c = jump_hazard if compensated_hazard is None else compensated_hazard
+        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-h_c * k)))
+    z = draw_normals(rng, n_paths, months, antithetic=antithetic)
+    x = log_paths(log_mean, sigma, z)
+    if jumps:
+        u = rng.random(n_paths)
+        if antithetic and n_paths >= 2:
+            half = (n_paths + 1) // 2
+            u[half:] = 1.0 - u[: n_paths - half]
+        tau = -np.log1p(-u) / jump_hazard  # exponential with the total hazard
+        np.add(x, math.log1p(-jump_loss), out=x, where=k[None, :] >= tau[:, None])
+    np.exp(x, out=x)
+    return x
+
+
+def revenue_paths(
+    r0: float,
+    mu: float,
+    sigma: float,
+    months: int,
+    n_paths: int,
+    rng: np.random.Generator,
+    *,
+    antithetic: bool = True,
+) -> FloatArray:
+    """Lognormal revenue ``dln R = mu dt + sigma dW`` on a monthly grid (``dt`` = 1 month).
+
+    ``R_k = r0 exp(mu k + sigma W_k)``, shape (n_paths, months); ``E[R_k] = r0 exp((mu + sigma^2/2) k)``.
+    """
+    k = np.arange(1, months + 1, dtype=np.float64)
+    z = draw_normals(rng, n_paths, months, antithetic=antithetic)
+    x = log_paths(math.log(r0) + (mu + 0.5 * sigma * sigma) * k, sigma, z)
+    np.exp(x, out=x)
+    return x
+
+
+def standard_error(values: FloatArray, *, antithetic: bool) -> float:
+    """Standard error of the mean; with antithetic pairs, from the pair means."""
+    n = values.shape[0]
+    if n < 2:
+        return 0.0
+    if antithetic and n >= 4:
+        half = n // 2
+        first = values[:half]
+        second = values[(n + 1) // 2 : (n + 1) // 2 + half]
+        pairs = 0.5 * (first + second)
+        return float(pairs.std(ddof=1) / math.sqrt(half))
+    return float(values.std(ddof=1) / math.sqrt(n))
+
+
+def simulate_plan(
+    plan: IncomePlan,
+    *,
+    n_paths: int,
+    seed: int,
+    antithetic: bool = True,
+    jump_share: float = DEFAULT_JUMP_SHARE,
+    jump_loss: float = DEFAULT_JUMP_LOSS,
+    extra_hazard_per_month: float = 0.0,
+    volatility_multiplier: float = 1.0,
+) -> MonteCarloResult:
+    """Simulate an income plan (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    sigma = plan.fit.sigma_month * volatility_multiplier
+    h_comp = jump_share * math.log(2.0) / (plan.half_life_months * jump_loss) if jump_loss > 0 else 0.0
+    hazard = h_comp + extra_hazard_per_month
+    cf = simulate_cash_flows(
+        plan.cash_flows,
+        sigma,
+        n_paths,
+        rng,
+        antithetic=antithetic,
+        jump_hazard=hazard,
+        jump_loss=jump_loss,
+        compensated_hazard=h_comp,
+    )
+    values = cf @ plan.discount_factors
+    cf.flags.writeable = False
+    values.flags.writeable = False
+    dfs = plan.discount_factors.copy()
+    dfs.flags.writeable = False
+    return MonteCarloResult(
+        seed=seed,
+        n_paths=n_paths,
+        months=plan.months,
+        values=values,
+        revenue=cf,
+        discount_factors=dfs,
+        dates=plan.dates,
+        std_error=standard_error(values, antithetic=antithetic),
+        antithetic=antithetic,
+        parameters={
+            "sigma_month": sigma,
+            "volatility_multiplier": volatility_multiplier,
+            "jump_share": jump_share,
+            "jump_loss": jump_loss,
+            "jump_hazard_per_month": hazard,
+            "compensated_hazard_per_month": h_comp,
+            "extra_hazard_per_month": extra_hazard_per_month,
+            "kappa": plan.kappa,
+            "half_life_months": plan.half_life_months,
+        },
+    )
+
+
+class MonteCarloValuer:
+    """Monte Carlo income value: the mean over simulated revenue paths.
+
+    Parameters
+    ----------
+    paths : int
+        Number of paths, 1..1,000,000. Default 10,000.
+    seed : int
+        Seed of the generator, >= 0 (recorded in the result).
+    antithetic : bool
+        Antithetic variates. Default True.
+    jump_share : float
+        Share of the obsolescence decay carried by the jump, [0, 1). Default 0.5.
+    jump_loss : float
+        Fraction of revenue lost at an obsolescence jump, [0, 1). Default 0.5.
+    extra_hazard_per_month : float
+        Uncompensated extra jump hazard (stress), >= 0. Default 0.
+    volatility_multiplier : float
+        Scales the fitted volatility, >= 0. Default 1.
+    income : mapping or None
+        Hyperparameters of the `IncomeValuer` that builds the plan.
+    """
+
+    params_schema: ClassVar[Mapping[str, Constraint]] = {
+        "paths": Number(1, MAX_PATHS, integer=True),
+        "seed": Number(0, 2**63 - 1, integer=True),
+        "antithetic": OneOf((True, False)),
+        "jump_share": Number(0.0, 1.0, hi_open=True),
+        "jump_loss": Number(0.0, 1.0, hi_open=True),
+        "extra_hazard_per_month": Number(0.0, 1.0),
+        "volatility_multiplier": Number(0.0, 100.0),
+    }
+
+    def __init__(
+        self,
+        *,
+        paths: int = DEFAULT_PATHS,
+        seed: int = 0,
+        antithetic: bool = True,
+        jump_share: float = DEFAULT_JUMP_SHARE,
+        jump_loss: float = DEFAULT_JUMP_LOSS,
+        extra_hazard_per_month: float = 0.0,
+        volatility_multiplier: float = 1.0,
+        income: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.seed = seed
+        self.antithetic = antithetic
+        self.jump_share = jump_share
+        self.jump_loss = jump_loss
+        self.extra_hazard_per_month = extra_hazard_per_month
+        self.volatility_multiplier = volatility_multiplier
+        self.income = income
+
+    def simulate(
+        self, inputs: ValuationInputs, *, as_of: date, market: MarketData, plan: IncomePlan | None = None
+    ) -> MonteCarloResult:
+        """Simulate the asset's cash-flow paths (builds the income plan unless given)."""
+        p = check_params(self)
+        if plan is None:
+            plan = IncomeValuer(**dict(self.income or {})).plan(inputs, as_of=as_of, market=market)
+        return simulate_plan(
+            plan,
+            n_paths=int(p["paths"]),
+            seed=int(p["seed"]),
+            antithetic=bool(p["antithetic"]),
+            jump_share=float(p["jump_share"]),
+            jump_loss=float(p["jump_loss"]),
+            extra_hazard_per_month=float(p["extra_hazard_per_month"]),
+            volatility_multiplier=float(p["volatility_multiplier"]),
+        )
+
+    def value(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> MethodResult:
+        """Mean simulated value, with the distribution and standard error in the diagnostics."""
+        sim = self.simulate(inputs, as_of=as_of, market=market)
+        dist = sim.distribution()
+        return MethodResult(
+            "monte_carlo",
+            max(dist.mean, 0.0),
+            inputs.currency,
+            as_of,
+            assumptions={"paths": sim.n_paths, "seed": sim.seed, **dict(sim.parameters)},
+            diagnostics={"distribution": dist.as_dict(), "std_error": sim.std_error},
+        )
