@@ -27,6 +27,7 @@ from api.schemas.registry import (
     AssetMetadata,
     AssetPublic,
     AssetRegister,
+    AssetStatusUpdate,
     CostRecordIn,
     CostRecordList,
     CostRecordOut,
@@ -157,6 +158,23 @@ def list_assets(
 def get_asset(asset_id: int, principal: Reader, session: SessionDep) -> AssetPublic:
     """One registered asset."""
     return registry.asset_public(registry.get_asset(session, asset_id))
+
+
+@router.patch(
+    "/assets/{asset_id}",
+    response_model=AssetPublic,
+    summary="Change an asset's status",
+    responses=_ERRORS,
+)
+def patch_asset(
+    asset_id: int, update: AssetStatusUpdate, principal: Registrar, session: SessionDep
+) -> AssetPublic:
+    """Set ``status`` (``registered``, ``active``, ``suspended``, ``retired``). Only the
+    asset's owner tenant may; to others the asset does not exist (404)."""
+    asset = registry.set_asset_status(
+        session, asset_id, update.status, tenant=principal.tenant, actor=_actor(principal)
+    )
+    return registry.asset_public(asset)
 
 
 @router.put(

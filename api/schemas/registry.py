@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from models.registry import ASSET_CATEGORIES, COST_CATEGORIES
+from models.registry import ASSET_CATEGORIES, ASSET_STATUSES, COST_CATEGORIES
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
 
@@ -113,6 +113,19 @@ class AssetPublic(BaseModel):
     owner_tenant: str
     status: str
     created_at: datetime
+
+
+class AssetStatusUpdate(Strict):
+    """Body of ``PATCH /v1/assets/{id}``: the new life-cycle status."""
+
+    status: str = Field(description=f"One of {', '.join(ASSET_STATUSES)}.")
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value not in ASSET_STATUSES:
+            raise ValueError(f"must be one of {', '.join(ASSET_STATUSES)}; got {value!r}")
+        return value
 
 
 class AssetList(BaseModel):

@@ -172,6 +172,30 @@ def get_owned_asset(session: Session, asset_id: int, tenant: str) -> DataAsset:
     return asset
 
 
+def set_asset_status(
+    session: Session, asset_id: int, status: str, *, tenant: str, actor: str
+) -> DataAsset:
+    """Change the status of an asset of `tenant` (``registered``, ``active``, ``suspended``,
+    ``retired``); audit; commit. Setting the current status again writes nothing."""
+    asset = get_owned_asset(session, asset_id, tenant)
+    if asset.status == status:
+        return asset
+    previous, asset.status = asset.status, status
+    session.add(asset)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        tenant=tenant,
+        action="asset.status",
+        entity="data_asset",
+        entity_id=str(asset.id),
+        payload={"from": previous, "to": status},
+    )
+    session.commit()
+    return asset
+
+
 def list_assets(
     session: Session, *, category: str | None = None, limit: int = 50, after_id: int | None = None
 ) -> tuple[list[DataAsset], bool]:

@@ -281,6 +281,20 @@ def test_another_tenants_registrar_gets_404(client, asset_id, make_key, session_
     assert ok.status_code == 200
 
 
+def test_status_change_by_the_owner_only(client, registrar, asset_id, make_key, session_factory) -> None:
+    r = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    audits = count(session_factory, AuditEntry)
+    same = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
+    assert same.status_code == 200 and count(session_factory, AuditEntry) == audits
+    other = make_key("registrar", "tenant-b")
+    is_problem(client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=other), 404)
+    is_problem(client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=make_key("bank")), 403)
+    bad = client.patch(f"/v1/assets/{asset_id}", json={"status": "deleted"}, headers=registrar)
+    assert is_problem(bad, 422)["errors"][0]["field"] == "status"
+    assert client.get(f"/v1/assets/{asset_id}", headers=other).json()["status"] == "suspended"
+
+
 @pytest.mark.parametrize("role", ["bank", "fund_manager", "risk"])
 def test_registrar_only_endpoints_refuse_other_roles(client, asset_id, make_key, role) -> None:
     key = make_key(role, "tenant-a")
