@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from valuation.errors import ConventionError
 
 Amortization = Literal["annuity", "linear", "bullet"]
@@ -303,7 +305,9 @@ class Reserve:
     """Reserve account: funded at closing, drawn for fees and interest, topped up to a target.
 
     Target each month: ``max(target_rate x note balance, interest_months x monthly note
-    interest)``; 12 interest months is the music-royalty interest reserve.
+    interest)``; 12 interest months is the music-royalty interest reserve. With neither
+    set, the reserve is a fixed liquidity reserve: its target is the initial amount (it is
+    topped back up after draws and released only in the last month).
     """
 
     initial: float = 0.0
@@ -314,6 +318,12 @@ class Reserve:
         _number(self.initial, "reserve.initial", lo=0.0)
         _number(self.target_rate, "reserve.target_rate", lo=0.0, hi=1.0)
         _integer(self.interest_months, "reserve.interest_months", lo=0, hi=60)
+
+    def target(self, note_balance: Any, note_interest: Any) -> Any:
+        """Target balance for a month (floats or arrays of note balance and note interest)."""
+        if self.target_rate == 0.0 and self.interest_months == 0:
+            return note_balance * 0.0 + self.initial
+        return np.maximum(self.target_rate * note_balance, self.interest_months * note_interest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ Priority of payments each month (``t = 1..T``):
    interest by seniority (``balance x coupon / 12``, shortfalls carried without interest);
    shortfalls are drawn from the reserve;
 3. triggers: OC ratio and cumulative defaults switch principal to sequential for good;
-   DSCR ``(interest collections - fees) / note interest`` sets the cash trap / sweep share
+   DSCR ``(interest collections - fees) / note interest`` (infinite without note interest) sets the cash trap / sweep share
    and, at or below the rapid-amortisation level, rapid amortisation for good;
 4. principal: the notes are paid down to the borrowing base ``advance_rate x collateral
    value x pool balance / initial pool balance`` (to zero in rapid amortisation),
@@ -44,6 +44,9 @@ from scipy import sparse
 from products.structure import Deal, Pool
 from valuation._typing import BoolArray, FloatArray, IntArray
 from valuation.errors import ConventionError
+
+#: Note interest (major units) below which the DSCR is taken as infinite (no debt service).
+MIN_INTEREST = 1e-9
 
 # ---------------------------------------------------------------------------------------------
 # asset schedules
@@ -85,11 +88,11 @@ def _loan_balance(balance: float, rate: float, n: int, amortization: str, horizo
         bal = np.where(t < n, balance, 0.0)
     elif amortization == "linear":
         bal = balance * np.clip(1.0 - t / n, 0.0, None)
-    elif r == 0.0:
+    elif r < 1e-12:  # the annuity tends to linear amortisation as the rate tends to 0
         bal = balance * np.clip(1.0 - t / n, 0.0, None)
     else:
-        g = (1.0 + r) ** np.minimum(t, n)
-        bal = balance * ((1.0 + r) ** n - g) / ((1.0 + r) ** n - 1.0)
+        lr = math.log1p(r)
+        bal = balance * (math.expm1(n * lr) - np.expm1(np.minimum(t, n) * lr)) / math.expm1(n * lr)
     bal[n:] = 0.0
     interest = np.zeros(horizon + 1)
     interest[1:] = r * bal[:-1]
@@ -455,7 +458,7 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
                 latched_seq = True
             if tr.cumulative_default is not None and cumdef > tr.cumulative_default * b0:
                 latched_seq = True
-            dscr = (inte - fee_cur) / sched_int if sched_int > 0.0 else math.inf
+            dscr = (inte - fee_cur) / sched_int if sched_int > MIN_INTEREST else math.inf
             if tr.rapid_amortisation(dscr):
                 rapid = True
             trap_f = tr.trap_fraction(dscr)
@@ -468,8 +471,7 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             prin = alloc(pay, notes)
             notes = [b - x for b, x in zip(notes, prin, strict=True)]
             total = sum(notes)
-            tgt = 0.0 if final else max(deal.reserve.target_rate * total,
-                                        deal.reserve.interest_months * sched_int)
+            tgt = 0.0 if final else deal.reserve.target(total, sched_int)
             dep = min(avail, max(tgt - reserve, 0.0))
             reserve += dep
             avail -= dep
@@ -608,9 +610,8 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
             latched |= (total > 0.0) & (b_end < tr.oc_ratio * total)
         if tr.cumulative_default is not None:
             latched |= cumdef > tr.cumulative_default * b0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dscr = np.where(sched_int > 0.0, (inte - fee_cur) / np.where(sched_int > 0.0, sched_int, 1.0),
-                            np.inf)
+        pos = sched_int > MIN_INTEREST
+        dscr = np.where(pos, (inte - fee_cur) / np.where(pos, sched_int, 1.0), np.inf)
         if tr.rapid_amortisation_dscr is not None:
             rapid |= dscr <= tr.rapid_amortisation_dscr
         trap_f = _fractions(dscr, deal, "trap")
@@ -625,7 +626,7 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         if final:
             tgt = np.zeros(n)
         else:
-            tgt = np.maximum(deal.reserve.target_rate * total, deal.reserve.interest_months * sched_int)
+            tgt = deal.reserve.target(total, sched_int)
         dep = np.minimum(avail, np.maximum(tgt - reserve, 0.0))
         reserve = reserve + dep
         avail -= dep
