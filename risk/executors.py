@@ -60,6 +60,22 @@ class LocalExecutor:
         self.close()
 
 
+class _Box:
+    """Wraps a shared argument so that Dask scatters it as one object (not element-wise)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[type[_Box], tuple[Any]]:
+        return (_Box, (self.value,))
+
+
+def _call_boxed(fn: Callable[..., R], task: Any, **boxes: _Box) -> R:
+    return fn(task, **{k: b.value for k, b in boxes.items()})
+
+
 class DaskExecutor:
     """Runs the chunks on a ``dask.distributed`` cluster.
 
@@ -103,9 +119,9 @@ class DaskExecutor:
         total = len(tasks)
         if total == 0:
             return []
-        kw = {k: self.client.scatter(v, broadcast=True, hash=False)
+        kw = {k: self.client.scatter(_Box(v), broadcast=True, hash=False)
               for k, v in (shared or {}).items()}
-        futures = [self.client.submit(fn, task, pure=False, **kw) for task in tasks]
+        futures = [self.client.submit(_call_boxed, fn, task, pure=False, **kw) for task in tasks]
         try:
             for done, fut in enumerate(as_completed(futures), start=1):
                 if fut.status == "error":

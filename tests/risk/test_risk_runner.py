@@ -1,0 +1,199 @@
+"""Stress runner: zero shock = base exactly, closed forms, monotonicity, result shapes."""
+
+from __future__ import annotations
+
+import json
+import math
+from io import StringIO
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from credit.capital import irb_capital
+from credit.portfolio import loss_distribution, tranche_expected_loss
+from risk.book import AssetPosition, Book, LoanPosition
+from risk.library import builtins, get_builtin
+from risk.runner import METRICS, MarketGrid, RunConfig, StressRunner, run_stress
+from risk.scenarios import RightsEvent, Scenario, Shocks
+from valuation.errors import ConventionError
+
+NEUTRAL = Shocks(revenue_multiplier=1.0, revenue_multiplier_by_category={"consumer": 1.0},
+                 usage_multiplier=1.0, growth_shift=0.0, volatility_multiplier=1.0,
+                 obsolescence_hazard_add=0.0, half_life_multiplier=1.0, rate_shift_bp=0.0,
+                 key_rate_shifts_bp={"1Y": 0.0}, credit_spread_shift_bp=0.0, pd_multiplier=1.0,
+                 lgd_add=0.0, downturn_lgd=False, correlation_shift=0.0,
+                 liquidation_cost_add=0.0,
+                 rights_events=(RightsEvent("consumer", False, 1.0),))
+
+
+def test_zero_shock_reproduces_base_exactly(runner: StressRunner) -> None:
+    scenarios = [Scenario("neutral", NEUTRAL, 12), get_builtin("severe_combined").scaled(0.0),
+                 get_builtin("baseline")]
+    for res in runner.run(scenarios):
+        pos = res.positions
+        assert len(pos) > 0
+        assert np.array_equal(pos["base"].to_numpy(), pos["stressed"].to_numpy())
+        assert np.all(pos["delta"].to_numpy()[np.isfinite(pos["delta"].to_numpy())] == 0.0)
+        assert res.aggregate["base"].equals(res.aggregate["stressed"])
+
+
+def test_deterministic_asset_value_is_the_discounted_sum() -> None:
+    # no volatility, no hazard: V = sum_k R0 exp(g t_k) 0.5^(k/h) exp(-(r + prem) t_k)
+    a = AssetPosition(id="x", category="industrial", currency="CNY", revenue_0=1000.0,
+                      growth_rate=0.03, volatility=0.0, half_life_months=36.0,
+                      economic_life_months=24, risk_premium=0.05)
+    grid = MarketGrid.flat(0.02, 36)
+    book = Book.build("CNY", [a])
+    res = run_stress(book, Scenario("up", Shocks(rate_shift_bp=100.0, revenue_multiplier=0.8)),
+                     grid, config=RunConfig(n_paths=8))[0]
+    k = np.arange(1, 25)
+    t = k / 12
+    base = np.sum(1000.0 * np.exp(0.03 * t) * 0.5 ** (k / 36) * np.exp(-0.07 * t))
+    stressed = np.sum(800.0 * np.exp(0.03 * t) * 0.5 ** (k / 36) * np.exp(-0.08 * t))
+    cv = res.aggregate.loc["collateral_value"]
+    assert cv["base"] == pytest.approx(base, rel=1e-12)
+    assert cv["stressed"] == pytest.approx(stressed, rel=1e-12)
+    # deterministic: the horizon value is known, so the haircut is 1 - (1-c) V_12 / V_0
+    v12 = np.sum(1000.0 * np.exp(0.03 * t[12:]) * 0.5 ** (k[12:] / 36)
+                 * np.exp(-0.07 * (t[12:] - t[11])))
+    lv = res.aggregate.loc["lending_value", "base"]
+    assert lv == pytest.approx(0.9 * v12, rel=1e-12)
+
+
+def test_loan_figures_follow_credit_formulas(runner: StressRunner) -> None:
+    res = runner.run(get_builtin("downturn_credit"))[0]
+    pd_b, pd_s = res.figures("loan", "pd")
+    lgd_b, lgd_s = res.figures("loan", "lgd")
+    el_b, el_s = res.figures("loan", "expected_loss")
+    cap_b, cap_s = res.figures("loan", "capital")
+    loans = runner.book.loans
+    ead = np.array([x.exposure for x in loans])
+    np.testing.assert_allclose(pd_s, np.minimum(2.5 * pd_b, 1.0), rtol=1e-14)
+    # downturn: long-run 40 % + 15 points is the floor; the collateral shortfall on the
+    # (now more numerous, so on average less severe) default paths may raise it further
+    assert np.all(lgd_s >= 0.55 - 1e-15)
+    assert np.all(lgd_b >= 0.40)
+    np.testing.assert_allclose(el_s, pd_s * lgd_s * ead, rtol=1e-14)
+    for i, ln in enumerate(loans):
+        k = irb_capital(pd_s[i], lgd_s[i], maturity_years=ln.maturity_years)
+        assert cap_s[i] == pytest.approx(k * ln.exposure, rel=1e-12)
+
+
+def test_tranche_expected_loss_matches_the_pool_loss_distribution(runner: StressRunner) -> None:
+    res = runner.run(get_builtin("baseline"))[0]
+    book = runner.book
+    pd_b, _ = res.figures("loan", "pd")
+    lgd_b, _ = res.figures("loan", "lgd")
+    idx = [i for i, x in enumerate(book.loans) if x.id in set(book.tranches[0].loan_ids)]
+    ead = np.array([book.loans[i].exposure for i in idx])
+    cum = 1.0 - (1.0 - pd_b[idx]) ** 3.0
+    losses, probs = loss_distribution(cum, ead, lgd_b[idx], 0.18)
+    tel, _ = res.figures("tranche", "tranche_expected_loss")
+    for j, t in enumerate(book.tranches):
+        assert tel[j] == pytest.approx(
+            tranche_expected_loss(losses / ead.sum(), probs, t.attach, t.detach), rel=1e-12)
+    assert tel[0] > tel[1] > tel[2] > 0.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(m1=st.floats(0.2, 1.5), m2=st.floats(0.2, 1.5), g=st.floats(-0.3, 0.0))
+def test_harsher_revenue_shock_never_raises_collateral_or_lowers_el(
+        runner: StressRunner, m1: float, m2: float, g: float) -> None:
+    hi, lo = max(m1, m2), min(m1, m2)
+    mild = Scenario("mild", Shocks(revenue_multiplier=hi), 12)
+    harsh = Scenario("harsh", Shocks(revenue_multiplier=lo, growth_shift=g), 12)
+    a, b = runner.run([mild, harsh])
+    for kind, metric in (("asset", "collateral_value"), ("loan", "collateral_value"),
+                         ("asset", "lending_value")):
+        assert np.all(b.figures(kind, metric)[1] <= a.figures(kind, metric)[1] * (1 + 1e-12))
+    for metric in ("expected_loss", "pd", "ltv"):
+        assert np.all(b.figures("loan", metric)[1] >= a.figures("loan", metric)[1] * (1 - 1e-12))
+    assert b.aggregate.loc["expected_loss", "stressed"] >= \
+        a.aggregate.loc["expected_loss", "stressed"] * (1 - 1e-12)
+
+
+def test_library_scenarios_move_the_book_the_right_way(runner: StressRunner) -> None:
+    results = {r.scenario.name: r.aggregate for r in runner.run(builtins())}
+    assert results["rates_up_200bp"].loc["collateral_value", "delta"] < 0
+    assert results["data_demand_slump"].loc["expected_loss", "delta"] > 0
+    assert results["regulatory_cross_border"].loc["collateral_value", "delta"] < 0
+    assert results["ai_obsolescence"].loc["collateral_value", "delta"] < 0
+    assert results["downturn_credit"].loc["collateral_value", "delta"] == 0
+    assert results["downturn_credit"].loc["tranche_expected_loss", "delta"] > 0
+    severe = results["severe_combined"]
+    for name in ("data_demand_slump", "downturn_credit", "rates_up_200bp"):
+        assert severe.loc["expected_loss", "stressed"] > results[name].loc["expected_loss",
+                                                                           "stressed"]
+
+
+def test_results_do_not_depend_on_chunking_or_order(small_book: Book, grid: MarketGrid) -> None:
+    sc = get_builtin("severe_combined")
+    a = run_stress(small_book, sc, grid, config=RunConfig(n_paths=32, asset_chunk_size=3,
+                                                          loan_chunk_size=5))[0]
+    b = run_stress(small_book, sc, grid, config=RunConfig(n_paths=32, asset_chunk_size=100,
+                                                          loan_chunk_size=1000))[0]
+    pd.testing.assert_frame_equal(a.positions, b.positions)
+    rev = Book.build("CNY", small_book.assets[::-1], small_book.loans, small_book.tranches)
+    c = run_stress(rev, sc, grid, config=RunConfig(n_paths=32))[0]
+    x = a.positions.query("kind == 'asset'").set_index(["id", "metric"]).sort_index()
+    y = c.positions.query("kind == 'asset'").set_index(["id", "metric"]).sort_index()
+    pd.testing.assert_frame_equal(x, y)
+
+
+def test_json_and_csv_shapes(runner: StressRunner) -> None:
+    res = runner.run(get_builtin("data_demand_slump"))[0]
+    doc = json.loads(json.dumps(res.to_json("run-1")))
+    assert doc["run_id"] == "run-1" and doc["scenario"] == "data_demand_slump"
+    for metric in ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expected_loss",
+                   "capital", "margin_calls", "tranche_expected_loss", "price"):
+        assert set(doc["aggregate"][metric]) == {"base", "stressed", "delta"}
+    kinds = {p["kind"] for p in doc["positions"]}
+    assert kinds == {"asset", "loan", "tranche"}
+    loan = next(p for p in doc["positions"] if p["kind"] == "loan")
+    assert {"id", "ltv", "pd", "lgd", "expected_loss", "capital", "margin_calls"} <= set(loan)
+    tranche = next(p for p in doc["positions"] if p["kind"] == "tranche")
+    assert {"tranche_expected_loss", "price"} <= set(tranche)
+    table = pd.read_csv(StringIO(res.to_csv()))
+    assert list(table.columns) == ["scenario", "kind", "id", "metric", "base", "stressed",
+                                   "delta"]
+    assert set(table["metric"]) <= set(METRICS)
+    assert (table["kind"] == "aggregate").sum() == len(res.aggregate)
+
+
+def test_progress_reaches_one(runner: StressRunner) -> None:
+    seen: list[float] = []
+    runner.run(get_builtin("rates_up_200bp"), progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 2
+
+
+def test_book_validation_names_the_field() -> None:
+    a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=1.0)
+    with pytest.raises(ConventionError) as info:
+        Book.build("CNY", [a, a])
+    assert info.value.field == "assets[1].id"
+    ln = LoanPosition(id="l", currency="USD", principal=1.0, pd=0.01, lgd=0.4,
+                      annual_rate=0.05, maturity_years=1.0, collateral={"a": None})
+    with pytest.raises(ConventionError) as info:
+        Book.build("CNY", [a], [ln])
+    assert info.value.field == "loans[0].currency"
+    with pytest.raises(ConventionError) as info:
+        LoanPosition(id="l", currency="CNY", principal=1.0, pd=1.5, lgd=0.4,
+                     annual_rate=0.05, maturity_years=1.0)
+    assert info.value.field == "pd"
+    over = [LoanPosition(id=f"l{i}", currency="CNY", principal=1.0, pd=0.01, lgd=0.4,
+                         annual_rate=0.05, maturity_years=1.0, collateral={"a": 0.6})
+            for i in range(2)]
+    with pytest.raises(ConventionError):
+        Book.build("CNY", [a], over)
+
+
+def test_unpledged_shares_are_pro_rata_to_principal(book_factory) -> None:  # type: ignore[no-untyped-def]
+    book = book_factory(2, 3, tranches=False)
+    shares = [x.collateral["a0"] for x in book.loans if "a0" in x.collateral]
+    principals = [x.principal for x in book.loans if "a0" in x.collateral]
+    assert math.fsum(shares) == pytest.approx(1.0, rel=1e-15)
+    np.testing.assert_allclose(np.array(shares) / np.array(principals),
+                               shares[0] / principals[0], rtol=1e-12)
