@@ -126,33 +126,63 @@ class MonteCarloResult:
         if h >= self.months:
             return np.zeros(self.n_paths)
         df_h = 1.0 if h == 0 else float(self.discount_factors[h - 1])
-        return self.revenue[:, h:] @ (self.discount_factors[h:] / df_h)
+        return discount_paths(self.revenue[:, h:], self.discount_factors[h:] / df_h)
 
     def distribution(self) -> Distribution:
         return Distribution.of(self.values)
 
 
-def draw_normals(rng: np.random.Generator, n_paths: int, months: int, *, antithetic: bool) -> FloatArray:
-    """Standard normals, shape (n_paths, months), float64; antithetic: second half is ``-first``."""
-    out = np.empty((n_paths, months), dtype=np.float64)
+def draw_normals(
+    rng: np.random.Generator,
+    months: int,
+    n_paths: int,
+    *,
+    antithetic: bool,
+    out: FloatArray | None = None,
+    scratch: FloatArray | None = None,
+) -> FloatArray:
+    """Standard normals, shape (months, n_paths), float64, paths contiguous in memory.
+
+    With ``antithetic`` the paths ``half..n`` are the negatives of paths ``0..n - half``
+    (``half = ceil(n / 2)``). ``out`` (months, n_paths) and ``scratch`` (months, half),
+    C-contiguous float64, are reused when given (no allocation, no page faults).
+    """
+    if out is None:
+        out = np.empty((months, n_paths), dtype=np.float64)
     if antithetic and n_paths >= 2:
         half = (n_paths + 1) // 2
-        rng.standard_normal(out=out[:half])
-        np.negative(out[: n_paths - half], out=out[half:])
+        if scratch is None:
+            scratch = np.empty((months, half), dtype=np.float64)
+        rng.standard_normal(out=scratch)
+        out[:, :half] = scratch
+        np.negative(scratch[:, : n_paths - half], out=out[:, half:])
     else:
         rng.standard_normal(out=out)
     return out
 
 
-def log_paths(
-    log_mean: FloatArray, sigma: float, z: FloatArray
-) -> FloatArray:
-    """In place on ``z``: ``log_mean_k - k sigma^2 / 2 + sigma (Z_1 + ... + Z_k)``, shape of ``z``."""
-    months = z.shape[1]
-    np.cumsum(z, axis=1, out=z)
+def log_paths(log_mean: FloatArray, sigma: float, z: FloatArray) -> FloatArray:
+    """In place on ``z`` (months, n_paths): ``log_mean_k - k sigma^2/2 + sigma (Z_1 + ... + Z_k)``."""
+    months = z.shape[0]
+    for k in range(1, months):  # running sum over months (rows); faster than np.cumsum(axis=0)
+        np.add(z[k - 1], z[k], out=z[k])
     z *= sigma
-    z += log_mean - 0.5 * sigma * sigma * np.arange(1, months + 1, dtype=np.float64)
+    z += (log_mean - 0.5 * sigma * sigma * np.arange(1, months + 1, dtype=np.float64))[:, None]
     return z
+
+
+def discount_paths(cash_flows: FloatArray, discount_factors: FloatArray) -> FloatArray:
+    """``sum_k CF[p, k] DF[k]`` per path, shape (n_paths,) (einsum: no BLAS thread start-up)."""
+    return np.einsum("pk,k->p", cash_flows, discount_factors)
+
+
+def antithetic_uniforms(rng: np.random.Generator, n_paths: int, *, antithetic: bool) -> FloatArray:
+    """Uniforms on [0, 1), shape (n_paths,); antithetic: the second half is ``1 - first``."""
+    u = rng.random(n_paths)
+    if antithetic and n_paths >= 2:
+        half = (n_paths + 1) // 2
+        u[half:] = 1.0 - u[: n_paths - half]
+    return u
 
 
 def simulate_cash_flows(
@@ -165,6 +195,8 @@ def simulate_cash_flows(
     jump_hazard: float = 0.0,
     jump_loss: float = 0.0,
     compensated_hazard: float | None = None,
+    out: FloatArray | None = None,
+    scratch: FloatArray | None = None,
 ) -> FloatArray:
     """Monthly cash-flow paths with mean ``expected`` (before uncompensated hazard).
 
@@ -183,10 +215,13 @@ def simulate_cash_flows(
         Fraction of revenue lost at the jump, [0, 1).
     compensated_hazard : float, optional
         Part of ``jump_hazard`` compensated by a gradual factor (default: all of it).
+    out, scratch : FloatArray, optional
+        Reusable buffers, see `draw_normals`; the result is a view of ``out``.
 
     Returns
     -------
     FloatArray, shape (n_paths, months)
+        A transposed view of a (months, n_paths) C-ordered array (paths contiguous).
     """
     months = expected.shape[0]
     k = np.arange(1, months + 1, dtype=np.float64)
@@ -196,17 +231,90 @@ def simulate_cash_flows(
     if jumps:
         h_c = jump_hazard if compensated_hazard is None else compensated_hazard
         log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-h_c * k)))
-    z = draw_normals(rng, n_paths, months, antithetic=antithetic)
+    z = draw_normals(rng, months, n_paths, antithetic=antithetic, out=out, scratch=scratch)
     x = log_paths(log_mean, sigma, z)
     if jumps:
-        u = rng.random(n_paths)
-        if antithetic and n_paths >= 2:
-            half = (n_paths + 1) // 2
-            u[half:] = 1.0 - u[: n_paths - half]
-        tau = -np.log1p(-u) / jump_hazard  # exponential with the total hazard
-        np.add(x, math.log1p(-jump_loss), out=x, where=k[None, :] >= tau[:, None])
+        u = antithetic_uniforms(rng, n_paths, antithetic=antithetic)
+        tau = -np.log1p(-u) / jump_hazard  # exponential time with the total hazard
+        np.add(x, math.log1p(-jump_loss), out=x, where=k[:, None] >= tau[None, :])
     np.exp(x, out=x)
-    return x
+    return x.T
+
+
+def simulate_values_batch(
+    expected: FloatArray,
+    sigma: FloatArray,
+    discount_factors: FloatArray,
+    n_paths: int,
+    rng: np.random.Generator,
+    *,
+    antithetic: bool = True,
+    jump_hazard: FloatArray | None = None,
+    jump_loss: float = 0.0,
+    chunk_assets: int | None = None,
+) -> FloatArray:
+    """Path values of many assets at once, vectorised across assets in chunks.
+
+    Parameters
+    ----------
+    expected : FloatArray, shape (n_assets, months)
+        Expected cash flow per asset and month (before the jump compensation), major units.
+    sigma : FloatArray, shape (n_assets,)
+        Monthly log volatility per asset.
+    discount_factors : FloatArray, shape (n_assets, months) or (months,)
+    n_paths : int
+    rng : numpy.random.Generator
+    antithetic : bool
+    jump_hazard : FloatArray, shape (n_assets,), optional
+        Compensated jump hazard per month per asset.
+    jump_loss : float
+    chunk_assets : int, optional
+        Assets per chunk; default keeps a chunk's paths near 32 MB.
+
+    Returns
+    -------
+    FloatArray, shape (n_assets, n_paths)
+        Present value per asset and path; the same model as `simulate_cash_flows`.
+    """
+    n_assets, months = expected.shape
+    dfs = np.broadcast_to(discount_factors, (n_assets, months))
+    k = np.arange(1, months + 1, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_mean = np.log(expected)
+    jumps = jump_hazard is not None and jump_loss > 0.0
+    if jumps:
+        h = np.asarray(jump_hazard, dtype=np.float64)
+        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-h[:, None] * k[None, :])))
+    sig = np.asarray(sigma, dtype=np.float64)
+    log_mean = log_mean - 0.5 * (sig * sig)[:, None] * k[None, :]
+    if chunk_assets is None:
+        chunk_assets = max(1, int(32e6 // (8 * months * n_paths)))
+    out = np.empty((n_assets, n_paths), dtype=np.float64)
+    half = (n_paths + 1) // 2
+    use_anti = antithetic and n_paths >= 2
+    for a0 in range(0, n_assets, chunk_assets):
+        a1 = min(a0 + chunk_assets, n_assets)
+        c = a1 - a0
+        z = np.empty((c, months, n_paths), dtype=np.float64)
+        if use_anti:
+            draws = rng.standard_normal((c, months, half))
+            z[:, :, :half] = draws
+            np.negative(draws[:, :, : n_paths - half], out=z[:, :, half:])
+        else:
+            rng.standard_normal(out=z)
+        for m in range(1, months):
+            np.add(z[:, m - 1], z[:, m], out=z[:, m])
+        z *= sig[a0:a1, None, None]
+        z += log_mean[a0:a1, :, None]
+        if jumps:
+            u = rng.random((c, n_paths))
+            if use_anti:
+                u[:, half:] = 1.0 - u[:, : n_paths - half]
+            tau = -np.log1p(-u) / h[a0:a1, None]
+            np.add(z, math.log1p(-jump_loss), out=z, where=k[None, :, None] >= tau[:, None, :])
+        np.exp(z, out=z)
+        out[a0:a1] = np.einsum("amp,am->ap", z, dfs[a0:a1])
+    return out
 
 
 def revenue_paths(
@@ -224,10 +332,10 @@ def revenue_paths(
     ``R_k = r0 exp(mu k + sigma W_k)``, shape (n_paths, months); ``E[R_k] = r0 exp((mu + sigma^2/2) k)``.
     """
     k = np.arange(1, months + 1, dtype=np.float64)
-    z = draw_normals(rng, n_paths, months, antithetic=antithetic)
+    z = draw_normals(rng, months, n_paths, antithetic=antithetic)
     x = log_paths(math.log(r0) + (mu + 0.5 * sigma * sigma) * k, sigma, z)
     np.exp(x, out=x)
-    return x
+    return x.T
 
 
 def standard_error(values: FloatArray, *, antithetic: bool) -> float:
@@ -270,7 +378,7 @@ def simulate_plan(
         jump_loss=jump_loss,
         compensated_hazard=h_comp,
     )
-    values = cf @ plan.discount_factors
+    values = discount_paths(cf, plan.discount_factors)
     cf.flags.writeable = False
     values.flags.writeable = False
     dfs = plan.discount_factors.copy()
