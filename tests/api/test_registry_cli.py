@@ -208,3 +208,34 @@ def test_run_demo_needs_an_empty_database(tmp_path, monkeypatch) -> None:
     assert len(ctx.state["asset_ids"]) == 10 and set(ctx.state["keys"]) >= {"registrar", "bank"}
     with pytest.raises(DemoError, match="empty database"):
         run_demo(url, seed=4, out=out.append)
+
+
+def test_stored_data_reads_back_as_the_valuation_inputs(session_factory) -> None:
+    from api.services import registry
+    from valuation.asset import AssetProfile
+
+    ctx = DemoContext(session_factory=session_factory, tenant="demo", out=lambda *a: None, seed=5)
+    registry_step.run(ctx)
+    samples = ctx.state["samples"]
+    with session_factory() as session:
+        for asset_id, sample in ctx.state["assets"].items():
+            profile = AssetProfile.from_mapping(
+                registry.asset_profile_dict(registry.get_asset(session, asset_id))
+            )
+            assert profile.id == str(asset_id) and profile.category == sample.category
+            signals = registry.signals_frame(session, asset_id)
+            expected = sample.signals.sort_values(["metric", "month"]).reset_index(drop=True)
+            assert list(signals.columns) == ["month", "metric", "value"]
+            assert (signals["month"] == expected["month"]).all()
+            assert (signals["metric"] == expected["metric"]).all()
+            assert signals["value"].tolist() == expected["value"].tolist()  # exact round trip
+            costs = registry.costs_frame(session, asset_id)
+            assert list(costs.columns) == list(sample.costs.columns)
+            assert costs["amount"].tolist() == pytest.approx(sample.costs["amount"].tolist(), abs=1e-4)
+            assert costs["incurred_on"].tolist() == sample.costs["incurred_on"].tolist()
+        comps = registry.comparables_frame(session)
+        assert list(comps.columns) == list(samples.comparables.columns)
+        assert len(comps) == len(samples.comparables)
+        assert comps["price"].tolist() == pytest.approx(samples.comparables["price"].tolist(), abs=1e-4)
+        consumer = registry.comparables_frame(session, category="consumer")
+        assert set(consumer["category"]) == {"consumer"}
