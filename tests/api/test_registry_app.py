@@ -40,6 +40,28 @@ def test_app_refuses_an_out_of_date_schema(tmp_path) -> None:
         engine.dispose()
 
 
+def test_app_refuses_a_schema_behind_head(tmp_path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        db.upgrade(engine, "0001_registry")
+        with pytest.raises(SchemaNotCurrentError, match="0001_registry.*datafin db upgrade"):
+            create_app(engine=engine)
+        db.upgrade(engine)
+        assert create_app(engine=engine).title == "datafin"
+    finally:
+        engine.dispose()
+
+
+def test_serve_refuses_an_out_of_date_schema(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    r = CliRunner().invoke(cli_app, ["serve", "--port", "1"])
+    assert r.exit_code == 1 and "datafin db upgrade" in r.stderr
+
+
 def test_settings_refuse_the_default_secret_outside_development() -> None:
     assert Settings(environment="development").environment == "development"
     with pytest.raises(ValueError, match="SECRET_KEY"):
