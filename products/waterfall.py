@@ -47,6 +47,8 @@ from valuation.errors import ConventionError
 
 #: Note interest (major units) below which the DSCR is taken as infinite (no debt service).
 MIN_INTEREST = 1e-9
+#: Under-collateralisation below this fraction of the initial pool is round-off, not a loss.
+WRITEDOWN_EPS = 1e-12
 
 # ---------------------------------------------------------------------------------------------
 # asset schedules
@@ -86,9 +88,7 @@ def _loan_balance(balance: float, rate: float, n: int, amortization: str, horizo
     r = rate / 12.0
     if amortization == "bullet":
         bal = np.where(t < n, balance, 0.0)
-    elif amortization == "linear":
-        bal = balance * np.clip(1.0 - t / n, 0.0, None)
-    elif r < 1e-12:  # the annuity tends to linear amortisation as the rate tends to 0
+    elif amortization == "linear" or r < 1e-12:
         bal = balance * np.clip(1.0 - t / n, 0.0, None)
     else:
         lr = math.log1p(r)
@@ -130,8 +130,8 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
     prin = np.zeros_like(bal)
     # principal collected = cash - interest; for loans this equals the balance reduction
     cash = np.zeros_like(bal)
-    for i, loan in enumerate(pool.loans):
-        prin[i, 1:] = bal[i, :-1] - bal[i, 1:]
+    n_loans = len(pool.loans)
+    prin[:n_loans, 1:] = bal[:n_loans, :-1] - bal[:n_loans, 1:]
     for k, rec in enumerate(pool.receivables):
         i = len(pool.loans) + k
         m = len(rec.cashflows)
@@ -494,7 +494,8 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             seq_out[s, t] = sequential
             rap_out[s, t] = rapid
             cover = b_end + reserve + float(cf.pending_recoveries[s, t])
-            loss = max(sum(notes) - cover, 0.0)
+            loss = sum(notes) - cover
+            loss = loss if loss > WRITEDOWN_EPS * b0 else 0.0
             for k in range(k_n - 1, -1, -1):
                 w = min(loss, notes[k])
                 notes[k] -= w
@@ -623,10 +624,7 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         prin = _valloc(pay, notes, sequential)
         notes = notes - prin
         total = notes.sum(axis=1)
-        if final:
-            tgt = np.zeros(n)
-        else:
-            tgt = deal.reserve.target(total, sched_int)
+        tgt = np.zeros(n) if final else deal.reserve.target(total, sched_int)
         dep = np.minimum(avail, np.maximum(tgt - reserve, 0.0))
         reserve = reserve + dep
         avail -= dep
@@ -650,7 +648,8 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         seq_o[:, t] = sequential
         rap_o[:, t] = rapid
         cover = b_end + reserve + cf.pending_recoveries[:, t]
-        loss = np.maximum(notes.sum(axis=1) - cover, 0.0)
+        loss = notes.sum(axis=1) - cover
+        loss = np.where(loss > WRITEDOWN_EPS * b0, loss, 0.0)
         for k in range(k_n - 1, -1, -1):
             w = np.minimum(loss, notes[:, k])
             notes[:, k] -= w

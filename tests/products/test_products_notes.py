@@ -1,0 +1,92 @@
+"""Data-revenue notes: closed forms for the payoff, the default leg and the yield."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from products.notes import DataRevenueNote, price_data_note
+from products.tranches import default_market
+from valuation.conventions import add_months
+from valuation.errors import ConventionError
+
+AS_OF = date(2025, 3, 1)
+
+
+def test_no_default_price_is_the_discounted_capped_floored_share() -> None:
+    rng = np.random.default_rng(0)
+    rev = rng.lognormal(mean=math.log(1e5), sigma=0.5, size=(500, 24))
+    note = DataRevenueNote(share=0.2, term_months=18, cap=25_000.0, floor=10_000.0)
+    market = default_market(AS_OF, 0.03)
+    res = price_data_note(note, rev, market=market, seed=3)
+    df = market.discount_factors([add_months(AS_OF, m) for m in range(1, 19)])
+    pay = np.clip(0.2 * rev[:, :18], 10_000.0, 25_000.0)
+    assert res.price == pytest.approx(float((pay @ df).mean()), rel=1e-12)
+    assert res.distribution["p05"] <= res.distribution["p50"] <= res.distribution["p95"]
+    assert res.default_probability == 0.0 and res.seed == 3 and res.n_paths == 500
+
+
+def test_issuer_default_leg_matches_closed_form_within_four_standard_errors() -> None:
+    # constant revenue c: E[V] = sum_m c DF_m S(m/12) + R sum_d P(default in month d) sum_{m>=d} c DF_m
+    c, h, rec, n = 1_000.0, 0.3, 0.4, 36
+    note = DataRevenueNote(share=1.0, term_months=n, issuer_hazard=h, recovery_rate=rec)
+    market = default_market(AS_OF, 0.02)
+    res = price_data_note(note, np.full((200_000, n), c), market=market, seed=9)
+    df = market.discount_factors([add_months(AS_OF, m) for m in range(1, n + 1)])
+    m = np.arange(1, n + 1)
+    surv = np.exp(-h * m / 12.0)
+    p_def = np.exp(-h * (m - 1) / 12.0) - surv
+    tail = np.cumsum((c * df)[::-1])[::-1]
+    exact = float(c * df @ surv + rec * p_def @ tail)
+    assert abs(res.price - exact) <= 4 * res.std_error
+    assert res.default_probability == pytest.approx(1 - math.exp(-h * 3), rel=1e-12)
+
+
+def test_yield_rises_with_issuer_hazard_and_equals_the_curve_without_it() -> None:
+    rev = np.full((2000, 24), 5_000.0)
+    market = default_market(AS_OF, 0.04)
+    base = price_data_note(DataRevenueNote(share=0.5, term_months=24), rev, market=market, seed=1)
+    risky = price_data_note(DataRevenueNote(share=0.5, term_months=24, issuer_hazard=0.1),
+                            rev, market=market, seed=1)
+    # monthly-compounded equivalent of 4 % annual on ~1/12-year months
+    assert base.yield_rate == pytest.approx(12 * (1.04 ** (1 / 12) - 1), abs=2e-4)
+    assert risky.price < base.price and risky.yield_rate > base.yield_rate + 0.03
+
+
+@settings(max_examples=30, deadline=None)
+@given(share=st.floats(0.01, 1.0), k=st.floats(0.1, 10.0))
+def test_price_is_homogeneous_in_revenue(share: float, k: float) -> None:
+    rev = np.random.default_rng(2).lognormal(8.0, 0.3, size=(50, 12))
+    note = DataRevenueNote(share=share, term_months=12, issuer_hazard=0.05)
+    m = default_market(AS_OF, 0.03)
+    a = price_data_note(note, rev, market=m, seed=4).price
+    b = price_data_note(note, k * rev, market=m, seed=4).price
+    assert b == pytest.approx(k * a, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"share": 0.0, "term_months": 12}, "share"),
+        ({"share": 0.5, "term_months": 0}, "term_months"),
+        ({"share": 0.5, "term_months": 12, "cap": 10.0, "floor": 20.0}, "floor"),
+        ({"share": 0.5, "term_months": 12, "issuer_hazard": -0.1}, "issuer_hazard"),
+        ({"share": 0.5, "term_months": 12, "recovery_rate": 1.5}, "recovery_rate"),
+    ],
+)
+def test_bad_terms_name_the_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(ConventionError) as err:
+        DataRevenueNote(**kwargs)
+    assert err.value.field == field
+
+
+def test_too_few_revenue_months_rejected() -> None:
+    with pytest.raises(ConventionError) as err:
+        price_data_note(DataRevenueNote(share=0.5, term_months=24), np.ones((5, 12)),
+                        market=default_market(AS_OF), seed=0)
+    assert err.value.field == "revenue"
