@@ -15,8 +15,8 @@ SQLModel metadata differ.
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0005_risk"
 down_revision: str | Sequence[str] | None = "0004_products"
@@ -25,8 +25,58 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "stress_scenario",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("definition", sa.Text(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant", sa.String(length=80), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stress_scenario")),
+        sa.UniqueConstraint("tenant", "name", name=op.f("uq_stress_scenario_tenant_name")),
+    )
+    op.create_index(op.f("ix_stress_scenario_name"), "stress_scenario", ["name"], unique=False)
+    op.create_index(op.f("ix_stress_scenario_tenant"), "stress_scenario", ["tenant"],
+                    unique=False)
+    op.create_table(
+        "stress_run",
+        sa.Column("scenario_name", sa.String(length=80), nullable=False),
+        sa.Column("scenario", sa.Text(), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("tenant", sa.String(length=80), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("progress", sa.Float(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("record", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stress_run")),
+    )
+    op.create_index(op.f("ix_stress_run_tenant"), "stress_run", ["tenant"], unique=False)
+    op.create_table(
+        "stress_result",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("position_id", sa.String(length=80), nullable=False),
+        sa.Column("metric", sa.String(length=40), nullable=False),
+        sa.Column("base", sa.Float(), nullable=True),
+        sa.Column("stressed", sa.Float(), nullable=True),
+        sa.Column("delta", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(["run_id"], ["stress_run.id"],
+                                name=op.f("fk_stress_result_run_id_stress_run"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stress_result")),
+    )
+    op.create_index(op.f("ix_stress_result_run_id"), "stress_result", ["run_id"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_stress_result_run_id"), table_name="stress_result")
+    op.drop_table("stress_result")
+    op.drop_index(op.f("ix_stress_run_tenant"), table_name="stress_run")
+    op.drop_table("stress_run")
+    op.drop_index(op.f("ix_stress_scenario_tenant"), table_name="stress_scenario")
+    op.drop_index(op.f("ix_stress_scenario_name"), table_name="stress_scenario")
+    op.drop_table("stress_scenario")
