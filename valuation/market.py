@@ -182,8 +182,12 @@ class MarketData:
         if self.flat:
             base: ql.YieldTermStructure = ql.FlatForward(ref, self.zero_rates[0], dc, comp, freq)
         else:
-            dates = [ref] + [to_ql_date(d) for d in self.pillar_dates]
-            rates = [self.zero_rates[0], *self.zero_rates]
+            # Flat at both ends: the first rate back to as_of, the last one held to 2199-12-31 (QuantLib's last date).
+            last = to_ql_date(self.pillar_dates[-1])
+            dates = [ref] + [to_ql_date(d) for d in self.pillar_dates] + [ql.Date(31, 12, 2199)]
+            rates = [self.zero_rates[0], *self.zero_rates, self.zero_rates[-1]]
+            if dates[-1] <= last:  # pragma: no cover - pillars at the end of time
+                dates, rates = dates[:-1], rates[:-1]
             base = ql.ZeroCurve(dates, rates, dc, ql.NullCalendar(), ql.Linear(), comp, freq)
         base.enableExtrapolation()
         if self.risk_premium == 0.0:

@@ -169,7 +169,7 @@ def clean_signals(
     for col in _REQUIRED_COLUMNS:
         if col not in signals.columns:
             raise ConventionError(
-                f"The `signals` must have a `{col}` column (month, metric, value). "
+                f"The `signals.{col}` column is required (columns month, metric, value). "
                 f"Got columns {list(signals.columns)!r}.",
                 field=f"signals.{col}",
             )
@@ -211,7 +211,7 @@ def clean_signals(
     if dup.any():
         row = frame[dup].iloc[0]
         raise ConventionError(
-            "The `signals` must have one value per (metric, month). "
+            "The `signals.month` must be unique per metric (one value per metric and month). "
             f"Got a duplicate {row['metric']!r} for {row['month']}.",
             field="signals.month",
         )
