@@ -17,18 +17,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from credit.collateral import DEFAULT_LIQUIDATION_COST as _CREDIT_LIQUIDATION_COST
+from credit.monitoring import MonitoringThresholds
 from valuation._typing import FloatArray
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
 
-#: Default liquidation cost of a data asset sold in a workout, share of value. IP-backed
-#: lending practice puts disposal costs (broker, legal, transfer of rights and data
-#: hosting) at 10-20 % of appraised value; 10 % is the low end, used when none is given.
-DEFAULT_LIQUIDATION_COST = 0.10
-#: Default LTV at which a margin call is raised. Collateral agreements in IP-backed
-#: lending set advance rates of 10-60 % of appraised value (DESIGN.md market facts) and
-#: call for more collateral when the loan reaches about 80 % of the collateral's value.
-DEFAULT_MARGIN_CALL_LTV = 0.80
+#: Default liquidation cost and margin-call LTV: the credit layer's (`credit.collateral.
+#: DEFAULT_LIQUIDATION_COST`, 10 % of value; `credit.monitoring.MonitoringThresholds`,
+#: margin call at an LTV of 70 %), so that stress and monitoring agree.
+DEFAULT_LIQUIDATION_COST = _CREDIT_LIQUIDATION_COST
+DEFAULT_MARGIN_CALL_LTV = MonitoringThresholds().margin_call
 #: Default asset correlation of a securitized pool when none is given: the middle of
 #: Basel's corporate IRB range (12 %-24 %, CRE31.5).
 DEFAULT_POOL_CORRELATION = 0.18

@@ -15,9 +15,10 @@ Pipeline (each stage is a list of chunk tasks given to an `Executor`):
    discounted on the risk-free curve (shifted) plus the asset's premium. Per variant and
    asset: value now ``V_0`` (mean over paths; the collateral value), value at the horizon
    ``V_H`` per path (cash flows after the horizon, discounted to it), its quantiles,
-   haircut ``h = 1 - (1 - h_m)(1 - c)`` with ``h_m = max(0, 1 - Q_{1-q}(V_H) / V_0)`` at the
-   confidence ``q`` (0.99 by default, the Basel VaR basis of supervisory haircuts) and
-   liquidation cost ``c``, and lending value ``V_0 (1 - h)``.
+   haircut ``h = min(1, h_m + c)`` with ``h_m = max(0, 1 - Q_{1-q}(V_H) / V_0)`` at the
+   confidence ``q`` and liquidation cost ``c`` (the credit layer's
+   `credit.collateral.monte_carlo_haircut`, vectorised over assets; ``q = 0.95`` by
+   default, its quantile 0.05), and lending value ``V_0 (1 - h)``.
 2. **Loans** (chunks of loans). Pledged collateral value ``sum_a s_a V_0,a``; LTV =
    EAD / collateral value; PD by `risk.shocks.stress_pd` (collateral move in units of
    its base horizon log-volatility, then the PD multiplier); economic LGD =
@@ -51,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from credit.capital import irb_capital
+from credit.collateral import DEFAULT_HAIRCUT_QUANTILE
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
 from risk.book import Book
 from risk.executors import Executor, LocalExecutor
@@ -156,7 +158,7 @@ class RunConfig:
     seed: int = 20_260_101
     asset_chunk_size: int = 250
     loan_chunk_size: int = 20_000
-    haircut_confidence: float = 0.99
+    haircut_confidence: float = 1.0 - DEFAULT_HAIRCUT_QUANTILE
 
     def __post_init__(self) -> None:
         for name, lo in (("n_paths", 2), ("asset_chunk_size", 1), ("loan_chunk_size", 1)):
@@ -275,7 +277,7 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
         with np.errstate(divide="ignore", invalid="ignore"):
             h_m = np.where(v0 > 0.0, np.clip(1.0 - qs[:, -1] / np.where(v0 > 0, v0, 1.0),
                                              0.0, 1.0), 1.0)
-        haircut = 1.0 - (1.0 - h_m) * (1.0 - c)
+        haircut = np.minimum(1.0, h_m + c)
         value_0[v], hair[v], lend[v] = v0, haircut, v0 * (1.0 - haircut)
         quant[v], liq[v] = qs[:, :-1], c
     return _AssetOut(value_0, lend, hair, quant, liq)

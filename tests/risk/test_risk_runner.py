@@ -56,11 +56,11 @@ def test_deterministic_asset_value_is_the_discounted_sum() -> None:
     cv = res.aggregate.loc["collateral_value"]
     assert cv["base"] == pytest.approx(base, rel=1e-12)
     assert cv["stressed"] == pytest.approx(stressed, rel=1e-12)
-    # deterministic: the horizon value is known, so the haircut is 1 - (1-c) V_12 / V_0
+    # deterministic: the horizon value is known, so the haircut is 1 - V_12 / V_0 + c
     v12 = np.sum(1000.0 * np.exp(0.03 * t[12:]) * 0.5 ** (k[12:] / 36)
                  * np.exp(-0.07 * (t[12:] - t[11])))
     lv = res.aggregate.loc["lending_value", "base"]
-    assert lv == pytest.approx(0.9 * v12, rel=1e-12)
+    assert lv == pytest.approx(v12 - 0.1 * base, rel=1e-12)
 
 
 def test_loan_figures_follow_credit_formulas(runner: StressRunner) -> None:
