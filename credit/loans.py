@@ -259,30 +259,43 @@ def _civil_from_days(z: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     return y + (m <= 2), m, d
 
 
+_MONTH_LEN = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_DC_ORDER = (DayCount.ACT_360, DayCount.ACT_365F, DayCount.THIRTY_360, DayCount.ACT_ACT)
+
+
 def _is_leap(y: IntArray) -> np.ndarray:
     return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
 
 
-def _year_fractions_days(s: IntArray, e: IntArray, day_count: DayCount) -> FloatArray:
+def _year_fractions_days(
+    s: IntArray, e: IntArray, day_count: DayCount,
+    civil_s: tuple[IntArray, IntArray, IntArray] | None = None,
+    civil_e: tuple[IntArray, IntArray, IntArray] | None = None,
+) -> FloatArray:
     days = (e - s).astype(np.float64)
     if day_count is DayCount.ACT_360:
         return days / 360.0
     if day_count is DayCount.ACT_365F:
         return days / 365.0
-    y1, m1, d1 = _civil_from_days(s)
-    y2, m2, d2 = _civil_from_days(e)
+    y1, m1, d1 = civil_s if civil_s is not None else _civil_from_days(s)
+    y2, m2, d2 = civil_e if civil_e is not None else _civil_from_days(e)
     if day_count is DayCount.THIRTY_360:
         d1 = np.where(d1 == 31, 30, d1)
         d2 = np.where((d2 == 31) & (d1 >= 30), 30, d2)
         return (360.0 * (y2 - y1) + 30.0 * (m2 - m1) + (d2 - d1)) / 360.0
     # ACT/ACT ISDA: the days falling in each calendar year over that year's length
     len1 = np.where(_is_leap(y1), 366.0, 365.0)
+    same = y1 == y2
+    if same.all():
+        return days / len1
     len2 = np.where(_is_leap(y2), 366.0, 365.0)
-    one = np.ones_like(y1)
-    jan1_next = _days_from_civil(y1 + 1, one, one)
-    jan1_end = _days_from_civil(y2, one, one)
+    y_lo = int(y1.min())
+    years = np.arange(y_lo, int(y2.max()) + 2, dtype=np.int64)
+    jan1 = _days_from_civil(years, np.ones_like(years), np.ones_like(years))
+    jan1_end = jan1[y2 - y_lo]
+    jan1_next = jan1[y1 + 1 - y_lo]
     split = (jan1_next - s) / len1 + (y2 - y1 - 1) + (e - jan1_end) / len2
-    return np.where(y1 == y2, days / len1, split)
+    return np.where(same, days / len1, split)
 
 
 def year_fractions(start: np.ndarray, end: np.ndarray, day_count: DayCount) -> FloatArray:
@@ -600,35 +613,56 @@ def schedules(
     n_per = tenor // freq
     total = int(n_per.sum())
     offsets = np.cumsum(n_per) - n_per
-    loan_of_row = np.repeat(np.arange(n_loans), n_per)
-    k = np.arange(total, dtype=np.int64) - offsets[loan_of_row] + 1  # period 1..n
+    k = np.arange(total, dtype=np.int64) - np.repeat(offsets, n_per) + 1  # period 1..n
     # unadjusted dates start + k * freq months, day clipped to the month's length
     y0, m0, d0 = _civil_from_days(start)
-    months = (y0 * 12 + m0 - 1)[loan_of_row] + k * freq[loan_of_row]
-    yy, mm = np.divmod(months, 12)
-    mm = mm + 1
-    next_y, next_m = np.divmod(months + 1, 12)
-    one = np.ones_like(yy)
-    month_len = _days_from_civil(next_y, next_m + 1, one) - _days_from_civil(yy, mm, one)
-    pay = _days_from_civil(yy, mm, np.minimum(d0[loan_of_row], month_len))
-    start_adj = start.copy()
-    if cal_col is not None:
-        row_cal = cal_col[loan_of_row]
-        for c in cal_names:
-            if c is None:
-                continue
-            rows = row_cal == c
-            pay[rows] = _adjust_days(pay[rows], c, business_day_convention)
-            lrows = cal_col == c
-            start_adj[lrows] = _adjust_days(start[lrows], c, business_day_convention)
+    months = np.repeat(y0 * 12 + m0 - 1, n_per) + k * np.repeat(freq, n_per)
+    yy, mm0 = np.divmod(months, 12)
+    mm = mm0 + 1
+    month_len = _MONTH_LEN[mm0] + ((mm == 2) & _is_leap(yy))
+    m_lo = int(months.min())
+    month_index = np.arange(m_lo, int(months.max()) + 1, dtype=np.int64)
+    ty, tm = np.divmod(month_index, 12)
+    month_start = _days_from_civil(ty, tm + 1, np.ones_like(ty))
+    pay = month_start[months - m_lo] + np.minimum(np.repeat(d0, n_per), month_len) - 1
+    start_adj = start
+    if cal_col is not None and any(c is not None for c in cal_names):
+        # business-day adjustment by table lookup: every day in the book's date range is
+        # adjusted once per calendar through QuantLib, then rows gather from the table
+        lo = int(min(pay.min(), start.min()))
+        hi = int(max(pay.max(), start.max())) + 1
+        span = np.arange(lo, hi, dtype=np.int64)
+        names = [c for c in cal_names if c is not None]
+        table = np.empty((len(names) + 1, span.size), dtype=np.int64)
+        table[0] = span
+        cal_code = np.zeros(n_loans, dtype=np.int64)
+        for j, c in enumerate(names, start=1):
+            table[j] = _adjust_days(span, c, business_day_convention)
+            cal_code[cal_col == c] = j
+        pay = table[np.repeat(cal_code, n_per), pay - lo]
+        start_adj = table[cal_code, start - lo]
     prev = np.empty_like(pay)
     prev[1:] = pay[:-1]
     prev[offsets] = start_adj
-    yf = np.empty(total)
-    row_dc = dc_raw[loan_of_row]
-    for v, dc in dcs.items():
-        rows = row_dc == v if len(dcs) > 1 else slice(None)
-        yf[rows] = _year_fractions_days(prev[rows], pay[rows], dc)
+    needs_civil = any(dc in (DayCount.THIRTY_360, DayCount.ACT_ACT) for dc in dcs.values())
+    civil_e = civil_s = None
+    if needs_civil:
+        civil_e = _civil_from_days(pay)
+        civil_0 = _civil_from_days(start_adj)
+        civil_s = tuple(np.empty_like(x) for x in civil_e)
+        for src, first, dst in zip(civil_e, civil_0, civil_s, strict=True):
+            dst[1:] = src[:-1]
+            dst[offsets] = first
+    if len(dcs) == 1:
+        yf = _year_fractions_days(prev, pay, next(iter(dcs.values())), civil_s, civil_e)
+    else:
+        dc_code = np.zeros(n_loans, dtype=np.int64)
+        for v, dc in dcs.items():
+            dc_code[dc_raw == v] = _DC_ORDER.index(dc)
+        present = set(dcs.values())
+        parts = [_year_fractions_days(prev, pay, dc, civil_s, civil_e) if dc in present else np.zeros(total)
+                 for dc in _DC_ORDER]
+        yf = np.choose(np.repeat(dc_code, n_per), parts)
     interest, repaid, closing = _amortize_long(principal, rate, yf, n_per, offsets, code, 12.0 / freq)
     if dates_as == "date":
         out_dates = pay.astype("datetime64[D]").astype(object)

@@ -319,9 +319,11 @@ def _conditional_distributions(cp: FloatArray, grid: LossGrid) -> FloatArray:
     dist = np.zeros((n_nodes, total + 1))
     dist[:, 0] = 1.0
     buf = np.empty_like(dist)
+    buf2 = np.empty_like(dist)
     survive = 1.0 - cp
     top = 0
-    for i in range(n):
+    # adding the small losses first keeps the live part of the grid short for longest
+    for i in np.argsort(grid.k_lo, kind="stable"):
         p = cp[:, i : i + 1]
         k = int(grid.k_lo[i])
         w = float(grid.w_lo[i])
@@ -333,7 +335,7 @@ def _conditional_distributions(cp: FloatArray, grid: LossGrid) -> FloatArray:
             top += k
         else:
             lo = np.multiply(old, p * w, out=buf[:, : top + 1])
-            hi = old * (p * (1.0 - w))
+            hi = np.multiply(old, p * (1.0 - w), out=buf2[:, : top + 1])
             old *= survive[:, i : i + 1]
             dist[:, k : k + top + 1] += lo
             dist[:, k + 1 : k + top + 2] += hi
