@@ -1,5 +1,87 @@
-"""Tables of the products area (owned by the PRODUCTS engineer).
+"""Products tables: securitizations, their tranches and pricing results.
 
-Define SQLModel tables here (XBase / XCreate / X(table=True) / XPublic) and create
-them in models/migrations/versions/ with op.create_table in this area's revision.
+Follows the SQLModel idiom ``XBase / X(table=True) / XPublic``.
+
+- ``securitization``: a tenant's deal. ``spec`` is the deal JSON as posted (API.md field
+  names); ``pool_snapshot`` the pool as resolved at creation (loan terms copied from the
+  tenant's loans, or the receivables), so a price can always be reproduced from the row
+  even if the loans change later. ``id`` is a random hex string (the public id).
+- ``securitization_tranche``: one row per class, ``seniority`` 0 for the most senior;
+  ``attach`` / ``detach`` fractions of the initial pool, ``balance`` in major units,
+  ``coupon`` (decimal) or ``spread_bp``.
+- ``securitization_pricing``: one priced run: method, paths, seed, correlation, as_of,
+  and the per-tranche figures as JSON (``result``), so a run can be read back whole.
 """
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SecuritizationBase(SQLModel):
+    name: str = Field(max_length=120)
+    currency: str = Field(max_length=3)
+    pool_balance: float = Field(description="Initial pool balance, major units.")
+    note_balance: float = Field(description="Sum of the tranche balances, major units.")
+
+
+class Securitization(SecuritizationBase, table=True):
+    __tablename__ = "securitization"
+
+    id: str = Field(primary_key=True, max_length=32)
+    tenant: str = Field(index=True, max_length=80)
+    spec: str = Field(sa_type=sa.Text, description="Deal JSON as posted.")
+    pool_snapshot: str = Field(sa_type=sa.Text, description="Resolved pool JSON.")
+    created_by: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True))
+
+    def spec_dict(self) -> dict[str, Any]:
+        return dict(json.loads(self.spec))
+
+    def pool_dict(self) -> dict[str, Any]:
+        return dict(json.loads(self.pool_snapshot))
+
+
+class SecuritizationTranche(SQLModel, table=True):
+    __tablename__ = "securitization_tranche"
+    __table_args__ = (sa.UniqueConstraint("securitization_id", "seniority"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    securitization_id: str = Field(foreign_key="securitization.id", ondelete="CASCADE",
+                                   index=True, max_length=32)
+    seniority: int
+    name: str = Field(max_length=40)
+    attach: float
+    detach: float
+    balance: float
+    coupon: float | None = None
+    spread_bp: float | None = None
+
+
+class SecuritizationPricing(SQLModel, table=True):
+    __tablename__ = "securitization_pricing"
+
+    id: str = Field(primary_key=True, max_length=32)
+    securitization_id: str = Field(foreign_key="securitization.id", ondelete="CASCADE",
+                                   index=True, max_length=32)
+    tenant: str = Field(index=True, max_length=80)
+    method: str = Field(max_length=20)
+    paths: int
+    seed: int
+    correlation: float
+    as_of: date
+    result: str = Field(sa_type=sa.Text, description="Per-tranche figures as JSON.")
+    created_by: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True))
+
+    def result_dict(self) -> dict[str, Any]:
+        return dict(json.loads(self.result))
