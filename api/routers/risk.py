@@ -1,13 +1,106 @@
-"""Endpoints owned by RISK: /v1/scenarios, /v1/stress-runs....
+"""Endpoints owned by RISK: ``/v1/scenarios`` and ``/v1/stress-runs``.
 
-`api/app.py` includes this router with `prefix="/v1"`, so declare paths without it
-(`@router.get("/loans/{loan_id}")` serves `/v1/loans/{loan_id}`). Use
-`api.deps.require_roles` for auth, `api.deps.get_session` for the database, and raise
-`api.errors.NotFoundError` / `ConflictError` / `ValuationError` rather than returning errors.
+Scenarios: the built-in library is listed with the tenant's own scenarios; POST stores a
+tenant scenario (validated by `risk.scenarios`: a bad field is a 422 naming it). Stress
+runs are jobs: POST returns 202 with the run id, GET gives ``status`` (queued, running,
+succeeded, failed) and ``progress`` (0..1), ``/results`` gives the figures as JSON or, with
+``Accept: text/csv``, CSV. Runs and user scenarios are tenant-scoped (another tenant's run
+is a 404). Role: ``risk`` (``admin`` passes).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import Principal, SessionDep, require_roles
+from api.jobs import get_jobs
+from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.schemas.risk import ScenarioList, StressRunAccepted, StressRunCreate, StressRunStatus
+from api.services import risk as service
 
 router = APIRouter()
+
+RiskPrincipal = Annotated[Principal, Depends(require_roles("risk"))]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid API key."},
+    403: {"description": "The key's role may not call this endpoint."},
+}
+
+
+def _actor(principal: Principal) -> str:
+    return f"key:{principal.key_id}"
+
+
+@router.get("/scenarios", response_model=ScenarioList, summary="List scenarios",
+            responses=_ERRORS)
+def list_scenarios(request: Request, principal: RiskPrincipal, session: SessionDep,
+                   limit: LimitQuery = 50, cursor: CursorQuery = None) -> ScenarioList:
+    """The built-in library first, then the tenant's scenarios by name."""
+    secret = str(request.app.state.settings.secret_key)
+    after = decode_cursor(cursor, secret)
+    offset = int(after.get("offset", 0)) if after else 0
+    items = service.list_scenarios(session, principal.tenant)
+    page = items[offset:offset + limit]
+    more = offset + limit < len(items)
+    return ScenarioList(items=page, next_cursor=encode_cursor({"offset": offset + limit}, secret)
+                        if more else None)
+
+
+@router.post("/scenarios", status_code=201, summary="Store a scenario",
+             responses={**_ERRORS, 409: {"description": "The name is taken."},
+                        422: {"description": "A field breaks a rule; `errors` names it."}})
+def create_scenario(principal: RiskPrincipal, session: SessionDep,
+                    body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (API.md)."""
+    return service.create_scenario(session, body, tenant=principal.tenant,
+                                   actor=_actor(principal))
+
+
+@router.post("/stress-runs", status_code=202, response_model=StressRunAccepted,
+             summary="Start a stress run", responses={**_ERRORS, 422: {
+                 "description": "Bad scenario; `errors` names the field."}})
+def create_stress_run(request: Request, principal: RiskPrincipal, session: SessionDep,
+                      body: StressRunCreate) -> JSONResponse:
+    """Queue a run of ``scenario`` (a name or an inline scenario) over the tenant's book."""
+    run = service.create_run(session, body.scenario, tenant=principal.tenant,
+                             actor=_actor(principal), paths=body.paths, seed=body.seed)
+    settings = request.app.state.settings
+    factory = request.app.state.session_factory
+    address = getattr(settings, "dask_scheduler", None)
+
+    def job() -> None:
+        executor = service.make_executor(address)
+        try:
+            service.execute_run(factory, run.id, executor=executor, as_of=date.today())
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
+
+    get_jobs(request.app).submit(job)
+    return JSONResponse(status_code=202, headers={"Location": f"/v1/stress-runs/{run.id}"},
+                        content={"id": run.id, "status": run.status, "progress": run.progress})
+
+
+@router.get("/stress-runs/{run_id}", response_model=StressRunStatus,
+            summary="Status and progress of a stress run",
+            responses={**_ERRORS, 404: {"description": "No such run for this tenant."}})
+def get_stress_run(run_id: str, principal: RiskPrincipal, session: SessionDep) -> dict[str, Any]:
+    return service.run_view(service.get_run(session, run_id, tenant=principal.tenant))
+
+
+@router.get("/stress-runs/{run_id}/results", summary="Results of a stress run",
+            responses={**_ERRORS, 404: {"description": "No such run for this tenant."},
+                       409: {"description": "The run has not succeeded."},
+                       200: {"content": {"application/json": {}, "text/csv": {}}}})
+def get_stress_results(run_id: str, request: Request, principal: RiskPrincipal,
+                       session: SessionDep) -> Any:
+    """API.md's stress-results JSON, or CSV with ``Accept: text/csv``."""
+    run = service.get_run(session, run_id, tenant=principal.tenant)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(service.results_csv(session, run), media_type="text/csv")
+    return service.results_json(session, run)

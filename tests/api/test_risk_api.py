@@ -1,0 +1,176 @@
+"""Risk endpoints: scenarios, stress runs as jobs (202 flow), results, failures, tenancy."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from api.jobs import get_jobs
+from api.services import risk as risk_service
+from models.risk import StressResult, StressRun
+from valuation.samples import generate_samples
+
+PROBLEM = "application/problem+json"
+SAMPLES = generate_samples(11, n_assets=3)
+
+
+def _csv(frame) -> str:
+    lines = ["month,metric,value"]
+    lines += [f"{m:%Y-%m},{k},{v!r}"
+              for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def book(client, make_key):
+    """Three registered sample assets of tenant-a with their signals."""
+    reg = make_key("registrar", "tenant-a")
+    ids = []
+    for sample in SAMPLES.assets:
+        r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=reg)
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+        r = client.put(f"/v1/assets/{aid}/signals", content=_csv(sample.signals),
+                       headers={**reg, "Content-Type": "text/csv"})
+        assert r.status_code == 200, r.text
+        ids.append(aid)
+    return ids
+
+
+def _wait(client, app, run_id: str, headers) -> dict:
+    assert get_jobs(app).wait(timeout=60)
+    r = client.get(f"/v1/stress-runs/{run_id}", headers=headers)
+    assert r.status_code == 200
+    return r.json()
+
+
+def test_scenarios_list_builtins_and_store_tenant_scenarios(client, make_key) -> None:
+    risk = make_key("risk", "tenant-a")
+    r = client.get("/v1/scenarios", headers=risk)
+    assert r.status_code == 200
+    names = [s["name"] for s in r.json()["items"]]
+    assert {"baseline", "rates_up_200bp", "data_demand_slump", "regulatory_cross_border",
+            "ai_obsolescence", "downturn_credit", "severe_combined"} <= set(names)
+    body = {"name": "harsh_credit", "extends": "downturn_credit",
+            "shocks": {"pd_multiplier": 4.0}}
+    r = client.post("/v1/scenarios", json=body, headers=risk)
+    assert r.status_code == 201, r.text
+    assert r.json()["shocks"]["pd_multiplier"] == 4.0 and r.json()["shocks"]["downturn_lgd"]
+    assert client.post("/v1/scenarios", json=body, headers=risk).status_code == 409
+    mine = [s for s in client.get("/v1/scenarios", headers=risk).json()["items"]
+            if not s["builtin"]]
+    assert [s["name"] for s in mine] == ["harsh_credit"]
+    other = make_key("risk", "tenant-b")
+    theirs = [s for s in client.get("/v1/scenarios", headers=other).json()["items"]
+              if not s["builtin"]]
+    assert theirs == []
+    page = client.get("/v1/scenarios?limit=3", headers=risk).json()
+    assert len(page["items"]) == 3 and page["next_cursor"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "x", "shocks": {"pd_multiplier": -2}}, "shocks.pd_multiplier"),
+    ({"name": "x", "shocks": {"downturn_lgd": "yes"}}, "shocks.downturn_lgd"),
+    ({"name": "x", "horizon_months": 0}, "horizon_months"),
+    ({"name": "x", "extends": "nope"}, "extends"),
+])
+def test_bad_scenario_is_422_naming_the_field(client, make_key, body, field) -> None:
+    risk = make_key("risk", "tenant-a")
+    r = client.post("/v1/scenarios", json=body, headers=risk)
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    r = client.post("/v1/stress-runs", json={"scenario": body}, headers=risk)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == f"scenario.{field}"
+
+
+def test_roles_and_auth(client, make_key) -> None:
+    assert client.get("/v1/scenarios").status_code == 401
+    assert client.get("/v1/scenarios", headers=make_key("bank")).status_code == 403
+    assert client.post("/v1/stress-runs", json={"scenario": "baseline"},
+                       headers=make_key("registrar")).status_code == 403
+
+
+def test_stress_run_202_flow_json_and_csv(client, app, make_key, book, session_factory) -> None:
+    risk = make_key("risk", "tenant-a")
+    r = client.post("/v1/stress-runs", json={"scenario": "data_demand_slump", "paths": 32},
+                    headers=risk)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    assert r.json()["status"] in {"queued", "running", "succeeded"}
+    assert r.headers["location"] == f"/v1/stress-runs/{run_id}"
+    status = _wait(client, app, run_id, risk)
+    assert status["status"] == "succeeded", status
+    assert status["progress"] == 1.0
+    assert status["record"]["positions"]["assets"] == 3
+    res = client.get(f"/v1/stress-runs/{run_id}/results", headers=risk)
+    assert res.status_code == 200
+    doc = res.json()
+    assert doc["run_id"] == run_id and doc["scenario"] == "data_demand_slump"
+    cv = doc["aggregate"]["collateral_value"]
+    assert set(cv) == {"base", "stressed", "delta"}
+    assert cv["stressed"] < cv["base"]
+    assert cv["delta"] == pytest.approx(cv["stressed"] - cv["base"])
+    assert {p["id"] for p in doc["positions"]} == {str(i) for i in book}
+    text = client.get(f"/v1/stress-runs/{run_id}/results",
+                      headers={**risk, "Accept": "text/csv"})
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(text.text)))
+    assert rows[0].keys() >= {"run_id", "kind", "id", "metric", "base", "stressed", "delta"}
+    assert any(r["kind"] == "aggregate" and r["metric"] == "collateral_value" for r in rows)
+    # another tenant sees neither the run nor its results
+    other = make_key("risk", "tenant-b")
+    assert client.get(f"/v1/stress-runs/{run_id}", headers=other).status_code == 404
+    assert client.get(f"/v1/stress-runs/{run_id}/results", headers=other).status_code == 404
+
+
+def test_inline_scenario_run(client, app, make_key, book) -> None:
+    risk = make_key("risk", "tenant-a")
+    inline = {"name": "inline_slump", "extends": "rates_up_200bp",
+              "shocks": {"revenue_multiplier_by_category": {"consumer": 0.5}}}
+    r = client.post("/v1/stress-runs", json={"scenario": inline, "paths": 16}, headers=risk)
+    assert r.status_code == 202
+    assert _wait(client, app, r.json()["id"], risk)["status"] == "succeeded"
+
+
+def test_failed_job_is_marked_failed_with_nothing_partial(
+        client, app, make_key, book, session_factory, monkeypatch) -> None:
+    risk = make_key("risk", "tenant-a")
+    seen: list[float] = []
+
+    def boom(run_id: str) -> None:
+        with session_factory() as s:
+            seen.append(s.get(StressRun, run_id).progress)
+        raise RuntimeError("simulated worker crash")
+
+    monkeypatch.setattr(risk_service, "before_write_hook", boom)
+    r = client.post("/v1/stress-runs", json={"scenario": "severe_combined", "paths": 16},
+                    headers=risk)
+    assert r.status_code == 202
+    status = _wait(client, app, r.json()["id"], risk)
+    assert status["status"] == "failed"
+    assert "simulated worker crash" in status["error"]
+    assert seen and 0.0 < seen[0] < 1.0          # it failed mid-run, after progress
+    with session_factory() as s:
+        n = s.execute(sa.select(sa.func.count()).select_from(StressResult)).scalar_one()
+    assert n == 0
+    res = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk)
+    assert res.status_code == 409
+
+
+def test_unknown_run_is_404(client, make_key) -> None:
+    r = client.get("/v1/stress-runs/doesnotexist", headers=make_key("risk"))
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_results_of_a_queued_run_are_not_ready(client, make_key, session_factory) -> None:
+    risk = make_key("risk", "tenant-a")
+    with session_factory() as s:
+        run = risk_service.create_run(s, "baseline", tenant="tenant-a", actor="test")
+    r = client.get(f"/v1/stress-runs/{run.id}/results", headers=risk)
+    assert r.status_code == 409
+    assert client.get(f"/v1/stress-runs/{run.id}", headers=risk).json()["status"] == "queued"
