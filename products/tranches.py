@@ -528,7 +528,8 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         se_pv = math.sqrt(var_pv / n_total) if mc else 0.0
         metrics.append(TrancheMetrics(
             name=tr.name, balance=float(faces[k]), attach=tr.attach, detach=tr.detach,
-            expected_loss=float(sums["el"][k]), prob_loss=float(sums["pl"][k]), price=price,
+            expected_loss=min(max(float(sums["el"][k]), 0.0), 1.0),
+            prob_loss=min(max(float(sums["pl"][k]), 0.0), 1.0), price=price,
             yield_rate=y, fair_spread_bp=float(fair), wal_years=wal,
             duration=_modified_duration(exp_cash, y), risk_weight=rw,
             expected_loss_std_error=se_el, price_std_error=se_pv,

@@ -1,13 +1,89 @@
-"""Endpoints owned by PRODUCTS: /v1/securitizations..., /v1/data-notes/price.
-
-`api/app.py` includes this router with `prefix="/v1"`, so declare paths without it
-(`@router.get("/loans/{loan_id}")` serves `/v1/loans/{loan_id}`). Use
-`api.deps.require_roles` for auth, `api.deps.get_session` for the database, and raise
-`api.errors.NotFoundError` / `ConflictError` / `ValuationError` rather than returning errors.
-"""
+"""``/v1/securitizations`` and ``/v1/data-notes/price`` (API.md): create and price
+securitizations of the caller's loans or of data-licence receivables, and price notes on a
+share of a data product's revenue."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends
+
+from api.deps import Principal, SessionDep, require_roles
+from api.schemas.products import (
+    DataNotePriceRequest,
+    DataNotePriceResult,
+    PriceRequest,
+    PriceResult,
+    SecuritizationCreate,
+    SecuritizationPublic,
+)
+from api.services import products as service
+
+router = APIRouter(tags=["products"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API key (problem+json)."},
+    403: {"description": "The key's role may not call this endpoint (problem+json)."},
+    404: {"description": "No such object, or another tenant's (problem+json)."},
+    422: {"description": "Invalid input; `errors` names each field (problem+json)."},
+}
+
+Originator = Annotated[Principal, Depends(require_roles("bank", "fund_manager"))]
+Reader = Annotated[Principal, Depends(require_roles("bank", "fund_manager", "risk"))]
+Pricer = Annotated[Principal, Depends(require_roles("fund_manager", "risk"))]
+FundManager = Annotated[Principal, Depends(require_roles("fund_manager"))]
+
+
+def _actor(principal: Principal) -> str:
+    return f"key:{principal.key_id}"
+
+
+@router.post("/securitizations", status_code=201, response_model=SecuritizationPublic,
+             summary="Create a securitization", responses=_ERRORS)
+def create_securitization(body: SecuritizationCreate, principal: Originator,
+                          session: SessionDep) -> SecuritizationPublic:
+    """Pool (`loan_ids` of the caller's loans, inline `loans`, or `receivables`), tranches
+    senior first (`balance` or `attach`/`detach`; `coupon` or `spread_bp`), fees, reserve,
+    principal rule, triggers (OC, cumulative default, DSCR trap/sweep tiers, rapid
+    amortisation), advance rate. A bad structure is a 422 naming the field."""
+    row, tranches = service.create_securitization(session, body, tenant=principal.tenant,
+                                                  actor=_actor(principal))
+    return service.securitization_public(row, tranches)
+
+
+@router.get("/securitizations/{securitization_id}", response_model=SecuritizationPublic,
+            summary="Read a securitization", responses=_ERRORS)
+def read_securitization(securitization_id: str, principal: Reader,
+                        session: SessionDep) -> SecuritizationPublic:
+    row = service.get_securitization(session, securitization_id, principal.tenant)
+    return service.securitization_public(row, service.tranches_of(session, row.id))
+
+
+@router.post("/securitizations/{securitization_id}/price", response_model=PriceResult,
+             summary="Price the tranches of a securitization", responses=_ERRORS)
+def price_securitization(securitization_id: str, body: PriceRequest, principal: Pricer,
+                               session: SessionDep) -> PriceResult:
+    """Per tranche: `expected_loss`, `prob_loss`, `price` (per 100), `fair_spread_bp`,
+    `wal_years`, `duration`, `yield` and the SEC-SA `risk_weight` (decimal), from
+    `paths` one-factor Gaussian copula paths (`seed`, `correlation`), or the `lhp` /
+    `recursion` methods. The run is stored with its seed."""
+    return service.price_securitization(session, securitization_id, body,
+                                        tenant=principal.tenant, actor=_actor(principal))
+
+
+@router.get("/securitizations/{securitization_id}/prices", summary="Stored pricing runs",
+            responses=_ERRORS)
+def list_prices(securitization_id: str, principal: Reader, session: SessionDep) -> dict[str, Any]:
+    return {"items": service.pricing_history(session, securitization_id, principal.tenant),
+            "next_cursor": None}
+
+
+@router.post("/data-notes/price", response_model=DataNotePriceResult,
+             summary="Price a data-revenue note", responses=_ERRORS)
+def price_data_note(body: DataNotePriceRequest, principal: FundManager,
+                          session: SessionDep) -> DataNotePriceResult:
+    """A note paying `share` of the asset's monthly revenue for `term_months`, each payment
+    capped and floored (`cap`, `floor`: monthly amounts), with the issuer's default
+    intensity `issuer_hazard` and `recovery_rate`; revenue paths from the valuation
+    engine's Monte Carlo (`paths`, `seed`). Returns `price`, `distribution`, `yield`."""
+    return service.price_data_note_for(session, body)

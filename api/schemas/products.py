@@ -1,0 +1,205 @@
+"""Request and response models of the products endpoints (securitizations, data notes).
+
+The request models check types only; the rules (contiguous tranches, attach < detach,
+known loan ids, borrowing base, ...) are checked by `products.structure.deal_from_dict`,
+whose errors come back as 422 problems naming the field in the same dotted form
+(``tranches.1.attach``, ``pool.loan_ids.2``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoanIn(_Strict):
+    """A loan given inline (instead of by id)."""
+
+    loan_id: str
+    balance: float
+    annual_rate: float
+    term_months: int
+    amortization: Literal["annuity", "linear", "bullet"] = "annuity"
+    pd: float = 0.02
+    recovery_rate: float = 0.4
+
+
+class ReceivableIn(_Strict):
+    """A data-licence receivable: projected monthly collections from one obligor."""
+
+    receivable_id: str
+    cashflows: list[float]
+    pd: float = 0.02
+    recovery_rate: float = 0.0
+
+
+class PoolIn(_Strict):
+    """The pool: ``loan_ids`` of the caller's loans, inline ``loans`` and/or ``receivables``."""
+
+    loan_ids: list[str | int] | None = None
+    loans: list[LoanIn] | None = None
+    receivables: list[ReceivableIn] | None = None
+    discount_rate: float = Field(0.0, description="Annual rate carrying receivables at PV (decimal).")
+    prepayment_rate: float = Field(0.0, description="Annual CPR, decimal.")
+    recovery_lag_months: int = 0
+    collateral_value: float | None = Field(None, description="Appraised value for the borrowing base.")
+
+
+class GuaranteeIn(_Strict):
+    guarantor_pd: float
+    guarantor_recovery: float = 0.4
+
+
+class TrancheIn(_Strict):
+    """A class of notes (senior first): ``balance`` or ``attach``/``detach``; ``coupon`` or
+    ``spread_bp``."""
+
+    name: str
+    balance: float | None = None
+    attach: float | None = None
+    detach: float | None = None
+    coupon: float | None = Field(None, description="Fixed annual coupon, decimal.")
+    spread_bp: float | None = Field(None, description="Floating spread over the index, bp.")
+    discount_spread_bp: float | None = None
+    guarantee: GuaranteeIn | None = None
+
+
+class ReserveIn(_Strict):
+    initial: float = 0.0
+    target_rate: float = 0.0
+    interest_months: int = 0
+
+
+class DscrTierIn(_Strict):
+    threshold: float
+    fraction: float
+
+
+class DscrTriggerIn(_Strict):
+    action: Literal["trap", "sweep"]
+    tiers: list[DscrTierIn]
+
+
+class TriggersIn(_Strict):
+    oc_ratio: float | None = None
+    cumulative_default: float | None = None
+    dscr: list[DscrTriggerIn] = Field(default_factory=list)
+    rapid_amortisation_dscr: float | None = None
+
+
+class SecuritizationCreate(_Strict):
+    """POST /v1/securitizations."""
+
+    name: str = Field("securitization", max_length=120)
+    currency: str = "CNY"
+    pool: PoolIn
+    tranches: list[TrancheIn]
+    senior_fee_rate: float = 0.0
+    senior_fee_fixed: float = 0.0
+    reserve: ReserveIn = Field(default_factory=ReserveIn)
+    principal_rule: Literal["sequential", "pro_rata"] = "sequential"
+    triggers: TriggersIn = Field(default_factory=TriggersIn)
+    advance_rate: float = 1.0
+
+
+class TrancheOut(BaseModel):
+    name: str
+    seniority: int
+    attach: float
+    detach: float
+    balance: float
+    coupon: float | None = None
+    spread_bp: float | None = None
+
+
+class SecuritizationPublic(BaseModel):
+    id: str
+    name: str
+    currency: str
+    pool_balance: float
+    note_balance: float
+    assets: int
+    tranches: list[TrancheOut]
+    created_at: datetime
+
+
+class PriceRequest(_Strict):
+    """POST /v1/securitizations/{id}/price."""
+
+    paths: int = Field(10_000, ge=1, le=200_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    correlation: float = Field(0.15, ge=0.0, lt=1.0)
+    method: Literal["mc", "lhp", "recursion"] = "mc"
+    as_of: date | None = Field(None, description="Closing / pricing date; default today (UTC).")
+    discount_rate: float = Field(0.02, gt=-1.0, lt=1.0,
+                                 description="Flat zero rate (annual, ACT/365F) of the curve.")
+    k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
+    w: float = Field(0.0, ge=0.0, le=1.0, description="SEC-SA delinquent share.")
+
+
+class TrancheFigures(BaseModel):
+    name: str
+    attach: float
+    detach: float
+    balance: float
+    expected_loss: float
+    prob_loss: float
+    price: float
+    fair_spread_bp: float | None
+    wal_years: float
+    duration: float | None
+    yield_rate: float | None = Field(None, alias="yield")
+    risk_weight: float
+    expected_loss_std_error: float
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class PriceResult(BaseModel):
+    id: str
+    securitization_id: str
+    method: str
+    paths: int
+    seed: int
+    correlation: float
+    as_of: date
+    pool_expected_loss: float
+    tranches: list[TrancheFigures]
+
+
+class DataNotePriceRequest(_Strict):
+    """POST /v1/data-notes/price."""
+
+    asset_id: int
+    share: float = Field(..., description="Share of monthly revenue paid, decimal (0, 1].")
+    term_months: int
+    cap: float | None = Field(None, description="Monthly payment cap, major units.")
+    floor: float | None = Field(None, description="Monthly payment floor, major units.")
+    issuer_hazard: float = Field(0.0, description="Issuer default intensity per year.")
+    recovery_rate: float = 0.4
+    paths: int = Field(2_000, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    as_of: date | None = None
+    currency: str = "CNY"
+    discount_rate: float = Field(0.02, gt=-1.0, lt=1.0)
+
+
+class DataNotePriceResult(BaseModel):
+    asset_id: int
+    currency: str
+    price: float
+    std_error: float
+    distribution: dict[str, float]
+    yield_rate: float | None = Field(None, alias="yield")
+    default_probability: float
+    paths: int
+    seed: int
+    as_of: date
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

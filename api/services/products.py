@@ -1,0 +1,328 @@
+"""Products service: create and price securitizations, price data-revenue notes.
+
+The routers and the demo call these functions; they glue the database to the
+`products` library. Rules:
+
+* a securitization belongs to the tenant that created it; another tenant gets 404;
+* ``pool.loan_ids`` name loans of the caller's tenant (`models.credit.Loan`); an id that
+  is unknown or another tenant's is a 422 naming ``pool.loan_ids.<i>``;
+* the pool is resolved once, at creation, into a snapshot stored with the deal, so a
+  price can be reproduced from the row even if the loans change;
+* errors from the library (`valuation.errors.ValuationError`) become 422 problems whose
+  field is dotted like the request validation errors (``tranches.1.attach``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from api.errors import InvalidInputError, NotFoundError
+from api.schemas.products import (
+    DataNotePriceRequest,
+    DataNotePriceResult,
+    PriceRequest,
+    PriceResult,
+    SecuritizationCreate,
+    SecuritizationPublic,
+    TrancheFigures,
+    TrancheOut,
+)
+from models.audit import record_audit
+from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
+from products.notes import DataRevenueNote, price_data_note
+from products.structure import Deal, PoolLoan, deal_from_dict
+from products.tranches import analyze_deal, default_market
+from valuation.errors import ValuationError
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def dotted(field: str | None) -> str | None:
+    """``tranches[1].attach`` -> ``tranches.1.attach`` (the API's field style)."""
+    return None if field is None else _INDEX.sub(r".\1", field)
+
+
+def _as_invalid(exc: ValuationError) -> InvalidInputError:
+    return InvalidInputError(str(exc), field=dotted(exc.field) or "body")
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+# ---------------------------------------------------------------------------------- loans
+
+
+def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
+    """Map a `models.credit.Loan` row to the library's loan terms (major units, decimals).
+
+    Looks for the columns by their API.md names; the outstanding balance is the principal.
+    """
+
+    def first(*names: str, default: Any = None) -> Any:
+        for n in names:
+            if hasattr(loan, n) and getattr(loan, n) is not None:
+                return getattr(loan, n)
+        return default
+
+    amort = str(first("amortization", default="annuity"))
+    pd = first("pd", "probability_of_default", default=0.02)
+    lgd = first("lgd", default=None)
+    recovery = 1.0 - float(lgd) if lgd is not None else float(first("recovery_rate", default=0.4))
+    return {
+        "loan_id": str(loan.id),
+        "balance": float(first("principal", "balance")),
+        "annual_rate": float(first("annual_rate", "rate", default=0.0)),
+        "term_months": int(first("tenor_months", "term_months")),
+        "amortization": amort if amort in ("annuity", "linear", "bullet") else "annuity",
+        "pd": float(pd),
+        "recovery_rate": min(max(recovery, 0.0), 1.0),
+    }
+
+
+def load_loan_book(session: Session, tenant: str, ids: list[str]) -> dict[str, PoolLoan]:
+    """The caller's loans among ``ids`` as library loans, by id (others are absent)."""
+    try:
+        from models.credit import Loan  # type: ignore[attr-defined]
+    except ImportError:  # the credit tables are not there: no loan is known
+        return {}
+    wanted = [int(i) for i in ids if str(i).isdigit()] if _int_ids(Loan) else list(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(Loan).where(col(Loan.id).in_(wanted))).all()
+    book: dict[str, PoolLoan] = {}
+    for row in rows:
+        owner = getattr(row, "tenant", None)
+        if owner is not None and owner != tenant:
+            continue
+        terms = _loan_to_pool_loan(row)
+        book[terms["loan_id"]] = PoolLoan(**terms)
+    return book
+
+
+def _int_ids(model: Any) -> bool:
+    try:
+        return model.__table__.c.id.type.python_type is int
+    except (AttributeError, NotImplementedError):
+        return False
+
+
+# -------------------------------------------------------------------------- securitizations
+
+
+def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> tuple[dict[str, Any], Deal]:
+    """The deal spec with its pool resolved to inline loans and receivables, and the Deal."""
+    spec = body.model_dump(exclude_none=True, mode="json")
+    pool = dict(spec["pool"])
+    loans = list(pool.pop("loans", []))
+    if "loan_ids" in pool:
+        ids = [str(i) for i in pool.pop("loan_ids")]
+        book = load_loan_book(session, tenant, ids)
+        for i, lid in enumerate(ids):
+            if lid not in book:
+                raise InvalidInputError(
+                    f"The `pool.loan_ids[{i}]` must name a loan of your tenant. Got {lid!r}.",
+                    field=f"pool.loan_ids.{i}",
+                )
+        seen: set[str] = set()
+        for i, lid in enumerate(ids):
+            if lid in seen:
+                raise InvalidInputError(f"The `pool.loan_ids[{i}]` repeats loan {lid!r}.",
+                                        field=f"pool.loan_ids.{i}")
+            seen.add(lid)
+            x = book[lid]
+            loans.append({"loan_id": x.loan_id, "balance": x.balance, "annual_rate": x.annual_rate,
+                          "term_months": x.term_months, "amortization": x.amortization, "pd": x.pd,
+                          "recovery_rate": x.recovery_rate})
+    pool["loans"] = loans
+    spec["pool"] = pool
+    try:
+        deal = deal_from_dict(spec)
+    except ValuationError as exc:
+        raise _as_invalid(exc) from None
+    return spec, deal
+
+
+def create_securitization(session: Session, body: SecuritizationCreate, *, tenant: str,
+                          actor: str) -> tuple[Securitization, list[SecuritizationTranche]]:
+    """Validate, resolve the pool, store the deal and its tranches (one transaction, audited)."""
+    spec, deal = _resolve_spec(session, body, tenant)
+    row = Securitization(
+        id=uuid.uuid4().hex, tenant=tenant, name=body.name, currency=deal.currency,
+        pool_balance=deal.pool_balance, note_balance=deal.note_balance,
+        spec=json.dumps(body.model_dump(exclude_none=True, mode="json"), sort_keys=True),
+        pool_snapshot=json.dumps(spec["pool"], sort_keys=True), created_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    tranches = [
+        SecuritizationTranche(securitization_id=row.id, seniority=k, name=t.name, attach=t.attach,
+                              detach=t.detach, balance=t.balance, coupon=t.coupon, spread_bp=t.spread_bp)
+        for k, t in enumerate(deal.tranches)
+    ]
+    session.add_all(tranches)
+    record_audit(session, actor=actor, action="securitization.create", entity="securitization",
+                 entity_id=row.id, tenant=tenant,
+                 payload={"name": row.name, "pool_balance": row.pool_balance,
+                          "tranches": [t.name for t in deal.tranches]})
+    session.commit()
+    return row, tranches
+
+
+def get_securitization(session: Session, securitization_id: str, tenant: str) -> Securitization:
+    """The tenant's securitization; 404 when absent or another tenant's."""
+    row = session.get(Securitization, securitization_id)
+    if row is None or row.tenant != tenant:
+        raise NotFoundError(f"Securitization {securitization_id!r} not found.")
+    return row
+
+
+def tranches_of(session: Session, securitization_id: str) -> list[SecuritizationTranche]:
+    return list(session.exec(
+        select(SecuritizationTranche)
+        .where(SecuritizationTranche.securitization_id == securitization_id)
+        .order_by(col(SecuritizationTranche.seniority))
+    ).all())
+
+
+def securitization_public(row: Securitization, tranches: list[SecuritizationTranche]) -> SecuritizationPublic:
+    pool = row.pool_dict()
+    return SecuritizationPublic(
+        id=row.id, name=row.name, currency=row.currency, pool_balance=row.pool_balance,
+        note_balance=row.note_balance,
+        assets=len(pool.get("loans", [])) + len(pool.get("receivables", [])),
+        tranches=[TrancheOut(name=t.name, seniority=t.seniority, attach=t.attach, detach=t.detach,
+                             balance=t.balance, coupon=t.coupon, spread_bp=t.spread_bp)
+                  for t in tranches],
+        created_at=row.created_at,
+    )
+
+
+def deal_of(row: Securitization) -> Deal:
+    """Rebuild the library deal from the stored spec and pool snapshot."""
+    spec = row.spec_dict()
+    spec["pool"] = row.pool_dict()
+    return deal_from_dict(spec)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def price_securitization(session: Session, securitization_id: str, req: PriceRequest, *,
+                         tenant: str, actor: str) -> PriceResult:
+    """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
+    duration, yield, SEC-SA risk weight); the run is stored with its seed."""
+    row = get_securitization(session, securitization_id, tenant)
+    as_of = req.as_of or today_utc()
+    try:
+        deal = deal_of(row)
+        market = default_market(as_of, req.discount_rate, deal.currency)
+        res = analyze_deal(deal, market=market, method=req.method, correlation=req.correlation,
+                           n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w)
+    except ValuationError as exc:
+        raise _as_invalid(exc) from None
+    figures = [
+        TrancheFigures(
+            name=t.name, attach=t.attach, detach=t.detach, balance=t.balance,
+            expected_loss=t.expected_loss, prob_loss=t.prob_loss, price=t.price,
+            fair_spread_bp=_finite(t.fair_spread_bp), wal_years=t.wal_years,
+            duration=_finite(t.duration), yield_rate=_finite(t.yield_rate),
+            risk_weight=t.risk_weight, expected_loss_std_error=t.expected_loss_std_error,
+        )
+        for t in res.tranches
+    ]
+    pricing = SecuritizationPricing(
+        id=uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
+        paths=res.n_scenarios if req.method == "mc" else 0, seed=req.seed,
+        correlation=req.correlation, as_of=as_of, created_by=actor,
+        result=json.dumps({"pool_expected_loss": res.pool_expected_loss,
+                           "discount_rate": req.discount_rate, "k_sa": req.k_sa, "w": req.w,
+                           "tranches": [f.model_dump(by_alias=True) for f in figures]}),
+    )
+    session.add(pricing)
+    session.commit()
+    return PriceResult(id=pricing.id, securitization_id=row.id, method=req.method,
+                       paths=pricing.paths, seed=req.seed, correlation=req.correlation, as_of=as_of,
+                       pool_expected_loss=res.pool_expected_loss, tranches=figures)
+
+
+def tranche_table(result: PriceResult) -> list[str]:
+    """The priced tranches as text lines (the demo prints these)."""
+    head = f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'price':>9}" \
+           f"{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}"
+    lines = [head]
+    for t in result.tranches:
+        spread = f"{t.fair_spread_bp:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
+        dur = f"{t.duration:7.2f}" if t.duration is not None else f"{'n/a':>7}"
+        lines.append(f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
+                     f"{t.prob_loss:9.2%}{t.price:9.3f}{spread}{t.wal_years:7.2f}{dur}"
+                     f"{t.risk_weight:8.0%}")
+    return lines
+
+
+# --------------------------------------------------------------------------- data notes
+
+
+def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str,
+                  discount_rate: float, paths: int, seed: int) -> np.ndarray:
+    """Simulated monthly revenue paths of a registered asset, ``(paths, months)``, from the
+    valuation engine's Monte Carlo on the asset's stored signals, costs and comparables."""
+    from api.services import registry
+    from valuation import AssetProfile, value_asset
+
+    asset = registry.get_asset(session, asset_id)  # NotFoundError -> 404
+    profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
+    market = default_market(as_of, discount_rate, currency)
+    valuation = value_asset(
+        registry.signals_frame(session, asset_id), registry.costs_frame(session, asset_id),
+        registry.comparables_frame(session, category=asset.category), profile, as_of, market,
+        paths, seed, currency=currency,
+    )
+    return np.asarray(valuation.simulation.revenue, dtype=np.float64)
+
+
+def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNotePriceResult:
+    """Price a note on a share of a registered data product's revenue."""
+    as_of = req.as_of or today_utc()
+    try:
+        note = DataRevenueNote(share=req.share, term_months=req.term_months, cap=req.cap,
+                               floor=req.floor, issuer_hazard=req.issuer_hazard,
+                               recovery_rate=req.recovery_rate)
+        revenue = revenue_paths(session, req.asset_id, as_of=as_of, currency=req.currency,
+                                discount_rate=req.discount_rate, paths=req.paths, seed=req.seed)
+        if revenue.shape[1] < note.term_months:
+            raise InvalidInputError(
+                f"The `term_months` must be at most the {revenue.shape[1]} months the valuation "
+                f"simulates. Got {note.term_months}.", field="term_months")
+        res = price_data_note(note, revenue, market=default_market(as_of, req.discount_rate, req.currency),
+                              seed=req.seed)
+    except ValuationError as exc:
+        raise _as_invalid(exc) from None
+    return DataNotePriceResult(
+        asset_id=req.asset_id, currency=req.currency, price=res.price, std_error=res.std_error,
+        distribution=res.distribution, yield_rate=_finite(res.yield_rate),
+        default_probability=res.default_probability, paths=res.n_paths, seed=res.seed, as_of=as_of,
+    )
+
+
+def pricing_history(session: Session, securitization_id: str, tenant: str) -> list[Mapping[str, Any]]:
+    """Stored pricing runs of a securitization, newest first."""
+    get_securitization(session, securitization_id, tenant)
+    rows = session.exec(
+        select(SecuritizationPricing)
+        .where(SecuritizationPricing.securitization_id == securitization_id)
+        .order_by(col(SecuritizationPricing.created_at).desc())
+    ).all()
+    return [{"id": r.id, "method": r.method, "paths": r.paths, "seed": r.seed,
+             "correlation": r.correlation, "as_of": r.as_of.isoformat(), **r.result_dict()}
+            for r in rows]

@@ -1,0 +1,132 @@
+"""Products API: create and price securitizations, data notes, errors and tenant isolation."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+RECEIVABLES = [
+    {"receivable_id": f"R{i}", "cashflows": [1_000_000.0 + 10_000.0 * i] * 24, "pd": 0.03,
+     "recovery_rate": 0.2}
+    for i in range(9)
+]
+
+
+def deal_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "data licence ABS 2025-1",
+        "currency": "CNY",
+        "pool": {"receivables": copy.deepcopy(RECEIVABLES), "discount_rate": 0.04, "recovery_lag_months": 3},
+        "tranches": [
+            {"name": "A", "attach": 0.30, "detach": 1.00, "coupon": 0.022,
+             "guarantee": {"guarantor_pd": 0.001}},
+            {"name": "B", "attach": 0.15, "detach": 0.30, "coupon": 0.035},
+            {"name": "C", "attach": 0.00, "detach": 0.15, "spread_bp": 500},
+        ],
+        "senior_fee_rate": 0.003,
+        "reserve": {"interest_months": 3},
+        "principal_rule": "sequential",
+        "triggers": {"cumulative_default": 0.1,
+                     "dscr": [{"action": "trap", "tiers": [{"threshold": 1.4, "fraction": 0.5},
+                                                           {"threshold": 1.3, "fraction": 1.0}]}]},
+    }
+    body.update(over)
+    return body
+
+
+def test_create_read_and_price(client, make_key) -> None:
+    fm = make_key("fund_manager")
+    r = client.post("/v1/securitizations", json=deal_body(), headers=fm)
+    assert r.status_code == 201, r.text
+    deal = r.json()
+    assert [t["name"] for t in deal["tranches"]] == ["A", "B", "C"]
+    assert deal["assets"] == 9
+    assert sum(t["balance"] for t in deal["tranches"]) == pytest.approx(deal["pool_balance"], rel=1e-9)
+    got = client.get(f"/v1/securitizations/{deal['id']}", headers=make_key("risk"))
+    assert got.status_code == 200 and got.json()["id"] == deal["id"]
+
+    r = client.post(f"/v1/securitizations/{deal['id']}/price",
+                    json={"paths": 2000, "seed": 7, "correlation": 0.2, "as_of": "2025-06-30"},
+                    headers=fm)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["seed"] == 7 and res["paths"] == 2000
+    names = [t["name"] for t in res["tranches"]]
+    assert names == ["A", "B", "C"]
+    for t in res["tranches"]:
+        for key in ("expected_loss", "prob_loss", "price", "fair_spread_bp", "wal_years", "duration",
+                    "yield", "risk_weight"):
+            assert key in t
+        assert 0.0 <= t["prob_loss"] <= 1.0
+    els = [t["expected_loss"] for t in res["tranches"]]
+    assert els[0] <= els[1] <= els[2]
+    # the same seed reproduces the same figures
+    again = client.post(f"/v1/securitizations/{deal['id']}/price",
+                        json={"paths": 2000, "seed": 7, "correlation": 0.2, "as_of": "2025-06-30"},
+                        headers=make_key("risk"))
+    assert again.json()["tranches"] == res["tranches"]
+    runs = client.get(f"/v1/securitizations/{deal['id']}/prices", headers=fm).json()["items"]
+    assert len(runs) == 2
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["tranches"][1].update(detach=0.35), "tranches.1.detach"),  # B overlaps A
+        (lambda b: b["tranches"][2].update(attach=0.2), "tranches.2.attach"),  # attach > detach
+        (lambda b: b["tranches"].__setitem__(0, {"name": "A", "balance": -5.0, "coupon": 0.02}),
+         "tranches.0.balance"),
+        (lambda b: b["pool"]["receivables"][0].update(cashflows=[-1.0, 2.0]),
+         "pool.receivables.0.cashflows.0"),
+        (lambda b: b.update(principal_rule="turbo"), "principal_rule"),
+    ],
+)
+def test_bad_structures_are_422_naming_the_field(client, make_key, mutate, field) -> None:
+    body = deal_body()
+    mutate(body)
+    r = client.post("/v1/securitizations", json=body, headers=make_key("bank"))
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]], problem
+
+
+def test_unknown_loan_id_is_422_and_nothing_is_written(client, make_key, db_session) -> None:
+    from sqlmodel import select
+
+    from models.products import Securitization
+
+    body = deal_body(pool={"loan_ids": ["999999"]})
+    r = client.post("/v1/securitizations", json=body, headers=make_key("bank"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "pool.loan_ids.0"
+    assert db_session.exec(select(Securitization)).all() == []
+
+
+def test_other_tenant_gets_404_and_roles_are_enforced(client, make_key) -> None:
+    r = client.post("/v1/securitizations", json=deal_body(), headers=make_key("bank"))
+    sid = r.json()["id"]
+    other = make_key("fund_manager", "tenant-b")
+    assert client.get(f"/v1/securitizations/{sid}", headers=other).status_code == 404
+    r = client.post(f"/v1/securitizations/{sid}/price", json={"paths": 100}, headers=other)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert client.post("/v1/securitizations", json=deal_body(),
+                       headers=make_key("registrar")).status_code == 403
+    assert client.post(f"/v1/securitizations/{sid}/price", json={"paths": 100},
+                       headers=make_key("bank")).status_code == 403
+    assert client.post("/v1/securitizations", json=deal_body()).status_code == 401
+
+
+def test_price_request_validation(client, make_key) -> None:
+    fm = make_key("fund_manager")
+    sid = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()["id"]
+    r = client.post(f"/v1/securitizations/{sid}/price", json={"correlation": 1.5}, headers=fm)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "correlation"
+    r = client.post(f"/v1/securitizations/{sid}/price", json={"method": "lhp", "as_of": "2025-01-31"},
+                    headers=fm)
+    assert r.status_code == 200 and r.json()["method"] == "lhp"
