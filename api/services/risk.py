@@ -196,18 +196,33 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None) -> B
     """The tenant's book from the database (see the module notes)."""
     notes: list[str] = []
     loan_cls, loan_rows = _optional_rows("models.credit", ("Loan",), session, notes)
-    loan_rows = [r for r in loan_rows if _get(r, "tenant", "owner_tenant") == tenant]
+    loan_rows = [r for r in loan_rows if _get(r, "tenant", "owner_tenant") == tenant
+                 and str(_get(r, "status", default="live")) == "live"]
+    live_loans = {str(_get(r, "id")) for r in loan_rows}
     currencies = [str(_get(r, "currency", default=DEFAULT_BOOK_CURRENCY)) for r in loan_rows]
     currency = max(set(currencies), key=currencies.count) if currencies else DEFAULT_BOOK_CURRENCY
     pledge_cls, pledge_rows = _optional_rows("models.credit", ("Pledge", "LoanPledge"),
                                              session, notes)
     pledges: dict[str, dict[str, float | None]] = {}
+    per_asset: dict[str, float] = {}
     for p in pledge_rows:
         lid, aid = _get(p, "loan_id"), _get(p, "asset_id")
-        if lid is None or aid is None:
+        if lid is None or aid is None or str(lid) not in live_loans \
+                or str(_get(p, "status", default="live")) != "live":
             continue
-        share = _get(p, "share", "fraction")
-        pledges.setdefault(str(lid), {})[str(aid)] = None if share is None else float(share)
+        # the share of the asset's value backing this loan: the part of the asset's lending
+        # value the pledge consumed (pledges of one asset never exceed its lending value)
+        amount, lv = _get(p, "amount"), _get(p, "lending_value")
+        share = float(amount) / float(lv) if amount is not None and lv and float(lv) > 0 \
+            else None
+        if share is not None:
+            share = min(1.0, max(share, 1e-9))
+            per_asset[str(aid)] = per_asset.get(str(aid), 0.0) + share
+        pledges.setdefault(str(lid), {})[str(aid)] = share
+    for shares in pledges.values():  # rounding may push an asset a hair above 1
+        for aid, share in shares.items():
+            if share is not None and per_asset.get(aid, 0.0) > 1.0:
+                shares[aid] = share / per_asset[aid]
     pledged_assets = {a for d in pledges.values() for a in d}
     assets: list[AssetPosition] = []
     q = select(DataAsset).where(sa.or_(DataAsset.owner_tenant == tenant,
@@ -234,8 +249,10 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None) -> B
             tenor = _get(r, "tenor_months")
             maturity = float(tenor) / 12.0 if tenor is not None else float(
                 _get(r, "maturity_years", default=1.0))
+            ead = _get(r, "ead")
             loans.append(LoanPosition(
                 id=lid, currency=currency, principal=float(_get(r, "principal")),
+                ead=None if ead is None else float(ead),
                 pd=float(_get(r, "pd", default=0.02)), lgd=float(_get(r, "lgd", default=0.40)),
                 annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
                 maturity_years=max(maturity, 1.0 / 12.0), collateral=coll,

@@ -174,3 +174,49 @@ def test_results_of_a_queued_run_are_not_ready(client, make_key, session_factory
     r = client.get(f"/v1/stress-runs/{run.id}/results", headers=risk)
     assert r.status_code == 409
     assert client.get(f"/v1/stress-runs/{run.id}", headers=risk).json()["status"] == "queued"
+
+
+def _insert_loan(session_factory, asset_id: int, tenant: str, principal: float) -> int:
+    from datetime import date
+    from decimal import Decimal
+
+    from models.credit import Loan, Pledge
+
+    d = Decimal
+    with session_factory() as s:
+        loan = Loan(borrower="b", currency="CNY", principal=d(str(principal)),
+                    start_date=date(2026, 1, 1), tenor_months=12, amortization="annuity",
+                    frequency_months=1, day_count="ACT/365F", annual_rate=0.05,
+                    rate_funding=0.02, rate_expected_loss=0.01, rate_capital=0.01,
+                    rate_costs=0.01, pd=0.02, pd_source="rating", lgd=0.45, lgd_economic=0.3,
+                    lgd_regulatory=0.45, ead=d(str(principal)), expected_loss=d("0"),
+                    capital=d("0"), rwa=d("0"), capital_k=0.05, collateral_value=d("0"),
+                    lending_value=d("0"), haircut=0.4, ltv=0.5, asset_correlation=0.2,
+                    paths=100, seed=1, as_of=date(2026, 1, 1), tenant=tenant)
+        s.add(loan)
+        s.flush()
+        s.add(Pledge(loan_id=loan.id, asset_id=asset_id, amount=d("1000"),
+                     asset_value=d("4000"), lending_value=d("2000"), haircut=0.5,
+                     currency="CNY"))
+        s.commit()
+        return int(loan.id)
+
+
+def test_run_includes_the_tenants_loans(client, app, make_key, book, session_factory) -> None:
+    mine = _insert_loan(session_factory, book[0], "tenant-a", 50_000.0)
+    _insert_loan(session_factory, book[1], "tenant-b", 70_000.0)   # not in tenant-a's book
+    risk = make_key("risk", "tenant-a")
+    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16},
+                    headers=risk)
+    status = _wait(client, app, r.json()["id"], risk)
+    assert status["status"] == "succeeded", status
+    assert status["record"]["positions"]["loans"] == 1
+    doc = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk).json()
+    loan = next(p for p in doc["positions"] if p["kind"] == "loan")
+    assert loan["id"] == str(mine)
+    assert loan["pd"]["stressed"] == pytest.approx(2.5 * loan["pd"]["base"])
+    assert loan["lgd"]["stressed"] >= 0.45 + 0.15 - 1e-12
+    # half the asset's lending value backs the loan: half its value is its collateral
+    asset = next(p for p in doc["positions"] if p["kind"] == "asset" and p["id"] == str(book[0]))
+    assert loan["collateral_value"]["base"] == pytest.approx(
+        0.5 * asset["collateral_value"]["base"], rel=1e-12)
