@@ -1,13 +1,181 @@
-"""Endpoints owned by VALUATION: POST/GET /v1/assets/{id}/valuations, /v1/valuations/{id}, /v1/quotes/....
+"""Valuations and quotes (API.md): POST/GET valuations, latest quotes, quotes by category, SSE stream.
 
-`api/app.py` includes this router with `prefix="/v1"`, so declare paths without it
-(`@router.get("/loans/{loan_id}")` serves `/v1/loans/{loan_id}`). Use
-`api.deps.require_roles` for auth, `api.deps.get_session` for the database, and raise
-`api.errors.NotFoundError` / `ConflictError` / `ValuationError` rather than returning errors.
+`api/app.py` includes this router with ``prefix="/v1"``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.deps import Principal, SessionDep, require_roles
+from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.routers._body import ERROR_RESPONSES, int_position
+from api.schemas.valuation import QuoteList, QuoteOut, ValuationList, ValuationOut, ValuationRequest
+from api.services import valuation as service
 
 router = APIRouter()
+
+Valuer = Annotated[Principal, Depends(require_roles("bank", "registrar"))]
+Reader = Annotated[Principal, Depends(require_roles())]
+
+
+def _secret(request: Request) -> str:
+    return str(request.app.state.settings.secret_key)
+
+
+@router.post(
+    "/assets/{asset_id}/valuations",
+    status_code=201,
+    response_model=ValuationOut,
+    summary="Value a registered asset",
+    responses=ERROR_RESPONSES,
+)
+def create_valuation(
+    asset_id: int, body: ValuationRequest, principal: Valuer, session: SessionDep
+) -> ValuationOut:
+    """Income, cost and market approaches, Monte Carlo distribution, reconciliation and quote.
+
+    The valuation is stored immutably with the SHA-256 of its canonical inputs, the model
+    version and the seed: the same inputs and seed give the same figures. When no approach
+    can run, 422 lists what each one lacks (``signals``, ``costs``, ``comparables``).
+    """
+    created = service.create_valuation(
+        session,
+        asset_id,
+        as_of=body.as_of,
+        currency=body.currency,
+        paths=body.paths,
+        seed=body.seed,
+        weights=body.weights,
+        assumptions=body.assumptions,
+        risk_free_rate=body.risk_free_rate,
+        tenant=principal.tenant,
+        actor=f"key:{principal.key_id}",
+    )
+    return ValuationOut.model_validate(service.valuation_public(created.row, created.quote))
+
+
+@router.get(
+    "/assets/{asset_id}/valuations",
+    response_model=ValuationList,
+    summary="Valuation history of an asset",
+    responses=ERROR_RESPONSES,
+)
+def list_valuations(
+    asset_id: int,
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> ValuationList:
+    """Every valuation of the asset, newest first (each is immutable)."""
+    after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
+    items, more = service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
+    next_cursor = encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
+    return ValuationList(items=[ValuationOut.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/valuations/{valuation_id}",
+    response_model=ValuationOut,
+    summary="Read a valuation",
+    responses=ERROR_RESPONSES,
+)
+def get_valuation(valuation_id: int, principal: Reader, session: SessionDep) -> ValuationOut:
+    """One stored valuation."""
+    return ValuationOut.model_validate(service.get_valuation(session, valuation_id))
+
+
+@router.get("/quotes/stream", summary="Server-sent events, one per new quote", responses=ERROR_RESPONSES)
+async def stream_quotes(
+    request: Request,
+    principal: Reader,
+    since_id: Annotated[
+        int | None,
+        Query(ge=0, description="Replay quotes with a larger id first (default: only new ones)."),
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Close after this many events.")] = None,
+    timeout_seconds: Annotated[
+        float | None, Query(gt=0, le=3600, description="Close after this many seconds.")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """``text/event-stream``: ``event: quote``, ``id: <quote id>``, ``data: <quote JSON>``.
+
+    The stream polls the quote table (so it sees quotes written by any worker) and
+    resumes after ``Last-Event-ID`` when the client reconnects.
+    """
+    factory = request.app.state.session_factory
+
+    def _start() -> int:
+        if last_event_id is not None and last_event_id.isdigit():
+            return int(last_event_id)
+        if since_id is not None:
+            return since_id
+        with factory() as session:
+            return service.last_quote_id(session)
+
+    def _poll(after: int) -> list[dict[str, object]]:
+        with factory() as session:
+            return service.quotes_after(session, after)
+
+    start = await run_in_threadpool(_start)
+
+    async def events() -> AsyncIterator[str]:
+        last = start
+        sent = 0
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        yield ": quotes stream\n\n"
+        while True:
+            for quote in await run_in_threadpool(_poll, last):
+                last = int(quote["id"])  # type: ignore[call-overload]
+                data = QuoteOut.model_validate(quote).model_dump_json()
+                yield f"id: {last}\nevent: quote\ndata: {data}\n\n"
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/quotes/{asset_id}", response_model=QuoteOut, summary="Latest quote of an asset", responses=ERROR_RESPONSES)
+def get_quote(asset_id: int, principal: Reader, session: SessionDep) -> QuoteOut:
+    """The asset's latest quote: mid, bid, ask, lending value, haircut, validity."""
+    return QuoteOut.model_validate(service.latest_quote(session, asset_id))
+
+
+@router.get("/quotes", response_model=QuoteList, summary="Latest quotes, by category", responses=ERROR_RESPONSES)
+def list_quotes(
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    category: Annotated[str | None, Query(max_length=40, description="Only assets of this category.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> QuoteList:
+    """The latest quote of every quoted asset (of ``category``), by asset id."""
+    after = int_position(decode_cursor(cursor, _secret(request)), "asset_id")
+    items, more = service.list_latest_quotes(session, category=category, limit=limit, after_asset_id=after)
+    next_cursor = (
+        encode_cursor({"asset_id": items[-1]["asset_id"]}, _secret(request)) if more and items else None
+    )
+    return QuoteList(items=[QuoteOut.model_validate(i) for i in items], next_cursor=next_cursor)
+
+

@@ -1,0 +1,104 @@
+"""Request and response models of the valuation endpoints (API.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from valuation.conventions import parse_currency
+from valuation.errors import ConventionError
+from valuation.montecarlo import MAX_PATHS
+
+
+class ValuationRequest(BaseModel):
+    """Body of ``POST /v1/assets/{id}/valuations``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date = Field(description="Valuation date, YYYY-MM-DD.")
+    currency: str = Field("CNY", description="ISO 4217 code of the valuation.")
+    paths: int = Field(10_000, ge=1, le=MAX_PATHS, description=f"Monte Carlo paths, 1..{MAX_PATHS:,}.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the Monte Carlo generator.")
+    weights: dict[str, float] | None = Field(
+        None, description="Reconciliation weights by approach: income, cost, market."
+    )
+    assumptions: dict[str, Any] | None = Field(
+        None, description="Valuation assumptions (API.md); every result echoes those used."
+    )
+    risk_free_rate: float | None = Field(
+        None,
+        gt=-1.0,
+        lt=1.0,
+        description="Flat risk-free zero rate (decimal, annual compounding, ACT/365F) for the "
+        "curve; default: the currency's documented default.",
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        try:
+            return parse_currency(value)
+        except ConventionError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class DistributionOut(BaseModel):
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+
+
+class MethodOut(BaseModel):
+    value: float | None = Field(description="The approach's value; null when it could not run.")
+    assumptions: dict[str, Any] = Field(default_factory=dict)
+    diagnostics: dict[str, Any] = Field(default_factory=dict)
+    unavailable: str | None = Field(None, description="What the approach lacks, when it could not run.")
+
+
+class QuoteOut(BaseModel):
+    id: int
+    asset_id: int
+    valuation_id: int
+    category: str
+    mid: float
+    bid: float
+    ask: float
+    lending_value: float
+    haircut: float
+    currency: str
+    as_of: date
+    valid_until: date
+    created_at: datetime
+
+
+class ValuationOut(BaseModel):
+    id: int
+    asset_id: int
+    as_of: date
+    currency: str
+    value: float
+    distribution: DistributionOut
+    methods: dict[str, MethodOut]
+    weights: dict[str, float]
+    quote: QuoteOut
+    seed: int
+    paths: int
+    model_version: str
+    inputs_sha256: str
+    created_at: datetime
+    notes: list[str] = Field(default_factory=list)
+    simulation: dict[str, Any] | None = None
+
+
+class ValuationList(BaseModel):
+    items: list[ValuationOut]
+    next_cursor: str | None
+
+
+class QuoteList(BaseModel):
+    items: list[QuoteOut]
+    next_cursor: str | None

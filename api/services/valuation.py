@@ -1,0 +1,474 @@
+"""Valuation services: value a registered asset from the database, persist, publish quotes.
+
+Entry point for the other shells (CREDIT, PRODUCTS, RISK)
+----------------------------------------------------------
+:func:`value_registered_asset` values one registered asset from what the registry
+holds (its signals, cost records, the comparables of its category, its profile) and
+returns the core's ``valuation.AssetValuation`` *including the simulation*
+(``result.simulation``: a ``valuation.MonteCarloResult`` with ``values`` (n_paths,),
+``revenue`` (n_paths, months) attributable monthly cash flows, ``horizon_value(h)``,
+``std_error``, ``seed``). It reads only; nothing is written::
+
+    from api.services.valuation import value_registered_asset
+    result = value_registered_asset(session, asset_id, as_of=date(2026, 1, 1), seed=7)
+    v0 = result.value                      # reconciled value, major units
+    sim = result.simulation                # None only if the income approach could not run
+    ratio = sim.horizon_value(6) / sim.values.mean()   # V_T / V_0 per path
+
+Errors: ``api.errors.NotFoundError`` (no such asset), ``valuation.errors.ConventionError``
+(bad input, 422 naming the field), ``api.errors.InvalidInputError`` (no approach can
+run: one error per missing input).
+
+:func:`create_valuation` does the same, then stores an immutable ``Valuation`` row
+(SHA-256 of the canonical inputs, model version, seed) and its ``AssetQuote`` in one
+transaction with an audit entry. The routers, the CLI (``datafin value``) and the demo
+call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api.errors import InvalidInputError, NotFoundError
+from api.services import registry
+from models.audit import record_audit
+from models.registry import DataAsset
+from models.valuation import AssetQuote, Valuation
+from valuation import MODEL_VERSION, AssetProfile, AssetValuation, MarketData, value_asset
+from valuation.conventions import Compounding, DayCount, parse_currency, round_money
+from valuation.errors import ConventionError, NoMethodError
+
+# Default flat risk-free rates (decimals, annual compounding, ACT/365F) by currency,
+# used when a request gives neither `risk_free_rate` nor `assumptions.discount_rate`.
+# Approximate 1-3 year government yields, mid-2025: China (CGB ~1.5 %), US Treasuries
+# (~4.0 %), euro area (Bund ~2.0 %), UK gilts (~4.0 %), Hong Kong (~3.0 %), Japan (~0.7 %).
+DEFAULT_RISK_FREE_RATES: Mapping[str, float] = {
+    "CNY": 0.015,
+    "CNH": 0.015,
+    "USD": 0.040,
+    "EUR": 0.020,
+    "GBP": 0.040,
+    "HKD": 0.030,
+    "JPY": 0.007,
+}
+ACTION = "valuation.create"
+
+
+def market_for(as_of: date, currency: str, risk_free_rate: float | None = None) -> MarketData:
+    """A flat risk-free curve for ``currency`` at ``as_of`` (the default table unless given)."""
+    ccy = parse_currency(currency)
+    if risk_free_rate is None:
+        if ccy not in DEFAULT_RISK_FREE_RATES:
+            raise ConventionError(
+                f"The `risk_free_rate` is required for {ccy}: there is no default curve for it "
+                f"(defaults exist for {', '.join(DEFAULT_RISK_FREE_RATES)}).",
+                field="risk_free_rate",
+            )
+        risk_free_rate = DEFAULT_RISK_FREE_RATES[ccy]
+    return MarketData.flat_rate(
+        as_of, risk_free_rate, currency=ccy, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AssetInputs:
+    """What the registry holds for one asset, as the core wants it."""
+
+    asset: DataAsset
+    profile: AssetProfile
+    signals: pd.DataFrame
+    costs: pd.DataFrame
+    comparables: pd.DataFrame
+
+
+def load_inputs(session: Session, asset_id: int) -> AssetInputs:
+    """Signals, costs, comparables (of the asset's category) and profile of a registered asset."""
+    asset = registry.get_asset(session, asset_id)
+    profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
+    return AssetInputs(
+        asset=asset,
+        profile=profile,
+        signals=registry.signals_frame(session, asset_id),
+        costs=registry.costs_frame(session, asset_id),
+        comparables=registry.comparables_frame(session, category=asset.category),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars unwrapped, dates ISO, non-finite floats as null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted-key, compact JSON of `value` after `_jsonable` (the hashing form)."""
+    return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[Any]]:
+    rows = []
+    for rec in frame[list(columns)].itertuples(index=False):
+        rows.append([v.date().isoformat() if isinstance(v, pd.Timestamp) else v for v in rec])
+    return sorted(_jsonable(rows), key=lambda r: json.dumps(r, sort_keys=True))
+
+
+def inputs_sha256(
+    inputs: AssetInputs,
+    *,
+    as_of: date,
+    currency: str,
+    paths: int,
+    seed: int,
+    market: MarketData,
+    weights: Mapping[str, float] | None,
+    assumptions: Mapping[str, Any] | None,
+) -> str:
+    """SHA-256 of the canonical form of everything a valuation depends on."""
+    document = {
+        "asset": inputs.profile.as_dict(),
+        "signals": _frame_rows(inputs.signals, ("month", "metric", "value")),
+        "costs": _frame_rows(inputs.costs, ("category", "amount", "currency", "incurred_on", "recurring_months")),
+        "comparables": _frame_rows(
+            inputs.comparables,
+            ("category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope"),
+        ),
+        "as_of": as_of,
+        "currency": currency,
+        "paths": paths,
+        "seed": seed,
+        "market": market.as_dict(),
+        "weights": dict(weights) if weights is not None else None,
+        "assumptions": dict(assumptions or {}),
+        "model_version": MODEL_VERSION,
+    }
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def _run(
+    inputs: AssetInputs,
+    *,
+    as_of: date,
+    currency: str,
+    paths: int,
+    seed: int,
+    weights: Mapping[str, float] | None,
+    assumptions: Mapping[str, Any] | None,
+    risk_free_rate: float | None,
+) -> tuple[AssetValuation, MarketData]:
+    ccy = parse_currency(currency)
+    given = dict(assumptions or {})
+    if risk_free_rate is None and ccy not in DEFAULT_RISK_FREE_RATES and given.get("discount_rate") is not None:
+        risk_free_rate = 0.0  # the discount rate replaces the curve entirely
+    market = market_for(as_of, ccy, risk_free_rate)
+    try:
+        result = value_asset(
+            inputs.signals,
+            inputs.costs,
+            inputs.comparables,
+            inputs.profile,
+            as_of,
+            market,
+            paths,
+            seed,
+            currency=ccy,
+            weights=weights,
+            assumptions=given,
+        )
+    except NoMethodError as exc:
+        errors = [
+            {"field": exc.fields[m], "message": f"{m} approach: {reason}"} for m, reason in exc.reasons.items()
+        ]
+        raise InvalidInputError(
+            f"No valuation approach can run for asset {inputs.asset.id}: "
+            + "; ".join(f"{m}: {r}" for m, r in exc.reasons.items()),
+            errors=errors,
+        ) from None
+    return result, market
+
+
+def value_registered_asset(
+    session: Session,
+    asset_id: int,
+    *,
+    as_of: date,
+    currency: str = "CNY",
+    paths: int = 10_000,
+    seed: int = 0,
+    weights: Mapping[str, float] | None = None,
+    assumptions: Mapping[str, Any] | None = None,
+    risk_free_rate: float | None = None,
+) -> AssetValuation:
+    """Value a registered asset from the database; read-only (see the module docstring).
+
+    Parameters
+    ----------
+    session : Session
+    asset_id : int
+        Registry id of the asset.
+    as_of : date
+        Valuation date (signals of months ending before it are used).
+    currency : str
+        ISO 4217 valuation currency (default CNY).
+    paths, seed : int
+        Monte Carlo paths (1..1,000,000) and seed (recorded in the result).
+    weights, assumptions : mapping, optional
+        As in ``valuation.value_asset`` / API.md.
+    risk_free_rate : float, optional
+        Flat risk-free rate for the curve; default `DEFAULT_RISK_FREE_RATES`.
+
+    Returns
+    -------
+    valuation.AssetValuation
+        With ``simulation`` (``valuation.MonteCarloResult``) for credit and products.
+    """
+    inputs = load_inputs(session, asset_id)
+    result, _market = _run(
+        inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
+        assumptions=assumptions, risk_free_rate=risk_free_rate,
+    )
+    return result
+
+
+def _money(amount: float, currency: str) -> Decimal:
+    return round_money(float(amount), currency)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedValuation:
+    """What `create_valuation` returns: the stored rows and the full core result."""
+
+    row: Valuation
+    quote: AssetQuote
+    result: AssetValuation
+
+
+def create_valuation(
+    session: Session,
+    asset_id: int,
+    *,
+    as_of: date,
+    currency: str = "CNY",
+    paths: int = 10_000,
+    seed: int = 0,
+    weights: Mapping[str, float] | None = None,
+    assumptions: Mapping[str, Any] | None = None,
+    risk_free_rate: float | None = None,
+    tenant: str,
+    actor: str,
+) -> CreatedValuation:
+    """Value an asset, store the immutable valuation and its quote, audit, commit.
+
+    Nothing is written when the valuation fails (the error propagates before any insert).
+    """
+    inputs = load_inputs(session, asset_id)
+    result, market = _run(
+        inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
+        assumptions=assumptions, risk_free_rate=risk_free_rate,
+    )
+    ccy = result.currency
+    digest = inputs_sha256(
+        inputs, as_of=as_of, currency=ccy, paths=paths, seed=seed, market=market,
+        weights=weights, assumptions=assumptions,
+    )
+    methods: dict[str, Any] = {}
+    for name in ("income", "cost", "market"):
+        if name in result.methods:
+            m = result.methods[name]
+            methods[name] = {"value": m.value, "assumptions": m.assumptions, "diagnostics": m.diagnostics}
+        else:
+            methods[name] = {"value": None, "assumptions": {}, "diagnostics": {},
+                             "unavailable": result.unavailable.get(name)}
+    details = result.as_dict()
+    document = {
+        "methods": methods,
+        "weights": result.weights,
+        "distribution": result.distribution.as_dict(),
+        "quote": result.quote.as_dict(),
+        "simulation": details["simulation"],
+        "assumptions": dict(assumptions or {}),
+        "notes": list(result.notes),
+        "market": market.as_dict(),
+    }
+    d = result.distribution
+    row = Valuation(
+        asset_id=asset_id,
+        as_of=as_of,
+        currency=ccy,
+        paths=paths,
+        seed=seed,
+        model_version=result.model_version,
+        inputs_sha256=digest,
+        value=_money(result.value, ccy),
+        mean=_money(d.mean, ccy),
+        std=_money(d.std, ccy),
+        p05=_money(d.p05, ccy),
+        p50=_money(d.p50, ccy),
+        p95=_money(d.p95, ccy),
+        result_json=canonical_json(document),
+        tenant=tenant,
+        created_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    q = result.quote
+    quote = AssetQuote(
+        valuation_id=row.id,  # type: ignore[arg-type]
+        asset_id=asset_id,
+        category=inputs.asset.category,
+        currency=ccy,
+        as_of=q.as_of,
+        valid_until=q.valid_until,
+        mid=_money(q.mid, ccy),
+        bid=_money(q.bid, ccy),
+        ask=_money(q.ask, ccy),
+        lending_value=_money(q.lending_value, ccy),
+        haircut=float(q.haircut),
+    )
+    session.add(quote)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action=ACTION,
+        entity="valuation",
+        entity_id=str(row.id),
+        payload={"asset_id": asset_id, "inputs_sha256": digest, "value": str(row.value), "seed": seed,
+                 "paths": paths, "model_version": result.model_version, "quote_id": quote.id},
+        tenant=tenant,
+    )
+    session.commit()
+    return CreatedValuation(row=row, quote=quote, result=result)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def quote_public(quote: AssetQuote) -> dict[str, Any]:
+    return {
+        "id": quote.id,
+        "asset_id": quote.asset_id,
+        "valuation_id": quote.valuation_id,
+        "category": quote.category,
+        "mid": float(quote.mid),
+        "bid": float(quote.bid),
+        "ask": float(quote.ask),
+        "lending_value": float(quote.lending_value),
+        "haircut": float(quote.haircut),
+        "currency": quote.currency,
+        "as_of": quote.as_of,
+        "valid_until": quote.valid_until,
+        "created_at": quote.created_at,
+    }
+
+
+def valuation_public(row: Valuation, quote: AssetQuote) -> dict[str, Any]:
+    doc = json.loads(row.result_json)
+    return {
+        "id": row.id,
+        "asset_id": row.asset_id,
+        "as_of": row.as_of,
+        "currency": row.currency,
+        "value": float(row.value),
+        "distribution": {k: float(getattr(row, k)) for k in ("mean", "std", "p05", "p50", "p95")},
+        "methods": doc["methods"],
+        "weights": doc["weights"],
+        "quote": quote_public(quote),
+        "seed": row.seed,
+        "paths": row.paths,
+        "model_version": row.model_version,
+        "inputs_sha256": row.inputs_sha256,
+        "created_at": row.created_at,
+        "notes": doc.get("notes", []),
+        "simulation": doc.get("simulation"),
+    }
+
+
+def _quote_of(session: Session, valuation_id: int) -> AssetQuote:
+    quote = session.exec(select(AssetQuote).where(AssetQuote.valuation_id == valuation_id)).first()
+    if quote is None:  # pragma: no cover - written in the same transaction
+        raise NotFoundError(f"The valuation {valuation_id} has no quote.")
+    return quote
+
+
+def get_valuation(session: Session, valuation_id: int) -> dict[str, Any]:
+    row = session.get(Valuation, valuation_id)
+    if row is None:
+        raise NotFoundError(f"No valuation with id {valuation_id}.")
+    return valuation_public(row, _quote_of(session, valuation_id))
+
+
+def list_valuations(
+    session: Session, asset_id: int, *, limit: int, after_id: int | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Valuation history of an asset, newest first; paginated by id."""
+    registry.get_asset(session, asset_id)
+    query = select(Valuation).where(Valuation.asset_id == asset_id)
+    if after_id is not None:
+        query = query.where(col(Valuation.id) < after_id)
+    rows = list(session.exec(query.order_by(col(Valuation.id).desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [valuation_public(r, _quote_of(session, r.id)) for r in rows], more  # type: ignore[arg-type]
+
+
+def latest_quote(session: Session, asset_id: int) -> dict[str, Any]:
+    registry.get_asset(session, asset_id)
+    quote = session.exec(
+        select(AssetQuote).where(AssetQuote.asset_id == asset_id).order_by(col(AssetQuote.id).desc()).limit(1)
+    ).first()
+    if quote is None:
+        raise NotFoundError(f"The asset {asset_id} has no quote yet: value it first.")
+    return quote_public(quote)
+
+
+def list_latest_quotes(
+    session: Session, *, category: str | None, limit: int, after_asset_id: int | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """The latest quote of every quoted asset (optionally one category), by asset id."""
+    latest = select(func.max(AssetQuote.id).label("qid")).group_by(AssetQuote.asset_id).subquery()
+    query = select(AssetQuote).join(latest, col(AssetQuote.id) == latest.c.qid)
+    if category is not None:
+        query = query.where(AssetQuote.category == category)
+    if after_asset_id is not None:
+        query = query.where(col(AssetQuote.asset_id) > after_asset_id)
+    rows = list(session.exec(query.order_by(col(AssetQuote.asset_id)).limit(limit + 1)).all())
+    more = len(rows) > limit
+    return [quote_public(q) for q in rows[:limit]], more
+
+
+def quotes_after(session: Session, last_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Quotes with id > ``last_id``, oldest first (the SSE stream's poll)."""
+    rows = session.exec(
+        select(AssetQuote).where(col(AssetQuote.id) > last_id).order_by(col(AssetQuote.id)).limit(limit)
+    ).all()
+    return [quote_public(q) for q in rows]
+
+
+def last_quote_id(session: Session) -> int:
+    value = session.exec(select(func.max(AssetQuote.id))).first()
+    return int(value or 0)
