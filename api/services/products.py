@@ -89,8 +89,13 @@ def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
     }
 
 
-def load_loan_book(session: Session, tenant: str, ids: list[str]) -> dict[str, PoolLoan]:
-    """The caller's loans among ``ids`` as library loans, by id (others are absent)."""
+def load_loan_book(session: Session, tenant: str, ids: list[str], *,
+                   currency: str | None = None) -> dict[str, PoolLoan]:
+    """The caller's live loans among ``ids`` (in ``currency`` when given) as library loans,
+    by id; others are absent.
+
+    A loan enters the pool with its principal, all-in rate, tenor, amortisation, one-year
+    PD and ``1 - LGD`` as recovery, paid monthly (the pool model's period)."""
     try:
         from models.credit import Loan  # type: ignore[attr-defined]
     except ImportError:  # the credit tables are not there: no loan is known
@@ -103,6 +108,10 @@ def load_loan_book(session: Session, tenant: str, ids: list[str]) -> dict[str, P
     for row in rows:
         owner = getattr(row, "tenant", None)
         if owner is not None and owner != tenant:
+            continue
+        if getattr(row, "status", "live") != "live":
+            continue
+        if currency is not None and getattr(row, "currency", currency) != currency:
             continue
         terms = _loan_to_pool_loan(row)
         book[terms["loan_id"]] = PoolLoan(**terms)
@@ -126,11 +135,12 @@ def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> 
     loans = list(pool.pop("loans", []))
     if "loan_ids" in pool:
         ids = [str(i) for i in pool.pop("loan_ids")]
-        book = load_loan_book(session, tenant, ids)
+        book = load_loan_book(session, tenant, ids, currency=body.currency)
         for i, lid in enumerate(ids):
             if lid not in book:
                 raise InvalidInputError(
-                    f"The `pool.loan_ids[{i}]` must name a loan of your tenant. Got {lid!r}.",
+                    f"The `pool.loan_ids[{i}]` must name a live {body.currency} loan of your "
+                    f"tenant. Got {lid!r}.",
                     field=f"pool.loan_ids.{i}",
                 )
         seen: set[str] = set()

@@ -130,3 +130,48 @@ def test_price_request_validation(client, make_key) -> None:
     r = client.post(f"/v1/securitizations/{sid}/price", json={"method": "lhp", "as_of": "2025-01-31"},
                     headers=fm)
     assert r.status_code == 200 and r.json()["method"] == "lhp"
+
+
+def _insert_loan(session, tenant: str, principal: float, *, currency: str = "CNY",
+                 status: str = "live") -> int:
+    from datetime import date
+    from decimal import Decimal
+
+    from models.credit import Loan
+
+    zero = Decimal("0")
+    loan = Loan(
+        tenant=tenant, borrower="b", currency=currency, principal=Decimal(str(principal)),
+        start_date=date(2025, 1, 1), tenor_months=24, amortization="annuity", frequency_months=1,
+        day_count="ACT/365F", annual_rate=0.06, rate_funding=0.03, rate_expected_loss=0.01,
+        rate_capital=0.01, rate_costs=0.01, pd=0.02, pd_source="rating", lgd=0.45,
+        lgd_economic=0.45, lgd_regulatory=0.45, ead=Decimal(str(principal)), expected_loss=zero,
+        capital=zero, rwa=zero, capital_k=0.08, collateral_value=zero, lending_value=zero,
+        haircut=0.4, ltv=0.5, asset_correlation=0.15, status=status, paths=100, seed=1,
+        as_of=date(2025, 1, 1),
+    )
+    session.add(loan)
+    session.commit()
+    assert loan.id is not None
+    return loan.id
+
+
+def test_pool_of_the_tenants_loans(client, make_key, db_session) -> None:
+    mine = [_insert_loan(db_session, "tenant-a", p) for p in (5e6, 8e6, 12e6)]
+    theirs = _insert_loan(db_session, "tenant-b", 7e6)
+    usd = _insert_loan(db_session, "tenant-a", 7e6, currency="USD")
+    repaid = _insert_loan(db_session, "tenant-a", 7e6, status="repaid")
+    bank = make_key("bank")
+    tranches = [{"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.025},
+                {"name": "B", "attach": 0.08, "detach": 0.2, "coupon": 0.04},
+                {"name": "E", "attach": 0.0, "detach": 0.08, "coupon": 0.0}]
+    body = {"pool": {"loan_ids": [str(i) for i in mine]}, "tranches": tranches}
+    r = client.post("/v1/securitizations", json=body, headers=bank)
+    assert r.status_code == 201, r.text
+    assert r.json()["pool_balance"] == pytest.approx(25e6)
+    assert r.json()["assets"] == 3
+    for bad in (theirs, usd, repaid):
+        body = {"pool": {"loan_ids": [str(mine[0]), str(bad)]}, "tranches": tranches}
+        r = client.post("/v1/securitizations", json=body, headers=bank)
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "pool.loan_ids.1"
