@@ -40,7 +40,7 @@ from models.audit import record_audit
 from models.registry import DataAsset, Signal
 from models.risk import StressResult as StressResultRow
 from models.risk import StressRun, StressScenario
-from risk.adapters import asset_from_revenue
+from risk.adapters import asset_from_revenue, asset_from_simulation
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from risk.executors import DaskExecutor, Executor, LocalExecutor
 from risk.library import BUILTIN_NAMES, builtins, get_builtin
@@ -192,8 +192,42 @@ def _get(row: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def build_book(session: Session, tenant: str, *, as_of: date | None = None) -> BookBuild:
-    """The tenant's book from the database (see the module notes)."""
+def _asset_from_valuation(session: Session, row: DataAsset, currency: str, grid: MarketGrid,
+                          as_of: date, n_paths: int, seed: int,
+                          notes: list[str]) -> AssetPosition | None:
+    """The asset on `valuation`'s own Monte Carlo paths, calibrated to its reconciled value."""
+    from api.services import valuation as valuation_service
+
+    try:
+        result = valuation_service.value_registered_asset(
+            session, int(row.id), as_of=as_of, currency=currency,  # type: ignore[arg-type]
+            paths=n_paths, seed=seed + int(row.id))  # type: ignore[arg-type]
+        sim = result.simulation
+        half_life = float(dict(getattr(sim, "parameters", {})).get("half_life_months",
+                                                                   math.inf))
+        kw = {"asset_id": str(row.id), "category": row.category, "currency": currency,
+              "simulation": sim, "grid": grid, "cross_border": bool(row.cross_border),
+              "half_life_months": half_life}
+        try:
+            return asset_from_simulation(**kw, target_value=float(result.value))
+        except ValuationError:
+            return asset_from_simulation(**kw)
+    except Exception as exc:  # noqa: BLE001 - any failure falls back to the parametric model
+        notes.append(f"asset {row.id}: valuation simulation unavailable "
+                     f"({type(exc).__name__}: {str(exc)[:120]})")
+        return None
+
+
+def build_book(session: Session, tenant: str, *, as_of: date | None = None,
+               n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
+               use_valuation: bool = True) -> BookBuild:
+    """The tenant's book from the database (see the module notes).
+
+    Each asset is put on the valuation engine's simulated paths (`valuation`'s
+    ``value_asset`` with ``n_paths`` paths), its risk premium calibrated so that the base
+    collateral value equals the reconciled valuation; when that is not possible it falls back
+    to the parametric model fitted on its revenue signals (`risk.adapters`).
+    """
     notes: list[str] = []
     loan_cls, loan_rows = _optional_rows("models.credit", ("Loan",), session, notes)
     loan_rows = [r for r in loan_rows if _get(r, "tenant", "owner_tenant") == tenant
@@ -228,7 +262,17 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None) -> B
     q = select(DataAsset).where(sa.or_(DataAsset.owner_tenant == tenant,
                                        DataAsset.id.in_([int(a) for a in pledged_assets
                                                          if a.isdigit()])))
+    grid = market_grid(as_of or date.today(), currency)
+    simulated = 0
     for row in session.exec(q.order_by(DataAsset.id)).all():
+        position = None
+        if use_valuation:
+            position = _asset_from_valuation(session, row, currency, grid, as_of or date.today(),
+                                             n_paths, seed, notes)
+        if position is not None:
+            simulated += 1
+            assets.append(position)
+            continue
         revenue = _revenue_history(session, int(row.id))  # type: ignore[arg-type]
         try:
             assets.append(asset_from_revenue(
@@ -237,6 +281,9 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None) -> B
                 half_life_months=_half_life(row.refresh_days, row.timeliness)))
         except ValuationError as exc:
             notes.append(f"asset {row.id} left out: {exc}")
+    if assets and simulated < len(assets):
+        notes.append(f"{len(assets) - simulated} of {len(assets)} assets on the parametric "
+                     "revenue model (no valuation simulation available)")
     asset_ids = {a.id for a in assets}
     loans: list[LoanPosition] = []
     for r in loan_rows:
@@ -298,10 +345,17 @@ def _half_life(refresh_days: int, timeliness: float) -> float:
     return float(max(6.0, base / (1.0 + max(0, int(refresh_days) - 30) / 365.0)))
 
 
-def market_grid(as_of: date) -> MarketGrid:
-    """The flat risk-free grid of service runs (`DEFAULT_RISK_FREE_RATE`, via QuantLib)."""
-    market = MarketData.flat_rate(as_of, DEFAULT_RISK_FREE_RATE, currency=DEFAULT_BOOK_CURRENCY,
-                                  day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL)
+def market_grid(as_of: date, currency: str = DEFAULT_BOOK_CURRENCY) -> MarketGrid:
+    """The risk-free grid of service runs: the valuation service's curve for the currency
+    (so stress and valuation discount alike), else a flat `DEFAULT_RISK_FREE_RATE`."""
+    try:
+        from api.services import valuation as valuation_service
+
+        market = valuation_service.market_for(as_of, currency)
+    except (ImportError, AttributeError, ValuationError):
+        market = MarketData.flat_rate(as_of, DEFAULT_RISK_FREE_RATE, currency=currency,
+                                      day_count=DayCount.ACT_365F,
+                                      compounding=Compounding.ANNUAL)
     return MarketGrid.from_market(market, GRID_MONTHS)
 
 
@@ -368,8 +422,12 @@ before_write_hook: Callable[[str], None] | None = None
 
 def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                 executor: Executor | None = None, config: RunConfig | None = None,
-                as_of: date | None = None) -> None:
-    """Run a stored stress run to completion (the job body); never raises."""
+                as_of: date | None = None, on_progress: ProgressFn | None = None) -> None:
+    """Run a stored stress run to completion (the job body); never raises.
+
+    ``on_progress(fraction)`` is called as chunks finish (e.g. a CLI progress bar), in
+    addition to the run's ``progress`` column being updated.
+    """
     try:
         with session_factory() as session:
             run = session.get(StressRun, run_id)
@@ -381,14 +439,18 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
             tenant = run.tenant
             scenario = parse_scenario(json.loads(run.scenario), {})
             requested = json.loads(run.record or "{}").get("requested", {})
-            built = build_book(session, tenant, as_of=as_of)
-        cfg = config or RunConfig(n_paths=int(requested.get("paths", DEFAULT_PATHS)),
-                                  seed=int(requested.get("seed", DEFAULT_SEED)))
-        runner = StressRunner(built.book, market_grid(as_of or date.today()), cfg,
+            cfg = config or RunConfig(n_paths=int(requested.get("paths", DEFAULT_PATHS)),
+                                      seed=int(requested.get("seed", DEFAULT_SEED)))
+            built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths,
+                               seed=cfg.seed)
+        runner = StressRunner(built.book, market_grid(as_of or date.today(),
+                                                      built.book.currency), cfg,
                               executor or LocalExecutor())
         last = [0.0]
 
         def progress(fraction: float) -> None:
+            if on_progress is not None:
+                on_progress(fraction)
             now = time.monotonic()
             if fraction < 1.0 and now - last[0] < PROGRESS_INTERVAL_S:
                 return
@@ -475,12 +537,12 @@ def stress_now(session_factory: Callable[[], Session], tenant: str,
                executor: Executor | None = None,
                progress: ProgressFn | None = None) -> tuple[list[StressResult], BookBuild]:
     """Run scenarios synchronously over the tenant's book (CLI and demo), storing nothing."""
+    cfg = config or RunConfig(n_paths=DEFAULT_PATHS, seed=DEFAULT_SEED)
     with session_factory() as session:
         scenarios = [resolve_scenario(session, tenant, ref) for ref in scenario_refs]
-        built = build_book(session, tenant, as_of=as_of)
-    runner = StressRunner(built.book, market_grid(as_of or date.today()),
-                          config or RunConfig(n_paths=DEFAULT_PATHS, seed=DEFAULT_SEED),
-                          executor or LocalExecutor())
+        built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths, seed=cfg.seed)
+    runner = StressRunner(built.book, market_grid(as_of or date.today(), built.book.currency),
+                          cfg, executor or LocalExecutor())
     return runner.run(scenarios, progress), built
 
 
