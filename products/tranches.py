@@ -29,7 +29,9 @@ use the curve's monthly forwards as the index. Conventions (stated once here):
   given its expected principal and balance path:
   ``s = (N_0 - sum_t DF_t (E[P_t] + f_t E[N_{t-1}] / 12)) / sum_t DF_t E[N_{t-1}] / 12``;
 * ``expected_loss`` the expected principal write-down over the face; ``prob_loss`` the
-  probability of any write-down (above 1e-9 of the face).
+  probability of any write-down (above 1e-9 of the face). For a tranche with a guarantee
+  wrap, both count only what the investor loses: write-downs the guarantor does not pay
+  (it defaults independently of the pool, at its flat hazard, recovering a share).
 """
 
 from __future__ import annotations
@@ -423,6 +425,24 @@ def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tu
     return cash, loss
 
 
+def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray) -> FloatArray:
+    """Per scenario and tranche, the probability that the investor loses principal (n, K).
+
+    Unwrapped: 1 when there is any write-down. Wrapped: the guarantor must have defaulted
+    by the last write-down month, ``1 - S_g(t_last)`` (guarantor independent of the pool).
+    """
+    hit = wf.writedown > LOSS_EPS * faces[None, :, None]
+    out = hit.any(axis=2).astype(np.float64)
+    for k, tr in enumerate(deal.tranches):
+        if tr.guarantee is None:
+            continue
+        h = float(_hazard(np.array([tr.guarantee.guarantor_pd]))[0])
+        last = np.where(hit[:, k, :].any(axis=1),
+                        hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0)
+        out[:, k] *= -np.expm1(-h * times[last])
+    return out
+
+
 def _irr_monthly(cash: FloatArray, price_amount: float) -> float:
     """Annual yield (monthly compounding) with ``sum cash_t (1 + y/12)^-t = price_amount``."""
     t = np.arange(1, cash.size + 1)
@@ -493,14 +513,15 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         bal_start = np.concatenate([np.broadcast_to(faces, (cf.n_scenarios, k_n))[:, :, None],
                                     wf.note_balance[:, :, :-1]], axis=2)
         sums["cash"] += np.einsum("s,skt->kt", wts, cash)
-        sums["prin"] += np.einsum("s,skt->kt", wts, wf.principal_paid)
+        # principal the investor receives: paid by the waterfall, plus write-downs a wrap covers
+        sums["prin"] += np.einsum("s,skt->kt", wts, wf.principal_paid + wf.writedown - loss)
         sums["wd"] += np.einsum("s,skt->kt", wts, wf.writedown)
         sums["bal"] += np.einsum("s,skt->kt", wts, bal_start)
         lf = loss.sum(axis=2) / faces  # (s, K)
         pv = np.einsum("skt,kt->sk", cash, dfk) / faces * 100.0
         sums["el"] += wts @ lf
         sums["el2"] += wts @ (lf * lf)
-        sums["pl"] += wts @ (lf > LOSS_EPS)
+        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces)
         sums["pv"] += wts @ pv
         sums["pv2"] += wts @ (pv * pv)
         pool_loss += float(wts @ cf.net_loss()) / cf.initial_balance
