@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,7 +67,7 @@ def stress(
         executor = service.make_executor(settings.dask_scheduler)
         try:
             with typer.progressbar(length=1000, label=f"stress {run.scenario_name}",
-                                   file=None) as bar:
+                                   file=sys.stderr) as bar:
                 done = [0]
 
                 def on_progress(fraction: float) -> None:
