@@ -66,7 +66,7 @@ def value_asset(
     signals: pd.DataFrame | None,
     costs: pd.DataFrame | None,
     comparables: pd.DataFrame | None,
-    asset: AssetProfile,
+    asset: AssetProfile | Mapping[str, Any],
     as_of: date | str,
     market: MarketData,
     paths: int = 10_000,
@@ -88,11 +88,13 @@ def value_asset(
     comparables : pandas.DataFrame or None
         ``category``, ``price``, ``currency``, ``traded_on``, ``records``,
         ``quality_score``, ``rights_scope``.
-    asset : AssetProfile
+    asset : AssetProfile or mapping
+        The asset (a mapping is read with `AssetProfile.from_mapping`).
     as_of : date or ISO string
         Valuation date.
     market : MarketData
-        Discount curve at ``as_of`` (its currency is the default valuation currency).
+        Discount curve (its currency is the default valuation currency); a curve built
+        at an earlier date is read forward from ``as_of``.
     paths : int
         Monte Carlo paths, 1..1,000,000.
     seed : int
@@ -146,11 +148,14 @@ def value_asset(
             "unless a `discount_rate` is given.",
             field="currency",
         )
-    if market.as_of != as_of_d:
+    if market.as_of > as_of_d:
         raise ConventionError(
-            f"The `market.as_of` ({market.as_of}) must be the valuation date `as_of` ({as_of_d}).",
+            f"The `market.as_of` ({market.as_of}) must not be after the valuation date `as_of` "
+            f"({as_of_d}).",
             field="as_of",
         )
+    if isinstance(asset, Mapping):
+        asset = AssetProfile.from_mapping(asset)
     inputs = ValuationInputs(signals, costs, comparables, asset, ccy)
     income = IncomeValuer(**{k: given[k] for k in INCOME_KEYS if k in given})
     cost = CostValuer(**{v: given[k] for k, v in COST_KEYS.items() if k in given})

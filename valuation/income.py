@@ -312,12 +312,7 @@ class IncomeValuer:
         else:
             premium = DEFAULT_RISK_PREMIUM if p["risk_premium"] is None else float(p["risk_premium"])
             curve = market.with_risk_premium(premium)
-            if curve.as_of != as_of:
-                raise ConventionError(
-                    f"The `market.as_of` ({market.as_of}) must be the valuation date {as_of}.",
-                    field="as_of",
-                )
-            dfs = curve.discount_factors(dates)
+            dfs = curve.discount_factors(dates, from_date=as_of)
             assumptions["risk_premium"] = premium
             assumptions["discounting"] = "market curve + risk premium"
             assumptions["curve"] = market.as_dict()

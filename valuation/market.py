@@ -29,7 +29,7 @@ import numpy as np
 import QuantLib as ql
 
 from valuation._typing import FloatArray
-from valuation.conventions import Compounding, DayCount, parse_currency, to_ql_date
+from valuation.conventions import Compounding, DayCount, Rate, parse_currency, to_ql_date
 from valuation.errors import ConventionError
 
 _QL_LOCK = threading.RLock()
@@ -59,7 +59,7 @@ class MarketData:
         ISO 4217 code of the cash flows this curve discounts.
     pillar_dates : tuple of date
         Curve pillars, strictly increasing, all after ``as_of``; one pillar with
-        ``flat=True`` means a flat curve.
+        ``is_flat=True`` means a flat curve.
     zero_rates : tuple of float
         Zero rates at the pillars, decimals, quoted with ``day_count`` and ``compounding``.
     day_count : DayCount
@@ -68,7 +68,7 @@ class MarketData:
         Compounding of the zero rates.
     risk_premium : float
         Spread added to every zero rate (decimal), same quoting; default 0.
-    flat : bool
+    is_flat : bool
         True for a flat curve (``zero_rates`` has one element).
     """
 
@@ -79,7 +79,7 @@ class MarketData:
     day_count: DayCount
     compounding: Compounding
     risk_premium: float = 0.0
-    flat: bool = False
+    is_flat: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.as_of, date):
@@ -116,7 +116,7 @@ class MarketData:
                     field="pillar_dates",
                 )
             prev = d
-        if self.flat and len(self.zero_rates) != 1:
+        if self.is_flat and len(self.zero_rates) != 1:
             raise ConventionError("A flat `MarketData` has exactly one zero rate.", field="zero_rates")
 
     # ---- constructors -------------------------------------------------------------
@@ -140,7 +140,34 @@ class MarketData:
             day_count=day_count,
             compounding=compounding,
             risk_premium=risk_premium,
-            flat=True,
+            is_flat=True,
+        )
+
+    @classmethod
+    def flat(
+        cls,
+        as_of: date,
+        rate: float | Rate,
+        *,
+        currency: str,
+        day_count: DayCount | None = None,
+        compounding: Compounding | None = None,
+        risk_premium: float = 0.0,
+    ) -> MarketData:
+        """A flat curve from a decimal with its conventions, or from a `Rate` that carries them."""
+        if isinstance(rate, Rate):
+            day_count = rate.day_count if day_count is None else day_count
+            compounding = rate.compounding if compounding is None else compounding
+            rate = rate.value
+        if day_count is None or compounding is None:
+            raise ConventionError(
+                "A flat `MarketData` needs its `day_count` and `compounding` (or a `Rate`): "
+                "no rate travels without its conventions.",
+                field="day_count" if day_count is None else "compounding",
+            )
+        return cls.flat_rate(
+            as_of, rate, currency=currency, day_count=day_count, compounding=compounding,
+            risk_premium=risk_premium,
         )
 
     @classmethod
@@ -170,6 +197,10 @@ class MarketData:
         """The same curve spreaded by ``risk_premium`` (replaces any premium already set)."""
         return replace(self, risk_premium=_check_rate(risk_premium, "risk_premium"))
 
+    def spreaded(self, risk_premium: float) -> MarketData:
+        """Alias of `with_risk_premium`."""
+        return self.with_risk_premium(risk_premium)
+
     def parallel_shift(self, shift_bp: float) -> MarketData:
         """Every zero rate moved by ``shift_bp`` basis points (a stress helper)."""
         return replace(self, zero_rates=tuple(r + shift_bp / 1e4 for r in self.zero_rates))
@@ -179,7 +210,7 @@ class MarketData:
         ref = to_ql_date(self.as_of)
         dc = self.day_count.to_ql()
         comp, freq = self.compounding.to_ql()
-        if self.flat:
+        if self.is_flat:
             base: ql.YieldTermStructure = ql.FlatForward(ref, self.zero_rates[0], dc, comp, freq)
         else:
             # Flat at both ends: the first rate back to as_of, the last one held to 2199-12-31 (QuantLib's last date).
@@ -202,15 +233,23 @@ class MarketData:
         spreaded.enableExtrapolation()
         return spreaded
 
-    def discount_factors(self, dates: Sequence[date]) -> FloatArray:
-        """Discount factors from ``as_of`` to each date, shape (len(dates),).
+    def discount_factors(self, dates: Sequence[date], *, from_date: date | None = None) -> FloatArray:
+        """Discount factors to each date, shape (len(dates),).
 
-        Dates on or before ``as_of`` are not allowed (cash flows are in the future).
+        From ``as_of`` by default; with ``from_date`` (on or after ``as_of``) the forward
+        discount factors ``DF(as_of, d) / DF(as_of, from_date)`` (the curve seen from a
+        later valuation date). Dates must be after the start date (future cash flows).
         """
+        start = self.as_of if from_date is None else from_date
+        if start < self.as_of:
+            raise ConventionError(
+                f"The valuation date {start} must not be before the curve's `as_of` ({self.as_of}).",
+                field="as_of",
+            )
         for d in dates:
-            if not isinstance(d, date) or d <= self.as_of:
+            if not isinstance(d, date) or d <= start:
                 raise ConventionError(
-                    f"Discount dates must be after `as_of` ({self.as_of}). Got {d!r}.",
+                    f"Discount dates must be after `as_of` ({start}). Got {d!r}.",
                     field="dates",
                 )
         with _QL_LOCK:
@@ -222,6 +261,8 @@ class MarketData:
                 out = np.fromiter(
                     (curve.discount(to_ql_date(d)) for d in dates), dtype=np.float64, count=len(dates)
                 )
+                if start != self.as_of:
+                    out /= curve.discount(to_ql_date(start))
             finally:
                 settings.evaluationDate = saved
         return out
@@ -231,7 +272,7 @@ class MarketData:
         return {
             "as_of": self.as_of.isoformat(),
             "currency": self.currency,
-            "kind": "flat" if self.flat else "zero_curve",
+            "kind": "flat" if self.is_flat else "zero_curve",
             "pillar_dates": [d.isoformat() for d in self.pillar_dates],
             "zero_rates": list(self.zero_rates),
             "day_count": self.day_count.value,

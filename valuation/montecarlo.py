@@ -75,6 +75,15 @@ class Distribution:
     def as_dict(self) -> dict[str, float]:
         return {"mean": self.mean, "std": self.std, "p05": self.p05, "p50": self.p50, "p95": self.p95}
 
+    def __getitem__(self, key: str) -> float:
+        """Mapping-style access, ``distribution["p05"]`` (API.md shows it as an object)."""
+        if key not in ("mean", "std", "p05", "p50", "p95"):
+            raise KeyError(key)
+        return float(getattr(self, key))
+
+    def keys(self) -> tuple[str, ...]:
+        return ("mean", "std", "p05", "p50", "p95")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MonteCarloResult:
@@ -130,6 +139,17 @@ class MonteCarloResult:
 
     def distribution(self) -> Distribution:
         return Distribution.of(self.values)
+
+    def gross_revenue(self) -> FloatArray:
+        """Simulated monthly revenue before the attributable share, cost ratio and tax.
+
+        ``revenue / kappa`` (``kappa`` in `parameters`), shape (n_paths, months); it keeps
+        the obsolescence decay and jumps. Zeros when ``kappa`` is 0.
+        """
+        kappa = float(self.parameters.get("kappa", 1.0))
+        if kappa <= 0.0:
+            return np.zeros_like(self.revenue)
+        return self.revenue / kappa
 
 
 def draw_normals(

@@ -65,6 +65,12 @@ class Quote:
         if not (0.0 <= self.bid <= self.mid <= self.ask):
             raise ConventionError("A `Quote` must have 0 <= bid <= mid <= ask.")
 
+    def __getitem__(self, key: str) -> Any:
+        """Mapping-style access, ``quote["lending_value"]``."""
+        if key not in self.as_dict():
+            raise KeyError(key)
+        return self.as_dict()[key] if key in ("as_of", "valid_until") else getattr(self, key)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "mid": self.mid,

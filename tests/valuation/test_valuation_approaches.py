@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from valuation import CostValuer, MarketValuer, value_asset
-from valuation.conventions import DayCount, year_fraction
+from valuation.conventions import Compounding, DayCount, year_fraction
 from valuation.errors import ConventionError, InsufficientDataError, NoMethodError
 from valuation.market_approach import scope_score
 from valuation.montecarlo import Distribution
@@ -188,3 +188,23 @@ def test_quote_haircut_from_simulated_horizon_values(build) -> None:
     assert res.quote.parameters["horizon_value_ratio_quantile"] == pytest.approx(ratio)
     d = res.distribution
     assert d.p05 <= d.p50 <= d.p95 and d.mean == pytest.approx(res.value, rel=0.05)
+
+
+def test_value_asset_accepts_plain_data_and_reads_like_the_contract(build) -> None:
+    from valuation.market import MarketData
+
+    early = MarketData.flat_rate(date(2025, 6, 30), 0.02, currency="CNY", day_count=DayCount.ACT_365F,
+                                 compounding=Compounding.ANNUAL)
+    res = value_asset(build.revenue_frame(np.full(24, 1_000.0)), build.costs(), build.comparables(),
+                      build.asset().as_dict(), build.as_of, early, 500, 2)
+    assert res.distribution["p05"] == res.distribution.p05
+    assert set(res.distribution.keys()) == {"mean", "std", "p05", "p50", "p95"}
+    assert res.quote["lending_value"] == res.quote.lending_value
+    assert res.quote["valid_until"] == res.quote.valid_until.isoformat()
+    kappa = res.simulation.parameters["kappa"]
+    assert res.simulation.gross_revenue() == pytest.approx(np.asarray(res.simulation.revenue) / kappa)
+    late = MarketData.flat_rate(date(2026, 6, 30), 0.02, currency="CNY", day_count=DayCount.ACT_365F,
+                                compounding=Compounding.ANNUAL)
+    with pytest.raises(ConventionError) as err:
+        value_asset(None, build.costs(), None, build.asset(), build.as_of, late, 10, 0)
+    assert err.value.field == "as_of"

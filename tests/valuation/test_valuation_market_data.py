@@ -105,3 +105,24 @@ def test_past_dates_are_rejected() -> None:
                                  compounding=Compounding.ANNUAL)
     with pytest.raises(ConventionError, match="after `as_of`"):
         curve.discount_factors([AS_OF])
+
+
+def test_flat_from_a_rate_and_conventions_are_required() -> None:
+    from valuation.conventions import Rate
+
+    rate = Rate(0.05, DayCount.ACT_365F, Compounding.ANNUAL)
+    curve = MarketData.flat(AS_OF, rate, currency="CNY")
+    assert curve.discount_factors([date(2026, 3, 31)])[0] == pytest.approx(1 / 1.05, rel=1e-12)
+    with pytest.raises(ConventionError, match="conventions"):
+        MarketData.flat(AS_OF, 0.05, currency="CNY")
+    assert curve.spreaded(0.01) == curve.with_risk_premium(0.01)
+
+
+def test_a_curve_is_read_forward_from_a_later_valuation_date() -> None:
+    curve = MarketData.zero_curve(AS_OF, [date(2026, 3, 31), date(2030, 3, 31)], [0.02, 0.04], currency="CNY",
+                                  day_count=DayCount.ACT_365F, compounding=Compounding.CONTINUOUS)
+    later, d = date(2026, 3, 31), date(2028, 3, 31)
+    fwd = curve.discount_factors([d], from_date=later)[0]
+    assert fwd == pytest.approx(curve.discount_factors([d])[0] / curve.discount_factors([later])[0], rel=1e-14)
+    with pytest.raises(ConventionError):
+        curve.discount_factors([d], from_date=date(2020, 1, 1))
