@@ -21,6 +21,7 @@ Risk weights are returned as decimals: ``9.54`` means 954 %.
 from __future__ import annotations
 
 import math
+import numbers
 
 from valuation.errors import ConventionError
 
@@ -35,7 +36,8 @@ MAX_UNKNOWN_W_SHARE = 0.05
 
 
 def _unit(value: float, name: str) -> float:
-    if not isinstance(value, int | float) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or not 0.0 <= value <= 1.0):
         raise ConventionError(
             f"The `{name}` of the SEC-SA inputs must be a decimal in [0, 1]. Got {value!r}.",
             field=name,
@@ -142,7 +144,7 @@ def sec_sa_risk_weight(
             f"detach={detach!r}.",
             field="attach",
         )
-    if not isinstance(p, int | float) or not math.isfinite(p) or p <= 0.0:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p) or p <= 0.0:
         raise ConventionError(
             f"The `p` of the SEC-SA inputs must be a positive number (1 for securitisations). "
             f"Got {p!r}.",

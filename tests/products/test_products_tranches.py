@@ -260,3 +260,24 @@ def test_monte_carlo_is_reproducible_from_its_seed() -> None:
     r1 = analyze_deal(deal, market=m, n_paths=3000, seed=42, chunk_size=1000)
     r2 = analyze_deal(deal, market=m, n_paths=3000, seed=42, chunk_size=1000)
     assert r1.tranches == r2.tranches
+
+
+def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
+    # a deterministic scenario where M is written down: unwrapped P(loss) = 1; wrapped it is
+    # the guarantor's default probability by the last write-down month
+    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.07, "term_months": 36,
+              "pd": 0.05, "recovery_rate": 0.3} for i in range(20)]
+    tranches = [{"name": "A", "attach": 0.25, "detach": 1.0, "coupon": 0.03},
+                {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06,
+                 "guarantee": {"guarantor_pd": 0.02, "guarantor_recovery": 0.4}},
+                {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05}]
+    deal = deal_from_dict({"pool": {"loans": loans}, "tranches": tranches})
+    res = analyze_deal(deal, market=default_market(AS_OF), method="cdr", cdr=0.3)
+    sched = asset_schedules(deal.pool)
+    wf = run_waterfall(deal, pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods)))
+    months = np.nonzero(wf.writedown[0, 1] > 0)[0]
+    assert months.size > 0
+    t_last = (months[-1] + 1) / 12.0  # ACT/365F months are close to 1/12 year
+    expected = 1 - math.exp(math.log(1 - 0.02) * t_last)
+    assert res.by_name("M").prob_loss == pytest.approx(expected, rel=0.01)
+    assert res.by_name("E").prob_loss == 1.0
