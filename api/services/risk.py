@@ -306,34 +306,44 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                 category=str(_get(r, "category", default=""))))
         except (ValuationError, TypeError, ValueError) as exc:
             notes.append(f"loan {lid} left out: {exc}")
-    tranches = _tranches(session, tenant, {x.id for x in loans}, notes)
+    tranches = _tranches(session, tenant, loans, notes)
     return BookBuild(Book.build(currency, assets, loans, tranches), notes)
 
 
-def _tranches(session: Session, tenant: str, loan_ids: set[str],
+def _tranches(session: Session, tenant: str, loans: Sequence[LoanPosition],
               notes: list[str]) -> list[TranchePosition]:
-    sec_cls, secs = _optional_rows("models.products", ("Securitization",), session, notes)
+    """Tranches of the tenant's securitizations whose pools hold loans of the book.
+
+    The pool is ``spec.pool.loan_ids`` (loans in the book only); attachment, detachment,
+    balance (the notional) and coupon (or spread) come from the tranche rows; the maturity
+    is the longest maturity of the pooled loans.
+    """
+    _, secs = _optional_rows("models.products", ("Securitization",), session, notes)
+    _, tranche_rows = _optional_rows("models.products", ("SecuritizationTranche",), session,
+                                     notes)
+    by_id = {x.id: x for x in loans}
     out: list[TranchePosition] = []
-    for s in secs:
-        if _get(s, "tenant", "owner_tenant") != tenant:
+    for sec in secs:
+        if _get(sec, "tenant") != tenant:
             continue
         try:
-            spec = _get(s, "spec", "definition", "structure", default="{}")
-            spec = json.loads(spec) if isinstance(spec, str) else dict(spec)
-            pool = [str(x) for x in spec.get("loan_ids", []) if str(x) in loan_ids]
+            spec = json.loads(_get(sec, "spec", default="{}"))
+            raw_ids = (spec.get("pool") or {}).get("loan_ids") or spec.get("loan_ids") or []
+            pool = [str(x) for x in raw_ids if str(x) in by_id]
             if not pool:
-                notes.append(f"securitization {s.id} left out: no pooled loan in the book")
+                notes.append(f"securitization {sec.id} left out: no pooled loan in the book")
                 continue
-            for t in spec.get("tranches", []):
+            maturity = max(by_id[x].maturity_years for x in pool)
+            rows = sorted((t for t in tranche_rows if t.securitization_id == sec.id),
+                          key=lambda t: t.seniority)
+            for t in rows:
+                coupon = t.coupon if t.coupon is not None else (t.spread_bp or 0.0) / 1e4
                 out.append(TranchePosition(
-                    id=f"{s.id}:{t['name']}", securitization_id=str(s.id), name=str(t["name"]),
-                    attach=float(t["attach"]), detach=float(t["detach"]),
-                    notional=float(t.get("notional") or 1.0),
-                    coupon=float(t.get("coupon") or float(t.get("spread_bp", 0.0)) / 1e4),
-                    maturity_years=float(spec.get("maturity_years", 3.0)),
-                    loan_ids=tuple(pool)))
+                    id=f"{sec.id}:{t.name}", securitization_id=str(sec.id), name=t.name,
+                    attach=float(t.attach), detach=float(t.detach), notional=float(t.balance),
+                    coupon=float(coupon), maturity_years=maturity, loan_ids=tuple(pool)))
         except (KeyError, TypeError, ValueError, ValuationError) as exc:
-            notes.append(f"securitization {_get(s, 'id')} left out: {exc}")
+            notes.append(f"securitization {_get(sec, 'id')} left out: {exc}")
     return out
 
 

@@ -220,3 +220,40 @@ def test_run_includes_the_tenants_loans(client, app, make_key, book, session_fac
     asset = next(p for p in doc["positions"] if p["kind"] == "asset" and p["id"] == str(book[0]))
     assert loan["collateral_value"]["base"] == pytest.approx(
         0.5 * asset["collateral_value"]["base"], rel=1e-12)
+
+
+def test_run_includes_the_tenants_securitizations(client, app, make_key, book,
+                                                  session_factory) -> None:
+    import json as _json
+
+    from models.products import Securitization, SecuritizationTranche
+
+    loans = [_insert_loan(session_factory, book[i % 3], "tenant-a", 20_000.0 + 1000 * i)
+             for i in range(4)]
+    with session_factory() as s:
+        s.add(Securitization(id="deal1", tenant="tenant-a", name="d", currency="CNY",
+                             pool_balance=86_000.0, note_balance=86_000.0,
+                             spec=_json.dumps({"pool": {"loan_ids": loans + [999]}}),
+                             pool_snapshot="{}", created_by="test"))
+        s.flush()
+        for seniority, (name, a, d, c) in enumerate((("senior", 0.0, 0.8, 0.03),
+                                                     ("equity", 0.8, 1.0, 0.1))):
+            # a deliberately odd order of attachment: equity here is the top slice
+            s.add(SecuritizationTranche(securitization_id="deal1", seniority=seniority,
+                                        name=name, attach=a, detach=d,
+                                        balance=86_000.0 * (d - a), coupon=c))
+        s.commit()
+    risk = make_key("risk", "tenant-a")
+    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16},
+                    headers=risk)
+    status = _wait(client, app, r.json()["id"], risk)
+    assert status["status"] == "succeeded", status
+    assert status["record"]["positions"]["tranches"] == 2
+    doc = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk).json()
+    tranches = {p["id"]: p for p in doc["positions"] if p["kind"] == "tranche"}
+    assert set(tranches) == {"deal1:senior", "deal1:equity"}
+    low, high = tranches["deal1:senior"], tranches["deal1:equity"]   # [0, .8] vs [.8, 1]
+    assert low["tranche_expected_loss"]["stressed"] > low["tranche_expected_loss"]["base"]
+    assert high["tranche_expected_loss"]["base"] < low["tranche_expected_loss"]["base"]
+    assert low["price"]["delta"] < 0
+    assert "tranche_expected_loss" in doc["aggregate"] and "price" in doc["aggregate"]
