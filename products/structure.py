@@ -606,10 +606,13 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
     """Build and validate a `Deal` from its JSON form.
 
     Tranches are listed senior first, each with either ``balance`` (attachment points are
-    then derived from the bottom: the most junior class attaches at 1 - notes / pool) or
-    ``attach`` and ``detach`` (fractions of the initial pool balance; the balance is
-    ``(detach - attach) x pool balance``), and with ``coupon`` (fixed, decimal) or
-    ``spread_bp`` (floating).
+    then derived from the top: the senior class detaches at 1 and the most junior attaches
+    at ``1 - notes / pool``, the overcollateralisation below it taking the first loss) or
+    ``attach`` and ``detach`` (fractions of the initial pool balance, the senior class
+    detaching at 1; the balance is ``(detach - attach) x pool balance``), and with
+    ``coupon`` (fixed, decimal) or ``spread_bp`` (floating). Losses reach the notes once
+    they exceed the overcollateralisation, so a class's attachment is where its losses
+    start, as SEC-SA reads it.
 
     Raises
     ------
@@ -674,13 +677,18 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
             entry["guarantee"] = Guarantee(gpd, grec)
         parsed.append(entry)
     if by_balance:
-        total = sum(e["balance"] for e in parsed)
-        level = total / pool_balance
-        for e in parsed:  # senior first: detach from the top of the note stack downwards
+        level = 1.0
+        for e in parsed:  # senior first, from the top of the capital structure down
             e["detach"] = level
             level -= e["balance"] / pool_balance
             e["attach"] = max(level, 0.0)
     else:
+        if abs(parsed[0]["detach"] - 1.0) > 1e-12:
+            raise _fail(
+                "The `tranches[0].detach` must be 1: the most senior class takes the top of the "
+                f"capital structure (list every class, a retained one too). Got {parsed[0]['detach']!r}.",
+                "tranches[0].detach",
+            )
         for e in parsed:
             e["balance"] = (e["detach"] - e["attach"]) * pool_balance
     tranches = tuple(Tranche(**e) for e in parsed)

@@ -46,14 +46,14 @@ def test_attach_detach_give_balances() -> None:
     assert deal.tranches[1].is_floating and deal.tranches[1].market_spread_bp == 250.0
 
 
-def test_balances_give_attachment_points_from_the_bottom() -> None:
+def test_balances_give_attachment_points_from_the_top() -> None:
     spec = base_spec()
     spec["advance_rate"] = 0.65
     spec["tranches"] = [{"name": "A", "balance": 5e6, "coupon": 0.04},
                         {"name": "B", "balance": 1.5e6, "coupon": 0.06}]
-    deal = deal_from_dict(spec)
-    assert (deal.tranches[0].attach, deal.tranches[0].detach) == pytest.approx((0.15, 0.65))
-    assert (deal.tranches[1].attach, deal.tranches[1].detach) == pytest.approx((0.0, 0.15))
+    deal = deal_from_dict(spec)  # 35 % overcollateralisation takes the first loss
+    assert (deal.tranches[0].attach, deal.tranches[0].detach) == pytest.approx((0.5, 1.0))
+    assert (deal.tranches[1].attach, deal.tranches[1].detach) == pytest.approx((0.35, 0.5))
 
 
 def _mutate(path: str, value: Any) -> dict[str, Any]:
@@ -79,6 +79,7 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("principal_rule", "turbo", "principal_rule"),
         ("advance_rate", 1.5, "advance_rate"),
         ("tranches[1].detach", 0.15, "tranches[1].detach"),  # gap between A and B
+        ("tranches[0].detach", 0.9, "tranches[0].detach"),  # senior must take the top
     ],
 )
 def test_bad_structures_name_the_field(path: str, value: Any, field: str) -> None:
@@ -192,3 +193,27 @@ def test_waterfall_sweeps_and_rapid_amortises_at_the_published_thresholds() -> N
             swept = excess if rapid else v["sweep"] * excess
             assert wf.sweep_fraction[i, 0] == (1.0 if rapid else v["sweep"])
             assert wf.principal_paid[i, 0, 0] == pytest.approx(swept, rel=1e-12, abs=1e-9)
+
+
+def test_overcollateralisation_takes_the_first_loss() -> None:
+    """Notes at 65 % of the pool (music-royalty advance rate): a class loses only once the
+    pool has lost the 35 % below it, exactly where its attachment point says."""
+    from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
+
+    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.0, "term_months": 12,
+              "amortization": "bullet", "pd": 0.1, "recovery_rate": 0.0} for i in range(10)]
+    deal = deal_from_dict({"pool": {"loans": loans}, "advance_rate": 0.65,
+                           "tranches": [{"name": "A", "balance": 5e6, "coupon": 0.0},
+                                        {"name": "B", "balance": 1.5e6, "coupon": 0.0}]})
+    sched = asset_schedules(deal.pool)
+    d = np.zeros((3, 10), dtype=np.int64)
+    d[0, :3] = 1  # 30 % pool loss: inside the overcollateralisation
+    d[1, :4] = 1  # 40 %: B loses 5 % of the pool
+    d[2, :6] = 1  # 60 %: B gone, A loses 10 % of the pool
+    wf = run_waterfall(deal, pool_cashflows_from_default_periods(sched, d))
+    lost = wf.writedown.sum(axis=2)
+    np.testing.assert_allclose(lost, [[0.0, 0.0], [0.0, 0.5e6], [1e6, 1.5e6]], atol=1e-6)
+    for k, t in enumerate(deal.tranches):
+        pool_loss = np.array([0.3, 0.4, 0.6])
+        np.testing.assert_allclose(lost[:, k], np.clip(pool_loss - t.attach, 0, t.detach - t.attach) * 1e7,
+                                   atol=1e-6)
