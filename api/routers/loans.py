@@ -1,13 +1,128 @@
 """Endpoints owned by CREDIT: /v1/loans..., /v1/portfolio/risk.
 
-`api/app.py` includes this router with `prefix="/v1"`, so declare paths without it
-(`@router.get("/loans/{loan_id}")` serves `/v1/loans/{loan_id}`). Use
-`api.deps.require_roles` for auth, `api.deps.get_session` for the database, and raise
-`api.errors.NotFoundError` / `ConflictError` / `ValuationError` rather than returning errors.
+`api/app.py` includes this router with ``prefix="/v1"``. A loan is visible to its own
+tenant only (another tenant's loan is a 404). Bad input is a 422 problem+json naming the
+field; a pledge beyond the assets' capacity is a 409; nothing is written in either case.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from api.deps import Principal, SessionDep, require_roles
+from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.schemas.credit import (
+    LoanCreateIn,
+    LoanEventOut,
+    LoanQuoteIn,
+    LoanQuoteOut,
+    PortfolioRiskOut,
+    RevalueIn,
+    RevalueOut,
+    ScheduleRowOut,
+)
+from api.services import credit as service
+
+router = APIRouter(tags=["loans"])
+
+BankOnly = Annotated[Principal, Depends(require_roles("bank"))]
+BankOrRisk = Annotated[Principal, Depends(require_roles("bank", "risk"))]
+
+
+def _actor(principal: Principal) -> str:
+    return f"key:{principal.key_id}"
+
+
+def _secret(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "secret_key", "datafin"))
+
+
+@router.post("/loans/quote", response_model=LoanQuoteOut)
+def quote(body: LoanQuoteIn, principal: BankOnly, session: SessionDep) -> dict[str, Any]:
+    """Lending value, haircut, maximum principal, PD/LGD/EAD/EL, capital and the rate, part by part."""
+    return service.quote_loan(session, body)
+
+
+@router.post("/loans", status_code=201)
+def originate(
+    body: LoanCreateIn,
+    principal: BankOnly,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> dict[str, Any]:
+    """Originate a loan against data assets (409 when they lack pledge capacity).
+
+    A repeated ``Idempotency-Key`` with the same body returns the loan created the first
+    time (header ``Idempotent-Replayed: true``); with a different body it is a 409.
+    """
+    loan, created, warnings = service.originate_loan(
+        session, body, tenant=principal.tenant, actor=_actor(principal), idempotency_key=idempotency_key
+    )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    view = service.loan_view(session, loan)
+    view["warnings"] = warnings
+    return view
+
+
+@router.get("/loans")
+def list_loans(
+    request: Request, principal: BankOrRisk, session: SessionDep,
+    limit: LimitQuery = 50, cursor: CursorQuery = None,
+) -> dict[str, Any]:
+    """The caller's loans, oldest first."""
+    after = decode_cursor(cursor, _secret(request))
+    rows, more = service.list_loans(session, principal.tenant, limit=limit,
+                                    after=None if after is None else int(after["id"]))
+    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
+
+
+@router.get("/loans/{loan_id}")
+def get_loan(loan_id: int, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+    return service.loan_view(session, service.get_loan(session, loan_id, principal.tenant))
+
+
+@router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
+def get_schedule(loan_id: int, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
+    """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``."""
+    loan = service.get_loan(session, loan_id, principal.tenant)
+    return service.schedule_rows(service.loan_schedule(loan))
+
+
+@router.get("/loans/{loan_id}/risk")
+def get_risk(loan_id: int, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+    """PD, LGD (economic and regulatory), EAD, EL, capital, RWA, LTV and the stored events."""
+    return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
+
+
+@router.post("/loans/{loan_id}/revalue", response_model=RevalueOut)
+def revalue(loan_id: int, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None) -> dict[str, Any]:
+    """Revalue the pledged assets, store the new LTV and any warning / margin_call / liquidation event."""
+    loan = service.get_loan(session, loan_id, principal.tenant)
+    return service.revalue_loan(session, loan, body or RevalueIn(), actor=_actor(principal))
+
+
+@router.get("/loans/{loan_id}/events", response_model=list[LoanEventOut])
+def list_events(loan_id: int, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
+    """Every stored event of the loan (origination, revaluation, warning, margin_call, liquidation)."""
+    loan = service.get_loan(session, loan_id, principal.tenant)
+    return [service.event_view(e) for e in service.loan_events(session, int(loan.id))]  # type: ignore[arg-type]
+
+
+@router.get("/portfolio/risk", response_model=PortfolioRiskOut)
+def portfolio_risk(
+    principal: BankOrRisk,
+    session: SessionDep,
+    confidence: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.999,
+    method: Literal["recursion", "lhp", "mc"] = "recursion",
+    paths: Annotated[int, Query(ge=1000, le=1_000_000)] = service.PORTFOLIO_MC_PATHS,
+    seed: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans."""
+    return service.portfolio_risk_view(session, principal.tenant, confidence=confidence, method=method,
+                                       paths=paths, seed=seed)

@@ -1,0 +1,185 @@
+"""Request and response models of the credit endpoints (loans, revaluation, portfolio risk).
+
+Rates, probabilities and ratios are decimals (0.05 = 5 %); amounts are in major units of
+``currency``; dates are ISO ``YYYY-MM-DD``. Day count and calendar names are checked by
+the core (`credit.loans`), which reports the offending field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class BorrowerIn(BaseModel):
+    """The borrower: a master-scale ``rating``, or ``revenue_based`` (PD from the pledged
+    assets' simulated revenue against the loan's debt service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="borrower", min_length=1, max_length=200)
+    rating: str | None = Field(default=None, max_length=10, description="AAA, AA, A, BBB, BB, B or CCC.")
+    revenue_based: bool = Field(default=False, description="PD = P(DSCR < 1 within the tenor).")
+    revenue_share: float = Field(default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
+    financial_institution: bool = Field(default=False, description="Regulatory LGD 45 % instead of 40 %.")
+    sales_meur: float | None = Field(default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
+
+    @model_validator(mode="after")
+    def _one_pd_source(self) -> BorrowerIn:
+        if (self.rating is None) == (not self.revenue_based):
+            raise ValueError("give exactly one of `rating` or `revenue_based: true`")
+        return self
+
+
+class ThresholdsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    warning: float = Field(default=0.60, gt=0.0)
+    margin_call: float = Field(default=0.70, gt=0.0)
+    liquidation: float = Field(default=0.85, gt=0.0)
+
+
+class LoanQuoteIn(BaseModel):
+    """``POST /v1/loans/quote``: how much, at what rate, with what risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset_ids: list[int] = Field(min_length=1, max_length=20, description="Data assets to pledge.")
+    principal: float | None = Field(default=None, gt=0.0, description="Requested principal; default the maximum.")
+    currency: str = Field(min_length=3, max_length=3)
+    tenor_months: int = Field(ge=1, le=600)
+    amortization: Literal["annuity", "linear", "bullet"]
+    frequency_months: Literal[1, 3, 6, 12] = 1
+    day_count: str = "ACT/365F"
+    calendar: str | None = None
+    borrower: BorrowerIn
+    as_of: date | None = Field(default=None, description="Valuation date; default today (UTC).")
+    start_date: date | None = Field(default=None, description="Disbursement date; default as_of.")
+    paths: int = Field(default=2000, ge=100, le=100_000, description="Monte Carlo paths per asset.")
+    seed: int = Field(default=0, ge=0, le=2**62)
+    lgd: float | None = Field(default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
+    funding_rate: float | None = Field(default=None, gt=-0.05, lt=1.0, description="Annual funding rate; default from the currency's curve.")
+    hurdle_rate: float = Field(default=0.12, ge=0.0, lt=1.0)
+    cost_rate: float = Field(default=0.005, ge=0.0, lt=1.0)
+    downturn_lgd: bool = Field(default=False, description="Apply the downturn mapping to the economic LGD.")
+
+    @model_validator(mode="after")
+    def _distinct_assets(self) -> LoanQuoteIn:
+        if len(set(self.asset_ids)) != len(self.asset_ids):
+            raise ValueError("`asset_ids` must not repeat an asset")
+        return self
+
+
+class LoanCreateIn(LoanQuoteIn):
+    """``POST /v1/loans``: originate; ``principal`` is required."""
+
+    principal: float = Field(gt=0.0)  # type: ignore[assignment]
+
+
+class RevalueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = None
+    paths: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = Field(default=0, ge=0, le=2**62)
+    collateral_value: float | None = Field(default=None, ge=0.0, description="Use this value instead of revaluing the assets.")
+    thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
+
+
+class RatePartsOut(BaseModel):
+    funding: float
+    expected_loss: float
+    capital: float
+    costs: float
+    total: float
+
+
+class AssetCollateralOut(BaseModel):
+    asset_id: int
+    category: str
+    value: float
+    haircut: float
+    lending_value: float
+    advance_rate: float
+    max_loan: float
+    pledged: float
+    available_capacity: float
+
+
+class LoanQuoteOut(BaseModel):
+    currency: str
+    as_of: date
+    principal: float
+    lending_value: float
+    haircut: float
+    max_principal: float
+    collateral_value: float
+    ltv: float
+    pd: float
+    pd_source: str
+    pd_std_error: float | None
+    lgd: float
+    lgd_regulatory: float
+    ead: float
+    expected_loss: float
+    capital: float
+    capital_k: float
+    rwa: float
+    asset_correlation: float
+    rate: RatePartsOut
+    assets: list[AssetCollateralOut]
+    warnings: list[str]
+    paths: int
+    seed: int
+
+
+class ScheduleRowOut(BaseModel):
+    date: date
+    interest: float
+    principal: float
+    balance: float
+
+
+class LoanEventOut(BaseModel):
+    id: int
+    kind: str
+    as_of: date
+    ltv: float
+    threshold: float | None
+    collateral_value: float
+    outstanding: float
+    cure_amount: float
+
+
+class RevalueOut(BaseModel):
+    loan_id: int
+    as_of: date
+    ltv: float
+    previous_ltv: float
+    collateral_value: float
+    outstanding: float
+    events: list[LoanEventOut]
+
+
+class ContributionOut(BaseModel):
+    loan_id: int
+    expected_loss: float
+    var: float | None
+    es: float | None
+
+
+class PortfolioRiskOut(BaseModel):
+    method: str
+    confidence: float
+    currency: str | None
+    n_loans: int
+    exposure: float
+    expected_loss: float
+    var: float
+    es: float
+    economic_capital: float
+    contributions: list[ContributionOut]
+    seed: int | None = None
+    paths: int | None = None

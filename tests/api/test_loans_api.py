@@ -1,0 +1,254 @@
+"""Loan endpoints: quote, origination (idempotency, pledge capacity), schedule, risk, revaluation,
+portfolio risk, tenant isolation, bad input with nothing written."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlmodel import func, select
+
+from api.demo_steps.registry import comparable_records, cost_records, signal_rows
+from api.schemas.registry import AssetRegister
+from api.services import registry
+from models.credit import Loan, LoanEvent, Pledge
+from valuation.samples import generate_samples
+
+SAMPLES = generate_samples(11, n_assets=3)
+AS_OF = SAMPLES.as_of
+
+
+@pytest.fixture
+def assets(session_factory) -> list[int]:
+    ids = []
+    with session_factory() as session:
+        for sample in SAMPLES.assets:
+            a = registry.register_asset(session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t")
+            registry.import_signals(session, a.id, signal_rows(sample.signals), tenant="owner", actor="t")
+            registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
+            ids.append(a.id)
+        registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+    return ids
+
+
+@pytest.fixture
+def bank(make_key) -> dict[str, str]:
+    return make_key("bank", "bank-a")
+
+
+def body(asset_ids: list[int], **kw) -> dict:
+    out = {
+        "asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
+        "frequency_months": 1, "day_count": "ACT/365F", "calendar": "China",
+        "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat(), "paths": 500, "seed": 3,
+    }
+    out.update(kw)
+    return out
+
+
+def counts(session_factory) -> tuple[int, int, int]:
+    with session_factory() as s:
+        return (s.exec(select(func.count()).select_from(Loan)).one(),
+                s.exec(select(func.count()).select_from(Pledge)).one(),
+                s.exec(select(func.count()).select_from(LoanEvent)).one())
+
+
+def test_quote_has_every_figure(client, assets, bank) -> None:
+    r = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank)
+    assert r.status_code == 200, r.text
+    q = r.json()
+    for k in ("lending_value", "haircut", "max_principal", "pd", "lgd", "ead", "expected_loss", "capital", "rwa"):
+        assert k in q
+    rate = q["rate"]
+    assert rate["total"] == pytest.approx(rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"])
+    assert 0.3 <= q["haircut"] < 1.0
+    assert q["max_principal"] <= q["lending_value"] * 0.6 + 1e-6
+    assert q["principal"] == pytest.approx(q["max_principal"])
+    assert q["expected_loss"] == pytest.approx(q["pd"] * q["lgd"] * q["ead"])
+    assert q["rwa"] == pytest.approx(12.5 * q["capital"])
+    assert q["lgd_regulatory"] == 0.40
+    assert q["pd"] == pytest.approx(0.0020)
+
+
+def test_revenue_based_quote(client, assets, bank) -> None:
+    b = body(assets[:2], borrower={"revenue_based": True, "revenue_share": 0.5})
+    r = client.post("/v1/loans/quote", json=b, headers=bank)
+    assert r.status_code == 200, r.text
+    q = r.json()
+    assert q["pd_source"] == "revenue"
+    assert 0.0005 <= q["pd"] < 1
+
+
+def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make_key, session_factory) -> None:
+    q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
+    principal = round(q["max_principal"] * 0.5, 2)
+    b = body(assets[:1], principal=principal, start_date=AS_OF.isoformat())
+    r = client.post("/v1/loans", json=b, headers={**bank, "Idempotency-Key": "k-1"})
+    assert r.status_code == 201, r.text
+    loan = r.json()
+    again = client.post("/v1/loans", json=b, headers={**bank, "Idempotency-Key": "k-1"})
+    assert again.status_code == 201 and again.json()["id"] == loan["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert counts(session_factory)[0] == 1
+    other = client.post("/v1/loans", json={**b, "principal": principal / 2}, headers={**bank, "Idempotency-Key": "k-1"})
+    assert other.status_code == 409
+    sched = client.get(f"/v1/loans/{loan['id']}/schedule", headers=bank).json()
+    assert len(sched) == 12 and sched[-1]["balance"] == 0.0
+    assert sum(row["principal"] for row in sched) == pytest.approx(principal, abs=0.01)
+    risk = client.get(f"/v1/loans/{loan['id']}/risk", headers=bank).json()
+    assert risk["rwa"] == pytest.approx(12.5 * risk["capital"], rel=1e-6)
+    assert [e["kind"] for e in risk["events"]] == ["origination"]
+    # another tenant sees nothing
+    stranger = make_key("bank", "bank-b")
+    for path in ("", "/schedule", "/risk", "/events"):
+        r = client.get(f"/v1/loans/{loan['id']}{path}", headers=stranger)
+        assert r.status_code == 404, path
+    assert client.post(f"/v1/loans/{loan['id']}/revalue", json={}, headers=stranger).status_code == 404
+    assert client.get(f"/v1/loans/{loan['id']}", headers=make_key("risk", "bank-a")).status_code == 200
+    assert client.get("/v1/loans", headers=stranger).json()["items"] == []
+    assert client.post("/v1/loans/quote", json=b, headers=make_key("fund_manager", "bank-a")).status_code == 403
+    assert client.get(f"/v1/loans/{loan['id']}").status_code == 401
+
+
+def test_pledge_capacity_is_never_exceeded(client, assets, bank, session_factory) -> None:
+    q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
+    lv = q["lending_value"]
+    # above the advance-rate maximum but within the lending value: booked, with a warning
+    first = client.post("/v1/loans", json=body(assets[:1], principal=round(0.6 * lv, 2)), headers=bank)
+    assert first.status_code == 201, first.text
+    assert any("advance-rate" in w for w in first.json()["warnings"])
+    before = counts(session_factory)
+    # the same asset again: 0.6 + 0.6 of its lending value -> 409, nothing written
+    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.6 * lv, 2)), headers=bank)
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "capacity" in r.json()["detail"]
+    assert counts(session_factory) == before
+    q2 = client.post("/v1/loans/quote", json=body(assets[:1], principal=1000.0), headers=bank).json()
+    assert q2["assets"][0]["pledged"] == pytest.approx(round(0.6 * lv, 2), abs=0.01)
+    assert q2["assets"][0]["available_capacity"] == pytest.approx(0.4 * lv, rel=1e-6)
+    assert q2["max_principal"] == 0.0
+    # what is left still fits exactly
+    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(0.4 * lv, 2) - 0.01), headers=bank)
+    assert rest.status_code == 201, rest.text
+    with session_factory() as s:
+        total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
+    assert total <= lv + 0.01
+
+
+def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
+    q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
+    loan = client.post("/v1/loans", json=body(assets[:1], principal=round(q["max_principal"] * 0.9, 2)), headers=bank).json()
+    principal = loan["principal"]
+    cases = [(principal / 0.5, []), (principal / 0.65, ["warning"]), (principal / 0.75, ["margin_call"]),
+             (principal / 0.9, ["liquidation"])]
+    for value, kinds in cases:
+        r = client.post(f"/v1/loans/{loan['id']}/revalue",
+                        json={"as_of": AS_OF.isoformat(), "collateral_value": value}, headers=bank)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["ltv"] == pytest.approx(principal / value, rel=1e-6)
+        assert [e["kind"] for e in out["events"]] == kinds
+    margin = client.post(f"/v1/loans/{loan['id']}/revalue",
+                         json={"as_of": AS_OF.isoformat(), "collateral_value": principal / 0.75}, headers=bank).json()
+    assert margin["events"][0]["cure_amount"] == pytest.approx(principal - 0.6 * principal / 0.75, abs=0.01)
+    events = client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("revaluation") == 5 and kinds.count("warning") == 1 and kinds.count("liquidation") == 1
+    # a full revaluation of the asset (no override) gives the loan's LTV back near origination
+    full = client.post(f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat(), "paths": 500, "seed": 3},
+                       headers=bank).json()
+    assert full["ltv"] == pytest.approx(loan["principal"] / loan["collateral_value"], rel=1e-6)
+    bad = client.post(f"/v1/loans/{loan['id']}/revalue",
+                      json={"collateral_value": 1.0, "thresholds": {"warning": 0.9, "margin_call": 0.7, "liquidation": 0.95}},
+                      headers=bank)
+    assert bad.status_code == 422
+    assert len(client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()) == len(events) + 1
+
+
+def test_portfolio_risk_three_methods(client, assets, bank) -> None:
+    empty = client.get("/v1/portfolio/risk", headers=bank).json()
+    assert empty["n_loans"] == 0
+    for i, aid in enumerate(assets):
+        q = client.post("/v1/loans/quote", json=body([aid]), headers=bank).json()
+        b = body([aid], principal=round(q["max_principal"] * 0.5, 2), borrower={"rating": ["BB", "B", "BBB"][i]})
+        assert client.post("/v1/loans", json=b, headers=bank).status_code == 201
+    out = {}
+    for method in ("recursion", "lhp", "mc"):
+        r = client.get("/v1/portfolio/risk", params={"confidence": 0.99, "method": method, "paths": 20000}, headers=bank)
+        assert r.status_code == 200, r.text
+        out[method] = r.json()
+        assert out[method]["es"] >= out[method]["var"] - 1e-6
+        assert out[method]["economic_capital"] == pytest.approx(out[method]["var"] - out[method]["expected_loss"])
+    rec = out["recursion"]
+    assert rec["n_loans"] == 3
+    assert sum(c["var"] for c in rec["contributions"]) == pytest.approx(rec["var"], rel=1e-6)
+    assert sum(c["expected_loss"] for c in rec["contributions"]) == pytest.approx(rec["expected_loss"], rel=1e-3)
+    assert out["mc"]["expected_loss"] == pytest.approx(rec["expected_loss"], rel=0.2)
+    bad = client.get("/v1/portfolio/risk", params={"method": "magic"}, headers=bank)
+    assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"principal": -5.0}, "principal"),
+        ({"principal": 0}, "principal"),
+        ({"day_count": "ACT/364"}, "day_count"),
+        ({"calendar": "Atlantis"}, "calendar"),
+        ({"tenor_months": 13, "frequency_months": 3}, "tenor_months"),
+        ({"amortization": "balloon"}, "amortization"),
+        ({"currency": "usd"}, "currency"),
+        ({"borrower": {"rating": "ZZZ"}}, "rating"),
+        ({"borrower": {}}, "borrower"),
+        ({"asset_ids": []}, "asset_ids"),
+    ],
+)
+def test_bad_input_is_422_and_writes_nothing(client, assets, bank, session_factory, change, field) -> None:
+    before = counts(session_factory)
+    b = body(assets[:1], principal=1000.0) | change
+    r = client.post("/v1/loans", json=b, headers={**bank, "Idempotency-Key": f"bad-{field}"})
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert any(field in (e["field"] or "") for e in problem["errors"]), problem
+    assert counts(session_factory) == before
+
+
+def test_unknown_or_unpledgeable_asset(client, assets, bank, session_factory) -> None:
+    r = client.post("/v1/loans", json=body([999_999], principal=1000.0), headers=bank)
+    assert r.status_code == 404
+    with session_factory() as s:
+        from models.registry import DataAsset
+
+        a = s.get(DataAsset, assets[1])
+        a.status = "suspended"
+        s.add(a)
+        s.commit()
+    r = client.post("/v1/loans", json=body([assets[1]], principal=1000.0), headers=bank)
+    assert r.status_code == 409
+    assert counts(session_factory) == (0, 0, 0)
+
+
+@pytest.mark.postgres
+def test_concurrent_originations_one_wins(client, assets, make_key, session_factory, database_dialect) -> None:
+    if database_dialect != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (TEST_DATABASE_URL)")
+    bank = make_key("bank", "bank-a")
+    q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
+    # each loan alone fits; together they exceed the asset's capacity
+    b = body(assets[:1], principal=round(q["lending_value"] * 0.7, 2))
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def go() -> None:
+        barrier.wait()
+        statuses.append(client.post("/v1/loans", json=b, headers=bank).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409]
+    assert counts(session_factory)[:2] == (1, 1)
