@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -55,11 +56,11 @@ METHOD_INPUT = {"income": "signals", "cost": "costs", "market": "comparables"}
 
 
 def _check_int(value: object, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not (lo <= value <= hi):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (lo <= value <= hi):
         raise ConventionError(
             f"The `{name}` must be an integer in {lo:,}..{hi:,}. Got {value!r}.", field=name
         )
-    return value
+    return int(value)
 
 
 def value_asset(

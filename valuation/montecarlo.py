@@ -17,8 +17,8 @@ Model, per path and month ``k = 1..L`` (``L`` the economic life of the income pl
   ``E[CF_k] = c_k``: the simulation's mean reproduces the deterministic income value
   and only adds dispersion. ``extra_hazard_per_month`` (a stress) raises the jump
   hazard without compensation and so lowers the mean;
-- antithetic variates: paths ``n/2..n`` use ``-Z`` and ``1 - U``; the standard error is
-  computed from the pair means.
+- antithetic variates: within each block of paths, the second half uses ``-Z`` and
+  ``1 - U``; the standard error is computed from the pair means.
 
 Value per path: ``V = sum_k CF_k DF_k`` with the income plan's discount factors.
 """
@@ -26,7 +26,7 @@ Value per path: ``V = sum_k CF_k DF_k`` with the income plan's discount factors.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -42,6 +42,8 @@ from valuation.results import MethodResult, ValuationInputs
 
 MAX_PATHS = 1_000_000
 DEFAULT_PATHS = 10_000
+CHUNK_PATHS = 50_000  # paths drawn per block (about 48 MB at 120 months)
+MAX_STORED_CELLS = 24_000_000  # revenue paths kept in memory up to ~190 MB, else replayed
 DEFAULT_JUMP_SHARE = 0.5
 DEFAULT_JUMP_LOSS = 0.5
 
@@ -98,9 +100,11 @@ class MonteCarloResult:
     values : FloatArray, shape (n_paths,)
         Present value at ``as_of`` per path, major units.
     revenue : FloatArray, shape (n_paths, months)
-        Simulated monthly attributable cash flows (revenue x share x (1 - cost ratio) ...,
-        after obsolescence and jumps), major units per month; column ``k - 1`` is paid on
-        ``dates[k - 1]``.
+        (property) Simulated monthly attributable cash flows (revenue x share x
+        (1 - cost ratio) ..., after obsolescence and jumps), major units per month;
+        column ``k - 1`` is paid on ``dates[k - 1]``. Kept in memory up to
+        `MAX_STORED_CELLS` cells; larger simulations replay their seed to rebuild it
+        (the same numbers, chunk by chunk).
     discount_factors : FloatArray, shape (months,)
     dates : tuple of date
     std_error : float
@@ -114,12 +118,30 @@ class MonteCarloResult:
     n_paths: int
     months: int
     values: FloatArray
-    revenue: FloatArray
     discount_factors: FloatArray
     dates: tuple[date, ...]
     std_error: float
     antithetic: bool = True
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    stored_revenue: FloatArray | None = field(default=None, repr=False)
+    replay: Callable[[], Iterator[FloatArray]] | None = field(default=None, repr=False)
+
+    def revenue_chunks(self) -> Iterator[FloatArray]:
+        """The revenue paths in consecutive blocks of paths, shape (n_chunk, months) each."""
+        if self.stored_revenue is not None:
+            yield self.stored_revenue
+        elif self.replay is not None:
+            yield from self.replay()
+        else:  # pragma: no cover - built by simulate_plan with one or the other
+            raise ConventionError("This simulation kept no revenue paths.")
+
+    @property
+    def revenue(self) -> FloatArray:
+        if self.stored_revenue is not None:
+            return self.stored_revenue
+        out = np.concatenate([np.array(c) for c in self.revenue_chunks()], axis=0)
+        out.flags.writeable = False
+        return out
 
     def horizon_value(self, horizon_months: int) -> FloatArray:
         """Value at the horizon per path: cash flows after month ``h`` discounted to month ``h``.
@@ -135,7 +157,8 @@ class MonteCarloResult:
         if h >= self.months:
             return np.zeros(self.n_paths)
         df_h = 1.0 if h == 0 else float(self.discount_factors[h - 1])
-        return discount_paths(self.revenue[:, h:], self.discount_factors[h:] / df_h)
+        dfs = self.discount_factors[h:] / df_h
+        return np.concatenate([discount_paths(c[:, h:], dfs) for c in self.revenue_chunks()])
 
     def distribution(self) -> Distribution:
         return Distribution.of(self.values)
@@ -148,7 +171,7 @@ class MonteCarloResult:
         """
         kappa = float(self.parameters.get("kappa", 1.0))
         if kappa <= 0.0:
-            return np.zeros_like(self.revenue)
+            return np.zeros((self.n_paths, self.months))
         return self.revenue / kappa
 
 
@@ -372,6 +395,11 @@ def standard_error(values: FloatArray, *, antithetic: bool) -> float:
     return float(values.std(ddof=1) / math.sqrt(n))
 
 
+def _chunk_sizes(n_paths: int) -> list[int]:
+    full, rest = divmod(n_paths, CHUNK_PATHS)
+    return [CHUNK_PATHS] * full + ([rest] if rest else [])
+
+
 def simulate_plan(
     plan: IncomePlan,
     *,
@@ -383,24 +411,53 @@ def simulate_plan(
     extra_hazard_per_month: float = 0.0,
     volatility_multiplier: float = 1.0,
 ) -> MonteCarloResult:
-    """Simulate an income plan (see the module docstring)."""
-    rng = np.random.default_rng(seed)
+    """Simulate an income plan (see the module docstring).
+
+    Paths are drawn in blocks of `CHUNK_PATHS` from one generator seeded with ``seed``
+    (antithetic pairs inside each block), so memory stays bounded; the revenue paths are
+    kept when they fit in `MAX_STORED_CELLS` and replayed from the seed otherwise.
+    """
     sigma = plan.fit.sigma_month * volatility_multiplier
     h_comp = jump_share * math.log(2.0) / (plan.half_life_months * jump_loss) if jump_loss > 0 else 0.0
     hazard = h_comp + extra_hazard_per_month
-    cf = simulate_cash_flows(
-        plan.cash_flows,
-        sigma,
-        n_paths,
-        rng,
-        antithetic=antithetic,
-        jump_hazard=hazard,
-        jump_loss=jump_loss,
-        compensated_hazard=h_comp,
-    )
-    values = discount_paths(cf, plan.discount_factors)
-    cf.flags.writeable = False
+    expected = plan.cash_flows
+    sizes = _chunk_sizes(n_paths)
+
+    def chunks() -> Iterator[FloatArray]:
+        rng = np.random.default_rng(seed)
+        for size in sizes:
+            cf = simulate_cash_flows(
+                expected, sigma, size, rng, antithetic=antithetic, jump_hazard=hazard,
+                jump_loss=jump_loss, compensated_hazard=h_comp,
+            )
+            cf.flags.writeable = False
+            yield cf
+
+    keep = n_paths * plan.months <= MAX_STORED_CELLS
+    values_parts: list[FloatArray] = []
+    pair_means: list[FloatArray] = []
+    stored: list[FloatArray] = []
+    for cf in chunks():
+        v = discount_paths(cf, plan.discount_factors)
+        values_parts.append(v)
+        m = v.shape[0]
+        if antithetic and m >= 2:
+            half = m // 2
+            start = (m + 1) // 2
+            pair_means.append(0.5 * (v[:half] + v[start : start + half]))
+        if keep:
+            stored.append(cf)
+    values = np.concatenate(values_parts)
     values.flags.writeable = False
+    pairs = np.concatenate(pair_means) if pair_means else np.empty(0)
+    if antithetic and pairs.size >= 2:
+        std_error = float(pairs.std(ddof=1) / math.sqrt(pairs.size))
+    else:
+        std_error = standard_error(values, antithetic=False)
+    revenue: FloatArray | None = None
+    if keep:
+        revenue = stored[0] if len(stored) == 1 else np.concatenate(stored, axis=0)
+        revenue.flags.writeable = False
     dfs = plan.discount_factors.copy()
     dfs.flags.writeable = False
     return MonteCarloResult(
@@ -408,10 +465,9 @@ def simulate_plan(
         n_paths=n_paths,
         months=plan.months,
         values=values,
-        revenue=cf,
         discount_factors=dfs,
         dates=plan.dates,
-        std_error=standard_error(values, antithetic=antithetic),
+        std_error=std_error,
         antithetic=antithetic,
         parameters={
             "sigma_month": sigma,
@@ -423,7 +479,10 @@ def simulate_plan(
             "extra_hazard_per_month": extra_hazard_per_month,
             "kappa": plan.kappa,
             "half_life_months": plan.half_life_months,
+            "chunk_paths": CHUNK_PATHS,
         },
+        stored_revenue=revenue,
+        replay=None if keep else chunks,
     )
 
 

@@ -3,8 +3,9 @@
 Input: a pandas DataFrame with columns ``month`` (Timestamp at a month start),
 ``metric`` (``"revenue"``, in major units of the valuation currency, or a usage
 metric such as ``"calls"``, ``"subscribers"``, ``"downloads"``, in counts) and
-``value`` (float, finite, >= 0). An optional ``currency`` column is checked against
-the valuation currency for revenue rows.
+``value`` (float, finite, >= 0). Optional columns are checked: ``currency`` (revenue
+rows must be in the valuation currency) and ``unit`` (revenue in the valuation
+currency, usage metrics in counts, never a currency code).
 
 Treatment (stated in every result's ``notes``):
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from valuation._typing import BoolArray, FloatArray
-from valuation.conventions import add_months, parse_currency
+from valuation.conventions import MINOR_UNITS, add_months, parse_currency
 from valuation.errors import ConventionError, InsufficientDataError
 
 REVENUE = "revenue"
@@ -206,6 +207,8 @@ def clean_signals(
                 f"{parse_currency(currency)}. Got {sorted(rev_ccy)!r}; convert first.",
                 field="signals.currency",
             )
+    if "unit" in signals.columns:
+        _check_units(signals["unit"].to_numpy(), metric, currency)
     frame = pd.DataFrame({"month": months.dt.date.to_numpy(), "metric": metric, "value": values})
     dup = frame.duplicated(["metric", "month"])
     if dup.any():
@@ -237,6 +240,27 @@ def clean_signals(
         series[str(name)] = MonthlySeries(str(name), grp["month"].iloc[0], filled, observed, outliers)
     revenue = series.pop(REVENUE, None)
     return CleanSignals(revenue, series, tuple(notes))
+
+
+def _check_units(units: np.ndarray, metric: np.ndarray, currency: str | None) -> None:
+    """Revenue is money (the valuation currency), usage is a count: a swapped unit is an error."""
+    for i, (unit, m) in enumerate(zip(units, metric, strict=True)):
+        if unit is None or (isinstance(unit, float) and np.isnan(unit)):
+            continue
+        u = str(unit).strip()
+        is_money = u.upper() in MINOR_UNITS
+        if m == REVENUE and not (is_money and (currency is None or u.upper() == currency)):
+            raise ConventionError(
+                f"The `signals.unit` of revenue rows must be the valuation currency "
+                f"{currency or '(an ISO 4217 code)'}. Got {unit!r} in row {i}.",
+                field="signals.unit",
+            )
+        if m != REVENUE and is_money:
+            raise ConventionError(
+                f"The `signals.unit` of the usage metric {m!r} must be a count, not a currency. "
+                f"Got {unit!r} in row {i}; revenue goes under the metric 'revenue'.",
+                field="signals.unit",
+            )
 
 
 def require_months(

@@ -208,3 +208,9 @@ def test_value_asset_accepts_plain_data_and_reads_like_the_contract(build) -> No
     with pytest.raises(ConventionError) as err:
         value_asset(None, build.costs(), None, build.asset(), build.as_of, late, 10, 0)
     assert err.value.field == "as_of"
+
+
+def test_numpy_integers_are_accepted_for_paths_and_seed(build) -> None:
+    res = value_asset(build.revenue_frame(np.full(24, 1_000.0)), None, None, build.asset(), build.as_of,
+                      build.market(), np.int64(300), np.int32(4))
+    assert res.paths == 300 and res.seed == 4 and isinstance(res.seed, int)

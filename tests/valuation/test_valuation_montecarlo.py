@@ -101,3 +101,20 @@ def test_batch_across_assets_matches_the_single_asset_model() -> None:
     single = discount_paths(simulate_cash_flows(expected[0], 0.05, 20_000, rng, jump_hazard=0.01,
                                                 jump_loss=0.4), dfs)
     assert abs(single.mean() - values[0].mean()) < 6 * standard_error(single, antithetic=True)
+
+
+def test_large_simulations_run_in_blocks_and_replay_their_revenue(build, monkeypatch) -> None:
+    import valuation.montecarlo as mc
+
+    plan = _plan(build, economic_life_months=24)
+    monkeypatch.setattr(mc, "CHUNK_PATHS", 400)
+    kept = simulate_plan(plan, n_paths=1_000, seed=9)
+    monkeypatch.setattr(mc, "MAX_STORED_CELLS", 100)
+    replayed = simulate_plan(plan, n_paths=1_000, seed=9)
+    assert kept.stored_revenue is not None and replayed.stored_revenue is None
+    assert np.array_equal(kept.values, replayed.values)
+    assert np.array_equal(kept.revenue, replayed.revenue)
+    assert np.array_equal(kept.horizon_value(6), replayed.horizon_value(6))
+    assert kept.std_error == replayed.std_error > 0
+    assert replayed.revenue.shape == (1_000, 24)
+    assert discount_paths(replayed.revenue, replayed.discount_factors) == pytest.approx(replayed.values, rel=1e-12)

@@ -132,3 +132,13 @@ def test_half_life_defaults_and_decay(build) -> None:
     assert slow == pytest.approx(75.0) and fast < 12 < slow
     assert decay_factors(3, 2.0) == pytest.approx([0.5**0.5, 0.5, 0.5**1.5])
     assert decay_horizon_months(10.0) == 44  # 10 * log2(20) = 43.2
+
+
+def test_units_are_checked() -> None:
+    ok = pd.concat([_frame([1.0, 2.0]).assign(unit="CNY"), _frame([5.0, 6.0], metric="api_calls").assign(unit="calls")])
+    assert clean_signals(ok, as_of=AS_OF, currency="CNY").revenue.n_months == 2
+    with pytest.raises(ConventionError, match="must be a count") as err:
+        clean_signals(_frame([5.0], metric="downloads").assign(unit="CNY"), as_of=AS_OF, currency="CNY")
+    assert err.value.field == "signals.unit"
+    with pytest.raises(ConventionError, match="valuation currency CNY"):
+        clean_signals(_frame([5.0]).assign(unit="thousands"), as_of=AS_OF, currency="CNY")
