@@ -15,7 +15,7 @@ Default scenarios (all feed the same waterfall):
   (`factor_nodes`);
 * ``recursion`` -- the exact finite-pool loss distribution at the pool's maturity from
   `credit.portfolio.loss_distribution` (Andersen-Sidenius-Basu recursion), bucketed into
-  scenarios, each replayed as a constant-hazard default path with that pool loss.
+  scenarios, each replayed with the large pool's default timing at that loss level.
 
 Pricing: the tranche's expected cashflows are discounted on the QuantLib curve of a
 `valuation.market.MarketData` spreaded by the tranche's market spread; floating coupons
@@ -249,16 +249,21 @@ def recursion_survival(sched: AssetSchedules, rho: float, n_buckets: int = 64) -
     """Scenarios from the exact finite-pool loss distribution (`credit.portfolio`).
 
     The distribution of the pool loss by maturity (PD over each asset's term, EAD its
-    expected balance at default, LGD one minus its recovery) is cut into ``n_buckets`` buckets of equal
-    probability; each bucket becomes a deterministic path with a constant hazard, common to
-    all assets, whose pool loss equals the bucket's mean loss.
+    expected balance at default, LGD one minus its recovery) is cut into buckets: the
+    edges of ``n_buckets`` equal-probability buckets merged with ``2 n_buckets``
+    equal-width loss buckets up to the 1 - 1e-12 quantile, so the tail, where senior classes
+    lose, keeps its resolution. Each bucket is replayed with the timing and composition of
+    the large pool: the factor value ``z_b`` at which the recursion's conditional expected
+    loss ``sum_i EAD_i LGD_i p_i(z)`` equals the bucket's mean loss (``brentq``), and every
+    asset's conditional performing share ``1 - F_i(t | z_b)``. The frequency of loss levels
+    is the finite pool's; timing, amortisation and mix across assets are the copula's.
 
     Returns
     -------
     survival : FloatArray
-        ``(n_buckets, n_periods + 1)`` common performing share.
+        ``(n_scenarios, n_assets, n_periods + 1)``.
     weights : FloatArray
-        Bucket probabilities (n_buckets,).
+        Scenario probabilities (n_scenarios,).
     """
     from credit.portfolio import loss_distribution
 
@@ -267,36 +272,44 @@ def recursion_survival(sched: AssetSchedules, rho: float, n_buckets: int = 64) -
     pds = -np.expm1(-h * sched.term_months / 12.0)
     ok = pds > 0.0
     if not ok.any():
-        return np.ones((1, sched.n_periods + 1)), np.ones(1)
+        return np.ones((1, sched.n_assets, sched.n_periods + 1)), np.ones(1)
     eads = expected_exposure_at_default(sched)[ok]
     lgds = np.clip(1.0 - sched.recovery_rate[ok], 1e-12, 1.0)
     losses, probs = loss_distribution(pds[ok], eads, lgds, rho, method="recursion")
     cdf = np.cumsum(probs)
-    edges = np.linspace(0.0, 1.0, n_buckets + 1)
-    bucket = np.minimum(np.searchsorted(edges[1:-1], cdf - 0.5 * probs, side="right"), n_buckets - 1)
-    mass = np.bincount(bucket, weights=probs, minlength=n_buckets)
-    loss_sum = np.bincount(bucket, weights=probs * losses, minlength=n_buckets)
+    q_edges = losses[np.minimum(np.searchsorted(cdf, np.linspace(0, 1, n_buckets + 1)[1:-1]),
+                                losses.size - 1)]
+    l_max = losses[min(int(np.searchsorted(cdf, 1.0 - 1e-12)), losses.size - 1)]
+    w_edges = np.linspace(0.0, l_max, 2 * n_buckets + 1)[1:-1]
+    edges = np.unique(np.concatenate([q_edges, w_edges]))
+    bucket = np.searchsorted(edges, losses, side="right")
+    n_b = edges.size + 1
+    mass = np.bincount(bucket, weights=probs, minlength=n_b)
+    loss_sum = np.bincount(bucket, weights=probs * losses, minlength=n_b)
     keep = mass > 0.0
     mean_loss = loss_sum[keep] / mass[keep]
-    t = np.arange(sched.n_periods + 1) / 12.0
-    lgd_bal = (1.0 - sched.recovery_rate) @ sched.balance  # (T+1,)
-    max_loss = float(lgd_bal[0])
+    # the recursion's loss given the factor, in its own terms (EAD x LGD x conditional PD)
+    amounts = eads * lgds
+    c = ndtri(pds[ok])
+    a, b = math.sqrt(rho), math.sqrt(1.0 - rho)
 
-    def pool_loss(lam: float) -> float:
-        s = np.exp(-lam * t)
-        return float(((s[:-1] - s[1:]) * lgd_bal[:-1]).sum())
+    def static_loss(z: float) -> float:
+        return float(amounts @ ndtr((c - a * z) / b))
 
-    out = np.ones((mean_loss.size, sched.n_periods + 1))
+    z_lo, z_hi = -12.0, 12.0
+    top, bottom = static_loss(z_lo), static_loss(z_hi)
+    z = np.empty(mean_loss.size)
     for j, target in enumerate(mean_loss):
-        if target <= 0.0:
-            continue
-        target = min(target, max_loss * (1.0 - 1e-12))
-        hi = 1.0
-        while pool_loss(hi) < target and hi < 1e6:
-            hi *= 4.0
-        lam = brentq(lambda x, tg=target: pool_loss(x) - tg, 0.0, hi, xtol=1e-14, rtol=1e-12)
-        out[j] = np.exp(-lam * t)
-    return out, mass[keep] / mass[keep].sum()
+        if target >= top:
+            z[j] = z_lo
+        elif target <= bottom:
+            z[j] = z_hi
+        else:
+            z[j] = brentq(lambda x, tg=target: static_loss(x) - tg, z_lo, z_hi, xtol=1e-12)
+    zero = mean_loss <= 0.0
+    surv = large_pool_survival(sched, rho, np.where(zero, 0.0, z))
+    surv[zero] = 1.0
+    return surv, mass[keep] / mass[keep].sum()
 
 
 def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 0.15,
