@@ -672,18 +672,17 @@ def break_even_cdr(deal: Deal, tranche: str | int, *, index_rate: float = 0.0,
     sched = asset_schedules(deal.pool)
     index = np.full(sched.n_periods, float(index_rate))
     grid = np.concatenate([np.linspace(0.0, 0.2, 41)[:-1], np.linspace(0.2, 0.9999, 81)])
-    lo = hi = None
-    prev = 0.0
-    for c in grid:
-        loss_c, cum_c = _tranche_loss_at(deal, sched, k, float(c), index)
-        if loss_c > loss_threshold:
-            if c == 0.0:
-                return BreakEven(deal.tranches[k].name, 0.0, 0.0)
-            lo, hi = prev, float(c)
-            break
-        prev = float(c)
-    if lo is None or hi is None:
-        return BreakEven(deal.tranches[k].name, 1.0, cum_c)
+    surv = cdr_survival(np.repeat(grid[:, None], sched.n_periods, axis=1), sched.n_periods)
+    cf = pool_cashflows_from_survival(sched, surv)
+    wf = run_waterfall(deal, cf, index)  # the whole grid at once, one scenario per CDR
+    losses = wf.writedown[:, k].sum(axis=1) / deal.tranches[k].balance
+    above = np.nonzero(losses > loss_threshold)[0]
+    if above.size == 0:
+        return BreakEven(deal.tranches[k].name, 1.0, float(cf.defaults[-1].sum() / cf.initial_balance))
+    first = int(above[0])
+    if first == 0:
+        return BreakEven(deal.tranches[k].name, 0.0, 0.0)
+    lo, hi = float(grid[first - 1]), float(grid[first])
     root = brentq(lambda c: _tranche_loss_at(deal, sched, k, c, index)[0] - loss_threshold, lo, hi,
                   xtol=1e-10)
     return BreakEven(deal.tranches[k].name, float(root), _tranche_loss_at(deal, sched, k, root, index)[1])
