@@ -12,7 +12,8 @@ each optionally with 12 calendar-month seasonal log factors (11 free parameters,
 mean zero) when the series has at least `SEASONAL_MIN_MONTHS` usable months. The
 candidate with the lowest AIC ``n ln(RSS / n) + 2 (k + 1)`` wins (BIC reported too);
 the residual variance is floored at ``1e-12`` so an exact fit prefers the simpler
-model. The forecast of month ``t`` is the mean of a lognormal around the fit,
+model, and a saturating fit whose level ``K`` lies more than 50 times above the data
+is discarded (not identified: exponential growth in disguise). The forecast of month ``t`` is the mean of a lognormal around the fit,
 ``exp(fit(t) + s(t) + sigma_resid^2 / 2)``. Beyond the last fitted month the trend's
 monthly log increments are damped geometrically (Gardner and McKenzie's damped
 trend): the ``j``-th month ahead adds ``damping ** j`` times the model's increment, so
@@ -47,7 +48,7 @@ from scipy.optimize import least_squares
 
 from valuation._typing import FloatArray
 from valuation.asset import AssetProfile
-from valuation.errors import InsufficientDataError, NumericalWarning
+from valuation.errors import InsufficientDataError
 from valuation.signals import CleanSignals, MonthlySeries, require_months
 
 TrendModel = Literal["log_linear", "logistic", "gompertz"]
@@ -55,6 +56,7 @@ SEASONAL_MIN_MONTHS = 24
 MIN_HISTORY_MONTHS = 12  # months of revenue (or usage) a forecast needs
 MIN_PRICE_MONTHS = 3  # months with both revenue and usage to infer a unit price
 _VAR_FLOOR = 1e-12
+_SATURATION_LIMIT = math.log(50.0)  # saturating fits must level off within 50x the data
 
 
 def _month_index(d: date) -> int:
@@ -292,6 +294,10 @@ def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
                 if fitted is None:
                     continue
                 p, seas, resid = fitted
+                if model != "log_linear" and p[0] > y.max() + _SATURATION_LIMIT:
+                    # a saturation level far above anything observed is not identified
+                    # by the data: the curve is exponential growth in disguise
+                    continue
                 k = len(p) + (11 if seasonal else 0)
                 var = max(float(resid @ resid) / n, _VAR_FLOOR)
                 aic = n * math.log(var) + 2 * (k + 1)
@@ -307,13 +313,6 @@ def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
     bic = n * math.log(var) + (k + 1) * math.log(n)
     sigma_resid = float(np.sqrt(resid @ resid / max(n - k, 1)))
     sigma_month = sigma_resid
-    if model != "log_linear" and p[0] > y.max() + math.log(50.0):
-        warnings.warn(
-            f"The {model} fit of {series.metric} saturates far above the data "
-            f"(ln K = {p[0]:.2f}); it behaves like exponential growth.",
-            NumericalWarning,
-            stacklevel=2,
-        )
     _, names = _MODELS[model]
     return TrendFit(
         model=model,  # type: ignore[arg-type]
