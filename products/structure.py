@@ -683,12 +683,32 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
             level -= e["balance"] / pool_balance
             e["attach"] = max(level, 0.0)
     else:
-        if abs(parsed[0]["detach"] - 1.0) > 1e-12:
+        # any listing order is accepted; the classes are ordered senior first by attachment,
+        # and errors keep the index the caller used
+        order = sorted(range(len(parsed)), key=lambda i: -parsed[i]["attach"])
+        for upper, lower in zip(order, order[1:], strict=False):
+            hi, lo = parsed[upper], parsed[lower]
+            if lo["detach"] > hi["attach"] + 1e-12:
+                raise _fail(
+                    f"The `tranches[{lower}].detach` must not exceed `tranches[{upper}].attach` "
+                    f"(tranches overlap). Got {lo['detach']!r} > {hi['attach']!r}.",
+                    f"tranches[{lower}].detach",
+                )
+            if lo["detach"] < hi["attach"] - 1e-12:
+                raise _fail(
+                    f"The `tranches[{lower}].detach` must equal `tranches[{upper}].attach` "
+                    f"(no gaps between classes). Got {lo['detach']!r} < {hi['attach']!r}.",
+                    f"tranches[{lower}].detach",
+                )
+        top = order[0]
+        if abs(parsed[top]["detach"] - 1.0) > 1e-12:
             raise _fail(
-                "The `tranches[0].detach` must be 1: the most senior class takes the top of the "
-                f"capital structure (list every class, a retained one too). Got {parsed[0]['detach']!r}.",
-                "tranches[0].detach",
+                f"The `tranches[{top}].detach` must be 1: the most senior class takes the top of "
+                f"the capital structure (list every class, a retained one too). "
+                f"Got {parsed[top]['detach']!r}.",
+                f"tranches[{top}].detach",
             )
+        parsed = [parsed[i] for i in order]
         for e in parsed:
             e["balance"] = (e["detach"] - e["attach"]) * pool_balance
     tranches = tuple(Tranche(**e) for e in parsed)

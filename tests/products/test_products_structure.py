@@ -217,3 +217,14 @@ def test_overcollateralisation_takes_the_first_loss() -> None:
         pool_loss = np.array([0.3, 0.4, 0.6])
         np.testing.assert_allclose(lost[:, k], np.clip(pool_loss - t.attach, 0, t.detach - t.attach) * 1e7,
                                    atol=1e-6)
+
+
+def test_classes_may_be_listed_in_any_order() -> None:
+    spec = base_spec()
+    spec["tranches"] = list(reversed(spec["tranches"]))  # junior first
+    deal = deal_from_dict(spec)
+    assert [t.name for t in deal.tranches] == ["A", "B", "E"]
+    spec["tranches"][0]["detach"] = 0.15  # E (listed first) now overlaps B
+    with pytest.raises(ConventionError) as err:
+        deal_from_dict(spec)
+    assert err.value.field == "tranches[0].detach"
