@@ -10,6 +10,7 @@ from sqlmodel import func, select
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import credit as credit_service
 from api.services import registry
 from models.credit import Loan, LoanEvent, Pledge
 from valuation.samples import generate_samples
@@ -230,16 +231,27 @@ def test_unknown_or_unpledgeable_asset(client, assets, bank, session_factory) ->
     assert counts(session_factory) == (0, 0, 0)
 
 
-@pytest.mark.postgres
-def test_concurrent_originations_one_wins(client, assets, make_key, session_factory, database_dialect) -> None:
-    if database_dialect != "postgresql":
-        pytest.skip("row locks are exercised on PostgreSQL (TEST_DATABASE_URL)")
+@pytest.mark.parametrize(("share", "expected"), [(0.7, [201, 409]), (0.4, [201, 201])])
+def test_concurrent_originations_against_one_asset(
+    client, assets, make_key, session_factory, share, expected, monkeypatch
+) -> None:
+    # PostgreSQL (TEST_DATABASE_URL): SELECT ... FOR UPDATE; SQLite: the database write lock
     bank = make_key("bank", "bank-a")
     q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
-    # each loan alone fits; together they exceed the asset's capacity
-    b = body(assets[:1], principal=round(q["lending_value"] * 0.7, 2))
+    # 0.7: each loan alone fits, together they exceed the asset's lending value -> one 409;
+    # 0.4: both fit -> the lock serialises them and both are booked
+    b = body(assets[:1], principal=round(q["lending_value"] * share, 2))
     barrier = threading.Barrier(2)
     statuses: list[int] = []
+    # both requests reach the lock together, after their valuations: the race is real
+    at_lock = threading.Barrier(2, timeout=30)
+    real_lock = credit_service.lock_assets_for_pledge
+
+    def lock_together(session, asset_ids):  # type: ignore[no-untyped-def]
+        at_lock.wait()
+        return real_lock(session, asset_ids)
+
+    monkeypatch.setattr(credit_service, "lock_assets_for_pledge", lock_together)
 
     def go() -> None:
         barrier.wait()
@@ -250,5 +262,9 @@ def test_concurrent_originations_one_wins(client, assets, make_key, session_fact
         t.start()
     for t in threads:
         t.join()
-    assert sorted(statuses) == [201, 409]
-    assert counts(session_factory)[:2] == (1, 1)
+    assert sorted(statuses) == expected
+    booked = expected.count(201)
+    assert counts(session_factory)[:2] == (booked, booked)
+    with session_factory() as s:
+        total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
+    assert total <= q["lending_value"] + 0.01
