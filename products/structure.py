@@ -339,7 +339,7 @@ class DscrTier:
 class DscrTrigger:
     """DSCR tiers: the largest fraction whose threshold the DSCR is strictly below applies.
 
-    DSCR = (interest collections - senior fees due) / note interest due for the month.
+    DSCR on the basis set in `Triggers` (interest coverage by default).
     ``action`` "trap" holds the cash in the reserve account (released when the test is
     passed again), "sweep" pays it to the notes as principal.
     """
@@ -375,14 +375,21 @@ class Triggers:
     rapid_amortisation_dscr : float or None
         DSCR at or below this starts rapid amortisation for good: sequential, all excess cash
         to principal.
+    dscr_basis : {"interest", "cash"}
+        ``interest``: (interest collections - senior fees) / note interest, an interest
+        coverage ratio for loan pools. ``cash``: (all collections - senior fees) / (note
+        interest + principal due to the borrowing base), the debt-service coverage of
+        income collateral (royalties, licence receivables, whole-business cash flows).
     """
 
     oc_ratio: float | None = None
     cumulative_default: float | None = None
     dscr: tuple[DscrTrigger, ...] = ()
     rapid_amortisation_dscr: float | None = None
+    dscr_basis: Literal["interest", "cash"] = "interest"
 
     def __post_init__(self) -> None:
+        _choice(self.dscr_basis, "triggers.dscr_basis", ("interest", "cash"))
         if self.oc_ratio is not None:
             _number(self.oc_ratio, "triggers.oc_ratio", lo=0.0, lo_open=True)
         if self.cumulative_default is not None:
@@ -729,6 +736,8 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
                    for j, d in enumerate(_list(tr.get("dscr", []), "triggers.dscr"))),
         rapid_amortisation_dscr=_opt_number(tr, "rapid_amortisation_dscr",
                                             "triggers.rapid_amortisation_dscr", lo=0.0),
+        dscr_basis=_choice(tr.get("dscr_basis", "interest"), "triggers.dscr_basis",  # type: ignore[arg-type]
+                           ("interest", "cash")),
     )
     rule = _choice(spec.get("principal_rule", "sequential"), "principal_rule", PRINCIPAL_RULES)
     adv = _number(spec.get("advance_rate", 1.0), "advance_rate", lo=0.0, hi=1.0, lo_open=True)

@@ -18,14 +18,18 @@ Priority of payments each month (``t = 1..T``):
    interest by seniority (``balance x coupon / 12``, shortfalls carried without interest);
    shortfalls are drawn from the reserve;
 3. triggers: OC ratio and cumulative defaults switch principal to sequential for good;
-   DSCR ``(interest collections - fees) / note interest`` (infinite without note interest) sets the cash trap / sweep share
+   DSCR (basis ``interest``: ``(interest collections - fees) / note interest``; basis
+   ``cash``, for income collateral such as royalties and licences: ``(collections - fees)
+   / (note interest + principal due to the borrowing base)``; infinite without debt
+   service) sets the cash trap / sweep share
    and, at or below the rapid-amortisation level, rapid amortisation for good;
 4. principal: the notes are paid down to the borrowing base ``advance_rate x collateral
    value x pool balance / initial pool balance`` (to zero in rapid amortisation),
    sequentially or pro rata by the active rule;
-5. reserve top-up to its target, then excess cash: the swept share pays principal (all of
-   it in rapid amortisation), the trapped share stays in the reserve, reserve cash above
-   target is released when no trap applies, and the rest goes to the residual holder;
+5. reserve top-up to its target (reserve cash above target is released into available
+   funds when no trap applies), then excess cash: the swept share pays principal (all of
+   it in rapid amortisation), the trapped share stays in the reserve, and the rest goes to
+   the residual holder;
 6. losses: note balances above the cover (pool balance + reserve + recoveries still due)
    are written down from the most junior class up.
 
@@ -404,6 +408,7 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
     tr = deal.triggers
     b0 = cf.initial_balance
     base = deal.advance_rate * deal.collateral_value / b0
+    cash_basis = tr.dscr_basis == "cash"
     res = {k: np.zeros((n, t_max)) for k in ("coll", "fees", "rs", "re", "resid", "dscr", "trap", "sweep")}
     seq_out = np.zeros((n, t_max), dtype=bool)
     rap_out = np.zeros((n, t_max), dtype=bool)
@@ -458,7 +463,13 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
                 latched_seq = True
             if tr.cumulative_default is not None and cumdef > tr.cumulative_default * b0:
                 latched_seq = True
-            dscr = (inte - fee_cur) / sched_int if sched_int > MIN_INTEREST else math.inf
+            if cash_basis:  # (collections - fees) / (note interest + principal to the base)
+                ncf = coll - fee_cur
+                service = sched_int + max(total - base * b_end, 0.0)
+            else:  # interest coverage: (interest collections - fees) / note interest
+                ncf = inte - fee_cur
+                service = sched_int
+            dscr = ncf / service if service > MIN_INTEREST else math.inf
             if tr.rapid_amortisation(dscr):
                 rapid = True
             trap_f = tr.trap_fraction(dscr)
@@ -475,6 +486,9 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             dep = min(avail, max(tgt - reserve, 0.0))
             reserve += dep
             avail -= dep
+            if not final and trap_f == 0.0 and reserve > tgt:
+                avail += reserve - tgt  # reserve above target is released when no trap applies
+                reserve = tgt
             sweep = min(sweep_f * avail, total)
             avail -= sweep
             extra = alloc(sweep, notes)
@@ -483,9 +497,6 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             trap = 0.0 if final else trap_f * avail
             reserve += trap
             avail -= trap
-            if not final and trap_f == 0.0 and reserve > tgt:
-                avail += reserve - tgt
-                reserve = tgt
             res["resid"][s, t] = avail
             res["re"][s, t] = reserve
             res["dscr"][s, t] = dscr
@@ -571,6 +582,7 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
     rap_o = np.zeros(shape2, dtype=bool)
     due_o, ip_o, sf_o, pp_o, wd_o, nb_o = (np.zeros(shape3) for _ in range(6))
     pro_rata = deal.principal_rule != "sequential"
+    cash_basis = tr.dscr_basis == "cash"
     for t in range(t_max):
         final = t == t_max - 1
         inte = cf.interest[:, t]
@@ -611,8 +623,14 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
             latched |= (total > 0.0) & (b_end < tr.oc_ratio * total)
         if tr.cumulative_default is not None:
             latched |= cumdef > tr.cumulative_default * b0
-        pos = sched_int > MIN_INTEREST
-        dscr = np.where(pos, (inte - fee_cur) / np.where(pos, sched_int, 1.0), np.inf)
+        if cash_basis:
+            ncf = coll - fee_cur
+            service = sched_int + np.maximum(total - base * b_end, 0.0)
+        else:
+            ncf = inte - fee_cur
+            service = sched_int
+        pos = service > MIN_INTEREST
+        dscr = np.where(pos, ncf / np.where(pos, service, 1.0), np.inf)
         if tr.rapid_amortisation_dscr is not None:
             rapid |= dscr <= tr.rapid_amortisation_dscr
         trap_f = _fractions(dscr, deal, "trap")
@@ -628,6 +646,10 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         dep = np.minimum(avail, np.maximum(tgt - reserve, 0.0))
         reserve = reserve + dep
         avail -= dep
+        if not final:
+            release = (trap_f == 0.0) & (reserve > tgt)
+            avail = np.where(release, avail + (reserve - tgt), avail)
+            reserve = np.where(release, tgt, reserve)
         sweep = np.minimum(sweep_f * avail, total)
         avail -= sweep
         extra = _valloc(sweep, notes, sequential)
@@ -636,10 +658,6 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         trap = np.zeros(n) if final else trap_f * avail
         reserve = reserve + trap
         avail -= trap
-        if not final:
-            release = (trap_f == 0.0) & (reserve > tgt)
-            avail = np.where(release, avail + (reserve - tgt), avail)
-            reserve = np.where(release, tgt, reserve)
         resid_o[:, t] = avail
         re_o[:, t] = reserve
         dscr_o[:, t] = dscr

@@ -91,6 +91,7 @@ class TriggersIn(_Strict):
     cumulative_default: float | None = None
     dscr: list[DscrTriggerIn] = Field(default_factory=list)
     rapid_amortisation_dscr: float | None = None
+    dscr_basis: Literal["interest", "cash"] = "interest"
 
 
 class SecuritizationCreate(_Strict):

@@ -228,3 +228,33 @@ def test_classes_may_be_listed_in_any_order() -> None:
     with pytest.raises(ConventionError) as err:
         deal_from_dict(spec)
     assert err.value.field == "tranches[0].detach"
+
+
+def test_cash_basis_dscr_for_royalty_receivables() -> None:
+    """Music-royalty style: receivables (income collateral), notes at 65 % of the value, a
+    12-month interest reserve and DSCR = (collections - fees) / (interest + principal due)."""
+    from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
+
+    recs = [{"receivable_id": f"R{i}", "cashflows": [100_000.0] * 60, "pd": 0.0} for i in range(5)]
+    deal = deal_from_dict({
+        "pool": {"receivables": recs, "discount_rate": 0.07},
+        "advance_rate": 0.65,
+        "tranches": [{"name": "A", "attach": 0.35, "detach": 1.0, "coupon": 0.05}],
+        "senior_fee_rate": 0.01,
+        "reserve": {"interest_months": 12},
+        "triggers": {"dscr_basis": "cash", "dscr": [
+            {"action": "trap", "tiers": [{"threshold": 1.40, "fraction": 0.5},
+                                         {"threshold": 1.30, "fraction": 1.0}]}]},
+    })
+    sched = asset_schedules(deal.pool)
+    cf = pool_cashflows_from_default_periods(sched, np.zeros((1, 5), dtype=np.int64))
+    for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
+        notes0 = deal.tranches[0].balance
+        fee = 0.01 / 12 * cf.initial_balance
+        due = notes0 * 0.05 / 12
+        principal_due = max(notes0 - 0.65 * cf.balance[0, 0], 0.0)
+        expected = (cf.collections[0, 0] - fee) / (due + principal_due)
+        assert wf.dscr[0, 0] == pytest.approx(expected, rel=1e-12)
+        assert np.abs(wf.cash_imbalance()).max() < 1e-6
+        assert wf.note_balance[0, 0, -1] == pytest.approx(0.0, abs=1e-6)
+        assert wf.writedown.sum() == 0.0

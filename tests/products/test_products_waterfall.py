@@ -67,6 +67,7 @@ def deals(draw: Any) -> dict[str, Any]:
                                        {"threshold": 1.2, "fraction": 1.0}]}]
     if draw(st.booleans()):
         triggers["rapid_amortisation_dscr"] = draw(st.floats(0.5, 1.5))
+    triggers["dscr_basis"] = draw(st.sampled_from(["interest", "cash"]))
     return {
         "pool": {"loans": loans, "receivables": receivables,
                  "discount_rate": draw(st.floats(0.0, 0.1)),
