@@ -4,7 +4,9 @@ Haircut of a data asset
     ``H = max(H_floor, 1 - q_alpha(V_T / V_0) + c_liq)`` capped at 1, where ``q_alpha``
     is the ``alpha`` quantile (default 5 %) of the value over the liquidation horizon
     from the valuation's Monte Carlo paths and ``c_liq`` the liquidation cost (a fraction
-    of value). Lending value = ``V_0 (1 - H)``; maximum loan = advance rate x lending value.
+    of value). Lending value = ``V_0 (1 - H)``; maximum loan =
+    ``min(advance rate x V_0, lending value)``: the advance rate is a share of appraised
+    value, as in IP-backed lending, and the lending value caps it.
 
 Supervisory haircut (Basel comprehensive approach, CRE22.57-22.59)
     ``H = H_M sqrt((N_R + T_M - 1) / T_M)`` with ``H_M`` the haircut for a holding
@@ -27,7 +29,7 @@ import numpy as np
 from valuation._typing import FloatArray
 from valuation.errors import ConventionError
 
-#: Advance rates (maximum loan / lending value) by data-asset category. Anchored to
+#: Advance rates (maximum loan / appraised value) by data-asset category. Anchored to
 #: IP-backed lending, the closest mature analogue: 10-60 % of appraised value in
 #: practice, one large Chinese bank capping invention patents at 25 %, utility models
 #: at 15 % and trademarks at 50 % (public reports 2023-2025, see DESIGN.md "Market
@@ -112,7 +114,7 @@ def exposure_after_mitigation(e: float, c: float, h_e: float = 0.0, h_c: float =
 
 @dataclass(frozen=True, slots=True)
 class AdvancePolicy:
-    """Advance rates by category (decimals of lending value); unknown categories use ``other``.
+    """Advance rates by category (decimals of appraised value); unknown categories use ``other``.
 
     Every rate must lie within ``bounds`` (default 15-60 %, the IP-lending range);
     ``AdvancePolicy.with_overrides({"consumer": 0.35})`` gives a bank's own table.
@@ -226,7 +228,7 @@ def assess_collateral(
 ) -> CollateralAssessment:
     """Haircut, lending value, advance rate, maximum loan, LTV and warnings for one asset.
 
-    ``max_loan = advance_rate(category) x lending_value``; ``ltv = principal / value_0``.
+    ``max_loan = min(advance_rate(category) x value_0, lending_value)``; ``ltv = principal / value_0``.
     """
     haircut, market = monte_carlo_haircut(value_0, horizon_values, quantile=quantile,
                                           liquidation_cost=liquidation_cost, floor=floor)
@@ -238,7 +240,7 @@ def assess_collateral(
     ltv = None if principal is None else principal / value_0
     return CollateralAssessment(
         value=float(value_0), haircut=haircut, market_haircut=market, liquidation_cost=liquidation_cost,
-        lending_value=lv, advance_rate=adv, max_loan=adv * lv, ltv=ltv,
+        lending_value=lv, advance_rate=adv, max_loan=min(adv * float(value_0), lv), ltv=ltv,
         warnings=origination_warnings(principal, value_0, tenor_months),
     )
 

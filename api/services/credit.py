@@ -4,13 +4,17 @@ The routers (`api.routers.loans`) and the demo step call these functions. The nu
 come from the pure library (`credit.*`) fed by `valuation.value_asset`:
 
 1. Each pledged asset is valued (`valuation.value_asset`, seeded Monte Carlo). Its
-   haircut is the 5 % quantile of the simulated value over a 6-month liquidation
-   horizon relative to today's simulated value, plus a 10 % liquidation cost, floored
-   at 30 % (`credit.collateral.monte_carlo_haircut`); lending value = reconciled value
-   x (1 - haircut); the maximum loan is the category's advance rate x lending value.
+   haircut is 1 minus the 5 % quantile of the simulated value over a 6-month
+   liquidation horizon relative to today's simulated value, plus a 10 % liquidation
+   cost, floored at 30 % (`credit.collateral.monte_carlo_haircut`); lending value =
+   reconciled value x (1 - haircut); the maximum loan is the category's advance rate x
+   value, capped by the lending value, less what live loans already use.
 2. PD: the borrower's master-scale rating, or the probability that the pledged assets'
-   simulated monthly cash flow (times ``revenue_share``) falls below the loan's debt
-   service within the tenor (`credit.pd.pd_from_revenue`), annualised for EL and capital.
+   simulated cash flow (times ``revenue_share``) over each payment period falls below
+   the debt service due in it, within the tenor (`credit.pd.pd_from_revenue` with a
+   window of ``frequency_months``); a bullet's final principal is left out of the debt
+   service (it is refinanced or met from the collateral: that is LGD's business).
+   Annualised for EL and capital.
 3. LGD: economic, from the collateral value on the default paths (same paths, so
    wrong-way risk is included); regulatory (F-IRB, data not eligible: 40 %, 45 % for
    financial institutions) for capital unless the request overrides it.
@@ -164,7 +168,7 @@ def assess_assets(
         adv = pol.advance_rate(asset.category)
         out.append(AssetCollateral(
             asset=asset, value=value, haircut=haircut, lending_value=lv, advance_rate=adv,
-            max_loan=adv * lv, pledged=float(pledged.get(int(aid), Decimal(0))), value_0_sim=v0_sim,
+            max_loan=min(adv * value, lv), pledged=float(pledged.get(int(aid), Decimal(0))), value_0_sim=v0_sim,
             revenue=np.asarray(sim.revenue), sim=sim,
         ))
     return out
@@ -270,11 +274,14 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
                 field="tenor_months",
             )
         ds = np.zeros(int(pay_month.max()))
-        np.add.at(ds, pay_month - 1, (sched["interest"] + sched["principal"]).to_numpy())
+        service_due = (sched["interest"] + sched["principal"]).to_numpy()
+        if body.amortization == "bullet":
+            service_due = sched["interest"].to_numpy()
+        np.add.at(ds, pay_month - 1, service_due)
         opening = np.concatenate([[principal], sched["balance"].to_numpy()[:-1]])
         # outstanding (EAD) at each month: the opening balance of the period the month falls in
         month_ead = np.interp(np.arange(1, ds.size + 1), pay_month, opening, left=principal)
-        rev_pd = pd_from_revenue(revenue, ds)
+        rev_pd = pd_from_revenue(revenue, ds, window_months=body.frequency_months)
         default_month = rev_pd.default_month  # 0-based month column, -1 none
         if rating_pd is not None:
             pd_1y, pd_source, pd_se = rating_pd, "rating", None

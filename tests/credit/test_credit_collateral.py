@@ -63,7 +63,10 @@ def test_assessment_and_warnings() -> None:
     a = assess_collateral(1000.0, paths, "financial", principal=700.0, tenor_months=48)
     assert a.haircut == pytest.approx(0.1 + 0.1)
     assert a.lending_value == pytest.approx(800.0)
-    assert a.max_loan == pytest.approx(0.5 * 800.0)
+    assert a.max_loan == pytest.approx(min(0.5 * 1000.0, 800.0))
+    capped = assess_collateral(1000.0, np.full(100, 500.0), "financial")
+    assert capped.lending_value == pytest.approx(400.0)
+    assert capped.max_loan == pytest.approx(400.0)  # the lending value caps the advance
     assert a.ltv == pytest.approx(0.7)
     assert len(a.warnings) == 2
     quiet = assess_collateral(1000.0, paths, "unknown-category", principal=100.0, tenor_months=12)
