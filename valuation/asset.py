@@ -28,7 +28,7 @@ QUALITY_DIMENSIONS: tuple[str, ...] = (
 # Default weights of the six quality dimensions in the quality coefficient (equal
 # weights: GB/T 36344-2018 lists the six dimensions without ranking them). Callers
 # override them through the cost approach's ``quality_weights``.
-DEFAULT_QUALITY_WEIGHTS: Mapping[str, float] = {d: 1.0 / 6.0 for d in QUALITY_DIMENSIONS}
+DEFAULT_QUALITY_WEIGHTS: Mapping[str, float] = dict.fromkeys(QUALITY_DIMENSIONS, 1.0 / 6.0)
 
 
 @dataclass(frozen=True, slots=True)
