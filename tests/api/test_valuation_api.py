@@ -200,3 +200,33 @@ def test_stored_valuations_are_immutable(client, bank, asset_id, session_factory
         row.seed = 99
         with pytest.raises(PermissionError, match="immutable"):
             s.flush()
+
+
+def test_quote_stream_resumes_after_last_event_id_and_times_out(client, bank, asset_id) -> None:
+    for seed in (1, 2):
+        client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 100, "seed": seed},
+                    headers=bank)
+    with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 2}, headers=bank) as r:
+        ids = [int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")]
+    assert len(ids) == 2 and ids[0] < ids[1]
+    headers = {**bank, "Last-Event-ID": str(ids[0])}
+    with client.stream("GET", "/v1/quotes/stream", params={"limit": 1}, headers=headers) as r:
+        text = "".join(r.iter_text())
+    assert f"id: {ids[1]}" in text
+    with client.stream("GET", "/v1/quotes/stream", params={"timeout_seconds": 0.3}, headers=bank) as r:
+        text = "".join(r.iter_text())
+    assert "event: quote" not in text
+
+
+def test_service_for_other_shells_values_without_writing(bank, client, asset_id, session_factory) -> None:
+    from datetime import date
+
+    from api.services.valuation import value_registered_asset
+
+    with session_factory() as s:
+        result = value_registered_asset(s, asset_id, as_of=date.fromisoformat(AS_OF), paths=300, seed=5)
+    assert result.simulation is not None and result.simulation.values.shape == (300,)
+    assert result.simulation.horizon_value(6).shape == (300,)
+    assert set(result.methods) == {"income", "cost", "market"}
+    with session_factory() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Valuation)).scalar_one() == 0
