@@ -272,6 +272,9 @@ class Tranche:
         own ``spread_bp`` for floating notes and 0 for fixed ones.
     guarantee : Guarantee or None
         Optional wrap.
+    equity : bool
+        The most junior class only: it also receives the residual cash (excess spread
+        released after the waterfall), as an equity or residual note does.
     """
 
     name: str
@@ -282,6 +285,7 @@ class Tranche:
     spread_bp: float | None = None
     discount_spread_bp: float | None = None
     guarantee: Guarantee | None = None
+    equity: bool = False
 
     def __post_init__(self) -> None:
         _number(self.balance, "tranche.balance", lo=0.0, lo_open=True)
@@ -464,6 +468,10 @@ class Deal:
         _choice(self.principal_rule, "principal_rule", PRINCIPAL_RULES)
         _number(self.advance_rate, "advance_rate", lo=0.0, hi=1.0, lo_open=True)
         names = [t.name for t in self.tranches]
+        for i, t in enumerate(self.tranches[:-1]):
+            if t.equity:
+                raise _fail(f"The `tranches[{i}].equity` flag is only for the most junior class.",
+                            f"tranches[{i}].equity")
         for i, t in enumerate(self.tranches):
             if names.index(t.name) != i:
                 raise _fail(f"The `tranches[{i}].name` must be unique. Got {t.name!r} twice.",
@@ -512,7 +520,7 @@ class Deal:
 # ---------------------------------------------------------------------------------------------
 
 _TRANCHE_KEYS = {"name", "balance", "attach", "detach", "coupon", "spread_bp",
-                 "discount_spread_bp", "guarantee"}
+                 "discount_spread_bp", "guarantee", "equity"}
 
 
 def _mapping(value: object, path: str) -> Mapping[str, Any]:
@@ -682,6 +690,11 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
             grec = _number(gm.get("guarantor_recovery", 0.4), f"{p}.guarantee.guarantor_recovery",
                            lo=0.0, hi=1.0)
             entry["guarantee"] = Guarantee(gpd, grec)
+        eq = m.get("equity", False)
+        if not isinstance(eq, bool):
+            raise _fail(f"The `{p}.equity` must be true or false. Got {eq!r}.", f"{p}.equity")
+        entry["equity"] = eq
+        entry["_index"] = i
         parsed.append(entry)
     if by_balance:
         level = 1.0
@@ -718,7 +731,11 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         parsed = [parsed[i] for i in order]
         for e in parsed:
             e["balance"] = (e["detach"] - e["attach"]) * pool_balance
-    tranches = tuple(Tranche(**e) for e in parsed)
+    for j, e in enumerate(parsed):
+        if e["equity"] and j != len(parsed) - 1:
+            raise _fail("The `equity` flag is only for the most junior class.",
+                        f"tranches[{e['_index']}].equity")
+    tranches = tuple(Tranche(**{k: v for k, v in e.items() if k != "_index"}) for e in parsed)
     fee_rate = _number(spec.get("senior_fee_rate", 0.0), "senior_fee_rate", lo=0.0, hi=1.0)
     fee_fixed = _number(spec.get("senior_fee_fixed", 0.0), "senior_fee_fixed", lo=0.0)
     r = _mapping(spec.get("reserve", {}), "reserve")

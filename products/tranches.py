@@ -422,11 +422,14 @@ def _guarantee_factor(tr: Tranche, times: FloatArray) -> FloatArray | None:
 def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Investor cash and principal loss per scenario, tranche and month, guarantees applied.
 
+    The most junior class, when flagged ``equity``, also receives the residual cash.
     With a wrap, the investor receives the scheduled coupon, principal and write-downs
     while the guarantor survives (``G = due + written down - paid``, recoveries after the
     guarantor defaults); catch-up interest then goes to the guarantor.
     """
     cash = wf.interest_paid + wf.principal_paid
+    if deal.tranches[-1].equity:
+        cash[:, -1, :] += wf.residual
     loss = wf.writedown.copy()
     for k, tr in enumerate(deal.tranches):
         f = _guarantee_factor(tr, times)

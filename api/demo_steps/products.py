@@ -7,9 +7,10 @@ becomes a pool of data-licence receivables instead, so the step always runs. Lea
 ``ctx.state["securitization_ids"]``.
 
 Structure (after China's data-asset ABS: a senior class with a guarantor wrap and a coupon
-in the 1.8-2.5 % range): A 25-100 % at 2.2 % wrapped by a guarantor with a 0.1 % PD, B
-10-25 % at 3.8 %, C 0-10 % at 8 %; 0.5 % senior fees, a 3-month interest reserve,
-sequential pay with a 10 % cumulative default trigger.
+in the 1.8-2.5 % range): A 25-100 % at 2.0 % wrapped by a guarantor with a 0.1 % PD, B
+10-25 % at 2.6 %, C 0-10 % the equity (no coupon, it takes the residual cash); 0.5 %
+senior fees, a 3-month interest reserve, sequential pay with a 10 % cumulative default
+trigger.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def run(ctx: DemoContext) -> None:
         "currency": "CNY",
         "pool": pool,
         "tranches": [
-            {"name": "A", "attach": 0.25, "detach": 1.00, "coupon": 0.022,
+            {"name": "A", "attach": 0.25, "detach": 1.00, "coupon": 0.020,
              "guarantee": {"guarantor_pd": 0.001, "guarantor_recovery": 0.4}},
-            {"name": "B", "attach": 0.10, "detach": 0.25, "coupon": 0.038},
-            {"name": "C", "attach": 0.00, "detach": 0.10, "coupon": 0.08},
+            {"name": "B", "attach": 0.10, "detach": 0.25, "coupon": 0.026},
+            {"name": "C", "attach": 0.00, "detach": 0.10, "coupon": 0.0, "equity": True},
         ],
         "senior_fee_rate": 0.005,
         "reserve": {"interest_months": 3},

@@ -68,6 +68,7 @@ class TrancheIn(_Strict):
     spread_bp: float | None = Field(None, description="Floating spread over the index, bp.")
     discount_spread_bp: float | None = None
     guarantee: GuaranteeIn | None = None
+    equity: bool = Field(False, description="Most junior class only: it also takes the residual cash.")
 
 
 class ReserveIn(_Strict):

@@ -272,7 +272,7 @@ def tranche_table(result: PriceResult) -> list[str]:
            f"{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}"
     lines = [head]
     for t in result.tranches:
-        spread = f"{t.fair_spread_bp:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
+        spread = f"{t.fair_spread_bp + 0.0:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
         dur = f"{t.duration:7.2f}" if t.duration is not None else f"{'n/a':>7}"
         lines.append(f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
                      f"{t.prob_loss:9.2%}{t.price:9.3f}{spread}{t.wal_years:7.2f}{dur}"

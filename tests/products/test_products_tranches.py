@@ -32,6 +32,7 @@ from products.waterfall import (
     pool_cashflows_from_survival,
     run_waterfall,
 )
+from valuation.errors import ConventionError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
 LHP = json.loads((DATA / "vasicek_lhp.json").read_text())
@@ -281,3 +282,22 @@ def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
     expected = 1 - math.exp(math.log(1 - 0.02) * t_last)
     assert res.by_name("M").prob_loss == pytest.approx(expected, rel=0.01)
     assert res.by_name("E").prob_loss == 1.0
+
+
+def test_equity_class_takes_the_residual_cash() -> None:
+    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.08, "term_months": 24,
+              "pd": 0.0} for i in range(5)]
+    spec = {"pool": {"loans": loans},
+            "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
+                         {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.0, "equity": True}]}
+    deal = deal_from_dict(spec)
+    sched = asset_schedules(deal.pool)
+    cf = pool_cashflows_from_survival(sched, cdr_survival(0.0, sched.n_periods))
+    wf = run_waterfall(deal, cf)
+    cash, _ = investor_cashflows(deal, wf, np.arange(1, cf.n_periods + 1) / 12.0)
+    # without defaults all collections reach the two classes (no fees, no reserve)
+    np.testing.assert_allclose(cash.sum(axis=1), cf.collections, rtol=1e-12, atol=1e-6)
+    bad = dict(spec, tranches=[{**spec["tranches"][0], "equity": True}, spec["tranches"][1]])
+    with pytest.raises(ConventionError) as err:
+        deal_from_dict(bad)
+    assert err.value.field == "tranches[0].equity"
