@@ -63,7 +63,8 @@ def test_quote_has_every_figure(client, assets, bank) -> None:
     rate = q["rate"]
     assert rate["total"] == pytest.approx(rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"])
     assert 0.3 <= q["haircut"] < 1.0
-    assert q["max_principal"] <= q["lending_value"] * 0.6 + 1e-6
+    assert q["max_principal"] <= min(0.6 * q["collateral_value"], q["lending_value"]) + 1e-6
+    assert q["max_principal"] == pytest.approx(min(q["assets"][0]["advance_rate"] * q["collateral_value"], q["lending_value"]))
     assert q["principal"] == pytest.approx(q["max_principal"])
     assert q["expected_loss"] == pytest.approx(q["pd"] * q["lgd"] * q["ead"])
     assert q["rwa"] == pytest.approx(12.5 * q["capital"])
@@ -114,23 +115,23 @@ def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make
 def test_pledge_capacity_is_never_exceeded(client, assets, bank, session_factory) -> None:
     q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
     lv = q["lending_value"]
-    # above the advance-rate maximum but within the lending value: booked, with a warning
-    first = client.post("/v1/loans", json=body(assets[:1], principal=round(0.6 * lv, 2)), headers=bank)
+    # up to the lending value: booked; above the advance-rate maximum it carries a warning
+    p1 = round(0.95 * lv, 2)
+    first = client.post("/v1/loans", json=body(assets[:1], principal=p1), headers=bank)
     assert first.status_code == 201, first.text
-    assert any("advance-rate" in w for w in first.json()["warnings"])
+    assert any("advance-rate" in w for w in first.json()["warnings"]) == (p1 > q["max_principal"])
     before = counts(session_factory)
-    # the same asset again: 0.6 + 0.6 of its lending value -> 409, nothing written
-    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.6 * lv, 2)), headers=bank)
+    # the same asset again: 0.95 + 0.1 of its lending value -> 409, nothing written
+    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.1 * lv, 2)), headers=bank)
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "capacity" in r.json()["detail"]
     assert counts(session_factory) == before
     q2 = client.post("/v1/loans/quote", json=body(assets[:1], principal=1000.0), headers=bank).json()
-    assert q2["assets"][0]["pledged"] == pytest.approx(round(0.6 * lv, 2), abs=0.01)
-    assert q2["assets"][0]["available_capacity"] == pytest.approx(0.4 * lv, rel=1e-6)
-    assert q2["max_principal"] == 0.0
-    # what is left still fits exactly
-    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(0.4 * lv, 2) - 0.01), headers=bank)
+    assert q2["assets"][0]["pledged"] == pytest.approx(p1, abs=0.01)
+    assert q2["assets"][0]["available_capacity"] == pytest.approx(lv - p1, abs=0.01)
+    # what is left still fits
+    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(lv - p1, 2) - 0.02), headers=bank)
     assert rest.status_code == 201, rest.text
     with session_factory() as s:
         total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
