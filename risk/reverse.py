@@ -132,7 +132,8 @@ class ReverseStressResult:
 
 def limit_metric(runner: StressRunner, scenario: Scenario, limit: Limit) -> float:
     """The limit's metric on the book under ``scenario`` (stressed figure)."""
-    fig = runner.evaluate([Variant(scenario.shocks, scenario.horizon_months)])
+    fig = runner.evaluate([Variant(scenario.shocks, scenario.horizon_months)],
+                          tranches=limit.kind == "senior_tranche_loss", tail=False)
     m = fig.metrics
     if limit.kind == "expected_loss_budget":
         return float(m["loan"]["expected_loss"][0].sum()) if "loan" in m else 0.0

@@ -51,9 +51,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from credit.capital import irb_capital
+from credit.capital import asset_correlation, irb_capital
 from credit.collateral import DEFAULT_HAIRCUT_QUANTILE
-from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
+from credit.portfolio import (
+    expected_shortfall,
+    loss_distribution,
+    tranche_expected_loss,
+    value_at_risk,
+    vasicek_tranche_loss,
+)
 from risk.book import Book
 from risk.executors import Executor, LocalExecutor
 from risk.scenarios import Scenario, Shocks
@@ -83,7 +89,7 @@ _I84 = int(np.searchsorted(QUANTILE_LEVELS, 0.8413))
 RECURSION_MAX_LOANS = 300
 
 METRICS: tuple[str, ...] = ("collateral_value", "lending_value", "ltv", "pd", "lgd",
-                            "expected_loss", "capital", "margin_calls",
+                            "expected_loss", "capital", "margin_calls", "loss_var", "loss_es",
                             "tranche_expected_loss", "price", "value")
 _ASSET_METRICS = ("collateral_value", "lending_value", "value")
 _LOAN_METRICS = ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expected_loss",
@@ -478,6 +484,34 @@ def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
     return out
 
 
+#: Confidence of the portfolio loss VaR and ES in the aggregate (the IRB's 99.9 %).
+TAIL_CONFIDENCE = 0.999
+
+
+def _portfolio_tail(loan: dict[str, FloatArray], ead: FloatArray, rho: FloatArray,
+                    variants: tuple[Variant, ...]) -> dict[str, FloatArray]:
+    """One-year loan-book loss VaR and ES at `TAIL_CONFIDENCE` for each variant.
+
+    One-factor Gaussian copula (`credit.portfolio`) on the stressed PDs and LGDs with each
+    loan's Basel correlation at its base PD plus the scenario's correlation shift; exact
+    recursion up to `RECURSION_MAX_LOANS` loans, the large-pool distribution above.
+    """
+    n_v = len(variants)
+    var = np.zeros(n_v)
+    es = np.zeros(n_v)
+    if ead.size == 0:
+        return {"loss_var": var, "loss_es": es}
+    method = "recursion" if ead.size <= RECURSION_MAX_LOANS else "lhp"
+    for v, variant in enumerate(variants):
+        p = np.clip(loan["pd"][v], 1e-10, 1.0 - 1e-10)
+        lg = np.clip(loan["lgd"][v], 1e-6, 1.0)
+        r = stress_correlation(rho, variant.shocks)
+        losses, probs = loss_distribution(p, ead, lg, r, method=method)
+        var[v] = value_at_risk(losses, probs, TAIL_CONFIDENCE)
+        es[v] = expected_shortfall(losses, probs, TAIL_CONFIDENCE)
+    return {"loss_var": var, "loss_es": es}
+
+
 # ----------------------------------------------------------------------------- results
 @dataclass(frozen=True, slots=True, eq=False)
 class VariantFigures:
@@ -567,6 +601,10 @@ def _aggregate(metrics: dict[str, dict[str, FloatArray]], ead: FloatArray,
         agg["expected_loss"] = float(ln["expected_loss"][v].sum())
         agg["capital"] = float(ln["capital"][v].sum())
         agg["margin_calls"] = float(ln["margin_calls"][v].sum())
+    tail = metrics.get("portfolio", {})
+    if tail:
+        agg["loss_var"] = float(tail["loss_var"][v])
+        agg["loss_es"] = float(tail["loss_es"][v])
     if tr:
         agg["tranche_expected_loss"] = float(np.dot(tr["tranche_expected_loss"][v], notional)
                                              / notional.sum())
@@ -645,6 +683,9 @@ class StressRunner:
             "sales": np.array([np.nan if x.sales_meur is None else x.sales_meur for x in loans]),
         }
         self._loan_ead = ead
+        # Basel IRB corporate asset correlation of each loan at its base PD (CRE31.5)
+        self._loan_rho = np.asarray(asset_correlation(np.maximum(cols["pd"], 1e-12)),
+                                    dtype=np.float64).reshape(-1)
         self._loan_tasks: list[_LoanTask] = []
         for s in range(0, len(loans), cfg.loan_chunk_size):
             e = min(s + cfg.loan_chunk_size, len(loans))
@@ -671,11 +712,14 @@ class StressRunner:
 
     # -- evaluation ----------------------------------------------------------------
     def evaluate(self, variants: Sequence[Variant],
-                 progress: Callable[[float], None] | None = None) -> VariantFigures:
+                 progress: Callable[[float], None] | None = None, *, tranches: bool = True,
+                 tail: bool = True) -> VariantFigures:
         """Per-position figures of each variant, shape (n_variants, n_positions) per metric.
 
         The zero shock of each horizon is the base of the PD shift; it is added (and
-        dropped from the output) when not requested.
+        dropped from the output) when not requested. ``tranches=False`` and ``tail=False``
+        skip the securitization stage and the portfolio VaR/ES (for searches that do not
+        need them).
         """
         variants = tuple(variants)
         for v in variants:
@@ -689,7 +733,8 @@ class StressRunner:
                 variants = (*variants, Variant(Shocks(), h))
         base_of = np.array([variants.index(Variant(Shocks(), v.horizon_months))
                             for v in variants], dtype=np.int64)
-        n_tasks = len(self._asset_tasks) + len(self._loan_tasks) + len(self._deal_tasks)
+        deal_tasks = self._deal_tasks if tranches else []
+        n_tasks = len(self._asset_tasks) + len(self._loan_tasks) + len(deal_tasks)
         done = [0]
 
         def tick(_d: int, _t: int) -> None:
@@ -720,15 +765,18 @@ class StressRunner:
         if loan_outs:
             metrics["loan"] = {m: np.concatenate([o.metrics[m] for o in loan_outs], axis=1)
                                for m in _LOAN_METRICS}
-        if self._deal_tasks:
+        if loan_outs and tail:
+            metrics["portfolio"] = _portfolio_tail(metrics["loan"], self._loan_ead,
+                                                   self._loan_rho, variants)
+        if deal_tasks:
             ln = metrics["loan"]
-            deal_outs = ex.map(_deal_task, self._deal_tasks,
+            deal_outs = ex.map(_deal_task, deal_tasks,
                                shared={"loan_pd": ln["pd"], "loan_lgd": ln["lgd"],
                                        "loan_ead": self._loan_ead, "variants": variants,
                                        "grid": self.grid}, progress=tick)
             n_t = len(self.book.tranches)
             tr = {m: np.empty((n_v, n_t)) for m in _TRANCHE_METRICS}
-            for task, o in zip(self._deal_tasks, deal_outs, strict=True):
+            for task, o in zip(deal_tasks, deal_outs, strict=True):
                 for m in _TRANCHE_METRICS:
                     tr[m][:, task.tranche_index] = o[m]
             metrics["tranche"] = tr
@@ -765,6 +813,7 @@ class StressRunner:
         return {"seed": c.seed, "n_paths": c.n_paths, "asset_chunk_size": c.asset_chunk_size,
                 "loan_chunk_size": c.loan_chunk_size,
                 "haircut_confidence": c.haircut_confidence, "executor": self.executor.name,
+                "tail_confidence": TAIL_CONFIDENCE,
                 "months": self.grid.months}
 
     def _result(self, scenario: Scenario, fig: VariantFigures, b: int, s: int) -> StressResult:

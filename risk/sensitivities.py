@@ -91,7 +91,7 @@ def sensitivities(runner: StressRunner, *, bumps: Bumps | None = None,
         Variant(Shocks(correlation_shift=b.correlation), horizon_months),
         Variant(Shocks(correlation_shift=-b.correlation), horizon_months),
     ]
-    fig = runner.evaluate(variants)
+    fig = runner.evaluate(variants, tail=False)
     ids = {"asset": [a.id for a in runner.book.assets],
            "loan": [x.id for x in runner.book.loans],
            "tranche": [t.id for t in runner.book.tranches]}
@@ -99,6 +99,8 @@ def sensitivities(runner: StressRunner, *, bumps: Bumps | None = None,
     rows: list[pd.DataFrame] = []
     totals: list[dict[str, object]] = []
     for kind, mets in fig.metrics.items():
+        if kind not in _RISK_FIGURE:
+            continue
         value = mets["value"]
         risk = mets[_RISK_FIGURE[kind]]
         dv01 = (value[1] - value[2]) / (2.0 * b.rate_bp)

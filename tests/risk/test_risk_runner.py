@@ -16,7 +16,7 @@ from credit.capital import irb_capital
 from credit.portfolio import loss_distribution, tranche_expected_loss
 from risk.book import AssetPosition, Book, LoanPosition
 from risk.library import builtins, get_builtin
-from risk.runner import METRICS, MarketGrid, RunConfig, StressRunner, run_stress
+from risk.runner import METRICS, MarketGrid, RunConfig, StressRunner, Variant, run_stress
 from risk.scenarios import RightsEvent, Scenario, Shocks
 from valuation.errors import ConventionError
 
@@ -105,14 +105,45 @@ def test_harsher_revenue_shock_never_raises_collateral_or_lowers_el(
     hi, lo = max(m1, m2), min(m1, m2)
     mild = Scenario("mild", Shocks(revenue_multiplier=hi), 12)
     harsh = Scenario("harsh", Shocks(revenue_multiplier=lo, growth_shift=g), 12)
-    a, b = runner.run([mild, harsh])
+    fig = runner.evaluate([Variant(mild.shocks, 12), Variant(harsh.shocks, 12)],
+                          tranches=False, tail=False)
+    a, b = (_Pair(fig, 0), _Pair(fig, 1))
     for kind, metric in (("asset", "collateral_value"), ("loan", "collateral_value"),
                          ("asset", "lending_value")):
         assert np.all(b.figures(kind, metric)[1] <= a.figures(kind, metric)[1] * (1 + 1e-12))
     for metric in ("expected_loss", "pd", "ltv"):
         assert np.all(b.figures("loan", metric)[1] >= a.figures("loan", metric)[1] * (1 - 1e-12))
-    assert b.aggregate.loc["expected_loss", "stressed"] >= \
-        a.aggregate.loc["expected_loss", "stressed"] * (1 - 1e-12)
+    assert b.figures("loan", "expected_loss")[1].sum() >= \
+        a.figures("loan", "expected_loss")[1].sum() * (1 - 1e-12)
+
+
+class _Pair:
+    """``figures(kind, metric)[1]``: the figures of one variant of an evaluation."""
+
+    def __init__(self, fig, v: int) -> None:  # type: ignore[no-untyped-def]
+        self.fig, self.v = fig, v
+
+    def figures(self, kind: str, metric: str):  # type: ignore[no-untyped-def]
+        arr = self.fig.metrics[kind][metric][self.v]
+        return arr, arr
+
+
+def test_portfolio_tail_is_credits_var_and_es(runner: StressRunner) -> None:
+    from credit.capital import asset_correlation
+    from credit.portfolio import expected_shortfall, value_at_risk
+
+    res = runner.run(get_builtin("downturn_credit"))[0]
+    pd_b, pd_s = res.figures("loan", "pd")
+    lgd_b, lgd_s = res.figures("loan", "lgd")
+    ead = np.array([x.exposure for x in runner.book.loans])
+    rho = asset_correlation(np.array([x.pd for x in runner.book.loans]))
+    for col, p, lg, r in (("base", pd_b, lgd_b, rho), ("stressed", pd_s, lgd_s, rho + 0.05)):
+        losses, probs = loss_distribution(p, ead, lg, r)
+        assert res.aggregate.loc["loss_var", col] == pytest.approx(
+            value_at_risk(losses, probs, 0.999), rel=1e-12)
+        assert res.aggregate.loc["loss_es", col] == pytest.approx(
+            expected_shortfall(losses, probs, 0.999), rel=1e-12)
+    assert res.aggregate.loc["loss_es", "stressed"] > res.aggregate.loc["loss_es", "base"]
 
 
 def test_library_scenarios_move_the_book_the_right_way(runner: StressRunner) -> None:
