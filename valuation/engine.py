@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from valuation.asset import AssetProfile
-from valuation.conventions import parse_currency, parse_date
+from valuation.conventions import Compounding, DayCount, parse_currency, parse_date
 from valuation.cost import CostValuer
 from valuation.errors import ConventionError, InsufficientDataError, NoMethodError
 from valuation.income import IncomePlan, IncomeValuer
@@ -69,7 +69,7 @@ def value_asset(
     comparables: pd.DataFrame | None,
     asset: AssetProfile | Mapping[str, Any],
     as_of: date | str,
-    market: MarketData,
+    market: MarketData | None,
     paths: int = 10_000,
     seed: int = 0,
     *,
@@ -129,9 +129,18 @@ def value_asset(
         No approach can run; ``reasons`` says what each lacks.
     """
     as_of_d = parse_date(as_of, field="as_of")
+    given_early = dict(assumptions or {})
+    if market is None and given_early.get("discount_rate") is not None:
+        # a flat discount rate replaces the curve: any curve in the valuation currency will do
+        market = MarketData.flat_rate(
+            as_of_d, 0.0, currency=parse_currency(currency or "CNY"),
+            day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL,
+        )
     if not isinstance(market, MarketData):
         raise ConventionError(
-            f"The `market` must be a `MarketData`. Got {type(market).__name__}.", field="market"
+            f"The `market` must be a `MarketData` (or give `assumptions.discount_rate`). "
+            f"Got {type(market).__name__}.",
+            field="market",
         )
     ccy = parse_currency(market.currency if currency is None else currency)
     paths = _check_int(paths, "paths", 1, MAX_PATHS)

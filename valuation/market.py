@@ -148,10 +148,10 @@ class MarketData:
         cls,
         as_of: date,
         rate: float | Rate,
-        *,
         currency: str,
         day_count: DayCount | None = None,
         compounding: Compounding | None = None,
+        *,
         risk_premium: float = 0.0,
     ) -> MarketData:
         """A flat curve from a decimal with its conventions, or from a `Rate` that carries them."""

@@ -214,3 +214,15 @@ def test_numpy_integers_are_accepted_for_paths_and_seed(build) -> None:
     res = value_asset(build.revenue_frame(np.full(24, 1_000.0)), None, None, build.asset(), build.as_of,
                       build.market(), np.int64(300), np.int32(4))
     assert res.paths == 300 and res.seed == 4 and isinstance(res.seed, int)
+
+
+def test_a_discount_rate_needs_no_curve(build) -> None:
+    kw = {"economic_life_months": 24, "half_life_months": 24.0, "discount_rate": 0.1, "cost_ratio": 0.0}
+    signals = build.revenue_frame(np.full(24, 1_000.0))
+    without = value_asset(signals, None, None, build.asset(), build.as_of, None, 200, 1, assumptions=kw)
+    with_curve = value_asset(signals, None, None, build.asset(), build.as_of, build.market(0.07), 200, 1,
+                             assumptions=kw)
+    assert without.methods["income"].value == with_curve.methods["income"].value
+    with pytest.raises(ConventionError) as err:
+        value_asset(signals, None, None, build.asset(), build.as_of, None, 200, 1)
+    assert err.value.field == "market"
