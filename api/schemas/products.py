@@ -143,6 +143,7 @@ class PriceRequest(_Strict):
                                  description="Flat zero rate (annual, ACT/365F) of the curve.")
     k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
     w: float = Field(0.0, ge=0.0, le=1.0, description="SEC-SA delinquent share.")
+    break_even: bool = Field(True, description="Also solve each class's break-even default rate.")
 
 
 class TrancheFigures(BaseModel):
@@ -159,6 +160,8 @@ class TrancheFigures(BaseModel):
     yield_rate: float | None = Field(None, alias="yield")
     risk_weight: float
     expected_loss_std_error: float
+    break_even_cdr: float | None = Field(
+        None, description="Constant annual default rate at which the class first loses principal.")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 

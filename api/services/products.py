@@ -40,7 +40,7 @@ from models.audit import record_audit
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
 from products.structure import Deal, PoolLoan, deal_from_dict
-from products.tranches import analyze_deal, default_market
+from products.tranches import analyze_deal, break_even_cdr, default_market
 from valuation.errors import ValuationError
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -239,6 +239,8 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
         market = default_market(as_of, req.discount_rate, deal.currency)
         res = analyze_deal(deal, market=market, method=req.method, correlation=req.correlation,
                            n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w)
+        breaks = ([break_even_cdr(deal, k, index_rate=req.discount_rate).cdr
+                   for k in range(len(deal.tranches))] if req.break_even else [None] * len(deal.tranches))
     except ValuationError as exc:
         raise _as_invalid(exc) from None
     figures = [
@@ -248,8 +250,9 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
             fair_spread_bp=_finite(t.fair_spread_bp), wal_years=t.wal_years,
             duration=_finite(t.duration), yield_rate=_finite(t.yield_rate),
             risk_weight=t.risk_weight, expected_loss_std_error=t.expected_loss_std_error,
+            break_even_cdr=b,
         )
-        for t in res.tranches
+        for t, b in zip(res.tranches, breaks, strict=True)
     ]
     pricing = SecuritizationPricing(
         id=uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
@@ -269,14 +272,15 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
 def tranche_table(result: PriceResult) -> list[str]:
     """The priced tranches as text lines (the demo prints these)."""
     head = f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'price':>9}" \
-           f"{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}"
+           f"{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}{'BE CDR':>8}"
     lines = [head]
     for t in result.tranches:
         spread = f"{t.fair_spread_bp + 0.0:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
         dur = f"{t.duration:7.2f}" if t.duration is not None else f"{'n/a':>7}"
         lines.append(f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
                      f"{t.prob_loss:9.2%}{t.price:9.3f}{spread}{t.wal_years:7.2f}{dur}"
-                     f"{t.risk_weight:8.0%}")
+                     f"{t.risk_weight:8.0%}"
+                     + (f"{t.break_even_cdr:8.1%}" if t.break_even_cdr is not None else f"{'':>8}"))
     return lines
 
 

@@ -62,6 +62,8 @@ def test_create_read_and_price(client, make_key) -> None:
         assert 0.0 <= t["prob_loss"] <= 1.0
     els = [t["expected_loss"] for t in res["tranches"]]
     assert els[0] <= els[1] <= els[2]
+    be = [t["break_even_cdr"] for t in res["tranches"]]
+    assert be[0] >= be[1] >= be[2]
     # the same seed reproduces the same figures
     again = client.post(f"/v1/securitizations/{deal['id']}/price",
                         json={"paths": 2000, "seed": 7, "correlation": 0.2, "as_of": "2025-06-30"},
