@@ -156,7 +156,8 @@ class AssetProfile:
     quality : Quality
         GB/T 36344 quality scores.
     records : int
-        Size of the data set in records (rows), >= 1.
+        Size of the data set in records (rows), >= 0; 0 means unknown (the market
+        approach then makes no volume adjustment).
     refresh_days : float
         How often the data is refreshed, in days (> 0; 1 = daily).
     """
@@ -181,9 +182,10 @@ class AssetProfile:
             raise ConventionError(
                 "The `quality` of `AssetProfile` must be a `Quality`.", field="quality"
             )
-        if isinstance(self.records, bool) or not isinstance(self.records, int) or self.records < 1:
+        if isinstance(self.records, bool) or not isinstance(self.records, int) or self.records < 0:
             raise ConventionError(
-                f"The `records` of `AssetProfile` must be a positive integer. Got {self.records!r}.",
+                f"The `records` of `AssetProfile` must be a non-negative integer (0: unknown). "
+                f"Got {self.records!r}.",
                 field="records",
             )
         if (

@@ -11,7 +11,7 @@ Factor adjustment (at least `MIN_COMPARABLES`), per comparable ``i``:
 - quality:  ``q_asset / q_i`` (``q_asset`` the asset's weighted GB/T 36344 score);
 - volume:   ``(records_asset / records_i) ** size_elasticity`` (default 0.4: the
   exchange's observed elasticity of price to size, below one because value grows
-  less than proportionally with rows);
+  less than proportionally with rows); 1 when either size is unknown (0 records);
 - date:     ``(1 + market_growth_rate) ** years`` since the trade (ACT/365F, default 0);
 - rights:   ``scope_asset / scope_i`` (`Rights.scope_score`; a comparable's
   ``rights_scope``: processing_use 0.3 < product_operation 0.6 < holding 1.0);
@@ -143,9 +143,14 @@ class MarketValuer:
                     field=f"comparables.{i}.price",
                 )
             records = rec.get("records")
-            if isinstance(records, bool) or not isinstance(records, int | float | np.integer | np.floating) or not records > 0:
+            if (
+                isinstance(records, bool)
+                or not isinstance(records, int | float | np.integer | np.floating)
+                or not records >= 0
+            ):
                 raise ConventionError(
-                    f"The `comparables.{i}.records` must be a positive count. Got {records!r}.",
+                    f"The `comparables.{i}.records` must be a non-negative count (0: unknown). "
+                    f"Got {records!r}.",
                     field=f"comparables.{i}.records",
                 )
             q = rec.get("quality_score")
@@ -206,7 +211,13 @@ class MarketValuer:
         price = frame["price"].to_numpy()
         age = frame["age_years"].to_numpy()
         f_quality = np.clip(q_asset / frame["quality"].to_numpy(), lo, hi)
-        f_volume = np.clip((asset.records / frame["records"].to_numpy()) ** p["size_elasticity"], lo, hi)
+        comp_records = frame["records"].to_numpy()
+        known = comp_records > 0
+        if asset.records > 0:
+            ratio = np.where(known, asset.records / np.where(known, comp_records, 1.0), 1.0)
+        else:
+            ratio = np.ones_like(comp_records)
+        f_volume = np.clip(ratio ** p["size_elasticity"], lo, hi)
         f_date = np.clip((1.0 + p["market_growth_rate"]) ** age, lo, hi)
         f_rights = np.clip(s_asset / frame["scope"].to_numpy(), lo, hi)
         adjusted = price * f_quality * f_volume * f_date * f_rights
@@ -232,8 +243,9 @@ class MarketValuer:
         }
         value = factor_value
         method = "factor_adjustment"
-        if p["hedonic"] and n >= MIN_HEDONIC:
-            hed = _hedonic(frame, records=asset.records, quality=q_asset, scope=s_asset)
+        usable = frame[known] if asset.records > 0 else frame
+        if p["hedonic"] and len(usable) >= MIN_HEDONIC:
+            hed = _hedonic(usable, records=asset.records or None, quality=q_asset, scope=s_asset)
             if hed is not None:
                 value, info = hed
                 diagnostics["hedonic"] = info
@@ -243,16 +255,21 @@ class MarketValuer:
 
 
 def _hedonic(
-    frame: pd.DataFrame, *, records: float, quality: float, scope: float
+    frame: pd.DataFrame, *, records: float | None, quality: float, scope: float
 ) -> tuple[float, dict[str, Any]] | None:
-    """OLS of log price on log records, log quality, log scope and age; None if not identified."""
+    """OLS of log price on log records, log quality, log scope and age; None if not identified.
+
+    ``records=None`` (size unknown) leaves ``ln records`` out of the regression.
+    """
     cols = {
-        "ln_records": np.log(frame["records"].to_numpy()),
         "ln_quality": np.log(frame["quality"].to_numpy()),
         "ln_scope": np.log(frame["scope"].to_numpy()),
         "age_years": frame["age_years"].to_numpy(),
     }
-    target = {"ln_records": math.log(records), "ln_quality": math.log(quality), "ln_scope": math.log(scope), "age_years": 0.0}
+    target = {"ln_quality": math.log(quality), "ln_scope": math.log(scope), "age_years": 0.0}
+    if records is not None:
+        cols = {"ln_records": np.log(frame["records"].to_numpy()), **cols}
+        target["ln_records"] = math.log(records)
     names = [k for k, v in cols.items() if np.ptp(v) > 1e-12]
     y = np.log(frame["price"].to_numpy())
     n = y.shape[0]

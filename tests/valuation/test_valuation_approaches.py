@@ -226,3 +226,21 @@ def test_a_discount_rate_needs_no_curve(build) -> None:
     with pytest.raises(ConventionError) as err:
         value_asset(signals, None, None, build.asset(), build.as_of, None, 200, 1)
     assert err.value.field == "market"
+
+
+def test_unknown_sizes_make_no_volume_adjustment(build) -> None:
+    from dataclasses import replace
+
+    asset = build.asset()
+    comps = pd.DataFrame({"category": "consumer", "price": [100.0, 200.0, 300.0], "currency": "CNY",
+                          "traded_on": [build.as_of - timedelta(days=365)] * 3,
+                          "records": [0, asset.records * 4, asset.records],
+                          "quality_score": [asset.quality.score()] * 3, "rights_scope": ["holding"] * 3})
+    s = asset.rights.scope_score()
+    res = MarketValuer(size_elasticity=0.5).value(ValuationInputs(None, None, comps, asset, "CNY"),
+                                                  as_of=build.as_of, market=build.market())
+    assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 200.0 * 0.5 * s, 300.0 * s])
+    unknown = replace(asset, records=0)
+    res = MarketValuer(size_elasticity=0.5).value(ValuationInputs(None, None, comps, unknown, "CNY"),
+                                                  as_of=build.as_of, market=build.market())
+    assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 200.0 * s, 300.0 * s])
