@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api.deps import Principal, SessionDep, require_roles
+from api.errors import InvalidInputError
+from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.schemas.products import (
     DataNotePriceRequest,
     DataNotePriceResult,
     PriceRequest,
     PriceResult,
     SecuritizationCreate,
+    SecuritizationList,
     SecuritizationPublic,
 )
 from api.services import products as service
@@ -49,6 +52,25 @@ def create_securitization(body: SecuritizationCreate, principal: Originator,
     row, tranches = service.create_securitization(session, body, tenant=principal.tenant,
                                                   actor=_actor(principal))
     return service.securitization_public(row, tranches)
+
+
+@router.get("/securitizations", response_model=SecuritizationList,
+            summary="List your securitizations", responses=_ERRORS)
+def list_securitizations(request: Request, principal: Reader, session: SessionDep,
+                         limit: LimitQuery = DEFAULT_LIMIT,
+                         cursor: CursorQuery = None) -> SecuritizationList:
+    """The caller's tenant's securitizations, by id; `?limit=` and `?cursor=`."""
+    secret = str(request.app.state.settings.secret_key)
+    after = decode_cursor(cursor, secret)
+    after_id = None
+    if after is not None:
+        if not isinstance(after.get("id"), str):
+            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
+        after_id = after["id"]
+    rows, more = service.list_securitizations(session, principal.tenant, limit=limit, after_id=after_id)
+    items = [service.securitization_public(r, service.tranches_of(session, r.id)) for r in rows]
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
+    return SecuritizationList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/securitizations/{securitization_id}", response_model=SecuritizationPublic,

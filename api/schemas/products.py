@@ -131,6 +131,11 @@ class SecuritizationPublic(BaseModel):
     created_at: datetime
 
 
+class SecuritizationList(BaseModel):
+    items: list[SecuritizationPublic]
+    next_cursor: str | None = None
+
+
 class PriceRequest(_Strict):
     """POST /v1/securitizations/{id}/price."""
 

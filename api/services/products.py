@@ -196,6 +196,17 @@ def get_securitization(session: Session, securitization_id: str, tenant: str) ->
     return row
 
 
+def list_securitizations(session: Session, tenant: str, *, limit: int,
+                         after_id: str | None = None) -> tuple[list[Securitization], bool]:
+    """The tenant's securitizations by id, a page of ``limit`` after ``after_id``; and
+    whether more follow."""
+    query = select(Securitization).where(Securitization.tenant == tenant)
+    if after_id is not None:
+        query = query.where(col(Securitization.id) > after_id)
+    rows = list(session.exec(query.order_by(col(Securitization.id)).limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
+
+
 def tranches_of(session: Session, securitization_id: str) -> list[SecuritizationTranche]:
     return list(session.exec(
         select(SecuritizationTranche)

@@ -177,3 +177,17 @@ def test_pool_of_the_tenants_loans(client, make_key, db_session) -> None:
         r = client.post("/v1/securitizations", json=body, headers=bank)
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "pool.loan_ids.1"
+
+
+def test_list_is_paged_and_per_tenant(client, make_key) -> None:
+    bank = make_key("bank")
+    ids = {client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
+           for _ in range(3)}
+    client.post("/v1/securitizations", json=deal_body(), headers=make_key("bank", "tenant-b"))
+    page = client.get("/v1/securitizations?limit=2", headers=bank).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = client.get(f"/v1/securitizations?limit=2&cursor={page['next_cursor']}", headers=bank).json()
+    assert rest["next_cursor"] is None
+    assert {x["id"] for x in page["items"] + rest["items"]} == ids
+    bad = client.get("/v1/securitizations?cursor=garbage", headers=bank)
+    assert bad.status_code == 422
