@@ -8,7 +8,8 @@ Factor adjustment (at least `MIN_COMPARABLES`), per comparable ``i``:
 
 ``P_i* = P_i * f_quality * f_volume * f_date * f_rights``
 
-- quality:  ``q_asset / q_i`` (``q_asset`` the asset's weighted GB/T 36344 score);
+- quality:  ``q_asset / q_i`` (``q_asset`` the asset's weighted GB/T 36344 score); 1 for
+  a comparable without a score (0);
 - volume:   ``(records_asset / records_i) ** size_elasticity`` (default 0.4: the
   exchange's observed elasticity of price to size, below one because value grows
   less than proportionally with rows); 1 when either size is unknown (0 records);
@@ -154,9 +155,9 @@ class MarketValuer:
                     field=f"comparables.{i}.records",
                 )
             q = rec.get("quality_score")
-            if isinstance(q, bool) or not isinstance(q, int | float | np.floating) or not (0.0 < q <= 1.0):
+            if isinstance(q, bool) or not isinstance(q, int | float | np.floating) or not (0.0 <= q <= 1.0):
                 raise ConventionError(
-                    f"The `comparables.{i}.quality_score` must be in (0, 1]. Got {q!r}.",
+                    f"The `comparables.{i}.quality_score` must be in [0, 1] (0: not scored). Got {q!r}.",
                     field=f"comparables.{i}.quality_score",
                 )
             scope = scope_score(rec.get("rights_scope"), field=f"comparables.{i}.rights_scope")
@@ -210,7 +211,9 @@ class MarketValuer:
         lo, hi = FACTOR_BOUNDS
         price = frame["price"].to_numpy()
         age = frame["age_years"].to_numpy()
-        f_quality = np.clip(q_asset / frame["quality"].to_numpy(), lo, hi)
+        comp_quality = frame["quality"].to_numpy()
+        scored = comp_quality > 0
+        f_quality = np.clip(np.where(scored, q_asset / np.where(scored, comp_quality, 1.0), 1.0), lo, hi)
         comp_records = frame["records"].to_numpy()
         known = comp_records > 0
         if asset.records > 0:
@@ -243,7 +246,7 @@ class MarketValuer:
         }
         value = factor_value
         method = "factor_adjustment"
-        usable = frame[known] if asset.records > 0 else frame
+        usable = frame[(known if asset.records > 0 else True) & scored & (q_asset > 0)]
         if p["hedonic"] and len(usable) >= MIN_HEDONIC:
             hed = _hedonic(usable, records=asset.records or None, quality=q_asset, scope=s_asset)
             if hed is not None:

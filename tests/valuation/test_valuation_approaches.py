@@ -244,3 +244,15 @@ def test_unknown_sizes_make_no_volume_adjustment(build) -> None:
     res = MarketValuer(size_elasticity=0.5).value(ValuationInputs(None, None, comps, unknown, "CNY"),
                                                   as_of=build.as_of, market=build.market())
     assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 200.0 * s, 300.0 * s])
+
+
+def test_unscored_comparables_get_no_quality_adjustment(build) -> None:
+    asset = build.asset()
+    comps = pd.DataFrame({"category": "consumer", "price": [100.0, 200.0, 300.0], "currency": "CNY",
+                          "traded_on": [build.as_of - timedelta(days=365)] * 3,
+                          "records": [asset.records] * 3, "quality_score": [0.0, asset.quality.score() / 2, 0.0],
+                          "rights_scope": ["holding"] * 3})
+    s = asset.rights.scope_score()
+    res = MarketValuer().value(ValuationInputs(None, None, comps, asset, "CNY"), as_of=build.as_of,
+                               market=build.market())
+    assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 400.0 * s, 300.0 * s])
