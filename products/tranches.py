@@ -520,7 +520,7 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             index = (prev / df0 - 1.0) * 12.0
             dfk = np.stack([market.with_risk_premium(market.risk_premium + t.market_spread_bp / 1e4)
                             .discount_factors(dates) for t in deal.tranches])
-            sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "wd", "bal")}
+            sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "paid", "wd", "bal")}
             sums.update({"el": np.zeros(k_n), "el2": np.zeros(k_n), "pl": np.zeros(k_n),
                          "pv": np.zeros(k_n), "pv2": np.zeros(k_n)})
         wf = run_waterfall(deal, cf, index)
@@ -531,6 +531,7 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         sums["cash"] += np.einsum("s,skt->kt", wts, cash)
         # principal the investor receives: paid by the waterfall, plus write-downs a wrap covers
         sums["prin"] += np.einsum("s,skt->kt", wts, wf.principal_paid + wf.writedown - loss)
+        sums["paid"] += np.einsum("s,skt->kt", wts, wf.principal_paid)
         sums["wd"] += np.einsum("s,skt->kt", wts, wf.writedown)
         sums["bal"] += np.einsum("s,skt->kt", wts, bal_start)
         lf = loss.sum(axis=2) / faces  # (s, K)
@@ -555,7 +556,7 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         fixed = float(df0 @ (sums["prin"][k] + index / 12.0 * sums["bal"][k]))
         fair = (faces[k] - fixed) / ann * 1e4 if ann > 0.0 else float("nan")
         months = np.arange(1, exp_cash.size + 1)
-        wal = float(months @ (sums["prin"][k] + sums["wd"][k])) / 12.0 / faces[k]
+        wal = float(months @ (sums["paid"][k] + sums["wd"][k])) / 12.0 / faces[k]
         rw = sec_sa_risk_weight(k_sa, w, tr.attach, tr.detach)
         if tr.guarantee is not None:
             rw = min(rw, guarantor_risk_weight(tr.guarantee.guarantor_pd))

@@ -32,6 +32,7 @@ from products.waterfall import (
     pool_cashflows_from_survival,
     run_waterfall,
 )
+from valuation.conventions import add_months
 from valuation.errors import ConventionError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
@@ -301,3 +302,17 @@ def test_equity_class_takes_the_residual_cash() -> None:
     with pytest.raises(ConventionError) as err:
         deal_from_dict(bad)
     assert err.value.field == "tranches[0].equity"
+
+
+def test_wal_is_the_area_under_the_expected_balance() -> None:
+    deal = amortising_deal(pd=0.05)
+    market = default_market(AS_OF)
+    res = analyze_deal(deal, market=market, method="cdr", cdr=0.2)
+    sched = asset_schedules(deal.pool)
+    df = market.discount_factors([add_months(AS_OF, m) for m in range(1, sched.n_periods + 1)])
+    index = (np.concatenate([[1.0], df[:-1]]) / df - 1.0) * 12.0  # the curve's monthly forwards
+    cf = pool_cashflows_from_survival(sched, cdr_survival(0.2, sched.n_periods))
+    wf = run_waterfall(deal, cf, index)
+    for k, t in enumerate(res.tranches):
+        bal = np.concatenate([[deal.tranches[k].balance], wf.note_balance[0, k, :-1]])
+        assert t.wal_years == pytest.approx(bal.sum() / 12.0 / deal.tranches[k].balance, rel=1e-9)
