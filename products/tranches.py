@@ -587,6 +587,30 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
     """Per-tranche expected loss, probability of loss, price, yield, fair spread, WAL,
     duration and SEC-SA risk weight under the chosen default model.
 
+    Parameters
+    ----------
+    deal : Deal
+    market : MarketData
+        Discount curve at the closing date (QuantLib); its monthly forwards are the
+        floating index and each class is discounted at the curve plus its market spread.
+    method : {"mc", "lhp", "recursion", "cdr"}
+        Default model (see the module docstring).
+    correlation : float
+        Asset correlation of the one-factor Gaussian copula, [0, 1).
+    n_paths, seed, chunk_size : int
+        Monte Carlo paths, the seed of ``numpy.random.default_rng`` (recorded in the
+        result) and the paths simulated at once (bounds memory).
+    cdr : float or array, optional
+        Annual default rate(s) for ``method="cdr"``.
+    k_sa, w : float
+        SEC-SA pool capital (decimal) and delinquent share for the risk weights.
+    keep_losses : bool
+        Keep per-path tranche losses (fractions of face) in the result.
+
+    Returns
+    -------
+    DealAnalytics
+
     Examples
     --------
     >>> from datetime import date
