@@ -64,24 +64,18 @@ def stress(
             run = service.create_run(session, ref, tenant=tenant, actor=cli.CLI_ACTOR,
                                      paths=paths, seed=seed)
             run_id = run.id
-        executor = service.make_executor(settings.dask_scheduler)
-        try:
-            with typer.progressbar(length=1000, label=f"stress {run.scenario_name}",
-                                   file=sys.stderr) as bar:
-                done = [0]
+        with typer.progressbar(length=1000, label=f"stress {run.scenario_name}",
+                               file=sys.stderr) as bar:
+            done = [0]
 
-                def on_progress(fraction: float) -> None:
-                    step = int(round(fraction * 1000)) - done[0]
-                    if step > 0:
-                        bar.update(step)
-                        done[0] += step
+            def on_progress(fraction: float) -> None:
+                step = int(round(fraction * 1000)) - done[0]
+                if step > 0:
+                    bar.update(step)
+                    done[0] += step
 
-                service.execute_run(factory, run_id, executor=executor,
-                                    on_progress=on_progress)
-        finally:
-            close = getattr(executor, "close", None)
-            if close is not None:
-                close()
+            service.execute_run(factory, run_id, on_progress=on_progress,
+                                dask_address=settings.dask_scheduler)
         with factory() as session:
             run = session.get(StressRun, run_id)
             if run is None or run.status != "succeeded":

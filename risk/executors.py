@@ -85,6 +85,8 @@ class DaskExecutor:
         Scheduler address (``tcp://host:8786``); used when ``client`` is not given.
     client : distributed.Client, optional
         An existing client (not closed by this executor).
+    timeout_s : float, optional
+        Seconds to wait for the scheduler (dask's default when None).
 
     Notes
     -----
@@ -95,7 +97,8 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, *, client: Any | None = None) -> None:
+    def __init__(self, address: str | None = None, *, client: Any | None = None,
+                 timeout_s: float | None = None) -> None:
         if client is None and not address:
             from valuation.errors import ConventionError
 
@@ -105,7 +108,7 @@ class DaskExecutor:
         if client is None:
             from distributed import Client
 
-            client = Client(address)
+            client = Client(address, timeout=timeout_s) if timeout_s else Client(address)
             self._owns = True
         else:
             self._owns = False

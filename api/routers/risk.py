@@ -73,13 +73,7 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
     address = getattr(settings, "dask_scheduler", None)
 
     def job() -> None:
-        executor = service.make_executor(address)
-        try:
-            service.execute_run(factory, run.id, executor=executor, as_of=date.today())
-        finally:
-            close = getattr(executor, "close", None)
-            if close is not None:
-                close()
+        service.execute_run(factory, run.id, dask_address=address, as_of=date.today())
 
     get_jobs(request.app).submit(job)
     return JSONResponse(status_code=202, headers={"Location": f"/v1/stress-runs/{run.id}"},

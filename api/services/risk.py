@@ -432,13 +432,19 @@ before_write_hook: Callable[[str], None] | None = None
 
 def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                 executor: Executor | None = None, config: RunConfig | None = None,
-                as_of: date | None = None, on_progress: ProgressFn | None = None) -> None:
+                as_of: date | None = None, on_progress: ProgressFn | None = None,
+                dask_address: str | None = None) -> None:
     """Run a stored stress run to completion (the job body); never raises.
 
     ``on_progress(fraction)`` is called as chunks finish (e.g. a CLI progress bar), in
-    addition to the run's ``progress`` column being updated.
+    addition to the run's ``progress`` column being updated. Without an ``executor``, a
+    Dask client is opened on ``dask_address`` when given (and closed at the end), else the
+    local executor is used; a scheduler that cannot be reached fails the run.
     """
+    owned: Executor | None = None
     try:
+        if executor is None and dask_address:
+            executor = owned = make_executor(dask_address)
         with session_factory() as session:
             run = session.get(StressRun, run_id)
             if run is None:
@@ -493,11 +499,24 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
             session.execute(sa.update(StressRun).where(StressRun.id == run_id).values(
                 status="failed", error=message[:4000], finished_at=_now()))
             session.commit()
+    finally:
+        close = getattr(owned, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # closing a broken client must not mask the run's state
+                logger.exception("closing the executor of run %s failed", run_id)
+
+
+#: Seconds a run waits for a configured Dask scheduler before it fails.
+DASK_CONNECT_TIMEOUT_S = 10.0
 
 
 def make_executor(dask_address: str | None) -> Executor:
     """Dask when a scheduler address is configured, else the local executor."""
-    return DaskExecutor(dask_address) if dask_address else LocalExecutor()
+    if dask_address:
+        return DaskExecutor(dask_address, timeout_s=DASK_CONNECT_TIMEOUT_S)
+    return LocalExecutor()
 
 
 def results_json(session: Session, run: StressRun) -> dict[str, Any]:

@@ -257,3 +257,14 @@ def test_run_includes_the_tenants_securitizations(client, app, make_key, book,
     assert high["tranche_expected_loss"]["base"] < low["tranche_expected_loss"]["base"]
     assert low["price"]["delta"] < 0
     assert "tranche_expected_loss" in doc["aggregate"] and "price" in doc["aggregate"]
+
+
+def test_unreachable_dask_scheduler_fails_the_run(session_factory, monkeypatch) -> None:
+    monkeypatch.setattr(risk_service, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    with session_factory() as s:
+        run = risk_service.create_run(s, "baseline", tenant="tenant-a", actor="test")
+    # nothing listens on port 9 (discard); the client gives up and the run is failed
+    risk_service.execute_run(session_factory, run.id, dask_address="tcp://127.0.0.1:9")
+    with session_factory() as s:
+        stored = s.get(StressRun, run.id)
+        assert stored.status == "failed" and stored.error
