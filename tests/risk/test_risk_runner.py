@@ -228,3 +228,26 @@ def test_unpledged_shares_are_pro_rata_to_principal(book_factory) -> None:  # ty
     assert math.fsum(shares) == pytest.approx(1.0, rel=1e-15)
     np.testing.assert_allclose(np.array(shares) / np.array(principals),
                                shares[0] / principals[0], rtol=1e-12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(revenue=st.floats(1.0, 1e6), vol=st.floats(0.0, 1.0), hazard=st.floats(0.0, 0.5),
+       growth=st.floats(-0.5, 0.5), share=st.floats(0.1, 1.0), pd_=st.floats(1e-4, 0.5))
+def test_zero_shock_is_exact_on_any_book(revenue: float, vol: float, hazard: float,
+                                         growth: float, share: float, pd_: float) -> None:
+    # consumer + cross-border: the neutral category multiplier and rights event apply to it
+    a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=revenue,
+                      volatility=vol, obsolescence_hazard=hazard, growth_rate=growth,
+                      half_life_months=30.0, economic_life_months=24, risk_premium=0.05,
+                      cross_border=True)
+    ln = LoanPosition(id="l", currency="CNY", principal=revenue * 10.0, pd=pd_, lgd=0.4,
+                      annual_rate=0.05, maturity_years=2.0, collateral={"a": share})
+    runner = StressRunner(Book.build("CNY", [a], [ln]), MarketGrid.flat(0.03, 24),
+                          RunConfig(n_paths=16))
+    neutral, scaled = runner.run([Scenario("neutral", NEUTRAL, 12),
+                                  get_builtin("severe_combined").scaled(0.0)])
+    for res in (neutral, scaled):
+        assert np.array_equal(res.positions["base"].to_numpy(),
+                              res.positions["stressed"].to_numpy())
+    base_pd, _ = neutral.figures("loan", "pd")
+    assert base_pd[0] == pd_
