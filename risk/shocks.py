@@ -101,7 +101,8 @@ def obsolescence_times(uniforms: FloatArray, hazard: FloatArray) -> FloatArray:
     """
     u = np.asarray(uniforms, dtype=np.float64)
     h = np.asarray(hazard, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    # a tiny (even subnormal) hazard gives a time beyond any horizon: inf, not a warning
+    with np.errstate(divide="ignore", over="ignore"):
         return np.where(h > 0.0, -np.log(u) / np.where(h > 0.0, h, 1.0), np.inf)
 
 
