@@ -258,3 +258,30 @@ def test_cash_basis_dscr_for_royalty_receivables() -> None:
         assert np.abs(wf.cash_imbalance()).max() < 1e-6
         assert wf.note_balance[0, 0, -1] == pytest.approx(0.0, abs=1e-6)
         assert wf.writedown.sum() == 0.0
+
+
+def test_music_royalty_interest_reserve_holds_twelve_months_of_interest() -> None:
+    from products.structure import MUSIC_ROYALTY_ADVANCE_RATE, MUSIC_ROYALTY_RESERVE_MONTHS
+    from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
+
+    recs = [{"receivable_id": f"R{i}", "cashflows": [400_000.0] * 48, "pd": 0.0} for i in range(4)]
+    deal = deal_from_dict({
+        "pool": {"receivables": recs, "discount_rate": 0.07},
+        "advance_rate": MUSIC_ROYALTY_ADVANCE_RATE,
+        "tranches": [{"name": "A", "attach": 1 - MUSIC_ROYALTY_ADVANCE_RATE, "detach": 1.0,
+                      "coupon": 0.05}],
+        "reserve": {"interest_months": MUSIC_ROYALTY_RESERVE_MONTHS},
+        "triggers": {"dscr_basis": "cash"},
+    })
+    sched = asset_schedules(deal.pool)
+    wf = run_waterfall(deal, pool_cashflows_from_default_periods(sched, np.zeros((1, 4), dtype=np.int64)))
+    target = 12 * wf.interest_due[0, 0]
+    # built from the cash left after interest and principal, then kept at 12 months of coupon
+    funded = np.nonzero(np.isclose(wf.reserve_end[0], target, rtol=1e-12))[0]
+    first = int(funded[0])
+    assert 0 < first < 6
+    assert (np.diff(wf.reserve_end[0, : first + 1]) > 0).all()
+    assert (wf.residual[0, :first] == 0.0).all()  # nothing released while the reserve builds
+    np.testing.assert_allclose(wf.reserve_end[0, first:-1], target[first:-1], rtol=1e-12)
+    assert wf.reserve_end[0, -1] == 0.0
+    assert (wf.note_balance[0, 0] <= MUSIC_ROYALTY_ADVANCE_RATE * wf.collections.sum() + 1e-6).all()
