@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -511,8 +511,9 @@ def schedules(
     *,
     business_day_convention: str = "ModifiedFollowing",
     dates_as: str = "date",
+    curve: DiscountCurve | None = None,
 ) -> pd.DataFrame:
-    """Schedules of many fixed-rate loans at once (vectorised over loans and periods).
+    """Schedules of many loans at once (vectorised over loans and periods).
 
     Parameters
     ----------
@@ -524,6 +525,10 @@ def schedules(
     dates_as : {"date", "datetime64"}
         ``date`` gives ``datetime.date`` objects as in `schedule`; ``datetime64`` keeps
         numpy dates (faster for very large books).
+    curve : DiscountCurve, optional
+        Makes every loan floating: each period's rate is the curve's simple forward over
+        the accrual period plus the loan's ``spread_bp`` column (0 when absent), as
+        `FloatingRate`; ``annual_rate`` is then ignored (it must still be a valid decimal).
 
     Returns
     -------
@@ -663,7 +668,22 @@ def schedules(
         parts = [_year_fractions_days(prev, pay, dc, civil_s, civil_e) if dc in present else np.zeros(total)
                  for dc in _DC_ORDER]
         yf = np.choose(np.repeat(dc_code, n_per), parts)
-    interest, repaid, closing = _amortize_long(principal, rate, yf, n_per, offsets, code, 12.0 / freq)
+    row_rates = None
+    if curve is not None:
+        # floating: simple forward of the curve over each accrual period + spread_bp
+        spread = (loans["spread_bp"].to_numpy(dtype=np.float64) if "spread_bp" in loans.columns
+                  else np.zeros(n_loans))
+        if not np.all(np.isfinite(spread)):
+            raise ConventionError("The `spread_bp` must be finite basis points.", field="spread_bp")
+        uniq, inverse = np.unique(np.concatenate([prev, pay]), return_inverse=True)
+        epoch = date(1970, 1, 1)
+        df = np.asarray(curve.discount_factors([epoch + timedelta(days=int(x)) for x in uniq]), dtype=np.float64)
+        df_prev, df_pay = df[inverse[:total]], df[inverse[total:]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fwd = np.where(yf > 0, (df_prev / df_pay - 1.0) / yf, 0.0)
+        row_rates = fwd + np.repeat(spread, n_per) / 10_000.0
+    interest, repaid, closing = _amortize_long(principal, rate, yf, n_per, offsets, code, 12.0 / freq,
+                                               row_rates)
     if dates_as == "date":
         out_dates = pay.astype("datetime64[D]").astype(object)
     else:
@@ -681,9 +701,13 @@ def schedules(
 
 def _amortize_long(
     principal: FloatArray, rate: FloatArray, yf: FloatArray, n_per: IntArray, offsets: IntArray,
-    code: IntArray, periods_per_year: FloatArray,
+    code: IntArray, periods_per_year: FloatArray, row_rates: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Fixed-rate kernel on ragged rows; the same arithmetic as `_amortize`, row for row."""
+    """Kernel on ragged rows; the same arithmetic as `_amortize`, row for row.
+
+    ``rate`` is one fixed rate per loan; ``row_rates`` (floating loans) one rate per row,
+    with the annuity level payment recomputed every period (``reset_level`` in `_amortize`).
+    """
     total = yf.size
     interest = np.empty(total)
     repaid = np.empty(total)
@@ -696,9 +720,13 @@ def _amortize_long(
     ppy = periods_per_year[order]
     cd = code[order]
     n_f = n_sorted.astype(np.float64)
-    rp = r / ppy
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        level = np.where(np.abs(rp) > 1e-15, bal * rp / -np.expm1(-n_f * np.log1p(rp)), bal / n_f)
+
+    def level_payment(b: FloatArray, rr: FloatArray, per_year: FloatArray, left: FloatArray) -> FloatArray:
+        rp = rr / per_year
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.where(np.abs(rp) > 1e-15, b * rp / -np.expm1(-left * np.log1p(rp)), b / left)
+
+    level = level_payment(bal, r if row_rates is None else row_rates[off], ppy, n_f)
     step = np.where(cd == 0, 0.0, np.where(cd == 1, bal / n_f, 0.0))
     annuity = cd == 0
     alive_counts = np.searchsorted(-n_sorted, -np.arange(int(n_sorted[0])), side="left")
@@ -706,7 +734,13 @@ def _amortize_long(
         m = int(alive_counts[kk])
         rows = off[:m] + kk
         b = bal[:m]
-        inte = b * r[:m] * yf[rows]
+        if row_rates is None:
+            rr = r[:m]
+        else:
+            rr = row_rates[rows]
+            if kk > 0:
+                level[:m] = level_payment(b, rr, ppy[:m], n_f[:m] - kk)
+        inte = b * rr * yf[rows]
         prin = np.where(annuity[:m], level[:m] - inte, step[:m])
         last = n_sorted[:m] == kk + 1
         prin = np.where(last, b, prin)

@@ -237,3 +237,23 @@ def test_schedules_bad_input(column: str, value: object, field: str) -> None:
     with pytest.raises(ConventionError) as info:
         schedules(book)
     assert info.value.field == field
+
+
+def test_vectorised_floating_schedules_equal_single_floating_schedules() -> None:
+    class Curve:
+        # zero rates rising from 2 % to 4 % over five years, continuous ACT/365F
+        def discount_factors(self, dates: list[date]) -> np.ndarray:
+            t = np.array([(d - date(2024, 1, 1)).days for d in dates], float) / 365.0
+            return np.exp(-(0.02 + 0.004 * t) * t)
+
+    book = _random_book(40, 5)
+    book["spread_bp"] = np.linspace(50.0, 400.0, len(book))
+    long = schedules(book, curve=Curve())
+    for _, row in book.iterrows():
+        single = schedule(row.principal, FloatingRate(Curve(), spread_bp=row.spread_bp), row.start_date,
+                          int(row.tenor_months), row.amortization, int(row.frequency_months), row.day_count,
+                          None if pd.isna(row.calendar) else row.calendar)
+        part = long[long["loan_id"] == row.loan_id]
+        assert part["balance"].iloc[-1] == 0.0
+        np.testing.assert_allclose(part[["interest", "principal", "balance"]].to_numpy(),
+                                   single[["interest", "principal", "balance"]].to_numpy(), rtol=1e-10, atol=1e-6)
