@@ -78,9 +78,9 @@ def run(ctx: DemoContext) -> None:
             ctx.out(f"\nrevaluation of loan {first.id} (collateral marked down): LTV {reval['ltv']:.1%}, "
                     f"events {[e['kind'] for e in reval['events']]}")
             for method in ("recursion", "lhp", "mc"):
-                risk = service.portfolio_risk_view(session, ctx.tenant, confidence=0.99, method=method,
+                risk = service.portfolio_risk_view(session, ctx.tenant, confidence=0.999, method=method,
                                                    paths=20_000, seed=ctx.seed)
-                ctx.out(f"portfolio risk ({method:>9}, 99%): EL {_fmt(risk['expected_loss'])}  "
+                ctx.out(f"portfolio risk ({method:>9}, 99.9%): EL {_fmt(risk['expected_loss'])}  "
                         f"VaR {_fmt(risk['var'])}  ES {_fmt(risk['es'])}  "
                         f"EC {_fmt(risk['economic_capital'])} {risk['currency']}")
 
