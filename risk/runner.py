@@ -24,7 +24,9 @@ Pipeline (each stage is a list of chunk tasks given to an `Executor`):
    its base horizon log-volatility, then the PD multiplier); economic LGD =
    ``E[max(0, 1 - R(U)/EAD) | U < PD]`` with ``R(u) = sum_a s_a (1 - c_a) Q_a(u)``: default
    falls on the worst ``PD`` fraction of collateral outcomes (wrong-way risk; the pledged
-   assets' quantiles are added, i.e. taken as comonotone, a conservative choice);
+   assets' quantiles are added, i.e. taken as comonotone, a conservative choice); a
+   loan without a pledge has no LTV (NaN: never a margin call) and is left out of the
+   aggregate LTV;
    LGD = `risk.shocks.stress_lgd`; EL = PD x LGD x EAD; capital = IRB K x EAD
    (`credit.capital.irb_capital`); margin call when LTV > the loan's threshold; value =
    contractual interest-only cash flows discounted at the (shifted) risk-free curve plus
@@ -376,8 +378,13 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
         w = (task.p_share * (1.0 - assets.liq_cost[v, task.p_asset]))[:, None]
         np.add.at(rec_q[v], task.p_loan, w * assets.quantiles[v, task.p_asset])
         np.add.at(val_q[v], task.p_loan, task.p_share[:, None] * assets.quantiles[v, task.p_asset])
+    secured = np.zeros(n_l, dtype=bool)
+    secured[task.p_loan[task.p_share > 0.0]] = True
     with np.errstate(divide="ignore", invalid="ignore"):
-        ltv = np.where(coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0), np.inf)
+        # no pledge: LTV undefined (NaN, never a margin call); pledged collateral worth
+        # nothing: LTV infinite (a margin call)
+        ltv = np.where(coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0),
+                       np.where(secured, np.inf, np.nan))
         log_vol = 0.5 * (np.log(val_q[:, :, _I84]) - np.log(val_q[:, :, _I16]))
     log_vol = np.where(np.isfinite(log_vol), log_vol, 1.0)
     out: dict[str, FloatArray] = {m: np.empty((n_v, n_l)) for m in _LOAN_METRICS}
@@ -411,7 +418,8 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
         out["lgd"][v] = lgd_v
         out["expected_loss"][v] = el
         out["capital"][v] = cap
-        out["margin_calls"][v] = (ltv[v] > task.margin_ltv).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            out["margin_calls"][v] = (ltv[v] > task.margin_ltv).astype(np.float64)
         out["value"][v] = value
     return _LoanOut(task.start, out)
 
@@ -594,8 +602,10 @@ def _aggregate(metrics: dict[str, dict[str, FloatArray]], ead: FloatArray,
         agg["lending_value"] = float(a["lending_value"][v].sum())
     if ln:
         tot = float(ead.sum())
-        coll = float(ln["collateral_value"][v].sum())
-        agg["ltv"] = tot / coll if coll > 0 else math.inf
+        secured = ~np.isnan(ln["ltv"][v])
+        coll = float(ln["collateral_value"][v][secured].sum())
+        exposure = float(ead[secured].sum())
+        agg["ltv"] = (exposure / coll if coll > 0 else math.inf) if secured.any() else math.nan
         agg["pd"] = float(np.dot(ln["pd"][v], ead) / tot)
         agg["lgd"] = float(np.dot(ln["lgd"][v], ead) / tot)
         agg["expected_loss"] = float(ln["expected_loss"][v].sum())

@@ -251,3 +251,20 @@ def test_zero_shock_is_exact_on_any_book(revenue: float, vol: float, hazard: flo
                               res.positions["stressed"].to_numpy())
     base_pd, _ = neutral.figures("loan", "pd")
     assert base_pd[0] == pd_
+
+
+def test_unsecured_loans_have_no_ltv_and_no_margin_call() -> None:
+    a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=100.0)
+    secured = LoanPosition(id="s", currency="CNY", principal=1000.0, pd=0.02, lgd=0.4,
+                           annual_rate=0.05, maturity_years=1.0, collateral={"a": 1.0})
+    unsecured = LoanPosition(id="u", currency="CNY", principal=5000.0, pd=0.02, lgd=0.4,
+                             annual_rate=0.05, maturity_years=1.0)
+    res = run_stress(Book.build("CNY", [a], [secured, unsecured]), get_builtin("baseline"),
+                     MarketGrid.flat(0.02, 60), config=RunConfig(n_paths=8))[0]
+    ltv, _ = res.figures("loan", "ltv")
+    calls, _ = res.figures("loan", "margin_calls")
+    coll, _ = res.figures("loan", "collateral_value")
+    assert np.isnan(ltv[1]) and calls[1] == 0.0 and res.figures("loan", "lgd")[0][1] == 0.4
+    assert res.aggregate.loc["ltv", "base"] == pytest.approx(1000.0 / coll[0], rel=1e-14)
+    doc = res.to_json()
+    assert next(p for p in doc["positions"] if p["id"] == "u")["ltv"]["base"] is None
