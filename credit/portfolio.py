@@ -276,13 +276,16 @@ def _common_unit(amounts: FloatArray, max_units: int) -> tuple[float, IntArray] 
     ratios = amounts / top
     fracs = []
     for r in ratios:
+        if r == 0.0:
+            fracs.append(Fraction(0))
+            continue
         f = Fraction(float(r)).limit_denominator(10_000)
         if abs(float(f) - r) > 1e-12 * max(r, 1.0):
             return None
         fracs.append(f)
     denom = reduce(math.lcm, (f.denominator for f in fracs), 1)
     nums = [int(f.numerator * (denom // f.denominator)) for f in fracs]
-    g = reduce(math.gcd, nums)
+    g = reduce(math.gcd, nums) or 1
     ks = np.asarray([n // g for n in nums], dtype=np.int64)
     if int(ks.sum()) > max_units:
         return None
@@ -290,8 +293,13 @@ def _common_unit(amounts: FloatArray, max_units: int) -> tuple[float, IntArray] 
 
 
 def loss_grid(amounts: FloatArray, *, loss_unit: float | None = None, max_units: int = DEFAULT_MAX_UNITS) -> LossGrid:
-    """Place per-loan losses on an integer grid (exact when they share a small common unit)."""
-    amounts = _positive_array(amounts, "loss amounts")
+    """Place per-loan losses on an integer grid (exact when they share a small common unit).
+
+    Zero losses (LGD 0) sit at grid point 0; if every loss is zero the unit is 1.
+    """
+    amounts = _positive_array(amounts, "loss amounts", allow_zero=True)
+    if not np.any(amounts > 0):
+        return LossGrid(1.0, np.zeros(amounts.size, dtype=np.int64), np.ones_like(amounts), True)
     if loss_unit is None:
         found = _common_unit(amounts, max_units)
         if found is not None:
@@ -416,9 +424,9 @@ def _inputs(pds: object, eads: object, lgds: object, rho: object) -> tuple[Float
     lg = np.atleast_1d(np.asarray(lgds, dtype=np.float64))
     if lg.size == 1:
         lg = np.full(p.size, float(lg[0]))
-    if lg.shape != p.shape or np.any(~np.isfinite(lg) | (lg <= 0) | (lg > 1)):
+    if lg.shape != p.shape or np.any(~np.isfinite(lg) | (lg < 0) | (lg > 1)):
         raise ConventionError(
-            "The `lgds` must be one decimal in (0, 1] or one per loan.", field="lgds"
+            "The `lgds` must be one decimal in [0, 1] or one per loan.", field="lgds"
         )
     r = np.atleast_1d(np.asarray(rho, dtype=np.float64))
     if r.size == 1:
