@@ -61,13 +61,23 @@ def _postgres_engine(url: str) -> Iterator[Engine]:
             "the PostgreSQL run fails rather than skipping.",
             pytrace=False,
         )
-    engine = make_engine(url, schema=schema)
+    # Tag the run's connections so teardown can end any a test leaked (an open
+    # transaction would otherwise make DROP SCHEMA wait forever).
+    application_name = f"datafin-{schema}"
+    engine = make_engine(url, schema=schema, connect_args={"application_name": application_name})
     try:
         upgrade(engine)
         yield engine
     finally:
         engine.dispose()
         with admin.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": application_name},
+            )
             connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
@@ -97,11 +107,27 @@ def database_dialect(engine: Engine) -> str:
     return dialect_name(engine)
 
 
+CLEANUP_LOCK_TIMEOUT = "30s"
+"""PostgreSQL: how long the cleanup waits for locks before failing the test loudly."""
+
+
 def empty_tables(engine: Engine) -> None:
-    """Delete every row of every table (children first); keeps the schema."""
+    """Delete every row of every table (children first); keeps the schema.
+
+    On PostgreSQL a session left open with uncommitted writes would make this wait
+    for its locks; a lock timeout turns that hang into an error naming the cause.
+    """
     with engine.begin() as connection:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"SET LOCAL lock_timeout = '{CLEANUP_LOCK_TIMEOUT}'"))
+        try:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                connection.execute(table.delete())
+        except sa.exc.OperationalError as exc:
+            raise RuntimeError(
+                f"Emptying the test tables failed ({exc.orig}); a session opened by the "
+                "test or the code under test is probably still holding locks: close it."
+            ) from exc
 
 
 class _TrackingFactory:
