@@ -80,6 +80,19 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
                         content={"id": run.id, "status": run.status, "progress": run.progress})
 
 
+@router.get("/stress-runs", summary="List the tenant's stress runs, newest first",
+            responses=_ERRORS)
+def list_stress_runs(request: Request, principal: RiskPrincipal, session: SessionDep,
+                     limit: LimitQuery = 50, cursor: CursorQuery = None) -> dict[str, Any]:
+    secret = str(request.app.state.settings.secret_key)
+    after = decode_cursor(cursor, secret)
+    before = (str(after["at"]), str(after["id"])) if after else None
+    rows, more = service.list_runs(session, tenant=principal.tenant, limit=limit, before=before)
+    next_cursor = encode_cursor({"at": rows[-1].created_at.isoformat(), "id": rows[-1].id},
+                                secret) if more and rows else None
+    return {"items": [service.run_view(r) for r in rows], "next_cursor": next_cursor}
+
+
 @router.get("/stress-runs/{run_id}", response_model=StressRunStatus,
             summary="Status and progress of a stress run",
             responses={**_ERRORS, 404: {"description": "No such run for this tenant."}})

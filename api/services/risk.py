@@ -400,6 +400,20 @@ def get_run(session: Session, run_id: str, *, tenant: str) -> StressRun:
     return run
 
 
+def list_runs(session: Session, *, tenant: str, limit: int,
+              before: tuple[str, str] | None = None) -> tuple[list[StressRun], bool]:
+    """The tenant's runs, newest first; ``before`` = (created_at ISO, id) of the last seen."""
+    q = select(StressRun).where(StressRun.tenant == tenant)
+    if before is not None:
+        at = datetime.fromisoformat(before[0])
+        q = q.where(sa.or_(StressRun.created_at < at,
+                           sa.and_(StressRun.created_at == at, StressRun.id < before[1])))
+    rows = list(session.exec(q.order_by(StressRun.created_at.desc(),  # type: ignore[union-attr]
+                                        StressRun.id.desc())  # type: ignore[union-attr]
+                             .limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
+
+
 def run_view(run: StressRun) -> dict[str, Any]:
     return {"id": run.id, "status": run.status, "progress": run.progress,
             "scenario": run.scenario_name, "error": run.error,

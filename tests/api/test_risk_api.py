@@ -268,3 +268,17 @@ def test_unreachable_dask_scheduler_fails_the_run(session_factory, monkeypatch) 
     with session_factory() as s:
         stored = s.get(StressRun, run.id)
         assert stored.status == "failed" and stored.error
+
+
+def test_list_runs_is_tenant_scoped_and_paginated(client, make_key, session_factory) -> None:
+    with session_factory() as s:
+        ids = [risk_service.create_run(s, "baseline", tenant="tenant-a", actor="t").id
+               for _ in range(3)]
+        risk_service.create_run(s, "baseline", tenant="tenant-b", actor="t")
+    risk = make_key("risk", "tenant-a")
+    first = client.get("/v1/stress-runs?limit=2", headers=risk).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = client.get(f"/v1/stress-runs?limit=2&cursor={first['next_cursor']}",
+                        headers=risk).json()
+    seen = [r["id"] for r in first["items"] + second["items"]]
+    assert sorted(seen) == sorted(ids) and second["next_cursor"] is None
