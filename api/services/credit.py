@@ -280,7 +280,8 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         np.add.at(ds, pay_month - 1, service_due)
         opening = np.concatenate([[principal], sched["balance"].to_numpy()[:-1]])
         # outstanding (EAD) at each month: the opening balance of the period the month falls in
-        month_ead = np.interp(np.arange(1, ds.size + 1), pay_month, opening, left=principal)
+        period_of_month = np.searchsorted(pay_month, np.arange(1, ds.size + 1), side="left")
+        month_ead = opening[np.minimum(period_of_month, opening.size - 1)]
         rev_pd = pd_from_revenue(revenue, ds, window_months=body.frequency_months)
         default_month = rev_pd.default_month  # 0-based month column, -1 none
         if rating_pd is not None:
