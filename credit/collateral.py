@@ -204,6 +204,12 @@ def lending_value(value: float, haircut: float) -> float:
     return _finite(value, "value", nonneg=True) * (1.0 - _fraction(haircut, "haircut"))
 
 
+def max_loan(value: float, haircut: float, advance_rate: float) -> float:
+    """Maximum loan against one asset: ``min(advance_rate x value, value x (1 - haircut))``."""
+    adv = _fraction(advance_rate, "advance_rate")
+    return min(adv * _finite(value, "value", nonneg=True), lending_value(value, haircut))
+
+
 def origination_warnings(principal: float | None, value: float, tenor_months: int | None) -> tuple[str, ...]:
     """Warnings when the tenor exceeds 36 months or LTV (principal / value) exceeds 60 %."""
     out = []

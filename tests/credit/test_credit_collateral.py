@@ -19,6 +19,7 @@ from credit.collateral import (
     can_pledge,
     exposure_after_mitigation,
     lending_value,
+    max_loan,
     monte_carlo_haircut,
     scale_ten_day_haircut,
     supervisory_haircut,
@@ -81,6 +82,14 @@ def test_advance_policy_defaults_in_ip_range_and_override() -> None:
     with pytest.raises(ConventionError) as info:
         AdvancePolicy().with_overrides({"consumer": 0.9})
     assert info.value.field == "advance_rates.consumer"
+
+
+def test_max_loan_is_advance_capped_by_lending_value() -> None:
+    assert max_loan(1000.0, 0.4, 0.5) == pytest.approx(500.0)
+    assert max_loan(1000.0, 0.7, 0.5) == pytest.approx(300.0)
+    with pytest.raises(ConventionError) as info:
+        max_loan(1000.0, 0.4, 1.5)
+    assert info.value.field == "advance_rate"
 
 
 def test_pledge_capacity() -> None:
