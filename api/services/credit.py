@@ -3,7 +3,8 @@
 The routers (`api.routers.loans`) and the demo step call these functions. The numbers
 come from the pure library (`credit.*`) fed by `valuation.value_asset`:
 
-1. Each pledged asset is valued (`valuation.value_asset`, seeded Monte Carlo). Its
+1. Each pledged asset is valued (`api.services.valuation.value_registered_asset`, i.e.
+   `valuation.value_asset` on the registry's data, seeded Monte Carlo). Its
    haircut is 1 minus the 5 % quantile of the simulated value over a 6-month
    liquidation horizon relative to today's simulated value, plus a 10 % liquidation
    cost, floored at 30 % (`credit.collateral.monte_carlo_haircut`); lending value =
@@ -46,7 +47,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError
 from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
-from api.services import registry as registry_service
+from api.services.valuation import value_registered_asset
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
 from credit.collateral import AdvancePolicy, monte_carlo_haircut, origination_warnings
 from credit.lgd import economic_lgd, regulatory_lgd
@@ -58,9 +59,7 @@ from credit.pricing import funding_rate_from_discount_factor, price_loan
 from models.audit import record_audit
 from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
 from models.registry import DataAsset
-from valuation.asset import AssetProfile
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
-from valuation.engine import value_asset
 from valuation.market import MarketData
 
 #: Liquidation horizon of a data asset (months) and the haircut settings (see module notes).
@@ -124,12 +123,9 @@ class AssetCollateral:
 
 
 def _value_asset(session: Session, asset: DataAsset, as_of: date, currency: str, paths: int, seed: int) -> Any:
-    signals = registry_service.signals_frame(session, int(asset.id))  # type: ignore[arg-type]
-    costs = registry_service.costs_frame(session, int(asset.id))  # type: ignore[arg-type]
-    comps = registry_service.comparables_frame(session, category=asset.category)
-    profile = AssetProfile.from_mapping(registry_service.asset_profile_dict(asset))
-    return value_asset(signals, costs, comps, profile, as_of, funding_curve(as_of, currency), paths, seed,
-                       currency=currency)
+    """The VALUATION shell's read-only valuation of a registered asset, with its simulation."""
+    return value_registered_asset(session, int(asset.id), as_of=as_of, currency=currency,  # type: ignore[arg-type]
+                                  paths=paths, seed=seed)
 
 
 def assess_assets(
