@@ -169,6 +169,10 @@ class LoanPosition:
         LTV above which a margin call is raised (decimal, > 0).
     sales_meur : float, optional
         Borrower's annual sales in EUR million (IRB SME adjustment).
+    lgd_regulatory : float, optional
+        Regulatory LGD for capital (e.g. Basel's unsecured 40-45 %: data is not eligible
+        IRB collateral). Capital then uses ``max(lgd_regulatory, stressed LGD)``; without it,
+        the stressed LGD.
     """
 
     id: str
@@ -183,6 +187,7 @@ class LoanPosition:
     ead: float | None = None
     margin_call_ltv: float = DEFAULT_MARGIN_CALL_LTV
     sales_meur: float | None = None
+    lgd_regulatory: float | None = None
 
     def __post_init__(self) -> None:
         o = "LoanPosition"
@@ -199,6 +204,8 @@ class LoanPosition:
             _finite(o, "ead", self.ead, 0.0)
         if self.sales_meur is not None:
             _finite(o, "sales_meur", self.sales_meur, 0.0, lo_open=True)
+        if self.lgd_regulatory is not None:
+            _finite(o, "lgd_regulatory", self.lgd_regulatory, 0.0, 1.0)
         for k, v in dict(self.collateral).items():
             if v is not None:
                 _finite(o, f"collateral.{k}", v, 0.0, 1.0, lo_open=True)

@@ -28,7 +28,8 @@ Pipeline (each stage is a list of chunk tasks given to an `Executor`):
    loan without a pledge has no LTV (NaN: never a margin call) and is left out of the
    aggregate LTV;
    LGD = `risk.shocks.stress_lgd`; EL = PD x LGD x EAD; capital = IRB K x EAD
-   (`credit.capital.irb_capital`); margin call when LTV > the loan's threshold; value =
+   (`credit.capital.irb_capital`) at the larger of the regulatory LGD (when the loan has
+   one) and the stressed LGD; margin call when LTV > the loan's threshold; value =
    contractual interest-only cash flows discounted at the (shifted) risk-free curve plus
    the loan's base spread plus the credit-spread shift.
 3. **Tranches** (one task per securitization). Pool PDs cumulated over the tranche's
@@ -303,6 +304,7 @@ class _LoanTask:
     maturity: FloatArray
     margin_ltv: FloatArray
     sales: FloatArray
+    lgd_reg: FloatArray  # NaN where not given
     p_loan: IntArray     # local loan index of each pledge
     p_asset: IntArray    # asset index
     p_share: FloatArray
@@ -406,7 +408,8 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
         econ = np.where(has_coll, economic_lgd(rec_q[v], task.ead, np.maximum(pd_v, 1e-12)), 0.0)
         lgd_v = stress_lgd(task.lgd, sh, econ)
         el = pd_v * lgd_v * task.ead
-        cap = _capital(pd_v, lgd_v, task.maturity, task.sales) * task.ead
+        lgd_cap = np.where(np.isnan(task.lgd_reg), lgd_v, np.fmax(task.lgd_reg, lgd_v))
+        cap = _capital(pd_v, lgd_cap, task.maturity, task.sales) * task.ead
         df = shifted_discount_factors(base_df, t, sh, spread_bp=sh.credit_spread_shift_bp)
         d = df[None, :] * np.exp(-spread0[:, None] * t[None, :]) * alive         # (L, M)
         d_mat = d[np.arange(n_l), n_months - 1]
@@ -691,6 +694,8 @@ class StressRunner:
             "maturity": np.array([x.maturity_years for x in loans]),
             "margin_ltv": np.array([x.margin_call_ltv for x in loans]),
             "sales": np.array([np.nan if x.sales_meur is None else x.sales_meur for x in loans]),
+            "lgd_reg": np.array([np.nan if x.lgd_regulatory is None else x.lgd_regulatory
+                                 for x in loans]),
         }
         self._loan_ead = ead
         # Basel IRB corporate asset correlation of each loan at its base PD (CRE31.5)

@@ -303,6 +303,8 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                 pd=float(_get(r, "pd", default=0.02)), lgd=float(_get(r, "lgd", default=0.40)),
                 annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
                 maturity_years=max(maturity, 1.0 / 12.0), collateral=coll,
+                lgd_regulatory=None if _get(r, "lgd_regulatory") is None
+                else float(_get(r, "lgd_regulatory")),
                 category=str(_get(r, "category", default=""))))
         except (ValuationError, TypeError, ValueError) as exc:
             notes.append(f"loan {lid} left out: {exc}")

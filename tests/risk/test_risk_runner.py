@@ -268,3 +268,19 @@ def test_unsecured_loans_have_no_ltv_and_no_margin_call() -> None:
     assert res.aggregate.loc["ltv", "base"] == pytest.approx(1000.0 / coll[0], rel=1e-14)
     doc = res.to_json()
     assert next(p for p in doc["positions"] if p["id"] == "u")["ltv"]["base"] is None
+
+
+def test_capital_uses_the_regulatory_lgd_when_given() -> None:
+    a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=1000.0)
+    loans = [LoanPosition(id=f"l{i}", currency="CNY", principal=1000.0, pd=0.02, lgd=0.1,
+                          annual_rate=0.05, maturity_years=1.0, collateral={"a": 0.5},
+                          lgd_regulatory=reg) for i, reg in enumerate((None, 0.45))]
+    res = run_stress(Book.build("CNY", [a], loans), get_builtin("baseline"),
+                     MarketGrid.flat(0.02, 60), config=RunConfig(n_paths=8))[0]
+    lgd, _ = res.figures("loan", "lgd")
+    cap, _ = res.figures("loan", "capital")
+    assert lgd[0] == lgd[1] < 0.45       # well secured: the economic LGD stays low
+    assert cap[0] == pytest.approx(irb_capital(0.02, lgd[0], maturity_years=1.0) * 1000.0,
+                                   rel=1e-12)
+    assert cap[1] == pytest.approx(irb_capital(0.02, 0.45, maturity_years=1.0) * 1000.0,
+                                   rel=1e-12)
