@@ -229,6 +229,13 @@ def test_unknown_or_unpledgeable_asset(client, assets, bank, session_factory) ->
         s.commit()
     r = client.post("/v1/loans", json=body([assets[1]], principal=1000.0), headers=bank)
     assert r.status_code == 409
+    # an asset without any revenue history cannot be valued over a liquidation horizon
+    with session_factory() as s:
+        bare = registry.register_asset(s, AssetRegister.model_validate(SAMPLES.assets[2].profile | {
+            "fingerprint_sha256": "ab" * 32}), tenant="owner", actor="t")
+        bare_id = bare.id
+    r = client.post("/v1/loans", json=body([bare_id], principal=1000.0), headers=bank)
+    assert 400 <= r.status_code < 500 and r.status_code != 404, r.text
     assert counts(session_factory) == (0, 0, 0)
 
 
