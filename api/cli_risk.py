@@ -44,6 +44,8 @@ def stress(
     = 20_260_101,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full results as JSON.")]
     = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD "
+                                                               "(default: today).")] = None,
 ) -> None:
     """Run a stress scenario over the tenant's book and print base vs stressed."""
     from api import cli
@@ -51,6 +53,7 @@ def stress(
     from api.settings import Settings
     from models import db
     from models.risk import StressRun
+    from valuation.conventions import parse_date
 
     ref: str | dict[str, Any] = scenario
     path = Path(scenario)
@@ -58,6 +61,8 @@ def stress(
         with cli.reported_errors():
             ref = json.loads(path.read_text(encoding="utf-8"))
     settings = Settings()
+    with cli.reported_errors():
+        valuation_date = parse_date(as_of, field="as_of") if as_of else None
     with cli.current_engine() as engine:
         factory = db.make_session_factory(engine)
         with cli.reported_errors(), factory() as session:
@@ -75,7 +80,7 @@ def stress(
                     done[0] += step
 
             service.execute_run(factory, run_id, on_progress=on_progress,
-                                dask_address=settings.dask_scheduler)
+                                dask_address=settings.dask_scheduler, as_of=valuation_date)
         with factory() as session:
             run = session.get(StressRun, run_id)
             if run is None or run.status != "succeeded":

@@ -54,7 +54,8 @@ def cli(engine, monkeypatch):
 
 def test_stress_prints_the_aggregate_table_and_stores_the_run(cli, assets,
                                                               session_factory) -> None:
-    r = cli("stress", "rates_up_200bp", "--tenant", "tenant-a", "--paths", "32")
+    r = cli("stress", "rates_up_200bp", "--tenant", "tenant-a", "--paths", "32",
+            "--as-of", "2026-01-01")
     assert r.exit_code == 0, r.stderr
     assert "collateral_value" in r.stdout and "lending_value" in r.stdout
     assert "assets 2" in r.stdout
@@ -79,6 +80,8 @@ def test_stress_json_file_and_errors(cli, assets, tmp_path) -> None:
     assert r.exit_code == 1 and "shocks.pd_multiplier" in r.stderr
     r = cli("stress", "no_such", "--tenant", "tenant-a")
     assert r.exit_code == 1 and "scenario" in r.stderr
+    r = cli("stress", "baseline", "--as-of", "2026-13-01")
+    assert r.exit_code == 1 and "as_of" in r.stderr
 
 
 def test_demo_step_prints_base_and_two_scenarios(session_factory, assets) -> None:
