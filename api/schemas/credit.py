@@ -14,22 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BorrowerIn(BaseModel):
-    """The borrower: a master-scale ``rating``, or ``revenue_based`` (PD from the pledged
-    assets' simulated revenue against the loan's debt service)."""
+    """The borrower: a master-scale ``rating``, ``revenue_based`` (PD from the pledged
+    assets' simulated revenue against the loan's debt service), or a one-year ``pd`` the
+    bank already has."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="borrower", min_length=1, max_length=200)
     rating: str | None = Field(default=None, max_length=10, description="AAA, AA, A, BBB, BB, B or CCC.")
     revenue_based: bool = Field(default=False, description="PD = P(DSCR < 1 within the tenor).")
+    pd: float | None = Field(default=None, gt=0.0, lt=1.0, description="One-year PD, decimal.")
     revenue_share: float = Field(default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
     financial_institution: bool = Field(default=False, description="Regulatory LGD 45 % instead of 40 %.")
     sales_meur: float | None = Field(default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
 
     @model_validator(mode="after")
     def _one_pd_source(self) -> BorrowerIn:
-        if (self.rating is None) == (not self.revenue_based):
-            raise ValueError("give exactly one of `rating` or `revenue_based: true`")
+        if (self.rating is not None) + bool(self.revenue_based) + (self.pd is not None) != 1:
+            raise ValueError("give exactly one of `rating`, `pd` or `revenue_based: true`")
         return self
 
 

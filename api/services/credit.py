@@ -239,7 +239,13 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
     # validate the loan terms before any heavy work (errors name the field)
     probe = loan_terms(1.0, 0.05, start, body.tenor_months, body.amortization, body.frequency_months,
                        body.day_count, body.calendar)
-    rating_pd = pd_from_rating(body.borrower.rating) if body.borrower.rating is not None else None
+    if body.borrower.rating is not None:
+        rating_pd: float | None = pd_from_rating(body.borrower.rating)
+        given_source = "rating"
+    elif body.borrower.pd is not None:
+        rating_pd, given_source = float(body.borrower.pd), "given"
+    else:
+        rating_pd, given_source = None, "revenue"
     collateral = assess_assets(session, body.asset_ids, as_of=as_of, currency=currency,
                                paths=body.paths, seed=body.seed)
     room = max_principal(collateral)
@@ -281,7 +287,7 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         rev_pd = pd_from_revenue(revenue, ds, window_months=body.frequency_months)
         default_month = rev_pd.default_month  # 0-based month column, -1 none
         if rating_pd is not None:
-            pd_1y, pd_source, pd_se = rating_pd, "rating", None
+            pd_1y, pd_source, pd_se = rating_pd, given_source, None
         else:
             pd_1y = annualise_pd(min(rev_pd.pd, 0.999), max(ds.size, 1))
             pd_source, pd_se = "revenue", rev_pd.std_error

@@ -72,6 +72,13 @@ def test_quote_has_every_figure(client, assets, bank) -> None:
     assert q["pd"] == pytest.approx(0.0020)
 
 
+def test_quote_with_a_given_pd(client, assets, bank) -> None:
+    q = client.post("/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.013}), headers=bank).json()
+    assert q["pd"] == 0.013 and q["pd_source"] == "given"
+    both = client.post("/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.01, "rating": "A"}), headers=bank)
+    assert both.status_code == 422
+
+
 def test_revenue_based_quote(client, assets, bank) -> None:
     b = body(assets[:2], borrower={"revenue_based": True, "revenue_share": 0.5})
     r = client.post("/v1/loans/quote", json=b, headers=bank)
