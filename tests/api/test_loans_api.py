@@ -12,6 +12,7 @@ from api.demo_steps.registry import comparable_records, cost_records, signal_row
 from api.schemas.registry import AssetRegister
 from api.services import credit as credit_service
 from api.services import registry
+from credit.capital import irb_capital
 from models.credit import Loan, LoanEvent, Pledge
 from valuation.samples import generate_samples
 
@@ -70,6 +71,9 @@ def test_quote_has_every_figure(client, assets, bank) -> None:
     assert q["rwa"] == pytest.approx(12.5 * q["capital"])
     assert q["lgd_regulatory"] == 0.40
     assert q["pd"] == pytest.approx(0.0020)
+    # capital: the IRB formula with the regulatory LGD and M = tenor (floored at 1 year)
+    assert q["capital"] == pytest.approx(irb_capital(0.0020, 0.40, 1.0) * q["ead"], rel=1e-9)
+    assert q["lending_value"] == pytest.approx(q["collateral_value"] * (1 - q["haircut"]), rel=1e-9)
 
 
 def test_quote_with_a_given_pd(client, assets, bank) -> None:
