@@ -67,13 +67,15 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
                       body: StressRunCreate) -> JSONResponse:
     """Queue a run of ``scenario`` (a name or an inline scenario) over the tenant's book."""
     run = service.create_run(session, body.scenario, tenant=principal.tenant,
-                             actor=_actor(principal), paths=body.paths, seed=body.seed)
+                             actor=_actor(principal), paths=body.paths, seed=body.seed,
+                             as_of=body.as_of)
     settings = request.app.state.settings
     factory = request.app.state.session_factory
     address = getattr(settings, "dask_scheduler", None)
 
     def job() -> None:
-        service.execute_run(factory, run.id, dask_address=address, as_of=date.today())
+        service.execute_run(factory, run.id, dask_address=address,
+                            as_of=None if body.as_of else date.today())
 
     get_jobs(request.app).submit(job)
     return JSONResponse(status_code=202, headers={"Location": f"/v1/stress-runs/{run.id}"},

@@ -6,6 +6,7 @@ an error names the exact field (``shocks.pd_multiplier``) in API.md's terms.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,7 @@ class StressRunCreate(BaseModel):
                        description="Monte Carlo paths per asset (recorded with the run).")
     seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1,
                       description="Root seed (recorded with the run).")
+    as_of: date | None = Field(default=None, description="Valuation date (default: today).")
 
 
 class StressRunAccepted(BaseModel):

@@ -377,7 +377,8 @@ def _now() -> datetime:
 
 
 def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenant: str,
-               actor: str, paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED) -> StressRun:
+               actor: str, paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
+               as_of: date | None = None) -> StressRun:
     """Validate the scenario and store a queued run (nothing is written on a bad scenario)."""
     scenario = resolve_scenario(session, tenant, scenario_ref)
     RunConfig(n_paths=paths, seed=seed)
@@ -385,8 +386,10 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
     composed = {k: v for k, v in scenario.to_dict().items() if k != "extends"}
     run = StressRun(id=uuid.uuid4().hex, tenant=tenant, scenario_name=scenario.name,
                     scenario=json.dumps(composed, sort_keys=True), status="queued",
-                    progress=0.0, record=json.dumps({"requested": {"paths": paths, "seed": seed},
-                                                     "extends": scenario.extends}))
+                    progress=0.0, record=json.dumps({
+                        "requested": {"paths": paths, "seed": seed,
+                                      "as_of": as_of.isoformat() if as_of else None},
+                        "extends": scenario.extends}))
     session.add(run)
     record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
                  entity_id=run.id, payload={"scenario": scenario.to_dict()}, tenant=tenant)
@@ -470,9 +473,12 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
             session.commit()
             tenant = run.tenant
             scenario = parse_scenario(json.loads(run.scenario), {})
-            requested = json.loads(run.record or "{}").get("requested", {})
+            stored_record = json.loads(run.record or "{}")
+            requested = stored_record.get("requested", {})
             cfg = config or RunConfig(n_paths=int(requested.get("paths", DEFAULT_PATHS)),
                                       seed=int(requested.get("seed", DEFAULT_SEED)))
+            if as_of is None and requested.get("as_of"):
+                as_of = date.fromisoformat(str(requested["as_of"]))
             built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths,
                                seed=cfg.seed)
         runner = StressRunner(built.book, market_grid(as_of or date.today(),
@@ -495,7 +501,8 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
         result = runner.run(scenario, progress)[0]
         if before_write_hook is not None:
             before_write_hook(run_id)
-        record = {**result.record, "as_of": (as_of or date.today()).isoformat(),
+        record = {**stored_record, **result.record,
+                  "as_of": (as_of or date.today()).isoformat(),
                   "positions": {"assets": len(built.book.assets), "loans": len(built.book.loans),
                                 "tranches": len(built.book.tranches)},
                   "notes": built.notes, "currency": built.book.currency}

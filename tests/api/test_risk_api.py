@@ -97,8 +97,8 @@ def test_roles_and_auth(client, make_key) -> None:
 
 def test_stress_run_202_flow_json_and_csv(client, app, make_key, book, session_factory) -> None:
     risk = make_key("risk", "tenant-a")
-    r = client.post("/v1/stress-runs", json={"scenario": "data_demand_slump", "paths": 32},
-                    headers=risk)
+    r = client.post("/v1/stress-runs", json={"scenario": "data_demand_slump", "paths": 32,
+                                             "as_of": "2026-01-01"}, headers=risk)
     assert r.status_code == 202, r.text
     run_id = r.json()["id"]
     assert r.json()["status"] in {"queued", "running", "succeeded"}
@@ -107,6 +107,8 @@ def test_stress_run_202_flow_json_and_csv(client, app, make_key, book, session_f
     assert status["status"] == "succeeded", status
     assert status["progress"] == 1.0
     assert status["record"]["positions"]["assets"] == 3
+    assert status["record"]["as_of"] == "2026-01-01"
+    assert status["record"]["requested"]["paths"] == 32 == status["record"]["n_paths"]
     res = client.get(f"/v1/stress-runs/{run_id}/results", headers=risk)
     assert res.status_code == 200
     doc = res.json()
