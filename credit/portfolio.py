@@ -490,6 +490,7 @@ def loss_distribution(
     max_units: int = DEFAULT_MAX_UNITS,
     n_paths: int = DEFAULT_PATHS,
     seed: int = DEFAULT_SEED,
+    rng: np.random.Generator | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Portfolio loss distribution under the one-factor Gaussian copula.
 
@@ -510,7 +511,8 @@ def loss_distribution(
         ``n_nodes`` Gauss-Legendre nodes on ``[-z_max, z_max]``.
         ``lhp``: Vasicek large-pool distribution with exposure-weighted PD, LGD and rho,
         on ``max_units`` cells (mass at each cell's conditional mean).
-        ``mc``: ``n_paths`` simulated paths from ``numpy.random.default_rng(seed)``.
+        ``mc``: ``n_paths`` simulated paths from ``numpy.random.default_rng(seed)``; when
+        ``rng`` is given, the seed is drawn from it instead.
 
     Returns
     -------
@@ -530,9 +532,17 @@ def loss_distribution(
         return _lhp_distribution(p, amounts, e, r, max_units)
     if int(n_paths) < 1:
         raise ConventionError(f"The `n_paths` must be positive. Got {n_paths!r}.", field="n_paths")
+    if rng is not None:
+        seed = _seed_from(rng)
     sim = _mc_losses(p, amounts, r, int(n_paths), int(seed))
     values, counts = np.unique(sim, return_counts=True)
     return values, counts / float(sim.size)
+
+
+def _seed_from(rng: np.random.Generator) -> int:
+    if not isinstance(rng, np.random.Generator):
+        raise ConventionError("The `rng` must be a numpy.random.Generator.", field="rng")
+    return int(rng.integers(0, 2**63 - 1))
 
 
 def tranche_expected_loss(losses: FloatArray, probabilities: FloatArray, attach: float, detach: float) -> float:
@@ -681,6 +691,7 @@ def portfolio_risk(
     n_paths: int = DEFAULT_PATHS,
     seed: int = DEFAULT_SEED,
     mc_band: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> PortfolioRisk:
     """EL, VaR, ES, economic capital (VaR - EL) and Euler contributions of a loan book.
 
@@ -721,7 +732,7 @@ def portfolio_risk(
         var = value_at_risk(losses, probs, conf)
         es = expected_shortfall(losses, probs, conf)
     else:
-        paths, used_seed = int(n_paths), int(seed)
+        paths, used_seed = int(n_paths), int(seed) if rng is None else _seed_from(rng)
         losses, probs = loss_distribution(p, e, lg, r, "mc", n_paths=paths, seed=used_seed)
         var = value_at_risk(losses, probs, conf)
         es = expected_shortfall(losses, probs, conf)

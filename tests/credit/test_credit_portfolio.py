@@ -252,3 +252,14 @@ def test_vasicek_bad_input() -> None:
         vasicek_tranche_loss(1.5, 0.2, 0.4, 0.0, 0.1)
     with pytest.raises(ConventionError, match="detach"):
         vasicek_tranche_loss(0.01, 0.2, 0.4, 0.1, 0.05)
+
+
+def test_monte_carlo_is_reproducible_from_its_seed() -> None:
+    pds, eads = np.full(20, 0.05), np.ones(20)
+    a = loss_distribution(pds, eads, 0.5, 0.3, method="mc", n_paths=5000, seed=42)
+    b = loss_distribution(pds, eads, 0.5, 0.3, method="mc", n_paths=5000, seed=42)
+    np.testing.assert_array_equal(a[1], b[1])
+    r = portfolio_risk(pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, rng=np.random.default_rng(1),
+                       contributions=False)
+    again = portfolio_risk(pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, seed=r.seed, contributions=False)
+    assert again.var == r.var and again.es == r.es
