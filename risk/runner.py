@@ -4,8 +4,9 @@ For each scenario the runner reports, per position and in aggregate, the base fi
 the stressed figure and the delta of: ``collateral_value``, ``lending_value``, ``ltv``,
 ``pd``, ``lgd``, ``expected_loss``, ``capital``, ``margin_calls`` and, for tranches,
 ``tranche_expected_loss`` and ``price`` (plus ``value``, the mark of each position, which
-the sensitivities use). The base of a scenario is the zero shock over the scenario's
-horizon, computed on the same random numbers.
+the sensitivities use); the aggregate adds ``loss_var`` and ``loss_es``, the one-year
+loan-book loss VaR and ES at 99.9 %. The base of a scenario is the zero shock over the
+scenario's horizon, computed on the same random numbers.
 
 Pipeline (each stage is a list of chunk tasks given to an `Executor`):
 

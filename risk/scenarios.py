@@ -53,7 +53,7 @@ _SHOCK_KEYS = (*_MULTIPLIERS, *_ADDITIVE, "revenue_multiplier_by_category",
                "key_rate_shifts_bp", "downturn_lgd", "rights_events")
 _SCENARIO_KEYS = ("name", "extends", "horizon_months", "shocks", "description")
 _TENOR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([DWMY])\s*$", re.IGNORECASE)
-_NAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,80}$")
+_NAME = re.compile(r"^[\w.\- ]{1,80}$")  # letters of any script, digits, _ . - and spaces
 
 
 def _fail(field_name: str, rule: str, value: object) -> ConventionError:
@@ -293,7 +293,8 @@ class Scenario:
     Parameters
     ----------
     name : str
-        Scenario name (letters, digits, ``_ . -`` and spaces; 1..80 characters).
+        Scenario name (letters of any script, digits, ``_ . -`` and spaces; 1..80
+        characters).
     shocks : Shocks
         The shocks (already composed with any parent).
     horizon_months : int
