@@ -139,6 +139,8 @@ def run() -> dict[str, Any]:
         "ratio_peak_4x_over_1x_chunks": round(big_peak / local_peak, 2),
         "identical_local_and_dask": identical,
         "target_seconds": 60,
+        "within_target": bool(local_s < 60 and dask_s < 60),
+        "seed": config.seed,
         "severe_combined_expected_loss": {"base": float(severe.loc["expected_loss", "base"]),
                                           "stressed": float(severe.loc["expected_loss",
                                                                        "stressed"])},
