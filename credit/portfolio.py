@@ -700,6 +700,12 @@ def portfolio_risk(
     large-pool limit). ``mc_band`` is the half-width, in units of ``eads``, of the loss
     band around VaR whose paths give the Monte Carlo VaR contributions (0 = paths with
     loss exactly at VaR, which exist because losses are sums of discrete amounts).
+
+    Cost: the recursion's contributions deconvolve each loan out of the conditional
+    distributions, ``O(n_loans x grid units / loan units)`` numpy steps of ``n_nodes``
+    values each (about 1 s for 100 loans on a 4,096-unit grid); for books of many
+    hundreds of loans on an inexact grid, ask for ``method="mc"`` contributions or
+    ``contributions=False``.
     """
     method = _check_method(method)
     conf = _check_probability(confidence, "confidence")
