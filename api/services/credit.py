@@ -77,6 +77,7 @@ PD_FLOOR = 0.0005
 DEFAULT_FUNDING_RATES: dict[str, float] = {"CNY": 0.020, "USD": 0.045, "EUR": 0.025, "HKD": 0.040, "GBP": 0.045, "JPY": 0.008}
 DEFAULT_OTHER_FUNDING_RATE = 0.030
 PORTFOLIO_MC_PATHS = 50_000
+MAX_RECURSION_CONTRIBUTIONS = 150
 
 
 def today() -> date:
@@ -613,7 +614,11 @@ def portfolio_risk_view(
     eads = np.array([float(ln.ead) for ln in loans])
     lgds = np.array([max(ln.lgd, 1e-6) for ln in loans])
     rho = np.array([ln.asset_correlation for ln in loans])
-    res = book_risk(pds, eads, lgds, rho, confidence, method, n_paths=paths, seed=seed)
+    # Euler contributions by the recursion cost O(n^2) on large books: above
+    # MAX_RECURSION_CONTRIBUTIONS loans only the EL contributions are given (ask method=mc)
+    contributions_wanted = method != "recursion" or len(loans) <= MAX_RECURSION_CONTRIBUTIONS
+    res = book_risk(pds, eads, lgds, rho, confidence, method, n_paths=paths, seed=seed,
+                    contributions=contributions_wanted)
     contributions = []
     for i, ln in enumerate(loans):
         contributions.append({
