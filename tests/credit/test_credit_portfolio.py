@@ -263,3 +263,13 @@ def test_monte_carlo_is_reproducible_from_its_seed() -> None:
                        contributions=False)
     again = portfolio_risk(pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, seed=r.seed, contributions=False)
     assert again.var == r.var and again.es == r.es
+
+
+@pytest.mark.parametrize("case", LHP["cases"][:6], ids=lambda c: f"pd={c['pd']},rho={c['rho']},R={c['recovery']}")
+def test_lhp_distribution_gives_the_closed_form_tranche_losses(case: dict) -> None:
+    losses, probs = loss_distribution([case["pd"]] * 4, [1.0] * 4, 1 - case["recovery"], case["rho"], method="lhp")
+    frac = losses / 4.0
+    assert float(frac @ probs) == pytest.approx(case["pd"] * (1 - case["recovery"]), abs=1e-12)
+    for t in case["tranches"]:
+        got = tranche_expected_loss(frac, probs, t["attach"], t["detach"])
+        assert abs(got - t["expected_loss_fraction"]) <= LHP["tolerance_abs"]
