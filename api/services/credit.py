@@ -131,7 +131,7 @@ def _value_asset(session: Session, asset: DataAsset, as_of: date, currency: str,
 
 def assess_assets(
     session: Session, asset_ids: Sequence[int], *, as_of: date, currency: str, paths: int, seed: int,
-    policy: AdvancePolicy | None = None,
+    policy: AdvancePolicy | None = None, for_pledge: bool = True,
 ) -> list[AssetCollateral]:
     """Value every pledged asset and work out its haircut, lending value and capacity.
 
@@ -145,7 +145,7 @@ def assess_assets(
         asset = session.get(DataAsset, int(aid))
         if asset is None:
             raise NotFoundError(f"Asset {aid} does not exist.")
-        if asset.status in ("suspended", "retired"):
+        if for_pledge and asset.status in ("suspended", "retired"):
             raise ConflictError(f"Asset {aid} is {asset.status} and cannot be pledged.")
         valuation = _value_asset(session, asset, as_of, currency, paths, seed + 7919 * i)
         sim = valuation.simulation
@@ -547,7 +547,8 @@ def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of:
     pledges = [p for p in loan_pledges(session, int(loan.id)) if p.status == "live"]  # type: ignore[arg-type]
     ids = [p.asset_id for p in pledges]
     totals = pledged_amounts(session, ids)
-    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, paths=body.paths, seed=body.seed)
+    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, paths=body.paths, seed=body.seed,
+                             for_pledge=False)
     value = 0.0
     for p, c in zip(pledges, assessed, strict=True):
         total = float(totals.get(p.asset_id, Decimal(0))) or float(p.amount)
