@@ -368,15 +368,6 @@ def _amortize(
     return interest, repaid, closing
 
 
-def _fixed_annuity_balances(principal: float, rate: float, n: int, periods_per_year: float, yf: FloatArray) -> FloatArray:
-    """Opening balances of a fixed-rate annuity (used by tests and QuantLib cross-checks)."""
-    i, p, c = _amortize(
-        np.array([principal]), np.full((1, n), rate), yf.reshape(1, n), np.array([n]),
-        np.array([0]), np.array([periods_per_year]),
-    )
-    return np.concatenate([[principal], c[0, :-1]])
-
-
 # ----------------------------------------------------------------------------- one loan
 
 
