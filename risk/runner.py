@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from credit.capital import asset_correlation, irb_capital
 from credit.collateral import DEFAULT_HAIRCUT_QUANTILE
@@ -242,6 +243,7 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
     q_lo = 1.0 - config.haircut_confidence
     levels = np.concatenate([QUANTILE_LEVELS, [q_lo]])
     n_v = len(variants)
+    cf = np.empty((n_a, n_p, n_m))
     value_0 = np.empty((n_v, n_a))
     lend = np.empty((n_v, n_a))
     hair = np.empty((n_v, n_a))
@@ -257,13 +259,20 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
             else task.half_life * sh.half_life_multiplier
         haz = task.hazard if sh.obsolescence_hazard_add is None \
             else task.hazard + sh.obsolescence_hazard_add
+        # one (A, P, M) buffer per chunk, updated in place: big temporaries are what cost
+        # most (page faults), in particular on Dask workers that trim freed memory
         drift = (g - 0.5 * sig * sig)[:, None, None] * t[None, None, :]
-        cf = np.exp(drift + sig[:, None, None] * w)
+        np.multiply(sig[:, None, None], w, out=cf)
+        cf += drift
+        np.exp(cf, out=cf)
         decay = np.where(np.isinf(hl)[:, None], 1.0,
                          np.exp2(-k[None, :] / np.where(np.isinf(hl), 1.0, hl)[:, None]))
         cf *= (r0[:, None] * decay * life_mask)[:, None, :]
-        tau = obsolescence_times(u_base, haz[:, None])                  # (A, P)
-        cf *= t[None, None, :] <= tau[:, :, None]
+        if np.any(haz > 0.0):
+            tau = obsolescence_times(u_base, haz[:, None])              # (A, P)
+            # months alive on each path: t_k <= tau  <=>  k <= searchsorted(t, tau, right)
+            alive = np.searchsorted(t, tau.ravel(), side="right").reshape(tau.shape)
+            cf *= k[None, None, :] <= alive[:, :, None]
         for i, base_paths in task.paths.items():
             lvl = 1.0 if level is None else float(level[i])
             shocked = shock_revenue_paths(base_paths, sh, level_factor=lvl,
@@ -351,18 +360,23 @@ def economic_lgd(recovery_quantiles: FloatArray, ead: FloatArray, pd: FloatArray
     return np.clip(area.sum(axis=1) / p, 0.0, 1.0)
 
 
-def _capital(pd_: FloatArray, lgd: FloatArray, maturity: FloatArray,
-             sales: FloatArray) -> FloatArray:
-    """IRB K per unit EAD, grouped by (maturity, sales) because those are scalars upstream."""
-    k = np.empty_like(pd_)
-    p = np.clip(pd_, 1e-12, 1.0 - 1e-12)
+def _capital_groups(maturity: FloatArray,
+                    sales: FloatArray) -> list[tuple[float, float | None, IntArray]]:
+    """Loans grouped by (maturity, sales): `irb_capital` takes those two as scalars."""
     keys = np.stack([np.round(maturity, 6), np.nan_to_num(sales, nan=-1.0)], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
-    for j, (m, s) in enumerate(uniq):
-        idx = inv == j
-        k[..., idx] = irb_capital(p[..., idx], lgd[..., idx], maturity_years=float(m),
-                                  sales_meur=None if s < 0 else float(s))
+    return [(float(m), None if sv < 0 else float(sv), np.flatnonzero(inv == j))
+            for j, (m, sv) in enumerate(uniq)]
+
+
+def _capital(pd_: FloatArray, lgd: FloatArray,
+             groups: list[tuple[float, float | None, IntArray]]) -> FloatArray:
+    """IRB K per unit EAD (`credit.capital.irb_capital`), one call per loan group."""
+    k = np.empty_like(pd_)
+    p = np.clip(pd_, 1e-12, 1.0 - 1e-12)
+    for m, sales, idx in groups:
+        k[idx] = irb_capital(p[idx], lgd[idx], maturity_years=m, sales_meur=sales)
     return k
 
 
@@ -370,26 +384,24 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
                 base_of: IntArray, grid: MarketGrid) -> _LoanOut:
     n_l = task.stop - task.start
     n_v = len(variants)
-    n_q = QUANTILE_LEVELS.size
-    coll = np.zeros((n_v, n_l))
-    lend = np.zeros((n_v, n_l))
-    rec_q = np.zeros((n_v, n_l, n_q))
-    val_q = np.zeros((n_v, n_l, n_q))
-    for v in range(n_v):
-        np.add.at(coll[v], task.p_loan, task.p_share * assets.value_0[v, task.p_asset])
-        np.add.at(lend[v], task.p_loan, task.p_share * assets.lending_value[v, task.p_asset])
-        w = (task.p_share * (1.0 - assets.liq_cost[v, task.p_asset]))[:, None]
-        np.add.at(rec_q[v], task.p_loan, w * assets.quantiles[v, task.p_asset])
-        np.add.at(val_q[v], task.p_loan, task.p_share[:, None] * assets.quantiles[v, task.p_asset])
-    secured = np.zeros(n_l, dtype=bool)
-    secured[task.p_loan[task.p_share > 0.0]] = True
+    n_assets = assets.value_0.shape[1]
+    # pledge matrix S (loans x assets) of shares: pledged sums are S @ asset figures
+    pledge = sparse.csr_matrix((task.p_share, (task.p_loan, task.p_asset)),
+                               shape=(n_l, n_assets))
+    coll = np.stack([pledge @ assets.value_0[v] for v in range(n_v)])        # (V, L)
+    lend = np.stack([pledge @ assets.lending_value[v] for v in range(n_v)])
+    secured = np.asarray(pledge.getnnz(axis=1) > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # no pledge: LTV undefined (NaN, never a margin call); pledged collateral worth
         # nothing: LTV infinite (a margin call)
         ltv = np.where(coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0),
                        np.where(secured, np.inf, np.nan))
-        log_vol = 0.5 * (np.log(val_q[:, :, _I84]) - np.log(val_q[:, :, _I16]))
-    log_vol = np.where(np.isfinite(log_vol), log_vol, 1.0)
+    log_vol: dict[int, FloatArray] = {}
+    for b in sorted({int(x) for x in base_of}):
+        val_q = pledge @ assets.quantiles[b][:, [_I16, _I84]]                   # (L, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lv = 0.5 * (np.log(val_q[:, 1]) - np.log(val_q[:, 0]))
+        log_vol[b] = np.where(np.isfinite(lv), lv, 1.0)
     out: dict[str, FloatArray] = {m: np.empty((n_v, n_l)) for m in _LOAN_METRICS}
     t = grid.times_years
     n_months = np.clip(np.round(task.maturity * 12.0).astype(np.int64), 1, grid.months)
@@ -398,7 +410,10 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
     t_mat = t[n_months - 1]
     z_mat = -np.log(base_df[n_months - 1]) / t_mat
     spread0 = np.maximum(task.rate - z_mat, 0.0)
-    alive = k[None, :] <= n_months[:, None]                                   # (L, M)
+    # loan discounting apart from the (shocked) risk-free curve: exp(-spread0 t), alive months
+    d0 = np.exp(-spread0[:, None] * t[None, :]) * (k[None, :] <= n_months[:, None])  # (L, M)
+    d0_mat = d0[np.arange(n_l), n_months - 1]
+    groups = _capital_groups(task.maturity, task.sales)
     for v, var in enumerate(variants):
         sh = var.shocks
         b = int(base_of[v])
@@ -406,15 +421,14 @@ def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, 
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(has_coll, coll[v] / np.where(has_coll, coll[b], 1.0), 1.0)
         pd_v = stress_pd(task.pd, sh, ratio, log_vol[b])
-        econ = np.where(has_coll, economic_lgd(rec_q[v], task.ead, np.maximum(pd_v, 1e-12)), 0.0)
+        rec_q = pledge @ (assets.quantiles[v] * (1.0 - assets.liq_cost[v])[:, None])
+        econ = np.where(has_coll, economic_lgd(rec_q, task.ead, np.maximum(pd_v, 1e-12)), 0.0)
         lgd_v = stress_lgd(task.lgd, sh, econ)
         el = pd_v * lgd_v * task.ead
         lgd_cap = np.where(np.isnan(task.lgd_reg), lgd_v, np.fmax(task.lgd_reg, lgd_v))
-        cap = _capital(pd_v, lgd_cap, task.maturity, task.sales) * task.ead
+        cap = _capital(pd_v, lgd_cap, groups) * task.ead
         df = shifted_discount_factors(base_df, t, sh, spread_bp=sh.credit_spread_shift_bp)
-        d = df[None, :] * np.exp(-spread0[:, None] * t[None, :]) * alive         # (L, M)
-        d_mat = d[np.arange(n_l), n_months - 1]
-        value = task.ead * (task.rate / 12.0 * d.sum(axis=1) + d_mat)
+        value = task.ead * (task.rate / 12.0 * (d0 @ df) + d0_mat * df[n_months - 1])
         out["collateral_value"][v] = coll[v]
         out["lending_value"][v] = lend[v]
         out["ltv"][v] = ltv[v]
