@@ -284,17 +284,18 @@ def _year_fractions_days(
         d2 = np.where((d2 == 31) & (d1 >= 30), 30, d2)
         return (360.0 * (y2 - y1) + 30.0 * (m2 - m1) + (d2 - d1)) / 360.0
     # ACT/ACT ISDA: the days falling in each calendar year over that year's length
-    len1 = np.where(_is_leap(y1), 366.0, 365.0)
-    same = y1 == y2
-    if same.all():
-        return days / len1
-    len2 = np.where(_is_leap(y2), 366.0, 365.0)
+    # (year lengths and 1 January by lookup in small per-year tables)
     y_lo = int(y1.min())
     years = np.arange(y_lo, int(y2.max()) + 2, dtype=np.int64)
+    year_len = np.where(_is_leap(years), 366.0, 365.0)
     jan1 = _days_from_civil(years, np.ones_like(years), np.ones_like(years))
-    jan1_end = jan1[y2 - y_lo]
-    jan1_next = jan1[y1 + 1 - y_lo]
-    split = (jan1_next - s) / len1 + (y2 - y1 - 1) + (e - jan1_end) / len2
+    i1 = y1 - y_lo
+    i2 = y2 - y_lo
+    len1 = year_len[i1]
+    same = i1 == i2
+    if same.all():
+        return days / len1
+    split = (jan1[i1 + 1] - s) / len1 + (i2 - i1 - 1) + (e - jan1[i2]) / year_len[i2]
     return np.where(same, days / len1, split)
 
 
@@ -622,12 +623,13 @@ def schedules(
     month_start = _days_from_civil(ty, tm + 1, np.ones_like(ty))
     pay = month_start[months - m_lo] + np.minimum(np.repeat(d0, n_per), month_len) - 1
     start_adj = start
+    # every day of the book's date range, once: calendar adjustment and (y, m, d) by lookup
+    lo = int(min(pay.min(), start.min()))
+    hi = int(max(pay.max(), start.max())) + 8  # room for a following business day
+    span = np.arange(lo, hi, dtype=np.int64)
     if cal_col is not None and any(c is not None for c in cal_names):
         # business-day adjustment by table lookup: every day in the book's date range is
         # adjusted once per calendar through QuantLib, then rows gather from the table
-        lo = int(min(pay.min(), start.min()))
-        hi = int(max(pay.max(), start.max())) + 1
-        span = np.arange(lo, hi, dtype=np.int64)
         names = [c for c in cal_names if c is not None]
         table = np.empty((len(names) + 1, span.size), dtype=np.int64)
         table[0] = span
@@ -643,8 +645,12 @@ def schedules(
     needs_civil = any(dc in (DayCount.THIRTY_360, DayCount.ACT_ACT) for dc in dcs.values())
     civil_e = civil_s = None
     if needs_civil:
-        civil_e = _civil_from_days(pay)
-        civil_0 = _civil_from_days(start_adj)
+        lo_all = int(min(pay.min(), start_adj.min()))
+        if lo_all < lo or int(max(pay.max(), start_adj.max())) >= lo + span.size:
+            lo, span = lo_all, np.arange(lo_all, int(max(pay.max(), start_adj.max())) + 1, dtype=np.int64)
+        span_civil = _civil_from_days(span)
+        civil_e = tuple(t[pay - lo] for t in span_civil)
+        civil_0 = tuple(t[start_adj - lo] for t in span_civil)
         civil_s = tuple(np.empty_like(x) for x in civil_e)
         for src, first, dst in zip(civil_e, civil_0, civil_s, strict=True):
             dst[1:] = src[:-1]
