@@ -21,13 +21,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from models import security
 
 ROLES: tuple[str, ...] = ("admin", "registrar", "bank", "fund_manager", "risk")
+
+MAX_ROW_ID = 2**63 - 1
+"""The largest integer id a row can have (a signed 64-bit integer, as on PostgreSQL)."""
+
+RowId = Annotated[int, Path(le=MAX_ROW_ID, description="Integer id of the object.")]
+"""Path parameter type for integer ids: an id beyond any row's is a 422 naming the
+parameter instead of reaching the database (where it would overflow the column type)."""
 
 _bearer = HTTPBearer(auto_error=False, description="API key from `datafin keys create`.")
 

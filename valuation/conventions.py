@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 
 import QuantLib as ql
@@ -62,7 +62,12 @@ def round_money(amount: float, currency: str) -> Decimal:
     if not math.isfinite(amount):
         raise ConventionError(f"The `amount` must be finite. Got {amount!r}.", field="amount")
     quantum = Decimal(1).scaleb(-MINOR_UNITS[parse_currency(currency)])
-    return Decimal(repr(float(amount))).quantize(quantum, rounding=ROUND_HALF_EVEN)
+    try:
+        return Decimal(repr(float(amount))).quantize(quantum, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the decimal context holds
+        raise ConventionError(
+            f"The `amount` is too large to book in {currency}. Got {amount!r}.", field="amount"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +197,20 @@ def calendar(name: str | None, *, field: str = "calendar") -> ql.Calendar:
         ) from None
 
 
+QL_MIN_DATE = date(1901, 1, 1)
+QL_MAX_DATE = date(2199, 12, 31)
+"""The dates QuantLib can represent."""
+
+
 def to_ql_date(d: date) -> ql.Date:
     """``datetime.date`` -> ``QuantLib.Date`` (the only place this conversion happens)."""
     if not isinstance(d, date):
         raise ConventionError(f"Expected a datetime.date. Got {d!r}.")
+    if not QL_MIN_DATE <= d <= QL_MAX_DATE:
+        raise ConventionError(
+            f"The date must be between {QL_MIN_DATE} and {QL_MAX_DATE} (QuantLib's range). Got {d}.",
+            field="date",
+        )
     return ql.Date(d.day, d.month, d.year)
 
 

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 from starlette.datastructures import UploadFile
 
-from api.deps import Principal, SessionDep, require_roles
+from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import InvalidInputError
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.routers._body import (
@@ -155,7 +155,7 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, summary="Read an asset", responses=_ERRORS)
-def get_asset(asset_id: int, principal: Reader, session: SessionDep) -> AssetPublic:
+def get_asset(asset_id: RowId, principal: Reader, session: SessionDep) -> AssetPublic:
     """One registered asset."""
     return registry.asset_public(registry.get_asset(session, asset_id))
 
@@ -167,7 +167,7 @@ def get_asset(asset_id: int, principal: Reader, session: SessionDep) -> AssetPub
     responses=_ERRORS,
 )
 def patch_asset(
-    asset_id: int, update: AssetStatusUpdate, principal: Registrar, session: SessionDep
+    asset_id: RowId, update: AssetStatusUpdate, principal: Registrar, session: SessionDep
 ) -> AssetPublic:
     """Set ``status`` (``registered``, ``active``, ``suspended``, ``retired``). Only the
     asset's owner tenant may; to others the asset does not exist (404)."""
@@ -200,7 +200,7 @@ def patch_asset(
     },
 )
 async def put_signals(
-    asset_id: int, request: Request, principal: Registrar, session: SessionDep
+    asset_id: RowId, request: Request, principal: Registrar, session: SessionDep
 ) -> SignalImportResult:
     media_type = content_type(request)
     if media_type in ("text/csv", "text/plain"):
@@ -236,7 +236,7 @@ async def put_signals(
     "/assets/{asset_id}/signals", response_model=SignalList, summary="Read signals", responses=_ERRORS
 )
 def get_signals(
-    asset_id: int,
+    asset_id: RowId,
     request: Request,
     principal: Reader,
     session: SessionDep,
@@ -301,7 +301,7 @@ def _cost_out(row: CostRecord) -> CostRecordOut:
     },
 )
 async def post_costs(
-    asset_id: int, request: Request, principal: Registrar, session: SessionDep
+    asset_id: RowId, request: Request, principal: Registrar, session: SessionDep
 ) -> CostRecordList:
     """One cost record (object) or several (list). ``amount`` is per month when
     ``recurring_months`` > 0 (paid for that many months from ``incurred_on``), else one-off."""
@@ -320,7 +320,7 @@ async def post_costs(
     "/assets/{asset_id}/costs", response_model=CostRecordList, summary="Read cost records", responses=_ERRORS
 )
 def get_costs(
-    asset_id: int,
+    asset_id: RowId,
     request: Request,
     principal: Reader,
     session: SessionDep,

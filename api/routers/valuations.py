@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import Principal, SessionDep, require_roles
+from api.deps import MAX_ROW_ID, Principal, RowId, SessionDep, require_roles
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.routers._body import ERROR_RESPONSES, int_position
 from api.schemas.valuation import QuoteList, QuoteOut, ValuationList, ValuationOut, ValuationRequest
@@ -38,7 +38,7 @@ def _secret(request: Request) -> str:
     responses=ERROR_RESPONSES,
 )
 def create_valuation(
-    asset_id: int, body: ValuationRequest, principal: Valuer, session: SessionDep
+    asset_id: RowId, body: ValuationRequest, principal: Valuer, session: SessionDep
 ) -> ValuationOut:
     """Income, cost and market approaches, Monte Carlo distribution, reconciliation and quote.
 
@@ -69,7 +69,7 @@ def create_valuation(
     responses=ERROR_RESPONSES,
 )
 def list_valuations(
-    asset_id: int,
+    asset_id: RowId,
     request: Request,
     principal: Reader,
     session: SessionDep,
@@ -89,7 +89,7 @@ def list_valuations(
     summary="Read a valuation",
     responses=ERROR_RESPONSES,
 )
-def get_valuation(valuation_id: int, principal: Reader, session: SessionDep) -> ValuationOut:
+def get_valuation(valuation_id: RowId, principal: Reader, session: SessionDep) -> ValuationOut:
     """One stored valuation."""
     return ValuationOut.model_validate(service.get_valuation(session, valuation_id))
 
@@ -100,7 +100,7 @@ async def stream_quotes(
     principal: Reader,
     since_id: Annotated[
         int | None,
-        Query(ge=0, description="Replay quotes with a larger id first (default: only new ones)."),
+        Query(ge=0, le=MAX_ROW_ID, description="Replay quotes with a larger id first (default: only new ones)."),
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="Close after this many events.")] = None,
     timeout_seconds: Annotated[
@@ -156,7 +156,7 @@ async def stream_quotes(
 
 
 @router.get("/quotes/{asset_id}", response_model=QuoteOut, summary="Latest quote of an asset", responses=ERROR_RESPONSES)
-def get_quote(asset_id: int, principal: Reader, session: SessionDep) -> QuoteOut:
+def get_quote(asset_id: RowId, principal: Reader, session: SessionDep) -> QuoteOut:
     """The asset's latest quote: mid, bid, ask, lending value, haircut, validity."""
     return QuoteOut.model_validate(service.latest_quote(session, asset_id))
 

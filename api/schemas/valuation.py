@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
+from valuation.income import MAX_LIFE_MONTHS
 from valuation.montecarlo import MAX_PATHS
+
+EARLIEST_AS_OF = date(1901, 1, 1)
+LATEST_AS_OF = date(2199 - MAX_LIFE_MONTHS // 12, 12, 31)
+"""Valuation dates accepted: QuantLib's dates run from 1901-01-01 to 2199-12-31, and the
+cash flows of the longest economic life (`MAX_LIFE_MONTHS`) must end inside that range."""
 
 
 class ValuationRequest(BaseModel):
@@ -34,6 +40,15 @@ class ValuationRequest(BaseModel):
         description="Flat risk-free zero rate (decimal, annual compounding, ACT/365F) for the "
         "curve; default: the currency's documented default.",
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: date) -> date:
+        if not EARLIEST_AS_OF <= value <= LATEST_AS_OF:
+            raise ValueError(
+                f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {value}."
+            )
+        return value
 
     @field_validator("currency")
     @classmethod

@@ -64,6 +64,11 @@ MAX_REPORTED_ERRORS = 50
 SIGNAL_COLUMNS = ("month", "metric", "value")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])(?:-01)?$")
 
+EARLIEST_DATE = date(1901, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+"""Dates the registry accepts (signal months, cost and trade dates): QuantLib's date range,
+so that every recorded date can later be used by the valuation engine."""
+
 
 @dataclass(frozen=True, slots=True)
 class SignalImport:
@@ -261,7 +266,8 @@ def _parse_month(raw: Any) -> date | None:
     match = _MONTH.match(raw.strip())
     if match is None:
         return None
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    month = date(max(int(match.group(1)), 1), int(match.group(2)), 1)
+    return month if EARLIEST_DATE <= month <= LATEST_DATE else None
 
 
 def _parse_value(raw: Any, *, from_text: bool) -> float | None:
@@ -325,7 +331,14 @@ def validate_signal_rows(
         value = _parse_value(row["value"], from_text=from_text)
         ok = True
         if month is None:
-            errors.append(_row_error(row_no, "month", f"the `month` must be YYYY-MM. Got {row['month']!r}."))
+            errors.append(
+                _row_error(
+                    row_no,
+                    "month",
+                    f"the `month` must be YYYY-MM between {EARLIEST_DATE:%Y-%m} and "
+                    f"{LATEST_DATE:%Y-%m}. Got {row['month']!r}.",
+                )
+            )
             ok = False
         if not isinstance(metric, str) or metric.strip() not in SIGNAL_METRICS:
             errors.append(
@@ -470,6 +483,20 @@ def list_signals(
 # ------------------------------------------------------------------ costs
 
 
+def _check_dates(dates: Sequence[date], name: str) -> None:
+    """422 naming ``<index>.<name>`` for every date outside `EARLIEST_DATE`..`LATEST_DATE`."""
+    errors = [
+        {
+            "field": f"{i}.{name}",
+            "message": f"The `{name}` must be between {EARLIEST_DATE} and {LATEST_DATE}. Got {d}.",
+        }
+        for i, d in enumerate(dates)
+        if not EARLIEST_DATE <= d <= LATEST_DATE
+    ]
+    if errors:
+        raise InvalidInputError(errors[0]["message"], errors=errors)
+
+
 def add_costs(
     session: Session,
     asset_id: int,
@@ -483,6 +510,7 @@ def add_costs(
     items = list(records)
     if not items:
         raise InvalidInputError("Send at least one cost record.", field="body")
+    _check_dates([r.incurred_on for r in items], "incurred_on")
     rows = [
         CostRecord(
             asset_id=asset.id,
@@ -531,6 +559,7 @@ def add_comparables(
     items = list(records)
     if not items:
         raise InvalidInputError("Send at least one comparable.", field="body")
+    _check_dates([r.traded_on for r in items], "traded_on")
     rows = [
         Comparable(
             category=r.category,

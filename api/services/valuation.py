@@ -254,7 +254,17 @@ def value_registered_asset(
     return result
 
 
+MAX_BOOKED_AMOUNT = 1e16
+"""Amounts are stored as ``Numeric(20, 4)``: at most 16 digits before the decimal point."""
+
+
 def _money(amount: float, currency: str) -> Decimal:
+    if math.isfinite(amount) and abs(amount) >= MAX_BOOKED_AMOUNT:
+        raise ConventionError(
+            f"The valuation gives {amount:.6g} {currency}, beyond what can be booked "
+            f"(below {MAX_BOOKED_AMOUNT:.0e}); check the `assumptions` (e.g. `discount_rate`).",
+            field="assumptions",
+        )
     return round_money(float(amount), currency)
 
 
