@@ -45,6 +45,10 @@ from valuation.errors import ConventionError
 #: is observed; 15 points is the middle of that range and the value the API documents.
 DOWNTURN_LGD_ADD = 0.15
 
+#: Largest multiplicative shock accepted (and largest factor after scaling): a hundredfold
+#: move is far beyond any historical stress and keeps every figure finite.
+MAX_MULTIPLIER = 100.0
+
 _MULTIPLIERS = ("revenue_multiplier", "usage_multiplier", "volatility_multiplier",
                 "pd_multiplier", "half_life_multiplier")
 _ADDITIVE = ("growth_shift", "obsolescence_hazard_add", "rate_shift_bp",
@@ -113,8 +117,9 @@ class RightsEvent:
         if not isinstance(self.cross_border, bool):
             raise _fail("shocks.rights_events.cross_border", "a boolean", self.cross_border)
         v = _number(self.value_factor, "shocks.rights_events.value_factor")
-        if v < 0.0:
-            raise _fail("shocks.rights_events.value_factor", "a factor >= 0", self.value_factor)
+        if not 0.0 <= v <= MAX_MULTIPLIER:
+            raise _fail("shocks.rights_events.value_factor",
+                        f"a factor in [0, {MAX_MULTIPLIER:g}]", self.value_factor)
 
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.category, "cross_border": self.cross_border,
@@ -189,8 +194,9 @@ class Shocks:
     def __post_init__(self) -> None:
         for name in _MULTIPLIERS:
             v = getattr(self, name)
-            if v is not None and _number(v, f"shocks.{name}") <= 0.0:
-                raise _fail(f"shocks.{name}", "a factor > 0 (1 is neutral)", v)
+            if v is not None and not 0.0 < _number(v, f"shocks.{name}") <= MAX_MULTIPLIER:
+                raise _fail(f"shocks.{name}", f"a factor in (0, {MAX_MULTIPLIER:g}] (1 is "
+                            "neutral)", v)
         for name in _ADDITIVE:
             v = getattr(self, name)
             if v is not None:
@@ -216,8 +222,10 @@ class Shocks:
             for k, v in m.items():
                 if not isinstance(k, str) or not k:
                     raise _fail("shocks.revenue_multiplier_by_category", "keyed by category", k)
-                if _number(v, f"shocks.revenue_multiplier_by_category.{k}") <= 0.0:
-                    raise _fail(f"shocks.revenue_multiplier_by_category.{k}", "a factor > 0", v)
+                if not 0.0 < _number(v, f"shocks.revenue_multiplier_by_category.{k}") \
+                        <= MAX_MULTIPLIER:
+                    raise _fail(f"shocks.revenue_multiplier_by_category.{k}",
+                                f"a factor in (0, {MAX_MULTIPLIER:g}]", v)
             object.__setattr__(self, "revenue_multiplier_by_category", _frozen_map(m))
         if self.key_rate_shifts_bp is not None:
             m = self.key_rate_shifts_bp
@@ -353,7 +361,7 @@ class Scenario:
         kw: dict[str, Any] = {}
         for n in _MULTIPLIERS:
             v = getattr(sh, n)
-            kw[n] = None if v is None else float(v) ** s
+            kw[n] = None if v is None else _clip_factor(float(v) ** s)
         for n in _ADDITIVE:
             v = getattr(sh, n)
             kw[n] = None if v is None else s * float(v)
@@ -361,12 +369,14 @@ class Scenario:
             kw["lgd_add"] = min(1.0, s * DOWNTURN_LGD_ADD + (kw["lgd_add"] or 0.0))
         if sh.revenue_multiplier_by_category is not None:
             kw["revenue_multiplier_by_category"] = {
-                k: float(v) ** s for k, v in sh.revenue_multiplier_by_category.items()}
+                k: _clip_factor(float(v) ** s)
+                for k, v in sh.revenue_multiplier_by_category.items()}
         if sh.key_rate_shifts_bp is not None:
             kw["key_rate_shifts_bp"] = {k: s * float(v) for k, v in sh.key_rate_shifts_bp.items()}
         if sh.rights_events is not None:
-            kw["rights_events"] = tuple(replace(e, value_factor=e.value_factor ** s)
-                                        for e in sh.rights_events)
+            kw["rights_events"] = tuple(
+                replace(e, value_factor=min(MAX_MULTIPLIER, e.value_factor ** s))
+                for e in sh.rights_events)
         for n in ("lgd_add", "correlation_shift", "liquidation_cost_add", "growth_shift"):
             if kw[n] is not None:
                 kw[n] = max(-1.0, min(1.0, kw[n]))
@@ -384,6 +394,12 @@ class Scenario:
         if self.description:
             out["description"] = self.description
         return out
+
+
+def _clip_factor(x: float) -> float:
+    """Keep a scaled factor inside (0, MAX_MULTIPLIER] (a large scale of a small factor
+    underflows towards 0; the smallest positive factor kept is 1e-12)."""
+    return min(MAX_MULTIPLIER, max(x, 1e-12))
 
 
 def compose(parent: Shocks, child: Shocks) -> Shocks:

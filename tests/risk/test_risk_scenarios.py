@@ -42,6 +42,7 @@ def test_every_api_field_parses_and_round_trips() -> None:
     ({"shocks": {"pd_multiplier": -1}}, "shocks.pd_multiplier"),
     ({"shocks": {"pd_multiplier": "x"}}, "shocks.pd_multiplier"),
     ({"shocks": {"revenue_multiplier": 0}}, "shocks.revenue_multiplier"),
+    ({"shocks": {"revenue_multiplier": 1e308}}, "shocks.revenue_multiplier"),
     ({"shocks": {"lgd_add": 15}}, "shocks.lgd_add"),
     ({"shocks": {"downturn_lgd": "yes"}}, "shocks.downturn_lgd"),
     ({"shocks": {"rate_shift_bp": float("nan")}}, "shocks.rate_shift_bp"),
