@@ -45,6 +45,7 @@ from functools import reduce
 from typing import Literal
 
 import numpy as np
+from scipy.fft import next_fast_len, rfft
 from scipy.special import ndtr, ndtri, owens_t
 
 from valuation._typing import FloatArray, IntArray
@@ -700,30 +701,79 @@ def _leave_one_out(dist: FloatArray, p: FloatArray, k: int) -> FloatArray:
     return np.clip(out, 0.0, None)
 
 
+def _block_joint(cond: FloatArray, p: FloatArray, k: int, var_index: int) -> tuple[FloatArray, FloatArray]:
+    """Per node: P(D_i, L = v | z) and P(D_i, L > v | z) by block deconvolution (loan at k units)."""
+    size = cond.shape[1]
+    q = _leave_one_out(cond, p, k)
+    joint = np.zeros_like(cond)
+    joint[:, k:] = p * q[:, : size - k]
+    return joint[:, var_index], joint[:, var_index + 1 :].sum(axis=1)
+
+
 def _recursion_contributions(
     cond: FloatArray, cp: FloatArray, weights: FloatArray, grid: LossGrid, amounts: FloatArray,
     var_index: int, confidence: float, probs: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """Euler VaR and ES contributions from the conditional distributions (exact on the grid)."""
+    """Euler VaR and ES contributions from the conditional distributions (exact on the grid).
+
+    For loan ``i`` at ``k`` units the pool without it has ``Q_hat = P_hat / K_hat`` in the
+    Fourier domain, ``K_hat(f) = (1 - p) + p e^{-i 2 pi f k / N}`` (``N`` >= the grid, so
+    the circular deconvolution equals the linear one). The two numbers needed per node,
+    ``Q(v - k)`` and ``sum_{j <= v - k} Q(j)``, are linear functionals of ``Q_hat`` and are
+    evaluated without an inverse transform. ``|K_hat| >= |1 - 2p|``; the rare nodes where
+    it comes close to 0 (p = 1/2) use the exact block deconvolution of `_leave_one_out`.
+    A loan split over two grid points (inexact grid) is snapped to the nearer one.
+    """
     n = cp.shape[1]
-    size = cond.shape[1]
+    n_nodes, size = cond.shape
+    n_fft = int(next_fast_len(size, real=True))
+    p_hat = rfft(cond, n=n_fft, axis=1)  # (n_nodes, F)
+    freqs = np.arange(p_hat.shape[1])
+    theta = 2.0 * np.pi * freqs / n_fft
+    cw = np.full(freqs.size, 2.0)
+    cw[0] = 1.0
+    if n_fft % 2 == 0:
+        cw[-1] = 1.0
+    cw /= n_fft
+
+    def point(j0: int) -> np.ndarray:
+        # Q(j0) = sum_f cw_f Re(Q_hat_f e^{i theta_f j0})
+        return cw * np.exp(1j * theta * j0)
+
+    def cumulative(j0: int) -> np.ndarray:
+        # sum_{j=0}^{j0} Q(j) = sum_f cw_f Re(Q_hat_f G_f), G_f = sum_{j<=j0} e^{i theta_f j}
+        g = np.empty(freqs.size, dtype=np.complex128)
+        g[0] = j0 + 1
+        z = np.exp(1j * theta[1:])
+        g[1:] = (1.0 - z ** (j0 + 1)) / (1.0 - z)
+        return cw * g
+
     var_c = np.zeros(n)
     tail_c = np.zeros(n)
     p_at = float(probs[var_index])
-    p_above = float(probs[var_index + 1 :].sum())
-    f_var = 1.0 - p_above
+    f_var = float(probs[: var_index + 1].sum())
     for i in range(n):
-        p = cp[:, i : i + 1]
+        if amounts[i] == 0.0:
+            continue
+        p = cp[:, i]
         # a loan split over k and k + 1 units (inexact grid) is snapped to its nearer
-        # grid point here; the contributions are rescaled to add up to VaR and ES
-        k = int(grid.k_lo[i]) + (1 if grid.w_lo[i] < 0.5 else 0)
-        q = _leave_one_out(cond, p, max(k, 1))
-        k = max(k, 1)
-        joint = np.zeros_like(cond)
-        joint[:, k:] = p * q[:, : size - k]
-        pj = weights @ joint  # P(D_i, L = j)
-        var_c[i] = amounts[i] * pj[var_index] / p_at if p_at > 0 else 0.0
-        tail_c[i] = amounts[i] * pj[var_index + 1 :].sum()
+        # grid point; portfolio_risk rescales the contributions to add up to VaR and ES
+        k = max(int(grid.k_lo[i]) + (1 if grid.w_lo[i] < 0.5 else 0), 1)
+        k_hat = (1.0 - p)[:, None] + p[:, None] * np.exp(-1j * theta * k)[None, :]
+        bad = np.abs(k_hat).min(axis=1) < 1e-9  # p = 1/2 at a frequency where e^{-i theta k} = -1
+        q_hat = p_hat / np.where(bad[:, None], 1.0, k_hat)
+        j0 = var_index - k
+        if j0 < 0:
+            at_v = np.zeros(n_nodes)
+            above_v = p.copy()
+        else:
+            at_v = p * (q_hat @ point(j0)).real
+            above_v = p * (1.0 - (q_hat @ cumulative(j0)).real)
+        if bad.any():
+            at_b, above_b = _block_joint(cond[bad], p[bad, None], k, var_index)
+            at_v[bad], above_v[bad] = at_b, above_b
+        var_c[i] = amounts[i] * float(weights @ at_v) / p_at if p_at > 0 else 0.0
+        tail_c[i] = amounts[i] * float(weights @ above_v)
     es_c = (tail_c + var_c * max(f_var - confidence, 0.0)) / (1.0 - confidence)
     return var_c, es_c
 
@@ -755,10 +805,9 @@ def portfolio_risk(
     loss exactly at VaR, which exist because losses are sums of discrete amounts).
 
     Cost: the recursion's contributions deconvolve each loan out of the conditional
-    distributions, ``O(n_loans x grid units / loan units)`` numpy steps of ``n_nodes``
-    values each (about 1 s for 100 loans on a 4,096-unit grid); for books of many
-    hundreds of loans on an inexact grid, ask for ``method="mc"`` contributions or
-    ``contributions=False``.
+    distributions in the Fourier domain, ``O(n_loans x n_nodes x grid units)`` complex
+    operations (about 1-2 s for 200 loans on a 4,096-unit grid, 10-20 s for 1,000); for
+    large books ask for ``method="mc"`` contributions or ``contributions=False``.
     """
     method = _check_method(method)
     conf = _check_probability(confidence, "confidence")
