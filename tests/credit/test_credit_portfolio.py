@@ -273,3 +273,14 @@ def test_lhp_distribution_gives_the_closed_form_tranche_losses(case: dict) -> No
     for t in case["tranches"]:
         got = tranche_expected_loss(frac, probs, t["attach"], t["detach"])
         assert abs(got - t["expected_loss_fraction"]) <= LHP["tolerance_abs"]
+
+
+def test_reference_pool_contributions_add_up_and_rise_with_pd() -> None:
+    pds, notional, lgd, rho = _pool_inputs()
+    risk = portfolio_risk(pds, notional, lgd, rho, 0.99)
+    assert risk.var == pytest.approx(POOL["risk_measures"]["0.99"]["VaR"] * POOL["pool_notional"], rel=1e-12)
+    assert risk.var_contributions.sum() == pytest.approx(risk.var, rel=1e-10)
+    assert risk.es_contributions.sum() == pytest.approx(risk.es, rel=1e-10)
+    # equal notionals and LGD, PDs increasing: so are the Euler contributions
+    assert np.all(np.diff(risk.es_contributions) > 0)
+    assert np.all(np.diff(risk.var_contributions) > 0)
