@@ -122,7 +122,11 @@ def create_scenario(session: Session, body: Mapping[str, Any], *, tenant: str,
     row = StressScenario(name=scenario.name, tenant=tenant,
                          definition=json.dumps(dict(body), sort_keys=True))
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:  # a concurrent request stored the same name first
+        session.rollback()
+        raise ConflictError(f"A scenario named {scenario.name!r} already exists.") from None
     record_audit(session, actor=actor, action="scenario.create", entity="stress_scenario",
                  entity_id=str(row.id), payload=dict(body), tenant=tenant)
     session.commit()
