@@ -22,9 +22,12 @@ Quadrature. With many names the conditional tranche loss is a steep function of
 125 names but only about 2e-4 on 1,000 names. The default here is Gauss-Legendre
 with 128 nodes on ``[-8.5, 8.5]`` (truncation mass 2e-17), chosen by the accuracy it
 reaches: on the 125-name reference pool it matches an 800-node rule on ``[-10, 10]``
-to 1e-15, and on a 1,000-name heterogeneous book to about 3e-10 in tranche EL (96
-nodes: 2e-8; 64 Gauss-Legendre nodes: 3e-8 on 125 names). The tests and
-``benchmarks/credit.py`` re-measure this.
+to 1e-15, and on 1,000-name heterogeneous books to 3e-10 .. 2e-8 in tranche EL
+against 300-600 node rules (Gauss-Hermite 64 on the benchmark book: 4e-5). The tests
+and ``benchmarks/credit.py`` re-measure this.
+
+Euler contributions (`portfolio_risk`) are exact on the loss grid: each loan is taken
+out of the conditional distributions by deconvolution in the Fourier domain.
 
 References
 ----------
