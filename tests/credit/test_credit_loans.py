@@ -257,3 +257,22 @@ def test_vectorised_floating_schedules_equal_single_floating_schedules() -> None
         assert part["balance"].iloc[-1] == 0.0
         np.testing.assert_allclose(part[["interest", "principal", "balance"]].to_numpy(),
                                    single[["interest", "principal", "balance"]].to_numpy(), rtol=1e-10, atol=1e-6)
+
+
+@given(
+    start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    periods=st.integers(1, 24), freq=st.sampled_from([1, 3, 6, 12]),
+    dc=st.sampled_from(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"]),
+    cal=st.sampled_from([None, "China", "TARGET", "UnitedStates", "Japan"]),
+    amort=st.sampled_from(["annuity", "linear", "bullet"]), rate=st.floats(0.0, 0.2),
+)
+@settings(max_examples=40, deadline=None)
+def test_random_loans_against_quantlib(start: date, periods: int, freq: int, dc: str, cal: str | None,
+                                       amort: str, rate: float) -> None:
+    principal = 2_500_000.0
+    df = schedule(principal, rate, start, periods * freq, amort, freq, dc, cal)
+    bond = _quantlib_bond(df, principal, rate, start, periods * freq, freq, dc, cal)
+    dates, interest, repaid = _quantlib_flows(bond)
+    assert dates == list(df["date"])
+    np.testing.assert_allclose(df["interest"], interest, rtol=1e-10, atol=1e-7)
+    np.testing.assert_allclose(df["principal"], repaid, rtol=1e-10, atol=1e-7)
