@@ -36,8 +36,7 @@ def _actor(principal: Principal) -> str:
 
 
 def _secret(request: Request) -> str:
-    settings = getattr(request.app.state, "settings", None)
-    return str(getattr(settings, "secret_key", "datafin"))
+    return str(request.app.state.settings.secret_key)
 
 
 @router.post("/loans/quote", response_model=LoanQuoteOut)
@@ -77,7 +76,7 @@ def list_loans(
     """The caller's loans, oldest first."""
     after = decode_cursor(cursor, _secret(request))
     rows, more = service.list_loans(session, principal.tenant, limit=limit,
-                                    after=None if after is None else int(after["id"]))
+                                    after=None if after is None else int(after.get("id", 0)))
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
     return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
 

@@ -287,3 +287,17 @@ def test_concurrent_originations_against_one_asset(
     with session_factory() as s:
         total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
     assert total <= q["lending_value"] + 0.01
+
+
+def test_list_loans_paginates(client, assets, bank, make_key) -> None:
+    for i in range(3):
+        q = client.post("/v1/loans/quote", json=body([assets[i]]), headers=bank).json()
+        assert client.post("/v1/loans", json=body([assets[i]], principal=round(q["max_principal"] * 0.3, 2)),
+                           headers=bank).status_code == 201
+    first = client.get("/v1/loans", params={"limit": 2}, headers=bank).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = client.get("/v1/loans", params={"limit": 2, "cursor": first["next_cursor"]}, headers=bank).json()
+    assert len(second["items"]) == 1 and second["next_cursor"] is None
+    ids = [x["id"] for x in first["items"] + second["items"]]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert client.get("/v1/loans", params={"cursor": "forged.cursor"}, headers=bank).status_code == 422
