@@ -26,6 +26,8 @@ async def json_body(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"The request body is not valid JSON: {exc}.", field="body") from None
+    except RecursionError:
+        raise InvalidInputError("The request body is nested too deeply to read.", field="body") from None
 
 
 def validate(adapter: TypeAdapter[Any], data: Any) -> Any:

@@ -122,8 +122,8 @@ async def register_asset(request: Request, principal: Registrar, session: Sessio
             raise InvalidInputError("The `asset` part (JSON) is missing.", field="asset")
         try:
             meta_json = json.loads(meta_text)
-        except ValueError as exc:
-            raise InvalidInputError(f"The `asset` part is not JSON: {exc}.", field="asset") from None
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInputError(f"The `asset` part is not JSON: {exc!r}.", field="asset") from None
         meta: AssetMetadata = validate(_METADATA, meta_json)
         fingerprint = await run_in_threadpool(registry.fingerprint_stream, upload.file)
         data = AssetRegister(**meta.model_dump(), fingerprint_sha256=fingerprint)

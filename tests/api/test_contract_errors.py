@@ -683,3 +683,51 @@ def test_securitization_price_out_of_range_as_of(client, make_key, as_of) -> Non
     sid = client.post("/v1/securitizations", json=DEAL, headers=fm).json()["id"]
     _expect_4xx(client, "POST", f"/v1/securitizations/{sid}/price", fm,
                 json={"paths": 100, "seed": 1, "as_of": as_of})
+
+
+# ----------------------------------------------------------------------------- hostile encodings
+
+DEEP = b"[" * 50_000 + b"]" * 50_000
+
+
+def test_deeply_nested_or_undecodable_json_is_4xx(client, make_key, engine) -> None:
+    """Regression: a JSON body nested beyond the parser's recursion limit was a 500 on the
+    registry endpoints that read the body themselves."""
+    world = build_world(client, make_key, deal=True)
+    bodies = [{"content": DEEP, "headers": {"Content-Type": "application/json"}},
+              {"content": b'{"a": "\xff\xfe"}', "headers": {"Content-Type": "application/json"}}]
+    targets = [("POST", "/v1/assets", "reg"), ("PUT", "/v1/assets/{asset}/signals", "reg"),
+               ("POST", "/v1/assets/{asset}/costs", "reg"), ("POST", "/v1/comparables", "reg"),
+               ("PATCH", "/v1/assets/{asset}", "reg"), ("POST", "/v1/assets/{asset}/valuations", "bank"),
+               ("POST", "/v1/loans/quote", "bank"), ("POST", "/v1/loans", "bank"),
+               ("POST", "/v1/securitizations", "fm"), ("POST", "/v1/securitizations/{deal}/price", "fm"),
+               ("POST", "/v1/data-notes/price", "fm"), ("POST", "/v1/scenarios", "risk"),
+               ("POST", "/v1/stress-runs", "risk")]
+    run_cases(client, engine, world, [(m, p, role, body, (400, 422), None)
+                                      for m, p, role in targets for body in bodies])
+
+
+def test_multipart_registration_bad_parts(client, make_key, engine) -> None:
+    world = build_world(client, make_key)
+    meta = {k: v for k, v in SAMPLES.assets[0].profile.items() if k != "fingerprint_sha256"}
+    content = ("b.bin", b"new content")
+    run_cases(client, engine, world, [
+        ("POST", "/v1/assets", "reg", {"files": {"file": content}}, 422, "asset"),
+        ("POST", "/v1/assets", "reg", {"data": {"asset": "{bad"}, "files": {"file": content}}, 422, "asset"),
+        ("POST", "/v1/assets", "reg", {"data": {"asset": "[" * 50_000 + "]" * 50_000}, "files": {"file": content}},
+         422, "asset"),
+        ("POST", "/v1/assets", "reg", {"data": {"asset": json.dumps([1])}, "files": {"file": content}}, 422, None),
+        ("POST", "/v1/assets", "reg",
+         {"data": {"asset": json.dumps({**meta, "fingerprint_sha256": "ab" * 32})}, "files": {"file": content}},
+         422, "fingerprint_sha256"),
+        ("POST", "/v1/assets", "reg", {"data": {"asset": json.dumps({**meta, "category": "nope"})},
+                                       "files": {"file": content}}, 422, "category"),
+        ("POST", "/v1/assets", "reg", {"content": b"garbage", "headers": {"Content-Type": "multipart/form-data"}},
+         400, None),
+    ])
+    # the same content twice is a 409
+    r = client.post("/v1/assets", data={"asset": json.dumps(meta)}, files={"file": content}, headers=world["reg"])
+    assert r.status_code == 201, r.text
+    run_cases(client, engine, world, [
+        ("POST", "/v1/assets", "reg", {"data": {"asset": json.dumps(meta)}, "files": {"file": content}}, 409, None),
+    ])
