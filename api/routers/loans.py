@@ -88,9 +88,9 @@ def get_loan(loan_id: int, principal: BankOrRisk, session: SessionDep) -> dict[s
 
 @router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
 def get_schedule(loan_id: int, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
-    """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``."""
+    """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit."""
     loan = service.get_loan(session, loan_id, principal.tenant)
-    return service.schedule_rows(service.loan_schedule(loan))
+    return service.booked_schedule_rows(loan)
 
 
 @router.get("/loans/{loan_id}/risk")

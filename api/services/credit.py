@@ -634,6 +634,28 @@ def portfolio_risk_view(
 
 
 def schedule_rows(sched: pd.DataFrame) -> list[dict[str, Any]]:
+    """Model schedule rows as plain values (not rounded)."""
     return [{"date": d, "interest": float(i), "principal": float(p), "balance": float(b)}
             for d, i, p, b in sched[["date", "interest", "principal", "balance"]].itertuples(index=False)]
+
+
+def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
+    """The booked schedule: amounts rounded once to the currency's minor unit (API.md).
+
+    Interest and principal are rounded per row; the balance is carried in rounded
+    amounts from the booked principal, and the last principal payment is whatever is
+    left, so the principal payments add up to the principal exactly and the balance
+    ends at 0.
+    """
+    sched = loan_schedule(loan)
+    ccy = loan.currency
+    balance = Decimal(loan.principal).quantize(Decimal(1).scaleb(-MINOR_UNITS[ccy]))
+    rows = []
+    n = len(sched)
+    for k, (d, i, p) in enumerate(sched[["date", "interest", "principal"]].itertuples(index=False)):
+        repaid = balance if k == n - 1 else min(_money(float(p), ccy), balance)
+        balance = balance - repaid
+        rows.append({"date": d, "interest": float(_money(float(i), ccy)), "principal": float(repaid),
+                     "balance": float(balance)})
+    return rows
 

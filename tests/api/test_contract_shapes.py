@@ -188,9 +188,6 @@ def test_loan_schedule_and_risk_fields(client, world) -> None:
     assert "ltv" in r.json() and isinstance(r.json()["events"], list)
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/services/credit.py schedule_rows): schedule amounts "
-                   "(interest, principal, balance) of a booked loan are not rounded to the currency's "
-                   "minor unit (API.md: amounts rounded where they are booked)")
 def test_loan_schedule_amounts_are_rounded_to_minor_units(client, world) -> None:
     rows = client.get(f"/v1/loans/{world['loan']['id']}/schedule", headers=world["bank"]).json()
     for r in rows:
