@@ -58,6 +58,14 @@ ENDPOINTS: list[tuple[str, str, tuple[str, ...], Any]] = [
     ("POST", "/v1/stress-runs", ("risk",), {}),
     ("GET", "/v1/stress-runs/nope", ("risk",), None),
     ("GET", "/v1/stress-runs/nope/results", ("risk",), None),
+    # the companions README.md documents
+    ("GET", "/v1/quotes", ANY, None),
+    ("GET", "/v1/loans", ("bank", "risk"), None),
+    ("GET", "/v1/loans/987654/events", ("bank", "risk"), None),
+    ("GET", "/v1/securitizations", ("bank", "fund_manager", "risk"), None),
+    ("GET", "/v1/securitizations/nope", ("bank", "fund_manager", "risk"), None),
+    ("GET", "/v1/securitizations/nope/prices", ("bank", "fund_manager", "risk"), None),
+    ("GET", "/v1/stress-runs", ("risk",), None),
 ]
 
 
@@ -325,3 +333,32 @@ def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> N
         _assert_problem(client.get(f"/v1/stress-runs/{rid}/results",
                                    headers={**other, "Accept": "text/csv"}), 404)
     assert client.get("/v1/stress-runs", headers=risk_b).json()["items"] == []
+    # nor can tenant b extend it
+    r = client.post("/v1/scenarios", json={"name": "b_child", "extends": "a_private"}, headers=risk_b)
+    assert r.status_code == 201  # b's own a_private exists now
+    r = client.post("/v1/scenarios", json={"name": "b_child2", "extends": "a_private_only"}, headers=risk_b)
+    assert r.status_code == 422
+
+
+def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_key, world) -> None:
+    """Tenant b's stress run and securitization pools never see tenant a's loans."""
+    lid = world["loan"]["id"]
+    fm_b = make_key("fund_manager", "tenant-b")
+    deal = {**DEAL, "pool": {"loan_ids": [lid]}}
+    r = client.post("/v1/securitizations", json=deal, headers=fm_b)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].startswith("pool.loan_ids")
+    risk_b = make_key("risk", "tenant-b")
+    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_b)
+    assert r.status_code == 202, r.text
+    assert get_jobs(app).wait(timeout=60)
+    rid = r.json()["id"]
+    status = client.get(f"/v1/stress-runs/{rid}", headers=risk_b).json()
+    assert status["status"] == "succeeded", status
+    res = client.get(f"/v1/stress-runs/{rid}/results", headers=risk_b).json()
+    assert res["positions"] == [], res["positions"]  # tenant b holds nothing
+    risk_a = make_key("risk", "tenant-a")
+    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_a)
+    assert get_jobs(app).wait(timeout=60)
+    res = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk_a).json()
+    assert [p["id"] for p in res["positions"] if p["kind"] == "loan"] == [str(lid)]
