@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from api.deps import Principal, SessionDep, require_roles
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.routers._body import int_position
 from api.schemas.credit import (
     LoanCreateIn,
     LoanEventOut,
@@ -29,6 +30,7 @@ router = APIRouter(tags=["loans"])
 
 BankOnly = Annotated[Principal, Depends(require_roles("bank"))]
 BankOrRisk = Annotated[Principal, Depends(require_roles("bank", "risk"))]
+LoanId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Loan id.")]
 
 
 def _actor(principal: Principal) -> str:
@@ -75,42 +77,49 @@ def list_loans(
 ) -> dict[str, Any]:
     """The caller's loans, oldest first."""
     after = decode_cursor(cursor, _secret(request))
-    rows, more = service.list_loans(session, principal.tenant, limit=limit,
-                                    after=None if after is None else int(after.get("id", 0)))
+    rows, more = service.list_loans(session, principal.tenant, limit=limit, after=int_position(after, "id"))
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
     return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
 
 
 @router.get("/loans/{loan_id}")
-def get_loan(loan_id: int, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
     return service.loan_view(session, service.get_loan(session, loan_id, principal.tenant))
 
 
 @router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
-def get_schedule(loan_id: int, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
+def get_schedule(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
     """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit."""
     loan = service.get_loan(session, loan_id, principal.tenant)
     return service.booked_schedule_rows(loan)
 
 
 @router.get("/loans/{loan_id}/risk")
-def get_risk(loan_id: int, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
     """PD, LGD (economic and regulatory), EAD, EL, capital, RWA, LTV and the stored events."""
     return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
 
 
 @router.post("/loans/{loan_id}/revalue", response_model=RevalueOut)
-def revalue(loan_id: int, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None) -> dict[str, Any]:
+def revalue(loan_id: LoanId, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None) -> dict[str, Any]:
     """Revalue the pledged assets, store the new LTV and any warning / margin_call / liquidation event."""
     loan = service.get_loan(session, loan_id, principal.tenant)
     return service.revalue_loan(session, loan, body or RevalueIn(), actor=_actor(principal))
 
 
-@router.get("/loans/{loan_id}/events", response_model=list[LoanEventOut])
-def list_events(loan_id: int, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
-    """Every stored event of the loan (origination, revaluation, warning, margin_call, liquidation)."""
+@router.get("/loans/{loan_id}/events")
+def list_events(
+    loan_id: LoanId, request: Request, principal: BankOrRisk, session: SessionDep,
+    limit: LimitQuery = 50, cursor: CursorQuery = None,
+) -> dict[str, Any]:
+    """Stored events of the loan, oldest first (origination, revaluation, warning, margin_call,
+    liquidation): ``{"items": [...], "next_cursor": ...}``."""
     loan = service.get_loan(session, loan_id, principal.tenant)
-    return [service.event_view(e) for e in service.loan_events(session, int(loan.id))]  # type: ignore[arg-type]
+    after = int_position(decode_cursor(cursor, _secret(request)), "id")
+    rows, more = service.list_events(session, int(loan.id), limit=limit, after=after)  # type: ignore[arg-type]
+    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    return {"items": [LoanEventOut.model_validate(service.event_view(e)).model_dump(mode="json") for e in rows],
+            "next_cursor": next_cursor}
 
 
 @router.get("/portfolio/risk", response_model=PortfolioRiskOut)

@@ -8,9 +8,25 @@ the core (`credit.loans`), which reports the offending field.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+#: Dates the calendars and curves cover (QuantLib: 1901..2199), leaving room for a
+#: 50-year tenor: as_of and start_date must fall in 1901-01-01 .. 2149-12-31.
+EARLIEST_DATE = date(1901, 1, 1)
+LATEST_DATE = date(2149, 12, 31)
+
+
+def _in_range(value: date | None) -> date | None:
+    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return value
+
+
+BoundedDate = Annotated[date | None, AfterValidator(_in_range)]
+#: Largest amount accepted (major units): far above any loan or collateral, far below overflow.
+MAX_AMOUNT = 1e15
 
 
 class BorrowerIn(BaseModel):
@@ -49,7 +65,7 @@ class LoanQuoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     asset_ids: list[int] = Field(min_length=1, max_length=20, description="Data assets to pledge.")
-    principal: float | None = Field(default=None, gt=0.0, description="Requested principal; default the maximum.")
+    principal: float | None = Field(default=None, gt=0.0, le=MAX_AMOUNT, description="Requested principal; default the maximum.")
     currency: str = Field(min_length=3, max_length=3)
     tenor_months: int = Field(ge=1, le=600)
     amortization: Literal["annuity", "linear", "bullet"]
@@ -57,8 +73,8 @@ class LoanQuoteIn(BaseModel):
     day_count: str = "ACT/365F"
     calendar: str | None = None
     borrower: BorrowerIn
-    as_of: date | None = Field(default=None, description="Valuation date; default today (UTC).")
-    start_date: date | None = Field(default=None, description="Disbursement date; default as_of.")
+    as_of: BoundedDate = Field(default=None, description="Valuation date; default today (UTC).")
+    start_date: BoundedDate = Field(default=None, description="Disbursement date; default as_of.")
     paths: int = Field(default=2000, ge=100, le=100_000, description="Monte Carlo paths per asset.")
     seed: int = Field(default=0, ge=0, le=2**62)
     lgd: float | None = Field(default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
@@ -77,16 +93,17 @@ class LoanQuoteIn(BaseModel):
 class LoanCreateIn(LoanQuoteIn):
     """``POST /v1/loans``: originate; ``principal`` is required."""
 
-    principal: float = Field(gt=0.0)  # type: ignore[assignment]
+    principal: float = Field(gt=0.0, le=MAX_AMOUNT)  # type: ignore[assignment]
 
 
 class RevalueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = None
+    as_of: BoundedDate = None
     paths: int = Field(default=2000, ge=100, le=100_000)
     seed: int = Field(default=0, ge=0, le=2**62)
-    collateral_value: float | None = Field(default=None, ge=0.0, description="Use this value instead of revaluing the assets.")
+    collateral_value: float | None = Field(default=None, ge=0.0, le=MAX_AMOUNT,
+                                           description="Use this value instead of revaluing the assets.")
     thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
 
 

@@ -60,6 +60,7 @@ from models.audit import record_audit
 from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
 from models.registry import DataAsset
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
+from valuation.errors import ValuationError
 from valuation.market import MarketData
 
 #: Liquidation horizon of a data asset (months) and the haircut settings (see module notes).
@@ -241,7 +242,10 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
     probe = loan_terms(1.0, 0.05, start, body.tenor_months, body.amortization, body.frequency_months,
                        body.day_count, body.calendar)
     if body.borrower.rating is not None:
-        rating_pd: float | None = pd_from_rating(body.borrower.rating)
+        try:
+            rating_pd: float | None = pd_from_rating(body.borrower.rating)
+        except ValuationError as exc:
+            raise InvalidInputError(str(exc), field="borrower.rating") from None
         given_source = "rating"
     elif body.borrower.pd is not None:
         rating_pd, given_source = float(body.borrower.pd), "given"
@@ -497,6 +501,14 @@ def outstanding_at(loan: Loan, as_of: date) -> float:
 
 def loan_pledges(session: Session, loan_id: int) -> list[Pledge]:
     return list(session.exec(select(Pledge).where(Pledge.loan_id == loan_id).order_by(col(Pledge.id))).all())
+
+
+def list_events(session: Session, loan_id: int, *, limit: int, after: int | None) -> tuple[list[LoanEvent], bool]:
+    q = select(LoanEvent).where(LoanEvent.loan_id == loan_id)
+    if after is not None:
+        q = q.where(col(LoanEvent.id) > after)
+    rows = list(session.exec(q.order_by(col(LoanEvent.id)).limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
 
 
 def loan_events(session: Session, loan_id: int) -> list[LoanEvent]:

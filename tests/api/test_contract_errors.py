@@ -598,14 +598,10 @@ def _expect_4xx(client, method: str, url: str, headers: dict[str, str], **kwargs
     assert_problem(r, tuple(range(400, 500)))
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/routers/loans.py): an integer loan id beyond 64 bits "
-                   "reaches the database and overflows: 500 instead of 404/422")
 def test_loan_path_id_overflow(client, make_key) -> None:
     _expect_4xx(client, "GET", f"/v1/loans/{HUGE}", make_key("bank"))
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/services/credit.py, api/schemas/credit.py): an `as_of` "
-                   "or `start_date` late in the calendar (9999-12-31, 2999-01-01) fails in date arithmetic: 500")
 def test_loan_quote_far_dates(client, make_key) -> None:
     world = build_world(client, make_key)
     _expect_4xx(client, "POST", "/v1/loans/quote", world["bank"],
@@ -621,8 +617,6 @@ def test_loan_origination_start_date_outside_quantlib_range_is_422(client, make_
     ])
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/services/credit.py): a bad `borrower.rating` is "
-                   "reported as field `rating`, not `borrower.rating` (the body's path)")
 def test_loan_bad_rating_names_the_nested_field(client, make_key) -> None:
     world = build_world(client, make_key)
     r = client.post("/v1/loans/quote", json=_loan_body([world["asset"]], borrower={"rating": "ZZZ"}),
@@ -630,17 +624,12 @@ def test_loan_bad_rating_names_the_nested_field(client, make_key) -> None:
     assert_problem(r, 422, "borrower.rating")
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/services/credit.py, api/schemas/credit.py): revalue "
-                   "with `as_of` 9999-12-31 (year overflow) or `collateral_value` 1e308 (booking "
-                   "overflow) is a 500")
 @pytest.mark.parametrize("body", [{"as_of": "9999-12-31"}, {"collateral_value": 1e308}])
 def test_loan_revalue_extremes(client, make_key, body) -> None:
     world = build_world(client, make_key, loan=True)
     _expect_4xx(client, "POST", f"/v1/loans/{world['loan']}/revalue", world["bank"], json=body)
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/routers/loans.py list_loans): a valid cursor of "
-                   "another list (e.g. /v1/scenarios' {offset}) raises KeyError: 500 instead of 422")
 def test_loans_list_rejects_a_foreign_cursor(client, make_key, app) -> None:
     cursor = encode_cursor({"offset": 50}, app.state.settings.secret_key)
     _expect_4xx(client, "GET", f"/v1/loans?cursor={cursor}", make_key("bank"))
@@ -819,8 +808,6 @@ def test_pricing_history_is_paged(client, make_key) -> None:
     assert client.get(f"/v1/securitizations/{sid}/prices?limit=501", headers=fm).status_code == 422
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/routers/loans.py list_events): GET /v1/loans/{id}/events "
-                   "answers a bare JSON array, not API.md's list shape {items, next_cursor} with ?limit=/?cursor=")
 def test_loan_events_list_has_the_list_shape(client, make_key) -> None:
     world = build_world(client, make_key, loan=True)
     r = client.get(f"/v1/loans/{world['loan']}/events?limit=1", headers=world["bank"])

@@ -169,7 +169,7 @@ def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
     margin = client.post(f"/v1/loans/{loan['id']}/revalue",
                          json={"as_of": AS_OF.isoformat(), "collateral_value": principal / 0.75}, headers=bank).json()
     assert margin["events"][0]["cure_amount"] == pytest.approx(principal - 0.6 * principal / 0.75, abs=0.01)
-    events = client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()
+    events = client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"]
     kinds = [e["kind"] for e in events]
     assert kinds.count("revaluation") == 5 and kinds.count("warning") == 1 and kinds.count("liquidation") == 1
     # a full revaluation of the asset (no override) gives the loan's LTV back near origination
@@ -180,7 +180,9 @@ def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
                       json={"collateral_value": 1.0, "thresholds": {"warning": 0.9, "margin_call": 0.7, "liquidation": 0.95}},
                       headers=bank)
     assert bad.status_code == 422
-    assert len(client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()) == len(events) + 1
+    assert len(client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"]) == len(events) + 1
+    page = client.get(f"/v1/loans/{loan['id']}/events", params={"limit": 2}, headers=bank).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
 
 
 def test_portfolio_risk_three_methods(client, assets, bank) -> None:
