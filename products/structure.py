@@ -21,17 +21,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
 
-from valuation.errors import ConventionError
+from valuation.conventions import DayCount, calendar, parse_date
+from valuation.errors import ConventionError, ValuationError
 
 Amortization = Literal["annuity", "linear", "bullet"]
 PrincipalRule = Literal["sequential", "pro_rata"]
 DscrAction = Literal["trap", "sweep"]
 
 AMORTIZATIONS: tuple[str, ...] = ("annuity", "linear", "bullet")
+#: Loan payment frequencies in months (as `credit.loans.FREQUENCIES_MONTHS`).
+FREQUENCIES_MONTHS: tuple[int, ...] = (1, 3, 6, 12)
 PRINCIPAL_RULES: tuple[str, ...] = ("sequential", "pro_rata")
 MAX_TERM_MONTHS = 600
 
@@ -91,6 +95,20 @@ class PoolLoan:
         Annual probability of default, decimal in [0, 1); the hazard is ``-ln(1 - pd)``.
     recovery_rate : float
         Recovered share of the defaulted balance, decimal 0..1.
+    start_date : date or None
+        A booked loan: its disbursement date. ``balance`` is then the principal lent on that
+        date and ``term_months`` the tenor from it; the loan's own schedule
+        (`credit.loans.schedules`: its frequency, day count, calendar, amortisation) gives
+        its payments, and it enters the pool at its outstanding balance at the pool's
+        ``cut_off_date``, collecting only the payments after it. ``None``: the loan starts at
+        the cut-off (if the pool has one, on that schedule too) or, without a cut-off date,
+        pays monthly ``rate / 12`` on its balance from month 1.
+    frequency_months : {1, 3, 6, 12}
+        Payment frequency (a multiple of it must make ``term_months``).
+    day_count : str
+        Interest day count of the schedule (``ACT/365F``, ``ACT/360``, ``30/360``, ``ACT/ACT``).
+    calendar : str or None
+        Business-day calendar of the payment dates (Modified Following), None = none.
     """
 
     loan_id: str
@@ -100,6 +118,10 @@ class PoolLoan:
     amortization: Amortization = "annuity"
     pd: float = 0.02
     recovery_rate: float = 0.4
+    start_date: date | None = None
+    frequency_months: int = 1
+    day_count: str = "ACT/365F"
+    calendar: str | None = None
 
     def __post_init__(self) -> None:
         _check_loan(self, "loan")
@@ -117,6 +139,28 @@ def _check_loan(loan: PoolLoan, path: str) -> None:
     if pd >= 1.0:
         raise _fail(f"The `{path}.pd` must be below 1. Got {pd!r}.", f"{path}.pd")
     _number(loan.recovery_rate, f"{path}.recovery_rate", lo=0.0, hi=1.0, what="a decimal share")
+    if loan.start_date is not None and not isinstance(loan.start_date, date):
+        raise _fail(f"The `{path}.start_date` must be a date. Got {loan.start_date!r}.",
+                    f"{path}.start_date")
+    freq = _integer(loan.frequency_months, f"{path}.frequency_months", lo=1, hi=12)
+    if freq not in FREQUENCIES_MONTHS:
+        raise _fail(f"The `{path}.frequency_months` must be one of {FREQUENCIES_MONTHS}. "
+                    f"Got {freq!r}.", f"{path}.frequency_months")
+    if loan.term_months % freq:
+        raise _fail(f"The `{path}.term_months` must be a whole number of payment periods "
+                    f"({freq} months). Got {loan.term_months!r}.", f"{path}.term_months")
+    try:
+        DayCount.parse(loan.day_count)
+    except ValuationError:
+        raise _fail(f"The `{path}.day_count` must be one of "
+                    f"{', '.join(repr(d.value) for d in DayCount)}. Got {loan.day_count!r}.",
+                    f"{path}.day_count") from None
+    if loan.calendar is not None:
+        try:
+            calendar(loan.calendar)
+        except ValuationError:
+            raise _fail(f"The `{path}.calendar` must name a known calendar. Got {loan.calendar!r}.",
+                        f"{path}.calendar") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +226,11 @@ class Pool:
     collateral_value : float or None
         Appraised value of the collateral for the borrowing base (e.g. a catalogue or data
         product valuation); ``None`` means the pool balance.
+    cut_off_date : date or None
+        The date the loans are pooled at: month ``m`` of the deal is ``(cut_off + m - 1
+        months, cut_off + m months]``, each loan enters at its outstanding balance after its
+        last payment on or before the cut-off and collects its scheduled payments in the
+        months they fall in. Required when a loan has a ``start_date``.
     """
 
     loans: tuple[PoolLoan, ...] = ()
@@ -190,6 +239,7 @@ class Pool:
     prepayment_rate: float = 0.0
     recovery_lag_months: int = 0
     collateral_value: float | None = None
+    cut_off_date: date | None = None
 
     def __post_init__(self) -> None:
         if not self.loans and not self.receivables:
@@ -216,6 +266,24 @@ class Pool:
         if self.collateral_value is not None:
             _number(self.collateral_value, "pool.collateral_value", lo=0.0, lo_open=True,
                     what="a positive amount")
+        if self.cut_off_date is not None and not isinstance(self.cut_off_date, date):
+            raise _fail(f"The `pool.cut_off_date` must be a date. Got {self.cut_off_date!r}.",
+                        "pool.cut_off_date")
+        for i, loan in enumerate(self.loans):
+            if loan.start_date is None:
+                if self.cut_off_date is None and loan.frequency_months != 1:
+                    raise _fail(f"The `pool.loans[{i}].frequency_months` other than monthly needs "
+                                "a `start_date` or the pool's `cut_off_date`.",
+                                f"pool.loans[{i}].frequency_months")
+                continue
+            if self.cut_off_date is None:
+                raise _fail(f"The `pool.cut_off_date` is required: loan {loan.loan_id!r} has a "
+                            "start date, and it enters the pool at its balance on the cut-off "
+                            "date.", "pool.cut_off_date")
+            if loan.start_date > self.cut_off_date:
+                raise _fail(f"The `pool.loans[{i}].start_date` must be on or before the cut-off "
+                            f"date {self.cut_off_date.isoformat()}. Got "
+                            f"{loan.start_date.isoformat()}.", f"pool.loans[{i}].start_date")
 
     @property
     def asset_ids(self) -> tuple[str, ...]:
@@ -536,11 +604,22 @@ def _list(value: object, path: str) -> list[Any]:
 
 
 def _loan_from(d: object, path: str) -> PoolLoan:
-    m = _mapping(d, path)
+    """A loan from JSON: ``balance`` and ``term_months``, or for a booked loan (with a
+    ``start_date``) equally ``principal`` and ``tenor_months``."""
+    m = dict(_mapping(d, path))
+    for alias, key in (("principal", "balance"), ("tenor_months", "term_months")):
+        if alias in m:
+            if key in m:
+                raise _fail(f"The `{path}` must give `{key}` or `{alias}`, not both.", f"{path}.{alias}")
+            m[key] = m.pop(alias)
     try:
         loan = PoolLoan.__new__(PoolLoan)
-        for k, default in (("amortization", "annuity"), ("pd", 0.02), ("recovery_rate", 0.4)):
+        for k, default in (("amortization", "annuity"), ("pd", 0.02), ("recovery_rate", 0.4),
+                           ("frequency_months", 1), ("day_count", "ACT/365F"), ("calendar", None)):
             object.__setattr__(loan, k, m.get(k, default))
+        start = m.get("start_date")
+        object.__setattr__(loan, "start_date",
+                           None if start is None else parse_date(start, field=f"{path}.start_date"))
         for k in ("loan_id", "balance", "annual_rate", "term_months"):
             if k not in m:
                 raise _fail(f"The `{path}.{k}` is required.", f"{path}.{k}")
@@ -594,6 +673,8 @@ def pool_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         prepayment_rate=spec.get("prepayment_rate", 0.0),
         recovery_lag_months=spec.get("recovery_lag_months", 0),
         collateral_value=spec.get("collateral_value"),
+        cut_off_date=(None if spec.get("cut_off_date") is None
+                      else parse_date(spec["cut_off_date"], field="pool.cut_off_date")),
     )
 
 

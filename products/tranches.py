@@ -29,7 +29,9 @@ Default scenarios (all feed the same waterfall):
 
 Pricing: the tranche's expected cashflows are discounted on the QuantLib curve of a
 `valuation.market.MarketData` spreaded by the tranche's market spread; floating coupons
-use the curve's monthly forwards as the index. Conventions (stated once here):
+use the curve's monthly forwards as the index. Month ``m`` is paid ``m`` months after the
+pool's ``cut_off_date`` (after the curve's ``as_of`` when the pool has none; a curve dated
+after the cut-off is refused). Conventions (stated once here):
 
 * ``price`` per 100 of initial face; ``yield`` the annual rate, monthly compounding, at
   which the expected cashflows are worth the price; ``duration`` modified duration in years
@@ -787,7 +789,13 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
     for cf in scenarios:
         t_max = cf.n_periods
         if sums is None:
-            dates = _payment_dates(market.as_of, t_max)
+            start = deal.pool.cut_off_date or market.as_of
+            if start < market.as_of:
+                raise ConventionError(
+                    f"The `as_of` must be on or before the pool's cut-off date "
+                    f"{start.isoformat()} (the deal's months start there). Got "
+                    f"{market.as_of.isoformat()}.", field="as_of")
+            dates = _payment_dates(start, t_max)
             times = np.array([year_fraction(market.as_of, d, DayCount.ACT_365F) for d in dates])
             df0 = market.discount_factors(dates)
             prev = np.concatenate([[1.0], df0[:-1]])

@@ -103,21 +103,103 @@ def _loan_balance(balance: float, rate: float, n: int, amortization: str, horizo
     return bal, interest
 
 
+def _booked_loan_months(pool: Pool) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Outstanding balance at the cut-off and each loan's payments by deal month.
+
+    Every loan's schedule comes from `credit.loans.schedules` (its principal from its start
+    date -- the cut-off date for a loan without one -- its tenor, amortisation, frequency,
+    day count and calendar, Modified Following). Deal month ``m`` collects the payments
+    dated in ``(cut_off + m - 1 months, cut_off + m months]``; payments on or before the
+    cut-off were made to the originator.
+
+    Returns
+    -------
+    balance : FloatArray
+        ``(n_loans, M + 1)`` outstanding after month ``m``, column 0 at the cut-off.
+    interest : FloatArray
+        ``(n_loans, M + 1)`` interest collected in month ``m`` (column 0 unused).
+    last_month : IntArray
+        Month of each loan's last payment (its remaining term), ``(n_loans,)``.
+    """
+    import pandas as pd
+
+    from credit.loans import schedules
+    from valuation.conventions import add_months
+
+    cut = pool.cut_off_date
+    assert cut is not None
+    frame = pd.DataFrame({
+        "loan_id": np.arange(len(pool.loans)),
+        "principal": [float(x.balance) for x in pool.loans],
+        "annual_rate": [float(x.annual_rate) for x in pool.loans],
+        "start_date": [x.start_date or cut for x in pool.loans],
+        "tenor_months": [int(x.term_months) for x in pool.loans],
+        "amortization": [x.amortization for x in pool.loans],
+        "frequency_months": [int(x.frequency_months) for x in pool.loans],
+        "day_count": [x.day_count for x in pool.loans],
+        "calendar": [x.calendar for x in pool.loans],
+    })
+    rows = schedules(frame, dates_as="datetime64")
+    owner = rows["loan_id"].to_numpy(dtype=np.int64)
+    paid_on = rows["date"].to_numpy().astype("datetime64[D]")
+    last = paid_on.max()
+    n_months = 1
+    while np.datetime64(add_months(cut, n_months)) < last:
+        n_months += 1
+    bounds = np.array([add_months(cut, m) for m in range(n_months + 1)], dtype="datetime64[D]")
+    month = np.searchsorted(bounds, paid_on, side="left")  # bounds[m-1] < date <= bounds[m]
+    n = len(pool.loans)
+    principal = np.zeros((n, n_months + 1))
+    interest = np.zeros((n, n_months + 1))
+    np.add.at(principal, (owner, month), rows["principal"].to_numpy(dtype=np.float64))
+    np.add.at(interest, (owner, month), rows["interest"].to_numpy(dtype=np.float64))
+    outstanding = frame["principal"].to_numpy() - principal[:, 0]
+    for i, loan in enumerate(pool.loans):
+        if outstanding[i] <= 1e-9 * float(loan.balance):
+            raise ConventionError(
+                f"The `pool.loans[{i}]` ({loan.loan_id!r}) has no outstanding balance at the cut-off "
+                f"date {cut.isoformat()}: it was repaid by then.", field=f"pool.loans[{i}]")
+    principal[:, 0] = 0.0
+    interest[:, 0] = 0.0
+    balance = outstanding[:, None] - np.cumsum(principal, axis=1)
+    balance[np.abs(balance) <= 1e-9 * frame["principal"].to_numpy()[:, None]] = 0.0
+    last_month = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last_month, owner, month)
+    return balance, interest, last_month
+
+
 def asset_schedules(pool: Pool) -> AssetSchedules:
     """Scheduled cashflows of every asset in the pool over ``max term + recovery lag`` months.
+
+    Loans: with a pool ``cut_off_date``, each loan's own schedule from `credit.loans`
+    (`_booked_loan_months`: its frequency, day count, calendar and amortisation, at its
+    outstanding balance on the cut-off date; a quarterly loan collects in its payment
+    months only); without one, a monthly loan from month 1 paying ``rate / 12`` on its
+    balance. Its term (the default window) runs to its last payment month.
 
     Prepayments: a constant monthly rate ``SMM = 1 - (1 - CPR)^(1/12)`` scales the
     performing schedule by ``q_t = (1 - SMM)^t``; the prepaid amount in month ``t`` is
     ``SMM x q_{t-1} x scheduled balance_t``.
     """
-    terms = [x.term_months for x in pool.loans] + [len(r.cashflows) for r in pool.receivables]
+    booked = None
+    if pool.cut_off_date is not None and pool.loans:
+        booked = _booked_loan_months(pool)
+        loan_terms = [int(x) for x in booked[2]]
+    else:
+        loan_terms = [x.term_months for x in pool.loans]
+    terms = loan_terms + [len(r.cashflows) for r in pool.receivables]
     horizon = max(terms) + pool.recovery_lag_months
     n = len(terms)
     bal = np.zeros((n, horizon + 1))
     inte = np.zeros((n, horizon + 1))
-    for i, loan in enumerate(pool.loans):
-        bal[i], inte[i] = _loan_balance(float(loan.balance), float(loan.annual_rate),
-                                        loan.term_months, loan.amortization, horizon)
+    if booked is not None:
+        width = booked[0].shape[1]
+        bal[: len(pool.loans), :width] = booked[0]
+        inte[: len(pool.loans), :width] = booked[1]
+    else:
+        for i, loan in enumerate(pool.loans):
+            bal[i], inte[i] = _loan_balance(float(loan.balance), float(loan.annual_rate),
+                                            loan.term_months, loan.amortization, horizon)
     j = pool.discount_rate / 12.0
     for k, rec in enumerate(pool.receivables):
         i = len(pool.loans) + k

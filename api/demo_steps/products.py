@@ -43,7 +43,8 @@ def run(ctx: DemoContext) -> None:
     """Create and price the demo securitization and print its tranche table."""
     loan_ids = [str(i) for i in ctx.state.get("loan_ids", [])]
     if loan_ids:
-        pool: dict[str, Any] = {"loan_ids": loan_ids, "recovery_lag_months": 6}
+        pool: dict[str, Any] = {"loan_ids": loan_ids, "recovery_lag_months": 6,
+                                "cut_off_date": ctx.as_of.isoformat()}
         source = f"{len(loan_ids)} demo loans"
     else:
         receivables = _receivables(ctx)

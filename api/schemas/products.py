@@ -28,6 +28,12 @@ class LoanIn(_Strict):
     amortization: Literal["annuity", "linear", "bullet"] = "annuity"
     pd: float = 0.02
     recovery_rate: float = 0.4
+    start_date: date | None = Field(
+        None, description="A booked loan: disbursement date; `balance` is then its principal and "
+                          "`term_months` its tenor, and it is pooled at its balance on the cut-off date.")
+    frequency_months: int = Field(1, description="Payment frequency in months: 1, 3, 6 or 12.")
+    day_count: str = Field("ACT/365F", description="ACT/365F, ACT/360, 30/360 or ACT/ACT.")
+    calendar: str | None = Field(None, description="Payment-date calendar, e.g. China.")
 
 
 class ReceivableIn(_Strict):
@@ -49,6 +55,9 @@ class PoolIn(_Strict):
     prepayment_rate: float = Field(0.0, description="Annual CPR, decimal.")
     recovery_lag_months: int = 0
     collateral_value: float | None = Field(None, description="Appraised value for the borrowing base.")
+    cut_off_date: date | None = Field(
+        None, description="Date the loans are pooled at (their outstanding balance then); "
+                          "default today (UTC) when the pool names `loan_ids`.")
 
 
 class GuaranteeIn(_Strict):

@@ -65,7 +65,9 @@ def today_utc() -> date:
 def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
     """Map a `models.credit.Loan` row to the library's loan terms (major units, decimals).
 
-    Looks for the columns by their API.md names; the outstanding balance is the principal.
+    Looks for the columns by their API.md names: the principal, start date, tenor,
+    amortisation, frequency, day count and calendar of the booked loan, so the pool rebuilds
+    its schedule (`credit.loans.schedules`) and takes it at its balance on the cut-off date.
     """
 
     def first(*names: str, default: Any = None) -> Any:
@@ -86,6 +88,10 @@ def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
         "amortization": amort if amort in ("annuity", "linear", "bullet") else "annuity",
         "pd": float(pd),
         "recovery_rate": min(max(recovery, 0.0), 1.0),
+        "start_date": first("start_date"),
+        "frequency_months": int(first("frequency_months", default=1)),
+        "day_count": str(first("day_count", default="ACT/365F")),
+        "calendar": first("calendar"),
     }
 
 
@@ -94,8 +100,9 @@ def load_loan_book(session: Session, tenant: str, ids: list[str], *,
     """The caller's live loans among ``ids`` (in ``currency`` when given) as library loans,
     by id; others are absent.
 
-    A loan enters the pool with its principal, all-in rate, tenor, amortisation, one-year
-    PD and ``1 - LGD`` as recovery, paid monthly (the pool model's period)."""
+    A loan enters the pool with its principal, start date, all-in rate, tenor, amortisation,
+    payment frequency, day count and calendar (its own schedule), one-year PD and
+    ``1 - LGD`` as recovery."""
     try:
         from models.credit import Loan  # type: ignore[attr-defined]
     except ImportError:  # the credit tables are not there: no loan is known
@@ -152,7 +159,13 @@ def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> 
             x = book[lid]
             loans.append({"loan_id": x.loan_id, "balance": x.balance, "annual_rate": x.annual_rate,
                           "term_months": x.term_months, "amortization": x.amortization, "pd": x.pd,
-                          "recovery_rate": x.recovery_rate})
+                          "recovery_rate": x.recovery_rate,
+                          "start_date": x.start_date.isoformat() if x.start_date else None,
+                          "frequency_months": x.frequency_months, "day_count": x.day_count,
+                          "calendar": x.calendar})
+        # booked loans are pooled at their balance on the cut-off date (today by default);
+        # the date is kept in the snapshot, so a price can be reproduced later
+        pool.setdefault("cut_off_date", today_utc().isoformat())
     pool["loans"] = loans
     spec["pool"] = pool
     try:
@@ -244,9 +257,9 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
     """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
     duration, yield, SEC-SA risk weight); the run is stored with its seed."""
     row = get_securitization(session, securitization_id, tenant)
-    as_of = req.as_of or today_utc()
     try:
         deal = deal_of(row)
+        as_of = req.as_of or deal.pool.cut_off_date or today_utc()
         market = default_market(as_of, req.discount_rate, deal.currency)
         res = analyze_deal(deal, market=market, method=req.method, correlation=req.correlation,
                            n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import pytest
@@ -167,11 +168,30 @@ def test_pool_of_the_tenants_loans(client, make_key, db_session) -> None:
     tranches = [{"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.025},
                 {"name": "B", "attach": 0.08, "detach": 0.2, "coupon": 0.04},
                 {"name": "E", "attach": 0.0, "detach": 0.08, "coupon": 0.0}]
-    body = {"pool": {"loan_ids": [str(i) for i in mine]}, "tranches": tranches}
+    body = {"pool": {"loan_ids": [str(i) for i in mine], "cut_off_date": "2025-01-01"},
+            "tranches": tranches}
     r = client.post("/v1/securitizations", json=body, headers=bank)
     assert r.status_code == 201, r.text
     assert r.json()["pool_balance"] == pytest.approx(25e6)
     assert r.json()["assets"] == 3
+    # seven months later the loans are pooled at their outstanding balance on their own
+    # schedule (reference: credit.loans.schedule; the 2025-07-01 payment is the last before)
+    from credit.loans import schedule
+
+    later = client.post("/v1/securitizations", headers=bank, json={
+        "pool": {"loan_ids": [str(i) for i in mine], "cut_off_date": "2025-07-10"},
+        "tranches": tranches})
+    assert later.status_code == 201, later.text
+    expected = sum(float(schedule(p, 0.06, "2025-01-01", 24, "annuity", 1, "ACT/365F")
+                         .set_index("date").loc[date(2025, 7, 1), "balance"]) for p in (5e6, 8e6, 12e6))
+    assert later.json()["pool_balance"] == pytest.approx(expected, rel=1e-12)
+    priced = client.post(f"/v1/securitizations/{later.json()['id']}/price", headers=make_key("fund_manager"),
+                         json={"method": "lhp", "correlation": 0.2})
+    assert priced.status_code == 200, priced.text
+    assert priced.json()["as_of"] == "2025-07-10"  # priced at the cut-off by default
+    early = client.post(f"/v1/securitizations/{later.json()['id']}/price", headers=make_key("fund_manager"),
+                        json={"method": "lhp", "correlation": 0.2, "as_of": "2025-08-01"})
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "as_of"
     for bad in (theirs, usd, repaid):
         body = {"pool": {"loan_ids": [str(mine[0]), str(bad)]}, "tranches": tranches}
         r = client.post("/v1/securitizations", json=body, headers=bank)
