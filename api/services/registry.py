@@ -54,6 +54,7 @@ from models.registry import (
     Signal,
     issue_certificate_no,
 )
+from valuation.conventions import round_money
 
 MAX_SIGNAL_ROWS = 100_000
 """Largest signal batch accepted in one import."""
@@ -515,7 +516,7 @@ def add_costs(
         CostRecord(
             asset_id=asset.id,
             category=r.category,
-            amount=_decimal(r.amount),
+            amount=_decimal(r.amount, r.currency),
             currency=r.currency,
             incurred_on=r.incurred_on,
             recurring_months=r.recurring_months,
@@ -563,7 +564,7 @@ def add_comparables(
     rows = [
         Comparable(
             category=r.category,
-            price=_decimal(r.price),
+            price=_decimal(r.price, r.currency),
             currency=r.currency,
             traded_on=r.traded_on,
             records=r.records,
@@ -601,9 +602,10 @@ def list_comparables(
     return rows[:limit], len(rows) > limit
 
 
-def _decimal(amount: float) -> Decimal:
-    """Amounts are booked with 4 decimals (the column's scale)."""
-    return Decimal(repr(round(amount, 4)))
+def _decimal(amount: float, currency: str) -> Decimal:
+    """Amounts are booked rounded to the currency's minor unit, once (API.md; the column
+    keeps 4 decimals)."""
+    return round_money(float(amount), currency)
 
 
 # ------------------------------------------------------------------ frames for the core

@@ -381,3 +381,25 @@ def test_every_list_endpoint_pages_with_a_cursor(client, app, world) -> None:
         assert len({str(_key(i)) for i in walked}) == len(walked), path
         assert client.get(f"{path}?limit=500", headers=headers).status_code == 200
         assert client.get(f"{path}?limit=501", headers=headers).status_code == 422, path
+
+
+def test_booked_registry_amounts_are_rounded_to_the_minor_unit(client, make_key) -> None:
+    """API.md: amounts are rounded to the currency's minor unit where they are booked
+    (regression: cost and comparable amounts were stored with four decimals in any currency)."""
+    reg = make_key("registrar")
+    profile = copy.deepcopy(SAMPLES.assets[0].profile)
+    aid = client.post("/v1/assets", json=profile, headers=reg).json()["id"]
+    costs = [{"category": "storage", "amount": 1000.006, "currency": "CNY", "incurred_on": "2025-01-01",
+              "recurring_months": 0},
+             {"category": "compute", "amount": 1000.6, "currency": "JPY", "incurred_on": "2025-01-01",
+              "recurring_months": 0}]
+    r = client.post(f"/v1/assets/{aid}/costs", json=costs, headers=reg)
+    assert r.status_code == 201, r.text
+    assert [c["amount"] for c in r.json()["items"]] == [1000.01, 1001.0]
+    stored = client.get(f"/v1/assets/{aid}/costs", headers=reg).json()["items"]
+    assert [c["amount"] for c in stored] == [1000.01, 1001.0]
+    comp = {"category": "consumer", "price": 4_200_000.129, "currency": "CNY", "traded_on": "2025-06-15",
+            "records": 8_000_000, "quality_score": 0.88, "rights_scope": "processing_use"}
+    r = client.post("/v1/comparables", json=comp, headers=reg)
+    assert r.status_code == 201, r.text
+    assert r.json()["items"][0]["price"] == 4_200_000.13
