@@ -14,6 +14,9 @@ Mapping
 - `InvalidInputError` -> 422 with the errors it carries (the shell's own input checks:
   a bad CSV row, a bad fingerprint, ...).
 - `NotFoundError` -> 404, `ConflictError` -> 409.
+- ``sqlalchemy.exc.DataError`` -> 422 (field ``body``): the database refused a value taken
+  from the request that the checks before it let through (PostgreSQL: text with a NUL
+  character, a number beyond the column's range); the transaction is rolled back.
 - anything else -> 500 problem+json, logged with its traceback. A 500 is a bug.
 """
 
@@ -27,6 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from valuation.errors import ValuationError
@@ -156,6 +160,20 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, exc.detail, title=title, errors=exc.errors)
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+    logger.warning("database refused a value on %s %s: %s", request.method, request.url.path, reason)
+    detail = f"The database cannot store a value of this request: {reason}."
+    if request.method in ("POST", "PUT", "PATCH"):
+        field = "body"
+    else:
+        field = "path" if "\x00" in request.url.path else "query"
+    return problem_response(
+        422, detail, title="Validation failed", errors=[{"field": field, "message": detail}]
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An internal error occurred; it has been logged.")
@@ -167,4 +185,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValuationError, _valuation_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -650,8 +650,6 @@ def test_data_note_far_as_of(client, make_key) -> None:
                 json={**_note()["json"], "asset_id": world["asset"], "as_of": "9999-12-31"})
 
 
-@pytest.mark.xfail(strict=True, reason="products (api/schemas/products.py DataNotePriceRequest.asset_id): "
-                   "an asset id beyond 64 bits reaches the database: 500")
 def test_data_note_asset_id_overflow(client, make_key) -> None:
     _expect_4xx(client, "POST", "/v1/data-notes/price", make_key("fund_manager"),
                 json={**_note()["json"], "asset_id": HUGE})
@@ -813,3 +811,47 @@ def test_loan_events_list_has_the_list_shape(client, make_key) -> None:
     r = client.get(f"/v1/loans/{world['loan']}/events?limit=1", headers=world["bank"])
     assert r.status_code == 200
     assert isinstance(r.json(), dict) and set(r.json()) >= {"items", "next_cursor"}
+
+
+# ----------------------------------------------------------------------------- NUL characters
+
+NUL = "a\u0000b"
+
+
+def test_nul_characters_in_text_never_500(client, make_key, engine, database_dialect) -> None:
+    """Regression: PostgreSQL refuses NUL in text; that was a 500 wherever a string reached
+    the database (names, filters, path ids). SQLite stores it; either way: no 500, and on
+    PostgreSQL a 422 with nothing written."""
+    world = build_world(client, make_key)
+    status = 422 if database_dialect == "postgresql" else tuple(range(200, 500))
+    deal = copy.deepcopy(DEAL)
+    deal["name"] = NUL
+    cases = [
+        ("POST", "/v1/assets", "reg", {"json": _profile(name=NUL)}, status, None),
+        ("POST", "/v1/assets", "reg", {"json": _profile(rights={**RIGHTS, "territory": NUL})}, status, None),
+        ("POST", "/v1/securitizations", "fm", {"json": deal}, status, None),
+        ("POST", "/v1/loans", "bank",
+         {"json": _loan_body([world["asset"]], principal=1000.0, borrower={"rating": "BBB", "name": NUL})},
+         status, None),
+        ("GET", "/v1/assets?category=con%00sumer", "fm", {}, status, None),
+        ("GET", "/v1/assets/{asset}/signals?metric=rev%00", "fm", {}, status, None),
+        ("GET", "/v1/comparables?category=%00", "fm", {}, status, None),
+        ("GET", "/v1/quotes?category=%00", "fm", {}, status, None),
+        ("GET", "/v1/stress-runs/ab%00c", "risk", {}, (404, 422), None),
+        ("GET", "/v1/securitizations/ab%00c", "fm", {}, (404, 422), None),
+        ("POST", "/v1/securitizations/ab%00c/price", "fm", {"json": {}}, (404, 422), None),
+    ]
+    failures = []
+    for method, path, role, kwargs, expected, _field in cases:
+        kwargs = dict(kwargs)
+        url = path.format(**world)
+        before = table_counts(engine)
+        r = client.request(method, url, headers=world[role], **kwargs)
+        try:
+            assert r.status_code in (expected if isinstance(expected, tuple) else (expected,)), (r.status_code, r.text)
+            if r.status_code >= 400:
+                assert_problem(r, r.status_code)
+                assert table_counts(engine) == before
+        except AssertionError as exc:
+            failures.append(f"{method} {url}: {exc}")
+    assert not failures, "\n".join(failures)
