@@ -362,3 +362,18 @@ def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_k
     assert get_jobs(app).wait(timeout=60)
     res = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk_a).json()
     assert [p["id"] for p in res["positions"] if p["kind"] == "loan"] == [str(lid)]
+
+
+def test_a_revoked_key_is_401(client, session_factory) -> None:
+    from models.security import create_api_key, revoke_api_key
+
+    with session_factory() as session:
+        plain, row = create_api_key(session, role="admin", tenant="tenant-a", label="test")
+        session.commit()
+        key_id = row.id
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.get("/v1/assets", headers=headers).status_code == 200
+    with session_factory() as session:
+        assert revoke_api_key(session, key_id) is not None
+        session.commit()
+    _assert_problem(client.get("/v1/assets", headers=headers), 401)
