@@ -95,9 +95,20 @@ def price_securitization(securitization_id: str, body: PriceRequest, principal: 
 
 @router.get("/securitizations/{securitization_id}/prices", summary="Stored pricing runs",
             responses=_ERRORS)
-def list_prices(securitization_id: str, principal: Reader, session: SessionDep) -> dict[str, Any]:
-    return {"items": service.pricing_history(session, securitization_id, principal.tenant),
-            "next_cursor": None}
+def list_prices(securitization_id: str, request: Request, principal: Reader, session: SessionDep,
+                limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> dict[str, Any]:
+    """The securitization's stored pricing runs, newest first; `?limit=` and `?cursor=`."""
+    secret = str(request.app.state.settings.secret_key)
+    after = decode_cursor(cursor, secret)
+    after_id = None
+    if after is not None:
+        if not isinstance(after.get("run"), str):
+            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
+        after_id = after["run"]
+    items, last = service.pricing_history(session, securitization_id, principal.tenant,
+                                          limit=limit, after_id=after_id)
+    return {"items": items,
+            "next_cursor": encode_cursor({"run": last}, secret) if last is not None else None}
 
 
 @router.post("/data-notes/price", response_model=DataNotePriceResult,

@@ -18,6 +18,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Dates the pricing can handle: QuantLib's calendar ends in 2199 and a deal runs up to 50
+#: years, so closing, cut-off and start dates lie in 1901..2149 (as the loans API).
+MIN_DATE = date(1901, 1, 1)
+MAX_DATE = date(2149, 12, 31)
+
+
 class LoanIn(_Strict):
     """A loan given inline (instead of by id)."""
 
@@ -29,7 +35,7 @@ class LoanIn(_Strict):
     pd: float = 0.02
     recovery_rate: float = 0.4
     start_date: date | None = Field(
-        None, description="A booked loan: disbursement date; `balance` is then its principal and "
+        None, ge=MIN_DATE, le=MAX_DATE, description="A booked loan: disbursement date; `balance` is then its principal and "
                           "`term_months` its tenor, and it is pooled at its balance on the cut-off date.")
     frequency_months: int = Field(1, description="Payment frequency in months: 1, 3, 6 or 12.")
     day_count: str = Field("ACT/365F", description="ACT/365F, ACT/360, 30/360 or ACT/ACT.")
@@ -56,7 +62,7 @@ class PoolIn(_Strict):
     recovery_lag_months: int = 0
     collateral_value: float | None = Field(None, description="Appraised value for the borrowing base.")
     cut_off_date: date | None = Field(
-        None, description="Date the loans are pooled at (their outstanding balance then); "
+        None, ge=MIN_DATE, le=MAX_DATE, description="Date the loans are pooled at (their outstanding balance then); "
                           "default today (UTC) when the pool names `loan_ids`.")
 
 
@@ -152,7 +158,8 @@ class PriceRequest(_Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     correlation: float = Field(0.15, ge=0.0, lt=1.0)
     method: Literal["mc", "lhp", "recursion"] = "mc"
-    as_of: date | None = Field(None, description="Closing / pricing date; default today (UTC).")
+    as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE,
+                               description="Pricing date; default the pool's cut-off date, else today (UTC).")
     discount_rate: float = Field(0.02, gt=-1.0, lt=1.0,
                                  description="Flat zero rate (annual, ACT/365F) of the curve.")
     k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
@@ -195,7 +202,7 @@ class PriceResult(BaseModel):
 class DataNotePriceRequest(_Strict):
     """POST /v1/data-notes/price."""
 
-    asset_id: int
+    asset_id: int = Field(..., ge=-(2**63), le=2**63 - 1)
     share: float = Field(..., description="Share of monthly revenue paid, decimal (0, 1].")
     term_months: int
     cap: float | None = Field(None, description="Monthly payment cap, major units.")
@@ -204,7 +211,7 @@ class DataNotePriceRequest(_Strict):
     recovery_rate: float = 0.4
     paths: int = Field(2_000, ge=1, le=100_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
-    as_of: date | None = None
+    as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
     currency: str = "CNY"
     discount_rate: float = Field(0.02, gt=-1.0, lt=1.0)
 

@@ -353,14 +353,25 @@ def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNote
     )
 
 
-def pricing_history(session: Session, securitization_id: str, tenant: str) -> list[Mapping[str, Any]]:
-    """Stored pricing runs of a securitization, newest first."""
+def pricing_history(session: Session, securitization_id: str, tenant: str, *, limit: int = 50,
+                    after_id: str | None = None) -> tuple[list[Mapping[str, Any]], str | None]:
+    """Stored pricing runs of a securitization, newest first, a page of ``limit`` after the
+    run ``after_id`` (the last of the previous page); and the id to continue after, if more
+    follow. An ``after_id`` that is not a run of this securitization is a 422 on ``cursor``."""
     get_securitization(session, securitization_id, tenant)
-    rows = session.exec(
-        select(SecuritizationPricing)
-        .where(SecuritizationPricing.securitization_id == securitization_id)
-        .order_by(col(SecuritizationPricing.created_at).desc())
-    ).all()
-    return [{"id": r.id, "method": r.method, "paths": r.paths, "seed": r.seed,
-             "correlation": r.correlation, "as_of": r.as_of.isoformat(), **r.result_dict()}
-            for r in rows]
+    p = SecuritizationPricing
+    query = select(p).where(p.securitization_id == securitization_id)
+    if after_id is not None:
+        last = session.get(p, after_id)
+        if last is None or last.securitization_id != securitization_id:
+            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
+        query = query.where((col(p.created_at) < last.created_at)
+                            | ((col(p.created_at) == last.created_at) & (col(p.id) < last.id)))
+    rows = list(session.exec(query.order_by(col(p.created_at).desc(), col(p.id).desc())
+                             .limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{"id": r.id, "method": r.method, "paths": r.paths, "seed": r.seed,
+              "correlation": r.correlation, "as_of": r.as_of.isoformat(), **r.result_dict()}
+             for r in rows]
+    return items, (rows[-1].id if more and rows else None)

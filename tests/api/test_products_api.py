@@ -211,3 +211,38 @@ def test_list_is_paged_and_per_tenant(client, make_key) -> None:
     assert {x["id"] for x in page["items"] + rest["items"]} == ids
     bad = client.get("/v1/securitizations?cursor=garbage", headers=bank)
     assert bad.status_code == 422
+
+
+def test_pricing_history_is_paged_newest_first(client, make_key) -> None:
+    bank, fm = make_key("bank"), make_key("fund_manager")
+    sid = client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
+    runs = [client.post(f"/v1/securitizations/{sid}/price", headers=fm,
+                        json={"method": "lhp", "seed": seed, "break_even": False, "as_of": "2025-06-30"})
+            .json()["id"] for seed in (1, 2, 3)]
+    first = client.get(f"/v1/securitizations/{sid}/prices?limit=2", headers=fm).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = client.get(f"/v1/securitizations/{sid}/prices?limit=2&cursor={first['next_cursor']}",
+                      headers=fm).json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    seen = [x["id"] for x in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(runs) and seen[-1] == runs[0]  # newest first
+    assert client.get(f"/v1/securitizations/{sid}/prices?limit=501", headers=fm).status_code == 422
+    other = client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
+    foreign = client.get(f"/v1/securitizations/{other}/prices?cursor={first['next_cursor']}", headers=fm)
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "cursor"
+
+
+def test_dates_outside_the_supported_range_are_422(client, make_key) -> None:
+    bank, fm = make_key("bank"), make_key("fund_manager")
+    sid = client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
+    r = client.post(f"/v1/securitizations/{sid}/price", headers=fm, json={"as_of": "9999-12-31"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
+    body = deal_body()
+    body["pool"]["cut_off_date"] = "2150-01-01"
+    r = client.post("/v1/securitizations", json=body, headers=bank)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pool.cut_off_date"
+    note = {"asset_id": 2**70, "share": 0.3, "term_months": 12}
+    r = client.post("/v1/data-notes/price", headers=fm, json=note)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "asset_id"
+    r = client.post("/v1/data-notes/price", headers=fm, json={**note, "asset_id": 1, "as_of": "9999-12-31"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
