@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,17 @@ def deals(draw: Any) -> dict[str, Any]:
         }
         for i in range(n_loans)
     ]
+    cut_off = None
+    if draw(st.booleans()):
+        # booked loans on their own schedules, taken at their balance on the cut-off date
+        cut_off = date(2025, 3, 10)
+        for loan in loans:
+            freq = draw(st.sampled_from([1, 3, 6, 12]))
+            loan["term_months"] = freq * draw(st.integers(1, 4))
+            loan["frequency_months"] = freq
+            loan["day_count"] = draw(st.sampled_from(["ACT/365F", "ACT/360", "30/360", "ACT/ACT"]))
+            age = draw(st.integers(0, 28 * loan["term_months"] - 5))  # matures after the cut-off
+            loan["start_date"] = (cut_off - timedelta(days=age)).isoformat()
     receivables = []
     if draw(st.booleans()):
         receivables.append({"receivable_id": "R0",
@@ -72,7 +84,8 @@ def deals(draw: Any) -> dict[str, Any]:
         "pool": {"loans": loans, "receivables": receivables,
                  "discount_rate": draw(st.floats(0.0, 0.1)),
                  "prepayment_rate": draw(st.floats(0.0, 0.3)),
-                 "recovery_lag_months": draw(st.integers(0, 4))},
+                 "recovery_lag_months": draw(st.integers(0, 4)),
+                 "cut_off_date": None if cut_off is None else cut_off.isoformat()},
         "tranches": tranches,
         "senior_fee_rate": draw(st.floats(0.0, 0.02)),
         "senior_fee_fixed": draw(st.floats(0.0, 1e3)),
