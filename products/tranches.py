@@ -507,7 +507,8 @@ def allocate_losses(sched: AssetSchedules, rec: RecursionScenarios, index: IntAr
     ``sum_i LGD_i B_i(t - 1) dd_i = dL_t``; an asset that has fully defaulted passes its
     share to the others, and a loss no performing asset can take in month ``t`` (a deep
     quantile of a benign node, say) moves to the next month. The waterfall then sees the
-    path's net loss month by month.
+    path's net loss month by month. Assets whose default loses nothing (full recovery)
+    default at their conditional rate ``f_i(t | z_j)``, as the large pool would.
 
     Parameters
     ----------
@@ -533,6 +534,10 @@ def allocate_losses(sched: AssetSchedules, rec: RecursionScenarios, index: IntAr
         d_l = loss[:, t] - loss[:, t - 1] + carry
         a = lgd * sched.balance[:, t - 1]  # loss per unit of default share (n,)
         f = cond[node, :, t] - cond[node, :, t - 1]  # (S, n)
+        free = a <= 0.0
+        if free.any():  # defaults that lose nothing (LGD 0) follow the large pool given z
+            rem[:, free] -= np.minimum(f[:, free], rem[:, free])
+            f = np.where(free[None, :], 0.0, f)
         active = d_l > 0.0
         if active.any():
             fa, ra, dla = f[active], rem[active], d_l[active]
