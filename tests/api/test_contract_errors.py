@@ -590,7 +590,7 @@ def test_risk_bad_requests(client, make_key, engine) -> None:
     run_cases(client, engine, world, SCENARIO_CASES)
 
 
-# ----------------------------------------------------------------------------- deviations left to the owners
+# ----------------------------------------------------------------------------- extremes (once deviations, fixed by their owners)
 
 
 def _expect_4xx(client, method: str, url: str, headers: dict[str, str], **kwargs: Any) -> None:
@@ -642,8 +642,6 @@ def test_stress_runs_list_rejects_a_foreign_cursor(client, make_key, app) -> Non
     _expect_4xx(client, "GET", f"/v1/stress-runs?cursor={cursor}", make_key("risk"))
 
 
-@pytest.mark.xfail(strict=True, reason="products (api/services/products.py, api/schemas/products.py): "
-                   "data-note `as_of` 9999-12-31 overflows the date arithmetic: 500")
 def test_data_note_far_as_of(client, make_key) -> None:
     world = build_world(client, make_key)
     _expect_4xx(client, "POST", "/v1/data-notes/price", world["fm"],
@@ -662,8 +660,6 @@ def test_securitization_price_before_quantlib_range_is_4xx(client, make_key) -> 
                 json={"paths": 100, "seed": 1, "as_of": "1900-01-01"})
 
 
-@pytest.mark.xfail(strict=True, reason="products (api/services/products.py price_securitization): an "
-                   "`as_of` of 9999-12-31 overflows the date arithmetic: 500")
 @pytest.mark.parametrize("as_of", ["9999-12-31"])
 def test_securitization_price_out_of_range_as_of(client, make_key, as_of) -> None:
     fm = make_key("fund_manager")
@@ -791,9 +787,6 @@ def test_valuations_are_immutable(client, make_key, engine) -> None:
 # ----------------------------------------------------------------------------- paging of the other lists
 
 
-@pytest.mark.xfail(strict=True, reason="products (api/routers/products.py list_prices): "
-                   "GET /v1/securitizations/{id}/prices ignores ?limit= and ?cursor= (always every run, "
-                   "next_cursor null; limit=501 is not rejected)")
 def test_pricing_history_is_paged(client, make_key) -> None:
     fm = make_key("fund_manager")
     sid = client.post("/v1/securitizations", json=DEAL, headers=fm).json()["id"]
