@@ -59,6 +59,6 @@ def int_position(position: dict[str, Any] | None, key: str) -> int | None:
     if position is None:
         return None
     value = position.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
     return value

@@ -344,11 +344,17 @@ def test_cursor_of_another_registry_list_is_rejected_not_500(client, make_key, a
     foreign = [encode_cursor(p, secret) for p in
                ({"offset": 5}, {"at": "2026-01-01T00:00:00", "id": "abc"}, {"asset_id": 1},
                 {"metric": "revenue", "month": "bad"}, {"id": "abc"})]
+    # a signed position beyond any id (only the server can sign; the development secret is public)
+    beyond = [encode_cursor(p, secret) for p in ({"id": HUGE}, {"asset_id": HUGE}, {"id": -1})]
     cases = []
     for p in LIST_PATHS:
         for position, cur in zip(("offset", "at", "asset_id", "metric", "id"), foreign, strict=True):
             if (p == "/v1/quotes" and position == "asset_id") or (p.endswith("/signals") and position == "metric"):
                 continue  # this list's own cursor shape
+            cases.append(("GET", f"{p}?cursor={cur}", "fm", {}, 422, "cursor"))
+        for cur in beyond:
+            if p.endswith("/signals"):
+                continue  # keyed by (metric, month)
             cases.append(("GET", f"{p}?cursor={cur}", "fm", {}, 422, "cursor"))
     run_cases(client, engine, world, cases)
 
