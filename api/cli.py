@@ -78,6 +78,8 @@ def reported_errors() -> Iterator[None]:
         yield
     except (ApiError, ValuationError, ValidationError, ValueError, db.SchemaOutOfDate) as exc:
         fail(_describe(exc))
+    except OverflowError as exc:  # e.g. an id beyond SQLite's 64-bit integers
+        fail(f"a number is out of range: {exc}")
     except SQLAlchemyError as exc:
         fail(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     except OSError as exc:

@@ -43,6 +43,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import InvalidInputError, NotFoundError
 from api.services import registry
+from api.schemas.valuation import EARLIEST_AS_OF, LATEST_AS_OF
 from models.audit import record_audit
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
@@ -180,6 +181,10 @@ def _run(
     assumptions: Mapping[str, Any] | None,
     risk_free_rate: float | None,
 ) -> tuple[AssetValuation, MarketData]:
+    if not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
+        raise ConventionError(
+            f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of}.", field="as_of"
+        )
     ccy = parse_currency(currency)
     given = dict(assumptions or {})
     if risk_free_rate is None and ccy not in DEFAULT_RISK_FREE_RATES and given.get("discount_rate") is not None:
