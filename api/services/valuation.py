@@ -42,8 +42,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.errors import InvalidInputError, NotFoundError
-from api.services import registry
 from api.schemas.valuation import EARLIEST_AS_OF, LATEST_AS_OF
+from api.services import registry
 from models.audit import record_audit
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
