@@ -235,6 +235,8 @@ STRESS_METRICS = ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expe
 
 def test_stress_run_status_and_results_shape(client, app, world) -> None:
     risk = world["risk"]
+    deal = {**DEAL, "pool": {"loan_ids": [world["loan"]["id"]]}}
+    assert client.post("/v1/securitizations", json=deal, headers=world["fm"]).status_code == 201
     r = client.post("/v1/stress-runs", json={"scenario": "data_demand_slump", "paths": 16, "seed": 1}, headers=risk)
     assert r.status_code == 202, r.text
     rid = r.json()["id"]
@@ -247,8 +249,12 @@ def test_stress_run_status_and_results_shape(client, app, world) -> None:
     assert res["run_id"] == rid and res["scenario"] == "data_demand_slump"
     for metric in STRESS_METRICS:
         assert set(res["aggregate"][metric]) == {"base", "stressed", "delta"}, metric
+    for metric in ("tranche_expected_loss", "price"):
+        assert set(res["aggregate"][metric]) == {"base", "stressed", "delta"}, metric
     kinds = {p["kind"] for p in res["positions"]}
-    assert {"asset", "loan"} <= kinds
+    assert {"asset", "loan", "tranche"} <= kinds
+    for tranche in (p for p in res["positions"] if p["kind"] == "tranche"):
+        assert {"tranche_expected_loss", "price"} <= set(tranche)
     for p in res["positions"]:
         assert "id" in p
         for k, v in p.items():
