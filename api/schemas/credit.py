@@ -64,7 +64,8 @@ class LoanQuoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    asset_ids: list[int] = Field(min_length=1, max_length=20, description="Data assets to pledge.")
+    asset_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        min_length=1, max_length=20, description="Data assets to pledge.")
     principal: float | None = Field(default=None, gt=0.0, le=MAX_AMOUNT, description="Requested principal; default the maximum.")
     currency: str = Field(min_length=3, max_length=3)
     tenor_months: int = Field(ge=1, le=600)

@@ -221,6 +221,9 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
         ({"borrower": {"rating": "ZZZ"}}, "rating"),
         ({"borrower": {}}, "borrower"),
         ({"asset_ids": []}, "asset_ids"),
+        ({"asset_ids": [2**70]}, "asset_ids.0"),
+        ({"as_of": "9999-12-31"}, "as_of"),
+        ({"principal": 1e300}, "principal"),
     ],
 )
 def test_bad_input_is_422_and_writes_nothing(client, assets, bank, session_factory, change, field) -> None:
