@@ -129,7 +129,7 @@ def portfolio_risk(
     confidence: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.999,
     method: Literal["recursion", "lhp", "mc"] = "recursion",
     paths: Annotated[int, Query(ge=1000, le=1_000_000)] = service.PORTFOLIO_MC_PATHS,
-    seed: Annotated[int, Query(ge=0)] = 0,
+    seed: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans."""
     return service.portfolio_risk_view(session, principal.tenant, confidence=confidence, method=method,
