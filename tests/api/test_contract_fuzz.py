@@ -220,3 +220,36 @@ def test_fuzz_revalue(client, world, data) -> None:
     base = {"as_of": AS_OF, "paths": 100, "seed": 1,
             "thresholds": {"warning": 0.6, "margin_call": 0.7, "liquidation": 0.85}}
     _send(client, "POST", f"/v1/loans/{world['loan']}/revalue", bank, data.draw(hostile_bodies(base)))
+
+
+QUERY_VALUES = st.one_of(
+    st.sampled_from(["", "0", "-1", "1", "50", "500", "501", "1e3", "nan", "inf", "x", "%00", "2**63",
+                     "9223372036854775808", "99999999999999999999999", "recursion", "mc", "lhp", "0.999",
+                     "revenue", "consumer", "a" * 600]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+)
+READ_PATHS = [
+    ("/v1/assets?category={v}&limit={v2}", "registrar"), ("/v1/assets/{v}", "registrar"),
+    ("/v1/assets/{v}/signals?metric={v2}", "bank"), ("/v1/assets/{v}/costs?limit={v2}", "bank"),
+    ("/v1/comparables?category={v}&cursor={v2}", "bank"), ("/v1/assets/{v}/valuations?cursor={v2}", "bank"),
+    ("/v1/valuations/{v}", "risk"), ("/v1/quotes/{v}", "risk"), ("/v1/quotes?category={v}&limit={v2}", "risk"),
+    ("/v1/loans?limit={v}&cursor={v2}", "bank"), ("/v1/loans/{v}", "bank"), ("/v1/loans/{v}/schedule", "risk"),
+    ("/v1/portfolio/risk?confidence={v}&method={v2}", "risk"), ("/v1/securitizations?cursor={v}", "fund_manager"),
+    ("/v1/securitizations/{v}", "fund_manager"), ("/v1/scenarios?limit={v}&cursor={v2}", "risk"),
+    ("/v1/stress-runs?cursor={v}", "risk"), ("/v1/stress-runs/{v}", "risk"), ("/v1/stress-runs/{v}/results", "risk"),
+    ("/v1/quotes/stream?since_id={v}&limit=1&timeout_seconds=0.01", "bank"),
+]
+
+
+@settings(FUZZ, max_examples=80)
+@given(data=st.data())
+def test_fuzz_read_paths_and_queries(client, world, data) -> None:
+    from urllib.parse import quote
+
+    template, role = data.draw(st.sampled_from(READ_PATHS))
+    v, v2 = data.draw(QUERY_VALUES), data.draw(QUERY_VALUES)
+    url = template.format(v=quote(v, safe="%"), v2=quote(v2, safe="%"))
+    r = client.get(url, headers=world[role])
+    assert r.status_code < 500, (url, r.text)
+    if r.status_code >= 400:
+        assert r.headers["content-type"].startswith(PROBLEM), (url, r.status_code, r.text)
