@@ -8,13 +8,24 @@ configured (``DASK_SCHEDULER``), the job's chunks run on the Dask cluster; the t
 coordinates.
 
 `get_jobs(app)` returns the application's queue, creating it on first use.
+
+Liveness. A run queued or running when its process stops would otherwise keep that
+status forever. Every run records the process that owns it (`worker_identity`: a token
+unique to the process start, the pid and the host) and the process keeps the ids of the
+runs whose jobs it holds (`claim` / `release`). `job_alive` tells from that whether a run's
+job can still be alive; `recover_interrupted_runs(app)` (called once by
+`api.app.create_app`) and every read of a run (`api.services.risk.get_run`) mark runs whose
+job is dead ``failed`` with `INTERRUPTED_ERROR`, and no result of theirs stays visible.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -68,3 +79,83 @@ def get_jobs(app: Any) -> JobQueue:
             queue = JobQueue()
             app.state.jobs = queue
         return queue
+
+
+# ----------------------------------------------------------------------------- liveness
+#: What a run's ``error`` says when its job died with the process that ran it.
+INTERRUPTED_ERROR = "interrupted: the server stopped while the run was in progress"
+
+#: This process's identity, recorded with every run it queues (``record.worker``): a random
+#: token (unique per process start), the pid and the host name.
+PROCESS_TOKEN = uuid.uuid4().hex
+_HOST = socket.gethostname()
+_ACTIVE: set[str] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def worker_identity() -> dict[str, Any]:
+    """``{"token", "pid", "host"}`` of this process, stored with each run it owns."""
+    return {"token": PROCESS_TOKEN, "pid": os.getpid(), "host": _HOST}
+
+
+def claim(run_id: str) -> None:
+    """Mark ``run_id`` as owned by a live job of this process (queued or running here)."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(run_id)
+
+
+def release(run_id: str) -> None:
+    """The job of ``run_id`` has ended in this process (whatever its outcome)."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(run_id)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def job_alive(run_id: str, worker: Mapping[str, Any] | None) -> bool:
+    """Whether the job of a queued or running run can still be alive.
+
+    * owned by this process (same token): alive while it is claimed here;
+    * owned by another process on this host: alive while that pid exists (and is not
+      this process, which would mean the pid was reused after the owner died);
+    * owned by a process on another host: assumed alive (it cannot be checked from here);
+    * no owner recorded (a run queued before owners were recorded): not alive.
+    """
+    if not isinstance(worker, Mapping) or not worker.get("token"):
+        return False
+    if worker["token"] == PROCESS_TOKEN:
+        with _ACTIVE_LOCK:
+            return run_id in _ACTIVE
+    if worker.get("host") != _HOST:
+        return True
+    try:
+        pid = int(worker.get("pid"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return pid != os.getpid() and _pid_alive(pid)
+
+
+def recover_interrupted_runs(app: Any) -> list[str]:
+    """Startup hook: fail every queued or running run whose job is no longer alive.
+
+    Called by `api.app.create_app`; the runs are marked ``failed`` with
+    `INTERRUPTED_ERROR` and any result rows they have are deleted (see
+    `api.services.risk.fail_interrupted_runs`). Returns the ids failed.
+    """
+    from api.services import risk as risk_service
+
+    try:
+        return risk_service.fail_interrupted_runs(app.state.session_factory)
+    except Exception:  # never block startup: reads of a run still catch it (lazily)
+        logger.exception("could not check for interrupted runs at startup")
+        return []

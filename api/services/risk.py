@@ -15,6 +15,15 @@ written), then stores a ``queued`` run. `execute_run` (the job body, on a backgr
 thread or inline) marks it ``running``, updates ``progress`` as chunks finish, and writes
 every result row *in the same transaction* that marks it ``succeeded``; on any error the
 run is marked ``failed`` with the message and no result rows exist.
+
+Interrupted runs. Each run records the process that owns its job (``record.worker``,
+`api.jobs.worker_identity`). A run still ``queued`` or ``running`` whose job is no longer
+alive (`api.jobs.job_alive`: the owning process stopped) is marked ``failed`` with
+`api.jobs.INTERRUPTED_ERROR`, and any result row it has is deleted in the same
+transaction: at application start (`fail_interrupted_runs`, called through
+`api.jobs.recover_interrupted_runs`) and whenever the run is read (`get_run`,
+`list_runs`). State changes are conditional on the status (``queued`` -> ``running`` ->
+``succeeded``), so a job whose run was declared interrupted can never publish results.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from api import jobs
 from api.errors import ConflictError, NotFoundError
 from models.audit import record_audit
 from models.registry import DataAsset, Signal
@@ -393,12 +403,54 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
                     progress=0.0, record=json.dumps({
                         "requested": {"paths": paths, "seed": seed,
                                       "as_of": as_of.isoformat() if as_of else None},
-                        "extends": scenario.extends}))
+                        "extends": scenario.extends, "worker": jobs.worker_identity()}))
     session.add(run)
     record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
                  entity_id=run.id, payload={"scenario": scenario.to_dict()}, tenant=tenant)
-    session.commit()
+    jobs.claim(run.id)  # before the commit: a reader never sees it queued and unowned
+    try:
+        session.commit()
+    except BaseException:
+        jobs.release(run.id)
+        raise
     return run
+
+
+_OPEN = ("queued", "running")
+
+
+def _worker(run: StressRun) -> Any:
+    try:
+        return json.loads(run.record or "{}").get("worker")
+    except (ValueError, AttributeError):
+        return None
+
+
+def _fail_if_interrupted(session: Session, run: StressRun) -> bool:
+    """Mark ``run`` failed (interrupted) when it is open and its job is dead; True if so."""
+    if run.status not in _OPEN or jobs.job_alive(run.id, _worker(run)):
+        return False
+    session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run.id))
+    done = session.execute(sa.update(StressRun).where(
+        StressRun.id == run.id, StressRun.status.in_(_OPEN)).values(  # type: ignore[attr-defined]
+        status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now()))
+    session.commit()
+    session.refresh(run)
+    if done.rowcount:  # type: ignore[attr-defined]
+        logger.warning("stress run %s marked failed: %s", run.id, jobs.INTERRUPTED_ERROR)
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def fail_interrupted_runs(session_factory: Callable[[], Session]) -> list[str]:
+    """Mark every open run whose job is dead as failed (interrupted); returns their ids."""
+    failed: list[str] = []
+    with session_factory() as session:
+        rows = session.exec(select(StressRun).where(
+            StressRun.status.in_(_OPEN))).all()  # type: ignore[attr-defined]
+        for run in rows:
+            if _fail_if_interrupted(session, run):
+                failed.append(run.id)
+    return failed
 
 
 def get_run(session: Session, run_id: str, *, tenant: str) -> StressRun:
@@ -406,6 +458,7 @@ def get_run(session: Session, run_id: str, *, tenant: str) -> StressRun:
     run = session.get(StressRun, run_id)
     if run is None or run.tenant != tenant:
         raise NotFoundError(f"No stress run {run_id!r}.")
+    _fail_if_interrupted(session, run)
     return run
 
 
@@ -420,6 +473,8 @@ def list_runs(session: Session, *, tenant: str, limit: int,
     rows = list(session.exec(q.order_by(StressRun.created_at.desc(),  # type: ignore[union-attr]
                                         StressRun.id.desc())  # type: ignore[union-attr]
                              .limit(limit + 1)).all())
+    for run in rows[:limit]:
+        _fail_if_interrupted(session, run)
     return rows[:limit], len(rows) > limit
 
 
@@ -472,9 +527,13 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
             run = session.get(StressRun, run_id)
             if run is None:
                 return
-            run.status, run.started_at, run.progress = "running", _now(), 0.0
-            session.add(run)
+            started = session.execute(sa.update(StressRun).where(
+                StressRun.id == run_id, StressRun.status == "queued").values(
+                status="running", started_at=_now(), progress=0.0))
             session.commit()
+            if not started.rowcount:  # type: ignore[attr-defined]
+                return  # no longer queued (e.g. declared interrupted): nothing to do
+            session.refresh(run)
             tenant = run.tenant
             scenario = parse_scenario(json.loads(run.scenario), {})
             stored_record = json.loads(run.record or "{}")
@@ -498,7 +557,8 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                 return
             last[0] = now
             with session_factory() as s:
-                s.execute(sa.update(StressRun).where(StressRun.id == run_id)
+                s.execute(sa.update(StressRun).where(StressRun.id == run_id,
+                                                     StressRun.status == "running")
                           .values(progress=min(0.99, float(fraction))))
                 s.commit()
 
@@ -512,21 +572,27 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                   "notes": built.notes, "currency": built.book.currency}
         rows = _result_rows(run_id, result)
         with session_factory() as session:
-            if rows:
-                session.execute(sa.insert(StressResultRow), rows)
-            session.execute(sa.update(StressRun).where(StressRun.id == run_id).values(
+            done = session.execute(sa.update(StressRun).where(
+                StressRun.id == run_id, StressRun.status == "running").values(
                 status="succeeded", progress=1.0, finished_at=_now(),
                 record=json.dumps(record, default=str)))
+            if not done.rowcount:  # type: ignore[attr-defined]
+                session.rollback()  # declared failed meanwhile: publish nothing
+                return
+            if rows:
+                session.execute(sa.insert(StressResultRow), rows)
             session.commit()
     except Exception as exc:  # the job must end in a state, whatever went wrong
         logger.exception("stress run %s failed", run_id)
         message = f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
             session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run_id))
-            session.execute(sa.update(StressRun).where(StressRun.id == run_id).values(
+            session.execute(sa.update(StressRun).where(
+                StressRun.id == run_id, StressRun.status.in_(_OPEN)).values(  # type: ignore[attr-defined]
                 status="failed", error=message[:4000], finished_at=_now()))
             session.commit()
     finally:
+        jobs.release(run_id)
         close = getattr(owned, "close", None)
         if close is not None:
             try:
@@ -603,5 +669,6 @@ def stress_now(session_factory: Callable[[], Session], tenant: str,
 
 
 __all__ = ["BookBuild", "build_book", "create_run", "create_scenario", "execute_run",
+           "fail_interrupted_runs",
            "get_run", "list_scenarios", "make_executor", "resolve_scenario", "results_csv",
            "results_json", "run_view", "stress_now"]
