@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import errors
+from api import errors, jobs
 from api.routers import assets, comparables, health, loans, products, risk, valuations
 from api.routers.health import service_version
 from api.settings import Settings
@@ -54,6 +54,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.session_factory = db.make_session_factory(engine)
     app.state.settings = settings
     errors.install_handlers(app)
+    jobs.recover_interrupted_runs(app)  # runs left open by a stopped server -> failed
 
     app.include_router(health.router)
     app.include_router(assets.router, prefix="/v1", tags=["assets"])
