@@ -318,6 +318,10 @@ def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> N
     r = client.post("/v1/stress-runs", json={"scenario": "a_private", "paths": 16, "seed": 1}, headers=risk_b)
     assert r.status_code in (404, 422), r.text
     assert r.status_code != 403
+    # nor extend it: to b it does not exist (and nothing is stored)
+    r = client.post("/v1/scenarios", json={"name": "b_child0", "extends": "a_private"}, headers=risk_b)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "extends"
     # tenant b may store its own scenario of the same name
     r = client.post("/v1/scenarios", json={"name": "a_private", "shocks": {}}, headers=risk_b)
     assert r.status_code == 201, r.text
@@ -333,11 +337,11 @@ def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> N
         _assert_problem(client.get(f"/v1/stress-runs/{rid}/results",
                                    headers={**other, "Accept": "text/csv"}), 404)
     assert client.get("/v1/stress-runs", headers=risk_b).json()["items"] == []
-    # nor can tenant b extend it
+    # b's scenarios now extend b's own a_private
     r = client.post("/v1/scenarios", json={"name": "b_child", "extends": "a_private"}, headers=risk_b)
-    assert r.status_code == 201  # b's own a_private exists now
-    r = client.post("/v1/scenarios", json={"name": "b_child2", "extends": "a_private_only"}, headers=risk_b)
-    assert r.status_code == 422
+    assert r.status_code == 201, r.text
+    names_b = [x["name"] for x in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]]
+    assert "b_child0" not in names_b and "b_child" in names_b
 
 
 def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_key, world) -> None:
