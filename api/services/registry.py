@@ -229,10 +229,10 @@ def parse_signals_csv(text: str) -> list[dict[str, Any]]:
         The header lacks a column or names an unknown one.
     """
     text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # \n, \r\n or \r line ends
     header: list[str] | None = None
     rows: list[dict[str, Any]] = []
-    for record in reader:
+    for record in _csv_records(reader):
         if not record or all(not cell.strip() for cell in record):
             continue
         if header is None:
@@ -255,6 +255,20 @@ def parse_signals_csv(text: str) -> list[dict[str, Any]]:
             "The CSV is empty: it needs a header `month,metric,value` and rows.", field="header"
         )
     return rows
+
+
+def _csv_records(reader: Any) -> Iterable[list[str]]:
+    """The reader's records; a CSV the parser cannot read is a 422 naming the line."""
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidInputError(
+                f"The CSV cannot be read at line {reader.line_num}: {exc}.", field="body"
+            ) from None
+        yield record
 
 
 def _row_error(row_no: int, field: str, message: str) -> dict[str, str]:

@@ -237,6 +237,8 @@ SIGNAL_CASES = [
     ("PUT", "/v1/assets/{asset}/signals", "reg",
      _signals_csv("month,metric,value\n2030-01,revenue,1\n2030-01,revenue,2\n"), 422, "rows[2].month"),
     ("PUT", "/v1/assets/{asset}/signals", "reg", {"content": b"\xff\xfe\x00", "headers": {"Content-Type": "text/csv"}}, 422, "body"),
+    # old-Mac line ends are read as lines (regression: a bare \r was a csv.Error, a 500)
+    ("PUT", "/v1/assets/{asset}/signals", "reg", _signals_csv("month,metric,value\r2025-01,revenue,-1\r"), 422, "rows[1].value"),
     ("PUT", "/v1/assets/{asset}/signals", "reg", {"json": {"month": "2025-01", "metric": "revenue", "value": 1}}, 422, "body"),
     ("PUT", "/v1/assets/{asset}/signals", "reg", {"json": [{"month": "2025-01", "metric": "revenue"}]}, 422, "rows[1].value"),
     ("PUT", "/v1/assets/{asset}/signals", "reg", {"json": [{"month": "2025-01", "metric": "revenue", "value": True}]}, 422, "rows[1].value"),

@@ -253,3 +253,33 @@ def test_fuzz_read_paths_and_queries(client, world, data) -> None:
     assert r.status_code < 500, (url, r.text)
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith(PROBLEM), (url, r.status_code, r.text)
+
+
+CSV_CELLS = st.one_of(
+    st.sampled_from(["2025-01", "2025-13", "2025-1", "0000-01", "9999-12", "2025-01-01", "revenue", "api_calls",
+                     "bogus", "1200.5", "-5", "nan", "inf", "1e400", "", " ", '"', '""', "a,b", "\u0000", "\ufeff"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
+)
+
+
+@st.composite
+def csv_bodies(draw) -> str:
+    header = draw(st.sampled_from(["month,metric,value", "metric,month,value", "month,metric", "MONTH, Metric ,value",
+                                   "month,metric,value,value", ""]))
+    rows = draw(st.lists(st.lists(CSV_CELLS, min_size=0, max_size=4), max_size=6))
+    sep = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    return sep.join([header, *(",".join(r) for r in rows)]) + draw(st.sampled_from(["", sep]))
+
+
+@settings(FUZZ, max_examples=60)
+@given(body=csv_bodies())
+def test_fuzz_signal_csv(client, world, body) -> None:
+    """Malformed CSV is a 422 naming the row and field (or 200 when it happens to be valid)."""
+    headers = {**world["registrar"], "Content-Type": "text/csv"}
+    r = client.put(f"/v1/assets/{world['asset']}/signals", content=body.encode("utf-8", "surrogatepass"),
+                   headers=headers)
+    assert r.status_code in (200, 422), (body, r.status_code, r.text)
+    if r.status_code == 422:
+        errors = r.json()["errors"]
+        assert all(e["field"] == "header" or e["field"] == "rows" or e["field"] == "body"
+                   or e["field"].startswith("rows[") for e in errors), errors

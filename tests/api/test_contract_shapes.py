@@ -307,6 +307,12 @@ def test_signal_import_is_idempotent_and_counts(client, world) -> None:
     body[1]["value"] = 1400.0
     changed = client.put(f"/v1/assets/{aid}/signals", json=body, headers=world["reg"]).json()
     assert changed["inserted"] == 0 and changed["updated"] == 1
+    # the same rows as CSV with \r\n or bare \r line ends change nothing
+    for sep in ("\r\n", "\r"):
+        text = sep.join(["month,metric,value", "2030-01,revenue,1200", "2030-02,revenue,1400"]) + sep
+        r = client.put(f"/v1/assets/{aid}/signals", content=text, headers={**world["reg"], "Content-Type": "text/csv"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"inserted": 0, "updated": 0, "unchanged": 2}
 
 
 # ----------------------------------------------------------------------------- pagination
