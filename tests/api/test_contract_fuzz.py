@@ -283,3 +283,17 @@ def test_fuzz_signal_csv(client, world, body) -> None:
         errors = r.json()["errors"]
         assert all(e["field"] == "header" or e["field"] == "rows" or e["field"] == "body"
                    or e["field"].startswith("rows[") for e in errors), errors
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_multipart_registration(client, world, data) -> None:
+    meta = {k: v for k, v in ASSET.items() if k != "fingerprint_sha256"}
+    part = data.draw(st.one_of(hostile_bodies(meta).map(lambda b: json.dumps(b, allow_nan=True)),
+                               st.text(max_size=30)))
+    content = data.draw(st.binary(max_size=64))
+    r = client.post("/v1/assets", data={"asset": part}, files={"file": ("content.bin", content)},
+                    headers=world["registrar"])
+    assert r.status_code in (201, 409, 422), (part, r.status_code, r.text)
+    if r.status_code >= 400:
+        assert r.headers["content-type"].startswith(PROBLEM)
