@@ -7,7 +7,7 @@ an error names the exact field (``shocks.pd_multiplier``) in API.md's terms.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,23 @@ from pydantic import BaseModel, ConfigDict, Field
 class ScenarioList(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: str | None = None
+
+
+class ReverseStressRequest(BaseModel):
+    """Reverse stress of the run's scenario: the smallest scale of it that breaks a limit.
+
+    ``limit``: ``expected_loss_budget`` (portfolio expected loss above ``threshold``, in the
+    book's currency), ``senior_tranche_loss`` (the expected loss of a senior tranche above
+    ``threshold``, a fraction of its notional; default 0.0001, i.e. 1 bp) or
+    ``margin_calls`` (more than ``threshold`` loans in margin call; a whole number).
+    The scenario is scaled by ``s`` in ``[0, max_scale]`` (0 = no shock, 1 = the scenario).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Literal["expected_loss_budget", "senior_tranche_loss", "margin_calls"]
+    threshold: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_scale: float = Field(default=4.0, gt=0, le=20, allow_inf_nan=False)
 
 
 class StressRunCreate(BaseModel):
@@ -28,6 +45,9 @@ class StressRunCreate(BaseModel):
     seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1,
                       description="Root seed (recorded with the run).")
     as_of: date | None = Field(default=None, description="Valuation date (default: today).")
+    reverse: ReverseStressRequest | None = Field(
+        default=None, description="Optional reverse stress: the scale of the scenario at "
+        "which a limit breaks (reported in the results' `reverse`).")
 
 
 class StressRunAccepted(BaseModel):
@@ -46,3 +66,29 @@ class StressRunStatus(BaseModel):
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
+
+
+class SensitivityBumps(BaseModel):
+    """Bump sizes: ``rate_bp`` and ``spread_bp`` in basis points, ``revenue`` a relative
+    change of revenue (0.01 = 1 %), ``correlation`` an absolute change (decimal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False)
+    spread_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False)
+    revenue: float = Field(default=0.01, gt=0, le=0.5, allow_inf_nan=False)
+    correlation: float = Field(default=0.01, gt=0, le=0.2, allow_inf_nan=False)
+
+
+class SensitivitiesRequest(BaseModel):
+    """Bump-and-revalue sensitivities of the tenant's book (synchronous)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: int = Field(default=256, ge=16, le=4096,
+                       description="Monte Carlo paths per asset (recorded in the answer).")
+    seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1)
+    as_of: date | None = Field(default=None, description="Valuation date (default: today).")
+    horizon_months: int = Field(default=12, ge=1, le=120,
+                                description="Horizon of the haircut and PD figures.")
+    bumps: SensitivityBumps = Field(default_factory=SensitivityBumps)

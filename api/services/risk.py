@@ -24,6 +24,14 @@ transaction: at application start (`fail_interrupted_runs`, called through
 `api.jobs.recover_interrupted_runs`) and whenever the run is read (`get_run`,
 `list_runs`). State changes are conditional on the status (``queued`` -> ``running`` ->
 ``succeeded``), so a job whose run was declared interrupted can never publish results.
+
+Reverse stress and sensitivities. A run may carry a ``reverse`` request (`parse_reverse`):
+after the stress figures, the job finds the smallest scale of the run's scenario that
+breaks the limit (`risk.reverse.reverse_stress`) and stores it with the results (the
+``reverse`` block of `results_json`), so it is a job like any run. Sensitivities
+(`sensitivities_now`) are synchronous: one evaluation of nine bumped variants on common
+random numbers; building the book (valuing each asset) dominates, about 0.6 s for the demo
+book of 10 assets, 4 loans and 3 tranches, and the bumps add under 0.1 s.
 """
 
 from __future__ import annotations
@@ -54,8 +62,10 @@ from risk.adapters import asset_from_revenue, asset_from_simulation
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from risk.executors import DaskExecutor, Executor, LocalExecutor
 from risk.library import BUILTIN_NAMES, builtins, get_builtin
+from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
 from risk.runner import MarketGrid, RunConfig, StressResult, StressRunner
 from risk.scenarios import Scenario, parse_scenario
+from risk.sensitivities import Bumps, sensitivities
 from valuation.conventions import Compounding, DayCount
 from valuation.errors import ConventionError, ValuationError
 from valuation.market import MarketData
@@ -390,11 +400,87 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: Units of each reverse-stress limit's threshold and metric.
+LIMIT_UNITS = {"expected_loss_budget": "currency (portfolio expected loss)",
+               "senior_tranche_loss": "fraction of the senior tranche's notional",
+               "margin_calls": "loans in margin call"}
+#: Largest scale a reverse stress may search (the shocks are bounded at 100x anyway).
+MAX_REVERSE_SCALE = 20.0
+
+
+def parse_reverse(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Validate a reverse-stress request; errors name ``reverse.<field>``.
+
+    ``{"limit": "expected_loss_budget" | "senior_tranche_loss" | "margin_calls",
+    "threshold": number >= 0 (required except for senior_tranche_loss, whose default is
+    `risk.reverse.SENIOR_LOSS_MATERIALITY`; a whole number for margin_calls),
+    "max_scale": number in (0, 20], default 4}``.
+    """
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise ConventionError("The `reverse` must be an object with `limit` and `threshold`.",
+                              field="reverse")
+    unknown = sorted(set(spec) - {"limit", "threshold", "max_scale"})
+    if unknown:
+        raise ConventionError(f"The `reverse` has unknown field {unknown[0]!r}.",
+                              field=f"reverse.{unknown[0]}")
+    kind = spec.get("limit")
+    if kind not in LIMIT_UNITS:
+        raise ConventionError("The `limit` of `reverse` must be expected_loss_budget, "
+                              f"senior_tranche_loss or margin_calls. Got {kind!r}.",
+                              field="reverse.limit")
+    threshold = spec.get("threshold")
+    if threshold is None and kind == "senior_tranche_loss":
+        threshold = SENIOR_LOSS_MATERIALITY
+    if threshold is None:
+        raise ConventionError(f"The `threshold` of `reverse` is required for {kind}.",
+                              field="reverse.threshold")
+    if kind == "margin_calls" and not (isinstance(threshold, int | float)
+                                       and not isinstance(threshold, bool)
+                                       and float(threshold).is_integer()):
+        raise ConventionError("The `threshold` of `reverse` must be a whole number of loans "
+                              f"for margin_calls. Got {threshold!r}.", field="reverse.threshold")
+    try:
+        limit = Limit(kind, threshold)
+    except ConventionError as exc:
+        raise ConventionError(str(exc), field="reverse.threshold") from None
+    max_scale = spec.get("max_scale", 4.0)
+    if isinstance(max_scale, bool) or not isinstance(max_scale, int | float) \
+            or not math.isfinite(max_scale) or not 0 < max_scale <= MAX_REVERSE_SCALE:
+        raise ConventionError(f"The `max_scale` of `reverse` must be in (0, {MAX_REVERSE_SCALE:g}]."
+                              f" Got {max_scale!r}.", field="reverse.max_scale")
+    return {"limit": limit.kind, "threshold": limit.threshold, "max_scale": float(max_scale)}
+
+
+def reverse_view(result: Any, max_scale: float, currency: str) -> dict[str, Any]:
+    """What a run reports of its reverse stress (`risk.reverse.ReverseStressResult`)."""
+    kind = result.limit.kind
+    if result.scale is None:
+        reading = (f"not broken: {kind} stays within {result.limit.threshold:g} up to "
+                   f"{max_scale:g} times the scenario")
+    elif result.method == "at_zero":
+        reading = f"already broken without any shock (base {result.base_metric:g})"
+    else:
+        reading = (f"broken at {result.scale:.4g} times the scenario "
+                   f"({kind} {result.metric_at_scale:g} vs limit {result.limit.threshold:g})")
+    return {"scenario": result.scenario, "limit": kind, "threshold": result.limit.threshold,
+            "unit": LIMIT_UNITS[kind].replace("currency", currency), "breached": result.breached,
+            "scale": result.scale, "metric_at_scale": result.metric_at_scale,
+            "base_metric": result.base_metric,
+            "bracket": list(result.bracket) if result.bracket else None,
+            "method": result.method, "evaluations": result.evaluations, "xtol": result.xtol,
+            "max_scale": max_scale, "reading": reading}
+
+
 def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenant: str,
                actor: str, paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-               as_of: date | None = None) -> StressRun:
-    """Validate the scenario and store a queued run (nothing is written on a bad scenario)."""
+               as_of: date | None = None,
+               reverse: Mapping[str, Any] | None = None) -> StressRun:
+    """Validate the scenario (and any reverse request) and store a queued run (nothing is
+    written on bad input)."""
     scenario = resolve_scenario(session, tenant, scenario_ref)
+    reverse_spec = parse_reverse(reverse)
     RunConfig(n_paths=paths, seed=seed)
     # stored composed (its parent's shocks already merged), so it runs as it was when queued
     composed = {k: v for k, v in scenario.to_dict().items() if k != "extends"}
@@ -402,7 +488,8 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
                     scenario=json.dumps(composed, sort_keys=True), status="queued",
                     progress=0.0, record=json.dumps({
                         "requested": {"paths": paths, "seed": seed,
-                                      "as_of": as_of.isoformat() if as_of else None},
+                                      "as_of": as_of.isoformat() if as_of else None,
+                                      **({"reverse": reverse_spec} if reverse_spec else {})},
                         "extends": scenario.extends, "worker": jobs.worker_identity()}))
     session.add(run)
     record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
@@ -562,14 +649,25 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                           .values(progress=min(0.99, float(fraction))))
                 s.commit()
 
-        result = runner.run(scenario, progress)[0]
+        reverse_spec = requested.get("reverse")
+        share = 0.5 if reverse_spec else 1.0
+        result = runner.run(scenario, lambda x: progress(share * x))[0]
+        reverse_doc = None
+        if reverse_spec:
+            found = reverse_stress(runner, scenario,
+                                   Limit(reverse_spec["limit"], reverse_spec["threshold"]),
+                                   max_scale=float(reverse_spec["max_scale"]))
+            reverse_doc = reverse_view(found, float(reverse_spec["max_scale"]),
+                                       built.book.currency)
+            progress(0.99)
         if before_write_hook is not None:
             before_write_hook(run_id)
         record = {**stored_record, **result.record,
                   "as_of": (as_of or date.today()).isoformat(),
                   "positions": {"assets": len(built.book.assets), "loans": len(built.book.loans),
                                 "tranches": len(built.book.tranches)},
-                  "notes": built.notes, "currency": built.book.currency}
+                  "notes": built.notes, "currency": built.book.currency,
+                  **({"reverse": reverse_doc} if reverse_doc else {})}
         rows = _result_rows(run_id, result)
         with session_factory() as session:
             done = session.execute(sa.update(StressRun).where(
@@ -627,10 +725,11 @@ def results_json(session: Session, run: StressRun) -> dict[str, Any]:
             current = {"kind": r.kind, "id": r.position_id}
             positions.append(current)
         current[r.metric] = cell
+    record = json.loads(run.record) if run.record else None
     return {"run_id": run.id, "scenario": run.scenario_name,
             "scenario_definition": json.loads(run.scenario),
-            "record": json.loads(run.record) if run.record else None,
-            "aggregate": aggregate, "positions": positions}
+            "record": record, "aggregate": aggregate, "positions": positions,
+            "reverse": (record or {}).get("reverse")}
 
 
 def results_csv(session: Session, run: StressRun) -> str:
@@ -668,7 +767,60 @@ def stress_now(session_factory: Callable[[], Session], tenant: str,
     return runner.run(scenarios, progress), built
 
 
+#: Units of the sensitivities (currency stands for the book's currency).
+SENSITIVITY_UNITS = {
+    "dv01": "currency per +1 bp of the risk-free curve (change in value)",
+    "cs01": "currency per +1 bp of credit spread (change in value)",
+    "revenue_elasticity": "d ln X / d ln revenue; X = collateral value (assets), expected "
+                          "loss (loans), value (tranches)",
+    "correlation_sensitivity": "currency of expected loss per +0.01 asset correlation",
+}
+
+
+def sensitivities_now(session_factory: Callable[[], Session], tenant: str, *,
+                      paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
+                      as_of: date | None = None, horizon_months: int = 12,
+                      bumps: Mapping[str, float] | None = None,
+                      executor: Executor | None = None) -> dict[str, Any]:
+    """DV01, CS01, revenue elasticity and correlation sensitivity of the tenant's book.
+
+    Per position and in total (per kind and overall), with the bump sizes and units
+    (`risk.sensitivities.sensitivities`); nothing is stored. Bad bumps name
+    ``bumps.<field>``.
+    """
+    try:
+        b = Bumps(**dict(bumps or {}))
+    except TypeError as exc:
+        raise ConventionError(f"The `bumps` has an unknown field: {exc}.", field="bumps") from None
+    cfg = RunConfig(n_paths=paths, seed=seed)
+    day = as_of or date.today()
+    with session_factory() as session:
+        built = build_book(session, tenant, as_of=day, n_paths=paths, seed=seed)
+    runner = StressRunner(built.book, market_grid(day, built.book.currency), cfg,
+                          executor or LocalExecutor())
+    res = sensitivities(runner, bumps=b, horizon_months=horizon_months)
+
+    def num(x: Any) -> float | None:
+        x = float(x)
+        return x if math.isfinite(x) else None
+
+    cols = ("dv01", "cs01", "revenue_elasticity", "correlation_sensitivity")
+    positions, totals = [], {}
+    for row in res.table.to_dict(orient="records"):
+        figures = {c: num(row[c]) for c in cols}
+        kind = str(row["kind"])
+        if kind.startswith("total"):
+            totals[kind.removeprefix("total").lstrip("_") or "total"] = figures
+        else:
+            positions.append({"kind": kind, "id": str(row["id"]), **figures})
+    return {"tenant": tenant, "as_of": day.isoformat(), "currency": built.book.currency,
+            "horizon_months": horizon_months, "paths": paths, "seed": seed,
+            "bumps": b.to_dict(), "units": SENSITIVITY_UNITS, "method": (
+                "central differences, bump and revalue on common random numbers"),
+            "positions": positions, "totals": totals, "notes": built.notes}
+
+
 __all__ = ["BookBuild", "build_book", "create_run", "create_scenario", "execute_run",
-           "fail_interrupted_runs",
+           "fail_interrupted_runs", "parse_reverse", "reverse_view", "sensitivities_now",
            "get_run", "list_scenarios", "make_executor", "resolve_scenario", "results_csv",
            "results_json", "run_view", "stress_now"]
