@@ -625,7 +625,7 @@ def portfolio_risk_view(
         )
     pds = np.array([ln.pd for ln in loans])
     eads = np.array([float(ln.ead) for ln in loans])
-    lgds = np.array([max(ln.lgd, 1e-6) for ln in loans])
+    lgds = np.array([ln.lgd for ln in loans])
     rho = np.array([ln.asset_correlation for ln in loans])
     # Euler contributions by the recursion cost O(n^2) on large books: above
     # MAX_RECURSION_CONTRIBUTIONS loans only the EL contributions are given (ask method=mc)

@@ -417,9 +417,6 @@ def test_booked_registry_amounts_are_rounded_to_the_minor_unit(client, make_key)
     assert r.json()["items"][0]["price"] == 4_200_000.13
 
 
-@pytest.mark.xfail(strict=True, reason="credit (api/services/credit.py portfolio_risk_view): LGDs are floored "
-                   "at 1e-6, so a book whose loans have expected_loss 0 (economic LGD 0) reports a "
-                   "portfolio expected_loss and VaR above 0; the portfolio EL should be the sum of the loans' EL")
 def test_portfolio_expected_loss_is_the_sum_of_the_loans(client, world) -> None:
     lid = world["loan"]["id"]
     risk = client.get(f"/v1/loans/{lid}/risk", headers=world["bank"]).json()
