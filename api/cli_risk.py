@@ -17,20 +17,120 @@ from typing import Annotated, Any
 
 import typer
 
+#: How the aggregate metrics read: ratios and probabilities in per cent with changes in
+#: percentage points, counts of loans, prices per 100 of notional; the rest is money in
+#: the book's currency, with changes also relative to the base.
+RATIO_METRICS = frozenset({"ltv", "pd", "lgd", "tranche_expected_loss"})
+COUNT_METRICS = frozenset({"margin_calls"})
+PRICE_METRICS = frozenset({"price"})
+#: Display-only row: IRB capital (unexpected loss) plus expected loss, the total the
+#: book must absorb; it keeps rising when stressed PDs near 1 turn capital into EL.
+CAPITAL_PLUS_EL = "capital + expected_loss"
+
+
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
+
 
 def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    v = _finite(x)
+    if v is None:
         return "-"
-    v = float(x)
     return f"{v:,.2f}" if abs(v) >= 100 else f"{v:.6g}"
 
 
-def aggregate_table(aggregate: dict[str, dict[str, Any]]) -> str:
-    """The aggregate figures as an aligned text table."""
-    lines = [f"{'metric':<24}{'base':>20}{'stressed':>20}{'delta':>20}"]
+def unit_of(metric: str, currency: str = "") -> str:
+    if metric in RATIO_METRICS:
+        return "%"
+    if metric in COUNT_METRICS:
+        return "loans"
+    if metric in PRICE_METRICS:
+        return "per 100"
+    return currency or "money"
+
+
+def fmt_value(metric: str, x: Any) -> str:
+    """A figure in its metric's unit (see `unit_of`)."""
+    v = _finite(x)
+    if v is None:
+        return "-"
+    if metric in RATIO_METRICS:
+        return f"{100.0 * v:.2f}%"
+    if metric in COUNT_METRICS:
+        return f"{v:.0f}"
+    if metric in PRICE_METRICS:
+        return f"{v:.2f}"
+    return f"{v:,.0f}"
+
+
+def fmt_change(metric: str, base: Any, delta: Any, *, compact: bool = False) -> str:
+    """A change: percentage points for ratios, loans for counts, points per 100 for
+    prices, money with its change relative to the base otherwise (``compact``: the
+    relative change alone)."""
+    d, b = _finite(delta), _finite(base)
+    if d is None:
+        return "-"
+    if metric in RATIO_METRICS:
+        return f"{100.0 * d:+.2f} pp"
+    if metric in COUNT_METRICS:
+        return f"{d:+.0f}"
+    if metric in PRICE_METRICS:
+        return f"{d:+.2f}"
+    if compact:
+        return f"{d / abs(b):+.1%}" if b else f"{d:+,.0f}"
+    rel = f" ({d / abs(b):+.1%})" if b else ""
+    return f"{d:+,.0f}{rel}"
+
+
+def with_derived(aggregate: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The aggregate with `CAPITAL_PLUS_EL` inserted after ``capital`` (display only)."""
+    out: dict[str, dict[str, Any]] = {}
     for metric, cell in aggregate.items():
-        lines.append(f"{metric:<24}{_fmt(cell['base']):>20}{_fmt(cell['stressed']):>20}"
-                     f"{_fmt(cell['delta']):>20}")
+        out[metric] = cell
+        if metric == "capital" and "expected_loss" in aggregate:
+            el = aggregate["expected_loss"]
+            parts = [(_finite(cell[k]), _finite(el[k])) for k in ("base", "stressed")]
+            if all(a is not None and e is not None for a, e in parts):
+                base, stressed = (a + e for a, e in parts)  # type: ignore[operator]
+                out[CAPITAL_PLUS_EL] = {"base": base, "stressed": stressed,
+                                        "delta": stressed - base}
+    return out
+
+
+def reading_notes(aggregate: dict[str, dict[str, Any]], booked: dict[str, float] | None,
+                  currency: str = "") -> list[str]:
+    """What a risk officer needs to read the table right."""
+    notes = ["base = the stress engine's revaluation at the as-of date with no shock (same "
+             "random numbers as the stressed column); ltv, pd, lgd are EAD-weighted; "
+             "loss_var / loss_es: one-year loan-book loss at 99.9 %; tranche figures are "
+             "notional-weighted (expected loss as a share of tranche notional)"]
+    if booked and "expected_loss" in aggregate:
+        ccy = f" {currency}" if currency else ""
+        parts = ", ".join(f"{k} {v:,.0f}{ccy}" for k, v in booked.items())
+        notes.append(f"booked on the loans by credit: {parts}; the base re-simulates the "
+                     "collateral and takes LGD from the collateral outcomes on the default "
+                     "paths, so it need not equal the booked figures")
+    cap, el = aggregate.get("capital"), aggregate.get("expected_loss")
+    if cap and el and (_finite(cap["delta"]) or 0.0) < 0 < (_finite(el["delta"]) or 0.0):
+        notes.append("capital is IRB unexpected loss (K x EAD): as stressed PDs approach 1 "
+                     "the loss moves into expected_loss and K falls; read "
+                     f"'{CAPITAL_PLUS_EL}'")
+    return notes
+
+
+def aggregate_table(aggregate: dict[str, dict[str, Any]], currency: str = "") -> str:
+    """The aggregate figures as an aligned text table (units per row, see `unit_of`)."""
+    rows = with_derived(aggregate)
+    width = max([24, *(len(m) + 2 for m in rows)])
+    lines = [f"{'metric':<{width}}{'unit':<9}{'base':>18}{'stressed':>18}{'change':>26}"]
+    for metric, cell in rows.items():
+        lines.append(f"{metric:<{width}}{unit_of(metric, currency):<9}"
+                     f"{fmt_value(metric, cell['base']):>18}"
+                     f"{fmt_value(metric, cell['stressed']):>18}"
+                     f"{fmt_change(metric, cell['base'], cell['delta']):>26}")
     return "\n".join(lines)
 
 
@@ -91,9 +191,14 @@ def stress(
         return
     record = doc.get("record") or {}
     counts = record.get("positions", {})
+    currency = str(record.get("currency", ""))
     typer.echo(f"run {run_id}  scenario {doc['scenario']}  tenant {tenant}  "
                f"assets {counts.get('assets', 0)}  loans {counts.get('loans', 0)}  "
-               f"tranches {counts.get('tranches', 0)}  currency {record.get('currency', '')}")
-    typer.echo(aggregate_table(doc["aggregate"]))
+               f"tranches {counts.get('tranches', 0)}  currency {currency}  "
+               f"as of {record.get('as_of', '')}  paths {record.get('n_paths', '')}  "
+               f"seed {record.get('seed', '')}")
+    typer.echo(aggregate_table(doc["aggregate"], currency))
+    for note in reading_notes(doc["aggregate"], record.get("booked"), currency):
+        typer.echo(f"note: {note}")
     for note in record.get("notes", []):
         typer.echo(f"note: {note}", err=True)

@@ -9,12 +9,19 @@ figures side by side.
 
 from __future__ import annotations
 
-from api.cli_risk import _fmt
+from typing import Any
+
+from api.cli_risk import fmt_change, fmt_value, reading_notes, unit_of, with_derived
 from api.demo_steps import DemoContext
 from api.services import risk as service
 from risk.runner import RunConfig
 
 SCENARIOS = ("data_demand_slump", "severe_combined")
+
+
+def _aggregate(result: Any) -> dict[str, dict[str, Any]]:
+    return {str(m): {"base": r.base, "stressed": r.stressed, "delta": r.delta}
+            for m, r in result.aggregate.iterrows()}
 
 
 def run(ctx: DemoContext) -> None:
@@ -23,25 +30,27 @@ def run(ctx: DemoContext) -> None:
     results, built = service.stress_now(ctx.session_factory, ctx.tenant, list(SCENARIOS),
                                         as_of=ctx.as_of, config=config)
     book = built.book
-    ctx.out(f"Stress test of tenant {ctx.tenant!r}: {len(book.assets)} assets, "
-            f"{len(book.loans)} loans, {len(book.tranches)} tranches ({book.currency}); "
-            f"{config.n_paths} paths, seed {config.seed}")
-    header = f"  {'metric':<24}{'base':>18}" + "".join(f"{r.scenario.name:>26}" for r in results)
+    ctx.out(f"Stress test of tenant {ctx.tenant!r} as of {ctx.as_of}: {len(book.assets)} "
+            f"assets, {len(book.loans)} loans, {len(book.tranches)} tranches "
+            f"({book.currency}); {config.n_paths} paths, seed {config.seed}")
+    tables = [with_derived(_aggregate(r)) for r in results]
+    first = tables[0]
+    width = max([24, *(len(m) + 2 for m in first)])
+    header = (f"  {'metric':<{width}}{'unit':<9}{'base':>16}"
+              + "".join(f"{r.scenario.name + ' (change)':>32}" for r in results))
     ctx.out(header)
-    first = results[0].aggregate
-    for metric in first.index:
+    for metric, cell in first.items():
         cells = "".join(
-            f"{_fmt(r.aggregate.loc[metric, 'stressed']) + ' (' + _delta(r, metric) + ')':>26}"
-            for r in results)
-        ctx.out(f"  {metric:<24}{_fmt(first.loc[metric, 'base']):>18}{cells}")
+            f"{fmt_value(metric, t[metric]['stressed']) + ' (' + fmt_change(metric, t[metric]['base'], t[metric]['delta'], compact=True) + ')':>32}"  # noqa: E501
+            for t in tables)
+        ctx.out(f"  {metric:<{width}}{unit_of(metric, book.currency):<9}"
+                f"{fmt_value(metric, cell['base']):>16}{cells}")
+    notes: list[str] = []
+    for r in results:
+        notes += [n for n in reading_notes(_aggregate(r), built.booked, book.currency)
+                  if n not in notes]
+    for note in notes:
+        ctx.out(f"  note: {note}")
     for note in built.notes:
         ctx.out(f"  note: {note}")
     ctx.state["stress_scenarios"] = list(SCENARIOS)
-
-
-def _delta(result, metric: str) -> str:  # type: ignore[no-untyped-def]
-    base = float(result.aggregate.loc[metric, "base"])
-    delta = float(result.aggregate.loc[metric, "delta"])
-    if base == 0.0 or delta != delta:
-        return _fmt(delta)
-    return f"{delta / abs(base):+.1%}"

@@ -175,10 +175,14 @@ def resolve_scenario(session: Session, tenant: str, ref: str | Mapping[str, Any]
 # ----------------------------------------------------------------------------- book
 @dataclass
 class BookBuild:
-    """A book and the notes on what could not be included."""
+    """A book, the notes on what could not be included, and the figures booked on its
+    loans (``booked``: ``ead``, ``expected_loss``, ``capital`` summed over the loans in the
+    book, as the credit area recorded them), so a reader can set the stress base (the
+    stress engine's own revaluation at the run's as-of) against what is on the books."""
 
     book: Book
     notes: list[str] = field(default_factory=list)
+    booked: dict[str, float] = field(default_factory=dict)
 
 
 def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
@@ -332,8 +336,17 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                 category=str(_get(r, "category", default=""))))
         except (ValuationError, TypeError, ValueError) as exc:
             notes.append(f"loan {lid} left out: {exc}")
+    in_book = {x.id for x in loans}
+    booked: dict[str, float] = {}
+    for r in loan_rows:
+        if str(_get(r, "id")) not in in_book:
+            continue
+        for name in ("ead", "expected_loss", "capital"):
+            v = _get(r, name)
+            if v is not None:
+                booked[name] = booked.get(name, 0.0) + float(v)
     tranches = _tranches(session, tenant, loans, notes)
-    return BookBuild(Book.build(currency, assets, loans, tranches), notes)
+    return BookBuild(Book.build(currency, assets, loans, tranches), notes, booked)
 
 
 def _tranches(session: Session, tenant: str, loans: Sequence[LoanPosition],
@@ -667,6 +680,7 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
                   "positions": {"assets": len(built.book.assets), "loans": len(built.book.loans),
                                 "tranches": len(built.book.tranches)},
                   "notes": built.notes, "currency": built.book.currency,
+                  **({"booked": built.booked} if built.booked else {}),
                   **({"reverse": reverse_doc} if reverse_doc else {})}
         rows = _result_rows(run_id, result)
         with session_factory() as session:

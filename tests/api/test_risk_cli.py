@@ -92,3 +92,39 @@ def test_demo_step_prints_base_and_two_scenarios(session_factory, assets) -> Non
     assert "data_demand_slump" in text and "severe_combined" in text
     assert "collateral_value" in text
     assert ctx.state["stress_scenarios"] == ["data_demand_slump", "severe_combined"]
+
+
+def test_table_reads_in_units_a_risk_officer_expects() -> None:
+    from api.cli_risk import CAPITAL_PLUS_EL, aggregate_table, fmt_change, reading_notes
+
+    agg = {"collateral_value": {"base": 200.0, "stressed": 150.0, "delta": -50.0},
+           "pd": {"base": 0.02, "stressed": 0.9, "delta": 0.88},
+           "expected_loss": {"base": 10.0, "stressed": 90.0, "delta": 80.0},
+           "capital": {"base": 30.0, "stressed": 5.0, "delta": -25.0},
+           "margin_calls": {"base": 0.0, "stressed": 2.0, "delta": 2.0},
+           "price": {"base": 100.5, "stressed": 92.25, "delta": -8.25}}
+    text = aggregate_table(agg, "CNY")
+    lines = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert "2.00%" in lines["pd"] and "90.00%" in lines["pd"] and "+88.00 pp" in lines["pd"]
+    assert "-50 (-25.0%)" in lines["collateral_value"] and "CNY" in lines["collateral_value"]
+    assert lines["margin_calls"].split()[-1] == "+2"
+    assert "-8.25" in lines["price"] and "per 100" in lines["price"]
+    # capital falls while EL rises: the derived row and a note say how to read it
+    derived = next(line for line in text.splitlines() if line.startswith(CAPITAL_PLUS_EL))
+    assert "40" in derived and "95" in derived and "+55 (+137.5%)" in derived
+    notes = reading_notes(agg, {"expected_loss": 12.0}, "CNY")
+    assert any("K falls" in n for n in notes)
+    assert any("booked on the loans" in n and "expected_loss 12 CNY" in n for n in notes)
+    calm = {**agg, "capital": {"base": 30.0, "stressed": 40.0, "delta": 10.0}}
+    assert not any("K falls" in n for n in reading_notes(calm, None))
+    assert fmt_change("expected_loss", 0.0, 5.0, compact=True) == "+5"
+    assert fmt_change("ltv", 0.3, float("nan")) == "-"
+
+
+def test_stress_header_names_as_of_paths_and_seed(cli, assets) -> None:
+    r = cli("stress", "baseline", "--tenant", "tenant-a", "--paths", "16", "--seed", "7",
+            "--as-of", "2026-01-01")
+    assert r.exit_code == 0, r.stderr
+    header = r.stdout.splitlines()[0]
+    assert "as of 2026-01-01" in header and "paths 16" in header and "seed 7" in header
+    assert "note: base = the stress engine's revaluation" in r.stdout
