@@ -66,6 +66,7 @@ ENDPOINTS: list[tuple[str, str, tuple[str, ...], Any]] = [
     ("GET", "/v1/securitizations/nope", ("bank", "fund_manager", "risk"), None),
     ("GET", "/v1/securitizations/nope/prices", ("bank", "fund_manager", "risk"), None),
     ("GET", "/v1/stress-runs", ("risk",), None),
+    ("POST", "/v1/sensitivities", ("risk",), {"paths": 16}),
 ]
 
 
