@@ -110,9 +110,10 @@ def reading_notes(aggregate: dict[str, dict[str, Any]], booked: dict[str, float]
     if booked and "expected_loss" in aggregate:
         ccy = f" {currency}" if currency else ""
         parts = ", ".join(f"{k} {v:,.0f}{ccy}" for k, v in booked.items())
-        notes.append(f"booked on the loans by credit: {parts}; the base re-simulates the "
-                     "collateral and takes LGD from the collateral outcomes on the default "
-                     "paths, so it need not equal the booked figures")
+        notes.append(f"booked on the loans by credit (at origination or last revaluation): "
+                     f"{parts}; the base takes each loan at its outstanding balance on the "
+                     "as-of date, re-simulates the collateral and takes LGD from the "
+                     "collateral outcomes on the default paths, so it need not equal them")
     cap, el = aggregate.get("capital"), aggregate.get("expected_loss")
     if cap and el and (_finite(cap["delta"]) or 0.0) < 0 < (_finite(el["delta"]) or 0.0):
         notes.append("capital is IRB unexpected loss (K x EAD): as stressed PDs approach 1 "

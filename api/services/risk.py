@@ -246,10 +246,53 @@ def _asset_from_valuation(session: Session, row: DataAsset, currency: str, grid:
         return None
 
 
+def _outstanding(loan_rows: Sequence[Any], as_of: date,
+                 notes: list[str]) -> dict[str, tuple[float, float] | None]:
+    """Per loan id: (outstanding share of the principal, remaining years) at ``as_of`` from
+    its contractual schedule (`credit.loans.schedules`), or None when it has matured.
+
+    The balance is the one after the last payment dated on or before ``as_of`` (the full
+    principal before the first); the remaining maturity runs to the last payment date
+    (ACT/365F). A loan whose terms cannot be scheduled keeps its booked figures (noted).
+    """
+    import pandas as pd
+
+    from credit.loans import schedules
+
+    out: dict[str, tuple[float, float] | None] = {}
+    for r in loan_rows:
+        lid = str(_get(r, "id"))
+        try:
+            frame = pd.DataFrame([{
+                "loan_id": lid, "principal": float(_get(r, "principal")),
+                "annual_rate": float(_get(r, "annual_rate", "rate")),
+                "start_date": _get(r, "start_date"), "tenor_months": int(_get(r, "tenor_months")),
+                "amortization": str(_get(r, "amortization")),
+                "frequency_months": int(_get(r, "frequency_months", default=1)),
+                "day_count": str(_get(r, "day_count", default="ACT/365F")),
+                "calendar": _get(r, "calendar")}])
+            rows = schedules(frame)
+        except (ValuationError, TypeError, ValueError) as exc:
+            notes.append(f"loan {lid}: booked exposure and tenor kept (no schedule: {exc})")
+            continue
+        dates = list(rows["date"])
+        if not dates or dates[-1] <= as_of:
+            out[lid] = None
+            continue
+        paid = [i for i, d in enumerate(dates) if d <= as_of]
+        balance = float(rows["balance"].iloc[paid[-1]]) if paid else float(frame.principal[0])
+        share = balance / float(frame.principal[0]) if float(frame.principal[0]) > 0 else 1.0
+        out[lid] = (min(1.0, max(share, 0.0)), (dates[-1] - as_of).days / 365.0)
+    return out
+
+
 def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
                use_valuation: bool = True) -> BookBuild:
     """The tenant's book from the database (see the module notes).
+
+    Loans enter at their outstanding balance and remaining maturity at ``as_of`` (their
+    contractual schedule); a loan that has matured by then is left out (noted).
 
     Each asset is put on the valuation engine's simulated paths (`valuation`'s
     ``value_asset`` with ``n_paths`` paths), its risk premium calibrated so that the base
@@ -314,9 +357,14 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                      "revenue model (no valuation simulation available)")
     asset_ids = {a.id for a in assets}
     loans: list[LoanPosition] = []
+    outstanding = _outstanding(loan_rows, as_of or date.today(), notes)
     for r in loan_rows:
         lid = str(_get(r, "id"))
         coll = {a: s for a, s in pledges.get(lid, {}).items() if a in asset_ids}
+        if lid in outstanding and outstanding[lid] is None:
+            notes.append(f"loan {lid} left out: matured before {as_of or date.today()}")
+            continue
+        share, remaining = outstanding.get(lid) or (1.0, None)
         try:
             ccy = str(_get(r, "currency", default=currency))
             if ccy != currency:
@@ -324,10 +372,12 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
             tenor = _get(r, "tenor_months")
             maturity = float(tenor) / 12.0 if tenor is not None else float(
                 _get(r, "maturity_years", default=1.0))
+            if remaining is not None:
+                maturity = remaining
             ead = _get(r, "ead")
             loans.append(LoanPosition(
-                id=lid, currency=currency, principal=float(_get(r, "principal")),
-                ead=None if ead is None else float(ead),
+                id=lid, currency=currency, principal=float(_get(r, "principal")) * share,
+                ead=None if ead is None else float(ead) * share,
                 pd=float(_get(r, "pd", default=0.02)), lgd=float(_get(r, "lgd", default=0.40)),
                 annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
                 maturity_years=max(maturity, 1.0 / 12.0), collateral=coll,

@@ -208,8 +208,8 @@ def test_run_includes_the_tenants_loans(client, app, make_key, book, session_fac
     mine = _insert_loan(session_factory, book[0], "tenant-a", 50_000.0)
     _insert_loan(session_factory, book[1], "tenant-b", 70_000.0)   # not in tenant-a's book
     risk = make_key("risk", "tenant-a")
-    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16},
-                    headers=risk)
+    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16,
+                                             "as_of": "2026-01-01"}, headers=risk)
     status = _wait(client, app, r.json()["id"], risk)
     assert status["status"] == "succeeded", status
     assert status["record"]["positions"]["loans"] == 1
@@ -246,8 +246,8 @@ def test_run_includes_the_tenants_securitizations(client, app, make_key, book,
                                         balance=86_000.0 * (d - a), coupon=c))
         s.commit()
     risk = make_key("risk", "tenant-a")
-    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16},
-                    headers=risk)
+    r = client.post("/v1/stress-runs", json={"scenario": "downturn_credit", "paths": 16,
+                                             "as_of": "2026-01-01"}, headers=risk)
     status = _wait(client, app, r.json()["id"], risk)
     assert status["status"] == "succeeded", status
     assert status["record"]["positions"]["tranches"] == 2
@@ -284,3 +284,35 @@ def test_list_runs_is_tenant_scoped_and_paginated(client, make_key, session_fact
                         headers=risk).json()
     seen = [r["id"] for r in first["items"] + second["items"]]
     assert sorted(seen) == sorted(ids) and second["next_cursor"] is None
+
+
+def test_loans_enter_at_their_outstanding_balance_at_as_of(client, app, make_key, book,
+                                                           session_factory) -> None:
+    """An annuity loan of 12 months from 2026-01-01: at 2026-07-15 six instalments are
+    paid, so its EAD is the schedule's balance then; at 2027-06-01 it has matured."""
+    from datetime import date
+
+    from credit.loans import schedule
+
+    lid = _insert_loan(session_factory, book[0], "tenant-a", 60_000.0)
+    risk = make_key("risk", "tenant-a")
+    rows = schedule(60_000.0, 0.05, date(2026, 1, 1), 12, "annuity")
+    paid = rows[rows["date"] <= date(2026, 7, 15)]
+    expected = float(paid["balance"].iloc[-1])
+    assert 0 < expected < 60_000.0
+    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16,
+                                             "as_of": "2026-07-15"}, headers=risk)
+    assert _wait(client, app, r.json()["id"], risk)["status"] == "succeeded"
+    doc = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk).json()
+    loan = next(p for p in doc["positions"] if p["kind"] == "loan")
+    assert loan["id"] == str(lid)
+    asset = next(p for p in doc["positions"] if p["kind"] == "asset" and p["id"] == str(book[0]))
+    # LTV = EAD / pledged collateral (half the asset's value)
+    assert loan["ltv"]["base"] * 0.5 * asset["collateral_value"]["base"] == pytest.approx(
+        expected, rel=1e-9)
+    assert doc["record"]["booked"]["ead"] == pytest.approx(60_000.0)
+    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16,
+                                             "as_of": "2027-06-01"}, headers=risk)
+    status = _wait(client, app, r.json()["id"], risk)
+    assert status["record"]["positions"]["loans"] == 0
+    assert any(f"loan {lid} left out: matured" in n for n in status["record"]["notes"])
