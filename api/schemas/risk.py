@@ -11,6 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: Valuation dates the curves and calendars cover with room for the 10-year stress grid
+#: (QuantLib: 1901..2199), as the loans API: 1901-01-01 .. 2149-12-31.
+EARLIEST_AS_OF = date(1901, 1, 1)
+LATEST_AS_OF = date(2149, 12, 31)
+
 
 class ScenarioList(BaseModel):
     items: list[dict[str, Any]]
@@ -30,8 +35,8 @@ class ReverseStressRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Literal["expected_loss_budget", "senior_tranche_loss", "margin_calls"]
-    threshold: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    max_scale: float = Field(default=4.0, gt=0, le=20, allow_inf_nan=False)
+    threshold: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    max_scale: float = Field(default=4.0, gt=0, le=20, allow_inf_nan=False, strict=True)
 
 
 class StressRunCreate(BaseModel):
@@ -44,7 +49,8 @@ class StressRunCreate(BaseModel):
                        description="Monte Carlo paths per asset (recorded with the run).")
     seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1,
                       description="Root seed (recorded with the run).")
-    as_of: date | None = Field(default=None, description="Valuation date (default: today).")
+    as_of: date | None = Field(default=None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
+                               description="Valuation date (default: today), 1901..2149.")
     reverse: ReverseStressRequest | None = Field(
         default=None, description="Optional reverse stress: the scale of the scenario at "
         "which a limit breaks (reported in the results' `reverse`).")
@@ -74,10 +80,10 @@ class SensitivityBumps(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rate_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False)
-    spread_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False)
-    revenue: float = Field(default=0.01, gt=0, le=0.5, allow_inf_nan=False)
-    correlation: float = Field(default=0.01, gt=0, le=0.2, allow_inf_nan=False)
+    rate_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False, strict=True)
+    spread_bp: float = Field(default=1.0, gt=0, le=500, allow_inf_nan=False, strict=True)
+    revenue: float = Field(default=0.01, gt=0, le=0.5, allow_inf_nan=False, strict=True)
+    correlation: float = Field(default=0.01, gt=0, le=0.2, allow_inf_nan=False, strict=True)
 
 
 class SensitivitiesRequest(BaseModel):
@@ -88,7 +94,8 @@ class SensitivitiesRequest(BaseModel):
     paths: int = Field(default=256, ge=16, le=4096,
                        description="Monte Carlo paths per asset (recorded in the answer).")
     seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1)
-    as_of: date | None = Field(default=None, description="Valuation date (default: today).")
+    as_of: date | None = Field(default=None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
+                               description="Valuation date (default: today), 1901..2149.")
     horizon_months: int = Field(default=12, ge=1, le=120,
                                 description="Horizon of the haircut and PD figures.")
     bumps: SensitivityBumps = Field(default_factory=SensitivityBumps)

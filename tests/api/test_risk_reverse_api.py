@@ -175,6 +175,9 @@ def test_reverse_senior_tranche_loss_without_tranches_fails_the_run_clearly(
     ({"limit": "margin_calls", "threshold": 1, "max_scale": 50}, "reverse.max_scale"),
     ({"limit": "margin_calls", "threshold": 1, "scale": 2}, "reverse.scale"),
     ("expected_loss_budget", "reverse"),
+    ({"limit": "margin_calls", "threshold": True}, "reverse.threshold"),
+    ({"limit": "expected_loss_budget", "threshold": "5"}, "reverse.threshold"),
+    ({"limit": "expected_loss_budget", "threshold": 1, "max_scale": True}, "reverse.max_scale"),
 ])
 def test_bad_reverse_is_422_naming_the_field(client, make_key, session_factory, reverse,
                                              field) -> None:
@@ -247,6 +250,10 @@ def test_sensitivities_are_tenant_scoped_and_validated(client, make_key, book) -
                         ({"bumps": {"correlation": 0.5}}, "bumps.correlation"),
                         ({"bumps": {"fx": 1}}, "bumps.fx"),
                         ({"horizon_months": 0}, "horizon_months"),
+                        ({"bumps": {"rate_bp": True}}, "bumps.rate_bp"),
+                        ({"bumps": {"revenue": "0.01"}}, "bumps.revenue"),
+                        ({"as_of": "9999-12-01"}, "as_of"),
+                        ({"as_of": "1900-12-31"}, "as_of"),
                         ({"paths": 1}, "paths")):
         r = client.post("/v1/sensitivities", json=body, headers=risk)
         assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
@@ -254,3 +261,9 @@ def test_sensitivities_are_tenant_scoped_and_validated(client, make_key, book) -
     assert client.post("/v1/sensitivities", json={},
                        headers=make_key("bank")).status_code == 403
     assert client.post("/v1/sensitivities", json={}).status_code == 401
+
+
+def test_stress_run_as_of_outside_the_curves_is_422(client, make_key) -> None:
+    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "as_of": "2150-01-01"},
+                    headers=make_key("risk", "tenant-a"))
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["as_of"]
