@@ -18,13 +18,14 @@ in total, with the bump sizes.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import Principal, SessionDep, require_roles
+from api.errors import InvalidInputError
 from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.schemas.risk import (
@@ -49,14 +50,29 @@ def _actor(principal: Principal) -> str:
     return f"key:{principal.key_id}"
 
 
+def _position(after: dict[str, Any] | None, kinds: dict[str, type]) -> dict[str, Any] | None:
+    """A decoded cursor of this list (exactly ``kinds``' keys and types), else a 422: a
+    cursor another list issued is signed too, but is not a position here."""
+    if after is None:
+        return None
+    if set(after) != set(kinds) or not all(
+            isinstance(after[k], t) and not isinstance(after[k], bool) for k, t in kinds.items()):
+        raise InvalidInputError("The `cursor` must be a `next_cursor` returned by this list. "
+                                "Got a cursor of another list.", field="cursor")
+    return after
+
+
 @router.get("/scenarios", response_model=ScenarioList, summary="List scenarios",
             responses=_ERRORS)
 def list_scenarios(request: Request, principal: RiskPrincipal, session: SessionDep,
                    limit: LimitQuery = 50, cursor: CursorQuery = None) -> ScenarioList:
     """The built-in library first, then the tenant's scenarios by name."""
     secret = str(request.app.state.settings.secret_key)
-    after = decode_cursor(cursor, secret)
-    offset = int(after.get("offset", 0)) if after else 0
+    after = _position(decode_cursor(cursor, secret), {"offset": int})
+    offset = int(after["offset"]) if after else 0
+    if offset < 0:
+        raise InvalidInputError("The `cursor` must be a `next_cursor` returned by this list.",
+                                field="cursor")
     items = service.list_scenarios(session, principal.tenant)
     page = items[offset:offset + limit]
     more = offset + limit < len(items)
@@ -102,7 +118,13 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
 def list_stress_runs(request: Request, principal: RiskPrincipal, session: SessionDep,
                      limit: LimitQuery = 50, cursor: CursorQuery = None) -> dict[str, Any]:
     secret = str(request.app.state.settings.secret_key)
-    after = decode_cursor(cursor, secret)
+    after = _position(decode_cursor(cursor, secret), {"at": str, "id": str})
+    if after is not None:
+        try:
+            datetime.fromisoformat(after["at"])
+        except ValueError:
+            raise InvalidInputError("The `cursor` must be a `next_cursor` returned by this "
+                                    "list.", field="cursor") from None
     before = (str(after["at"]), str(after["id"])) if after else None
     rows, more = service.list_runs(session, tenant=principal.tenant, limit=limit, before=before)
     next_cursor = encode_cursor({"at": rows[-1].created_at.isoformat(), "id": rows[-1].id},

@@ -316,3 +316,19 @@ def test_loans_enter_at_their_outstanding_balance_at_as_of(client, app, make_key
     status = _wait(client, app, r.json()["id"], risk)
     assert status["record"]["positions"]["loans"] == 0
     assert any(f"loan {lid} left out: matured" in n for n in status["record"]["notes"])
+
+
+@pytest.mark.parametrize("position", [{"id": 1}, {"offset": 50}, {"at": "x", "id": "y"},
+                                      {"at": 5, "id": "y"}])
+def test_a_cursor_of_another_list_is_422(client, app, make_key, position) -> None:
+    from api.pagination import encode_cursor
+
+    cursor = encode_cursor(position, app.state.settings.secret_key)
+    risk = make_key("risk", "tenant-a")
+    r = client.get(f"/v1/stress-runs?cursor={cursor}", headers=risk)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["cursor"]
+    if "offset" not in position:
+        r = client.get(f"/v1/scenarios?cursor={cursor}", headers=risk)
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["cursor"]
+    bad = encode_cursor({"offset": -1}, app.state.settings.secret_key)
+    assert client.get(f"/v1/scenarios?cursor={bad}", headers=risk).status_code == 422
