@@ -147,6 +147,14 @@ def stress(
     = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD "
                                                                "(default: today).")] = None,
+    reverse_limit: Annotated[str | None, typer.Option(
+        "--reverse-limit", help="Also find the smallest scale of the scenario that breaks a "
+        "limit: expected_loss_budget, senior_tranche_loss or margin_calls.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        help="The limit for --reverse-limit: EL budget (currency), senior tranche EL "
+        "(fraction of notional, default 0.0001) or margin calls allowed (loans).")] = None,
+    max_scale: Annotated[float, typer.Option(help="Largest scale searched by "
+                                                  "--reverse-limit.")] = 4.0,
 ) -> None:
     """Run a stress scenario over the tenant's book and print base vs stressed."""
     from api import cli
@@ -162,13 +170,21 @@ def stress(
         with cli.reported_errors():
             ref = json.loads(path.read_text(encoding="utf-8"))
     settings = Settings()
+    reverse = None
+    if reverse_limit is not None:
+        reverse = {"limit": reverse_limit, "max_scale": max_scale,
+                   **({"threshold": threshold} if threshold is not None else {})}
+        if threshold is not None and reverse_limit == "margin_calls" \
+                and float(threshold).is_integer():
+            reverse["threshold"] = int(threshold)
     with cli.reported_errors():
         valuation_date = parse_date(as_of, field="as_of") if as_of else None
+        service.parse_reverse(reverse)
     with cli.current_engine() as engine:
         factory = db.make_session_factory(engine)
         with cli.reported_errors(), factory() as session:
             run = service.create_run(session, ref, tenant=tenant, actor=cli.CLI_ACTOR,
-                                     paths=paths, seed=seed)
+                                     paths=paths, seed=seed, reverse=reverse)
             run_id = run.id
         with typer.progressbar(length=1000, label=f"stress {run.scenario_name}",
                                file=sys.stderr) as bar:
@@ -199,6 +215,10 @@ def stress(
                f"as of {record.get('as_of', '')}  paths {record.get('n_paths', '')}  "
                f"seed {record.get('seed', '')}")
     typer.echo(aggregate_table(doc["aggregate"], currency))
+    rev = doc.get("reverse")
+    if rev:
+        typer.echo(f"reverse stress: {rev['limit']} > {rev['threshold']:g} ({rev['unit']}): "
+                   f"{rev['reading']}")
     for note in reading_notes(doc["aggregate"], record.get("booked"), currency):
         typer.echo(f"note: {note}")
     for note in record.get("notes", []):

@@ -7,6 +7,13 @@ limit breaks; inside it a continuous metric is solved with Brent's method
 (`scipy.optimize.brentq`) for ``f(s) = threshold`` and a count (margin calls, a step
 function) is bisected until the interval is narrower than ``xtol``. The result reports
 the limit, its threshold, the scale and the metric there.
+
+A Monte Carlo metric is not quite continuous: obsolescence jumps fall in whole months,
+so a small change of scale can move a path's jump to another month and the metric
+steps. Where it steps across the threshold, Brent's root sits on the step and the metric
+there is still below the limit; the search then bisects the interval from the root to
+the scan point until it is narrower than ``xtol`` and reports its upper end (method
+``brentq_step``), so the reported scale always breaks the limit.
 """
 
 from __future__ import annotations
@@ -106,7 +113,8 @@ class ReverseStressResult:
     evaluations : int
         Book revaluations used.
     method : str
-        ``brentq``, ``bisect``, ``at_zero`` (broken without shock) or ``scan`` (unbroken).
+        ``brentq``, ``brentq_step`` (the metric steps across the limit: see the module
+        notes), ``bisect``, ``at_zero`` (broken without shock) or ``scan`` (unbroken).
     """
 
     scenario: str
@@ -213,7 +221,21 @@ def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
                 lo = mid
         return done(hi, metric(hi), (lo, hi), "bisect")
     root = float(brentq(f, lo, hi, xtol=xtol, rtol=rtol))
-    return done(root, metric(root), (lo, hi), "brentq")
+    if f(root) > 0.0:
+        return done(root, metric(root), (lo, hi), "brentq")
+    # on (or a hair below) the crossing: the first scale past it that breaks the limit
+    step = min(root + xtol, hi)
+    if f(step) > 0.0 and abs(metric(step) - limit.threshold) <= max(
+            1e-3 * abs(limit.threshold), 1e-12):
+        return done(step, metric(step), (lo, hi), "brentq")
+    below, above = root, hi
+    while above - below > xtol:
+        mid = 0.5 * (below + above)
+        if f(mid) > 0.0:
+            above = mid
+        else:
+            below = mid
+    return done(above, metric(above), (below, above), "brentq_step")
 
 
 @dataclass

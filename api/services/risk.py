@@ -527,6 +527,9 @@ def reverse_view(result: Any, max_scale: float, currency: str) -> dict[str, Any]
     else:
         reading = (f"broken at {result.scale:.4g} times the scenario "
                    f"({kind} {result.metric_at_scale:g} vs limit {result.limit.threshold:g})")
+        if result.method == "brentq_step":
+            reading += ("; the metric steps across the limit there (a Monte Carlo step: "
+                        "more paths smooth it)")
     return {"scenario": result.scenario, "limit": kind, "threshold": result.limit.threshold,
             "unit": LIMIT_UNITS[kind].replace("currency", currency), "breached": result.breached,
             "scale": result.scale, "metric_at_scale": result.metric_at_scale,

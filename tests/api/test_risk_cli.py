@@ -128,3 +128,20 @@ def test_stress_header_names_as_of_paths_and_seed(cli, assets) -> None:
     header = r.stdout.splitlines()[0]
     assert "as of 2026-01-01" in header and "paths 16" in header and "seed 7" in header
     assert "note: base = the stress engine's revaluation" in r.stdout
+
+
+def test_stress_reverse_option(cli, assets, session_factory) -> None:
+    r = cli("stress", "data_demand_slump", "--tenant", "tenant-a", "--paths", "16",
+            "--as-of", "2026-01-01", "--reverse-limit", "expected_loss_budget",
+            "--threshold", "1e15")
+    assert r.exit_code == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("reverse stress:"))
+    assert "expected_loss_budget" in line and "not broken" in line
+    with session_factory() as s:
+        run = s.execute(sa.select(StressRun)).scalar_one()
+        assert json.loads(run.record)["reverse"]["threshold"] == 1e15
+    r = cli("stress", "baseline", "--tenant", "tenant-a", "--reverse-limit", "margin_calls",
+            "--threshold", "1.5")
+    assert r.exit_code == 1 and "`threshold` of `reverse`" in r.stderr
+    r = cli("stress", "baseline", "--tenant", "tenant-a", "--reverse-limit", "var")
+    assert r.exit_code == 1 and "`limit` of `reverse`" in r.stderr

@@ -66,3 +66,25 @@ def test_bad_limits() -> None:
     with pytest.raises(ConventionError) as info:
         expected_loss_budget(-1.0)
     assert info.value.field == "limit.threshold"
+
+
+@pytest.mark.parametrize("edge", [0.3, 0.7341])
+def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
+        runner: StressRunner, monkeypatch: pytest.MonkeyPatch, edge: float) -> None:
+    """Monte Carlo metrics step (obsolescence jumps fall in whole months): the reported
+    scale must break the limit, within xtol of the step, even where Brent's root sits on
+    the step with the metric still below the threshold."""
+    import risk.reverse as reverse_module
+
+    def stepped(_runner, scenario, _limit) -> float:  # continuous below, jumps at `edge`
+        s = scenario.scale
+        return 100.0 * s + (500.0 if s >= edge else 0.0)
+
+    monkeypatch.setattr(reverse_module, "limit_metric", stepped)
+    limit = expected_loss_budget(200.0)     # 100 s stays below 200; the step crosses it
+    out = reverse_stress(runner, get_builtin("data_demand_slump"), limit, xtol=1e-5)
+    assert out.breached and out.metric_at_scale > limit.threshold
+    assert edge <= out.scale <= edge + 1e-5
+    assert out.method in {"brentq", "brentq_step"}
+    lo, hi = out.bracket
+    assert lo < edge <= hi
