@@ -11,9 +11,10 @@ the limit, its threshold, the scale and the metric there.
 A Monte Carlo metric is not quite continuous: obsolescence jumps fall in whole months,
 so a small change of scale can move a path's jump to another month and the metric
 steps. Where it steps across the threshold, Brent's root sits on the step and the metric
-there is still below the limit; the search then bisects the interval from the root to
+there is still below the limit (by more than `STEP_TOLERANCE` of it); the search then bisects the interval from the root to
 the scan point until it is narrower than ``xtol`` and reports its upper end (method
-``brentq_step``), so the reported scale always breaks the limit.
+``brentq_step``): the reported scale is where the limit is broken, or, for a
+continuous metric, where the metric equals the threshold to the solver's tolerance.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ LimitKind = Literal["expected_loss_budget", "senior_tranche_loss", "margin_calls
 #: expected loss, so "any loss" needs a floor; 1 bp is well below the expected loss of
 #: a single-A tranche and a visible break of a AAA one.
 SENIOR_LOSS_MATERIALITY = 1e-4
+#: Brent's root counts as "at the threshold" when the metric there is within this
+#: relative distance of it; further below, the metric stepped across the limit at the root.
+STEP_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,13 +225,9 @@ def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
                 lo = mid
         return done(hi, metric(hi), (lo, hi), "bisect")
     root = float(brentq(f, lo, hi, xtol=xtol, rtol=rtol))
-    if f(root) > 0.0:
-        return done(root, metric(root), (lo, hi), "brentq")
-    # on (or a hair below) the crossing: the first scale past it that breaks the limit
-    step = min(root + xtol, hi)
-    if f(step) > 0.0 and abs(metric(step) - limit.threshold) <= max(
-            1e-3 * abs(limit.threshold), 1e-12):
-        return done(step, metric(step), (lo, hi), "brentq")
+    if f(root) > 0.0 or abs(f(root)) <= STEP_TOLERANCE * max(abs(limit.threshold), 1e-12):
+        return done(root, metric(root), (lo, hi), "brentq")  # at the threshold: continuous
+    # the metric steps across the threshold at the root: the first scale past the step
     below, above = root, hi
     while above - below > xtol:
         mid = 0.5 * (below + above)
