@@ -631,10 +631,20 @@ def list_runs(session: Session, *, tenant: str, limit: int,
     return rows[:limit], len(rows) > limit
 
 
+def public_record(run: StressRun) -> dict[str, Any] | None:
+    """The run's record as clients see it: without ``worker`` (host and pid of the
+    process that owns the job, kept for `api.jobs.job_alive` only)."""
+    if not run.record:
+        return None
+    record = json.loads(run.record)
+    record.pop("worker", None)
+    return dict(record)
+
+
 def run_view(run: StressRun) -> dict[str, Any]:
     return {"id": run.id, "status": run.status, "progress": run.progress,
             "scenario": run.scenario_name, "error": run.error,
-            "record": json.loads(run.record) if run.record else None,
+            "record": public_record(run),
             "created_at": run.created_at.isoformat() if run.created_at else None,
             "started_at": run.started_at.isoformat() if run.started_at else None,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None}
@@ -792,7 +802,7 @@ def results_json(session: Session, run: StressRun) -> dict[str, Any]:
             current = {"kind": r.kind, "id": r.position_id}
             positions.append(current)
         current[r.metric] = cell
-    record = json.loads(run.record) if run.record else None
+    record = public_record(run)
     return {"run_id": run.id, "scenario": run.scenario_name,
             "scenario_definition": json.loads(run.scenario),
             "record": record, "aggregate": aggregate, "positions": positions,

@@ -145,3 +145,18 @@ def test_a_live_job_is_never_declared_interrupted(client, app, make_key, session
     assert seen == ["running"]
     assert client.get(f"/v1/stress-runs/{r.json()['id']}",
                       headers=risk).json()["status"] == "succeeded"
+
+
+def test_the_owning_process_is_not_shown_to_clients(client, make_key, session_factory) -> None:
+    risk = make_key("risk", "tenant-a")
+    with session_factory() as s:
+        run_id = risk_service.create_run(s, "baseline", tenant="tenant-a", actor="t").id
+    try:
+        with session_factory() as s:
+            assert "worker" in json.loads(s.get(StressRun, run_id).record)
+        body = client.get(f"/v1/stress-runs/{run_id}", headers=risk).json()
+        assert body["status"] == "queued" and "worker" not in body["record"]
+        listed = client.get("/v1/stress-runs", headers=risk).json()["items"]
+        assert all("worker" not in r["record"] for r in listed)
+    finally:
+        jobs.release(run_id)
