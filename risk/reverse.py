@@ -20,6 +20,7 @@ continuous metric, where the metric equals the threshold to the solver's toleran
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -169,7 +170,8 @@ def _senior_tranches(runner: StressRunner) -> np.ndarray:
 
 def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
                    max_scale: float = 4.0, scan_points: int = 8,
-                   xtol: float = 1e-4, rtol: float = 1e-6) -> ReverseStressResult:
+                   xtol: float = 1e-4, rtol: float = 1e-6,
+                   on_evaluation: Callable[[int], None] | None = None) -> ReverseStressResult:
     """Smallest scale ``s`` in ``[0, max_scale]`` at which ``scenario.scaled(s)`` breaks ``limit``.
 
     Parameters
@@ -185,6 +187,8 @@ def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
         Coarse scan points over ``(0, max_scale]`` (>= 1).
     xtol, rtol : float
         Tolerances on the scale (Brent: absolute and relative; bisection: ``xtol``).
+    on_evaluation : callable, optional
+        Called with the number of book revaluations done so far after each one (progress).
     """
     if not (math.isfinite(max_scale) and max_scale > 0):
         raise ConventionError(f"The `max_scale` must be > 0. Got {max_scale!r}.",
@@ -197,8 +201,10 @@ def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
 
     def metric(s: float) -> float:
         if s not in cache:
-            count[0] += 1
             cache[s] = limit_metric(runner, scenario.scaled(s), limit)
+            count[0] += 1
+            if on_evaluation is not None:
+                on_evaluation(count[0])
         return cache[s]
 
     def f(s: float) -> float:

@@ -732,7 +732,8 @@ def execute_run(session_factory: Callable[[], Session], run_id: str, *,
         if reverse_spec:
             found = reverse_stress(runner, scenario,
                                    Limit(reverse_spec["limit"], reverse_spec["threshold"]),
-                                   max_scale=float(reverse_spec["max_scale"]))
+                                   max_scale=float(reverse_spec["max_scale"]),
+                                   on_evaluation=lambda n: progress(0.5 + 0.49 * n / (n + 10)))
             reverse_doc = reverse_view(found, float(reverse_spec["max_scale"]),
                                        built.book.currency)
             progress(0.99)

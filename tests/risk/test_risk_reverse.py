@@ -88,3 +88,10 @@ def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
     assert out.method in {"brentq", "brentq_step"}
     lo, hi = out.bracket
     assert lo < edge <= hi
+
+
+def test_progress_is_reported_per_evaluation(runner: StressRunner) -> None:
+    seen: list[int] = []
+    out = reverse_stress(runner, get_builtin("data_demand_slump"), expected_loss_budget(1e15),
+                         max_scale=2.0, scan_points=3, on_evaluation=seen.append)
+    assert seen == list(range(1, out.evaluations + 1)) and out.evaluations == 4
