@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Dates the calendars and curves cover (QuantLib: 1901..2199), leaving room for a
 #: 50-year tenor: as_of and start_date must fall in 1901-01-01 .. 2149-12-31.
@@ -38,11 +38,11 @@ class BorrowerIn(BaseModel):
 
     name: str = Field(default="borrower", min_length=1, max_length=200)
     rating: str | None = Field(default=None, max_length=10, description="AAA, AA, A, BBB, BB, B or CCC.")
-    revenue_based: bool = Field(default=False, description="PD = P(DSCR < 1 within the tenor).")
-    pd: float | None = Field(default=None, gt=0.0, lt=1.0, description="One-year PD, decimal.")
-    revenue_share: float = Field(default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
-    financial_institution: bool = Field(default=False, description="Regulatory LGD 45 % instead of 40 %.")
-    sales_meur: float | None = Field(default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
+    revenue_based: bool = Field(strict=True, default=False, description="PD = P(DSCR < 1 within the tenor).")
+    pd: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, lt=1.0, description="One-year PD, decimal.")
+    revenue_share: float = Field(strict=True, allow_inf_nan=False, default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
+    financial_institution: bool = Field(strict=True, default=False, description="Regulatory LGD 45 % instead of 40 %.")
+    sales_meur: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
 
     @model_validator(mode="after")
     def _one_pd_source(self) -> BorrowerIn:
@@ -54,9 +54,9 @@ class BorrowerIn(BaseModel):
 class ThresholdsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    warning: float = Field(default=0.60, gt=0.0)
-    margin_call: float = Field(default=0.70, gt=0.0)
-    liquidation: float = Field(default=0.85, gt=0.0)
+    warning: float = Field(strict=True, allow_inf_nan=False, default=0.60, gt=0.0)
+    margin_call: float = Field(strict=True, allow_inf_nan=False, default=0.70, gt=0.0)
+    liquidation: float = Field(strict=True, allow_inf_nan=False, default=0.85, gt=0.0)
 
 
 class LoanQuoteIn(BaseModel):
@@ -64,11 +64,11 @@ class LoanQuoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    asset_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+    asset_ids: list[Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]] = Field(
         min_length=1, max_length=20, description="Data assets to pledge.")
-    principal: float | None = Field(default=None, gt=0.0, le=MAX_AMOUNT, description="Requested principal; default the maximum.")
+    principal: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, le=MAX_AMOUNT, description="Requested principal; default the maximum.")
     currency: str = Field(min_length=3, max_length=3)
-    tenor_months: int = Field(ge=1, le=600)
+    tenor_months: int = Field(strict=True, ge=1, le=600)
     amortization: Literal["annuity", "linear", "bullet"]
     frequency_months: Literal[1, 3, 6, 12] = 1
     day_count: str = "ACT/365F"
@@ -76,13 +76,20 @@ class LoanQuoteIn(BaseModel):
     borrower: BorrowerIn
     as_of: BoundedDate = Field(default=None, description="Valuation date; default today (UTC).")
     start_date: BoundedDate = Field(default=None, description="Disbursement date; default as_of.")
-    paths: int = Field(default=2000, ge=100, le=100_000, description="Monte Carlo paths per asset.")
-    seed: int = Field(default=0, ge=0, le=2**62)
-    lgd: float | None = Field(default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
-    funding_rate: float | None = Field(default=None, gt=-0.05, lt=1.0, description="Annual funding rate; default from the currency's curve.")
-    hurdle_rate: float = Field(default=0.12, ge=0.0, lt=1.0)
-    cost_rate: float = Field(default=0.005, ge=0.0, lt=1.0)
-    downturn_lgd: bool = Field(default=False, description="Apply the downturn mapping to the economic LGD.")
+    paths: int = Field(strict=True, default=2000, ge=100, le=100_000, description="Monte Carlo paths per asset.")
+    seed: int = Field(strict=True, default=0, ge=0, le=2**62)
+    lgd: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
+    funding_rate: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=-0.05, lt=1.0, description="Annual funding rate; default from the currency's curve.")
+    hurdle_rate: float = Field(strict=True, allow_inf_nan=False, default=0.12, ge=0.0, lt=1.0)
+    cost_rate: float = Field(strict=True, allow_inf_nan=False, default=0.005, ge=0.0, lt=1.0)
+    downturn_lgd: bool = Field(strict=True, default=False, description="Apply the downturn mapping to the economic LGD.")
+
+    @field_validator("frequency_months", mode="before")
+    @classmethod
+    def _frequency_is_a_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be one of 1, 3, 6, 12 (a JSON number)")
+        return value
 
     @model_validator(mode="after")
     def _distinct_assets(self) -> LoanQuoteIn:
@@ -94,16 +101,16 @@ class LoanQuoteIn(BaseModel):
 class LoanCreateIn(LoanQuoteIn):
     """``POST /v1/loans``: originate; ``principal`` is required."""
 
-    principal: float = Field(gt=0.0, le=MAX_AMOUNT)  # type: ignore[assignment]
+    principal: float = Field(strict=True, allow_inf_nan=False, gt=0.0, le=MAX_AMOUNT)  # type: ignore[assignment]
 
 
 class RevalueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     as_of: BoundedDate = None
-    paths: int = Field(default=2000, ge=100, le=100_000)
-    seed: int = Field(default=0, ge=0, le=2**62)
-    collateral_value: float | None = Field(default=None, ge=0.0, le=MAX_AMOUNT,
+    paths: int = Field(strict=True, default=2000, ge=100, le=100_000)
+    seed: int = Field(strict=True, default=0, ge=0, le=2**62)
+    collateral_value: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=MAX_AMOUNT,
                                            description="Use this value instead of revaluing the assets.")
     thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
 

@@ -224,6 +224,11 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
         ({"asset_ids": [2**70]}, "asset_ids.0"),
         ({"as_of": "9999-12-31"}, "as_of"),
         ({"principal": 1e300}, "principal"),
+        ({"principal": "5000"}, "principal"),
+        ({"tenor_months": True}, "tenor_months"),
+        ({"frequency_months": True}, "frequency_months"),
+        ({"paths": 500.5}, "paths"),
+        ({"borrower": {"revenue_based": "yes"}}, "borrower.revenue_based"),
     ],
 )
 def test_bad_input_is_422_and_writes_nothing(client, assets, bank, session_factory, change, field) -> None:
