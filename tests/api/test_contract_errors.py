@@ -5,8 +5,8 @@ count is the same before and after).
 
 The bad requests are grouped per endpoint; each group runs on one small world (registered
 assets with signals, costs and comparables; a valuation, a loan, a securitization and a
-finished stress run where the group needs them). Deviations in areas still being built are
-the ``xfail(strict=True)`` tests at the end, each naming the deviation.
+finished stress run where the group needs them). Cases that once were
+deviations stay at the end as regression tests.
 """
 
 from __future__ import annotations
@@ -643,17 +643,11 @@ def test_loans_list_rejects_a_foreign_cursor(client, make_key, app) -> None:
     _expect_4xx(client, "GET", f"/v1/loans?cursor={cursor}", make_key("bank"))
 
 
-@pytest.mark.xfail(strict=True, reason="risk (api/routers/risk.py list_stress_runs): a valid cursor of "
-                   "another list (e.g. /v1/assets' {id}) raises KeyError: 500 instead of 422")
 def test_stress_runs_list_rejects_a_foreign_cursor(client, make_key, app) -> None:
     cursor = encode_cursor({"id": 1}, app.state.settings.secret_key)
     _expect_4xx(client, "GET", f"/v1/stress-runs?cursor={cursor}", make_key("risk"))
 
 
-@pytest.mark.xfail(strict=True, reason="risk (api/schemas/risk.py SensitivitiesRequest.as_of, "
-                   "api/services/risk.py sensitivities_now): POST /v1/sensitivities with `as_of` "
-                   "9999-12-31 overflows the date arithmetic: 500 (1900-01-01 is a 422 naming `date`, "
-                   "not `as_of`)")
 def test_sensitivities_far_as_of(client, make_key) -> None:
     _expect_4xx(client, "POST", "/v1/sensitivities", make_key("risk"), json={"paths": 16, "as_of": "9999-12-31"})
 
