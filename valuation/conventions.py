@@ -244,8 +244,5 @@ def add_months(d: date, months: int) -> date:
     year, month = divmod(total, 12)
     month += 1
     # last day of the target month
-    if month == 12:
-        last = 31
-    else:
-        last = (date(year, month + 1, 1) - date(year, month, 1)).days
+    last = 31 if month == 12 else (date(year, month + 1, 1) - date(year, month, 1)).days
     return date(year, month, min(d.day, last))
