@@ -499,16 +499,24 @@ LHP_CELL = 1e-4
 
 
 def _lhp_distribution(p: FloatArray, amounts: FloatArray, e: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """LHP approximation of the book: exposure-weighted PD, LGD and correlation.
+    """LHP approximation of the book: one homogeneous pool that keeps the book's EL.
+
+    LGD is the exposure-weighted mean ``sum(lgd e) / sum(e)``; PD and correlation are
+    weighted by loss given default ``lgd_i e_i``, so that ``pd_bar lgd_bar sum(e)`` equals
+    the book's expected loss ``sum(pd_i lgd_i e_i)`` exactly (an exposure-weighted PD
+    times an exposure-weighted LGD would not, when PD and LGD vary together).
 
     The Vasicek loss fraction is put on cells of width `LHP_CELL` of the pool, each
     cell's probability at the cell's conditional mean loss, so that the mean and every
     payoff that is linear within cells (tranches cut at cell edges) are exact.
     """
     total_ead = float(e.sum())
-    pd_bar = float(np.dot(p, e) / total_ead)
-    lgd_bar = float(amounts.sum() / total_ead)
-    rho_bar = float(np.dot(r, e) / total_ead)
+    total_lgd_amount = float(amounts.sum())
+    if total_lgd_amount <= 0.0:
+        return np.array([0.0]), np.array([1.0])
+    pd_bar = float(np.dot(p, amounts) / total_lgd_amount)
+    lgd_bar = total_lgd_amount / total_ead
+    rho_bar = float(np.dot(r, amounts) / total_lgd_amount)
     if rho_bar == 0.0 or lgd_bar == 0.0:
         return np.array([pd_bar * lgd_bar * total_ead]), np.array([1.0])
     n_cells = int(math.floor(lgd_bar / LHP_CELL + 1e-9))
@@ -565,7 +573,8 @@ def loss_distribution(
         losses ``EAD x LGD`` share a common unit with at most ``max_units`` units in the
         pool, else mean-preserving rounding on ``max_units`` units), integrated with
         ``n_nodes`` Gauss-Legendre nodes on ``[-z_max, z_max]``.
-        ``lhp``: Vasicek large-pool distribution with exposure-weighted PD, LGD and rho,
+        ``lhp``: Vasicek large-pool distribution of one homogeneous pool that keeps the
+        book's expected loss (exposure-weighted LGD, PD and rho weighted by ``EAD x LGD``),
         on cells of 0.01 % of the pool (mass at each cell's conditional mean, so tranches
         cut at those points have their exact LHP expected loss).
         ``mc``: ``n_paths`` simulated paths from ``numpy.random.default_rng(seed)``; when

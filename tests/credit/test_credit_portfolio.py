@@ -284,3 +284,15 @@ def test_reference_pool_contributions_add_up_and_rise_with_pd() -> None:
     # equal notionals and LGD, PDs increasing: so are the Euler contributions
     assert np.all(np.diff(risk.es_contributions) > 0)
     assert np.all(np.diff(risk.var_contributions) > 0)
+
+
+def test_lhp_keeps_the_expected_loss_of_a_heterogeneous_book() -> None:
+    # PD and LGD vary together (a high-PD loan with a small LGD): the large-pool stand-in
+    # must still carry the book's EL = sum(pd * lgd * ead), the same as the exact recursion.
+    pds = np.array([0.002, 0.1684, 0.007, 0.033])
+    eads = np.array([13.1e6, 3.3e6, 18.1e6, 2.7e6])
+    lgds = np.array([0.05, 0.01, 0.153, 0.02])
+    book_el = float(np.sum(pds * lgds * eads))
+    for method in ("lhp", "recursion"):
+        losses, probs = loss_distribution(pds, eads, lgds, 0.2, method=method)
+        assert float(losses @ probs) == pytest.approx(book_el, rel=1e-9), method
