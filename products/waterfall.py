@@ -31,7 +31,13 @@ Priority of payments each month (``t = 1..T``):
    it in rapid amortisation), the trapped share stays in the reserve, and the rest goes to
    the residual holder;
 6. losses: note balances above the cover (pool balance + reserve + recoveries still due)
-   are written down from the most junior class up.
+   are written down from the most junior class up, but before the final month only as far
+   as the pool's credit losses not yet written down (defaulted balances less recoveries
+   received and still due). A shortfall of cover that comes from timing alone (principal
+   collections used for fees, interest or the reserve in a month when interest
+   collections fall short) is a principal deficiency, not a loss: later excess spread
+   cures it through the principal step (the notes are paid down to the borrowing base
+   before any residual), and whatever is left uncured is written down in the final month.
 
 Every period conserves cash: ``C = fees + interest + principal + residual + (reserve_end -
 reserve_start)``.
@@ -501,6 +507,8 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
         reserve = float(deal.reserve.initial)
         fee_short = 0.0
         cumdef = 0.0
+        credit_loss = 0.0  # defaulted balances less recoveries received, to date
+        written = 0.0
         latched_seq = False
         rapid = False
         b_start = b0
@@ -541,6 +549,7 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             b_end = float(cf.balance[s, t])
             total = sum(notes)
             cumdef += float(cf.defaults[s, t])
+            credit_loss += float(cf.defaults[s, t]) - float(cf.recoveries[s, t])
             if tr.oc_ratio is not None and total > 0.0 and b_end < tr.oc_ratio * total:
                 latched_seq = True
             if tr.cumulative_default is not None and cumdef > tr.cumulative_default * b0:
@@ -588,12 +597,15 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             rap_out[s, t] = rapid
             cover = b_end + reserve + float(cf.pending_recoveries[s, t])
             loss = sum(notes) - cover
+            if not final:
+                loss = min(loss, credit_loss - float(cf.pending_recoveries[s, t]) - written)
             loss = loss if loss > WRITEDOWN_EPS * b0 else 0.0
             for k in range(k_n - 1, -1, -1):
                 w = min(loss, notes[k])
                 notes[k] -= w
                 loss -= w
                 per["wd"][s, k, t] = w
+                written += w
             for k in range(k_n):
                 per["pp"][s, k, t] = prin[k]
                 per["nb"][s, k, t] = notes[k]
@@ -654,6 +666,8 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
     reserve = np.full(n, float(deal.reserve.initial))
     fee_short = np.zeros(n)
     cumdef = np.zeros(n)
+    credit_loss = np.zeros(n)  # defaulted balances less recoveries received, to date
+    written = np.zeros(n)
     latched = np.zeros(n, dtype=bool)
     rapid = np.zeros(n, dtype=bool)
     b_start = np.full(n, b0)
@@ -701,6 +715,7 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         b_end = cf.balance[:, t]
         total = notes.sum(axis=1)
         cumdef += cf.defaults[:, t]
+        credit_loss += cf.defaults[:, t] - cf.recoveries[:, t]
         if tr.oc_ratio is not None:
             latched |= (total > 0.0) & (b_end < tr.oc_ratio * total)
         if tr.cumulative_default is not None:
@@ -749,12 +764,15 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         rap_o[:, t] = rapid
         cover = b_end + reserve + cf.pending_recoveries[:, t]
         loss = notes.sum(axis=1) - cover
+        if not final:
+            loss = np.minimum(loss, credit_loss - cf.pending_recoveries[:, t] - written)
         loss = np.where(loss > WRITEDOWN_EPS * b0, loss, 0.0)
         for k in range(k_n - 1, -1, -1):
             w = np.minimum(loss, notes[:, k])
             notes[:, k] -= w
             loss -= w
             wd_o[:, k, t] = w
+            written += w
         pp_o[:, :, t] = prin
         nb_o[:, :, t] = notes
         b_start = b_end

@@ -162,3 +162,34 @@ def test_pricing_runs_from_the_cut_off_date() -> None:
     with pytest.raises(ConventionError) as err:
         analyze_deal(deal, market=default_market(date(2025, 4, 1)), method="cdr", cdr=0.0)
     assert err.value.field == "as_of"
+
+
+def test_a_timing_shortfall_without_defaults_is_cured_not_written_down() -> None:
+    # The loan's first payment, due 2026-02-01 (a Sunday), is paid on 2026-02-02: deal
+    # month 2. Month 2 then owes two months of note interest and fees against one month of
+    # loan interest, so principal collections pay the difference and the cover falls
+    # below the notes. With no defaults that is a principal deficiency, not a credit loss:
+    # later excess spread cures it and every class, the equity too, is repaid in full.
+    cut_off = date(2026, 1, 1)
+    loan = {"loan_id": "M", "principal": 1e6, "annual_rate": 0.03, "start_date": cut_off.isoformat(),
+            "tenor_months": 12, "amortization": "annuity", "day_count": "ACT/365F",
+            "calendar": "China", "pd": 0.05}
+    deal = deal_from_dict({
+        "pool": {"loans": [loan], "cut_off_date": cut_off.isoformat()},
+        "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.02},
+                     {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.0, "equity": True}],
+        "senior_fee_rate": 0.005,
+    })
+    sched = asset_schedules(deal.pool)
+    assert sched.interest[0, 1] == 0.0 and sched.interest[0, 2] > 0.0
+    cf = pool_cashflows_from_default_periods(sched, np.zeros((1, sched.n_assets), dtype=np.int64))
+    for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
+        np.testing.assert_array_equal(wf.writedown, 0.0)
+        np.testing.assert_allclose(wf.principal_paid[0].sum(axis=1),
+                                   [t.balance for t in deal.tranches], rtol=1e-12)
+        np.testing.assert_allclose(wf.cash_imbalance(), 0.0, atol=1e-6)
+    # with a default, the credit loss itself is still written down from the bottom
+    cf_d = pool_cashflows_from_default_periods(sched, np.full((1, sched.n_assets), 4, dtype=np.int64))
+    wf_d = run_waterfall(deal, cf_d)
+    assert wf_d.writedown[0, 1].sum() > 0.0
+    np.testing.assert_allclose(wf_d.writedown, run_waterfall_reference(deal, cf_d).writedown, atol=1e-6)
