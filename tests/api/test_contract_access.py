@@ -14,16 +14,22 @@ import copy
 from typing import Any
 
 import pytest
+from contract_world import (
+    AS_OF,
+    DEAL,
+    SAMPLES,
+    comparable_bodies,
+    cost_bodies,
+    loan_body,
+    signals_csv,
+)
 
 from api.jobs import get_jobs
-from valuation.samples import generate_samples
 
 PROBLEM = "application/problem+json"
 ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")
 ANY = ROLES  # every authenticated role
 
-SAMPLES = generate_samples(11, n_assets=2)
-AS_OF = SAMPLES.as_of.isoformat()
 
 # (method, path, roles that may call it, JSON body or None) -- API.md's table, plus the
 # list and read companions the areas document in README.md.
@@ -149,58 +155,21 @@ def test_role_matrix(client, make_key, method, path, roles, body) -> None:
 # ----------------------------------------------------------------------------- a small world
 
 
-def _csv(frame) -> str:
-    lines = ["month,metric,value"]
-    lines += [f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def _costs(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "amount": float(r.amount), "currency": r.currency,
-             "incurred_on": r.incurred_on.isoformat()[:10], "recurring_months": int(r.recurring_months)}
-            for r in frame.itertuples(index=False)]
-
-
-def _comparables(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "price": float(r.price), "currency": r.currency,
-             "traded_on": r.traded_on.isoformat()[:10], "records": int(r.records),
-             "quality_score": float(r.quality_score), "rights_scope": r.rights_scope}
-            for r in frame.itertuples(index=False)]
-
-
 def _register(client, headers) -> list[int]:
     ids = []
     for sample in SAMPLES.assets:
         r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=headers)
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
-        r = client.put(f"/v1/assets/{aid}/signals", content=_csv(sample.signals),
+        r = client.put(f"/v1/assets/{aid}/signals", content=signals_csv(sample.signals),
                        headers={**headers, "Content-Type": "text/csv"})
         assert r.status_code == 200, r.text
-        r = client.post(f"/v1/assets/{aid}/costs", json=_costs(sample.costs), headers=headers)
+        r = client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=headers)
         assert r.status_code == 201, r.text
         ids.append(aid)
-    r = client.post("/v1/comparables", json=_comparables(SAMPLES.comparables), headers=headers)
+    r = client.post("/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=headers)
     assert r.status_code == 201, r.text
     return ids
-
-
-def _loan_body(asset_ids: list[int], **kw: Any) -> dict[str, Any]:
-    body = {"asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12,
-            "amortization": "annuity", "frequency_months": 1, "day_count": "ACT/365F",
-            "calendar": "China", "borrower": {"rating": "BBB"}, "as_of": AS_OF,
-            "paths": 100, "seed": 3}
-    body.update(kw)
-    return body
-
-
-DEAL = {
-    "name": "contract deal", "currency": "CNY",
-    "pool": {"receivables": [{"receivable_id": f"R{i}", "cashflows": [1e6] * 12, "pd": 0.03,
-                              "recovery_rate": 0.2} for i in range(5)]},
-    "tranches": [{"name": "A", "attach": 0.3, "detach": 1.0, "coupon": 0.02},
-                 {"name": "B", "attach": 0.0, "detach": 0.3, "coupon": 0.05}],
-}
 
 
 @pytest.fixture
@@ -213,10 +182,10 @@ def world(client, make_key) -> dict[str, Any]:
                     json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=bank)
     assert r.status_code == 201, r.text
     valuation = r.json()
-    q = client.post("/v1/loans/quote", json=_loan_body(ids[:1]), headers=bank)
+    q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=bank)
     assert q.status_code == 200, q.text
     principal = round(q.json()["max_principal"] / 4, 2)
-    r = client.post("/v1/loans", json=_loan_body(ids[:1], principal=principal, start_date=AS_OF),
+    r = client.post("/v1/loans", json=loan_body(ids[:1], principal=principal, start_date=AS_OF),
                     headers=bank)
     assert r.status_code == 201, r.text
     return {"asset_ids": ids, "valuation": valuation, "loan": r.json(), "registrar": reg,

@@ -17,55 +17,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from contract_world import (
+    AS_OF,
+    DEAL,
+    SAMPLES,
+    comparable_bodies,
+    cost_bodies,
+    loan_body,
+    signals_csv,
+)
 from sqlmodel import SQLModel
 
 from api.jobs import get_jobs
 from api.pagination import encode_cursor
-from valuation.samples import generate_samples
 
 PROBLEM = "application/problem+json"
-SAMPLES = generate_samples(11, n_assets=2)
-AS_OF = SAMPLES.as_of.isoformat()
 HUGE = 2**70  # beyond any 64-bit id
 
 # ----------------------------------------------------------------------------- world
-
-
-def _csv(frame) -> str:
-    lines = ["month,metric,value"]
-    lines += [f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def _costs(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "amount": float(r.amount), "currency": r.currency,
-             "incurred_on": r.incurred_on.isoformat()[:10], "recurring_months": int(r.recurring_months)}
-            for r in frame.itertuples(index=False)]
-
-
-def _comparables(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "price": float(r.price), "currency": r.currency,
-             "traded_on": r.traded_on.isoformat()[:10], "records": int(r.records),
-             "quality_score": float(r.quality_score), "rights_scope": r.rights_scope}
-            for r in frame.itertuples(index=False)]
-
-
-def _loan_body(asset_ids: list[int], **kw: Any) -> dict[str, Any]:
-    body = {"asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12,
-            "amortization": "annuity", "frequency_months": 1, "day_count": "ACT/365F",
-            "calendar": "China", "borrower": {"rating": "BBB"}, "as_of": AS_OF,
-            "paths": 100, "seed": 3}
-    body.update(kw)
-    return body
-
-
-DEAL = {
-    "name": "contract deal", "currency": "CNY",
-    "pool": {"receivables": [{"receivable_id": f"R{i}", "cashflows": [1e6] * 12, "pd": 0.03,
-                              "recovery_rate": 0.2} for i in range(5)]},
-    "tranches": [{"name": "A", "attach": 0.3, "detach": 1.0, "coupon": 0.02},
-                 {"name": "B", "attach": 0.0, "detach": 0.3, "coupon": 0.05}],
-}
 
 
 class World(dict):
@@ -81,19 +50,19 @@ def build_world(client, make_key, app=None, *, loan: bool = False, deal: bool = 
         r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=w["reg"])
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
-        r = client.put(f"/v1/assets/{aid}/signals", content=_csv(sample.signals),
+        r = client.put(f"/v1/assets/{aid}/signals", content=signals_csv(sample.signals),
                        headers={**w["reg"], "Content-Type": "text/csv"})
         assert r.status_code == 200, r.text
-        r = client.post(f"/v1/assets/{aid}/costs", json=_costs(sample.costs), headers=w["reg"])
+        r = client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=w["reg"])
         assert r.status_code == 201, r.text
         ids.append(aid)
-    r = client.post("/v1/comparables", json=_comparables(SAMPLES.comparables), headers=w["reg"])
+    r = client.post("/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=w["reg"])
     assert r.status_code == 201, r.text
     w["asset"], w["assets"] = ids[0], ids
     if loan:
-        q = client.post("/v1/loans/quote", json=_loan_body(ids[:1]), headers=w["bank"])
+        q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=w["bank"])
         assert q.status_code == 200, q.text
-        r = client.post("/v1/loans", json=_loan_body(ids[:1], principal=round(q.json()["max_principal"] / 4, 2),
+        r = client.post("/v1/loans", json=loan_body(ids[:1], principal=round(q.json()["max_principal"] / 4, 2),
                                                      start_date=AS_OF), headers=w["bank"])
         assert r.status_code == 201, r.text
         w["loan"] = r.json()["id"]
@@ -428,7 +397,7 @@ def test_valuation_range_ends_are_accepted(client, make_key) -> None:
 
 
 def _quote(**kw: Any) -> dict[str, Any]:
-    return {"json": {**_loan_body([0]), "principal": 1000.0, **kw}}
+    return {"json": {**loan_body([0]), "principal": 1000.0, **kw}}
 
 
 LOAN_MUTATIONS = [
@@ -449,15 +418,15 @@ def test_loan_bad_requests(client, make_key, engine) -> None:
     cases = []
     for path in ("/v1/loans/quote", "/v1/loans"):
         for mutation, field in LOAN_MUTATIONS:
-            body = {**_loan_body([world["asset"]]), "principal": 1000.0, **mutation}
+            body = {**loan_body([world["asset"]]), "principal": 1000.0, **mutation}
             status = (404, 422) if "asset_ids" in mutation else 422
             cases.append(("POST", path, "bank", {"json": body}, status, field))
         cases.append(("POST", path, "bank", {"json": {}}, 422, None))
         cases.append(("POST", path, "bank", raw_json("[1, 2"), 422, None))
     cases.append(("POST", "/v1/loans", "bank",
-                  {"json": _loan_body([world["asset"]])}, 422, "principal"))
+                  {"json": loan_body([world["asset"]])}, 422, "principal"))
     # more than the pledged asset can carry: 409, nothing booked
-    cases.append(("POST", "/v1/loans", "bank", {"json": _loan_body([world["asset"]], principal=9e14)}, 409, None))
+    cases.append(("POST", "/v1/loans", "bank", {"json": loan_body([world["asset"]], principal=9e14)}, 409, None))
     cases += [
         ("GET", "/v1/loans/987654", "bank", {}, 404, None),
         ("GET", "/v1/loans/x", "bank", {}, 422, "loan_id"),
@@ -613,7 +582,7 @@ def test_loan_path_id_overflow(client, make_key) -> None:
 def test_loan_quote_far_dates(client, make_key) -> None:
     world = build_world(client, make_key)
     _expect_4xx(client, "POST", "/v1/loans/quote", world["bank"],
-                json=_loan_body([world["asset"]], as_of="9999-12-31"))
+                json=loan_body([world["asset"]], as_of="9999-12-31"))
 
 
 def test_loan_origination_start_date_outside_quantlib_range_is_422(client, make_key, engine) -> None:
@@ -621,13 +590,13 @@ def test_loan_origination_start_date_outside_quantlib_range_is_422(client, make_
     world = build_world(client, make_key)
     run_cases(client, engine, world, [
         ("POST", "/v1/loans", "bank",
-         {"json": _loan_body([world["asset"]], principal=1000.0, start_date="2999-01-01")}, 422, None),
+         {"json": loan_body([world["asset"]], principal=1000.0, start_date="2999-01-01")}, 422, None),
     ])
 
 
 def test_loan_bad_rating_names_the_nested_field(client, make_key) -> None:
     world = build_world(client, make_key)
-    r = client.post("/v1/loans/quote", json=_loan_body([world["asset"]], borrower={"rating": "ZZZ"}),
+    r = client.post("/v1/loans/quote", json=loan_body([world["asset"]], borrower={"rating": "ZZZ"}),
                     headers=world["bank"])
     assert_problem(r, 422, "borrower.rating")
 
@@ -760,9 +729,9 @@ def test_percent_style_rates_are_rejected(client, make_key, engine) -> None:
                           ("discount_rate", 7))]
     cases.append(("POST", val, "bank", _val(risk_free_rate=2.5), 422, "risk_free_rate"))
     for k, v in (("lgd", 45), ("funding_rate", 3), ("hurdle_rate", 12), ("cost_rate", 1.5)):
-        cases.append(("POST", "/v1/loans/quote", "bank", {"json": _loan_body([world["asset"]], **{k: v})}, 422, k))
+        cases.append(("POST", "/v1/loans/quote", "bank", {"json": loan_body([world["asset"]], **{k: v})}, 422, k))
     cases.append(("POST", "/v1/loans/quote", "bank",
-                  {"json": _loan_body([world["asset"]], borrower={"revenue_based": True, "revenue_share": 50})},
+                  {"json": loan_body([world["asset"]], borrower={"revenue_based": True, "revenue_share": 50})},
                   422, "borrower.revenue_share"))
     cases.append(("GET", "/v1/portfolio/risk?confidence=99.9", "bank", {}, 422, "confidence"))
     for mutate, field in (
@@ -789,7 +758,7 @@ def test_percent_style_rates_are_rejected(client, make_key, engine) -> None:
 def test_an_asset_without_data_cannot_be_valued_or_pledged_and_nothing_is_written(client, make_key, engine) -> None:
     world = build_world(client, make_key)
     profile = _profile(category="other")  # no comparables of this category either
-    assert "other" not in {c["category"] for c in _comparables(SAMPLES.comparables)}
+    assert "other" not in {c["category"] for c in comparable_bodies(SAMPLES.comparables)}
     r = client.post("/v1/assets", json=profile, headers=world["reg"])
     assert r.status_code == 201, r.text
     bare = r.json()["id"]
@@ -797,9 +766,9 @@ def test_an_asset_without_data_cannot_be_valued_or_pledged_and_nothing_is_writte
     r = client.post(f"/v1/assets/{bare}/valuations", json=_val()["json"], headers=world["bank"])
     doc = assert_problem(r, 422)
     assert {"signals"} <= {e["field"] for e in doc["errors"]}
-    r = client.post("/v1/loans", json=_loan_body([bare], principal=1000.0), headers=world["bank"])
+    r = client.post("/v1/loans", json=loan_body([bare], principal=1000.0), headers=world["bank"])
     assert_problem(r, 422)
-    r = client.post("/v1/loans", json=_loan_body([world["asset"], bare], principal=1000.0), headers=world["bank"])
+    r = client.post("/v1/loans", json=loan_body([world["asset"], bare], principal=1000.0), headers=world["bank"])
     assert_problem(r, 422)
     assert table_counts(engine) == before
 
@@ -856,7 +825,7 @@ def test_nul_characters_in_text_never_500(client, make_key, engine, database_dia
         ("POST", "/v1/assets", "reg", {"json": _profile(rights={**RIGHTS, "territory": NUL})}, status, None),
         ("POST", "/v1/securitizations", "fm", {"json": deal}, status, None),
         ("POST", "/v1/loans", "bank",
-         {"json": _loan_body([world["asset"]], principal=1000.0, borrower={"rating": "BBB", "name": NUL})},
+         {"json": loan_body([world["asset"]], principal=1000.0, borrower={"rating": "BBB", "name": NUL})},
          status, None),
         ("GET", "/v1/assets?category=con%00sumer", "fm", {}, status, None),
         ("GET", "/v1/assets/{asset}/signals?metric=rev%00", "fm", {}, status, None),

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import pytest
+from contract_world import signals_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,12 +103,6 @@ def _send(client, method: str, url: str, headers: dict[str, str], body: Any):
 # ----------------------------------------------------------------------------- world
 
 
-def _csv(frame) -> str:
-    lines = ["month,metric,value"]
-    lines += [f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture
 def world(client, make_key) -> dict[str, Any]:
     w: dict[str, Any] = {role: make_key(role, "tenant-a") for role in ("registrar", "bank", "fund_manager", "risk")}
@@ -115,7 +110,7 @@ def world(client, make_key) -> dict[str, Any]:
     r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=w["registrar"])
     assert r.status_code == 201, r.text
     w["asset"] = r.json()["id"]
-    assert client.put(f"/v1/assets/{w['asset']}/signals", content=_csv(sample.signals),
+    assert client.put(f"/v1/assets/{w['asset']}/signals", content=signals_csv(sample.signals),
                       headers={**w["registrar"], "Content-Type": "text/csv"}).status_code == 200
     return w
 

@@ -12,51 +12,20 @@ from datetime import date
 from typing import Any
 
 import pytest
+from contract_world import (
+    AS_OF,
+    DEAL,
+    SAMPLES,
+    comparable_bodies,
+    cost_bodies,
+    loan_body,
+    signals_csv,
+)
 
 from api.jobs import get_jobs
-from valuation.samples import generate_samples
 
-SAMPLES = generate_samples(11, n_assets=2)
-AS_OF = SAMPLES.as_of.isoformat()
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def _csv(frame) -> str:
-    lines = ["month,metric,value"]
-    lines += [f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def _costs(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "amount": float(r.amount), "currency": r.currency,
-             "incurred_on": r.incurred_on.isoformat()[:10], "recurring_months": int(r.recurring_months)}
-            for r in frame.itertuples(index=False)]
-
-
-def _comparables(frame) -> list[dict[str, Any]]:
-    return [{"category": r.category, "price": float(r.price), "currency": r.currency,
-             "traded_on": r.traded_on.isoformat()[:10], "records": int(r.records),
-             "quality_score": float(r.quality_score), "rights_scope": r.rights_scope}
-            for r in frame.itertuples(index=False)]
-
-
-def _loan_body(asset_ids: list[int], **kw: Any) -> dict[str, Any]:
-    body = {"asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12,
-            "amortization": "annuity", "frequency_months": 1, "day_count": "ACT/365F",
-            "calendar": "China", "borrower": {"rating": "BBB"}, "as_of": AS_OF,
-            "paths": 100, "seed": 3}
-    body.update(kw)
-    return body
-
-
-DEAL = {
-    "name": "contract deal", "currency": "CNY",
-    "pool": {"receivables": [{"receivable_id": f"R{i}", "cashflows": [1e6] * 12, "pd": 0.03,
-                              "recovery_rate": 0.2} for i in range(5)]},
-    "tranches": [{"name": "A", "attach": 0.3, "detach": 1.0, "coupon": 0.02},
-                 {"name": "B", "attach": 0.0, "detach": 0.3, "coupon": 0.05}],
-}
 
 
 @pytest.fixture
@@ -69,11 +38,11 @@ def world(client, make_key) -> dict[str, Any]:
         r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=w["reg"])
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
-        assert client.put(f"/v1/assets/{aid}/signals", content=_csv(sample.signals),
+        assert client.put(f"/v1/assets/{aid}/signals", content=signals_csv(sample.signals),
                           headers={**w["reg"], "Content-Type": "text/csv"}).status_code == 200
-        assert client.post(f"/v1/assets/{aid}/costs", json=_costs(sample.costs), headers=w["reg"]).status_code == 201
+        assert client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=w["reg"]).status_code == 201
         ids.append(aid)
-    assert client.post("/v1/comparables", json=_comparables(SAMPLES.comparables), headers=w["reg"]).status_code == 201
+    assert client.post("/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=w["reg"]).status_code == 201
     w["assets"] = ids
     w["valuations"] = []
     for aid in ids:
@@ -81,10 +50,10 @@ def world(client, make_key) -> dict[str, Any]:
                         json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=w["bank"])
         assert r.status_code == 201, r.text
         w["valuations"].append(r.json())
-    q = client.post("/v1/loans/quote", json=_loan_body(ids[:1]), headers=w["bank"])
+    q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=w["bank"])
     assert q.status_code == 200, q.text
     w["quote"] = q.json()
-    r = client.post("/v1/loans", json=_loan_body(ids[:1], principal=round(q.json()["max_principal"] / 4, 2),
+    r = client.post("/v1/loans", json=loan_body(ids[:1], principal=round(q.json()["max_principal"] / 4, 2),
                                                  start_date=AS_OF), headers=w["bank"])
     assert r.status_code == 201, r.text
     w["loan"] = r.json()
@@ -345,7 +314,7 @@ def test_default_limit_50_max_500_and_cursor(client, world) -> None:
     reg = world["reg"]
     aid = world["assets"][0]
     # enough rows for more than one default page
-    extra = [dict(c, price=c["price"] + i) for i, c in enumerate(_comparables(SAMPLES.comparables))]
+    extra = [dict(c, price=c["price"] + i) for i, c in enumerate(comparable_bodies(SAMPLES.comparables))]
     assert client.post("/v1/comparables", json=extra, headers=reg).status_code == 201
     costs = [{"category": "storage", "amount": 100.0 + i, "currency": "CNY", "incurred_on": "2024-01-01",
               "recurring_months": 0} for i in range(60)]
@@ -372,7 +341,7 @@ def test_every_list_endpoint_pages_with_a_cursor(client, app, world) -> None:
         assert client.post(f"/v1/assets/{aid}/valuations", json={"as_of": AS_OF, "paths": 50, "seed": seed},
                            headers=bank).status_code == 201
     q = world["quote"]
-    assert client.post("/v1/loans", json=_loan_body([aid], principal=round(q["max_principal"] / 10, 2)),
+    assert client.post("/v1/loans", json=loan_body([aid], principal=round(q["max_principal"] / 10, 2)),
                        headers=bank).status_code == 201
     for _ in range(3):
         assert client.post("/v1/securitizations", json=DEAL, headers=fm).status_code == 201
