@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api import errors, jobs
-from api.routers import assets, comparables, health, loans, products, risk, valuations
+from api.routers import assets, comparables, health, loans, products, reports, risk, valuations
 from api.routers.health import service_version
 from api.settings import Settings
 from models import db
@@ -63,4 +63,5 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(loans.router, prefix="/v1", tags=["loans"])
     app.include_router(products.router, prefix="/v1", tags=["products"])
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
+    app.include_router(reports.router, prefix="/v1", tags=["reports"])
     return app

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import cli_risk, cli_valuation
+from api import cli_reports, cli_risk, cli_valuation
 from api.errors import ApiError
 from api.schemas.registry import AssetMetadata, AssetRegister
 from api.services import registry
@@ -48,6 +48,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(assets_app, name="assets")
 app.add_typer(signals_app, name="signals")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cli_reports.report_app, name="report")
+app.add_typer(cli_reports.export_app, name="export")
 app.command("value")(cli_valuation.value)
 app.command("stress")(cli_risk.stress)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from api.deps import Principal, SessionDep, require_roles
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.reports import exports
 from api.routers._body import int_position
 from api.schemas.credit import (
     LoanCreateIn,
@@ -88,10 +89,16 @@ def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dic
 
 
 @router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
-def get_schedule(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> list[dict[str, Any]]:
-    """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit."""
+def get_schedule(loan_id: LoanId, request: Request, principal: BankOrRisk, session: SessionDep,
+                 format: exports.FormatQuery = None) -> Any:
+    """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit.
+    ``?format=csv|xlsx|parquet`` (or ``Accept``) gives the same rows as a file."""
     loan = service.get_loan(session, loan_id, principal.tenant)
-    return service.booked_schedule_rows(loan)
+    rows = service.booked_schedule_rows(loan)
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        return exports.response(exports.schedule_frame(loan_id, rows), fmt, f"loan-{loan_id}-schedule")
+    return rows
 
 
 @router.get("/loans/{loan_id}/risk")
@@ -124,13 +131,20 @@ def list_events(
 
 @router.get("/portfolio/risk", response_model=PortfolioRiskOut)
 def portfolio_risk(
+    request: Request,
     principal: BankOrRisk,
     session: SessionDep,
     confidence: Annotated[float, Query(gt=0.0, lt=1.0)] = 0.999,
     method: Literal["recursion", "lhp", "mc"] = "recursion",
     paths: Annotated[int, Query(ge=1000, le=1_000_000)] = service.PORTFOLIO_MC_PATHS,
     seed: Annotated[int, Query(ge=0, le=2**62)] = 0,
-) -> dict[str, Any]:
-    """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans."""
-    return service.portfolio_risk_view(session, principal.tenant, confidence=confidence, method=method,
+    format: exports.FormatQuery = None,
+) -> Any:
+    """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans.
+    ``?format=csv|xlsx|parquet`` (or ``Accept``): a portfolio row, then one row per loan."""
+    view = service.portfolio_risk_view(session, principal.tenant, confidence=confidence, method=method,
                                        paths=paths, seed=seed)
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        return exports.response(exports.portfolio_frame(view), fmt, "portfolio-risk")
+    return view

@@ -28,6 +28,7 @@ from api.deps import Principal, SessionDep, require_roles
 from api.errors import InvalidInputError
 from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.reports import exports
 from api.schemas.risk import (
     ScenarioList,
     SensitivitiesRequest,
@@ -144,9 +145,14 @@ def get_stress_run(run_id: str, principal: RiskPrincipal, session: SessionDep) -
                        409: {"description": "The run has not succeeded."},
                        200: {"content": {"application/json": {}, "text/csv": {}}}})
 def get_stress_results(run_id: str, request: Request, principal: RiskPrincipal,
-                       session: SessionDep) -> Any:
-    """API.md's stress-results JSON, or CSV with ``Accept: text/csv``."""
+                       session: SessionDep, format: exports.FormatQuery = None) -> Any:
+    """API.md's stress-results JSON, or CSV with ``Accept: text/csv``; ``?format=csv|xlsx|parquet``
+    gives the CSV's rows and columns as that file."""
     run = service.get_run(session, run_id, tenant=principal.tenant)
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt in ("xlsx", "parquet") or format == "csv":  # Accept: text/csv keeps the CSV below
+        frame = exports.stress_frame(service.results_csv(session, run))
+        return exports.response(frame, fmt or "csv", f"stress-run-{run.id}")
     if "text/csv" in request.headers.get("accept", ""):
         return Response(service.results_csv(session, run), media_type="text/csv")
     return service.results_json(session, run)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import MAX_ROW_ID, Principal, RowId, SessionDep, require_roles
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.reports import exports
 from api.routers._body import ERROR_RESPONSES, int_position
 from api.schemas.valuation import QuoteList, QuoteOut, ValuationList, ValuationOut, ValuationRequest
 from api.services import valuation as service
@@ -24,6 +25,8 @@ router = APIRouter()
 
 Valuer = Annotated[Principal, Depends(require_roles("bank", "registrar"))]
 Reader = Annotated[Principal, Depends(require_roles())]
+EXPORT_MAX_ROWS = 100_000
+"""An export carries the whole list, up to this many rows."""
 
 
 def _secret(request: Request) -> str:
@@ -75,8 +78,14 @@ def list_valuations(
     session: SessionDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-) -> ValuationList:
-    """Every valuation of the asset, newest first (each is immutable)."""
+    format: exports.FormatQuery = None,
+) -> Any:
+    """Every valuation of the asset, newest first (each is immutable). ``?format=csv|xlsx|parquet``
+    (or ``Accept``) exports the whole history, one row per valuation."""
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        items, _more = service.list_valuations(session, asset_id, limit=EXPORT_MAX_ROWS, after_id=None)
+        return exports.response(exports.valuations_frame(items), fmt, f"asset-{asset_id}-valuations")
     after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
     items, more = service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
     next_cursor = encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
@@ -156,9 +165,15 @@ async def stream_quotes(
 
 
 @router.get("/quotes/{asset_id}", response_model=QuoteOut, summary="Latest quote of an asset", responses=ERROR_RESPONSES)
-def get_quote(asset_id: RowId, principal: Reader, session: SessionDep) -> QuoteOut:
-    """The asset's latest quote: mid, bid, ask, lending value, haircut, validity."""
-    return QuoteOut.model_validate(service.latest_quote(session, asset_id))
+def get_quote(asset_id: RowId, request: Request, principal: Reader, session: SessionDep,
+              format: exports.FormatQuery = None) -> Any:
+    """The asset's latest quote: mid, bid, ask, lending value, haircut, validity
+    (``?format=csv|xlsx|parquet``: one row)."""
+    quote = service.latest_quote(session, asset_id)
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        return exports.response(exports.quotes_frame([quote]), fmt, f"asset-{asset_id}-quote")
+    return QuoteOut.model_validate(quote)
 
 
 @router.get("/quotes", response_model=QuoteList, summary="Latest quotes, by category", responses=ERROR_RESPONSES)
@@ -169,8 +184,15 @@ def list_quotes(
     category: Annotated[str | None, Query(max_length=40, description="Only assets of this category.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-) -> QuoteList:
-    """The latest quote of every quoted asset (of ``category``), by asset id."""
+    format: exports.FormatQuery = None,
+) -> Any:
+    """The latest quote of every quoted asset (of ``category``), by asset id.
+    ``?format=csv|xlsx|parquet`` (or ``Accept``) exports all of them, one row per asset."""
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        items, _more = service.list_latest_quotes(session, category=category, limit=EXPORT_MAX_ROWS,
+                                                  after_asset_id=None)
+        return exports.response(exports.quotes_frame(items), fmt, "quotes")
     after = int_position(decode_cursor(cursor, _secret(request)), "asset_id")
     items, more = service.list_latest_quotes(session, category=category, limit=limit, after_asset_id=after)
     next_cursor = (
