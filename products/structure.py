@@ -38,6 +38,8 @@ AMORTIZATIONS: tuple[str, ...] = ("annuity", "linear", "bullet")
 FREQUENCIES_MONTHS: tuple[int, ...] = (1, 3, 6, 12)
 PRINCIPAL_RULES: tuple[str, ...] = ("sequential", "pro_rata")
 MAX_TERM_MONTHS = 600
+#: Trailing periods of the DSCR test (a quarter of monthly payment dates).
+DEFAULT_DSCR_WINDOW = 3
 
 
 def _fail(message: str, path: str) -> ConventionError:
@@ -452,6 +454,11 @@ class Triggers:
         coverage ratio for loan pools. ``cash``: (all collections - senior fees) / (note
         interest + principal due to the borrowing base), the debt-service coverage of
         income collateral (royalties, licence receivables, whole-business cash flows).
+    dscr_window : int
+        Periods the DSCR sums over (numerator and denominator each over the trailing
+        window ending on the payment date, fewer at the start), 1..24, default 3: as KBRA
+        whole-business and royalty deals test DSCR on the trailing quarter, so a payment
+        rolled into the next month does not empty a month and trip the test.
     """
 
     oc_ratio: float | None = None
@@ -459,9 +466,11 @@ class Triggers:
     dscr: tuple[DscrTrigger, ...] = ()
     rapid_amortisation_dscr: float | None = None
     dscr_basis: Literal["interest", "cash"] = "interest"
+    dscr_window: int = DEFAULT_DSCR_WINDOW
 
     def __post_init__(self) -> None:
         _choice(self.dscr_basis, "triggers.dscr_basis", ("interest", "cash"))
+        _integer(self.dscr_window, "triggers.dscr_window", lo=1, hi=24)
         if self.oc_ratio is not None:
             _number(self.oc_ratio, "triggers.oc_ratio", lo=0.0, lo_open=True)
         if self.cumulative_default is not None:
@@ -516,6 +525,11 @@ class Deal:
         principal pays the notes down to the borrowing base of the remaining pool.
     currency : str
         ISO code of every amount.
+    clean_up_call : float or None
+        Optional clean-up call: once the pool balance at the start of a month is at or
+        below this fraction of its initial balance (0 < x < 1; 10 % is usual), the
+        servicer buys the remaining pool at its balance (plus the recoveries still due) at
+        the end of that month and the notes are repaid from the proceeds; ``None``: no call.
     """
 
     pool: Pool
@@ -527,8 +541,12 @@ class Deal:
     triggers: Triggers = field(default_factory=Triggers)
     advance_rate: float = 1.0
     currency: str = "CNY"
+    clean_up_call: float | None = None
 
     def __post_init__(self) -> None:
+        if self.clean_up_call is not None:
+            _number(self.clean_up_call, "clean_up_call", lo=0.0, hi=0.99, lo_open=True,
+                    what="a fraction of the initial pool balance")
         if not self.tranches:
             raise _fail("The `tranches` must list at least one tranche.", "tranches")
         _number(self.senior_fee_rate, "senior_fee_rate", lo=0.0, hi=1.0)
@@ -836,6 +854,8 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
                                             "triggers.rapid_amortisation_dscr", lo=0.0),
         dscr_basis=_choice(tr.get("dscr_basis", "interest"), "triggers.dscr_basis",  # type: ignore[arg-type]
                            ("interest", "cash")),
+        dscr_window=_integer(tr.get("dscr_window", DEFAULT_DSCR_WINDOW), "triggers.dscr_window",
+                             lo=1, hi=24),
     )
     rule = _choice(spec.get("principal_rule", "sequential"), "principal_rule", PRINCIPAL_RULES)
     adv = _number(spec.get("advance_rate", 1.0), "advance_rate", lo=0.0, hi=1.0, lo_open=True)
@@ -845,4 +865,6 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
     parse_currency(currency, field="currency")
     return Deal(pool=pool, tranches=tranches, senior_fee_rate=fee_rate, senior_fee_fixed=fee_fixed,
                 reserve=reserve, principal_rule=rule, triggers=triggers,  # type: ignore[arg-type]
-                advance_rate=adv, currency=currency)
+                advance_rate=adv, currency=currency,
+                clean_up_call=_opt_number(spec, "clean_up_call", "clean_up_call", lo=0.0, hi=0.99,
+                                          lo_open=True, what="a fraction of the initial pool balance"))

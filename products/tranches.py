@@ -709,21 +709,23 @@ def _guarantee_factor(tr: Tranche, times: FloatArray) -> FloatArray | None:
 def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Investor cash and principal loss per scenario, tranche and month, guarantees applied.
 
-    The most junior class, when flagged ``equity``, also receives the residual cash.
+    The most junior class, when flagged ``equity``, also receives the residual cash. PDL
+    cures (written-down principal reimbursed from excess spread) are investor cash, and the
+    principal loss is the write-downs net of them.
     With a wrap, the investor receives the scheduled coupon, principal and write-downs
     while the guarantor survives (``G = due + written down - paid``, recoveries after the
     guarantor defaults); catch-up interest then goes to the guarantor.
     """
-    cash = wf.interest_paid + wf.principal_paid
+    cash = wf.interest_paid + wf.principal_paid + wf.pdl_cure
     if deal.tranches[-1].equity:
         cash[:, -1, :] += wf.residual
-    loss = wf.writedown.copy()
+    loss = wf.writedown - wf.pdl_cure  # write-downs net of the PDL reimbursed later
     for k, tr in enumerate(deal.tranches):
         f = _guarantee_factor(tr, times)
         if f is None:
             continue
         g = wf.interest_due[:, k, :] + wf.writedown[:, k, :] - wf.interest_paid[:, k, :]
-        cash[:, k, :] += g * f
+        cash[:, k, :] += g * f - wf.pdl_cure[:, k, :] * f  # cures reimburse the guarantor
         loss[:, k, :] *= 1.0 - f
     return cash, loss
 

@@ -108,6 +108,7 @@ class TriggersIn(_Strict):
     dscr: list[DscrTriggerIn] = Field(default_factory=list)
     rapid_amortisation_dscr: float | None = None
     dscr_basis: Literal["interest", "cash"] = "interest"
+    dscr_window: int = Field(3, description="Trailing payment dates the DSCR test sums over (1..24).")
 
 
 class SecuritizationCreate(_Strict):
@@ -123,6 +124,9 @@ class SecuritizationCreate(_Strict):
     principal_rule: Literal["sequential", "pro_rata"] = "sequential"
     triggers: TriggersIn = Field(default_factory=TriggersIn)
     advance_rate: float = 1.0
+    clean_up_call: float | None = Field(
+        None, description="Clean-up call: the pool is bought back once its balance is at or below "
+                          "this fraction of the initial balance (e.g. 0.1).")
 
 
 class TrancheOut(BaseModel):

@@ -79,6 +79,7 @@ def deals(draw: Any) -> dict[str, Any]:
                                        {"threshold": 1.2, "fraction": 1.0}]}]
     if draw(st.booleans()):
         triggers["rapid_amortisation_dscr"] = draw(st.floats(0.5, 1.5))
+    triggers["dscr_window"] = draw(st.integers(1, 4))
     triggers["dscr_basis"] = draw(st.sampled_from(["interest", "cash"]))
     return {
         "pool": {"loans": loans, "receivables": receivables,
@@ -94,6 +95,7 @@ def deals(draw: Any) -> dict[str, Any]:
         "principal_rule": draw(st.sampled_from(["sequential", "pro_rata"])),
         "triggers": triggers,
         "advance_rate": advance,
+        "clean_up_call": draw(st.sampled_from([None, 0.1, 0.3])),
     }
 
 
@@ -138,6 +140,9 @@ def test_cash_conserved_every_period_and_reference_equals_vectorised(spec: dict[
             hit = wf.writedown[:, k, :] > 1e-9 * scale
             assert (bal[:, k + 1 :, :][np.broadcast_to(hit[:, None, :], bal[:, k + 1 :, :].shape)]
                     <= 1e-9 * scale).all()
+        # no residual while any class carries an unpaid write-down (PDL cured first)
+        owed = wf.pdl_balance.sum(axis=1) > 1e-9 * scale
+        assert (wf.residual[owed] <= 1e-9 * scale).all()
         # all notes are settled (paid or written down) by the last period
         assert np.abs(bal[:, :, -1]).max() <= 1e-9 * scale
 
