@@ -27,29 +27,36 @@ Default scenarios (all feed the same waterfall):
   the copula's defaults, so junior classes lose somewhat less than under Monte Carlo (on
   the benchmark deal the equity class's EL is about 3 % lower).
 
-Pricing: the tranche's expected cashflows are discounted on the QuantLib curve of a
-`valuation.market.MarketData` spreaded by the tranche's market spread; floating coupons
-use the curve's monthly forwards as the index. Month ``m`` is paid ``m`` months after the
-pool's ``cut_off_date`` (after the curve's ``as_of`` when the pool has none; a curve dated
-after the cut-off is refused). Conventions (stated once here):
+Pricing: month ``m`` is paid ``m`` months after the pool's ``cut_off_date`` (after the
+curve's ``as_of`` when the pool has none; a curve dated after the cut-off is refused); the
+floating index is the curve's monthly forwards. Conventions (stated once here, detail in
+`analyze`):
 
-* ``price`` per 100 of initial face; ``yield`` the annual rate, monthly compounding, at
-  which the expected cashflows are worth the price; ``duration`` modified duration in years
-  at that yield; ``wal_years`` the average life of the balance (principal paid and
-  written down, so it is the area under the expected balance curve over the face);
+* ``expected_loss`` the present value of interest and principal shortfalls over the
+  promised present value, each class discounted at its own coupon (so the promised PV is
+  par), under the real-world default model (`EXPECTED_LOSS_BASIS`, Moody's practice);
+  ``principal_expected_loss`` the undiscounted write-downs net of PDL cures over the face;
+  ``prob_loss`` the probability of any shortfall (above 1e-9 of the face). For a tranche
+  with a guarantee wrap both count only what the investor loses (the guarantor defaults
+  independently of the pool, at its flat hazard, recovering a share);
+* ``price`` per 100 of initial face: the expected investor cash discounted at the curve
+  plus a discount margin (an input, solved from a market price, or by default the class's
+  spread: floating ``spread_bp``, fixed coupon over the curve's par rate); real-world EL
+  is reported beside it, so a mezzanine class paying less than its risk prices below par;
+* ``yield`` the annual rate, monthly compounding, at which the promised cash flows (no
+  defaults) are worth the price; ``duration`` the effective duration from a 1 bp parallel
+  bump of the curve (index included) for floating classes, the modified duration at the
+  yield for fixed ones; ``wal_years`` the average life of the balance (principal paid and
+  written down);
 * ``fair_spread_bp`` the spread over the curve's forwards that prices the tranche at par
   given its expected principal and balance path:
-  ``s = (N_0 - sum_t DF_t (E[P_t] + f_t E[N_{t-1}] / 12)) / sum_t DF_t E[N_{t-1}] / 12``;
-* ``expected_loss`` the expected principal write-down over the face; ``prob_loss`` the
-  probability of any write-down (above 1e-9 of the face). For a tranche with a guarantee
-  wrap, both count only what the investor loses: write-downs the guarantor does not pay
-  (it defaults independently of the pool, at its flat hazard, recovering a share).
+  ``s = (N_0 - sum_t DF_t (E[P_t] + f_t E[N_{t-1}] / 12)) / sum_t DF_t E[N_{t-1}] / 12``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
@@ -646,6 +653,14 @@ def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 
 # ---------------------------------------------------------------------------------------------
 
 
+#: What ``expected_loss`` measures (reported with every result).
+EXPECTED_LOSS_BASIS = ("present value of interest and principal shortfalls, discounted at the "
+                       "class's own coupon, over the promised present value (the class's cash "
+                       "with no defaults: par when it is paid on time)")
+#: Curve bump of the effective duration (basis points, up and down).
+DURATION_BUMP_BP = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class TrancheMetrics:
     """Analytics of one tranche (see the module docstring for the conventions)."""
@@ -664,6 +679,11 @@ class TrancheMetrics:
     risk_weight: float
     expected_loss_std_error: float
     price_std_error: float
+    discount_margin_bp: float = 0.0
+    market_price: float | None = None
+    principal_expected_loss: float = 0.0
+    modified_duration: float = float("nan")
+    duration_basis: str = "modified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -678,6 +698,7 @@ class DealAnalytics:
     pool_expected_loss: float  # expected pool net loss over the initial pool balance
     expected_cashflows: FloatArray = field(repr=False)  # (n_tranches, n_periods) investor cash
     loss_samples: FloatArray | None = field(default=None, repr=False)  # (n_paths, n_tranches), mc
+    expected_loss_basis: str = EXPECTED_LOSS_BASIS
 
     def by_name(self, name: str) -> TrancheMetrics:
         for t in self.tranches:
@@ -730,21 +751,23 @@ def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tu
     return cash, loss
 
 
-def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray) -> FloatArray:
-    """Per scenario and tranche, the probability that the investor loses principal (n, K).
+def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray,
+                      shortfall: FloatArray) -> FloatArray:
+    """Per scenario and tranche, the probability that the investor loses (n, K).
 
-    Unwrapped: 1 when there is any write-down. Wrapped: the guarantor must have defaulted
-    by the last write-down month, ``1 - S_g(t_last)`` (guarantor independent of the pool).
+    Unwrapped: 1 when the path's PV shortfall exceeds `LOSS_EPS` of the face. Wrapped: the
+    guarantor must have defaulted by the last write-down month, ``1 - S_g(t_last)``
+    (guarantor independent of the pool).
     """
+    out = (shortfall > LOSS_EPS).astype(np.float64)
     hit = wf.writedown > LOSS_EPS * faces[None, :, None]
-    out = hit.any(axis=2).astype(np.float64)
     for k, tr in enumerate(deal.tranches):
         if tr.guarantee is None:
             continue
         h = float(_hazard(np.array([tr.guarantee.guarantor_pd]))[0])
         last = np.where(hit[:, k, :].any(axis=1),
                         hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0)
-        out[:, k] *= -np.expm1(-h * times[last])
+        out[:, k] = hit[:, k, :].any(axis=1) * -np.expm1(-h * times[last])
     return out
 
 
@@ -774,10 +797,70 @@ def _modified_duration(cash: FloatArray, y: float) -> float:
     return float((v @ (t / 12.0)) / pv / (1.0 + y / 12.0))
 
 
+def _par_rate(df: FloatArray) -> float:
+    """The curve's par rate (monthly payments, annual quote) over the deal's months."""
+    ann = float(df.sum()) / 12.0
+    return (1.0 - float(df[-1])) / ann if ann > 0.0 else 0.0
+
+
+def _default_margin_bp(tr: Tranche, par: float) -> float:
+    """A class's discount margin when none is given: its ``discount_spread_bp``; else a
+    floating class's own spread, a fixed class's coupon over the curve's par rate (its issue
+    spread, not below 0)."""
+    if tr.discount_spread_bp is not None:
+        return float(tr.discount_spread_bp)
+    if tr.spread_bp is not None:
+        return float(tr.spread_bp)
+    return max((float(tr.coupon or 0.0) - par) * 1e4, 0.0)
+
+
+def _per_class(value: float | Mapping[str, float] | None, deal: Deal, what: str) -> list[float | None]:
+    """One number for every class, a mapping by class name, or nothing."""
+    names = [t.name for t in deal.tranches]
+    if value is None:
+        return [None] * len(names)
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ConventionError(f"The `{what}` names unknown classes {unknown}; the classes are "
+                                  f"{names}.", field=f"{what}.{unknown[0]}")
+        out: list[float | None] = []
+        for n in names:
+            v = value.get(n)
+            out.append(None if v is None else _finite_number(v, f"{what}.{n}"))
+        return out
+    v = _finite_number(value, what)
+    return [v] * len(names)
+
+
+def _finite_number(v: object, path: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ConventionError(f"The `{path}` must be a finite number. Got {v!r}.", field=path)
+    return float(v)
+
+
+def _solve_margin(cash: FloatArray, df: FloatArray, times: FloatArray, face: float,
+                  price: float, name: str) -> float:
+    """Discount margin (bp) at which the expected cash is worth ``price`` per 100."""
+    def f(dm_bp: float) -> float:
+        return float(cash @ (df * np.exp(-dm_bp / 1e4 * times))) / face * 100.0 - price
+
+    lo, hi = -5_000.0, 50_000.0
+    if not f(lo) >= 0.0 >= f(hi):
+        raise ConventionError(
+            f"The `market_price.{name}` must lie between the prices at discount margins of "
+            f"{lo:.0f} and {hi:.0f} bp ({f(hi) + price:.4f} .. {f(lo) + price:.4f}). Got {price!r}.",
+            field=f"market_price.{name}")
+    return float(brentq(f, lo, hi, xtol=1e-10))
+
+
 def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashflows], *,
             market: MarketData, method: str = "custom", seed: int | None = None,
             correlation: float = float("nan"), k_sa: float = DEFAULT_K_SA, w: float = 0.0,
-            keep_losses: bool = False) -> DealAnalytics:
+            keep_losses: bool = False,
+            discount_margin_bp: float | Mapping[str, float] | None = None,
+            market_price: float | Mapping[str, float] | None = None,
+            std_error: bool | None = None) -> DealAnalytics:
     """Run the waterfall on every scenario chunk and reduce to per-tranche analytics.
 
     Parameters
@@ -791,14 +874,42 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         SEC-SA pool capital and delinquent share for the risk weights.
     keep_losses : bool
         Keep the per-scenario tranche losses (fractions of face) in the result.
+    discount_margin_bp : float or mapping, optional
+        Discount margin over the curve (continuously compounded zero spread, bp) for every
+        class or by class name; default `_default_margin_bp`.
+    market_price : float or mapping, optional
+        Price per 100 by class name (or one for all): the class's discount margin is then
+        solved from it (``brentq``) and reported.
+    std_error : bool, optional
+        Report sample standard errors (default: for ``method="mc"``).
+
+    Notes
+    -----
+    * ``expected_loss`` (`EXPECTED_LOSS_BASIS`): per scenario ``max(0, 1 - PV_c /
+      PV_c(promised))`` with ``PV_c`` the class's interest, principal and PDL cures
+      discounted at its own coupon (floating: index + spread) -- the promised PV is then
+      par whatever the timing (less any deferral the structure makes with no defaults) --
+      averaged under the real-world default model. ``principal_expected_loss`` keeps the
+      undiscounted principal measure (write-downs net of PDL cures over the face).
+    * ``price`` per 100 of face: the expected investor cash (the equity class's residual
+      included) discounted at the curve plus the discount margin; real-world EL beside it.
+    * ``yield``: the annual rate (monthly compounding) at which the promised cash flows (no
+      defaults, the same prepayments) are worth the price.
+    * ``duration``: floating classes the effective duration ``(P(-1bp) - P(+1bp)) / (2 P
+      1bp)`` from a parallel curve bump that moves the index too (the waterfall is run again);
+      fixed classes the modified duration of the promised cash at the yield.
     """
     k_n = len(deal.tranches)
     faces = np.array([t.balance for t in deal.tranches])
+    dm_in = _per_class(discount_margin_bp, deal, "discount_margin_bp")
+    mp_in = _per_class(market_price, deal, "market_price")
     sums: dict[str, FloatArray] | None = None
     loss_parts: list[FloatArray] = []
     n_total = 0
     pool_loss = 0.0
-    mc = method == "mc"
+    with_se = (method == "mc") if std_error is None else bool(std_error)
+    floating = any(t.is_floating for t in deal.tranches)
+    bumped: dict[str, tuple[FloatArray, FloatArray]] = {}
     for cf in scenarios:
         t_max = cf.n_periods
         if sums is None:
@@ -813,13 +924,31 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             df0 = market.discount_factors(dates)
             prev = np.concatenate([[1.0], df0[:-1]])
             index = (prev / df0 - 1.0) * 12.0
-            dfk = np.stack([market.with_risk_premium(market.risk_premium + t.market_spread_bp / 1e4)
-                            .discount_factors(dates) for t in deal.tranches])
-            sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "paid", "wd", "bal")}
-            sums.update({"el": np.zeros(k_n), "el2": np.zeros(k_n), "pl": np.zeros(k_n),
-                         "pv": np.zeros(k_n), "pv2": np.zeros(k_n)})
+            for tag, bp in (("up", DURATION_BUMP_BP), ("down", -DURATION_BUMP_BP)):
+                dfb = market.parallel_shift(bp).discount_factors(dates)
+                prevb = np.concatenate([[1.0], dfb[:-1]])
+                bumped[tag] = (dfb, (prevb / dfb - 1.0) * 12.0)
+            par = _par_rate(df0)
+            dm = np.array([d if d is not None else _default_margin_bp(t, par)
+                           for d, t in zip(dm_in, deal.tranches, strict=True)])
+            dfk = df0[None, :] * np.exp(-dm[:, None] / 1e4 * times[None, :])
+            from products.waterfall import _coupons
+
+            cpn = _coupons(deal, t_max, index)
+            dcpn = np.cumprod(1.0 / (1.0 + cpn / 12.0), axis=1)  # (K, T) at the class's coupon
+            promised = _promised_cash(deal, t_max, index, times)
+            # promised PV at the coupon: par, less any deferral the structure makes with no
+            # defaults at all (e.g. quarterly collections against monthly coupons)
+            promised_pv = (faces if promised is None
+                           else np.minimum(np.einsum("kt,kt->k", promised[1], dcpn), faces))
+            sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "paid", "wd", "bal",
+                                                         "cash_up", "cash_down")}
+            sums.update({k: np.zeros(k_n) for k in ("el", "el2", "pl", "pv", "pv2", "pel")})
         wf = run_waterfall(deal, cf, index)
         cash, loss = investor_cashflows(deal, wf, times)
+        claim = cash.copy()
+        if deal.tranches[-1].equity:
+            claim[:, -1, :] -= wf.residual
         wts = cf.weights
         bal_start = np.concatenate([np.broadcast_to(faces, (cf.n_scenarios, k_n))[:, :, None],
                                     wf.note_balance[:, :, :-1]], axis=2)
@@ -829,24 +958,35 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         sums["paid"] += np.einsum("s,skt->kt", wts, wf.principal_paid)
         sums["wd"] += np.einsum("s,skt->kt", wts, wf.writedown)
         sums["bal"] += np.einsum("s,skt->kt", wts, bal_start)
-        lf = loss.sum(axis=2) / faces  # (s, K)
+        shortfall = np.clip(1.0 - np.einsum("skt,kt->sk", claim, dcpn) / promised_pv, 0.0, 1.0)
         pv = np.einsum("skt,kt->sk", cash, dfk) / faces * 100.0
-        sums["el"] += wts @ lf
-        sums["el2"] += wts @ (lf * lf)
-        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces)
+        sums["el"] += wts @ shortfall
+        sums["el2"] += wts @ (shortfall * shortfall)
+        sums["pel"] += wts @ (loss.sum(axis=2) / faces)
+        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces, shortfall)
         sums["pv"] += wts @ pv
         sums["pv2"] += wts @ (pv * pv)
+        if floating:
+            for tag in ("up", "down"):
+                wfb = run_waterfall(deal, cf, bumped[tag][1])
+                sums[f"cash_{tag}"] += np.einsum("s,skt->kt", wts,
+                                                 investor_cashflows(deal, wfb, times)[0])
         pool_loss += float(wts @ cf.net_loss()) / cf.initial_balance
         n_total += cf.n_scenarios
         if keep_losses:
-            loss_parts.append(lf)
+            loss_parts.append(shortfall)
     if sums is None:
         raise ConventionError("No scenarios to analyse.", field="scenarios")
     metrics = []
     for k, tr in enumerate(deal.tranches):
-        price = float(sums["pv"][k])
         exp_cash = sums["cash"][k]
-        y = _irr_monthly(exp_cash, price / 100.0 * faces[k])
+        margin = float(dm[k])
+        if mp_in[k] is not None:
+            margin = _solve_margin(exp_cash, df0, times, faces[k], float(mp_in[k]), tr.name)
+        disc = df0 * np.exp(-margin / 1e4 * times)
+        price = float(exp_cash @ disc) / faces[k] * 100.0
+        prom = promised[0][k] if promised is not None else exp_cash
+        y = _irr_monthly(prom, price / 100.0 * faces[k])
         ann = float(df0 @ sums["bal"][k]) / 12.0
         fixed = float(df0 @ (sums["prin"][k] + index / 12.0 * sums["bal"][k]))
         fair = (faces[k] - fixed) / ann * 1e4 if ann > 0.0 else float("nan")
@@ -857,15 +997,26 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             rw = min(rw, guarantor_risk_weight(tr.guarantee.guarantor_pd))
         var_el = max(float(sums["el2"][k] - sums["el"][k] ** 2), 0.0)
         var_pv = max(float(sums["pv2"][k] - sums["pv"][k] ** 2), 0.0)
-        se_el = math.sqrt(var_el / n_total) if mc else 0.0
-        se_pv = math.sqrt(var_pv / n_total) if mc else 0.0
+        se_el = math.sqrt(var_el / n_total) if with_se else 0.0
+        se_pv = math.sqrt(var_pv / n_total) if with_se else 0.0
+        mod = _modified_duration(prom, y)
+        if tr.is_floating and price > 0.0:
+            p_up = float(sums["cash_up"][k] @ (bumped["up"][0] * np.exp(-margin / 1e4 * times)))
+            p_dn = float(sums["cash_down"][k] @ (bumped["down"][0] * np.exp(-margin / 1e4 * times)))
+            dur = (p_dn - p_up) / faces[k] * 100.0 / (2.0 * price * DURATION_BUMP_BP / 1e4)
+            basis = "effective"
+        else:
+            dur, basis = mod, "modified"
         metrics.append(TrancheMetrics(
             name=tr.name, balance=float(faces[k]), attach=tr.attach, detach=tr.detach,
             expected_loss=min(max(float(sums["el"][k]), 0.0), 1.0),
             prob_loss=min(max(float(sums["pl"][k]), 0.0), 1.0), price=price,
             yield_rate=y, fair_spread_bp=float(fair), wal_years=wal,
-            duration=_modified_duration(exp_cash, y), risk_weight=rw,
+            duration=dur, risk_weight=rw,
             expected_loss_std_error=se_el, price_std_error=se_pv,
+            discount_margin_bp=margin, market_price=mp_in[k],
+            principal_expected_loss=min(max(float(sums["pel"][k]), 0.0), 1.0),
+            modified_duration=mod, duration_basis=basis,
         ))
     return DealAnalytics(
         method=method, n_scenarios=n_total, seed=seed, correlation=correlation,
@@ -874,13 +1025,34 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
     )
 
 
+def _promised_cash(deal: Deal, t_max: int, index: FloatArray,
+                   times: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """Each class's cash with no defaults (the pool's prepayments kept), (K, T), with and
+    without the equity's residual; None when the scenarios do not run over the pool's own
+    months."""
+    sched = asset_schedules(deal.pool)
+    if sched.n_periods != t_max:
+        return None
+    cf0 = pool_cashflows_from_survival(sched, np.ones((1, t_max + 1)))
+    wf0 = run_waterfall(deal, cf0, index)
+    cash, _ = investor_cashflows(deal, wf0, times)
+    claim = cash[0].copy()
+    if deal.tranches[-1].equity:
+        claim[-1] -= wf0.residual[0]
+    return cash[0], claim
+
+
 def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc",
                  correlation: float = 0.15, n_paths: int = 10_000, seed: int = 0,
                  chunk_size: int = DEFAULT_CHUNK,
                  cdr: float | Sequence[float] | FloatArray | None = None,
-                 k_sa: float = DEFAULT_K_SA, w: float = 0.0, keep_losses: bool = False) -> DealAnalytics:
+                 k_sa: float = DEFAULT_K_SA, w: float = 0.0, keep_losses: bool = False,
+                 discount_margin_bp: float | Mapping[str, float] | None = None,
+                 market_price: float | Mapping[str, float] | None = None) -> DealAnalytics:
     """Per-tranche expected loss, probability of loss, price, yield, fair spread, WAL,
-    duration and SEC-SA risk weight under the chosen default model.
+    duration and SEC-SA risk weight under the chosen default model (conventions in
+    `analyze`: EL as the PV of shortfalls, price from a discount margin, yield from the
+    price, effective duration of floating classes).
 
     Parameters
     ----------
@@ -901,6 +1073,9 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
         SEC-SA pool capital (decimal) and delinquent share for the risk weights.
     keep_losses : bool
         Keep per-path tranche losses (fractions of face) in the result.
+    discount_margin_bp, market_price : float or mapping, optional
+        The discount margin over the curve (bp), or the market price per 100 it is solved
+        from, for every class or by class name (see `analyze`).
 
     Returns
     -------
@@ -923,7 +1098,8 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
                              chunk_size=chunk_size, cdr=cdr)
     return analyze(deal, chunks, market=market, method=method,
                    seed=seed if method == "mc" else None, correlation=correlation, k_sa=k_sa, w=w,
-                   keep_losses=keep_losses)
+                   keep_losses=keep_losses, discount_margin_bp=discount_margin_bp,
+                   market_price=market_price)
 
 
 # ---------------------------------------------------------------------------------------------

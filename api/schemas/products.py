@@ -169,6 +169,13 @@ class PriceRequest(_Strict):
     k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
     w: float = Field(0.0, ge=0.0, le=1.0, description="SEC-SA delinquent share.")
     break_even: bool = Field(True, description="Also solve each class's break-even default rate.")
+    discount_margin_bp: float | dict[str, float] | None = Field(
+        None, description="Discount margin over the curve (bp, continuously compounded zero spread): "
+                          "one for every class or by class name; default each class's spread "
+                          "(floating) or coupon over the curve's par rate (fixed).")
+    market_price: float | dict[str, float] | None = Field(
+        None, description="Market price per 100 by class name (or one for all): the class's "
+                          "discount margin is solved from it.")
 
 
 class TrancheFigures(BaseModel):
@@ -187,6 +194,13 @@ class TrancheFigures(BaseModel):
     expected_loss_std_error: float
     break_even_cdr: float | None = Field(
         None, description="Constant annual default rate at which the class first loses principal.")
+    discount_margin_bp: float = Field(0.0, description="Discount margin the price is taken at (bp).")
+    market_price: float | None = Field(None, description="The market price the margin was solved from.")
+    principal_expected_loss: float = Field(
+        0.0, description="Undiscounted write-downs net of PDL cures over the face.")
+    modified_duration: float | None = None
+    duration_basis: str = Field("modified", description="`effective` (curve bump, floating "
+                                                        "classes) or `modified` (at the yield).")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -200,6 +214,7 @@ class PriceResult(BaseModel):
     correlation: float
     as_of: date
     pool_expected_loss: float
+    expected_loss_basis: str = Field("", description="What `expected_loss` measures.")
     tranches: list[TrancheFigures]
 
 

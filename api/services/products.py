@@ -262,7 +262,8 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
         as_of = req.as_of or deal.pool.cut_off_date or today_utc()
         market = default_market(as_of, req.discount_rate, deal.currency)
         res = analyze_deal(deal, market=market, method=req.method, correlation=req.correlation,
-                           n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w)
+                           n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w,
+                           discount_margin_bp=req.discount_margin_bp, market_price=req.market_price)
         breaks = ([break_even_cdr(deal, k, index_rate=req.discount_rate).cdr
                    for k in range(len(deal.tranches))] if req.break_even else [None] * len(deal.tranches))
     except ValuationError as exc:
@@ -274,7 +275,9 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
             fair_spread_bp=_finite(t.fair_spread_bp), wal_years=t.wal_years,
             duration=_finite(t.duration), yield_rate=_finite(t.yield_rate),
             risk_weight=t.risk_weight, expected_loss_std_error=t.expected_loss_std_error,
-            break_even_cdr=b,
+            break_even_cdr=b, discount_margin_bp=t.discount_margin_bp, market_price=t.market_price,
+            principal_expected_loss=t.principal_expected_loss,
+            modified_duration=_finite(t.modified_duration), duration_basis=t.duration_basis,
         )
         for t, b in zip(res.tranches, breaks, strict=True)
     ]
@@ -283,6 +286,7 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
         paths=res.n_scenarios if req.method == "mc" else 0, seed=req.seed,
         correlation=req.correlation, as_of=as_of, created_by=actor,
         result=json.dumps({"pool_expected_loss": res.pool_expected_loss,
+                           "expected_loss_basis": res.expected_loss_basis,
                            "discount_rate": req.discount_rate, "k_sa": req.k_sa, "w": req.w,
                            "tranches": [f.model_dump(by_alias=True) for f in figures]}),
     )
@@ -290,21 +294,26 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
     session.commit()
     return PriceResult(id=pricing.id, securitization_id=row.id, method=req.method,
                        paths=pricing.paths, seed=req.seed, correlation=req.correlation, as_of=as_of,
-                       pool_expected_loss=res.pool_expected_loss, tranches=figures)
+                       pool_expected_loss=res.pool_expected_loss,
+                       expected_loss_basis=res.expected_loss_basis, tranches=figures)
 
 
 def tranche_table(result: PriceResult) -> list[str]:
     """The priced tranches as text lines (the demo prints these)."""
-    head = f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'price':>9}" \
-           f"{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}{'BE CDR':>8}"
+    head = f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'DM bp':>8}" \
+           f"{'price':>9}{'yield':>8}{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}{'BE CDR':>8}"
     lines = [head]
     for t in result.tranches:
         spread = f"{t.fair_spread_bp + 0.0:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
-        dur = f"{t.duration:7.2f}" if t.duration is not None else f"{'n/a':>7}"
+        dur = f"{t.duration:6.2f}" if t.duration is not None else f"{'n/a':>6}"
+        dur += "e" if t.duration_basis == "effective" else " "
+        yld = f"{t.yield_rate:8.2%}" if t.yield_rate is not None else f"{'n/a':>8}"
         lines.append(f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
-                     f"{t.prob_loss:9.2%}{t.price:9.3f}{spread}{t.wal_years:7.2f}{dur}"
-                     f"{t.risk_weight:8.0%}"
+                     f"{t.prob_loss:9.2%}{t.discount_margin_bp:8.0f}{t.price:9.3f}{yld}{spread}"
+                     f"{t.wal_years:7.2f}{dur}{t.risk_weight:8.0%}"
                      + (f"{t.break_even_cdr:8.1%}" if t.break_even_cdr is not None else f"{'':>8}"))
+    lines.append(f"EL: {result.expected_loss_basis}; price at the curve plus DM; yield from the "
+                 "price on the promised cash; dur 'e' = effective (1 bp curve bump)")
     return lines
 
 
