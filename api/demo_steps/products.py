@@ -76,9 +76,18 @@ def run(ctx: DemoContext) -> None:
             PriceRequest(paths=PATHS, seed=ctx.seed, correlation=CORRELATION, as_of=ctx.as_of),
             tenant=ctx.tenant, actor=ACTOR,
         )
+        flows, meta = service.securitization_cashflows(session, row.id, ctx.tenant)
     ctx.state["securitization_ids"] = [row.id]
     ctx.out(f"Securitization {row.id} of {source}: pool {row.pool_balance:,.0f} {row.currency}, "
             f"notes {row.note_balance:,.0f}; {PATHS} copula paths (rho {CORRELATION}, "
             f"seed {ctx.seed}), pool expected loss {result.pool_expected_loss:.3%}:")
     for line in service.tranche_table(result):
         ctx.out("  " + line)
+    sc = meta["scenario"]
+    ctx.out(f"  base-case cash flows (CDR {sc['cdr']:.2%}, CPR {sc['cpr']:.2%}, own recoveries; "
+            f"GET /v1/securitizations/{row.id}/cashflows):")
+    for name, rows in flows.groupby("class", sort=False):
+        ctx.out(f"    {name}: interest {rows['interest_paid'].sum():,.0f} of "
+                f"{rows['interest_due'].sum():,.0f} due, principal {rows['principal_paid'].sum():,.0f}, "
+                f"written down {rows['writedown'].sum():,.0f}, PDL left "
+                f"{rows['pdl_balance'].iloc[-1]:,.0f}")

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import Principal, SessionDep, require_roles
 from api.errors import InvalidInputError
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from api.reports import exports
 from api.schemas.products import (
     DataNotePriceRequest,
     DataNotePriceResult,
@@ -91,6 +92,32 @@ def price_securitization(securitization_id: str, body: PriceRequest, principal: 
     `recursion` methods. The run is stored with its seed."""
     return service.price_securitization(session, securitization_id, body,
                                         tenant=principal.tenant, actor=_actor(principal))
+
+
+@router.get("/securitizations/{securitization_id}/cashflows",
+            summary="Cash flows of a securitization per class and period",
+            responses={**_ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}})
+def securitization_cashflows(
+    securitization_id: str, request: Request, principal: Reader, session: SessionDep,
+    scenario: Annotated[str, Query(description="`base`: the pool's own PD, CPR and recoveries.")] = "base",
+    cdr: Annotated[float | None, Query(ge=0.0, lt=1.0, description="Annual default rate.")] = None,
+    cpr: Annotated[float | None, Query(ge=0.0, lt=1.0, description="Annual prepayment rate.")] = None,
+    severity: Annotated[float | None, Query(ge=0.0, le=1.0, description="Loss given default.")] = None,
+    discount_rate: Annotated[float, Query(gt=-1.0, lt=1.0, description="Flat curve for the "
+                                          "floating index.")] = 0.02,
+    format: exports.FormatQuery = None,
+) -> Any:
+    """Per class and period: `interest_due`, `interest_paid`, `principal_paid`, `writedown`,
+    `pdl_cure`, `pdl_balance`, `note_balance`, `reserve`, `trigger`, under the base case or
+    the given `cdr` / `cpr` / `severity`. JSON, or CSV with `Accept: text/csv` or
+    `?format=csv` (also `xlsx`, `parquet`)."""
+    frame, meta = service.securitization_cashflows(
+        session, securitization_id, principal.tenant, scenario=scenario, cdr=cdr, cpr=cpr,
+        severity=severity, discount_rate=discount_rate)
+    fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None and fmt != "json":
+        return exports.response(frame, fmt, f"securitization-{securitization_id}-cashflows")
+    return service.cashflows_json(frame, meta)
 
 
 @router.get("/securitizations/{securitization_id}/prices", summary="Stored pricing runs",

@@ -246,3 +246,48 @@ def test_dates_outside_the_supported_range_are_422(client, make_key) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "asset_id"
     r = client.post("/v1/data-notes/price", headers=fm, json={**note, "asset_id": 1, "as_of": "9999-12-31"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
+
+
+def test_cashflows_endpoint_json_and_csv(client, make_key) -> None:
+    fm = make_key("fund_manager")
+    deal = client.post("/v1/securitizations", json=deal_body(clean_up_call=0.1), headers=fm).json()
+    url = f"/v1/securitizations/{deal['id']}/cashflows"
+    r = client.get(url, headers=make_key("risk"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["scenario"]["name"] == "base"
+    need = {"class", "period", "interest_due", "interest_paid", "principal_paid", "writedown",
+            "pdl_balance", "reserve", "trigger"}
+    assert need <= set(body["columns"]) and need <= set(body["rows"][0])
+    assert {row["class"] for row in body["rows"]} == {"A", "B", "C"}
+    r = client.get(url, params={"cdr": 0.3, "cpr": 0.1, "severity": 0.8}, headers=fm)
+    stressed = r.json()
+    assert stressed["scenario"] == {"name": "custom", "cdr": 0.3, "cpr": 0.1, "severity": 0.8}
+    assert sum(x["writedown"] for x in stressed["rows"]) > sum(x["writedown"] for x in body["rows"])
+    csv = client.get(url, params={"cdr": 0.3}, headers={**fm, "Accept": "text/csv"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("class,period,date,interest_due")
+    assert client.get(url, params={"format": "csv"}, headers=fm).text == \
+        client.get(url, headers={**fm, "Accept": "text/csv"}).text
+    for params, field in (({"cdr": 1.5}, "cdr"), ({"scenario": "worst"}, "scenario")):
+        bad = client.get(url, params=params, headers=fm)
+        assert bad.status_code == 422, bad.text
+        assert field in bad.text
+    assert client.get(url, headers=make_key("fund_manager", tenant="other")).status_code == 404
+
+
+def test_price_with_a_market_price_solves_the_margin(client, make_key) -> None:
+    fm = make_key("fund_manager")
+    deal = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()
+    url = f"/v1/securitizations/{deal['id']}/price"
+    base = {"method": "lhp", "as_of": "2025-06-30", "break_even": False}
+    r = client.post(url, json={**base, "discount_margin_bp": {"B": 300.0}}, headers=fm)
+    assert r.status_code == 200, r.text
+    b = next(t for t in r.json()["tranches"] if t["name"] == "B")
+    assert b["discount_margin_bp"] == 300.0 and "shortfalls" in r.json()["expected_loss_basis"]
+    back = client.post(url, json={**base, "market_price": {"B": b["price"]}}, headers=fm).json()
+    b2 = next(t for t in back["tranches"] if t["name"] == "B")
+    assert b2["discount_margin_bp"] == pytest.approx(300.0, abs=1e-6)
+    assert b2["yield"] == pytest.approx(b["yield"], rel=1e-9)
+    bad = client.post(url, json={**base, "market_price": {"Z": 99.0}}, headers=fm)
+    assert bad.status_code == 422 and "market_price.Z" in bad.text
