@@ -226,8 +226,12 @@ class DataNotePriceRequest(_Strict):
     term_months: int
     cap: float | None = Field(None, description="Monthly payment cap, major units.")
     floor: float | None = Field(None, description="Monthly payment floor, major units.")
-    issuer_hazard: float = Field(0.0, description="Issuer default intensity per year.")
+    issuer_hazard: float = Field(0.0, description="Issuer default intensity per year, besides the "
+                                                  "revenue-linked default.")
     recovery_rate: float = 0.4
+    default_threshold: float = Field(
+        0.25, description="The issuer defaults in the first month its revenue falls below this "
+                          "fraction of the first month's mean revenue (0: never).")
     paths: int = Field(2_000, ge=1, le=100_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
@@ -246,5 +250,9 @@ class DataNotePriceResult(BaseModel):
     paths: int
     seed: int
     as_of: date
+    income_value: float | None = Field(
+        None, description="The asset's income value on the same paths at the same rate (mean of "
+                          "the simulation's path values): a 100 % note without cap never exceeds it.")
+    basis: str = ""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

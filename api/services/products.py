@@ -361,9 +361,12 @@ def tranche_table(result: PriceResult) -> list[str]:
 
 
 def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str,
-                  discount_rate: float, paths: int, seed: int) -> np.ndarray:
-    """Simulated monthly revenue paths of a registered asset, ``(paths, months)``, from the
-    valuation engine's Monte Carlo on the asset's stored signals, costs and comparables."""
+                  discount_rate: float, paths: int, seed: int) -> dict[str, Any]:
+    """Simulated monthly paths of a registered asset from the valuation engine's Monte Carlo
+    on its stored signals, costs and comparables: ``gross`` revenue and the ``income`` cash
+    flow (the income approach's attributable cash), ``(paths, months)``; the income
+    approach's risk-adjusted ``discount_factors``; the asset's ``income_value`` on these paths
+    (mean of the path values) and the discounting ``basis``."""
     from api.services import registry
     from valuation import AssetProfile, value_asset
 
@@ -375,30 +378,46 @@ def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str
         registry.comparables_frame(session, category=asset.category), profile, as_of, market,
         paths, seed, currency=currency,
     )
-    return np.asarray(valuation.simulation.revenue, dtype=np.float64)
+    sim = valuation.simulation
+    assert sim is not None
+    income = valuation.methods["income"].assumptions if "income" in valuation.methods else {}
+    return {"gross": np.asarray(sim.gross_revenue(), dtype=np.float64),
+            "income": np.asarray(sim.revenue, dtype=np.float64),
+            "discount_factors": np.asarray(sim.discount_factors, dtype=np.float64),
+            "income_value": float(sim.values.mean()),
+            "basis": str(income.get("discounting", "the income approach's discount factors"))}
 
 
 def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNotePriceResult:
-    """Price a note on a share of a registered data product's revenue."""
+    """Price a note on a share of a registered data product's gross revenue, paid out of its
+    income cash flow, discounted as its income approach discounts."""
     as_of = req.as_of or today_utc()
     try:
         note = DataRevenueNote(share=req.share, term_months=req.term_months, cap=req.cap,
                                floor=req.floor, issuer_hazard=req.issuer_hazard,
-                               recovery_rate=req.recovery_rate)
-        revenue = revenue_paths(session, req.asset_id, as_of=as_of, currency=req.currency,
-                                discount_rate=req.discount_rate, paths=req.paths, seed=req.seed)
-        if revenue.shape[1] < note.term_months:
+                               recovery_rate=req.recovery_rate,
+                               default_threshold=req.default_threshold)
+        sim = revenue_paths(session, req.asset_id, as_of=as_of, currency=req.currency,
+                            discount_rate=req.discount_rate, paths=req.paths, seed=req.seed)
+        months = sim["gross"].shape[1]
+        if months < note.term_months:
             raise InvalidInputError(
-                f"The `term_months` must be at most the {revenue.shape[1]} months the valuation "
+                f"The `term_months` must be at most the {months} months the valuation "
                 f"simulates. Got {note.term_months}.", field="term_months")
-        res = price_data_note(note, revenue, market=default_market(as_of, req.discount_rate, req.currency),
-                              seed=req.seed)
+        res = price_data_note(note, sim["gross"], market=default_market(as_of, req.discount_rate, req.currency),
+                              seed=req.seed, available=sim["income"],
+                              discount_factors=sim["discount_factors"])
     except ValuationError as exc:
         raise _as_invalid(exc) from None
     return DataNotePriceResult(
         asset_id=req.asset_id, currency=req.currency, price=res.price, std_error=res.std_error,
         distribution=res.distribution, yield_rate=_finite(res.yield_rate),
         default_probability=res.default_probability, paths=res.n_paths, seed=res.seed, as_of=as_of,
+        income_value=sim["income_value"],
+        basis=(f"share of gross revenue (cap/floor on it), paid out of the asset's income cash "
+               f"flow; discounted as the income approach: {sim['basis']}; issuer default when "
+               f"revenue falls below {req.default_threshold:.0%} of the first month's mean"
+               + (f" or at hazard {req.issuer_hazard:g}/yr" if req.issuer_hazard > 0 else "")),
     )
 
 

@@ -57,3 +57,18 @@ def test_data_note_errors(client, make_key, asset_id) -> None:
     r = client.post("/v1/data-notes/price", json={**base, "asset_id": 999_999}, headers=fm)
     assert r.status_code == 404
     assert client.post("/v1/data-notes/price", json=base, headers=make_key("bank")).status_code == 403
+
+
+def test_full_revenue_note_is_worth_at_most_the_income_value(client, make_key, asset_id) -> None:
+    aid, as_of = asset_id
+    fm = make_key("fund_manager")
+    body = {"asset_id": aid, "share": 1.0, "term_months": 60, "paths": 300, "seed": 5,
+            "as_of": as_of, "default_threshold": 0.0, "recovery_rate": 0.0}
+    r = client.post("/v1/data-notes/price", json=body, headers=fm)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert 0 < res["price"] <= res["income_value"] * (1 + 1e-12)
+    assert "gross revenue" in res["basis"] and "income approach" in res["basis"]
+    linked = client.post("/v1/data-notes/price", json={**body, "default_threshold": 0.9},
+                         headers=fm).json()
+    assert linked["price"] < res["price"] and linked["default_probability"] > 0
