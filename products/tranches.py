@@ -81,8 +81,10 @@ from valuation.conventions import Compounding, DayCount, add_months, year_fracti
 from valuation.errors import CalibrationError, ConventionError
 from valuation.market import MarketData
 
-ScenarioMethod = Literal["mc", "lhp", "recursion", "cdr"]
-METHODS: tuple[str, ...] = ("mc", "lhp", "recursion", "cdr")
+ScenarioMethod = Literal["mc", "stratified", "lhp", "recursion", "cdr"]
+METHODS: tuple[str, ...] = ("mc", "stratified", "lhp", "recursion", "cdr")
+#: Paths per factor stratum of the stratified engine (at least 2 for the standard error).
+PATHS_PER_STRATUM = 4
 
 #: A write-down counts as a loss above this fraction of the tranche face.
 LOSS_EPS = 1e-9
@@ -157,12 +159,23 @@ def copula_default_periods(sched: AssetSchedules, rho: float, n_paths: int,
         ``(n_paths, n_assets)`` month in ``1..term`` or 0.
     """
     rho = _check_rho(rho)
+    z = rng.standard_normal(n_paths)
+    return default_periods_given_factor(sched, rho, z, rng)
+
+
+def default_periods_given_factor(sched: AssetSchedules, rho: float, z: FloatArray,
+                                 rng: np.random.Generator) -> IntArray:
+    """Default months given the common factor of each path (``z``, shape ``(n_paths,)``):
+    each asset's idiosyncratic draw ``eps_i`` then its exact default time, as in
+    `copula_default_periods` (which draws ``z`` itself)."""
+    rho = _check_rho(rho)
     h = _hazard(sched.pd)
     term = sched.term_months.astype(np.float64)
     p_term = -np.expm1(-h * term / 12.0)
     with np.errstate(divide="ignore"):
         threshold = ndtri(p_term)
-    z = rng.standard_normal((n_paths, 1))
+    n_paths = int(np.asarray(z).size)
+    z = np.asarray(z, dtype=np.float64).reshape(n_paths, 1)
     x = rng.standard_normal((n_paths, sched.n_assets))
     x *= math.sqrt(1.0 - rho)
     x += math.sqrt(rho) * z
@@ -638,6 +651,9 @@ def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 
         return
     if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
         raise ConventionError(f"The `paths` must be a positive integer. Got {n_paths!r}.", field="paths")
+    if method == "stratified":
+        yield from (cf for cf, _, _ in stratified_chunks(sched, correlation, n_paths, seed, chunk_size))
+        return
     rng = np.random.default_rng(seed)
     done = 0
     while done < n_paths:
@@ -645,6 +661,45 @@ def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 
         d = copula_default_periods(sched, correlation, m, rng)
         cf = pool_cashflows_from_default_periods(sched, d)
         yield replace(cf, weights=np.full(m, 1.0 / n_paths))
+        done += m
+
+
+def factor_strata(n_paths: int) -> tuple[int, IntArray, FloatArray]:
+    """Equal-probability strata of the factor for ``n_paths`` paths: their number ``S``
+    (`PATHS_PER_STRATUM` paths each, ``n_paths`` if fewer), each path's stratum (in a fixed
+    shuffled order, so that a chunk or a prefix of the paths samples every part of the
+    factor's range) and each path's weight ``1 / (S n_s)``."""
+    s_n = max(1, n_paths // PATHS_PER_STRATUM)
+    order = np.random.default_rng(n_paths).permutation(n_paths)  # any prefix mixes the strata
+    label = (order * s_n) // n_paths
+    size = np.bincount(label, minlength=s_n)
+    return s_n, label, 1.0 / (s_n * size[label])
+
+
+def stratified_chunks(sched: AssetSchedules, rho: float, n_paths: int, seed: int,
+                      chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[PoolCashflows, IntArray, FloatArray]]:
+    """Pool cashflows stratified on the common factor, in chunks, with each path's stratum
+    and its maturity-only pool loss (``sum_i 1{default_i} LGD_i B_i(0)``, the control
+    variate's argument).
+
+    ``[0, 1]`` is cut into ``S`` equal-probability strata of ``u = Phi(z)`` (`factor_strata`);
+    path ``j`` of stratum ``s`` takes ``z = Phi^{-1}((s + U_j) / S)``, then its assets'
+    default times exactly given ``z`` (`default_periods_given_factor`): the defaults are the
+    copula's, only the factor is spread evenly, so the estimator is unbiased and the factor's
+    share of the variance (most of it on a large pool) goes.
+    """
+    rho = _check_rho(rho)
+    rng = np.random.default_rng(seed)
+    s_n, label, weight = factor_strata(n_paths)
+    amounts = (1.0 - sched.recovery_rate) * sched.balance[:, 0]
+    done = 0
+    while done < n_paths:
+        m = min(chunk_size, n_paths - done)
+        lab = label[done : done + m]
+        z = ndtri((lab + rng.random(m)) / s_n)
+        d = default_periods_given_factor(sched, rho, z, rng)
+        cf = pool_cashflows_from_default_periods(sched, d)
+        yield replace(cf, weights=weight[done : done + m]), lab, (d > 0).astype(np.float64) @ amounts
         done += m
 
 
@@ -659,6 +714,9 @@ EXPECTED_LOSS_BASIS = ("present value of interest and principal shortfalls, disc
                        "with no defaults: par when it is paid on time)")
 #: Curve bump of the effective duration (basis points, up and down).
 DURATION_BUMP_BP = 1.0
+#: Monte Carlo paths the effective duration is measured on (the first ones, with common random
+#: numbers for the bumped and unbumped runs; scenario methods use every scenario).
+DURATION_PATHS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -897,7 +955,8 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
       defaults, the same prepayments) are worth the price.
     * ``duration``: floating classes the effective duration ``(P(-1bp) - P(+1bp)) / (2 P
       1bp)`` from a parallel curve bump that moves the index too (the waterfall is run again);
-      fixed classes the modified duration of the promised cash at the yield.
+      fixed classes the modified duration of the promised cash at the yield. A Monte Carlo
+      run measures it on its first `DURATION_PATHS` paths (common random numbers).
     """
     k_n = len(deal.tranches)
     faces = np.array([t.balance for t in deal.tranches])
@@ -910,6 +969,8 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
     with_se = (method == "mc") if std_error is None else bool(std_error)
     floating = any(t.is_floating for t in deal.tranches)
     bumped: dict[str, tuple[FloatArray, FloatArray]] = {}
+    sampled = method in ("mc", "stratified")  # exchangeable paths: a prefix is a fair sample
+    bumped_paths = 0
     for cf in scenarios:
         t_max = cf.n_periods
         if sums is None:
@@ -942,7 +1003,7 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             promised_pv = (faces if promised is None
                            else np.minimum(np.einsum("kt,kt->k", promised[1], dcpn), faces))
             sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "paid", "wd", "bal",
-                                                         "cash_up", "cash_down")}
+                                                         "cash_up", "cash_down", "cash_mid")}
             sums.update({k: np.zeros(k_n) for k in ("el", "el2", "pl", "pv", "pv2", "pel")})
         wf = run_waterfall(deal, cf, index)
         cash, loss = investor_cashflows(deal, wf, times)
@@ -966,11 +1027,13 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         sums["pl"] += wts @ _loss_probability(deal, wf, times, faces, shortfall)
         sums["pv"] += wts @ pv
         sums["pv2"] += wts @ (pv * pv)
-        if floating:
+        if floating and (not sampled or bumped_paths < DURATION_PATHS):
             for tag in ("up", "down"):
                 wfb = run_waterfall(deal, cf, bumped[tag][1])
                 sums[f"cash_{tag}"] += np.einsum("s,skt->kt", wts,
                                                  investor_cashflows(deal, wfb, times)[0])
+            sums["cash_mid"] += np.einsum("s,skt->kt", wts, cash)
+            bumped_paths += cf.n_scenarios
         pool_loss += float(wts @ cf.net_loss()) / cf.initial_balance
         n_total += cf.n_scenarios
         if keep_losses:
@@ -1000,10 +1063,12 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         se_el = math.sqrt(var_el / n_total) if with_se else 0.0
         se_pv = math.sqrt(var_pv / n_total) if with_se else 0.0
         mod = _modified_duration(prom, y)
-        if tr.is_floating and price > 0.0:
+        p_mid = float(sums["cash_mid"][k] @ disc)
+        if tr.is_floating and p_mid > 0.0:
+            # on the paths the bumps ran on (all of them but for a large Monte Carlo run)
             p_up = float(sums["cash_up"][k] @ (bumped["up"][0] * np.exp(-margin / 1e4 * times)))
             p_dn = float(sums["cash_down"][k] @ (bumped["down"][0] * np.exp(-margin / 1e4 * times)))
-            dur = (p_dn - p_up) / faces[k] * 100.0 / (2.0 * price * DURATION_BUMP_BP / 1e4)
+            dur = (p_dn - p_up) / (2.0 * p_mid * DURATION_BUMP_BP / 1e4)
             basis = "effective"
         else:
             dur, basis = mod, "modified"
@@ -1060,8 +1125,8 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
     market : MarketData
         Discount curve at the closing date (QuantLib); its monthly forwards are the
         floating index and each class is discounted at the curve plus its market spread.
-    method : {"mc", "lhp", "recursion", "cdr"}
-        Default model (see the module docstring).
+    method : {"mc", "stratified", "lhp", "recursion", "cdr"}
+        Default model (see the module docstring); ``stratified`` is `analyze_stratified`.
     correlation : float
         Asset correlation of the one-factor Gaussian copula, [0, 1).
     n_paths, seed, chunk_size : int
@@ -1094,12 +1159,85 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
     >>> res.by_name("E").expected_loss > res.by_name("A").expected_loss
     True
     """
+    if method == "stratified":
+        return analyze_stratified(deal, market=market, correlation=correlation, n_paths=n_paths,
+                                  seed=seed, chunk_size=chunk_size, k_sa=k_sa, w=w,
+                                  keep_losses=keep_losses, discount_margin_bp=discount_margin_bp,
+                                  market_price=market_price)
     chunks = scenario_chunks(deal, method, correlation=correlation, n_paths=n_paths, seed=seed,
                              chunk_size=chunk_size, cdr=cdr)
     return analyze(deal, chunks, market=market, method=method,
                    seed=seed if method == "mc" else None, correlation=correlation, k_sa=k_sa, w=w,
                    keep_losses=keep_losses, discount_margin_bp=discount_margin_bp,
                    market_price=market_price)
+
+
+def _stratified_stats(y: FloatArray, label: IntArray, s_n: int) -> tuple[float, float]:
+    """Stratified mean (equal-probability strata) and its standard error from the
+    within-stratum sample variances."""
+    size = np.bincount(label, minlength=s_n).astype(np.float64)
+    mean_s = np.bincount(label, weights=y, minlength=s_n) / size
+    dev = y - mean_s[label]
+    var_s = np.bincount(label, weights=dev * dev, minlength=s_n) / np.maximum(size - 1.0, 1.0)
+    return float(mean_s.mean()), float(math.sqrt(float((var_s / size).sum())) / s_n)
+
+
+def analyze_stratified(deal: Deal, *, market: MarketData, correlation: float = 0.15,
+                       n_paths: int = 10_000, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
+                       k_sa: float = DEFAULT_K_SA, w: float = 0.0, keep_losses: bool = False,
+                       discount_margin_bp: float | Mapping[str, float] | None = None,
+                       market_price: float | Mapping[str, float] | None = None) -> DealAnalytics:
+    """The unbiased tranche engine: Monte Carlo stratified on the common factor
+    (`stratified_chunks`: exact default times given each factor draw) through the full
+    waterfall, with the exact maturity-only tranche loss of the recursion
+    (`static_tranche_expected_loss`, Andersen-Sidenius-Basu) as a control variate.
+
+    Per class, with ``Y`` the path's loss (`EXPECTED_LOSS_BASIS`) and ``C`` its
+    maturity-only tranche loss ``min((L_T / B_0 - A)^+, D - A) / (D - A)`` (``L_T`` the
+    path's defaulted balance x LGD, as the recursion counts it):
+    ``EL = mean(Y - beta (C - E[C]))`` with ``E[C]`` from the recursion and ``beta`` the
+    within-stratum regression slope of ``Y`` on ``C``; the standard error is the stratified
+    one of the adjusted values. The recursion alone is exact only for maturity-only loss
+    allocation (no excess spread, no timing); here it only removes variance, so the result
+    stays unbiased on any waterfall (``beta`` estimated from the sample: an O(1/n) effect).
+    Prices are the stratified means of the path values.
+    """
+    sched = asset_schedules(deal.pool)
+    if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 2:
+        raise ConventionError(f"The `paths` must be an integer >= 2. Got {n_paths!r}.", field="paths")
+    labels: list[IntArray] = []
+    pool_losses: list[FloatArray] = []
+
+    def chunks() -> Iterator[PoolCashflows]:
+        for cf, lab, lt in stratified_chunks(sched, correlation, n_paths, seed, chunk_size):
+            labels.append(lab)
+            pool_losses.append(lt)
+            yield cf
+
+    res = analyze(deal, chunks(), market=market, method="stratified", seed=seed,
+                  correlation=correlation, k_sa=k_sa, w=w, keep_losses=True,
+                  discount_margin_bp=discount_margin_bp, market_price=market_price, std_error=True)
+    y_all = res.loss_samples
+    assert y_all is not None
+    label = np.concatenate(labels)
+    s_n = int(label.max()) + 1
+    b0 = float(sched.balance[:, 0].sum())
+    frac = np.concatenate(pool_losses) / b0
+    exact = static_tranche_expected_loss(deal, correlation, method="recursion")
+    size = np.bincount(label, minlength=s_n).astype(np.float64)
+    metrics = []
+    for k, tr in enumerate(deal.tranches):
+        width = tr.detach - tr.attach
+        c = np.clip(frac - tr.attach, 0.0, width) / width
+        y = y_all[:, k]
+        yc = y - (np.bincount(label, weights=y, minlength=s_n) / size)[label]
+        cc = c - (np.bincount(label, weights=c, minlength=s_n) / size)[label]
+        denom = float(cc @ cc)
+        beta = float(yc @ cc) / denom if denom > 0.0 else 0.0
+        el, se = _stratified_stats(y - beta * (c - exact[k]), label, s_n)
+        metrics.append(replace(res.tranches[k], expected_loss=min(max(el, 0.0), 1.0),
+                               expected_loss_std_error=se))
+    return replace(res, tranches=tuple(metrics), loss_samples=y_all if keep_losses else None)
 
 
 # ---------------------------------------------------------------------------------------------

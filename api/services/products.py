@@ -283,7 +283,7 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
     ]
     pricing = SecuritizationPricing(
         id=uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
-        paths=res.n_scenarios if req.method == "mc" else 0, seed=req.seed,
+        paths=res.n_scenarios if req.method in ("mc", "stratified") else 0, seed=req.seed,
         correlation=req.correlation, as_of=as_of, created_by=actor,
         result=json.dumps({"pool_expected_loss": res.pool_expected_loss,
                            "expected_loss_basis": res.expected_loss_basis,
