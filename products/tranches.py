@@ -36,7 +36,8 @@ floating index is the curve's monthly forwards. Conventions (stated once here, d
   promised present value, each class discounted at its own coupon (so the promised PV is
   par), under the real-world default model (`EXPECTED_LOSS_BASIS`, Moody's practice);
   ``principal_expected_loss`` the undiscounted write-downs net of PDL cures over the face;
-  ``prob_loss`` the probability of any shortfall (above 1e-9 of the face). For a tranche
+  ``prob_loss`` the probability of an ultimate loss (principal not reimbursed or interest
+  unpaid at the end, above 1e-9 of the face). For a tranche
   with a guarantee wrap both count only what the investor loses (the guarantor defaults
   independently of the pool, at its flat hazard, recovering a share);
 * ``price`` per 100 of initial face: the expected investor cash discounted at the curve
@@ -809,15 +810,18 @@ def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tu
     return cash, loss
 
 
-def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray,
-                      shortfall: FloatArray) -> FloatArray:
+def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray,
+                      faces: FloatArray) -> FloatArray:
     """Per scenario and tranche, the probability that the investor loses (n, K).
 
-    Unwrapped: 1 when the path's PV shortfall exceeds `LOSS_EPS` of the face. Wrapped: the
-    guarantor must have defaulted by the last write-down month, ``1 - S_g(t_last)``
-    (guarantor independent of the pool).
+    Unwrapped: 1 when the class ends with principal written down and not reimbursed, or
+    interest still unpaid, above `LOSS_EPS` of the face (a coupon paid late counts in the
+    PV expected loss, not here). Wrapped: the guarantor must have defaulted by the last
+    write-down month, ``1 - S_g(t_last)`` (guarantor independent of the pool).
     """
-    out = (shortfall > LOSS_EPS).astype(np.float64)
+    lost = (wf.writedown.sum(axis=2) - wf.pdl_cure.sum(axis=2)
+            + wf.interest_shortfall[:, :, -1])
+    out = (lost > LOSS_EPS * faces[None, :]).astype(np.float64)
     hit = wf.writedown > LOSS_EPS * faces[None, :, None]
     for k, tr in enumerate(deal.tranches):
         if tr.guarantee is None:
@@ -1024,7 +1028,7 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         sums["el"] += wts @ shortfall
         sums["el2"] += wts @ (shortfall * shortfall)
         sums["pel"] += wts @ (loss.sum(axis=2) / faces)
-        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces, shortfall)
+        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces)
         sums["pv"] += wts @ pv
         sums["pv2"] += wts @ (pv * pv)
         if floating and (not sampled or bumped_paths < DURATION_PATHS):
