@@ -291,3 +291,17 @@ def test_price_with_a_market_price_solves_the_margin(client, make_key) -> None:
     assert b2["yield"] == pytest.approx(b["yield"], rel=1e-9)
     bad = client.post(url, json={**base, "market_price": {"Z": 99.0}}, headers=fm)
     assert bad.status_code == 422 and "market_price.Z" in bad.text
+
+
+def test_price_with_the_stratified_engine(client, make_key) -> None:
+    fm = make_key("fund_manager")
+    deal = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()
+    r = client.post(f"/v1/securitizations/{deal['id']}/price",
+                    json={"method": "stratified", "paths": 400, "seed": 3, "as_of": "2025-06-30",
+                          "break_even": False}, headers=fm)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["method"] == "stratified" and res["paths"] == 400
+    assert all(t["expected_loss_std_error"] >= 0 for t in res["tranches"])
+    floating = next(t for t in res["tranches"] if t["name"] == "C")
+    assert floating["duration_basis"] == "effective"
