@@ -231,7 +231,8 @@ def _yield(cash: FloatArray, price: float) -> float:
     m = np.arange(1, cash.size + 1)
 
     def f(y: float) -> float:
-        return float(cash @ (1.0 + y / 12.0) ** -m) - price
+        # (1 + y/12)^-m in log space, the exponent clipped: no overflow at deep negative yields
+        return float(cash @ np.exp(np.minimum(-m * math.log1p(y / 12.0), 300.0))) - price
 
     lo, hi = -0.99 * 12.0 + 1e-6, 50.0
     f_lo, f_hi = f(lo), f(hi)

@@ -838,7 +838,8 @@ def _irr_monthly(cash: FloatArray, price_amount: float) -> float:
     t = np.arange(1, cash.size + 1)
 
     def f(y: float) -> float:
-        return float(cash @ (1.0 + y / 12.0) ** -t) - price_amount
+        # (1 + y/12)^-t in log space, the exponent clipped: no overflow at deep negative yields
+        return float(cash @ np.exp(np.minimum(-t * math.log1p(y / 12.0), 300.0))) - price_amount
 
     if price_amount <= 0.0 or cash.sum() <= 0.0:
         return float("nan")
