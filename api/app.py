@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import errors, jobs
+from api import errors, jobs, observability, offline_docs
 from api.routers import assets, comparables, health, loans, products, reports, risk, valuations
 from api.routers.health import service_version
 from api.settings import Settings
@@ -48,7 +48,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         title="datafin",
         version=service_version(),
         summary="Data-asset registry, valuation, lending, securitization and stress testing.",
-        docs_url="/docs",
+        docs_url=None,  # served offline by api.offline_docs (below)
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
@@ -64,4 +65,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(products.router, prefix="/v1", tags=["products"])
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
     app.include_router(reports.router, prefix="/v1", tags=["reports"])
+
+    # --- operations: offline docs, request ids, metrics and access logs (api.observability)
+    offline_docs.install(app)
+    observability.install(app)
     return app

@@ -14,24 +14,87 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
-from api import cli_reports, cli_risk, cli_valuation
-from api.errors import ApiError
-from api.schemas.registry import AssetMetadata, AssetRegister
-from api.services import registry
-from models import db
-from models.audit import verify_chain
-from models.security import ROLES, create_api_key
-from valuation.errors import ValuationError
-from valuation.samples import DEFAULT_SEED
+from api import cli_reports, cli_risk
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class _Lazy:
+    """A module imported on first attribute access (keeps ``datafin --help`` fast)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+db = _Lazy("models.db")
+registry = _Lazy("api.services.registry")
+schemas = _Lazy("api.schemas.registry")
+security = _Lazy("models.security")
+audit = _Lazy("models.audit")
+
+#: Roles of an API key (models.security.ROLES; a test keeps the two equal).
+ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")
+#: Seed of the demo's sample data (valuation.samples.DEFAULT_SEED; a test keeps them equal).
+DEFAULT_SEED = 20240601
+
+#: Commands whose modules are heavy to import: name -> (module, attribute, one-line help).
+#: They are imported only when run (or their own ``--help`` is asked for).
+LAZY_COMMANDS = {
+    "value": ("api.cli_valuation", "value",
+              "Value a registered data asset (income, cost, market, Monte Carlo) and print "
+              "the breakdown."),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: lists `LAZY_COMMANDS` by their help line, imports on use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import click
+
+            return click.Command(cmd_name, short_help=LAZY_COMMANDS[cmd_name][2],
+                                 help=LAZY_COMMANDS[cmd_name][2])
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else None
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attr, _help = LAZY_COMMANDS[name]
+            holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            holder.command(name)(getattr(importlib.import_module(module), attr))
+            holder.command("_")(lambda: None)  # two commands: typer keeps the group
+            group = typer.main.get_command(holder)
+            self.add_command(group.commands[name], name)  # type: ignore[attr-defined]
+        return super().resolve_command(ctx, args)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from api.routers.health import service_version
+
+        typer.echo(f"datafin {service_version()}")
+        raise typer.Exit(0)
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     name="datafin",
     help="datafin: register, value, lend against, securitize and stress data assets.",
     no_args_is_help=True,
@@ -50,8 +113,41 @@ app.add_typer(signals_app, name="signals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cli_reports.report_app, name="report")
 app.add_typer(cli_reports.export_app, name="export")
-app.command("value")(cli_valuation.value)
 app.command("stress")(cli_risk.stress)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True,
+        callback=_version_callback)] = False,
+) -> None:
+    """datafin: register, value, lend against, securitize and stress data assets."""
+    check_configuration()
+
+
+def check_configuration() -> None:
+    """Read the configuration (`api.settings.Settings`) once before any command; a bad
+    value is one line on stderr naming the variable, and exit status 2."""
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            ("{}: ".format(".".join(str(p) for p in e["loc"]).upper()) if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        fail(f"configuration error: {problems}", code=2)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(settings.database_url)
+    except ArgumentError:
+        fail(f"configuration error: DATABASE_URL is not a database URL "
+             f"(e.g. sqlite:///datafin.db): {settings.database_url!r}", code=2)
 
 CLI_ACTOR = "cli"
 
@@ -63,6 +159,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _describe(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    from api.errors import ApiError
+
     if isinstance(exc, ApiError) and exc.errors:
         fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
         return f"{exc.detail} [{fields}]" if fields not in exc.detail else exc.detail
@@ -76,9 +176,16 @@ def _describe(exc: BaseException) -> str:
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn the expected failures into a one-line message on stderr and exit status 1."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.errors import ApiError
+    from models.db import SchemaOutOfDate
+    from valuation.errors import ValuationError
+
     try:
         yield
-    except (ApiError, ValuationError, ValidationError, ValueError, db.SchemaOutOfDate) as exc:
+    except (ApiError, ValuationError, ValidationError, ValueError, SchemaOutOfDate) as exc:
         fail(_describe(exc))
     except OverflowError as exc:  # e.g. an id beyond SQLite's 64-bit integers
         fail(f"a number is out of range: {exc}")
@@ -108,8 +215,14 @@ def current_engine() -> Iterator[Engine]:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (uvicorn workers).")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the HTTP API with uvicorn (docs at /docs)."""
+    """Run the HTTP API with uvicorn, uvloop and httptools (docs at /docs, metrics at
+    /metrics, JSON-line logs on stderr). Long work is run by `datafin worker`."""
+    import os
+    import tempfile
+
     import uvicorn
 
     from api.app import SchemaNotCurrentError, create_app
@@ -118,12 +231,17 @@ def serve(
     with reported_errors():
         settings = Settings()
     engine = db.make_engine(settings.database_url)
-    try:
-        application = create_app(engine=engine, settings=settings)
+    try:  # refuse to start (one clear line) when the schema is behind, before forking
+        create_app(engine=engine, settings=settings)
     except SchemaNotCurrentError as exc:
-        engine.dispose()
         fail(str(exc))
-    uvicorn.run(application, host=host, port=port)
+    finally:
+        engine.dispose()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="datafin-metrics-")
+    uvicorn.run("api.server:application", factory=True, host=host, port=port,
+                workers=workers, loop="uvloop", http="httptools", access_log=False,
+                log_config=None, log_level=log_level.lower())
 
 
 @app.command()
@@ -164,7 +282,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print it (only the key, once; it is stored hashed)."""
     with current_engine() as engine, reported_errors(), db.session_scope(engine) as session:
-        plain, _row = create_api_key(session, role=role, tenant=tenant, label=label)
+        plain, _row = security.create_api_key(session, role=role, tenant=tenant, label=label)
     typer.echo(plain)
 
 
@@ -238,12 +356,12 @@ def assets_register(
         body["fingerprint_sha256"] = fingerprint
     with current_engine() as engine, reported_errors():
         if content is not None:
-            meta = AssetMetadata.model_validate({k: v for k, v in body.items() if k != "fingerprint_sha256"})
+            meta = schemas.AssetMetadata.model_validate({k: v for k, v in body.items() if k != "fingerprint_sha256"})
             with content.open("rb") as stream:
                 digest = registry.fingerprint_stream(stream)
-            data = AssetRegister(**meta.model_dump(), fingerprint_sha256=digest)
+            data = schemas.AssetRegister(**meta.model_dump(), fingerprint_sha256=digest)
         else:
-            data = AssetRegister.model_validate(body)
+            data = schemas.AssetRegister.model_validate(body)
         factory = db.make_session_factory(engine)
         with factory() as session:
             asset = registry.register_asset(session, data, tenant=tenant, actor=CLI_ACTOR)
@@ -279,7 +397,7 @@ def audit_verify() -> None:
     with current_engine() as engine, reported_errors():
         factory = db.make_session_factory(engine)
         with factory() as session:
-            outcome = verify_chain(session)
+            outcome = audit.verify_chain(session)
     if not outcome.ok:
         assert outcome.broken is not None
         fail(

@@ -25,6 +25,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from api import auth_cache
 from models import security
 
 ROLES: tuple[str, ...] = ("admin", "registrar", "bank", "fund_manager", "risk")
@@ -72,16 +73,30 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    session: SessionDep,
 ) -> Principal:
-    """Authenticate the bearer key; 401 when missing or not valid."""
+    """Authenticate the bearer key; 401 when missing or not valid.
+
+    A key seen within the last ``AUTH_CACHE_SECONDS`` is answered from
+    `api.auth_cache` without a database round trip (revocation invalidates it).
+    The principal is kept in ``request.state.principal`` for the access log.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
-    key = security.authenticate(session, credentials.credentials)
-    if key is None:
-        raise _unauthorized("The API key is not valid.")
-    return Principal(key_id=str(key.id), role=key.role, tenant=key.tenant)
+    plain = credentials.credentials
+    cache = auth_cache.for_app(request.app)
+    digest = security.hash_key(plain)
+    principal = cache.get(digest)
+    if principal is None:
+        with request.app.state.session_factory() as session:
+            key = security.authenticate(session, plain)
+            if key is None:
+                raise _unauthorized("The API key is not valid.")
+            principal = Principal(key_id=str(key.id), role=key.role, tenant=key.tenant)
+        cache.put(digest, principal)
+    request.state.principal = principal
+    return principal
 
 
 def require_roles(*roles: str) -> Callable[..., Principal]:

@@ -159,3 +159,19 @@ def recover_interrupted_runs(app: Any) -> list[str]:
     except Exception:  # never block startup: reads of a run still catch it (lazily)
         logger.exception("could not check for interrupted runs at startup")
         return []
+
+
+# ----------------------------------------------------------------------------- metrics
+#: Kinds of long work the service runs as jobs.
+KINDS: tuple[str, ...] = ("stress_run",)
+
+
+def queue_depth(session: Any) -> dict[tuple[str, str], int]:
+    """``{(kind, status): count}`` of the open (queued or running) jobs."""
+    import sqlalchemy as sa
+
+    from models.risk import StressRun
+
+    rows = session.execute(sa.select(StressRun.status, sa.func.count()).where(
+        StressRun.status.in_(("queued", "running"))).group_by(StressRun.status)).all()
+    return {("stress_run", status): int(n) for status, n in rows}

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = DEFAULT_SECRET_KEY
+    #: Seconds an authenticated key is remembered (api.auth_cache); 0 turns the cache off.
+    auth_cache_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> Settings:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import event as sa_event
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.registry import utc_now
@@ -117,6 +119,23 @@ def authenticate(session: Session, plain: str) -> ApiKey | None:
     return row
 
 
+#: Called with a key's id when it is revoked, then again after the revoking transaction
+#: commits (the HTTP shell registers `api.auth_cache.invalidate` here: cached principals of
+#: the key are dropped, so a revoked key is refused at once).
+on_revoke: list[Callable[[int], None]] = []
+
+
+def _notify_revoked(session: Session, key_id: int) -> None:
+    for listener in list(on_revoke):
+        listener(key_id)
+
+    def after_commit(_session: Session) -> None:
+        for listener in list(on_revoke):
+            listener(key_id)
+
+    sa_event.listen(session, "after_commit", after_commit, once=True)
+
+
 def revoke_api_key(session: Session, key_id: int) -> ApiKey | None:
     """Mark a key revoked (the caller commits); None if there is no such key."""
     row = session.get(ApiKey, key_id)
@@ -127,4 +146,5 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey | None:
         row.revoked_at = utc_now()
         session.add(row)
         session.flush()
+    _notify_revoked(session, key_id)
     return row
