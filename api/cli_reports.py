@@ -55,6 +55,39 @@ def report_valuation(
     _report("valuation", valuation_id, out, format, tenant)
 
 
+@report_app.command("loan")
+def report_loan(
+    loan_id: Annotated[int, typer.Argument(help="Loan id.")],
+    out: OutOption,
+    format: Annotated[str | None, typer.Option(help="html or pdf (default: from --out).")] = None,
+    tenant: TenantOption = "demo",
+) -> None:
+    """The collateral certificate of a loan."""
+    _report("loan", loan_id, out, format, tenant)
+
+
+@report_app.command("deal")
+def report_deal(
+    securitization_id: Annotated[str, typer.Argument(help="Securitization id.")],
+    out: OutOption,
+    format: Annotated[str | None, typer.Option(help="html or pdf (default: from --out).")] = None,
+    tenant: TenantOption = "demo",
+) -> None:
+    """The deal report of a securitization."""
+    _report("deal", securitization_id, out, format, tenant)
+
+
+@report_app.command("stress")
+def report_stress(
+    run_id: Annotated[str, typer.Argument(help="Stress run id.")],
+    out: OutOption,
+    format: Annotated[str | None, typer.Option(help="html or pdf (default: from --out).")] = None,
+    tenant: TenantOption = "demo",
+) -> None:
+    """The stress report of a run."""
+    _report("stress", run_id, out, format, tenant)
+
+
 def _report(kind: str, object_id: Any, out: Path, format: str | None, tenant: str) -> None:
     from api import cli
     from api.reports import documents
@@ -159,3 +192,12 @@ def export_stress(run_id: Annotated[str, typer.Argument(help="Stress run id.")],
         return exports.stress_frame(risk.results_csv(session, run))
 
     _export(out, format, make)
+
+
+@export_app.command("cashflows")
+def export_cashflows(securitization_id: Annotated[str, typer.Argument(help="Securitization id.")],
+                     out: OutOption, format: FormatOption = None, tenant: TenantOption = "demo") -> None:
+    """Base-case cash flows per class and period of a securitization."""
+    from api.reports.deal import cashflow_frame
+
+    _export(out, format, lambda session: cashflow_frame(session, securitization_id, tenant))

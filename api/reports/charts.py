@@ -122,10 +122,10 @@ def pool_loss(losses: np.ndarray, probabilities: np.ndarray,
         p = np.asarray(probabilities, dtype=float)
         keep = p > 1e-12
         if keep.any():
-            width = max(float(np.min(np.diff(np.unique(x[keep])))) if keep.sum() > 1 else 0.01, 0.002)
-            ax.bar(x[keep] * 100.0, p[keep], width=width * 100.0 * 0.9, color="#888888",
-                   label="probability")
+            ax.vlines(x[keep] * 100.0, 1e-12, p[keep], color="#555555", lw=1.5)
+            ax.plot(x[keep] * 100.0, p[keep], "o", ms=2.5, color="#555555", label="probability")
             ax.set_yscale("log")
+            ax.set_ylim(max(float(p[keep].min()) / 10.0, 1e-12), 2.0)
         for k, (name, (attach, detach)) in enumerate(attachments.items()):
             colour = f"C{k}"
             if attach > 0:
@@ -135,7 +135,8 @@ def pool_loss(losses: np.ndarray, probabilities: np.ndarray,
         ax.set_xlabel("pool loss, % of initial pool balance")
         ax.set_ylabel("probability (log)")
         upper = float(x[keep].max() * 100.0) if keep.any() else 10.0
-        ax.set_xlim(0.0, max(upper * 1.1, max((a for a, _ in attachments.values()), default=0) * 110))
+        right = max(upper * 1.1, max((a for a, _ in attachments.values()), default=0) * 110, 1.0)
+        ax.set_xlim(-0.01 * right, right)
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         return _svg(fig)
 

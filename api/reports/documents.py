@@ -29,9 +29,30 @@ def _valuation(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
     return valuation_context(session, int(object_id))
 
 
+def _loan(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
+    from api.reports.certificate import certificate_context
+
+    return certificate_context(session, int(object_id), tenant)
+
+
+def _deal(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
+    from api.reports.deal import deal_context
+
+    return deal_context(session, str(object_id), tenant)
+
+
+def _stress(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
+    from api.reports.stress import stress_context
+
+    return stress_context(session, str(object_id), tenant)
+
+
 DOCUMENTS: dict[str, Document] = {
     "valuation": Document("valuation.html.j2", _valuation,
                           lambda ctx, i: f"appraisal-{ctx['asset']['certificate_no']}-valuation-{i}"),
+    "loan": Document("certificate.html.j2", _loan, lambda ctx, i: f"certificate-{ctx['number']}"),
+    "deal": Document("deal.html.j2", _deal, lambda ctx, i: f"deal-{i}"),
+    "stress": Document("stress.html.j2", _stress, lambda ctx, i: f"stress-{i}"),
 }
 """Kinds of ``datafin report KIND ID``."""
 

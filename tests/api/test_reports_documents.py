@@ -1,0 +1,138 @@
+"""Collateral certificate, deal report and stress report: HTML and PDF over HTTP and
+from the command line, tenant isolation (another tenant's document is a 404), and the
+stress results exported as CSV, Excel and Parquet with the same columns."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+from report_world import CHINESE_NAME, TENANT, build_world
+from typer.testing import CliRunner
+
+from api.cli import app as cli_app
+from api.reports import exports
+from api.reports.certificate import origination_entry
+
+
+def pdf_text(data: bytes) -> str:
+    assert data[:5] == b"%PDF-", data[:20]
+    return "".join("".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.fixture
+def world(client, make_key, session_factory):
+    return build_world(client, make_key, session_factory, deal=True, stress=True)
+
+
+def test_certificate_deal_and_stress_reports(client, make_key, session_factory, engine, monkeypatch,
+                                             tmp_path, world) -> None:
+    w = world
+    bank, risk, fund = w.keys["bank"], w.keys["risk"], w.keys["fund_manager"]
+    valuation = client.get(f"/v1/valuations/{w.valuation_id}", headers=bank).json()
+    loan = client.get(f"/v1/loans/{w.loan_id}", headers=bank).json()
+    with session_factory() as session:
+        entry = origination_entry(session, w.loan_id)
+    assert entry is not None
+    number = f"CC-{w.loan_id:06d}-{entry.hash[:8]}"
+
+    # collateral certificate
+    r = client.get(f"/v1/loans/{w.loan_id}/certificate", headers=bank)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for needle in (number, w.certificate_no, CHINESE_NAME, valuation["inputs_sha256"], entry.hash,
+                   f"{loan['principal']:,.2f}", "datafin audit verify"):
+        assert needle in r.text, needle
+    pdf = client.get(f"/v1/loans/{w.loan_id}/certificate?format=pdf", headers=risk)
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    for needle in (number, w.certificate_no, valuation["inputs_sha256"], f"{loan['principal']:,.2f}",
+                   "".join(CHINESE_NAME.split())):
+        assert needle in text, needle
+
+    # deal report
+    r = client.get(f"/v1/securitizations/{w.deal_id}/report", headers=fund)
+    assert r.status_code == 200
+    for needle in ("Structure", "Base-case cash flows", "Tranche analytics", "Pool loss distribution",
+                   "SEC-SA", "<svg", "数据资产 ABS demo"):
+        assert needle in r.text, needle
+    pdf = client.get(f"/v1/securitizations/{w.deal_id}/report",
+                     headers={**bank, "Accept": "application/pdf"})
+    text = pdf_text(pdf.content)
+    assert w.deal_id in text and "数据资产ABSdemo" in text
+
+    # stress report
+    r = client.get(f"/v1/stress-runs/{w.run_id}/report", headers=risk)
+    assert r.status_code == 200
+    results = client.get(f"/v1/stress-runs/{w.run_id}/results", headers=risk).json()
+    cell = results["aggregate"]["collateral_value"]
+    for needle in ("data_demand_slump", "Bowie", "<svg", f"{cell['stressed']:,.2f}", "Positions that lose most"):
+        assert needle in r.text, needle
+    text = pdf_text(client.get(f"/v1/stress-runs/{w.run_id}/report?format=pdf", headers=risk).content)
+    assert w.run_id in text and f"{cell['base']:,.2f}" in text
+
+    # another tenant sees none of them; roles that may not read them get 403
+    for role in ("bank", "risk", "fund_manager"):
+        other = make_key(role, "tenant-other")
+        for path in (f"/v1/loans/{w.loan_id}/certificate", f"/v1/securitizations/{w.deal_id}/report",
+                     f"/v1/stress-runs/{w.run_id}/report"):
+            status = client.get(path, headers=other).status_code
+            assert status in (403, 404), (role, path, status)
+            assert status == 404 or role not in _readers(path), (role, path)
+    assert client.get(f"/v1/stress-runs/{w.run_id}/report", headers=bank).status_code == 403
+    assert client.get(f"/v1/loans/{w.loan_id}/certificate").status_code == 401
+
+    # the same documents from the command line
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    for kind, object_id, needle in (("loan", w.loan_id, number), ("deal", w.deal_id, w.deal_id),
+                                    ("stress", w.run_id, w.run_id)):
+        out = tmp_path / f"{kind}.pdf"
+        res = runner.invoke(cli_app, ["report", kind, str(object_id), "--out", str(out), "--tenant", TENANT])
+        assert res.exit_code == 0, res.output
+        assert needle in pdf_text(out.read_bytes())
+        res = runner.invoke(cli_app, ["report", kind, str(object_id), "--out", str(tmp_path / "x.html"),
+                                      "--tenant", "tenant-other"])
+        assert res.exit_code == 1, res.output
+    res = runner.invoke(cli_app, ["report", "loan", str(w.loan_id), "--out", str(tmp_path / "x.docx")])
+    assert res.exit_code == 2
+
+    # deal cash flows from the command line: one row per class and period
+    out = tmp_path / "cashflows.parquet"
+    res = runner.invoke(cli_app, ["export", "cashflows", w.deal_id, "--out", str(out), "--tenant", TENANT])
+    assert res.exit_code == 0, res.output
+    flows = pd.read_parquet(out)
+    assert list(flows.columns) == ["class", "period", "interest_due", "interest_paid", "principal_paid",
+                                   "writedown", "balance"]
+    assert set(flows["class"]) == {"A", "B", "C"}
+    assert flows["principal_paid"].sum() + flows["writedown"].sum() == pytest.approx(
+        client.get(f"/v1/securitizations/{w.deal_id}", headers=bank).json()["note_balance"], rel=1e-6)
+
+
+def _readers(path: str) -> tuple[str, ...]:
+    if "/loans/" in path:
+        return ("bank", "risk")
+    if "/securitizations/" in path:
+        return ("bank", "fund_manager", "risk")
+    return ("risk",)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
+def test_stress_results_export_round_trip(client, world, fmt) -> None:
+    risk = world.keys["risk"]
+    csv_text = client.get(f"/v1/stress-runs/{world.run_id}/results",
+                          headers={**risk, "Accept": "text/csv"}).text
+    expected = exports.stress_frame(csv_text)
+    r = client.get(f"/v1/stress-runs/{world.run_id}/results?format={fmt}", headers=risk)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(exports.MEDIA_TYPES[fmt].split(";")[0])
+    data = io.BytesIO(r.content)
+    got = (pd.read_csv(data, dtype={"id": str}, keep_default_na=False) if fmt == "csv"
+           else pd.read_excel(data, dtype={"id": str}, keep_default_na=False) if fmt == "xlsx"
+           else pd.read_parquet(data))
+    assert list(got.columns) == list(expected.columns) == list(exports.STRESS_COLUMNS)
+    assert list(got["metric"]) == list(expected["metric"])
+    assert [str(x) for x in got["id"]] == [str(x) for x in expected["id"]]
+    for c in ("base", "stressed", "delta"):
+        pd.testing.assert_series_equal(pd.to_numeric(got[c], errors="coerce"), expected[c],
+                                       check_names=False, rtol=1e-12)
