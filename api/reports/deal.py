@@ -5,10 +5,9 @@ pool, the base-case cash flows per class, tranche analytics of the latest pricin
 the pool loss distribution with the attachment points marked, and the SEC-SA risk
 weights (Basel CRE44; as priced).
 
-Base case: every pool asset defaults at its own annual PD as a constant hazard, with no
-correlation, and recovers its recovery rate after the pool's recovery lag: the
-expected-default run of the waterfall (Moody's / KBRA practice shows it beside the
-stressed runs). Pool loss distribution: one-factor Gaussian copula over each asset's
+Base case: the cash-flow table of ``GET /v1/securitizations/{id}/cashflows``
+(`products.cashflows.deal_cashflows`: one deterministic run at the pool's
+balance-weighted PD, its own prepayment and recoveries; absbox-style per-class frame). Pool loss distribution: one-factor Gaussian copula over each asset's
 term (exact conditional-loss recursion, `credit.portfolio.loss_distribution`) at the
 correlation of the latest pricing run.
 """
@@ -25,38 +24,14 @@ from api.reports import charts
 from api.reports.common import base_context
 from api.services import products
 
-CASHFLOW_COLUMNS = ("class", "period", "interest_due", "interest_paid", "principal_paid",
-                    "writedown", "balance")
 DEFAULT_CORRELATION = 0.15
 
 
-def base_case_cashflows(deal: Any) -> pd.DataFrame:
-    """Per class and month of the base case: ``class, period, interest_due, interest_paid,
-    principal_paid, writedown, balance`` (major units; balance at month end)."""
-    from products.waterfall import asset_schedules, pool_cashflows_from_survival, run_waterfall
-
-    sched = asset_schedules(deal.pool)
-    n_periods = sched.balance.shape[1] - 1
-    hazard = -np.log1p(-np.asarray(sched.pd, dtype=np.float64))  # annual PD -> hazard per year
-    t_years = np.arange(n_periods + 1, dtype=np.float64) / 12.0
-    survival = np.exp(-hazard[:, None] * t_years[None, :])[None, :, :]
-    wf = run_waterfall(deal, pool_cashflows_from_survival(sched, survival))
-    rows = []
-    for k, tranche in enumerate(deal.tranches):
-        for t in range(wf.interest_paid.shape[2]):
-            rows.append({"class": tranche.name, "period": t + 1,
-                         "interest_due": float(wf.interest_due[0, k, t]),
-                         "interest_paid": float(wf.interest_paid[0, k, t]),
-                         "principal_paid": float(wf.principal_paid[0, k, t]),
-                         "writedown": float(wf.writedown[0, k, t]),
-                         "balance": float(wf.note_balance[0, k, t])})
-    return pd.DataFrame(rows, columns=list(CASHFLOW_COLUMNS))
-
-
 def cashflow_frame(session: Session, securitization_id: str, tenant: str) -> pd.DataFrame:
-    """The base-case per-class cash flows of the caller's securitization."""
-    row = products.get_securitization(session, securitization_id, tenant)
-    return base_case_cashflows(products.deal_of(row))
+    """The base-case per-class cash flows of the caller's securitization, as
+    ``GET /v1/securitizations/{id}/cashflows`` gives them."""
+    frame, _meta = products.securitization_cashflows(session, securitization_id, tenant)
+    return frame
 
 
 def pool_loss_chart(deal: Any, correlation: float) -> tuple[str | None, str]:
@@ -94,11 +69,7 @@ def deal_context(session: Session, securitization_id: str, tenant: str) -> dict[
     runs, _ = products.pricing_history(session, row.id, tenant, limit=1)
     pricing = runs[0] if runs else None
     correlation = float(pricing["correlation"]) if pricing else DEFAULT_CORRELATION
-    try:
-        flows = base_case_cashflows(deal)
-        flows_note = None
-    except Exception as exc:
-        flows, flows_note = None, f"not available ({exc.__class__.__name__}: {exc})"
+    flows, meta = products.securitization_cashflows(session, row.id, tenant)
     svg, caption = pool_loss_chart(deal, correlation)
     classes = []
     for t in deal.tranches:
@@ -118,11 +89,12 @@ def deal_context(session: Session, securitization_id: str, tenant: str) -> dict[
         "advance_rate": deal.advance_rate,
         "loans": loans, "receivables": receivables,
         "pool_meta": {k: v for k, v in pool.items() if k not in ("loans", "receivables")},
-        "flows": flows.to_dict("records") if flows is not None else None,
-        "flows_note": flows_note,
-        "flow_totals": (flows.groupby("class", sort=False)[["interest_paid", "principal_paid",
-                                                              "writedown"]].sum().reset_index()
-                        .to_dict("records") if flows is not None else None),
+        "flows": flows.to_dict("records"),
+        "flows_basis": meta.get("basis"),
+        "flows_scenario": meta.get("scenario"),
+        "flow_totals": flows.groupby("class", sort=False)[["interest_paid", "principal_paid",
+                                                            "writedown"]].sum().reset_index()
+                       .to_dict("records"),
         "pricing": pricing,
         "loss_svg": svg, "loss_caption": caption,
     })
