@@ -4,7 +4,8 @@
    ``sqlite:///datafin-demo.db``); refuse a database that already holds assets.
 2. Create the demo tenant's API keys (printed, so the API can be tried at once).
 3. Run the steps of ``api/demo_steps`` in order: registry, valuation, credit,
-   products, risk. Each step gets the same `DemoContext`.
+   products, risk, then the documents (written to ``reports/``). Each step gets the
+   same `DemoContext`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from models.security import create_api_key
 from valuation.samples import DEFAULT_SEED
 
 DEMO_TENANT = "demo"
-STEPS: tuple[str, ...] = ("registry", "valuation", "credit", "products", "risk")
+STEPS: tuple[str, ...] = ("registry", "valuation", "credit", "products", "risk", "reports")
 """Modules of ``api.demo_steps`` run in this order, each as ``run(ctx)``."""
 
 DEMO_ROLES = ("registrar", "bank", "fund_manager", "risk")

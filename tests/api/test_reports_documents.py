@@ -5,6 +5,7 @@ stress results exported as CSV, Excel and Parquet with the same columns."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -137,3 +138,21 @@ def test_stress_results_export_round_trip(client, world, fmt) -> None:
     for c in ("base", "stressed", "delta"):
         pd.testing.assert_series_equal(pd.to_numeric(got[c], errors="coerce"), expected[c],
                                        check_names=False, rtol=1e-12)
+
+
+def test_demo_step_writes_the_four_documents(session_factory, world, tmp_path) -> None:
+    from api.demo_steps import DemoContext
+    from api.demo_steps import reports as reports_step
+
+    lines: list[str] = []
+    ctx = DemoContext(session_factory=session_factory, tenant=TENANT, out=lines.append)
+    ctx.as_of = world.extra["as_of"]
+    ctx.state.update({"valuation_ids": {world.asset_id: world.valuation_id}, "loan_ids": [world.loan_id],
+                      "securitization_ids": [world.deal_id], "reports_dir": str(tmp_path / "reports")})
+    reports_step.run(ctx)
+    paths = ctx.state["report_paths"]
+    assert len(paths) == 4
+    for path in paths:
+        assert path in "\n".join(lines)
+        assert Path(path).read_bytes()[:5] == b"%PDF-"
+    assert world.certificate_no in pdf_text(Path(paths[0]).read_bytes())
