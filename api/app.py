@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api import errors, jobs, observability, offline_docs
-from api.routers import assets, comparables, health, loans, products, reports, risk, valuations
+from api.routers import assets, comparables, health, loans, products, reports, risk, ui, valuations
 from api.routers.health import service_version
 from api.settings import Settings
 from models import db
@@ -65,6 +65,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(products.router, prefix="/v1", tags=["products"])
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
     app.include_router(reports.router, prefix="/v1", tags=["reports"])
+    app.include_router(ui.router)  # the read-only dashboard at /ui (HTML, outside the API schema)
 
     # --- operations: offline docs, request ids, metrics and access logs (api.observability)
     offline_docs.install(app)
