@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pypdf import PdfReader
-from report_world import CHINESE_NAME, TENANT, build_world
+from report_world import CHINESE_NAME, TENANT, build_world, cli_database_url
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
@@ -85,7 +85,7 @@ def test_certificate_deal_and_stress_reports(client, make_key, session_factory, 
     assert client.get(f"/v1/loans/{w.loan_id}/certificate").status_code == 401
 
     # the same documents from the command line
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_URL", cli_database_url(engine))
     runner = CliRunner()
     for kind, object_id, needle in (("loan", w.loan_id, number), ("deal", w.deal_id, w.deal_id),
                                     ("stress", w.run_id, w.run_id)):

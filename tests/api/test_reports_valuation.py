@@ -12,7 +12,7 @@ import io
 import pandas as pd
 import pytest
 from pypdf import PdfReader
-from report_world import CHINESE_NAME, TENANT, build_world
+from report_world import CHINESE_NAME, TENANT, build_world, cli_database_url
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
@@ -60,7 +60,7 @@ def test_appraisal_report_html_pdf_and_cli(client, make_key, session_factory, en
     for needle in (w.certificate_no, value_text, v["inputs_sha256"], squeeze(CHINESE_NAME)):
         assert needle in flat, needle
 
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_URL", cli_database_url(engine))
     out = tmp_path / "appraisal.pdf"
     res = CliRunner().invoke(cli_app, ["report", "valuation", str(w.valuation_id), "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -133,7 +133,7 @@ def test_exports_round_trip(client, make_key, session_factory, engine, monkeypat
     other = make_key("bank", "tenant-other")
     assert client.get(f"/v1/loans/{w.loan_id}/schedule?format={fmt}", headers=other).status_code == 404
 
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_URL", cli_database_url(engine))
     out = tmp_path / f"schedule.{fmt}"
     res = CliRunner().invoke(cli_app, ["export", "schedule", str(w.loan_id), "--out", str(out),
                                        "--tenant", TENANT])

@@ -106,3 +106,16 @@ def wait_for_run(client: Any, run_id: str, headers: dict[str, str], timeout_s: f
             return
         time.sleep(0.2)
     raise AssertionError(f"stress run {run_id} did not finish in {timeout_s} s")
+
+
+def cli_database_url(engine: Any) -> str:
+    """``DATABASE_URL`` for the command line on the test database (on PostgreSQL with the
+    test's own schema on the search path)."""
+    import sqlalchemy as sa
+
+    url = engine.url
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
