@@ -146,3 +146,33 @@ def test_exports_round_trip(client, make_key, session_factory, engine, monkeypat
     res = CliRunner().invoke(cli_app, ["export", "schedule", str(w.loan_id), "--out", str(out),
                                        "--tenant", "tenant-other"])
     assert res.exit_code == 1
+
+
+def test_appraisal_report_shows_the_newer_valuation_fields(client, make_key, session_factory,
+                                                          monkeypatch) -> None:
+    """warnings, reconciliation, sensitivities, model and per-approach ranges render when a
+    valuation carries them (older valuations show "not available" instead)."""
+    from api.services import valuation as valuation_service
+
+    w = build_world(client, make_key, session_factory)
+    original = valuation_service.get_valuation
+
+    def with_fields(session, valuation_id):
+        pub = dict(original(session, valuation_id))
+        pub["warnings"] = [{"code": "stale_signals", "message": "The last signal is 7 months old."}]
+        pub["reconciliation"] = {"weights": {"income": 0.6, "cost": 0.4}, "disagreement_ratio": 2.5,
+                                 "evidence": {"income": "36 months of revenue"},
+                                 "rationale": "Income has the most evidence; cost is a floor."}
+        pub["sensitivities"] = [{"name": "discount_rate", "shift": 0.01, "value": pub["value"] * 0.9}]
+        pub["model"] = {"version": "9.9.9", "libraries": {"numpy": "1.2.3"}}
+        methods = {k: dict(v) for k, v in pub["methods"].items()}
+        methods["income"]["distribution"] = {"p05": 111111.0, "p50": 222222.0, "p95": 333333.0}
+        pub["methods"] = methods
+        return pub
+
+    monkeypatch.setattr(valuation_service, "get_valuation", with_fields)
+    html = client.get(f"/v1/valuations/{w.valuation_id}/report", headers=w.keys["risk"]).text
+    for needle in ("stale_signals", "The last signal is 7 months old.", "Income has the most evidence",
+                   "36 months of revenue", "discount_rate", "-10.0 %", "9.9.9", "numpy: 1.2.3",
+                   "111,111.00", "333,333.00"):
+        assert needle in html, needle
