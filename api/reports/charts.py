@@ -163,3 +163,27 @@ def stress_metrics(rows: Sequence[tuple[str, float, float]], title: str) -> str:
         ax.set_title(title, fontsize=9)
         ax.legend(loc="lower right", fontsize=7, frameon=False)
         return _svg(fig)
+
+
+def scenarios_metrics(metrics: Sequence[str], scenarios: Mapping[str, Mapping[str, float]]) -> str:
+    """Grouped bars: for each metric, each scenario's stressed figure as % of its base."""
+    with matplotlib.rc_context(_STYLE):
+        fig = _figure(height_in=0.45 * max(len(metrics), 3) * max(len(scenarios), 1) ** 0.5 + 0.9)
+        ax = fig.add_subplot()
+        n = max(len(scenarios), 1)
+        height = 0.8 / n
+        y = np.arange(len(metrics))
+        largest = max((v for values in scenarios.values() for v in values.values()), default=100.0)
+        log = largest > 1000.0  # one metric many times its base: a log axis keeps the rest readable
+        for k, (name, values) in enumerate(scenarios.items()):
+            bars = [values.get(m, np.nan) for m in metrics]
+            ax.barh(y + k * height, [max(b, 0.1) if log else b for b in bars], height=height,
+                    color=f"C{k}", label=name, align="edge")
+        if log:
+            ax.set_xscale("log")
+        ax.axvline(100.0, color="#555555", lw=0.8, ls=":")
+        ax.set_yticks(y + 0.4, list(metrics))
+        ax.invert_yaxis()
+        ax.set_xlabel("stressed as % of base (dotted: base)" + (", log scale" if log else ""))
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        return _svg(fig)

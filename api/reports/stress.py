@@ -23,6 +23,8 @@ MAIN_METRICS = ("collateral_value", "lending_value", "expected_loss", "capital",
 RATIO_METRICS = frozenset({"ltv", "pd", "lgd", "tranche_expected_loss"})
 LOSS_METRIC = {"asset": "collateral_value", "loan": "expected_loss", "tranche": "price"}
 TOP_POSITIONS = 10
+COMPARED_METRICS = ("collateral_value", "lending_value", "expected_loss", "capital", "loss_var")
+MAX_COMPARED_RUNS = 6
 
 
 def library_rationale(name: str) -> str | None:
@@ -51,6 +53,28 @@ def worst_positions(positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ranked[:TOP_POSITIONS]
 
 
+def by_scenario(session: Session, run: Any, tenant: str) -> dict[str, dict[str, float]]:
+    """Stressed as % of base of `COMPARED_METRICS`, for this run and the tenant's other
+    succeeded runs (the latest of each other scenario, up to `MAX_COMPARED_RUNS` in all)."""
+    runs, _ = risk_service.list_runs(session, tenant=tenant, limit=200)
+    chosen = [run]
+    seen = {run.scenario_name}
+    for other in runs:
+        if len(chosen) >= MAX_COMPARED_RUNS:
+            break
+        if other.status == "succeeded" and other.scenario_name not in seen:
+            chosen.append(other)
+            seen.add(other.scenario_name)
+    out: dict[str, dict[str, float]] = {}
+    for r in chosen:
+        aggregate = risk_service.results_json(session, r)["aggregate"]
+        out[r.scenario_name] = {m: 100.0 * aggregate[m]["stressed"] / aggregate[m]["base"]
+                                for m in COMPARED_METRICS
+                                if m in aggregate and aggregate[m]["base"]
+                                and aggregate[m]["stressed"] is not None}
+    return out
+
+
 def stress_context(session: Session, run_id: str, tenant: str) -> dict[str, Any]:
     """Everything the stress report shows (another tenant's run is a NotFoundError; a run
     that has not succeeded is a ConflictError, 409)."""
@@ -63,6 +87,8 @@ def stress_context(session: Session, run_id: str, tenant: str) -> dict[str, Any]
             and aggregate[m]["stressed"] is not None]
     svg = charts.stress_metrics(rows, f"{run.scenario_name}: stressed as % of base") if rows else None
     record = results.get("record") or {}
+    compared = by_scenario(session, run, tenant)
+    compared_svg = charts.scenarios_metrics(COMPARED_METRICS, compared) if len(compared) > 1 else None
     ctx = base_context(f"Stress report {run.scenario_name} ({run.id})")
     ctx.update({
         "run": risk_service.run_view(run),
@@ -73,6 +99,9 @@ def stress_context(session: Session, run_id: str, tenant: str) -> dict[str, Any]
         "aggregate": aggregate,
         "ratio_metrics": RATIO_METRICS,
         "chart_svg": svg,
+        "compared": compared,
+        "compared_metrics": COMPARED_METRICS,
+        "compared_svg": compared_svg,
         "worst": worst_positions(results["positions"]),
         "n_positions": len(results["positions"]),
         "reverse": results.get("reverse"),

@@ -156,3 +156,18 @@ def test_demo_step_writes_the_four_documents(session_factory, world, tmp_path) -
         assert path in "\n".join(lines)
         assert Path(path).read_bytes()[:5] == b"%PDF-"
     assert world.certificate_no in pdf_text(Path(paths[0]).read_bytes())
+
+
+def test_stress_report_compares_the_tenants_scenarios(client, world) -> None:
+    from report_world import wait_for_run
+
+    risk = world.keys["risk"]
+    r = client.post("/v1/stress-runs", headers=risk, json={
+        "scenario": "severe_combined", "paths": 64, "seed": 3, "as_of": world.extra["as_of"].isoformat()})
+    assert r.status_code == 202, r.text
+    wait_for_run(client, r.json()["id"], risk)
+    html = client.get(f"/v1/stress-runs/{world.run_id}/report", headers=risk).text
+    assert "By scenario" in html and "severe_combined" in html and "data_demand_slump" in html
+    agg = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk).json()["aggregate"]
+    share = 100.0 * agg["collateral_value"]["stressed"] / agg["collateral_value"]["base"]
+    assert f"{share:.1f} %" in html
