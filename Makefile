@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve bench lint clean system-deps
+.PHONY: demo test serve worker bench lint clean system-deps
+
+# `make demo` writes this database and `make serve` serves it, so the demo's keys work.
+DATABASE_URL ?= sqlite:///datafin-demo.db
+export DATABASE_URL
+# Server processes of `make serve` (uvicorn workers); one job worker runs beside them.
+WORKERS ?= 1
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +23,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	rm -f datafin-demo.db
-	DATABASE_URL=$${DATABASE_URL:-sqlite:///datafin-demo.db} $(BIN)/datafin demo
+	$(BIN)/datafin demo
 
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# The API on http://127.0.0.1:8000 and one job worker (stress runs), stopped together.
 serve: $(STAMP)
 	$(BIN)/datafin db upgrade
-	$(BIN)/datafin serve
+	$(BIN)/datafin worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/datafin serve --workers $(WORKERS)
+
+# A job worker alone (e.g. a second one on PostgreSQL).
+worker: $(STAMP)
+	$(BIN)/datafin worker
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

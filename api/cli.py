@@ -245,6 +245,22 @@ def serve(
 
 
 @app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run the queued jobs, then exit.")] = False,
+    lease: Annotated[float, typer.Option(
+        min=5.0, help="Seconds without a heartbeat after which another worker retries a "
+        "running job.")] = 60.0,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+) -> None:
+    """Run the durable jobs (stress runs and other long work) queued by the API; start one
+    or more beside `datafin serve` (on SQLite, one)."""
+    from api import worker as job_worker
+
+    with reported_errors():
+        job_worker.main(lease_s=lease, poll_s=poll, once=once)
+
+
+@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the sample data.")] = DEFAULT_SEED,
 ) -> None:

@@ -1,25 +1,34 @@
-"""Background jobs for long runs (stress runs).
+"""Durable jobs for long work (stress runs), queued in the database and run by
+``datafin worker`` processes (`api.worker`).
 
-A `JobQueue` runs submitted callables on a small pool of daemon threads, so an HTTP
-request returns 202 at once and the client polls the run's status. The job functions
-themselves (e.g. `api.services.risk.execute_run`) own their state in the database: they
-mark runs running / succeeded / failed and never raise. When a Dask scheduler is
-configured (``DASK_SCHEDULER``), the job's chunks run on the Dask cluster; the thread only
-coordinates.
+Queue. `enqueue(session, kind, payload)` adds a `models.jobs.Job` row to the caller's
+transaction, so the job exists exactly when the object it works for does (a stress run
+and its job commit together). The web process only enqueues and answers 202; a worker
+claims the oldest queued job (PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so many
+workers never take the same job; SQLite: one worker, the claim is a conditional update),
+runs it, and writes the outcome. Jobs therefore survive a restart of the web process.
+Workers that die are detected by their heartbeat (and at once, on the same host, by
+their pid); their jobs go back to the queue up to ``max_attempts`` times, then fail.
+See `api.worker` for the kinds and their guarantees (no partial results).
 
-`get_jobs(app)` returns the application's queue, creating it on first use.
+Why not a library: procrastinate (PostgreSQL only) or a Redis/RabbitMQ queue would add a
+second system to run and would not work on the SQLite databases of the demo and the tests;
+the job table is ~300 lines on the database the service already has.
 
-Liveness. A run queued or running when its process stops would otherwise keep that
-status forever. Every run records the process that owns it (`worker_identity`: a token
-unique to the process start, the pid and the host) and the process keeps the ids of the
-runs whose jobs it holds (`claim` / `release`). `job_alive` tells from that whether a run's
-job can still be alive; `recover_interrupted_runs(app)` (called once by
-`api.app.create_app`) and every read of a run (`api.services.risk.get_run`) mark runs whose
-job is dead ``failed`` with `INTERRUPTED_ERROR`, and no result of theirs stays visible.
+`get_jobs(app)` returns the application's in-process `JobQueue`: threads for ad-hoc work,
+and ``wait()``, which also drains the durable queue in the calling thread (tests and the
+single-process demo use it instead of a separate worker).
+
+Liveness of runs queued before this queue (or by the CLI, which runs inline): every run
+records the process that owns it (`worker_identity`) and `job_alive` tells whether that
+job can still be alive; `recover_interrupted_runs(app)` fails the dead ones at start.
+A run queued through the job table records ``{"queue": "db"}`` instead and is alive as
+long as its job is: the worker's reaper fails it when the job gives up.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -31,17 +40,52 @@ from typing import Any
 
 logger = logging.getLogger("datafin.jobs")
 
-#: Concurrent jobs per process: two, one per core of a small server; more runs queue.
+#: Concurrent ad-hoc jobs per process: two, one per core of a small server.
 DEFAULT_WORKERS = 2
+
+#: Times a job is claimed before it fails when its workers keep dying.
+DEFAULT_MAX_ATTEMPTS = 3
+
+#: Kinds of long work the service runs as durable jobs (handlers in `api.worker`).
+KINDS: tuple[str, ...] = ("stress_run",)
+
+#: ``record.worker`` of a stress run queued in the job table.
+QUEUE_OWNER: dict[str, Any] = {"queue": "db"}
+
+
+def enqueue(session: Any, kind: str, payload: Mapping[str, Any], *, ref: str | None = None,
+            tenant: str | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+    """Add a queued job to ``session`` (the caller commits, with the object it serves)."""
+    from models.jobs import Job
+
+    if kind not in KINDS:
+        raise ValueError(f"Unknown job kind {kind!r}; known kinds are {list(KINDS)}.")
+    job = Job(kind=kind, ref=ref, tenant=tenant, payload=json.dumps(dict(payload), default=str),
+              max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+def queue_depth(session: Any) -> dict[tuple[str, str], int]:
+    """``{(kind, status): count}`` of the open (queued or running) jobs."""
+    import sqlalchemy as sa
+
+    from models.jobs import Job
+
+    rows = session.execute(sa.select(Job.kind, Job.status, sa.func.count()).where(
+        Job.status.in_(("queued", "running"))).group_by(Job.kind, Job.status)).all()
+    return {(kind, status): int(n) for kind, status, n in rows}
 
 
 class JobQueue:
-    """Runs jobs on background threads and keeps their futures (for tests and shutdown)."""
+    """Runs ad-hoc callables on background threads; ``wait()`` also drains the durable
+    queue of the app it belongs to (in the calling thread)."""
 
-    def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS, app: Any = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datafin-job")
         self._futures: list[Future[Any]] = []
         self._lock = threading.Lock()
+        self._app = app
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``fn(*args, **kwargs)``; exceptions are logged (jobs record their own state)."""
@@ -58,7 +102,12 @@ class JobQueue:
         return future
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for every submitted job; True when all finished within ``timeout`` seconds."""
+        """Run the app's queued durable jobs here, then wait for every submitted callable;
+        True when all finished within ``timeout`` seconds."""
+        if self._app is not None:
+            from api.worker import Worker
+
+            Worker(self._app.state.session_factory, self._app.state.settings).drain()
         with self._lock:
             pending = list(self._futures)
         done, not_done = wait(pending, timeout=timeout)
@@ -76,7 +125,7 @@ def get_jobs(app: Any) -> JobQueue:
     with _LOCK:
         queue = getattr(app.state, "jobs", None)
         if queue is None:
-            queue = JobQueue()
+            queue = JobQueue(app=app)
             app.state.jobs = queue
         return queue
 
@@ -129,8 +178,11 @@ def job_alive(run_id: str, worker: Mapping[str, Any] | None) -> bool:
     * owned by another process on this host: alive while that pid exists (and is not
       this process, which would mean the pid was reused after the owner died);
     * owned by a process on another host: assumed alive (it cannot be checked from here);
+    * queued in the job table (``{"queue": "db"}``): alive (see `api.worker`);
     * no owner recorded (a run queued before owners were recorded): not alive.
     """
+    if isinstance(worker, Mapping) and worker.get("queue") == QUEUE_OWNER["queue"]:
+        return True  # the job table owns it: the worker's reaper fails it if it gives up
     if not isinstance(worker, Mapping) or not worker.get("token"):
         return False
     if worker["token"] == PROCESS_TOKEN:
@@ -159,19 +211,3 @@ def recover_interrupted_runs(app: Any) -> list[str]:
     except Exception:  # never block startup: reads of a run still catch it (lazily)
         logger.exception("could not check for interrupted runs at startup")
         return []
-
-
-# ----------------------------------------------------------------------------- metrics
-#: Kinds of long work the service runs as jobs.
-KINDS: tuple[str, ...] = ("stress_run",)
-
-
-def queue_depth(session: Any) -> dict[tuple[str, str], int]:
-    """``{(kind, status): count}`` of the open (queued or running) jobs."""
-    import sqlalchemy as sa
-
-    from models.risk import StressRun
-
-    rows = session.execute(sa.select(StressRun.status, sa.func.count()).where(
-        StressRun.status.in_(("queued", "running"))).group_by(StressRun.status)).all()
-    return {("stress_run", status): int(n) for status, n in rows}

@@ -9,5 +9,6 @@ because it sets the metadata's constraint naming convention.
 from models import db  # noqa: F401  (naming convention before any table)
 from models import audit, registry, security  # noqa: F401
 from models import credit, products, risk, valuation  # noqa: F401
+from models import jobs  # noqa: F401
 
 # isort: on

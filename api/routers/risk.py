@@ -26,7 +26,6 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import Principal, SessionDep, require_roles
 from api.errors import InvalidInputError
-from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.schemas.risk import (
@@ -100,16 +99,8 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
     run = service.create_run(session, body.scenario, tenant=principal.tenant,
                              actor=_actor(principal), paths=body.paths, seed=body.seed,
                              as_of=body.as_of,
-                             reverse=body.reverse.model_dump() if body.reverse else None)
-    settings = request.app.state.settings
-    factory = request.app.state.session_factory
-    address = getattr(settings, "dask_scheduler", None)
-
-    def job() -> None:
-        service.execute_run(factory, run.id, dask_address=address,
-                            as_of=None if body.as_of else date.today())
-
-    get_jobs(request.app).submit(job)
+                             reverse=body.reverse.model_dump() if body.reverse else None,
+                             durable=True)  # a job row: `datafin worker` runs it
     return JSONResponse(status_code=202, headers={"Location": f"/v1/stress-runs/{run.id}"},
                         content={"id": run.id, "status": run.status, "progress": run.progress})
 

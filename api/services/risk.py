@@ -542,9 +542,13 @@ def reverse_view(result: Any, max_scale: float, currency: str) -> dict[str, Any]
 def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenant: str,
                actor: str, paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
                as_of: date | None = None,
-               reverse: Mapping[str, Any] | None = None) -> StressRun:
+               reverse: Mapping[str, Any] | None = None, durable: bool = False) -> StressRun:
     """Validate the scenario (and any reverse request) and store a queued run (nothing is
-    written on bad input)."""
+    written on bad input).
+
+    ``durable``: also queue a ``stress_run`` job in the same transaction (`api.jobs`), run
+    by ``datafin worker`` (the HTTP API); otherwise the caller runs it (the CLI, inline).
+    """
     scenario = resolve_scenario(session, tenant, scenario_ref)
     reverse_spec = parse_reverse(reverse)
     RunConfig(n_paths=paths, seed=seed)
@@ -556,10 +560,17 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
                         "requested": {"paths": paths, "seed": seed,
                                       "as_of": as_of.isoformat() if as_of else None,
                                       **({"reverse": reverse_spec} if reverse_spec else {})},
-                        "extends": scenario.extends, "worker": jobs.worker_identity()}))
+                        "extends": scenario.extends,
+                        "worker": jobs.QUEUE_OWNER if durable else jobs.worker_identity()}))
     session.add(run)
+    if durable:  # the job commits with the run: neither exists without the other
+        jobs.enqueue(session, "stress_run", {"run_id": run.id, "as_of": (
+            as_of or date.today()).isoformat()}, ref=run.id, tenant=tenant)
     record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
                  entity_id=run.id, payload={"scenario": scenario.to_dict()}, tenant=tenant)
+    if durable:
+        session.commit()
+        return run
     jobs.claim(run.id)  # before the commit: a reader never sees it queued and unowned
     try:
         session.commit()

@@ -29,7 +29,7 @@ def test_version_and_help() -> None:
     assert r.exit_code == 0 and r.output.startswith("datafin ")
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
-    for command in ("serve", "value", "stress", "keys", "report"):
+    for command in ("serve", "worker", "value", "stress", "keys", "report"):
         assert command in r.output, command
 
 

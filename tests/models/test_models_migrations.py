@@ -22,8 +22,8 @@ FAILING_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_scratch"
-down_revision = "0005_risk"
+revision = "0099_scratch"
+down_revision = "0006_jobs"
 branch_labels = None
 depends_on = None
 
@@ -31,7 +31,7 @@ depends_on = None
 def upgrade():
     op.create_table("scratch", sa.Column("id", sa.Integer(), primary_key=True))
     op.execute("INSERT INTO scratch (id) VALUES (1)")
-    raise RuntimeError("boom in 0006_scratch")
+    raise RuntimeError("boom in 0099_scratch")
 
 
 def downgrade():
@@ -42,8 +42,8 @@ RECREATING_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_scratch"
-down_revision = "0005_risk"
+revision = "0099_scratch"
+down_revision = "0006_jobs"
 branch_labels = None
 depends_on = None
 
@@ -62,7 +62,7 @@ def downgrade():
 
 @pytest.fixture
 def scratch_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of models/migrations; tests add a 0006 revision file to it."""
+    """A copy of models/migrations; tests add a scratch revision file to it."""
     target = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(db, "MIGRATIONS_DIR", target)
@@ -80,11 +80,11 @@ def test_failing_migration_leaves_the_database_unchanged(
 ) -> None:
     engine = _engine(tmp_path, "atomic.db")
     try:
-        db.upgrade(engine, "0005_risk")
-        (scratch_migrations / "versions" / "0006_scratch.py").write_text(FAILING_REVISION)
+        db.upgrade(engine, "0006_jobs")
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION)
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
-        assert db.schema_status(engine) == ("0005_risk", "0006_scratch")
+        assert db.schema_status(engine) == ("0006_jobs", "0099_scratch")
         assert "scratch" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
@@ -95,7 +95,7 @@ def test_failing_first_upgrade_leaves_an_empty_database(
 ) -> None:
     engine = _engine(tmp_path, "fresh.db")
     try:
-        (scratch_migrations / "versions" / "0006_scratch.py").write_text(FAILING_REVISION)
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION)
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
         assert sa.inspect(engine).get_table_names() == []
@@ -108,7 +108,7 @@ def test_table_rebuild_keeps_child_rows_and_foreign_keys(
 ) -> None:
     engine = _engine(tmp_path, "rebuild.db")
     try:
-        db.upgrade(engine, "0005_risk")
+        db.upgrade(engine, "0006_jobs")
         factory = db.make_session_factory(engine)
         with factory() as session:
             asset = DataAsset(
@@ -124,7 +124,7 @@ def test_table_rebuild_keeps_child_rows_and_foreign_keys(
                 Signal(asset_id=asset.id, metric="revenue", month=date(2025, 1, 1), value=1)
             )
             session.commit()
-        (scratch_migrations / "versions" / "0006_scratch.py").write_text(RECREATING_REVISION)
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(RECREATING_REVISION)
         db.upgrade(engine)
         with factory() as session:
             assert len(session.exec(select(Signal)).all()) == 1
@@ -158,7 +158,7 @@ def test_migration_scripts_ship_inside_the_package() -> None:
     assert (db.MIGRATIONS_DIR / "script.py.mako").is_file()
     assert sorted(p.name for p in (db.MIGRATIONS_DIR / "versions").glob("0*.py")) == [
         "0001_registry.py", "0002_valuation.py", "0003_credit.py", "0004_products.py",
-        "0005_risk.py",
+        "0005_risk.py", "0006_jobs.py",
     ]  # fmt: skip
 
 

@@ -21,7 +21,10 @@ from models.db import (
     upgrade,
 )
 
-EXPECTED_CHAIN = ["0001_registry", "0002_valuation", "0003_credit", "0004_products", "0005_risk"]
+EXPECTED_CHAIN = [
+    "0001_registry", "0002_valuation", "0003_credit", "0004_products", "0005_risk", "0006_jobs",
+]
+HEAD = EXPECTED_CHAIN[-1]
 
 
 def _diffs(connection: sa.Connection) -> list[object]:
@@ -54,19 +57,19 @@ def test_revision_chain_is_linear_and_fixed() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     chain = [rev.revision for rev in script.walk_revisions("base", "heads")]
     assert list(reversed(chain)) == EXPECTED_CHAIN
-    assert script.get_heads() == ["0005_risk"]
-    assert head_revision() == "0005_risk"
+    assert script.get_heads() == [HEAD]
+    assert head_revision() == HEAD
 
 
 def test_engine_fixture_is_at_head(engine: Engine) -> None:
-    assert schema_status(engine) == ("0005_risk", "0005_risk")
+    assert schema_status(engine) == (HEAD, HEAD)
     ensure_schema_current(engine)
 
 
 def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
     fresh = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        assert schema_status(fresh) == (None, "0005_risk")
+        assert schema_status(fresh) == (None, HEAD)
         with pytest.raises(SchemaOutOfDate, match="datafin db upgrade") as info:
             ensure_schema_current(fresh)
         assert info.value.current is None
@@ -82,4 +85,4 @@ def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
 def test_upgrade_from_url_string(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'by_url.db'}"
     upgrade(url)
-    assert schema_status(url) == ("0005_risk", "0005_risk")
+    assert schema_status(url) == (HEAD, HEAD)
