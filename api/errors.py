@@ -17,6 +17,7 @@ Mapping
 - ``sqlalchemy.exc.DataError`` -> 422 (field ``body``): the database refused a value taken
   from the request that the checks before it let through (PostgreSQL: text with a NUL
   character, a number beyond the column's range); the transaction is rolled back.
+- ``OverflowError`` (SQLite: an integer beyond 64 bits reached the driver) -> 422.
 - anything else -> 500 problem+json, logged with its traceback. A 500 is a bug.
 """
 
@@ -174,6 +175,16 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _overflow(request: Request, exc: Exception) -> JSONResponse:
+    """SQLite's driver raises OverflowError for an integer beyond 64 bits (an id or a
+    number of the request that no check bounded; PostgreSQL answers a DataError)."""
+    detail = f"A number of this request is out of range for the database ({exc})."
+    field = "body" if request.method in ("POST", "PUT", "PATCH") else "path"
+    return problem_response(
+        422, detail, title="Validation failed", errors=[{"field": field, "message": detail}]
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An internal error occurred; it has been logged.")
@@ -186,4 +197,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValuationError, _valuation_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unhandled)

@@ -56,7 +56,8 @@ def _curl(client, command: str, key_headers: dict[str, str], files: dict[str, by
           asset_id: int | None = None):
     argv = shlex.split(command.replace("$KEY", key_headers["Authorization"].split()[1]))
     assert argv[0] == "curl", argv
-    method, headers, body, url, form = None, {}, None, None, None
+    method, headers, body, url = None, {}, None, None
+    form: list[str] = []
     it = iter(argv[1:])
     for arg in it:
         if arg == "-s":
@@ -72,14 +73,24 @@ def _curl(client, command: str, key_headers: dict[str, str], files: dict[str, by
             ref = next(it)
             body = files[ref[1:]] if ref.startswith("@") else ref.encode()
         elif arg == "-F":
-            form = next(it)
+            form.append(next(it))
         else:
             url = arg
     assert url is not None and url.startswith(BASE), command
     if asset_id is not None:  # the README's asset 1 is the one its first example registered
         url = url.replace("/v1/assets/1/", f"/v1/assets/{asset_id}/")
-    if form is not None:
-        return None  # the multipart example elides its JSON with "..."
+    if form:  # curl -F: `name=<file` sends the file's text, `name=@file` uploads it
+        data, uploads = {}, {}
+        for field in form:
+            name, _, value = field.partition("=")
+            if value.startswith("<"):
+                data[name] = files[value[1:]].decode()
+            elif value.startswith("@"):
+                uploads[name] = (value[1:], files[value[1:]])
+            else:
+                data[name] = value
+        return client.request(method or "POST", url[len(BASE):], data=data, files=uploads,
+                              headers=headers)
     method = method or ("POST" if body is not None else "GET")
     return client.request(method, url[len(BASE):], content=body, headers=headers)
 

@@ -151,3 +151,9 @@ def test_docs_render_offline_in_headless_chromium(app) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_an_integer_beyond_64_bits_in_a_path_is_a_422_not_a_500(client, make_key) -> None:
+    r = client.get("/v1/valuations/-11642165669859314668404736/report",
+                   headers=make_key("admin"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
