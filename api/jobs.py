@@ -101,16 +101,25 @@ class JobQueue:
             self._futures = [f for f in self._futures if not f.done()] + [future]
         return future
 
+    def kick(self) -> None:
+        """With ``JOBS_IN_PROCESS`` set, run the app's queued durable jobs on this queue's
+        threads (development and tests: no separate worker); otherwise do nothing."""
+        if self._app is None or not getattr(self._app.state.settings, "jobs_in_process", False):
+            return
+        from api.worker import Worker
+
+        self.submit(Worker(self._app.state.session_factory, self._app.state.settings).drain)
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Run the app's queued durable jobs here, then wait for every submitted callable;
-        True when all finished within ``timeout`` seconds."""
+        """Wait for every submitted callable, then run the app's still queued durable jobs
+        here; True when all finished within ``timeout`` seconds."""
+        with self._lock:
+            pending = list(self._futures)
+        done, not_done = wait(pending, timeout=timeout)
         if self._app is not None:
             from api.worker import Worker
 
             Worker(self._app.state.session_factory, self._app.state.settings).drain()
-        with self._lock:
-            pending = list(self._futures)
-        done, not_done = wait(pending, timeout=timeout)
         return not not_done
 
     def shutdown(self) -> None:

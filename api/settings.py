@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     #: Seconds an authenticated key is remembered (api.auth_cache); 0 turns the cache off.
     auth_cache_seconds: float = 10.0
+    #: Development and tests: the web process also runs the jobs it queues (on its own
+    #: threads), so no `datafin worker` is needed. Off in a deployment.
+    jobs_in_process: bool = False
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> Settings:

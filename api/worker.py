@@ -128,6 +128,12 @@ after_claim_hook: Callable[[int], None] | None = None
 
 
 # ----------------------------------------------------------------------------- worker
+#: Tokens of the `Worker` objects alive in this process (several run in one process in
+#: development and tests, ``JOBS_IN_PROCESS``).
+_LIVE_TOKENS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -150,17 +156,24 @@ class Worker:
         self.heartbeat_s = heartbeat_s
         self.poll_s = poll_s
         self.host = socket.gethostname()
-        self.ident = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.token = uuid.uuid4().hex[:12]
+        self.ident = f"{self.host}:{os.getpid()}:{self.token}"
         self.stop = threading.Event()
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.add(self.token)
 
     # -- reaping
     def _dead(self, job: Job, now: datetime) -> bool:
         owner = (job.worker or "").split(":")
-        if len(owner) == 3 and owner[0] == self.host and owner[2] != self.ident.split(":")[2]:
+        if len(owner) == 3 and owner[0] == self.host:
             try:
-                if not _pid_alive(int(owner[1])) or int(owner[1]) == os.getpid():
-                    return True
+                pid = int(owner[1])
             except ValueError:
+                return True
+            if pid == os.getpid():  # a worker of this process: alive while its object is
+                with _LIVE_LOCK:
+                    return owner[2] not in _LIVE_TOKENS
+            if not _pid_alive(pid):
                 return True
         beat = job.heartbeat_at or job.started_at
         if beat is None:
@@ -296,6 +309,11 @@ class Worker:
                     extra={"fields": {"job_id": job_id, "kind": job.kind, "status": status}})
         return status
 
+    def close(self) -> None:
+        """This worker runs nothing more (its running jobs count as dead to others)."""
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.discard(self.token)
+
     def run_once(self) -> bool:
         """Reap, then claim and run one job; True when a job ran."""
         self.reap()
@@ -308,8 +326,11 @@ class Worker:
     def drain(self, max_jobs: int | None = None) -> int:
         """Run queued jobs until none is left (or ``max_jobs`` ran); the count run."""
         n = 0
-        while (max_jobs is None or n < max_jobs) and self.run_once():
-            n += 1
+        try:
+            while (max_jobs is None or n < max_jobs) and self.run_once():
+                n += 1
+        finally:
+            self.close()
         return n
 
     def run_forever(self) -> None:
@@ -323,6 +344,7 @@ class Worker:
                 ran = False
             if not ran:
                 self.stop.wait(self.poll_s)
+        self.close()
         logger.info("worker %s stopped", self.ident)
 
 

@@ -47,6 +47,10 @@ from models.db import dialect_name, make_engine, make_session_factory, upgrade
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 
+# The apps under test run the durable jobs they queue on their own threads (no separate
+# `datafin worker`); tests of the worker itself start subprocesses without this variable.
+os.environ.setdefault("JOBS_IN_PROCESS", "true")
+
 
 def _postgres_engine(url: str) -> Iterator[Engine]:
     admin = make_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 10})

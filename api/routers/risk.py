@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import Principal, SessionDep, require_roles
 from api.errors import InvalidInputError
+from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.schemas.risk import (
@@ -101,6 +102,7 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
                              as_of=body.as_of,
                              reverse=body.reverse.model_dump() if body.reverse else None,
                              durable=True)  # a job row: `datafin worker` runs it
+    get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
     return JSONResponse(status_code=202, headers={"Location": f"/v1/stress-runs/{run.id}"},
                         content={"id": run.id, "status": run.status, "progress": run.progress})
 

@@ -36,7 +36,8 @@ def _free_port() -> int:
 
 
 def _env(url: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("ENVIRONMENT", "SECRET_KEY")}
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("ENVIRONMENT", "SECRET_KEY", "JOBS_IN_PROCESS")}
     return {**base, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 
 
@@ -239,8 +240,17 @@ def test_concurrent_workers_never_claim_the_same_job(session_factory, database_d
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 6
 
 
-def test_job_metrics_and_payload(client, session_factory, make_key) -> None:
+def test_job_metrics_and_payload(engine, session_factory, make_key) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
     headers = make_key("risk")
+    client = TestClient(create_app(engine=engine, settings=Settings(jobs_in_process=False)))
     r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1},
                     headers=headers)
     assert r.status_code == 202
