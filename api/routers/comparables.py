@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from api.deps import Principal, SessionDep, require_roles
+from api.errors import InvalidInputError
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.routers._body import (
     ERROR_RESPONSES,
@@ -74,6 +75,12 @@ async def post_comparables(
     if media_type != "application/json":
         raise unsupported(media_type, "application/json")
     body = await json_body(request)
+    if isinstance(body, list) and len(body) > registry.MAX_COMPARABLES_PER_REQUEST:
+        raise InvalidInputError(
+            f"At most {registry.MAX_COMPARABLES_PER_REQUEST} comparables per request; "
+            f"got {len(body)}.",
+            field="body",
+        )
     records: list[ComparableIn] = validate(_COMPARABLES, [body] if isinstance(body, dict) else body)
     rows = await run_in_threadpool(
         registry.add_comparables,
@@ -100,3 +107,30 @@ def list_comparables(
     rows, more = registry.list_comparables(session, category=category, limit=limit, after_id=after_id)
     next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
     return ComparableList(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/comparables/{comparable_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Withdraw a comparable",
+    responses=ERROR_RESPONSES,
+)
+def delete_comparable(
+    principal: Annotated[Principal, Depends(require_roles("registrar"))],
+    session: SessionDep,
+    comparable_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> Response:
+    """Remove a comparable the caller's tenant recorded (an admin may remove any); audited.
+
+    Another tenant's comparable is a 404. Valuations already stored keep the inputs hash
+    of the comparables they used; new valuations no longer see the removed row.
+    """
+    registry.delete_comparable(
+        session,
+        comparable_id,
+        tenant=principal.tenant,
+        is_admin=principal.role == "admin",
+        actor=f"key:{principal.key_id}",
+    )
+    return Response(status_code=204)

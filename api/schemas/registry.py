@@ -244,9 +244,19 @@ class ComparableIn(Strict):
         return _finite_amount(value, "price")
 
 
-class ComparableOut(ComparableIn):
+class ComparableOut(BaseModel):
+    """A recorded comparable as stored. Output only: the input rules are not re-applied, so a
+    row stored under older rules can always be read (and removed)."""
+
     id: int
-    tenant: str
+    category: str
+    price: float = Field(description="Major units, as booked (rounded to the minor unit).")
+    currency: str
+    traded_on: date
+    records: int
+    quality_score: float
+    rights_scope: str
+    tenant: str = Field(description="Tenant that recorded the transaction.")
     created_at: datetime
 
 

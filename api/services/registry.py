@@ -57,6 +57,8 @@ from models.registry import (
 from valuation.conventions import round_money
 
 MAX_SIGNAL_ROWS = 100_000
+MAX_COMPARABLES_PER_REQUEST = 1_000
+"""Comparables recorded in one request (all or none); larger sets go in several requests."""
 """Largest signal batch accepted in one import."""
 
 MAX_REPORTED_ERRORS = 50
@@ -574,11 +576,24 @@ def add_comparables(
     items = list(records)
     if not items:
         raise InvalidInputError("Send at least one comparable.", field="body")
+    if len(items) > MAX_COMPARABLES_PER_REQUEST:
+        raise InvalidInputError(
+            f"At most {MAX_COMPARABLES_PER_REQUEST} comparables per request; got {len(items)}.",
+            field="body",
+        )
     _check_dates([r.traded_on for r in items], "traded_on")
+    prices = [_decimal(r.price, r.currency) for r in items]
+    for index, price in enumerate(prices):
+        if price <= 0:
+            raise InvalidInputError(
+                f"The `price` must be above zero after rounding to the currency's minor unit "
+                f"(got {items[index].price!r}, booked as {price}).",
+                field=f"{index}.price" if len(items) > 1 else "price",
+            )
     rows = [
         Comparable(
             category=r.category,
-            price=_decimal(r.price, r.currency),
+            price=price,
             currency=r.currency,
             traded_on=r.traded_on,
             records=r.records,
@@ -586,7 +601,7 @@ def add_comparables(
             rights_scope=r.rights_scope,
             tenant=tenant,
         )
-        for r in items
+        for r, price in zip(items, prices, strict=True)
     ]
     session.add_all(rows)
     session.flush()
@@ -614,6 +629,39 @@ def list_comparables(
         query = query.where(col(Comparable.id) > after_id)
     rows = list(session.exec(query.order_by(col(Comparable.id)).limit(limit + 1)).all())
     return rows[:limit], len(rows) > limit
+
+
+def delete_comparable(
+    session: Session, comparable_id: int, *, tenant: str, is_admin: bool, actor: str
+) -> Comparable:
+    """Remove a comparable recorded by `tenant` (an admin may remove any); audited; commit.
+
+    Comparables are curated market evidence: the tenant that reported a transaction, or an
+    admin, can withdraw it. Another tenant's comparable is a 404, as if it did not exist.
+    """
+    row = session.get(Comparable, comparable_id)
+    if row is None or (row.tenant != tenant and not is_admin):
+        raise NotFoundError(f"No comparable {comparable_id}.")
+    record_audit(
+        session,
+        actor=actor,
+        tenant=row.tenant,
+        action="comparables.delete",
+        entity="comparable",
+        entity_id=str(comparable_id),
+        payload={
+            "category": row.category,
+            "price": str(row.price),
+            "currency": row.currency,
+            "traded_on": row.traded_on.isoformat(),
+            "records": row.records,
+            "quality_score": row.quality_score,
+            "rights_scope": row.rights_scope,
+        },
+    )
+    session.delete(row)
+    session.commit()
+    return row
 
 
 def _decimal(amount: float, currency: str) -> Decimal:
@@ -661,7 +709,9 @@ def costs_frame(session: Session, asset_id: int) -> pd.DataFrame:
 
 def comparables_frame(session: Session, *, category: str | None = None) -> pd.DataFrame:
     """Comparables: ``category, price, currency, traded_on, records, quality_score, rights_scope``."""
-    query = select(Comparable).order_by(col(Comparable.id))
+    # A row whose booked price is not positive (recorded before prices were checked after
+    # rounding) is not evidence of value; it never reaches the market approach.
+    query = select(Comparable).where(col(Comparable.price) > 0).order_by(col(Comparable.id))
     if category is not None:
         query = query.where(Comparable.category == category)
     rows = session.exec(query).all()
