@@ -1,10 +1,11 @@
 """Collateral: haircuts, lending value, advance rates, exposure after mitigation, pledge capacity.
 
 Haircut of a data asset
-    ``H = max(H_floor, 1 - q_alpha(V_T / V_0) + c_liq)`` capped at 1, where ``q_alpha``
-    is the ``alpha`` quantile (default 5 %) of the value over the liquidation horizon
-    from the valuation's Monte Carlo paths and ``c_liq`` the liquidation cost (a fraction
-    of value). Lending value = ``V_0 (1 - H)``; maximum loan =
+    The project's one haircut, `valuation.haircut`:
+    ``H = max(H_floor, 1 - q_alpha(V_H) / V_0 x (1 - c_liq))``, where ``q_alpha`` is the
+    ``alpha`` quantile (default 5 %) of the value at the end of the liquidation horizon
+    (discounted to today) on the valuation's paths and ``c_liq`` the liquidation cost (a
+    fraction of proceeds). Lending value = ``V_0 (1 - H)``; maximum loan =
     ``min(advance rate x V_0, lending value)``: the advance rate is a share of appraised
     value, as in IP-backed lending, and the lending value caps it.
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from valuation._typing import FloatArray
 from valuation.errors import ConventionError
+from valuation.haircut import haircut_from_quantile
 
 #: Advance rates (maximum loan / appraised value) by data-asset category. Anchored to
 #: IP-backed lending, the closest mature analogue: 10-60 % of appraised value in
@@ -49,7 +51,7 @@ ADVANCE_RATE_BOUNDS = (0.15, 0.60)
 #: Default liquidation cost of a data asset, fraction of value (disposal through an
 #: exchange: listing, legal transfer of rights, discount for a forced sale). Assumption.
 DEFAULT_LIQUIDATION_COST = 0.10
-#: Default quantile of V_T / V_0 used for the market haircut.
+#: Default lending quantile of the values at the end of the liquidation horizon.
 DEFAULT_HAIRCUT_QUANTILE = 0.05
 #: Tenor and LTV above which an origination carries a warning (market practice for data
 #: loans: mostly one year or less, up to three; IP advance rates up to 60 %).
@@ -152,26 +154,28 @@ def monte_carlo_haircut(
     liquidation_cost: float = DEFAULT_LIQUIDATION_COST,
     floor: float = 0.0,
 ) -> tuple[float, float]:
-    """Haircut from simulated values over the liquidation horizon.
+    """Haircut from simulated values at the end of the liquidation horizon.
+
+    The project's one haircut (`valuation.haircut`):
+    ``haircut = max(floor, 1 - q(V_H) / V_0 x (1 - liquidation_cost))``.
 
     Parameters
     ----------
     value_0 : float
         Value today (> 0).
     horizon_values : array (n_paths,)
-        Value at the liquidation horizon on each Monte Carlo path (same currency).
+        Value at the end of the liquidation horizon on each path, discounted to today.
     quantile : float
-        Quantile of ``V_T / V_0`` (default 0.05).
+        Lending quantile of ``V_H`` (default 0.05).
     liquidation_cost : float
-        Fraction of value lost in disposal.
+        Fraction of proceeds lost in disposal.
     floor : float
-        Minimum haircut (e.g. 0.30 for Basel's "other collateral" in the standardised view).
+        Minimum haircut (e.g. 0.30, Basel's standardised haircut for other collateral).
 
     Returns
     -------
     (haircut, market_haircut)
-        ``market_haircut = max(0, 1 - q(V_T / V_0))``;
-        ``haircut = min(1, max(floor, market_haircut + liquidation_cost))``.
+        ``market_haircut = max(0, 1 - q(V_H) / V_0)`` (the fall in value alone).
     """
     v0 = _finite(value_0, "value_0", positive=True)
     v = np.asarray(horizon_values, dtype=np.float64)
@@ -180,8 +184,9 @@ def monte_carlo_haircut(
     q = _fraction(quantile, "quantile")
     c = _fraction(liquidation_cost, "liquidation_cost")
     f = _fraction(floor, "floor")
-    market = max(0.0, 1.0 - float(np.quantile(v / v0, q)))
-    return min(1.0, max(f, market + c)), market
+    q_value = float(np.quantile(v, q))
+    market = max(0.0, 1.0 - q_value / v0)
+    return float(haircut_from_quantile(v0, q_value, liquidation_cost=c, floor=f)), market
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ Pipeline (each stage is a list of chunk tasks given to an `Executor`):
    asset from a random stream seeded by ``(seed, blake2b(asset id))`` (so results depend
    on neither chunking nor book order), shocked per variant (`risk.shocks`), and
    discounted on the risk-free curve (shifted) plus the asset's premium. Per variant and
-   asset: value now ``V_0`` (mean over paths; the collateral value), value at the horizon
-   ``V_H`` per path (cash flows after the horizon, discounted to it), its quantiles,
-   haircut ``h = min(1, h_m + c)`` with ``h_m = max(0, 1 - Q_{1-q}(V_H) / V_0)`` at the
-   confidence ``q`` and liquidation cost ``c`` (the credit layer's
-   `credit.collateral.monte_carlo_haircut`, vectorised over assets; ``q = 0.95`` by
-   default, its quantile 0.05), and lending value ``V_0 (1 - h)``.
+   asset: value now ``V_0`` (mean over paths; the collateral value), value at the end
+   of the horizon ``V_H`` per path (cash flows after the horizon, discounted to today),
+   its quantiles, the project's one haircut (`valuation.haircut`)
+   ``h = max(floor, 1 - Q_{1-q}(V_H) / V_0 x (1 - c))`` at the confidence ``q``
+   (default 0.95, i.e. the 5 % quantile), liquidation cost ``c`` (stressed) and floor
+   (default 30 %), and lending value ``V_0 (1 - h)``.
 2. **Loans** (chunks of loans). Pledged collateral value ``sum_a s_a V_0,a``; LTV =
    EAD / collateral value; PD by `risk.shocks.stress_pd` (collateral move in units of
    its base horizon log-volatility, then the PD multiplier); economic LGD =
@@ -81,6 +81,7 @@ from risk.shocks import (
 from valuation._typing import FloatArray, IntArray
 from valuation.conventions import DayCount, add_months, year_fraction
 from valuation.errors import ConventionError
+from valuation.haircut import DEFAULT_HAIRCUT_FLOOR, haircut_from_quantile
 
 #: Quantile levels of the horizon value kept per asset (finer in the lower tail, where
 #: defaults fall; 0.1587 and 0.8413 are the one-sigma levels used for log-volatility).
@@ -163,6 +164,8 @@ class RunConfig:
         ``asset_chunk_size * n_paths * months * 8`` bytes per working array).
     haircut_confidence : float
         Confidence of the collateral-value quantile in the haircut.
+    haircut_floor : float
+        Least haircut, [0, 1] (default 30 %, as in quotes and loans).
     """
 
     n_paths: int = 256
@@ -170,6 +173,7 @@ class RunConfig:
     asset_chunk_size: int = 250
     loan_chunk_size: int = 20_000
     haircut_confidence: float = 1.0 - DEFAULT_HAIRCUT_QUANTILE
+    haircut_floor: float = DEFAULT_HAIRCUT_FLOOR
 
     def __post_init__(self) -> None:
         for name, lo in (("n_paths", 2), ("asset_chunk_size", 1), ("loan_chunk_size", 1)):
@@ -183,6 +187,9 @@ class RunConfig:
         if not 0.5 <= self.haircut_confidence < 1.0:
             raise ConventionError("The `haircut_confidence` of `RunConfig` must be in [0.5, 1). "
                                   f"Got {self.haircut_confidence!r}.", field="haircut_confidence")
+        if not 0.0 <= self.haircut_floor <= 1.0:
+            raise ConventionError("The `haircut_floor` of `RunConfig` must be in [0, 1]. "
+                                  f"Got {self.haircut_floor!r}.", field="haircut_floor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,17 +293,13 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
         cf *= df_a[:, None, :]
         v0_paths = cf.sum(axis=2)
         h = var.horizon_months
-        if h >= n_m:
-            vh = np.zeros((n_a, n_p))
-        else:
-            vh = cf[:, :, h:].sum(axis=2) / df_a[:, h - 1][:, None]
+        # the value at the end of the horizon, discounted to today (h = 0: today's value)
+        vh = np.zeros((n_a, n_p)) if h >= n_m else cf[:, :, h:].sum(axis=2)
         v0 = v0_paths.mean(axis=1)
         qs = np.quantile(vh, levels, axis=1).T                           # (A, Q+1)
         c = stress_liquidation_cost(task.liq_cost, sh)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h_m = np.where(v0 > 0.0, np.clip(1.0 - qs[:, -1] / np.where(v0 > 0, v0, 1.0),
-                                             0.0, 1.0), 1.0)
-        haircut = np.minimum(1.0, h_m + c)
+        haircut = haircut_from_quantile(v0, qs[:, -1], liquidation_cost=c,
+                                        floor=config.haircut_floor)
         value_0[v], hair[v], lend[v] = v0, haircut, v0 * (1.0 - haircut)
         quant[v], liq[v] = qs[:, :-1], c
     return _AssetOut(value_0, lend, hair, quant, liq)

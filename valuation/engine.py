@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from valuation.asset import AssetProfile
-from valuation.conventions import Compounding, DayCount, parse_currency, parse_date
+from valuation.conventions import Compounding, DayCount, add_months, parse_currency, parse_date
 from valuation.cost import CostValuer
 from valuation.errors import ConventionError, InsufficientDataError, NoMethodError
-from valuation.income import IncomePlan, IncomeValuer
+from valuation.forecast import default_half_life_months
+from valuation.income import MAX_LIFE_MONTHS, IncomePlan, IncomeValuer
 from valuation.market import MarketData
 from valuation.market_approach import MarketValuer
-from valuation.montecarlo import MAX_PATHS, MonteCarloResult, simulate_plan
-from valuation.quote import QUOTE_PARAMETERS, make_quote
-from valuation.reconcile import AssetValuation, reconcile_weights, reconciled_distribution
+from valuation.mixture import build_mixture
+from valuation.montecarlo import MAX_PATHS, Distribution, MonteCarloResult, simulate_plan
+from valuation.quote import QUOTE_PARAMETERS, make_quote, quote_parameters
+from valuation.reconcile import AssetValuation, reconcile
 from valuation.results import MethodResult, ValuationInputs
 from valuation.signals import clean_signals
 
-MODEL_VERSION = "datafin-valuation 1.0.0"
+#: Bumped whenever the same inputs give different figures (a test pins figures to it).
+#: 2.0.0: each approach's own uncertainty and their mixture; one haircut on the mixture
+#: at the liquidation horizon; reconciliation by evidence when approaches disagree;
+#: the fitted trend's parameter uncertainty in the income paths.
+MODEL_VERSION = "datafin-valuation 2.0.0"
+#: Libraries whose versions each valuation records.
+RECORDED_LIBRARIES = ("numpy", "scipy", "pandas", "QuantLib")
+
+
+def model_record() -> dict[str, Any]:
+    """``{"version": MODEL_VERSION, "libraries": {name: version}}`` (API: ``model``)."""
+    libs: dict[str, str] = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            libs[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - all are dependencies
+            libs[name] = "not installed"
+    return {"version": MODEL_VERSION, "libraries": libs}
 
 INCOME_KEYS = tuple(IncomeValuer.params_schema)
 COST_KEYS = {  # assumption name -> CostValuer parameter
@@ -47,6 +68,7 @@ SIMULATION_KEYS = (
     "jump_loss",
     "extra_hazard_per_month",
     "volatility_multiplier",
+    "parameter_uncertainty",
 )
 ASSUMPTION_KEYS = tuple(
     dict.fromkeys((*INCOME_KEYS, *COST_KEYS, *MARKET_KEYS, *SIMULATION_KEYS, *QUOTE_PARAMETERS))
@@ -206,20 +228,17 @@ def value_asset(
                         f"{')' if k in ('jump_share', 'jump_loss') else ']'}. Got {v!r}.",
                         field=f"assumptions.{k}",
                     )
-        if "antithetic" in sim_kw and not isinstance(sim_kw["antithetic"], bool):
-            raise ConventionError(
-                f"The `assumptions.antithetic` must be true or false. Got {sim_kw['antithetic']!r}.",
-                field="assumptions.antithetic",
-            )
+        for k in ("antithetic", "parameter_uncertainty"):
+            if k in sim_kw and not isinstance(sim_kw[k], bool):
+                raise ConventionError(
+                    f"The `assumptions.{k}` must be true or false. Got {sim_kw[k]!r}.",
+                    field=f"assumptions.{k}",
+                )
         simulation = simulate_plan(plan, n_paths=paths, seed=seed, **sim_kw)
         income_result = methods["income"]
-        methods["income"] = MethodResult(
-            "income",
-            income_result.value,
-            income_result.currency,
-            income_result.as_of,
-            income_result.assumptions,
-            {
+        methods["income"] = dataclasses.replace(
+            income_result,
+            diagnostics={
                 **income_result.diagnostics,
                 "monte_carlo": {
                     "mean": float(simulation.values.mean()),
@@ -228,18 +247,52 @@ def value_asset(
                 },
             },
         )
-    w = reconcile_weights(methods, weights)
+    qp = quote_parameters({k: given[k] for k in QUOTE_PARAMETERS if k in given})
+    horizon = qp["liquidation_horizon_months"]
+    half_life = (
+        plan.half_life_months
+        if plan is not None
+        else float(given.get("half_life_months") or default_half_life_months(asset))
+    )
+    if plan is not None and horizon > 0:
+        df_h = float(plan.discount_factors[min(horizon, plan.months) - 1])
+    else:
+        df_h = float(market.discount_factors([add_months(as_of_d, horizon)], from_date=as_of_d)[0])
+    draft = build_mixture(
+        methods,
+        dict.fromkeys(methods, 1.0),
+        simulation,
+        n=paths,
+        seed=seed,
+        horizon_months=horizon,
+        half_life_months=half_life,
+        expected_cash_flows=None if plan is None else plan.cash_flows,
+        discount_factors=None if plan is None else plan.discount_factors,
+        discount_factor_at_horizon=df_h,
+    )
+    own = {m: Distribution.of(draft.samples[m]) for m in methods}
+    cv = {m: (d.std / d.mean if d.mean > 0 else 0.0) for m, d in own.items()}
+    rec = reconcile(methods, cv, weights)
+    w = dict(rec.weights)
+    mixture = dataclasses.replace(draft, weights=w)
+    methods = {
+        m: dataclasses.replace(r, distribution=own[m].as_dict()) for m, r in methods.items()
+    }
     value = float(sum(w[m] * methods[m].value for m in methods))
-    distribution = reconciled_distribution(methods, w, simulation)
+    distribution = mixture.distribution()
     quote = make_quote(
         value,
         distribution,
-        simulation,
+        mixture,
         as_of=as_of_d,
         currency=ccy,
         params={k: given[k] for k in QUOTE_PARAMETERS if k in given},
     )
     notes = clean_signals(inputs.signals, as_of=as_of_d, currency=ccy).notes
+    warnings = _collect_warnings(methods, rec)
+    sensitivities = _sensitivities(
+        methods, w, given, inputs, as_of=as_of_d, market=market, base=value
+    )
     return AssetValuation(
         asset_id=asset.id,
         as_of=as_of_d,
@@ -256,4 +309,104 @@ def value_asset(
         model_version=MODEL_VERSION,
         assumptions=given,
         notes=notes,
+        warnings=warnings,
+        reconciliation=rec,
+        sensitivities=sensitivities,
+        model=model_record(),
+        mixture=mixture,
     )
+
+
+def _collect_warnings(methods: Mapping[str, MethodResult], rec: Any) -> tuple[dict[str, str], ...]:
+    """Each approach's warnings (``diagnostics["warnings"]``), then the reconciliation's."""
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for r in methods.values():
+        for item in r.diagnostics.get("warnings", ()) or ():
+            key = (str(item["code"]), str(item["message"]))
+            if key not in seen:
+                seen.add(key)
+                out.append({"code": key[0], "message": key[1]})
+    if rec.disagree:
+        ratio = rec.disagreement_ratio
+        values = ", ".join(f"{m} {r.value:,.0f}" for m, r in methods.items())
+        size = "one approach gives zero" if ratio == float("inf") else f"a factor of {ratio:.2f}"
+        out.append({
+            "code": "approaches_disagree",
+            "message": f"The approaches differ by {size} ({values}); see reconciliation.rationale "
+                       "for the weights.",
+        })
+    return tuple(out)
+
+
+def _sensitivities(
+    methods: Mapping[str, MethodResult],
+    weights: Mapping[str, float],
+    given: Mapping[str, Any],
+    inputs: ValuationInputs,
+    *,
+    as_of: date,
+    market: MarketData,
+    base: float,
+) -> tuple[dict[str, Any], ...]:
+    """The reconciled value (weights fixed) under one changed assumption at a time.
+
+    Discount rate +/-1 pp (the given ``discount_rate``, else the risk premium over the
+    curve), revenue +/-20 % (every revenue signal scaled), obsolescence half-life x0.5
+    and x2, economic life +/-12 months. Approaches an assumption does not touch keep
+    their value; an approach the shifted inputs cannot run keeps its base value.
+    """
+    income_a = methods["income"].assumptions if "income" in methods else {}
+    cost_a = methods["cost"].assumptions if "cost" in methods else {}
+
+    def point(changes: Mapping[str, Any], signals: pd.DataFrame | None = None) -> float:
+        trial = {**given, **changes}
+        trial_inputs = inputs if signals is None else dataclasses.replace(inputs, signals=signals)
+        total = 0.0
+        for m, r in methods.items():
+            valuer: Callable[[], Any]
+            if m == "income":
+                valuer = IncomeValuer(**{k: trial[k] for k in INCOME_KEYS if k in trial})
+            elif m == "cost":
+                valuer = CostValuer(**{v: trial[k] for k, v in COST_KEYS.items() if k in trial})
+            else:
+                valuer = MarketValuer(**{v: trial[k] for k, v in MARKET_KEYS.items() if k in trial})
+            try:
+                v = valuer.value(trial_inputs, as_of=as_of, market=market).value
+            except (InsufficientDataError, ConventionError):
+                v = r.value
+            total += weights[m] * v
+        return float(total)
+
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, shift: str, changes: Mapping[str, Any], signals: pd.DataFrame | None = None) -> None:
+        v = point(changes, signals)
+        rows.append({"name": name, "shift": shift, "value": v,
+                     "change": (v / base - 1.0) if base > 0 else None})
+
+    if "income" in methods:
+        if given.get("discount_rate") is not None:
+            dr = float(given["discount_rate"])
+            add("discount_rate", "+1pp", {"discount_rate": dr + 0.01})
+            add("discount_rate", "-1pp", {"discount_rate": max(dr - 0.01, -0.99)})
+        elif income_a.get("risk_premium") is not None:
+            rp = float(income_a["risk_premium"])
+            add("discount_rate", "+1pp", {"risk_premium": min(rp + 0.01, 0.99)})
+            add("discount_rate", "-1pp", {"risk_premium": max(rp - 0.01, -0.99)})
+    sig = inputs.signals
+    if not sig.empty and (sig["metric"] == "revenue").any():
+        for f, label in ((1.2, "+20%"), (0.8, "-20%")):
+            scaled = sig.copy()
+            rev = scaled["metric"] == "revenue"
+            scaled.loc[rev, "value"] = scaled.loc[rev, "value"].astype(float) * f
+            add("revenue", label, {}, scaled)
+    hl = income_a.get("half_life_months") or cost_a.get("half_life_months")
+    if hl and ("income" in methods or "cost" in methods):
+        add("half_life_months", "x0.5", {"half_life_months": float(hl) * 0.5})
+        add("half_life_months", "x2", {"half_life_months": float(hl) * 2.0})
+    life = income_a.get("economic_life_months")
+    if life:
+        add("economic_life_months", "+12m", {"economic_life_months": min(int(life) + 12, MAX_LIFE_MONTHS)})
+        add("economic_life_months", "-12m", {"economic_life_months": max(int(life) - 12, 1)})
+    return tuple(rows)

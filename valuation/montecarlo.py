@@ -26,7 +26,7 @@ Value per path: ``V = sum_k CF_k DF_k`` with the income plan's discount factors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -46,6 +46,31 @@ CHUNK_PATHS = 50_000  # paths drawn per block (about 48 MB at 120 months)
 MAX_STORED_CELLS = 24_000_000  # revenue paths kept in memory up to ~190 MB, else replayed
 DEFAULT_JUMP_SHARE = 0.5
 DEFAULT_JUMP_LOSS = 0.5
+
+
+def weighted_quantile(
+    values: FloatArray, weights: FloatArray | None, q: float | Sequence[float]
+) -> FloatArray:
+    """Quantiles of weighted samples (inverse of the weighted empirical distribution).
+
+    Sample ``i`` (sorted) sits at ``p_i = S_i / (W - w_last)``, ``S_i`` the weight of the
+    samples below it and ``W`` the total, and quantiles interpolate linearly between
+    those points: with equal weights this is exactly ``numpy.quantile`` (its default,
+    linear method).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    if weights is None:
+        return np.quantile(v, qs)
+    w = np.asarray(weights, dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order]
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    if v.size == 1:
+        return np.full(qs.shape, v[0])
+    below = np.cumsum(w) - w
+    return np.interp(qs, below / below[-1], v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +94,17 @@ class Distribution:
             p50=float(q[1]),
             p95=float(q[2]),
         )
+
+    @classmethod
+    def of_weighted(cls, values: FloatArray, weights: FloatArray) -> Distribution:
+        """Summary of weighted samples (a mixture): weighted mean, std and quantiles."""
+        v = np.asarray(values, dtype=np.float64)
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.sum()
+        mean = float(w @ v)
+        std = float(np.sqrt(max(float(w @ (v - mean) ** 2), 0.0)))
+        q = weighted_quantile(v, w, (0.05, 0.5, 0.95))
+        return cls(mean=mean, std=std, p05=float(q[0]), p50=float(q[1]), p95=float(q[2]))
 
     @classmethod
     def point(cls, value: float) -> Distribution:
@@ -159,6 +195,21 @@ class MonteCarloResult:
         df_h = 1.0 if h == 0 else float(self.discount_factors[h - 1])
         dfs = self.discount_factors[h:] / df_h
         return np.concatenate([discount_paths(c[:, h:], dfs) for c in self.revenue_chunks()])
+
+    def remaining_value(self, horizon_months: int) -> FloatArray:
+        """Today's value of the cash flows after month ``h``, per path: ``sum_{k > h} CF_k DF_k``.
+
+        What a buyer at the end of a liquidation horizon of ``h`` months would pay for
+        the cash flows still to come, discounted to today (``V_h DF_h``); ``h = 0`` gives
+        `values`. Shape (n_paths,).
+        """
+        h = int(horizon_months)
+        if h <= 0:
+            return np.asarray(self.values)
+        if h >= self.months:
+            return np.zeros(self.n_paths)
+        df_h = float(self.discount_factors[h - 1])
+        return self.horizon_value(h) * df_h
 
     def distribution(self) -> Distribution:
         return Distribution.of(self.values)
@@ -395,6 +446,41 @@ def standard_error(values: FloatArray, *, antithetic: bool) -> float:
     return float(values.std(ddof=1) / math.sqrt(n))
 
 
+def trend_uncertainty(plan: IncomePlan) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Parameter uncertainty of the fitted trend, as a log error per forecast month.
+
+    The fit's level and growth are estimates: their error is approximated by the
+    intercept and slope of a least-squares line on the same ``n`` consecutive months
+    with residual deviation ``s`` (``sigma_resid``): ``e_k = e_0 + e_1 d_k`` with
+    ``e_0 ~ N(0, s^2 / n)``, ``e_1 ~ N(0, s^2 / S_xx)``, ``S_xx = n (n^2 - 1) / 12`` and
+    ``d_k`` the distance of forecast month ``k`` from the middle of the data (beyond the
+    last observed month the slope's effect is damped like the trend itself).
+
+    Returns
+    -------
+    (sd0, sd1_d, var) : arrays of shape (months,)
+        Level deviation (constant), slope deviation times distance, and the total
+        variance ``s^2 (1/n + d_k^2 / S_xx)`` per month.
+    """
+    fit = plan.fit
+    months = plan.months
+    n = max(int(fit.n), 2)
+    s = float(fit.sigma_resid)
+    s_xx = n * (n * n - 1) / 12.0
+    t_bar = fit.last_t - (n - 1) / 2.0
+    first = fit.month_offset(plan.dates[0]) if plan.dates else fit.last_t + 1
+    t = first + np.arange(months, dtype=np.float64)
+    beyond = np.maximum(t - fit.last_t, 0.0)
+    if fit.damping < 1.0:
+        steps = np.power(fit.damping, np.arange(1, int(beyond.max(initial=0.0)) + 1, dtype=np.float64))
+        cum = np.concatenate([[0.0], np.cumsum(steps)])
+        beyond = cum[beyond.astype(np.int64)]
+    d = np.minimum(t, fit.last_t) - t_bar + beyond
+    sd0 = np.full(months, s / math.sqrt(n))
+    sd1_d = s / math.sqrt(s_xx) * d
+    return sd0, sd1_d, sd0 * sd0 + sd1_d * sd1_d
+
+
 def _chunk_sizes(n_paths: int) -> list[int]:
     full, rest = divmod(n_paths, CHUNK_PATHS)
     return [CHUNK_PATHS] * full + ([rest] if rest else [])
@@ -410,26 +496,41 @@ def simulate_plan(
     jump_loss: float = DEFAULT_JUMP_LOSS,
     extra_hazard_per_month: float = 0.0,
     volatility_multiplier: float = 1.0,
+    parameter_uncertainty: bool = True,
 ) -> MonteCarloResult:
     """Simulate an income plan (see the module docstring).
 
     Paths are drawn in blocks of `CHUNK_PATHS` from one generator seeded with ``seed``
     (antithetic pairs inside each block), so memory stays bounded; the revenue paths are
     kept when they fit in `MAX_STORED_CELLS` and replayed from the seed otherwise.
+
+    With ``parameter_uncertainty`` (default) each path also draws the error of the
+    fitted trend's level and growth (`trend_uncertainty`, from a second generator
+    seeded with ``(seed, 1)``) and multiplies its cash flows by
+    ``exp(e_k - var_k / 2)``: the mean is unchanged, the spread includes what the
+    history cannot pin down.
     """
     sigma = plan.fit.sigma_month * volatility_multiplier
     h_comp = jump_share * math.log(2.0) / (plan.half_life_months * jump_loss) if jump_loss > 0 else 0.0
     hazard = h_comp + extra_hazard_per_month
     expected = plan.cash_flows
     sizes = _chunk_sizes(n_paths)
+    sd0, sd1_d, var = trend_uncertainty(plan)
 
     def chunks() -> Iterator[FloatArray]:
         rng = np.random.default_rng(seed)
+        prng = np.random.default_rng([seed, 1])
         for size in sizes:
             cf = simulate_cash_flows(
                 expected, sigma, size, rng, antithetic=antithetic, jump_hazard=hazard,
                 jump_loss=jump_loss, compensated_hazard=h_comp,
             )
+            if parameter_uncertainty and plan.months > 0:
+                e = draw_normals(prng, 2, size, antithetic=antithetic)
+                shift = e[0][:, None] * sd0[None, :] + e[1][:, None] * sd1_d[None, :]
+                shift -= 0.5 * var[None, :]
+                np.exp(shift, out=shift)
+                cf *= shift
             cf.flags.writeable = False
             yield cf
 
@@ -480,6 +581,9 @@ def simulate_plan(
             "kappa": plan.kappa,
             "half_life_months": plan.half_life_months,
             "chunk_paths": CHUNK_PATHS,
+            "parameter_uncertainty": parameter_uncertainty,
+            "trend_sd_first_month": float(math.sqrt(var[0])) if plan.months else 0.0,
+            "trend_sd_last_month": float(math.sqrt(var[-1])) if plan.months else 0.0,
         },
         stored_revenue=revenue,
         replay=None if keep else chunks,

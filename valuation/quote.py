@@ -5,15 +5,11 @@ Notes
 - ``mid``: the reconciled value.
 - ``bid`` / ``ask``: ``mid (1 -/+ s)`` with the half-spread
   ``s = clip(0.25 (p95 - p05) / mid, 0.01, 0.25)``: wider for more uncertain values.
-- haircut: with simulated paths, the market part is one minus the ``lending_quantile``
-  (default 5 %) of ``V_T / V_0`` over the liquidation horizon ``T`` (default 6 months;
-  ``V_T`` the value at ``T`` of the cash flows still to come, ``V_0`` the mean value at
-  ``as_of``), then the liquidation cost (default 10 % of proceeds):
-  ``H = 1 - min(q(V_T / V_0), 1) (1 - liquidation_cost)``, floored at ``haircut_floor``
-  (default 30 %: Basel's standardised haircut floor for "other collateral", which
-  data assets would at best be). Without paths (no income approach) the haircut is
-  ``1 - (1 - haircut_floor)(1 - liquidation_cost)``.
-- ``lending_value = mid (1 - H)``; ``valid_until = as_of + validity_days`` (default 30).
+- haircut and lending value: `valuation.haircut` (the one definition used by quotes,
+  loan quotes, revaluation and stress): ``max(floor, 1 - q(V_H) / V (1 - c))`` over the
+  valuation's mixture at the end of the liquidation horizon (default 6 months),
+  lending quantile 5 %, liquidation cost 10 %, floor 30 %.
+- ``valid_until = as_of + validity_days`` (default 30).
 """
 
 from __future__ import annotations
@@ -27,12 +23,16 @@ import numpy as np
 
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
-from valuation.montecarlo import Distribution, MonteCarloResult
+from valuation.haircut import (
+    DEFAULT_HAIRCUT_FLOOR,
+    DEFAULT_LENDING_QUANTILE,
+    DEFAULT_LIQUIDATION_COST,
+    DEFAULT_LIQUIDATION_HORIZON_MONTHS,
+    lending_haircut,
+)
+from valuation.mixture import Mixture
+from valuation.montecarlo import Distribution
 
-DEFAULT_LIQUIDATION_HORIZON_MONTHS = 6
-DEFAULT_LIQUIDATION_COST = 0.10
-DEFAULT_LENDING_QUANTILE = 0.05
-DEFAULT_HAIRCUT_FLOOR = 0.30
 DEFAULT_VALIDITY_DAYS = 30
 QUOTE_PARAMETERS = (
     "liquidation_horizon_months",
@@ -96,16 +96,8 @@ def _number(params: Mapping[str, Any], name: str, default: float, lo: float, hi:
     return float(v)
 
 
-def make_quote(
-    value: float,
-    distribution: Distribution,
-    simulation: MonteCarloResult | None,
-    *,
-    as_of: date,
-    currency: str,
-    params: Mapping[str, Any] | None = None,
-) -> Quote:
-    """Build the quote of a valuation (see the module Notes)."""
+def quote_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The quote parameters with their defaults, checked (each error names the field)."""
     params = dict(params or {})
     unknown = set(params) - set(QUOTE_PARAMETERS)
     if unknown:
@@ -114,44 +106,70 @@ def make_quote(
             f"The `{name}` is not a quote parameter ({', '.join(QUOTE_PARAMETERS)}).",
             field=f"assumptions.{name}",
         )
-    horizon = int(_number(params, "liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS, 0, 120))
-    cost = _number(params, "liquidation_cost", DEFAULT_LIQUIDATION_COST, 0.0, 0.99)
-    q = _number(params, "lending_quantile", DEFAULT_LENDING_QUANTILE, 0.001, 0.5)
-    floor = _number(params, "haircut_floor", DEFAULT_HAIRCUT_FLOOR, 0.0, 1.0)
-    validity = int(_number(params, "validity_days", DEFAULT_VALIDITY_DAYS, 1, 366))
+    horizon = _number(params, "liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS, 0, 120)
+    if horizon != int(horizon):
+        raise ConventionError(
+            f"The `liquidation_horizon_months` must be a whole number of months. Got {horizon!r}.",
+            field="assumptions.liquidation_horizon_months",
+        )
+    validity = _number(params, "validity_days", DEFAULT_VALIDITY_DAYS, 1, 366)
+    return {
+        "liquidation_horizon_months": int(horizon),
+        "liquidation_cost": _number(params, "liquidation_cost", DEFAULT_LIQUIDATION_COST, 0.0, 0.99),
+        "lending_quantile": _number(params, "lending_quantile", DEFAULT_LENDING_QUANTILE, 0.001, 0.5),
+        "haircut_floor": _number(params, "haircut_floor", DEFAULT_HAIRCUT_FLOOR, 0.0, 1.0),
+        "validity_days": int(validity),
+    }
+
+
+def make_quote(
+    value: float,
+    distribution: Distribution,
+    mixture: Mixture,
+    *,
+    as_of: date,
+    currency: str,
+    params: Mapping[str, Any] | None = None,
+) -> Quote:
+    """Build the quote of a valuation (see the module Notes).
+
+    ``mixture`` must have been drawn at the quote's ``liquidation_horizon_months``.
+    """
+    p = quote_parameters(params)
     mid = max(float(value), 0.0)
     if mid > 0:
         half_spread = float(np.clip(0.25 * (distribution.p95 - distribution.p05) / mid, 0.01, 0.25))
     else:
         half_spread = 0.01
-    ratio_q: float | None = None
-    v0 = float(simulation.values.mean()) if simulation is not None else 0.0
-    if simulation is not None and v0 > 0:
-        ratio_q = float(np.quantile(simulation.horizon_value(horizon), q) / v0)
-        market_haircut = 1.0 - min(ratio_q, 1.0) * (1.0 - cost)
-        haircut = max(market_haircut, floor)
-        basis = "simulated value quantile over the liquidation horizon"
-    else:
-        haircut = 1.0 - (1.0 - floor) * (1.0 - cost)
-        basis = "floor and liquidation cost (no simulated paths)"
-    haircut = min(max(haircut, 0.0), 1.0)
+    if mixture.horizon_months != p["liquidation_horizon_months"]:
+        raise ConventionError(
+            "The mixture's horizon must be the quote's `liquidation_horizon_months` "
+            f"({p['liquidation_horizon_months']}). Got {mixture.horizon_months}.",
+            field="assumptions.liquidation_horizon_months",
+        )
+    cut = lending_haircut(
+        mid,
+        mixture.horizon_quantile(p["lending_quantile"]),
+        liquidation_horizon_months=p["liquidation_horizon_months"],
+        liquidation_cost=p["liquidation_cost"],
+        lending_quantile=p["lending_quantile"],
+        floor=p["haircut_floor"],
+    )
     return Quote(
         mid=mid,
         bid=mid * (1.0 - half_spread),
         ask=mid * (1.0 + half_spread),
-        lending_value=mid * (1.0 - haircut),
-        haircut=haircut,
+        lending_value=cut.lending_value,
+        haircut=cut.haircut,
         currency=currency,
         as_of=as_of,
-        valid_until=as_of + timedelta(days=validity),
+        valid_until=as_of + timedelta(days=p["validity_days"]),
         half_spread=half_spread,
         parameters={
-            "liquidation_horizon_months": horizon,
-            "liquidation_cost": cost,
-            "lending_quantile": q,
-            "haircut_floor": floor,
-            "validity_days": validity,
-            "horizon_value_ratio_quantile": ratio_q,
-            "haircut_basis": basis,
+            **p,
+            "horizon_value_quantile": cut.horizon_quantile,
+            "horizon_value_ratio_quantile": cut.horizon_quantile / mid if mid > 0 else None,
+            "floor_binding": cut.floor_binding,
+            "haircut_basis": cut.basis,
         },
     )

@@ -1,18 +1,24 @@
 """Reconciliation of the approaches into one value, and the valuation result.
 
 Weights (CAS 2023 asks for at least two approaches where the data allow and for the
-choice to be explained): each approach that ran gets ``base weight x evidence``,
-normalised to sum to one.
+choice to be explained; IVS 105.10.7 for weighing approaches by the evidence behind
+them): each approach that ran gets ``base weight x sufficiency``, normalised to one.
 
 - base weights: income 0.5, market 0.3, cost 0.2 (the income approach reflects what
   the data earns, the cost approach only what it took to build);
-- evidence in (0, 1]: income ``min(1, months fitted / 24)``; market
-  ``min(1, comparables used / 10)``; cost ``1``.
+- sufficiency in (0, 1]: income ``min(1, months fitted / 24)``; market
+  ``min(1, comparables used / 10)``; cost ``1``;
+- precision in (0, 1]: ``1 / (1 + cv^2)``, ``cv`` the coefficient of variation of the
+  approach's own distribution (`valuation.mixture`);
+- evidence = sufficiency x precision.
 
-User weights (``weights={method: w}``) replace these; methods that could not run get
-no weight. The reconciled value's distribution: the income approach's simulated path
-values weighted like the income value, the other approaches as fixed amounts
-(``V_path = w_income V_mc,path + sum_other w_m V_m``).
+When the largest approach value exceeds the smallest by more than a factor of 2 the
+approaches disagree: the result carries an ``approaches_disagree`` warning and the
+weights become ``base x evidence^2`` (normalised), which moves weight toward the
+approaches with the most data and the tightest distributions. User weights
+(``weights={method: w}``) replace all this (the warning stays); methods that could
+not run get no weight. The reconciled distribution is the weighted mixture of the
+approaches' distributions (`valuation.mixture.Mixture`).
 """
 
 from __future__ import annotations
@@ -25,16 +31,19 @@ from typing import Any
 import numpy as np
 
 from valuation.errors import ConventionError
+from valuation.mixture import Mixture
 from valuation.montecarlo import Distribution, MonteCarloResult
 from valuation.quote import Quote
 from valuation.results import MethodResult
 
 METHODS = ("income", "cost", "market")
 DEFAULT_BASE_WEIGHTS: Mapping[str, float] = {"income": 0.5, "market": 0.3, "cost": 0.2}
+#: Largest / smallest approach value above which the approaches disagree.
+DISAGREEMENT_RATIO = 2.0
 
 
 def evidence_score(result: MethodResult) -> float:
-    """Evidence behind one approach's result, in (0, 1]."""
+    """Sufficiency of the data behind one approach's result, in (0, 1]."""
     if result.method == "income":
         n = int(result.diagnostics.get("fit", {}).get("n_months", 24))
         return min(1.0, max(n, 1) / 24.0)
@@ -86,6 +95,98 @@ def reconcile_weights(
     return {m: w / total for m, w in raw.items()}
 
 
+def disagreement_ratio(methods: Mapping[str, MethodResult]) -> float | None:
+    """Largest over smallest approach value (None with one approach; inf if one is 0)."""
+    values = [r.value for r in methods.values()]
+    if len(values) < 2:
+        return None
+    lo, hi = min(values), max(values)
+    if hi <= 0:
+        return 1.0
+    return float("inf") if lo <= 0 else hi / lo
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """How the approaches were weighed, and why (API: ``reconciliation``)."""
+
+    weights: Mapping[str, float]
+    evidence: Mapping[str, Mapping[str, float]]
+    disagreement_ratio: float | None
+    disagree: bool
+    weights_given: bool
+    rationale: str
+
+    def as_dict(self) -> dict[str, Any]:
+        ratio = self.disagreement_ratio
+        return {
+            "weights": dict(self.weights),
+            "evidence": {k: dict(v) for k, v in self.evidence.items()},
+            "disagreement_ratio": None if ratio is None or not np.isfinite(ratio) else ratio,
+            "disagree": self.disagree,
+            "weights_given": self.weights_given,
+            "rationale": self.rationale,
+        }
+
+
+def _evidence_words(name: str, r: MethodResult, ev: Mapping[str, float]) -> str:
+    if name == "income":
+        n = int(r.diagnostics.get("fit", {}).get("n_months", 0) or 0)
+        what = f"{n} months of history" if n else "its forecast"
+    elif name == "market":
+        what = f"{int(r.diagnostics.get('comparables_used', 0))} comparables"
+    else:
+        what = f"{int(r.diagnostics.get('occurrences', 0))} cost records"
+    return (f"{name} {r.value:,.0f} ({what}, coefficient of variation "
+            f"{ev['cv']:.0%}, evidence {ev['evidence']:.2f})")
+
+
+def reconcile(
+    methods: Mapping[str, MethodResult],
+    cv: Mapping[str, float],
+    overrides: Mapping[str, float] | None = None,
+) -> Reconciliation:
+    """Weights, evidence and rationale (module Notes); ``cv`` by approach from its distribution."""
+    ratio = disagreement_ratio(methods)
+    disagree = ratio is not None and ratio > DISAGREEMENT_RATIO
+    evidence: dict[str, dict[str, float]] = {}
+    for m, r in methods.items():
+        suff = evidence_score(r)
+        c = float(cv.get(m, 0.0))
+        prec = 1.0 / (1.0 + c * c)
+        evidence[m] = {"sufficiency": suff, "cv": c, "precision": prec, "evidence": suff * prec}
+    if overrides is not None:
+        weights = reconcile_weights(methods, overrides)
+        how = "The weights are those given with the request."
+    elif disagree:
+        raw = {m: DEFAULT_BASE_WEIGHTS[m] * evidence[m]["evidence"] ** 2 for m in methods}
+        total = sum(raw.values())
+        weights = {m: w / total for m, w in raw.items()}
+        how = (f"Because the approaches disagree by more than a factor of {DISAGREEMENT_RATIO:g}, "
+               "the weights are the base weights (income 0.5, market 0.3, cost 0.2) times the "
+               "square of each approach's evidence (data sufficiency x precision), which moves "
+               "weight toward the approaches with the most data and the tightest distributions.")
+    else:
+        weights = reconcile_weights(methods, None)
+        how = ("The approaches agree within a factor of "
+               f"{DISAGREEMENT_RATIO:g}; the weights are the base weights (income 0.5, market 0.3, "
+               "cost 0.2) times each approach's data sufficiency.")
+    parts = [_evidence_words(m, methods[m], evidence[m]) for m in methods]
+    if len(methods) == 1:
+        only = next(iter(methods))
+        rationale = (f"Only the {only} approach could run ({parts[0]}); the value and its range "
+                     "are that approach's own.")
+    else:
+        spread = ("a factor of infinity (one approach gives zero)" if ratio == float("inf")
+                  else f"a factor of {ratio:.2f}")
+        rationale = (f"The approaches give {'; '.join(parts)}: the largest and smallest differ by "
+                     f"{spread}. {how} Resulting weights: "
+                     + ", ".join(f"{m} {w:.2f}" for m, w in weights.items())
+                     + ". The range is the weighted mixture of the approaches' distributions, so "
+                     "it covers their disagreement.")
+    return Reconciliation(weights, evidence, ratio, disagree, overrides is not None, rationale)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AssetValuation:
     """The valuation of one asset (what ``POST /v1/assets/{id}/valuations`` returns).
@@ -114,6 +215,17 @@ class AssetValuation:
         The assumptions as given (the defaults used are in each method's assumptions).
     notes : tuple of str
         Signal treatment notes.
+    warnings : tuple of mapping
+        ``{code, message}``: ``stale_signals``, ``short_history``, ``level_shift``,
+        ``approaches_disagree``, ``default_assumption``, ...
+    reconciliation : Reconciliation
+        Weights, evidence, disagreement ratio and rationale.
+    sensitivities : tuple of mapping
+        ``{name, shift, value}``: the reconciled value under one changed assumption.
+    model : mapping
+        ``version`` and ``libraries`` (name -> version).
+    mixture : Mixture
+        The approaches' samples behind ``distribution`` and the haircut.
     """
 
     asset_id: str
@@ -131,6 +243,11 @@ class AssetValuation:
     model_version: str
     assumptions: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    warnings: tuple[Mapping[str, str], ...] = ()
+    reconciliation: Reconciliation | None = None
+    sensitivities: tuple[Mapping[str, Any], ...] = ()
+    model: Mapping[str, Any] = field(default_factory=dict)
+    mixture: Mixture | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-ready except for the simulation, which is summarised)."""
@@ -160,19 +277,12 @@ class AssetValuation:
             "model_version": self.model_version,
             "assumptions": dict(self.assumptions),
             "notes": list(self.notes),
+            "warnings": [dict(w) for w in self.warnings],
+            "reconciliation": None if self.reconciliation is None else self.reconciliation.as_dict(),
+            "sensitivities": [dict(s) for s in self.sensitivities],
+            "model": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.model.items()},
+            "histogram": None if self.mixture is None else self.mixture.histogram(),
         }
 
 
 ValuationResult = AssetValuation
-
-
-def reconciled_distribution(
-    methods: Mapping[str, MethodResult],
-    weights: Mapping[str, float],
-    simulation: MonteCarloResult | None,
-) -> Distribution:
-    """Distribution of the reconciled value (see the module docstring)."""
-    fixed = sum(w * methods[m].value for m, w in weights.items() if m != "income" or simulation is None)
-    if simulation is None:
-        return Distribution.point(fixed)
-    return Distribution.of(weights.get("income", 0.0) * simulation.values + fixed)

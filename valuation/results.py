@@ -102,7 +102,10 @@ class MethodResult:
     assumptions : mapping
         Every assumption the method used (given or defaulted), echoed for the record.
     diagnostics : mapping
-        Fitted parameters, counts, notes.
+        Fitted parameters, counts, notes (``warnings``: ``{code, message}`` items).
+    distribution : mapping or None
+        ``mean``, ``std``, ``p05``, ``p50``, ``p95`` of the approach's own uncertainty
+        (`valuation.mixture`), set by `valuation.value_asset`.
     """
 
     method: str
@@ -111,6 +114,7 @@ class MethodResult:
     as_of: date
     assumptions: Mapping[str, Any] = field(default_factory=dict)
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    distribution: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         if not (self.value >= 0.0) or self.value == float("inf"):
@@ -125,4 +129,5 @@ class MethodResult:
             "currency": self.currency,
             "assumptions": dict(self.assumptions),
             "diagnostics": dict(self.diagnostics),
+            "distribution": None if self.distribution is None else dict(self.distribution),
         }

@@ -72,6 +72,37 @@ class MethodOut(BaseModel):
     assumptions: dict[str, Any] = Field(default_factory=dict)
     diagnostics: dict[str, Any] = Field(default_factory=dict)
     unavailable: str | None = Field(None, description="What the approach lacks, when it could not run.")
+    distribution: DistributionOut | None = Field(
+        None, description="The approach's own uncertainty (mean, std, p05, p50, p95).")
+
+
+class WarningOut(BaseModel):
+    code: str = Field(description="stale_signals, short_history, level_shift, approaches_disagree, "
+                                  "default_assumption, ...")
+    message: str
+
+
+class ReconciliationOut(BaseModel):
+    weights: dict[str, float]
+    evidence: dict[str, dict[str, float]] = Field(
+        description="Per approach: sufficiency, cv, precision, evidence (= sufficiency x precision).")
+    disagreement_ratio: float | None = Field(
+        description="Largest over smallest approach value; null with one approach or when one is zero.")
+    disagree: bool = False
+    weights_given: bool = False
+    rationale: str
+
+
+class SensitivityOut(BaseModel):
+    name: str = Field(description="discount_rate, revenue, half_life_months, economic_life_months.")
+    shift: str = Field(description="+1pp, -1pp, +20%, -20%, x0.5, x2, +12m, -12m.")
+    value: float = Field(description="Reconciled value with that one change (weights fixed).")
+    change: float | None = Field(None, description="value / base value - 1.")
+
+
+class ModelOut(BaseModel):
+    version: str
+    libraries: dict[str, str]
 
 
 class QuoteOut(BaseModel):
@@ -107,6 +138,14 @@ class ValuationOut(BaseModel):
     created_at: datetime
     notes: list[str] = Field(default_factory=list)
     simulation: dict[str, Any] | None = None
+    warnings: list[WarningOut] = Field(default_factory=list)
+    reconciliation: ReconciliationOut | None = None
+    sensitivities: list[SensitivityOut] = Field(default_factory=list)
+    model: ModelOut | None = None
+    histogram: dict[str, list[float]] | None = Field(
+        None, description="Weighted histogram of the mixture: edges, density.")
+    haircut_basis: dict[str, Any] | None = Field(
+        None, description="The quote's haircut parameters and what they rest on.")
 
 
 class ValuationList(BaseModel):

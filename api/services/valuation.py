@@ -314,7 +314,8 @@ def create_valuation(
     for name in ("income", "cost", "market"):
         if name in result.methods:
             m = result.methods[name]
-            methods[name] = {"value": m.value, "assumptions": m.assumptions, "diagnostics": m.diagnostics}
+            methods[name] = {"value": m.value, "assumptions": m.assumptions, "diagnostics": m.diagnostics,
+                             "distribution": m.distribution}
         else:
             methods[name] = {"value": None, "assumptions": {}, "diagnostics": {},
                              "unavailable": result.unavailable.get(name)}
@@ -328,6 +329,13 @@ def create_valuation(
         "assumptions": dict(assumptions or {}),
         "notes": list(result.notes),
         "market": market.as_dict(),
+        "request": {"weights": dict(weights) if weights is not None else None,
+                    "risk_free_rate": risk_free_rate},
+        "warnings": details["warnings"],
+        "reconciliation": details["reconciliation"],
+        "sensitivities": details["sensitivities"],
+        "model": details["model"],
+        "histogram": details["histogram"],
     }
     d = result.distribution
     row = Valuation(
@@ -420,6 +428,12 @@ def valuation_public(row: Valuation, quote: AssetQuote) -> dict[str, Any]:
         "created_at": row.created_at,
         "notes": doc.get("notes", []),
         "simulation": doc.get("simulation"),
+        "warnings": doc.get("warnings", []),
+        "reconciliation": doc.get("reconciliation"),
+        "sensitivities": doc.get("sensitivities", []),
+        "model": doc.get("model"),
+        "histogram": doc.get("histogram"),
+        "haircut_basis": doc.get("quote", {}).get("parameters"),
     }
 
 

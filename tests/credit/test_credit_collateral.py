@@ -46,13 +46,14 @@ def test_exposure_after_mitigation_never_negative() -> None:
     assert exposure_after_mitigation(100.0, 1000.0, 0.0, 0.1, 0.0) == 0.0
 
 
-def test_monte_carlo_haircut_is_a_quantile_plus_cost() -> None:
+def test_monte_carlo_haircut_is_one_minus_the_quantile_net_of_cost() -> None:
     rng = np.random.default_rng(0)
     v0 = 1_000_000.0
     paths = v0 * np.exp(rng.normal(-0.02, 0.2, 50_000))
     h, market = monte_carlo_haircut(v0, paths, quantile=0.05, liquidation_cost=0.1)
     assert market == pytest.approx(1 - np.quantile(paths / v0, 0.05), rel=1e-12)
-    assert h == pytest.approx(market + 0.1)
+    # the one haircut: 1 - q(V_H) / V_0 x (1 - c), the cost a fraction of proceeds
+    assert h == pytest.approx(1 - (1 - market) * 0.9)
     # lognormal check: 1 - exp(-0.02 + 0.2 z_0.05)
     assert market == pytest.approx(1 - math.exp(-0.02 - 0.2 * 1.6448536), abs=5e-3)
     floored, _ = monte_carlo_haircut(v0, np.full(10, v0 * 1.1), liquidation_cost=0.0, floor=0.3)
@@ -62,12 +63,12 @@ def test_monte_carlo_haircut_is_a_quantile_plus_cost() -> None:
 def test_assessment_and_warnings() -> None:
     paths = np.full(100, 900.0)
     a = assess_collateral(1000.0, paths, "financial", principal=700.0, tenor_months=48)
-    assert a.haircut == pytest.approx(0.1 + 0.1)
-    assert a.lending_value == pytest.approx(800.0)
-    assert a.max_loan == pytest.approx(min(0.5 * 1000.0, 800.0))
+    assert a.haircut == pytest.approx(1 - 0.9 * 0.9)
+    assert a.lending_value == pytest.approx(810.0)  # (1 - c) x q(V_H)
+    assert a.max_loan == pytest.approx(min(0.5 * 1000.0, 810.0))
     capped = assess_collateral(1000.0, np.full(100, 500.0), "financial")
-    assert capped.lending_value == pytest.approx(400.0)
-    assert capped.max_loan == pytest.approx(400.0)  # the lending value caps the advance
+    assert capped.lending_value == pytest.approx(450.0)
+    assert capped.max_loan == pytest.approx(450.0)  # the lending value caps the advance
     assert a.ltv == pytest.approx(0.7)
     assert len(a.warnings) == 2
     quiet = assess_collateral(1000.0, paths, "unknown-category", principal=100.0, tenor_months=12)

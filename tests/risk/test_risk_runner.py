@@ -56,11 +56,14 @@ def test_deterministic_asset_value_is_the_discounted_sum() -> None:
     cv = res.aggregate.loc["collateral_value"]
     assert cv["base"] == pytest.approx(base, rel=1e-12)
     assert cv["stressed"] == pytest.approx(stressed, rel=1e-12)
-    # deterministic: the horizon value is known, so the haircut is 1 - V_12 / V_0 + c
-    v12 = np.sum(1000.0 * np.exp(0.03 * t[12:]) * 0.5 ** (k[12:] / 36)
-                 * np.exp(-0.07 * (t[12:] - t[11])))
+    # deterministic: the value after the 12-month horizon, discounted to today, is known;
+    # haircut = max(0.3, 1 - V_H / V_0 x 0.9), lending value = V_0 (1 - haircut)
+    v12 = np.sum(1000.0 * np.exp(0.03 * t[12:]) * 0.5 ** (k[12:] / 36) * np.exp(-0.07 * t[12:]))
     lv = res.aggregate.loc["lending_value", "base"]
-    assert lv == pytest.approx(v12 - 0.1 * base, rel=1e-12)
+    assert lv == pytest.approx(min(0.9 * v12, 0.7 * base), rel=1e-12)
+    unfloored = run_stress(book, Scenario("up", Shocks(revenue_multiplier=0.8)), grid,
+                           config=RunConfig(n_paths=8, haircut_floor=0.0))[0]
+    assert unfloored.aggregate.loc["lending_value", "base"] == pytest.approx(0.9 * v12, rel=1e-12)
 
 
 def test_loan_figures_follow_credit_formulas(runner: StressRunner) -> None:

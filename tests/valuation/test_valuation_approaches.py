@@ -12,6 +12,7 @@ from valuation import CostValuer, MarketValuer, value_asset
 from valuation.conventions import Compounding, DayCount, year_fraction
 from valuation.errors import ConventionError, InsufficientDataError, NoMethodError
 from valuation.market_approach import scope_score
+from valuation.mixture import Mixture
 from valuation.montecarlo import Distribution
 from valuation.quote import make_quote
 from valuation.reconcile import reconcile_weights
@@ -106,8 +107,11 @@ def test_other_methods_run_when_one_lacks_data(build) -> None:
                       build.asset(), build.as_of, build.market(), 100, 1)
     assert set(res.methods) == {"cost", "market"}
     assert "income approach needs at least 12 months" in res.unavailable["income"]
-    assert res.simulation is None and res.distribution.std == 0.0
-    assert res.quote.haircut == pytest.approx(1 - 0.7 * 0.9)
+    # without the income approach the range is still each approach's own uncertainty, never a point
+    assert res.simulation is None and res.distribution.std > 0.0
+    assert res.distribution.p05 < res.value < res.distribution.p95
+    assert res.quote.haircut >= 0.3  # the floor
+    assert res.quote.lending_value == pytest.approx(res.value * (1 - res.quote.haircut))
     assert sum(res.weights.values()) == pytest.approx(1.0)
 
 
@@ -163,31 +167,50 @@ def test_default_weights_follow_evidence_and_overrides_win() -> None:
         reconcile_weights({"cost": methods["cost"]}, {"income": 1.0})
 
 
+def _one_mixture(values: np.ndarray, horizon: np.ndarray | None = None, months: int = 6) -> Mixture:
+    return Mixture({"income": values}, {"income": 1.0},
+                   {"income": values if horizon is None else horizon}, months)
+
+
 def test_quote_identities() -> None:
     d = date(2026, 1, 1)
-    q = make_quote(1_000.0, Distribution(1_000.0, 200.0, 700.0, 990.0, 1_400.0), None, as_of=d, currency="CNY")
+    flat = _one_mixture(np.full(100, 1_000.0))
+    q = make_quote(1_000.0, Distribution(1_000.0, 200.0, 700.0, 990.0, 1_400.0), flat, as_of=d,
+                   currency="CNY")
     assert q.half_spread == pytest.approx(0.25 * 700.0 / 1_000.0)
     assert q.bid == pytest.approx(825.0) and q.ask == pytest.approx(1_175.0)
     assert q.lending_value == pytest.approx(q.mid * (1 - q.haircut))
     assert q.valid_until == d + timedelta(days=30)
-    q2 = make_quote(1_000.0, Distribution.point(1_000.0), None, as_of=d, currency="CNY",
+    # no loss over the horizon: the floor binds (1 - 1 x 0.9 = 0.1 < 0.3)
+    assert q.haircut == pytest.approx(0.3) and q.parameters["floor_binding"]
+    q2 = make_quote(1_000.0, Distribution.point(1_000.0), flat, as_of=d, currency="CNY",
                     params={"haircut_floor": 0.5, "liquidation_cost": 0.2, "validity_days": 7})
-    assert q2.haircut == pytest.approx(1 - 0.5 * 0.8) and q2.half_spread == 0.01
+    assert q2.haircut == pytest.approx(0.5) and q2.half_spread == 0.01
+    halved = _one_mixture(np.full(100, 1_000.0), np.linspace(400.0, 600.0, 100))
+    q3 = make_quote(1_000.0, Distribution.point(1_000.0), halved, as_of=d, currency="CNY",
+                    params={"haircut_floor": 0.0, "liquidation_cost": 0.2})
+    assert q3.haircut == pytest.approx(1 - np.quantile(np.linspace(400.0, 600.0, 100), 0.05) / 1_000 * 0.8)
     with pytest.raises(ConventionError) as err:
-        make_quote(1.0, Distribution.point(1.0), None, as_of=d, currency="CNY", params={"liquidation_cost": 2})
+        make_quote(1.0, Distribution.point(1.0), flat, as_of=d, currency="CNY", params={"liquidation_cost": 2})
     assert err.value.field == "assumptions.liquidation_cost"
 
 
 def test_quote_haircut_from_simulated_horizon_values(build) -> None:
+    """One approach weighted 1: haircut = 1 - q05(V_H) / V x (1 - c), V_H = value after 6 months today."""
     res = value_asset(build.revenue_frame(build.noisy_growth(36, seed=6)), build.costs(), build.comparables(),
-                      build.asset(), build.as_of, build.market(), 4_000, 3,
+                      build.asset(), build.as_of, build.market(), 4_000, 3, weights={"income": 1.0},
                       assumptions={"haircut_floor": 0.0, "liquidation_cost": 0.1, "liquidation_horizon_months": 6})
     sim = res.simulation
-    ratio = np.quantile(sim.horizon_value(6), 0.05) / sim.values.mean()
-    assert res.quote.haircut == pytest.approx(1 - min(ratio, 1.0) * 0.9, rel=1e-12)
-    assert res.quote.parameters["horizon_value_ratio_quantile"] == pytest.approx(ratio)
+    df6 = sim.discount_factors[5]
+    v_h = sim.horizon_value(6) * df6  # cash flows after month 6, discounted to today
+    assert v_h == pytest.approx(sim.revenue[:, 6:] @ sim.discount_factors[6:], rel=1e-12)
+    q = np.quantile(v_h, 0.05)
+    assert res.quote.haircut == pytest.approx(1 - q / res.value * 0.9, rel=1e-12)
+    assert res.quote.lending_value == pytest.approx(0.9 * q, rel=1e-12)
     d = res.distribution
     assert d.p05 <= d.p50 <= d.p95 and d.mean == pytest.approx(res.value, rel=0.05)
+    # the range is the income approach's own range, never a point
+    assert d.p05 == pytest.approx(np.quantile(sim.values, 0.05)) and d.p95 > d.p05
 
 
 def test_value_asset_accepts_plain_data_and_reads_like_the_contract(build) -> None:

@@ -122,6 +122,7 @@ def test_large_simulations_run_in_blocks_and_replay_their_revenue(build, monkeyp
 
 def test_without_volatility_or_jumps_every_path_is_the_income_value(build) -> None:
     plan = _plan(build)
-    sim = simulate_plan(plan, n_paths=64, seed=1, jump_loss=0.0, volatility_multiplier=0.0)
+    sim = simulate_plan(plan, n_paths=64, seed=1, jump_loss=0.0, volatility_multiplier=0.0,
+                        parameter_uncertainty=False)
     assert sim.values == pytest.approx(np.full(64, plan.value), rel=1e-12)
     assert sim.std_error == pytest.approx(0.0, abs=1e-9 * plan.value)
