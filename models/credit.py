@@ -63,6 +63,9 @@ class LoanBase(SQLModel):
     paths: int
     seed: int
     as_of: date
+    valuation_id: int | None = Field(
+        default=None, foreign_key="valuation.id", index=True,
+        description="The stored valuation relied on (first pledged asset's).")
 
 
 class Loan(LoanBase, table=True):
@@ -95,6 +98,8 @@ class Pledge(SQLModel, table=True):
     haircut: float
     currency: str = Field(max_length=3)
     status: str = Field(default="live", max_length=20)
+    valuation_id: int | None = Field(default=None, foreign_key="valuation.id", index=True,
+                                     description="The stored valuation these figures come from.")
     created_at: datetime = Field(default_factory=utc_now)
 
 

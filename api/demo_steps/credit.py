@@ -47,7 +47,6 @@ def run(ctx: DemoContext) -> None:
                 "asset_ids": [asset_ids[i]], "currency": "CNY", "tenor_months": tenor,
                 "amortization": amort, "frequency_months": freq, "day_count": "ACT/365F",
                 "calendar": "China", "borrower": borrower, "as_of": ctx.as_of.isoformat(),
-                "paths": PATHS, "seed": ctx.seed + i,
             }
             try:
                 quote = service.quote_loan(session, LoanQuoteIn.model_validate(base))

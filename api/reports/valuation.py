@@ -124,23 +124,19 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
     return svg, "; ".join(parts) + "."
 
 
-def _value_samples(result: Any, weights: Mapping[str, float]) -> np.ndarray | None:
-    """Samples of the reconciled value, when the engine exposes them."""
-    for holder in (result, getattr(result, "distribution", None)):
-        for name in ("samples", "mixture", "mixture_values", "value_samples", "values"):
-            v = getattr(holder, name, None)
-            if v is not None and not callable(v):
-                arr = np.asarray(v, dtype=np.float64).ravel()
-                if arr.size > 1:
-                    return arr
-    sim = getattr(result, "simulation", None)
-    if sim is None:
+def _value_samples(result: Any, weights: Mapping[str, float], n: int = 20_000) -> np.ndarray | None:
+    """Equal-weight samples of the reconciled value: each approach's own distribution
+    (quantile-spaced, so deterministic) in proportion to its weight in the mixture."""
+    mixture = getattr(result, "mixture", None)
+    if mixture is None:
         return None
-    # weighted income paths plus the other approaches' values (the reconciliation of
-    # engines whose other approaches are point values); checked against the stored range
-    fixed = sum(w * result.methods[m].value for m, w in weights.items()
-                if m != "income" and m in result.methods)
-    return weights.get("income", 0.0) * np.asarray(sim.values) + fixed
+    parts = []
+    for m, w in mixture.weights.items():
+        k = int(round(w * n))
+        values = np.asarray(mixture.samples.get(m, ()), dtype=np.float64)
+        if k > 0 and values.size:
+            parts.append(np.quantile(values, (np.arange(k) + 0.5) / k))
+    return np.concatenate(parts) if parts else None
 
 
 def value_chart(pub: Mapping[str, Any], result: Any | None) -> tuple[str, str]:

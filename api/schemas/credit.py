@@ -76,8 +76,11 @@ class LoanQuoteIn(BaseModel):
     borrower: BorrowerIn
     as_of: BoundedDate = Field(default=None, description="Valuation date; default today (UTC).")
     start_date: BoundedDate = Field(default=None, description="Disbursement date; default as_of.")
-    paths: int = Field(strict=True, default=2000, ge=100, le=100_000, description="Monte Carlo paths per asset.")
-    seed: int = Field(strict=True, default=0, ge=0, le=2**62)
+    valuation_id: int | None = Field(
+        strict=True, default=None, ge=1, le=2**63 - 1,
+        description="The stored valuation relied on for the asset it values; default each asset's "
+                    "latest on or before as_of. Collateral figures (value, haircut, lending value, "
+                    "paths) come from the record, never from the request.")
     lgd: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
     funding_rate: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=-0.05, lt=1.0, description="Annual funding rate; default from the currency's curve.")
     hurdle_rate: float = Field(strict=True, allow_inf_nan=False, default=0.12, ge=0.0, lt=1.0)
@@ -107,9 +110,8 @@ class LoanCreateIn(LoanQuoteIn):
 class RevalueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: BoundedDate = None
-    paths: int = Field(strict=True, default=2000, ge=100, le=100_000)
-    seed: int = Field(strict=True, default=0, ge=0, le=2**62)
+    as_of: BoundedDate = Field(default=None, description="Revaluation date: each asset's latest stored "
+                                                          "valuation on or before it; default today.")
     collateral_value: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=MAX_AMOUNT,
                                            description="Use this value instead of revaluing the assets.")
     thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
@@ -125,6 +127,7 @@ class RatePartsOut(BaseModel):
 
 class AssetCollateralOut(BaseModel):
     asset_id: int
+    valuation_id: int = Field(description="The stored valuation these figures come from.")
     category: str
     value: float
     haircut: float
@@ -156,10 +159,12 @@ class LoanQuoteOut(BaseModel):
     rwa: float
     asset_correlation: float
     rate: RatePartsOut
+    valuation_id: int = Field(description="The valuation relied on (the first pledged asset's; "
+                                          "each asset's is in `assets`).")
     assets: list[AssetCollateralOut]
     warnings: list[str]
-    paths: int
-    seed: int
+    paths: int = Field(description="Monte Carlo paths of the valuation relied on.")
+    seed: int = Field(description="Seed of the valuation relied on.")
 
 
 class ScheduleRowOut(BaseModel):

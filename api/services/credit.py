@@ -3,13 +3,14 @@
 The routers (`api.routers.loans`) and the demo step call these functions. The numbers
 come from the pure library (`credit.*`) fed by `valuation.value_asset`:
 
-1. Each pledged asset is valued (`api.services.valuation.value_registered_asset`, i.e.
-   `valuation.value_asset` on the registry's data, seeded Monte Carlo). Its
-   haircut is 1 minus the 5 % quantile of the simulated value over a 6-month
-   liquidation horizon relative to today's simulated value, plus a 10 % liquidation
-   cost, floored at 30 % (`credit.collateral.monte_carlo_haircut`); lending value =
-   reconciled value x (1 - haircut); the maximum loan is the category's advance rate x
-   value, capped by the lending value, less what live loans already use.
+1. Each pledged asset's figures come from the record: the valuation the loan relies on
+   (``valuation_id`` in the request for that asset, else the asset's latest stored
+   valuation on or before ``as_of``), with its value, haircut and lending value as
+   stored (the project's one haircut, `valuation.haircut`, in the asset's quote). Its
+   Monte Carlo paths, needed for PD and LGD, are re-drawn with the valuation's own
+   date, seed, paths and assumptions (a request cannot choose them) and scaled to the
+   stored value. The maximum loan is the category's advance rate x value, capped by
+   the lending value, less what live loans already use.
 2. PD: the borrower's master-scale rating, or the probability that the pledged assets'
    simulated cash flow (times ``revenue_share``) over each payment period falls below
    the debt service due in it, within the tenor (`credit.pd.pd_from_revenue` with a
@@ -49,7 +50,7 @@ from api.errors import ConflictError, InvalidInputError, NotFoundError
 from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services.valuation import value_registered_asset
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
-from credit.collateral import AdvancePolicy, monte_carlo_haircut, origination_warnings
+from credit.collateral import AdvancePolicy, origination_warnings
 from credit.lgd import economic_lgd, regulatory_lgd
 from credit.loans import loan_terms, terms_schedule
 from credit.monitoring import MonitoringThresholds, revalue
@@ -59,16 +60,16 @@ from credit.pricing import funding_rate_from_discount_factor, price_loan
 from models.audit import record_audit
 from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
 from models.registry import DataAsset
+from models.valuation import AssetQuote, Valuation
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
 from valuation.errors import ValuationError
+from valuation.haircut import DEFAULT_LIQUIDATION_COST, DEFAULT_LIQUIDATION_HORIZON_MONTHS
 from valuation.market import MarketData
 
-#: Liquidation horizon of a data asset (months) and the haircut settings (see module notes).
-LIQUIDATION_HORIZON_MONTHS = 6
-HAIRCUT_QUANTILE = 0.05
-LIQUIDATION_COST = 0.10
-#: Basel standardised "other collateral" haircut used as a floor (DESIGN.md market facts).
-HAIRCUT_FLOOR = 0.30
+#: Liquidation horizon and cost of a data asset: the quote defaults of `valuation.haircut`
+#: (the haircut itself comes from the stored valuation's quote).
+LIQUIDATION_HORIZON_MONTHS = DEFAULT_LIQUIDATION_HORIZON_MONTHS
+LIQUIDATION_COST = DEFAULT_LIQUIDATION_COST
 #: Basel PD floor applied to every PD used for EL and capital.
 PD_FLOOR = 0.0005
 #: Flat funding and discount rates by currency (annual compounding, ACT/365F), used
@@ -114,6 +115,9 @@ class AssetCollateral:
     value_0_sim: float
     revenue: np.ndarray = field(repr=False)
     sim: Any = field(repr=False)
+    valuation_id: int = 0
+    paths: int = 0
+    seed: int = 0
 
     def value_paths(self, month: int) -> np.ndarray:
         """Collateral value per path at ``month`` months after as_of, in reconciled terms."""
@@ -124,31 +128,92 @@ class AssetCollateral:
         return max(0.0, self.lending_value - self.pledged)
 
 
-def _value_asset(session: Session, asset: DataAsset, as_of: date, currency: str, paths: int, seed: int) -> Any:
-    """The VALUATION shell's read-only valuation of a registered asset, with its simulation."""
-    return value_registered_asset(session, int(asset.id), as_of=as_of, currency=currency,  # type: ignore[arg-type]
-                                  paths=paths, seed=seed)
+def relied_on_valuation(
+    session: Session, asset_id: int, *, as_of: date, valuation_id: int | None = None,
+) -> tuple[Valuation, AssetQuote]:
+    """The stored valuation (and its quote) a loan on ``asset_id`` relies on.
+
+    ``valuation_id`` when given (it must be a valuation of this asset), else the asset's
+    latest valuation dated on or before ``as_of``.
+
+    Raises
+    ------
+    InvalidInputError
+        (field ``valuation_id``) the named valuation is of another asset or dated after
+        ``as_of``, or the asset has no stored valuation yet.
+    """
+    if valuation_id is not None:
+        row = session.get(Valuation, int(valuation_id))
+        if row is None or row.asset_id != asset_id:
+            raise InvalidInputError(
+                f"The `valuation_id` {valuation_id} is not a valuation of asset {asset_id}.",
+                field="valuation_id")
+        if row.as_of > as_of:
+            raise InvalidInputError(
+                f"The `valuation_id` {valuation_id} is dated {row.as_of}, after the loan's as_of {as_of}.",
+                field="valuation_id")
+    else:
+        row = session.exec(
+            select(Valuation).where(Valuation.asset_id == asset_id, col(Valuation.as_of) <= as_of)
+            .order_by(col(Valuation.as_of).desc(), col(Valuation.id).desc()).limit(1)
+        ).first()
+        if row is None:
+            raise InvalidInputError(
+                f"Asset {asset_id} has no stored valuation on or before {as_of}: value it first "
+                f"(POST /v1/assets/{asset_id}/valuations), or name one with `valuation_id`.",
+                field="valuation_id")
+    quote = session.exec(select(AssetQuote).where(AssetQuote.valuation_id == row.id)).first()
+    if quote is None:  # pragma: no cover - written with the valuation
+        raise NotFoundError(f"The valuation {row.id} has no quote.")
+    return row, quote
+
+
+def _replay(session: Session, row: Valuation) -> Any:
+    """The stored valuation re-run with its own date, seed, paths and assumptions (read-only)."""
+    doc = json.loads(row.result_json)
+    request = doc.get("request") or {}
+    return value_registered_asset(
+        session, int(row.asset_id), as_of=row.as_of, currency=row.currency, paths=int(row.paths),
+        seed=int(row.seed), weights=request.get("weights"), assumptions=doc.get("assumptions") or None,
+        risk_free_rate=request.get("risk_free_rate"),
+    )
 
 
 def assess_assets(
-    session: Session, asset_ids: Sequence[int], *, as_of: date, currency: str, paths: int, seed: int,
-    policy: AdvancePolicy | None = None, for_pledge: bool = True,
+    session: Session, asset_ids: Sequence[int], *, as_of: date, currency: str,
+    valuation_id: int | None = None, policy: AdvancePolicy | None = None, for_pledge: bool = True,
 ) -> list[AssetCollateral]:
-    """Value every pledged asset and work out its haircut, lending value and capacity.
+    """Each pledged asset's value, haircut, lending value and capacity, from its stored valuation.
 
-    Raises `NotFoundError` for an unknown asset and `ConflictError` for one that cannot
-    be pledged (status suspended or retired, or no simulated revenue to value it on).
+    ``valuation_id`` names the valuation relied on for the asset it values (the others use
+    their latest). Raises `NotFoundError` for an unknown asset, `InvalidInputError` for a
+    valuation that cannot be relied on (see `relied_on_valuation`) and `ConflictError` for
+    an asset that cannot be pledged (suspended or retired, or no simulated revenue).
     """
     pol = policy or AdvancePolicy()
     out = []
     pledged = pledged_amounts(session, list(asset_ids))
-    for i, aid in enumerate(asset_ids):
+    named_for: int | None = None
+    if valuation_id is not None:
+        named = session.get(Valuation, int(valuation_id))
+        if named is None or int(named.asset_id) not in {int(a) for a in asset_ids}:
+            raise InvalidInputError(
+                f"The `valuation_id` {valuation_id} is not a valuation of a pledged asset "
+                f"({', '.join(str(a) for a in asset_ids)}).", field="valuation_id")
+        named_for = int(named.asset_id)
+    for aid in asset_ids:
         asset = session.get(DataAsset, int(aid))
         if asset is None:
             raise NotFoundError(f"Asset {aid} does not exist.")
         if for_pledge and asset.status in ("suspended", "retired"):
             raise ConflictError(f"Asset {aid} is {asset.status} and cannot be pledged.")
-        valuation = _value_asset(session, asset, as_of, currency, paths, seed + 7919 * i)
+        row, quote = relied_on_valuation(
+            session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None)
+        if row.currency != currency:
+            raise InvalidInputError(
+                f"The valuation {row.id} of asset {aid} is in {row.currency}; the loan is in {currency}.",
+                field="currency")
+        valuation = _replay(session, row)
         sim = valuation.simulation
         if sim is None or sim.months <= LIQUIDATION_HORIZON_MONTHS:
             raise ConflictError(
@@ -156,18 +221,17 @@ def assess_assets(
                 "over the liquidation horizon."
             )
         v0_sim = float(np.mean(sim.values))
-        if not (valuation.value > 0 and v0_sim > 0):
+        value = float(row.value)
+        if not (value > 0 and v0_sim > 0):
             raise ConflictError(f"Asset {aid} cannot be pledged: its value is not positive.")
-        haircut, _ = monte_carlo_haircut(v0_sim, sim.horizon_value(LIQUIDATION_HORIZON_MONTHS),
-                                         quantile=HAIRCUT_QUANTILE, liquidation_cost=LIQUIDATION_COST,
-                                         floor=HAIRCUT_FLOOR)
-        value = float(valuation.value)
-        lv = value * (1.0 - haircut)
+        haircut = float(quote.haircut)
+        lv = float(quote.lending_value)
         adv = pol.advance_rate(asset.category)
         out.append(AssetCollateral(
             asset=asset, value=value, haircut=haircut, lending_value=lv, advance_rate=adv,
             max_loan=min(adv * value, lv), pledged=float(pledged.get(int(aid), Decimal(0))), value_0_sim=v0_sim,
-            revenue=np.asarray(sim.revenue), sim=sim,
+            revenue=np.asarray(sim.revenue), sim=sim, valuation_id=int(row.id),  # type: ignore[arg-type]
+            paths=int(row.paths), seed=int(row.seed),
         ))
     return out
 
@@ -203,6 +267,11 @@ class LoanAnalytics:
     @property
     def collateral_value(self) -> float:
         return sum(c.value for c in self.collateral)
+
+    @property
+    def valuation_id(self) -> int:
+        """The valuation relied on for the first pledged asset (each asset's is in ``collateral``)."""
+        return self.collateral[0].valuation_id
 
     @property
     def lending_value(self) -> float:
@@ -252,7 +321,7 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
     else:
         rating_pd, given_source = None, "revenue"
     collateral = assess_assets(session, body.asset_ids, as_of=as_of, currency=currency,
-                               paths=body.paths, seed=body.seed)
+                               valuation_id=body.valuation_id)
     room = max_principal(collateral)
     principal = float(body.principal) if body.principal is not None else room
     if principal <= 0:
@@ -333,7 +402,7 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         expected_loss=pd_1y * lgd_econ * ead, capital_k=k_cap, capital=k_cap * ead,
         rwa=risk_weighted_assets(k_cap, ead),
         correlation=float(asset_correlation(pd_1y, body.borrower.sales_meur)),
-        rate=pricing.as_dict(), warnings=warnings, paths=body.paths, seed=body.seed,
+        rate=pricing.as_dict(), warnings=warnings, paths=collateral[0].paths, seed=collateral[0].seed,
     )
 
 
@@ -347,9 +416,10 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
         "pd": a.pd, "pd_source": a.pd_source, "pd_std_error": a.pd_std_error, "lgd": a.lgd,
         "lgd_regulatory": a.lgd_regulatory, "ead": a.ead, "expected_loss": a.expected_loss,
         "capital": a.capital, "capital_k": a.capital_k, "rwa": a.rwa, "asset_correlation": a.correlation,
-        "rate": a.rate,
+        "rate": a.rate, "valuation_id": a.valuation_id,
         "assets": [
-            {"asset_id": int(c.asset.id), "category": c.asset.category, "value": c.value,  # type: ignore[arg-type]
+            {"asset_id": int(c.asset.id), "valuation_id": c.valuation_id,  # type: ignore[arg-type]
+             "category": c.asset.category, "value": c.value,
              "haircut": c.haircut, "lending_value": c.lending_value, "advance_rate": c.advance_rate,
              "max_loan": c.max_loan, "pledged": c.pledged, "available_capacity": c.available}
             for c in a.collateral
@@ -436,7 +506,8 @@ def originate_loan(
             collateral_value=_money(analytics.collateral_value, ccy),
             lending_value=_money(analytics.lending_value, ccy), haircut=analytics.haircut,
             ltv=principal / analytics.collateral_value, asset_correlation=analytics.correlation,
-            status="live", paths=body.paths, seed=body.seed, as_of=analytics.as_of,
+            status="live", paths=analytics.paths, seed=analytics.seed, as_of=analytics.as_of,
+            valuation_id=analytics.valuation_id,
         )
         session.add(loan)
         session.flush()
@@ -444,7 +515,7 @@ def originate_loan(
             session.add(Pledge(
                 loan_id=loan.id, asset_id=int(c.asset.id), amount=_money(amount, ccy),  # type: ignore[arg-type]
                 asset_value=_money(c.value, ccy), lending_value=_money(c.lending_value, ccy),
-                haircut=c.haircut, currency=ccy, status="live",
+                haircut=c.haircut, currency=ccy, status="live", valuation_id=c.valuation_id,
             ))
         session.add(LoanEvent(
             loan_id=loan.id, kind="origination", as_of=analytics.as_of, ltv=loan.ltv, threshold=None,  # type: ignore[arg-type]
@@ -529,7 +600,8 @@ def loan_view(session: Session, loan: Loan) -> dict[str, Any]:
     data["rate"] = {"funding": loan.rate_funding, "expected_loss": loan.rate_expected_loss,
                     "capital": loan.rate_capital, "costs": loan.rate_costs, "total": loan.annual_rate}
     data["pledges"] = [{"asset_id": p.asset_id, "amount": float(p.amount), "asset_value": float(p.asset_value),
-                        "lending_value": float(p.lending_value), "haircut": p.haircut, "status": p.status}
+                        "lending_value": float(p.lending_value), "haircut": p.haircut, "status": p.status,
+                        "valuation_id": p.valuation_id}
                        for p in loan_pledges(session, int(loan.id))]  # type: ignore[arg-type]
     return data
 
@@ -553,14 +625,14 @@ def loan_risk(session: Session, loan: Loan) -> dict[str, Any]:
 
 
 def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of: date) -> float:
-    """Revalued collateral: each pledged asset's value times this loan's share of its live pledges."""
+    """Revalued collateral: each pledged asset's latest stored value (on or before ``as_of``)
+    times this loan's share of its live pledges."""
     if body.collateral_value is not None:
         return float(body.collateral_value)
     pledges = [p for p in loan_pledges(session, int(loan.id)) if p.status == "live"]  # type: ignore[arg-type]
     ids = [p.asset_id for p in pledges]
     totals = pledged_amounts(session, ids)
-    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, paths=body.paths, seed=body.seed,
-                             for_pledge=False)
+    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, for_pledge=False)
     value = 0.0
     for p, c in zip(pledges, assessed, strict=True):
         total = float(totals.get(p.asset_id, Decimal(0))) or float(p.amount)

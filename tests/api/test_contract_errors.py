@@ -59,7 +59,10 @@ def build_world(client, make_key, app=None, *, loan: bool = False, deal: bool = 
     r = client.post("/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=w["reg"])
     assert r.status_code == 201, r.text
     w["asset"], w["assets"] = ids[0], ids
-    if loan:
+    if loan:  # a loan relies on a stored valuation of its asset
+        r = client.post(f"/v1/assets/{ids[0]}/valuations", json={"as_of": AS_OF, "paths": 200, "seed": 1},
+                        headers=w["reg"])
+        assert r.status_code == 201, r.text
         q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=w["bank"])
         assert q.status_code == 200, q.text
         r = client.post("/v1/loans", json=loan_body(ids[:1], principal=round(q.json()["max_principal"] / 4, 2),

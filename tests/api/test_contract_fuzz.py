@@ -112,6 +112,9 @@ def world(client, make_key) -> dict[str, Any]:
     w["asset"] = r.json()["id"]
     assert client.put(f"/v1/assets/{w['asset']}/signals", content=signals_csv(sample.signals),
                       headers={**w["registrar"], "Content-Type": "text/csv"}).status_code == 200
+    # loans rely on a stored valuation of the asset
+    assert client.post(f"/v1/assets/{w['asset']}/valuations", json={"as_of": AS_OF, "paths": 200, "seed": 1},
+                       headers=w["registrar"]).status_code == 201
     return w
 
 
@@ -121,7 +124,7 @@ COMP = {"category": "consumer", "price": 4_200_000, "currency": "CNY", "traded_o
         "records": 8_000_000, "quality_score": 0.88, "rights_scope": "processing_use"}
 LOAN = {"asset_ids": [1], "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
         "frequency_months": 1, "day_count": "ACT/365F", "calendar": "China", "borrower": {"rating": "BBB"},
-        "as_of": AS_OF, "paths": 100, "seed": 3, "principal": 1000.0, "start_date": AS_OF}
+        "as_of": AS_OF, "principal": 1000.0, "start_date": AS_OF}
 DEAL = {
     "name": "fuzz deal", "currency": "CNY",
     "pool": {"receivables": [{"receivable_id": "R0", "cashflows": [1e6] * 6, "pd": 0.03, "recovery_rate": 0.2}],
@@ -212,7 +215,7 @@ def test_fuzz_revalue(client, world, data) -> None:
                                            "principal": round(q.json()["max_principal"] / 4, 2)}, headers=bank)
         assert r.status_code == 201, r.text
         world["loan"] = r.json()["id"]
-    base = {"as_of": AS_OF, "paths": 100, "seed": 1,
+    base = {"as_of": AS_OF,
             "thresholds": {"warning": 0.6, "margin_call": 0.7, "liquidation": 0.85}}
     _send(client, "POST", f"/v1/loans/{world['loan']}/revalue", bank, data.draw(hostile_bodies(base)))
 

@@ -12,6 +12,7 @@ from api.demo_steps.registry import comparable_records, cost_records, signal_row
 from api.schemas.registry import AssetRegister
 from api.services import credit as credit_service
 from api.services import registry
+from api.services import valuation as valuation_service
 from credit.capital import irb_capital
 from models.credit import Loan, LoanEvent, Pledge
 from valuation.samples import generate_samples
@@ -30,6 +31,9 @@ def assets(session_factory) -> list[int]:
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
         registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        for aid in ids:  # loans rely on a stored valuation of each asset
+            valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=500, seed=3,
+                                               tenant="owner", actor="t")
     return ids
 
 
@@ -42,7 +46,7 @@ def body(asset_ids: list[int], **kw) -> dict:
     out = {
         "asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
         "frequency_months": 1, "day_count": "ACT/365F", "calendar": "China",
-        "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat(), "paths": 500, "seed": 3,
+        "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat(),
     }
     out.update(kw)
     return out
@@ -173,7 +177,7 @@ def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
     kinds = [e["kind"] for e in events]
     assert kinds.count("revaluation") == 5 and kinds.count("warning") == 1 and kinds.count("liquidation") == 1
     # a full revaluation of the asset (no override) gives the loan's LTV back near origination
-    full = client.post(f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat(), "paths": 500, "seed": 3},
+    full = client.post(f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat()},
                        headers=bank).json()
     assert full["ltv"] == pytest.approx(loan["principal"] / loan["collateral_value"], rel=1e-6)
     bad = client.post(f"/v1/loans/{loan['id']}/revalue",
@@ -227,7 +231,10 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
         ({"principal": "5000"}, "principal"),
         ({"tenor_months": True}, "tenor_months"),
         ({"frequency_months": True}, "frequency_months"),
-        ({"paths": 500.5}, "paths"),
+        ({"paths": 100}, "paths"),  # collateral figures come from the record, not the request
+        ({"seed": 14}, "seed"),
+        ({"valuation_id": 999_999}, "valuation_id"),
+        ({"valuation_id": 2**63}, "valuation_id"),
         ({"borrower": {"revenue_based": "yes"}}, "borrower.revenue_based"),
     ],
 )

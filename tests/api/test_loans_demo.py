@@ -7,6 +7,7 @@ from sqlmodel import select
 from api.demo_steps import DemoContext
 from api.demo_steps import credit as credit_step
 from api.demo_steps import registry as registry_step
+from api.demo_steps import valuation as valuation_step
 from models.credit import Loan, LoanEvent, Pledge
 
 
@@ -14,6 +15,7 @@ def test_demo_step_books_loans_and_prints_figures(session_factory) -> None:
     lines: list[str] = []
     ctx = DemoContext(session_factory=session_factory, tenant="demo", out=lines.append)
     registry_step.run(ctx)
+    valuation_step.run(ctx)  # loans rely on the stored valuations
     lines.clear()
     credit_step.run(ctx)
     ids = ctx.state["loan_ids"]

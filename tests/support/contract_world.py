@@ -36,8 +36,7 @@ def comparable_bodies(frame) -> list[dict[str, Any]]:
 def loan_body(asset_ids: list[int], **kw: Any) -> dict[str, Any]:
     body = {"asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12,
             "amortization": "annuity", "frequency_months": 1, "day_count": "ACT/365F",
-            "calendar": "China", "borrower": {"rating": "BBB"}, "as_of": AS_OF,
-            "paths": 100, "seed": 3}
+            "calendar": "China", "borrower": {"rating": "BBB"}, "as_of": AS_OF}
     body.update(kw)
     return body
 
