@@ -254,7 +254,9 @@ def value_asset(
         if plan is not None
         else float(given.get("half_life_months") or default_half_life_months(asset))
     )
-    if plan is not None and horizon > 0:
+    if horizon == 0:
+        df_h = 1.0
+    elif plan is not None:
         df_h = float(plan.discount_factors[min(horizon, plan.months) - 1])
     else:
         df_h = float(market.discount_factors([add_months(as_of_d, horizon)], from_date=as_of_d)[0])

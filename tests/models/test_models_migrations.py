@@ -18,12 +18,15 @@ from sqlmodel import Session, select
 from models import db
 from models.registry import DataAsset, Signal, issue_certificate_no
 
+#: The newest revision shipped: the scratch revisions below build on it.
+HEAD = sorted(p.stem for p in (db.MIGRATIONS_DIR / "versions").glob("0*.py"))[-1]
+
 FAILING_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_scratch"
-down_revision = "0006_jobs"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -43,7 +46,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_scratch"
-down_revision = "0006_jobs"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -80,11 +83,11 @@ def test_failing_migration_leaves_the_database_unchanged(
 ) -> None:
     engine = _engine(tmp_path, "atomic.db")
     try:
-        db.upgrade(engine, "0006_jobs")
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION)
+        db.upgrade(engine, HEAD)
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION.replace("{head}", HEAD))
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
-        assert db.schema_status(engine) == ("0006_jobs", "0099_scratch")
+        assert db.schema_status(engine) == (HEAD, "0099_scratch")
         assert "scratch" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
@@ -95,7 +98,7 @@ def test_failing_first_upgrade_leaves_an_empty_database(
 ) -> None:
     engine = _engine(tmp_path, "fresh.db")
     try:
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION)
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION.replace("{head}", HEAD))
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
         assert sa.inspect(engine).get_table_names() == []
@@ -108,7 +111,7 @@ def test_table_rebuild_keeps_child_rows_and_foreign_keys(
 ) -> None:
     engine = _engine(tmp_path, "rebuild.db")
     try:
-        db.upgrade(engine, "0006_jobs")
+        db.upgrade(engine, HEAD)
         factory = db.make_session_factory(engine)
         with factory() as session:
             asset = DataAsset(
@@ -124,7 +127,7 @@ def test_table_rebuild_keeps_child_rows_and_foreign_keys(
                 Signal(asset_id=asset.id, metric="revenue", month=date(2025, 1, 1), value=1)
             )
             session.commit()
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(RECREATING_REVISION)
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(RECREATING_REVISION.replace("{head}", HEAD))
         db.upgrade(engine)
         with factory() as session:
             assert len(session.exec(select(Signal)).all()) == 1
@@ -158,7 +161,7 @@ def test_migration_scripts_ship_inside_the_package() -> None:
     assert (db.MIGRATIONS_DIR / "script.py.mako").is_file()
     assert sorted(p.name for p in (db.MIGRATIONS_DIR / "versions").glob("0*.py")) == [
         "0001_registry.py", "0002_valuation.py", "0003_credit.py", "0004_products.py",
-        "0005_risk.py", "0006_jobs.py",
+        "0005_risk.py", "0006_jobs.py", "0007_loan_valuation.py",
     ]  # fmt: skip
 
 
