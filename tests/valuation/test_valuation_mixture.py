@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from valuation import value_asset
-from valuation.engine import MODEL_VERSION, model_record
-from valuation.haircut import haircut_from_quantile, lending_haircut
-from valuation.montecarlo import weighted_quantile
-
-from datetime import date
-
-import pandas as pd
-
 from valuation.asset import AssetProfile, Quality, Rights
 from valuation.conventions import Compounding, DayCount
+from valuation.engine import MODEL_VERSION, model_record
+from valuation.haircut import haircut_from_quantile, lending_haircut
 from valuation.market import MarketData
+from valuation.montecarlo import weighted_quantile
 
 AS_OF = date(2026, 1, 1)
 
