@@ -212,3 +212,98 @@ def build_mixture(
             samples[name] = market_samples(result, n, np.random.default_rng([seed, 3]))
             horizon[name] = samples[name] * share
     return Mixture(samples, dict(weights), horizon, int(horizon_months))
+
+
+#: Summary columns of `summarise_batch`.
+BATCH_COLUMNS = ("value", "mean", "p05", "p50", "p95", "horizon_quantile", "haircut", "lending_value")
+
+
+def _row_weighted_quantiles(values: FloatArray, weights: FloatArray, qs: FloatArray) -> FloatArray:
+    """`weighted_quantile` row by row: values and weights (rows, n) -> (rows, len(qs))."""
+    order = np.argsort(values, axis=1, kind="stable")
+    v = np.take_along_axis(values, order, axis=1)
+    w = np.take_along_axis(weights, order, axis=1)
+    below = np.cumsum(w, axis=1) - w
+    below /= below[:, -1:]
+    return np.stack([np.interp(qs, below[i], v[i]) for i in range(v.shape[0])])
+
+
+def summarise_batch(
+    expected: FloatArray,
+    sigma: FloatArray,
+    discount_factors: FloatArray,
+    n_paths: int,
+    rng: np.random.Generator,
+    *,
+    weights: FloatArray,
+    other_values: FloatArray,
+    other_sds: FloatArray,
+    jump_hazard: FloatArray | None = None,
+    jump_loss: float = 0.0,
+    horizon_months: int = 6,
+    lending_quantile: float = 0.05,
+    liquidation_cost: float = 0.10,
+    haircut_floor: float = 0.30,
+    chunk_assets: int = 50,
+) -> FloatArray:
+    """Mixture summaries and haircuts of many assets, chunk by chunk (bounded memory).
+
+    The batch form of `build_mixture` + `valuation.haircut` for books of assets: per
+    asset, the income paths (`valuation.montecarlo.simulate_values_batch`) and lognormal
+    draws for the other approaches (mean-preserving, deviation ``other_sds``), mixed with
+    ``weights``; cost and market values at the horizon take the income plan's remaining
+    share. Only the summaries are kept, so memory does not grow with the number of
+    assets.
+
+    Parameters
+    ----------
+    expected, sigma, discount_factors, jump_hazard, jump_loss
+        As `simulate_values_batch` (shapes (A, M), (A,), (A, M) or (M,), (A,)).
+    weights : FloatArray, shape (A, 3)
+        Weights of income, cost and market per asset (rows sum to one).
+    other_values, other_sds : FloatArray, shape (A, 2)
+        Cost and market point values and log deviations.
+
+    Returns
+    -------
+    FloatArray, shape (A, 8)
+        Columns `BATCH_COLUMNS`: value (weighted point value, the income point being the
+        paths' mean), mixture mean, p05, p50, p95, the lending quantile of the horizon
+        values, haircut and lending value.
+    """
+    from valuation.haircut import haircut_from_quantile
+    from valuation.montecarlo import simulate_values_batch
+
+    expected = np.asarray(expected, dtype=np.float64)
+    n_assets, months = expected.shape
+    dfs = np.broadcast_to(np.asarray(discount_factors, dtype=np.float64), (n_assets, months))
+    h = int(horizon_months)
+    pv = expected * dfs
+    total = pv.sum(axis=1)
+    share = np.where(total > 0, pv[:, h:].sum(axis=1) / np.where(total > 0, total, 1.0), 0.0)
+    qs = np.array([0.05, 0.5, 0.95])
+    out = np.empty((n_assets, len(BATCH_COLUMNS)))
+    for a0 in range(0, n_assets, chunk_assets):
+        a1 = min(a0 + chunk_assets, n_assets)
+        c = a1 - a0
+        inc, inc_h = simulate_values_batch(
+            expected[a0:a1], np.asarray(sigma)[a0:a1], dfs[a0:a1], n_paths, rng,
+            jump_hazard=None if jump_hazard is None else np.asarray(jump_hazard)[a0:a1],
+            jump_loss=jump_loss, horizon_months=h,
+        )
+        sd = np.asarray(other_sds, dtype=np.float64)[a0:a1]
+        z = rng.standard_normal((c, 2, n_paths))
+        others = np.asarray(other_values, dtype=np.float64)[a0:a1, :, None] * np.exp(
+            sd[:, :, None] * z - 0.5 * sd[:, :, None] ** 2)
+        values = np.concatenate([inc, others[:, 0], others[:, 1]], axis=1)
+        horizon = np.concatenate([inc_h, others[:, 0] * share[a0:a1, None],
+                                  others[:, 1] * share[a0:a1, None]], axis=1)
+        w = np.repeat(np.asarray(weights, dtype=np.float64)[a0:a1] / n_paths, n_paths, axis=1)
+        point = (w[:, :n_paths].sum(axis=1) * inc.mean(axis=1)
+                 + (np.asarray(weights)[a0:a1, 1:] * np.asarray(other_values)[a0:a1]).sum(axis=1))
+        quant = _row_weighted_quantiles(values, w, qs)
+        q_h = _row_weighted_quantiles(horizon, w, np.array([lending_quantile]))[:, 0]
+        cut = haircut_from_quantile(point, q_h, liquidation_cost=liquidation_cost, floor=haircut_floor)
+        out[a0:a1] = np.column_stack([point, (w * values).sum(axis=1) / w.sum(axis=1), quant,
+                                      q_h, cut, point * (1.0 - cut)])
+    return out

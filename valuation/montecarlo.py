@@ -346,7 +346,8 @@ def simulate_values_batch(
     jump_hazard: FloatArray | None = None,
     jump_loss: float = 0.0,
     chunk_assets: int | None = None,
-) -> FloatArray:
+    horizon_months: int | None = None,
+) -> FloatArray | tuple[FloatArray, FloatArray]:
     """Path values of many assets at once, vectorised across assets in chunks.
 
     Parameters
@@ -364,10 +365,13 @@ def simulate_values_batch(
     jump_loss : float
     chunk_assets : int, optional
         Assets per chunk; default keeps a chunk's paths near 32 MB.
+    horizon_months : int, optional
+        Also return each path's value after this many months, discounted to today
+        (``sum_{k > h} CF_k DF_k``, `MonteCarloResult.remaining_value`).
 
     Returns
     -------
-    FloatArray, shape (n_assets, n_paths)
+    FloatArray, shape (n_assets, n_paths), or a pair of them with ``horizon_months``
         Present value per asset and path; the same model as `simulate_cash_flows`.
     """
     n_assets, months = expected.shape
@@ -377,13 +381,15 @@ def simulate_values_batch(
         log_mean = np.log(expected)
     jumps = jump_hazard is not None and jump_loss > 0.0
     if jumps:
-        h = np.asarray(jump_hazard, dtype=np.float64)
-        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-h[:, None] * k[None, :])))
+        hz = np.asarray(jump_hazard, dtype=np.float64)
+        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-hz[:, None] * k[None, :])))
     sig = np.asarray(sigma, dtype=np.float64)
     log_mean = log_mean - 0.5 * (sig * sig)[:, None] * k[None, :]
     if chunk_assets is None:
         chunk_assets = max(1, int(32e6 // (8 * months * n_paths)))
     out = np.empty((n_assets, n_paths), dtype=np.float64)
+    h = None if horizon_months is None else max(int(horizon_months), 0)
+    out_h = None if h is None else np.empty((n_assets, n_paths), dtype=np.float64)
     half = (n_paths + 1) // 2
     use_anti = antithetic and n_paths >= 2
     for a0 in range(0, n_assets, chunk_assets):
@@ -404,11 +410,14 @@ def simulate_values_batch(
             u = rng.random((c, n_paths))
             if use_anti:
                 u[:, half:] = 1.0 - u[:, : n_paths - half]
-            tau = -np.log1p(-u) / h[a0:a1, None]
+            tau = -np.log1p(-u) / hz[a0:a1, None]
             np.add(z, math.log1p(-jump_loss), out=z, where=k[None, :, None] >= tau[:, None, :])
         np.exp(z, out=z)
         out[a0:a1] = np.einsum("amp,am->ap", z, dfs[a0:a1])
-    return out
+        if out_h is not None:
+            out_h[a0:a1] = (np.einsum("amp,am->ap", z[:, h:], dfs[a0:a1, h:]) if h < months
+                            else 0.0)
+    return out if out_h is None else (out, out_h)
 
 
 def revenue_paths(

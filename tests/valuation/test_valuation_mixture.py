@@ -187,3 +187,32 @@ def test_figures_are_pinned_to_the_model_version() -> None:
 
 
 PINNED = {"value": 1091248.7220405992, "p05": 571207.470783007, "haircut": 0.6031125161087156}
+
+
+def test_batch_summaries_follow_the_single_asset_definitions() -> None:
+    from valuation.mixture import BATCH_COLUMNS, summarise_batch
+    from valuation.montecarlo import simulate_values_batch
+
+    a, m, n = 7, 24, 2_000
+    expected = np.linspace(1_000.0, 3_000.0, a)[:, None] * np.ones((a, m))
+    sigma = np.full(a, 0.06)
+    dfs = np.exp(-0.08 * np.arange(1, m + 1) / 12)
+    income_only = np.tile([1.0, 0.0, 0.0], (a, 1))
+    out = summarise_batch(expected, sigma, dfs, n, np.random.default_rng(5), weights=income_only,
+                          other_values=np.ones((a, 2)), other_sds=np.full((a, 2), 0.2),
+                          horizon_months=0, haircut_floor=0.0, liquidation_cost=0.1, chunk_assets=3)
+    col = {c: i for i, c in enumerate(BATCH_COLUMNS)}
+    values = simulate_values_batch(expected[:3], sigma[:3], dfs, n, np.random.default_rng(5))
+    assert out[:3, col["p05"]] == pytest.approx(np.quantile(values, 0.05, axis=1), rel=1e-12)
+    assert out[:, col["lending_value"]] == pytest.approx(0.9 * out[:, col["p05"]], rel=1e-12)
+    # a horizon lowers lending values; a mixture with far-off approaches widens the range
+    later = summarise_batch(expected, sigma, dfs, n, np.random.default_rng(5), weights=income_only,
+                            other_values=np.ones((a, 2)), other_sds=np.full((a, 2), 0.2),
+                            horizon_months=6, haircut_floor=0.0)
+    assert np.all(later[:, col["lending_value"]] < out[:, col["lending_value"]])
+    mixed = summarise_batch(expected, sigma, dfs, n, np.random.default_rng(5),
+                            weights=np.tile([0.5, 0.25, 0.25], (a, 1)),
+                            other_values=np.column_stack([out[:, 0] * 0.3, out[:, 0] * 3.0]),
+                            other_sds=np.full((a, 2), 0.2), horizon_months=0, haircut_floor=0.0)
+    assert np.all(mixed[:, col["p05"]] < out[:, col["p05"]])
+    assert np.all(mixed[:, col["p95"]] > out[:, col["p95"]])
