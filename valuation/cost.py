@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,6 +47,10 @@ DEFAULT_COST_TAX_RATE = 0.06
 DEFAULT_COST_INFLATION_RATE = 0.02  # PBoC's ~2 % CPI anchor, as a restatement index
 
 
+#: Days of the window over which recurring costs are averaged into a monthly run-rate.
+RUN_RATE_DAYS = 365
+
+
 @dataclass(frozen=True, slots=True)
 class CostOccurrences:
     """Cost occurrences up to ``as_of`` (one row per monthly occurrence).
@@ -60,7 +64,10 @@ class CostOccurrences:
     age_years : FloatArray, shape (n,)
         Age at ``as_of`` in ACT/365F years.
     monthly_run_rate : float
-        Sum of recurring amounts whose recurrence window covers ``as_of``.
+        Run-rate of recurring costs over the 365 days before ``as_of``: each recurring
+        record's monthly amount times the share of that year it was active (so a cost
+        that ended on ``as_of`` still counts, and moving ``as_of`` by a day moves the
+        run-rate by at most 1/365 of each amount).
     """
 
     amounts: FloatArray
@@ -119,8 +126,10 @@ def cost_occurrences(costs: pd.DataFrame, *, as_of: date, currency: str) -> Cost
                 break
             amounts.append(amount_f)
             ages.append(year_fraction(d, as_of, DayCount.ACT_365F))
-        if n >= 2 and start <= as_of < add_months(start, n):
-            run_rate += amount_f
+        if n >= 2:
+            window = as_of - timedelta(days=RUN_RATE_DAYS)
+            active = (min(add_months(start, n), as_of) - max(start, window)).days
+            run_rate += amount_f * max(active, 0) / RUN_RATE_DAYS
     age_years = np.asarray(ages, dtype=np.float64)
     return CostOccurrences(
         amounts=np.asarray(amounts, dtype=np.float64),

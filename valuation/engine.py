@@ -19,7 +19,7 @@ from valuation.forecast import default_half_life_months
 from valuation.income import MAX_LIFE_MONTHS, IncomePlan, IncomeValuer
 from valuation.market import MarketData
 from valuation.market_approach import MarketValuer
-from valuation.mixture import build_mixture
+from valuation.mixture import MARKET_FEW, MARKET_MIN_SD_FEW, build_mixture, market_deviation
 from valuation.montecarlo import MAX_PATHS, Distribution, MonteCarloResult, simulate_plan
 from valuation.quote import QUOTE_PARAMETERS, make_quote, quote_parameters
 from valuation.reconcile import AssetValuation, reconcile
@@ -29,8 +29,10 @@ from valuation.signals import clean_signals
 #: Bumped whenever the same inputs give different figures (a test pins figures to it).
 #: 2.0.0: each approach's own uncertainty and their mixture; one haircut on the mixture
 #: at the liquidation horizon; reconciliation by evidence when approaches disagree;
-#: the fitted trend's parameter uncertainty in the income paths.
-MODEL_VERSION = "datafin-valuation 2.0.0"
+#: the fitted trend's parameter uncertainty in the income paths. 2.1.0: guarded inputs
+#: (trailing months never outliers, level shifts, zero months as data, the cost ratio
+#: from the trailing year's run-rate of recurring costs).
+MODEL_VERSION = "datafin-valuation 2.1.0"
 #: Libraries whose versions each valuation records.
 RECORDED_LIBRARIES = ("numpy", "scipy", "pandas", "QuantLib")
 
@@ -290,8 +292,9 @@ def value_asset(
         currency=ccy,
         params={k: given[k] for k in QUOTE_PARAMETERS if k in given},
     )
-    notes = clean_signals(inputs.signals, as_of=as_of_d, currency=ccy).notes
-    warnings = _collect_warnings(methods, rec)
+    clean = clean_signals(inputs.signals, as_of=as_of_d, currency=ccy)
+    notes = clean.notes
+    warnings = _signal_warnings(clean, as_of_d) + _collect_warnings(methods, rec)
     sensitivities = _sensitivities(
         methods, w, given, inputs, as_of=as_of_d, market=market, base=value
     )
@@ -319,6 +322,33 @@ def value_asset(
     )
 
 
+#: Months after which the latest signal is stale, and the history an income forecast needs.
+STALE_SIGNAL_MONTHS = 6
+SHORT_HISTORY_MONTHS = 12
+
+
+def _signal_warnings(clean: Any, as_of: date) -> tuple[dict[str, str], ...]:
+    """``stale_signals`` (the latest month ends more than 6 months before as_of) and
+    ``short_history`` (fewer than 12 months of revenue and of every usage metric)."""
+    series = [s for s in (clean.revenue, *clean.usage.values()) if s is not None]
+    out: list[dict[str, str]] = []
+    if not series:
+        return ({"code": "short_history", "message": "No revenue or usage signal before as_of."},)
+    last = max(s.last_month for s in series)
+    end = add_months(last, 1)  # the day after the latest month
+    if add_months(end, STALE_SIGNAL_MONTHS) < as_of:
+        gap = (as_of.year - end.year) * 12 + as_of.month - end.month
+        out.append({"code": "stale_signals",
+                    "message": f"The latest signal is for {last:%Y-%m}, {gap} months before as_of "
+                               f"({as_of}); the forecast extrapolates over the gap."})
+    longest = max(s.n_observed for s in series)
+    if longest < SHORT_HISTORY_MONTHS:
+        out.append({"code": "short_history",
+                    "message": f"{longest} month(s) of signals (an income forecast needs "
+                               f"{SHORT_HISTORY_MONTHS})."})
+    return tuple(out)
+
+
 def _collect_warnings(methods: Mapping[str, MethodResult], rec: Any) -> tuple[dict[str, str], ...]:
     """Each approach's warnings (``diagnostics["warnings"]``), then the reconciliation's."""
     out: list[dict[str, str]] = []
@@ -329,6 +359,13 @@ def _collect_warnings(methods: Mapping[str, MethodResult], rec: Any) -> tuple[di
             if key not in seen:
                 seen.add(key)
                 out.append({"code": key[0], "message": key[1]})
+    if "market" in methods and market_deviation(methods["market"]) >= MARKET_MIN_SD_FEW and int(
+        methods["market"].diagnostics.get("comparables_used", 0)
+    ) < MARKET_FEW:
+        out.append({"code": "default_assumption",
+                    "message": f"market uncertainty: fewer than {MARKET_FEW} comparables, so the "
+                               f"market value's log deviation is at least the default "
+                               f"{MARKET_MIN_SD_FEW}."})
     if rec.disagree:
         ratio = rec.disagreement_ratio
         values = ", ".join(f"{m} {r.value:,.0f}" for m, r in methods.items())

@@ -24,6 +24,21 @@ Volatility for simulation: ``sigma_month`` is the residual volatility of the fit
 standard deviation of log values about the fitted path (degrees of freedom
 corrected); the Monte Carlo engine uses it as the monthly log-innovation volatility.
 
+The level the forecast starts from follows the latest data (``level_factor``):
+
+- level shift: the last 1-3 observed months are compared with a fit made without them;
+  when each of the last ``k`` lies below 1/1.5 (or above 1.5 times) that fit, and more
+  than ``3 sigma / sqrt(k)`` away in logs, the trend's shape is fitted without those
+  months and its level is set to theirs:
+  ``level_factor = mean(observed) / mean(fitted)`` over the shifted months. A revenue
+  that fell 90 % in its last months is forecast at the new level, and a revenue that
+  stopped (zero months at the end, longer than any earlier gap) is forecast at zero;
+- intermittent revenue: zero months are data; the share of months with revenue among
+  the observed months of the last year (before any shift) multiplies the level.
+
+A series with at least `MIN_HISTORY_MONTHS` observed months that ends in zero months
+is forecast at zero even when it has too few positive months to fit a shape.
+
 Obsolescence: cash flow of month ``k`` is multiplied by ``0.5 ** (k / H)``; the
 default half-life ``H`` comes from the asset's timeliness and refresh profile
 (`default_half_life_months`), and can be overridden.
@@ -146,6 +161,9 @@ class TrendFit:
     candidates: Mapping[str, float] = field(default_factory=dict)
     last_t: int = 0
     damping: float = 1.0
+    level_factor: float = 1.0
+    level_shift: Mapping[str, float] | None = None
+    active_share: float = 1.0
 
     def with_damping(self, damping: float) -> TrendFit:
         """The same fit with trend growth beyond the last observed month damped by ``damping``."""
@@ -166,9 +184,20 @@ class TrendFit:
             out = np.where(beyond, damped[np.clip((t - self.last_t).astype(np.int64), 0, horizon)], out)
         return out
 
+    def shape_log_fit(self, t: FloatArray) -> FloatArray:
+        """The fitted log median of the series itself (its units, no level factor or scale)."""
+        out = self._trend(np.asarray(t, dtype=np.float64))
+        if self.seasonal is not None:
+            cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
+            out = out + np.asarray(self.seasonal)[cal]
+        return out
+
     def log_fit(self, t: FloatArray) -> FloatArray:
-        """Fitted log median (incl. seasonality, damping and ``ln scale``) at month indices ``t``."""
-        out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(self.scale)
+        """Fitted log median (incl. seasonality, damping, ``ln scale`` and the level factor)
+        at month indices ``t``; ``-inf`` when the level factor is zero."""
+        if self.level_factor <= 0.0:
+            return np.full(np.shape(t), -np.inf)
+        out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(self.scale * self.level_factor)
         if self.seasonal is not None:
             cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
             out = out + np.asarray(self.seasonal)[cal]
@@ -182,6 +211,8 @@ class TrendFit:
     def expected_revenue(self, as_of: date, months: int) -> FloatArray:
         """Mean monthly revenue for months ``k = 1..months`` after ``as_of``, shape (months,)."""
         t = self.month_offset(as_of) + np.arange(months, dtype=np.float64)
+        if self.level_factor <= 0.0:
+            return np.zeros(months)
         return np.exp(self.log_fit(t) + 0.5 * self.sigma_resid**2)
 
     def describe(self) -> dict[str, object]:
@@ -198,6 +229,9 @@ class TrendFit:
             "unit_price": self.scale if self.source != "revenue" else None,
             "candidates": dict(self.candidates),
             "trend_damping": self.damping,
+            "level_factor": self.level_factor,
+            "level_shift": dict(self.level_shift) if self.level_shift else None,
+            "active_share": self.active_share,
             "last_fitted_month_index": self.last_t,
         }
 
@@ -344,7 +378,9 @@ def revenue_forecast(signals: CleanSignals, *, method: str = "income") -> TrendF
     """
     rev = signals.revenue
     if rev is not None and rev.n_usable >= MIN_HISTORY_MONTHS:
-        return fit_trend(rev, method=method)
+        return adjust_level(rev, fit_trend(rev, method=method), method=method)
+    if rev is not None and rev.n_observed >= MIN_HISTORY_MONTHS and _stopped(rev):
+        return _stopped_fit(rev)
     usage = signals.main_usage()
     have_rev = 0 if rev is None else rev.n_usable
     if usage is None or usage.n_usable < MIN_HISTORY_MONTHS or rev is None:
@@ -367,23 +403,102 @@ def revenue_forecast(signals: CleanSignals, *, method: str = "income") -> TrendF
             f"and {usage.metric} to infer a unit price. Got {len(ratios)}.",
             field="signals",
         )
-    fit = fit_trend(usage, method=method)
+    fit = adjust_level(usage, fit_trend(usage, method=method), method=method)
     unit_price = float(np.median(ratios))
+    return replace(fit, scale=unit_price, source=f"{usage.metric} x unit price")
+
+
+#: A trailing month is shifted when it lies beyond this factor of the fit (and 3 deviations).
+LEVEL_SHIFT_FACTOR = 1.5
+LEVEL_SHIFT_MAX_MONTHS = 3
+
+
+def _stopped(series: MonthlySeries) -> bool:
+    """The series' last observed months (up to 3) are all zero."""
+    idx = np.flatnonzero(series.observed)[-LEVEL_SHIFT_MAX_MONTHS:]
+    return idx.size > 0 and bool(np.all(series.values[idx] == 0.0))
+
+
+def _stopped_fit(series: MonthlySeries) -> TrendFit:
+    """A zero forecast for a series that stopped before it had a shape to fit."""
+    n = series.n_observed
     return TrendFit(
-        model=fit.model,
-        params=fit.params,
-        seasonal=fit.seasonal,
-        start=fit.start,
-        sigma_resid=fit.sigma_resid,
-        sigma_month=fit.sigma_month,
-        aic=fit.aic,
-        bic=fit.bic,
-        n=fit.n,
-        scale=unit_price,
-        source=f"{usage.metric} x unit price",
-        candidates=fit.candidates,
-        last_t=fit.last_t,
+        model="log_linear", params={"a": 0.0, "b": 0.0}, seasonal=None, start=series.start,
+        sigma_resid=0.0, sigma_month=0.0, aic=float("nan"), bic=float("nan"), n=n,
+        source=series.metric, last_t=series.n_months - 1, level_factor=0.0,
+        level_shift={"months": float(min(LEVEL_SHIFT_MAX_MONTHS, n)), "ratio": 0.0},
+        active_share=float(series.n_usable / max(n, 1)),
     )
+
+
+def _longest_zero_run(values: FloatArray) -> int:
+    longest = run = 0
+    for v in values:
+        run = run + 1 if v <= 0 else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _masked(series: MonthlySeries, months: list[int] | FloatArray) -> MonthlySeries:
+    masked = series.outliers.copy()
+    masked[np.asarray(months, dtype=np.int64)] = True
+    return MonthlySeries(series.metric, series.start, series.values, series.observed, masked)
+
+
+def adjust_level(series: MonthlySeries, fit: TrendFit, *, method: str = "income") -> TrendFit:
+    """The fit with its level following the latest data (module Notes: level shift and
+    intermittent revenue).
+
+    The last `LEVEL_SHIFT_MAX_MONTHS` observed months are tested against a fit without
+    them (when enough months remain), so a collapse cannot hide by bending the trend.
+    """
+    obs = np.flatnonzero(series.observed)
+    tail = obs[-LEVEL_SHIFT_MAX_MONTHS:]
+    probe = fit
+    without_tail = _masked(series, tail)
+    if without_tail.n_usable >= MIN_HISTORY_MONTHS:
+        try:
+            probe = fit_trend(without_tail, method=method).with_damping(fit.damping)
+        except InsufficientDataError:  # pragma: no cover - guarded by n_usable
+            probe = fit
+    fitted = np.exp(probe.shape_log_fit(tail.astype(np.float64)))
+    sigma = max(probe.sigma_resid, 1e-6)
+    run: list[int] = []
+    sign = 0
+    for pos in range(tail.size - 1, -1, -1):  # from the last month backwards, one sign
+        i = int(tail[pos])
+        v, f = series.values[i], fitted[pos]
+        d = -math.inf if v <= 0 else math.log(v / f)
+        k = len(run) + 1
+        if abs(d) > max(math.log(LEVEL_SHIFT_FACTOR), 3.0 * sigma / math.sqrt(k)) and (
+            sign == 0 or np.sign(d) == sign
+        ):
+            run.append(i)
+            sign = int(np.sign(d))
+        else:
+            break
+    earlier = series.values[obs[obs < min(run)]] if run else series.values[obs]
+    if run and np.all(series.values[run] <= 0) and len(run) <= _longest_zero_run(earlier):
+        run = []  # intermittent revenue: no longer a gap than before
+    shift: dict[str, float] | None = None
+    level = 1.0
+    if run:
+        shape = probe
+        if len(run) < tail.size:
+            trimmed = _masked(series, run)
+            if trimmed.n_usable >= MIN_HISTORY_MONTHS:
+                try:
+                    shape = fit_trend(trimmed, method=method).with_damping(fit.damping)
+                except InsufficientDataError:  # pragma: no cover - guarded by n_usable
+                    shape = probe
+        f_run = np.exp(shape.shape_log_fit(np.asarray(run, dtype=np.float64)))
+        level = float(series.values[run].mean() / f_run.mean())
+        shift = {"months": float(len(run)), "ratio": level, "first_month_index": float(min(run))}
+        fit = shape
+    before = obs[obs < min(run)] if run else obs
+    recent = before[-12:]
+    active = float((series.values[recent] > 0).mean()) if recent.size else 1.0
+    return replace(fit, level_factor=level * active, level_shift=shift, active_share=active)
 
 
 def default_half_life_months(asset: AssetProfile) -> float:

@@ -266,7 +266,7 @@ class IncomeValuer:
             first_year = float(expected[: min(12, life)].mean())
             if occ.monthly_run_rate > 0 and first_year > 0:
                 cost_ratio = min(max(occ.monthly_run_rate / first_year, 0.0), MAX_COST_RATIO)
-                cr_source = "recurring costs / first-year mean revenue"
+                cr_source = "run-rate of recurring costs over the 12 months before as_of / first-year mean revenue"
             else:
                 cost_ratio = DEFAULT_COST_RATIO
                 cr_source = "default"
@@ -344,8 +344,31 @@ class IncomeValuer:
             "undiscounted_cash_flows": float(plan.cash_flows.sum()),
             "first_payment_date": plan.dates[0].isoformat(),
             "last_payment_date": plan.dates[-1].isoformat(),
+            "warnings": income_warnings(plan),
         }
         return MethodResult("income", value, inputs.currency, as_of, plan.assumptions, diagnostics)
+
+
+def income_warnings(plan: IncomePlan) -> list[dict[str, str]]:
+    """``level_shift`` when the forecast follows a shift in the latest months;
+    ``default_assumption`` when the cost ratio fell back to its default."""
+    out: list[dict[str, str]] = []
+    shift = plan.fit.level_shift
+    if shift:
+        k = int(shift["months"])
+        ratio = float(shift["ratio"])
+        out.append({
+            "code": "level_shift",
+            "message": f"The last {k} month(s) of {plan.fit.source} lie at {ratio:.0%} of the fitted "
+                       "trend; the forecast starts from that new level.",
+        })
+    if plan.assumptions.get("cost_ratio_source") == "default":
+        out.append({
+            "code": "default_assumption",
+            "message": f"cost_ratio: no recurring cost was active in the 12 months before as_of; "
+                       f"the default {plan.assumptions['cost_ratio']:.0%} is used.",
+        })
+    return out
 
 
 def annuity_factor(rate: float, periods: int) -> float:

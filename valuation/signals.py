@@ -14,12 +14,16 @@ Treatment (stated in every result's ``notes``):
 - gaps inside a series are filled by log-linear interpolation between the
   neighbouring observed months (linear when a neighbour is zero) and flagged as
   not observed; the forecast fits observed months only;
-- outliers: a month whose log value sits more than ``OUTLIER_Z`` robust standard
-  deviations (1.4826 x MAD) from the median of its four neighbours (two months either
-  side) in log values
-  is flagged and excluded from the fit (needs at least 6 positive months);
-- zero months stay in the series (a real absence of income) but are left out of
-  log fits.
+- outliers: an interior month whose log value sits more than ``OUTLIER_Z`` robust
+  standard deviations (1.4826 x MAD) from the median of its four neighbours (two
+  months either side, all four observed and positive) is flagged and excluded from the
+  fit (needs at least 6 positive months). The first two months and the last
+  `TRAILING_PROTECTED` months are never flagged: a collapse (or a jump) at the end of
+  the history is news, not noise, and is handled as a level shift by the forecast
+  (`valuation.forecast`);
+- zero months are data: they stay in the series, count as observed history, and enter
+  the forecast as the share of months with revenue and, at the end of the history, as a
+  level shift; only the log fit of the trend's shape leaves them out.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from valuation.errors import ConventionError, InsufficientDataError
 
 REVENUE = "revenue"
 OUTLIER_Z = 5.0
+#: Trailing months never flagged as outliers.
+TRAILING_PROTECTED = 3
 _REQUIRED_COLUMNS = ("month", "metric", "value")
 
 
@@ -77,6 +83,11 @@ class MonthlySeries:
     @property
     def n_usable(self) -> int:
         return int(self.usable.sum())
+
+    @property
+    def n_observed(self) -> int:
+        """Months reported (zero months included)."""
+        return int(self.observed.sum())
 
     @property
     def last_month(self) -> date:
@@ -128,7 +139,8 @@ def _fill_and_flag(values: FloatArray, observed: BoolArray) -> tuple[FloatArray,
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(neighbours, axis=0)
         dev = logs - med
-        ok = np.isfinite(dev) & (counts >= 2)
+        ok = np.isfinite(dev) & (counts >= 4)
+        ok[max(n - TRAILING_PROTECTED, 0):] = False
         mad = float(np.median(np.abs(dev[ok]))) if ok.any() else 0.0
         scale = 1.4826 * mad
         if scale > 0:
