@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -291,7 +292,29 @@ def _fit_one(
     return p, seas, y - fitted
 
 
+#: Fits kept by series content: a valuation refits the same history for its plan, its
+#: value and most sensitivities; the fit is a pure function of the series.
+_FIT_CACHE: OrderedDict[tuple[object, ...], TrendFit] = OrderedDict()
+_FIT_CACHE_SIZE = 256
+
+
 def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
+    """`fit_trend_uncached`, remembered by the series' content (metric, start, values,
+    observed and outlier flags): the same history gives the same fit without refitting."""
+    key = (series.metric, series.start, series.values.tobytes(), series.observed.tobytes(),
+           series.outliers.tobytes())
+    hit = _FIT_CACHE.get(key)
+    if hit is not None:
+        _FIT_CACHE.move_to_end(key)
+        return hit
+    fit = fit_trend_uncached(series, method=method)
+    _FIT_CACHE[key] = fit
+    while len(_FIT_CACHE) > _FIT_CACHE_SIZE:
+        _FIT_CACHE.popitem(last=False)
+    return fit
+
+
+def fit_trend_uncached(series: MonthlySeries, *, method: str = "income") -> TrendFit:
     """Fit the candidate models to a monthly series and keep the one with the lowest AIC.
 
     Parameters
