@@ -32,8 +32,10 @@ def breakdown_lines(asset_name: str, result: AssetValuation, valuation_id: int |
             if name == "income":
                 rate = (f"discount {a['discount_rate']:.2%}" if "discount_rate" in a
                         else f"curve + premium {a.get('risk_premium', 0):.2%}")
-                basis = (f"{a['income_form']}, share {a['revenue_share']:.0%}, cost ratio {a['cost_ratio']:.0%}, "
-                         f"life {a['economic_life_months']} m, half-life {a['half_life_months']:.1f} m, {rate}, "
+                margin = (f"royalty {a['royalty_rate']:.0%}" if "royalty_rate" in a
+                          else f"cost ratio {a['cost_ratio']:.0%}")
+                basis = (f"{a['income_form']}, share {a['revenue_share']:.0%}, {margin}, "
+                         f"tax {a['tax_rate']:.0%}, life {a['economic_life_months']} m, half-life {a['half_life_months']:.1f} m, {rate}, "
                          f"forecast {m.diagnostics['fit']['model']} on {a['forecast']}")
             elif name == "cost":
                 basis = (f"replacement {_money(m.diagnostics['replacement_cost'])}, quality "

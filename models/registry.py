@@ -42,6 +42,7 @@ RIGHTS_FIELDS = (
     "exclusive",
     "territory",
     "cross_border",
+    "term_months",
 )
 """Columns of :class:`DataAsset` holding the API's ``rights`` object."""
 
@@ -82,6 +83,9 @@ class DataAssetBase(SQLModel):
     exclusive: bool = Field(description="The rights are exclusive.")
     territory: str = Field(max_length=80, description="Territory the rights cover, e.g. CN.")
     cross_border: bool = Field(description="Cross-border transfer allowed.")
+    term_months: int | None = Field(
+        default=None, ge=1, description="Remaining term of the rights in months; null: no stated end."
+    )
     # quality, GB/T 36344 six dimensions, each a decimal in [0, 1]
     accuracy: float = Field(ge=0.0, le=1.0)
     consistency: float = Field(ge=0.0, le=1.0)
@@ -248,6 +252,10 @@ class ComparableBase(SQLModel):
     records: int = Field(ge=0)
     quality_score: float = Field(ge=0.0, le=1.0)
     rights_scope: str = Field(max_length=80, description="Rights transferred, e.g. processing_use.")
+    annual_revenue: Decimal | None = Field(
+        default=None, ge=0, max_digits=20, decimal_places=4,
+        description="Revenue of the traded product over the year before the trade, major units.",
+    )
 
 
 class ComparableCreate(ComparableBase):

@@ -128,15 +128,52 @@ class Rights:
             )
 
     def scope_score(self) -> float:
-        """Breadth of the rights in (0, 1]: used to compare with comparables' ``rights_scope``.
+        """Breadth of the rights on the one scale shared with comparables (`rights_score`)."""
+        return rights_score(
+            holding=self.holding,
+            processing_use=self.processing_use,
+            product_operation=self.product_operation,
+            exclusive=self.exclusive,
+            cross_border=self.cross_border,
+        )
 
-        Holding 0.4, processing-use 0.3, product-operation 0.3 (the holding right carries
-        the disposal power a buyer pays most for); a non-exclusive grant counts 80 %.
-        The weights are this library's documented defaults, not a published standard.
-        """
-        s = 0.4 * self.holding + 0.3 * self.processing_use + 0.3 * self.product_operation
-        s *= 1.0 if self.exclusive else 0.8
-        return max(s, 0.05)
+
+#: Weight of each right in the breadth score (the holding right carries the disposal power
+#: a buyer pays most for). Library defaults, documented in README's table of defaults.
+RIGHT_WEIGHTS: Mapping[str, float] = {"holding": 0.4, "processing_use": 0.3, "product_operation": 0.3}
+#: Factor of a non-exclusive grant and of rights confined to one territory (no cross-border
+#: transfer); exclusive, cross-border rights count in full.
+NON_EXCLUSIVE_FACTOR = 0.8
+DOMESTIC_FACTOR = 0.9
+#: Floor of the score, so that a ratio of two scores stays finite.
+MIN_RIGHTS_SCORE = 0.05
+
+
+def rights_score(
+    *,
+    holding: bool,
+    processing_use: bool,
+    product_operation: bool,
+    exclusive: bool,
+    cross_border: bool,
+) -> float:
+    """Breadth of a bundle of data rights in (0, 1], one scale for assets and comparables.
+
+    ``(0.4 holding + 0.3 processing_use + 0.3 product_operation)``, times 0.8 unless
+    exclusive and 0.9 unless cross-border transfer is allowed, floored at 0.05. The
+    market approach adjusts each comparable's price by the ratio of the asset's score to
+    the comparable's (`valuation.market_approach.scope_score` reads a comparable's
+    ``rights_scope`` onto this scale). The weights are this library's documented
+    defaults, not a published standard.
+    """
+    s = (
+        RIGHT_WEIGHTS["holding"] * holding
+        + RIGHT_WEIGHTS["processing_use"] * processing_use
+        + RIGHT_WEIGHTS["product_operation"] * product_operation
+    )
+    s *= 1.0 if exclusive else NON_EXCLUSIVE_FACTOR
+    s *= 1.0 if cross_border else DOMESTIC_FACTOR
+    return max(s, MIN_RIGHTS_SCORE)
 
 
 @dataclass(frozen=True, slots=True)

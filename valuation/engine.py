@@ -31,8 +31,11 @@ from valuation.signals import clean_signals
 #: at the liquidation horizon; reconciliation by evidence when approaches disagree;
 #: the fitted trend's parameter uncertainty in the income paths. 2.1.0: guarded inputs
 #: (trailing months never outliers, level shifts, zero months as data, the cost ratio
-#: from the trailing year's run-rate of recurring costs).
-MODEL_VERSION = "datafin-valuation 2.1.0"
+#: from the trailing year's run-rate of recurring costs). 2.2.0: appraiser defaults (post-tax
+#: cash flows at 25 % tax, excess earnings with contributory charges, a 60-month life cap,
+#: relief from royalty), rights (term caps life, product operation gates third-party
+#: revenue, one rights scale for the market approach), revenue multiples, Hampel filter.
+MODEL_VERSION = "datafin-valuation 2.2.0"
 #: Libraries whose versions each valuation records.
 RECORDED_LIBRARIES = ("numpy", "scipy", "pandas", "QuantLib")
 

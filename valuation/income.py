@@ -15,26 +15,39 @@ For months ``k = 1..L`` after ``as_of`` (``L`` the economic life):
   and risk premium are then not used); otherwise the market curve spreaded by
   ``risk_premium`` (`valuation.market.MarketData`);
 - ``kappa`` by ``income_form`` (``s`` = revenue_share, ``c`` = cost_ratio, ``tau`` =
-  tax_rate), floored at 0:
+  tax_rate, ``CAC`` = contributory_charge_rate), floored at 0; every form is post-tax:
 
+  - ``excess_earnings`` (default): ``s (1 - c)(1 - tau) - CAC``, ``s`` default 1: the
+    multi-period excess earnings method, the after-tax operating margin less the
+    return on the contributory assets (working capital, fixed assets, workforce, other
+    intangibles) that produce the revenue with the data, as a share of revenue
+    (default 0.10);
   - ``direct``:           ``s (1 - c)(1 - tau)``, ``s`` default 1 (the revenue is the data's own);
   - ``split``:            ``s (1 - c)(1 - tau)``, ``s`` default 0.25 (the "25 % rule" of
     profit-split practice);
-  - ``excess_earnings``:  ``s (1 - c)(1 - tau) - contributory_charge_rate``, ``s`` default 1;
   - ``incremental``:      ``s (1 - without_revenue_ratio)(1 - c)(1 - tau)``: profit with the
-    data minus profit without it, ``s`` default 1.
+    data minus profit without it, ``s`` default 1;
+  - ``royalty``:          ``s x royalty_rate x (1 - tau)``: relief from royalty, the
+    after-tax licence fee the holder saves by owning the data (``royalty_rate``
+    default 0.10 of revenue, flagged as a default assumption).
 
+- Rights: without ``product_operation`` the holder may not sell data products to third
+  parties, so the income approach cannot credit such revenue: it values the holder's
+  own use, by the ``incremental`` form unless ``royalty`` is asked for; asking for
+  ``direct``, ``split`` or ``excess_earnings`` is an error naming ``assumptions.income_form``.
 - ``L``: ``economic_life_months`` when given, else the shorter of the decay horizon
   (months until ``0.5 ** (k / H)`` falls below 5 %) and ``max_life_months`` (default
-  120: appraisers rarely credit a data set with more than ten years of income); in both
-  cases capped by the rights term (``asset.rights.term_months``) and
+  60: five years, the useful life appraisers and accounting practice give data sets
+  and software, CAS 2023 asks for a life supported by the rights and by obsolescence);
+  in both cases capped by the rights term (``asset.rights.term_months``) and
   ``contract_term_months`` when these are set.
 
-Defaults: ``tax_rate`` 0 (a pre-tax value at a pre-tax rate, so that the default form
-is DESIGN.md's ``share x R x decay x (1 - cost_ratio) x DF``); ``cost_ratio`` from the
-recurring cost records (monthly run-rate over the first forecast year's mean monthly
-revenue, clipped to [0, 0.9]) or 0.30 without them; ``risk_premium`` 0.08 over the
-curve (data-asset appraisals in China commonly discount at 10-15 %).
+Defaults: ``tax_rate`` 0.25 (PRC enterprise income tax, Enterprise Income Tax Law
+art. 4), so cash flows are after tax and the rate is a post-tax rate; ``cost_ratio``
+from the recurring cost records (monthly run-rate over the first forecast year's mean
+monthly revenue, clipped to [0, 0.9]) or 0.30 without them; ``risk_premium`` 0.08
+over the curve (post-tax discount rates of 10-15 % are common in Chinese data-asset
+appraisals; the CNY curve adds 1.5-2.5 %).
 
 References
 ----------
@@ -68,15 +81,22 @@ from valuation.params import Constraint, Number, OneOf, check_params
 from valuation.results import MethodResult, ValuationInputs
 from valuation.signals import clean_signals
 
-INCOME_FORMS = ("direct", "split", "excess_earnings", "incremental")
-DEFAULT_REVENUE_SHARE = {"direct": 1.0, "split": 0.25, "excess_earnings": 1.0, "incremental": 1.0}
+INCOME_FORMS = ("excess_earnings", "direct", "split", "incremental", "royalty")
+DEFAULT_INCOME_FORM = "excess_earnings"
+#: Forms that value the holder's own use of the data (allowed without product_operation).
+OWN_USE_FORMS = ("incremental", "royalty")
+DEFAULT_REVENUE_SHARE = {
+    "direct": 1.0, "split": 0.25, "excess_earnings": 1.0, "incremental": 1.0, "royalty": 1.0,
+}
+DEFAULT_TAX_RATE = 0.25
+DEFAULT_ROYALTY_RATE = 0.10
 DEFAULT_COST_RATIO = 0.30
 MAX_COST_RATIO = 0.90
 DEFAULT_RISK_PREMIUM = 0.08
 DEFAULT_CONTRIBUTORY_CHARGE_RATE = 0.10
 DEFAULT_WITHOUT_REVENUE_RATIO = 0.60
 MAX_LIFE_MONTHS = 600
-DEFAULT_MAX_LIFE_MONTHS = 120
+DEFAULT_MAX_LIFE_MONTHS = 60
 DEFAULT_TREND_DAMPING = 0.95
 
 
@@ -140,12 +160,12 @@ class IncomeValuer:
 
     Parameters
     ----------
-    income_form : {"direct", "split", "excess_earnings", "incremental"}
-        Default ``"direct"``.
+    income_form : {"excess_earnings", "direct", "split", "incremental", "royalty"} or None
+        None: ``"excess_earnings"``, or ``"incremental"`` without a product-operation right.
     revenue_share : float or None
         Part of revenue earned by the data asset, in [0, 1]; None: the form's default.
     tax_rate : float
-        Income tax rate, decimal in [0, 1). Default 0 (pre-tax).
+        Income tax rate, decimal in [0, 1). Default 0.25 (PRC enterprise income tax).
     cost_ratio : float or None
         Operating costs as a fraction of revenue, [0, 1]; None: from recurring costs.
     economic_life_months : int or None
@@ -161,6 +181,8 @@ class IncomeValuer:
         Spread over the market curve, decimal; None: 0.08.
     timing : {"end", "mid"}
         When month ``k``'s cash flow is paid. Default ``"end"``.
+    royalty_rate : float or None
+        Royalty form: licence fee as a fraction of revenue, [0, 1]; None: 0.10 (flagged).
     contributory_charge_rate : float
         Excess earnings: contributory-asset charges as a fraction of revenue, [0, 1].
     without_revenue_ratio : float
@@ -168,11 +190,12 @@ class IncomeValuer:
     trend_damping : float
         Monthly damping of forecast growth beyond the data, (0, 1]. Default 0.95.
     max_life_months : int
-        Cap on a defaulted economic life (not on a given one), months. Default 120.
+        Cap on a defaulted economic life (not on a given one), months. Default 60.
     """
 
     params_schema: ClassVar[Mapping[str, Constraint]] = {
-        "income_form": OneOf(INCOME_FORMS),
+        "income_form": OneOf(INCOME_FORMS, optional=True),
+        "royalty_rate": Number(0.0, 1.0, optional=True),
         "revenue_share": Number(0.0, 1.0, optional=True),
         "tax_rate": Number(0.0, 1.0, hi_open=True),
         "cost_ratio": Number(0.0, 1.0, optional=True),
@@ -191,9 +214,10 @@ class IncomeValuer:
     def __init__(
         self,
         *,
-        income_form: str = "direct",
+        income_form: str | None = None,
+        royalty_rate: float | None = None,
         revenue_share: float | None = None,
-        tax_rate: float = 0.0,
+        tax_rate: float = DEFAULT_TAX_RATE,
         cost_ratio: float | None = None,
         economic_life_months: int | None = None,
         contract_term_months: int | None = None,
@@ -207,6 +231,7 @@ class IncomeValuer:
         max_life_months: int = DEFAULT_MAX_LIFE_MONTHS,
     ) -> None:
         self.income_form = income_form
+        self.royalty_rate = royalty_rate
         self.revenue_share = revenue_share
         self.tax_rate = tax_rate
         self.cost_ratio = cost_ratio
@@ -241,7 +266,7 @@ class IncomeValuer:
         clean = clean_signals(inputs.signals, as_of=as_of, currency=inputs.currency)
         fit = revenue_forecast(clean, method="income").with_damping(p["trend_damping"])
         asset = inputs.asset
-        form = p["income_form"]
+        form = _income_form(p["income_form"], asset)
         if p["half_life_months"] is None:
             half_life = default_half_life_months(asset)
             hl_source = "timeliness and refresh profile"
@@ -279,20 +304,30 @@ class IncomeValuer:
             else DEFAULT_REVENUE_SHARE[form]
         )
         base = share * (1.0 - cost_ratio) * (1.0 - p["tax_rate"])
+        royalty_rate = DEFAULT_ROYALTY_RATE if p["royalty_rate"] is None else float(p["royalty_rate"])
         if form == "excess_earnings":
             kappa = base - p["contributory_charge_rate"]
         elif form == "incremental":
             kappa = base * (1.0 - p["without_revenue_ratio"])
+        elif form == "royalty":
+            kappa = share * royalty_rate * (1.0 - p["tax_rate"])
         else:
             kappa = base
         kappa = max(kappa, 0.0)
         dates = payment_dates(as_of, life, p["timing"])
         assumptions: dict[str, Any] = {
             "income_form": form,
+            "income_form_source": (
+                "given" if p["income_form"] is not None
+                else "default" if asset.rights.product_operation
+                else "no product_operation right: the holder's own use"
+            ),
             "revenue_share": share,
             "tax_rate": p["tax_rate"],
+            "cash_flows": "post-tax" if p["tax_rate"] > 0 else "pre-tax (tax_rate 0)",
             "cost_ratio": cost_ratio,
             "cost_ratio_source": cr_source,
+            "max_life_months": int(p["max_life_months"]),
             "economic_life_months": life,
             "economic_life_binding": binding,
             "half_life_months": half_life,
@@ -305,6 +340,10 @@ class IncomeValuer:
             assumptions["contributory_charge_rate"] = p["contributory_charge_rate"]
         if form == "incremental":
             assumptions["without_revenue_ratio"] = p["without_revenue_ratio"]
+        if form == "royalty":
+            assumptions["royalty_rate"] = royalty_rate
+            assumptions["royalty_rate_source"] = "default" if p["royalty_rate"] is None else "given"
+            del assumptions["cost_ratio"], assumptions["cost_ratio_source"]
         if p["discount_rate"] is not None:
             dfs = flat_annual_discount_factors(as_of, dates, float(p["discount_rate"]))
             assumptions["discount_rate"] = float(p["discount_rate"])
@@ -349,6 +388,23 @@ class IncomeValuer:
         return MethodResult("income", value, inputs.currency, as_of, plan.assumptions, diagnostics)
 
 
+def _income_form(given: str | None, asset: Any) -> str:
+    """The income form: the given one, else the default; own-use forms only without a
+    product-operation right (see the module Notes)."""
+    if asset.rights.product_operation:
+        return DEFAULT_INCOME_FORM if given is None else given
+    if given is None:
+        return "incremental"
+    if given not in OWN_USE_FORMS:
+        raise ConventionError(
+            f"The `assumptions.income_form` must be one of {', '.join(OWN_USE_FORMS)} for an asset "
+            "without `rights.product_operation`: its holder may not sell data products to third "
+            f"parties, so their revenue cannot be credited to the data. Got {given!r}.",
+            field="assumptions.income_form",
+        )
+    return given
+
+
 def income_warnings(plan: IncomePlan) -> list[dict[str, str]]:
     """``level_shift`` when the forecast follows a shift in the latest months;
     ``default_assumption`` when the cost ratio fell back to its default."""
@@ -361,6 +417,20 @@ def income_warnings(plan: IncomePlan) -> list[dict[str, str]]:
             "code": "level_shift",
             "message": f"The last {k} month(s) of {plan.fit.source} lie at {ratio:.0%} of the fitted "
                        "trend; the forecast starts from that new level.",
+        })
+    a = plan.assumptions
+    if a.get("income_form_source", "").startswith("no product_operation"):
+        out.append({
+            "code": "default_assumption",
+            "message": "income_form: the asset holds no product-operation right, so third-party "
+                       "revenue is not credited; the income approach values the holder's own use "
+                       "by the incremental form.",
+        })
+    if a.get("royalty_rate_source") == "default":
+        out.append({
+            "code": "default_assumption",
+            "message": f"royalty_rate: no royalty rate was given; the default "
+                       f"{a['royalty_rate']:.0%} of revenue is used.",
         })
     if plan.assumptions.get("cost_ratio_source") == "default":
         out.append({

@@ -30,7 +30,8 @@ comparables
     columns ``category``, ``price`` (major units), ``currency`` (``CNY``), ``traded_on``
     (``datetime.date``), ``records`` (int), ``quality_score`` (0..1, mean of the six
     GB/T 36344 dimensions), ``rights_scope`` (``processing_use`` < ``product_operation`` <
-    ``holding``: what the buyer acquired).
+    ``holding``, sometimes ``+exclusive`` or ``+cross_border``: what the buyer acquired),
+    ``annual_revenue`` (the traded product's revenue over the year before the trade, CNY).
 
 Parameter choices (calibrated to the market facts in DESIGN.md)
 ---------------------------------------------------------------
@@ -52,13 +53,20 @@ Parameter choices (calibrated to the market facts in DESIGN.md)
 - Costs: acquisition one-off 0.5-2.5 x R0 * 12 / 4; collection, storage and compute recurring
   (4-10 %, 1-3 %, 2-6 % of R0 per month); cleaning one-off at start plus recurring 1-3 %;
   compliance one-off at registration plus an annual audit (one-off records each year).
+  Recurring costs are contracted 24 months past the last generated month, so they are
+  still running on the natural valuation date.
 - Quality: each GB/T 36344 dimension Beta(18, 3) (mean 0.86); refresh days by category
   (consumer 1, industrial 7, geospatial 30, financial 1, healthcare 30).
-- Rights: cross-border transfer barred for healthcare and geospatial data (personal and
-  important data under PIPL / the Data Security Law), allowed with probability 0.3 otherwise.
-- Comparables: log price = log(RMB 3 000 000) + category premium + 0.4 log(records / 1e7)
-  + 2.0 (quality - 0.85) + rights premium (product_operation +0.47, holding +0.92) + 8 %/year
-  drift + N(0, 0.35^2) noise.
+- Rights: every sample asset holds the holding and processing-use rights; product
+  operation with probability 0.9, exclusivity 0.3; cross-border transfer barred for
+  healthcare and geospatial data (personal and important data under PIPL / the Data
+  Security Law), allowed with probability 0.3 otherwise.
+- Comparables are priced as revenue multiples: annual revenue lognormal (median RMB 7.2
+  million, log-sd 0.7); log price = log annual revenue + log 1.3 (the multiple of a
+  full-rights, non-exclusive, domestic grant) + category premium + 2.0 (quality - 0.85)
+  + log of the scope's score over that grant's (`valuation.asset.rights_score`) + 8 %/year
+  drift + N(0, 0.30^2) noise. Records grow with revenue (elasticity 0.6). So comparables
+  scale with revenue, as the market approach's revenue multiple assumes.
 """
 
 from __future__ import annotations
@@ -71,7 +79,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valuation.asset import rights_score
 from valuation.conventions import add_months
+from valuation.market_approach import scope_score
 
 CATEGORIES: tuple[str, ...] = ("consumer", "industrial", "geospatial", "financial", "healthcare")
 REVENUE_SHAPES: tuple[str, ...] = ("growing", "flat", "saturating", "decaying")
@@ -85,6 +95,9 @@ COST_CATEGORIES: tuple[str, ...] = (
     "compliance",
 )
 RIGHTS_SCOPES: tuple[str, ...] = ("processing_use", "product_operation", "holding")
+#: Median revenue multiple (price / annual revenue) of a full-rights, non-exclusive,
+#: domestic grant in the sample comparables.
+COMPARABLE_MULTIPLE = 1.3
 QUALITY_DIMENSIONS: tuple[str, ...] = (
     "accuracy",
     "consistency",
@@ -129,11 +142,6 @@ _CATEGORY_PRICE_PREMIUM: dict[str, float] = {
     "geospatial": float(np.log(1.1)),
     "financial": float(np.log(1.5)),
     "healthcare": float(np.log(1.3)),
-}
-_RIGHTS_PRICE_PREMIUM: dict[str, float] = {
-    "processing_use": 0.0,
-    "product_operation": float(np.log(1.6)),
-    "holding": float(np.log(2.5)),
 }
 _NAMES: dict[str, tuple[str, ...]] = {
     "consumer": ("Retail basket panel", "Mobile app engagement feed", "E-commerce price index"),
@@ -234,7 +242,7 @@ def _profile(
     rights = {
         "holding": True,
         "processing_use": True,
-        "product_operation": bool(rng.random() < 0.7),
+        "product_operation": bool(rng.random() < 0.9),
         "exclusive": bool(rng.random() < 0.3),
         "territory": "CN",
         "cross_border": cross_border,
@@ -289,14 +297,15 @@ def _signals(
 
 
 def _costs(r0: float, start: date, months: int, rng: np.random.Generator) -> pd.DataFrame:
+    contracted = months + 24  # recurring costs run past the last generated month
     rows: list[tuple[str, float, date, int]] = [
         ("acquisition", rng.uniform(0.5, 2.5) * r0 * 3.0, start, 0),
         ("cleaning", rng.uniform(0.2, 0.6) * r0, start, 0),
         ("compliance", rng.uniform(0.1, 0.3) * r0, start, 0),
-        ("collection", rng.uniform(0.04, 0.10) * r0, start, months),
-        ("cleaning", rng.uniform(0.01, 0.03) * r0, start, months),
-        ("storage", rng.uniform(0.01, 0.03) * r0, start, months),
-        ("compute", rng.uniform(0.02, 0.06) * r0, start, months),
+        ("collection", rng.uniform(0.04, 0.10) * r0, start, contracted),
+        ("cleaning", rng.uniform(0.01, 0.03) * r0, start, contracted),
+        ("storage", rng.uniform(0.01, 0.03) * r0, start, contracted),
+        ("compute", rng.uniform(0.02, 0.06) * r0, start, contracted),
     ]
     for year in range(1, months // 12 + 1):  # annual compliance audit
         if 12 * year < months:
@@ -316,20 +325,30 @@ def _comparables(
     n: int, start: date, months: int, rng: np.random.Generator
 ) -> pd.DataFrame:
     categories = rng.choice(np.array(CATEGORIES), size=n)
-    scopes = rng.choice(np.array(RIGHTS_SCOPES), size=n, p=[0.5, 0.3, 0.2])
-    records = np.exp(rng.normal(np.log(2e7), 1.3, n)).round().astype(np.int64)
-    records = np.clip(records, 10_000, MAX_RECORDS)
+    base = rng.choice(np.array(RIGHTS_SCOPES), size=n, p=[0.3, 0.3, 0.4])
+    exclusive = rng.random(n) < 0.2
+    cross = (rng.random(n) < 0.2) & ~np.isin(categories, ("healthcare", "geospatial"))
+    scopes = np.array([
+        "+".join([b] + (["exclusive"] if e else []) + (["cross_border"] if c else []))
+        for b, e, c in zip(base, exclusive, cross, strict=True)
+    ])
+    full = rights_score(holding=True, processing_use=True, product_operation=True,
+                        exclusive=False, cross_border=False)
+    scope_ratio = np.array([scope_score(sc) / full for sc in scopes])
+    annual_revenue = np.exp(rng.normal(np.log(7_200_000.0), 0.7, n))
+    records = np.exp(np.log(2e7) + 0.6 * np.log(annual_revenue / 7_200_000.0) + rng.normal(0.0, 0.8, n))
+    records = np.clip(records.round(), 10_000, MAX_RECORDS).astype(np.int64)
     quality = np.clip(rng.beta(18.0, 3.0, n), 0.0, 1.0).round(3)
     offsets = rng.integers(0, months, n)
     years = offsets / 12.0
     log_price = (
-        np.log(3_000_000.0)
+        np.log(annual_revenue)
+        + np.log(COMPARABLE_MULTIPLE)
         + np.array([_CATEGORY_PRICE_PREMIUM[c] for c in categories])
-        + 0.4 * np.log(records / 1e7)
         + 2.0 * (quality - 0.85)
-        + np.array([_RIGHTS_PRICE_PREMIUM[s] for s in scopes])
+        + np.log(scope_ratio)
         + 0.08 * years
-        + rng.normal(0.0, 0.35, n)
+        + rng.normal(0.0, 0.30, n)
     )
     frame = pd.DataFrame(
         {
@@ -340,6 +359,7 @@ def _comparables(
             "records": records,
             "quality_score": quality,
             "rights_scope": scopes.astype(str),
+            "annual_revenue": np.round(annual_revenue, 2),
         }
     )
     return frame.sort_values(["traded_on", "category"], kind="stable").reset_index(drop=True)

@@ -42,7 +42,8 @@ def cost_records(costs: pd.DataFrame) -> list[CostRecordIn]:
 
 def comparable_records(comparables: pd.DataFrame) -> list[ComparableIn]:
     """A comparables frame as validated records."""
-    columns = ["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope"]
+    columns = ["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
+               "annual_revenue"]
     return [
         ComparableIn(
             category=c,
@@ -52,8 +53,9 @@ def comparable_records(comparables: pd.DataFrame) -> list[ComparableIn]:
             records=int(n),
             quality_score=float(q),
             rights_scope=s,
+            annual_revenue=None if pd.isna(r) else float(r),
         )
-        for c, p, ccy, d, n, q, s in comparables[columns].itertuples(index=False)
+        for c, p, ccy, d, n, q, s, r in comparables[columns].itertuples(index=False)
     ]
 
 

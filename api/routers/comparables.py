@@ -38,6 +38,7 @@ def _out(row: Comparable) -> ComparableOut:
         records=row.records,
         quality_score=row.quality_score,
         rights_scope=row.rights_scope,
+        annual_revenue=None if row.annual_revenue is None else float(row.annual_revenue),
         tenant=row.tenant,
         created_at=row.created_at,
     )

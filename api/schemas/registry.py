@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from models.registry import ASSET_CATEGORIES, ASSET_STATUSES, COST_CATEGORIES
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
+from valuation.market_approach import parse_scope
 
 MAX_INT32 = 2_147_483_647
 MAX_AMOUNT = 10**15
@@ -31,7 +32,9 @@ SIGNAL_METRICS: dict[str, str] = {
 """Metrics accepted by ``PUT /v1/assets/{id}/signals``, with their units."""
 
 RIGHTS_SCOPES = ("processing_use", "product_operation", "holding")
-"""What the buyer acquired in a comparable transaction (narrowest first)."""
+"""What the buyer acquired in a comparable transaction (narrowest first); a ``rights_scope``
+names one or more of them, optionally with ``exclusive`` and ``cross_border`` (or
+``non_exclusive``, ``domestic``, the defaults), joined by ``+``."""
 
 Fingerprint = Annotated[
     str,
@@ -56,6 +59,10 @@ class Rights(Strict):
     exclusive: bool
     territory: str = Field(min_length=1, max_length=80, examples=["CN"])
     cross_border: bool
+    term_months: int | None = Field(
+        None, ge=1, le=600,
+        description="Remaining term of the rights in months (caps the economic life); null: no stated end.",
+    )
 
 
 class Quality(Strict):
@@ -217,7 +224,17 @@ class ComparableIn(Strict):
     traded_on: date
     records: int = Field(ge=0, le=MAX_INT32)
     quality_score: float = Field(ge=0.0, le=1.0)
-    rights_scope: str = Field(description=f"One of {', '.join(RIGHTS_SCOPES)}.")
+    rights_scope: str = Field(
+        max_length=80,
+        description=f"Rights acquired: {', '.join(RIGHTS_SCOPES)} (or full), optionally "
+                    "+exclusive and +cross_border, e.g. product_operation+exclusive.",
+        examples=["processing_use", "product_operation+exclusive"],
+    )
+    annual_revenue: float | None = Field(
+        None, ge=0.0, le=MAX_AMOUNT,
+        description="Revenue of the traded product over the year before the trade, major units of "
+                    "`currency`; with it the market approach prices by revenue multiple.",
+    )
 
     @field_validator("category")
     @classmethod
@@ -229,8 +246,10 @@ class ComparableIn(Strict):
     @field_validator("rights_scope")
     @classmethod
     def _known_scope(cls, value: str) -> str:
-        if value not in RIGHTS_SCOPES:
-            raise ValueError(f"must be one of {', '.join(RIGHTS_SCOPES)}; got {value!r}")
+        try:
+            parse_scope(value)
+        except ConventionError as exc:
+            raise ValueError(str(exc).replace("The `rights_scope` must", "must")) from None
         return value
 
     @field_validator("currency")
@@ -256,6 +275,7 @@ class ComparableOut(BaseModel):
     records: int
     quality_score: float
     rights_scope: str
+    annual_revenue: float | None = Field(None, description="Major units; null when not recorded.")
     tenant: str = Field(description="Tenant that recorded the transaction.")
     created_at: datetime
 

@@ -187,7 +187,8 @@ def assess_assets(
 
     ``valuation_id`` names the valuation relied on for the asset it values (the others use
     their latest). Raises `NotFoundError` for an unknown asset, `InvalidInputError` for a
-    valuation that cannot be relied on (see `relied_on_valuation`) and `ConflictError` for
+    valuation that cannot be relied on (see `relied_on_valuation`) or an asset whose
+    registrant holds no holding right (field ``rights.holding``), and `ConflictError` for
     an asset that cannot be pledged (suspended or retired, or no simulated revenue).
     """
     pol = policy or AdvancePolicy()
@@ -207,6 +208,13 @@ def assess_assets(
             raise NotFoundError(f"Asset {aid} does not exist.")
         if for_pledge and asset.status in ("suspended", "retired"):
             raise ConflictError(f"Asset {aid} is {asset.status} and cannot be pledged.")
+        if for_pledge and not asset.holding:
+            # Only the holder of the data resource may pledge it (CAS 2023: the holding right
+            # carries disposal; processing-use and product-operation rights alone do not).
+            raise InvalidInputError(
+                f"The `rights.holding` of asset {aid} must be true to pledge it: the registrant "
+                "holds no data-resource holding right, so it cannot grant a pledge.",
+                field="rights.holding")
         row, quote = relied_on_valuation(
             session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None)
         if row.currency != currency:

@@ -599,6 +599,7 @@ def add_comparables(
             records=r.records,
             quality_score=r.quality_score,
             rights_scope=r.rights_scope,
+            annual_revenue=None if r.annual_revenue is None else _decimal(r.annual_revenue, r.currency),
             tenant=tenant,
         )
         for r, price in zip(items, prices, strict=True)
@@ -657,6 +658,7 @@ def delete_comparable(
             "records": row.records,
             "quality_score": row.quality_score,
             "rights_scope": row.rights_scope,
+            "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
         },
     )
     session.delete(row)
@@ -708,7 +710,8 @@ def costs_frame(session: Session, asset_id: int) -> pd.DataFrame:
 
 
 def comparables_frame(session: Session, *, category: str | None = None) -> pd.DataFrame:
-    """Comparables: ``category, price, currency, traded_on, records, quality_score, rights_scope``."""
+    """Comparables: ``category, price, currency, traded_on, records, quality_score, rights_scope,
+    annual_revenue`` (NaN where not recorded)."""
     # A row whose booked price is not positive (recorded before prices were checked after
     # rounding) is not evidence of value; it never reaches the market approach.
     query = select(Comparable).where(col(Comparable.price) > 0).order_by(col(Comparable.id))
@@ -724,8 +727,12 @@ def comparables_frame(session: Session, *, category: str | None = None) -> pd.Da
             "records": [int(r.records) for r in rows],
             "quality_score": [float(r.quality_score) for r in rows],
             "rights_scope": [r.rights_scope for r in rows],
+            "annual_revenue": [
+                float("nan") if r.annual_revenue is None else float(r.annual_revenue) for r in rows
+            ],
         },
-        columns=["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope"],
+        columns=["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
+                 "annual_revenue"],
     )
 
 

@@ -156,7 +156,8 @@ def inputs_sha256(
         "costs": _frame_rows(inputs.costs, ("category", "amount", "currency", "incurred_on", "recurring_months")),
         "comparables": _frame_rows(
             inputs.comparables,
-            ("category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope"),
+            ("category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
+             "annual_revenue"),
         ),
         "as_of": as_of,
         "currency": currency,

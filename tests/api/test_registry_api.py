@@ -68,7 +68,7 @@ def test_register_read_and_audit(client, registrar, session_factory) -> None:
     created = r.json()
     assert re.fullmatch(r"DA-\d{4}-\d{6}", created["certificate_no"])
     assert created["owner_tenant"] == "tenant-a" and created["status"] == "registered"
-    assert created["rights"] == body(0)["rights"] and created["quality"] == body(0)["quality"]
+    assert created["rights"] == {**body(0)["rights"], "term_months": None} and created["quality"] == body(0)["quality"]
 
     second = client.post("/v1/assets", json=body(1), headers=registrar).json()
     assert second["certificate_no"] != created["certificate_no"]
@@ -362,8 +362,9 @@ def test_comparables(client, registrar, make_key) -> None:
             "records": int(n),
             "quality_score": q,
             "rights_scope": s,
+            "annual_revenue": r,
         }
-        for c, p, ccy, d, n, q, s in comps.itertuples(index=False)
+        for c, p, ccy, d, n, q, s, r in comps.itertuples(index=False)
     ]
     r = client.post("/v1/comparables", json=records, headers=registrar)
     assert r.status_code == 201 and len(r.json()["items"]) == len(records)

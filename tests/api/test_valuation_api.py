@@ -37,8 +37,8 @@ def _register(client, headers, i: int = 0, *, signals=True, costs=True) -> int:
 
 def _comparables(client, headers) -> None:
     records = [{"category": c, "price": p, "currency": ccy, "traded_on": d.isoformat(), "records": int(n),
-                "quality_score": q, "rights_scope": s}
-               for c, p, ccy, d, n, q, s in SAMPLES.comparables.itertuples(index=False)]
+                "quality_score": q, "rights_scope": s, "annual_revenue": r}
+               for c, p, ccy, d, n, q, s, r in SAMPLES.comparables.itertuples(index=False)]
     r = client.post("/v1/comparables", json=records, headers=headers)
     assert r.status_code == 201, r.text
 

@@ -66,6 +66,7 @@ def test_asset_round_trips_with_rights_quality_and_utc_time(db_session: Session)
         "exclusive": False,
         "territory": "CN",
         "cross_border": False,
+        "term_months": None,
     }
     assert set(stored.quality()) == set(QUALITY_FIELDS)
     assert stored.quality()["accuracy"] == pytest.approx(0.95, rel=1e-15)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from valuation.conventions import add_months
 from valuation.samples import (
     CATEGORIES,
     COST_CATEGORIES,
@@ -124,14 +125,28 @@ def test_costs_and_comparables(samples) -> None:
     assert len(comps) == 40
     assert list(comps.columns) == [
         "category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
+        "annual_revenue",
     ]
     assert (comps["price"] > 0).all() and (comps["records"] > 0).all()
+    assert (comps["annual_revenue"] > 0).all()
     assert comps["quality_score"].between(0, 1).all()
-    assert set(comps["rights_scope"]) <= set(RIGHTS_SCOPES)
+    base = comps["rights_scope"].str.split("+").str[0]
+    assert set(base) <= set(RIGHTS_SCOPES)
     assert comps["traded_on"].between(date(2023, 1, 1), date(2025, 12, 31)).all()
-    # price rises with rights scope on average (holding above processing_use)
-    med = comps.groupby("rights_scope")["price"].median()
+    # price per unit of revenue rises with rights scope (holding above processing_use)
+    multiple = comps["price"] / comps["annual_revenue"]
+    med = multiple.groupby(base).median()
     assert med["holding"] > med["processing_use"]
+    # comparables scale with revenue: log price and log revenue correlate strongly
+    rho = np.corrcoef(np.log(comps["price"]), np.log(comps["annual_revenue"]))[0, 1]
+    assert rho > 0.5
+
+
+def test_recurring_costs_run_past_the_natural_valuation_date(samples) -> None:
+    for asset in samples.assets:
+        rec = asset.costs[asset.costs["recurring_months"] > 0]
+        ends = [add_months(d, int(n)) for d, n in zip(rec["incurred_on"], rec["recurring_months"], strict=True)]
+        assert min(ends) > samples.as_of
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,13 @@ def test_market_factor_adjustment_by_hand(build) -> None:
                           "rights_scope": ["holding", "holding", "processing_use"]})
     res = MarketValuer(size_elasticity=0.5, market_growth_rate=0.1).value(
         ValuationInputs(None, None, comps, asset, "CNY"), as_of=build.as_of, market=build.market())
-    s = asset.rights.scope_score()  # 0.8: all three rights, non-exclusive
-    adjusted = np.array([100.0 * 1.1 * s, 200.0 * 0.5 * 1.1 * s, 300.0 * 1.1 * s / 0.3])
+    # one rights scale: the asset (all three rights, non-exclusive, domestic) scores
+    # 1.0 x 0.8 x 0.9 like a plain "holding" grant; a processing-use grant scores 0.3 of
+    # that, so its factor 1 / 0.3 is clipped at 3
+    s_asset = asset.rights.scope_score()
+    assert s_asset == pytest.approx(0.72) and scope_score("holding") == pytest.approx(0.72)
+    assert scope_score("processing_use") == pytest.approx(0.3 * 0.72)
+    adjusted = np.array([100.0 * 1.1, 200.0 * 0.5 * 1.1, 300.0 * 1.1 * 3.0])
     assert res.diagnostics["adjusted_prices"] == pytest.approx(adjusted, rel=1e-12)
     assert res.value == pytest.approx(adjusted.mean(), rel=1e-12)  # same age: equal weights
     assert res.assumptions["method"] == "factor_adjustment"
@@ -219,7 +224,7 @@ def test_value_asset_accepts_plain_data_and_reads_like_the_contract(build) -> No
     early = MarketData.flat_rate(date(2025, 6, 30), 0.02, currency="CNY", day_count=DayCount.ACT_365F,
                                  compounding=Compounding.ANNUAL)
     res = value_asset(build.revenue_frame(np.full(24, 1_000.0)), build.costs(), build.comparables(),
-                      build.asset().as_dict(), build.as_of, early, 500, 2)
+                      build.asset().as_dict(), build.as_of, early, 500, 2, assumptions={"cost_ratio": 0.3})
     assert res.distribution["p05"] == res.distribution.p05
     assert set(res.distribution.keys()) == {"mean", "std", "p05", "p50", "p95"}
     assert res.quote["lending_value"] == res.quote.lending_value
@@ -259,7 +264,7 @@ def test_unknown_sizes_make_no_volume_adjustment(build) -> None:
                           "traded_on": [build.as_of - timedelta(days=365)] * 3,
                           "records": [0, asset.records * 4, asset.records],
                           "quality_score": [asset.quality.score()] * 3, "rights_scope": ["holding"] * 3})
-    s = asset.rights.scope_score()
+    s = asset.rights.scope_score() / scope_score("holding")
     res = MarketValuer(size_elasticity=0.5).value(ValuationInputs(None, None, comps, asset, "CNY"),
                                                   as_of=build.as_of, market=build.market())
     assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 200.0 * 0.5 * s, 300.0 * s])
@@ -275,7 +280,7 @@ def test_unscored_comparables_get_no_quality_adjustment(build) -> None:
                           "traded_on": [build.as_of - timedelta(days=365)] * 3,
                           "records": [asset.records] * 3, "quality_score": [0.0, asset.quality.score() / 2, 0.0],
                           "rights_scope": ["holding"] * 3})
-    s = asset.rights.scope_score()
+    s = asset.rights.scope_score() / scope_score("holding")
     res = MarketValuer().value(ValuationInputs(None, None, comps, asset, "CNY"), as_of=build.as_of,
                                market=build.market())
     assert res.diagnostics["adjusted_prices"] == pytest.approx([100.0 * s, 400.0 * s, 300.0 * s])

@@ -36,7 +36,7 @@ def hand_value(
 def test_direct_income_value_by_hand(build) -> None:
     inputs = ValuationInputs(build.revenue_frame(np.full(36, 10_000.0)), None, None, build.asset(), "CNY")
     valuer = IncomeValuer(
-        revenue_share=0.6, cost_ratio=0.25, tax_rate=0.2, economic_life_months=60,
+        income_form="direct", revenue_share=0.6, cost_ratio=0.25, tax_rate=0.2, economic_life_months=60,
         half_life_months=18.0, discount_rate=0.12,
     )
     got = valuer.value(inputs, as_of=build.as_of, market=build.market())
@@ -55,7 +55,7 @@ def test_value_asset_income_method_is_the_deterministic_value(build) -> None:
                                   compounding=Compounding.ANNUAL)
     result = value_asset(
         signals, build.costs(), build.comparables(), build.asset(), as_of, market, 2_000, 11,
-        assumptions={"revenue_share": 0.5, "cost_ratio": 0.1, "tax_rate": 0.0,
+        assumptions={"income_form": "direct", "revenue_share": 0.5, "cost_ratio": 0.1, "tax_rate": 0.0,
                      "economic_life_months": 48, "half_life_months": 30.0, "discount_rate": 0.09},
     )
     want = hand_value(8_000.0, as_of=as_of, months=48, half_life=30.0, rate=0.09, kappa=0.5 * 0.9)
@@ -67,8 +67,8 @@ def test_discounting_on_the_curve_plus_risk_premium(build) -> None:
     # A flat 3 % annual-compounded ACT/365F curve spreaded by 5 % is (1.08)^-t.
     inputs = ValuationInputs(build.revenue_frame(np.full(24, 1_000.0)), None, None, build.asset(), "CNY")
     market = build.market(0.03)
-    got = IncomeValuer(revenue_share=1.0, cost_ratio=0.0, economic_life_months=24,
-                       half_life_months=1e9, risk_premium=0.05).value(inputs, as_of=build.as_of, market=market)
+    got = IncomeValuer(income_form="direct", tax_rate=0.0, revenue_share=1.0, cost_ratio=0.0,
+                       economic_life_months=24, half_life_months=1e9, risk_premium=0.05).value(inputs, as_of=build.as_of, market=market)
     want = hand_value(1_000.0, as_of=build.as_of, months=24, half_life=1e9, rate=0.08, kappa=1.0)
     assert got.value == pytest.approx(want, rel=1e-9)
     assert got.assumptions["risk_premium"] == 0.05
@@ -92,7 +92,8 @@ def test_economic_life_is_the_shortest_of_rights_contract_and_decay(build) -> No
 
 def test_income_forms_relate_as_documented(build) -> None:
     inp = ValuationInputs(build.revenue_frame(np.full(24, 1_000.0)), None, None, build.asset(), "CNY")
-    common = {"cost_ratio": 0.2, "economic_life_months": 36, "discount_rate": 0.1, "half_life_months": 24.0}
+    common = {"cost_ratio": 0.2, "economic_life_months": 36, "discount_rate": 0.1, "half_life_months": 24.0,
+              "tax_rate": 0.25}
     m = build.market()
     direct = IncomeValuer(income_form="direct", **common).value(inp, as_of=build.as_of, market=m).value
     split = IncomeValuer(income_form="split", **common).value(inp, as_of=build.as_of, market=m).value
@@ -101,8 +102,14 @@ def test_income_forms_relate_as_documented(build) -> None:
     incr = IncomeValuer(income_form="incremental", without_revenue_ratio=0.6, **common).value(
         inp, as_of=build.as_of, market=m).value
     assert split == pytest.approx(0.25 * direct, rel=1e-12)
-    assert excess == pytest.approx(direct * (0.8 - 0.1) / 0.8, rel=1e-12)
+    # post-tax: direct is (1 - c)(1 - tau) = 0.6 of revenue; excess earnings deducts the
+    # contributory charges (a share of revenue) from that margin
+    assert excess == pytest.approx(direct * (0.6 - 0.1) / 0.6, rel=1e-12)
     assert incr == pytest.approx(0.4 * direct, rel=1e-12)
+    royalty = IncomeValuer(income_form="royalty", royalty_rate=0.12, **common).value(
+        inp, as_of=build.as_of, market=m)
+    assert royalty.value == pytest.approx(direct * 0.12 * 0.75 / 0.6, rel=1e-12)
+    assert royalty.assumptions["royalty_rate"] == 0.12 and "cost_ratio" not in royalty.assumptions
     # charges above the margin: value floored at zero, never negative
     zero = IncomeValuer(income_form="excess_earnings", contributory_charge_rate=0.9, **common).value(
         inp, as_of=build.as_of, market=m).value
@@ -123,8 +130,8 @@ def test_usage_times_unit_price_when_revenue_is_sparse(build) -> None:
     usage = pd.DataFrame({"month": months, "metric": "api_calls", "value": 100_000.0})
     revenue = pd.DataFrame({"month": months[-4:], "metric": "revenue", "value": 2_000.0})  # 0.02 / call
     inp = ValuationInputs(pd.concat([usage, revenue]), None, None, build.asset(), "CNY")
-    res = IncomeValuer(revenue_share=1.0, cost_ratio=0.0, economic_life_months=12,
-                       half_life_months=1e9, discount_rate=0.0).value(inp, as_of=build.as_of, market=build.market())
+    res = IncomeValuer(income_form="direct", tax_rate=0.0, revenue_share=1.0, cost_ratio=0.0,
+                       economic_life_months=12, half_life_months=1e9, discount_rate=0.0).value(inp, as_of=build.as_of, market=build.market())
     assert res.assumptions["forecast"] == "api_calls x unit price"
     want = sum(2_000.0 * 0.5 ** (k / 1e9) for k in range(1, 13))  # unit price 0.02 x 100,000 calls
     assert res.value == pytest.approx(want, rel=1e-9)

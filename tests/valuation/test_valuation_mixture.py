@@ -93,7 +93,8 @@ def test_one_approach_weighted_one_gives_its_own_range_never_a_point(method) -> 
 @given(raw=st.tuples(*[st.floats(0.1, 1.0)] * 3))
 def test_range_contains_every_approach_value_when_weights_are_at_least_a_tenth(raw) -> None:
     total = sum(raw)
-    w = dict(zip(("income", "cost", "market"), (max(r / total, 0.1) for r in raw), strict=True))
+    # weights that sum to one, each at least 0.1
+    w = dict(zip(("income", "cost", "market"), (0.1 + 0.7 * r / total for r in raw), strict=True))
     res = _value(paths=2_000, weights=w)
     d = res.distribution
     for m, r in res.methods.items():
@@ -181,12 +182,12 @@ def test_model_records_version_and_libraries() -> None:
 def test_figures_are_pinned_to_the_model_version() -> None:
     """Bump MODEL_VERSION whenever these figures change (and update them here)."""
     res = _value(paths=2_000, seed=11)
-    assert MODEL_VERSION == "datafin-valuation 2.1.0"
+    assert MODEL_VERSION == "datafin-valuation 2.2.0"
     pinned = {"value": res.value, "p05": res.distribution.p05, "haircut": res.quote.haircut}
     assert pinned == pytest.approx(PINNED, rel=1e-9), pinned
 
 
-PINNED = {"value": 1013641.338241735, "p05": 508057.6680833089, "haircut": 0.6233062634679271}
+PINNED = {"value": 697111.2272941831, "p05": 232765.2874244222, "haircut": 0.7623881026187345}
 
 
 def test_batch_summaries_follow_the_single_asset_definitions() -> None:
