@@ -790,6 +790,24 @@ def _recursion_contributions(
     return var_c, es_c
 
 
+#: Smallest book, and largest single-loan share of exposure, for which the LHP limit is used.
+LHP_MIN_LOANS = 100
+LHP_MAX_SHARE = 0.05
+
+
+def check_lhp_granularity(eads: FloatArray) -> None:
+    """Refuse the LHP limit for a book that is not granular (see `portfolio_risk`)."""
+    e = np.asarray(eads, dtype=np.float64)
+    share = float(e.max() / e.sum()) if e.size and e.sum() > 0 else 1.0
+    if e.size < LHP_MIN_LOANS or share > LHP_MAX_SHARE:
+        raise ConventionError(
+            f"The `method` lhp needs a granular book: at least {LHP_MIN_LOANS} loans and none above "
+            f"{LHP_MAX_SHARE:.0%} of the exposure. Got {e.size} loans, the largest {share:.1%}; "
+            "use recursion or mc.",
+            field="method",
+        )
+
+
 def portfolio_risk(
     pds: FloatArray,
     eads: FloatArray,
@@ -815,6 +833,11 @@ def portfolio_risk(
     large-pool limit). ``mc_band`` is the half-width, in units of ``eads``, of the loss
     band around VaR whose paths give the Monte Carlo VaR contributions (0 = paths with
     loss exactly at VaR, which exist because losses are sums of discrete amounts).
+
+    ``lhp`` is refused (`ConventionError` naming ``method``) for a book of fewer than
+    `LHP_MIN_LOANS` loans or with any loan above `LHP_MAX_SHARE` of the exposure: the
+    large-pool limit ignores idiosyncratic risk, which such a book still has (Basel's
+    granularity adjustment addresses the same gap); use ``recursion`` or ``mc``.
 
     Cost: the recursion's contributions deconvolve each loan out of the conditional
     distributions in the Fourier domain, ``O(n_loans x n_nodes x grid units)`` complex
@@ -848,6 +871,7 @@ def portfolio_risk(
             if es_c.sum() > 0:
                 es_c *= es / es_c.sum()
     elif method == "lhp":
+        check_lhp_granularity(e)
         losses, probs = _lhp_distribution(p, amounts, e, r)
         var = value_at_risk(losses, probs, conf)
         es = expected_shortfall(losses, probs, conf)

@@ -66,6 +66,12 @@ class LoanBase(SQLModel):
     valuation_id: int | None = Field(
         default=None, foreign_key="valuation.id", index=True,
         description="The stored valuation relied on (first pledged asset's).")
+    combined_ltv: float | None = Field(
+        default=None, description="(principal + earlier live pledges on the assets) / collateral value at origination.")
+    effective_maturity_years: float | None = Field(
+        default=None, description="Basel effective maturity used for capital, years.")
+    policy_exception: str | None = Field(
+        default=None, max_length=500, description="Reason of an accepted principal above the policy LTV.")
 
 
 class Loan(LoanBase, table=True):

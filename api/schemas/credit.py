@@ -43,6 +43,12 @@ class BorrowerIn(BaseModel):
     revenue_share: float = Field(strict=True, allow_inf_nan=False, default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
     financial_institution: bool = Field(strict=True, default=False, description="Regulatory LGD 45 % instead of 40 %.")
     sales_meur: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
+    cash_buffer: float | None = Field(
+        strict=True, allow_inf_nan=False, default=None, ge=0.0, le=MAX_AMOUNT,
+        description="Cash the borrower holds against thin months (liquidity default); default 3 months "
+                    "of the loan's average debt service.")
+    cure_months: int = Field(strict=True, default=3, ge=1, le=24,
+                             description="Consecutive months in arrears that make a default (90 days past due: 3).")
 
     @model_validator(mode="after")
     def _one_pd_source(self) -> BorrowerIn:
@@ -57,6 +63,14 @@ class ThresholdsIn(BaseModel):
     warning: float = Field(strict=True, allow_inf_nan=False, default=0.60, gt=0.0)
     margin_call: float = Field(strict=True, allow_inf_nan=False, default=0.70, gt=0.0)
     liquidation: float = Field(strict=True, allow_inf_nan=False, default=0.85, gt=0.0)
+
+
+class PolicyExceptionIn(BaseModel):
+    """Why a loan above the policy LTV is accepted (stored on the loan and audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class LoanQuoteIn(BaseModel):
@@ -86,6 +100,19 @@ class LoanQuoteIn(BaseModel):
     hurdle_rate: float = Field(strict=True, allow_inf_nan=False, default=0.12, ge=0.0, lt=1.0)
     cost_rate: float = Field(strict=True, allow_inf_nan=False, default=0.005, ge=0.0, lt=1.0)
     downturn_lgd: bool = Field(strict=True, default=False, description="Apply the downturn mapping to the economic LGD.")
+    distressed_discount: float = Field(strict=True, allow_inf_nan=False, default=0.30, ge=0.0, le=1.0,
+                                       description="Discount of a forced sale of the data asset to its value.")
+    workout_cost: float = Field(strict=True, allow_inf_nan=False, default=0.05, ge=0.0, le=1.0,
+                                description="Collection and legal costs, share of EAD.")
+    time_to_recover_months: int = Field(strict=True, default=12, ge=0, le=120,
+                                        description="Months from default to the recovery cash (discounted at 10 %).")
+    lgd_floor: float = Field(strict=True, allow_inf_nan=False, default=0.15, ge=0.0, le=1.0,
+                             description="Floor of the economic LGD (Basel III A-IRB floor for other physical "
+                                         "collateral, a conservative analogue).")
+    tax_rate: float = Field(strict=True, allow_inf_nan=False, default=0.25, ge=0.0, lt=1.0,
+                            description="Tax on the lender's profit; the hurdle is grossed up to hurdle / (1 - tax).")
+    policy_exception: PolicyExceptionIn | None = Field(
+        default=None, description="Accept a principal above the policy LTV, with the reason (stored, audited).")
 
     @field_validator("frequency_months", mode="before")
     @classmethod
@@ -161,6 +188,18 @@ class LoanQuoteOut(BaseModel):
     rate: RatePartsOut
     valuation_id: int = Field(description="The valuation relied on (the first pledged asset's; "
                                           "each asset's is in `assets`).")
+    combined_ltv: float = Field(description="(principal + live pledges on the assets) / collateral value.")
+    policy_ltv: float = Field(description="The policy's combined LTV limit (advance rate x value, capped by "
+                                          "the lending value, over the collateral value).")
+    policy_exception: str | None = Field(description="Reason of an accepted policy exception.")
+    effective_maturity_years: float = Field(description="Basel effective maturity sum(t CF) / sum(CF), 1..5 years.")
+    pd_tenor: float = Field(description="PD over the tenor from the one-year PD's hazard.")
+    expected_loss_tenor: float = Field(description="PD over the tenor x LGD x EAD.")
+    lgd_unfloored: float = Field(description="Workout LGD before the floor.")
+    lgd_floor: float
+    pd_definition: str
+    lgd_definition: str
+    rate_basis: dict[str, str] = Field(description="What each part of `rate` is.")
     assets: list[AssetCollateralOut]
     warnings: list[str]
     paths: int = Field(description="Monte Carlo paths of the valuation relied on.")

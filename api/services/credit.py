@@ -11,19 +11,26 @@ come from the pure library (`credit.*`) fed by `valuation.value_asset`:
    date, seed, paths and assumptions (a request cannot choose them) and scaled to the
    stored value. The maximum loan is the category's advance rate x value, capped by
    the lending value, less what live loans already use.
-2. PD: the borrower's master-scale rating, or the probability that the pledged assets'
-   simulated cash flow (times ``revenue_share``) over each payment period falls below
-   the debt service due in it, within the tenor (`credit.pd.pd_from_revenue` with a
-   window of ``frequency_months``); a bullet's final principal is left out of the debt
-   service (it is refinanced or met from the collateral: that is LGD's business).
-   Annualised for EL and capital.
-3. LGD: economic, from the collateral value on the default paths (same paths, so
-   wrong-way risk is included); regulatory (F-IRB, data not eligible: 40 %, 45 % for
-   financial institutions) for capital unless the request overrides it.
-4. EL = PD x LGD(economic) x EAD; capital K from the IRB formula with the regulatory
-   LGD and M = tenor (1..5 years); RWA = 12.5 K EAD.
-5. Rate = funding (flat curve of the currency, or given) + PD x LGD + K x (hurdle -
-   funding) + costs.
+   Pledges: LTV, capacity and LGD use every live pledge on the assets (combined LTV);
+   a principal above the policy maximum (advance-rate room left) is a 422 naming
+   ``principal`` unless the request sets ``policy_exception`` with a reason, which the
+   loan stores and the audit records.
+2. PD: the borrower's master-scale rating, or a liquidity default on the pledged
+   assets' simulated cash flow (times ``revenue_share``): a cash buffer (default 3
+   months of average debt service) must be exhausted and arrears last the cure period
+   (default 3 months) before a path defaults (`credit.recovery.liquidity_default`); a
+   bullet's final principal is left out of the debt service (it is refinanced or met
+   from the collateral: that is LGD's business). Annualised for capital.
+3. LGD: economic after a workout (`credit.recovery.workout_lgd`): the collateral's value
+   at the default month on the same paths (wrong-way risk), after a distressed-sale
+   discount, liquidation and workout costs and the time to recover, behind prior pledges,
+   floored at 15 %; regulatory (F-IRB, data not eligible: 40 %, 45 % for financial
+   institutions) for capital unless the request overrides it.
+4. EL = PD x LGD(economic) x EAD (one year), and over the tenor from the hazard; capital
+   K from the IRB formula with the regulatory LGD and Basel's effective maturity
+   ``M = sum t CF / sum CF`` (1..5 years); RWA = 12.5 K EAD.
+5. Rate = funding (flat curve of the currency, or given) + EL spread over the tenor
+   (hazard on the surviving balance) + K x (hurdle / (1 - tax) - funding) + costs.
 
 Origination writes the loan, its pledges, an ``origination`` event and an audit entry in
 one transaction, after locking the pledged asset rows (`models.credit.lock_assets_for_pledge`)
@@ -51,12 +58,18 @@ from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services.valuation import value_registered_asset
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
 from credit.collateral import AdvancePolicy, origination_warnings
-from credit.lgd import economic_lgd, regulatory_lgd
+from credit.lgd import downturn_lgd, regulatory_lgd
 from credit.loans import loan_terms, terms_schedule
 from credit.monitoring import MonitoringThresholds, revalue
-from credit.pd import annualise_pd, pd_from_rating, pd_from_revenue
+from credit.pd import annualise_pd, pd_from_rating
 from credit.portfolio import portfolio_risk as book_risk
-from credit.pricing import funding_rate_from_discount_factor, price_loan
+from credit.pricing import (
+    effective_maturity,
+    funding_rate_from_discount_factor,
+    price_loan,
+    tenor_expected_loss,
+)
+from credit.recovery import liquidity_default, workout_lgd
 from models.audit import record_audit
 from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
 from models.registry import DataAsset
@@ -79,6 +92,14 @@ PD_FLOOR = 0.0005
 DEFAULT_FUNDING_RATES: dict[str, float] = {"CNY": 0.020, "USD": 0.045, "EUR": 0.025, "HKD": 0.040, "GBP": 0.045, "JPY": 0.008}
 DEFAULT_OTHER_FUNDING_RATE = 0.030
 PORTFOLIO_MC_PATHS = 50_000
+#: What each part of the quoted rate is (shown with every quote).
+RATE_BASIS = {
+    "funding": "the bank's funding rate to maturity (given, or the currency's flat curve)",
+    "expected_loss": "EL spread: hazard of the one-year PD over the payment periods x economic LGD, "
+                     "on the surviving balance",
+    "capital": "IRB K (regulatory LGD, effective maturity) x (hurdle / (1 - tax) - funding)",
+    "costs": "operating costs per year",
+}
 MAX_RECURSION_CONTRIBUTIONS = 150
 
 
@@ -271,6 +292,27 @@ class LoanAnalytics:
     warnings: list[str]
     paths: int
     seed: int
+    effective_maturity_years: float = 1.0
+    pd_tenor: float = 0.0
+    expected_loss_tenor: float = 0.0
+    lgd_unfloored: float = 0.0
+    lgd_floor: float = 0.0
+    prior_pledged: float = 0.0
+    policy_exception: str | None = None
+    pd_definition: str = ""
+    lgd_definition: str = ""
+
+    @property
+    def combined_ltv(self) -> float:
+        """(This loan + every live pledge on the assets) / collateral value."""
+        v = self.collateral_value
+        return (self.principal + self.prior_pledged) / v if v > 0 else math.inf
+
+    @property
+    def policy_ltv(self) -> float:
+        """The policy's combined LTV limit: the assets' maximum loans / collateral value."""
+        v = self.collateral_value
+        return sum(c.max_loan for c in self.collateral) / v if v > 0 else 0.0
 
     @property
     def collateral_value(self) -> float:
@@ -331,10 +373,20 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
     collateral = assess_assets(session, body.asset_ids, as_of=as_of, currency=currency,
                                valuation_id=body.valuation_id)
     room = max_principal(collateral)
+    prior = sum(c.pledged for c in collateral)
     principal = float(body.principal) if body.principal is not None else room
     if principal <= 0:
         raise ConflictError("The pledged assets have no lending capacity left.")
-    tenor_years = body.tenor_months / 12.0
+    exception = body.policy_exception.reason if body.policy_exception is not None else None
+    value_total = sum(c.value for c in collateral)
+    if principal > room * (1 + 1e-12) + 0.005 and exception is None:
+        limit_ltv = sum(c.max_loan for c in collateral) / value_total
+        raise InvalidInputError(
+            f"The `principal` {principal:,.2f} exceeds the policy maximum {room:,.2f}: combined LTV "
+            f"{(principal + prior) / value_total:.2%} (with {prior:,.2f} already pledged on these assets) "
+            f"is above the policy LTV {limit_ltv:.2%} (advance rate x value, capped by the lending value). "
+            "Lower it, or set `policy_exception` with a reason.",
+            field="principal")
     maturity = probe.maturity_date
     t_mat = max((maturity - as_of).days / 365.0, 1.0 / 365.0)
     if body.funding_rate is not None:
@@ -366,13 +418,14 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         # outstanding (EAD) at each month: the opening balance of the period the month falls in
         period_of_month = np.searchsorted(pay_month, np.arange(1, ds.size + 1), side="left")
         month_ead = opening[np.minimum(period_of_month, opening.size - 1)]
-        rev_pd = pd_from_revenue(revenue, ds, window_months=body.frequency_months)
-        default_month = rev_pd.default_month  # 0-based month column, -1 none
+        liq = liquidity_default(revenue, ds, cash_buffer=body.borrower.cash_buffer,
+                                cure_months=body.borrower.cure_months)
+        default_month = liq.default_month  # 0-based month column, -1 none
         if rating_pd is not None:
             pd_1y, pd_source, pd_se = rating_pd, given_source, None
         else:
-            pd_1y = annualise_pd(min(rev_pd.pd, 0.999), max(ds.size, 1))
-            pd_source, pd_se = "revenue", rev_pd.std_error
+            pd_1y = annualise_pd(min(liq.pd, 0.999), max(ds.size, 1))
+            pd_source, pd_se = "revenue", liq.std_error
         pd_1y = max(pd_1y, PD_FLOOR)
         # collateral at default on each path (value at the default month), EAD at that month
         months_at = np.where(default_month >= 0, default_month + 1, min(ds.size, months_sim - 1))
@@ -384,25 +437,51 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         if rating_pd is not None:
             # rating-based PD: default paths are the worst revenue paths in PD proportion
             k = max(1, int(round(pd_1y * revenue.shape[0])))
-            order = np.argsort(rev_pd.min_dscr, kind="stable")
+            order = np.argsort(liq.min_dscr, kind="stable")
             defaulted = np.zeros(revenue.shape[0], dtype=bool)
             defaulted[order[:k]] = True
         else:
-            defaulted = rev_pd.defaulted
-        lgd_res = economic_lgd(ead_path, coll, defaulted, liquidation_cost=LIQUIDATION_COST,
-                               downturn=body.downturn_lgd)
-        lgd_econ = lgd_res.lgd
-        k_cap = float(irb_capital(pd_1y, lgd_reg, min(max(tenor_years, 1.0), 5.0), body.borrower.sales_meur))
-        pricing = price_loan(pd_1y, lgd_econ, k_cap, funding, hurdle_rate=body.hurdle_rate, cost_rate=body.cost_rate)
+            defaulted = liq.defaulted
+        workout = workout_lgd(
+            ead_path, coll, defaulted, prior_claims=prior,
+            distressed_discount=body.distressed_discount, liquidation_cost=LIQUIDATION_COST,
+            workout_cost=body.workout_cost, time_to_recover_months=body.time_to_recover_months,
+            lgd_floor=body.lgd_floor,
+        )
+        lgd_econ = downturn_lgd(workout.lgd) if body.downturn_lgd else workout.lgd
+        t_pay = np.array([(d - as_of).days / 365.0 for d in sched["date"]])
+        m_eff = effective_maturity(t_pay, (sched["interest"] + sched["principal"]).to_numpy())
+        k_cap = float(irb_capital(pd_1y, lgd_reg, m_eff, body.borrower.sales_meur))
+        pd_tenor, el_rate = tenor_expected_loss(pd_1y, lgd_econ, t_pay, opening)
+        pricing = price_loan(pd_1y, lgd_econ, k_cap, funding, hurdle_rate=body.hurdle_rate,
+                             cost_rate=body.cost_rate, tax_rate=body.tax_rate, expected_loss_rate=el_rate)
         if abs(pricing.total - rate) < 1e-10:
             break
         rate = pricing.total
     ead = principal
-    warnings = list(origination_warnings(principal, sum(c.value for c in collateral), body.tenor_months))
-    if principal > room * (1 + 1e-12):
+    warnings = list(origination_warnings(principal, value_total, body.tenor_months))
+    if exception is not None and principal > room * (1 + 1e-12):
         warnings.append(
-            f"principal {principal:,.2f} exceeds the advance-rate maximum {room:,.2f} (a policy exception)"
-        )
+            f"principal {principal:,.2f} exceeds the policy maximum {room:,.2f}: policy exception "
+            f"({exception})")
+    if workout.n_default_paths == 0 and rating_pd is None:
+        warnings.append("no simulated path defaults: LGD is the workout formula over every path, floored")
+    if prior > 0:
+        warnings.append(f"{prior:,.2f} already pledged on these assets ranks ahead of this loan in recovery")
+    pd_definition = (
+        f"liquidity default: cash buffer {'given' if body.borrower.cash_buffer is not None else '3 months of average debt service'} "
+        f"exhausted and arrears for {body.borrower.cure_months} months (cure period); "
+        + ("PD over the tenor annualised at a constant hazard" if rating_pd is None
+           else f"PD from the {pd_source}, default paths the worst {pd_1y:.2%} by coverage")
+    )
+    lgd_definition = (
+        f"workout LGD on the default paths: collateral at default x (1 - distressed discount "
+        f"{body.distressed_discount:.0%}) x (1 - liquidation cost {LIQUIDATION_COST:.0%}) discounted over "
+        f"{body.time_to_recover_months} months at 10%, behind prior pledges, less workout cost "
+        f"{body.workout_cost:.0%} of EAD; floor {body.lgd_floor:.0%} (Basel III A-IRB floor for other "
+        "physical collateral, a conservative analogue: data is not eligible collateral)"
+        + ("; downturn mapping applied" if body.downturn_lgd else "")
+    )
     return LoanAnalytics(
         principal=principal, currency=currency, as_of=as_of, start_date=start, collateral=collateral,
         schedule=sched, pd=pd_1y, pd_source=pd_source, pd_std_error=pd_se, lgd=lgd_econ,
@@ -411,6 +490,9 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         rwa=risk_weighted_assets(k_cap, ead),
         correlation=float(asset_correlation(pd_1y, body.borrower.sales_meur)),
         rate=pricing.as_dict(), warnings=warnings, paths=collateral[0].paths, seed=collateral[0].seed,
+        effective_maturity_years=m_eff, pd_tenor=pd_tenor, expected_loss_tenor=pd_tenor * lgd_econ * ead,
+        lgd_unfloored=workout.unfloored, lgd_floor=workout.floor, prior_pledged=prior,
+        policy_exception=exception, pd_definition=pd_definition, lgd_definition=lgd_definition,
     )
 
 
@@ -425,6 +507,11 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
         "lgd_regulatory": a.lgd_regulatory, "ead": a.ead, "expected_loss": a.expected_loss,
         "capital": a.capital, "capital_k": a.capital_k, "rwa": a.rwa, "asset_correlation": a.correlation,
         "rate": a.rate, "valuation_id": a.valuation_id,
+        "combined_ltv": a.combined_ltv, "policy_ltv": a.policy_ltv, "policy_exception": a.policy_exception,
+        "effective_maturity_years": a.effective_maturity_years, "pd_tenor": a.pd_tenor,
+        "expected_loss_tenor": a.expected_loss_tenor, "lgd_unfloored": a.lgd_unfloored,
+        "lgd_floor": a.lgd_floor, "pd_definition": a.pd_definition, "lgd_definition": a.lgd_definition,
+        "rate_basis": RATE_BASIS,
         "assets": [
             {"asset_id": int(c.asset.id), "valuation_id": c.valuation_id,  # type: ignore[arg-type]
              "category": c.asset.category, "value": c.value,
@@ -515,7 +602,9 @@ def originate_loan(
             lending_value=_money(analytics.lending_value, ccy), haircut=analytics.haircut,
             ltv=principal / analytics.collateral_value, asset_correlation=analytics.correlation,
             status="live", paths=analytics.paths, seed=analytics.seed, as_of=analytics.as_of,
-            valuation_id=analytics.valuation_id,
+            valuation_id=analytics.valuation_id, combined_ltv=analytics.combined_ltv,
+            effective_maturity_years=analytics.effective_maturity_years,
+            policy_exception=analytics.policy_exception,
         )
         session.add(loan)
         session.flush()
@@ -531,7 +620,9 @@ def originate_loan(
         ))
         record_audit(session, actor=actor, action="loan.originate", entity="loan", entity_id=int(loan.id),  # type: ignore[arg-type]
                      payload={"principal": str(loan.principal), "currency": ccy,
-                              "asset_ids": list(body.asset_ids), "rate": analytics.rate["total"]},
+                              "asset_ids": list(body.asset_ids), "rate": analytics.rate["total"],
+                              "combined_ltv": analytics.combined_ltv,
+                              "policy_exception": analytics.policy_exception},
                      tenant=tenant)
         session.commit()
     except sa.exc.IntegrityError:

@@ -428,8 +428,12 @@ def test_loan_bad_requests(client, make_key, engine) -> None:
         cases.append(("POST", path, "bank", raw_json("[1, 2"), 422, None))
     cases.append(("POST", "/v1/loans", "bank",
                   {"json": loan_body([world["asset"]])}, 422, "principal"))
-    # more than the pledged asset can carry: 409, nothing booked
-    cases.append(("POST", "/v1/loans", "bank", {"json": loan_body([world["asset"]], principal=9e14)}, 409, None))
+    # above the policy LTV: 422 naming principal; with a stated exception, still more than
+    # the pledged asset can carry: 409; nothing booked either way
+    cases.append(("POST", "/v1/loans", "bank", {"json": loan_body([world["asset"]], principal=9e14)}, 422,
+                  "principal"))
+    cases.append(("POST", "/v1/loans", "bank", {"json": loan_body(
+        [world["asset"]], principal=9e14, policy_exception={"reason": "stress the capacity check"})}, 409, None))
     cases += [
         ("GET", "/v1/loans/987654", "bank", {}, 404, None),
         ("GET", "/v1/loans/x", "bank", {}, 422, "loan_id"),

@@ -165,7 +165,9 @@ def test_loan_schedule_amounts_are_rounded_to_minor_units(client, world) -> None
 
 
 def test_portfolio_risk_fields(client, world) -> None:
-    for method in ("recursion", "lhp", "mc"):
+    lhp = client.get("/v1/portfolio/risk?confidence=0.99&method=lhp", headers=world["risk"])
+    assert lhp.status_code == 422 and lhp.json()["errors"][0]["field"] == "method"  # one loan: not granular
+    for method in ("recursion", "mc"):
         r = client.get(f"/v1/portfolio/risk?confidence=0.99&method={method}", headers=world["risk"])
         assert r.status_code == 200, r.text
         p = r.json()
@@ -390,6 +392,6 @@ def test_portfolio_expected_loss_is_the_sum_of_the_loans(client, world) -> None:
     lid = world["loan"]["id"]
     risk = client.get(f"/v1/loans/{lid}/risk", headers=world["bank"]).json()
     loan_el = risk["pd"] * risk["lgd"] * risk["ead"]  # EL = PD x LGD x EAD, unrounded
-    for method in ("recursion", "lhp"):
+    for method in ("recursion",):  # (lhp is refused for a one-loan book; mc is simulated)
         p = client.get(f"/v1/portfolio/risk?method={method}", headers=world["bank"]).json()
         assert p["expected_loss"] == pytest.approx(loan_el, rel=1e-6, abs=1e-6), (method, p["expected_loss"], loan_el)

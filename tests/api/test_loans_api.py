@@ -134,14 +134,18 @@ def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make
 def test_pledge_capacity_is_never_exceeded(client, assets, bank, session_factory) -> None:
     q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
     lv = q["lending_value"]
-    # up to the lending value: booked; above the advance-rate maximum it carries a warning
+    # up to the lending value: booked; above the policy maximum only as a stated policy
+    # exception, which the loan stores
     p1 = round(0.95 * lv, 2)
-    first = client.post("/v1/loans", json=body(assets[:1], principal=p1), headers=bank)
+    exception = {"reason": "credit committee approval 2026-01"}
+    first = client.post("/v1/loans", json=body(assets[:1], principal=p1, policy_exception=exception), headers=bank)
     assert first.status_code == 201, first.text
-    assert any("advance-rate" in w for w in first.json()["warnings"]) == (p1 > q["max_principal"])
+    assert any("policy exception" in w for w in first.json()["warnings"]) == (p1 > q["max_principal"])
+    assert first.json()["policy_exception"] == exception["reason"]
     before = counts(session_factory)
     # the same asset again: 0.95 + 0.1 of its lending value -> 409, nothing written
-    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.1 * lv, 2)), headers=bank)
+    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.1 * lv, 2), policy_exception=exception),
+                    headers=bank)
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "capacity" in r.json()["detail"]
@@ -150,7 +154,8 @@ def test_pledge_capacity_is_never_exceeded(client, assets, bank, session_factory
     assert q2["assets"][0]["pledged"] == pytest.approx(p1, abs=0.01)
     assert q2["assets"][0]["available_capacity"] == pytest.approx(lv - p1, abs=0.01)
     # what is left still fits
-    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(lv - p1, 2) - 0.02), headers=bank)
+    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(lv - p1, 2) - 0.02,
+                                              policy_exception=exception), headers=bank)
     assert rest.status_code == 201, rest.text
     with session_factory() as s:
         total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
@@ -197,7 +202,11 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
         b = body([aid], principal=round(q["max_principal"] * 0.5, 2), borrower={"rating": ["BB", "B", "BBB"][i]})
         assert client.post("/v1/loans", json=b, headers=bank).status_code == 201
     out = {}
-    for method in ("recursion", "lhp", "mc"):
+    # the large-pool limit is refused for a book of three loans
+    lhp = client.get("/v1/portfolio/risk", params={"method": "lhp"}, headers=bank)
+    assert lhp.status_code == 422 and lhp.json()["errors"][0]["field"] == "method"
+    assert "granular" in lhp.json()["detail"]
+    for method in ("recursion", "mc"):
         r = client.get("/v1/portfolio/risk", params={"confidence": 0.99, "method": method, "paths": 20000}, headers=bank)
         assert r.status_code == 200, r.text
         out[method] = r.json()

@@ -25,6 +25,7 @@ EXPECTED_CHAIN = [
     "0001_registry", "0002_valuation", "0003_credit", "0004_products", "0005_risk", "0006_jobs",
     "0007_loan_valuation",
     "0008_rights_term_and_revenue",
+    "0009_loan_policy",
 ]
 HEAD = EXPECTED_CHAIN[-1]
 
