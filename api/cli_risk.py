@@ -1,7 +1,7 @@
 """``datafin stress SCENARIO``: run a stress scenario over a tenant's book.
 
 SCENARIO is a built-in or stored scenario name, or a path to a JSON scenario file
-(API.md's shape). The run is stored like an API run (``stress_run`` and its results), with
+(the API contract's shape). The run is stored like an API run (``stress_run`` and its results), with
 a progress bar on stderr while it runs; the aggregate table (base, stressed, delta) is
 printed on stdout, or the full results as JSON with ``--json``. Honours ``DATABASE_URL``;
 ``DASK_SCHEDULER`` sends the chunks to a Dask cluster.

@@ -9,7 +9,7 @@ Usage in a router::
         session: SessionDep,
     ): ...
 
-Rules (API.md): ``Authorization: Bearer <key>``; a missing, unknown or revoked key is a
+Rules (the API contract): ``Authorization: Bearer <key>``; a missing, unknown or revoked key is a
 401 with ``WWW-Authenticate: Bearer``; a valid key whose role is not among ``roles`` is a
 403; ``admin`` passes every role check. Tenant isolation (another tenant's object is a
 404) is the router's or service's job, using ``principal.tenant``.

@@ -1,4 +1,4 @@
-"""Opaque, signed list cursors (API.md: ``?limit=`` default 50, max 500, and ``?cursor=``).
+"""Opaque, signed list cursors (the API contract: ``?limit=`` default 50, max 500, and ``?cursor=``).
 
 A cursor is ``base64url(json position) + "." + hmac``; the position is whatever key the
 list is ordered by (e.g. ``{"id": 42}``). Signing with ``Settings.secret_key`` makes the

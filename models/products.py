@@ -2,7 +2,7 @@
 
 Follows the SQLModel idiom ``XBase / X(table=True) / XPublic``.
 
-- ``securitization``: a tenant's deal. ``spec`` is the deal JSON as posted (API.md field
+- ``securitization``: a tenant's deal. ``spec`` is the deal JSON as posted (the API contract field
   names); ``pool_snapshot`` the pool as resolved at creation (loan terms copied from the
   tenant's loans, or the receivables), so a price can always be reproduced from the row
   even if the loans change later. ``id`` is a random hex string (the public id).

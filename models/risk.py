@@ -2,7 +2,7 @@
 
 Follows the SQLModel idiom ``XBase / XCreate / X(table=True) / XPublic``.
 
-- ``stress_scenario``: a tenant's named scenario, its JSON definition as API.md spells it
+- ``stress_scenario``: a tenant's named scenario, its JSON definition as the API contract spells it
   (``{"name", "extends", "horizon_months", "shocks"}``); unique per (tenant, name). The
   built-in library (``risk.library``) is not stored: it is code.
 - ``stress_run``: a job; ``id`` is a random hex string (the public run id), ``status`` is
@@ -33,7 +33,7 @@ def utc_now() -> datetime:
 
 class StressScenarioBase(SQLModel):
     name: str = Field(max_length=80, index=True)
-    definition: str = Field(sa_type=sa.Text, description="Scenario JSON (API.md field names).")
+    definition: str = Field(sa_type=sa.Text, description="Scenario JSON (the API contract field names).")
 
 
 class StressScenario(StressScenarioBase, table=True):

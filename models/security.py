@@ -21,7 +21,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from models.registry import utc_now
 
 ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")
-"""Roles of API.md."""
+"""Roles of the API contract."""
 
 KEY_SCHEME = "dfk"
 PREFIX_HEX_CHARS = 8

@@ -58,7 +58,7 @@ class Valuation(ValuationBase, table=True):
 
 
 class AssetQuote(SQLModel, table=True):
-    """A published quote (API.md ``GET /v1/quotes/{asset_id}``)."""
+    """A published quote (API contract: ``GET /v1/quotes/{asset_id}``)."""
 
     __tablename__ = "asset_quote"
 

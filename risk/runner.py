@@ -587,7 +587,7 @@ class StressResult:
         return arr[self._pair[0]], arr[self._pair[1]]
 
     def to_json(self, run_id: str | None = None) -> dict[str, Any]:
-        """API.md's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
+        """The API contract's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
         positions: [{kind, id, METRIC: {...}}]}`` (non-finite numbers become null)."""
         def num(x: float) -> float | None:
             return float(x) if math.isfinite(x) else None

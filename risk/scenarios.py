@@ -1,6 +1,6 @@
 """Stress scenarios as data: a named set of shocks, parsed from JSON, composed and scaled.
 
-A scenario reads, in JSON (field names are the public contract of API.md)::
+A scenario reads, in JSON (field names are the public API contract)::
 
     {"name": "demand_slump", "extends": "rates_up_200bp", "horizon_months": 12,
      "shocks": {"revenue_multiplier": 0.7, "rate_shift_bp": 200,
@@ -152,7 +152,7 @@ class Shocks:
         Added annual hazard of a sudden obsolescence (revenue stops), decimal per year (>= 0).
     half_life_multiplier : float, optional
         Factor on the obsolescence half-life (> 0; neutral 1; 0.5 halves it). An addition to
-        API.md's list (additions are allowed); needed for "half-life down".
+        the API contract's list (additions are allowed); needed for "half-life down".
     rate_shift_bp : float, optional
         Parallel shift of the risk-free zero curve, basis points.
     key_rate_shifts_bp : mapping of str to float, optional
@@ -386,7 +386,7 @@ class Scenario:
         return replace(self, name=name, shocks=Shocks(**kw), scale=s * self.scale)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (API.md's field names)."""
+        """The JSON form (the API contract's field names)."""
         out: dict[str, Any] = {"name": self.name, "horizon_months": self.horizon_months,
                                "shocks": self.shocks.to_dict()}
         if self.extends is not None:

@@ -1,6 +1,6 @@
 """Data-asset valuation: signals -> forecasts -> income, cost, market, Monte Carlo -> quote.
 
-The one-call entry point is `value_asset` (API.md); the approaches are the
+The one-call entry point is `value_asset` (the API contract); the approaches are the
 ``...Valuer`` classes (`IncomeValuer`, `CostValuer`, `MarketValuer`, `MonteCarloValuer`).
 """
 

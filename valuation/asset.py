@@ -2,7 +2,7 @@
 
 `AssetProfile` is what every valuation method needs to know about the asset apart
 from its signals, costs and comparables. It mirrors the registry's ``DataAsset``
-(API.md ``POST /v1/assets``): ``rights`` {holding, processing_use, product_operation,
+(API contract: ``POST /v1/assets``): ``rights`` {holding, processing_use, product_operation,
 exclusive, territory, cross_border}, ``quality`` (the six GB/T 36344 dimensions,
 each 0..1), ``records`` and ``refresh_days``.
 """

@@ -132,7 +132,7 @@ def value_asset(
     weights : mapping, optional
         Reconciliation weights by approach (``income``, ``cost``, ``market``).
     assumptions : mapping, optional
-        Income assumptions of API.md (``income_form``, ``revenue_share``, ``tax_rate``,
+        Income assumptions of the API contract (``income_form``, ``revenue_share``, ``tax_rate``,
         ``cost_ratio``, ``economic_life_months``, ``half_life_months``, ``discount_rate``,
         ``risk_premium``, ``timing``, ...), cost (``profit_margin``, ``cost_tax_rate``,
         ``cost_inflation_rate``, ``obsolescence``, ``quality_weights``), market

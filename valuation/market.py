@@ -284,7 +284,7 @@ class MarketData:
 def flat_annual_discount_factors(as_of: date, dates: Sequence[date], discount_rate: float) -> FloatArray:
     """``(1 + r) ** -t`` with ``t`` the ACT/365F year fraction from ``as_of`` (QuantLib FlatForward).
 
-    This is the API.md ``discount_rate`` semantics: a flat annual effective rate with
+    This is the API contract ``discount_rate`` semantics: a flat annual effective rate with
     annual compounding on ACT/365F year fractions.
     """
     curve = MarketData.flat_rate(

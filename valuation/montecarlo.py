@@ -114,7 +114,7 @@ class Distribution:
         return {"mean": self.mean, "std": self.std, "p05": self.p05, "p50": self.p50, "p95": self.p95}
 
     def __getitem__(self, key: str) -> float:
-        """Mapping-style access, ``distribution["p05"]`` (API.md shows it as an object)."""
+        """Mapping-style access, ``distribution["p05"]`` (the API contract shows it as an object)."""
         if key not in ("mean", "std", "p05", "p50", "p95"):
             raise KeyError(key)
         return float(getattr(self, key))

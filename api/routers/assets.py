@@ -1,4 +1,4 @@
-"""``/v1/assets``: register and read data assets, their signals and their costs (API.md)."""
+"""``/v1/assets``: register and read data assets, their signals and their costs (the API contract)."""
 
 from __future__ import annotations
 

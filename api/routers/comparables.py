@@ -1,4 +1,4 @@
-"""``/v1/comparables``: exchange transactions of similar data products (API.md)."""
+"""``/v1/comparables``: exchange transactions of similar data products (the API contract)."""
 
 from __future__ import annotations
 

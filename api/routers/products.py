@@ -1,4 +1,4 @@
-"""``/v1/securitizations`` and ``/v1/data-notes/price`` (API.md): create and price
+"""``/v1/securitizations`` and ``/v1/data-notes/price`` (the API contract): create and price
 securitizations of the caller's loans or of data-licence receivables, and price notes on a
 share of a data product's revenue."""
 

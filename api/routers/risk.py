@@ -7,7 +7,7 @@ succeeded, failed) and ``progress`` (0..1), ``/results`` gives the figures as JS
 ``Accept: text/csv``, CSV. Runs and user scenarios are tenant-scoped (another tenant's run
 is a 404). Role: ``risk`` (``admin`` passes).
 
-Additions to API.md (its names are unchanged): a stress run may carry a ``reverse`` block
+Additions to the API contract (its names are unchanged): a stress run may carry a ``reverse`` block
 ``{"limit": "expected_loss_budget" | "senior_tranche_loss" | "margin_calls", "threshold",
 "max_scale"}``; the job then also finds the smallest scale of the scenario that breaks
 the limit, reported as ``reverse`` in the results (and the run's ``record``). POST
@@ -86,7 +86,7 @@ def list_scenarios(request: Request, principal: RiskPrincipal, session: SessionD
                         422: {"description": "A field breaks a rule; `errors` names it."}})
 def create_scenario(principal: RiskPrincipal, session: SessionDep,
                     body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (API.md)."""
+    """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (the API contract)."""
     return service.create_scenario(session, body, tenant=principal.tenant,
                                    actor=_actor(principal))
 
@@ -139,7 +139,7 @@ def get_stress_run(run_id: str, principal: RiskPrincipal, session: SessionDep) -
                        200: {"content": {"application/json": {}, "text/csv": {}}}})
 def get_stress_results(run_id: str, request: Request, principal: RiskPrincipal,
                        session: SessionDep, format: exports.FormatQuery = None) -> Any:
-    """API.md's stress-results JSON, or CSV with ``Accept: text/csv``; ``?format=csv|xlsx|parquet``
+    """The API contract's stress-results JSON, or CSV with ``Accept: text/csv``; ``?format=csv|xlsx|parquet``
     gives the CSV's rows and columns as that file."""
     run = service.get_run(session, run_id, tenant=principal.tenant)
     fmt = exports.export_format(format, request.headers.get("accept"))

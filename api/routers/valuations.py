@@ -1,4 +1,4 @@
-"""Valuations and quotes (API.md): POST/GET valuations, latest quotes, quotes by category, SSE stream.
+"""Valuations and quotes (the API contract): POST/GET valuations, latest quotes, quotes by category, SSE stream.
 
 `api/app.py` includes this router with ``prefix="/v1"``.
 """

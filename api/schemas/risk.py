@@ -1,7 +1,7 @@
 """Request and response models of the risk endpoints (not tied to tables).
 
 Scenario bodies are taken as plain JSON objects and validated by `risk.scenarios`, so that
-an error names the exact field (``shocks.pd_multiplier``) in API.md's terms.
+an error names the exact field (``shocks.pd_multiplier``) in the API contract's terms.
 """
 
 from __future__ import annotations

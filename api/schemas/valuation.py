@@ -1,4 +1,4 @@
-"""Request and response models of the valuation endpoints (API.md)."""
+"""Request and response models of the valuation endpoints (the API contract)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class ValuationRequest(BaseModel):
         None, description="Reconciliation weights by approach: income, cost, market."
     )
     assumptions: dict[str, Any] | None = Field(
-        None, description="Valuation assumptions (API.md); every result echoes those used."
+        None, description="Valuation assumptions (the API contract); every result echoes those used."
     )
     risk_free_rate: float | None = Field(
         None,

@@ -497,7 +497,7 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
 
 
 def quote_view(a: LoanAnalytics) -> dict[str, Any]:
-    """The quote response (API.md fields plus per-asset detail)."""
+    """The quote response (the API contract fields plus per-asset detail)."""
     v = a.collateral_value
     return {
         "currency": a.currency, "as_of": a.as_of, "principal": a.principal,
@@ -823,7 +823,7 @@ def schedule_rows(sched: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
-    """The booked schedule: amounts rounded once to the currency's minor unit (API.md).
+    """The booked schedule: amounts rounded once to the currency's minor unit (the API contract).
 
     Interest and principal are rounded per row; the balance is carried in rounded
     amounts from the booked principal, and the last principal payment is whatever is

@@ -65,7 +65,7 @@ def today_utc() -> date:
 def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
     """Map a `models.credit.Loan` row to the library's loan terms (major units, decimals).
 
-    Looks for the columns by their API.md names: the principal, start date, tenor,
+    Looks for the columns by their the API contract names: the principal, start date, tenor,
     amortisation, frequency, day count and calendar of the booked loan, so the pool rebuilds
     its schedule (`credit.loans.schedules`) and takes it at its balance on the cut-off date.
     """

@@ -6,7 +6,7 @@ unit of work: it validates everything first, writes the rows and an audit entry
 (``models.audit.record_audit``) in the same transaction and commits; on any error
 nothing is written.
 
-Who may write (API.md): registering needs a registrar (checked by the caller);
+Who may write (the API contract): registering needs a registrar (checked by the caller);
 changing an asset's signals or costs needs the asset's owner tenant, so these
 functions take the caller's ``tenant`` and answer `NotFoundError` for another
 tenant's asset (never revealing that it exists).
@@ -667,7 +667,7 @@ def delete_comparable(
 
 
 def _decimal(amount: float, currency: str) -> Decimal:
-    """Amounts are booked rounded to the currency's minor unit, once (API.md; the column
+    """Amounts are booked rounded to the currency's minor unit, once (the API contract; the column
     keeps 4 decimals)."""
     return round_money(float(amount), currency)
 

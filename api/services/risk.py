@@ -800,7 +800,7 @@ def make_executor(dask_address: str | None) -> Executor:
 
 
 def results_json(session: Session, run: StressRun) -> dict[str, Any]:
-    """API.md's stress-results shape from the stored rows (only for a succeeded run)."""
+    """The API contract's stress-results shape from the stored rows (only for a succeeded run)."""
     rows = _rows(session, run)
     aggregate: dict[str, Any] = {}
     positions: list[dict[str, Any]] = []

@@ -243,7 +243,7 @@ def value_registered_asset(
     paths, seed : int
         Monte Carlo paths (1..1,000,000) and seed (recorded in the result).
     weights, assumptions : mapping, optional
-        As in ``valuation.value_asset`` / API.md.
+        As in ``valuation.value_asset`` / the API contract.
     risk_free_rate : float, optional
         Flat risk-free rate for the curve; default `DEFAULT_RISK_FREE_RATES`.
 

@@ -1,4 +1,4 @@
-"""API.md contract: every path and method is mounted (under ``/v1`` except ``/health``),
+"""API contract: every path and method is mounted (under ``/v1`` except ``/health``),
 the role matrix (401 without a valid key, 403 for a role that may not call the endpoint,
 ``admin`` always allowed, public reads open to every role) and tenant isolation (another
 tenant's object is a 404, never a 403).
@@ -31,7 +31,7 @@ ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")
 ANY = ROLES  # every authenticated role
 
 
-# (method, path, roles that may call it, JSON body or None) -- API.md's table, plus the
+# (method, path, roles that may call it, JSON body or None) -- the API contract's table, plus the
 # list and read companions the areas document in README.md.
 ENDPOINTS: list[tuple[str, str, tuple[str, ...], Any]] = [
     ("POST", "/v1/assets", ("registrar",), {}),
@@ -264,7 +264,7 @@ def test_securitizations_are_tenant_scoped(client, make_key) -> None:
     sid = r.json()["id"]
     for role in ("fund_manager", "risk", "bank", "admin"):
         other = make_key(role, "tenant-b")
-        if role != "risk":  # risk may price but not read the deal list in API.md
+        if role != "risk":  # risk may price but not read the deal list in the API contract
             _assert_problem(client.get(f"/v1/securitizations/{sid}", headers=other), 404)
         if role in ("fund_manager", "risk", "admin"):
             r = client.post(f"/v1/securitizations/{sid}/price",

@@ -1,4 +1,4 @@
-"""API.md's command line: every command has ``--help``; errors go to stderr with a non-zero
+"""The API contract's command line: every command has ``--help``; errors go to stderr with a non-zero
 exit status and no traceback; ``keys create`` prints only the key."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""API.md contract for bad input: every error is ``application/problem+json`` with ``type``,
+"""API contract for bad input: every error is ``application/problem+json`` with ``type``,
 ``title``, ``status``, ``detail`` (and ``errors: [{field, message}]`` for validation), no
 request produces a 500, and a rejected request leaves nothing written (every table's row
 count is the same before and after).
@@ -728,7 +728,7 @@ def test_multipart_registration_bad_parts(client, make_key, engine) -> None:
 
 
 def test_percent_style_rates_are_rejected(client, make_key, engine) -> None:
-    """API.md: rates and probabilities are decimals (0.05, not 5); a percentage is a 422 naming the field."""
+    """The API contract: rates and probabilities are decimals (0.05, not 5); a percentage is a 422 naming the field."""
     world = build_world(client, make_key)
     val = "/v1/assets/{asset}/valuations"
     cases = [("POST", val, "bank", _val(assumptions={k: v}), 422, "assumptions")

@@ -1,4 +1,4 @@
-"""API.md: "A 500 is a bug." Hypothesis fuzzes the JSON bodies of the POST/PUT/PATCH
+"""The API contract: "A 500 is a bug." Hypothesis fuzzes the JSON bodies of the POST/PUT/PATCH
 endpoints: a valid body with one field replaced by a hostile value (wrong type, NaN,
 infinity, huge or negative numbers, bad dates, nested junk), a field removed, an unknown
 field added, or an arbitrary JSON document. Every answer must be below 500, and every

@@ -1,4 +1,4 @@
-"""API.md's Python table: the entry points exist, importable without the server, with the
+"""The API contract's Python table: the entry points exist, importable without the server, with the
 parameter names and defaults the contract lists, and return what it says."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 EMPTY = inspect.Parameter.empty
 
-# (module, function, [(parameter, default, or EMPTY where API.md states none), ...]):
+# (module, function, [(parameter, default, or EMPTY where the API contract states none), ...]):
 # the leading parameters, in order
 SIGNATURES = [
     ("credit.capital", "irb_capital", [("pd", EMPTY), ("lgd", EMPTY), ("maturity_years", 2.5), ("sales_meur", None)]),

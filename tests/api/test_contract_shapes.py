@@ -1,4 +1,4 @@
-"""API.md contract for what comes back: response field names exactly as listed, lists as
+"""API contract for what comes back: response field names exactly as listed, lists as
 ``{"items", "next_cursor"}`` with ``limit`` default 50 / max 500 and a working cursor, dates
 ISO ``YYYY-MM-DD``, months ``YYYY-MM``, rates and probabilities as decimals."""
 
@@ -367,7 +367,7 @@ def test_every_list_endpoint_pages_with_a_cursor(client, app, world) -> None:
 
 
 def test_booked_registry_amounts_are_rounded_to_the_minor_unit(client, make_key) -> None:
-    """API.md: amounts are rounded to the currency's minor unit where they are booked
+    """The API contract: amounts are rounded to the currency's minor unit where they are booked
     (regression: cost and comparable amounts were stored with four decimals in any currency)."""
     reg = make_key("registrar")
     profile = copy.deepcopy(SAMPLES.assets[0].profile)

@@ -1,4 +1,4 @@
-"""Registry endpoints of API.md: assets, signals, costs, comparables; auth, tenancy, errors."""
+"""Registry endpoints of the API contract: assets, signals, costs, comparables; auth, tenancy, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Valuation endpoints of API.md: POST/GET valuations, quotes, quotes by category, SSE, errors."""
+"""Valuation endpoints of the API contract: POST/GET valuations, quotes, quotes by category, SSE, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenarios as data: parsing with API.md's field names, validation, composition, scaling."""
+"""Scenarios as data: parsing with the API contract's field names, validation, composition, scaling."""
 
 from __future__ import annotations
 

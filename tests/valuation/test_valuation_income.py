@@ -1,4 +1,4 @@
-"""Income approach: recomputed by hand from the API.md assumption semantics."""
+"""Income approach: recomputed by hand from the API contract assumption semantics."""
 
 from __future__ import annotations
 
