@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from credit.pd import RevenuePdResult
+from credit.pricing import _dec as _decimal
 from valuation._typing import BoolArray, FloatArray
 from valuation.errors import ConventionError
 
@@ -51,12 +52,6 @@ DEFAULT_WORKOUT_COST = 0.05
 DEFAULT_TIME_TO_RECOVER_MONTHS = 12
 DEFAULT_WORKOUT_RATE = 0.10
 DEFAULT_LGD_FLOOR = 0.15
-
-
-def _decimal(x: float, name: str, lo: float = 0.0, hi: float = 1.0) -> float:
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or not lo <= x <= hi:
-        raise ConventionError(f"The `{name}` must be a decimal in [{lo:g}, {hi:g}]. Got {x!r}.", field=name)
-    return float(x)
 
 
 def liquidity_default(
@@ -102,7 +97,7 @@ def liquidity_default(
     if ds.ndim != 1 or ds.size == 0 or ds.size > n_months or np.any(~np.isfinite(ds)) or np.any(ds < 0):
         raise ConventionError(
             f"The `debt_service` must be finite, non-negative, for 1..{n_months} months.", field="debt_service")
-    share = _decimal(share, "share")
+    share = _decimal(share, "share", 0.0, 1.0)
     if share <= 0:
         raise ConventionError(f"The `share` must be in (0, 1]. Got {share!r}.", field="share")
     if isinstance(cure_months, bool) or not isinstance(cure_months, int) or cure_months < 1:
@@ -186,10 +181,10 @@ def workout_lgd(
     prior = np.broadcast_to(np.asarray(prior_claims, dtype=np.float64), v.shape)
     if not np.all(np.isfinite(prior)) or np.any(prior < 0):
         raise ConventionError("The `prior_claims` must be non-negative.", field="prior_claims")
-    dd = _decimal(distressed_discount, "distressed_discount")
-    lc = _decimal(liquidation_cost, "liquidation_cost")
-    wc = _decimal(workout_cost, "workout_cost")
-    floor = _decimal(lgd_floor, "lgd_floor")
+    dd = _decimal(distressed_discount, "distressed_discount", 0.0, 1.0)
+    lc = _decimal(liquidation_cost, "liquidation_cost", 0.0, 1.0)
+    wc = _decimal(workout_cost, "workout_cost", 0.0, 1.0)
+    floor = _decimal(lgd_floor, "lgd_floor", 0.0, 1.0)
     rate = _decimal(workout_rate, "workout_rate", 0.0, 1.0)
     if isinstance(time_to_recover_months, bool) or not isinstance(time_to_recover_months, int | float) or not (
         math.isfinite(time_to_recover_months) and 0 <= time_to_recover_months <= 120

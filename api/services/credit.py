@@ -69,7 +69,7 @@ from credit.pricing import (
     price_loan,
     tenor_expected_loss,
 )
-from credit.recovery import liquidity_default, workout_lgd
+from credit.recovery import DEFAULT_WORKOUT_RATE, liquidity_default, workout_lgd
 from models.audit import record_audit
 from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
 from models.registry import DataAsset
@@ -468,16 +468,20 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
         warnings.append("no simulated path defaults: LGD is the workout formula over every path, floored")
     if prior > 0:
         warnings.append(f"{prior:,.2f} already pledged on these assets ranks ahead of this loan in recovery")
-    pd_definition = (
-        f"liquidity default: cash buffer {'given' if body.borrower.cash_buffer is not None else '3 months of average debt service'} "
-        f"exhausted and arrears for {body.borrower.cure_months} months (cure period); "
-        + ("PD over the tenor annualised at a constant hazard" if rating_pd is None
-           else f"PD from the {pd_source}, default paths the worst {pd_1y:.2%} by coverage")
-    )
+    if rating_pd is None:
+        buffer = "given" if body.borrower.cash_buffer is not None else "3 months of average debt service"
+        pd_definition = (
+            f"liquidity default on the revenue paths: cash buffer ({buffer}) exhausted and arrears "
+            f"for {body.borrower.cure_months} months (cure period); PD over the tenor annualised at "
+            "a constant hazard")
+    else:
+        pd_definition = (
+            f"one-year PD from the {pd_source}; for LGD the default paths are the worst "
+            f"{pd_1y:.2%} of revenue paths by their lowest monthly debt-service coverage")
     lgd_definition = (
         f"workout LGD on the default paths: collateral at default x (1 - distressed discount "
         f"{body.distressed_discount:.0%}) x (1 - liquidation cost {LIQUIDATION_COST:.0%}) discounted over "
-        f"{body.time_to_recover_months} months at 10%, behind prior pledges, less workout cost "
+        f"{body.time_to_recover_months} months at {DEFAULT_WORKOUT_RATE:.0%}, behind prior pledges, less workout cost "
         f"{body.workout_cost:.0%} of EAD; floor {body.lgd_floor:.0%} (Basel III A-IRB floor for other "
         "physical collateral, a conservative analogue: data is not eligible collateral)"
         + ("; downturn mapping applied" if body.downturn_lgd else "")
