@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve worker bench lint clean system-deps
+.PHONY: demo test serve worker bench bench-financepy lint clean system-deps
 
 # `make demo` writes this database and `make serve` serves it, so the demo's keys work.
 DATABASE_URL ?= sqlite:///datafin-demo.db
@@ -44,6 +44,12 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# FinancePy (GPL) for the credit benchmark's comparison only: its own environment, never a
+# dependency of the project; `python -m benchmarks credit` finds it there.
+bench-financepy:
+	$(PYTHON) -m venv .venv-financepy
+	.venv-financepy/bin/python -m pip install --quiet financepy
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -57,4 +63,4 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 clean:
-	rm -rf $(VENV) *.egg-info datafin-demo.db
+	rm -rf $(VENV) .venv-financepy *.egg-info datafin-demo.db

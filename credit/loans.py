@@ -29,6 +29,7 @@ Rates are decimals (0.06 is 6 %); spreads are in basis points (``spread_bp``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ import numpy as np
 import pandas as pd
 import QuantLib as ql
 
+from credit import _schedule_kernel
 from valuation._typing import FloatArray, IntArray
 from valuation.conventions import (
     DayCount,
@@ -49,6 +51,10 @@ from valuation.conventions import (
     to_ql_date,
 )
 from valuation.errors import ConventionError
+
+#: Route `schedule_columns` through the numpy path even when the compiled kernel is available
+#: (set by the tests that compare the two).
+_FORCE_NUMPY = False
 
 #: Payment frequencies accepted, in months: monthly, quarterly, semi-annual, annual.
 FREQUENCIES_MONTHS: tuple[int, ...] = (1, 3, 6, 12)
@@ -481,6 +487,25 @@ _LOANS_COLUMNS = ("loan_id", "principal", "annual_rate", "start_date", "tenor_mo
                   "amortization", "frequency_months", "day_count")
 
 
+@functools.lru_cache(maxsize=64)
+def _adjusted_years(cal_name: str, bdc_name: str, year_lo: int, year_hi: int) -> tuple[int, IntArray]:
+    """Every day of the years ``year_lo..year_hi`` moved to a business day (days since
+    1970-01-01), computed through QuantLib once per calendar, convention and years."""
+    lo = int(_days_from_civil(np.array([year_lo]), np.array([1]), np.array([1]))[0])
+    hi = int(_days_from_civil(np.array([year_hi + 1]), np.array([1]), np.array([1]))[0])
+    table = _adjust_days(np.arange(lo, hi, dtype=np.int64), cal_name, bdc_name)
+    table.setflags(write=False)
+    return lo, table
+
+
+def _adjustment_table(span: IntArray, cal_name: str, bdc_name: str) -> IntArray:
+    """`_adjust_days` of a contiguous range of days, from the per-year cache."""
+    y_lo = int(_civil_from_days(span[:1])[0][0])
+    y_hi = int(_civil_from_days(span[-1:])[0][0]) + 1  # a following business day may fall in January
+    lo, table = _adjusted_years(cal_name, bdc_name, y_lo, y_hi)
+    return table[span[0] - lo: span[-1] - lo + 1]
+
+
 def _adjust_days(days: IntArray, cal_name: str | None, bdc_name: str) -> IntArray:
     """Move dates (days since 1970-01-01) to business days; each distinct date goes through QuantLib once."""
     if cal_name in (None, "NullCalendar") or bdc_name == "Unadjusted":
@@ -498,6 +523,9 @@ def _adjust_days(days: IntArray, cal_name: str | None, bdc_name: str) -> IntArra
     return adjusted[inverse.reshape(days.shape)]
 
 
+SCHEDULE_COLUMNS = ("loan_id", "date", "interest", "principal", "balance")
+
+
 def schedules(
     loans: pd.DataFrame,
     *,
@@ -506,6 +534,9 @@ def schedules(
     curve: DiscountCurve | None = None,
 ) -> pd.DataFrame:
     """Schedules of many loans at once (vectorised over loans and periods).
+
+    The frame wraps the arrays of `schedule_columns` without copying them (one block per
+    column), so building it costs microseconds, not a pass over every row.
 
     Parameters
     ----------
@@ -535,6 +566,27 @@ def schedules(
     over the period index with numpy operations on all loans still alive at that
     period, so the work is proportional to the number of rows.
     """
+    return pd.DataFrame(
+        schedule_columns(loans, business_day_convention=business_day_convention, dates_as=dates_as,
+                         curve=curve),
+        columns=list(SCHEDULE_COLUMNS), copy=False,
+    )
+
+
+def schedule_columns(
+    loans: pd.DataFrame,
+    *,
+    business_day_convention: str = "ModifiedFollowing",
+    dates_as: str = "datetime64",
+    curve: DiscountCurve | None = None,
+) -> dict[str, np.ndarray]:
+    """The rows of `schedules` as a dict of numpy arrays, for callers that do not need pandas.
+
+    Same parameters and rows as `schedules`; keys ``loan_id``, ``date`` (``datetime64[D]``
+    unless ``dates_as="date"``), ``interest``, ``principal``, ``balance``. The arrays are
+    fresh (the caller owns them); Arrow users can wrap them with ``pyarrow.table(...)``
+    without a copy.
+    """
     if not isinstance(loans, pd.DataFrame):
         raise ConventionError("The `loans` must be a pandas DataFrame.", field="loans")
     if dates_as not in ("date", "datetime64"):
@@ -544,7 +596,9 @@ def schedules(
         raise ConventionError(f"The `loans` frame lacks columns {missing}.", field=missing[0])
     n_loans = len(loans)
     if n_loans == 0:
-        return pd.DataFrame({"loan_id": [], "date": [], "interest": [], "principal": [], "balance": []})
+        empty_dates = np.array([], dtype="datetime64[D]" if dates_as == "datetime64" else object)
+        return {"loan_id": loans["loan_id"].to_numpy()[:0], "date": empty_dates, "interest": np.zeros(0),
+                "principal": np.zeros(0), "balance": np.zeros(0)}
     try:
         principal = loans["principal"].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
@@ -608,6 +662,9 @@ def schedules(
         raise ConventionError("The `start_date` must be dates (ISO YYYY-MM-DD).", field="start_date") from None
 
     n_per = tenor // freq
+    if curve is None and _schedule_kernel.AVAILABLE and not _FORCE_NUMPY:
+        return _kernel_columns(loans, start, n_per, freq, tenor, code, dc_raw, dcs, cal_col, cal_names,
+                               principal, rate, business_day_convention, dates_as)
     total = int(n_per.sum())
     offsets = np.cumsum(n_per) - n_per
     k = np.arange(total, dtype=np.int64) - np.repeat(offsets, n_per) + 1  # period 1..n
@@ -685,15 +742,52 @@ def schedules(
         out_dates = pay.astype("datetime64[D]").astype(object)
     else:
         out_dates = pay.astype("datetime64[D]")
-    return pd.DataFrame(
-        {
-            "loan_id": np.repeat(loans["loan_id"].to_numpy(), n_per),
-            "date": out_dates,
-            "interest": interest,
-            "principal": repaid,
-            "balance": closing,
-        }
-    )
+    return {
+        "loan_id": np.repeat(loans["loan_id"].to_numpy(), n_per),
+        "date": out_dates,
+        "interest": interest,
+        "principal": repaid,
+        "balance": closing,
+    }
+
+
+def _kernel_columns(
+    loans: pd.DataFrame, start: IntArray, n_per: IntArray, freq: IntArray, tenor: IntArray, code: IntArray,
+    dc_raw: np.ndarray, dcs: dict[object, DayCount], cal_col: np.ndarray | None, cal_names: list[object],
+    principal: FloatArray, rate: FloatArray, bdc_name: str, dates_as: str,
+) -> dict[str, np.ndarray]:
+    """`schedule_columns` by the compiled row kernel (fixed-rate loans): one write per row."""
+    n_loans = start.size
+    dc_code = np.zeros(n_loans, dtype=np.int64)
+    for v, dc in dcs.items():
+        dc_code[dc_raw == v] = _DC_ORDER.index(dc)
+    # every day the book can touch, each adjusted once per calendar (row 0: no calendar)
+    lo = int(start.min())
+    hi = int((start + tenor * 31).max()) + 8
+    span = np.arange(lo, hi, dtype=np.int64)
+    cal_code = np.zeros(n_loans, dtype=np.int64)
+    names = [c for c in cal_names if c is not None] if cal_col is not None else []
+    table = np.empty((len(names) + 1, span.size), dtype=np.int64)
+    table[0] = span
+    for j, c in enumerate(names, start=1):
+        table[j] = _adjustment_table(span, str(c), bdc_name)
+        cal_code[cal_col == c] = j
+    total = int(n_per.sum())
+    pay = np.empty(total, dtype=np.int64)
+    interest = np.empty(total)
+    repaid = np.empty(total)
+    closing = np.empty(total)
+    offsets = np.cumsum(n_per) - n_per
+    _schedule_kernel.rows(start, n_per, offsets, freq, code, dc_code, principal, rate, cal_code, table, lo,
+                          pay, interest, repaid, closing)
+    dates = pay.view("datetime64[D]")
+    return {
+        "loan_id": np.repeat(loans["loan_id"].to_numpy(), n_per),
+        "date": dates.astype(object) if dates_as == "date" else dates,
+        "interest": interest,
+        "principal": repaid,
+        "balance": closing,
+    }
 
 
 def _amortize_long(
