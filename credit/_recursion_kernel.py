@@ -18,10 +18,11 @@ source cell is read before it is overwritten::
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable
 
 import numpy as np
+
+from credit._jit import PARALLEL_LOCK
 
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
@@ -65,14 +66,13 @@ def _all_nodes(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.nda
 
 _prange = range
 _compiled: Callable[..., None] | None = None
-_lock = threading.Lock()
 
 
 def conditional_distributions(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray,
                               n_units: int) -> np.ndarray:
     """P(L = j unit | z_q) for every node q (rows of ``cp``), shape ``(n_nodes, n_units + 1)``."""
     global _compiled, _prange
-    with _lock:
+    with PARALLEL_LOCK:
         if _compiled is None:
             import numba
 
@@ -80,7 +80,7 @@ def conditional_distributions(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarra
             g["_one_node"] = numba.njit(cache=True, nogil=True)(_one_node)
             _prange = numba.prange
             _compiled = numba.njit(cache=True, nogil=True, parallel=True)(_all_nodes)
-    out = np.empty((cp.shape[0], n_units + 1))
-    _compiled(np.ascontiguousarray(cp), order.astype(np.int64), k_lo.astype(np.int64),
-              w_lo.astype(np.float64), out)
+        out = np.empty((cp.shape[0], n_units + 1))
+        _compiled(np.ascontiguousarray(cp), order.astype(np.int64), k_lo.astype(np.int64),
+                  w_lo.astype(np.float64), out)
     return out

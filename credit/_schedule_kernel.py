@@ -22,11 +22,12 @@ opening balance, the final payment clearing the balance.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from credit._jit import PARALLEL_LOCK
 
 #: numba is a declared dependency; without it (a platform with no wheel) the numpy path runs.
 #: It is imported on the first schedule, not with the package, so that importing `credit`
@@ -141,13 +142,12 @@ def _rows(start: np.ndarray, n_per: np.ndarray, offsets: np.ndarray, freq: np.nd
 
 _prange = range  # numba.prange once compiled
 _compiled: Callable[..., None] | None = None
-_compile_lock = threading.Lock()
 
 
 def rows(*args: Any) -> None:
     """`_rows` compiled by numba (compiled on the first call; the machine code is cached on disk)."""
     global _compiled
-    with _compile_lock:
+    with PARALLEL_LOCK:
         if _compiled is None:
             from numba import njit, prange
 
@@ -158,4 +158,4 @@ def rows(*args: Any) -> None:
                 g[name] = jit(g[name])
             g["_prange"] = prange
             _compiled = njit(cache=True, nogil=True, parallel=True)(_rows)
-    _compiled(*args)
+        _compiled(*args)
