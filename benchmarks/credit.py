@@ -137,9 +137,9 @@ def _schedule_workload(name: str, book: pd.DataFrame, rng: np.random.Generator) 
     import credit.loans as loans_module
 
     schedules(book.iloc[:10], dates_as="datetime64")  # compile (or load) the kernel outside the timing
-    t_vec, t_cold = _best_of(lambda: schedules(book, dates_as="datetime64"))
+    t_vec, t_cold = _best_of(lambda: schedules(book, dates_as="datetime64"), 5)
     long = schedules(book, dates_as="datetime64")
-    t_cols, _ = _best_of(lambda: schedule_columns(book))
+    t_cols, _ = _best_of(lambda: schedule_columns(book), 5)
     t_dates, _ = _best_of(lambda: schedules(book, dates_as="date"), 1)
     loans_module._FORCE_NUMPY = True
     try:

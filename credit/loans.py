@@ -637,24 +637,30 @@ def schedule_columns(
             field="tenor_months",
         )
     tenor = tenor.astype(np.int64)
-    amort_raw = loans["amortization"].to_numpy()
-    code = np.full(n_loans, -1, dtype=np.int64)
-    for a, c in _AMORT_CODE.items():
-        code[amort_raw == a.value] = c
-    if (code < 0).any():
-        Amortization.parse(amort_raw[code < 0][0])
-    dc_raw = loans["day_count"].to_numpy()
-    dc_values = pd.unique(dc_raw)
-    dcs = {v: DayCount.parse(v) for v in dc_values}
+    # conventions by factorizing each column once (fast on Arrow-backed strings); every
+    # distinct value is parsed once, so a bad one is named with its field
+    amort_codes, amort_values = pd.factorize(loans["amortization"], use_na_sentinel=True)
+    if (amort_codes < 0).any():
+        Amortization.parse(None)
+    code = np.array([_AMORT_CODE[Amortization.parse(v)] for v in amort_values], dtype=np.int64)[amort_codes]
+    dc_codes, dc_values = pd.factorize(loans["day_count"], use_na_sentinel=True)
+    if (dc_codes < 0).any():
+        DayCount.parse(None)
+    dc_parsed = [DayCount.parse(v) for v in dc_values]
+    dc_code = np.array([_DC_ORDER.index(dc) for dc in dc_parsed], dtype=np.int64)[dc_codes]
+    present_dcs = set(dc_parsed)
+    # calendar: code 0 is no calendar, j >= 1 the j-th name in cal_names
+    cal_names: list[str] = []
+    cal_code = np.zeros(n_loans, dtype=np.int64)
     if "calendar" in loans.columns:
-        cal_col = loans["calendar"].astype(object).where(loans["calendar"].notna(), None).to_numpy()
-        cal_names = list(pd.unique(cal_col))
-        for c in cal_names:
-            if c is not None:
-                calendar(c)
-    else:
-        cal_col = None
-        cal_names = [None]
+        c_codes, c_values = pd.factorize(loans["calendar"], use_na_sentinel=True)
+        lookup = np.zeros(len(c_values) + 1, dtype=np.int64)  # the last slot: NA -> 0
+        for j, name in enumerate(c_values):
+            calendar(name)
+            if name not in (None, "NullCalendar"):
+                cal_names.append(str(name))
+                lookup[j] = len(cal_names)
+        cal_code = lookup[c_codes]
     _bdc(business_day_convention)
     try:
         start = pd.to_datetime(loans["start_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -663,7 +669,7 @@ def schedule_columns(
 
     n_per = tenor // freq
     if curve is None and _schedule_kernel.AVAILABLE and not _FORCE_NUMPY:
-        return _kernel_columns(loans, start, n_per, freq, tenor, code, dc_raw, dcs, cal_col, cal_names,
+        return _kernel_columns(loans, start, n_per, freq, tenor, code, dc_code, cal_code, cal_names,
                                principal, rate, business_day_convention, dates_as)
     total = int(n_per.sum())
     offsets = np.cumsum(n_per) - n_per
@@ -684,22 +690,19 @@ def schedule_columns(
     lo = int(min(pay.min(), start.min()))
     hi = int(max(pay.max(), start.max())) + 8  # room for a following business day
     span = np.arange(lo, hi, dtype=np.int64)
-    if cal_col is not None and any(c is not None for c in cal_names):
+    if cal_names:
         # business-day adjustment by table lookup: every day in the book's date range is
         # adjusted once per calendar through QuantLib, then rows gather from the table
-        names = [c for c in cal_names if c is not None]
-        table = np.empty((len(names) + 1, span.size), dtype=np.int64)
+        table = np.empty((len(cal_names) + 1, span.size), dtype=np.int64)
         table[0] = span
-        cal_code = np.zeros(n_loans, dtype=np.int64)
-        for j, c in enumerate(names, start=1):
+        for j, c in enumerate(cal_names, start=1):
             table[j] = _adjust_days(span, c, business_day_convention)
-            cal_code[cal_col == c] = j
         pay = table[np.repeat(cal_code, n_per), pay - lo]
         start_adj = table[cal_code, start - lo]
     prev = np.empty_like(pay)
     prev[1:] = pay[:-1]
     prev[offsets] = start_adj
-    needs_civil = any(dc in (DayCount.THIRTY_360, DayCount.ACT_ACT) for dc in dcs.values())
+    needs_civil = any(dc in (DayCount.THIRTY_360, DayCount.ACT_ACT) for dc in present_dcs)
     civil_e = civil_s = None
     if needs_civil:
         lo_all = int(min(pay.min(), start_adj.min()))
@@ -712,14 +715,10 @@ def schedule_columns(
         for src, first, dst in zip(civil_e, civil_0, civil_s, strict=True):
             dst[1:] = src[:-1]
             dst[offsets] = first
-    if len(dcs) == 1:
-        yf = _year_fractions_days(prev, pay, next(iter(dcs.values())), civil_s, civil_e)
+    if len(present_dcs) == 1:
+        yf = _year_fractions_days(prev, pay, next(iter(present_dcs)), civil_s, civil_e)
     else:
-        dc_code = np.zeros(n_loans, dtype=np.int64)
-        for v, dc in dcs.items():
-            dc_code[dc_raw == v] = _DC_ORDER.index(dc)
-        present = set(dcs.values())
-        parts = [_year_fractions_days(prev, pay, dc, civil_s, civil_e) if dc in present else np.zeros(total)
+        parts = [_year_fractions_days(prev, pay, dc, civil_s, civil_e) if dc in present_dcs else np.zeros(total)
                  for dc in _DC_ORDER]
         yf = np.choose(np.repeat(dc_code, n_per), parts)
     row_rates = None
@@ -753,25 +752,18 @@ def schedule_columns(
 
 def _kernel_columns(
     loans: pd.DataFrame, start: IntArray, n_per: IntArray, freq: IntArray, tenor: IntArray, code: IntArray,
-    dc_raw: np.ndarray, dcs: dict[object, DayCount], cal_col: np.ndarray | None, cal_names: list[object],
-    principal: FloatArray, rate: FloatArray, bdc_name: str, dates_as: str,
+    dc_code: IntArray, cal_code: IntArray, cal_names: list[str], principal: FloatArray, rate: FloatArray,
+    bdc_name: str, dates_as: str,
 ) -> dict[str, np.ndarray]:
     """`schedule_columns` by the compiled row kernel (fixed-rate loans): one write per row."""
-    n_loans = start.size
-    dc_code = np.zeros(n_loans, dtype=np.int64)
-    for v, dc in dcs.items():
-        dc_code[dc_raw == v] = _DC_ORDER.index(dc)
     # every day the book can touch, each adjusted once per calendar (row 0: no calendar)
     lo = int(start.min())
     hi = int((start + tenor * 31).max()) + 8
     span = np.arange(lo, hi, dtype=np.int64)
-    cal_code = np.zeros(n_loans, dtype=np.int64)
-    names = [c for c in cal_names if c is not None] if cal_col is not None else []
-    table = np.empty((len(names) + 1, span.size), dtype=np.int64)
+    table = np.empty((len(cal_names) + 1, span.size), dtype=np.int64)
     table[0] = span
-    for j, c in enumerate(names, start=1):
-        table[j] = _adjustment_table(span, str(c), bdc_name)
-        cal_code[cal_col == c] = j
+    for j, c in enumerate(cal_names, start=1):
+        table[j] = _adjustment_table(span, c, bdc_name)
     total = int(n_per.sum())
     pay = np.empty(total, dtype=np.int64)
     interest = np.empty(total)
