@@ -12,11 +12,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import errors, jobs, observability, offline_docs
-from api.routers import assets, comparables, health, loans, products, reports, risk, ui, valuations
+from api import errors, jobs, limits, observability, offline_docs
+from api.routers import (
+    admin,
+    assets,
+    comparables,
+    health,
+    loans,
+    products,
+    reports,
+    risk,
+    ui,
+    valuations,
+)
 from api.routers.health import service_version
 from api.settings import Settings
 from models import db
+from models.audit import configure_audit_key
 
 
 class SchemaNotCurrentError(RuntimeError):
@@ -36,6 +48,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         ``datafin db upgrade``.
     """
     settings = settings or Settings()
+    configure_audit_key(settings.audit_key)
     if engine is None:
         engine = db.make_engine(settings.database_url)
     try:
@@ -65,9 +78,11 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(products.router, prefix="/v1", tags=["products"])
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
     app.include_router(reports.router, prefix="/v1", tags=["reports"])
+    app.include_router(admin.router, prefix="/v1", tags=["admin"])
     app.include_router(ui.router)  # the read-only dashboard at /ui (HTML, outside the API schema)
 
     # --- operations: offline docs, request ids, metrics and access logs (api.observability)
     offline_docs.install(app)
+    limits.install(app)  # authenticate before the body, rate and size limits (inside the next)
     observability.install(app)
     return app

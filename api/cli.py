@@ -1,6 +1,6 @@
 """``datafin``: the command line (typer).
 
-Commands: ``serve``, ``demo``, ``db upgrade``, ``keys create``, ``assets register``,
+Commands: ``serve``, ``demo``, ``db upgrade``, ``keys create|list|revoke``, ``assets register``,
 ``signals import``, ``audit verify``, plus ``value`` (``api/cli_valuation.py``) and
 ``stress`` (``api/cli_risk.py``). All of them use the database named by
 ``DATABASE_URL`` (default ``sqlite:///datafin.db``). Results go to stdout, errors to
@@ -143,6 +143,9 @@ def check_configuration() -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from models.audit import configure_audit_key
+
+    configure_audit_key(settings.audit_key)
     try:
         make_url(settings.database_url)
     except ArgumentError:
@@ -305,6 +308,35 @@ def keys_create(
 # ------------------------------------------------------------------ assets
 
 
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys (default: every tenant).")] = None,
+) -> None:
+    """Print the API keys, one per line: id, prefix, role, tenant, status, label (never a secret)."""
+    from sqlmodel import select
+
+    with current_engine() as engine, reported_errors(), db.make_session_factory(engine)() as session:
+        query = select(security.ApiKey).order_by(security.ApiKey.id)  # type: ignore[arg-type]
+        if tenant is not None:
+            query = query.where(security.ApiKey.tenant == tenant)
+        rows = list(session.exec(query).all())
+    for row in rows:
+        status = f"revoked {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if row.revoked and row.revoked_at else (
+            "revoked" if row.revoked else "active")
+        typer.echo(f"{row.id}\t{row.prefix}\t{row.role}\t{row.tenant}\t{status}\t{row.label or ''}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (datafin keys list).")]) -> None:
+    """Revoke an API key (audited); the service refuses it from then on."""
+    with current_engine() as engine, reported_errors(), db.make_session_factory(engine)() as session:
+        row = security.revoke_api_key(session, key_id, actor=CLI_ACTOR)
+        if row is None:
+            fail(f"no API key {key_id}")
+        session.commit()
+    typer.echo(f"revoked key {key_id} ({row.prefix}, {row.role}, {row.tenant})")
+
+
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -414,13 +446,18 @@ def audit_verify() -> None:
         factory = db.make_session_factory(engine)
         with factory() as session:
             outcome = audit.verify_chain(session)
+    checkpoint = "-" if outcome.checkpoint_seq is None else f"seq {outcome.checkpoint_seq}"
     if not outcome.ok:
         assert outcome.broken is not None
+        for problem in outcome.problems:
+            typer.echo(f"bad entry at seq {problem.seq}: {problem.reason}", err=True)
         fail(
             f"audit chain broken at seq {outcome.broken.seq}: {outcome.broken.reason} "
-            f"({outcome.checked} entries before it verified)"
+            f"({len(outcome.problems)} problem(s); {outcome.checked} entries verified; "
+            f"newest checkpoint {checkpoint})"
         )
-    typer.echo(f"audit chain ok: {outcome.checked} entries, head {outcome.head_hash or '-'}")
+    typer.echo(f"audit chain ok: {outcome.checked} entries, head seq {outcome.head_seq or '-'} "
+               f"{outcome.head_hash or '-'}, newest checkpoint {checkpoint}")
 
 
 def main() -> None:

@@ -1,11 +1,20 @@
-"""Append-only, hash-chained audit log.
+"""Append-only, keyed hash chain of audit entries, with a signed checkpoint of its head.
 
-Every entry stores the hash of the entry before it, and its own hash is
-``sha256`` over the canonical JSON of its fields plus that previous hash
-(:func:`entry_hash`). Editing any stored field, deleting or inserting an entry in
-the middle breaks the chain at that point, and :func:`verify_chain` reports the
-first broken link. (Truncating the newest entries leaves a valid shorter chain:
-publish :func:`chain_head` somewhere else to anchor it.)
+Every entry stores the hash of the entry before it, and its own hash is an HMAC-SHA256,
+keyed with the audit key from the settings (``AUDIT_KEY``, kept outside the database),
+over the canonical JSON of its fields plus that previous hash (:func:`entry_hash`).
+Without the key nobody can rewrite an entry and re-hash the chain after it: editing any
+stored field, deleting or inserting an entry breaks the chain at that point, and
+:func:`verify_chain` names the entry and the reason. Entries written before keyed hashing
+(``scheme`` ``sha256``) stay verifiable; once a keyed entry exists, every later one must
+be keyed, and the first keyed entry's link protects the older prefix.
+
+Each append also writes a checkpoint of the new head (sequence number and hash, signed with
+the same key) into ``audit_checkpoint``, a separate table. Deleting the newest entries
+leaves a shorter chain that still links, but its head is then older than the newest
+checkpoint, which :func:`verify_chain` reports. Both tables are append-only in the
+database itself: triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), see
+:func:`install_append_only_triggers`.
 
 :func:`record_audit` writes in the caller's transaction, so an entry exists if
 and only if the change it records was committed. Appends are serialised so the
@@ -19,6 +28,7 @@ The ORM refuses to update or delete loaded entries (a ``before_flush`` guard).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +53,22 @@ ADVISORY_LOCK_KEY = 0x6461_7461_6669_6E01  # "datafin" + 1, fits a signed bigint
 
 VERIFY_BATCH = 1000
 
+#: Hash schemes: unkeyed SHA-256 (entries written before keyed hashing) and HMAC-SHA256.
+SCHEME_SHA256 = "sha256"
+SCHEME_HMAC = "hmac-sha256"
+
+#: The development audit key. The service refuses it outside development (api.settings).
+DEFAULT_AUDIT_KEY = "datafin-development-audit-key-change-me-0123456789"
+_audit_key: bytes = DEFAULT_AUDIT_KEY.encode("utf-8")
+
+
+def configure_audit_key(key: str) -> None:
+    """Set the key that signs the chain (called by the service and the CLI at start)."""
+    global _audit_key
+    if len(key.encode("utf-8")) < 32:
+        raise ValueError("The audit key must be at least 32 bytes long.")
+    _audit_key = key.encode("utf-8")
+
 
 class AuditEntry(SQLModel, table=True):
     """One audit record. ``seq`` runs 1, 2, 3, ... without gaps."""
@@ -59,6 +85,20 @@ class AuditEntry(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text, description="Canonical JSON.")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(unique=True, max_length=64)
+    scheme: str = Field(default=SCHEME_HMAC, max_length=16,
+                        sa_column_kwargs={"server_default": SCHEME_SHA256})
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The chain's head after an append, signed (HMAC of ``seq`` and ``hash`` with the audit key)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(index=True)
+    hash: str = Field(max_length=64)
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    signature: str = Field(max_length=64)
 
 
 class AuditEntryPublic(SQLModel):
@@ -124,8 +164,10 @@ def entry_hash(
     entity_id: str,
     payload: str,
     prev_hash: str,
+    scheme: str = SCHEME_HMAC,
 ) -> str:
-    """SHA-256 (hex) over the canonical fields and the previous hash."""
+    """HMAC-SHA256 with the audit key (or, for ``scheme="sha256"``, plain SHA-256), hex,
+    over the canonical fields and the previous hash."""
     material = canonical_json(
         {
             "seq": seq,
@@ -139,7 +181,16 @@ def entry_hash(
             "prev_hash": prev_hash,
         }
     )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    if scheme == SCHEME_SHA256:
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    if scheme != SCHEME_HMAC:
+        raise ValueError(f"unknown hash scheme {scheme!r}")
+    return hmac.new(_audit_key, material.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def checkpoint_signature(seq: int, head_hash: str) -> str:
+    """HMAC-SHA256 of a checkpoint (the head's sequence number and hash) with the audit key."""
+    return hmac.new(_audit_key, f"audit-checkpoint:{seq}:{head_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _lock_chain(session: Session) -> None:
@@ -205,10 +256,40 @@ def record_audit(
         "payload": text,
         "prev_hash": prev_hash,
     }
-    entry = AuditEntry(**fields, hash=entry_hash(**fields))
+    entry = AuditEntry(**fields, hash=entry_hash(**fields, scheme=SCHEME_HMAC), scheme=SCHEME_HMAC)
     session.add(entry)
+    session.add(AuditCheckpoint(seq=seq, hash=entry.hash, at=when,
+                                signature=checkpoint_signature(seq, entry.hash)))
     session.flush()
     return entry
+
+
+def list_entries(
+    session: Session, *, tenant: str, limit: int, after_seq: int | None = None, entity: str | None = None,
+    entity_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+) -> tuple[list[AuditEntry], bool]:
+    """A tenant's audit entries in ``seq`` order, filtered in SQL, one page (``more`` when
+    another follows)."""
+    query = select(AuditEntry).where(AuditEntry.tenant == tenant)
+    if after_seq is not None:
+        query = query.where(AuditEntry.seq > after_seq)  # type: ignore[operator]
+    if entity is not None:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)  # type: ignore[operator]
+    if until is not None:
+        query = query.where(AuditEntry.at < until)  # type: ignore[operator]
+    rows = list(session.exec(query.order_by(AuditEntry.seq).limit(limit + 1)).all())  # type: ignore[arg-type]
+    return rows[:limit], len(rows) > limit
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    """The newest checkpoint (highest ``seq``), or None."""
+    return session.exec(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)  # type: ignore[attr-defined]
+    ).first()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,51 +300,93 @@ class BrokenLink:
 
 @dataclass(frozen=True, slots=True)
 class ChainVerification:
-    """Outcome of :func:`verify_chain`."""
+    """Outcome of :func:`verify_chain`: the first broken link (``broken``) and every entry
+    found bad (``problems``), the head reached and the newest checkpoint."""
 
     ok: bool
     checked: int
     head_seq: int | None
     head_hash: str | None
     broken: BrokenLink | None = None
+    problems: tuple[BrokenLink, ...] = ()
+    checkpoint_seq: int | None = None
 
     @property
     def first_broken_seq(self) -> int | None:
         return None if self.broken is None else self.broken.seq
 
 
-def verify_chain(session: Session) -> ChainVerification:
-    """Walk the log in ``seq`` order and report the first broken link.
+def _columns() -> list[Any]:
+    """The audit columns as stored: ``at`` read as text, so an edited timestamp that no
+    longer parses is reported against its entry instead of failing the read."""
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    return [sa.type_coerce(c, sa.String).label(c.name) if c.name == "at" else c for c in table.c]
 
-    Checks, for every entry: ``seq`` follows its predecessor by one (the first is 1),
-    ``prev_hash`` equals the predecessor's ``hash`` (the genesis hash for the first),
-    and the stored ``hash`` equals the hash recomputed from the stored fields.
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def verify_chain(session: Session) -> ChainVerification:
+    """Walk the log in ``seq`` order, name every bad entry, and check the newest checkpoint.
+
+    For every entry: ``seq`` follows its predecessor by one (the first is 1), ``prev_hash``
+    equals the predecessor's ``hash`` (the genesis hash for the first), the stored ``hash``
+    equals the one recomputed from the stored fields with the audit key, and no unkeyed
+    entry follows a keyed one. Then the newest checkpoint must carry a valid signature and
+    match the entry at its ``seq``, and the head must not be older than it (entries deleted
+    from the end). ``broken`` is the first problem; ``problems`` lists them all (after a
+    broken link the walk continues from the stored hashes, so later damage is named too).
     """
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
     last_seq: int | None = None
+    last_hash: str | None = None
+    keyed_seen = False
+    problems: list[BrokenLink] = []
+    hashes: dict[int, str] = {}
     cursor = 0
     table = AuditEntry.__table__  # type: ignore[attr-defined]
+    columns = _columns()
     while True:
         rows = session.execute(
-            sa.select(table).where(table.c.seq > cursor).order_by(table.c.seq).limit(VERIFY_BATCH)
+            sa.select(*columns).where(table.c.seq > cursor).order_by(table.c.seq).limit(VERIFY_BATCH)
         ).all()
         if not rows:
             break
         for row in rows:
-            broken = _check_row(row, expected_seq, prev_hash)
+            broken = _check_row(row, expected_seq, prev_hash, keyed_seen)
             if broken is not None:
-                return ChainVerification(False, checked, last_seq, prev_hash, broken)
-            checked += 1
-            last_seq = row.seq
+                problems.append(broken)
+            else:
+                checked += 1
+            keyed_seen = keyed_seen or row.scheme == SCHEME_HMAC
+            last_seq, last_hash = row.seq, row.hash
+            hashes[row.seq] = row.hash
             prev_hash = row.hash
             expected_seq = row.seq + 1
         cursor = rows[-1].seq
-    return ChainVerification(True, checked, last_seq, None if last_seq is None else prev_hash)
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is not None:
+        if not hmac.compare_digest(checkpoint.signature, checkpoint_signature(checkpoint.seq, checkpoint.hash)):
+            problems.append(BrokenLink(checkpoint.seq, "the newest checkpoint's signature is not valid"))
+        elif last_seq is None or last_seq < checkpoint.seq:
+            problems.append(BrokenLink(
+                checkpoint.seq,
+                f"entries deleted from the end: the checkpoint records seq {checkpoint.seq} but the "
+                f"log ends at {last_seq if last_seq is not None else 'nothing'}"))
+        elif hashes.get(checkpoint.seq) != checkpoint.hash:
+            problems.append(BrokenLink(checkpoint.seq, "the entry differs from the checkpoint of its hash"))
+    return ChainVerification(
+        not problems, checked, last_seq, last_hash,
+        broken=problems[0] if problems else None, problems=tuple(problems),
+        checkpoint_seq=None if checkpoint is None else checkpoint.seq)
 
 
-def _check_row(row: Any, expected_seq: int, prev_hash: str) -> BrokenLink | None:
+def _check_row(row: Any, expected_seq: int, prev_hash: str, keyed_seen: bool) -> BrokenLink | None:
     if row.seq != expected_seq:
         missing = (
             f"seq {expected_seq}"
@@ -273,10 +396,16 @@ def _check_row(row: Any, expected_seq: int, prev_hash: str) -> BrokenLink | None
         return BrokenLink(row.seq, f"entries missing before seq {row.seq}: {missing}")
     if row.prev_hash != prev_hash:
         return BrokenLink(row.seq, "prev_hash does not match the hash of the previous entry")
+    if keyed_seen and row.scheme != SCHEME_HMAC:
+        return BrokenLink(row.seq, f"unkeyed entry ({row.scheme!r}) after keyed ones")
+    try:
+        at = _parse_time(row.at)
+    except (TypeError, ValueError) as exc:
+        return BrokenLink(row.seq, f"the timestamp {row.at!r} is not a valid time: {exc}")
     try:
         recomputed = entry_hash(
             seq=row.seq,
-            at=row.at,
+            at=at,
             actor=row.actor,
             tenant=row.tenant,
             action=row.action,
@@ -284,12 +413,54 @@ def _check_row(row: Any, expected_seq: int, prev_hash: str) -> BrokenLink | None
             entity_id=row.entity_id,
             payload=row.payload,
             prev_hash=row.prev_hash,
+            scheme=row.scheme,
         )
     except (TypeError, ValueError, AttributeError) as exc:
         return BrokenLink(row.seq, f"entry cannot be hashed: {exc}")
-    if recomputed != row.hash:
-        return BrokenLink(row.seq, "stored hash does not match the entry's contents")
+    if not hmac.compare_digest(recomputed, str(row.hash)):
+        return BrokenLink(row.seq, "stored hash does not match the entry's contents (edited, or hashed without the audit key)")
     return None
+
+
+# ----------------------------------------------------------------------------- append-only
+
+
+_TABLES = ("audit_entry", "audit_checkpoint")
+
+
+def install_append_only_triggers(connection: sa.Connection) -> None:
+    """Database triggers that refuse UPDATE and DELETE on the audit tables (and TRUNCATE
+    on PostgreSQL), whoever issues them. Idempotent."""
+    drop_append_only_triggers(connection)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(
+            "CREATE OR REPLACE FUNCTION datafin_audit_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME; "
+            "END; $$ LANGUAGE plpgsql"))
+        for table in _TABLES:
+            connection.execute(sa.text(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION datafin_audit_append_only()"))
+            connection.execute(sa.text(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION datafin_audit_append_only()"))
+    else:
+        for table in _TABLES:
+            for op in ("UPDATE", "DELETE"):
+                connection.execute(sa.text(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} on {table} refused'); END"))
+
+
+def drop_append_only_triggers(connection: sa.Connection) -> None:
+    """Remove the triggers (database maintenance and tests only)."""
+    for table in _TABLES:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
+            connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"))
+        else:
+            for op in ("update", "delete"):
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_{op}"))
 
 
 @event.listens_for(OrmSession, "before_flush")

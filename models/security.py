@@ -93,9 +93,13 @@ def check_role(role: str) -> str:
 
 
 def create_api_key(
-    session: Session, *, role: str, tenant: str, label: str | None = None
+    session: Session, *, role: str, tenant: str, label: str | None = None, actor: str = "cli"
 ) -> tuple[str, ApiKey]:
-    """Add a key to the session (the caller commits); return ``(plain, row)``."""
+    """Add a key to the session and audit its creation (the caller commits); return
+    ``(plain, row)``. The audit entry names the key's id, prefix, role and tenant, never
+    the secret."""
+    from models.audit import record_audit
+
     check_role(role)
     if not tenant or not tenant.strip():
         raise ValueError("The `tenant` of an API key must be a non-empty string. Got an empty one.")
@@ -103,7 +107,18 @@ def create_api_key(
     row = ApiKey(role=role, tenant=tenant.strip(), label=label, prefix=prefix, key_hash=digest)
     session.add(row)
     session.flush()
+    record_audit(session, actor=actor, tenant=row.tenant, action="api_key.create", entity="api_key",
+                 entity_id=str(row.id), payload={"prefix": prefix, "role": role, "label": label})
     return plain, row
+
+
+def list_api_keys(session: Session, *, tenant: str, limit: int, after_id: int | None = None) -> tuple[list[ApiKey], bool]:
+    """A tenant's keys by id (revoked ones included), one page; ``more`` when another follows."""
+    query = select(ApiKey).where(ApiKey.tenant == tenant)
+    if after_id is not None:
+        query = query.where(ApiKey.id > after_id)  # type: ignore[operator]
+    rows = list(session.exec(query.order_by(ApiKey.id).limit(limit + 1)).all())  # type: ignore[arg-type]
+    return rows[:limit], len(rows) > limit
 
 
 def authenticate(session: Session, plain: str) -> ApiKey | None:
@@ -136,15 +151,20 @@ def _notify_revoked(session: Session, key_id: int) -> None:
     sa_event.listen(session, "after_commit", after_commit, once=True)
 
 
-def revoke_api_key(session: Session, key_id: int) -> ApiKey | None:
-    """Mark a key revoked (the caller commits); None if there is no such key."""
+def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli", tenant: str | None = None) -> ApiKey | None:
+    """Mark a key revoked and audit it (the caller commits); None if there is no such key
+    (or, with ``tenant``, none of that tenant's). Revoking a revoked key changes nothing."""
+    from models.audit import record_audit
+
     row = session.get(ApiKey, key_id)
-    if row is None:
+    if row is None or (tenant is not None and row.tenant != tenant):
         return None
     if not row.revoked:
         row.revoked = True
         row.revoked_at = utc_now()
         session.add(row)
         session.flush()
+        record_audit(session, actor=actor, tenant=row.tenant, action="api_key.revoke", entity="api_key",
+                     entity_id=str(row.id), payload={"prefix": row.prefix, "role": row.role})
     _notify_revoked(session, key_id)
     return row

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import models  # noqa: F401  (registers every table)
+from models.audit import drop_append_only_triggers, install_append_only_triggers
 from models.db import dialect_name, make_engine, make_session_factory, upgrade
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
@@ -125,8 +126,11 @@ def empty_tables(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text(f"SET LOCAL lock_timeout = '{CLEANUP_LOCK_TIMEOUT}'"))
         try:
+            # the audit tables refuse DELETE by trigger: lift it for the cleanup only
+            drop_append_only_triggers(connection)
             for table in reversed(SQLModel.metadata.sorted_tables):
                 connection.execute(table.delete())
+            install_append_only_triggers(connection)
         except sa.exc.OperationalError as exc:
             raise RuntimeError(
                 f"Emptying the test tables failed ({exc.orig}); a session opened by the "

@@ -27,7 +27,7 @@ def test_a_request_id_is_generated_and_round_trips(client, make_key) -> None:
     # errors carry it too, and a malformed one is replaced
     r = client.get("/v1/assets", headers={"X-Request-ID": "bad id with spaces"})
     assert r.status_code == 401 and r.headers["X-Request-ID"] != "bad id with spaces"
-    r = client.get("/v1/nothing-here", headers={"X-Request-ID": "x" * 129})
+    r = client.get("/v1/nothing-here", headers={"X-Request-ID": "x" * 129, **make_key("bank")})
     assert r.status_code == 404 and len(r.headers["X-Request-ID"]) < 129
 
 

@@ -66,12 +66,19 @@ def test_settings_refuse_the_default_secret_outside_development() -> None:
     assert Settings(environment="development").environment == "development"
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(environment="production")
-    ok = Settings(environment="production", secret_key="a-private-value-of-32-characters")
+    with pytest.raises(ValueError, match="AUDIT_KEY"):
+        Settings(environment="production", secret_key="a-private-value-of-32-characters")
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings(environment="production", secret_key="sixteen-chars-ok", audit_key="b" * 32)
+    ok = Settings(environment="production", secret_key="a-private-value-of-32-characters",
+                  audit_key="another-private-value-of-32-bytes")
     assert ok.environment == "production"
 
 
-def test_unknown_route_is_problem_json(client) -> None:
-    r = client.get("/v1/no-such-thing")
+def test_unknown_route_is_problem_json(client, make_key) -> None:
+    # every /v1 request is authenticated first (before any body is read): without a key, 401
+    assert client.get("/v1/no-such-thing").status_code == 401
+    r = client.get("/v1/no-such-thing", headers=make_key("bank"))
     assert r.status_code == 404
     assert r.headers["content-type"] == PROBLEM
     assert r.json()["status"] == 404

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from database_url import database_url_of
 from typer.testing import CliRunner
 
 from api import demo as demo_module
@@ -14,22 +15,12 @@ from api.cli import app
 from api.demo import DemoError, run_demo
 from api.demo_steps import DemoContext
 from api.demo_steps import registry as registry_step
-from models.audit import AuditEntry
+from models.audit import AuditEntry, drop_append_only_triggers
 from models.registry import Comparable, CostRecord, DataAsset, Signal
 from models.security import authenticate
 from valuation.samples import generate_samples
 
 SAMPLES = generate_samples(9, n_assets=3)
-
-
-def database_url_of(engine) -> str:
-    """A DATABASE_URL reaching the test database (on PostgreSQL: the test schema)."""
-    url = engine.url
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -142,6 +133,7 @@ def test_audit_verify_detects_an_edited_row(cli, tmp_path, engine) -> None:
     assert ok.exit_code == 0 and "3 entries" in ok.stdout
 
     with engine.begin() as conn:  # tamper with the second entry behind the ORM's back
+        drop_append_only_triggers(conn)  # as the database owner could
         conn.execute(
             sa.update(AuditEntry.__table__)
             .where(AuditEntry.__table__.c.seq == 2)
@@ -156,9 +148,21 @@ def test_audit_verify_detects_a_deleted_row(cli, tmp_path, engine) -> None:
     for i in range(3):
         register(cli, tmp_path, i)
     with engine.begin() as conn:
+        drop_append_only_triggers(conn)
         conn.execute(sa.delete(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == 2))
     broken = cli("audit", "verify")
     assert broken.exit_code == 1 and "seq 3" in broken.stderr
+
+
+def test_audit_verify_detects_deleted_newest_entries(cli, tmp_path, engine) -> None:
+    for i in range(3):
+        register(cli, tmp_path, i)
+    with engine.begin() as conn:
+        drop_append_only_triggers(conn)
+        conn.execute(sa.delete(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == 3))
+    broken = cli("audit", "verify")
+    assert broken.exit_code == 1
+    assert "deleted from the end" in broken.stderr and "checkpoint" in broken.stderr
 
 
 def test_commands_refuse_an_out_of_date_schema(tmp_path, monkeypatch) -> None:

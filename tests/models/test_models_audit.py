@@ -15,13 +15,22 @@ from sqlmodel import Session, select
 
 from models.audit import (
     GENESIS_HASH,
+    SCHEME_SHA256,
+    AuditCheckpoint,
     AuditEntry,
     canonical_json,
     chain_head,
+    drop_append_only_triggers,
     entry_hash,
     record_audit,
     verify_chain,
 )
+
+
+def lift_triggers(session: Session) -> None:
+    """What an attacker with the database owner's rights would do first: drop the triggers
+    that keep the audit tables append-only (the test cleanup puts them back)."""
+    drop_append_only_triggers(session.connection())
 
 
 def _append_three(session: Session) -> list[AuditEntry]:
@@ -83,6 +92,7 @@ def test_entries_read_back_hash_to_their_stored_hash(db_session: Session) -> Non
 
 def test_payload_edited_by_sql_is_detected_at_that_entry(db_session: Session) -> None:
     _append_three(db_session)
+    lift_triggers(db_session)
     db_session.execute(
         sa.text("UPDATE audit_entry SET payload = :p WHERE seq = 2"),
         {"p": '{"name":"asset 2","price":"99.00","records":2000}'},
@@ -92,7 +102,7 @@ def test_payload_edited_by_sql_is_detected_at_that_entry(db_session: Session) ->
     assert not result.ok
     assert result.first_broken_seq == 2
     assert "hash" in result.broken.reason
-    assert result.checked == 1
+    assert result.checked == 2  # the walk goes on past the bad entry: 1 and 3 verify
 
 
 @pytest.mark.parametrize(
@@ -101,6 +111,7 @@ def test_payload_edited_by_sql_is_detected_at_that_entry(db_session: Session) ->
 )
 def test_any_edited_field_is_detected(db_session: Session, column: str, value: str) -> None:
     _append_three(db_session)
+    lift_triggers(db_session)
     db_session.execute(sa.text(f"UPDATE audit_entry SET {column} = :v WHERE seq = 3"), {"v": value})
     db_session.commit()
     assert verify_chain(db_session).first_broken_seq == 3
@@ -121,6 +132,7 @@ def test_rehashed_edit_is_detected_at_the_next_entry(db_session: Session) -> Non
         payload='{"forged":true}',
         prev_hash=second.prev_hash,
     )
+    lift_triggers(db_session)
     db_session.execute(
         sa.text("UPDATE audit_entry SET payload = :p, hash = :h WHERE seq = 2"),
         {"p": '{"forged":true}', "h": forged},
@@ -133,6 +145,7 @@ def test_rehashed_edit_is_detected_at_the_next_entry(db_session: Session) -> Non
 
 def test_deleted_middle_entry_is_detected(db_session: Session) -> None:
     _append_three(db_session)
+    lift_triggers(db_session)
     db_session.execute(sa.text("DELETE FROM audit_entry WHERE seq = 2"))
     db_session.commit()
     result = verify_chain(db_session)
@@ -143,6 +156,7 @@ def test_deleted_middle_entry_is_detected(db_session: Session) -> None:
 
 def test_deleted_first_entry_is_detected(db_session: Session) -> None:
     _append_three(db_session)
+    lift_triggers(db_session)
     db_session.execute(sa.text("DELETE FROM audit_entry WHERE seq = 1"))
     db_session.commit()
     assert verify_chain(db_session).first_broken_seq == 2
@@ -269,3 +283,91 @@ def test_concurrent_appends_never_fork_the_chain(
     assert result.ok
     assert result.checked == writers * per_writer
     assert result.head_seq == writers * per_writer
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_entry SET payload = '{}' WHERE seq = 2",
+    "DELETE FROM audit_entry WHERE seq = 3",
+    "UPDATE audit_checkpoint SET seq = 1",
+    "DELETE FROM audit_checkpoint",
+])
+def test_the_database_refuses_changes_to_the_audit_tables(db_session: Session, statement: str) -> None:
+    _append_three(db_session)
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db_session.execute(sa.text(statement))
+    db_session.rollback()
+    assert verify_chain(db_session).ok
+
+
+def test_deleting_the_newest_entries_is_detected_by_the_checkpoint(db_session: Session) -> None:
+    _append_three(db_session)
+    lift_triggers(db_session)
+    db_session.execute(sa.text("DELETE FROM audit_entry WHERE seq = 3"))
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert not result.ok and result.checkpoint_seq == 3
+    assert "deleted from the end" in result.broken.reason and result.broken.seq == 3
+
+
+def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(db_session: Session) -> None:
+    """An attacker without the audit key edits entry 2 and re-hashes 2 and 3 with plain
+    SHA-256 (as the old unkeyed chain allowed): named at entry 2."""
+    entries = _append_three(db_session)
+    lift_triggers(db_session)
+    prev = entries[0].hash
+    for e in entries[1:]:
+        payload = '{"forged":true}' if e.seq == 2 else e.payload
+        forged = entry_hash(seq=e.seq, at=e.at, actor=e.actor, tenant=e.tenant, action=e.action,
+                            entity=e.entity, entity_id=e.entity_id, payload=payload, prev_hash=prev,
+                            scheme=SCHEME_SHA256)
+        for scheme in ("hmac-sha256",):
+            db_session.execute(sa.text("UPDATE audit_entry SET payload = :p, prev_hash = :ph, hash = :h, "
+                                       "scheme = :s WHERE seq = :q"),
+                               {"p": payload, "ph": prev, "h": forged, "s": scheme, "q": e.seq})
+        prev = forged
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert result.first_broken_seq == 2 and "audit key" in result.broken.reason
+    # relabelled as unkeyed entries, they are still refused after the keyed first entry
+    db_session.execute(sa.text("UPDATE audit_entry SET scheme = 'sha256' WHERE seq >= 2"))
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert result.first_broken_seq == 2 and "unkeyed" in result.broken.reason
+
+
+def test_every_bad_entry_is_named_and_a_broken_timestamp_is_no_crash(db_session: Session) -> None:
+    _append_three(db_session)
+    lift_triggers(db_session)
+    db_session.execute(sa.text("UPDATE audit_entry SET actor = 'someone' WHERE seq = 1"))
+    if db_session.get_bind().dialect.name == "sqlite":  # PostgreSQL's column type refuses it
+        db_session.execute(sa.text("UPDATE audit_entry SET at = 'yesterday' WHERE seq = 3"))
+    else:
+        db_session.execute(sa.text("UPDATE audit_entry SET at = at + interval '1 second' WHERE seq = 3"))
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert [p.seq for p in result.problems] == [1, 3] and result.first_broken_seq == 1
+    assert "hash" in result.problems[0].reason
+
+
+def test_a_forged_checkpoint_is_detected(db_session: Session) -> None:
+    _append_three(db_session)
+    lift_triggers(db_session)
+    db_session.add(AuditCheckpoint(seq=3, hash="f" * 64, at=datetime(2025, 1, 1, tzinfo=UTC), signature="0" * 64))
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert not result.ok and "signature" in result.broken.reason
+
+
+def test_entries_of_the_unkeyed_scheme_still_verify(db_session: Session) -> None:
+    """A log written before keyed hashing (scheme sha256) stays valid, and keyed entries may follow."""
+    fields = {"at": datetime(2025, 1, 1, tzinfo=UTC), "actor": "cli", "tenant": None, "action": "x",
+              "entity": "e", "entity_id": "1", "payload": "{}"}
+    prev = GENESIS_HASH
+    for seq in (1, 2):
+        h = entry_hash(seq=seq, prev_hash=prev, scheme=SCHEME_SHA256, **fields)
+        db_session.add(AuditEntry(seq=seq, prev_hash=prev, hash=h, scheme=SCHEME_SHA256, **fields))
+        prev = h
+    db_session.commit()
+    record_audit(db_session, actor="cli", action="y", entity="e", entity_id="2")
+    db_session.commit()
+    assert verify_chain(db_session).ok

@@ -26,6 +26,7 @@ EXPECTED_CHAIN = [
     "0007_loan_valuation",
     "0008_rights_term_and_revenue",
     "0009_loan_policy",
+    "0010_audit_integrity",
 ]
 HEAD = EXPECTED_CHAIN[-1]
 
