@@ -10,10 +10,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from api import streams
 from api.deps import MAX_ROW_ID, Principal, RowId, SessionDep, require_roles
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
@@ -119,16 +120,15 @@ async def stream_quotes(
 ) -> StreamingResponse:
     """``text/event-stream``: ``event: quote``, ``id: <quote id>``, ``data: <quote JSON>``.
 
-    The stream polls the quote table (so it sees quotes written by any worker) and
-    resumes after ``Last-Event-ID`` when the client reconnects.
+    One poller per server process reads new quotes and hands them to every open stream
+    (`api.streams`), so an idle stream holds no database connection; it resumes after
+    ``Last-Event-ID`` when the client reconnects. At most 5 open streams per API key (the
+    next is a 429); a comment line every 15 s without quotes keeps the connection alive;
+    a client that stops reading is dropped once 1,000 quotes wait for it.
     """
     factory = request.app.state.session_factory
 
-    def _start() -> int:
-        if last_event_id is not None and last_event_id.isdigit():
-            return int(last_event_id)
-        if since_id is not None:
-            return since_id
+    def _last() -> int:
         with factory() as session:
             return service.last_quote_id(session)
 
@@ -136,26 +136,61 @@ async def stream_quotes(
         with factory() as session:
             return service.quotes_after(session, after)
 
-    start = await run_in_threadpool(_start)
+    hub = streams.hub_for(request.app, _poll, _last)
+    try:
+        sub = await hub.subscribe(principal.key_id)
+    except streams.TooManyStreams:
+        raise HTTPException(
+            status_code=429, detail=f"This API key already has {hub.max_per_key} open quote streams; "
+            "close one first.", headers={"Retry-After": "5"}) from None
+    live_from = hub.last_seen or 0
+    if last_event_id is not None and last_event_id.isdigit():
+        start = int(last_event_id)
+    elif since_id is not None:
+        start = since_id
+    else:
+        start = live_from
 
     async def events() -> AsyncIterator[str]:
         last = start
         sent = 0
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        yield ": quotes stream\n\n"
-        while True:
-            for quote in await run_in_threadpool(_poll, last):
+        try:
+            yield ": quotes stream\n\n"
+            while last < live_from:  # replay what the client missed, then the live feed
+                batch = await run_in_threadpool(_poll, last)
+                if not batch:
+                    break
+                for quote in batch:
+                    last = int(quote["id"])  # type: ignore[call-overload]
+                    yield f"id: {last}\nevent: quote\ndata: {QuoteOut.model_validate(quote).model_dump_json()}\n\n"
+                    sent += 1
+                    if limit is not None and sent >= limit:
+                        return
+            while True:
+                wait = streams.KEEPALIVE_SECONDS
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        return
+                try:
+                    quote = await asyncio.wait_for(sub.queue.get(), timeout=wait)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                if sub.overflowed:
+                    return
+                if int(quote["id"]) <= last:  # type: ignore[call-overload]
+                    continue  # already sent by the replay
                 last = int(quote["id"])  # type: ignore[call-overload]
-                data = QuoteOut.model_validate(quote).model_dump_json()
-                yield f"id: {last}\nevent: quote\ndata: {data}\n\n"
+                yield f"id: {last}\nevent: quote\ndata: {QuoteOut.model_validate(quote).model_dump_json()}\n\n"
                 sent += 1
                 if limit is not None and sent >= limit:
                     return
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
+        finally:
+            hub.unsubscribe(sub)
 
     return StreamingResponse(
         events(),

@@ -6,12 +6,10 @@ asset and a stress run, and finds their figures and charts. Screenshots go to
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from live_server import LiveServer
 from report_world import CHINESE_NAME, build_world
 
 from api.app import create_app
@@ -25,37 +23,6 @@ def _chromium() -> str:
         pytest.fail("Chromium is needed for the dashboard test: `make system-deps` installs "
                     "Debian's chromium package.")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Server:
-    """uvicorn in a thread on 127.0.0.1, stopped on exit."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 def _raw(headers: dict[str, str]) -> str:
@@ -81,7 +48,7 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
     stressed = results["aggregate"]["collateral_value"]["stressed"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    with _Server(create_app(engine=engine)) as base, sync_playwright() as pw:
+    with LiveServer(create_app(engine=engine)) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                      args=["--no-sandbox", "--disable-gpu"])
         try:
