@@ -99,7 +99,9 @@ def value(
             kw = {"as_of": when, "currency": currency, "paths": paths, "seed": seed, "assumptions": given}
             valuation_id = None
             if store:
-                created = service.create_valuation(session, asset_id, tenant=tenant, actor=CLI_ACTOR, **kw)
+                # the command line is the exchange's operator: its stored valuation is the public quote
+                created = service.create_valuation(session, asset_id, tenant=tenant, actor=CLI_ACTOR,
+                                                   publish=True, **kw)
                 result, valuation_id = created.result, created.row.id
             else:
                 result = service.value_registered_asset(session, asset_id, **kw)

@@ -33,7 +33,7 @@ ROLES: tuple[str, ...] = ("admin", "registrar", "bank", "fund_manager", "risk")
 MAX_ROW_ID = 2**63 - 1
 """The largest integer id a row can have (a signed 64-bit integer, as on PostgreSQL)."""
 
-RowId = Annotated[int, Path(le=MAX_ROW_ID, description="Integer id of the object.")]
+RowId = Annotated[int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Integer id of the object.")]
 """Path parameter type for integer ids: an id beyond any row's is a 422 naming the
 parameter instead of reaching the database (where it would overflow the column type)."""
 

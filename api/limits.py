@@ -18,13 +18,15 @@ An ASGI middleware in front of every ``/v1`` route (all of them need an API key)
    anything is read; a body without one is counted while it streams and cut off with a 413
    at the limit. ``MAX_BODY_BYTES`` (default 10 MB) for every route; signal imports and
    asset registration (which may carry a signals file) have ``MAX_IMPORT_BODY_BYTES``
-   (default 50 MB).
+   (default 50 MB). A body whose next piece does not arrive within 30 s is a 408, so a
+   slow client cannot hold a request open.
 
 Every refusal is ``application/problem+json`` and names the limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import threading
@@ -37,6 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import auth_cache
 from api.errors import problem_response
 from models import security
+
+#: Longest wait for the next piece of a request body (a slow client gets a 408).
+BODY_READ_TIMEOUT_SECONDS = 30.0
 
 _IMPORT_PATH = re.compile(r"^/v1/assets(/[^/]+/signals)?/?$")
 
@@ -125,14 +130,18 @@ class RequestGuard:
             return
         scope.setdefault("state", {})["principal"] = principal
         received = 0
-        too_large = False
+        too_large = too_slow = False
         forwarded = False
 
         async def counted_receive() -> Message:
-            nonlocal received, too_large
-            if too_large:
+            nonlocal received, too_large, too_slow
+            if too_large or too_slow:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=BODY_READ_TIMEOUT_SECONDS)
+            except TimeoutError:
+                too_slow = True  # a client that trickles its body: answered 408, not waited for
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -144,7 +153,7 @@ class RequestGuard:
 
         async def guarded_send(message: Message) -> None:
             nonlocal forwarded
-            if too_large and not forwarded:
+            if (too_large or too_slow) and not forwarded:
                 return
             forwarded = True
             await send(message)
@@ -152,11 +161,14 @@ class RequestGuard:
         try:
             await self.app(scope, counted_receive, guarded_send)
         except Exception:
-            if not too_large or forwarded:
+            if not (too_large or too_slow) or forwarded:
                 raise
         if too_large and not forwarded:
             await self._refuse(scope, send, 413, f"The request body is above the limit of {limit:,} "
                                "bytes for this route.")
+        elif too_slow and not forwarded:
+            await self._refuse(scope, send, 408, f"The request body did not arrive: no data for "
+                               f"{BODY_READ_TIMEOUT_SECONDS:g} s.")
 
     def _principal(self, authorization: bytes | None) -> tuple[Any, str]:
         """The caller from the Authorization header (cache, else one database read), or

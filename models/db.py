@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +60,25 @@ SQLModel.metadata.naming_convention = {
 }
 
 DialectName = Literal["sqlite", "postgresql"]
+
+
+def _utc_on_load(target: Any, *_args: Any) -> None:
+    """Timestamps come back in UTC with their zone on every backend.
+
+    Every timestamp is written in UTC; PostgreSQL returns it zone-aware, SQLite without a
+    zone. Attaching UTC on load means the API renders every timestamp the same way
+    (RFC 3339 with ``Z``) and code never compares a naive time with an aware one.
+    """
+    state = sa.inspect(target)
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        value = state.dict.get(key)
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            state.dict[key] = value.replace(tzinfo=UTC)
+
+
+sa.event.listen(SQLModel, "load", _utc_on_load, propagate=True)
+sa.event.listen(SQLModel, "refresh", _utc_on_load, propagate=True)
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -75,6 +75,9 @@ class AssetQuote(SQLModel, table=True):
     lending_value: Decimal = Field(max_digits=20, decimal_places=4)
     haircut: float = Field(ge=0.0, le=1.0)
     created_at: datetime = Field(default_factory=utc_now)
+    #: The exchange's public quote (valued by the asset's own registrar or an admin), or a
+    #: lender's own figure (kept for its tenant, never shown as the asset's quote).
+    public: bool = Field(default=True, index=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 IMMUTABLE_TABLES: tuple[type[SQLModel], ...] = (Valuation, AssetQuote)

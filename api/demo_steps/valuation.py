@@ -32,6 +32,7 @@ def run(ctx: DemoContext) -> None:
             created = service.create_valuation(
                 session, asset_id, as_of=ctx.as_of, currency="CNY", paths=PATHS,
                 seed=ctx.seed + i, tenant=ctx.tenant, actor=ACTOR,
+                publish=True,  # the exchange's appraisal: the assets' public quotes
             )
             name = service.load_inputs(session, asset_id).asset.name
         r = created.result

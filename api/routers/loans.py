@@ -45,7 +45,7 @@ def _secret(request: Request) -> str:
 @router.post("/loans/quote", response_model=LoanQuoteOut)
 def quote(body: LoanQuoteIn, principal: BankOnly, session: SessionDep) -> dict[str, Any]:
     """Lending value, haircut, maximum principal, PD/LGD/EAD/EL, capital and the rate, part by part."""
-    return service.quote_loan(session, body)
+    return service.quote_loan(session, body, principal.tenant)
 
 
 @router.post("/loans", status_code=201)

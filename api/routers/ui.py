@@ -75,7 +75,7 @@ def _own_asset(session: Session, asset_id: int, tenant: str) -> DataAsset | None
 
 
 def _latest_quote(session: Session, asset_id: int) -> AssetQuote | None:
-    return session.exec(select(AssetQuote).where(AssetQuote.asset_id == asset_id)
+    return session.exec(select(AssetQuote).where(AssetQuote.asset_id == asset_id, col(AssetQuote.public))
                         .order_by(col(AssetQuote.id).desc()).limit(1)).first()
 
 

@@ -49,7 +49,11 @@ def create_valuation(
     The valuation is stored immutably with the SHA-256 of its canonical inputs, the model
     version and the seed: the same inputs and seed give the same figures. When no approach
     can run, 422 lists what each one lacks (``signals``, ``costs``, ``comparables``).
+    The quote becomes the asset's public quote only when the asset's own registrar (or an
+    admin) values it; a bank's valuation is its own (``quote.public`` false) and never
+    replaces the exchange's quote.
     """
+    service.check_request_size(body.paths, body.assumptions)  # before any read or simulation
     created = service.create_valuation(
         session,
         asset_id,
@@ -62,6 +66,7 @@ def create_valuation(
         risk_free_rate=body.risk_free_rate,
         tenant=principal.tenant,
         actor=f"key:{principal.key_id}",
+        publish=service.may_publish(session, asset_id, role=principal.role, tenant=principal.tenant),
     )
     return ValuationOut.model_validate(service.valuation_public(created.row, created.quote))
 

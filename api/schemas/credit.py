@@ -114,6 +114,13 @@ class LoanQuoteIn(BaseModel):
     policy_exception: PolicyExceptionIn | None = Field(
         default=None, description="Accept a principal above the policy LTV, with the reason (stored, audited).")
 
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_upper(cls, value: object) -> object:
+        """ISO 4217 codes are compared in capitals: ``"cny"`` and ``"CNY"`` are one request
+        (an idempotent replay with either is the same loan)."""
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("frequency_months", mode="before")
     @classmethod
     def _frequency_is_a_number(cls, value: object) -> object:

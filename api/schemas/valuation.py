@@ -25,7 +25,8 @@ class ValuationRequest(BaseModel):
 
     as_of: date = Field(description="Valuation date, YYYY-MM-DD.")
     currency: str = Field("CNY", description="ISO 4217 code of the valuation.")
-    paths: int = Field(10_000, ge=1, le=MAX_PATHS, description=f"Monte Carlo paths, 1..{MAX_PATHS:,}.")
+    paths: int = Field(10_000, ge=1, le=MAX_PATHS, description=f"Monte Carlo paths, 1..{MAX_PATHS:,}; "
+                       "paths times the months simulated at most 6,000,000 per request (422 naming paths).")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the Monte Carlo generator.")
     weights: dict[str, float] | None = Field(
         None, description="Reconciliation weights by approach: income, cost, market."
@@ -119,6 +120,8 @@ class QuoteOut(BaseModel):
     as_of: date
     valid_until: date
     created_at: datetime
+    public: bool = Field(True, description="The exchange's public quote of the asset (valued by its "
+                         "registrar or an admin), or the caller's own figure.")
 
 
 class ValuationOut(BaseModel):

@@ -151,11 +151,14 @@ class AssetCollateral:
 
 def relied_on_valuation(
     session: Session, asset_id: int, *, as_of: date, valuation_id: int | None = None,
+    tenant: str | None = None,
 ) -> tuple[Valuation, AssetQuote]:
     """The stored valuation (and its quote) a loan on ``asset_id`` relies on.
 
     ``valuation_id`` when given (it must be a valuation of this asset), else the asset's
-    latest valuation dated on or before ``as_of``.
+    latest valuation dated on or before ``as_of``. With ``tenant``, only valuations that
+    tenant may rely on count: the exchange's public ones and the tenant's own (another
+    lender's own valuation is neither visible nor usable).
 
     Raises
     ------
@@ -163,8 +166,13 @@ def relied_on_valuation(
         (field ``valuation_id``) the named valuation is of another asset or dated after
         ``as_of``, or the asset has no stored valuation yet.
     """
+    visible = (sa.or_(col(AssetQuote.public), col(Valuation.tenant) == tenant) if tenant is not None
+               else sa.true())
     if valuation_id is not None:
-        row = session.get(Valuation, int(valuation_id))
+        row = session.exec(
+            select(Valuation).join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
+            .where(col(Valuation.id) == int(valuation_id), visible)
+        ).first()
         if row is None or row.asset_id != asset_id:
             raise InvalidInputError(
                 f"The `valuation_id` {valuation_id} is not a valuation of asset {asset_id}.",
@@ -175,7 +183,8 @@ def relied_on_valuation(
                 field="valuation_id")
     else:
         row = session.exec(
-            select(Valuation).where(Valuation.asset_id == asset_id, col(Valuation.as_of) <= as_of)
+            select(Valuation).join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
+            .where(Valuation.asset_id == asset_id, col(Valuation.as_of) <= as_of, visible)
             .order_by(col(Valuation.as_of).desc(), col(Valuation.id).desc()).limit(1)
         ).first()
         if row is None:
@@ -203,6 +212,7 @@ def _replay(session: Session, row: Valuation) -> Any:
 def assess_assets(
     session: Session, asset_ids: Sequence[int], *, as_of: date, currency: str,
     valuation_id: int | None = None, policy: AdvancePolicy | None = None, for_pledge: bool = True,
+    tenant: str | None = None,
 ) -> list[AssetCollateral]:
     """Each pledged asset's value, haircut, lending value and capacity, from its stored valuation.
 
@@ -237,7 +247,8 @@ def assess_assets(
                 "holds no data-resource holding right, so it cannot grant a pledge.",
                 field="rights.holding")
         row, quote = relied_on_valuation(
-            session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None)
+            session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None,
+            tenant=tenant)
         if row.currency != currency:
             raise InvalidInputError(
                 f"The valuation {row.id} of asset {aid} is in {row.currency}; the loan is in {currency}.",
@@ -350,7 +361,7 @@ def _months_after(as_of: date, d: date) -> int:
     return (d.year - as_of.year) * 12 + (d.month - as_of.month)
 
 
-def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
+def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> LoanAnalytics:
     """Everything a quote shows; writes nothing."""
     currency = parse_currency(body.currency)
     as_of = body.as_of or today()
@@ -371,7 +382,7 @@ def analyse(session: Session, body: LoanQuoteIn) -> LoanAnalytics:
     else:
         rating_pd, given_source = None, "revenue"
     collateral = assess_assets(session, body.asset_ids, as_of=as_of, currency=currency,
-                               valuation_id=body.valuation_id)
+                               valuation_id=body.valuation_id, tenant=tenant)
     room = max_principal(collateral)
     prior = sum(c.pledged for c in collateral)
     principal = float(body.principal) if body.principal is not None else room
@@ -527,10 +538,10 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
     }
 
 
-def quote_loan(session: Session, body: LoanQuoteIn) -> dict[str, Any]:
+def quote_loan(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> dict[str, Any]:
     """``POST /v1/loans/quote``: read-only."""
     try:
-        return quote_view(analyse(session, body))
+        return quote_view(analyse(session, body, tenant))
     finally:
         session.rollback()
 
@@ -569,7 +580,7 @@ def originate_loan(
             if prior.request_hash != digest:
                 raise ConflictError("The Idempotency-Key was already used with a different request.")
             return prior, False, []
-    analytics = analyse(session, body)
+    analytics = analyse(session, body, tenant)
     session.rollback()  # end the read transaction before locking
     try:
         locked = lock_assets_for_pledge(session, body.asset_ids)
@@ -735,7 +746,8 @@ def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of:
     pledges = [p for p in loan_pledges(session, int(loan.id)) if p.status == "live"]  # type: ignore[arg-type]
     ids = [p.asset_id for p in pledges]
     totals = pledged_amounts(session, ids)
-    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, for_pledge=False)
+    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, for_pledge=False,
+                             tenant=loan.tenant)
     value = 0.0
     for p, c in zip(pledges, assessed, strict=True):
         total = float(totals.get(p.asset_id, Decimal(0))) or float(p.amount)

@@ -50,6 +50,8 @@ from models.valuation import AssetQuote, Valuation
 from valuation import MODEL_VERSION, AssetProfile, AssetValuation, MarketData, value_asset
 from valuation.conventions import Compounding, DayCount, parse_currency, round_money
 from valuation.errors import ConventionError, NoMethodError
+from valuation.haircut import DEFAULT_LIQUIDATION_HORIZON_MONTHS
+from valuation.income import DEFAULT_MAX_LIFE_MONTHS
 
 # Default flat risk-free rates (decimals, annual compounding, ACT/365F) by currency,
 # used when a request gives neither `risk_free_rate` nor `assumptions.discount_rate`.
@@ -283,6 +285,32 @@ class CreatedValuation:
     result: AssetValuation
 
 
+#: The most simulated path-months one HTTP valuation may ask for (``paths`` times the
+#: longest month horizon its assumptions allow, with the liquidation horizon): 6 million,
+#: e.g. 100,000 paths over 60 months, about 50 MB per simulated array. Larger work is
+#: for the Python library or a batch job.
+MAX_PATH_MONTHS = 6_000_000
+
+
+def check_request_size(paths: int, assumptions: Mapping[str, Any] | None) -> None:
+    """Refuse a valuation request above `MAX_PATH_MONTHS` (422 naming ``paths``)."""
+    a = dict(assumptions or {})
+    months = DEFAULT_MAX_LIFE_MONTHS
+    for name in ("economic_life_months", "max_life_months", "contract_term_months"):
+        value = a.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            months = max(months, int(value))
+    horizon = a.get("liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS)
+    if isinstance(horizon, int | float) and not isinstance(horizon, bool) and math.isfinite(horizon):
+        months += max(int(horizon), 0)
+    if int(paths) * months > MAX_PATH_MONTHS:
+        raise InvalidInputError(
+            f"The `paths` times the months simulated must be at most {MAX_PATH_MONTHS:,}: "
+            f"{int(paths):,} paths x up to {months} months asks for {int(paths) * months:,}. "
+            "Use fewer paths, a shorter life, or the Python library for larger runs.",
+            field="paths")
+
+
 def create_valuation(
     session: Session,
     asset_id: int,
@@ -296,12 +324,20 @@ def create_valuation(
     risk_free_rate: float | None = None,
     tenant: str,
     actor: str,
+    publish: bool = False,
 ) -> CreatedValuation:
     """Value an asset, store the immutable valuation and its quote, audit, commit.
 
+    ``publish``: the quote becomes the asset's public quote (the exchange's: valued by the
+    asset's own registrar or an admin, see `may_publish`); otherwise it is the caller's own
+    figure, returned and stored for its tenant but never shown as the asset's quote.
     Nothing is written when the valuation fails (the error propagates before any insert).
     """
+    check_request_size(paths, assumptions)
     inputs = load_inputs(session, asset_id)
+    # end the read transaction before the simulation: the computation holds no database
+    # connection, and the writes below take a short transaction of their own
+    session.commit()
     result, market = _run(
         inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
         assumptions=assumptions, risk_free_rate=risk_free_rate,
@@ -372,6 +408,7 @@ def create_valuation(
         ask=_money(q.ask, ccy),
         lending_value=_money(q.lending_value, ccy),
         haircut=float(q.haircut),
+        public=publish,
     )
     session.add(quote)
     session.flush()
@@ -382,7 +419,8 @@ def create_valuation(
         entity="valuation",
         entity_id=str(row.id),
         payload={"asset_id": asset_id, "inputs_sha256": digest, "value": str(row.value), "seed": seed,
-                 "paths": paths, "model_version": result.model_version, "quote_id": quote.id},
+                 "paths": paths, "model_version": result.model_version, "quote_id": quote.id,
+                 "published": publish},
         tenant=tenant,
     )
     session.commit()
@@ -390,6 +428,15 @@ def create_valuation(
 
 
 # ------------------------------------------------------------------ reading
+
+
+def may_publish(session: Session, asset_id: int, *, role: str, tenant: str) -> bool:
+    """Whether a valuation by this caller sets the asset's public quote: the exchange's
+    quote belongs to the asset's registrar (its owner tenant) and to admins; a bank's or
+    another tenant's valuation is its own."""
+    if role == "admin":
+        return True
+    return role == "registrar" and registry.get_asset(session, asset_id).owner_tenant == tenant
 
 
 def quote_public(quote: AssetQuote) -> dict[str, Any]:
@@ -407,6 +454,7 @@ def quote_public(quote: AssetQuote) -> dict[str, Any]:
         "as_of": quote.as_of,
         "valid_until": quote.valid_until,
         "created_at": quote.created_at,
+        "public": quote.public,
     }
 
 
@@ -469,7 +517,8 @@ def list_valuations(
 def latest_quote(session: Session, asset_id: int) -> dict[str, Any]:
     registry.get_asset(session, asset_id)
     quote = session.exec(
-        select(AssetQuote).where(AssetQuote.asset_id == asset_id).order_by(col(AssetQuote.id).desc()).limit(1)
+        select(AssetQuote).where(AssetQuote.asset_id == asset_id, col(AssetQuote.public))
+        .order_by(col(AssetQuote.id).desc()).limit(1)
     ).first()
     if quote is None:
         raise NotFoundError(f"The asset {asset_id} has no quote yet: value it first.")
@@ -480,7 +529,8 @@ def list_latest_quotes(
     session: Session, *, category: str | None, limit: int, after_asset_id: int | None
 ) -> tuple[list[dict[str, Any]], bool]:
     """The latest quote of every quoted asset (optionally one category), by asset id."""
-    latest = select(func.max(AssetQuote.id).label("qid")).group_by(AssetQuote.asset_id).subquery()
+    latest = (select(func.max(AssetQuote.id).label("qid")).where(col(AssetQuote.public))
+              .group_by(AssetQuote.asset_id).subquery())
     query = select(AssetQuote).join(latest, col(AssetQuote.id) == latest.c.qid)
     if category is not None:
         query = query.where(AssetQuote.category == category)
@@ -492,13 +542,14 @@ def list_latest_quotes(
 
 
 def quotes_after(session: Session, last_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Quotes with id > ``last_id``, oldest first (the SSE stream's poll)."""
+    """Public quotes with id > ``last_id``, oldest first (the SSE stream's poll)."""
     rows = session.exec(
-        select(AssetQuote).where(col(AssetQuote.id) > last_id).order_by(col(AssetQuote.id)).limit(limit)
+        select(AssetQuote).where(col(AssetQuote.id) > last_id, col(AssetQuote.public))
+        .order_by(col(AssetQuote.id)).limit(limit)
     ).all()
     return [quote_public(q) for q in rows]
 
 
 def last_quote_id(session: Session) -> int:
-    value = session.exec(select(func.max(AssetQuote.id))).first()
+    value = session.exec(select(func.max(AssetQuote.id)).where(col(AssetQuote.public))).first()
     return int(value or 0)

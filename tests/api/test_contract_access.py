@@ -179,7 +179,7 @@ def world(client, make_key) -> dict[str, Any]:
     bank = make_key("bank", "tenant-a")
     ids = _register(client, reg)
     r = client.post(f"/v1/assets/{ids[0]}/valuations",
-                    json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=bank)
+                    json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=reg)
     assert r.status_code == 201, r.text
     valuation = r.json()
     q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=bank)

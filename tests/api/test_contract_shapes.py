@@ -47,7 +47,7 @@ def world(client, make_key) -> dict[str, Any]:
     w["valuations"] = []
     for aid in ids:
         r = client.post(f"/v1/assets/{aid}/valuations",
-                        json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=w["bank"])
+                        json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=w["reg"])
         assert r.status_code == 201, r.text
         w["valuations"].append(r.json())
     q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=w["bank"])

@@ -33,7 +33,7 @@ def assets(session_factory) -> list[int]:
         registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
         for aid in ids:  # loans rely on a stored valuation of each asset
             valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=500, seed=3,
-                                               tenant="owner", actor="t")
+                                               tenant="owner", actor="t", publish=True)
     return ids
 
 
@@ -107,6 +107,10 @@ def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make
     assert again.status_code == 201 and again.json()["id"] == loan["id"]
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert counts(session_factory)[0] == 1
+    # the same request with the currency in small letters is the same request
+    lower = client.post("/v1/loans", json={**b, "currency": b["currency"].lower()},
+                        headers={**bank, "Idempotency-Key": "k-1"})
+    assert lower.status_code == 201 and lower.json()["id"] == loan["id"]
     other = client.post("/v1/loans", json={**b, "principal": principal / 2}, headers={**bank, "Idempotency-Key": "k-1"})
     assert other.status_code == 409
     sched = client.get(f"/v1/loans/{loan['id']}/schedule", headers=bank).json()

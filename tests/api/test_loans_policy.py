@@ -37,7 +37,7 @@ def assets(session_factory) -> list[int]:
         registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
         for aid in ids:
             valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=1000, seed=3,
-                                               tenant="owner", actor="t")
+                                               tenant="owner", actor="t", publish=True)
     return ids
 
 

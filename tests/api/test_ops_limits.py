@@ -3,6 +3,8 @@ per key and per address of failed authentications."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from api.app import create_app
@@ -83,3 +85,35 @@ def test_buckets_refill_at_their_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     assert buckets.take("k") == pytest.approx(0.5)
     now[0] += 0.5
     assert buckets.take("k") == 0.0
+
+
+@pytest.mark.parametrize(("paths", "assumptions"), [(1_000_000, {}), (100_000, {"max_life_months": 600})])
+def test_a_valuation_above_the_path_month_ceiling_is_a_422(client, make_key, paths, assumptions) -> None:
+    """Checked before anything is read or simulated: the asset need not even exist."""
+    r = client.post("/v1/assets/1/valuations", headers=make_key("registrar"),
+                    json={"as_of": "2025-01-01", "paths": paths, "assumptions": assumptions})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "paths"
+    assert "6,000,000" in r.json()["detail"]
+
+
+def test_a_body_that_stops_arriving_is_a_408(engine, make_key, monkeypatch) -> None:
+    """A client that sends its headers and part of its body, then nothing: 408 after the
+    read timeout (over a real socket; the test client buffers whole bodies)."""
+    import socket
+
+    from live_server import LiveServer
+
+    import api.limits as limits
+
+    monkeypatch.setattr(limits, "BODY_READ_TIMEOUT_SECONDS", 0.3)
+    key = make_key("registrar")["Authorization"]
+    with LiveServer(create_app(engine=engine)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall((f"POST /v1/comparables HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\n"
+                          "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[").encode())
+            t0 = time.monotonic()
+            reply = sock.recv(4096).decode("latin-1")
+            waited = time.monotonic() - t0
+    assert reply.startswith("HTTP/1.1 408"), reply[:200]
+    assert "application/problem+json" in reply and waited < 5

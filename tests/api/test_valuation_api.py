@@ -101,9 +101,10 @@ def test_same_inputs_and_seed_reproduce_the_same_figures(client, bank, registrar
     assert c["inputs_sha256"] != a["inputs_sha256"] and c["distribution"] != a["distribution"]
 
 
-def test_history_single_read_and_latest_quote(client, bank, make_key, asset_id) -> None:
+def test_history_single_read_and_latest_quote(client, registrar, make_key, asset_id) -> None:
+    # the asset's own registrar values it: its quotes are the public ones
     ids = [client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 500, "seed": s},
-                       headers=bank).json()["id"] for s in (1, 2, 3)]
+                       headers=registrar).json()["id"] for s in (1, 2, 3)]
     reader = make_key("fund_manager", "tenant-z")
     page = client.get(f"/v1/assets/{asset_id}/valuations", params={"limit": 2}, headers=reader).json()
     assert [v["id"] for v in page["items"]] == ids[::-1][:2]
@@ -123,7 +124,7 @@ def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
     other = _register(client, registrar, 1)
     for a in (asset_id, other):
         assert client.post(f"/v1/assets/{a}/valuations", json={"as_of": AS_OF, "paths": 200},
-                           headers=bank).status_code == 201
+                           headers=registrar).status_code == 201
     category = SAMPLES.assets[0].category
     items = client.get("/v1/quotes", params={"category": category}, headers=bank).json()["items"]
     assert [q["asset_id"] for q in items] == [asset_id]
@@ -131,8 +132,8 @@ def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
     assert len(everything["items"]) == 1 and everything["next_cursor"]
 
 
-def test_quote_stream_replays_and_closes(client, bank, asset_id) -> None:
-    client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 200}, headers=bank)
+def test_quote_stream_replays_and_closes(client, registrar, bank, asset_id) -> None:
+    client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 200}, headers=registrar)
     with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 1}, headers=bank) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -202,10 +203,10 @@ def test_stored_valuations_are_immutable(client, bank, asset_id, session_factory
             s.flush()
 
 
-def test_quote_stream_resumes_after_last_event_id_and_times_out(client, bank, asset_id) -> None:
+def test_quote_stream_resumes_after_last_event_id_and_times_out(client, registrar, bank, asset_id) -> None:
     for seed in (1, 2):
         client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 100, "seed": seed},
-                    headers=bank)
+                    headers=registrar)
     with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 2}, headers=bank) as r:
         ids = [int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")]
     assert len(ids) == 2 and ids[0] < ids[1]

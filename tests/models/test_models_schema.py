@@ -27,6 +27,7 @@ EXPECTED_CHAIN = [
     "0008_rights_term_and_revenue",
     "0009_loan_policy",
     "0010_audit_integrity",
+    "0011_quote_publication",
 ]
 HEAD = EXPECTED_CHAIN[-1]
 

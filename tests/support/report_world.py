@@ -54,7 +54,7 @@ def build_world(client: Any, make_key: Any, session_factory: Any, *, deal: bool 
     assert r.status_code == 200, r.text
     r = client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=keys["registrar"])
     assert r.status_code in (200, 201), r.text
-    r = client.post(f"/v1/assets/{aid}/valuations", headers=keys["bank"],
+    r = client.post(f"/v1/assets/{aid}/valuations", headers=keys["registrar"],  # the public quote
                     json={"as_of": ctx.as_of.isoformat(), "currency": "CNY", "paths": 2000, "seed": 7})
     assert r.status_code == 201, r.text
     valuation_id = r.json()["id"]
