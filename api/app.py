@@ -17,6 +17,7 @@ from api.routers import (
     admin,
     assets,
     comparables,
+    consents,
     health,
     loans,
     products,
@@ -75,6 +76,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(comparables.router, prefix="/v1", tags=["comparables"])
     app.include_router(valuations.router, prefix="/v1", tags=["valuations"])
     app.include_router(loans.router, prefix="/v1", tags=["loans"])
+    app.include_router(consents.router, prefix="/v1", tags=["loans"])
     app.include_router(products.router, prefix="/v1", tags=["products"])
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
     app.include_router(reports.router, prefix="/v1", tags=["reports"])

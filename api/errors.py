@@ -79,6 +79,12 @@ class InvalidInputError(ApiError):
         self.field = field
 
 
+class ForbiddenError(ApiError):
+    """The caller is authenticated but may not do this to this object: 403."""
+
+    status_code = 403
+
+
 class NotFoundError(ApiError):
     """The object does not exist, or exists but is not visible to the caller: 404."""
 

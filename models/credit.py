@@ -150,6 +150,48 @@ def lock_assets_for_pledge(session: Session, asset_ids: Sequence[int]) -> list[D
     return list(rows)
 
 
+class PledgeConsent(SQLModel, table=True):
+    """The owner's consent that a lender tenant may pledge its asset, up to ``amount``
+    (lending value, in ``currency``) until ``expires_on`` (inclusive)."""
+
+    __tablename__ = "pledge_consent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="data_asset.id", index=True)
+    owner_tenant: str = Field(max_length=80)
+    lender_tenant: str = Field(max_length=80, index=True)
+    amount: Decimal = Field(max_digits=20, decimal_places=4)
+    currency: str = Field(max_length=3)
+    expires_on: date
+    created_at: datetime = Field(default_factory=utc_now)
+    created_by: str = Field(max_length=120)
+
+
+def consented_amount(session: Session, asset_id: int, lender_tenant: str, on: date) -> Decimal | None:
+    """The largest amount the asset's owner consented for ``lender_tenant`` still valid on
+    ``on``, or None when there is no such consent."""
+    value = session.execute(
+        sa.select(sa.func.max(PledgeConsent.amount)).where(
+            PledgeConsent.asset_id == asset_id, PledgeConsent.lender_tenant == lender_tenant,
+            PledgeConsent.expires_on >= on)  # type: ignore[operator]
+    ).scalar_one_or_none()
+    return None if value is None else Decimal(str(value))
+
+
+def pledged_by_tenant(session: Session, asset_ids: Sequence[int], tenant: str) -> dict[int, Decimal]:
+    """Live pledge amounts per asset of the loans of one tenant (a lender's own exposure)."""
+    if not asset_ids:
+        return {}
+    stmt = (
+        sa.select(Pledge.asset_id, sa.func.sum(Pledge.amount))
+        .join(Loan, Loan.id == Pledge.loan_id)  # type: ignore[arg-type]
+        .where(Pledge.asset_id.in_(list(asset_ids)), Pledge.status == "live",  # type: ignore[attr-defined]
+               Loan.tenant == tenant)
+        .group_by(Pledge.asset_id)
+    )
+    return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}
+
+
 def pledged_amounts(session: Session, asset_ids: Sequence[int]) -> dict[int, Decimal]:
     """Sum of live pledge amounts per asset (assets without pledges are absent)."""
     if not asset_ids:

@@ -7,7 +7,7 @@ the core (`credit.loans`), which reports the offending field.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -261,3 +261,33 @@ class PortfolioRiskOut(BaseModel):
     contributions: list[ContributionOut]
     seed: int | None = None
     paths: int | None = None
+
+
+class ConsentIn(BaseModel):
+    """``POST /v1/assets/{asset_id}/consents``: the owner lets a lender tenant pledge the asset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lender_tenant: str = Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$",
+                               description="The tenant whose loans may pledge the asset.")
+    amount: float = Field(strict=True, allow_inf_nan=False, gt=0.0, le=MAX_AMOUNT,
+                          description="Most of the asset's lending value that tenant may pledge.")
+    currency: str = Field(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")
+    expires_on: Annotated[date, AfterValidator(_in_range)] = Field(
+        description="Last day the consent holds (YYYY-MM-DD).")
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class ConsentOut(BaseModel):
+    id: int
+    asset_id: int
+    owner_tenant: str
+    lender_tenant: str
+    amount: float
+    currency: str
+    expires_on: date
+    created_at: datetime

@@ -53,8 +53,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from api.errors import ConflictError, InvalidInputError, NotFoundError
-from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
+from api.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from api.schemas.credit import ConsentIn, LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services.valuation import value_registered_asset
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
 from credit.collateral import AdvancePolicy, origination_warnings
@@ -71,7 +71,16 @@ from credit.pricing import (
 )
 from credit.recovery import DEFAULT_WORKOUT_RATE, liquidity_default, workout_lgd
 from models.audit import record_audit
-from models.credit import Loan, LoanEvent, Pledge, lock_assets_for_pledge, pledged_amounts
+from models.credit import (
+    Loan,
+    LoanEvent,
+    Pledge,
+    PledgeConsent,
+    consented_amount,
+    lock_assets_for_pledge,
+    pledged_amounts,
+    pledged_by_tenant,
+)
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
@@ -139,6 +148,10 @@ class AssetCollateral:
     valuation_id: int = 0
     paths: int = 0
     seed: int = 0
+    #: this lender's own live pledges on the asset (what it may be shown of the asset's pledges)
+    pledged_own: float = 0.0
+    #: the owner's consent for this lender (another tenant's asset), None for the owner's own
+    consent: float | None = None
 
     def value_paths(self, month: int) -> np.ndarray:
         """Collateral value per path at ``month`` months after as_of, in reconciled terms."""
@@ -146,7 +159,12 @@ class AssetCollateral:
 
     @property
     def available(self) -> float:
-        return max(0.0, self.lending_value - self.pledged)
+        """Capacity left for this lender: the asset's lending value less every live pledge,
+        and, on another tenant's asset, no more than the owner's consent less its own pledges."""
+        room = max(0.0, self.lending_value - self.pledged)
+        if self.consent is not None:
+            room = min(room, max(0.0, self.consent - self.pledged_own))
+        return room
 
 
 def relied_on_valuation(
@@ -225,6 +243,7 @@ def assess_assets(
     pol = policy or AdvancePolicy()
     out = []
     pledged = pledged_amounts(session, list(asset_ids))
+    own = pledged_by_tenant(session, list(asset_ids), tenant) if tenant is not None else pledged
     named_for: int | None = None
     if valuation_id is not None:
         named = session.get(Valuation, int(valuation_id))
@@ -246,6 +265,14 @@ def assess_assets(
                 f"The `rights.holding` of asset {aid} must be true to pledge it: the registrant "
                 "holds no data-resource holding right, so it cannot grant a pledge.",
                 field="rights.holding")
+        consent: float | None = None
+        if for_pledge and tenant is not None and asset.owner_tenant != tenant:
+            granted = consented_amount(session, int(aid), tenant, as_of)
+            if granted is None:
+                raise ForbiddenError(
+                    f"Asset {aid} belongs to another tenant, whose registrar has not consented to a "
+                    f"pledge by your tenant (POST /v1/assets/{aid}/consents, by the owner).")
+            consent = float(granted)
         row, quote = relied_on_valuation(
             session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None,
             tenant=tenant)
@@ -272,6 +299,7 @@ def assess_assets(
             max_loan=min(adv * value, lv), pledged=float(pledged.get(int(aid), Decimal(0))), value_0_sim=v0_sim,
             revenue=np.asarray(sim.revenue), sim=sim, valuation_id=int(row.id),  # type: ignore[arg-type]
             paths=int(row.paths), seed=int(row.seed),
+            pledged_own=float(own.get(int(aid), Decimal(0))), consent=consent,
         ))
     return out
 
@@ -349,11 +377,15 @@ class LoanAnalytics:
 
 
 def max_principal(collateral: Sequence[AssetCollateral], pledged: dict[int, Decimal] | None = None) -> float:
-    """Policy maximum: the advance-rate room left on every asset, ``sum max(0, adv x LV - pledged)``."""
+    """Policy maximum: the advance-rate room left on every asset, ``sum max(0, adv x LV - pledged)``,
+    each no more than the owner's consent left on another tenant's asset."""
     total = 0.0
     for c in collateral:
         used = c.pledged if pledged is None else float(pledged.get(int(c.asset.id), Decimal(0)))  # type: ignore[arg-type]
-        total += max(0.0, c.max_loan - used)
+        room = max(0.0, c.max_loan - used)
+        if c.consent is not None:
+            room = min(room, max(0.0, c.consent - c.pledged_own))
+        total += room
     return total
 
 
@@ -531,7 +563,7 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
             {"asset_id": int(c.asset.id), "valuation_id": c.valuation_id,  # type: ignore[arg-type]
              "category": c.asset.category, "value": c.value,
              "haircut": c.haircut, "lending_value": c.lending_value, "advance_rate": c.advance_rate,
-             "max_loan": c.max_loan, "pledged": c.pledged, "available_capacity": c.available}
+             "max_loan": c.max_loan, "pledged": c.pledged_own, "available_capacity": c.available}
             for c in a.collateral
         ],
         "warnings": a.warnings, "paths": a.paths, "seed": a.seed,
@@ -587,6 +619,7 @@ def originate_loan(
         if len(locked) != len(set(body.asset_ids)):
             raise NotFoundError("A pledged asset no longer exists.")
         pledged = pledged_amounts(session, body.asset_ids)
+        own_now = pledged_by_tenant(session, body.asset_ids, tenant)
         principal = analytics.principal
         total_lv = analytics.lending_value
         shares = []
@@ -594,10 +627,14 @@ def originate_loan(
             aid = int(c.asset.id)  # type: ignore[arg-type]
             amount = principal * c.lending_value / total_lv
             used = float(pledged.get(aid, Decimal(0)))
-            if used + amount > c.lending_value * (1 + 1e-12):
+            room = c.lending_value - used
+            if c.consent is not None:  # another tenant's asset: no more than the owner consented
+                room = min(room, c.consent - float(own_now.get(aid, Decimal(0))))
+            if amount > room * (1 + 1e-12) + 1e-9:
+                # the remaining capacity only: never another lender's amounts
                 raise ConflictError(
-                    f"Asset {aid} lacks pledge capacity: lending value {c.lending_value:,.2f}, already "
-                    f"pledged {used:,.2f}, this loan needs {amount:,.2f}."
+                    f"Asset {aid} lacks pledge capacity for this loan: {max(room, 0.0):,.2f} left, "
+                    f"this loan needs {amount:,.2f}."
                 )
             shares.append((c, amount))
         ccy = analytics.currency
@@ -858,3 +895,39 @@ def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
                      "balance": float(balance)})
     return rows
 
+
+
+# ------------------------------------------------------------------ pledge consents
+
+
+def grant_consent(session: Session, asset_id: int, body: ConsentIn, *, tenant: str, role: str,
+                  actor: str) -> PledgeConsent:
+    """The asset's owner (its registrar, or an admin of its tenant) consents that
+    ``body.lender_tenant`` may pledge it up to ``body.amount``; audited, committed."""
+    asset = session.get(DataAsset, int(asset_id))
+    if asset is None or (asset.owner_tenant != tenant):
+        # another tenant's asset is not this caller's to give: the same answer as no asset
+        raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
+    if body.lender_tenant == tenant:
+        raise InvalidInputError("The `lender_tenant` is the owner itself: its own loans need no consent.",
+                                field="lender_tenant")
+    consent = PledgeConsent(asset_id=int(asset_id), owner_tenant=tenant, lender_tenant=body.lender_tenant,
+                            amount=_money(body.amount, body.currency), currency=body.currency,
+                            expires_on=body.expires_on, created_by=actor)
+    session.add(consent)
+    session.flush()
+    record_audit(session, actor=actor, tenant=tenant, action="pledge_consent.grant", entity="pledge_consent",
+                 entity_id=str(consent.id), payload={"asset_id": int(asset_id), "lender_tenant": body.lender_tenant,
+                                                     "amount": str(consent.amount), "currency": body.currency,
+                                                     "expires_on": body.expires_on, "role": role})
+    session.commit()
+    return consent
+
+
+def list_consents(session: Session, asset_id: int, *, tenant: str) -> list[PledgeConsent]:
+    """The consents given on one of the tenant's own assets, newest first."""
+    asset = session.get(DataAsset, int(asset_id))
+    if asset is None or asset.owner_tenant != tenant:
+        raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
+    return list(session.exec(select(PledgeConsent).where(PledgeConsent.asset_id == int(asset_id))
+                             .order_by(col(PledgeConsent.id).desc())).all())

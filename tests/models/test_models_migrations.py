@@ -163,7 +163,7 @@ def test_migration_scripts_ship_inside_the_package() -> None:
         "0001_registry.py", "0002_valuation.py", "0003_credit.py", "0004_products.py",
         "0005_risk.py", "0006_jobs.py", "0007_loan_valuation.py",
         "0008_rights_term_and_revenue.py", "0009_loan_policy.py", "0010_audit_integrity.py",
-        "0011_quote_publication.py",
+        "0011_quote_publication.py", "0012_pledge_consent.py",
     ]  # fmt: skip
 
 

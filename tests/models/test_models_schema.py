@@ -28,6 +28,7 @@ EXPECTED_CHAIN = [
     "0009_loan_policy",
     "0010_audit_integrity",
     "0011_quote_publication",
+    "0012_pledge_consent",
 ]
 HEAD = EXPECTED_CHAIN[-1]
 
