@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from loan_consents import consent_all
 from sqlmodel import func, select
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
@@ -34,6 +35,7 @@ def assets(session_factory) -> list[int]:
         for aid in ids:  # loans rely on a stored valuation of each asset
             valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=500, seed=3,
                                                tenant="owner", actor="t", publish=True)
+        consent_all(session, ids)  # the banks lend against the owner's assets
     return ids
 
 

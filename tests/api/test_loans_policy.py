@@ -9,6 +9,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+from loan_consents import consent_all
 from sqlmodel import select
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
@@ -38,6 +39,7 @@ def assets(session_factory) -> list[int]:
         for aid in ids:
             valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=1000, seed=3,
                                                tenant="owner", actor="t", publish=True)
+        consent_all(session, ids)  # the banks lend against the owner's assets
     return ids
 
 

@@ -4,6 +4,7 @@ and the request cannot choose the collateral's seed, paths or date."""
 from __future__ import annotations
 
 import pytest
+from loan_consents import consent_all
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
@@ -25,6 +26,7 @@ def asset_ids(session_factory) -> list[int]:
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
         registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        consent_all(session, ids)  # the banks lend against the owner's assets
     return ids
 
 

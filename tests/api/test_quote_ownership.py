@@ -62,6 +62,9 @@ def test_only_the_owner_or_an_admin_sets_the_public_quote(client, make_key, asse
 def test_a_lender_cannot_rely_on_another_lenders_own_valuation(client, make_key, asset) -> None:
     aid, registrar = asset
     bank_b, bank_d = make_key("bank", "tenant-b"), make_key("bank", "tenant-d")
+    for lender in ("tenant-b", "tenant-d"):  # the owner lets both lend against its asset
+        assert client.post(f"/v1/assets/{aid}/consents", headers=registrar, json={
+            "lender_tenant": lender, "amount": 1e9, "currency": "CNY", "expires_on": "2030-12-31"}).status_code == 201
     private = _value(client, aid, bank_b)
     r = client.post("/v1/loans/quote", json=loan_body([aid], valuation_id=private["id"], principal=1e5),
                     headers=bank_d)
