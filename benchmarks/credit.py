@@ -5,7 +5,7 @@
    frequency, day count and calendar; and monthly 30/360 annuities of 12-60 months.
    Against one QuantLib ``AmortizingFixedRateBond`` per loan on a random sample, timed
    and scaled to the whole book (the sample's cash flows compared with the rows), and
-   against the floor of a plain numpy write of the same rows. Best of three runs, the
+   against the floor of a plain numpy write of the same rows. Best of five runs, the
    first (cold: fresh memory pages) reported beside it.
    Targets: >= 50x faster than QuantLib, < 1 s, within 10x of the numpy floor, equal
    to 1e-8 relative.
