@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import errors, jobs, limits, observability, offline_docs
+from api import errors, jobs, limits, observability, offline_docs, openapi_errors
 from api.routers import (
     admin,
     assets,
@@ -85,6 +85,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
     # --- operations: offline docs, request ids, metrics and access logs (api.observability)
     offline_docs.install(app)
+    openapi_errors.install(app)  # every error response documented as problem+json
     limits.install(app)  # authenticate before the body, rate and size limits (inside the next)
     observability.install(app)
     return app
