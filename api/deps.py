@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -84,18 +84,31 @@ def get_principal(
     """
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
-    plain = credentials.credentials
-    cache = auth_cache.for_app(request.app)
+    principal = resolve_principal(request.app, credentials.credentials)
+    if principal is None:
+        raise _unauthorized("The API key is not valid.")
+    request.state.principal = principal
+    return principal
+
+
+def resolve_principal(app: Any, plain: str) -> Principal | None:
+    """The caller a plain API key stands for, or None (unknown, malformed or revoked).
+
+    Answered from `api.auth_cache` when the key was seen within ``AUTH_CACHE_SECONDS``
+    (revocation invalidates it), else with one database read. Used by the route
+    dependency and by the request guard (`api.limits`), which authenticates before the
+    body is read.
+    """
+    cache = auth_cache.for_app(app)
     digest = security.hash_key(plain)
     principal = cache.get(digest)
     if principal is None:
-        with request.app.state.session_factory() as session:
+        with app.state.session_factory() as session:
             key = security.authenticate(session, plain)
             if key is None:
-                raise _unauthorized("The API key is not valid.")
+                return None
             principal = Principal(key_id=str(key.id), role=key.role, tenant=key.tenant)
         cache.put(digest, principal)
-    request.state.principal = principal
     return principal
 
 

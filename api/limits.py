@@ -36,9 +36,7 @@ from typing import Any
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import auth_cache
 from api.errors import problem_response
-from models import security
 
 #: Longest wait for the next piece of a request body (a slow client gets a 408).
 BODY_READ_TIMEOUT_SECONDS = 30.0
@@ -171,26 +169,16 @@ class RequestGuard:
                                f"{BODY_READ_TIMEOUT_SECONDS:g} s.")
 
     def _principal(self, authorization: bytes | None) -> tuple[Any, str]:
-        """The caller from the Authorization header (cache, else one database read), or
-        None and the reason."""
-        from api.deps import Principal
+        """The caller from the Authorization header, or None and the reason."""
+        from api.deps import resolve_principal
 
         value = (authorization or b"").decode("latin-1").strip()
         scheme, _, plain = value.partition(" ")
         plain = plain.strip()
         if scheme.lower() != "bearer" or not plain:
             return None, "An API key is required: send `Authorization: Bearer <key>`."
-        cache = auth_cache.for_app(self.api)
-        digest = security.hash_key(plain)
-        principal = cache.get(digest)
-        if principal is None:
-            with self.api.state.session_factory() as session:
-                key = security.authenticate(session, plain)
-                if key is None:
-                    return None, "The API key is not valid."
-                principal = Principal(key_id=str(key.id), role=key.role, tenant=key.tenant)
-            cache.put(digest, principal)
-        return principal, ""
+        principal = resolve_principal(self.api, plain)
+        return (principal, "") if principal is not None else (None, "The API key is not valid.")
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, detail: str, *, retry_after: float | None = None,

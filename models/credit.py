@@ -167,13 +167,15 @@ class PledgeConsent(SQLModel, table=True):
     created_by: str = Field(max_length=120)
 
 
-def consented_amount(session: Session, asset_id: int, lender_tenant: str, on: date) -> Decimal | None:
-    """The largest amount the asset's owner consented for ``lender_tenant`` still valid on
-    ``on``, or None when there is no such consent."""
+def consented_amount(session: Session, asset_id: int, lender_tenant: str, on: date,
+                     currency: str) -> Decimal | None:
+    """The largest amount in ``currency`` the asset's owner consented for ``lender_tenant``
+    still valid on ``on``, or None when there is no such consent (a consent in another
+    currency is not one: amounts are never converted)."""
     value = session.execute(
         sa.select(sa.func.max(PledgeConsent.amount)).where(
             PledgeConsent.asset_id == asset_id, PledgeConsent.lender_tenant == lender_tenant,
-            PledgeConsent.expires_on >= on)  # type: ignore[operator]
+            PledgeConsent.currency == currency, PledgeConsent.expires_on >= on)  # type: ignore[operator]
     ).scalar_one_or_none()
     return None if value is None else Decimal(str(value))
 

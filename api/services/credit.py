@@ -265,14 +265,6 @@ def assess_assets(
                 f"The `rights.holding` of asset {aid} must be true to pledge it: the registrant "
                 "holds no data-resource holding right, so it cannot grant a pledge.",
                 field="rights.holding")
-        consent: float | None = None
-        if for_pledge and tenant is not None and asset.owner_tenant != tenant:
-            granted = consented_amount(session, int(aid), tenant, as_of)
-            if granted is None:
-                raise ForbiddenError(
-                    f"Asset {aid} belongs to another tenant, whose registrar has not consented to a "
-                    f"pledge by your tenant (POST /v1/assets/{aid}/consents, by the owner).")
-            consent = float(granted)
         row, quote = relied_on_valuation(
             session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None,
             tenant=tenant)
@@ -280,6 +272,15 @@ def assess_assets(
             raise InvalidInputError(
                 f"The valuation {row.id} of asset {aid} is in {row.currency}; the loan is in {currency}.",
                 field="currency")
+        consent: float | None = None
+        if for_pledge and tenant is not None and asset.owner_tenant != tenant:
+            granted = consented_amount(session, int(aid), tenant, as_of, currency)
+            if granted is None:
+                raise ForbiddenError(
+                    f"Asset {aid} belongs to another tenant, whose registrar has not consented to a "
+                    f"pledge by your tenant in {currency} valid on {as_of} "
+                    f"(POST /v1/assets/{aid}/consents, by the owner).")
+            consent = float(granted)
         valuation = _replay(session, row)
         sim = valuation.simulation
         if sim is None or sim.months <= LIQUIDATION_HORIZON_MONTHS:

@@ -47,6 +47,10 @@ def test_another_tenants_asset_needs_the_owners_consent(client, make_key, owned)
     asset = q.json()["assets"][0]
     assert asset["available_capacity"] <= 200_000.0 + 1e-6 and asset["pledged"] == 0.0
     assert client.post("/v1/loans/quote", json=loan_body([aid]), headers=bank_c).status_code == 403
+    # a consent in another currency is none (amounts are never converted)
+    usd = {**consent, "lender_tenant": "lender-c", "currency": "USD"}
+    assert client.post(f"/v1/assets/{aid}/consents", json=usd, headers=registrar).status_code == 201
+    assert client.post("/v1/loans/quote", json=loan_body([aid]), headers=bank_c).status_code == 403
     # an expired consent is no consent
     old = {**consent, "lender_tenant": "lender-c", "expires_on": "2020-01-01"}
     assert client.post(f"/v1/assets/{aid}/consents", json=old, headers=registrar).status_code == 201
