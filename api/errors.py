@@ -136,9 +136,18 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+#: FastAPI's answer to a body it cannot decode (bytes that are not UTF-8 text, say)
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        # the same answer as malformed JSON: a 422 naming the body
+        message = "The request body must be JSON text encoded as UTF-8."
+        return problem_response(422, message, title="Validation failed",
+                                errors=[{"field": "body", "message": message}])
     return problem_response(exc.status_code, detail, headers=exc.headers)
 
 

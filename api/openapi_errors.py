@@ -13,6 +13,10 @@ the handlers can give it, each with the `Problem` schema:
   reused idempotency key, a duplicate).
 
 Statuses a route declares itself (409, 202, ...) keep their descriptions and get the schema.
+
+Request bodies a route documents by hand (``openapi_extra``, from ``model_json_schema()``)
+carry pydantic's local ``$defs``; `hoist_local_defs` moves them into
+``components/schemas`` so every ``$ref`` of the document resolves.
 """
 
 from __future__ import annotations
@@ -78,6 +82,56 @@ def add_problem_responses(spec: dict[str, Any]) -> dict[str, Any]:
                     entry["content"] = _content()
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    add_file_formats(spec)
+    return spec
+
+
+#: What ``?format=`` gives on the routes that export rows as a file.
+FILE_FORMATS = {
+    "text/csv": {"type": "string"},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"type": "string", "format": "binary"},
+    "application/vnd.apache.parquet": {"type": "string", "format": "binary"},
+}
+
+
+def add_file_formats(spec: dict[str, Any]) -> dict[str, Any]:
+    """Document the file media types of every GET operation with a ``format`` parameter."""
+    for operations in spec.get("paths", {}).values():
+        op = operations.get("get")
+        if not isinstance(op, dict):
+            continue
+        if not any(p.get("name") == "format" and p.get("in") == "query" for p in op.get("parameters", [])):
+            continue
+        content = op["responses"].setdefault("200", {"description": "OK"}).setdefault("content", {})
+        for media_type, schema in FILE_FORMATS.items():
+            content.setdefault(media_type, {"schema": schema})
+    return spec
+
+
+_LOCAL = "#/$defs/"
+_COMPONENT = "#/components/schemas/"
+
+
+def hoist_local_defs(spec: dict[str, Any]) -> dict[str, Any]:
+    """Move every nested ``$defs`` of ``spec`` into ``components/schemas`` and point each
+    ``#/$defs/X`` reference at ``#/components/schemas/X``; in place, and returned."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            for name, schema in (node.pop("$defs", None) or {}).items():
+                schemas.setdefault(name, walk(schema))
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_LOCAL):
+                node["$ref"] = _COMPONENT + ref[len(_LOCAL):]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        return node
+
+    walk(spec.get("paths", {}))
     return spec
 
 
@@ -87,7 +141,7 @@ def install(app: Any) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_problem_responses(build())
+            app.openapi_schema = add_problem_responses(hoist_local_defs(build()))
         return app.openapi_schema
 
     app.openapi = openapi

@@ -109,7 +109,16 @@ def get_valuation(valuation_id: RowId, principal: Reader, session: SessionDep) -
     return ValuationOut.model_validate(service.get_valuation(session, valuation_id))
 
 
-@router.get("/quotes/stream", summary="Server-sent events, one per new quote", responses=ERROR_RESPONSES)
+@router.get(
+    "/quotes/stream",
+    summary="Server-sent events, one per new quote",
+    response_class=StreamingResponse,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"description": "An event stream: `event: quote`, `id`, `data` (the quote's JSON).",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    },
+)
 async def stream_quotes(
     request: Request,
     principal: Reader,

@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -55,7 +55,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from api.schemas.credit import ConsentIn, LoanCreateIn, LoanQuoteIn, RevalueIn
-from api.services.valuation import value_registered_asset
+from api.services.valuation import load_inputs, run_valuation
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
 from credit.collateral import AdvancePolicy, origination_warnings
 from credit.lgd import downturn_lgd, regulatory_lgd
@@ -216,15 +216,27 @@ def relied_on_valuation(
     return row, quote
 
 
-def _replay(session: Session, row: Valuation) -> Any:
-    """The stored valuation re-run with its own date, seed, paths and assumptions (read-only)."""
+def _replay_plan(session: Session, row: Valuation) -> Callable[[], Any]:
+    """The stored valuation's re-run, as a computation that needs no database.
+
+    The inputs (signals, costs, comparables, profile) are read now, in the caller's
+    transaction; the returned callable simulates with the valuation's own date, seed,
+    paths and assumptions, so the caller can end its transaction first.
+    """
     doc = json.loads(row.result_json)
     request = doc.get("request") or {}
-    return value_registered_asset(
-        session, int(row.asset_id), as_of=row.as_of, currency=row.currency, paths=int(row.paths),
-        seed=int(row.seed), weights=request.get("weights"), assumptions=doc.get("assumptions") or None,
-        risk_free_rate=request.get("risk_free_rate"),
-    )
+    inputs = load_inputs(session, int(row.asset_id))
+    as_of, currency, paths, seed = row.as_of, row.currency, int(row.paths), int(row.seed)
+
+    def run() -> Any:
+        result, _market = run_valuation(
+            inputs, as_of=as_of, currency=currency, paths=paths, seed=seed,
+            weights=request.get("weights"), assumptions=doc.get("assumptions") or None,
+            risk_free_rate=request.get("risk_free_rate"),
+        )
+        return result
+
+    return run
 
 
 def assess_assets(
@@ -239,9 +251,13 @@ def assess_assets(
     valuation that cannot be relied on (see `relied_on_valuation`) or an asset whose
     registrant holds no holding right (field ``rights.holding``), and `ConflictError` for
     an asset that cannot be pledged (suspended or retired, or no simulated revenue).
+
+    Every read happens first; the read transaction then ends (``session.commit()``) and
+    the stored valuations are re-simulated with no database connection held. Without
+    ``for_pledge`` (revaluation) nothing is simulated: only the stored figures are used.
     """
     pol = policy or AdvancePolicy()
-    out = []
+    reads: list[tuple[DataAsset, Valuation, AssetQuote, float | None, Callable[[], Any] | None]] = []
     pledged = pledged_amounts(session, list(asset_ids))
     own = pledged_by_tenant(session, list(asset_ids), tenant) if tenant is not None else pledged
     named_for: int | None = None
@@ -281,15 +297,24 @@ def assess_assets(
                     f"pledge by your tenant in {currency} valid on {as_of} "
                     f"(POST /v1/assets/{aid}/consents, by the owner).")
             consent = float(granted)
-        valuation = _replay(session, row)
-        sim = valuation.simulation
-        if sim is None or sim.months <= LIQUIDATION_HORIZON_MONTHS:
-            raise ConflictError(
-                f"Asset {aid} cannot be pledged: it has no revenue history to simulate its value "
-                "over the liquidation horizon."
-            )
-        v0_sim = float(np.mean(sim.values))
+        reads.append((asset, row, quote, consent, _replay_plan(session, row) if for_pledge else None))
+    # every read is done: end the read transaction so the simulations below hold no
+    # database connection (a quote or an origination then writes in a short transaction)
+    session.commit()
+    out = []
+    for asset, row, quote, consent, replay in reads:
+        aid = int(asset.id)  # type: ignore[arg-type]
         value = float(row.value)
+        if replay is None:  # revaluation: the stored figures alone, no paths
+            sim, v0_sim, revenue = None, value, np.zeros(0)
+        else:
+            sim = replay().simulation
+            if sim is None or sim.months <= LIQUIDATION_HORIZON_MONTHS:
+                raise ConflictError(
+                    f"Asset {aid} cannot be pledged: it has no revenue history to simulate its value "
+                    "over the liquidation horizon."
+                )
+            v0_sim, revenue = float(np.mean(sim.values)), np.asarray(sim.revenue)
         if not (value > 0 and v0_sim > 0):
             raise ConflictError(f"Asset {aid} cannot be pledged: its value is not positive.")
         haircut = float(quote.haircut)
@@ -297,10 +322,10 @@ def assess_assets(
         adv = pol.advance_rate(asset.category)
         out.append(AssetCollateral(
             asset=asset, value=value, haircut=haircut, lending_value=lv, advance_rate=adv,
-            max_loan=min(adv * value, lv), pledged=float(pledged.get(int(aid), Decimal(0))), value_0_sim=v0_sim,
-            revenue=np.asarray(sim.revenue), sim=sim, valuation_id=int(row.id),  # type: ignore[arg-type]
+            max_loan=min(adv * value, lv), pledged=float(pledged.get(aid, Decimal(0))), value_0_sim=v0_sim,
+            revenue=revenue, sim=sim, valuation_id=int(row.id),  # type: ignore[arg-type]
             paths=int(row.paths), seed=int(row.seed),
-            pledged_own=float(own.get(int(aid), Decimal(0))), consent=consent,
+            pledged_own=float(own.get(aid, Decimal(0))), consent=consent,
         ))
     return out
 

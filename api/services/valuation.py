@@ -173,7 +173,7 @@ def inputs_sha256(
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
-def _run(
+def run_valuation(
     inputs: AssetInputs,
     *,
     as_of: date,
@@ -184,6 +184,8 @@ def _run(
     assumptions: Mapping[str, Any] | None,
     risk_free_rate: float | None,
 ) -> tuple[AssetValuation, MarketData]:
+    """Value loaded ``inputs`` (see `load_inputs`); touches no database, so callers run it
+    after ending their read transaction. Returns the core result and the market data used."""
     if not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
         raise ConventionError(
             f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of}.", field="as_of"
@@ -255,7 +257,7 @@ def value_registered_asset(
         With ``simulation`` (``valuation.MonteCarloResult``) for credit and products.
     """
     inputs = load_inputs(session, asset_id)
-    result, _market = _run(
+    result, _market = run_valuation(
         inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
         assumptions=assumptions, risk_free_rate=risk_free_rate,
     )
@@ -338,7 +340,7 @@ def create_valuation(
     # end the read transaction before the simulation: the computation holds no database
     # connection, and the writes below take a short transaction of their own
     session.commit()
-    result, market = _run(
+    result, market = run_valuation(
         inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
         assumptions=assumptions, risk_free_rate=risk_free_rate,
     )

@@ -272,7 +272,9 @@ READ_CASES = [
     for p in LIST_PATHS
     for q, field in (("limit=0", "limit"), ("limit=501", "limit"), ("limit=-1", "limit"),
                      ("limit=x", "limit"), ("limit=1.5", "limit"), ("cursor=garbage", "cursor"),
-                     ("cursor=" + "a" * 600, "cursor"))
+                     ("cursor=" + "a" * 600, "cursor"),
+                     # a forged signature with non-ASCII characters (found by schemathesis: a 500)
+                     ("cursor=%C2%ABV%C2%9E", "cursor"), ("cursor=e30.%C3%A9t%C3%A9", "cursor"))
 ] + [
     ("GET", "/v1/assets/987654", "fm", {}, 404, None),
     ("GET", "/v1/assets/0", "fm", {}, 404, None),
@@ -856,3 +858,16 @@ def test_nul_characters_in_text_never_500(client, make_key, engine, database_dia
         except AssertionError as exc:
             failures.append(f"{method} {url}: {exc}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(client, make_key) -> None:
+    """Found by schemathesis: bytes that are not UTF-8 gave FastAPI's bare 400."""
+    r = client.post("/v1/data-notes/price", content=b"\x06o\xff",
+                    headers={**make_key("bank"), "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"] == [{"field": "body", "message": "The request body must be JSON text encoded as UTF-8."}]
+
+
+def test_file_formats_of_exports_are_documented(app) -> None:
+    ok = app.openapi()["paths"]["/v1/quotes"]["get"]["responses"]["200"]["content"]
+    assert {"application/json", "text/csv", "application/vnd.apache.parquet"} <= set(ok)
