@@ -26,6 +26,9 @@ from api.routers import (
     ui,
     valuations,
 )
+from api.routers import (
+    jobs as job_routes,
+)
 from api.routers.health import service_version
 from api.settings import Settings
 from models import db
@@ -81,6 +84,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.include_router(risk.router, prefix="/v1", tags=["risk"])
     app.include_router(reports.router, prefix="/v1", tags=["reports"])
     app.include_router(admin.router, prefix="/v1", tags=["admin"])
+    app.include_router(job_routes.router, prefix="/v1", tags=["jobs"])
     app.include_router(ui.router)  # the read-only dashboard at /ui (HTML, outside the API schema)
 
     # --- operations: offline docs, request ids, metrics and access logs (api.observability)

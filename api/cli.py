@@ -441,23 +441,34 @@ def signals_import(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the audit chain; exit 1 and print the first broken link to stderr if any."""
+    """Walk the audit chain and re-derive every audited row's state; exit 1 naming each
+    bad entry and each row that differs from its last audited state."""
+    from models.audit_state import verify_states
+
     with current_engine() as engine, reported_errors():
         factory = db.make_session_factory(engine)
         with factory() as session:
             outcome = audit.verify_chain(session)
+            states = verify_states(session)
     checkpoint = "-" if outcome.checkpoint_seq is None else f"seq {outcome.checkpoint_seq}"
+    rows = (f"{states.checked} audited rows match their last audited state"
+            + (f", {states.unchecked} audited before state digests (not checked)" if states.unchecked else ""))
+    for problem in outcome.problems:
+        typer.echo(f"bad entry at seq {problem.seq}: {problem.reason}", err=True)
+    for changed in states.problems:
+        typer.echo(f"changed row: {changed}", err=True)
     if not outcome.ok:
         assert outcome.broken is not None
-        for problem in outcome.problems:
-            typer.echo(f"bad entry at seq {problem.seq}: {problem.reason}", err=True)
         fail(
             f"audit chain broken at seq {outcome.broken.seq}: {outcome.broken.reason} "
             f"({len(outcome.problems)} problem(s); {outcome.checked} entries verified; "
-            f"newest checkpoint {checkpoint})"
+            f"newest checkpoint {checkpoint}; {len(states.problems)} changed row(s))"
         )
+    if not states.ok:
+        fail(f"audit chain ok ({outcome.checked} entries, newest checkpoint {checkpoint}), but "
+             f"{len(states.problems)} row(s) differ from their last audited state; first: {states.problems[0]}")
     typer.echo(f"audit chain ok: {outcome.checked} entries, head seq {outcome.head_seq or '-'} "
-               f"{outcome.head_hash or '-'}, newest checkpoint {checkpoint}")
+               f"{outcome.head_hash or '-'}, newest checkpoint {checkpoint}; {rows}")
 
 
 def main() -> None:

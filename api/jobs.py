@@ -1,4 +1,4 @@
-"""Durable jobs for long work (stress runs), queued in the database and run by
+"""Durable jobs for long work (stress runs, large securitization pricing), queued in the database and run by
 ``datafin worker`` processes (`api.worker`).
 
 Queue. `enqueue(session, kind, payload)` adds a `models.jobs.Job` row to the caller's
@@ -47,7 +47,7 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_ATTEMPTS = 3
 
 #: Kinds of long work the service runs as durable jobs (handlers in `api.worker`).
-KINDS: tuple[str, ...] = ("stress_run",)
+KINDS: tuple[str, ...] = ("stress_run", "securitization_pricing")
 
 #: ``record.worker`` of a stress run queued in the job table.
 QUEUE_OWNER: dict[str, Any] = {"queue": "db"}

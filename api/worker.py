@@ -20,6 +20,11 @@ Kinds (`HANDLERS`):
   giving up marks it failed with the reason. Compute goes to Dask when
   ``DASK_SCHEDULER`` is set, as before.
 
+* ``securitization_pricing``: `api.services.products.price_securitization` with the id
+  the request was given (``ref``); the pricing run is written in one transaction, and a
+  retry after a dead worker first looks for it, so a run is stored once and never half.
+  The job's ``result`` is the pricing's answer.
+
 Metrics: each finished attempt is observed in ``datafin_job_duration_seconds`` by kind and
 outcome (succeeded, failed, retried).
 """
@@ -119,8 +124,39 @@ def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> N
     ).values(status="failed", error=reason, finished_at=_now()))
 
 
+# ------------------------------------------------------------- securitization pricing
+def _pricing(ctx: JobContext) -> Any:
+    from api.schemas.products import PriceRequest
+    from api.services import products
+    from valuation.errors import ValuationError
+
+    p = ctx.payload
+    pricing_id = str(p["pricing_id"])
+    with ctx.session_factory() as session:
+        done = products.stored_pricing(session, pricing_id)  # a retry after the commit
+        if done is None:
+            try:
+                done = products.price_securitization(
+                    session, str(p["securitization_id"]), PriceRequest.model_validate(p["request"]),
+                    tenant=str(p["tenant"]), actor=str(p["actor"]), pricing_id=pricing_id)
+            except (ValuationError, ValueError, LookupError) as exc:  # the inputs, not the worker
+                raise JobFailed(str(exc)) from exc
+            except Exception as exc:
+                detail = getattr(exc, "detail", None)
+                if detail is not None:  # an api.errors.ApiError: a 4xx the request would have had
+                    raise JobFailed(str(detail)) from exc
+                raise
+    ctx.progress(1.0)
+    return done.model_dump(mode="json", by_alias=True)
+
+
+def _nothing_to_undo(session: Session, payload: dict[str, Any], *_reason: str) -> None:
+    """The pricing run is written atomically at the end: a retry or a failure leaves nothing."""
+
+
 HANDLERS: dict[str, JobKind] = {
     "stress_run": JobKind(_stress_run, _stress_retry, _stress_give_up),
+    "securitization_pricing": JobKind(_pricing, _nothing_to_undo, _nothing_to_undo),
 }
 
 #: Hook for tests: called with the job id once a job is claimed, before its work starts.

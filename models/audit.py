@@ -23,6 +23,14 @@ SQLite by taking the database write lock before reading the head; in any case ``
 two writers can never both commit the same link.
 
 The ORM refuses to update or delete loaded entries (a ``before_flush`` guard).
+
+Entries about the business objects of `STATE_TABLES` (assets with their signals and
+costs, loans with their pledges and events, valuations with their quotes, API keys,
+consents, comparables, securitizations, scenarios) also record, in the payload under
+``audited_state``, a keyed digest of each object's state as the change left it
+(:func:`state_digest`). `models.audit_state.verify_states` re-derives those digests from
+the rows as they are now and names every row that was changed, deleted or inserted
+without an audit entry.
 """
 
 from __future__ import annotations
@@ -209,6 +217,52 @@ def chain_head(session: Session) -> AuditEntry | None:
     return session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
 
 
+#: Audited business objects whose state an entry records: the entity name of the entries
+#: -> the object's table and the child tables (with their key column) that belong to it.
+STATE_TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "data_asset": ("data_asset", (("asset_signal", "asset_id"), ("cost_record", "asset_id"))),
+    "loan": ("loan", (("loan_pledge", "loan_id"), ("loan_event", "loan_id"))),
+    "valuation": ("valuation", (("asset_quote", "valuation_id"),)),
+    "api_key": ("api_key", ()),
+    "pledge_consent": ("pledge_consent", ()),
+    "comparable": ("comparable", ()),
+    "securitization": ("securitization", (("securitization_tranche", "securitization_id"),)),
+    "stress_scenario": ("stress_scenario", ()),
+}
+
+#: The payload key of the state digests (``{entity_id: digest}``).
+STATE_KEY = "audited_state"
+
+
+def _key(table: sa.Table, entity_id: str | int) -> Any:
+    return int(entity_id) if isinstance(table.c.id.type, sa.Integer) else str(entity_id)
+
+
+def current_state(session: Session, entity: str, entity_id: str | int) -> dict[str, Any] | None:
+    """The object's row and its child rows as stored now (None when it does not exist)."""
+    tables = SQLModel.metadata.tables
+    name, children = STATE_TABLES[entity]
+    table = tables[name]
+    key = _key(table, entity_id)
+    row = session.execute(sa.select(table).where(table.c.id == key)).mappings().first()
+    if row is None:
+        return None
+    state: dict[str, Any] = {name: dict(row)}
+    for child_name, column in children:
+        child = tables[child_name]
+        rows = session.execute(sa.select(child).where(child.c[column] == key).order_by(child.c.id)).mappings()
+        state[child_name] = [dict(r) for r in rows]
+    return state
+
+
+def state_digest(session: Session, entity: str, entity_id: str | int) -> str:
+    """HMAC-SHA256 (the audit key) of the canonical JSON of `current_state`; the state of an
+    object that does not exist has a digest too (a deletion is a state)."""
+    material = canonical_json({"entity": entity, "id": str(entity_id),
+                               "state": current_state(session, entity, entity_id)})
+    return hmac.new(_audit_key, material.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def record_audit(
     session: Session,
     *,
@@ -219,6 +273,7 @@ def record_audit(
     payload: Mapping[str, Any] | list[Any] | None = None,
     tenant: str | None = None,
     at: datetime | None = None,
+    state_ids: list[str | int] | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction and return it (flushed, not committed).
 
@@ -238,8 +293,16 @@ def record_audit(
         The acting tenant.
     at : datetime, optional
         When (timezone-aware); default now, UTC.
+    state_ids : list, optional
+        For an entity of `STATE_TABLES`: the objects whose state (after the change, which
+        is flushed first) the entry records; default ``[entity_id]``.
     """
-    text = canonical_json(payload if payload is not None else {})
+    body: Mapping[str, Any] | list[Any] = payload if payload is not None else {}
+    if entity in STATE_TABLES and isinstance(body, Mapping):
+        session.flush()
+        ids = state_ids if state_ids is not None else [entity_id]
+        body = {**body, STATE_KEY: {str(i): state_digest(session, entity, i) for i in ids}}
+    text = canonical_json(body)
     when = (at or utc_now()).astimezone(UTC)
     _lock_chain(session)
     head = chain_head(session)

@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from api.deps import Principal, SessionDep, require_roles
 from api.errors import InvalidInputError
+from api.jobs import get_jobs
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.schemas.products import (
     DataNotePriceRequest,
     DataNotePriceResult,
+    JobAccepted,
     PriceRequest,
     PriceResult,
     SecuritizationCreate,
@@ -83,13 +86,24 @@ def read_securitization(securitization_id: str, principal: Reader,
 
 
 @router.post("/securitizations/{securitization_id}/price", response_model=PriceResult,
-             summary="Price the tranches of a securitization", responses=_ERRORS)
+             summary="Price the tranches of a securitization",
+             responses={**_ERRORS, 202: {"model": JobAccepted, "description": (
+                 "Above 200,000 paths the pricing is a durable job: poll `GET /v1/jobs/{id}` "
+                 "(the `Location` header); its `result` is this operation's 200 answer.")}})
 def price_securitization(securitization_id: str, body: PriceRequest, principal: Pricer,
-                               session: SessionDep) -> PriceResult:
+                         request: Request, session: SessionDep) -> Any:
     """Per tranche: `expected_loss`, `prob_loss`, `price` (per 100), `fair_spread_bp`,
     `wal_years`, `duration`, `yield` and the SEC-SA `risk_weight` (decimal), from
     `paths` one-factor Gaussian copula paths (`seed`, `correlation`), or the `lhp` /
-    `recursion` methods. The run is stored with its seed."""
+    `recursion` methods. The run is stored with its seed. Above 200,000 paths: 202 and a job."""
+    if service.pricing_is_job(body):
+        job = service.queue_pricing(session, securitization_id, body, tenant=principal.tenant,
+                                    actor=_actor(principal))
+        get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
+        accepted = JobAccepted(id=int(job.id), kind=job.kind, status=job.status,
+                               progress=job.progress, ref=job.ref)
+        return JSONResponse(status_code=202, headers={"Location": f"/v1/jobs/{job.id}"},
+                            content=accepted.model_dump(mode="json"))
     return service.price_securitization(session, securitization_id, body,
                                         tenant=principal.tenant, actor=_actor(principal))
 

@@ -158,7 +158,9 @@ class SecuritizationList(BaseModel):
 class PriceRequest(_Strict):
     """POST /v1/securitizations/{id}/price."""
 
-    paths: int = Field(10_000, ge=1, le=200_000)
+    paths: int = Field(10_000, ge=1, le=1_000_000,
+                       description="Copula paths (`mc`, `stratified`). Above 200,000 the pricing is "
+                                   "a durable job: the answer is 202 with the job to poll.")
     seed: int = Field(0, ge=0, le=2**63 - 1)
     correlation: float = Field(0.15, ge=0.0, lt=1.0)
     method: Literal["mc", "stratified", "lhp", "recursion"] = Field(
@@ -261,3 +263,13 @@ class DataNotePriceResult(BaseModel):
     basis: str = ""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class JobAccepted(BaseModel):
+    """202 answer of work queued as a durable job; poll ``GET /v1/jobs/{id}``."""
+
+    id: int = Field(description="The job's id.")
+    kind: str
+    status: str
+    progress: float
+    ref: str | None = Field(None, description="The object the job produces (e.g. the pricing run's id).")

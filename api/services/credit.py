@@ -937,14 +937,20 @@ def grant_consent(session: Session, asset_id: int, body: ConsentIn, *, tenant: s
     if body.lender_tenant == tenant:
         raise InvalidInputError("The `lender_tenant` is the owner itself: its own loans need no consent.",
                                 field="lender_tenant")
+    currency = parse_currency(body.currency)  # 422 naming `currency` for an unknown code
+    amount = _money(body.amount, currency)
+    if amount <= 0:
+        raise InvalidInputError(
+            f"The `amount` must be at least one minor unit of {currency} once rounded. Got {body.amount!r}.",
+            field="amount")
     consent = PledgeConsent(asset_id=int(asset_id), owner_tenant=tenant, lender_tenant=body.lender_tenant,
-                            amount=_money(body.amount, body.currency), currency=body.currency,
+                            amount=amount, currency=currency,
                             expires_on=body.expires_on, created_by=actor)
     session.add(consent)
     session.flush()
     record_audit(session, actor=actor, tenant=tenant, action="pledge_consent.grant", entity="pledge_consent",
                  entity_id=str(consent.id), payload={"asset_id": int(asset_id), "lender_tenant": body.lender_tenant,
-                                                     "amount": str(consent.amount), "currency": body.currency,
+                                                     "amount": str(consent.amount), "currency": currency,
                                                      "expires_on": body.expires_on, "role": role})
     session.commit()
     return consent

@@ -252,11 +252,50 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def price_securitization(session: Session, securitization_id: str, req: PriceRequest, *,
-                         tenant: str, actor: str) -> PriceResult:
-    """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
-    duration, yield, SEC-SA risk weight); the run is stored with its seed."""
+#: Copula paths above which a pricing is a durable job (202) rather than computed in the request.
+SYNC_PRICING_PATHS = 200_000
+
+
+def pricing_is_job(req: PriceRequest) -> bool:
+    """Whether ``req`` is priced by a job: a path-based method above `SYNC_PRICING_PATHS`."""
+    return req.method in ("mc", "stratified") and req.paths > SYNC_PRICING_PATHS
+
+
+def queue_pricing(session: Session, securitization_id: str, req: PriceRequest, *,
+                  tenant: str, actor: str) -> Any:
+    """Queue the pricing as a ``securitization_pricing`` job (committed) and return the job;
+    the stored pricing run will have the id ``job.ref``."""
+    from api import jobs
+
     row = get_securitization(session, securitization_id, tenant)
+    pricing_id = uuid.uuid4().hex
+    job = jobs.enqueue(session, "securitization_pricing", {
+        "securitization_id": row.id, "request": req.model_dump(mode="json"), "tenant": tenant,
+        "actor": actor, "pricing_id": pricing_id}, ref=pricing_id, tenant=tenant)
+    session.commit()
+    return job
+
+
+def stored_pricing(session: Session, pricing_id: str) -> PriceResult | None:
+    """A stored pricing run as the answer of the request that made it (None when absent)."""
+    row = session.get(SecuritizationPricing, pricing_id)
+    if row is None:
+        return None
+    doc = row.result_dict()
+    return PriceResult(id=row.id, securitization_id=row.securitization_id, method=row.method,
+                       paths=row.paths, seed=row.seed, correlation=row.correlation, as_of=row.as_of,
+                       pool_expected_loss=doc["pool_expected_loss"],
+                       expected_loss_basis=doc["expected_loss_basis"],
+                       tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]])
+
+
+def price_securitization(session: Session, securitization_id: str, req: PriceRequest, *,
+                         tenant: str, actor: str, pricing_id: str | None = None) -> PriceResult:
+    """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
+    duration, yield, SEC-SA risk weight); the run is stored with its seed (and the id
+    ``pricing_id`` when given: a job's pricing, stored once however often it is retried)."""
+    row = get_securitization(session, securitization_id, tenant)
+    session.commit()  # inputs read: no transaction is held while the paths are simulated
     try:
         deal = deal_of(row)
         as_of = req.as_of or deal.pool.cut_off_date or today_utc()
@@ -282,7 +321,7 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
         for t, b in zip(res.tranches, breaks, strict=True)
     ]
     pricing = SecuritizationPricing(
-        id=uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
+        id=pricing_id or uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
         paths=res.n_scenarios if req.method in ("mc", "stratified") else 0, seed=req.seed,
         correlation=req.correlation, as_of=as_of, created_by=actor,
         result=json.dumps({"pool_expected_loss": res.pool_expected_loss,

@@ -614,6 +614,7 @@ def add_comparables(
         entity="comparable",
         entity_id=str(rows[0].id) if len(rows) == 1 else f"{rows[0].id}-{rows[-1].id}",
         payload={"ids": [r.id for r in rows], "records": [r.model_dump(mode="json") for r in items]},
+        state_ids=[int(r.id) for r in rows],  # type: ignore[arg-type]
     )
     session.commit()
     return rows
@@ -643,25 +644,19 @@ def delete_comparable(
     row = session.get(Comparable, comparable_id)
     if row is None or (row.tenant != tenant and not is_admin):
         raise NotFoundError(f"No comparable {comparable_id}.")
-    record_audit(
-        session,
-        actor=actor,
-        tenant=row.tenant,
-        action="comparables.delete",
-        entity="comparable",
-        entity_id=str(comparable_id),
-        payload={
-            "category": row.category,
-            "price": str(row.price),
-            "currency": row.currency,
-            "traded_on": row.traded_on.isoformat(),
-            "records": row.records,
-            "quality_score": row.quality_score,
-            "rights_scope": row.rights_scope,
-            "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
-        },
-    )
-    session.delete(row)
+    payload = {
+        "category": row.category,
+        "price": str(row.price),
+        "currency": row.currency,
+        "traded_on": row.traded_on.isoformat(),
+        "records": row.records,
+        "quality_score": row.quality_score,
+        "rights_scope": row.rights_scope,
+        "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
+    }
+    session.delete(row)  # the entry records the state the deletion leaves
+    record_audit(session, actor=actor, tenant=row.tenant, action="comparables.delete",
+                 entity="comparable", entity_id=str(comparable_id), payload=payload)
     session.commit()
     return row
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import copy
+import socket
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from api import worker as job_worker
+from api.jobs import get_jobs
+from api.services import products as products_service
+from models.jobs import Job
+from models.products import SecuritizationPricing
 
 RECEIVABLES = [
     {"receivable_id": f"R{i}", "cashflows": [1_000_000.0 + 10_000.0 * i] * 24, "pd": 0.03,
@@ -305,3 +316,95 @@ def test_price_with_the_stratified_engine(client, make_key) -> None:
     assert all(t["expected_loss_std_error"] >= 0 for t in res["tranches"])
     floating = next(t for t in res["tranches"] if t["name"] == "C")
     assert floating["duration_basis"] == "effective"
+
+
+# ----------------------------------------------------------------- pricing as a durable job
+# Above the path threshold a pricing is a job (202), polled at GET /v1/jobs/{id}; a retried
+# job stores its pricing run once and never half.
+@pytest.fixture
+def small_threshold(monkeypatch) -> int:
+    """The mechanism at a small size: pricing above 1,000 paths is a job in these tests."""
+    monkeypatch.setattr(products_service, "SYNC_PRICING_PATHS", 1_000)
+    return 1_000
+
+
+def _pricings(session_factory, sid: str) -> list[SecuritizationPricing]:
+    with session_factory() as s:
+        return list(s.exec(select(SecuritizationPricing).where(SecuritizationPricing.securitization_id == sid)))
+
+
+def test_pricing_above_the_threshold_answers_202_and_the_job_gives_the_result(
+        client, app, make_key, session_factory, small_threshold) -> None:
+    fm = make_key("fund_manager")
+    sid = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()["id"]
+    below = client.post(f"/v1/securitizations/{sid}/price", json={"paths": 1_000, "seed": 4}, headers=fm)
+    assert below.status_code == 200
+    r = client.post(f"/v1/securitizations/{sid}/price", json={"paths": 2_000, "seed": 4}, headers=fm)
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert r.headers["Location"] == f"/v1/jobs/{accepted['id']}"
+    assert accepted["kind"] == "securitization_pricing" and accepted["status"] == "queued"
+    get_jobs(app).wait(timeout=120)
+    job = client.get(f"/v1/jobs/{accepted['id']}", headers=fm).json()
+    assert job["status"] == "succeeded", job
+    assert job["created_at"].endswith("Z")
+    result = job["result"]
+    assert result["id"] == accepted["ref"] and result["paths"] == 2_000 and result["seed"] == 4
+    assert [t["name"] for t in result["tranches"]] == ["A", "B", "C"]
+    # the same figures as the stored run, listed with the others
+    assert {p.id for p in _pricings(session_factory, sid)} == {below.json()["id"], accepted["ref"]}
+    history = client.get(f"/v1/securitizations/{sid}/prices", headers=fm).json()["items"]
+    stored = next(h for h in history if h["id"] == accepted["ref"])
+    assert stored["tranches"] == result["tranches"]
+    # another tenant sees no such job; the paths cap is the schema's
+    assert client.get(f"/v1/jobs/{accepted['id']}", headers=make_key("fund_manager", "other")).status_code == 404
+    too_many = client.post(f"/v1/securitizations/{sid}/price", json={"paths": 1_000_001}, headers=fm)
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "paths"
+
+
+def test_an_unknown_securitization_queues_nothing(client, make_key, session_factory, small_threshold) -> None:
+    fm = make_key("fund_manager")
+    r = client.post("/v1/securitizations/0123456789abcdef0123456789abcdef/price", json={"paths": 5_000},
+                    headers=fm)
+    assert r.status_code == 404
+    with session_factory() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Job)).scalar_one() == 0
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_dead_workers_pricing_is_retried_and_stored_once(client, make_key, session_factory,
+                                                           small_threshold, monkeypatch) -> None:
+    """The worker died after the pricing committed, before the job was marked: the retry
+    finds the stored run and answers with it; one run is stored, never a half one."""
+    monkeypatch.setattr(job_worker, "after_claim_hook", None)
+    fm = make_key("fund_manager")
+    sid = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()["id"]
+    monkeypatch.setenv("JOBS_IN_PROCESS", "false")
+    with session_factory() as session:
+        from api.schemas.products import PriceRequest
+
+        job = products_service.queue_pricing(session, sid, PriceRequest(paths=3_000, seed=9),
+                                             tenant="tenant-a", actor="test")
+        job_id, pricing_id = int(job.id), str(job.ref)
+    # a first worker priced and committed the run, then died before recording the outcome
+    with session_factory() as session:
+        products_service.price_securitization(session, sid, PriceRequest(paths=3_000, seed=9),
+                                              tenant="tenant-a", actor="test", pricing_id=pricing_id)
+    with session_factory() as session:
+        row = session.get(Job, job_id)
+        row.status, row.attempts = "running", 1
+        row.worker = f"{socket.gethostname()}:{_dead_pid()}:deadbeef0000"
+        session.add(row)
+        session.commit()
+    worker = job_worker.Worker(session_factory)
+    assert worker.reap() == [job_id]
+    worker.drain()
+    with session_factory() as session:
+        row = session.get(Job, job_id)
+        assert row.status == "succeeded" and row.attempts == 2
+    assert [p.id for p in _pricings(session_factory, sid)] == [pricing_id]
