@@ -47,7 +47,7 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_ATTEMPTS = 3
 
 #: Kinds of long work the service runs as durable jobs (handlers in `api.worker`).
-KINDS: tuple[str, ...] = ("stress_run", "securitization_pricing")
+KINDS: tuple[str, ...] = ("stress_run", "securitization_pricing", "sensitivities", "loan_revaluation")
 
 #: ``record.worker`` of a stress run queued in the job table.
 QUEUE_OWNER: dict[str, Any] = {"queue": "db"}

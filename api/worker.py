@@ -25,6 +25,12 @@ Kinds (`HANDLERS`):
   retry after a dead worker first looks for it, so a run is stored once and never half.
   The job's ``result`` is the pricing's answer.
 
+* ``sensitivities``: `api.services.risk.sensitivities_now` over the tenant's book; nothing
+  is stored but the job's ``result`` (the answer), written when the job succeeds.
+
+* ``loan_revaluation``: `api.services.credit.revalue_book`, every live loan of the tenant
+  in one transaction (all new LTVs and events, or none); the result lists them.
+
 Metrics: each finished attempt is observed in ``datafin_job_duration_seconds`` by kind and
 outcome (succeeded, failed, retried).
 """
@@ -151,12 +157,41 @@ def _pricing(ctx: JobContext) -> Any:
 
 
 def _nothing_to_undo(session: Session, payload: dict[str, Any], *_reason: str) -> None:
-    """The pricing run is written atomically at the end: a retry or a failure leaves nothing."""
+    """The job writes its outcome in one transaction at the end: a retry or a failure leaves nothing."""
+
+
+def _sensitivities(ctx: JobContext) -> Any:
+    from api.services import risk
+    from valuation.errors import ValuationError
+
+    req = dict(ctx.payload["request"])
+    try:
+        return risk.sensitivities_now(
+            ctx.session_factory, str(ctx.payload["tenant"]), paths=int(req["paths"]), seed=int(req["seed"]),
+            as_of=date.fromisoformat(req["as_of"]), horizon_months=int(req["horizon_months"]),
+            bumps=req.get("bumps"))
+    except ValuationError as exc:  # the book or the request, not the worker
+        raise JobFailed(str(exc)) from exc
+
+
+def _loan_revaluation(ctx: JobContext) -> Any:
+    from api.schemas.credit import RevalueIn
+    from api.services import credit
+    from valuation.errors import ValuationError
+
+    body = RevalueIn.model_validate(ctx.payload["request"])
+    with ctx.session_factory() as session:
+        try:
+            return credit.revalue_book(session, str(ctx.payload["tenant"]), body, actor=str(ctx.payload["actor"]))
+        except ValuationError as exc:
+            raise JobFailed(str(exc)) from exc
 
 
 HANDLERS: dict[str, JobKind] = {
     "stress_run": JobKind(_stress_run, _stress_retry, _stress_give_up),
     "securitization_pricing": JobKind(_pricing, _nothing_to_undo, _nothing_to_undo),
+    "sensitivities": JobKind(_sensitivities, _nothing_to_undo, _nothing_to_undo),
+    "loan_revaluation": JobKind(_loan_revaluation, _nothing_to_undo, _nothing_to_undo),
 }
 
 #: Hook for tests: called with the job id once a job is claimed, before its work starts.

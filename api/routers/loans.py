@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.deps import Principal, SessionDep, require_roles
+from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers._body import int_position
@@ -25,6 +27,7 @@ from api.schemas.credit import (
     RevalueOut,
     ScheduleRowOut,
 )
+from api.schemas.products import JobAccepted
 from api.services import credit as service
 
 router = APIRouter(tags=["loans"])
@@ -105,6 +108,22 @@ def get_schedule(loan_id: LoanId, request: Request, principal: BankOrRisk, sessi
 def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
     """PD, LGD (economic and regulatory), EAD, EL, capital, RWA, LTV and the stored events."""
     return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
+
+
+@router.post("/loans/revaluations", status_code=202, response_model=JobAccepted,
+             summary="Revalue every live loan of your tenant (a durable job)")
+def revalue_all(principal: BankOrRisk, request: Request, session: SessionDep,
+                body: RevalueIn | None = None) -> JSONResponse:
+    """A job (poll `GET /v1/jobs/{id}`, the `Location` header) that revalues each live loan
+    as `POST /v1/loans/{id}/revalue` does, all in one transaction: every new LTV and event
+    is stored, or none. Its `result`: `loans`, `events` by kind, and each loan's figures."""
+    job = service.queue_revaluation(session, body or RevalueIn(), tenant=principal.tenant,
+                                    actor=_actor(principal))
+    get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
+    accepted = JobAccepted(id=int(job.id), kind=job.kind, status=job.status, progress=job.progress,
+                           ref=job.ref)
+    return JSONResponse(status_code=202, headers={"Location": f"/v1/jobs/{job.id}"},
+                        content=accepted.model_dump(mode="json"))
 
 
 @router.post("/loans/{loan_id}/revalue", response_model=RevalueOut)

@@ -29,6 +29,7 @@ from api.errors import InvalidInputError
 from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
+from api.schemas.products import JobAccepted
 from api.schemas.risk import (
     ScenarioList,
     SensitivitiesRequest,
@@ -153,14 +154,29 @@ def get_stress_results(run_id: str, request: Request, principal: RiskPrincipal,
 
 @router.post("/sensitivities", summary="Sensitivities of the tenant's book",
              responses={**_ERRORS, 422: {"description": "A field breaks a rule; `errors` "
-                                                        "names it."}})
-def book_sensitivities(principal: RiskPrincipal, request: Request,
+                                                        "names it."},
+                        202: {"model": JobAccepted, "description": (
+                            "A large book (positions x paths above 256,000) is a durable job: "
+                            "poll `GET /v1/jobs/{id}`; its `result` is this operation's 200 answer.")}})
+def book_sensitivities(principal: RiskPrincipal, request: Request, session: SessionDep,
                        body: Annotated[SensitivitiesRequest | None, Body()] = None
-                       ) -> dict[str, Any]:
+                       ) -> Any:
     """Bump-and-revalue DV01, CS01, revenue elasticity and correlation sensitivity, per
     position (``kind``, ``id``) and in ``totals`` (per kind and ``total``), with the
-    ``bumps`` used and their ``units``. Synchronous; nothing is stored."""
+    ``bumps`` used and their ``units``. Nothing is stored. Synchronous up to 256,000
+    position-paths (the tenant's live loans, assets and tranches times ``paths``); above,
+    202 and a job."""
     body = body or SensitivitiesRequest()
+    as_of = body.as_of or date.today()
+    if service.sensitivity_work(session, principal.tenant, paths=body.paths) > service.SYNC_SENSITIVITY_WORK:
+        request_doc = {**body.model_dump(mode="json"), "as_of": as_of.isoformat()}
+        job = service.queue_sensitivities(session, principal.tenant, request_doc)
+        get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
+        accepted = JobAccepted(id=int(job.id), kind=job.kind, status=job.status,
+                               progress=job.progress, ref=job.ref)
+        return JSONResponse(status_code=202, headers={"Location": f"/v1/jobs/{job.id}"},
+                            content=accepted.model_dump(mode="json"))
+    session.commit()  # counting done: no transaction is held while the book is revalued
     return service.sensitivities_now(
         request.app.state.session_factory, principal.tenant, paths=body.paths,
         seed=body.seed, as_of=body.as_of or date.today(),

@@ -254,7 +254,8 @@ def assess_assets(
 
     Every read happens first; the read transaction then ends (``session.commit()``) and
     the stored valuations are re-simulated with no database connection held. Without
-    ``for_pledge`` (revaluation) nothing is simulated: only the stored figures are used.
+    ``for_pledge`` (revaluation) nothing is simulated and the caller's transaction stays
+    open: only the stored figures are used.
     """
     pol = policy or AdvancePolicy()
     reads: list[tuple[DataAsset, Valuation, AssetQuote, float | None, Callable[[], Any] | None]] = []
@@ -298,9 +299,10 @@ def assess_assets(
                     f"(POST /v1/assets/{aid}/consents, by the owner).")
             consent = float(granted)
         reads.append((asset, row, quote, consent, _replay_plan(session, row) if for_pledge else None))
-    # every read is done: end the read transaction so the simulations below hold no
-    # database connection (a quote or an origination then writes in a short transaction)
-    session.commit()
+    if for_pledge:
+        # every read is done: end the read transaction so the simulations below hold no
+        # database connection (a quote or an origination then writes in a short transaction)
+        session.commit()
     out = []
     for asset, row, quote, consent, replay in reads:
         aid = int(asset.id)  # type: ignore[arg-type]
@@ -818,8 +820,11 @@ def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of:
     return value
 
 
-def revalue_loan(session: Session, loan: Loan, body: RevalueIn, *, actor: str) -> dict[str, Any]:
-    """Revalue the collateral, store the new LTV and the events it raises; return them."""
+def revalue_loan(session: Session, loan: Loan, body: RevalueIn, *, actor: str,
+                 commit: bool = True) -> dict[str, Any]:
+    """Revalue the collateral, store the new LTV and the events it raises; return them.
+    With ``commit=False`` the changes are flushed into the caller's transaction (a bulk
+    revaluation commits all its loans at once)."""
     t = body.thresholds
     try:
         thresholds = MonitoringThresholds(warning=t.warning, margin_call=t.margin_call, liquidation=t.liquidation)
@@ -848,13 +853,52 @@ def revalue_loan(session: Session, loan: Loan, body: RevalueIn, *, actor: str) -
         session.flush()
         record_audit(session, actor=actor, action="loan.revalue", entity="loan", entity_id=int(loan.id),  # type: ignore[arg-type]
                      payload={"ltv": ltv_stored, "events": [e.kind for e in result.events]}, tenant=loan.tenant)
-        session.commit()
+        if commit:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
     return {"loan_id": loan.id, "as_of": as_of, "ltv": ltv_stored, "previous_ltv": previous,
             "collateral_value": value, "outstanding": outstanding,
             "events": [event_view(e) for e in stored[1:]]}
+
+
+def queue_revaluation(session: Session, body: RevalueIn, *, tenant: str, actor: str) -> Any:
+    """Queue a ``loan_revaluation`` job (committed) that revalues every live loan of
+    ``tenant`` as `revalue_book` does."""
+    from api import jobs
+
+    if body.collateral_value is not None:
+        raise InvalidInputError("A bulk revaluation values each loan's own assets: `collateral_value` "
+                                "is for one loan (POST /v1/loans/{id}/revalue).", field="collateral_value")
+    as_of = body.as_of or today()
+    job = jobs.enqueue(session, "loan_revaluation", {
+        "tenant": tenant, "actor": actor, "request": {**body.model_dump(mode="json"), "as_of": as_of.isoformat()}},
+        tenant=tenant)
+    session.commit()
+    return job
+
+
+def revalue_book(session: Session, tenant: str, body: RevalueIn, *, actor: str) -> dict[str, Any]:
+    """Revalue every live loan of ``tenant`` (`revalue_loan` on each) in one transaction:
+    every loan's new LTV and events are stored together, or none is. Returns the count of
+    loans, the events by kind and each loan's figures."""
+    loans = list(session.exec(select(Loan).where(Loan.tenant == tenant, Loan.status == "live")
+                              .order_by(col(Loan.id))).all())
+    out = []
+    try:
+        for loan in loans:
+            out.append(revalue_loan(session, loan, body, actor=actor, commit=False))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    events: dict[str, int] = {}
+    for item in out:
+        for ev in item["events"]:
+            events[ev["kind"]] = events.get(ev["kind"], 0) + 1
+    return {"as_of": (body.as_of or today()).isoformat(), "loans": len(out), "events": events,
+            "revalued": out}
 
 
 # ----------------------------------------------------------------------------- portfolio

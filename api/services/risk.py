@@ -866,6 +866,36 @@ SENSITIVITY_UNITS = {
 }
 
 
+#: Positions times paths above which sensitivities are a durable job (202) rather than
+#: computed in the request: e.g. 1,000 positions at 256 paths, or 61 at 4,096.
+SYNC_SENSITIVITY_WORK = 256_000
+
+
+def sensitivity_work(session: Session, tenant: str, *, paths: int) -> int:
+    """The size of a sensitivities request, counted in SQL without building the book: the
+    tenant's live loans, its assets and its securitizations' tranches, times ``paths``."""
+    from models.credit import Loan
+    from models.products import Securitization, SecuritizationTranche
+    from models.registry import DataAsset
+
+    def count(query: Any) -> int:
+        return int(session.execute(query).scalar_one())
+
+    n = count(sa.select(sa.func.count()).select_from(Loan).where(Loan.tenant == tenant, Loan.status == "live"))
+    n += count(sa.select(sa.func.count()).select_from(DataAsset).where(DataAsset.owner_tenant == tenant))
+    n += count(sa.select(sa.func.count()).select_from(SecuritizationTranche).join(
+        Securitization, Securitization.id == SecuritizationTranche.securitization_id).where(
+        Securitization.tenant == tenant))
+    return n * int(paths)
+
+
+def queue_sensitivities(session: Session, tenant: str, request: Mapping[str, Any]) -> Any:
+    """Queue a ``sensitivities`` job (committed) whose result is `sensitivities_now`'s answer."""
+    job = jobs.enqueue(session, "sensitivities", {"tenant": tenant, "request": dict(request)}, tenant=tenant)
+    session.commit()
+    return job
+
+
 def sensitivities_now(session_factory: Callable[[], Session], tenant: str, *,
                       paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
                       as_of: date | None = None, horizon_months: int = 12,

@@ -345,3 +345,43 @@ def service_schedule(loan_id: int, client) -> list[dict]:
 
     with client.app.state.session_factory() as session:
         return credit_service.schedule_rows(credit_service.loan_schedule(session.get(LoanRow, loan_id)))
+
+
+def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(client, app, assets, bank, session_factory,
+                                                                   monkeypatch) -> None:
+    """POST /v1/loans/revaluations: 202 and a job revaluing each live loan of the tenant in
+    one transaction; a failure part way leaves no loan revalued."""
+    from api.jobs import get_jobs
+
+    q = client.post("/v1/loans/quote", json=body(assets[:2]), headers=bank).json()
+    ids = [client.post("/v1/loans", json=body(assets[:2], principal=round(q["max_principal"] * f, 2)),
+                       headers=bank).json()["id"] for f in (0.3, 0.2)]
+    _, _, events_before = counts(session_factory)
+    r = client.post("/v1/loans/revaluations", json={"as_of": AS_OF.isoformat()}, headers=bank)
+    assert r.status_code == 202 and r.json()["kind"] == "loan_revaluation", r.text
+    get_jobs(app).wait(timeout=120)
+    job = client.get(r.headers["Location"], headers=bank).json()
+    assert job["status"] == "succeeded", job
+    assert job["result"]["loans"] == 2 and [x["loan_id"] for x in job["result"]["revalued"]] == ids
+    for x in job["result"]["revalued"]:
+        single = client.get(f"/v1/loans/{x['loan_id']}/risk", headers=bank).json()
+        assert single["ltv"] == pytest.approx(x["ltv"])
+    assert counts(session_factory)[2] == events_before + 2  # one revaluation event per loan
+    # a failure on the second loan: the first one's revaluation is not kept either
+    real = credit_service.revalue_loan
+    calls = {"n": 0}
+
+    def flaky(session, loan, body_, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("simulated failure on the second loan")
+        return real(session, loan, body_, **kw)
+
+    monkeypatch.setattr(credit_service, "revalue_loan", flaky)
+    r = client.post("/v1/loans/revaluations", json={}, headers=bank)
+    get_jobs(app).wait(timeout=120)
+    job = client.get(r.headers["Location"], headers=bank).json()
+    assert job["status"] == "failed" and "second loan" in job["error"]
+    assert counts(session_factory)[2] == events_before + 2
+    one = client.post("/v1/loans/revaluations", json={"collateral_value": 5.0}, headers=bank)
+    assert one.status_code == 422 and one.json()["errors"][0]["field"] == "collateral_value"

@@ -240,6 +240,28 @@ def test_sensitivities_per_position_and_total(client, make_key, book) -> None:
     assert totals["total"]["revenue_elasticity"] is None   # no single risk figure
 
 
+def test_sensitivities_of_a_large_book_are_a_job_with_the_same_answer(client, app, make_key, book,
+                                                                      monkeypatch) -> None:
+    """Above the work threshold (here lowered to one position-path) the answer is 202 and
+    a job; its result is the synchronous answer, figure for figure."""
+    from api.services import risk as risk_service
+
+    risk = make_key("risk", "tenant-a")
+    request = {"paths": 32, "as_of": AS_OF, "seed": 5}
+    sync = client.post("/v1/sensitivities", json=request, headers=risk)
+    assert sync.status_code == 200
+    monkeypatch.setattr(risk_service, "SYNC_SENSITIVITY_WORK", 1)
+    r = client.post("/v1/sensitivities", json=request, headers=risk)
+    assert r.status_code == 202, r.text
+    assert r.json()["kind"] == "sensitivities" and r.headers["Location"] == f"/v1/jobs/{r.json()['id']}"
+    get_jobs(app).wait(timeout=120)
+    job = client.get(r.headers["Location"], headers=risk).json()
+    assert job["status"] == "succeeded", job
+    assert job["result"]["positions"] == sync.json()["positions"]
+    assert job["result"]["totals"] == sync.json()["totals"]
+    assert client.get(r.headers["Location"], headers=make_key("risk", "tenant-b")).status_code == 404
+
+
 def test_sensitivities_are_tenant_scoped_and_validated(client, make_key, book) -> None:
     other = make_key("risk", "tenant-b")
     r = client.post("/v1/sensitivities", json={"paths": 16}, headers=other)
