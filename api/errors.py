@@ -200,6 +200,17 @@ async def _overflow(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _not_utf8(request: Request, exc: Exception) -> JSONResponse:
+    """A string that cannot be encoded as UTF-8: a lone surrogate (``"\\ud800"`` in JSON)
+    reached the database or a digest. Nothing was written (the transaction is rolled back)."""
+    detail = ("A string of this request is not valid Unicode: it holds a lone surrogate "
+              "(a `\\ud800`-`\\udfff` escape without its pair). Strings must be valid UTF-8.")
+    field = "body" if request.method in ("POST", "PUT", "PATCH") else "query"
+    return problem_response(
+        422, detail, title="Validation failed", errors=[{"field": field, "message": detail}]
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An internal error occurred; it has been logged.")
@@ -213,4 +224,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OverflowError, _overflow)
+    app.add_exception_handler(UnicodeEncodeError, _not_utf8)
     app.add_exception_handler(Exception, _unhandled)

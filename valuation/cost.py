@@ -39,7 +39,7 @@ from valuation.conventions import DayCount, add_months, parse_currency, parse_da
 from valuation.errors import ConventionError, InsufficientDataError
 from valuation.forecast import default_half_life_months
 from valuation.market import MarketData
-from valuation.params import Constraint, Number, WeightMap, check_params
+from valuation.params import MIN_HALF_LIFE_MONTHS, Constraint, Number, WeightMap, check_params
 from valuation.results import MethodResult, ValuationInputs
 
 DEFAULT_PROFIT_MARGIN = 0.10
@@ -164,7 +164,7 @@ class CostValuer:
         "tax_rate": Number(0.0, 1.0, hi_open=True),
         "cost_inflation_rate": Number(-1.0, 1.0, lo_open=True, hi_open=True),
         "obsolescence": Number(0.0, 1.0, hi_open=True, optional=True),
-        "half_life_months": Number(0.0, lo_open=True, optional=True),
+        "half_life_months": Number(MIN_HALF_LIFE_MONTHS, optional=True),
         "quality_weights": WeightMap(QUALITY_DIMENSIONS),
     }
 

@@ -77,7 +77,7 @@ from valuation.forecast import (
     revenue_forecast,
 )
 from valuation.market import MarketData, flat_annual_discount_factors
-from valuation.params import Constraint, Number, OneOf, check_params
+from valuation.params import MIN_HALF_LIFE_MONTHS, Constraint, Number, OneOf, check_params
 from valuation.results import MethodResult, ValuationInputs
 from valuation.signals import clean_signals
 
@@ -201,7 +201,7 @@ class IncomeValuer:
         "cost_ratio": Number(0.0, 1.0, optional=True),
         "economic_life_months": Number(1, MAX_LIFE_MONTHS, integer=True, optional=True),
         "contract_term_months": Number(1, MAX_LIFE_MONTHS, integer=True, optional=True),
-        "half_life_months": Number(0.0, lo_open=True, optional=True),
+        "half_life_months": Number(MIN_HALF_LIFE_MONTHS, optional=True),
         "discount_rate": Number(-1.0, 1.0, lo_open=True, hi_open=True, optional=True),
         "risk_premium": Number(-1.0, 1.0, lo_open=True, hi_open=True, optional=True),
         "timing": OneOf(("end", "mid")),

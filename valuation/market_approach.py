@@ -61,7 +61,14 @@ from valuation.asset import QUALITY_DIMENSIONS, rights_score
 from valuation.conventions import DayCount, add_months, parse_date, year_fraction
 from valuation.errors import ConventionError, InsufficientDataError
 from valuation.market import MarketData
-from valuation.params import Constraint, Number, OneOf, WeightMap, check_params
+from valuation.params import (
+    MIN_HALF_LIFE_MONTHS,
+    Constraint,
+    Number,
+    OneOf,
+    WeightMap,
+    check_params,
+)
 from valuation.results import MethodResult, ValuationInputs
 
 MIN_COMPARABLES = 3
@@ -139,7 +146,7 @@ class MarketValuer:
         "size_elasticity": Number(0.0, 2.0),
         "market_growth_rate": Number(-1.0, 1.0, lo_open=True, hi_open=True),
         "lookback_months": Number(1, 600, integer=True),
-        "evidence_half_life_months": Number(0.0, lo_open=True),
+        "evidence_half_life_months": Number(MIN_HALF_LIFE_MONTHS),
         "hedonic": OneOf((True, False)),
         "quality_weights": WeightMap(QUALITY_DIMENSIONS),
     }

@@ -15,6 +15,9 @@ from typing import Any
 
 from valuation.errors import ConventionError
 
+#: The shortest half-life (months) a decay assumption may take: about three days. Shorter
+#: ones only underflow every later month to nothing (and 1e-300 overflowed the division).
+MIN_HALF_LIFE_MONTHS = 0.1
 
 @dataclass(frozen=True, slots=True)
 class Number:

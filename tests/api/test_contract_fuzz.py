@@ -309,3 +309,23 @@ def test_fuzz_sensitivities_and_reverse_stress(client, app, world, data) -> None
            "reverse": {"limit": "expected_loss_budget", "threshold": 1000.0, "max_scale": 2.0}}
     _send(client, "POST", "/v1/stress-runs", risk, data.draw(hostile_bodies(run)))
     assert get_jobs(app).wait(timeout=60)
+
+
+def test_the_reported_edge_inputs_are_4xx(client, world) -> None:
+    """Issue (security and integrity, item 9): inputs that once gave 500s."""
+    aid = world["asset"]
+    valuation = {"as_of": AS_OF, "paths": 50, "seed": 1, "assumptions": {"half_life_months": 5e-324}}
+    r = client.post(f"/v1/assets/{aid}/valuations", json=valuation, headers=world["bank"])
+    assert r.status_code in (201, 422), r.text
+    if r.status_code == 422:
+        assert r.json()["errors"][0]["field"].startswith("assumptions")
+    note = {"asset_id": aid, "share": 0.5, "term_months": 12, "as_of": "1990-01-31"}
+    r = client.post("/v1/data-notes/price", json=note, headers=world["fund_manager"])
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    deal = copy.deepcopy(DEAL)
+    deal["tranches"][0]["name"] = "A\ud800"
+    r = client.post("/v1/securitizations", content=json.dumps(deal).encode("utf-8"),
+                    headers={**world["fund_manager"], "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "lone surrogate" in r.json()["detail"]
+    assert client.get("/v1/securitizations", headers=world["fund_manager"]).json()["items"] == []
