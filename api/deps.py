@@ -17,13 +17,14 @@ Rules (the API contract): ``Authorization: Bearer <key>``; a missing, unknown or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import auth_cache
 from models import security
@@ -53,15 +54,19 @@ class Principal:
         return self.role == "admin" or self.role in roles
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One SQLModel session per request, from ``app.state.session_factory``.
 
     Objects stay readable after commit (``expire_on_commit=False``). Services commit
     their own unit of work; anything not committed is rolled back when the session
-    closes.
+    closes. Making the session does no I/O (it connects at its first query, in the
+    route's thread), so this dependency runs on the event loop: no thread hop.
     """
-    with request.app.state.session_factory() as session:
+    session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -72,23 +77,33 @@ SessionDep = Annotated[Session, Depends(get_session)]
 """Annotated dependency: ``session: SessionDep`` in a route signature."""
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Authenticate the bearer key; 401 when missing or not valid.
 
-    A key seen within the last ``AUTH_CACHE_SECONDS`` is answered from
-    `api.auth_cache` without a database round trip (revocation invalidates it).
-    The principal is kept in ``request.state.principal`` for the access log.
+    The request guard (`api.limits`) has usually resolved the key already
+    (``request.state.principal``); else a key seen within the last ``AUTH_CACHE_SECONDS``
+    is answered from `api.auth_cache`, and only a miss reads the database (in a worker
+    thread). The principal is kept in ``request.state.principal`` for the access log.
     """
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
-    principal = resolve_principal(request.app, credentials.credentials)
+    guarded = getattr(request.state, "principal", None)
+    principal = guarded if isinstance(guarded, Principal) else cached_principal(request.app, credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(resolve_principal, request.app, credentials.credentials)
     if principal is None:
         raise _unauthorized("The API key is not valid.")
     request.state.principal = principal
     return principal
+
+
+def cached_principal(app: Any, plain: str) -> Principal | None:
+    """The principal of ``plain`` when `api.auth_cache` holds it (no I/O), else None."""
+    principal = auth_cache.for_app(app).get(security.hash_key(plain))
+    return principal if isinstance(principal, Principal) else None
 
 
 def resolve_principal(app: Any, plain: str) -> Principal | None:
@@ -121,7 +136,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     if unknown:
         raise ValueError(f"Unknown roles {sorted(unknown)}; known roles are {list(ROLES)}.")
 
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if roles and not principal.has_role(*roles):
             raise HTTPException(
                 status_code=403,

@@ -109,7 +109,9 @@ class RequestGuard:
             await self._refuse(scope, send, 429, "Too many failed authentications from this address; "
                                f"retry after {math.ceil(wait)} s.", retry_after=wait)
             return
-        principal, problem = await to_thread.run_sync(self._principal, headers.get(b"authorization"))
+        principal, problem = self._principal(headers.get(b"authorization"), cached_only=True)
+        if principal is None and not problem:  # not in the principal cache: one database read
+            principal, problem = await to_thread.run_sync(self._principal, headers.get(b"authorization"))
         if principal is None:
             self.failures.take(client)
             await self._refuse(scope, send, 401, problem, extra={"WWW-Authenticate": "Bearer"})
@@ -168,15 +170,19 @@ class RequestGuard:
             await self._refuse(scope, send, 408, f"The request body did not arrive: no data for "
                                f"{BODY_READ_TIMEOUT_SECONDS:g} s.")
 
-    def _principal(self, authorization: bytes | None) -> tuple[Any, str]:
-        """The caller from the Authorization header, or None and the reason."""
-        from api.deps import resolve_principal
+    def _principal(self, authorization: bytes | None, *, cached_only: bool = False) -> tuple[Any, str]:
+        """The caller from the Authorization header, or None and the reason. With
+        ``cached_only`` (no I/O, on the event loop): None and no reason when the key is not
+        in the principal cache."""
+        from api.deps import cached_principal, resolve_principal
 
         value = (authorization or b"").decode("latin-1").strip()
         scheme, _, plain = value.partition(" ")
         plain = plain.strip()
         if scheme.lower() != "bearer" or not plain:
             return None, "An API key is required: send `Authorization: Bearer <key>`."
+        if cached_only:
+            return cached_principal(self.api, plain), ""
         principal = resolve_principal(self.api, plain)
         return (principal, "") if principal is not None else (None, "The API key is not valid.")
 

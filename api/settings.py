@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.audit import DEFAULT_AUDIT_KEY
@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     #: Seconds an authenticated key is remembered (api.auth_cache); 0 turns the cache off.
     auth_cache_seconds: float = 10.0
     #: Requests per second and burst per API key (api.limits); 0 turns the limit off.
+    #: Worker threads of the synchronous routes per server process (FastAPI's default is 40:
+    #: on a small server a few threads answer faster than many that contend for the GIL).
+    server_threads: int = Field(default=8, ge=1, le=256)
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float = 1000.0
     #: Failed authentications allowed per client address: per minute, and in a burst.

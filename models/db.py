@@ -166,6 +166,11 @@ def make_engine(
         database = parsed.database or ""
         if database in {"", ":memory:"} and "poolclass" not in kwargs:
             kwargs["poolclass"] = StaticPool
+        elif "poolclass" not in kwargs:
+            # SQLite connections are cheap to hold and dear to churn (each new one runs the
+            # pragmas below): keep enough for the server's worker threads
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = sa.create_engine(parsed, echo=echo, connect_args=connect_args, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         return engine

@@ -917,6 +917,7 @@ def portfolio_risk_view(
         raise InvalidInputError(
             f"The book mixes currencies {sorted(currencies)}; portfolio risk needs one currency.", field="currency"
         )
+    session.commit()  # the loans are read: no transaction is held while the losses are computed
     pds = np.array([ln.pd for ln in loans])
     eads = np.array([float(ln.ead) for ln in loans])
     lgds = np.array([ln.lgd for ln in loans])

@@ -412,11 +412,10 @@ def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str
     asset = registry.get_asset(session, asset_id)  # NotFoundError -> 404
     profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
     market = default_market(as_of, discount_rate, currency)
-    valuation = value_asset(
-        registry.signals_frame(session, asset_id), registry.costs_frame(session, asset_id),
-        registry.comparables_frame(session, category=asset.category), profile, as_of, market,
-        paths, seed, currency=currency,
-    )
+    signals, costs = registry.signals_frame(session, asset_id), registry.costs_frame(session, asset_id)
+    comparables = registry.comparables_frame(session, category=asset.category)
+    session.commit()  # inputs read: no transaction is held while the paths are simulated
+    valuation = value_asset(signals, costs, comparables, profile, as_of, market, paths, seed, currency=currency)
     sim = valuation.simulation
     assert sim is not None
     income = valuation.methods["income"].assumptions if "income" in valuation.methods else {}
