@@ -68,7 +68,7 @@ def report_loan(
 
 @report_app.command("deal")
 def report_deal(
-    securitization_id: Annotated[str, typer.Argument(help="Securitization id.")],
+    securitization_id: Annotated[int, typer.Argument(help="Securitization id.")],
     out: OutOption,
     format: Annotated[str | None, typer.Option(help="html or pdf (default: from --out).")] = None,
     tenant: TenantOption = "demo",
@@ -79,7 +79,7 @@ def report_deal(
 
 @report_app.command("stress")
 def report_stress(
-    run_id: Annotated[str, typer.Argument(help="Stress run id.")],
+    run_id: Annotated[int, typer.Argument(help="Stress run id.")],
     out: OutOption,
     format: Annotated[str | None, typer.Option(help="html or pdf (default: from --out).")] = None,
     tenant: TenantOption = "demo",
@@ -181,7 +181,7 @@ def export_portfolio_risk(
 
 
 @export_app.command("stress")
-def export_stress(run_id: Annotated[str, typer.Argument(help="Stress run id.")], out: OutOption,
+def export_stress(run_id: Annotated[int, typer.Argument(help="Stress run id.")], out: OutOption,
                   format: FormatOption = None, tenant: TenantOption = "demo") -> None:
     """The results of a stress run (aggregate and per position)."""
     from api.reports import exports
@@ -195,7 +195,7 @@ def export_stress(run_id: Annotated[str, typer.Argument(help="Stress run id.")],
 
 
 @export_app.command("cashflows")
-def export_cashflows(securitization_id: Annotated[str, typer.Argument(help="Securitization id.")],
+def export_cashflows(securitization_id: Annotated[int, typer.Argument(help="Securitization id.")],
                      out: OutOption, format: FormatOption = None, tenant: TenantOption = "demo") -> None:
     """Base-case cash flows per class and period of a securitization."""
     from api.reports.deal import cashflow_frame

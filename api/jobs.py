@@ -156,16 +156,16 @@ def worker_identity() -> dict[str, Any]:
     return {"token": PROCESS_TOKEN, "pid": os.getpid(), "host": _HOST}
 
 
-def claim(run_id: str) -> None:
+def claim(run_id: int | str) -> None:
     """Mark ``run_id`` as owned by a live job of this process (queued or running here)."""
     with _ACTIVE_LOCK:
-        _ACTIVE.add(run_id)
+        _ACTIVE.add(str(run_id))
 
 
-def release(run_id: str) -> None:
+def release(run_id: int | str) -> None:
     """The job of ``run_id`` has ended in this process (whatever its outcome)."""
     with _ACTIVE_LOCK:
-        _ACTIVE.discard(run_id)
+        _ACTIVE.discard(str(run_id))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -180,7 +180,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def job_alive(run_id: str, worker: Mapping[str, Any] | None) -> bool:
+def job_alive(run_id: int | str, worker: Mapping[str, Any] | None) -> bool:
     """Whether the job of a queued or running run can still be alive.
 
     * owned by this process (same token): alive while it is claimed here;
@@ -196,7 +196,7 @@ def job_alive(run_id: str, worker: Mapping[str, Any] | None) -> bool:
         return False
     if worker["token"] == PROCESS_TOKEN:
         with _ACTIVE_LOCK:
-            return run_id in _ACTIVE
+            return str(run_id) in _ACTIVE
     if worker.get("host") != _HOST:
         return True
     try:
@@ -206,7 +206,7 @@ def job_alive(run_id: str, worker: Mapping[str, Any] | None) -> bool:
     return pid != os.getpid() and _pid_alive(pid)
 
 
-def recover_interrupted_runs(app: Any) -> list[str]:
+def recover_interrupted_runs(app: Any) -> list[int]:
     """Startup hook: fail every queued or running run whose job is no longer alive.
 
     Called by `api.app.create_app`; the runs are marked ``failed`` with

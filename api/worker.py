@@ -20,10 +20,10 @@ Kinds (`HANDLERS`):
   giving up marks it failed with the reason. Compute goes to Dask when
   ``DASK_SCHEDULER`` is set, as before.
 
-* ``securitization_pricing``: `api.services.products.price_securitization` with the id
-  the request was given (``ref``); the pricing run is written in one transaction, and a
-  retry after a dead worker first looks for it, so a run is stored once and never half.
-  The job's ``result`` is the pricing's answer.
+* ``securitization_pricing``: `api.services.products.price_securitization`; the pricing
+  run is written in one transaction with the job's id (unique), and a retry after a dead
+  worker first looks for it, so a run is stored once and never half. The job's
+  ``result`` is the pricing's answer.
 
 * ``sensitivities``: `api.services.risk.sensitivities_now` over the tenant's book; nothing
   is stored but the job's ``result`` (the answer), written when the job succeeds.
@@ -96,7 +96,7 @@ def _stress_run(ctx: JobContext) -> Any:
     from api.services import risk
     from models.risk import StressRun
 
-    run_id = str(ctx.payload["run_id"])
+    run_id = int(ctx.payload["run_id"])
     as_of = ctx.payload.get("as_of")
     risk.execute_run(ctx.session_factory, run_id,
                      dask_address=getattr(ctx.settings, "dask_scheduler", None),
@@ -113,7 +113,7 @@ def _stress_run(ctx: JobContext) -> Any:
 def _stress_retry(session: Session, payload: dict[str, Any]) -> None:
     from models.risk import StressResult, StressRun
 
-    run_id = str(payload["run_id"])
+    run_id = int(payload["run_id"])
     session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
     session.execute(sa.update(StressRun).where(
         StressRun.id == run_id, StressRun.status.in_(("queued", "running"))  # type: ignore[attr-defined]
@@ -123,7 +123,7 @@ def _stress_retry(session: Session, payload: dict[str, Any]) -> None:
 def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> None:
     from models.risk import StressResult, StressRun
 
-    run_id = str(payload["run_id"])
+    run_id = int(payload["run_id"])
     session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
     session.execute(sa.update(StressRun).where(
         StressRun.id == run_id, StressRun.status.in_(("queued", "running"))  # type: ignore[attr-defined]
@@ -137,22 +137,15 @@ def _pricing(ctx: JobContext) -> Any:
     from valuation.errors import ValuationError
 
     p = ctx.payload
-    pricing_id = str(p["pricing_id"])
     with ctx.session_factory() as session:
-        done = products.stored_pricing(session, pricing_id)  # a retry after the commit
+        done = products.stored_pricing(session, job_id=ctx.job_id)  # a retry after the commit
         if done is None:
             try:
                 done = products.price_securitization(
-                    session, str(p["securitization_id"]), PriceRequest.model_validate(p["request"]),
-                    tenant=str(p["tenant"]), actor=str(p["actor"]), pricing_id=pricing_id)
-            except (ValuationError, ValueError, LookupError) as exc:  # the inputs, not the worker
+                    session, int(p["securitization_id"]), PriceRequest.model_validate(p["request"]),
+                    tenant=str(p["tenant"]), actor=str(p["actor"]), job_id=ctx.job_id)
+            except ValuationError as exc:  # the inputs, not the worker: no retry
                 raise JobFailed(str(exc)) from exc
-            except Exception as exc:
-                detail = getattr(exc, "detail", None)
-                if detail is not None:  # an api.errors.ApiError: a 4xx the request would have had
-                    raise JobFailed(str(detail)) from exc
-                raise
-    ctx.progress(1.0)
     return done.model_dump(mode="json", by_alias=True)
 
 

@@ -5,7 +5,7 @@ Follows the SQLModel idiom ``XBase / X(table=True) / XPublic``.
 - ``securitization``: a tenant's deal. ``spec`` is the deal JSON as posted (the API contract field
   names); ``pool_snapshot`` the pool as resolved at creation (loan terms copied from the
   tenant's loans, or the receivables), so a price can always be reproduced from the row
-  even if the loans change later. ``id`` is a random hex string (the public id).
+  even if the loans change later. Ids are integers, as everywhere in the API.
 - ``securitization_tranche``: one row per class, ``seniority`` 0 for the most senior;
   ``attach`` / ``detach`` fractions of the initial pool, ``balance`` in major units,
   ``coupon`` (decimal) or ``spread_bp``.
@@ -37,7 +37,7 @@ class SecuritizationBase(SQLModel):
 class Securitization(SecuritizationBase, table=True):
     __tablename__ = "securitization"
 
-    id: str = Field(primary_key=True, max_length=32)
+    id: int | None = Field(default=None, primary_key=True)
     tenant: str = Field(index=True, max_length=80)
     spec: str = Field(sa_type=sa.Text, description="Deal JSON as posted.")
     pool_snapshot: str = Field(sa_type=sa.Text, description="Resolved pool JSON.")
@@ -56,8 +56,7 @@ class SecuritizationTranche(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("securitization_id", "seniority"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    securitization_id: str = Field(foreign_key="securitization.id", ondelete="CASCADE",
-                                   index=True, max_length=32)
+    securitization_id: int = Field(foreign_key="securitization.id", ondelete="CASCADE", index=True)
     seniority: int
     name: str = Field(max_length=40)
     attach: float
@@ -70,9 +69,8 @@ class SecuritizationTranche(SQLModel, table=True):
 class SecuritizationPricing(SQLModel, table=True):
     __tablename__ = "securitization_pricing"
 
-    id: str = Field(primary_key=True, max_length=32)
-    securitization_id: str = Field(foreign_key="securitization.id", ondelete="CASCADE",
-                                   index=True, max_length=32)
+    id: int | None = Field(default=None, primary_key=True)
+    securitization_id: int = Field(foreign_key="securitization.id", ondelete="CASCADE", index=True)
     tenant: str = Field(index=True, max_length=80)
     method: str = Field(max_length=20)
     paths: int
@@ -82,6 +80,8 @@ class SecuritizationPricing(SQLModel, table=True):
     result: str = Field(sa_type=sa.Text, description="Per-tranche figures as JSON.")
     created_by: str = Field(max_length=80)
     created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True))
+    job_id: int | None = Field(default=None, sa_column_kwargs={"unique": True},
+                               description="The job that made this run (a retried job finds it).")
 
     def result_dict(self) -> dict[str, Any]:
         return dict(json.loads(self.result))

@@ -56,7 +56,7 @@ class StressRunBase(SQLModel):
 class StressRun(StressRunBase, table=True):
     __tablename__ = "stress_run"
 
-    id: str = Field(primary_key=True, max_length=32)
+    id: int | None = Field(default=None, primary_key=True)
     tenant: str = Field(index=True, max_length=80)
     status: str = Field(default="queued", max_length=20)
     progress: float = Field(default=0.0)
@@ -69,7 +69,7 @@ class StressRun(StressRunBase, table=True):
 
 
 class StressRunPublic(SQLModel):
-    id: str
+    id: int
     status: str
     progress: float
     scenario: str
@@ -83,8 +83,7 @@ class StressResult(SQLModel, table=True):
     __tablename__ = "stress_result"
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(foreign_key="stress_run.id", ondelete="CASCADE", index=True,
-                        max_length=32)
+    run_id: int = Field(foreign_key="stress_run.id", ondelete="CASCADE", index=True)
     kind: str = Field(max_length=20)
     position_id: str = Field(max_length=80)
     metric: str = Field(max_length=40)

@@ -27,7 +27,7 @@ from api.services import products
 DEFAULT_CORRELATION = 0.15
 
 
-def cashflow_frame(session: Session, securitization_id: str, tenant: str) -> pd.DataFrame:
+def cashflow_frame(session: Session, securitization_id: int, tenant: str) -> pd.DataFrame:
     """The base-case per-class cash flows of the caller's securitization, as
     ``GET /v1/securitizations/{id}/cashflows`` gives them."""
     frame, _meta = products.securitization_cashflows(session, securitization_id, tenant)
@@ -58,7 +58,7 @@ def _pool_rows(pool: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
     return list(pool.get("loans") or []), list(pool.get("receivables") or [])
 
 
-def deal_context(session: Session, securitization_id: str, tenant: str) -> dict[str, Any]:
+def deal_context(session: Session, securitization_id: int, tenant: str) -> dict[str, Any]:
     """Everything the deal report shows (another tenant's deal is a NotFoundError)."""
     row = products.get_securitization(session, securitization_id, tenant)
     public = products.securitization_public(row, products.tranches_of(session, row.id))

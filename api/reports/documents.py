@@ -38,13 +38,13 @@ def _loan(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
 def _deal(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
     from api.reports.deal import deal_context
 
-    return deal_context(session, str(object_id), tenant)
+    return deal_context(session, int(object_id), tenant)
 
 
 def _stress(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
     from api.reports.stress import stress_context
 
-    return stress_context(session, str(object_id), tenant)
+    return stress_context(session, int(object_id), tenant)
 
 
 DOCUMENTS: dict[str, Document] = {

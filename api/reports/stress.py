@@ -75,7 +75,7 @@ def by_scenario(session: Session, run: Any, tenant: str) -> dict[str, dict[str, 
     return out
 
 
-def stress_context(session: Session, run_id: str, tenant: str) -> dict[str, Any]:
+def stress_context(session: Session, run_id: int, tenant: str) -> dict[str, Any]:
     """Everything the stress report shows (another tenant's run is a NotFoundError; a run
     that has not succeeded is a ConflictError, 409)."""
     run = risk_service.get_run(session, run_id, tenant=tenant)

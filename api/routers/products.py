@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import Principal, SessionDep, require_roles
-from api.errors import InvalidInputError
+from api.deps import Principal, RowId, SessionDep, require_roles
 from api.jobs import get_jobs
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
+from api.routers._body import int_position
 from api.schemas.products import (
     DataNotePriceRequest,
     DataNotePriceResult,
@@ -65,12 +65,7 @@ def list_securitizations(request: Request, principal: Reader, session: SessionDe
                          cursor: CursorQuery = None) -> SecuritizationList:
     """The caller's tenant's securitizations, by id; `?limit=` and `?cursor=`."""
     secret = str(request.app.state.settings.secret_key)
-    after = decode_cursor(cursor, secret)
-    after_id = None
-    if after is not None:
-        if not isinstance(after.get("id"), str):
-            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
-        after_id = after["id"]
+    after_id = int_position(decode_cursor(cursor, secret), "id")
     rows, more = service.list_securitizations(session, principal.tenant, limit=limit, after_id=after_id)
     items = [service.securitization_public(r, service.tranches_of(session, r.id)) for r in rows]
     next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
@@ -79,7 +74,7 @@ def list_securitizations(request: Request, principal: Reader, session: SessionDe
 
 @router.get("/securitizations/{securitization_id}", response_model=SecuritizationPublic,
             summary="Read a securitization", responses=_ERRORS)
-def read_securitization(securitization_id: str, principal: Reader,
+def read_securitization(securitization_id: RowId, principal: Reader,
                         session: SessionDep) -> SecuritizationPublic:
     row = service.get_securitization(session, securitization_id, principal.tenant)
     return service.securitization_public(row, service.tranches_of(session, row.id))
@@ -90,7 +85,7 @@ def read_securitization(securitization_id: str, principal: Reader,
              responses={**_ERRORS, 202: {"model": JobAccepted, "description": (
                  "Above 200,000 paths the pricing is a durable job: poll `GET /v1/jobs/{id}` "
                  "(the `Location` header); its `result` is this operation's 200 answer.")}})
-def price_securitization(securitization_id: str, body: PriceRequest, principal: Pricer,
+def price_securitization(securitization_id: RowId, body: PriceRequest, principal: Pricer,
                          request: Request, session: SessionDep) -> Any:
     """Per tranche: `expected_loss`, `prob_loss`, `price` (per 100), `fair_spread_bp`,
     `wal_years`, `duration`, `yield` and the SEC-SA `risk_weight` (decimal), from
@@ -112,7 +107,7 @@ def price_securitization(securitization_id: str, body: PriceRequest, principal: 
             summary="Cash flows of a securitization per class and period",
             responses={**_ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}}}})
 def securitization_cashflows(
-    securitization_id: str, request: Request, principal: Reader, session: SessionDep,
+    securitization_id: RowId, request: Request, principal: Reader, session: SessionDep,
     scenario: Annotated[str, Query(description="`base`: the pool's own PD, CPR and recoveries.")] = "base",
     cdr: Annotated[float | None, Query(ge=0.0, lt=1.0, description="Annual default rate.")] = None,
     cpr: Annotated[float | None, Query(ge=0.0, lt=1.0, description="Annual prepayment rate.")] = None,
@@ -136,16 +131,11 @@ def securitization_cashflows(
 
 @router.get("/securitizations/{securitization_id}/prices", summary="Stored pricing runs",
             responses=_ERRORS)
-def list_prices(securitization_id: str, request: Request, principal: Reader, session: SessionDep,
+def list_prices(securitization_id: RowId, request: Request, principal: Reader, session: SessionDep,
                 limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> dict[str, Any]:
     """The securitization's stored pricing runs, newest first; `?limit=` and `?cursor=`."""
     secret = str(request.app.state.settings.secret_key)
-    after = decode_cursor(cursor, secret)
-    after_id = None
-    if after is not None:
-        if not isinstance(after.get("run"), str):
-            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
-        after_id = after["run"]
+    after_id = int_position(decode_cursor(cursor, secret), "run")
     items, last = service.pricing_history(session, securitization_id, principal.tenant,
                                           limit=limit, after_id=after_id)
     return {"items": items,

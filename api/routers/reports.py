@@ -65,7 +65,7 @@ def loan_certificate_endpoint(loan_id: LoanId, principal: BankOrRisk, session: S
 
 @router.get("/securitizations/{securitization_id}/report", summary="Deal report of a securitization",
             responses=_RESPONSES, response_class=Response)
-def deal_report_endpoint(securitization_id: str, principal: DealReader, session: SessionDep,
+def deal_report_endpoint(securitization_id: RowId, principal: DealReader, session: SessionDep,
                          format: FormatQuery = None, accept: AcceptHeader = None) -> Any:
     """Structure, pool, base-case cash flows per class, tranche analytics, the pool loss
     distribution with the attachment points, and the SEC-SA risk weights."""
@@ -75,7 +75,7 @@ def deal_report_endpoint(securitization_id: str, principal: DealReader, session:
 @router.get("/stress-runs/{run_id}/report", summary="Stress report of a run",
             responses={**_RESPONSES, 409: {"description": "The run has not succeeded."}},
             response_class=Response)
-def stress_report_endpoint(run_id: str, principal: RiskReader, session: SessionDep,
+def stress_report_endpoint(run_id: RowId, principal: RiskReader, session: SessionDep,
                            format: FormatQuery = None, accept: AcceptHeader = None) -> Any:
     """The aggregate table (base, stressed, change), a chart of the main metrics, the
     positions that lose most, the scenario and its rationale, and any reverse stress."""

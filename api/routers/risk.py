@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import Principal, SessionDep, require_roles
+from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import InvalidInputError
 from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
@@ -113,14 +113,14 @@ def create_stress_run(request: Request, principal: RiskPrincipal, session: Sessi
 def list_stress_runs(request: Request, principal: RiskPrincipal, session: SessionDep,
                      limit: LimitQuery = 50, cursor: CursorQuery = None) -> dict[str, Any]:
     secret = str(request.app.state.settings.secret_key)
-    after = _position(decode_cursor(cursor, secret), {"at": str, "id": str})
+    after = _position(decode_cursor(cursor, secret), {"at": str, "id": int})
     if after is not None:
         try:
             datetime.fromisoformat(after["at"])
         except ValueError:
             raise InvalidInputError("The `cursor` must be a `next_cursor` returned by this "
                                     "list.", field="cursor") from None
-    before = (str(after["at"]), str(after["id"])) if after else None
+    before = (str(after["at"]), int(after["id"])) if after else None
     rows, more = service.list_runs(session, tenant=principal.tenant, limit=limit, before=before)
     next_cursor = encode_cursor({"at": rows[-1].created_at.isoformat(), "id": rows[-1].id},
                                 secret) if more and rows else None
@@ -130,7 +130,7 @@ def list_stress_runs(request: Request, principal: RiskPrincipal, session: Sessio
 @router.get("/stress-runs/{run_id}", response_model=StressRunStatus,
             summary="Status and progress of a stress run",
             responses={**_ERRORS, 404: {"description": "No such run for this tenant."}})
-def get_stress_run(run_id: str, principal: RiskPrincipal, session: SessionDep) -> dict[str, Any]:
+def get_stress_run(run_id: RowId, principal: RiskPrincipal, session: SessionDep) -> dict[str, Any]:
     return service.run_view(service.get_run(session, run_id, tenant=principal.tenant))
 
 
@@ -138,7 +138,7 @@ def get_stress_run(run_id: str, principal: RiskPrincipal, session: SessionDep) -
             responses={**_ERRORS, 404: {"description": "No such run for this tenant."},
                        409: {"description": "The run has not succeeded."},
                        200: {"content": {"application/json": {}, "text/csv": {}}}})
-def get_stress_results(run_id: str, request: Request, principal: RiskPrincipal,
+def get_stress_results(run_id: RowId, request: Request, principal: RiskPrincipal,
                        session: SessionDep, format: exports.FormatQuery = None) -> Any:
     """The API contract's stress-results JSON, or CSV with ``Accept: text/csv``; ``?format=csv|xlsx|parquet``
     gives the CSV's rows and columns as that file."""

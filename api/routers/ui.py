@@ -205,7 +205,7 @@ def stress_runs_page(request: Request, session: SessionDep, key: KeyCookie = Non
 
 
 @router.get("/stress-runs/{run_id}", response_class=HTMLResponse)
-def stress_run_page(run_id: Annotated[str, Path(max_length=64)], request: Request, session: SessionDep,
+def stress_run_page(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, session: SessionDep,
                     key: KeyCookie = None) -> Response:
     principal = _principal(session, key)
     if principal is None:
@@ -245,15 +245,15 @@ def document(kind: str, object_id: Annotated[str, Path(max_length=64)], request:
         return _not_found(principal, "document")
     if roles[kind] and not principal.has_role(*roles[kind]):
         return _forbidden(principal, f"{kind} documents")
+    if not object_id.isdigit() or not 0 < int(object_id) < 2**63:  # ids are integers
+        return _not_found(principal, kind)
     if kind == "valuation":
-        valuation = session.get(Valuation, int(object_id)) if object_id.isdigit() else None
+        valuation = session.get(Valuation, int(object_id))
         if valuation is None or _own_asset(session, valuation.asset_id, principal.tenant) is None:
             return _not_found(principal, "valuation")
-    if kind == "loan" and not object_id.isdigit():
-        return _not_found(principal, "loan")
     fmt = render.negotiate(format, None)
     try:
-        body, stem = documents.build(kind, session, object_id, principal.tenant, fmt)
+        body, stem = documents.build(kind, session, int(object_id), principal.tenant, fmt)
     except ApiError as exc:  # not found (another tenant's), or a run that has not succeeded
         return _page("ui_message.html.j2", status_code=exc.status_code, principal=principal,
                      title="Not available", message=exc.detail)

@@ -140,7 +140,7 @@ class TrancheOut(BaseModel):
 
 
 class SecuritizationPublic(BaseModel):
-    id: str
+    id: int
     name: str
     currency: str
     pool_balance: float
@@ -213,8 +213,8 @@ class TrancheFigures(BaseModel):
 
 
 class PriceResult(BaseModel):
-    id: str
-    securitization_id: str
+    id: int
+    securitization_id: int
     method: str
     paths: int
     seed: int
@@ -272,4 +272,4 @@ class JobAccepted(BaseModel):
     kind: str
     status: str
     progress: float
-    ref: str | None = Field(None, description="The object the job produces (e.g. the pricing run's id).")
+    ref: str | None = Field(None, description="The object the job works for (e.g. the securitization's id).")

@@ -57,13 +57,13 @@ class StressRunCreate(BaseModel):
 
 
 class StressRunAccepted(BaseModel):
-    id: str
+    id: int
     status: str
     progress: float
 
 
 class StressRunStatus(BaseModel):
-    id: str
+    id: int
     status: str = Field(description="queued, running, succeeded or failed.")
     progress: float = Field(ge=0.0, le=1.0)
     scenario: str

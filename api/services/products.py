@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -180,7 +179,7 @@ def create_securitization(session: Session, body: SecuritizationCreate, *, tenan
     """Validate, resolve the pool, store the deal and its tranches (one transaction, audited)."""
     spec, deal = _resolve_spec(session, body, tenant)
     row = Securitization(
-        id=uuid.uuid4().hex, tenant=tenant, name=body.name, currency=deal.currency,
+        tenant=tenant, name=body.name, currency=deal.currency,
         pool_balance=deal.pool_balance, note_balance=deal.note_balance,
         spec=json.dumps(body.model_dump(exclude_none=True, mode="json"), sort_keys=True),
         pool_snapshot=json.dumps(spec["pool"], sort_keys=True), created_by=actor,
@@ -194,23 +193,23 @@ def create_securitization(session: Session, body: SecuritizationCreate, *, tenan
     ]
     session.add_all(tranches)
     record_audit(session, actor=actor, action="securitization.create", entity="securitization",
-                 entity_id=row.id, tenant=tenant,
+                 entity_id=str(row.id), tenant=tenant,
                  payload={"name": row.name, "pool_balance": row.pool_balance,
                           "tranches": [t.name for t in deal.tranches]})
     session.commit()
     return row, tranches
 
 
-def get_securitization(session: Session, securitization_id: str, tenant: str) -> Securitization:
+def get_securitization(session: Session, securitization_id: int, tenant: str) -> Securitization:
     """The tenant's securitization; 404 when absent or another tenant's."""
     row = session.get(Securitization, securitization_id)
     if row is None or row.tenant != tenant:
-        raise NotFoundError(f"Securitization {securitization_id!r} not found.")
+        raise NotFoundError(f"Securitization {securitization_id} not found.")
     return row
 
 
 def list_securitizations(session: Session, tenant: str, *, limit: int,
-                         after_id: str | None = None) -> tuple[list[Securitization], bool]:
+                         after_id: int | None = None) -> tuple[list[Securitization], bool]:
     """The tenant's securitizations by id, a page of ``limit`` after ``after_id``; and
     whether more follow."""
     query = select(Securitization).where(Securitization.tenant == tenant)
@@ -220,7 +219,7 @@ def list_securitizations(session: Session, tenant: str, *, limit: int,
     return rows[:limit], len(rows) > limit
 
 
-def tranches_of(session: Session, securitization_id: str) -> list[SecuritizationTranche]:
+def tranches_of(session: Session, securitization_id: int) -> list[SecuritizationTranche]:
     return list(session.exec(
         select(SecuritizationTranche)
         .where(SecuritizationTranche.securitization_id == securitization_id)
@@ -261,24 +260,23 @@ def pricing_is_job(req: PriceRequest) -> bool:
     return req.method in ("mc", "stratified") and req.paths > SYNC_PRICING_PATHS
 
 
-def queue_pricing(session: Session, securitization_id: str, req: PriceRequest, *,
+def queue_pricing(session: Session, securitization_id: int, req: PriceRequest, *,
                   tenant: str, actor: str) -> Any:
     """Queue the pricing as a ``securitization_pricing`` job (committed) and return the job;
-    the stored pricing run will have the id ``job.ref``."""
+    ``job.ref`` is the securitization, and the stored pricing run records the job."""
     from api import jobs
 
     row = get_securitization(session, securitization_id, tenant)
-    pricing_id = uuid.uuid4().hex
     job = jobs.enqueue(session, "securitization_pricing", {
         "securitization_id": row.id, "request": req.model_dump(mode="json"), "tenant": tenant,
-        "actor": actor, "pricing_id": pricing_id}, ref=pricing_id, tenant=tenant)
+        "actor": actor}, ref=str(row.id), tenant=tenant)
     session.commit()
     return job
 
 
-def stored_pricing(session: Session, pricing_id: str) -> PriceResult | None:
-    """A stored pricing run as the answer of the request that made it (None when absent)."""
-    row = session.get(SecuritizationPricing, pricing_id)
+def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
+    """The pricing run a job stored, as the answer of the request (None when absent)."""
+    row = session.exec(select(SecuritizationPricing).where(SecuritizationPricing.job_id == job_id)).first()
     if row is None:
         return None
     doc = row.result_dict()
@@ -289,11 +287,11 @@ def stored_pricing(session: Session, pricing_id: str) -> PriceResult | None:
                        tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]])
 
 
-def price_securitization(session: Session, securitization_id: str, req: PriceRequest, *,
-                         tenant: str, actor: str, pricing_id: str | None = None) -> PriceResult:
+def price_securitization(session: Session, securitization_id: int, req: PriceRequest, *,
+                         tenant: str, actor: str, job_id: int | None = None) -> PriceResult:
     """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
-    duration, yield, SEC-SA risk weight); the run is stored with its seed (and the id
-    ``pricing_id`` when given: a job's pricing, stored once however often it is retried)."""
+    duration, yield, SEC-SA risk weight); the run is stored with its seed (and ``job_id``
+    for a job's pricing: unique, so a retried job stores its run once)."""
     row = get_securitization(session, securitization_id, tenant)
     session.commit()  # inputs read: no transaction is held while the paths are simulated
     try:
@@ -321,7 +319,7 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
         for t, b in zip(res.tranches, breaks, strict=True)
     ]
     pricing = SecuritizationPricing(
-        id=pricing_id or uuid.uuid4().hex, securitization_id=row.id, tenant=tenant, method=req.method,
+        securitization_id=row.id, tenant=tenant, method=req.method, job_id=job_id,
         paths=res.n_scenarios if req.method in ("mc", "stratified") else 0, seed=req.seed,
         correlation=req.correlation, as_of=as_of, created_by=actor,
         result=json.dumps({"pool_expected_loss": res.pool_expected_loss,
@@ -337,7 +335,7 @@ def price_securitization(session: Session, securitization_id: str, req: PriceReq
                        expected_loss_basis=res.expected_loss_basis, tranches=figures)
 
 
-def securitization_cashflows(session: Session, securitization_id: str, tenant: str, *,
+def securitization_cashflows(session: Session, securitization_id: int, tenant: str, *,
                              scenario: str = "base", cdr: float | None = None,
                              cpr: float | None = None, severity: float | None = None,
                              discount_rate: float = 0.02) -> tuple[Any, dict[str, Any]]:
@@ -459,8 +457,8 @@ def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNote
     )
 
 
-def pricing_history(session: Session, securitization_id: str, tenant: str, *, limit: int = 50,
-                    after_id: str | None = None) -> tuple[list[Mapping[str, Any]], str | None]:
+def pricing_history(session: Session, securitization_id: int, tenant: str, *, limit: int = 50,
+                    after_id: int | None = None) -> tuple[list[Mapping[str, Any]], int | None]:
     """Stored pricing runs of a securitization, newest first, a page of ``limit`` after the
     run ``after_id`` (the last of the previous page); and the id to continue after, if more
     follow. An ``after_id`` that is not a run of this securitization is a 422 on ``cursor``."""

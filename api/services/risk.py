@@ -42,7 +42,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -554,7 +553,7 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
     RunConfig(n_paths=paths, seed=seed)
     # stored composed (its parent's shocks already merged), so it runs as it was when queued
     composed = {k: v for k, v in scenario.to_dict().items() if k != "extends"}
-    run = StressRun(id=uuid.uuid4().hex, tenant=tenant, scenario_name=scenario.name,
+    run = StressRun(tenant=tenant, scenario_name=scenario.name,
                     scenario=json.dumps(composed, sort_keys=True), status="queued",
                     progress=0.0, record=json.dumps({
                         "requested": {"paths": paths, "seed": seed,
@@ -563,11 +562,13 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
                         "extends": scenario.extends,
                         "worker": jobs.QUEUE_OWNER if durable else jobs.worker_identity()}))
     session.add(run)
+    session.flush()  # its id
+    assert run.id is not None
     if durable:  # the job commits with the run: neither exists without the other
         jobs.enqueue(session, "stress_run", {"run_id": run.id, "as_of": (
-            as_of or date.today()).isoformat()}, ref=run.id, tenant=tenant)
+            as_of or date.today()).isoformat()}, ref=str(run.id), tenant=tenant)
     record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
-                 entity_id=run.id, payload={"scenario": scenario.to_dict()}, tenant=tenant)
+                 entity_id=str(run.id), payload={"scenario": scenario.to_dict()}, tenant=tenant)
     if durable:
         session.commit()
         return run
@@ -605,29 +606,29 @@ def _fail_if_interrupted(session: Session, run: StressRun) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
-def fail_interrupted_runs(session_factory: Callable[[], Session]) -> list[str]:
+def fail_interrupted_runs(session_factory: Callable[[], Session]) -> list[int]:
     """Mark every open run whose job is dead as failed (interrupted); returns their ids."""
-    failed: list[str] = []
+    failed: list[int] = []
     with session_factory() as session:
         rows = session.exec(select(StressRun).where(
             StressRun.status.in_(_OPEN))).all()  # type: ignore[attr-defined]
         for run in rows:
             if _fail_if_interrupted(session, run):
-                failed.append(run.id)
+                failed.append(int(run.id))  # type: ignore[arg-type]
     return failed
 
 
-def get_run(session: Session, run_id: str, *, tenant: str) -> StressRun:
+def get_run(session: Session, run_id: int, *, tenant: str) -> StressRun:
     """The tenant's run; another tenant's run is a 404."""
     run = session.get(StressRun, run_id)
     if run is None or run.tenant != tenant:
-        raise NotFoundError(f"No stress run {run_id!r}.")
+        raise NotFoundError(f"No stress run {run_id}.")
     _fail_if_interrupted(session, run)
     return run
 
 
 def list_runs(session: Session, *, tenant: str, limit: int,
-              before: tuple[str, str] | None = None) -> tuple[list[StressRun], bool]:
+              before: tuple[str, int] | None = None) -> tuple[list[StressRun], bool]:
     """The tenant's runs, newest first; ``before`` = (created_at ISO, id) of the last seen."""
     q = select(StressRun).where(StressRun.tenant == tenant)
     if before is not None:
@@ -661,7 +662,7 @@ def run_view(run: StressRun) -> dict[str, Any]:
             "finished_at": run.finished_at.isoformat() if run.finished_at else None}
 
 
-def _result_rows(run_id: str, result: StressResult) -> list[dict[str, Any]]:
+def _result_rows(run_id: int, result: StressResult) -> list[dict[str, Any]]:
     def num(x: Any) -> float | None:
         x = float(x)
         return x if math.isfinite(x) else None
@@ -679,10 +680,10 @@ def _result_rows(run_id: str, result: StressResult) -> list[dict[str, Any]]:
 
 #: Hook for tests: called with the run id after the stress figures are computed and just
 #: before the results are written (a failure injected here must leave nothing behind).
-before_write_hook: Callable[[str], None] | None = None
+before_write_hook: Callable[[int], None] | None = None
 
 
-def execute_run(session_factory: Callable[[], Session], run_id: str, *,
+def execute_run(session_factory: Callable[[], Session], run_id: int, *,
                 executor: Executor | None = None, config: RunConfig | None = None,
                 as_of: date | None = None, on_progress: ProgressFn | None = None,
                 dask_address: str | None = None) -> None:

@@ -495,8 +495,10 @@ DEAL_CASES = [
     ("POST", "/v1/securitizations/{deal}/price", "fm", {"json": {"method": "guess"}}, 422, "method"),
     ("POST", "/v1/securitizations/{deal}/price", "fm", {"json": {"seed": -1}}, 422, "seed"),
     ("POST", "/v1/securitizations/{deal}/price", "fm", {"json": {"as_of": "2025-02-30"}}, 422, "as_of"),
-    ("POST", "/v1/securitizations/nope/price", "fm", {"json": {"paths": 100}}, 404, None),
-    ("GET", "/v1/securitizations/nope", "fm", {}, 404, None),
+    ("POST", "/v1/securitizations/987654/price", "fm", {"json": {"paths": 100}}, 404, None),
+    ("GET", "/v1/securitizations/987654", "fm", {}, 404, None),
+    # ids are integers everywhere: a word is a 422 naming the parameter
+    ("GET", "/v1/securitizations/nope", "fm", {}, 422, "securitization_id"),
     ("GET", "/v1/securitizations?limit=501", "fm", {}, 422, "limit"),
     ("GET", "/v1/securitizations?cursor=garbage", "fm", {}, 422, "cursor"),
 ]
@@ -563,9 +565,10 @@ SCENARIO_CASES = [
     ("POST", "/v1/stress-runs", "risk", {"json": {"scenario": "baseline", "paths": 0}}, 422, "paths"),
     ("POST", "/v1/stress-runs", "risk", {"json": {"scenario": "baseline", "seed": -1}}, 422, "seed"),
     ("POST", "/v1/stress-runs", "risk", {"json": {"scenario": "baseline", "extra": 1}}, 422, "extra"),
-    ("GET", "/v1/stress-runs/nope", "risk", {}, 404, None),
-    ("GET", "/v1/stress-runs/nope/results", "risk", {}, 404, None),
-    ("GET", "/v1/stress-runs/nope/results", "risk", {"headers": {"Accept": "text/csv"}}, 404, None),
+    ("GET", "/v1/stress-runs/987654", "risk", {}, 404, None),
+    ("GET", "/v1/stress-runs/987654/results", "risk", {}, 404, None),
+    ("GET", "/v1/stress-runs/987654/results", "risk", {"headers": {"Accept": "text/csv"}}, 404, None),
+    ("GET", "/v1/stress-runs/nope", "risk", {}, 422, "run_id"),
     ("GET", "/v1/stress-runs?limit=501", "risk", {}, 422, "limit"),
     ("GET", "/v1/stress-runs?cursor=garbage", "risk", {}, 422, "cursor"),
 ]

@@ -77,13 +77,13 @@ def _seed_book(engine: sa.Engine) -> None:
         assert r.status_code == 200, r.text
 
 
-def _counts(engine: sa.Engine, run_id: str) -> tuple[str, int, list[tuple[str, int]]]:
+def _counts(engine: sa.Engine, run_id: int) -> tuple[str, int, list[tuple[str, int]]]:
     factory = db.make_session_factory(engine)
     with factory() as s:
         run = s.get(StressRun, run_id)
         n = s.execute(sa.select(sa.func.count()).select_from(StressResult)
                       .where(StressResult.run_id == run_id)).scalar_one()
-        job_rows = [(j.status, j.attempts) for j in s.exec(select(Job).where(Job.ref == run_id))]
+        job_rows = [(j.status, j.attempts) for j in s.exec(select(Job).where(Job.ref == str(run_id)))]
         return run.status, n, job_rows
 
 
@@ -127,7 +127,7 @@ WORKER_THAT_HANGS_BEFORE_WRITING = textwrap.dedent("""
     flag = pathlib.Path(sys.argv[1])
 
     def hang(run_id):
-        flag.write_text(run_id)  # the figures are computed, nothing is written yet
+        flag.write_text(str(run_id))  # the figures are computed, nothing is written yet
         time.sleep(600)
 
     risk.before_write_hook = hang
@@ -175,7 +175,7 @@ def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(session_factory
         run_id = risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
                                          paths=16, durable=True).id
     with session_factory() as session:
-        job = session.exec(select(Job).where(Job.ref == run_id)).one()
+        job = session.exec(select(Job).where(Job.ref == str(run_id))).one()
         job.status, job.attempts = "running", job.max_attempts
         job.worker = f"{socket.gethostname()}:{_dead_pid()}:deadbeef0000"
         session.add(job)
@@ -196,7 +196,7 @@ def test_a_stale_heartbeat_on_another_host_is_retried(session_factory) -> None:
         run_id = risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
                                          paths=16, durable=True).id
     with session_factory() as session:
-        job = session.exec(select(Job).where(Job.ref == run_id)).one()
+        job = session.exec(select(Job).where(Job.ref == str(run_id))).one()
         job.status, job.attempts, job.worker = "running", 1, "elsewhere:1:abc"
         job.heartbeat_at = job.created_at
         session.add(job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import socket
 import subprocess
 import sys
@@ -349,12 +350,13 @@ def test_pricing_above_the_threshold_answers_202_and_the_job_gives_the_result(
     assert job["status"] == "succeeded", job
     assert job["created_at"].endswith("Z")
     result = job["result"]
-    assert result["id"] == accepted["ref"] and result["paths"] == 2_000 and result["seed"] == 4
+    assert accepted["ref"] == str(sid) and result["securitization_id"] == sid
+    assert result["paths"] == 2_000 and result["seed"] == 4
     assert [t["name"] for t in result["tranches"]] == ["A", "B", "C"]
     # the same figures as the stored run, listed with the others
-    assert {p.id for p in _pricings(session_factory, sid)} == {below.json()["id"], accepted["ref"]}
+    assert {p.id for p in _pricings(session_factory, sid)} == {below.json()["id"], result["id"]}
     history = client.get(f"/v1/securitizations/{sid}/prices", headers=fm).json()["items"]
-    stored = next(h for h in history if h["id"] == accepted["ref"])
+    stored = next(h for h in history if h["id"] == result["id"])
     assert stored["tranches"] == result["tranches"]
     # another tenant sees no such job; the paths cap is the schema's
     assert client.get(f"/v1/jobs/{accepted['id']}", headers=make_key("fund_manager", "other")).status_code == 404
@@ -364,7 +366,7 @@ def test_pricing_above_the_threshold_answers_202_and_the_job_gives_the_result(
 
 def test_an_unknown_securitization_queues_nothing(client, make_key, session_factory, small_threshold) -> None:
     fm = make_key("fund_manager")
-    r = client.post("/v1/securitizations/0123456789abcdef0123456789abcdef/price", json={"paths": 5_000},
+    r = client.post("/v1/securitizations/987654/price", json={"paths": 5_000},
                     headers=fm)
     assert r.status_code == 404
     with session_factory() as s:
@@ -390,11 +392,11 @@ def test_a_dead_workers_pricing_is_retried_and_stored_once(client, make_key, ses
 
         job = products_service.queue_pricing(session, sid, PriceRequest(paths=3_000, seed=9),
                                              tenant="tenant-a", actor="test")
-        job_id, pricing_id = int(job.id), str(job.ref)
+        job_id = int(job.id)
     # a first worker priced and committed the run, then died before recording the outcome
     with session_factory() as session:
-        products_service.price_securitization(session, sid, PriceRequest(paths=3_000, seed=9),
-                                              tenant="tenant-a", actor="test", pricing_id=pricing_id)
+        first = products_service.price_securitization(session, sid, PriceRequest(paths=3_000, seed=9),
+                                                      tenant="tenant-a", actor="test", job_id=job_id)
     with session_factory() as session:
         row = session.get(Job, job_id)
         row.status, row.attempts = "running", 1
@@ -407,4 +409,6 @@ def test_a_dead_workers_pricing_is_retried_and_stored_once(client, make_key, ses
     with session_factory() as session:
         row = session.get(Job, job_id)
         assert row.status == "succeeded" and row.attempts == 2
-    assert [p.id for p in _pricings(session_factory, sid)] == [pricing_id]
+    assert [p.id for p in _pricings(session_factory, sid)] == [first.id]
+    with session_factory() as session:
+        assert json.loads(session.get(Job, job_id).result)["id"] == first.id

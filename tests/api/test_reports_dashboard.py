@@ -124,7 +124,7 @@ def test_dashboard_loans_and_deals_pages(client, make_key, session_factory) -> N
     loan = client.get(f"/ui/loans/{w.loan_id}")
     assert loan.status_code == 200 and "Collateral certificate" in loan.text and "origination" in loan.text
     deals = client.get("/ui/deals")
-    assert deals.status_code == 200 and w.deal_id in deals.text
+    assert deals.status_code == 200 and f"/ui/documents/deal/{w.deal_id}" in deals.text
     pdf = client.get(f"/ui/documents/deal/{w.deal_id}?format=pdf")
     assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
     assert client.get(f"/ui/documents/loan/{w.loan_id}").status_code == 200

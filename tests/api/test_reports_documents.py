@@ -61,7 +61,7 @@ def test_certificate_deal_and_stress_reports(client, make_key, session_factory, 
     pdf = client.get(f"/v1/securitizations/{w.deal_id}/report",
                      headers={**bank, "Accept": "application/pdf"})
     text = pdf_text(pdf.content)
-    assert w.deal_id in text and "数据资产ABSdemo" in text
+    assert f"securitizations/{w.deal_id}/cashflows" in text.replace(" ", "") and "数据资产ABSdemo" in text
 
     # stress report
     r = client.get(f"/v1/stress-runs/{w.run_id}/report", headers=risk)
@@ -71,7 +71,7 @@ def test_certificate_deal_and_stress_reports(client, make_key, session_factory, 
     for needle in ("data_demand_slump", "Bowie", "<svg", f"{cell['stressed']:,.2f}", "Positions that lose most"):
         assert needle in r.text, needle
     text = pdf_text(client.get(f"/v1/stress-runs/{w.run_id}/report?format=pdf", headers=risk).content)
-    assert w.run_id in text and f"{cell['base']:,.2f}" in text
+    assert f"run{w.run_id}·" in text and f"{cell['base']:,.2f}" in text  # pdf text has no spaces
 
     # another tenant sees none of them; roles that may not read them get 403
     for role in ("bank", "risk", "fund_manager"):
@@ -87,12 +87,13 @@ def test_certificate_deal_and_stress_reports(client, make_key, session_factory, 
     # the same documents from the command line
     monkeypatch.setenv("DATABASE_URL", cli_database_url(engine))
     runner = CliRunner()
-    for kind, object_id, needle in (("loan", w.loan_id, number), ("deal", w.deal_id, w.deal_id),
-                                    ("stress", w.run_id, w.run_id)):
+    for kind, object_id, needle in (("loan", w.loan_id, number),
+                                    ("deal", w.deal_id, f"securitizations/{w.deal_id}/cashflows"),
+                                    ("stress", w.run_id, f"run{w.run_id}·")):
         out = tmp_path / f"{kind}.pdf"
         res = runner.invoke(cli_app, ["report", kind, str(object_id), "--out", str(out), "--tenant", TENANT])
         assert res.exit_code == 0, res.output
-        assert needle in pdf_text(out.read_bytes())
+        assert needle in pdf_text(out.read_bytes()).replace(" ", "")
         res = runner.invoke(cli_app, ["report", kind, str(object_id), "--out", str(tmp_path / "x.html"),
                                       "--tenant", "tenant-other"])
         assert res.exit_code == 1, res.output
@@ -101,7 +102,7 @@ def test_certificate_deal_and_stress_reports(client, make_key, session_factory, 
 
     # deal cash flows from the command line: one row per class and period
     out = tmp_path / "cashflows.parquet"
-    res = runner.invoke(cli_app, ["export", "cashflows", w.deal_id, "--out", str(out), "--tenant", TENANT])
+    res = runner.invoke(cli_app, ["export", "cashflows", str(w.deal_id), "--out", str(out), "--tenant", TENANT])
     assert res.exit_code == 0, res.output
     flows = pd.read_parquet(out)
     api_flows = client.get(f"/v1/securitizations/{w.deal_id}/cashflows?format=parquet", headers=bank)

@@ -165,8 +165,10 @@ def test_failed_job_is_marked_failed_with_nothing_partial(
 
 
 def test_unknown_run_is_404(client, make_key) -> None:
-    r = client.get("/v1/stress-runs/doesnotexist", headers=make_key("risk"))
+    r = client.get("/v1/stress-runs/987654", headers=make_key("risk"))
     assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+    r = client.get("/v1/stress-runs/doesnotexist", headers=make_key("risk"))  # ids are integers
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "run_id"
 
 
 def test_results_of_a_queued_run_are_not_ready(client, make_key, session_factory) -> None:
@@ -233,15 +235,17 @@ def test_run_includes_the_tenants_securitizations(client, app, make_key, book,
     loans = [_insert_loan(session_factory, book[i % 3], "tenant-a", 20_000.0 + 1000 * i)
              for i in range(4)]
     with session_factory() as s:
-        s.add(Securitization(id="deal1", tenant="tenant-a", name="d", currency="CNY",
-                             pool_balance=86_000.0, note_balance=86_000.0,
-                             spec=_json.dumps({"pool": {"loan_ids": loans + [999]}}),
-                             pool_snapshot="{}", created_by="test"))
+        deal = Securitization(tenant="tenant-a", name="d", currency="CNY",
+                              pool_balance=86_000.0, note_balance=86_000.0,
+                              spec=_json.dumps({"pool": {"loan_ids": loans + [999]}}),
+                              pool_snapshot="{}", created_by="test")
+        s.add(deal)
         s.flush()
+        deal_id = deal.id
         for seniority, (name, a, d, c) in enumerate((("senior", 0.0, 0.8, 0.03),
                                                      ("equity", 0.8, 1.0, 0.1))):
             # a deliberately odd order of attachment: equity here is the top slice
-            s.add(SecuritizationTranche(securitization_id="deal1", seniority=seniority,
+            s.add(SecuritizationTranche(securitization_id=deal_id, seniority=seniority,
                                         name=name, attach=a, detach=d,
                                         balance=86_000.0 * (d - a), coupon=c))
         s.commit()
@@ -253,8 +257,8 @@ def test_run_includes_the_tenants_securitizations(client, app, make_key, book,
     assert status["record"]["positions"]["tranches"] == 2
     doc = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk).json()
     tranches = {p["id"]: p for p in doc["positions"] if p["kind"] == "tranche"}
-    assert set(tranches) == {"deal1:senior", "deal1:equity"}
-    low, high = tranches["deal1:senior"], tranches["deal1:equity"]   # [0, .8] vs [.8, 1]
+    assert set(tranches) == {f"{deal_id}:senior", f"{deal_id}:equity"}
+    low, high = tranches[f"{deal_id}:senior"], tranches[f"{deal_id}:equity"]   # [0, .8] vs [.8, 1]
     assert low["tranche_expected_loss"]["stressed"] > low["tranche_expected_loss"]["base"]
     assert high["tranche_expected_loss"]["base"] < low["tranche_expected_loss"]["base"]
     assert low["price"]["delta"] < 0

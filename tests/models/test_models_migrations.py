@@ -6,6 +6,7 @@ revision, so they never touch the shared test database.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -164,6 +165,7 @@ def test_migration_scripts_ship_inside_the_package() -> None:
         "0005_risk.py", "0006_jobs.py", "0007_loan_valuation.py",
         "0008_rights_term_and_revenue.py", "0009_loan_policy.py", "0010_audit_integrity.py",
         "0011_quote_publication.py", "0012_pledge_consent.py",
+        "0013_integer_ids.py",
     ]  # fmt: skip
 
 
@@ -211,3 +213,83 @@ def test_database_from_a_newer_version_is_named_as_such(tmp_path: Path) -> None:
         assert info.value.current == "0099_future"
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"])
+def scratch_engine(request, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database: a SQLite file, and (when TEST_DATABASE_URL is set, as in CI's
+    PostgreSQL run) a throw-away PostgreSQL schema."""
+    import uuid
+
+    if request.param == "sqlite":
+        engine = _engine(tmp_path, "ids.db")
+        yield engine
+        engine.dispose()
+        return
+    url = os.environ["TEST_DATABASE_URL"]
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    admin = db.make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = db.make_engine(url, schema=schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_hex_ids_become_integers_in_creation_order(scratch_engine: sa.Engine) -> None:
+    """0013: securitizations, pricing runs and stress runs get integer ids numbered in the
+    order they were created; tranches, pricing runs, results and open jobs follow; new
+    rows are numbered on; the downgrade gives string ids back."""
+    import json
+
+    db.upgrade(scratch_engine, "0012_pledge_consent")
+    older, newer = "f" * 32, "0" * 32  # the hex order is the reverse of the creation order
+    with scratch_engine.begin() as conn:
+        for sid, at in ((older, "2026-01-01 00:00:00"), (newer, "2026-02-01 00:00:00")):
+            conn.execute(sa.text(
+                "INSERT INTO securitization (id, name, currency, pool_balance, note_balance, tenant, spec, "
+                "pool_snapshot, created_by, created_at) VALUES (:id, 'd', 'CNY', 1, 1, 't', '{}', '{}', 'x', :at)"),
+                {"id": sid, "at": at})
+            conn.execute(sa.text(
+                "INSERT INTO securitization_tranche (securitization_id, seniority, name, attach, detach, balance) "
+                "VALUES (:id, 0, 'A', 0, 1, 1)"), {"id": sid})
+            conn.execute(sa.text(
+                "INSERT INTO securitization_pricing (id, securitization_id, tenant, method, paths, seed, "
+                "correlation, as_of, result, created_by, created_at) VALUES (:pid, :id, 't', 'mc', 1, 1, 0.1, "
+                "'2026-01-01', '{}', 'x', :at)"), {"pid": sid[::-1][:31] + "p", "id": sid, "at": at})
+            conn.execute(sa.text(
+                "INSERT INTO stress_run (id, scenario_name, scenario, tenant, status, progress, created_at) "
+                "VALUES (:id, 's', '{}', 't', 'queued', 0, :at)"), {"id": sid, "at": at})
+            conn.execute(sa.text(
+                "INSERT INTO stress_result (run_id, kind, position_id, metric) VALUES (:id, 'loan', '1', 'pv')"),
+                {"id": sid})
+        conn.execute(sa.text(
+            "INSERT INTO job (kind, ref, payload, status, progress, attempts, max_attempts, created_at) "
+            "VALUES ('stress_run', :ref, :payload, 'queued', 0, 0, 3, '2026-02-01 00:00:00')"),
+            {"ref": newer, "payload": json.dumps({"run_id": newer})})
+    db.upgrade(scratch_engine)
+    with scratch_engine.connect() as conn:
+        def rows(sql: str) -> list:
+            return [tuple(r) for r in conn.execute(sa.text(sql)).all()]
+
+        assert rows("SELECT id, created_at < '2026-01-15' FROM securitization ORDER BY id") == [(1, True), (2, False)]
+        assert rows("SELECT securitization_id FROM securitization_tranche ORDER BY securitization_id") == [(1,), (2,)]
+        assert rows("SELECT id, securitization_id FROM securitization_pricing ORDER BY id") == [(1, 1), (2, 2)]
+        assert rows("SELECT id FROM stress_run ORDER BY id") == [(1,), (2,)]
+        assert rows("SELECT run_id FROM stress_result ORDER BY run_id") == [(1,), (2,)]
+        ref, payload = conn.execute(sa.text("SELECT ref, payload FROM job")).one()
+        assert ref == "2" and json.loads(payload)["run_id"] == 2
+    with scratch_engine.begin() as conn:  # new rows are numbered on
+        conn.execute(sa.text(
+            "INSERT INTO stress_run (scenario_name, scenario, tenant, status, progress, created_at) "
+            "VALUES ('s', '{}', 't', 'queued', 0, '2026-03-01 00:00:00')"))
+        assert conn.execute(sa.text("SELECT max(id) FROM stress_run")).scalar_one() == 3
+    db.downgrade(scratch_engine, "0012_pledge_consent")
+    with scratch_engine.connect() as conn:
+        assert sorted(conn.execute(sa.text("SELECT id FROM stress_run")).scalars()) == ["1", "2", "3"]
+    db.upgrade(scratch_engine)

@@ -29,6 +29,7 @@ EXPECTED_CHAIN = [
     "0010_audit_integrity",
     "0011_quote_publication",
     "0012_pledge_consent",
+    "0013_integer_ids",
 ]
 HEAD = EXPECTED_CHAIN[-1]
 
