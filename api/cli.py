@@ -452,7 +452,8 @@ def audit_verify() -> None:
             states = verify_states(session)
     checkpoint = "-" if outcome.checkpoint_seq is None else f"seq {outcome.checkpoint_seq}"
     rows = (f"{states.checked} audited rows match their last audited state"
-            + (f", {states.unchecked} audited before state digests (not checked)" if states.unchecked else ""))
+            + (f", {states.unchecked} not checkable (audited before state digests, or under an id "
+               "of an earlier scheme)" if states.unchecked else ""))
     for problem in outcome.problems:
         typer.echo(f"bad entry at seq {problem.seq}: {problem.reason}", err=True)
     for changed in states.problems:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     #: Worker threads of the synchronous routes per server process (FastAPI's default is 40:
     #: on a small server a few threads answer faster than many that contend for the GIL).
     server_threads: int = Field(default=8, ge=1, le=256)
+    #: Seconds a server process keeps the answer of GET /v1/quotes/{id} (0: no cache); a
+    #: publication in another process shows after at most this long (api.quote_cache).
+    quote_cache_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float = 1000.0
     #: Failed authentications allowed per client address: per minute, and in a burst.

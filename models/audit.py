@@ -235,7 +235,11 @@ STATE_KEY = "audited_state"
 
 
 def _key(table: sa.Table, entity_id: str | int) -> Any:
-    return int(entity_id) if isinstance(table.c.id.type, sa.Integer) else str(entity_id)
+    """The id as the table's key type; None when it cannot be one (no such row)."""
+    if not isinstance(table.c.id.type, sa.Integer):
+        return str(entity_id)
+    text = str(entity_id)
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 def current_state(session: Session, entity: str, entity_id: str | int) -> dict[str, Any] | None:
@@ -244,6 +248,8 @@ def current_state(session: Session, entity: str, entity_id: str | int) -> dict[s
     name, children = STATE_TABLES[entity]
     table = tables[name]
     key = _key(table, entity_id)
+    if key is None:
+        return None
     row = session.execute(sa.select(table).where(table.c.id == key)).mappings().first()
     if row is None:
         return None

@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from api import quote_cache
 from api.errors import InvalidInputError, NotFoundError
 from api.schemas.valuation import EARLIEST_AS_OF, LATEST_AS_OF
 from api.services import registry
@@ -428,6 +429,8 @@ def create_valuation(
         tenant=tenant,
     )
     session.commit()
+    if publish:  # this process answers with the new public quote at once
+        quote_cache.invalidate(asset_id)
     return CreatedValuation(row=row, quote=quote, result=result)
 
 

@@ -120,6 +120,30 @@ def test_history_single_read_and_latest_quote(client, registrar, make_key, asset
     _problem(client.get("/v1/valuations/999999", headers=reader), 404)
 
 
+def test_the_quote_cache_never_hides_a_publication_of_this_process(client, app, registrar, make_key,
+                                                                    asset_id) -> None:
+    """GET /v1/quotes/{id} is served from a short-lived cache, dropped when this process
+    publishes a new quote; errors are never cached."""
+    from api import quote_cache
+
+    reader = make_key("fund_manager", "tenant-z")
+    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).status_code == 404  # not valued yet
+    first = client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 1},
+                        headers=registrar).json()
+    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    assert quote_cache.for_app(app).get(asset_id) is not None  # the next read is the cached answer
+    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    # a bank's own valuation is not the public quote: the cached answer stays right
+    client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 2},
+                headers=make_key("bank", "bank-q"))
+    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    second = client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 3},
+                         headers=registrar).json()
+    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == second["id"]
+    csv = client.get(f"/v1/quotes/{asset_id}?format=csv", headers=reader)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+
+
 def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
     other = _register(client, registrar, 1)
     for a in (asset_id, other):

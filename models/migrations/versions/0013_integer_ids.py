@@ -5,6 +5,7 @@ integer id. Existing rows are numbered in the order they were created (``created
 then the old id); the rows that point at them (tranches, pricing runs, stress results)
 follow, and so do the open jobs that name a stress run. A pricing run made by a job
 records the job (``job_id``, unique), so a retried job finds the run it already stored.
+The audit log is append-only: its entries keep the ids they were written with.
 
 Revision ID: 0013_integer_ids
 Revises: 0012_pledge_consent
