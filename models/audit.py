@@ -109,19 +109,6 @@ class AuditCheckpoint(SQLModel, table=True):
     signature: str = Field(max_length=64)
 
 
-class AuditEntryPublic(SQLModel):
-    seq: int
-    at: datetime
-    actor: str
-    tenant: str | None
-    action: str
-    entity: str
-    entity_id: str
-    payload: str
-    prev_hash: str
-    hash: str
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)

@@ -104,10 +104,6 @@ class DataAssetBase(SQLModel):
     )
 
 
-class DataAssetCreate(DataAssetBase):
-    """What a registrar supplies; owner tenant, certificate and status are assigned."""
-
-
 class DataAsset(DataAssetBase, table=True):
     __tablename__ = "data_asset"
 
@@ -124,14 +120,6 @@ class DataAsset(DataAssetBase, table=True):
     def quality(self) -> dict[str, float]:
         """The ``quality`` object of the API."""
         return {name: getattr(self, name) for name in QUALITY_FIELDS}
-
-
-class DataAssetPublic(DataAssetBase):
-    id: int
-    certificate_no: str
-    owner_tenant: str
-    status: str
-    created_at: datetime
 
 
 # ------------------------------------------------------------------ certificates
@@ -206,10 +194,6 @@ class Signal(SignalBase, table=True):
     asset_id: int = Field(foreign_key="data_asset.id", ondelete="CASCADE", index=True)
 
 
-class SignalPublic(SignalBase):
-    asset_id: int
-
-
 # ------------------------------------------------------------------ costs
 
 
@@ -223,22 +207,12 @@ class CostRecordBase(SQLModel):
     )
 
 
-class CostRecordCreate(CostRecordBase):
-    pass
-
-
 class CostRecord(CostRecordBase, table=True):
     __tablename__ = "cost_record"
 
     id: int | None = Field(default=None, primary_key=True)
     asset_id: int = Field(foreign_key="data_asset.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utc_now)
-
-
-class CostRecordPublic(CostRecordBase):
-    id: int
-    asset_id: int
-    created_at: datetime
 
 
 # ------------------------------------------------------------------ comparables
@@ -258,10 +232,6 @@ class ComparableBase(SQLModel):
     )
 
 
-class ComparableCreate(ComparableBase):
-    pass
-
-
 class Comparable(ComparableBase, table=True):
     """A recorded exchange transaction of a similar data product."""
 
@@ -271,8 +241,3 @@ class Comparable(ComparableBase, table=True):
     tenant: str = Field(index=True, max_length=80, description="Tenant that recorded it.")
     created_at: datetime = Field(default_factory=utc_now)
 
-
-class ComparablePublic(ComparableBase):
-    id: int
-    tenant: str
-    created_at: datetime

@@ -68,17 +68,6 @@ class StressRun(StressRunBase, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
-class StressRunPublic(SQLModel):
-    id: int
-    status: str
-    progress: float
-    scenario: str
-    error: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-
 class StressResult(SQLModel, table=True):
     __tablename__ = "stress_result"
 

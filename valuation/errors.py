@@ -31,16 +31,6 @@ class CalibrationError(ValuationError, RuntimeError):
     """A fit or a solver did not converge."""
 
 
-class NumericalWarning(UserWarning):
-    """Recoverable numerical trouble: a fallback solver, clipped inputs."""
-
-
-def require(condition: bool, message: str, *, field: str | None = None) -> None:
-    """Raise `ConventionError(message)` unless `condition` holds."""
-    if not condition:
-        raise ConventionError(message, field=field)
-
-
 class NoMethodError(InsufficientDataError):
     """No valuation method can run; ``reasons`` maps each method to what it lacks.
 
