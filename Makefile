@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve worker bench bench-financepy lint clean system-deps
+.PHONY: demo test test-all serve worker bench bench-financepy lint clean system-deps
 
 # `make demo` writes this database and `make serve` serves it, so the demo's keys work.
 DATABASE_URL ?= sqlite:///datafin-demo.db
@@ -29,6 +29,12 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Everything `make test` runs, plus the tests marked slow (minutes more).
+test-all: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # The API on http://127.0.0.1:8000 and one job worker (stress runs), stopped together.
 serve: $(STAMP)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import InvalidInputError
@@ -114,7 +115,10 @@ async def register_asset(request: Request, principal: Registrar, session: Sessio
     """
     media_type = content_type(request)
     if media_type == "multipart/form-data":
-        form = await request.form()
+        try:
+            form = await request.form()
+        except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
+            raise InvalidInputError(f"The multipart body cannot be read: {exc.detail}", field="body") from None
         upload, meta_text = form.get("file"), form.get("asset")
         if not isinstance(upload, UploadFile):
             raise InvalidInputError("The `file` part with the content is missing.", field="file")

@@ -718,8 +718,9 @@ def test_multipart_registration_bad_parts(client, make_key, engine) -> None:
          422, "fingerprint_sha256"),
         ("POST", "/v1/assets", "reg", {"data": {"asset": json.dumps({**meta, "category": "nope"})},
                                        "files": {"file": content}}, 422, "category"),
+        # a body that is not multipart: a 422 naming the body, as the OpenAPI document says
         ("POST", "/v1/assets", "reg", {"content": b"garbage", "headers": {"Content-Type": "multipart/form-data"}},
-         400, None),
+         422, "body"),
     ])
     # the same content twice is a 409
     r = client.post("/v1/assets", data={"asset": json.dumps(meta)}, files={"file": content}, headers=world["reg"])
@@ -874,3 +875,12 @@ def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(client, make_key) -> N
 def test_file_formats_of_exports_are_documented(app) -> None:
     ok = app.openapi()["paths"]["/v1/quotes"]["get"]["responses"]["200"]["content"]
     assert {"application/json", "text/csv", "application/vnd.apache.parquet"} <= set(ok)
+
+
+def test_a_malformed_multipart_registration_is_a_422_naming_the_body(client, make_key) -> None:
+    """Found by schemathesis: Starlette's bare 400 for a multipart body it cannot parse."""
+    boundary = "a222103b9b30b1f9e8be6882ecedb1d2"
+    r = client.post("/v1/assets", content=f"--{boundary}\r\n[]--{boundary}--\r\n".encode(),
+                    headers={**make_key("registrar"), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["errors"][0]["field"] == "body"
