@@ -28,12 +28,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 # Everything `make test` runs, plus the tests marked slow (minutes more).
 test-all: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # The API on http://127.0.0.1:8000 and one job worker (stress runs), stopped together.
@@ -58,6 +60,7 @@ bench-financepy:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Debian packages for the reports and the dashboard test: a CJK font (Chinese names), Pango
 # for WeasyPrint, Chromium (driven headless by the dashboard test) and poppler's PDF tools.

@@ -57,8 +57,9 @@ class PrincipalCache:
                 self._entries.clear()
                 return
             wanted = str(key_id)
-            for h in [h for h, (p, _) in self._entries.items()
-                      if str(getattr(p, "key_id", "")) == wanted]:
+            for h in [
+                h for h, (p, _) in self._entries.items() if str(getattr(p, "key_id", "")) == wanted
+            ]:
                 del self._entries[h]
 
 

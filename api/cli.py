@@ -51,9 +51,12 @@ DEFAULT_SEED = 20240601
 #: Commands whose modules are heavy to import: name -> (module, attribute, one-line help).
 #: They are imported only when run (or their own ``--help`` is asked for).
 LAZY_COMMANDS = {
-    "value": ("api.cli_valuation", "value",
-              "Value a registered data asset (income, cost, market, Monte Carlo) and print "
-              "the breakdown."),
+    "value": (
+        "api.cli_valuation",
+        "value",
+        "Value a registered data asset (income, cost, market, Monte Carlo) and print "
+        "the breakdown.",
+    ),
 }
 
 
@@ -67,8 +70,9 @@ class _LazyGroup(TyperGroup):
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
             import click
 
-            return click.Command(cmd_name, short_help=LAZY_COMMANDS[cmd_name][2],
-                                 help=LAZY_COMMANDS[cmd_name][2])
+            return click.Command(
+                cmd_name, short_help=LAZY_COMMANDS[cmd_name][2], help=LAZY_COMMANDS[cmd_name][2]
+            )
         return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
@@ -118,9 +122,15 @@ app.command("stress")(cli_risk.stress)
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", help="Print the version and exit.", is_eager=True,
-        callback=_version_callback)] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_version_callback,
+        ),
+    ] = False,
 ) -> None:
     """datafin: register, value, lend against, securitize and stress data assets."""
     check_configuration()
@@ -138,7 +148,9 @@ def check_configuration() -> None:
     except ValidationError as exc:
         problems = "; ".join(
             ("{}: ".format(".".join(str(p) for p in e["loc"]).upper()) if e["loc"] else "")
-            + str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        )
         fail(f"configuration error: {problems}", code=2)
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -149,8 +161,12 @@ def check_configuration() -> None:
     try:
         make_url(settings.database_url)
     except ArgumentError:
-        fail(f"configuration error: DATABASE_URL is not a database URL "
-             f"(e.g. sqlite:///datafin.db): {settings.database_url!r}", code=2)
+        fail(
+            f"configuration error: DATABASE_URL is not a database URL "
+            f"(e.g. sqlite:///datafin.db): {settings.database_url!r}",
+            code=2,
+        )
+
 
 CLI_ACTOR = "cli"
 
@@ -242,17 +258,30 @@ def serve(
         engine.dispose()
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="datafin-metrics-")
-    uvicorn.run("api.server:application", factory=True, host=host, port=port,
-                workers=workers, loop="uvloop", http="httptools", access_log=False,
-                log_config=None, log_level=log_level.lower())
+    uvicorn.run(
+        "api.server:application",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        log_level=log_level.lower(),
+    )
 
 
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run the queued jobs, then exit.")] = False,
-    lease: Annotated[float, typer.Option(
-        min=5.0, help="Seconds without a heartbeat after which another worker retries a "
-        "running job.")] = 60.0,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=5.0,
+            help="Seconds without a heartbeat after which another worker retries a running job.",
+        ),
+    ] = 60.0,
     poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
 ) -> None:
     """Run the durable jobs (stress runs and other long work) queued by the API; start one
@@ -310,26 +339,41 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys (default: every tenant).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant's keys (default: every tenant).")
+    ] = None,
 ) -> None:
     """Print the API keys, one per line: id, prefix, role, tenant, status, label (never a secret)."""
     from sqlmodel import select
 
-    with current_engine() as engine, reported_errors(), db.make_session_factory(engine)() as session:
+    with (
+        current_engine() as engine,
+        reported_errors(),
+        db.make_session_factory(engine)() as session,
+    ):
         query = select(security.ApiKey).order_by(security.ApiKey.id)  # type: ignore[arg-type]
         if tenant is not None:
             query = query.where(security.ApiKey.tenant == tenant)
         rows = list(session.exec(query).all())
     for row in rows:
-        status = f"revoked {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if row.revoked and row.revoked_at else (
-            "revoked" if row.revoked else "active")
+        status = (
+            f"revoked {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
+            if row.revoked and row.revoked_at
+            else ("revoked" if row.revoked else "active")
+        )
         typer.echo(f"{row.id}\t{row.prefix}\t{row.role}\t{row.tenant}\t{status}\t{row.label or ''}")
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (datafin keys list).")]) -> None:
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (datafin keys list).")],
+) -> None:
     """Revoke an API key (audited); the service refuses it from then on."""
-    with current_engine() as engine, reported_errors(), db.make_session_factory(engine)() as session:
+    with (
+        current_engine() as engine,
+        reported_errors(),
+        db.make_session_factory(engine)() as session,
+    ):
         row = security.revoke_api_key(session, key_id, actor=CLI_ACTOR)
         if row is None:
             fail(f"no API key {key_id}")
@@ -349,17 +393,29 @@ def assets_register(
     tenant: Annotated[str, typer.Option(help="Owner tenant of the asset.")],
     json_file: Annotated[
         Path | None,
-        typer.Argument(help="JSON file with the POST /v1/assets body.", exists=True, dir_okay=False),
+        typer.Argument(
+            help="JSON file with the POST /v1/assets body.", exists=True, dir_okay=False
+        ),
     ] = None,
     content: Annotated[
         Path | None,
-        typer.Option("--file", help="Content file: its SHA-256 becomes the fingerprint.", exists=True, dir_okay=False),
+        typer.Option(
+            "--file",
+            help="Content file: its SHA-256 becomes the fingerprint.",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Asset name (without a JSON file).")] = None,
-    category: Annotated[str | None, typer.Option(help="consumer, industrial, geospatial, financial, healthcare, other.")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="consumer, industrial, geospatial, financial, healthcare, other."),
+    ] = None,
     records: Annotated[int | None, typer.Option(help="Number of records.")] = None,
     refresh_days: Annotated[int | None, typer.Option(help="Days between refreshes.")] = None,
-    fingerprint: Annotated[str | None, typer.Option(help="SHA-256 of the content (64 hex).")] = None,
+    fingerprint: Annotated[
+        str | None, typer.Option(help="SHA-256 of the content (64 hex).")
+    ] = None,
     quality: Annotated[
         float | None, typer.Option(help="Score in [0, 1] used for all six GB/T 36344 dimensions.")
     ] = None,
@@ -377,8 +433,15 @@ def assets_register(
             fail(f"{json_file} must hold a JSON object.")
     else:
         missing = [
-            n for n, v in (("--name", name), ("--category", category), ("--records", records),
-                           ("--refresh-days", refresh_days), ("--quality", quality)) if v is None
+            n
+            for n, v in (
+                ("--name", name),
+                ("--category", category),
+                ("--records", records),
+                ("--refresh-days", refresh_days),
+                ("--quality", quality),
+            )
+            if v is None
         ]
         if missing:
             fail(f"without a JSON file, give {', '.join(missing)}.", code=2)
@@ -396,7 +459,14 @@ def assets_register(
                 "cross_border": cross_border,
             },
             "quality": dict.fromkeys(
-                ("accuracy", "consistency", "completeness", "conformity", "timeliness", "accessibility"),
+                (
+                    "accuracy",
+                    "consistency",
+                    "completeness",
+                    "conformity",
+                    "timeliness",
+                    "accessibility",
+                ),
                 quality,
             ),
         }
@@ -404,7 +474,9 @@ def assets_register(
         body["fingerprint_sha256"] = fingerprint
     with current_engine() as engine, reported_errors():
         if content is not None:
-            meta = schemas.AssetMetadata.model_validate({k: v for k, v in body.items() if k != "fingerprint_sha256"})
+            meta = schemas.AssetMetadata.model_validate(
+                {k: v for k, v in body.items() if k != "fingerprint_sha256"}
+            )
             with content.open("rb") as stream:
                 digest = registry.fingerprint_stream(stream)
             data = schemas.AssetRegister(**meta.model_dump(), fingerprint_sha256=digest)
@@ -421,7 +493,10 @@ def assets_register(
 
 @signals_app.command("import")
 def signals_import(
-    file: Annotated[Path, typer.Argument(help="CSV with the header month,metric,value.", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with the header month,metric,value.", exists=True, dir_okay=False),
+    ],
     asset: Annotated[int, typer.Option("--asset", help="Id of the asset.")],
     tenant: Annotated[str, typer.Option(help="Owner tenant of the asset.")],
 ) -> None:
@@ -451,9 +526,12 @@ def audit_verify() -> None:
             outcome = audit.verify_chain(session)
             states = verify_states(session)
     checkpoint = "-" if outcome.checkpoint_seq is None else f"seq {outcome.checkpoint_seq}"
-    rows = (f"{states.checked} audited rows match their last audited state"
-            + (f", {states.unchecked} not checkable (audited before state digests, or under an id "
-               "of an earlier scheme)" if states.unchecked else ""))
+    rows = f"{states.checked} audited rows match their last audited state" + (
+        f", {states.unchecked} not checkable (audited before state digests, or under an id "
+        "of an earlier scheme)"
+        if states.unchecked
+        else ""
+    )
     for problem in outcome.problems:
         typer.echo(f"bad entry at seq {problem.seq}: {problem.reason}", err=True)
     for changed in states.problems:
@@ -466,10 +544,14 @@ def audit_verify() -> None:
             f"newest checkpoint {checkpoint}; {len(states.problems)} changed row(s))"
         )
     if not states.ok:
-        fail(f"audit chain ok ({outcome.checked} entries, newest checkpoint {checkpoint}), but "
-             f"{len(states.problems)} row(s) differ from their last audited state; first: {states.problems[0]}")
-    typer.echo(f"audit chain ok: {outcome.checked} entries, head seq {outcome.head_seq or '-'} "
-               f"{outcome.head_hash or '-'}, newest checkpoint {checkpoint}; {rows}")
+        fail(
+            f"audit chain ok ({outcome.checked} entries, newest checkpoint {checkpoint}), but "
+            f"{len(states.problems)} row(s) differ from their last audited state; first: {states.problems[0]}"
+        )
+    typer.echo(
+        f"audit chain ok: {outcome.checked} entries, head seq {outcome.head_seq or '-'} "
+        f"{outcome.head_hash or '-'}, newest checkpoint {checkpoint}; {rows}"
+    )
 
 
 def main() -> None:

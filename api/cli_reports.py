@@ -16,14 +16,19 @@ from typing import Annotated, Any
 
 import typer
 
-report_app = typer.Typer(help="Documents: appraisal report, collateral certificate, deal and "
-                              "stress reports (HTML or PDF).", no_args_is_help=True)
-export_app = typer.Typer(help="Tables as CSV, Excel or Parquet (the same columns in each).",
-                         no_args_is_help=True)
+report_app = typer.Typer(
+    help="Documents: appraisal report, collateral certificate, deal and "
+    "stress reports (HTML or PDF).",
+    no_args_is_help=True,
+)
+export_app = typer.Typer(
+    help="Tables as CSV, Excel or Parquet (the same columns in each).", no_args_is_help=True
+)
 
 TenantOption = Annotated[str, typer.Option(help="Tenant whose loans, deals and runs are read.")]
-OutOption = Annotated[Path, typer.Option("--out", help="File to write; its suffix picks the format.",
-                                         dir_okay=False)]
+OutOption = Annotated[
+    Path, typer.Option("--out", help="File to write; its suffix picks the format.", dir_okay=False)
+]
 
 
 def _format_of(out: Path, given: str | None, allowed: tuple[str, ...], default: str) -> str:
@@ -33,8 +38,11 @@ def _format_of(out: Path, given: str | None, allowed: tuple[str, ...], default: 
     if fmt == "htm":
         fmt = "html"
     if fmt not in allowed:
-        cli.fail(f"the format must be one of {', '.join(allowed)} (from --format or the suffix of "
-                 f"--out). Got {fmt!r}.", code=2)
+        cli.fail(
+            f"the format must be one of {', '.join(allowed)} (from --format or the suffix of "
+            f"--out). Got {fmt!r}.",
+            code=2,
+        )
     return fmt
 
 
@@ -116,12 +124,18 @@ def _export(out: Path, format: str | None, make: Any) -> None:
         _write(out, exports.to_bytes(df, fmt))  # type: ignore[arg-type]
 
 
-FormatOption = Annotated[str | None, typer.Option(help="csv, xlsx or parquet (default: from --out).")]
+FormatOption = Annotated[
+    str | None, typer.Option(help="csv, xlsx or parquet (default: from --out).")
+]
 
 
 @export_app.command("schedule")
-def export_schedule(loan_id: Annotated[int, typer.Argument(help="Loan id.")], out: OutOption,
-                    format: FormatOption = None, tenant: TenantOption = "demo") -> None:
+def export_schedule(
+    loan_id: Annotated[int, typer.Argument(help="Loan id.")],
+    out: OutOption,
+    format: FormatOption = None,
+    tenant: TenantOption = "demo",
+) -> None:
     """A loan's booked schedule: loan_id, date, interest, principal, balance."""
     from api.reports import exports
     from api.services import credit
@@ -134,8 +148,11 @@ def export_schedule(loan_id: Annotated[int, typer.Argument(help="Loan id.")], ou
 
 
 @export_app.command("valuations")
-def export_valuations(asset_id: Annotated[int, typer.Argument(help="Asset id.")], out: OutOption,
-                      format: FormatOption = None) -> None:
+def export_valuations(
+    asset_id: Annotated[int, typer.Argument(help="Asset id.")],
+    out: OutOption,
+    format: FormatOption = None,
+) -> None:
     """The valuation history of an asset, one row per valuation."""
     from api.reports import exports
     from api.services import valuation
@@ -148,16 +165,19 @@ def export_valuations(asset_id: Annotated[int, typer.Argument(help="Asset id.")]
 
 
 @export_app.command("quotes")
-def export_quotes(out: OutOption, format: FormatOption = None,
-                  category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
-                  ) -> None:
+def export_quotes(
+    out: OutOption,
+    format: FormatOption = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+) -> None:
     """The latest quote of every quoted asset."""
     from api.reports import exports
     from api.services import valuation
 
     def make(session: Any) -> Any:
-        items, _more = valuation.list_latest_quotes(session, category=category, limit=100_000,
-                                                    after_asset_id=None)
+        items, _more = valuation.list_latest_quotes(
+            session, category=category, limit=100_000, after_asset_id=None
+        )
         return exports.quotes_frame(items)
 
     _export(out, format, make)
@@ -165,7 +185,9 @@ def export_quotes(out: OutOption, format: FormatOption = None,
 
 @export_app.command("portfolio-risk")
 def export_portfolio_risk(
-    out: OutOption, format: FormatOption = None, tenant: TenantOption = "demo",
+    out: OutOption,
+    format: FormatOption = None,
+    tenant: TenantOption = "demo",
     confidence: Annotated[float, typer.Option(help="VaR / ES confidence.")] = 0.999,
     method: Annotated[str, typer.Option(help="recursion, lhp or mc.")] = "recursion",
 ) -> None:
@@ -174,15 +196,20 @@ def export_portfolio_risk(
     from api.services import credit
 
     def make(session: Any) -> Any:
-        return exports.portfolio_frame(credit.portfolio_risk_view(
-            session, tenant, confidence=confidence, method=method))
+        return exports.portfolio_frame(
+            credit.portfolio_risk_view(session, tenant, confidence=confidence, method=method)
+        )
 
     _export(out, format, make)
 
 
 @export_app.command("stress")
-def export_stress(run_id: Annotated[int, typer.Argument(help="Stress run id.")], out: OutOption,
-                  format: FormatOption = None, tenant: TenantOption = "demo") -> None:
+def export_stress(
+    run_id: Annotated[int, typer.Argument(help="Stress run id.")],
+    out: OutOption,
+    format: FormatOption = None,
+    tenant: TenantOption = "demo",
+) -> None:
     """The results of a stress run (aggregate and per position)."""
     from api.reports import exports
     from api.services import risk
@@ -195,8 +222,12 @@ def export_stress(run_id: Annotated[int, typer.Argument(help="Stress run id.")],
 
 
 @export_app.command("cashflows")
-def export_cashflows(securitization_id: Annotated[int, typer.Argument(help="Securitization id.")],
-                     out: OutOption, format: FormatOption = None, tenant: TenantOption = "demo") -> None:
+def export_cashflows(
+    securitization_id: Annotated[int, typer.Argument(help="Securitization id.")],
+    out: OutOption,
+    format: FormatOption = None,
+    tenant: TenantOption = "demo",
+) -> None:
     """Base-case cash flows per class and period of a securitization."""
     from api.reports.deal import cashflow_frame
 

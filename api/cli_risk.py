@@ -95,30 +95,40 @@ def with_derived(aggregate: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
             parts = [(_finite(cell[k]), _finite(el[k])) for k in ("base", "stressed")]
             if all(a is not None and e is not None for a, e in parts):
                 base, stressed = (a + e for a, e in parts)  # type: ignore[operator]
-                out[CAPITAL_PLUS_EL] = {"base": base, "stressed": stressed,
-                                        "delta": stressed - base}
+                out[CAPITAL_PLUS_EL] = {
+                    "base": base,
+                    "stressed": stressed,
+                    "delta": stressed - base,
+                }
     return out
 
 
-def reading_notes(aggregate: dict[str, dict[str, Any]], booked: dict[str, float] | None,
-                  currency: str = "") -> list[str]:
+def reading_notes(
+    aggregate: dict[str, dict[str, Any]], booked: dict[str, float] | None, currency: str = ""
+) -> list[str]:
     """What a risk officer needs to read the table right."""
-    notes = ["base = the stress engine's revaluation at the as-of date with no shock (same "
-             "random numbers as the stressed column); ltv, pd, lgd are EAD-weighted; "
-             "loss_var / loss_es: one-year loan-book loss at 99.9 %; tranche figures are "
-             "notional-weighted (expected loss as a share of tranche notional)"]
+    notes = [
+        "base = the stress engine's revaluation at the as-of date with no shock (same "
+        "random numbers as the stressed column); ltv, pd, lgd are EAD-weighted; "
+        "loss_var / loss_es: one-year loan-book loss at 99.9 %; tranche figures are "
+        "notional-weighted (expected loss as a share of tranche notional)"
+    ]
     if booked and "expected_loss" in aggregate:
         ccy = f" {currency}" if currency else ""
         parts = ", ".join(f"{k} {v:,.0f}{ccy}" for k, v in booked.items())
-        notes.append(f"booked on the loans by credit (at origination or last revaluation): "
-                     f"{parts}; the base takes each loan at its outstanding balance on the "
-                     "as-of date, re-simulates the collateral and takes LGD from the "
-                     "collateral outcomes on the default paths, so it need not equal them")
+        notes.append(
+            f"booked on the loans by credit (at origination or last revaluation): "
+            f"{parts}; the base takes each loan at its outstanding balance on the "
+            "as-of date, re-simulates the collateral and takes LGD from the "
+            "collateral outcomes on the default paths, so it need not equal them"
+        )
     cap, el = aggregate.get("capital"), aggregate.get("expected_loss")
     if cap and el and (_finite(cap["delta"]) or 0.0) < 0 < (_finite(el["delta"]) or 0.0):
-        notes.append("capital is IRB unexpected loss (K x EAD): as stressed PDs approach 1 "
-                     "the loss moves into expected_loss and K falls; read "
-                     f"'{CAPITAL_PLUS_EL}'")
+        notes.append(
+            "capital is IRB unexpected loss (K x EAD): as stressed PDs approach 1 "
+            "the loss moves into expected_loss and K falls; read "
+            f"'{CAPITAL_PLUS_EL}'"
+        )
     return notes
 
 
@@ -128,33 +138,50 @@ def aggregate_table(aggregate: dict[str, dict[str, Any]], currency: str = "") ->
     width = max([24, *(len(m) + 2 for m in rows)])
     lines = [f"{'metric':<{width}}{'unit':<9}{'base':>18}{'stressed':>18}{'change':>26}"]
     for metric, cell in rows.items():
-        lines.append(f"{metric:<{width}}{unit_of(metric, currency):<9}"
-                     f"{fmt_value(metric, cell['base']):>18}"
-                     f"{fmt_value(metric, cell['stressed']):>18}"
-                     f"{fmt_change(metric, cell['base'], cell['delta']):>26}")
+        lines.append(
+            f"{metric:<{width}}{unit_of(metric, currency):<9}"
+            f"{fmt_value(metric, cell['base']):>18}"
+            f"{fmt_value(metric, cell['stressed']):>18}"
+            f"{fmt_change(metric, cell['base'], cell['delta']):>26}"
+        )
     return "\n".join(lines)
 
 
 def stress(
-    scenario: Annotated[str, typer.Argument(help="Scenario name (built-in or stored) or a "
-                                                 "JSON scenario file.")],
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario name (built-in or stored) or a JSON scenario file.")
+    ],
     tenant: Annotated[str, typer.Option(help="Tenant whose book is stressed.")] = "demo",
-    paths: Annotated[int, typer.Option(min=16, max=4096, help="Monte Carlo paths per asset.")]
-    = 256,
-    seed: Annotated[int, typer.Option(min=0, help="Root seed (recorded with the run).")]
-    = 20_260_101,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the full results as JSON.")]
-    = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD "
-                                                               "(default: today).")] = None,
-    reverse_limit: Annotated[str | None, typer.Option(
-        "--reverse-limit", help="Also find the smallest scale of the scenario that breaks a "
-        "limit: expected_loss_budget, senior_tranche_loss or margin_calls.")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        help="The limit for --reverse-limit: EL budget (currency), senior tranche EL "
-        "(fraction of notional, default 0.0001) or margin calls allowed (loans).")] = None,
-    max_scale: Annotated[float, typer.Option(help="Largest scale searched by "
-                                                  "--reverse-limit.")] = 4.0,
+    paths: Annotated[
+        int, typer.Option(min=16, max=4096, help="Monte Carlo paths per asset.")
+    ] = 256,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Root seed (recorded with the run).")
+    ] = 20_260_101,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the full results as JSON.")
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD (default: today).")
+    ] = None,
+    reverse_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--reverse-limit",
+            help="Also find the smallest scale of the scenario that breaks a "
+            "limit: expected_loss_budget, senior_tranche_loss or margin_calls.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="The limit for --reverse-limit: EL budget (currency), senior tranche EL "
+            "(fraction of notional, default 0.0001) or margin calls allowed (loans)."
+        ),
+    ] = None,
+    max_scale: Annotated[
+        float, typer.Option(help="Largest scale searched by --reverse-limit.")
+    ] = 4.0,
 ) -> None:
     """Run a stress scenario over the tenant's book and print base vs stressed."""
     from api import cli
@@ -172,10 +199,16 @@ def stress(
     settings = Settings()
     reverse = None
     if reverse_limit is not None:
-        reverse = {"limit": reverse_limit, "max_scale": max_scale,
-                   **({"threshold": threshold} if threshold is not None else {})}
-        if threshold is not None and reverse_limit == "margin_calls" \
-                and float(threshold).is_integer():
+        reverse = {
+            "limit": reverse_limit,
+            "max_scale": max_scale,
+            **({"threshold": threshold} if threshold is not None else {}),
+        }
+        if (
+            threshold is not None
+            and reverse_limit == "margin_calls"
+            and float(threshold).is_integer()
+        ):
             reverse["threshold"] = int(threshold)
     with cli.reported_errors():
         valuation_date = parse_date(as_of, field="as_of") if as_of else None
@@ -183,11 +216,19 @@ def stress(
     with cli.current_engine() as engine:
         factory = db.make_session_factory(engine)
         with cli.reported_errors(), factory() as session:
-            run = service.create_run(session, ref, tenant=tenant, actor=cli.CLI_ACTOR,
-                                     paths=paths, seed=seed, reverse=reverse)
+            run = service.create_run(
+                session,
+                ref,
+                tenant=tenant,
+                actor=cli.CLI_ACTOR,
+                paths=paths,
+                seed=seed,
+                reverse=reverse,
+            )
             run_id = run.id
-        with typer.progressbar(length=1000, label=f"stress {run.scenario_name}",
-                               file=sys.stderr) as bar:
+        with typer.progressbar(
+            length=1000, label=f"stress {run.scenario_name}", file=sys.stderr
+        ) as bar:
             done = [0]
 
             def on_progress(fraction: float) -> None:
@@ -196,8 +237,13 @@ def stress(
                     bar.update(step)
                     done[0] += step
 
-            service.execute_run(factory, run_id, on_progress=on_progress,
-                                dask_address=settings.dask_scheduler, as_of=valuation_date)
+            service.execute_run(
+                factory,
+                run_id,
+                on_progress=on_progress,
+                dask_address=settings.dask_scheduler,
+                as_of=valuation_date,
+            )
         with factory() as session:
             run = session.get(StressRun, run_id)
             if run is None or run.status != "succeeded":
@@ -209,16 +255,20 @@ def stress(
     record = doc.get("record") or {}
     counts = record.get("positions", {})
     currency = str(record.get("currency", ""))
-    typer.echo(f"run {run_id}  scenario {doc['scenario']}  tenant {tenant}  "
-               f"assets {counts.get('assets', 0)}  loans {counts.get('loans', 0)}  "
-               f"tranches {counts.get('tranches', 0)}  currency {currency}  "
-               f"as of {record.get('as_of', '')}  paths {record.get('n_paths', '')}  "
-               f"seed {record.get('seed', '')}")
+    typer.echo(
+        f"run {run_id}  scenario {doc['scenario']}  tenant {tenant}  "
+        f"assets {counts.get('assets', 0)}  loans {counts.get('loans', 0)}  "
+        f"tranches {counts.get('tranches', 0)}  currency {currency}  "
+        f"as of {record.get('as_of', '')}  paths {record.get('n_paths', '')}  "
+        f"seed {record.get('seed', '')}"
+    )
     typer.echo(aggregate_table(doc["aggregate"], currency))
     rev = doc.get("reverse")
     if rev:
-        typer.echo(f"reverse stress: {rev['limit']} > {rev['threshold']:g} ({rev['unit']}): "
-                   f"{rev['reading']}")
+        typer.echo(
+            f"reverse stress: {rev['limit']} > {rev['threshold']:g} ({rev['unit']}): "
+            f"{rev['reading']}"
+        )
     for note in reading_notes(doc["aggregate"], record.get("booked"), currency):
         typer.echo(f"note: {note}")
     for note in record.get("notes", []):

@@ -18,7 +18,9 @@ def _money(x: float | None) -> str:
     return "-" if x is None else f"{x:,.2f}"
 
 
-def breakdown_lines(asset_name: str, result: AssetValuation, valuation_id: int | None = None) -> list[str]:
+def breakdown_lines(
+    asset_name: str, result: AssetValuation, valuation_id: int | None = None
+) -> list[str]:
     """Human-readable breakdown of a valuation (methods, weights, distribution, quote)."""
     ccy = result.currency
     head = f"Valuation of asset {result.asset_id} ({asset_name}) as of {result.as_of} in {ccy}"
@@ -30,16 +32,26 @@ def breakdown_lines(asset_name: str, result: AssetValuation, valuation_id: int |
             m = result.methods[name]
             a = m.assumptions
             if name == "income":
-                rate = (f"discount {a['discount_rate']:.2%}" if "discount_rate" in a
-                        else f"curve + premium {a.get('risk_premium', 0):.2%}")
-                margin = (f"royalty {a['royalty_rate']:.0%}" if "royalty_rate" in a
-                          else f"cost ratio {a['cost_ratio']:.0%}")
-                basis = (f"{a['income_form']}, share {a['revenue_share']:.0%}, {margin}, "
-                         f"tax {a['tax_rate']:.0%}, life {a['economic_life_months']} m, half-life {a['half_life_months']:.1f} m, {rate}, "
-                         f"forecast {m.diagnostics['fit']['model']} on {a['forecast']}")
+                rate = (
+                    f"discount {a['discount_rate']:.2%}"
+                    if "discount_rate" in a
+                    else f"curve + premium {a.get('risk_premium', 0):.2%}"
+                )
+                margin = (
+                    f"royalty {a['royalty_rate']:.0%}"
+                    if "royalty_rate" in a
+                    else f"cost ratio {a['cost_ratio']:.0%}"
+                )
+                basis = (
+                    f"{a['income_form']}, share {a['revenue_share']:.0%}, {margin}, "
+                    f"tax {a['tax_rate']:.0%}, life {a['economic_life_months']} m, half-life {a['half_life_months']:.1f} m, {rate}, "
+                    f"forecast {m.diagnostics['fit']['model']} on {a['forecast']}"
+                )
             elif name == "cost":
-                basis = (f"replacement {_money(m.diagnostics['replacement_cost'])}, quality "
-                         f"{a['quality_coefficient']:.3f}, obsolescence {a['obsolescence']:.1%}")
+                basis = (
+                    f"replacement {_money(m.diagnostics['replacement_cost'])}, quality "
+                    f"{a['quality_coefficient']:.3f}, obsolescence {a['obsolescence']:.1%}"
+                )
             else:
                 basis = f"{a['method']} on {m.diagnostics['comparables_used']} comparables"
             lines.append(f"{name:<10} {_money(m.value):>18} {result.weights[name]:>7.1%}  {basis}")
@@ -56,8 +68,10 @@ def breakdown_lines(asset_name: str, result: AssetValuation, valuation_id: int |
     ]
     if result.simulation is not None:
         s = result.simulation
-        lines.append(f"simulation        {s.n_paths:,} paths x {s.months} months, seed {s.seed}, "
-                     f"s.e. of the mean {_money(s.std_error)}")
+        lines.append(
+            f"simulation        {s.n_paths:,} paths x {s.months} months, seed {s.seed}, "
+            f"s.e. of the mean {_money(s.std_error)}"
+        )
     lines += [f"note              {n}" for n in result.notes]
     return lines
 
@@ -66,17 +80,23 @@ def value(
     asset_id: Annotated[int, typer.Argument(help="Id of the registered asset to value.")],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Valuation date YYYY-MM-DD (default: first day of this month, UTC)."),
+        typer.Option(
+            "--as-of", help="Valuation date YYYY-MM-DD (default: first day of this month, UTC)."
+        ),
     ] = None,
     currency: Annotated[str, typer.Option(help="ISO 4217 valuation currency.")] = "CNY",
     paths: Annotated[int, typer.Option(help="Monte Carlo paths, 1..1,000,000.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo generator.")] = 0,
     assumptions: Annotated[
-        str | None, typer.Option(help='Assumptions as JSON, e.g. \'{"discount_rate": 0.1}\'.')
+        str | None, typer.Option(help="Assumptions as JSON, e.g. '{\"discount_rate\": 0.1}'.")
     ] = None,
     tenant: Annotated[str, typer.Option(help="Tenant recorded on the stored valuation.")] = "cli",
-    store: Annotated[bool, typer.Option("--store/--no-store", help="Store the valuation and its quote.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead.")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Store the valuation and its quote.")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON instead.")
+    ] = False,
 ) -> None:
     """Value a registered data asset (income, cost, market, Monte Carlo) and print the breakdown."""
     from api.cli import CLI_ACTOR, current_engine, fail, reported_errors
@@ -85,7 +105,9 @@ def value(
     from valuation.conventions import parse_date
 
     with current_engine() as engine, reported_errors():
-        when = parse_date(as_of, field="as_of") if as_of else datetime.now(UTC).date().replace(day=1)
+        when = (
+            parse_date(as_of, field="as_of") if as_of else datetime.now(UTC).date().replace(day=1)
+        )
         given = None
         if assumptions:
             try:
@@ -96,12 +118,19 @@ def value(
                 fail("--assumptions must be a JSON object.")
         factory = db.make_session_factory(engine)
         with factory() as session:
-            kw = {"as_of": when, "currency": currency, "paths": paths, "seed": seed, "assumptions": given}
+            kw = {
+                "as_of": when,
+                "currency": currency,
+                "paths": paths,
+                "seed": seed,
+                "assumptions": given,
+            }
             valuation_id = None
             if store:
                 # the command line is the exchange's operator: its stored valuation is the public quote
-                created = service.create_valuation(session, asset_id, tenant=tenant, actor=CLI_ACTOR,
-                                                   publish=True, **kw)
+                created = service.create_valuation(
+                    session, asset_id, tenant=tenant, actor=CLI_ACTOR, publish=True, **kw
+                )
                 result, valuation_id = created.result, created.row.id
             else:
                 result = service.value_registered_asset(session, asset_id, **kw)

@@ -60,8 +60,10 @@ def run_demo(
             )
         factory = db.make_session_factory(engine)
         ctx = DemoContext(session_factory=factory, tenant=tenant, out=out, seed=seed)
-        out(f"datafin demo on {engine.url.render_as_string(hide_password=True)} "
-            f"(schema {db.head_revision()})")
+        out(
+            f"datafin demo on {engine.url.render_as_string(hide_password=True)} "
+            f"(schema {db.head_revision()})"
+        )
 
         keys: dict[str, str] = {}
         with db.session_scope(factory) as session:
@@ -79,7 +81,9 @@ def run_demo(
             try:
                 module.run(ctx)
             except Exception as exc:
-                raise DemoError(f"The demo step {name!r} failed: {exc.__class__.__name__}: {exc}") from exc
+                raise DemoError(
+                    f"The demo step {name!r} failed: {exc.__class__.__name__}: {exc}"
+                ) from exc
         return ctx
     finally:
         engine.dispose()

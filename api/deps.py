@@ -34,7 +34,9 @@ ROLES: tuple[str, ...] = ("admin", "registrar", "bank", "fund_manager", "risk")
 MAX_ROW_ID = 2**63 - 1
 """The largest integer id a row can have (a signed 64-bit integer, as on PostgreSQL)."""
 
-RowId = Annotated[int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Integer id of the object.")]
+RowId = Annotated[
+    int, Path(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID, description="Integer id of the object.")
+]
 """Path parameter type for integer ids: an id beyond any row's is a 422 naming the
 parameter instead of reaching the database (where it would overflow the column type)."""
 
@@ -91,7 +93,11 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
     guarded = getattr(request.state, "principal", None)
-    principal = guarded if isinstance(guarded, Principal) else cached_principal(request.app, credentials.credentials)
+    principal = (
+        guarded
+        if isinstance(guarded, Principal)
+        else cached_principal(request.app, credentials.credentials)
+    )
     if principal is None:
         principal = await run_in_threadpool(resolve_principal, request.app, credentials.credentials)
     if principal is None:

@@ -30,13 +30,18 @@ def _openapi() -> dict[str, Any]:
 def render(spec: dict[str, Any]) -> str:
     """Markdown of ``spec`` (deterministic: operations sorted by tag, path and method)."""
     info = spec.get("info", {})
-    lines = [f"# {info.get('title', 'API')} HTTP reference", "",
-             "Generated from the OpenAPI document by `python -m api.docgen` (a test keeps it in",
-             "step). The live, interactive version is `/docs` (Swagger UI) or `/redoc` on a",
-             "running server, and the machine-readable one `/openapi.json`.", "",
-             "Authentication: `Authorization: Bearer <key>` (keys from `datafin keys create`).",
-             "Errors are `application/problem+json` documents (`type`, `title`, `status`,",
-             "`detail`, and for validation errors `errors: [{field, message}]`).", ""]
+    lines = [
+        f"# {info.get('title', 'API')} HTTP reference",
+        "",
+        "Generated from the OpenAPI document by `python -m api.docgen` (a test keeps it in",
+        "step). The live, interactive version is `/docs` (Swagger UI) or `/redoc` on a",
+        "running server, and the machine-readable one `/openapi.json`.",
+        "",
+        "Authentication: `Authorization: Bearer <key>` (keys from `datafin keys create`).",
+        "Errors are `application/problem+json` documents (`type`, `title`, `status`,",
+        "`detail`, and for validation errors `errors: [{field, message}]`).",
+        "",
+    ]
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, item in spec.get("paths", {}).items():
         for method, op in item.items():
@@ -52,8 +57,10 @@ def render(spec: dict[str, Any]) -> str:
                 lines += [op["summary"] + ".", ""]
             params = [p for p in op.get("parameters", []) if isinstance(p, dict)]
             if params:
-                cells = ", ".join(f"`{p['name']}` ({p.get('in')}{', required' if p.get('required') else ''})"
-                                  for p in params)
+                cells = ", ".join(
+                    f"`{p['name']}` ({p.get('in')}{', required' if p.get('required') else ''})"
+                    for p in params
+                )
                 lines += [f"Parameters: {cells}.", ""]
             body = op.get("requestBody", {}).get("content", {})
             if body:

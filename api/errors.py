@@ -118,7 +118,9 @@ def problem_response(
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if errors is not None:
         body["errors"] = [dict(e) for e in errors]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
 
 
 def _dotted(loc: Sequence[Any]) -> str:
@@ -132,7 +134,9 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """Turn pydantic's error list into ``[{"field", "message"}]``."""
     out = []
     for err in exc.errors():
-        out.append({"field": _dotted(err.get("loc", ())), "message": str(err.get("msg", "invalid"))})
+        out.append(
+            {"field": _dotted(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        )
     return out
 
 
@@ -146,8 +150,9 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
         # the same answer as malformed JSON: a 422 naming the body
         message = "The request body must be JSON text encoded as UTF-8."
-        return problem_response(422, message, title="Validation failed",
-                                errors=[{"field": "body", "message": message}])
+        return problem_response(
+            422, message, title="Validation failed", errors=[{"field": "body", "message": message}]
+        )
     return problem_response(exc.status_code, detail, headers=exc.headers)
 
 
@@ -179,7 +184,9 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DataError)
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
-    logger.warning("database refused a value on %s %s: %s", request.method, request.url.path, reason)
+    logger.warning(
+        "database refused a value on %s %s: %s", request.method, request.url.path, reason
+    )
     detail = f"The database cannot store a value of this request: {reason}."
     if request.method in ("POST", "PUT", "PATCH"):
         field = "body"
@@ -203,8 +210,10 @@ async def _overflow(request: Request, exc: Exception) -> JSONResponse:
 async def _not_utf8(request: Request, exc: Exception) -> JSONResponse:
     """A string that cannot be encoded as UTF-8: a lone surrogate (``"\\ud800"`` in JSON)
     reached the database or a digest. Nothing was written (the transaction is rolled back)."""
-    detail = ("A string of this request is not valid Unicode: it holds a lone surrogate "
-              "(a `\\ud800`-`\\udfff` escape without its pair). Strings must be valid UTF-8.")
+    detail = (
+        "A string of this request is not valid Unicode: it holds a lone surrogate "
+        "(a `\\ud800`-`\\udfff` escape without its pair). Strings must be valid UTF-8."
+    )
     field = "body" if request.method in ("POST", "PUT", "PATCH") else "query"
     return problem_response(
         422, detail, title="Validation failed", errors=[{"field": field, "message": detail}]

@@ -47,21 +47,38 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_ATTEMPTS = 3
 
 #: Kinds of long work the service runs as durable jobs (handlers in `api.worker`).
-KINDS: tuple[str, ...] = ("stress_run", "securitization_pricing", "sensitivities", "loan_revaluation")
+KINDS: tuple[str, ...] = (
+    "stress_run",
+    "securitization_pricing",
+    "sensitivities",
+    "loan_revaluation",
+)
 
 #: ``record.worker`` of a stress run queued in the job table.
 QUEUE_OWNER: dict[str, Any] = {"queue": "db"}
 
 
-def enqueue(session: Any, kind: str, payload: Mapping[str, Any], *, ref: str | None = None,
-            tenant: str | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+def enqueue(
+    session: Any,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    ref: str | None = None,
+    tenant: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Any:
     """Add a queued job to ``session`` (the caller commits, with the object it serves)."""
     from models.jobs import Job
 
     if kind not in KINDS:
         raise ValueError(f"Unknown job kind {kind!r}; known kinds are {list(KINDS)}.")
-    job = Job(kind=kind, ref=ref, tenant=tenant, payload=json.dumps(dict(payload), default=str),
-              max_attempts=max_attempts)
+    job = Job(
+        kind=kind,
+        ref=ref,
+        tenant=tenant,
+        payload=json.dumps(dict(payload), default=str),
+        max_attempts=max_attempts,
+    )
     session.add(job)
     return job
 
@@ -72,8 +89,11 @@ def queue_depth(session: Any) -> dict[tuple[str, str], int]:
 
     from models.jobs import Job
 
-    rows = session.execute(sa.select(Job.kind, Job.status, sa.func.count()).where(
-        Job.status.in_(("queued", "running"))).group_by(Job.kind, Job.status)).all()
+    rows = session.execute(
+        sa.select(Job.kind, Job.status, sa.func.count())
+        .where(Job.status.in_(("queued", "running")))
+        .group_by(Job.kind, Job.status)
+    ).all()
     return {(kind, status): int(n) for kind, status, n in rows}
 
 
@@ -89,6 +109,7 @@ class JobQueue:
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``fn(*args, **kwargs)``; exceptions are logged (jobs record their own state)."""
+
         def guarded() -> Any:
             try:
                 return fn(*args, **kwargs)

@@ -94,7 +94,9 @@ class RequestGuard:
         self.api = api  # the FastAPI application (settings, session factory, principal cache)
         settings = api.state.settings
         self.requests = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        self.failures = TokenBuckets(settings.auth_failure_per_minute / 60.0, settings.auth_failure_burst)
+        self.failures = TokenBuckets(
+            settings.auth_failure_per_minute / 60.0, settings.auth_failure_burst
+        )
         self.max_body = int(settings.max_body_bytes)
         self.max_import_body = int(settings.max_import_body_bytes)
 
@@ -106,27 +108,46 @@ class RequestGuard:
         client = (scope.get("client") or ("unknown", 0))[0]
         wait = self.failures.empty(client)
         if wait > 0:
-            await self._refuse(scope, send, 429, "Too many failed authentications from this address; "
-                               f"retry after {math.ceil(wait)} s.", retry_after=wait)
+            await self._refuse(
+                scope,
+                send,
+                429,
+                "Too many failed authentications from this address; "
+                f"retry after {math.ceil(wait)} s.",
+                retry_after=wait,
+            )
             return
         principal, problem = self._principal(headers.get(b"authorization"), cached_only=True)
         if principal is None and not problem:  # not in the principal cache: one database read
-            principal, problem = await to_thread.run_sync(self._principal, headers.get(b"authorization"))
+            principal, problem = await to_thread.run_sync(
+                self._principal, headers.get(b"authorization")
+            )
         if principal is None:
             self.failures.take(client)
             await self._refuse(scope, send, 401, problem, extra={"WWW-Authenticate": "Bearer"})
             return
         wait = self.requests.take(principal.key_id)
         if wait > 0:
-            await self._refuse(scope, send, 429, f"Rate limit of this API key reached ({self.requests.rate:g} "
-                               f"requests/s, bursts of {self.requests.burst:g}); retry after "
-                               f"{math.ceil(wait)} s.", retry_after=wait)
+            await self._refuse(
+                scope,
+                send,
+                429,
+                f"Rate limit of this API key reached ({self.requests.rate:g} "
+                f"requests/s, bursts of {self.requests.burst:g}); retry after "
+                f"{math.ceil(wait)} s.",
+                retry_after=wait,
+            )
             return
         limit = self.max_import_body if _IMPORT_PATH.match(scope["path"]) else self.max_body
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, send, 413, f"The request body ({int(declared):,} bytes) is above "
-                               f"the limit of {limit:,} bytes for this route.")
+            await self._refuse(
+                scope,
+                send,
+                413,
+                f"The request body ({int(declared):,} bytes) is above "
+                f"the limit of {limit:,} bytes for this route.",
+            )
             return
         scope.setdefault("state", {})["principal"] = principal
         received = 0
@@ -164,13 +185,23 @@ class RequestGuard:
             if not (too_large or too_slow) or forwarded:
                 raise
         if too_large and not forwarded:
-            await self._refuse(scope, send, 413, f"The request body is above the limit of {limit:,} "
-                               "bytes for this route.")
+            await self._refuse(
+                scope,
+                send,
+                413,
+                f"The request body is above the limit of {limit:,} bytes for this route.",
+            )
         elif too_slow and not forwarded:
-            await self._refuse(scope, send, 408, f"The request body did not arrive: no data for "
-                               f"{BODY_READ_TIMEOUT_SECONDS:g} s.")
+            await self._refuse(
+                scope,
+                send,
+                408,
+                f"The request body did not arrive: no data for {BODY_READ_TIMEOUT_SECONDS:g} s.",
+            )
 
-    def _principal(self, authorization: bytes | None, *, cached_only: bool = False) -> tuple[Any, str]:
+    def _principal(
+        self, authorization: bytes | None, *, cached_only: bool = False
+    ) -> tuple[Any, str]:
         """The caller from the Authorization header, or None and the reason. With
         ``cached_only`` (no I/O, on the event loop): None and no reason when the key is not
         in the principal cache."""
@@ -187,8 +218,15 @@ class RequestGuard:
         return (principal, "") if principal is not None else (None, "The API key is not valid.")
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, detail: str, *, retry_after: float | None = None,
-                      extra: dict[str, str] | None = None) -> None:
+    async def _refuse(
+        scope: Scope,
+        send: Send,
+        status: int,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         headers = dict(extra or {})
         if retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after)))

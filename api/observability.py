@@ -63,27 +63,59 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 #: Latency buckets (seconds) from 1 ms to 30 s: API reads sit at the low end, valuations
 #: and pricing in the middle.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                   10.0, 30.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 JOB_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
-HTTP_REQUESTS = Counter("datafin_http_requests_total", "HTTP requests by route and status.",
-                        ["method", "route", "status"])
-HTTP_LATENCY = Histogram("datafin_http_request_duration_seconds",
-                         "HTTP request latency by route.", ["method", "route"],
-                         buckets=LATENCY_BUCKETS)
-VALUATION_DURATION = Histogram("datafin_valuation_duration_seconds",
-                               "Duration of the requests that value an asset, by route.",
-                               ["route"], buckets=LATENCY_BUCKETS)
-PRICING_DURATION = Histogram("datafin_pricing_duration_seconds",
-                             "Duration of the requests that price a product, by route.",
-                             ["route"], buckets=LATENCY_BUCKETS)
-JOB_QUEUE_DEPTH = Gauge("datafin_job_queue_depth", "Jobs in the job table by kind and status "
-                        "(queued or running), read at each scrape.", ["kind", "status"],
-                        multiprocess_mode="livemax")
-JOB_DURATION = Histogram("datafin_job_duration_seconds",
-                         "Durations of finished job attempts by kind and outcome.",
-                         ["kind", "outcome"], buckets=JOB_BUCKETS)
+HTTP_REQUESTS = Counter(
+    "datafin_http_requests_total",
+    "HTTP requests by route and status.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "datafin_http_request_duration_seconds",
+    "HTTP request latency by route.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+VALUATION_DURATION = Histogram(
+    "datafin_valuation_duration_seconds",
+    "Duration of the requests that value an asset, by route.",
+    ["route"],
+    buckets=LATENCY_BUCKETS,
+)
+PRICING_DURATION = Histogram(
+    "datafin_pricing_duration_seconds",
+    "Duration of the requests that price a product, by route.",
+    ["route"],
+    buckets=LATENCY_BUCKETS,
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "datafin_job_queue_depth",
+    "Jobs in the job table by kind and status (queued or running), read at each scrape.",
+    ["kind", "status"],
+    multiprocess_mode="livemax",
+)
+JOB_DURATION = Histogram(
+    "datafin_job_duration_seconds",
+    "Durations of finished job attempts by kind and outcome.",
+    ["kind", "outcome"],
+    buckets=JOB_BUCKETS,
+)
 
 
 def _family(method: str, route: str) -> Histogram | None:
@@ -108,8 +140,9 @@ def route_template(scope: Scope) -> str:
     if not params:
         return path
     by_value = {str(v): k for k, v in params.items()}
-    return "/".join("{" + by_value[seg] + "}" if seg in by_value else seg
-                    for seg in path.split("/"))
+    return "/".join(
+        "{" + by_value[seg] + "}" if seg in by_value else seg for seg in path.split("/")
+    )
 
 
 def request_id_of(scope: Scope) -> str:
@@ -163,11 +196,20 @@ class ObservabilityMiddleware:
                 family.labels(route).observe(elapsed)
             if access_logger.isEnabledFor(logging.INFO):
                 principal = state.get("principal")
-                access_logger.info("request", extra={"fields": {
-                    "request_id": rid, "method": method, "route": route, "status": status,
-                    "duration_ms": round(elapsed * 1000.0, 3),
-                    "tenant": getattr(principal, "tenant", None),
-                    "key_id": getattr(principal, "key_id", None)}})
+                access_logger.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "request_id": rid,
+                            "method": method,
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000.0, 3),
+                            "tenant": getattr(principal, "tenant", None),
+                            "key_id": getattr(principal, "key_id", None),
+                        }
+                    },
+                )
 
 
 def install(app: Any) -> None:
@@ -234,8 +276,9 @@ class JsonLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -244,8 +287,12 @@ class JsonLineFormatter(logging.Formatter):
         if isinstance(fields, dict):
             doc.update(fields)
         for key, value in vars(record).items():
-            if key not in _RECORD_ATTRS and key not in ("fields", "message", "asctime",
-                                                        "color_message"):
+            if key not in _RECORD_ATTRS and key not in (
+                "fields",
+                "message",
+                "asctime",
+                "color_message",
+            ):
                 doc.setdefault(key, value)
         if record.exc_info:
             doc["exc"] = redact(self.formatException(record.exc_info))

@@ -33,9 +33,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {"type": "array", "items": {
-            "type": "object", "required": ["field", "message"],
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
 }
 
@@ -89,7 +94,10 @@ def add_problem_responses(spec: dict[str, Any]) -> dict[str, Any]:
 #: What ``?format=`` gives on the routes that export rows as a file.
 FILE_FORMATS = {
     "text/csv": {"type": "string"},
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"type": "string", "format": "binary"},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+        "type": "string",
+        "format": "binary",
+    },
     "application/vnd.apache.parquet": {"type": "string", "format": "binary"},
 }
 
@@ -100,7 +108,9 @@ def add_file_formats(spec: dict[str, Any]) -> dict[str, Any]:
         op = operations.get("get")
         if not isinstance(op, dict):
             continue
-        if not any(p.get("name") == "format" and p.get("in") == "query" for p in op.get("parameters", [])):
+        if not any(
+            p.get("name") == "format" and p.get("in") == "query" for p in op.get("parameters", [])
+        ):
             continue
         content = op["responses"].setdefault("200", {"description": "OK"}).setdefault("content", {})
         for media_type, schema in FILE_FORMATS.items():
@@ -123,7 +133,7 @@ def hoist_local_defs(spec: dict[str, Any]) -> dict[str, Any]:
                 schemas.setdefault(name, walk(schema))
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith(_LOCAL):
-                node["$ref"] = _COMPONENT + ref[len(_LOCAL):]
+                node["$ref"] = _COMPONENT + ref[len(_LOCAL) :]
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -29,7 +29,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1..{MAX_LIMIT} (default {DEFAULT_LIMIT}).")
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1..{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
 ]
 CursorQuery = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page.")

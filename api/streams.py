@@ -44,8 +44,12 @@ class TooManyStreams(Exception):
 class QuoteHub:
     """Fan-out of new quotes to the open streams of one process."""
 
-    def __init__(self, poll: Callable[[int], list[dict[str, Any]]], last_id: Callable[[], int],
-                 max_per_key: int = MAX_STREAMS_PER_KEY) -> None:
+    def __init__(
+        self,
+        poll: Callable[[int], list[dict[str, Any]]],
+        last_id: Callable[[], int],
+        max_per_key: int = MAX_STREAMS_PER_KEY,
+    ) -> None:
         self._poll = poll
         self._last_id = last_id
         self.max_per_key = max_per_key
@@ -102,7 +106,9 @@ class QuoteHub:
             await asyncio.sleep(POLL_SECONDS)
 
 
-def hub_for(app: Any, poll: Callable[[int], list[dict[str, Any]]], last_id: Callable[[], int]) -> QuoteHub:
+def hub_for(
+    app: Any, poll: Callable[[int], list[dict[str, Any]]], last_id: Callable[[], int]
+) -> QuoteHub:
     """The hub of the app in the running event loop (created on first use; a server
     process has one loop, test clients may run several)."""
     hubs = getattr(app.state, "quote_hubs", None)

@@ -98,9 +98,12 @@ def _stress_run(ctx: JobContext) -> Any:
 
     run_id = int(ctx.payload["run_id"])
     as_of = ctx.payload.get("as_of")
-    risk.execute_run(ctx.session_factory, run_id,
-                     dask_address=getattr(ctx.settings, "dask_scheduler", None),
-                     as_of=date.fromisoformat(as_of) if as_of else None)
+    risk.execute_run(
+        ctx.session_factory,
+        run_id,
+        dask_address=getattr(ctx.settings, "dask_scheduler", None),
+        as_of=date.fromisoformat(as_of) if as_of else None,
+    )
     with ctx.session_factory() as session:
         run = session.get(StressRun, run_id)
         if run is None:
@@ -115,9 +118,14 @@ def _stress_retry(session: Session, payload: dict[str, Any]) -> None:
 
     run_id = int(payload["run_id"])
     session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
-    session.execute(sa.update(StressRun).where(
-        StressRun.id == run_id, StressRun.status.in_(("queued", "running"))  # type: ignore[attr-defined]
-    ).values(status="queued", progress=0.0, started_at=None))
+    session.execute(
+        sa.update(StressRun)
+        .where(
+            StressRun.id == run_id,
+            StressRun.status.in_(("queued", "running")),  # type: ignore[attr-defined]
+        )
+        .values(status="queued", progress=0.0, started_at=None)
+    )
 
 
 def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> None:
@@ -125,9 +133,14 @@ def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> N
 
     run_id = int(payload["run_id"])
     session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
-    session.execute(sa.update(StressRun).where(
-        StressRun.id == run_id, StressRun.status.in_(("queued", "running"))  # type: ignore[attr-defined]
-    ).values(status="failed", error=reason, finished_at=_now()))
+    session.execute(
+        sa.update(StressRun)
+        .where(
+            StressRun.id == run_id,
+            StressRun.status.in_(("queued", "running")),  # type: ignore[attr-defined]
+        )
+        .values(status="failed", error=reason, finished_at=_now())
+    )
 
 
 # ------------------------------------------------------------- securitization pricing
@@ -142,8 +155,13 @@ def _pricing(ctx: JobContext) -> Any:
         if done is None:
             try:
                 done = products.price_securitization(
-                    session, int(p["securitization_id"]), PriceRequest.model_validate(p["request"]),
-                    tenant=str(p["tenant"]), actor=str(p["actor"]), job_id=ctx.job_id)
+                    session,
+                    int(p["securitization_id"]),
+                    PriceRequest.model_validate(p["request"]),
+                    tenant=str(p["tenant"]),
+                    actor=str(p["actor"]),
+                    job_id=ctx.job_id,
+                )
             except ValuationError as exc:  # the inputs, not the worker: no retry
                 raise JobFailed(str(exc)) from exc
     return done.model_dump(mode="json", by_alias=True)
@@ -160,9 +178,14 @@ def _sensitivities(ctx: JobContext) -> Any:
     req = dict(ctx.payload["request"])
     try:
         return risk.sensitivities_now(
-            ctx.session_factory, str(ctx.payload["tenant"]), paths=int(req["paths"]), seed=int(req["seed"]),
-            as_of=date.fromisoformat(req["as_of"]), horizon_months=int(req["horizon_months"]),
-            bumps=req.get("bumps"))
+            ctx.session_factory,
+            str(ctx.payload["tenant"]),
+            paths=int(req["paths"]),
+            seed=int(req["seed"]),
+            as_of=date.fromisoformat(req["as_of"]),
+            horizon_months=int(req["horizon_months"]),
+            bumps=req.get("bumps"),
+        )
     except ValuationError as exc:  # the book or the request, not the worker
         raise JobFailed(str(exc)) from exc
 
@@ -175,7 +198,9 @@ def _loan_revaluation(ctx: JobContext) -> Any:
     body = RevalueIn.model_validate(ctx.payload["request"])
     with ctx.session_factory() as session:
         try:
-            return credit.revalue_book(session, str(ctx.payload["tenant"]), body, actor=str(ctx.payload["actor"]))
+            return credit.revalue_book(
+                session, str(ctx.payload["tenant"]), body, actor=str(ctx.payload["actor"])
+            )
         except ValuationError as exc:
             raise JobFailed(str(exc)) from exc
 
@@ -211,9 +236,15 @@ def _pid_alive(pid: int) -> bool:
 class Worker:
     """One worker: claims and runs jobs one at a time."""
 
-    def __init__(self, session_factory: Callable[[], Session], settings: Any = None, *,
-                 lease_s: float = DEFAULT_LEASE_S, heartbeat_s: float = DEFAULT_HEARTBEAT_S,
-                 poll_s: float = DEFAULT_POLL_S) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        settings: Any = None,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.lease_s = lease_s
@@ -260,17 +291,25 @@ class Worker:
                 handler = HANDLERS.get(job.kind)
                 payload = json.loads(job.payload or "{}")
                 if job.attempts < job.max_attempts:
-                    values: dict[str, Any] = {"status": "queued", "worker": None,
-                                              "heartbeat_at": None, "progress": 0.0}
+                    values: dict[str, Any] = {
+                        "status": "queued",
+                        "worker": None,
+                        "heartbeat_at": None,
+                        "progress": 0.0,
+                    }
                     outcome = "retried"
                 else:
-                    reason = (f"interrupted: the worker running this job stopped "
-                              f"{job.attempts} times (max_attempts {job.max_attempts})")
+                    reason = (
+                        f"interrupted: the worker running this job stopped "
+                        f"{job.attempts} times (max_attempts {job.max_attempts})"
+                    )
                     values = {"status": "failed", "error": reason, "finished_at": now}
                     outcome = "failed"
-                done = session.execute(sa.update(Job).where(
-                    Job.id == job.id, Job.status == "running", Job.worker == job.worker
-                ).values(**values))
+                done = session.execute(
+                    sa.update(Job)
+                    .where(Job.id == job.id, Job.status == "running", Job.worker == job.worker)
+                    .values(**values)
+                )
                 if not done.rowcount:  # type: ignore[attr-defined]
                     session.rollback()
                     continue
@@ -281,12 +320,17 @@ class Worker:
                         handler.on_give_up(session, payload, values["error"])
                 session.commit()
                 if job.started_at is not None:
-                    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(
-                        tzinfo=UTC)
+                    started = (
+                        job.started_at
+                        if job.started_at.tzinfo
+                        else job.started_at.replace(tzinfo=UTC)
+                    )
                     JOB_DURATION.labels(job.kind, outcome).observe(
-                        max(0.0, (now - started).total_seconds()))
-                logger.warning("job %s (%s) of dead worker %s: %s", job.id, job.kind,
-                               job.worker, outcome)
+                        max(0.0, (now - started).total_seconds())
+                    )
+                logger.warning(
+                    "job %s (%s) of dead worker %s: %s", job.id, job.kind, job.worker, outcome
+                )
                 handled.append(int(job.id))  # type: ignore[arg-type]
         return handled
 
@@ -295,17 +339,30 @@ class Worker:
         """Take the oldest queued job (None when there is none)."""
         with self.session_factory() as session:
             for _ in range(5):
-                q = (select(Job).where(Job.status == "queued").order_by(Job.id)  # type: ignore[arg-type]
-                     .limit(1).with_for_update(skip_locked=True))
+                q = (
+                    select(Job)
+                    .where(Job.status == "queued")
+                    .order_by(Job.id)  # type: ignore[arg-type]
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
                 job = session.exec(q).first()
                 if job is None:
                     session.rollback()
                     return None
                 now = _now()
-                done = session.execute(sa.update(Job).where(
-                    Job.id == job.id, Job.status == "queued").values(
-                    status="running", worker=self.ident, attempts=Job.attempts + 1,
-                    heartbeat_at=now, started_at=now, progress=0.0))
+                done = session.execute(
+                    sa.update(Job)
+                    .where(Job.id == job.id, Job.status == "queued")
+                    .values(
+                        status="running",
+                        worker=self.ident,
+                        attempts=Job.attempts + 1,
+                        heartbeat_at=now,
+                        started_at=now,
+                        progress=0.0,
+                    )
+                )
                 session.commit()
                 if done.rowcount:  # type: ignore[attr-defined]
                     session.refresh(job)
@@ -316,9 +373,11 @@ class Worker:
         while not stop.wait(self.heartbeat_s):
             try:
                 with self.session_factory() as session:
-                    session.execute(sa.update(Job).where(
-                        Job.id == job_id, Job.worker == self.ident,
-                        Job.status == "running").values(heartbeat_at=_now()))
+                    session.execute(
+                        sa.update(Job)
+                        .where(Job.id == job_id, Job.worker == self.ident, Job.status == "running")
+                        .values(heartbeat_at=_now())
+                    )
                     session.commit()
             except Exception:  # a missed beat is retried at the next one
                 logger.exception("heartbeat of job %s failed", job_id)
@@ -326,9 +385,13 @@ class Worker:
     def _progress(self, job_id: int) -> Callable[[float], None]:
         def report(fraction: float) -> None:
             with self.session_factory() as session:
-                session.execute(sa.update(Job).where(Job.id == job_id, Job.worker == self.ident)
-                                .values(progress=min(0.99, max(0.0, float(fraction)))))
+                session.execute(
+                    sa.update(Job)
+                    .where(Job.id == job_id, Job.worker == self.ident)
+                    .values(progress=min(0.99, max(0.0, float(fraction))))
+                )
                 session.commit()
+
         return report
 
     def run_job(self, job: Job) -> str:
@@ -339,8 +402,12 @@ class Worker:
         if after_claim_hook is not None:
             after_claim_hook(job_id)
         stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True,
-                                name=f"datafin-heartbeat-{job_id}")
+        beat = threading.Thread(
+            target=self._heartbeat,
+            args=(job_id, stop),
+            daemon=True,
+            name=f"datafin-heartbeat-{job_id}",
+        )
         beat.start()
         started = time.perf_counter()
         result: Any = None
@@ -349,9 +416,15 @@ class Worker:
             handler = HANDLERS.get(job.kind)
             if handler is None:
                 raise JobFailed(f"unknown job kind {job.kind!r}")
-            result = handler.run(JobContext(job_id, json.loads(job.payload or "{}"),
-                                            self.session_factory, self.settings,
-                                            self._progress(job_id)))
+            result = handler.run(
+                JobContext(
+                    job_id,
+                    json.loads(job.payload or "{}"),
+                    self.session_factory,
+                    self.settings,
+                    self._progress(job_id),
+                )
+            )
         except JobFailed as exc:
             error = str(exc)
         except Exception as exc:  # the job ends in a state, whatever went wrong
@@ -362,15 +435,26 @@ class Worker:
             beat.join(timeout=5)
         status = "failed" if error is not None else "succeeded"
         with self.session_factory() as session:
-            session.execute(sa.update(Job).where(
-                Job.id == job_id, Job.worker == self.ident, Job.status == "running").values(
-                status=status, error=error[:4000] if error else None,
-                result=json.dumps(result, default=str) if result is not None else None,
-                progress=1.0 if status == "succeeded" else Job.progress, finished_at=_now()))
+            session.execute(
+                sa.update(Job)
+                .where(Job.id == job_id, Job.worker == self.ident, Job.status == "running")
+                .values(
+                    status=status,
+                    error=error[:4000] if error else None,
+                    result=json.dumps(result, default=str) if result is not None else None,
+                    progress=1.0 if status == "succeeded" else Job.progress,
+                    finished_at=_now(),
+                )
+            )
             session.commit()
         JOB_DURATION.labels(job.kind, status).observe(time.perf_counter() - started)
-        logger.info("job %s (%s) %s", job_id, job.kind, status,
-                    extra={"fields": {"job_id": job_id, "kind": job.kind, "status": status}})
+        logger.info(
+            "job %s (%s) %s",
+            job_id,
+            job.kind,
+            status,
+            extra={"fields": {"job_id": job_id, "kind": job.kind, "status": status}},
+        )
         return status
 
     def close(self) -> None:
@@ -412,8 +496,9 @@ class Worker:
         logger.info("worker %s stopped", self.ident)
 
 
-def main(*, lease_s: float = DEFAULT_LEASE_S, poll_s: float = DEFAULT_POLL_S,
-         once: bool = False) -> None:
+def main(
+    *, lease_s: float = DEFAULT_LEASE_S, poll_s: float = DEFAULT_POLL_S, once: bool = False
+) -> None:
     """Entry point of ``datafin worker`` (configuration from the environment)."""
     from api.observability import configure_logging
     from api.settings import Settings

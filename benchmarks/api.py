@@ -79,13 +79,17 @@ def _wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> d
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"req_per_s": float(rps.group(1)) if rps else float("nan"),
-            "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "errors": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "req_per_s": float(rps.group(1)) if rps else float("nan"),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
-async def _httpx_load(url: str, headers: dict[str, str], seconds: int,
-                      connections: int) -> dict[str, float]:
+async def _httpx_load(
+    url: str, headers: dict[str, str], seconds: int, connections: int
+) -> dict[str, float]:
     import httpx
 
     latencies: list[float] = []
@@ -93,6 +97,7 @@ async def _httpx_load(url: str, headers: dict[str, str], seconds: int,
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
+
         async def loop() -> None:
             nonlocal errors
             while time.perf_counter() < stop_at:
@@ -110,15 +115,18 @@ async def _httpx_load(url: str, headers: dict[str, str], seconds: int,
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000.0
 
-    return {"req_per_s": len(latencies) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "errors": errors}
+    return {
+        "req_per_s": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
 
 
 def _load(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
     if shutil.which("wrk"):
         return {**_wrk(url, headers, seconds, connections), "generator": "wrk"}
-    return {**asyncio.run(_httpx_load(url, headers, seconds, connections)),
-            "generator": "httpx"}
+    return {**asyncio.run(_httpx_load(url, headers, seconds, connections)), "generator": "httpx"}
 
 
 def run() -> dict[str, Any]:
@@ -129,8 +137,13 @@ def run() -> dict[str, Any]:
         url = f"sqlite:///{tmp}/bench.db"
         # one key sends every request: the per-key rate limit (100/s by default) would answer
         # most of them 429, so the measured server runs with the limits out of reach
-        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING",
-               "RATE_LIMIT_PER_SECOND": "1000000000", "RATE_LIMIT_BURST": "1000000000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "1000000000",
+            "RATE_LIMIT_BURST": "1000000000",
+        }
         env.pop("ENVIRONMENT", None)
         subprocess.run([datafin, "demo"], env=env, check=True, capture_output=True, timeout=900)
 
@@ -146,19 +159,40 @@ def run() -> dict[str, Any]:
             quote = session.exec(select(AssetQuote)).first()
             assert quote is not None, "the demo stored no quote"
             asset = session.get(DataAsset, quote.asset_id)
-            key, _ = create_api_key(session, role="admin", tenant=asset.owner_tenant,
-                                    label="benchmark")
+            key, _ = create_api_key(
+                session, role="admin", tenant=asset.owner_tenant, label="benchmark"
+            )
             asset_id = quote.asset_id
         engine.dispose()
 
         port_d, port_b = _port(), _port()
         procs = [
-            subprocess.Popen([datafin, "serve", "--port", str(port_d), "--log-level", "warning"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            subprocess.Popen([sys.executable, "-m", "uvicorn", "benchmarks.api:bare_app",
-                              "--port", str(port_b), "--loop", "uvloop", "--http", "httptools",
-                              "--no-access-log", "--log-level", "warning"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            subprocess.Popen(
+                [datafin, "serve", "--port", str(port_d), "--log-level", "warning"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "benchmarks.api:bare_app",
+                    "--port",
+                    str(port_b),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
         ]
         try:
             _wait_up(f"http://127.0.0.1:{port_d}/health")
@@ -184,8 +218,14 @@ def run() -> dict[str, Any]:
                     p.kill()
     bare = results["bare_health"]["req_per_s"]
     if any(r["errors"] for r in results.values()):  # a ratio of error answers means nothing
-        raise RuntimeError(f"non-2xx answers under load: { {k: r['errors'] for k, r in results.items()} }")
-    return {"connections": connections, "seconds": seconds, "server_workers": 1,
-            **results,
-            "quote_vs_bare_health": results["quote"]["req_per_s"] / bare if bare else None,
-            "targets": {"quote_vs_bare_health": ">= 0.5", "quote_p99_ms": "< 25"}}
+        raise RuntimeError(
+            f"non-2xx answers under load: { {k: r['errors'] for k, r in results.items()} }"
+        )
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "server_workers": 1,
+        **results,
+        "quote_vs_bare_health": results["quote"]["req_per_s"] / bare if bare else None,
+        "targets": {"quote_vs_bare_health": ">= 0.5", "quote_p99_ms": "< 25"},
+    }

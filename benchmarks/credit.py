@@ -53,17 +53,19 @@ TRANCHES = [(0.0, 0.03), (0.03, 0.07), (0.07, 0.10), (0.10, 0.15), (0.15, 0.30)]
 
 def _book(n: int, rng: np.random.Generator) -> pd.DataFrame:
     starts = np.datetime64("2025-01-01") + rng.integers(0, 365, n)
-    return pd.DataFrame({
-        "loan_id": np.arange(n),
-        "principal": np.round(rng.uniform(1e6, 2e7, n), 2),
-        "annual_rate": np.round(rng.uniform(0.025, 0.09, n), 5),
-        "start_date": starts,
-        "tenor_months": rng.choice([12, 24, 36, 48, 60], n),
-        "amortization": rng.choice(["annuity", "linear", "bullet"], n),
-        "frequency_months": rng.choice([1, 3, 6, 12], n, p=[0.55, 0.25, 0.1, 0.1]),
-        "day_count": rng.choice(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"], n),
-        "calendar": rng.choice(np.array(["China", "TARGET", None], dtype=object), n),
-    })
+    return pd.DataFrame(
+        {
+            "loan_id": np.arange(n),
+            "principal": np.round(rng.uniform(1e6, 2e7, n), 2),
+            "annual_rate": np.round(rng.uniform(0.025, 0.09, n), 5),
+            "start_date": starts,
+            "tenor_months": rng.choice([12, 24, 36, 48, 60], n),
+            "amortization": rng.choice(["annuity", "linear", "bullet"], n),
+            "frequency_months": rng.choice([1, 3, 6, 12], n, p=[0.55, 0.25, 0.1, 0.1]),
+            "day_count": rng.choice(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"], n),
+            "calendar": rng.choice(np.array(["China", "TARGET", None], dtype=object), n),
+        }
+    )
 
 
 def _quantlib_loan(row: pd.Series) -> tuple[list[float], list[float]]:
@@ -73,8 +75,16 @@ def _quantlib_loan(row: pd.Series) -> tuple[list[float], list[float]]:
     start = to_ql_date(pd.Timestamp(row.start_date).date())
     freq = int(row.frequency_months)
     n = int(row.tenor_months) // freq
-    sched = ql.Schedule(start, start + ql.Period(int(row.tenor_months), ql.Months), ql.Period(freq, ql.Months),
-                        cal, ql.ModifiedFollowing, ql.ModifiedFollowing, ql.DateGeneration.Forward, False)
+    sched = ql.Schedule(
+        start,
+        start + ql.Period(int(row.tenor_months), ql.Months),
+        ql.Period(freq, ql.Months),
+        cal,
+        ql.ModifiedFollowing,
+        ql.ModifiedFollowing,
+        ql.DateGeneration.Forward,
+        False,
+    )
     dc = DayCount.parse(row.day_count).to_ql()
     p0, r = float(row.principal), float(row.annual_rate)
     notionals = [p0]
@@ -101,16 +111,18 @@ def _quantlib_loan(row: pd.Series) -> tuple[list[float], list[float]]:
 
 def _issue_book(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Monthly 30/360 annuities from 2025-01-15, 12-60 months, start dates as Python dates."""
-    return pd.DataFrame({
-        "loan_id": np.arange(n),
-        "principal": np.round(rng.uniform(1e5, 1e7, n), 2),
-        "annual_rate": np.round(rng.uniform(0.025, 0.09, n), 5),
-        "start_date": [date(2025, 1, 15)] * n,
-        "tenor_months": rng.integers(12, 61, n),
-        "amortization": "annuity",
-        "frequency_months": 1,
-        "day_count": "30/360",
-    })
+    return pd.DataFrame(
+        {
+            "loan_id": np.arange(n),
+            "principal": np.round(rng.uniform(1e5, 1e7, n), 2),
+            "annual_rate": np.round(rng.uniform(0.025, 0.09, n), 5),
+            "start_date": [date(2025, 1, 15)] * n,
+            "tenor_months": rng.integers(12, 61, n),
+            "amortization": "annuity",
+            "frequency_months": 1,
+            "day_count": "30/360",
+        }
+    )
 
 
 def _best_of(fn, repeats: int = REPEATS) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -125,18 +137,29 @@ def _best_of(fn, repeats: int = REPEATS) -> tuple[float, float]:  # type: ignore
 
 def _numpy_floor(rows: int) -> tuple[float, float]:
     """A plain numpy write of the same rows: five fresh 8-byte columns (id, date, three floats), filled."""
+
     def write() -> None:
-        cols = [np.empty(rows, dtype=np.int64), np.empty(rows, dtype="datetime64[D]"),
-                np.empty(rows), np.empty(rows), np.empty(rows)]
+        cols = [
+            np.empty(rows, dtype=np.int64),
+            np.empty(rows, dtype="datetime64[D]"),
+            np.empty(rows),
+            np.empty(rows),
+            np.empty(rows),
+        ]
         for c in cols:
             c[...] = 1
+
     return _best_of(write)
 
 
-def _schedule_workload(name: str, book: pd.DataFrame, rng: np.random.Generator) -> dict[str, object]:
+def _schedule_workload(
+    name: str, book: pd.DataFrame, rng: np.random.Generator
+) -> dict[str, object]:
     import credit.loans as loans_module
 
-    schedules(book.iloc[:10], dates_as="datetime64")  # compile (or load) the kernel outside the timing
+    schedules(
+        book.iloc[:10], dates_as="datetime64"
+    )  # compile (or load) the kernel outside the timing
     t_vec, t_cold = _best_of(lambda: schedules(book, dates_as="datetime64"), 5)
     long = schedules(book, dates_as="datetime64")
     t_cols, _ = _best_of(lambda: schedule_columns(book), 5)
@@ -184,10 +207,15 @@ def _schedule_workload(name: str, book: pd.DataFrame, rng: np.random.Generator) 
         "quantlib_scaled_seconds": round(t_ql_scaled, 3),
         "speedup": round(t_ql_scaled / t_vec, 1),
         "max_relative_difference": max_rel,
-        "targets": {"speedup_at_least": 50, "seconds_below": 1.0, "ratio_to_floor_at_most": 10,
-                    "relative_difference_below": 1e-8},
-        "targets_met": bool(t_ql_scaled / t_vec >= 50 and t_vec < 1.0 and t_vec <= 10 * floor
-                            and max_rel <= 1e-8),
+        "targets": {
+            "speedup_at_least": 50,
+            "seconds_below": 1.0,
+            "ratio_to_floor_at_most": 10,
+            "relative_difference_below": 1e-8,
+        },
+        "targets_met": bool(
+            t_ql_scaled / t_vec >= 50 and t_vec < 1.0 and t_vec <= 10 * floor and max_rel <= 1e-8
+        ),
     }
 
 
@@ -195,16 +223,25 @@ def _schedules_benchmark() -> list[dict[str, object]]:
     rng = np.random.default_rng(SEED)
     mixed = _book(N_LOANS, rng)
     mixed["start_date"] = [pd.Timestamp(x).date() for x in mixed["start_date"]]
-    return [_schedule_workload("mixed conventions (annuity/linear/bullet; 1/3/6/12 months; four day counts;"
-                               " China/TARGET/no calendar)", mixed, rng),
-            _schedule_workload("monthly 30/360 annuities from 2025-01-15, 12-60 months",
-                               _issue_book(N_LOANS, rng), rng)]
+    return [
+        _schedule_workload(
+            "mixed conventions (annuity/linear/bullet; 1/3/6/12 months; four day counts;"
+            " China/TARGET/no calendar)",
+            mixed,
+            rng,
+        ),
+        _schedule_workload(
+            "monthly 30/360 annuities from 2025-01-15, 12-60 months", _issue_book(N_LOANS, rng), rng
+        ),
+    ]
 
 
 FINANCEPY_STEPS = (50, 100, 200, 400)
 #: FinancePy (GPL) is never a dependency: it runs in its own environment, made by
 #: ``make bench-financepy``, or the interpreter named by ``FINANCEPY_PYTHON``.
-FINANCEPY_PYTHON = os.environ.get("FINANCEPY_PYTHON", str(Path(__file__).parents[1] / ".venv-financepy" / "bin" / "python"))
+FINANCEPY_PYTHON = os.environ.get(
+    "FINANCEPY_PYTHON", str(Path(__file__).parents[1] / ".venv-financepy" / "bin" / "python")
+)
 _FINANCEPY_SCRIPT = """
 import json, sys, time
 import numpy as np
@@ -222,15 +259,28 @@ print(json.dumps(out))
 """
 
 
-def _financepy(pds: np.ndarray, units: np.ndarray, rho: np.ndarray) -> dict[int, tuple[float, np.ndarray]] | str:
+def _financepy(
+    pds: np.ndarray, units: np.ndarray, rho: np.ndarray
+) -> dict[int, tuple[float, np.ndarray]] | str:
     """FinancePy's recursion (rectangle rule on [-6, 6]) at several step counts, in its own process."""
     if not Path(FINANCEPY_PYTHON).exists():
         return f"not run: no FinancePy environment at {FINANCEPY_PYTHON} (make bench-financepy)"
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "pool.npz"
         np.savez(inputs, pds=pds, units=units, beta=np.sqrt(rho))
-        done = subprocess.run([FINANCEPY_PYTHON, "-c", _FINANCEPY_SCRIPT, str(inputs), str(Path(tmp) / "dist"),
-                               ",".join(map(str, FINANCEPY_STEPS))], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                FINANCEPY_PYTHON,
+                "-c",
+                _FINANCEPY_SCRIPT,
+                str(inputs),
+                str(Path(tmp) / "dist"),
+                ",".join(map(str, FINANCEPY_STEPS)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             return f"not run: FinancePy failed: {done.stderr.strip().splitlines()[-1:]}"
         times = json.loads(done.stdout.strip().splitlines()[-1])  # FinancePy prints a banner first
@@ -251,7 +301,9 @@ def _portfolio_benchmark() -> dict[str, object]:
     unit = 0.2e6
     units = np.rint(eads * lgds / unit)
     max_units = int(units.sum()) + 1
-    losses, probs = loss_distribution(pds, eads, lgds, rho, max_units=max_units)  # compile outside the timing
+    losses, probs = loss_distribution(
+        pds, eads, lgds, rho, max_units=max_units
+    )  # compile outside the timing
 
     def adaptive() -> object:
         return recursion_distribution(pds, eads, lgds, rho, max_units=max_units)
@@ -259,12 +311,18 @@ def _portfolio_benchmark() -> dict[str, object]:
     t_rec, t_cold = _best_of(adaptive)
     dist = recursion_distribution(pds, eads, lgds, rho, max_units=max_units)
     assert dist.grid_exact and dist.loss_unit == unit
-    el_rec = [tranche_expected_loss(dist.losses / total, dist.probabilities, a, d) for a, d in TRANCHES]
+    el_rec = [
+        tranche_expected_loss(dist.losses / total, dist.probabilities, a, d) for a, d in TRANCHES
+    ]
     t0 = time.perf_counter()
-    l_ref, p_ref = loss_distribution(pds, eads, lgds, rho, n_nodes=800, z_max=10.0, max_units=max_units)
+    l_ref, p_ref = loss_distribution(
+        pds, eads, lgds, rho, n_nodes=800, z_max=10.0, max_units=max_units
+    )
     t_ref = time.perf_counter() - t0
     el_ref = [tranche_expected_loss(l_ref / total, p_ref, a, d) for a, d in TRANCHES]
-    l_fix, p_fix = loss_distribution(pds, eads, lgds, rho, n_nodes=DEFAULT_NODES, max_units=max_units)
+    l_fix, p_fix = loss_distribution(
+        pds, eads, lgds, rho, n_nodes=DEFAULT_NODES, max_units=max_units
+    )
     el_fix = [tranche_expected_loss(l_fix / total, p_fix, a, d) for a, d in TRANCHES]
     t0 = time.perf_counter()
     l_mc, p_mc = loss_distribution(pds, eads, lgds, rho, method="mc", n_paths=100_000, seed=SEED)
@@ -274,7 +332,14 @@ def _portfolio_benchmark() -> dict[str, object]:
         tl = np.clip(l_mc / total - a, 0.0, d - a) / (d - a)
         mean = float(tl @ p_mc)
         se = math.sqrt(max(float(((tl - mean) ** 2) @ p_mc), 0.0) / 100_000)
-        mc.append({"tranche": [a, d], "mc": mean, "std_error": se, "z_vs_recursion": (mean - ref) / se if se > 0 else 0.0})
+        mc.append(
+            {
+                "tranche": [a, d],
+                "mc": mean,
+                "std_error": se,
+                "z_vs_recursion": (mean - ref) / se if se > 0 else 0.0,
+            }
+        )
     err = max(abs(x - y) for x, y in zip(el_rec, el_ref, strict=True))
 
     fp = _financepy(pds, units, rho)
@@ -285,18 +350,32 @@ def _portfolio_benchmark() -> dict[str, object]:
         financepy = []
         for steps, (secs, fdist) in sorted(fp.items()):
             fl = np.arange(fdist.size) * unit
-            fel = [tranche_expected_loss(fl / total, fdist / fdist.sum(), a, d) for a, d in TRANCHES]
-            financepy.append({"steps": steps, "seconds": round(secs, 4),
-                              "max_abs_error_vs_converged": max(abs(x - y) for x, y in zip(fel, el_ref, strict=True))})
+            fel = [
+                tranche_expected_loss(fl / total, fdist / fdist.sum(), a, d) for a, d in TRANCHES
+            ]
+            financepy.append(
+                {
+                    "steps": steps,
+                    "seconds": round(secs, 4),
+                    "max_abs_error_vs_converged": max(
+                        abs(x - y) for x, y in zip(fel, el_ref, strict=True)
+                    ),
+                }
+            )
         # FinancePy's rectangle rule on [-6, 6] levels off at an error of its own: compare
         # with its fastest run within 10 % of its best error (or within 1e-7, if it gets there)
         best = min(f["max_abs_error_vs_converged"] for f in financepy)
-        reference_run = next(f for f in financepy
-                             if f["max_abs_error_vs_converged"] <= max(1.1 * best, 1e-7))
-        faster = {"financepy_steps": reference_run["steps"], "financepy_seconds": reference_run["seconds"],
-                  "financepy_error": reference_run["max_abs_error_vs_converged"],
-                  "ours_seconds": round(t_rec, 4), "ours_error": err,
-                  "faster": bool(t_rec < reference_run["seconds"])}
+        reference_run = next(
+            f for f in financepy if f["max_abs_error_vs_converged"] <= max(1.1 * best, 1e-7)
+        )
+        faster = {
+            "financepy_steps": reference_run["steps"],
+            "financepy_seconds": reference_run["seconds"],
+            "financepy_error": reference_run["max_abs_error_vs_converged"],
+            "ours_seconds": round(t_rec, 4),
+            "ours_error": err,
+            "faster": bool(t_rec < reference_run["seconds"]),
+        }
     return {
         "loans": n,
         "loss_unit": unit,
@@ -315,7 +394,9 @@ def _portfolio_benchmark() -> dict[str, object]:
         "tranche_el_recursion": el_rec,
         "tranche_el_converged": el_ref,
         "max_abs_error_vs_converged": err,
-        "max_abs_error_fixed_128_nodes": max(abs(x - y) for x, y in zip(el_fix, el_ref, strict=True)),
+        "max_abs_error_fixed_128_nodes": max(
+            abs(x - y) for x, y in zip(el_fix, el_ref, strict=True)
+        ),
         "expected_loss_recursion": float(dist.losses @ dist.probabilities),
         "expected_loss_exact": float(np.sum(pds * eads * lgds)),
         "financepy": financepy,
@@ -325,11 +406,17 @@ def _portfolio_benchmark() -> dict[str, object]:
         "monte_carlo_seconds": round(t_mc, 3),
         "monte_carlo_tranches": mc,
         "targets": {"abs_error_below": 1e-7, "faster_than_financepy": True},
-        "targets_met": bool(err < 1e-7 and dist.integration.error_estimate <= 1e-7
-                            and (faster is None or faster["faster"])),
+        "targets_met": bool(
+            err < 1e-7
+            and dist.integration.error_estimate <= 1e-7
+            and (faster is None or faster["faster"])
+        ),
     }
 
 
 def run() -> dict[str, object]:
-    return {"as_of": date(2025, 1, 1).isoformat(), "schedules": _schedules_benchmark(),
-            "portfolio": _portfolio_benchmark()}
+    return {
+        "as_of": date(2025, 1, 1).isoformat(),
+        "schedules": _schedules_benchmark(),
+        "portfolio": _portfolio_benchmark(),
+    }

@@ -46,10 +46,18 @@ def build_deal(seed: int = 7) -> Deal:
     """A 1,000-loan pool of data-collateralised loans (RMB 5-20 million, 12-60 months)."""
     rng = np.random.default_rng(seed)
     amort = ("annuity", "linear", "bullet")
-    loans = [{"loan_id": f"L{i:04d}", "balance": float(rng.uniform(5e6, 2e7)),
-              "annual_rate": float(rng.uniform(0.04, 0.08)), "term_months": int(rng.integers(12, 61)),
-              "amortization": amort[i % 3], "pd": float(rng.uniform(0.005, 0.05)),
-              "recovery_rate": float(rng.uniform(0.2, 0.5))} for i in range(N_LOANS)]
+    loans = [
+        {
+            "loan_id": f"L{i:04d}",
+            "balance": float(rng.uniform(5e6, 2e7)),
+            "annual_rate": float(rng.uniform(0.04, 0.08)),
+            "term_months": int(rng.integers(12, 61)),
+            "amortization": amort[i % 3],
+            "pd": float(rng.uniform(0.005, 0.05)),
+            "recovery_rate": float(rng.uniform(0.2, 0.5)),
+        }
+        for i in range(N_LOANS)
+    ]
     spec = {
         "pool": {"loans": loans, "prepayment_rate": 0.05, "recovery_lag_months": 0},
         "tranches": [
@@ -69,13 +77,22 @@ def build_deal(seed: int = 7) -> Deal:
 
 
 def _table(res: Any) -> list[dict[str, Any]]:
-    return [{"name": t.name, "attach": t.attach, "detach": t.detach,
-             "expected_loss": round(t.expected_loss, 6),
-             "el_std_error": round(t.expected_loss_std_error, 7),
-             "prob_loss": round(t.prob_loss, 5), "price": round(t.price, 4),
-             "yield": round(t.yield_rate, 5), "discount_margin_bp": round(t.discount_margin_bp, 1),
-             "duration": round(t.duration, 3), "duration_basis": t.duration_basis}
-            for t in res.tranches]
+    return [
+        {
+            "name": t.name,
+            "attach": t.attach,
+            "detach": t.detach,
+            "expected_loss": round(t.expected_loss, 6),
+            "el_std_error": round(t.expected_loss_std_error, 7),
+            "prob_loss": round(t.prob_loss, 5),
+            "price": round(t.price, 4),
+            "yield": round(t.yield_rate, 5),
+            "discount_margin_bp": round(t.discount_margin_bp, 1),
+            "duration": round(t.duration, 3),
+            "duration_basis": t.duration_basis,
+        }
+        for t in res.tranches
+    ]
 
 
 def run() -> dict[str, Any]:
@@ -85,12 +102,26 @@ def run() -> dict[str, Any]:
 
     tracemalloc.start()
     t0 = time.perf_counter()
-    plain = analyze_deal(deal, market=market, method="mc", correlation=CORRELATION, n_paths=N_PATHS,
-                         seed=SEED, chunk_size=CHUNK)
+    plain = analyze_deal(
+        deal,
+        market=market,
+        method="mc",
+        correlation=CORRELATION,
+        n_paths=N_PATHS,
+        seed=SEED,
+        chunk_size=CHUNK,
+    )
     plain_wall = time.perf_counter() - t0
     t1 = time.perf_counter()
-    strat = analyze_deal(deal, market=market, method="stratified", correlation=CORRELATION,
-                         n_paths=N_PATHS, seed=SEED + 1, chunk_size=CHUNK)
+    strat = analyze_deal(
+        deal,
+        market=market,
+        method="stratified",
+        correlation=CORRELATION,
+        n_paths=N_PATHS,
+        seed=SEED + 1,
+        chunk_size=CHUNK,
+    )
     strat_wall = time.perf_counter() - t1
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -101,9 +132,17 @@ def run() -> dict[str, Any]:
     wf_ref = run_waterfall_reference(deal, pool_cashflows_reference(sched, d))
     ref_time = time.perf_counter() - t2
     wf_vec = run_waterfall(deal, pool_cashflows_from_default_periods(sched, d))
-    diff = max(float(np.abs(getattr(wf_ref, f) - getattr(wf_vec, f)).max())
-               for f in ("interest_paid", "principal_paid", "writedown", "pdl_cure", "residual",
-                         "reserve_end"))
+    diff = max(
+        float(np.abs(getattr(wf_ref, f) - getattr(wf_vec, f)).max())
+        for f in (
+            "interest_paid",
+            "principal_paid",
+            "writedown",
+            "pdl_cure",
+            "residual",
+            "reserve_end",
+        )
+    )
     total = time.perf_counter() - t0
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -116,17 +155,28 @@ def run() -> dict[str, Any]:
         to_plain_se = strat_wall * (s.expected_loss_std_error / p.expected_loss_std_error) ** 2
         ratio = to_plain_se / plain_wall
         worst = max(worst, ratio)
-        se = (p.expected_loss_std_error ** 2 + s.expected_loss_std_error ** 2) ** 0.5
-        classes.append({"name": p.name, "plain_el": round(p.expected_loss, 6),
-                        "stratified_el": round(s.expected_loss, 6),
-                        "difference_in_std_errors": round((s.expected_loss - p.expected_loss) / se, 2),
-                        "variance_reduction": round((p.expected_loss_std_error
-                                                     / max(s.expected_loss_std_error, 1e-300)) ** 2, 1),
-                        "seconds_to_plain_std_error": round(to_plain_se, 3),
-                        "time_ratio_to_plain": round(ratio, 4)})
+        se = (p.expected_loss_std_error**2 + s.expected_loss_std_error**2) ** 0.5
+        classes.append(
+            {
+                "name": p.name,
+                "plain_el": round(p.expected_loss, 6),
+                "stratified_el": round(s.expected_loss, 6),
+                "difference_in_std_errors": round((s.expected_loss - p.expected_loss) / se, 2),
+                "variance_reduction": round(
+                    (p.expected_loss_std_error / max(s.expected_loss_std_error, 1e-300)) ** 2, 1
+                ),
+                "seconds_to_plain_std_error": round(to_plain_se, 3),
+                "time_ratio_to_plain": round(ratio, 4),
+            }
+        )
     return {
-        "loans": N_LOANS, "tranches": len(deal.tranches), "paths": N_PATHS,
-        "periods": sched.n_periods, "chunk_paths": CHUNK, "seed": SEED, "correlation": CORRELATION,
+        "loans": N_LOANS,
+        "tranches": len(deal.tranches),
+        "paths": N_PATHS,
+        "periods": sched.n_periods,
+        "chunk_paths": CHUNK,
+        "seed": SEED,
+        "correlation": CORRELATION,
         "plain_seconds": round(plain_wall, 3),
         "stratified_seconds": round(strat_wall, 3),
         "whole_run_seconds": round(total, 3),
@@ -138,11 +188,16 @@ def run() -> dict[str, Any]:
         "reference_seconds_per_path": round(ref_time / SLICE, 5),
         "vectorised_seconds_per_path": round(plain_wall / N_PATHS, 7),
         "slice_max_abs_difference": diff,
-        "targets": {"time_ratio": 0.25, "wall_seconds": 60, "memory_mib": 2048,
-                    "met": bool(worst <= 0.25 and total < 60 and peak < 2 * 2**30
-                                and rss_kib < 2 * 2**20)},
-        "pool_expected_loss": {"plain": round(plain.pool_expected_loss, 6),
-                               "stratified": round(strat.pool_expected_loss, 6)},
+        "targets": {
+            "time_ratio": 0.25,
+            "wall_seconds": 60,
+            "memory_mib": 2048,
+            "met": bool(worst <= 0.25 and total < 60 and peak < 2 * 2**30 and rss_kib < 2 * 2**20),
+        },
+        "pool_expected_loss": {
+            "plain": round(plain.pool_expected_loss, 6),
+            "stratified": round(strat.pool_expected_loss, 6),
+        },
         "expected_loss_basis": plain.expected_loss_basis,
         "plain": _table(plain),
         "stratified": _table(strat),

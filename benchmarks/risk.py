@@ -39,13 +39,27 @@ def make_book(n_assets: int = N_ASSETS, n_loans: int = N_LOANS, seed: int = 11) 
     rng = np.random.default_rng(seed)
     rev = rng.lognormal(np.log(1e5), 0.5, n_assets)
     assets = [
-        AssetPosition(id=f"a{i}", category=CATEGORIES[i % 5], currency="CNY",
-                      revenue_0=float(rev[i]), growth_rate=float(g), volatility=float(v),
-                      obsolescence_hazard=0.003, half_life_months=float(h),
-                      economic_life_months=MONTHS, risk_premium=0.06, cross_border=bool(i % 3 == 0))
-        for i, (g, v, h) in enumerate(zip(rng.uniform(-0.05, 0.1, n_assets),
-                                          rng.uniform(0.1, 0.4, n_assets),
-                                          rng.uniform(24, 96, n_assets), strict=True))
+        AssetPosition(
+            id=f"a{i}",
+            category=CATEGORIES[i % 5],
+            currency="CNY",
+            revenue_0=float(rev[i]),
+            growth_rate=float(g),
+            volatility=float(v),
+            obsolescence_hazard=0.003,
+            half_life_months=float(h),
+            economic_life_months=MONTHS,
+            risk_premium=0.06,
+            cross_border=bool(i % 3 == 0),
+        )
+        for i, (g, v, h) in enumerate(
+            zip(
+                rng.uniform(-0.05, 0.1, n_assets),
+                rng.uniform(0.1, 0.4, n_assets),
+                rng.uniform(24, 96, n_assets),
+                strict=True,
+            )
+        )
     ]
     per = n_loans // n_assets
     value = rev * 35.0
@@ -53,19 +67,39 @@ def make_book(n_assets: int = N_ASSETS, n_loans: int = N_LOANS, seed: int = 11) 
     pds = rng.uniform(0.005, 0.05, n_loans)
     mats = rng.choice([1.0, 2.0, 3.0], n_loans)
     loans = [
-        LoanPosition(id=f"l{j}", currency="CNY", principal=float(value[j // per] * share[j] / per),
-                     pd=float(pds[j]), lgd=0.40, annual_rate=0.05, maturity_years=float(mats[j]),
-                     collateral={f"a{j // per}": 1.0 / per})
+        LoanPosition(
+            id=f"l{j}",
+            currency="CNY",
+            principal=float(value[j // per] * share[j] / per),
+            pd=float(pds[j]),
+            lgd=0.40,
+            annual_rate=0.05,
+            maturity_years=float(mats[j]),
+            collateral={f"a{j // per}": 1.0 / per},
+        )
         for j in range(n_loans)
     ]
     tranches = []
     for d in range(5):
         pool = tuple(f"l{j}" for j in range(d * 1000, (d + 1) * 1000))
-        for name, a, b, c in (("equity", 0.0, 0.08, 0.12), ("mezzanine", 0.08, 0.2, 0.06),
-                              ("senior", 0.2, 1.0, 0.025)):
-            tranches.append(TranchePosition(id=f"s{d}-{name}", securitization_id=f"s{d}",
-                                            name=name, attach=a, detach=b, notional=1e7,
-                                            coupon=c, maturity_years=3.0, loan_ids=pool))
+        for name, a, b, c in (
+            ("equity", 0.0, 0.08, 0.12),
+            ("mezzanine", 0.08, 0.2, 0.06),
+            ("senior", 0.2, 1.0, 0.025),
+        ):
+            tranches.append(
+                TranchePosition(
+                    id=f"s{d}-{name}",
+                    securitization_id=f"s{d}",
+                    name=name,
+                    attach=a,
+                    detach=b,
+                    notional=1e7,
+                    coupon=c,
+                    maturity_years=3.0,
+                    loan_ids=pool,
+                )
+            )
     return Book.build("CNY", assets, loans, tranches)
 
 
@@ -76,8 +110,11 @@ def scenarios() -> list[Scenario]:
         lib[-1].scaled(0.5),
         Scenario("slump_x2", lib[1].scaled(2.0).shocks, 12),
         Scenario("curve_twist", Shocks(key_rate_shifts_bp={"1Y": 150, "5Y": 50, "10Y": -25}), 6),
-        Scenario("consumer_crash", Shocks(revenue_multiplier_by_category={"consumer": 0.5},
-                                          pd_multiplier=1.5), 24),
+        Scenario(
+            "consumer_crash",
+            Shocks(revenue_multiplier_by_category={"consumer": 0.5}, pd_multiplier=1.5),
+            24,
+        ),
     ]
     return lib + extra
 
@@ -114,12 +151,20 @@ def run() -> dict[str, Any]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None, memory_limit="6GiB") as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit="6GiB",
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             t1 = time.perf_counter()
             dask_res = StressRunner(book, grid, config, DaskExecutor(client=client)).run(
-                scenarios())
+                scenarios()
+            )
             dask_s = time.perf_counter() - t1
             worker_rss = client.run(_maxrss_mb)
     # the local runs come after the cluster so that the workers (forked or spawned) start
@@ -132,31 +177,46 @@ def run() -> dict[str, Any]:
     identical = bool(a.equals(b))
     severe = local_res[5].aggregate
     return {
-        "book": {"assets": N_ASSETS, "loans": N_LOANS, "tranches": len(book.tranches),
-                 "scenarios": len(scenarios()), "paths": N_PATHS, "months": MONTHS,
-                 "build_seconds": round(build_s, 2)},
-        "local": {"wall_seconds": round(local_s, 2), "peak_traced_mb": round(local_peak, 1),
-                  "asset_chunk_size": config.asset_chunk_size,
-                  "loan_chunk_size": config.loan_chunk_size},
-        "local_4x_chunks": {"wall_seconds": round(big_s, 2),
-                            "peak_traced_mb": round(big_peak, 1),
-                            "asset_chunk_size": big.asset_chunk_size},
+        "book": {
+            "assets": N_ASSETS,
+            "loans": N_LOANS,
+            "tranches": len(book.tranches),
+            "scenarios": len(scenarios()),
+            "paths": N_PATHS,
+            "months": MONTHS,
+            "build_seconds": round(build_s, 2),
+        },
+        "local": {
+            "wall_seconds": round(local_s, 2),
+            "peak_traced_mb": round(local_peak, 1),
+            "asset_chunk_size": config.asset_chunk_size,
+            "loan_chunk_size": config.loan_chunk_size,
+        },
+        "local_4x_chunks": {
+            "wall_seconds": round(big_s, 2),
+            "peak_traced_mb": round(big_peak, 1),
+            "asset_chunk_size": big.asset_chunk_size,
+        },
         "process_max_rss_mb": round(local_rss, 1),
-        "dask_2_workers": {"wall_seconds": round(dask_s, 2),
-                           "worker_max_rss_mb": {k: round(v, 1) for k, v in worker_rss.items()}},
+        "dask_2_workers": {
+            "wall_seconds": round(dask_s, 2),
+            "worker_max_rss_mb": {k: round(v, 1) for k, v in worker_rss.items()},
+        },
         "ratio_dask_over_local": round(dask_s / local_s, 3),
         "ratio_peak_4x_over_1x_chunks": round(big_peak / local_peak, 2),
         # the per-position figures every run must hold (variants x positions x metrics):
         # with the chunked working set below them, they set the peak
         "result_arrays_mb": round(_result_mb(book), 1),
         "asset_chunk_working_set_mb": {
-            str(c.asset_chunk_size): round(2 * c.asset_chunk_size * N_PATHS * MONTHS * 8
-                                           / 2**20, 1) for c in (config, big)},
+            str(c.asset_chunk_size): round(2 * c.asset_chunk_size * N_PATHS * MONTHS * 8 / 2**20, 1)
+            for c in (config, big)
+        },
         "identical_local_and_dask": identical,
         "target_seconds": 60,
         "within_target": bool(local_s < 60 and dask_s < 60),
         "seed": config.seed,
-        "severe_combined_expected_loss": {"base": float(severe.loc["expected_loss", "base"]),
-                                          "stressed": float(severe.loc["expected_loss",
-                                                                       "stressed"])},
+        "severe_combined_expected_loss": {
+            "base": float(severe.loc["expected_loss", "base"]),
+            "stressed": float(severe.loc["expected_loss", "stressed"]),
+        },
     }

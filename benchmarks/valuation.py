@@ -52,7 +52,9 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def _inputs(rng: np.random.Generator, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _inputs(
+    rng: np.random.Generator, n_assets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     k = np.arange(1, MONTHS + 1, dtype=np.float64)
     r0 = np.exp(rng.normal(np.log(600_000.0), 0.5, n_assets))
     growth = rng.uniform(-0.02, 0.03, n_assets)
@@ -64,7 +66,14 @@ def _inputs(rng: np.random.Generator, n_assets: int) -> tuple[np.ndarray, np.nda
     return expected, sigma, hazard, dfs
 
 
-def _naive(expected: np.ndarray, sigma: float, hazard: float, dfs: np.ndarray, n: int, rng: np.random.Generator) -> list[float]:
+def _naive(
+    expected: np.ndarray,
+    sigma: float,
+    hazard: float,
+    dfs: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> list[float]:
     """Per-path, per-month Python loop (the baseline)."""
     values = []
     for _ in range(n):
@@ -94,7 +103,15 @@ def run() -> dict[str, float]:
 
     def kernel() -> np.ndarray:
         cf = simulate_cash_flows(
-            e0, s0, PATHS, rng, antithetic=True, jump_hazard=h0, jump_loss=0.5, out=out, scratch=scratch
+            e0,
+            s0,
+            PATHS,
+            rng,
+            antithetic=True,
+            jump_hazard=h0,
+            jump_loss=0.5,
+            out=out,
+            scratch=scratch,
         )
         return discount_paths(cf, dfs)
 
@@ -137,9 +154,19 @@ def run() -> dict[str, float]:
         sds = np.tile([0.15, 0.4], (n_assets, 1))
         tracemalloc.start()
         t = time.perf_counter()
-        summarise_batch(expected[:n_assets], sigma[:n_assets], dfs, PATHS, rng, weights=weights,
-                        other_values=others, other_sds=sds, jump_hazard=hazard[:n_assets],
-                        jump_loss=0.5, horizon_months=6)
+        summarise_batch(
+            expected[:n_assets],
+            sigma[:n_assets],
+            dfs,
+            PATHS,
+            rng,
+            weights=weights,
+            other_values=others,
+            other_sds=sds,
+            jump_hazard=hazard[:n_assets],
+            jump_loss=0.5,
+            horizon_months=6,
+        )
         elapsed = time.perf_counter() - t
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
@@ -149,7 +176,9 @@ def run() -> dict[str, float]:
     mixture_s, peak_1000 = mixture_run(ASSETS)
 
     # The batch and the one-asset kernel agree in mean (same model): relative gap in s.e.
-    mean_gap = float(abs(values[0].mean() - kernel().mean()) / (values[0].std() / math.sqrt(PATHS / 2)))
+    mean_gap = float(
+        abs(values[0].mean() - kernel().mean()) / (values[0].std() / math.sqrt(PATHS / 2))
+    )
 
     from valuation import AssetProfile, MarketData, value_asset
     from valuation.conventions import Compounding, DayCount
@@ -159,10 +188,16 @@ def run() -> dict[str, float]:
     a = sample.assets[0]
     profile = AssetProfile.from_mapping({**a.profile, "id": a.key})
     market = MarketData.flat_rate(
-        sample.as_of, 0.02, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+        sample.as_of,
+        0.02,
+        currency="CNY",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.ANNUAL,
     )
     va_ms = _median_ms(
-        lambda: value_asset(a.signals, a.costs, sample.comparables, profile, sample.as_of, market, PATHS, 1),
+        lambda: value_asset(
+            a.signals, a.costs, sample.comparables, profile, sample.as_of, market, PATHS, 1
+        ),
         5,
     )
     return {

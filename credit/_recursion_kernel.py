@@ -27,7 +27,9 @@ from credit._jit import PARALLEL_LOCK
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
 
-def _one_node(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray, row: np.ndarray) -> None:
+def _one_node(
+    cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray, row: np.ndarray
+) -> None:
     row[:] = 0.0
     row[0] = 1.0
     top = 0
@@ -59,7 +61,9 @@ def _one_node(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndar
             top += k + 1
 
 
-def _all_nodes(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray, out: np.ndarray) -> None:
+def _all_nodes(
+    cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray, out: np.ndarray
+) -> None:
     for q in _prange(cp.shape[0]):
         _one_node(cp[q], order, k_lo, w_lo, out[q])
 
@@ -68,8 +72,9 @@ _prange = range
 _compiled: Callable[..., None] | None = None
 
 
-def conditional_distributions(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray,
-                              n_units: int) -> np.ndarray:
+def conditional_distributions(
+    cp: np.ndarray, order: np.ndarray, k_lo: np.ndarray, w_lo: np.ndarray, n_units: int
+) -> np.ndarray:
     """P(L = j unit | z_q) for every node q (rows of ``cp``), shape ``(n_nodes, n_units + 1)``."""
     global _compiled, _prange
     with PARALLEL_LOCK:
@@ -81,6 +86,11 @@ def conditional_distributions(cp: np.ndarray, order: np.ndarray, k_lo: np.ndarra
             _prange = numba.prange
             _compiled = numba.njit(cache=True, nogil=True, parallel=True)(_all_nodes)
         out = np.empty((cp.shape[0], n_units + 1))
-        _compiled(np.ascontiguousarray(cp), order.astype(np.int64), k_lo.astype(np.int64),
-                  w_lo.astype(np.float64), out)
+        _compiled(
+            np.ascontiguousarray(cp),
+            order.astype(np.int64),
+            k_lo.astype(np.int64),
+            w_lo.astype(np.float64),
+            out,
+        )
     return out

@@ -73,7 +73,9 @@ def _month_length(y: int, m: int) -> int:
     return 31
 
 
-def _year_fraction(s: int, y1: int, m1: int, d1: int, e: int, y2: int, m2: int, d2: int, dc: int) -> float:
+def _year_fraction(
+    s: int, y1: int, m1: int, d1: int, e: int, y2: int, m2: int, d2: int, dc: int
+) -> float:
     """Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2) (civil dates given,
     so that the row loop never converts days back to dates)."""
     days = float(e - s)
@@ -91,14 +93,30 @@ def _year_fraction(s: int, y1: int, m1: int, d1: int, e: int, y2: int, m2: int, 
     if y1 == y2:
         return days / len1
     len2 = 366.0 if _is_leap(y2) else 365.0
-    return ((_days_from_civil(y1 + 1, 1, 1) - s) / len1 + (y2 - y1 - 1)
-            + (e - _days_from_civil(y2, 1, 1)) / len2)
+    return (
+        (_days_from_civil(y1 + 1, 1, 1) - s) / len1
+        + (y2 - y1 - 1)
+        + (e - _days_from_civil(y2, 1, 1)) / len2
+    )
 
 
-def _rows(start: np.ndarray, n_per: np.ndarray, offsets: np.ndarray, freq: np.ndarray, code: np.ndarray,
-          dc: np.ndarray, principal: np.ndarray, rate: np.ndarray, cal_code: np.ndarray,
-          cal_table: np.ndarray, table_lo: int, pay_out: np.ndarray, interest_out: np.ndarray,
-          repaid_out: np.ndarray, balance_out: np.ndarray) -> None:
+def _rows(
+    start: np.ndarray,
+    n_per: np.ndarray,
+    offsets: np.ndarray,
+    freq: np.ndarray,
+    code: np.ndarray,
+    dc: np.ndarray,
+    principal: np.ndarray,
+    rate: np.ndarray,
+    cal_code: np.ndarray,
+    cal_table: np.ndarray,
+    table_lo: int,
+    pay_out: np.ndarray,
+    interest_out: np.ndarray,
+    repaid_out: np.ndarray,
+    balance_out: np.ndarray,
+) -> None:
     """Fill the output rows of every loan (rows laid out loan by loan, in input order, loan
     ``i`` from row ``offsets[i]``). Loans are independent, so they are spread over the cores."""
     for i in _prange(start.size):
@@ -153,8 +171,13 @@ def rows(*args: Any) -> None:
 
             jit = njit(cache=True, nogil=True)
             g = globals()
-            for name in ("_days_from_civil", "_civil_from_days", "_is_leap", "_month_length",
-                         "_year_fraction"):
+            for name in (
+                "_days_from_civil",
+                "_civil_from_days",
+                "_is_leap",
+                "_month_length",
+                "_year_fraction",
+            ):
                 g[name] = jit(g[name])
             g["_prange"] = prange
             _compiled = njit(cache=True, nogil=True, parallel=True)(_rows)

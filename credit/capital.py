@@ -46,13 +46,17 @@ def _as_array(value: object, field: str) -> FloatArray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ConventionError(f"The `{field}` must be a number. Got {value!r}.", field=field) from None
+        raise ConventionError(
+            f"The `{field}` must be a number. Got {value!r}.", field=field
+        ) from None
     if not np.all(np.isfinite(arr)):
         raise ConventionError(f"The `{field}` must be finite. Got {value!r}.", field=field)
     return arr
 
 
-def asset_correlation(pd: float | FloatArray, sales_meur: float | None = None) -> float | FloatArray:
+def asset_correlation(
+    pd: float | FloatArray, sales_meur: float | None = None
+) -> float | FloatArray:
     """Basel IRB corporate asset correlation R (decimal), with the optional SME adjustment.
 
     Parameters
@@ -140,7 +144,10 @@ def irb_capital(
         raise ConventionError(
             f"The `lgd` of `irb_capital` must be a decimal in [0, 1]. Got {lgd!r}.", field="lgd"
         )
-    if not (isinstance(maturity_years, int | float) and math.isfinite(maturity_years)) or maturity_years <= 0:
+    if (
+        not (isinstance(maturity_years, int | float) and math.isfinite(maturity_years))
+        or maturity_years <= 0
+    ):
         raise ConventionError(
             f"The `maturity_years` of `irb_capital` must be a positive number of years. "
             f"Got {maturity_years!r}.",
@@ -154,7 +161,8 @@ def irb_capital(
         )
     if not (0.0 <= pd_floor < 1.0):
         raise ConventionError(
-            f"The `pd_floor` of `irb_capital` must be in [0, 1). Got {pd_floor!r}.", field="pd_floor"
+            f"The `pd_floor` of `irb_capital` must be in [0, 1). Got {pd_floor!r}.",
+            field="pd_floor",
         )
     m = float(maturity_years)
     if maturity_bounds is not None:
@@ -204,13 +212,23 @@ def irb_figures(
     basel2_scaling: bool = False,
 ) -> CapitalResult:
     """K, risk weight, RWA, capital (= K x EAD) and regulatory EL (= PD x LGD x EAD) in one go."""
-    k = float(irb_capital(pd, lgd, maturity_years, sales_meur, pd_floor=pd_floor,
-                          basel2_scaling=basel2_scaling))
+    k = float(
+        irb_capital(
+            pd, lgd, maturity_years, sales_meur, pd_floor=pd_floor, basel2_scaling=basel2_scaling
+        )
+    )
     rwa = risk_weighted_assets(k, ead)
     p_used = max(float(pd), pd_floor)
     return CapitalResult(
-        pd=float(pd), pd_used=p_used, lgd=float(lgd), ead=float(ead),
+        pd=float(pd),
+        pd_used=p_used,
+        lgd=float(lgd),
+        ead=float(ead),
         maturity_years=float(maturity_years),
         correlation=float(asset_correlation(p_used, sales_meur)),
-        k=k, risk_weight=12.5 * k, rwa=rwa, capital=k * ead, expected_loss=p_used * lgd * ead,
+        k=k,
+        risk_weight=12.5 * k,
+        rwa=rwa,
+        capital=k * ead,
+        expected_loss=p_used * lgd * ead,
     )

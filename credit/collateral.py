@@ -38,14 +38,16 @@ from valuation.haircut import haircut_from_quantile
 #: facts"). Categories with recurring, contractible revenue (financial, industrial)
 #: sit at the upper end; personal-data-heavy categories (healthcare, consumer), whose
 #: disposal is restricted, at the lower end. Every bank can override the table.
-DEFAULT_ADVANCE_RATES: Mapping[str, float] = MappingProxyType({
-    "financial": 0.50,
-    "industrial": 0.45,
-    "geospatial": 0.40,
-    "consumer": 0.30,
-    "healthcare": 0.20,
-    "other": 0.25,
-})
+DEFAULT_ADVANCE_RATES: Mapping[str, float] = MappingProxyType(
+    {
+        "financial": 0.50,
+        "industrial": 0.45,
+        "geospatial": 0.40,
+        "consumer": 0.30,
+        "healthcare": 0.20,
+        "other": 0.25,
+    }
+)
 #: Bounds every advance rate must respect (IP-lending range used as the policy envelope).
 ADVANCE_RATE_BOUNDS = (0.15, 0.60)
 #: Default liquidation cost of a data asset, fraction of value (disposal through an
@@ -60,7 +62,11 @@ WARN_LTV = 0.60
 
 
 def _finite(value: float, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.floating)
+        or not math.isfinite(value)
+    ):
         raise ConventionError(f"The `{name}` must be a finite number. Got {value!r}.", field=name)
     if positive and value <= 0:
         raise ConventionError(f"The `{name}` must be positive. Got {value!r}.", field=name)
@@ -72,7 +78,9 @@ def _finite(value: float, name: str, *, positive: bool = False, nonneg: bool = F
 def _fraction(value: float, name: str) -> float:
     v = _finite(value, name)
     if not 0.0 <= v <= 1.0:
-        raise ConventionError(f"The `{name}` must be a decimal in [0, 1]. Got {value!r}.", field=name)
+        raise ConventionError(
+            f"The `{name}` must be a decimal in [0, 1]. Got {value!r}.", field=name
+        )
     return v
 
 
@@ -97,21 +105,30 @@ def supervisory_haircut(h_m: float, t_m_days: float, n_r_days: float) -> float:
     t = _finite(t_m_days, "t_m_days", positive=True)
     n = _finite(n_r_days, "n_r_days")
     if n < 1:
-        raise ConventionError(f"The `n_r_days` must be at least 1. Got {n_r_days!r}.", field="n_r_days")
+        raise ConventionError(
+            f"The `n_r_days` must be at least 1. Got {n_r_days!r}.", field="n_r_days"
+        )
     return h * math.sqrt((n + t - 1.0) / t)
 
 
 def scale_ten_day_haircut(h_10: float, t_m_days: float) -> float:
     """``H_M = H_10 sqrt(T_M / 10)``: a 10-business-day haircut restated for ``T_M`` days."""
-    return _finite(h_10, "h_10", nonneg=True) * math.sqrt(_finite(t_m_days, "t_m_days", positive=True) / 10.0)
+    return _finite(h_10, "h_10", nonneg=True) * math.sqrt(
+        _finite(t_m_days, "t_m_days", positive=True) / 10.0
+    )
 
 
-def exposure_after_mitigation(e: float, c: float, h_e: float = 0.0, h_c: float = 0.0, h_fx: float = 0.0) -> float:
+def exposure_after_mitigation(
+    e: float, c: float, h_e: float = 0.0, h_c: float = 0.0, h_fx: float = 0.0
+) -> float:
     """``E* = max(0, E (1 + H_E) - C (1 - H_C - H_FX))`` (currency of ``e``)."""
     e = _finite(e, "e", nonneg=True)
     c = _finite(c, "c", nonneg=True)
-    return max(0.0, e * (1.0 + _finite(h_e, "h_e", nonneg=True))
-               - c * (1.0 - _finite(h_c, "h_c", nonneg=True) - _finite(h_fx, "h_fx", nonneg=True)))
+    return max(
+        0.0,
+        e * (1.0 + _finite(h_e, "h_e", nonneg=True))
+        - c * (1.0 - _finite(h_c, "h_c", nonneg=True) - _finite(h_fx, "h_fx", nonneg=True)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +145,14 @@ class AdvancePolicy:
     def __post_init__(self) -> None:
         lo, hi = self.bounds
         if not 0.0 <= lo <= hi <= 1.0:
-            raise ConventionError(f"The `bounds` must satisfy 0 <= low <= high <= 1. Got {self.bounds!r}.", field="bounds")
+            raise ConventionError(
+                f"The `bounds` must satisfy 0 <= low <= high <= 1. Got {self.bounds!r}.",
+                field="bounds",
+            )
         if "other" not in self.rates:
-            raise ConventionError("The advance-rate table needs an `other` entry.", field="advance_rates.other")
+            raise ConventionError(
+                "The advance-rate table needs an `other` entry.", field="advance_rates.other"
+            )
         for name, rate in self.rates.items():
             if not isinstance(rate, int | float) or not lo <= float(rate) <= hi:
                 raise ConventionError(
@@ -180,7 +202,10 @@ def monte_carlo_haircut(
     v0 = _finite(value_0, "value_0", positive=True)
     v = np.asarray(horizon_values, dtype=np.float64)
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
-        raise ConventionError("The `horizon_values` must be a non-empty 1-d array of finite values.", field="horizon_values")
+        raise ConventionError(
+            "The `horizon_values` must be a non-empty 1-d array of finite values.",
+            field="horizon_values",
+        )
     q = _fraction(quantile, "quantile")
     c = _fraction(liquidation_cost, "liquidation_cost")
     f = _fraction(floor, "floor")
@@ -215,7 +240,9 @@ def max_loan(value: float, haircut: float, advance_rate: float) -> float:
     return min(adv * _finite(value, "value", nonneg=True), lending_value(value, haircut))
 
 
-def origination_warnings(principal: float | None, value: float, tenor_months: int | None) -> tuple[str, ...]:
+def origination_warnings(
+    principal: float | None, value: float, tenor_months: int | None
+) -> tuple[str, ...]:
     """Warnings when the tenor exceeds 36 months or LTV (principal / value) exceeds 60 %."""
     out = []
     if tenor_months is not None and tenor_months > WARN_TENOR_MONTHS:
@@ -241,8 +268,9 @@ def assess_collateral(
 
     ``max_loan = min(advance_rate(category) x value_0, lending_value)``; ``ltv = principal / value_0``.
     """
-    haircut, market = monte_carlo_haircut(value_0, horizon_values, quantile=quantile,
-                                          liquidation_cost=liquidation_cost, floor=floor)
+    haircut, market = monte_carlo_haircut(
+        value_0, horizon_values, quantile=quantile, liquidation_cost=liquidation_cost, floor=floor
+    )
     pol = policy or AdvancePolicy()
     lv = lending_value(value_0, haircut)
     adv = pol.advance_rate(category)
@@ -250,8 +278,14 @@ def assess_collateral(
         _finite(principal, "principal", positive=True)
     ltv = None if principal is None else principal / value_0
     return CollateralAssessment(
-        value=float(value_0), haircut=haircut, market_haircut=market, liquidation_cost=liquidation_cost,
-        lending_value=lv, advance_rate=adv, max_loan=min(adv * float(value_0), lv), ltv=ltv,
+        value=float(value_0),
+        haircut=haircut,
+        market_haircut=market,
+        liquidation_cost=liquidation_cost,
+        lending_value=lv,
+        advance_rate=adv,
+        max_loan=min(adv * float(value_0), lv),
+        ltv=ltv,
         warnings=origination_warnings(principal, value_0, tenor_months),
     )
 
@@ -259,11 +293,17 @@ def assess_collateral(
 def available_capacity(lending_value: float, pledged_amounts: FloatArray | list[float]) -> float:
     """Lending value not yet pledged to live loans (never negative)."""
     lv = _finite(lending_value, "lending_value", nonneg=True)
-    used = float(np.sum(np.asarray(pledged_amounts, dtype=np.float64))) if len(pledged_amounts) else 0.0
+    used = (
+        float(np.sum(np.asarray(pledged_amounts, dtype=np.float64)))
+        if len(pledged_amounts)
+        else 0.0
+    )
     return max(0.0, lv - used)
 
 
-def can_pledge(lending_value: float, pledged_amounts: FloatArray | list[float], amount: float) -> bool:
+def can_pledge(
+    lending_value: float, pledged_amounts: FloatArray | list[float], amount: float
+) -> bool:
     """True when ``amount`` fits in the asset's unpledged lending value (1e-9 relative slack)."""
     amt = _finite(amount, "amount", positive=True)
     return amt <= available_capacity(lending_value, pledged_amounts) * (1 + 1e-12) + 1e-9

@@ -42,7 +42,9 @@ def regulatory_lgd(*, financial_institution: bool = False, override: float | Non
     """F-IRB LGD for a data-collateralised loan: 40 % (45 % for financial institutions) unless overridden."""
     if override is not None:
         if not (isinstance(override, int | float) and 0.0 <= override <= 1.0):
-            raise ConventionError(f"The `lgd` override must be a decimal in [0, 1]. Got {override!r}.", field="lgd")
+            raise ConventionError(
+                f"The `lgd` override must be a decimal in [0, 1]. Got {override!r}.", field="lgd"
+            )
         return float(override)
     return FIRB_LGD_FINANCIAL if financial_institution else FIRB_LGD_CORPORATE
 
@@ -53,7 +55,9 @@ def downturn_lgd(lgd: float, *, add_on: float | None = None) -> float:
         raise ConventionError(f"The `lgd` must be a decimal in [0, 1]. Got {lgd!r}.", field="lgd")
     if add_on is not None:
         if not (math.isfinite(add_on) and add_on >= 0):
-            raise ConventionError(f"The `add_on` must be a non-negative decimal. Got {add_on!r}.", field="add_on")
+            raise ConventionError(
+                f"The `add_on` must be a non-negative decimal. Got {add_on!r}.", field="add_on"
+            )
         return min(1.0, lgd + add_on)
     return DOWNTURN_INTERCEPT + DOWNTURN_SLOPE * lgd
 
@@ -102,13 +106,18 @@ def economic_lgd(
     v = np.asarray(collateral_values, dtype=np.float64)
     d = np.asarray(defaulted, dtype=bool)
     if v.ndim != 1 or v.shape != d.shape or not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ConventionError("The `collateral_values` must be finite, non-negative, one per path.", field="collateral_values")
+        raise ConventionError(
+            "The `collateral_values` must be finite, non-negative, one per path.",
+            field="collateral_values",
+        )
     ead = np.broadcast_to(np.asarray(exposure, dtype=np.float64), v.shape)
     if not np.all(np.isfinite(ead)) or np.any(ead <= 0):
         raise ConventionError("The `exposure` must be positive.", field="exposure")
     for name, x in (("liquidation_cost", liquidation_cost), ("workout_cost", workout_cost)):
         if not (math.isfinite(x) and 0.0 <= x <= 1.0):
-            raise ConventionError(f"The `{name}` must be a decimal in [0, 1]. Got {x!r}.", field=name)
+            raise ConventionError(
+                f"The `{name}` must be a decimal in [0, 1]. Got {x!r}.", field=name
+            )
     loss = np.maximum(0.0, ead - v * (1.0 - liquidation_cost)) + workout_cost * ead
     loss = np.minimum(loss, ead)
     all_paths = float(loss.sum() / ead.sum())
@@ -122,13 +131,16 @@ def economic_lgd(
         se = 0.0
     if downturn:
         lgd = downturn_lgd(lgd)
-    return EconomicLgdResult(lgd=lgd, lgd_all_paths=all_paths, std_error=se, n_default_paths=n_def, downturn=downturn)
+    return EconomicLgdResult(
+        lgd=lgd, lgd_all_paths=all_paths, std_error=se, n_default_paths=n_def, downturn=downturn
+    )
 
 
 def expected_loss(pd: float, lgd: float, ead: float) -> float:
     """EL = PD x LGD x EAD (currency of EAD)."""
     if not (0.0 <= pd <= 1.0) or not (0.0 <= lgd <= 1.0) or not (math.isfinite(ead) and ead >= 0):
         raise ConventionError(
-            f"EL needs pd and lgd in [0, 1] and ead >= 0. Got pd={pd!r}, lgd={lgd!r}, ead={ead!r}.", field="pd"
+            f"EL needs pd and lgd in [0, 1] and ead >= 0. Got pd={pd!r}, lgd={lgd!r}, ead={ead!r}.",
+            field="pd",
         )
     return pd * lgd * ead

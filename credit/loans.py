@@ -73,7 +73,9 @@ class Amortization(StrEnum):
             return cls(value)
         except ValueError:
             allowed = ", ".join(repr(m.value) for m in cls)
-            raise ConventionError(f"The `{field}` must be one of {allowed}. Got {value!r}.", field=field) from None
+            raise ConventionError(
+                f"The `{field}` must be one of {allowed}. Got {value!r}.", field=field
+            ) from None
 
 
 _BDC = {
@@ -121,7 +123,8 @@ class FloatingRate:
     def __post_init__(self) -> None:
         if not hasattr(self.curve, "discount_factors"):
             raise ConventionError(
-                "The `curve` of `FloatingRate` must have discount_factors(dates).", field="annual_rate"
+                "The `curve` of `FloatingRate` must have discount_factors(dates).",
+                field="annual_rate",
             )
         if not math.isfinite(self.spread_bp) or abs(self.spread_bp) >= 10_000:
             raise ConventionError(
@@ -171,14 +174,24 @@ class LoanTerms:
     business_day_convention: str = "ModifiedFollowing"
 
     def __post_init__(self) -> None:
-        if isinstance(self.principal, bool) or not isinstance(self.principal, int | float) or not math.isfinite(self.principal) or self.principal <= 0:
+        if (
+            isinstance(self.principal, bool)
+            or not isinstance(self.principal, int | float)
+            or not math.isfinite(self.principal)
+            or self.principal <= 0
+        ):
             raise ConventionError(
                 f"The `principal` of a loan must be a positive amount. Got {self.principal!r}.",
                 field="principal",
             )
         if not isinstance(self.annual_rate, FloatingRate):
             r = self.annual_rate
-            if isinstance(r, bool) or not isinstance(r, int | float) or not math.isfinite(r) or abs(r) >= 1.0:
+            if (
+                isinstance(r, bool)
+                or not isinstance(r, int | float)
+                or not math.isfinite(r)
+                or abs(r) >= 1.0
+            ):
                 raise ConventionError(
                     f"The `annual_rate` of a loan must be a decimal in (-1, 1) (0.06 means 6 %). "
                     f"Got {r!r}; was a percentage passed?",
@@ -186,22 +199,32 @@ class LoanTerms:
                 )
         if not isinstance(self.start_date, date):
             raise ConventionError(
-                f"The `start_date` of a loan must be a date. Got {self.start_date!r}.", field="start_date"
+                f"The `start_date` of a loan must be a date. Got {self.start_date!r}.",
+                field="start_date",
             )
-        if self.frequency_months not in FREQUENCIES_MONTHS or isinstance(self.frequency_months, bool):
+        if self.frequency_months not in FREQUENCIES_MONTHS or isinstance(
+            self.frequency_months, bool
+        ):
             raise ConventionError(
                 f"The `frequency_months` must be one of {FREQUENCIES_MONTHS}. Got {self.frequency_months!r}.",
                 field="frequency_months",
             )
         t = self.tenor_months
-        if isinstance(t, bool) or not isinstance(t, int | np.integer) or t <= 0 or t % self.frequency_months:
+        if (
+            isinstance(t, bool)
+            or not isinstance(t, int | np.integer)
+            or t <= 0
+            or t % self.frequency_months
+        ):
             raise ConventionError(
                 f"The `tenor_months` must be a positive whole multiple of frequency_months "
                 f"({self.frequency_months}). Got {t!r}.",
                 field="tenor_months",
             )
         if t > 600:
-            raise ConventionError(f"The `tenor_months` must be at most 600. Got {t!r}.", field="tenor_months")
+            raise ConventionError(
+                f"The `tenor_months` must be at most 600. Got {t!r}.", field="tenor_months"
+            )
         calendar(self.calendar)  # validates the name
         business_day_convention(self.business_day_convention)
 
@@ -274,7 +297,9 @@ def _is_leap(y: IntArray) -> np.ndarray:
 
 
 def _year_fractions_days(
-    s: IntArray, e: IntArray, day_count: DayCount,
+    s: IntArray,
+    e: IntArray,
+    day_count: DayCount,
     civil_s: tuple[IntArray, IntArray, IntArray] | None = None,
     civil_e: tuple[IntArray, IntArray, IntArray] | None = None,
 ) -> FloatArray:
@@ -455,8 +480,17 @@ def schedule(
     >>> round(float(df.interest.iloc[0] + df.principal.iloc[0]), 6)
     19332.801529
     """
-    terms = loan_terms(principal, annual_rate, start_date, tenor_months, amortization,
-                       frequency_months, day_count, calendar, business_day_convention)
+    terms = loan_terms(
+        principal,
+        annual_rate,
+        start_date,
+        tenor_months,
+        amortization,
+        frequency_months,
+        day_count,
+        calendar,
+        business_day_convention,
+    )
     return terms_schedule(terms)
 
 
@@ -471,8 +505,12 @@ def terms_schedule(terms: LoanTerms) -> pd.DataFrame:
     else:
         rates = np.full(n, float(terms.annual_rate))
     interest, repaid, closing = _amortize(
-        np.array([float(terms.principal)]), rates.reshape(1, n), yf.reshape(1, n), np.array([n]),
-        np.array([_AMORT_CODE[terms.amortization]]), np.array([12.0 / terms.frequency_months]),
+        np.array([float(terms.principal)]),
+        rates.reshape(1, n),
+        yf.reshape(1, n),
+        np.array([n]),
+        np.array([_AMORT_CODE[terms.amortization]]),
+        np.array([12.0 / terms.frequency_months]),
         reset_level=isinstance(terms.annual_rate, FloatingRate),
     )
     return pd.DataFrame(
@@ -483,12 +521,22 @@ def terms_schedule(terms: LoanTerms) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- many loans
 
 
-_LOANS_COLUMNS = ("loan_id", "principal", "annual_rate", "start_date", "tenor_months",
-                  "amortization", "frequency_months", "day_count")
+_LOANS_COLUMNS = (
+    "loan_id",
+    "principal",
+    "annual_rate",
+    "start_date",
+    "tenor_months",
+    "amortization",
+    "frequency_months",
+    "day_count",
+)
 
 
 @functools.lru_cache(maxsize=64)
-def _adjusted_years(cal_name: str, bdc_name: str, year_lo: int, year_hi: int) -> tuple[int, IntArray]:
+def _adjusted_years(
+    cal_name: str, bdc_name: str, year_lo: int, year_hi: int
+) -> tuple[int, IntArray]:
     """Every day of the years ``year_lo..year_hi`` moved to a business day (days since
     1970-01-01), computed through QuantLib once per calendar, convention and years."""
     lo = int(_days_from_civil(np.array([year_lo]), np.array([1]), np.array([1]))[0])
@@ -501,9 +549,11 @@ def _adjusted_years(cal_name: str, bdc_name: str, year_lo: int, year_hi: int) ->
 def _adjustment_table(span: IntArray, cal_name: str, bdc_name: str) -> IntArray:
     """`_adjust_days` of a contiguous range of days, from the per-year cache."""
     y_lo = int(_civil_from_days(span[:1])[0][0])
-    y_hi = int(_civil_from_days(span[-1:])[0][0]) + 1  # a following business day may fall in January
+    y_hi = (
+        int(_civil_from_days(span[-1:])[0][0]) + 1
+    )  # a following business day may fall in January
     lo, table = _adjusted_years(cal_name, bdc_name, y_lo, y_hi)
-    return table[span[0] - lo: span[-1] - lo + 1]
+    return table[span[0] - lo : span[-1] - lo + 1]
 
 
 def _adjust_days(days: IntArray, cal_name: str | None, bdc_name: str) -> IntArray:
@@ -516,8 +566,10 @@ def _adjust_days(days: IntArray, cal_name: str | None, bdc_name: str) -> IntArra
     y, m, d = _civil_from_days(uniq)
     base = ql.Date(1, 1, 1970).serialNumber()
     adjusted = np.array(
-        [cal.adjust(ql.Date(int(dd), int(mm), int(yy)), bdc).serialNumber() - base
-         for yy, mm, dd in zip(y.tolist(), m.tolist(), d.tolist(), strict=True)],
+        [
+            cal.adjust(ql.Date(int(dd), int(mm), int(yy)), bdc).serialNumber() - base
+            for yy, mm, dd in zip(y.tolist(), m.tolist(), d.tolist(), strict=True)
+        ],
         dtype=np.int64,
     )
     return adjusted[inverse.reshape(days.shape)]
@@ -567,9 +619,11 @@ def schedules(
     period, so the work is proportional to the number of rows.
     """
     return pd.DataFrame(
-        schedule_columns(loans, business_day_convention=business_day_convention, dates_as=dates_as,
-                         curve=curve),
-        columns=list(SCHEDULE_COLUMNS), copy=False,
+        schedule_columns(
+            loans, business_day_convention=business_day_convention, dates_as=dates_as, curve=curve
+        ),
+        columns=list(SCHEDULE_COLUMNS),
+        copy=False,
     )
 
 
@@ -590,15 +644,22 @@ def schedule_columns(
     if not isinstance(loans, pd.DataFrame):
         raise ConventionError("The `loans` must be a pandas DataFrame.", field="loans")
     if dates_as not in ("date", "datetime64"):
-        raise ConventionError(f"The `dates_as` must be 'date' or 'datetime64'. Got {dates_as!r}.", field="dates_as")
+        raise ConventionError(
+            f"The `dates_as` must be 'date' or 'datetime64'. Got {dates_as!r}.", field="dates_as"
+        )
     missing = [c for c in _LOANS_COLUMNS if c not in loans.columns]
     if missing:
         raise ConventionError(f"The `loans` frame lacks columns {missing}.", field=missing[0])
     n_loans = len(loans)
     if n_loans == 0:
         empty_dates = np.array([], dtype="datetime64[D]" if dates_as == "datetime64" else object)
-        return {"loan_id": loans["loan_id"].to_numpy()[:0], "date": empty_dates, "interest": np.zeros(0),
-                "principal": np.zeros(0), "balance": np.zeros(0)}
+        return {
+            "loan_id": loans["loan_id"].to_numpy()[:0],
+            "date": empty_dates,
+            "interest": np.zeros(0),
+            "principal": np.zeros(0),
+            "balance": np.zeros(0),
+        }
     try:
         principal = loans["principal"].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
@@ -642,7 +703,9 @@ def schedule_columns(
     amort_codes, amort_values = pd.factorize(loans["amortization"], use_na_sentinel=True)
     if (amort_codes < 0).any():
         Amortization.parse(None)
-    code = np.array([_AMORT_CODE[Amortization.parse(v)] for v in amort_values], dtype=np.int64)[amort_codes]
+    code = np.array([_AMORT_CODE[Amortization.parse(v)] for v in amort_values], dtype=np.int64)[
+        amort_codes
+    ]
     dc_codes, dc_values = pd.factorize(loans["day_count"], use_na_sentinel=True)
     if (dc_codes < 0).any():
         DayCount.parse(None)
@@ -663,14 +726,31 @@ def schedule_columns(
         cal_code = lookup[c_codes]
     _bdc(business_day_convention)
     try:
-        start = pd.to_datetime(loans["start_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+        start = (
+            pd.to_datetime(loans["start_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+        )
     except (ValueError, TypeError):
-        raise ConventionError("The `start_date` must be dates (ISO YYYY-MM-DD).", field="start_date") from None
+        raise ConventionError(
+            "The `start_date` must be dates (ISO YYYY-MM-DD).", field="start_date"
+        ) from None
 
     n_per = tenor // freq
     if curve is None and _schedule_kernel.AVAILABLE and not _FORCE_NUMPY:
-        return _kernel_columns(loans, start, n_per, freq, tenor, code, dc_code, cal_code, cal_names,
-                               principal, rate, business_day_convention, dates_as)
+        return _kernel_columns(
+            loans,
+            start,
+            n_per,
+            freq,
+            tenor,
+            code,
+            dc_code,
+            cal_code,
+            cal_names,
+            principal,
+            rate,
+            business_day_convention,
+            dates_as,
+        )
     total = int(n_per.sum())
     offsets = np.cumsum(n_per) - n_per
     k = np.arange(total, dtype=np.int64) - np.repeat(offsets, n_per) + 1  # period 1..n
@@ -707,7 +787,10 @@ def schedule_columns(
     if needs_civil:
         lo_all = int(min(pay.min(), start_adj.min()))
         if lo_all < lo or int(max(pay.max(), start_adj.max())) >= lo + span.size:
-            lo, span = lo_all, np.arange(lo_all, int(max(pay.max(), start_adj.max())) + 1, dtype=np.int64)
+            lo, span = (
+                lo_all,
+                np.arange(lo_all, int(max(pay.max(), start_adj.max())) + 1, dtype=np.int64),
+            )
         span_civil = _civil_from_days(span)
         civil_e = tuple(t[pay - lo] for t in span_civil)
         civil_0 = tuple(t[start_adj - lo] for t in span_civil)
@@ -718,25 +801,35 @@ def schedule_columns(
     if len(present_dcs) == 1:
         yf = _year_fractions_days(prev, pay, next(iter(present_dcs)), civil_s, civil_e)
     else:
-        parts = [_year_fractions_days(prev, pay, dc, civil_s, civil_e) if dc in present_dcs else np.zeros(total)
-                 for dc in _DC_ORDER]
+        parts = [
+            _year_fractions_days(prev, pay, dc, civil_s, civil_e)
+            if dc in present_dcs
+            else np.zeros(total)
+            for dc in _DC_ORDER
+        ]
         yf = np.choose(np.repeat(dc_code, n_per), parts)
     row_rates = None
     if curve is not None:
         # floating: simple forward of the curve over each accrual period + spread_bp
-        spread = (loans["spread_bp"].to_numpy(dtype=np.float64) if "spread_bp" in loans.columns
-                  else np.zeros(n_loans))
+        spread = (
+            loans["spread_bp"].to_numpy(dtype=np.float64)
+            if "spread_bp" in loans.columns
+            else np.zeros(n_loans)
+        )
         if not np.all(np.isfinite(spread)):
             raise ConventionError("The `spread_bp` must be finite basis points.", field="spread_bp")
         uniq, inverse = np.unique(np.concatenate([prev, pay]), return_inverse=True)
         epoch = date(1970, 1, 1)
-        df = np.asarray(curve.discount_factors([epoch + timedelta(days=int(x)) for x in uniq]), dtype=np.float64)
+        df = np.asarray(
+            curve.discount_factors([epoch + timedelta(days=int(x)) for x in uniq]), dtype=np.float64
+        )
         df_prev, df_pay = df[inverse[:total]], df[inverse[total:]]
         with np.errstate(divide="ignore", invalid="ignore"):
             fwd = np.where(yf > 0, (df_prev / df_pay - 1.0) / yf, 0.0)
         row_rates = fwd + np.repeat(spread, n_per) / 10_000.0
-    interest, repaid, closing = _amortize_long(principal, rate, yf, n_per, offsets, code, 12.0 / freq,
-                                               row_rates)
+    interest, repaid, closing = _amortize_long(
+        principal, rate, yf, n_per, offsets, code, 12.0 / freq, row_rates
+    )
     if dates_as == "date":
         out_dates = pay.astype("datetime64[D]").astype(object)
     else:
@@ -751,9 +844,19 @@ def schedule_columns(
 
 
 def _kernel_columns(
-    loans: pd.DataFrame, start: IntArray, n_per: IntArray, freq: IntArray, tenor: IntArray, code: IntArray,
-    dc_code: IntArray, cal_code: IntArray, cal_names: list[str], principal: FloatArray, rate: FloatArray,
-    bdc_name: str, dates_as: str,
+    loans: pd.DataFrame,
+    start: IntArray,
+    n_per: IntArray,
+    freq: IntArray,
+    tenor: IntArray,
+    code: IntArray,
+    dc_code: IntArray,
+    cal_code: IntArray,
+    cal_names: list[str],
+    principal: FloatArray,
+    rate: FloatArray,
+    bdc_name: str,
+    dates_as: str,
 ) -> dict[str, np.ndarray]:
     """`schedule_columns` by the compiled row kernel (fixed-rate loans): one write per row."""
     # every day the book can touch, each adjusted once per calendar (row 0: no calendar)
@@ -770,8 +873,23 @@ def _kernel_columns(
     repaid = np.empty(total)
     closing = np.empty(total)
     offsets = np.cumsum(n_per) - n_per
-    _schedule_kernel.rows(start, n_per, offsets, freq, code, dc_code, principal, rate, cal_code, table, lo,
-                          pay, interest, repaid, closing)
+    _schedule_kernel.rows(
+        start,
+        n_per,
+        offsets,
+        freq,
+        code,
+        dc_code,
+        principal,
+        rate,
+        cal_code,
+        table,
+        lo,
+        pay,
+        interest,
+        repaid,
+        closing,
+    )
     dates = pay.view("datetime64[D]")
     return {
         "loan_id": np.repeat(loans["loan_id"].to_numpy(), n_per),
@@ -783,8 +901,14 @@ def _kernel_columns(
 
 
 def _amortize_long(
-    principal: FloatArray, rate: FloatArray, yf: FloatArray, n_per: IntArray, offsets: IntArray,
-    code: IntArray, periods_per_year: FloatArray, row_rates: FloatArray | None = None,
+    principal: FloatArray,
+    rate: FloatArray,
+    yf: FloatArray,
+    n_per: IntArray,
+    offsets: IntArray,
+    code: IntArray,
+    periods_per_year: FloatArray,
+    row_rates: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Kernel on ragged rows; the same arithmetic as `_amortize`, row for row.
 
@@ -804,7 +928,9 @@ def _amortize_long(
     cd = code[order]
     n_f = n_sorted.astype(np.float64)
 
-    def level_payment(b: FloatArray, rr: FloatArray, per_year: FloatArray, left: FloatArray) -> FloatArray:
+    def level_payment(
+        b: FloatArray, rr: FloatArray, per_year: FloatArray, left: FloatArray
+    ) -> FloatArray:
         rp = rr / per_year
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(np.abs(rp) > 1e-15, b * rp / -np.expm1(-left * np.log1p(rp)), b / left)

@@ -32,7 +32,9 @@ class MonitoringThresholds:
         for name in ("warning", "margin_call", "liquidation"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ConventionError(f"The `{name}` threshold must be a positive decimal. Got {v!r}.", field=name)
+                raise ConventionError(
+                    f"The `{name}` threshold must be a positive decimal. Got {v!r}.", field=name
+                )
         if not self.warning < self.margin_call < self.liquidation:
             raise ConventionError(
                 "The thresholds must satisfy warning < margin_call < liquidation. "
@@ -86,10 +88,14 @@ def revalue(
     """
     t = thresholds or MonitoringThresholds()
     if not (math.isfinite(outstanding) and outstanding >= 0):
-        raise ConventionError(f"The `outstanding` must be a non-negative amount. Got {outstanding!r}.", field="outstanding")
+        raise ConventionError(
+            f"The `outstanding` must be a non-negative amount. Got {outstanding!r}.",
+            field="outstanding",
+        )
     if not (math.isfinite(collateral_value) and collateral_value >= 0):
         raise ConventionError(
-            f"The `collateral_value` must be a non-negative amount. Got {collateral_value!r}.", field="collateral_value"
+            f"The `collateral_value` must be a non-negative amount. Got {collateral_value!r}.",
+            field="collateral_value",
         )
     if outstanding == 0:
         ltv = 0.0

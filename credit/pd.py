@@ -30,27 +30,33 @@ from valuation._typing import BoolArray, FloatArray, IntArray
 from valuation.errors import ConventionError
 
 #: One-year PD by grade (decimal).
-MASTER_SCALE: Mapping[str, float] = MappingProxyType({
-    "AAA": 0.0003,
-    "AA": 0.0005,
-    "A": 0.0008,
-    "BBB": 0.0020,
-    "BB": 0.0070,
-    "B": 0.0330,
-    "CCC": 0.2600,
-})
+MASTER_SCALE: Mapping[str, float] = MappingProxyType(
+    {
+        "AAA": 0.0003,
+        "AA": 0.0005,
+        "A": 0.0008,
+        "BBB": 0.0020,
+        "BB": 0.0070,
+        "B": 0.0330,
+        "CCC": 0.2600,
+    }
+)
 GRADES: tuple[str, ...] = tuple(MASTER_SCALE)
 
 
 def pd_from_rating(rating: str) -> float:
     """One-year PD of a master-scale grade (``AAA`` .. ``CCC``; modifiers ``+``/``-`` ignored)."""
     if not isinstance(rating, str):
-        raise ConventionError(f"The `rating` must be one of {', '.join(GRADES)}. Got {rating!r}.", field="rating")
+        raise ConventionError(
+            f"The `rating` must be one of {', '.join(GRADES)}. Got {rating!r}.", field="rating"
+        )
     grade = rating.strip().upper().rstrip("+-")
     if grade in ("CC", "C"):
         grade = "CCC"
     if grade not in MASTER_SCALE:
-        raise ConventionError(f"The `rating` must be one of {', '.join(GRADES)}. Got {rating!r}.", field="rating")
+        raise ConventionError(
+            f"The `rating` must be one of {', '.join(GRADES)}. Got {rating!r}.", field="rating"
+        )
     return MASTER_SCALE[grade]
 
 
@@ -108,30 +114,48 @@ def pd_from_revenue(
     """
     rev = np.asarray(revenue_paths, dtype=np.float64)
     if rev.ndim != 2 or rev.size == 0 or not np.all(np.isfinite(rev)):
-        raise ConventionError("The `revenue_paths` must be a finite (n_paths, n_months) array.", field="revenue_paths")
+        raise ConventionError(
+            "The `revenue_paths` must be a finite (n_paths, n_months) array.", field="revenue_paths"
+        )
     n_paths, n_months = rev.shape
-    ds = np.broadcast_to(np.asarray(debt_service, dtype=np.float64), (n_months,)) if np.ndim(debt_service) == 0 else np.asarray(debt_service, dtype=np.float64)
+    ds = (
+        np.broadcast_to(np.asarray(debt_service, dtype=np.float64), (n_months,))
+        if np.ndim(debt_service) == 0
+        else np.asarray(debt_service, dtype=np.float64)
+    )
     if ds.shape[0] > n_months:
         raise ConventionError(
-            f"The `debt_service` covers {ds.shape[0]} months but the paths only {n_months}.", field="debt_service"
+            f"The `debt_service` covers {ds.shape[0]} months but the paths only {n_months}.",
+            field="debt_service",
         )
     if np.any(~np.isfinite(ds)) or np.any(ds < 0):
-        raise ConventionError("The `debt_service` must be finite and non-negative.", field="debt_service")
+        raise ConventionError(
+            "The `debt_service` must be finite and non-negative.", field="debt_service"
+        )
     if not 0.0 < share <= 1.0:
         raise ConventionError(f"The `share` must be in (0, 1]. Got {share!r}.", field="share")
     if not isinstance(window_months, int) or window_months < 1:
-        raise ConventionError(f"The `window_months` must be a positive integer. Got {window_months!r}.", field="window_months")
+        raise ConventionError(
+            f"The `window_months` must be a positive integer. Got {window_months!r}.",
+            field="window_months",
+        )
     months = ds.shape[0] if horizon_months is None else int(horizon_months)
     if months < 1 or months > ds.shape[0]:
         raise ConventionError(
-            f"The `horizon_months` must be in [1, {ds.shape[0]}]. Got {horizon_months!r}.", field="horizon_months"
+            f"The `horizon_months` must be in [1, {ds.shape[0]}]. Got {horizon_months!r}.",
+            field="horizon_months",
         )
     rev = rev[:, :months] * share
     ds = ds[:months]
     if window_months > 1:
         c_rev = np.cumsum(rev, axis=1)
         c_ds = np.cumsum(ds)
-        rev_w = c_rev - np.concatenate([np.zeros((n_paths, window_months)), c_rev[:, :-window_months]], axis=1)[:, :months]
+        rev_w = (
+            c_rev
+            - np.concatenate(
+                [np.zeros((n_paths, window_months)), c_rev[:, :-window_months]], axis=1
+            )[:, :months]
+        )
         ds_w = c_ds - np.concatenate([np.zeros(window_months), c_ds[:-window_months]])[:months]
     else:
         rev_w, ds_w = rev, ds
@@ -144,13 +168,21 @@ def pd_from_revenue(
     pd = float(defaulted.mean())
     se = math.sqrt(max(pd * (1.0 - pd), 0.0) / n_paths)
     return RevenuePdResult(
-        pd=max(pd, pd_floor), std_error=se, n_paths=n_paths, horizon_months=months,
-        defaulted=defaulted, default_month=first.astype(np.int64), min_dscr=dscr.min(axis=1),
+        pd=max(pd, pd_floor),
+        std_error=se,
+        n_paths=n_paths,
+        horizon_months=months,
+        defaulted=defaulted,
+        default_month=first.astype(np.int64),
+        min_dscr=dscr.min(axis=1),
     )
 
 
 def annualise_pd(pd: float, horizon_months: int) -> float:
     """One-year PD from a PD over ``horizon_months`` at a constant hazard: ``1 - (1 - pd)^(12 / m)``."""
     if not 0.0 <= pd < 1.0 or horizon_months < 1:
-        raise ConventionError(f"The `pd` must be in [0, 1) and the horizon positive. Got {pd!r}, {horizon_months!r}.", field="pd")
+        raise ConventionError(
+            f"The `pd` must be in [0, 1) and the horizon positive. Got {pd!r}, {horizon_months!r}.",
+            field="pd",
+        )
     return 1.0 - (1.0 - pd) ** (12.0 / horizon_months)

@@ -94,7 +94,9 @@ def _positive_array(values: object, field: str, *, allow_zero: bool = False) -> 
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
     except (TypeError, ValueError):
-        raise ConventionError(f"The `{field}` must be numbers. Got {values!r}.", field=field) from None
+        raise ConventionError(
+            f"The `{field}` must be numbers. Got {values!r}.", field=field
+        ) from None
     if arr.ndim != 1 or arr.size == 0:
         raise ConventionError(f"The `{field}` must be a non-empty 1-d array.", field=field)
     bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
@@ -192,7 +194,11 @@ def _bivariate_normal_cdf_array(h: float, k: FloatArray, r: float) -> FloatArray
         else:
             t_h = owens_t(h, (kf - r * h) / (h * s))
         safe_k = np.where(kf == 0.0, 1.0, kf)
-        t_k = np.where(kf == 0.0, 0.25 * np.sign(h) if h != 0.0 else 0.0, owens_t(kf, (h - r * kf) / (safe_k * s)))
+        t_k = np.where(
+            kf == 0.0,
+            0.25 * np.sign(h) if h != 0.0 else 0.0,
+            owens_t(kf, (h - r * kf) / (safe_k * s)),
+        )
     opposite = ((h < 0.0) & (kf > 0.0)) | ((kf < 0.0) & (h > 0.0))
     zero_case = ((h == 0.0) | (kf == 0.0)) & (h + kf < 0.0)
     beta = np.where(opposite | zero_case, 0.5, 0.0)
@@ -216,7 +222,9 @@ def _lhp_calls(pd: float, rho: float, lgd: float, strikes: FloatArray) -> FloatA
     return np.where(x <= 0.0, lgd * pd, np.where(x >= 1.0, 0.0, call))
 
 
-def vasicek_tranche_loss(pd: float, rho: float, recovery: float, attach: float, detach: float) -> float:
+def vasicek_tranche_loss(
+    pd: float, rho: float, recovery: float, attach: float, detach: float
+) -> float:
     """Expected tranche loss as a fraction of tranche notional, large homogeneous pool.
 
     Parameters
@@ -249,7 +257,9 @@ def vasicek_tranche_loss(pd: float, rho: float, recovery: float, attach: float, 
     pd = _check_probability(pd, "pd")
     rho = float(rho)
     if not (math.isfinite(rho) and 0.0 <= rho < 1.0):
-        raise ConventionError(f"The `rho` must be a correlation in [0, 1). Got {rho!r}.", field="rho")
+        raise ConventionError(
+            f"The `rho` must be a correlation in [0, 1). Got {rho!r}.", field="rho"
+        )
     recovery = _check_probability(recovery, "recovery", closed=True)
     attach = _check_probability(attach, "attach", closed=True)
     detach = _check_probability(detach, "detach", closed=True)
@@ -268,7 +278,9 @@ def vasicek_loss_quantile(pd: float, rho: float, recovery: float, confidence: fl
     pd = _check_probability(pd, "pd")
     q = _check_probability(confidence, "confidence")
     if not 0.0 <= rho < 1.0:
-        raise ConventionError(f"The `rho` must be a correlation in [0, 1). Got {rho!r}.", field="rho")
+        raise ConventionError(
+            f"The `rho` must be a correlation in [0, 1). Got {rho!r}.", field="rho"
+        )
     recovery = _check_probability(recovery, "recovery", closed=True)
     x = ndtr((ndtri(pd) + math.sqrt(rho) * ndtri(q)) / math.sqrt(1.0 - rho))
     return float((1.0 - recovery) * x)
@@ -286,13 +298,17 @@ def vasicek_loss_cdf(x: FloatArray | float, pd: float, rho: float, recovery: flo
 # ----------------------------------------------------------------------------- quadrature
 
 
-def factor_quadrature(n_nodes: int = DEFAULT_NODES, z_max: float = DEFAULT_Z_MAX) -> tuple[FloatArray, FloatArray]:
+def factor_quadrature(
+    n_nodes: int = DEFAULT_NODES, z_max: float = DEFAULT_Z_MAX
+) -> tuple[FloatArray, FloatArray]:
     """Nodes ``z_j`` and weights ``w_j`` with ``sum_j w_j f(z_j) ~ E[f(Z)]``, Z standard normal.
 
     Gauss-Legendre on ``[-z_max, z_max]`` with the normal density folded into the weights.
     """
     if int(n_nodes) < 2:
-        raise ConventionError(f"The `n_nodes` must be at least 2. Got {n_nodes!r}.", field="n_nodes")
+        raise ConventionError(
+            f"The `n_nodes` must be at least 2. Got {n_nodes!r}.", field="n_nodes"
+        )
     if not z_max > 0:
         raise ConventionError(f"The `z_max` must be positive. Got {z_max!r}.", field="z_max")
     x, w = np.polynomial.legendre.leggauss(int(n_nodes))
@@ -352,7 +368,9 @@ def _common_unit(amounts: FloatArray, max_units: int) -> tuple[float, IntArray] 
     return top * g / denom, ks
 
 
-def loss_grid(amounts: FloatArray, *, loss_unit: float | None = None, max_units: int = DEFAULT_MAX_UNITS) -> LossGrid:
+def loss_grid(
+    amounts: FloatArray, *, loss_unit: float | None = None, max_units: int = DEFAULT_MAX_UNITS
+) -> LossGrid:
     """Place per-loan losses on an integer grid (exact when they share a small common unit).
 
     Zero losses (LGD 0) sit at grid point 0; if every loss is zero the unit is 1.
@@ -367,7 +385,9 @@ def loss_grid(amounts: FloatArray, *, loss_unit: float | None = None, max_units:
             return LossGrid(unit, ks, np.ones_like(amounts), True)
         loss_unit = float(amounts.sum()) / max_units
     if not (math.isfinite(loss_unit) and loss_unit > 0):
-        raise ConventionError(f"The `loss_unit` must be positive. Got {loss_unit!r}.", field="loss_unit")
+        raise ConventionError(
+            f"The `loss_unit` must be positive. Got {loss_unit!r}.", field="loss_unit"
+        )
     q = amounts / loss_unit
     k_lo = np.floor(q + 1e-12).astype(np.int64)
     frac = np.clip(q - k_lo, 0.0, 1.0)
@@ -393,7 +413,9 @@ def _conditional_distributions(cp: FloatArray, grid: LossGrid) -> FloatArray:
     """
     if _recursion_kernel.AVAILABLE and not _FORCE_NUMPY:
         order = np.argsort(grid.k_lo, kind="stable")
-        return _recursion_kernel.conditional_distributions(cp, order, grid.k_lo, grid.w_lo, grid.n_units)
+        return _recursion_kernel.conditional_distributions(
+            cp, order, grid.k_lo, grid.w_lo, grid.n_units
+        )
     return _conditional_distributions_numpy(cp, grid)
 
 
@@ -457,7 +479,11 @@ def _panel_rule(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _adaptive_factor_integration(
-    pds: FloatArray, rho: FloatArray, grid: LossGrid, tolerance: float, z_max: float,
+    pds: FloatArray,
+    rho: FloatArray,
+    grid: LossGrid,
+    tolerance: float,
+    z_max: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, float, bool, int]:
     """Adaptive Gauss-Legendre over ``[-z_max, z_max]`` (see the module notes).
 
@@ -470,7 +496,9 @@ def _adaptive_factor_integration(
     edges = np.linspace(-z_max, z_max, INITIAL_PANELS + 1)
     a, b = edges[:-1], edges[1:]
 
-    def evaluate(lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    def evaluate(
+        lo: FloatArray, hi: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         z, w = _panel_rule(lo, hi)
         cp = conditional_pd(pds, rho, z.ravel())
         cond = _conditional_distributions(cp, grid)
@@ -511,31 +539,55 @@ def _adaptive_factor_integration(
 
 
 def _recursion(
-    pds: FloatArray, lgd_amounts: FloatArray, rho: FloatArray, *, n_nodes: int | None, z_max: float,
-    loss_unit: float | None, max_units: int, tolerance: float = DEFAULT_TOLERANCE,
+    pds: FloatArray,
+    lgd_amounts: FloatArray,
+    rho: FloatArray,
+    *,
+    n_nodes: int | None,
+    z_max: float,
+    loss_unit: float | None,
+    max_units: int,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, LossGrid, FactorIntegration]:
     grid = loss_grid(lgd_amounts, loss_unit=loss_unit, max_units=max_units)
     if n_nodes is None:
-        if not (isinstance(tolerance, float | int) and math.isfinite(tolerance) and 1e-14 <= tolerance <= 1e-2):
-            raise ConventionError(f"The `tolerance` must be in [1e-14, 0.01]. Got {tolerance!r}.",
-                                  field="tolerance")
+        if not (
+            isinstance(tolerance, float | int)
+            and math.isfinite(tolerance)
+            and 1e-14 <= tolerance <= 1e-2
+        ):
+            raise ConventionError(
+                f"The `tolerance` must be in [1e-14, 0.01]. Got {tolerance!r}.", field="tolerance"
+            )
         if not z_max > 0:
             raise ConventionError(f"The `z_max` must be positive. Got {z_max!r}.", field="z_max")
         probs, z, w, cp, cond, error, converged, used = _adaptive_factor_integration(
-            pds, rho, grid, float(tolerance), float(z_max))
+            pds, rho, grid, float(tolerance), float(z_max)
+        )
         info = FactorIntegration(
             rule=f"adaptive Gauss-Legendre, {PANEL_NODES} nodes per panel, panels halved until the "
-                 f"estimated error in P(L <= x) is within the tolerance",
-            n_nodes=int(z.size), nodes_evaluated=used, z_max=float(z_max), tolerance=float(tolerance),
+            f"estimated error in P(L <= x) is within the tolerance",
+            n_nodes=int(z.size),
+            nodes_evaluated=used,
+            z_max=float(z_max),
+            tolerance=float(tolerance),
             error_estimate=error,
-            converged=converged)
+            converged=converged,
+        )
     else:
         z, w = factor_quadrature(n_nodes, z_max)
         cp = conditional_pd(pds, rho, z)
         cond = _conditional_distributions(cp, grid)
         probs = w @ cond
-        info = FactorIntegration(rule=f"Gauss-Legendre, {int(n_nodes)} nodes", n_nodes=int(n_nodes),
-                                 nodes_evaluated=int(n_nodes), z_max=float(z_max), tolerance=None, error_estimate=None, converged=True)
+        info = FactorIntegration(
+            rule=f"Gauss-Legendre, {int(n_nodes)} nodes",
+            n_nodes=int(n_nodes),
+            nodes_evaluated=int(n_nodes),
+            z_max=float(z_max),
+            tolerance=None,
+            error_estimate=None,
+            converged=True,
+        )
     probs = np.clip(probs, 0.0, None)
     probs /= probs.sum()
     losses = np.arange(probs.size, dtype=np.float64) * grid.unit
@@ -546,7 +598,12 @@ def _recursion(
 
 
 def _mc_losses(
-    pds: FloatArray, amounts: FloatArray, rho: FloatArray, n_paths: int, seed: int, chunk: int = 4096,
+    pds: FloatArray,
+    amounts: FloatArray,
+    rho: FloatArray,
+    n_paths: int,
+    seed: int,
+    chunk: int = 4096,
 ) -> FloatArray:
     rng = np.random.default_rng(seed)
     c = ndtri(pds)
@@ -563,8 +620,14 @@ def _mc_losses(
 
 
 def _mc_contributions(
-    pds: FloatArray, amounts: FloatArray, rho: FloatArray, n_paths: int, seed: int,
-    selector_lo: float, selector_hi: float, chunk: int = 4096,
+    pds: FloatArray,
+    amounts: FloatArray,
+    rho: FloatArray,
+    n_paths: int,
+    seed: int,
+    selector_lo: float,
+    selector_hi: float,
+    chunk: int = 4096,
 ) -> tuple[FloatArray, int]:
     """Sum of per-loan losses over paths whose loss lies in [lo, hi] (same paths as `_mc_losses`)."""
     rng = np.random.default_rng(seed)
@@ -588,7 +651,9 @@ def _mc_contributions(
 # ----------------------------------------------------------------------------- public API
 
 
-def _inputs(pds: object, eads: object, lgds: object, rho: object) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _inputs(
+    pds: object, eads: object, lgds: object, rho: object
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     p = _positive_array(pds, "pds")
     if np.any(p >= 1.0):
         raise ConventionError(
@@ -609,7 +674,8 @@ def _inputs(pds: object, eads: object, lgds: object, rho: object) -> tuple[Float
         r = np.full(p.size, float(r[0]))
     if r.shape != p.shape or np.any(~np.isfinite(r) | (r < 0) | (r >= 1)):
         raise ConventionError(
-            f"The `rho` must be one correlation in [0, 1) or one per loan. Got {rho!r}.", field="rho"
+            f"The `rho` must be one correlation in [0, 1) or one per loan. Got {rho!r}.",
+            field="rho",
         )
     if e.shape != p.shape:
         raise ConventionError(
@@ -631,7 +697,9 @@ def _check_method(method: str) -> str:
 LHP_CELL = 1e-4
 
 
-def _lhp_distribution(p: FloatArray, amounts: FloatArray, e: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _lhp_distribution(
+    p: FloatArray, amounts: FloatArray, e: FloatArray, r: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """LHP approximation of the book: one homogeneous pool that keeps the book's EL.
 
     LGD is the exposure-weighted mean ``sum(lgd e) / sum(e)``; PD and correlation are
@@ -727,8 +795,16 @@ def loss_distribution(
     p, e, lg, r = _inputs(pds, eads, lgds, rho)
     amounts = e * lg
     if method == "recursion":
-        losses, probs, *_ = _recursion(p, amounts, r, n_nodes=n_nodes, z_max=z_max,
-                                       loss_unit=loss_unit, max_units=max_units, tolerance=tolerance)
+        losses, probs, *_ = _recursion(
+            p,
+            amounts,
+            r,
+            n_nodes=n_nodes,
+            z_max=z_max,
+            loss_unit=loss_unit,
+            max_units=max_units,
+            tolerance=tolerance,
+        )
         return losses, probs
     if method == "lhp":
         return _lhp_distribution(p, amounts, e, r)
@@ -777,10 +853,22 @@ def recursion_distribution(
     """
     p, e, lg, r = _inputs(pds, eads, lgds, rho)
     losses, probs, _, _, _, grid, info = _recursion(
-        p, e * lg, r, n_nodes=n_nodes, z_max=z_max, loss_unit=loss_unit, max_units=max_units,
-        tolerance=tolerance)
-    return LossDistribution(losses=losses, probabilities=probs, loss_unit=grid.unit,
-                            grid_exact=grid.exact, integration=info)
+        p,
+        e * lg,
+        r,
+        n_nodes=n_nodes,
+        z_max=z_max,
+        loss_unit=loss_unit,
+        max_units=max_units,
+        tolerance=tolerance,
+    )
+    return LossDistribution(
+        losses=losses,
+        probabilities=probs,
+        loss_unit=grid.unit,
+        grid_exact=grid.exact,
+        integration=info,
+    )
 
 
 def _seed_from(rng: np.random.Generator) -> int:
@@ -789,7 +877,9 @@ def _seed_from(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**63 - 1))
 
 
-def tranche_expected_loss(losses: FloatArray, probabilities: FloatArray, attach: float, detach: float) -> float:
+def tranche_expected_loss(
+    losses: FloatArray, probabilities: FloatArray, attach: float, detach: float
+) -> float:
     """Expected loss of the tranche [attach, detach] (same units as ``losses``) as a fraction of its width."""
     if not detach > attach >= 0:
         raise ConventionError(
@@ -888,12 +978,16 @@ def _leave_one_out(dist: FloatArray, p: FloatArray, k: int) -> FloatArray:
         top = size - 1 - k  # the pool without the loan never exceeds this
         for stop in range(top + 1, 0, -k):
             begin = max(stop - k, 0)
-            q[:, begin:stop] = (d[:, begin + k : stop + k] - (1.0 - pb) * q[:, begin + k : stop + k]) / pb
+            q[:, begin:stop] = (
+                d[:, begin + k : stop + k] - (1.0 - pb) * q[:, begin + k : stop + k]
+            ) / pb
         out[bwd] = q[:, :size]
     return np.clip(out, 0.0, None)
 
 
-def _direct_joint(cp: FloatArray, grid: LossGrid, i: int, var_index: int, size: int) -> tuple[FloatArray, FloatArray]:
+def _direct_joint(
+    cp: FloatArray, grid: LossGrid, i: int, var_index: int, size: int
+) -> tuple[FloatArray, FloatArray]:
     """Per node: P(D_i, L = v | z) and P(D_i, L > v | z) from the recursion of the pool
     without loan ``i`` (exact; for the few nodes where deconvolution is ill-conditioned)."""
     keep = np.arange(cp.shape[1]) != i
@@ -906,11 +1000,13 @@ def _direct_joint(cp: FloatArray, grid: LossGrid, i: int, var_index: int, size: 
     joint = np.zeros_like(q)
     joint[:, k:] += w * p * q[:, : size - k]
     if w < 1.0 and k + 1 < size:
-        joint[:, k + 1:] += (1.0 - w) * p * q[:, : size - k - 1]
+        joint[:, k + 1 :] += (1.0 - w) * p * q[:, : size - k - 1]
     return joint[:, var_index], joint[:, var_index + 1 :].sum(axis=1)
 
 
-def _block_joint(cond: FloatArray, p: FloatArray, k: int, var_index: int) -> tuple[FloatArray, FloatArray]:
+def _block_joint(
+    cond: FloatArray, p: FloatArray, k: int, var_index: int
+) -> tuple[FloatArray, FloatArray]:
     """Per node: P(D_i, L = v | z) and P(D_i, L > v | z) by block deconvolution (loan at k units)."""
     size = cond.shape[1]
     q = _leave_one_out(cond, p, k)
@@ -920,8 +1016,14 @@ def _block_joint(cond: FloatArray, p: FloatArray, k: int, var_index: int) -> tup
 
 
 def _recursion_contributions(
-    cond: FloatArray, cp: FloatArray, weights: FloatArray, grid: LossGrid, amounts: FloatArray,
-    var_index: int, confidence: float, probs: FloatArray,
+    cond: FloatArray,
+    cp: FloatArray,
+    weights: FloatArray,
+    grid: LossGrid,
+    amounts: FloatArray,
+    var_index: int,
+    confidence: float,
+    probs: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Euler VaR and ES contributions from the conditional distributions (exact on the grid).
 
@@ -1065,7 +1167,13 @@ def portfolio_risk(
     used_seed = None
     if method == "recursion":
         losses, probs, cond, cp, w, grid, integration = _recursion(
-            p, amounts, r, n_nodes=n_nodes, z_max=z_max, loss_unit=loss_unit, max_units=max_units,
+            p,
+            amounts,
+            r,
+            n_nodes=n_nodes,
+            z_max=z_max,
+            loss_unit=loss_unit,
+            max_units=max_units,
             tolerance=tolerance,
         )
         unit, nodes = grid.unit, integration.n_nodes
@@ -1073,7 +1181,9 @@ def portfolio_risk(
         es = expected_shortfall(losses, probs, conf)
         if contributions:
             var_index = int(round(var / grid.unit))
-            var_c, es_c = _recursion_contributions(cond, cp, w, grid, amounts, var_index, conf, probs)
+            var_c, es_c = _recursion_contributions(
+                cond, cp, w, grid, amounts, var_index, conf, probs
+            )
             # contributions are exact on the (possibly rounded) grid: rescale the tiny
             # rounding residue so that they add up to the grid's VaR and ES
             if var_c.sum() > 0:
@@ -1091,15 +1201,37 @@ def portfolio_risk(
         var = value_at_risk(losses, probs, conf)
         es = expected_shortfall(losses, probs, conf)
         if contributions:
-            band_var, n_var = _mc_contributions(p, amounts, r, paths, used_seed, var - mc_band - 1e-9 * max(var, 1.0), var + mc_band + 1e-9 * max(var, 1.0))
+            band_var, n_var = _mc_contributions(
+                p,
+                amounts,
+                r,
+                paths,
+                used_seed,
+                var - mc_band - 1e-9 * max(var, 1.0),
+                var + mc_band + 1e-9 * max(var, 1.0),
+            )
             var_c = band_var / max(n_var, 1)
-            above, _ = _mc_contributions(p, amounts, r, paths, used_seed, var * (1 + 1e-12) + 1e-12, np.inf)
+            above, _ = _mc_contributions(
+                p, amounts, r, paths, used_seed, var * (1 + 1e-12) + 1e-12, np.inf
+            )
             f_var = float(probs[losses <= var].sum())
             es_c = (above / paths + var_c * max(f_var - conf, 0.0)) / (1.0 - conf)
     el = float(np.dot(losses, probs))
     return PortfolioRisk(
-        method=method, confidence=conf, expected_loss=el, var=var, es=es,
-        economic_capital=var - el, el_contributions=el_c, var_contributions=var_c,
-        es_contributions=es_c, losses=losses, probabilities=probs, seed=used_seed,
-        n_paths=paths, n_nodes=nodes, loss_unit=unit, integration=integration,
+        method=method,
+        confidence=conf,
+        expected_loss=el,
+        var=var,
+        es=es,
+        economic_capital=var - el,
+        el_contributions=el_c,
+        var_contributions=var_c,
+        es_contributions=es_c,
+        losses=losses,
+        probabilities=probs,
+        seed=used_seed,
+        n_paths=paths,
+        n_nodes=nodes,
+        loss_unit=unit,
+        integration=integration,
     )

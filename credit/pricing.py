@@ -40,8 +40,15 @@ M_FLOOR, M_CAP = 1.0, 5.0
 
 
 def _dec(x: float, name: str, lo: float = -1.0, hi: float = 1.0) -> float:
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or not lo <= x <= hi:
-        raise ConventionError(f"The `{name}` must be a decimal in [{lo}, {hi}]. Got {x!r}.", field=name)
+    if (
+        isinstance(x, bool)
+        or not isinstance(x, int | float)
+        or not math.isfinite(x)
+        or not lo <= x <= hi
+    ):
+        raise ConventionError(
+            f"The `{name}` must be a decimal in [{lo}, {hi}]. Got {x!r}.", field=name
+        )
     return float(x)
 
 
@@ -58,8 +65,13 @@ class RatePricing:
     tax_rate: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {"funding": self.funding, "expected_loss": self.expected_loss, "capital": self.capital,
-                "costs": self.costs, "total": self.total}
+        return {
+            "funding": self.funding,
+            "expected_loss": self.expected_loss,
+            "capital": self.capital,
+            "costs": self.costs,
+            "total": self.total,
+        }
 
 
 def effective_maturity(times_years: object, cash_flows: object) -> float:
@@ -70,12 +82,20 @@ def effective_maturity(times_years: object, cash_flows: object) -> float:
     """
     t = np.asarray(times_years, dtype=np.float64)
     cf = np.asarray(cash_flows, dtype=np.float64)
-    if t.shape != cf.shape or t.ndim != 1 or t.size == 0 or not (np.all(np.isfinite(t)) and np.all(np.isfinite(cf))):
-        raise ConventionError("The payment times and cash flows must be finite and of one length.",
-                              field="cash_flows")
+    if (
+        t.shape != cf.shape
+        or t.ndim != 1
+        or t.size == 0
+        or not (np.all(np.isfinite(t)) and np.all(np.isfinite(cf)))
+    ):
+        raise ConventionError(
+            "The payment times and cash flows must be finite and of one length.", field="cash_flows"
+        )
     if np.any(cf < 0) or cf.sum() <= 0 or np.any(t < 0):
-        raise ConventionError("The cash flows must be non-negative with a positive sum, at times >= 0.",
-                              field="cash_flows")
+        raise ConventionError(
+            "The cash flows must be non-negative with a positive sum, at times >= 0.",
+            field="cash_flows",
+        )
     return float(min(max(float(t @ cf / cf.sum()), M_FLOOR), M_CAP))
 
 
@@ -95,11 +115,20 @@ def tenor_expected_loss(
     lgd = _dec(lgd, "lgd", 0.0, 1.0)
     t = np.asarray(times_years, dtype=np.float64)
     b = np.asarray(balances, dtype=np.float64)
-    if t.ndim != 1 or t.shape != b.shape or t.size == 0 or np.any(np.diff(np.concatenate([[0.0], t])) <= 0):
-        raise ConventionError("The payment times must increase from 0 with one opening balance each.",
-                              field="tenor_months")
+    if (
+        t.ndim != 1
+        or t.shape != b.shape
+        or t.size == 0
+        or np.any(np.diff(np.concatenate([[0.0], t])) <= 0)
+    ):
+        raise ConventionError(
+            "The payment times must increase from 0 with one opening balance each.",
+            field="tenor_months",
+        )
     if np.any(~np.isfinite(b)) or np.any(b < 0) or b.sum() <= 0:
-        raise ConventionError("The balances must be non-negative with a positive sum.", field="principal")
+        raise ConventionError(
+            "The balances must be non-negative with a positive sum.", field="principal"
+        )
     if pd_1y >= 1.0:
         return 1.0, lgd
     surv = np.power(1.0 - pd_1y, np.concatenate([[0.0], t]))
@@ -112,7 +141,10 @@ def tenor_expected_loss(
 def funding_rate_from_discount_factor(discount_factor: float, t_years: float) -> float:
     """Annually compounded funding rate over ``t_years`` from the curve's discount factor: ``DF^(-1/t) - 1``."""
     if not (0 < discount_factor <= 10) or not t_years > 0:
-        raise ConventionError(f"Need a positive discount factor and horizon. Got {discount_factor!r}, {t_years!r}.", field="funding")
+        raise ConventionError(
+            f"Need a positive discount factor and horizon. Got {discount_factor!r}, {t_years!r}.",
+            field="funding",
+        )
     return discount_factor ** (-1.0 / t_years) - 1.0
 
 
@@ -161,7 +193,18 @@ def price_loan(
     h = _dec(hurdle_rate, "hurdle_rate")
     c = _dec(cost_rate, "cost_rate", 0.0, 1.0)
     tax = _dec(tax_rate, "tax_rate", 0.0, 0.99)
-    el = pd * lgd if expected_loss_rate is None else _dec(expected_loss_rate, "expected_loss_rate", 0.0, 1.0)
+    el = (
+        pd * lgd
+        if expected_loss_rate is None
+        else _dec(expected_loss_rate, "expected_loss_rate", 0.0, 1.0)
+    )
     cap = max(0.0, k * (h / (1.0 - tax) - f))
-    return RatePricing(funding=f, expected_loss=el, capital=cap, costs=c, total=f + el + cap + c,
-                       hurdle_rate=h, tax_rate=tax)
+    return RatePricing(
+        funding=f,
+        expected_loss=el,
+        capital=cap,
+        costs=c,
+        total=f + el + cap + c,
+        hurdle_rate=h,
+        tax_rate=tax,
+    )

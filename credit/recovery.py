@@ -90,26 +90,39 @@ def liquidity_default(
     """
     rev = np.asarray(revenue_paths, dtype=np.float64)
     if rev.ndim != 2 or rev.size == 0 or not np.all(np.isfinite(rev)):
-        raise ConventionError("The `revenue_paths` must be a finite (n_paths, n_months) array.",
-                              field="revenue_paths")
+        raise ConventionError(
+            "The `revenue_paths` must be a finite (n_paths, n_months) array.", field="revenue_paths"
+        )
     ds = np.asarray(debt_service, dtype=np.float64)
     n_paths, n_months = rev.shape
-    if ds.ndim != 1 or ds.size == 0 or ds.size > n_months or np.any(~np.isfinite(ds)) or np.any(ds < 0):
+    if (
+        ds.ndim != 1
+        or ds.size == 0
+        or ds.size > n_months
+        or np.any(~np.isfinite(ds))
+        or np.any(ds < 0)
+    ):
         raise ConventionError(
-            f"The `debt_service` must be finite, non-negative, for 1..{n_months} months.", field="debt_service")
+            f"The `debt_service` must be finite, non-negative, for 1..{n_months} months.",
+            field="debt_service",
+        )
     share = _decimal(share, "share", 0.0, 1.0)
     if share <= 0:
         raise ConventionError(f"The `share` must be in (0, 1]. Got {share!r}.", field="share")
     if isinstance(cure_months, bool) or not isinstance(cure_months, int) or cure_months < 1:
-        raise ConventionError(f"The `cure_months` must be a positive integer. Got {cure_months!r}.",
-                              field="cure_months")
+        raise ConventionError(
+            f"The `cure_months` must be a positive integer. Got {cure_months!r}.",
+            field="cure_months",
+        )
     buffer_months = _decimal(buffer_months, "buffer_months", 0.0, 120.0)
     m = ds.size
     avg = float(ds.sum() / m)
     buffer = buffer_months * avg if cash_buffer is None else float(cash_buffer)
     if not (math.isfinite(buffer) and buffer >= 0):
-        raise ConventionError(f"The `cash_buffer` must be a non-negative amount. Got {cash_buffer!r}.",
-                              field="cash_buffer")
+        raise ConventionError(
+            f"The `cash_buffer` must be a non-negative amount. Got {cash_buffer!r}.",
+            field="cash_buffer",
+        )
     income = rev[:, :m] * share
     cash = np.full(n_paths, buffer)
     arrears = np.zeros(n_paths, dtype=np.int64)
@@ -129,8 +142,13 @@ def liquidity_default(
         cover = np.where(due[None, :], income / np.where(due, ds, 1.0)[None, :], np.inf)
     pd = float(defaulted.mean())
     return RevenuePdResult(
-        pd=pd, std_error=math.sqrt(max(pd * (1.0 - pd), 0.0) / n_paths), n_paths=n_paths, horizon_months=m,
-        defaulted=defaulted, default_month=default_month, min_dscr=cover.min(axis=1),
+        pd=pd,
+        std_error=math.sqrt(max(pd * (1.0 - pd), 0.0) / n_paths),
+        n_paths=n_paths,
+        horizon_months=m,
+        defaulted=defaulted,
+        default_month=default_month,
+        min_dscr=cover.min(axis=1),
     )
 
 
@@ -146,9 +164,14 @@ class WorkoutLgd:
     recovery_rate: float
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"lgd": self.lgd, "unfloored": self.unfloored, "floor": self.floor,
-                "std_error": self.std_error, "n_default_paths": self.n_default_paths,
-                "recovery_rate": self.recovery_rate}
+        return {
+            "lgd": self.lgd,
+            "unfloored": self.unfloored,
+            "floor": self.floor,
+            "std_error": self.std_error,
+            "n_default_paths": self.n_default_paths,
+            "recovery_rate": self.recovery_rate,
+        }
 
 
 def workout_lgd(
@@ -173,8 +196,10 @@ def workout_lgd(
     v = np.asarray(collateral_values, dtype=np.float64)
     d = np.asarray(defaulted, dtype=bool)
     if v.ndim != 1 or v.shape != d.shape or not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ConventionError("The `collateral_values` must be finite, non-negative, one per path.",
-                              field="collateral_values")
+        raise ConventionError(
+            "The `collateral_values` must be finite, non-negative, one per path.",
+            field="collateral_values",
+        )
     ead = np.broadcast_to(np.asarray(exposure, dtype=np.float64), v.shape)
     if not np.all(np.isfinite(ead)) or np.any(ead <= 0):
         raise ConventionError("The `exposure` must be positive.", field="exposure")
@@ -186,12 +211,15 @@ def workout_lgd(
     wc = _decimal(workout_cost, "workout_cost", 0.0, 1.0)
     floor = _decimal(lgd_floor, "lgd_floor", 0.0, 1.0)
     rate = _decimal(workout_rate, "workout_rate", 0.0, 1.0)
-    if isinstance(time_to_recover_months, bool) or not isinstance(time_to_recover_months, int | float) or not (
-        math.isfinite(time_to_recover_months) and 0 <= time_to_recover_months <= 120
+    if (
+        isinstance(time_to_recover_months, bool)
+        or not isinstance(time_to_recover_months, int | float)
+        or not (math.isfinite(time_to_recover_months) and 0 <= time_to_recover_months <= 120)
     ):
         raise ConventionError(
             f"The `time_to_recover_months` must be in [0, 120]. Got {time_to_recover_months!r}.",
-            field="time_to_recover_months")
+            field="time_to_recover_months",
+        )
     df = (1.0 + rate) ** (-float(time_to_recover_months) / 12.0)
     proceeds = np.maximum(0.0, v * (1.0 - dd) * (1.0 - lc) * df - prior)
     recovery = np.clip(proceeds - wc * ead, 0.0, ead)
@@ -205,5 +233,11 @@ def workout_lgd(
         unfloored = float(loss.sum() / ead.sum()) if fallback is None else float(fallback)
         se = 0.0
     lgd = max(floor, unfloored)
-    return WorkoutLgd(lgd=lgd, unfloored=unfloored, floor=floor, std_error=se, n_default_paths=n_def,
-                      recovery_rate=1.0 - lgd)
+    return WorkoutLgd(
+        lgd=lgd,
+        unfloored=unfloored,
+        floor=floor,
+        std_error=se,
+        n_default_paths=n_def,
+        recovery_rate=1.0 - lgd,
+    )

@@ -93,8 +93,9 @@ class AuditEntry(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text, description="Canonical JSON.")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(unique=True, max_length=64)
-    scheme: str = Field(default=SCHEME_HMAC, max_length=16,
-                        sa_column_kwargs={"server_default": SCHEME_SHA256})
+    scheme: str = Field(
+        default=SCHEME_HMAC, max_length=16, sa_column_kwargs={"server_default": SCHEME_SHA256}
+    )
 
 
 class AuditCheckpoint(SQLModel, table=True):
@@ -185,7 +186,9 @@ def entry_hash(
 
 def checkpoint_signature(seq: int, head_hash: str) -> str:
     """HMAC-SHA256 of a checkpoint (the head's sequence number and hash) with the audit key."""
-    return hmac.new(_audit_key, f"audit-checkpoint:{seq}:{head_hash}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        _audit_key, f"audit-checkpoint:{seq}:{head_hash}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def _lock_chain(session: Session) -> None:
@@ -243,7 +246,9 @@ def current_state(session: Session, entity: str, entity_id: str | int) -> dict[s
     state: dict[str, Any] = {name: dict(row)}
     for child_name, column in children:
         child = tables[child_name]
-        rows = session.execute(sa.select(child).where(child.c[column] == key).order_by(child.c.id)).mappings()
+        rows = session.execute(
+            sa.select(child).where(child.c[column] == key).order_by(child.c.id)
+        ).mappings()
         state[child_name] = [dict(r) for r in rows]
     return state
 
@@ -251,8 +256,9 @@ def current_state(session: Session, entity: str, entity_id: str | int) -> dict[s
 def state_digest(session: Session, entity: str, entity_id: str | int) -> str:
     """HMAC-SHA256 (the audit key) of the canonical JSON of `current_state`; the state of an
     object that does not exist has a digest too (a deletion is a state)."""
-    material = canonical_json({"entity": entity, "id": str(entity_id),
-                               "state": current_state(session, entity, entity_id)})
+    material = canonical_json(
+        {"entity": entity, "id": str(entity_id), "state": current_state(session, entity, entity_id)}
+    )
     return hmac.new(_audit_key, material.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -314,15 +320,25 @@ def record_audit(
     }
     entry = AuditEntry(**fields, hash=entry_hash(**fields, scheme=SCHEME_HMAC), scheme=SCHEME_HMAC)
     session.add(entry)
-    session.add(AuditCheckpoint(seq=seq, hash=entry.hash, at=when,
-                                signature=checkpoint_signature(seq, entry.hash)))
+    session.add(
+        AuditCheckpoint(
+            seq=seq, hash=entry.hash, at=when, signature=checkpoint_signature(seq, entry.hash)
+        )
+    )
     session.flush()
     return entry
 
 
 def list_entries(
-    session: Session, *, tenant: str, limit: int, after_seq: int | None = None, entity: str | None = None,
-    entity_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    session: Session,
+    *,
+    tenant: str,
+    limit: int,
+    after_seq: int | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[AuditEntry], bool]:
     """A tenant's audit entries in ``seq`` order, filtered in SQL, one page (``more`` when
     another follows)."""
@@ -409,7 +425,10 @@ def verify_chain(session: Session) -> ChainVerification:
     columns = _columns()
     while True:
         rows = session.execute(
-            sa.select(*columns).where(table.c.seq > cursor).order_by(table.c.seq).limit(VERIFY_BATCH)
+            sa.select(*columns)
+            .where(table.c.seq > cursor)
+            .order_by(table.c.seq)
+            .limit(VERIFY_BATCH)
         ).all()
         if not rows:
             break
@@ -427,19 +446,33 @@ def verify_chain(session: Session) -> ChainVerification:
         cursor = rows[-1].seq
     checkpoint = latest_checkpoint(session)
     if checkpoint is not None:
-        if not hmac.compare_digest(checkpoint.signature, checkpoint_signature(checkpoint.seq, checkpoint.hash)):
-            problems.append(BrokenLink(checkpoint.seq, "the newest checkpoint's signature is not valid"))
+        if not hmac.compare_digest(
+            checkpoint.signature, checkpoint_signature(checkpoint.seq, checkpoint.hash)
+        ):
+            problems.append(
+                BrokenLink(checkpoint.seq, "the newest checkpoint's signature is not valid")
+            )
         elif last_seq is None or last_seq < checkpoint.seq:
-            problems.append(BrokenLink(
-                checkpoint.seq,
-                f"entries deleted from the end: the checkpoint records seq {checkpoint.seq} but the "
-                f"log ends at {last_seq if last_seq is not None else 'nothing'}"))
+            problems.append(
+                BrokenLink(
+                    checkpoint.seq,
+                    f"entries deleted from the end: the checkpoint records seq {checkpoint.seq} but the "
+                    f"log ends at {last_seq if last_seq is not None else 'nothing'}",
+                )
+            )
         elif hashes.get(checkpoint.seq) != checkpoint.hash:
-            problems.append(BrokenLink(checkpoint.seq, "the entry differs from the checkpoint of its hash"))
+            problems.append(
+                BrokenLink(checkpoint.seq, "the entry differs from the checkpoint of its hash")
+            )
     return ChainVerification(
-        not problems, checked, last_seq, last_hash,
-        broken=problems[0] if problems else None, problems=tuple(problems),
-        checkpoint_seq=None if checkpoint is None else checkpoint.seq)
+        not problems,
+        checked,
+        last_seq,
+        last_hash,
+        broken=problems[0] if problems else None,
+        problems=tuple(problems),
+        checkpoint_seq=None if checkpoint is None else checkpoint.seq,
+    )
 
 
 def _check_row(row: Any, expected_seq: int, prev_hash: str, keyed_seen: bool) -> BrokenLink | None:
@@ -474,7 +507,10 @@ def _check_row(row: Any, expected_seq: int, prev_hash: str, keyed_seen: bool) ->
     except (TypeError, ValueError, AttributeError) as exc:
         return BrokenLink(row.seq, f"entry cannot be hashed: {exc}")
     if not hmac.compare_digest(recomputed, str(row.hash)):
-        return BrokenLink(row.seq, "stored hash does not match the entry's contents (edited, or hashed without the audit key)")
+        return BrokenLink(
+            row.seq,
+            "stored hash does not match the entry's contents (edited, or hashed without the audit key)",
+        )
     return None
 
 
@@ -489,23 +525,35 @@ def install_append_only_triggers(connection: sa.Connection) -> None:
     on PostgreSQL), whoever issues them. Idempotent."""
     drop_append_only_triggers(connection)
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text(
-            "CREATE OR REPLACE FUNCTION datafin_audit_append_only() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME; "
-            "END; $$ LANGUAGE plpgsql"))
+        connection.execute(
+            sa.text(
+                "CREATE OR REPLACE FUNCTION datafin_audit_append_only() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME; "
+                "END; $$ LANGUAGE plpgsql"
+            )
+        )
         for table in _TABLES:
-            connection.execute(sa.text(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION datafin_audit_append_only()"))
-            connection.execute(sa.text(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION datafin_audit_append_only()"))
+            connection.execute(
+                sa.text(
+                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION datafin_audit_append_only()"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION datafin_audit_append_only()"
+                )
+            )
     else:
         for table in _TABLES:
             for op in ("UPDATE", "DELETE"):
-                connection.execute(sa.text(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} on {table} refused'); END"))
+                connection.execute(
+                    sa.text(
+                        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                        f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} on {table} refused'); END"
+                    )
+                )
 
 
 def drop_append_only_triggers(connection: sa.Connection) -> None:

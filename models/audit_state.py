@@ -65,7 +65,8 @@ def _last_audited(session: Session) -> tuple[dict[tuple[str, str], tuple[str, in
         rows = session.execute(
             sa.select(table.c.seq, table.c.entity, table.c.payload)
             .where(table.c.seq > cursor, table.c.entity.in_(list(STATE_TABLES)))
-            .order_by(table.c.seq).limit(VERIFY_BATCH)
+            .order_by(table.c.seq)
+            .limit(VERIFY_BATCH)
         ).all()
         if not rows:
             break
@@ -108,8 +109,14 @@ def verify_states(session: Session) -> StateVerification:
                 if entity in legacy:
                     unchecked += 1
                 else:
-                    problems.append(StateProblem(entity, entity_id, None,
-                                                 "exists, but no audit entry records it (inserted outside the service)"))
+                    problems.append(
+                        StateProblem(
+                            entity,
+                            entity_id,
+                            None,
+                            "exists, but no audit entry records it (inserted outside the service)",
+                        )
+                    )
                 continue
             digest, seq = recorded
             checked += 1

@@ -64,14 +64,23 @@ class LoanBase(SQLModel):
     seed: int
     as_of: date
     valuation_id: int | None = Field(
-        default=None, foreign_key="valuation.id", index=True,
-        description="The stored valuation relied on (first pledged asset's).")
+        default=None,
+        foreign_key="valuation.id",
+        index=True,
+        description="The stored valuation relied on (first pledged asset's).",
+    )
     combined_ltv: float | None = Field(
-        default=None, description="(principal + earlier live pledges on the assets) / collateral value at origination.")
+        default=None,
+        description="(principal + earlier live pledges on the assets) / collateral value at origination.",
+    )
     effective_maturity_years: float | None = Field(
-        default=None, description="Basel effective maturity used for capital, years.")
+        default=None, description="Basel effective maturity used for capital, years."
+    )
     policy_exception: str | None = Field(
-        default=None, max_length=500, description="Reason of an accepted principal above the policy LTV.")
+        default=None,
+        max_length=500,
+        description="Reason of an accepted principal above the policy LTV.",
+    )
 
 
 class Loan(LoanBase, table=True):
@@ -104,8 +113,12 @@ class Pledge(SQLModel, table=True):
     haircut: float
     currency: str = Field(max_length=3)
     status: str = Field(default="live", max_length=20)
-    valuation_id: int | None = Field(default=None, foreign_key="valuation.id", index=True,
-                                     description="The stored valuation these figures come from.")
+    valuation_id: int | None = Field(
+        default=None,
+        foreign_key="valuation.id",
+        index=True,
+        description="The stored valuation these figures come from.",
+    )
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -142,7 +155,9 @@ def lock_assets_for_pledge(session: Session, asset_ids: Sequence[int]) -> list[D
     if bind.dialect.name == "sqlite":
         table = DataAsset.__table__  # type: ignore[attr-defined]
         session.execute(sa.update(table).where(table.c.id.in_(ids)).values(id=table.c.id))
-        rows = session.exec(select(DataAsset).where(DataAsset.id.in_(ids)).order_by(DataAsset.id)).all()  # type: ignore[union-attr]
+        rows = session.exec(
+            select(DataAsset).where(DataAsset.id.in_(ids)).order_by(DataAsset.id)
+        ).all()  # type: ignore[union-attr]
     else:
         rows = session.exec(
             select(DataAsset).where(DataAsset.id.in_(ids)).order_by(DataAsset.id).with_for_update()  # type: ignore[union-attr]
@@ -167,28 +182,37 @@ class PledgeConsent(SQLModel, table=True):
     created_by: str = Field(max_length=120)
 
 
-def consented_amount(session: Session, asset_id: int, lender_tenant: str, on: date,
-                     currency: str) -> Decimal | None:
+def consented_amount(
+    session: Session, asset_id: int, lender_tenant: str, on: date, currency: str
+) -> Decimal | None:
     """The largest amount in ``currency`` the asset's owner consented for ``lender_tenant``
     still valid on ``on``, or None when there is no such consent (a consent in another
     currency is not one: amounts are never converted)."""
     value = session.execute(
         sa.select(sa.func.max(PledgeConsent.amount)).where(
-            PledgeConsent.asset_id == asset_id, PledgeConsent.lender_tenant == lender_tenant,
-            PledgeConsent.currency == currency, PledgeConsent.expires_on >= on)  # type: ignore[operator]
+            PledgeConsent.asset_id == asset_id,
+            PledgeConsent.lender_tenant == lender_tenant,
+            PledgeConsent.currency == currency,
+            PledgeConsent.expires_on >= on,
+        )  # type: ignore[operator]
     ).scalar_one_or_none()
     return None if value is None else Decimal(str(value))
 
 
-def pledged_by_tenant(session: Session, asset_ids: Sequence[int], tenant: str) -> dict[int, Decimal]:
+def pledged_by_tenant(
+    session: Session, asset_ids: Sequence[int], tenant: str
+) -> dict[int, Decimal]:
     """Live pledge amounts per asset of the loans of one tenant (a lender's own exposure)."""
     if not asset_ids:
         return {}
     stmt = (
         sa.select(Pledge.asset_id, sa.func.sum(Pledge.amount))
         .join(Loan, Loan.id == Pledge.loan_id)  # type: ignore[arg-type]
-        .where(Pledge.asset_id.in_(list(asset_ids)), Pledge.status == "live",  # type: ignore[attr-defined]
-               Loan.tenant == tenant)
+        .where(
+            Pledge.asset_id.in_(list(asset_ids)),
+            Pledge.status == "live",  # type: ignore[attr-defined]
+            Loan.tenant == tenant,
+        )
         .group_by(Pledge.asset_id)
     )
     return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}

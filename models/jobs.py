@@ -24,16 +24,21 @@ class Job(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True, max_length=40)
-    ref: str | None = Field(default=None, index=True, max_length=80,
-                            description="The object the job works for (e.g. a stress run id).")
+    ref: str | None = Field(
+        default=None,
+        index=True,
+        max_length=80,
+        description="The object the job works for (e.g. a stress run id).",
+    )
     tenant: str | None = Field(default=None, index=True, max_length=80)
     payload: str = Field(default="{}", sa_type=sa.Text, description="JSON arguments.")
     status: str = Field(default="queued", index=True, max_length=20)
     progress: float = Field(default=0.0)
     attempts: int = Field(default=0)
     max_attempts: int = Field(default=3)
-    worker: str | None = Field(default=None, max_length=200,
-                               description="host:pid:token of the worker holding it.")
+    worker: str | None = Field(
+        default=None, max_length=200, description="host:pid:token of the worker holding it."
+    )
     heartbeat_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     error: str | None = Field(default=None, sa_type=sa.Text)
     result: str | None = Field(default=None, sa_type=sa.Text, description="JSON result.")

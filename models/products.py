@@ -80,8 +80,11 @@ class SecuritizationPricing(SQLModel, table=True):
     result: str = Field(sa_type=sa.Text, description="Per-tranche figures as JSON.")
     created_by: str = Field(max_length=80)
     created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True))
-    job_id: int | None = Field(default=None, sa_column_kwargs={"unique": True},
-                               description="The job that made this run (a retried job finds it).")
+    job_id: int | None = Field(
+        default=None,
+        sa_column_kwargs={"unique": True},
+        description="The job that made this run (a retried job finds it).",
+    )
 
     def result_dict(self) -> dict[str, Any]:
         return dict(json.loads(self.result))

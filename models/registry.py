@@ -84,7 +84,9 @@ class DataAssetBase(SQLModel):
     territory: str = Field(max_length=80, description="Territory the rights cover, e.g. CN.")
     cross_border: bool = Field(description="Cross-border transfer allowed.")
     term_months: int | None = Field(
-        default=None, ge=1, description="Remaining term of the rights in months; null: no stated end."
+        default=None,
+        ge=1,
+        description="Remaining term of the rights in months; null: no stated end.",
     )
     # quality, GB/T 36344 six dimensions, each a decimal in [0, 1]
     accuracy: float = Field(ge=0.0, le=1.0)
@@ -227,7 +229,10 @@ class ComparableBase(SQLModel):
     quality_score: float = Field(ge=0.0, le=1.0)
     rights_scope: str = Field(max_length=80, description="Rights transferred, e.g. processing_use.")
     annual_revenue: Decimal | None = Field(
-        default=None, ge=0, max_digits=20, decimal_places=4,
+        default=None,
+        ge=0,
+        max_digits=20,
+        decimal_places=4,
         description="Revenue of the traded product over the year before the trade, major units.",
     )
 
@@ -240,4 +245,3 @@ class Comparable(ComparableBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant: str = Field(index=True, max_length=80, description="Tenant that recorded it.")
     created_at: datetime = Field(default_factory=utc_now)
-

@@ -33,7 +33,9 @@ def utc_now() -> datetime:
 
 class StressScenarioBase(SQLModel):
     name: str = Field(max_length=80, index=True)
-    definition: str = Field(sa_type=sa.Text, description="Scenario JSON (the API contract field names).")
+    definition: str = Field(
+        sa_type=sa.Text, description="Scenario JSON (the API contract field names)."
+    )
 
 
 class StressScenario(StressScenarioBase, table=True):
@@ -61,8 +63,9 @@ class StressRun(StressRunBase, table=True):
     status: str = Field(default="queued", max_length=20)
     progress: float = Field(default=0.0)
     error: str | None = Field(default=None, sa_type=sa.Text)
-    record: str | None = Field(default=None, sa_type=sa.Text,
-                               description="JSON: seed, paths, executor, positions, notes.")
+    record: str | None = Field(
+        default=None, sa_type=sa.Text, description="JSON: seed, paths, executor, positions, notes."
+    )
     created_at: datetime = Field(default_factory=utc_now, sa_type=sa.DateTime(timezone=True))
     started_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -107,12 +107,21 @@ def create_api_key(
     row = ApiKey(role=role, tenant=tenant.strip(), label=label, prefix=prefix, key_hash=digest)
     session.add(row)
     session.flush()
-    record_audit(session, actor=actor, tenant=row.tenant, action="api_key.create", entity="api_key",
-                 entity_id=str(row.id), payload={"prefix": prefix, "role": role, "label": label})
+    record_audit(
+        session,
+        actor=actor,
+        tenant=row.tenant,
+        action="api_key.create",
+        entity="api_key",
+        entity_id=str(row.id),
+        payload={"prefix": prefix, "role": role, "label": label},
+    )
     return plain, row
 
 
-def list_api_keys(session: Session, *, tenant: str, limit: int, after_id: int | None = None) -> tuple[list[ApiKey], bool]:
+def list_api_keys(
+    session: Session, *, tenant: str, limit: int, after_id: int | None = None
+) -> tuple[list[ApiKey], bool]:
     """A tenant's keys by id (revoked ones included), one page; ``more`` when another follows."""
     query = select(ApiKey).where(ApiKey.tenant == tenant)
     if after_id is not None:
@@ -151,7 +160,9 @@ def _notify_revoked(session: Session, key_id: int) -> None:
     sa_event.listen(session, "after_commit", after_commit, once=True)
 
 
-def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli", tenant: str | None = None) -> ApiKey | None:
+def revoke_api_key(
+    session: Session, key_id: int, *, actor: str = "cli", tenant: str | None = None
+) -> ApiKey | None:
     """Mark a key revoked and audit it (the caller commits); None if there is no such key
     (or, with ``tenant``, none of that tenant's). Revoking a revoked key changes nothing."""
     from models.audit import record_audit
@@ -164,7 +175,14 @@ def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli", tenant:
         row.revoked_at = utc_now()
         session.add(row)
         session.flush()
-        record_audit(session, actor=actor, tenant=row.tenant, action="api_key.revoke", entity="api_key",
-                     entity_id=str(row.id), payload={"prefix": row.prefix, "role": row.role})
+        record_audit(
+            session,
+            actor=actor,
+            tenant=row.tenant,
+            action="api_key.revoke",
+            entity="api_key",
+            entity_id=str(row.id),
+            payload={"prefix": row.prefix, "role": row.role},
+        )
     _notify_revoked(session, key_id)
     return row

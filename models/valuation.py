@@ -35,14 +35,17 @@ class ValuationBase(SQLModel):
     inputs_sha256: str = Field(
         index=True, min_length=64, max_length=64, description="SHA-256 of the canonical inputs."
     )
-    value: Decimal = Field(max_digits=20, decimal_places=4, description="Reconciled value, major units.")
+    value: Decimal = Field(
+        max_digits=20, decimal_places=4, description="Reconciled value, major units."
+    )
     mean: Decimal = Field(max_digits=20, decimal_places=4)
     std: Decimal = Field(max_digits=20, decimal_places=4)
     p05: Decimal = Field(max_digits=20, decimal_places=4)
     p50: Decimal = Field(max_digits=20, decimal_places=4)
     p95: Decimal = Field(max_digits=20, decimal_places=4)
     result_json: str = Field(
-        sa_type=sa.Text, description="Methods, weights, assumptions, quote details (canonical JSON)."
+        sa_type=sa.Text,
+        description="Methods, weights, assumptions, quote details (canonical JSON).",
     )
 
 

@@ -36,8 +36,12 @@ MAX_UNKNOWN_W_SHARE = 0.05
 
 
 def _unit(value: float, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or not 0.0 <= value <= 1.0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not 0.0 <= value <= 1.0
+    ):
         raise ConventionError(
             f"The `{name}` of the SEC-SA inputs must be a decimal in [0, 1]. Got {value!r}.",
             field=name,

@@ -38,9 +38,20 @@ from valuation.errors import ConventionError
 from valuation.market import MarketData
 
 #: Columns of `cashflow_table`, in order.
-COLUMNS: tuple[str, ...] = ("class", "period", "date", "interest_due", "interest_paid",
-                            "principal_paid", "writedown", "pdl_cure", "pdl_balance",
-                            "note_balance", "reserve", "trigger")
+COLUMNS: tuple[str, ...] = (
+    "class",
+    "period",
+    "date",
+    "interest_due",
+    "interest_paid",
+    "principal_paid",
+    "writedown",
+    "pdl_cure",
+    "pdl_balance",
+    "note_balance",
+    "reserve",
+    "trigger",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +68,9 @@ def _rate(value: float | None, name: str, *, hi_open: bool) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConventionError(f"The `{name}` must be a decimal annual rate. Got {value!r}.", field=name)
+        raise ConventionError(
+            f"The `{name}` must be a decimal annual rate. Got {value!r}.", field=name
+        )
     v = float(value)
     if v < 0.0 or v > 1.0 or (hi_open and v == 1.0):
         rule = "in [0, 1)" if hi_open else "in [0, 1]"
@@ -65,8 +78,9 @@ def _rate(value: float | None, name: str, *, hi_open: bool) -> float | None:
     return v
 
 
-def scenario_deal(deal: Deal, *, cdr: float | None = None, cpr: float | None = None,
-                  severity: float | None = None) -> tuple[Deal, CashflowScenario]:
+def scenario_deal(
+    deal: Deal, *, cdr: float | None = None, cpr: float | None = None, severity: float | None = None
+) -> tuple[Deal, CashflowScenario]:
     """The deal with the scenario's prepayment rate and severity, and the scenario itself
     (``base`` when nothing is given)."""
     cdr_v = _rate(cdr, "cdr", hi_open=True)
@@ -77,8 +91,11 @@ def scenario_deal(deal: Deal, *, cdr: float | None = None, cpr: float | None = N
     if cpr_v is not None:
         pool = replace(pool, prepayment_rate=cpr_v)
     if sev_v is not None:
-        pool = replace(pool, loans=tuple(replace(x, recovery_rate=1.0 - sev_v) for x in pool.loans),
-                       receivables=tuple(replace(r, recovery_rate=1.0 - sev_v) for r in pool.receivables))
+        pool = replace(
+            pool,
+            loans=tuple(replace(x, recovery_rate=1.0 - sev_v) for x in pool.loans),
+            receivables=tuple(replace(r, recovery_rate=1.0 - sev_v) for r in pool.receivables),
+        )
     out = replace(deal, pool=pool)
     if cdr_v is None:
         sched = asset_schedules(out.pool)
@@ -87,8 +104,9 @@ def scenario_deal(deal: Deal, *, cdr: float | None = None, cpr: float | None = N
     return out, CashflowScenario(name, cdr_v, float(pool.prepayment_rate), sev_v)
 
 
-def run_scenario(deal: Deal, scenario: CashflowScenario,
-                 index_rates: FloatArray | None = None) -> WaterfallResult:
+def run_scenario(
+    deal: Deal, scenario: CashflowScenario, index_rates: FloatArray | None = None
+) -> WaterfallResult:
     """The waterfall on the scenario's constant default rate (one scenario)."""
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_survival(sched, cdr_survival(scenario.cdr, sched.n_periods))
@@ -115,8 +133,9 @@ def _trigger_labels(deal: Deal, wf: WaterfallResult, s: int) -> list[str]:
     return out
 
 
-def cashflow_table(deal: Deal, wf: WaterfallResult, *, scenario: int = 0,
-                   start: date | None = None) -> pd.DataFrame:
+def cashflow_table(
+    deal: Deal, wf: WaterfallResult, *, scenario: int = 0, start: date | None = None
+) -> pd.DataFrame:
     """One scenario of a waterfall result as a long DataFrame (`COLUMNS`), classes senior
     first, periods 1..T; ``date`` is ``start + period months`` (the pool's cut-off date by
     default; empty without one)."""
@@ -127,36 +146,48 @@ def cashflow_table(deal: Deal, wf: WaterfallResult, *, scenario: int = 0,
     s = scenario
     frames = []
     for k, tr in enumerate(deal.tranches):
-        frames.append(pd.DataFrame({
-            "class": tr.name,
-            "period": np.arange(1, t_max + 1),
-            "date": dates,
-            "interest_due": wf.interest_due[s, k],
-            "interest_paid": wf.interest_paid[s, k],
-            "principal_paid": wf.principal_paid[s, k],
-            "writedown": wf.writedown[s, k],
-            "pdl_cure": wf.pdl_cure[s, k],
-            "pdl_balance": wf.pdl_balance[s, k],
-            "note_balance": wf.note_balance[s, k],
-            "reserve": wf.reserve_end[s],
-            "trigger": labels,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "class": tr.name,
+                    "period": np.arange(1, t_max + 1),
+                    "date": dates,
+                    "interest_due": wf.interest_due[s, k],
+                    "interest_paid": wf.interest_paid[s, k],
+                    "principal_paid": wf.principal_paid[s, k],
+                    "writedown": wf.writedown[s, k],
+                    "pdl_cure": wf.pdl_cure[s, k],
+                    "pdl_balance": wf.pdl_balance[s, k],
+                    "note_balance": wf.note_balance[s, k],
+                    "reserve": wf.reserve_end[s],
+                    "trigger": labels,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)[list(COLUMNS)]
 
 
 def curve_index(market: MarketData, start: date, n_periods: int) -> FloatArray:
     """The floating index per month: the curve's monthly forwards from ``start`` (as
     `products.tranches.analyze` uses)."""
-    df = market.discount_factors([add_months(start, m) for m in range(1, n_periods + 1)],
-                                 from_date=start if start > market.as_of else None)
+    df = market.discount_factors(
+        [add_months(start, m) for m in range(1, n_periods + 1)],
+        from_date=start if start > market.as_of else None,
+    )
     prev = np.concatenate([[1.0], df[:-1]])
     return (prev / df - 1.0) * 12.0
 
 
-def deal_cashflows(deal: Deal, *, cdr: float | None = None, cpr: float | None = None,
-                   severity: float | None = None, index_rates: FloatArray | None = None,
-                   start: date | None = None,
-                   market: MarketData | None = None) -> tuple[pd.DataFrame, CashflowScenario]:
+def deal_cashflows(
+    deal: Deal,
+    *,
+    cdr: float | None = None,
+    cpr: float | None = None,
+    severity: float | None = None,
+    index_rates: FloatArray | None = None,
+    start: date | None = None,
+    market: MarketData | None = None,
+) -> tuple[pd.DataFrame, CashflowScenario]:
     """Per-class, per-period cash flows of the deal under the base case or the given
     CDR / CPR / severity (see the module docstring).
 

@@ -75,18 +75,26 @@ class DataRevenueNote:
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str, value: object) -> ConventionError:
-            return ConventionError(f"The `{name}` of `DataRevenueNote` must be {rule}. Got {value!r}.",
-                                   field=name)
+            return ConventionError(
+                f"The `{name}` of `DataRevenueNote` must be {rule}. Got {value!r}.", field=name
+            )
 
         if not isinstance(self.share, int | float) or not 0.0 < self.share <= 1.0:
             raise bad("share", "a decimal in (0, 1]", self.share)
-        if isinstance(self.term_months, bool) or not isinstance(self.term_months, int) \
-                or not 1 <= self.term_months <= 600:
+        if (
+            isinstance(self.term_months, bool)
+            or not isinstance(self.term_months, int)
+            or not 1 <= self.term_months <= 600
+        ):
             raise bad("term_months", "an integer in [1, 600]", self.term_months)
         for name in ("cap", "floor"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                                  or not math.isfinite(v) or not 0.0 <= v <= MAX_AMOUNT):
+            if v is not None and (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not math.isfinite(v)
+                or not 0.0 <= v <= MAX_AMOUNT
+            ):
                 raise bad(name, f"a monthly amount in [0, {MAX_AMOUNT:g}] or null", v)
         if self.cap is not None and self.floor is not None and self.floor > self.cap:
             raise bad("floor", f"at most the cap ({self.cap})", self.floor)
@@ -105,7 +113,9 @@ class DataRevenueNote:
         if r.ndim != 2 or r.shape[1] < self.term_months:
             raise ConventionError(
                 f"The `revenue` paths must be (n_paths, months) with at least term_months="
-                f"{self.term_months} months. Got shape {r.shape}.", field="revenue")
+                f"{self.term_months} months. Got shape {r.shape}.",
+                field="revenue",
+            )
         pay = self.share * np.maximum(r[:, : self.term_months], 0.0)
         if self.cap is not None:
             pay = np.minimum(pay, self.cap)
@@ -129,9 +139,15 @@ class NoteResult:
     n_paths: int = 0
 
 
-def price_data_note(note: DataRevenueNote, revenue: FloatArray, *, market: MarketData,
-                    seed: int, available: FloatArray | None = None,
-                    discount_factors: FloatArray | None = None) -> NoteResult:
+def price_data_note(
+    note: DataRevenueNote,
+    revenue: FloatArray,
+    *,
+    market: MarketData,
+    seed: int,
+    available: FloatArray | None = None,
+    discount_factors: FloatArray | None = None,
+) -> NoteResult:
     """Price a data-revenue note on revenue paths.
 
     Parameters
@@ -180,13 +196,16 @@ def price_data_note(note: DataRevenueNote, revenue: FloatArray, *, market: Marke
         if a.shape[0] != n or a.ndim != 2 or a.shape[1] < t_max:
             raise ConventionError(
                 f"The `available` cash flows must have the revenue's shape. Got {a.shape}.",
-                field="available")
+                field="available",
+            )
         pay = np.minimum(promised, np.maximum(a[:, :t_max], 0.0))
     if discount_factors is not None:
         df = np.asarray(discount_factors, dtype=np.float64)[:t_max]
         if df.shape != (t_max,) or not np.all(np.isfinite(df)) or np.any(df <= 0.0):
-            raise ConventionError(f"The `discount_factors` must give {t_max} positive factors.",
-                                  field="discount_factors")
+            raise ConventionError(
+                f"The `discount_factors` must give {t_max} positive factors.",
+                field="discount_factors",
+            )
     else:
         dates = [add_months(market.as_of, m) for m in range(1, t_max + 1)]
         df = market.discount_factors(dates)
@@ -214,14 +233,28 @@ def price_data_note(note: DataRevenueNote, revenue: FloatArray, *, market: Marke
     price = float(values.mean())
     std_error = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     q = np.quantile(values, [0.05, 0.5, 0.95])
-    distribution = {"mean": price, "std": float(values.std(ddof=1)) if n > 1 else 0.0,
-                    "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
+    distribution = {
+        "mean": price,
+        "std": float(values.std(ddof=1)) if n > 1 else 0.0,
+        "p05": float(q[0]),
+        "p50": float(q[1]),
+        "p95": float(q[2]),
+    }
     expected = promised.mean(axis=0)
-    return NoteResult(price=price, std_error=std_error, distribution=distribution,
-                      yield_rate=_yield(expected, price), expected_payments=expected,
-                      default_probability=(float(defaulted.mean()) if note.default_threshold > 0.0
-                                           else float(-math.expm1(-note.issuer_hazard * t_max / 12.0))),
-                      seed=int(seed), n_paths=int(n))
+    return NoteResult(
+        price=price,
+        std_error=std_error,
+        distribution=distribution,
+        yield_rate=_yield(expected, price),
+        expected_payments=expected,
+        default_probability=(
+            float(defaulted.mean())
+            if note.default_threshold > 0.0
+            else float(-math.expm1(-note.issuer_hazard * t_max / 12.0))
+        ),
+        seed=int(seed),
+        n_paths=int(n),
+    )
 
 
 def _yield(cash: FloatArray, price: float) -> float:
@@ -242,4 +275,3 @@ def _yield(cash: FloatArray, price: float) -> float:
         return float(brentq(f, lo, hi, xtol=1e-12))
     except (ValueError, RuntimeError):  # pragma: no cover - a bracket that degenerates
         return float("nan")
-

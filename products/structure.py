@@ -46,8 +46,15 @@ def _fail(message: str, path: str) -> ConventionError:
     return ConventionError(message, field=path)
 
 
-def _number(value: object, path: str, *, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False, what: str = "a number") -> float:
+def _number(
+    value: object,
+    path: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    what: str = "a number",
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _fail(f"The `{path}` must be {what}. Got {value!r}.", path)
     v = float(value)
@@ -67,8 +74,9 @@ def _integer(value: object, path: str, *, lo: int, hi: int) -> int:
 
 def _choice(value: object, path: str, options: Sequence[str]) -> str:
     if value not in options:
-        raise _fail(f"The `{path}` must be one of {', '.join(map(repr, options))}. Got {value!r}.",
-                    path)
+        raise _fail(
+            f"The `{path}` must be one of {', '.join(map(repr, options))}. Got {value!r}.", path
+        )
     return str(value)
 
 
@@ -131,8 +139,10 @@ class PoolLoan:
 
 def _check_loan(loan: PoolLoan, path: str) -> None:
     if not isinstance(loan.loan_id, str) or not loan.loan_id:
-        raise _fail(f"The `{path}.loan_id` must be a non-empty string. Got {loan.loan_id!r}.",
-                    f"{path}.loan_id")
+        raise _fail(
+            f"The `{path}.loan_id` must be a non-empty string. Got {loan.loan_id!r}.",
+            f"{path}.loan_id",
+        )
     _number(loan.balance, f"{path}.balance", lo=0.0, lo_open=True, what="a positive amount")
     _number(loan.annual_rate, f"{path}.annual_rate", lo=0.0, hi=1.0, what="a decimal rate")
     _integer(loan.term_months, f"{path}.term_months", lo=1, hi=MAX_TERM_MONTHS)
@@ -142,27 +152,38 @@ def _check_loan(loan: PoolLoan, path: str) -> None:
         raise _fail(f"The `{path}.pd` must be below 1. Got {pd!r}.", f"{path}.pd")
     _number(loan.recovery_rate, f"{path}.recovery_rate", lo=0.0, hi=1.0, what="a decimal share")
     if loan.start_date is not None and not isinstance(loan.start_date, date):
-        raise _fail(f"The `{path}.start_date` must be a date. Got {loan.start_date!r}.",
-                    f"{path}.start_date")
+        raise _fail(
+            f"The `{path}.start_date` must be a date. Got {loan.start_date!r}.",
+            f"{path}.start_date",
+        )
     freq = _integer(loan.frequency_months, f"{path}.frequency_months", lo=1, hi=12)
     if freq not in FREQUENCIES_MONTHS:
-        raise _fail(f"The `{path}.frequency_months` must be one of {FREQUENCIES_MONTHS}. "
-                    f"Got {freq!r}.", f"{path}.frequency_months")
+        raise _fail(
+            f"The `{path}.frequency_months` must be one of {FREQUENCIES_MONTHS}. Got {freq!r}.",
+            f"{path}.frequency_months",
+        )
     if loan.term_months % freq:
-        raise _fail(f"The `{path}.term_months` must be a whole number of payment periods "
-                    f"({freq} months). Got {loan.term_months!r}.", f"{path}.term_months")
+        raise _fail(
+            f"The `{path}.term_months` must be a whole number of payment periods "
+            f"({freq} months). Got {loan.term_months!r}.",
+            f"{path}.term_months",
+        )
     try:
         DayCount.parse(loan.day_count)
     except ValuationError:
-        raise _fail(f"The `{path}.day_count` must be one of "
-                    f"{', '.join(repr(d.value) for d in DayCount)}. Got {loan.day_count!r}.",
-                    f"{path}.day_count") from None
+        raise _fail(
+            f"The `{path}.day_count` must be one of "
+            f"{', '.join(repr(d.value) for d in DayCount)}. Got {loan.day_count!r}.",
+            f"{path}.day_count",
+        ) from None
     if loan.calendar is not None:
         try:
             calendar(loan.calendar)
         except ValuationError:
-            raise _fail(f"The `{path}.calendar` must name a known calendar. Got {loan.calendar!r}.",
-                        f"{path}.calendar") from None
+            raise _fail(
+                f"The `{path}.calendar` must name a known calendar. Got {loan.calendar!r}.",
+                f"{path}.calendar",
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +218,14 @@ class Receivable:
 
 def _check_receivable(rec: Receivable, path: str) -> None:
     if not isinstance(rec.receivable_id, str) or not rec.receivable_id:
-        raise _fail(f"The `{path}.receivable_id` must be a non-empty string.", f"{path}.receivable_id")
+        raise _fail(
+            f"The `{path}.receivable_id` must be a non-empty string.", f"{path}.receivable_id"
+        )
     if not isinstance(rec.cashflows, tuple) or not 1 <= len(rec.cashflows) <= MAX_TERM_MONTHS:
-        raise _fail(f"The `{path}.cashflows` must list 1..{MAX_TERM_MONTHS} monthly amounts.",
-                    f"{path}.cashflows")
+        raise _fail(
+            f"The `{path}.cashflows` must list 1..{MAX_TERM_MONTHS} monthly amounts.",
+            f"{path}.cashflows",
+        )
     for j, c in enumerate(rec.cashflows):
         _number(c, f"{path}.cashflows[{j}]", lo=0.0, what="a non-negative amount")
     if not any(c > 0 for c in rec.cashflows):
@@ -250,46 +275,68 @@ class Pool:
         for i, loan in enumerate(self.loans):
             _check_loan(loan, f"pool.loans[{i}]")
             if loan.loan_id in seen:
-                raise _fail(f"The `pool.loans[{i}].loan_id` must be unique. Got {loan.loan_id!r} twice.",
-                            f"pool.loans[{i}].loan_id")
+                raise _fail(
+                    f"The `pool.loans[{i}].loan_id` must be unique. Got {loan.loan_id!r} twice.",
+                    f"pool.loans[{i}].loan_id",
+                )
             seen.add(loan.loan_id)
         for i, rec in enumerate(self.receivables):
             _check_receivable(rec, f"pool.receivables[{i}]")
             if rec.receivable_id in seen:
-                raise _fail(f"The `pool.receivables[{i}].receivable_id` must be unique.",
-                            f"pool.receivables[{i}].receivable_id")
+                raise _fail(
+                    f"The `pool.receivables[{i}].receivable_id` must be unique.",
+                    f"pool.receivables[{i}].receivable_id",
+                )
             seen.add(rec.receivable_id)
         _number(self.discount_rate, "pool.discount_rate", lo=0.0, hi=1.0, what="a decimal rate")
         cpr = _number(self.prepayment_rate, "pool.prepayment_rate", lo=0.0, what="a decimal rate")
         if cpr >= 1.0:
-            raise _fail(f"The `pool.prepayment_rate` must be below 1. Got {cpr!r}.",
-                        "pool.prepayment_rate")
+            raise _fail(
+                f"The `pool.prepayment_rate` must be below 1. Got {cpr!r}.", "pool.prepayment_rate"
+            )
         _integer(self.recovery_lag_months, "pool.recovery_lag_months", lo=0, hi=120)
         if self.collateral_value is not None:
-            _number(self.collateral_value, "pool.collateral_value", lo=0.0, lo_open=True,
-                    what="a positive amount")
+            _number(
+                self.collateral_value,
+                "pool.collateral_value",
+                lo=0.0,
+                lo_open=True,
+                what="a positive amount",
+            )
         if self.cut_off_date is not None and not isinstance(self.cut_off_date, date):
-            raise _fail(f"The `pool.cut_off_date` must be a date. Got {self.cut_off_date!r}.",
-                        "pool.cut_off_date")
+            raise _fail(
+                f"The `pool.cut_off_date` must be a date. Got {self.cut_off_date!r}.",
+                "pool.cut_off_date",
+            )
         for i, loan in enumerate(self.loans):
             if loan.start_date is None:
                 if self.cut_off_date is None and loan.frequency_months != 1:
-                    raise _fail(f"The `pool.loans[{i}].frequency_months` other than monthly needs "
-                                "a `start_date` or the pool's `cut_off_date`.",
-                                f"pool.loans[{i}].frequency_months")
+                    raise _fail(
+                        f"The `pool.loans[{i}].frequency_months` other than monthly needs "
+                        "a `start_date` or the pool's `cut_off_date`.",
+                        f"pool.loans[{i}].frequency_months",
+                    )
                 continue
             if self.cut_off_date is None:
-                raise _fail(f"The `pool.cut_off_date` is required: loan {loan.loan_id!r} has a "
-                            "start date, and it enters the pool at its balance on the cut-off "
-                            "date.", "pool.cut_off_date")
+                raise _fail(
+                    f"The `pool.cut_off_date` is required: loan {loan.loan_id!r} has a "
+                    "start date, and it enters the pool at its balance on the cut-off "
+                    "date.",
+                    "pool.cut_off_date",
+                )
             if loan.start_date > self.cut_off_date:
-                raise _fail(f"The `pool.loans[{i}].start_date` must be on or before the cut-off "
-                            f"date {self.cut_off_date.isoformat()}. Got "
-                            f"{loan.start_date.isoformat()}.", f"pool.loans[{i}].start_date")
+                raise _fail(
+                    f"The `pool.loans[{i}].start_date` must be on or before the cut-off "
+                    f"date {self.cut_off_date.isoformat()}. Got "
+                    f"{loan.start_date.isoformat()}.",
+                    f"pool.loans[{i}].start_date",
+                )
 
     @property
     def asset_ids(self) -> tuple[str, ...]:
-        return tuple(x.loan_id for x in self.loans) + tuple(r.receivable_id for r in self.receivables)
+        return tuple(x.loan_id for x in self.loans) + tuple(
+            r.receivable_id for r in self.receivables
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +407,10 @@ class Tranche:
     def __post_init__(self) -> None:
         _number(self.balance, "tranche.balance", lo=0.0, lo_open=True)
         if (self.coupon is None) == (self.spread_bp is None):
-            raise _fail(f"Tranche {self.name!r} needs exactly one of `coupon` and `spread_bp`.",
-                        "tranche.coupon")
+            raise _fail(
+                f"Tranche {self.name!r} needs exactly one of `coupon` and `spread_bp`.",
+                "tranche.coupon",
+            )
 
     @property
     def is_floating(self) -> bool:
@@ -424,7 +473,9 @@ class DscrTrigger:
     def __post_init__(self) -> None:
         _choice(self.action, "triggers.dscr.action", ("trap", "sweep"))
         if not self.tiers:
-            raise _fail("The `triggers.dscr.tiers` must list at least one tier.", "triggers.dscr.tiers")
+            raise _fail(
+                "The `triggers.dscr.tiers` must list at least one tier.", "triggers.dscr.tiers"
+            )
         for j, t in enumerate(self.tiers):
             _number(t.threshold, f"triggers.dscr.tiers[{j}].threshold", lo=0.0, lo_open=True)
             _number(t.fraction, f"triggers.dscr.tiers[{j}].fraction", lo=0.0, hi=1.0)
@@ -545,8 +596,14 @@ class Deal:
 
     def __post_init__(self) -> None:
         if self.clean_up_call is not None:
-            _number(self.clean_up_call, "clean_up_call", lo=0.0, hi=0.99, lo_open=True,
-                    what="a fraction of the initial pool balance")
+            _number(
+                self.clean_up_call,
+                "clean_up_call",
+                lo=0.0,
+                hi=0.99,
+                lo_open=True,
+                what="a fraction of the initial pool balance",
+            )
         if not self.tranches:
             raise _fail("The `tranches` must list at least one tranche.", "tranches")
         _number(self.senior_fee_rate, "senior_fee_rate", lo=0.0, hi=1.0)
@@ -556,12 +613,16 @@ class Deal:
         names = [t.name for t in self.tranches]
         for i, t in enumerate(self.tranches[:-1]):
             if t.equity:
-                raise _fail(f"The `tranches[{i}].equity` flag is only for the most junior class.",
-                            f"tranches[{i}].equity")
+                raise _fail(
+                    f"The `tranches[{i}].equity` flag is only for the most junior class.",
+                    f"tranches[{i}].equity",
+                )
         for i, t in enumerate(self.tranches):
             if names.index(t.name) != i:
-                raise _fail(f"The `tranches[{i}].name` must be unique. Got {t.name!r} twice.",
-                            f"tranches[{i}].name")
+                raise _fail(
+                    f"The `tranches[{i}].name` must be unique. Got {t.name!r} twice.",
+                    f"tranches[{i}].name",
+                )
             if i + 1 < len(self.tranches):
                 below = self.tranches[i + 1]
                 if below.detach > t.attach + 1e-12:
@@ -605,8 +666,17 @@ class Deal:
 # JSON form
 # ---------------------------------------------------------------------------------------------
 
-_TRANCHE_KEYS = {"name", "balance", "attach", "detach", "coupon", "spread_bp",
-                 "discount_spread_bp", "guarantee", "equity"}
+_TRANCHE_KEYS = {
+    "name",
+    "balance",
+    "attach",
+    "detach",
+    "coupon",
+    "spread_bp",
+    "discount_spread_bp",
+    "guarantee",
+    "equity",
+}
 
 
 def _mapping(value: object, path: str) -> Mapping[str, Any]:
@@ -628,16 +698,27 @@ def _loan_from(d: object, path: str) -> PoolLoan:
     for alias, key in (("principal", "balance"), ("tenor_months", "term_months")):
         if alias in m:
             if key in m:
-                raise _fail(f"The `{path}` must give `{key}` or `{alias}`, not both.", f"{path}.{alias}")
+                raise _fail(
+                    f"The `{path}` must give `{key}` or `{alias}`, not both.", f"{path}.{alias}"
+                )
             m[key] = m.pop(alias)
     try:
         loan = PoolLoan.__new__(PoolLoan)
-        for k, default in (("amortization", "annuity"), ("pd", 0.02), ("recovery_rate", 0.4),
-                           ("frequency_months", 1), ("day_count", "ACT/365F"), ("calendar", None)):
+        for k, default in (
+            ("amortization", "annuity"),
+            ("pd", 0.02),
+            ("recovery_rate", 0.4),
+            ("frequency_months", 1),
+            ("day_count", "ACT/365F"),
+            ("calendar", None),
+        ):
             object.__setattr__(loan, k, m.get(k, default))
         start = m.get("start_date")
-        object.__setattr__(loan, "start_date",
-                           None if start is None else parse_date(start, field=f"{path}.start_date"))
+        object.__setattr__(
+            loan,
+            "start_date",
+            None if start is None else parse_date(start, field=f"{path}.start_date"),
+        )
         for k in ("loan_id", "balance", "annual_rate", "term_months"):
             if k not in m:
                 raise _fail(f"The `{path}.{k}` is required.", f"{path}.{k}")
@@ -663,7 +744,9 @@ def _receivable_from(d: object, path: str) -> Receivable:
     return rec
 
 
-def pool_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None) -> Pool:
+def pool_from_dict(
+    spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None
+) -> Pool:
     """Build the `Pool` from its JSON form.
 
     ``loan_ids`` name loans of ``loan_book`` (the caller's loans); ``loans`` give loans
@@ -677,13 +760,17 @@ def pool_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         book = loan_book or {}
         for i, lid in enumerate(ids):
             if not isinstance(lid, str) or lid not in book:
-                raise _fail(f"The `pool.loan_ids[{i}]` must name a known loan. Got {lid!r}.",
-                            f"pool.loan_ids[{i}]")
+                raise _fail(
+                    f"The `pool.loan_ids[{i}]` must name a known loan. Got {lid!r}.",
+                    f"pool.loan_ids[{i}]",
+                )
             loans.append(book[lid])
     for i, d in enumerate(_list(spec.get("loans", []), "pool.loans")):
         loans.append(_loan_from(d, f"pool.loans[{i}]"))
-    recs = [_receivable_from(d, f"pool.receivables[{i}]")
-            for i, d in enumerate(_list(spec.get("receivables", []), "pool.receivables"))]
+    recs = [
+        _receivable_from(d, f"pool.receivables[{i}]")
+        for i, d in enumerate(_list(spec.get("receivables", []), "pool.receivables"))
+    ]
     return Pool(
         loans=tuple(loans),
         receivables=tuple(recs),
@@ -691,8 +778,11 @@ def pool_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         prepayment_rate=spec.get("prepayment_rate", 0.0),
         recovery_lag_months=spec.get("recovery_lag_months", 0),
         collateral_value=spec.get("collateral_value"),
-        cut_off_date=(None if spec.get("cut_off_date") is None
-                      else parse_date(spec["cut_off_date"], field="pool.cut_off_date")),
+        cut_off_date=(
+            None
+            if spec.get("cut_off_date") is None
+            else parse_date(spec["cut_off_date"], field="pool.cut_off_date")
+        ),
     )
 
 
@@ -716,7 +806,9 @@ def _opt_number(m: Mapping[str, Any], key: str, path: str, **kw: Any) -> float |
     return _number(m[key], path, **kw)
 
 
-def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None) -> Deal:
+def deal_from_dict(
+    spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | None = None
+) -> Deal:
     """Build and validate a `Deal` from its JSON form.
 
     Tranches are listed senior first, each with either ``balance`` (attachment points are
@@ -749,7 +841,9 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         m = _mapping(t, p)
         unknown = set(m) - _TRANCHE_KEYS
         if unknown:
-            raise _fail(f"The `{p}` has unknown keys {sorted(unknown)}.", f"{p}.{sorted(unknown)[0]}")
+            raise _fail(
+                f"The `{p}` has unknown keys {sorted(unknown)}.", f"{p}.{sorted(unknown)[0]}"
+            )
         name = m.get("name")
         if not isinstance(name, str) or not name:
             raise _fail(f"The `{p}.name` must be a non-empty string. Got {name!r}.", f"{p}.name")
@@ -758,36 +852,52 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
         if by_balance is None:
             by_balance = has_bal and not has_ad
         if has_bal and has_ad:
-            raise _fail(f"The `{p}` must give either `balance` or `attach`/`detach`, not both.",
-                        f"{p}.balance")
+            raise _fail(
+                f"The `{p}` must give either `balance` or `attach`/`detach`, not both.",
+                f"{p}.balance",
+            )
         if by_balance != (has_bal and not has_ad):
-            raise _fail("The `tranches` must all use `balance` or all use `attach`/`detach`.",
-                        f"{p}.balance" if not has_bal else f"{p}.attach")
+            raise _fail(
+                "The `tranches` must all use `balance` or all use `attach`/`detach`.",
+                f"{p}.balance" if not has_bal else f"{p}.attach",
+            )
         entry: dict[str, Any] = {"name": name}
         if by_balance:
-            entry["balance"] = _number(m["balance"], f"{p}.balance", lo=0.0, lo_open=True,
-                                       what="a positive amount")
+            entry["balance"] = _number(
+                m["balance"], f"{p}.balance", lo=0.0, lo_open=True, what="a positive amount"
+            )
         else:
             a = _number(m.get("attach"), f"{p}.attach", lo=0.0, hi=1.0, what="a fraction 0..1")
             d = _number(m.get("detach"), f"{p}.detach", lo=0.0, hi=1.0, what="a fraction 0..1")
             if a >= d:
-                raise _fail(f"The `{p}.attach` must be below `{p}.detach`. Got {a!r} >= {d!r}.",
-                            f"{p}.attach")
+                raise _fail(
+                    f"The `{p}.attach` must be below `{p}.detach`. Got {a!r} >= {d!r}.",
+                    f"{p}.attach",
+                )
             entry["attach"], entry["detach"] = a, d
         coupon = _opt_number(m, "coupon", f"{p}.coupon", lo=-0.05, hi=1.0, what="a decimal rate")
         spread = _opt_number(m, "spread_bp", f"{p}.spread_bp", lo=-500.0, hi=10_000.0)
         if (coupon is None) == (spread is None):
-            raise _fail(f"The `{p}` needs exactly one of `coupon` (fixed) and `spread_bp` (floating).",
-                        f"{p}.coupon")
+            raise _fail(
+                f"The `{p}` needs exactly one of `coupon` (fixed) and `spread_bp` (floating).",
+                f"{p}.coupon",
+            )
         entry["coupon"], entry["spread_bp"] = coupon, spread
-        entry["discount_spread_bp"] = _opt_number(m, "discount_spread_bp", f"{p}.discount_spread_bp",
-                                                  lo=-500.0, hi=10_000.0)
+        entry["discount_spread_bp"] = _opt_number(
+            m, "discount_spread_bp", f"{p}.discount_spread_bp", lo=-500.0, hi=10_000.0
+        )
         g = m.get("guarantee")
         if g is not None:
             gm = _mapping(g, f"{p}.guarantee")
-            gpd = _number(gm.get("guarantor_pd"), f"{p}.guarantee.guarantor_pd", lo=0.0, hi=0.999999)
-            grec = _number(gm.get("guarantor_recovery", 0.4), f"{p}.guarantee.guarantor_recovery",
-                           lo=0.0, hi=1.0)
+            gpd = _number(
+                gm.get("guarantor_pd"), f"{p}.guarantee.guarantor_pd", lo=0.0, hi=0.999999
+            )
+            grec = _number(
+                gm.get("guarantor_recovery", 0.4),
+                f"{p}.guarantee.guarantor_recovery",
+                lo=0.0,
+                hi=1.0,
+            )
             entry["guarantee"] = Guarantee(gpd, grec)
         eq = m.get("equity", False)
         if not isinstance(eq, bool):
@@ -832,8 +942,10 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
             e["balance"] = (e["detach"] - e["attach"]) * pool_balance
     for j, e in enumerate(parsed):
         if e["equity"] and j != len(parsed) - 1:
-            raise _fail("The `equity` flag is only for the most junior class.",
-                        f"tranches[{e['_index']}].equity")
+            raise _fail(
+                "The `equity` flag is only for the most junior class.",
+                f"tranches[{e['_index']}].equity",
+            )
     tranches = tuple(Tranche(**{k: v for k, v in e.items() if k != "_index"}) for e in parsed)
     fee_rate = _number(spec.get("senior_fee_rate", 0.0), "senior_fee_rate", lo=0.0, hi=1.0)
     fee_fixed = _number(spec.get("senior_fee_fixed", 0.0), "senior_fee_fixed", lo=0.0)
@@ -841,21 +953,31 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
     reserve = Reserve(
         initial=_number(r.get("initial", 0.0), "reserve.initial", lo=0.0),
         target_rate=_number(r.get("target_rate", 0.0), "reserve.target_rate", lo=0.0, hi=1.0),
-        interest_months=_integer(r.get("interest_months", 0), "reserve.interest_months", lo=0, hi=60),
+        interest_months=_integer(
+            r.get("interest_months", 0), "reserve.interest_months", lo=0, hi=60
+        ),
     )
     tr = _mapping(spec.get("triggers", {}), "triggers")
     triggers = Triggers(
         oc_ratio=_opt_number(tr, "oc_ratio", "triggers.oc_ratio", lo=0.0, lo_open=True),
-        cumulative_default=_opt_number(tr, "cumulative_default", "triggers.cumulative_default",
-                                       lo=0.0, hi=1.0),
-        dscr=tuple(_dscr_from(d, f"triggers.dscr[{j}]")
-                   for j, d in enumerate(_list(tr.get("dscr", []), "triggers.dscr"))),
-        rapid_amortisation_dscr=_opt_number(tr, "rapid_amortisation_dscr",
-                                            "triggers.rapid_amortisation_dscr", lo=0.0),
-        dscr_basis=_choice(tr.get("dscr_basis", "interest"), "triggers.dscr_basis",  # type: ignore[arg-type]
-                           ("interest", "cash")),
-        dscr_window=_integer(tr.get("dscr_window", DEFAULT_DSCR_WINDOW), "triggers.dscr_window",
-                             lo=1, hi=24),
+        cumulative_default=_opt_number(
+            tr, "cumulative_default", "triggers.cumulative_default", lo=0.0, hi=1.0
+        ),
+        dscr=tuple(
+            _dscr_from(d, f"triggers.dscr[{j}]")
+            for j, d in enumerate(_list(tr.get("dscr", []), "triggers.dscr"))
+        ),
+        rapid_amortisation_dscr=_opt_number(
+            tr, "rapid_amortisation_dscr", "triggers.rapid_amortisation_dscr", lo=0.0
+        ),
+        dscr_basis=_choice(
+            tr.get("dscr_basis", "interest"),
+            "triggers.dscr_basis",  # type: ignore[arg-type]
+            ("interest", "cash"),
+        ),
+        dscr_window=_integer(
+            tr.get("dscr_window", DEFAULT_DSCR_WINDOW), "triggers.dscr_window", lo=1, hi=24
+        ),
     )
     rule = _choice(spec.get("principal_rule", "sequential"), "principal_rule", PRINCIPAL_RULES)
     adv = _number(spec.get("advance_rate", 1.0), "advance_rate", lo=0.0, hi=1.0, lo_open=True)
@@ -863,8 +985,23 @@ def deal_from_dict(spec: Mapping[str, Any], loan_book: Mapping[str, PoolLoan] | 
     from valuation.conventions import parse_currency
 
     parse_currency(currency, field="currency")
-    return Deal(pool=pool, tranches=tranches, senior_fee_rate=fee_rate, senior_fee_fixed=fee_fixed,
-                reserve=reserve, principal_rule=rule, triggers=triggers,  # type: ignore[arg-type]
-                advance_rate=adv, currency=currency,
-                clean_up_call=_opt_number(spec, "clean_up_call", "clean_up_call", lo=0.0, hi=0.99,
-                                          lo_open=True, what="a fraction of the initial pool balance"))
+    return Deal(
+        pool=pool,
+        tranches=tranches,
+        senior_fee_rate=fee_rate,
+        senior_fee_fixed=fee_fixed,
+        reserve=reserve,
+        principal_rule=rule,
+        triggers=triggers,  # type: ignore[arg-type]
+        advance_rate=adv,
+        currency=currency,
+        clean_up_call=_opt_number(
+            spec,
+            "clean_up_call",
+            "clean_up_call",
+            lo=0.0,
+            hi=0.99,
+            lo_open=True,
+            what="a fraction of the initial pool balance",
+        ),
+    )

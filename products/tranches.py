@@ -97,7 +97,9 @@ DEFAULT_K_SA = 0.08
 
 def _check_rho(rho: float) -> float:
     if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 <= rho < 1.0:
-        raise ConventionError(f"The `correlation` must be in [0, 1). Got {rho!r}.", field="correlation")
+        raise ConventionError(
+            f"The `correlation` must be in [0, 1). Got {rho!r}.", field="correlation"
+        )
     return float(rho)
 
 
@@ -132,8 +134,9 @@ def cdr_survival(cdr: float | Sequence[float] | FloatArray, n_periods: int) -> F
     elif c.ndim == 1:
         c = c[None, :]
     if c.shape[1] != n_periods:
-        raise ConventionError(f"The `cdr` must have {n_periods} monthly values. Got {c.shape[1]}.",
-                              field="cdr")
+        raise ConventionError(
+            f"The `cdr` must have {n_periods} monthly values. Got {c.shape[1]}.", field="cdr"
+        )
     if not np.all((c >= 0.0) & (c < 1.0)):
         raise ConventionError("The `cdr` must be annual rates in [0, 1).", field="cdr")
     mdr = -np.expm1(np.log1p(-c) / 12.0)
@@ -142,8 +145,9 @@ def cdr_survival(cdr: float | Sequence[float] | FloatArray, n_periods: int) -> F
     return s
 
 
-def copula_default_periods(sched: AssetSchedules, rho: float, n_paths: int,
-                           rng: np.random.Generator) -> IntArray:
+def copula_default_periods(
+    sched: AssetSchedules, rho: float, n_paths: int, rng: np.random.Generator
+) -> IntArray:
     """Default month of every asset on every path (0: no default), one-factor Gaussian copula.
 
     Parameters
@@ -164,8 +168,9 @@ def copula_default_periods(sched: AssetSchedules, rho: float, n_paths: int,
     return default_periods_given_factor(sched, rho, z, rng)
 
 
-def default_periods_given_factor(sched: AssetSchedules, rho: float, z: FloatArray,
-                                 rng: np.random.Generator) -> IntArray:
+def default_periods_given_factor(
+    sched: AssetSchedules, rho: float, z: FloatArray, rng: np.random.Generator
+) -> IntArray:
     """Default months given the common factor of each path (``z``, shape ``(n_paths,)``):
     each asset's idiosyncratic draw ``eps_i`` then its exact default time, as in
     `copula_default_periods` (which draws ``z`` itself)."""
@@ -190,8 +195,9 @@ def default_periods_given_factor(sched: AssetSchedules, rho: float, z: FloatArra
     return out
 
 
-def homogeneous_copula_survival(pd: float, rho: float, n_loans: int, term_months: int,
-                                n_paths: int, rng: np.random.Generator) -> FloatArray:
+def homogeneous_copula_survival(
+    pd: float, rho: float, n_loans: int, term_months: int, n_paths: int, rng: np.random.Generator
+) -> FloatArray:
     """Copula Monte Carlo for a homogeneous pool: performing share per path and month.
 
     Conditional on the factor, defaults are independent with the same probability, so the
@@ -214,7 +220,9 @@ def homogeneous_copula_survival(pd: float, rho: float, n_loans: int, term_months
     out = np.ones((n_paths, term_months + 1))
     for m in range(1, term_months + 1):
         denom = 1.0 - cond[:, m - 1]
-        q = np.where(denom > 0.0, (cond[:, m] - cond[:, m - 1]) / np.where(denom > 0, denom, 1.0), 1.0)
+        q = np.where(
+            denom > 0.0, (cond[:, m] - cond[:, m - 1]) / np.where(denom > 0, denom, 1.0), 1.0
+        )
         alive = alive - rng.binomial(alive, np.clip(q, 0.0, 1.0))
         out[:, m] = alive / n_loans
     return out
@@ -230,7 +238,9 @@ def factor_nodes(n_nodes: int = 256) -> tuple[FloatArray, FloatArray]:
     nodes, 8e-7 with 1,024 (128 Gauss-Legendre nodes in ``z``: 6e-4).
     """
     if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 2:
-        raise ConventionError(f"The `n_nodes` must be an integer >= 2. Got {n_nodes!r}.", field="n_nodes")
+        raise ConventionError(
+            f"The `n_nodes` must be an integer >= 2. Got {n_nodes!r}.", field="n_nodes"
+        )
     x, w = roots_legendre(n_nodes)
     return ndtri(0.5 * (x + 1.0)), 0.5 * w
 
@@ -378,10 +388,16 @@ def _bucket_means(p: FloatArray, edges: FloatArray) -> FloatArray:
     return np.where(hi <= lo, hi, mean)
 
 
-def recursion_loss_paths(sched: AssetSchedules, rho: float, *, kinks: Sequence[float] = (),
-                         n_nodes: int = RECURSION_NODES, n_buckets: int = RECURSION_BUCKETS,
-                         max_units: int = RECURSION_MAX_UNITS,
-                         every_date: bool = True) -> RecursionScenarios:
+def recursion_loss_paths(
+    sched: AssetSchedules,
+    rho: float,
+    *,
+    kinks: Sequence[float] = (),
+    n_nodes: int = RECURSION_NODES,
+    n_buckets: int = RECURSION_BUCKETS,
+    max_units: int = RECURSION_MAX_UNITS,
+    every_date: bool = True,
+) -> RecursionScenarios:
     """Pool loss paths from the finite-pool loss distribution at every payment date.
 
     Per factor node ``z_j`` (`credit.portfolio.factor_quadrature`) and month ``t``, each
@@ -451,9 +467,15 @@ def recursion_loss_paths(sched: AssetSchedules, rho: float, *, kinks: Sequence[f
     )
 
     rho = _check_rho(rho)
-    for name, v, lo in (("n_nodes", n_nodes, 2), ("n_buckets", n_buckets, 1), ("max_units", max_units, 16)):
+    for name, v, lo in (
+        ("n_nodes", n_nodes, 2),
+        ("n_buckets", n_buckets, 1),
+        ("max_units", max_units, 16),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ConventionError(f"The `{name}` must be an integer >= {lo}. Got {v!r}.", field=name)
+            raise ConventionError(
+                f"The `{name}` must be an integer >= {lo}. Got {v!r}.", field=name
+            )
     n, t_all = sched.n_assets, sched.n_periods
     t_def = int(min(sched.term_months.max(), t_all))  # no default after the last maturity
     cum = cumulative_default_probability(sched)
@@ -489,9 +511,19 @@ def recursion_loss_paths(sched: AssetSchedules, rho: float, *, kinks: Sequence[f
     cdf /= cdf[:, :, -1:]
     at = months if every_date else months[-1:]
     kink_levels = cdf[:, at - 1][:, :, k_units].reshape(j_n, -1)
-    kink_levels = np.where(kink_levels < 1e-13, 0.0, np.where(kink_levels > 1.0 - 1e-13, 1.0, kink_levels))
-    edges = np.sort(np.concatenate([np.broadcast_to(np.linspace(0.0, 1.0, n_buckets + 1), (j_n, n_buckets + 1)),
-                                    kink_levels], axis=1), axis=1)
+    kink_levels = np.where(
+        kink_levels < 1e-13, 0.0, np.where(kink_levels > 1.0 - 1e-13, 1.0, kink_levels)
+    )
+    edges = np.sort(
+        np.concatenate(
+            [
+                np.broadcast_to(np.linspace(0.0, 1.0, n_buckets + 1), (j_n, n_buckets + 1)),
+                kink_levels,
+            ],
+            axis=1,
+        ),
+        axis=1,
+    )
     # levels closer than 1e-13 are one level (a zero-width bucket, dropped below)
     close = np.diff(edges, axis=1) < 1e-13
     edges[:, 1:] = np.where(close, edges[:, :-1], edges[:, 1:])
@@ -502,7 +534,9 @@ def recursion_loss_paths(sched: AssetSchedules, rho: float, *, kinks: Sequence[f
     for i in range(0, months.size, step):
         tt = months[i : i + step]
         e = np.repeat(edges[:, None, :], tt.size, axis=1).reshape(j_n * tt.size, -1)
-        m = _bucket_means(p_all[:, tt - 1].reshape(j_n * tt.size, size), e).reshape(j_n, tt.size, n_b)
+        m = _bucket_means(p_all[:, tt - 1].reshape(j_n * tt.size, size), e).reshape(
+            j_n, tt.size, n_b
+        )
         loss[:, :, tt] = m.transpose(0, 2, 1) * grid.unit
     del p_all, cdf
     loss[:, :, t_def + 1 :] = loss[:, :, t_def : t_def + 1]
@@ -518,9 +552,15 @@ def recursion_loss_paths(sched: AssetSchedules, rho: float, *, kinks: Sequence[f
     keep = weights.ravel() > 0.0
     node = np.repeat(np.arange(j_n), n_b)[keep]
     w = weights.ravel()[keep]
-    return RecursionScenarios(node=node, loss=loss.reshape(j_n * n_b, t_all + 1)[keep],
-                              weights=w / w.sum(), conditional_default=cond, z=z,
-                              loss_unit=float(grid.unit), exact_grid=bool(grid.exact))
+    return RecursionScenarios(
+        node=node,
+        loss=loss.reshape(j_n * n_b, t_all + 1)[keep],
+        weights=w / w.sum(),
+        conditional_default=cond,
+        z=z,
+        loss_unit=float(grid.unit),
+        exact_grid=bool(grid.exact),
+    )
 
 
 def allocate_losses(sched: AssetSchedules, rec: RecursionScenarios, index: IntArray) -> FloatArray:
@@ -609,11 +649,19 @@ def _water_fill(f: FloatArray, cap: FloatArray, a: FloatArray, target: FloatArra
     return x
 
 
-def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 0.15,
-                    n_paths: int = 10_000, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
-                    cdr: float | Sequence[float] | FloatArray | None = None,
-                    n_nodes: int = 256, n_nodes_recursion: int = RECURSION_NODES,
-                    n_buckets: int = RECURSION_BUCKETS) -> Iterator[PoolCashflows]:
+def scenario_chunks(
+    deal: Deal,
+    method: ScenarioMethod,
+    *,
+    correlation: float = 0.15,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    cdr: float | Sequence[float] | FloatArray | None = None,
+    n_nodes: int = 256,
+    n_nodes_recursion: int = RECURSION_NODES,
+    n_buckets: int = RECURSION_BUCKETS,
+) -> Iterator[PoolCashflows]:
     """Pool cashflows for the chosen default model, in chunks (weights sum to 1 overall).
 
     ``n_nodes`` is the large pool's factor rule (`factor_nodes`); ``n_nodes_recursion``
@@ -624,12 +672,15 @@ def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 
     depends on ``(seed, n_paths, chunk_size)`` only.
     """
     if method not in METHODS:
-        raise ConventionError(f"The `method` must be one of {', '.join(METHODS)}. Got {method!r}.",
-                              field="method")
+        raise ConventionError(
+            f"The `method` must be one of {', '.join(METHODS)}. Got {method!r}.", field="method"
+        )
     sched = asset_schedules(deal.pool)
     if method == "cdr":
         if cdr is None:
-            raise ConventionError("The `cdr` is required for the deterministic method.", field="cdr")
+            raise ConventionError(
+                "The `cdr` is required for the deterministic method.", field="cdr"
+            )
         s = cdr_survival(cdr, sched.n_periods)
         yield pool_cashflows_from_survival(sched, s)
         return
@@ -643,17 +694,24 @@ def scenario_chunks(deal: Deal, method: ScenarioMethod, *, correlation: float = 
     if method == "recursion":
         b0 = float(sched.balance[:, 0].sum())
         kinks = sorted({x * b0 for t in deal.tranches for x in (t.attach, t.detach)})
-        rec = recursion_loss_paths(sched, correlation, kinks=kinks, n_nodes=n_nodes_recursion,
-                                   n_buckets=n_buckets)
+        rec = recursion_loss_paths(
+            sched, correlation, kinks=kinks, n_nodes=n_nodes_recursion, n_buckets=n_buckets
+        )
         step = max(1, 2_000_000 // max(sched.n_assets * (sched.n_periods + 1), 1))
         for i in range(0, rec.n_scenarios, step):
             idx = np.arange(i, min(i + step, rec.n_scenarios))
-            yield pool_cashflows_from_survival(sched, allocate_losses(sched, rec, idx), rec.weights[idx])
+            yield pool_cashflows_from_survival(
+                sched, allocate_losses(sched, rec, idx), rec.weights[idx]
+            )
         return
     if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
-        raise ConventionError(f"The `paths` must be a positive integer. Got {n_paths!r}.", field="paths")
+        raise ConventionError(
+            f"The `paths` must be a positive integer. Got {n_paths!r}.", field="paths"
+        )
     if method == "stratified":
-        yield from (cf for cf, _, _ in stratified_chunks(sched, correlation, n_paths, seed, chunk_size))
+        yield from (
+            cf for cf, _, _ in stratified_chunks(sched, correlation, n_paths, seed, chunk_size)
+        )
         return
     rng = np.random.default_rng(seed)
     done = 0
@@ -677,8 +735,9 @@ def factor_strata(n_paths: int) -> tuple[int, IntArray, FloatArray]:
     return s_n, label, 1.0 / (s_n * size[label])
 
 
-def stratified_chunks(sched: AssetSchedules, rho: float, n_paths: int, seed: int,
-                      chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[PoolCashflows, IntArray, FloatArray]]:
+def stratified_chunks(
+    sched: AssetSchedules, rho: float, n_paths: int, seed: int, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[tuple[PoolCashflows, IntArray, FloatArray]]:
     """Pool cashflows stratified on the common factor, in chunks, with each path's stratum
     and its maturity-only pool loss (``sum_i 1{default_i} LGD_i B_i(0)``, the control
     variate's argument).
@@ -700,7 +759,11 @@ def stratified_chunks(sched: AssetSchedules, rho: float, n_paths: int, seed: int
         z = ndtri((lab + rng.random(m)) / s_n)
         d = default_periods_given_factor(sched, rho, z, rng)
         cf = pool_cashflows_from_default_periods(sched, d)
-        yield replace(cf, weights=weight[done : done + m]), lab, (d > 0).astype(np.float64) @ amounts
+        yield (
+            replace(cf, weights=weight[done : done + m]),
+            lab,
+            (d > 0).astype(np.float64) @ amounts,
+        )
         done += m
 
 
@@ -710,9 +773,11 @@ def stratified_chunks(sched: AssetSchedules, rho: float, n_paths: int, seed: int
 
 
 #: What ``expected_loss`` measures (reported with every result).
-EXPECTED_LOSS_BASIS = ("present value of interest and principal shortfalls, discounted at the "
-                       "class's own coupon, over the promised present value (the class's cash "
-                       "with no defaults: par when it is paid on time)")
+EXPECTED_LOSS_BASIS = (
+    "present value of interest and principal shortfalls, discounted at the "
+    "class's own coupon, over the promised present value (the class's cash "
+    "with no defaults: par when it is paid on time)"
+)
 #: Curve bump of the effective duration (basis points, up and down).
 DURATION_BUMP_BP = 1.0
 #: Monte Carlo paths the effective duration is measured on (the first ones, with common random
@@ -768,8 +833,9 @@ class DealAnalytics:
 
 def default_market(as_of: date, rate: float = 0.02, currency: str = "CNY") -> MarketData:
     """A flat curve (QuantLib FlatForward, ACT/365F, annual compounding) for quick pricing."""
-    return MarketData.flat_rate(as_of, rate, currency=currency, day_count=DayCount.ACT_365F,
-                                compounding=Compounding.ANNUAL)
+    return MarketData.flat_rate(
+        as_of, rate, currency=currency, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
 
 
 def _payment_dates(as_of: date, n_periods: int) -> list[date]:
@@ -786,7 +852,9 @@ def _guarantee_factor(tr: Tranche, times: FloatArray) -> FloatArray | None:
     return surv + g.guarantor_recovery * (1.0 - surv)
 
 
-def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tuple[FloatArray, FloatArray]:
+def investor_cashflows(
+    deal: Deal, wf: WaterfallResult, times: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """Investor cash and principal loss per scenario, tranche and month, guarantees applied.
 
     The most junior class, when flagged ``equity``, also receives the residual cash. PDL
@@ -810,8 +878,9 @@ def investor_cashflows(deal: Deal, wf: WaterfallResult, times: FloatArray) -> tu
     return cash, loss
 
 
-def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray,
-                      faces: FloatArray) -> FloatArray:
+def _loss_probability(
+    deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray
+) -> FloatArray:
     """Per scenario and tranche, the probability that the investor loses (n, K).
 
     Unwrapped: 1 when the class ends with principal written down and not reimbursed, or
@@ -819,16 +888,16 @@ def _loss_probability(deal: Deal, wf: WaterfallResult, times: FloatArray,
     PV expected loss, not here). Wrapped: the guarantor must have defaulted by the last
     write-down month, ``1 - S_g(t_last)`` (guarantor independent of the pool).
     """
-    lost = (wf.writedown.sum(axis=2) - wf.pdl_cure.sum(axis=2)
-            + wf.interest_shortfall[:, :, -1])
+    lost = wf.writedown.sum(axis=2) - wf.pdl_cure.sum(axis=2) + wf.interest_shortfall[:, :, -1]
     out = (lost > LOSS_EPS * faces[None, :]).astype(np.float64)
     hit = wf.writedown > LOSS_EPS * faces[None, :, None]
     for k, tr in enumerate(deal.tranches):
         if tr.guarantee is None:
             continue
         h = float(_hazard(np.array([tr.guarantee.guarantor_pd]))[0])
-        last = np.where(hit[:, k, :].any(axis=1),
-                        hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0)
+        last = np.where(
+            hit[:, k, :].any(axis=1), hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0
+        )
         out[:, k] = hit[:, k, :].any(axis=1) * -np.expm1(-h * times[last])
     return out
 
@@ -877,7 +946,9 @@ def _default_margin_bp(tr: Tranche, par: float) -> float:
     return max((float(tr.coupon or 0.0) - par) * 1e4, 0.0)
 
 
-def _per_class(value: float | Mapping[str, float] | None, deal: Deal, what: str) -> list[float | None]:
+def _per_class(
+    value: float | Mapping[str, float] | None, deal: Deal, what: str
+) -> list[float | None]:
     """One number for every class, a mapping by class name, or nothing."""
     names = [t.name for t in deal.tranches]
     if value is None:
@@ -885,8 +956,10 @@ def _per_class(value: float | Mapping[str, float] | None, deal: Deal, what: str)
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(names))
         if unknown:
-            raise ConventionError(f"The `{what}` names unknown classes {unknown}; the classes are "
-                                  f"{names}.", field=f"{what}.{unknown[0]}")
+            raise ConventionError(
+                f"The `{what}` names unknown classes {unknown}; the classes are {names}.",
+                field=f"{what}.{unknown[0]}",
+            )
         out: list[float | None] = []
         for n in names:
             v = value.get(n)
@@ -902,9 +975,11 @@ def _finite_number(v: object, path: str) -> float:
     return float(v)
 
 
-def _solve_margin(cash: FloatArray, df: FloatArray, times: FloatArray, face: float,
-                  price: float, name: str) -> float:
+def _solve_margin(
+    cash: FloatArray, df: FloatArray, times: FloatArray, face: float, price: float, name: str
+) -> float:
     """Discount margin (bp) at which the expected cash is worth ``price`` per 100."""
+
     def f(dm_bp: float) -> float:
         return float(cash @ (df * np.exp(-dm_bp / 1e4 * times))) / face * 100.0 - price
 
@@ -913,17 +988,26 @@ def _solve_margin(cash: FloatArray, df: FloatArray, times: FloatArray, face: flo
         raise ConventionError(
             f"The `market_price.{name}` must lie between the prices at discount margins of "
             f"{lo:.0f} and {hi:.0f} bp ({f(hi) + price:.4f} .. {f(lo) + price:.4f}). Got {price!r}.",
-            field=f"market_price.{name}")
+            field=f"market_price.{name}",
+        )
     return float(brentq(f, lo, hi, xtol=1e-10))
 
 
-def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashflows], *,
-            market: MarketData, method: str = "custom", seed: int | None = None,
-            correlation: float = float("nan"), k_sa: float = DEFAULT_K_SA, w: float = 0.0,
-            keep_losses: bool = False,
-            discount_margin_bp: float | Mapping[str, float] | None = None,
-            market_price: float | Mapping[str, float] | None = None,
-            std_error: bool | None = None) -> DealAnalytics:
+def analyze(
+    deal: Deal,
+    scenarios: Sequence[PoolCashflows] | Iterator[PoolCashflows],
+    *,
+    market: MarketData,
+    method: str = "custom",
+    seed: int | None = None,
+    correlation: float = float("nan"),
+    k_sa: float = DEFAULT_K_SA,
+    w: float = 0.0,
+    keep_losses: bool = False,
+    discount_margin_bp: float | Mapping[str, float] | None = None,
+    market_price: float | Mapping[str, float] | None = None,
+    std_error: bool | None = None,
+) -> DealAnalytics:
     """Run the waterfall on every scenario chunk and reduce to per-tranche analytics.
 
     Parameters
@@ -984,7 +1068,9 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
                 raise ConventionError(
                     f"The `as_of` must be on or before the pool's cut-off date "
                     f"{start.isoformat()} (the deal's months start there). Got "
-                    f"{market.as_of.isoformat()}.", field="as_of")
+                    f"{market.as_of.isoformat()}.",
+                    field="as_of",
+                )
             dates = _payment_dates(start, t_max)
             times = np.array([year_fraction(market.as_of, d, DayCount.ACT_365F) for d in dates])
             df0 = market.discount_factors(dates)
@@ -995,8 +1081,12 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
                 prevb = np.concatenate([[1.0], dfb[:-1]])
                 bumped[tag] = (dfb, (prevb / dfb - 1.0) * 12.0)
             par = _par_rate(df0)
-            dm = np.array([d if d is not None else _default_margin_bp(t, par)
-                           for d, t in zip(dm_in, deal.tranches, strict=True)])
+            dm = np.array(
+                [
+                    d if d is not None else _default_margin_bp(t, par)
+                    for d, t in zip(dm_in, deal.tranches, strict=True)
+                ]
+            )
             dfk = df0[None, :] * np.exp(-dm[:, None] / 1e4 * times[None, :])
             from products.waterfall import _coupons
 
@@ -1005,10 +1095,15 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             promised = _promised_cash(deal, t_max, index, times)
             # promised PV at the coupon: par, less any deferral the structure makes with no
             # defaults at all (e.g. quarterly collections against monthly coupons)
-            promised_pv = (faces if promised is None
-                           else np.minimum(np.einsum("kt,kt->k", promised[1], dcpn), faces))
-            sums = {k: np.zeros((k_n, t_max)) for k in ("cash", "prin", "paid", "wd", "bal",
-                                                         "cash_up", "cash_down", "cash_mid")}
+            promised_pv = (
+                faces
+                if promised is None
+                else np.minimum(np.einsum("kt,kt->k", promised[1], dcpn), faces)
+            )
+            sums = {
+                k: np.zeros((k_n, t_max))
+                for k in ("cash", "prin", "paid", "wd", "bal", "cash_up", "cash_down", "cash_mid")
+            }
             sums.update({k: np.zeros(k_n) for k in ("el", "el2", "pl", "pv", "pv2", "pel")})
         wf = run_waterfall(deal, cf, index)
         cash, loss = investor_cashflows(deal, wf, times)
@@ -1016,8 +1111,10 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         if deal.tranches[-1].equity:
             claim[:, -1, :] -= wf.residual
         wts = cf.weights
-        bal_start = np.concatenate([np.broadcast_to(faces, (cf.n_scenarios, k_n))[:, :, None],
-                                    wf.note_balance[:, :, :-1]], axis=2)
+        bal_start = np.concatenate(
+            [np.broadcast_to(faces, (cf.n_scenarios, k_n))[:, :, None], wf.note_balance[:, :, :-1]],
+            axis=2,
+        )
         sums["cash"] += np.einsum("s,skt->kt", wts, cash)
         # principal the investor receives: paid by the waterfall, plus write-downs a wrap covers
         sums["prin"] += np.einsum("s,skt->kt", wts, wf.principal_paid + wf.writedown - loss)
@@ -1035,8 +1132,9 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
         if floating and (not sampled or bumped_paths < DURATION_PATHS):
             for tag in ("up", "down"):
                 wfb = run_waterfall(deal, cf, bumped[tag][1])
-                sums[f"cash_{tag}"] += np.einsum("s,skt->kt", wts,
-                                                 investor_cashflows(deal, wfb, times)[0])
+                sums[f"cash_{tag}"] += np.einsum(
+                    "s,skt->kt", wts, investor_cashflows(deal, wfb, times)[0]
+                )
             sums["cash_mid"] += np.einsum("s,skt->kt", wts, cash)
             bumped_paths += cf.n_scenarios
         pool_loss += float(wts @ cf.net_loss()) / cf.initial_balance
@@ -1077,26 +1175,44 @@ def analyze(deal: Deal, scenarios: Sequence[PoolCashflows] | Iterator[PoolCashfl
             basis = "effective"
         else:
             dur, basis = mod, "modified"
-        metrics.append(TrancheMetrics(
-            name=tr.name, balance=float(faces[k]), attach=tr.attach, detach=tr.detach,
-            expected_loss=min(max(float(sums["el"][k]), 0.0), 1.0),
-            prob_loss=min(max(float(sums["pl"][k]), 0.0), 1.0), price=price,
-            yield_rate=y, fair_spread_bp=float(fair), wal_years=wal,
-            duration=dur, risk_weight=rw,
-            expected_loss_std_error=se_el, price_std_error=se_pv,
-            discount_margin_bp=margin, market_price=mp_in[k],
-            principal_expected_loss=min(max(float(sums["pel"][k]), 0.0), 1.0),
-            modified_duration=mod, duration_basis=basis,
-        ))
+        metrics.append(
+            TrancheMetrics(
+                name=tr.name,
+                balance=float(faces[k]),
+                attach=tr.attach,
+                detach=tr.detach,
+                expected_loss=min(max(float(sums["el"][k]), 0.0), 1.0),
+                prob_loss=min(max(float(sums["pl"][k]), 0.0), 1.0),
+                price=price,
+                yield_rate=y,
+                fair_spread_bp=float(fair),
+                wal_years=wal,
+                duration=dur,
+                risk_weight=rw,
+                expected_loss_std_error=se_el,
+                price_std_error=se_pv,
+                discount_margin_bp=margin,
+                market_price=mp_in[k],
+                principal_expected_loss=min(max(float(sums["pel"][k]), 0.0), 1.0),
+                modified_duration=mod,
+                duration_basis=basis,
+            )
+        )
     return DealAnalytics(
-        method=method, n_scenarios=n_total, seed=seed, correlation=correlation,
-        tranches=tuple(metrics), pool_expected_loss=pool_loss, expected_cashflows=sums["cash"],
+        method=method,
+        n_scenarios=n_total,
+        seed=seed,
+        correlation=correlation,
+        tranches=tuple(metrics),
+        pool_expected_loss=pool_loss,
+        expected_cashflows=sums["cash"],
         loss_samples=np.concatenate(loss_parts) if keep_losses else None,
     )
 
 
-def _promised_cash(deal: Deal, t_max: int, index: FloatArray,
-                   times: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+def _promised_cash(
+    deal: Deal, t_max: int, index: FloatArray, times: FloatArray
+) -> tuple[FloatArray, FloatArray] | None:
     """Each class's cash with no defaults (the pool's prepayments kept), (K, T), with and
     without the equity's residual; None when the scenarios do not run over the pool's own
     months."""
@@ -1112,13 +1228,22 @@ def _promised_cash(deal: Deal, t_max: int, index: FloatArray,
     return cash[0], claim
 
 
-def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc",
-                 correlation: float = 0.15, n_paths: int = 10_000, seed: int = 0,
-                 chunk_size: int = DEFAULT_CHUNK,
-                 cdr: float | Sequence[float] | FloatArray | None = None,
-                 k_sa: float = DEFAULT_K_SA, w: float = 0.0, keep_losses: bool = False,
-                 discount_margin_bp: float | Mapping[str, float] | None = None,
-                 market_price: float | Mapping[str, float] | None = None) -> DealAnalytics:
+def analyze_deal(
+    deal: Deal,
+    *,
+    market: MarketData,
+    method: ScenarioMethod = "mc",
+    correlation: float = 0.15,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    cdr: float | Sequence[float] | FloatArray | None = None,
+    k_sa: float = DEFAULT_K_SA,
+    w: float = 0.0,
+    keep_losses: bool = False,
+    discount_margin_bp: float | Mapping[str, float] | None = None,
+    market_price: float | Mapping[str, float] | None = None,
+) -> DealAnalytics:
     """Per-tranche expected loss, probability of loss, price, yield, fair spread, WAL,
     duration and SEC-SA risk weight under the chosen default model (conventions in
     `analyze`: EL as the PV of shortfalls, price from a discount margin, yield from the
@@ -1165,16 +1290,41 @@ def analyze_deal(deal: Deal, *, market: MarketData, method: ScenarioMethod = "mc
     True
     """
     if method == "stratified":
-        return analyze_stratified(deal, market=market, correlation=correlation, n_paths=n_paths,
-                                  seed=seed, chunk_size=chunk_size, k_sa=k_sa, w=w,
-                                  keep_losses=keep_losses, discount_margin_bp=discount_margin_bp,
-                                  market_price=market_price)
-    chunks = scenario_chunks(deal, method, correlation=correlation, n_paths=n_paths, seed=seed,
-                             chunk_size=chunk_size, cdr=cdr)
-    return analyze(deal, chunks, market=market, method=method,
-                   seed=seed if method == "mc" else None, correlation=correlation, k_sa=k_sa, w=w,
-                   keep_losses=keep_losses, discount_margin_bp=discount_margin_bp,
-                   market_price=market_price)
+        return analyze_stratified(
+            deal,
+            market=market,
+            correlation=correlation,
+            n_paths=n_paths,
+            seed=seed,
+            chunk_size=chunk_size,
+            k_sa=k_sa,
+            w=w,
+            keep_losses=keep_losses,
+            discount_margin_bp=discount_margin_bp,
+            market_price=market_price,
+        )
+    chunks = scenario_chunks(
+        deal,
+        method,
+        correlation=correlation,
+        n_paths=n_paths,
+        seed=seed,
+        chunk_size=chunk_size,
+        cdr=cdr,
+    )
+    return analyze(
+        deal,
+        chunks,
+        market=market,
+        method=method,
+        seed=seed if method == "mc" else None,
+        correlation=correlation,
+        k_sa=k_sa,
+        w=w,
+        keep_losses=keep_losses,
+        discount_margin_bp=discount_margin_bp,
+        market_price=market_price,
+    )
 
 
 def _stratified_stats(y: FloatArray, label: IntArray, s_n: int) -> tuple[float, float]:
@@ -1187,11 +1337,20 @@ def _stratified_stats(y: FloatArray, label: IntArray, s_n: int) -> tuple[float, 
     return float(mean_s.mean()), float(math.sqrt(float((var_s / size).sum())) / s_n)
 
 
-def analyze_stratified(deal: Deal, *, market: MarketData, correlation: float = 0.15,
-                       n_paths: int = 10_000, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
-                       k_sa: float = DEFAULT_K_SA, w: float = 0.0, keep_losses: bool = False,
-                       discount_margin_bp: float | Mapping[str, float] | None = None,
-                       market_price: float | Mapping[str, float] | None = None) -> DealAnalytics:
+def analyze_stratified(
+    deal: Deal,
+    *,
+    market: MarketData,
+    correlation: float = 0.15,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK,
+    k_sa: float = DEFAULT_K_SA,
+    w: float = 0.0,
+    keep_losses: bool = False,
+    discount_margin_bp: float | Mapping[str, float] | None = None,
+    market_price: float | Mapping[str, float] | None = None,
+) -> DealAnalytics:
     """The unbiased tranche engine: Monte Carlo stratified on the common factor
     (`stratified_chunks`: exact default times given each factor draw) through the full
     waterfall, with the exact maturity-only tranche loss of the recursion
@@ -1209,7 +1368,9 @@ def analyze_stratified(deal: Deal, *, market: MarketData, correlation: float = 0
     """
     sched = asset_schedules(deal.pool)
     if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 2:
-        raise ConventionError(f"The `paths` must be an integer >= 2. Got {n_paths!r}.", field="paths")
+        raise ConventionError(
+            f"The `paths` must be an integer >= 2. Got {n_paths!r}.", field="paths"
+        )
     labels: list[IntArray] = []
     pool_losses: list[FloatArray] = []
 
@@ -1219,9 +1380,20 @@ def analyze_stratified(deal: Deal, *, market: MarketData, correlation: float = 0
             pool_losses.append(lt)
             yield cf
 
-    res = analyze(deal, chunks(), market=market, method="stratified", seed=seed,
-                  correlation=correlation, k_sa=k_sa, w=w, keep_losses=True,
-                  discount_margin_bp=discount_margin_bp, market_price=market_price, std_error=True)
+    res = analyze(
+        deal,
+        chunks(),
+        market=market,
+        method="stratified",
+        seed=seed,
+        correlation=correlation,
+        k_sa=k_sa,
+        w=w,
+        keep_losses=True,
+        discount_margin_bp=discount_margin_bp,
+        market_price=market_price,
+        std_error=True,
+    )
     y_all = res.loss_samples
     assert y_all is not None
     label = np.concatenate(labels)
@@ -1240,8 +1412,11 @@ def analyze_stratified(deal: Deal, *, market: MarketData, correlation: float = 0
         denom = float(cc @ cc)
         beta = float(yc @ cc) / denom if denom > 0.0 else 0.0
         el, se = _stratified_stats(y - beta * (c - exact[k]), label, s_n)
-        metrics.append(replace(res.tranches[k], expected_loss=min(max(el, 0.0), 1.0),
-                               expected_loss_std_error=se))
+        metrics.append(
+            replace(
+                res.tranches[k], expected_loss=min(max(el, 0.0), 1.0), expected_loss_std_error=se
+            )
+        )
     return replace(res, tranches=tuple(metrics), loss_samples=y_all if keep_losses else None)
 
 
@@ -1257,8 +1432,9 @@ def pool_horizon_inputs(deal: Deal) -> tuple[FloatArray, FloatArray, FloatArray]
     return pds, sched.balance[:, 0].copy(), 1.0 - sched.recovery_rate
 
 
-def static_tranche_expected_loss(deal: Deal, correlation: float,
-                                 method: Literal["lhp", "recursion"] = "recursion") -> FloatArray:
+def static_tranche_expected_loss(
+    deal: Deal, correlation: float, method: Literal["lhp", "recursion"] = "recursion"
+) -> FloatArray:
     """Expected loss (fraction of face) of each tranche on the pool loss at maturity, without
     excess spread or timing: ``E[min((L - A)^+, D - A)] / (D - A)``.
 
@@ -1273,14 +1449,20 @@ def static_tranche_expected_loss(deal: Deal, correlation: float,
     if method == "lhp":
         pd = float(pds @ eads / total)
         rec = 1.0 - float(lgds @ eads / total)
-        return np.array([vasicek_tranche_loss(pd, rho, rec, t.attach, t.detach) for t in deal.tranches])
+        return np.array(
+            [vasicek_tranche_loss(pd, rho, rec, t.attach, t.detach) for t in deal.tranches]
+        )
     if method != "recursion":
-        raise ConventionError(f"The `method` must be 'lhp' or 'recursion'. Got {method!r}.", field="method")
+        raise ConventionError(
+            f"The `method` must be 'lhp' or 'recursion'. Got {method!r}.", field="method"
+        )
     ok = pds > 0
-    losses, probs = loss_distribution(pds[ok], eads[ok], np.clip(lgds[ok], 1e-12, 1.0), rho,
-                                      method="recursion")
-    return np.array([tranche_expected_loss(losses / total, probs, t.attach, t.detach)
-                     for t in deal.tranches])
+    losses, probs = loss_distribution(
+        pds[ok], eads[ok], np.clip(lgds[ok], 1e-12, 1.0), rho, method="recursion"
+    )
+    return np.array(
+        [tranche_expected_loss(losses / total, probs, t.attach, t.detach) for t in deal.tranches]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1293,15 +1475,20 @@ class BreakEven:
     cumulative_default: float
 
 
-def _tranche_loss_at(deal: Deal, sched: AssetSchedules, k: int, cdr: float, index: FloatArray) -> tuple[float, float]:
+def _tranche_loss_at(
+    deal: Deal, sched: AssetSchedules, k: int, cdr: float, index: FloatArray
+) -> tuple[float, float]:
     s = cdr_survival(cdr, sched.n_periods)
     cf = pool_cashflows_from_survival(sched, s)
     wf = run_waterfall(deal, cf, index)
-    return float(wf.writedown[0, k].sum() / deal.tranches[k].balance), float(cf.defaults.sum() / cf.initial_balance)
+    return float(wf.writedown[0, k].sum() / deal.tranches[k].balance), float(
+        cf.defaults.sum() / cf.initial_balance
+    )
 
 
-def break_even_cdr(deal: Deal, tranche: str | int, *, index_rate: float = 0.0,
-                   loss_threshold: float = 1e-6) -> BreakEven:
+def break_even_cdr(
+    deal: Deal, tranche: str | int, *, index_rate: float = 0.0, loss_threshold: float = 1e-6
+) -> BreakEven:
     """First-loss default rate of a tranche by root finding (scipy ``brentq``).
 
     The tranche's write-down (fraction of face) is zero up to the break-even CDR; a grid
@@ -1320,18 +1507,24 @@ def break_even_cdr(deal: Deal, tranche: str | int, *, index_rate: float = 0.0,
     losses = wf.writedown[:, k].sum(axis=1) / deal.tranches[k].balance
     above = np.nonzero(losses > loss_threshold)[0]
     if above.size == 0:
-        return BreakEven(deal.tranches[k].name, 1.0, float(cf.defaults[-1].sum() / cf.initial_balance))
+        return BreakEven(
+            deal.tranches[k].name, 1.0, float(cf.defaults[-1].sum() / cf.initial_balance)
+        )
     first = int(above[0])
     if first == 0:
         return BreakEven(deal.tranches[k].name, 0.0, 0.0)
     lo, hi = float(grid[first - 1]), float(grid[first])
-    root = brentq(lambda c: _tranche_loss_at(deal, sched, k, c, index)[0] - loss_threshold, lo, hi,
-                  xtol=1e-10)
-    return BreakEven(deal.tranches[k].name, float(root), _tranche_loss_at(deal, sched, k, root, index)[1])
+    root = brentq(
+        lambda c: _tranche_loss_at(deal, sched, k, c, index)[0] - loss_threshold, lo, hi, xtol=1e-10
+    )
+    return BreakEven(
+        deal.tranches[k].name, float(root), _tranche_loss_at(deal, sched, k, root, index)[1]
+    )
 
 
-def size_attachment(target_el: float, detach: float, *, pd: float, correlation: float,
-                    recovery: float) -> float:
+def size_attachment(
+    target_el: float, detach: float, *, pd: float, correlation: float, recovery: float
+) -> float:
     """Attachment point giving a tranche ``[A, detach]`` the target expected loss (fraction
     of its face), large homogeneous pool (`credit.portfolio.vasicek_tranche_loss`), found by
     ``brentq``: the tranche EL falls as ``A`` rises.
@@ -1344,7 +1537,9 @@ def size_attachment(target_el: float, detach: float, *, pd: float, correlation: 
     from credit.portfolio import vasicek_tranche_loss
 
     if not 0.0 < target_el < 1.0:
-        raise ConventionError(f"The `target_el` must be in (0, 1). Got {target_el!r}.", field="target_el")
+        raise ConventionError(
+            f"The `target_el` must be in (0, 1). Got {target_el!r}.", field="target_el"
+        )
 
     def f(a: float) -> float:
         return vasicek_tranche_loss(pd, correlation, recovery, a, detach) - target_el
@@ -1355,12 +1550,20 @@ def size_attachment(target_el: float, detach: float, *, pd: float, correlation: 
     if f(hi) > 0.0:
         raise CalibrationError(
             f"No attachment below detach={detach} gives expected loss {target_el}; "
-            "lower the target or raise the detachment.", field="target_el")
+            "lower the target or raise the detachment.",
+            field="target_el",
+        )
     return float(brentq(f, lo, hi, xtol=1e-12))
 
 
-def size_deal_attachment(deal: Deal, tranche: str | int, target_el: float, *,
-                         correlation: float, method: Literal["lhp", "recursion"] = "recursion") -> float:
+def size_deal_attachment(
+    deal: Deal,
+    tranche: str | int,
+    target_el: float,
+    *,
+    correlation: float,
+    method: Literal["lhp", "recursion"] = "recursion",
+) -> float:
     """Attachment of a deal's tranche (keeping its detachment) for a target maturity EL,
     on the pool's loss distribution from `credit.portfolio` (recursion or large pool)."""
     from credit.portfolio import loss_distribution, tranche_expected_loss
@@ -1370,11 +1573,21 @@ def size_deal_attachment(deal: Deal, tranche: str | int, target_el: float, *,
     pds, eads, lgds = pool_horizon_inputs(deal)
     total = float(eads.sum())
     if method == "lhp":
-        return size_attachment(target_el, detach, pd=float(pds @ eads / total),
-                               correlation=correlation, recovery=1.0 - float(lgds @ eads / total))
+        return size_attachment(
+            target_el,
+            detach,
+            pd=float(pds @ eads / total),
+            correlation=correlation,
+            recovery=1.0 - float(lgds @ eads / total),
+        )
     ok = pds > 0
-    losses, probs = loss_distribution(pds[ok], eads[ok], np.clip(lgds[ok], 1e-12, 1.0),
-                                      _check_rho(correlation), method="recursion")
+    losses, probs = loss_distribution(
+        pds[ok],
+        eads[ok],
+        np.clip(lgds[ok], 1e-12, 1.0),
+        _check_rho(correlation),
+        method="recursion",
+    )
     x = losses / total
 
     def f(a: float) -> float:
@@ -1384,6 +1597,8 @@ def size_deal_attachment(deal: Deal, tranche: str | int, target_el: float, *,
     if f(lo) < 0.0:
         return 0.0
     if f(hi) > 0.0:
-        raise CalibrationError(f"No attachment below detach={detach} gives expected loss {target_el}.",
-                               field="target_el")
+        raise CalibrationError(
+            f"No attachment below detach={detach} gives expected loss {target_el}.",
+            field="target_el",
+        )
     return float(brentq(f, lo, hi, xtol=1e-12))

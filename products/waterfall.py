@@ -103,7 +103,9 @@ class AssetSchedules:
         return int(self.balance.shape[0])
 
 
-def _loan_balance(balance: float, rate: float, n: int, amortization: str, horizon: int) -> tuple[FloatArray, FloatArray]:
+def _loan_balance(
+    balance: float, rate: float, n: int, amortization: str, horizon: int
+) -> tuple[FloatArray, FloatArray]:
     """Scheduled (balance, interest) for months 0..horizon of one loan."""
     t = np.arange(horizon + 1, dtype=np.float64)
     r = rate / 12.0
@@ -145,17 +147,19 @@ def _booked_loan_months(pool: Pool) -> tuple[FloatArray, FloatArray, IntArray]:
 
     cut = pool.cut_off_date
     assert cut is not None
-    frame = pd.DataFrame({
-        "loan_id": np.arange(len(pool.loans)),
-        "principal": [float(x.balance) for x in pool.loans],
-        "annual_rate": [float(x.annual_rate) for x in pool.loans],
-        "start_date": [x.start_date or cut for x in pool.loans],
-        "tenor_months": [int(x.term_months) for x in pool.loans],
-        "amortization": [x.amortization for x in pool.loans],
-        "frequency_months": [int(x.frequency_months) for x in pool.loans],
-        "day_count": [x.day_count for x in pool.loans],
-        "calendar": [x.calendar for x in pool.loans],
-    })
+    frame = pd.DataFrame(
+        {
+            "loan_id": np.arange(len(pool.loans)),
+            "principal": [float(x.balance) for x in pool.loans],
+            "annual_rate": [float(x.annual_rate) for x in pool.loans],
+            "start_date": [x.start_date or cut for x in pool.loans],
+            "tenor_months": [int(x.term_months) for x in pool.loans],
+            "amortization": [x.amortization for x in pool.loans],
+            "frequency_months": [int(x.frequency_months) for x in pool.loans],
+            "day_count": [x.day_count for x in pool.loans],
+            "calendar": [x.calendar for x in pool.loans],
+        }
+    )
     rows = schedules(frame, dates_as="datetime64")
     owner = rows["loan_id"].to_numpy(dtype=np.int64)
     paid_on = rows["date"].to_numpy().astype("datetime64[D]")
@@ -175,7 +179,9 @@ def _booked_loan_months(pool: Pool) -> tuple[FloatArray, FloatArray, IntArray]:
         if outstanding[i] <= 1e-9 * float(loan.balance):
             raise ConventionError(
                 f"The `pool.loans[{i}]` ({loan.loan_id!r}) has no outstanding balance at the cut-off "
-                f"date {cut.isoformat()}: it was repaid by then.", field=f"pool.loans[{i}]")
+                f"date {cut.isoformat()}: it was repaid by then.",
+                field=f"pool.loans[{i}]",
+            )
     principal[:, 0] = 0.0
     interest[:, 0] = 0.0
     balance = outstanding[:, None] - np.cumsum(principal, axis=1)
@@ -215,8 +221,13 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
         inte[: len(pool.loans), :width] = booked[1]
     else:
         for i, loan in enumerate(pool.loans):
-            bal[i], inte[i] = _loan_balance(float(loan.balance), float(loan.annual_rate),
-                                            loan.term_months, loan.amortization, horizon)
+            bal[i], inte[i] = _loan_balance(
+                float(loan.balance),
+                float(loan.annual_rate),
+                loan.term_months,
+                loan.amortization,
+                horizon,
+            )
     j = pool.discount_rate / 12.0
     for k, rec in enumerate(pool.receivables):
         i = len(pool.loans) + k
@@ -245,14 +256,22 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
     prepay = np.zeros_like(bal)
     prepay[:, 1:] = smm * q[:-1] * bal[:, 1:]
     ids = pool.asset_ids
-    rr = np.array([x.recovery_rate for x in pool.loans] + [r.recovery_rate for r in pool.receivables],
-                  dtype=np.float64)
+    rr = np.array(
+        [x.recovery_rate for x in pool.loans] + [r.recovery_rate for r in pool.receivables],
+        dtype=np.float64,
+    )
     pds = np.array([x.pd for x in pool.loans] + [r.pd for r in pool.receivables], dtype=np.float64)
     inte[:, 1:] *= q[:-1]
     prin[:, 1:] *= q[:-1]
     return AssetSchedules(
-        asset_ids=ids, balance=bal * q, interest=inte, principal=prin, prepayment=prepay,
-        recovery_rate=rr, pd=pds, term_months=np.asarray(terms, dtype=np.int64),
+        asset_ids=ids,
+        balance=bal * q,
+        interest=inte,
+        principal=prin,
+        prepayment=prepay,
+        recovery_rate=rr,
+        pd=pds,
+        term_months=np.asarray(terms, dtype=np.int64),
         recovery_lag_months=pool.recovery_lag_months,
     )
 
@@ -305,8 +324,9 @@ def _pending(recoveries: FloatArray, lag: int) -> FloatArray:
     return c[:, hi] - c[:, idx]
 
 
-def pool_cashflows_from_survival(sched: AssetSchedules, survival: FloatArray,
-                                 weights: FloatArray | None = None) -> PoolCashflows:
+def pool_cashflows_from_survival(
+    sched: AssetSchedules, survival: FloatArray, weights: FloatArray | None = None
+) -> PoolCashflows:
     """Aggregate pool cashflows from performing probabilities.
 
     Parameters
@@ -342,18 +362,31 @@ def pool_cashflows_from_survival(sched: AssetSchedules, survival: FloatArray,
         balance = np.einsum("sit,it->st", s[:, :, 1:], sched.balance[:, 1:])
         drop = s[:, :, :-1] - s[:, :, 1:]
         defaults = np.einsum("sit,it->st", drop, sched.balance[:, :-1])
-        rec_at_default = np.einsum("sit,it->st", drop, sched.recovery_rate[:, None] * sched.balance[:, :-1])
+        rec_at_default = np.einsum(
+            "sit,it->st", drop, sched.recovery_rate[:, None] * sched.balance[:, :-1]
+        )
     recoveries = np.zeros_like(defaults)
     t_max = defaults.shape[1]
     if lag < t_max:
         recoveries[:, lag:] = rec_at_default[:, : t_max - lag]
     n = defaults.shape[0]
     w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=np.float64)
-    return PoolCashflows(interest, principal, prepay, defaults, recoveries, balance,
-                         _pending(recoveries, lag), float(sched.balance[:, 0].sum()), w)
+    return PoolCashflows(
+        interest,
+        principal,
+        prepay,
+        defaults,
+        recoveries,
+        balance,
+        _pending(recoveries, lag),
+        float(sched.balance[:, 0].sum()),
+        w,
+    )
 
 
-def pool_cashflows_from_default_periods(sched: AssetSchedules, default_period: IntArray) -> PoolCashflows:
+def pool_cashflows_from_default_periods(
+    sched: AssetSchedules, default_period: IntArray
+) -> PoolCashflows:
     """Aggregate pool cashflows from simulated default months.
 
     Parameters
@@ -392,15 +425,26 @@ def pool_cashflows_from_default_periods(sched: AssetSchedules, default_period: I
         amount = sched.balance[cols, dv - 1]
         defaults = np.bincount(rows * t_max + (dv - 1), weights=amount, minlength=n * t_max)
         ok = dv + lag <= t_max
-        rec = np.bincount(rows[ok] * t_max + (dv[ok] - 1 + lag),
-                          weights=amount[ok] * sched.recovery_rate[cols[ok]], minlength=n * t_max)
+        rec = np.bincount(
+            rows[ok] * t_max + (dv[ok] - 1 + lag),
+            weights=amount[ok] * sched.recovery_rate[cols[ok]],
+            minlength=n * t_max,
+        )
     defaults = defaults.reshape(n, t_max)
     recoveries = rec.reshape(n, t_max)
     # clean tiny negative round-off from the subtraction
     out = np.where(np.abs(out) < 1e-9 * max(float(sched.balance[:, 0].sum()), 1.0), 0.0, out)
-    return PoolCashflows(out[:, :, 0], out[:, :, 1], out[:, :, 2], defaults, recoveries,
-                         out[:, :, 3], _pending(recoveries, lag), float(sched.balance[:, 0].sum()),
-                         np.full(n, 1.0 / n))
+    return PoolCashflows(
+        out[:, :, 0],
+        out[:, :, 1],
+        out[:, :, 2],
+        defaults,
+        recoveries,
+        out[:, :, 3],
+        _pending(recoveries, lag),
+        float(sched.balance[:, 0].sum()),
+        np.full(n, 1.0 / n),
+    )
 
 
 def pool_cashflows_reference(sched: AssetSchedules, default_period: IntArray) -> PoolCashflows:
@@ -424,9 +468,17 @@ def pool_cashflows_reference(sched: AssetSchedules, default_period: IntArray) ->
                     arr["d"][s, t - 1] += amount
                     if t + lag <= t_max:
                         arr["r"][s, t - 1 + lag] += amount * sched.recovery_rate[a]
-    return PoolCashflows(arr["i"], arr["p"], arr["pp"], arr["d"], arr["r"], arr["b"],
-                         _pending(arr["r"], lag), float(sched.balance[:, 0].sum()),
-                         np.full(n, 1.0 / n))
+    return PoolCashflows(
+        arr["i"],
+        arr["p"],
+        arr["pp"],
+        arr["d"],
+        arr["r"],
+        arr["b"],
+        _pending(arr["r"], lag),
+        float(sched.balance[:, 0].sum()),
+        np.full(n, 1.0 / n),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,8 +516,15 @@ class WaterfallResult:
     def cash_imbalance(self) -> FloatArray:
         """Collections + call proceeds - (fees + interest + principal + PDL cures + residual
         + change in reserve), (n_scenarios, n_periods): zero up to round-off."""
-        out = (self.fees_paid + self.interest_paid.sum(axis=1) + self.principal_paid.sum(axis=1)
-               + self.pdl_cure.sum(axis=1) + self.residual + self.reserve_end - self.reserve_start)
+        out = (
+            self.fees_paid
+            + self.interest_paid.sum(axis=1)
+            + self.principal_paid.sum(axis=1)
+            + self.pdl_cure.sum(axis=1)
+            + self.residual
+            + self.reserve_end
+            - self.reserve_start
+        )
         return self.collections + self.call_proceeds - out
 
 
@@ -502,8 +561,9 @@ def _alloc_pro(amount: float, bal: list[float]) -> list[float]:
     return [min(amount * b / tot, b) for b in bal]
 
 
-def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
-                            index_rates: FloatArray | None = None) -> WaterfallResult:
+def run_waterfall_reference(
+    deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None = None
+) -> WaterfallResult:
     """The waterfall as a plain loop over scenarios and months: the specification that
     `run_waterfall` is tested against. See the module docstring for the rules."""
     n, t_max = cf.n_scenarios, cf.n_periods
@@ -514,10 +574,14 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
     base = deal.advance_rate * deal.collateral_value / b0
     call = deal.clean_up_call
     cash_basis = tr.dscr_basis == "cash"
-    res = {k: np.zeros((n, t_max)) for k in ("coll", "fees", "rs", "re", "resid", "dscr", "trap",
-                                              "sweep", "call")}
+    res = {
+        k: np.zeros((n, t_max))
+        for k in ("coll", "fees", "rs", "re", "resid", "dscr", "trap", "sweep", "call")
+    }
     flags = {k: np.zeros((n, t_max), dtype=bool) for k in ("seq", "rap", "called", "oc")}
-    per = {k: np.zeros((n, k_n, t_max)) for k in ("due", "ip", "sf", "pp", "wd", "nb", "cure", "pdl")}
+    per = {
+        k: np.zeros((n, k_n, t_max)) for k in ("due", "ip", "sf", "pp", "wd", "nb", "cure", "pdl")
+    }
     for s in range(n):
         notes = [float(t.balance) for t in deal.tranches]
         short = [0.0] * k_n
@@ -538,8 +602,16 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             final = t == t_max - 1
             live = not ended
             inte = float(cf.interest[s, t]) if live else 0.0
-            coll = (inte + float(cf.scheduled_principal[s, t]) + float(cf.prepayments[s, t])
-                    + float(cf.recoveries[s, t])) if live else 0.0
+            coll = (
+                (
+                    inte
+                    + float(cf.scheduled_principal[s, t])
+                    + float(cf.prepayments[s, t])
+                    + float(cf.recoveries[s, t])
+                )
+                if live
+                else 0.0
+            )
             b_end = float(cf.balance[s, t]) if live else 0.0
             pending = float(cf.pending_recoveries[s, t]) if live else 0.0
             defaults = float(cf.defaults[s, t]) if live else 0.0
@@ -554,7 +626,9 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             flags["called"][s, t] = call_now
             res["rs"][s, t] = reserve
             avail = coll + proceeds
-            fee_cur = (deal.senior_fee_rate / 12.0 * b_start + deal.senior_fee_fixed) if live else 0.0
+            fee_cur = (
+                (deal.senior_fee_rate / 12.0 * b_start + deal.senior_fee_fixed) if live else 0.0
+            )
             cur = [notes[k] * cpn[k, t] / 12.0 for k in range(k_n)]
             sched_int = sum(cur)
             total = sum(notes)
@@ -568,8 +642,8 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             if live:
                 ncf_hist.append(ncf)
                 service_hist.append(service)
-                num = sum(ncf_hist[-tr.dscr_window:])
-                den = sum(service_hist[-tr.dscr_window:])
+                num = sum(ncf_hist[-tr.dscr_window :])
+                den = sum(service_hist[-tr.dscr_window :])
                 dscr = num / den if den > MIN_INTEREST else math.inf
                 if tr.rapid_amortisation(dscr):
                     rapid = True
@@ -618,8 +692,12 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             notes = [b - x for b, x in zip(notes, prin, strict=True)]
             total = sum(notes)
             # OC test after the principal step: pool and notes at the same point (next month on)
-            breach = (live and tr.oc_ratio is not None and total > 0.0
-                      and b_end < tr.oc_ratio * total - WRITEDOWN_EPS * b0)
+            breach = (
+                live
+                and tr.oc_ratio is not None
+                and total > 0.0
+                and b_end < tr.oc_ratio * total - WRITEDOWN_EPS * b0
+            )
             oc_latched = oc_latched or breach
             flags["oc"][s, t] = breach
             tgt = 0.0 if end_now else float(deal.reserve.target(total, sched_int))
@@ -666,13 +744,28 @@ def run_waterfall_reference(deal: Deal, cf: PoolCashflows,
             b_start = b_end
             ended = ended or call_now
     return WaterfallResult(
-        collections=res["coll"], fees_paid=res["fees"], interest_due=per["due"],
-        interest_paid=per["ip"], interest_shortfall=per["sf"], principal_paid=per["pp"],
-        writedown=per["wd"], note_balance=per["nb"], reserve_start=res["rs"],
-        reserve_end=res["re"], residual=res["resid"], dscr=res["dscr"], trap_fraction=res["trap"],
-        sweep_fraction=res["sweep"], sequential=flags["seq"], rapid_amortisation=flags["rap"],
-        pdl_cure=per["cure"], pdl_balance=per["pdl"], call_proceeds=res["call"],
-        called=flags["called"], oc_breached=flags["oc"])
+        collections=res["coll"],
+        fees_paid=res["fees"],
+        interest_due=per["due"],
+        interest_paid=per["ip"],
+        interest_shortfall=per["sf"],
+        principal_paid=per["pp"],
+        writedown=per["wd"],
+        note_balance=per["nb"],
+        reserve_start=res["rs"],
+        reserve_end=res["re"],
+        residual=res["resid"],
+        dscr=res["dscr"],
+        trap_fraction=res["trap"],
+        sweep_fraction=res["sweep"],
+        sequential=flags["seq"],
+        rapid_amortisation=flags["rap"],
+        pdl_cure=per["cure"],
+        pdl_balance=per["pdl"],
+        call_proceeds=res["call"],
+        called=flags["called"],
+        oc_breached=flags["oc"],
+    )
 
 
 def _fractions(dscr: FloatArray, deal: Deal, action: str) -> FloatArray:
@@ -694,11 +787,15 @@ def _valloc(amount: FloatArray, notes: FloatArray, sequential: BoolArray) -> Flo
         rem -= seq[:, k]
     tot = notes.sum(axis=1)
     safe = np.where(tot > 0.0, tot, 1.0)
-    pro = np.where(tot[:, None] > 0.0, np.minimum(amount[:, None] * notes / safe[:, None], notes), 0.0)
+    pro = np.where(
+        tot[:, None] > 0.0, np.minimum(amount[:, None] * notes / safe[:, None], notes), 0.0
+    )
     return np.where(sequential[:, None], seq, pro)
 
 
-def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None = None) -> WaterfallResult:
+def run_waterfall(
+    deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None = None
+) -> WaterfallResult:
     """The waterfall vectorised over scenarios (a loop over months only).
 
     Parameters
@@ -749,8 +846,14 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         final = t == t_max - 1
         live = ~ended
         inte = np.where(live, cf.interest[:, t], 0.0)
-        coll = np.where(live, cf.interest[:, t] + cf.scheduled_principal[:, t] + cf.prepayments[:, t]
-                        + cf.recoveries[:, t], 0.0)
+        coll = np.where(
+            live,
+            cf.interest[:, t]
+            + cf.scheduled_principal[:, t]
+            + cf.prepayments[:, t]
+            + cf.recoveries[:, t],
+            0.0,
+        )
         b_end = np.where(live, cf.balance[:, t], 0.0)
         pending = np.where(live, cf.pending_recoveries[:, t], 0.0)
         defaults = np.where(live, cf.defaults[:, t], 0.0)
@@ -872,11 +975,28 @@ def run_waterfall(deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None 
         b_start = b_end
         ended |= call_now
     return WaterfallResult(
-        collections=coll_o, fees_paid=fees_o, interest_due=due_o, interest_paid=ip_o,
-        interest_shortfall=sf_o, principal_paid=pp_o, writedown=wd_o, note_balance=nb_o,
-        reserve_start=rs_o, reserve_end=re_o, residual=resid_o, dscr=dscr_o, trap_fraction=trap_o,
-        sweep_fraction=sweep_o, sequential=seq_o, rapid_amortisation=rap_o, pdl_cure=cure_o,
-        pdl_balance=pdl_o, call_proceeds=call_o, called=called_o, oc_breached=oc_o)
+        collections=coll_o,
+        fees_paid=fees_o,
+        interest_due=due_o,
+        interest_paid=ip_o,
+        interest_shortfall=sf_o,
+        principal_paid=pp_o,
+        writedown=wd_o,
+        note_balance=nb_o,
+        reserve_start=rs_o,
+        reserve_end=re_o,
+        residual=resid_o,
+        dscr=dscr_o,
+        trap_fraction=trap_o,
+        sweep_fraction=sweep_o,
+        sequential=seq_o,
+        rapid_amortisation=rap_o,
+        pdl_cure=cure_o,
+        pdl_balance=pdl_o,
+        call_proceeds=call_o,
+        called=called_o,
+        oc_breached=oc_o,
+    )
 
 
 def _window_sum(ring: FloatArray, t: int, w_n: int) -> FloatArray:

@@ -38,8 +38,15 @@ def _bad(obj: str, name: str, rule: str, value: object, where: str = "") -> Conv
     return ConventionError(f"The `{name}` of `{obj}` must be {rule}. Got {value!r}.", field=f)
 
 
-def _finite(obj: str, name: str, value: object, lo: float = -math.inf, hi: float = math.inf,
-            *, lo_open: bool = False) -> float:
+def _finite(
+    obj: str,
+    name: str,
+    value: object,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _bad(obj, name, "a finite number", value)
     v = float(value)
@@ -118,21 +125,30 @@ class AssetPosition:
         _finite(o, "obsolescence_hazard", self.obsolescence_hazard, 0.0, 10.0)
         if not (isinstance(self.half_life_months, int | float) and self.half_life_months > 0):
             raise _bad(o, "half_life_months", "> 0 months (inf for none)", self.half_life_months)
-        if (isinstance(self.economic_life_months, bool)
-                or not isinstance(self.economic_life_months, int)
-                or not 1 <= self.economic_life_months <= 600):
-            raise _bad(o, "economic_life_months", "an integer in 1..600",
-                       self.economic_life_months)
+        if (
+            isinstance(self.economic_life_months, bool)
+            or not isinstance(self.economic_life_months, int)
+            or not 1 <= self.economic_life_months <= 600
+        ):
+            raise _bad(o, "economic_life_months", "an integer in 1..600", self.economic_life_months)
         _finite(o, "risk_premium", self.risk_premium, -0.5, 1.0)
         if not isinstance(self.cross_border, bool):
             raise _bad(o, "cross_border", "a boolean", self.cross_border)
         _finite(o, "liquidation_cost", self.liquidation_cost, 0.0, 0.99)
         if self.revenue_paths is not None:
             paths = np.array(self.revenue_paths, dtype=np.float64)
-            if paths.ndim != 2 or paths.size == 0 or not np.all(np.isfinite(paths)) \
-                    or np.any(paths < 0):
-                raise _bad(o, "revenue_paths", "a finite non-negative (n_paths, n_months) array",
-                           getattr(paths, "shape", paths))
+            if (
+                paths.ndim != 2
+                or paths.size == 0
+                or not np.all(np.isfinite(paths))
+                or np.any(paths < 0)
+            ):
+                raise _bad(
+                    o,
+                    "revenue_paths",
+                    "a finite non-negative (n_paths, n_months) array",
+                    getattr(paths, "shape", paths),
+                )
             paths.setflags(write=False)
             object.__setattr__(self, "revenue_paths", paths)
 
@@ -291,14 +307,18 @@ class Book:
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.id in seen:
-                    raise ConventionError(f"The `{kind}[{i}].id` of `Book` must be unique. "
-                                          f"Got {item.id!r} twice.", field=f"{kind}[{i}].id")
+                    raise ConventionError(
+                        f"The `{kind}[{i}].id` of `Book` must be unique. Got {item.id!r} twice.",
+                        field=f"{kind}[{i}].id",
+                    )
                 seen.add(item.id)
                 if kind != "tranches" and item.currency != self.currency:
                     raise ConventionError(
                         f"The `{kind}[{i}].currency` of `Book` must be the book's currency "
                         f"{self.currency}; amounts in different currencies never add. "
-                        f"Got {item.currency!r}.", field=f"{kind}[{i}].currency")
+                        f"Got {item.currency!r}.",
+                        field=f"{kind}[{i}].currency",
+                    )
         asset_ids = {a.id for a in assets}
         loan_ids = {ln.id for ln in loans}
         fixed: dict[str, float] = defaultdict(float)
@@ -308,7 +328,9 @@ class Book:
                 if aid not in asset_ids:
                     raise ConventionError(
                         f"The `loans[{i}].collateral` of `Book` must name assets of the book. "
-                        f"Got {aid!r}.", field=f"loans[{i}].collateral")
+                        f"Got {aid!r}.",
+                        field=f"loans[{i}].collateral",
+                    )
                 if share is None:
                     open_[aid].append(i)
                 else:
@@ -317,7 +339,9 @@ class Book:
             if total > 1.0 + 1e-9:
                 raise ConventionError(
                     f"The pledged shares of asset {aid!r} must not exceed its whole value (1). "
-                    f"Got {total:.6g}.", field="loans.collateral")
+                    f"Got {total:.6g}.",
+                    field="loans.collateral",
+                )
         if open_:
             new = list(loans)
             for aid, idx in open_.items():
@@ -333,17 +357,24 @@ class Book:
             if missing:
                 raise ConventionError(
                     f"The `tranches[{i}].loan_ids` of `Book` must name loans of the book. "
-                    f"Got {missing[0]!r}.", field=f"tranches[{i}].loan_ids")
+                    f"Got {missing[0]!r}.",
+                    field=f"tranches[{i}].loan_ids",
+                )
         object.__setattr__(self, "assets", assets)
         object.__setattr__(self, "loans", loans)
         object.__setattr__(self, "tranches", tranches)
 
     @classmethod
-    def build(cls, currency: str, assets: Sequence[AssetPosition] = (),
-              loans: Sequence[LoanPosition] = (),
-              tranches: Sequence[TranchePosition] = ()) -> Book:
-        return cls(currency=currency, assets=tuple(assets), loans=tuple(loans),
-                   tranches=tuple(tranches))
+    def build(
+        cls,
+        currency: str,
+        assets: Sequence[AssetPosition] = (),
+        loans: Sequence[LoanPosition] = (),
+        tranches: Sequence[TranchePosition] = (),
+    ) -> Book:
+        return cls(
+            currency=currency, assets=tuple(assets), loans=tuple(loans), tranches=tuple(tranches)
+        )
 
     @property
     def n_positions(self) -> int:

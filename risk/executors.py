@@ -26,9 +26,14 @@ class Executor(Protocol):
 
     name: str
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[Any], *,
-            shared: Mapping[str, Any] | None = None,
-            progress: Progress | None = None) -> list[R]:
+    def map(
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[Any],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> list[R]:
         """``[fn(task, **shared) for task in tasks]``, reporting ``progress(done, total)``."""
         ...
 
@@ -38,9 +43,14 @@ class LocalExecutor:
 
     name = "local"
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[Any], *,
-            shared: Mapping[str, Any] | None = None,
-            progress: Progress | None = None) -> list[R]:
+    def map(
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[Any],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> list[R]:
         kw = dict(shared or {})
         out: list[R] = []
         total = len(tasks)
@@ -97,14 +107,21 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, *, client: Any | None = None,
-                 timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        client: Any | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         if client is None and not address:
             from valuation.errors import ConventionError
 
-            raise ConventionError("The `address` of `DaskExecutor` must be a scheduler address "
-                                  "such as 'tcp://127.0.0.1:8786' when no client is given.",
-                                  field="address")
+            raise ConventionError(
+                "The `address` of `DaskExecutor` must be a scheduler address "
+                "such as 'tcp://127.0.0.1:8786' when no client is given.",
+                field="address",
+            )
         if client is None:
             from distributed import Client
 
@@ -114,16 +131,23 @@ class DaskExecutor:
             self._owns = False
         self.client = client
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[Any], *,
-            shared: Mapping[str, Any] | None = None,
-            progress: Progress | None = None) -> list[R]:
+    def map(
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[Any],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> list[R]:
         from distributed import as_completed
 
         total = len(tasks)
         if total == 0:
             return []
-        kw = {k: self.client.scatter(_Box(v), broadcast=True, hash=False)
-              for k, v in (shared or {}).items()}
+        kw = {
+            k: self.client.scatter(_Box(v), broadcast=True, hash=False)
+            for k, v in (shared or {}).items()
+        }
         futures = [self.client.submit(_call_boxed, fn, task, pure=False, **kw) for task in tasks]
         try:
             for done, fut in enumerate(as_completed(futures), start=1):

@@ -15,8 +15,12 @@ from risk.scenarios import RightsEvent, Scenario, Shocks, compose
 
 def baseline() -> Scenario:
     """No shock: every stressed figure equals its base (the control run)."""
-    return Scenario(name="baseline", shocks=Shocks(), horizon_months=12,
-                    description="No shock; the control run.")
+    return Scenario(
+        name="baseline",
+        shocks=Shocks(),
+        horizon_months=12,
+        description="No shock; the control run.",
+    )
 
 
 def rates_up_200bp() -> Scenario:
@@ -27,9 +31,12 @@ def rates_up_200bp() -> Scenario:
     Federal Reserve raised the funds rate by more than that within 2022. Data-asset values
     are discounted cash flows, so they fall; tranche prices fall with them.
     """
-    return Scenario(name="rates_up_200bp", shocks=Shocks(rate_shift_bp=200.0),
-                    horizon_months=12,
-                    description="Parallel +200 bp (BCBS IRRBB standard shock).")
+    return Scenario(
+        name="rates_up_200bp",
+        shocks=Shocks(rate_shift_bp=200.0),
+        horizon_months=12,
+        description="Parallel +200 bp (BCBS IRRBB standard shock).",
+    )
 
 
 #: Catalogue revenue factor of the demand-slump scenario: -20 %. Source: recorded-music
@@ -52,11 +59,15 @@ def data_demand_slump() -> Scenario:
     """
     return Scenario(
         name="data_demand_slump",
-        shocks=Shocks(revenue_multiplier=DEMAND_SLUMP_REVENUE_MULTIPLIER, growth_shift=-0.05,
-                      volatility_multiplier=1.5),
+        shocks=Shocks(
+            revenue_multiplier=DEMAND_SLUMP_REVENUE_MULTIPLIER,
+            growth_shift=-0.05,
+            volatility_multiplier=1.5,
+        ),
         horizon_months=12,
         description="Catalogue revenue -20% (music royalties 1999-2003, Bowie Bonds cut "
-                    "A3->Baa3 in 2004), growth -5pp/yr, volatility x1.5.")
+        "A3->Baa3 in 2004), growth -5pp/yr, volatility x1.5.",
+    )
 
 
 #: Value kept by personal (consumer, healthcare) data assets that lose cross-border rights.
@@ -81,14 +92,17 @@ def regulatory_cross_border() -> Scenario:
     """
     return Scenario(
         name="regulatory_cross_border",
-        shocks=Shocks(rights_events=(
-            RightsEvent("consumer", False, CROSS_BORDER_PERSONAL_FACTOR),
-            RightsEvent("healthcare", False, CROSS_BORDER_PERSONAL_FACTOR),
-            RightsEvent("geospatial", False, CROSS_BORDER_GEOSPATIAL_FACTOR),
-        )),
+        shocks=Shocks(
+            rights_events=(
+                RightsEvent("consumer", False, CROSS_BORDER_PERSONAL_FACTOR),
+                RightsEvent("healthcare", False, CROSS_BORDER_PERSONAL_FACTOR),
+                RightsEvent("geospatial", False, CROSS_BORDER_GEOSPATIAL_FACTOR),
+            )
+        ),
         horizon_months=12,
         description="Cross-border transfer barred for consumer, healthcare and geospatial "
-                    "data (CAC 2022 measures, PIPL, Schrems II).")
+        "data (CAC 2022 measures, PIPL, Schrems II).",
+    )
 
 
 def ai_obsolescence() -> Scenario:
@@ -104,11 +118,11 @@ def ai_obsolescence() -> Scenario:
     """
     return Scenario(
         name="ai_obsolescence",
-        shocks=Shocks(obsolescence_hazard_add=0.15, half_life_multiplier=0.5,
-                      growth_shift=-0.10),
+        shocks=Shocks(obsolescence_hazard_add=0.15, half_life_multiplier=0.5, growth_shift=-0.10),
         horizon_months=12,
         description="Obsolescence hazard +15%/yr, half-life x0.5, growth -10pp/yr "
-                    "(Stack Overflow, Chegg after ChatGPT).")
+        "(Stack Overflow, Chegg after ChatGPT).",
+    )
 
 
 def downturn_credit() -> Scenario:
@@ -124,11 +138,16 @@ def downturn_credit() -> Scenario:
     """
     return Scenario(
         name="downturn_credit",
-        shocks=Shocks(pd_multiplier=2.5, downturn_lgd=True, correlation_shift=0.05,
-                      credit_spread_shift_bp=150.0),
+        shocks=Shocks(
+            pd_multiplier=2.5,
+            downturn_lgd=True,
+            correlation_shift=0.05,
+            credit_spread_shift_bp=150.0,
+        ),
         horizon_months=12,
         description="PD x2.5 (Moody's 2009 peak vs average), downturn LGD (+15pp), "
-                    "correlation +5pp, credit spreads +150bp.")
+        "correlation +5pp, credit spreads +150bp.",
+    )
 
 
 def severe_combined() -> Scenario:
@@ -140,20 +159,37 @@ def severe_combined() -> Scenario:
     shocks are taken from their single-factor scenarios. Horizon 12 months.
     """
     shocks = Shocks()
-    for part in (data_demand_slump(), rates_up_200bp(), regulatory_cross_border(),
-                 ai_obsolescence(), downturn_credit()):
+    for part in (
+        data_demand_slump(),
+        rates_up_200bp(),
+        regulatory_cross_border(),
+        ai_obsolescence(),
+        downturn_credit(),
+    ):
         shocks = compose(shocks, part.shocks)
     shocks = compose(shocks, Shocks(growth_shift=-0.15, liquidation_cost_add=0.10))
-    return Scenario(name="severe_combined", shocks=shocks, horizon_months=12,
-                    description="All library shocks together, growth -15pp/yr, "
-                                "liquidation cost +10pp.")
+    return Scenario(
+        name="severe_combined",
+        shocks=shocks,
+        horizon_months=12,
+        description="All library shocks together, growth -15pp/yr, liquidation cost +10pp.",
+    )
 
 
-_BUILTINS: Mapping[str, Callable[[], Scenario]] = MappingProxyType({
-    f.__name__: f for f in (baseline, rates_up_200bp, data_demand_slump,
-                            regulatory_cross_border, ai_obsolescence, downturn_credit,
-                            severe_combined)
-})
+_BUILTINS: Mapping[str, Callable[[], Scenario]] = MappingProxyType(
+    {
+        f.__name__: f
+        for f in (
+            baseline,
+            rates_up_200bp,
+            data_demand_slump,
+            regulatory_cross_border,
+            ai_obsolescence,
+            downturn_credit,
+            severe_combined,
+        )
+    }
+)
 
 BUILTIN_NAMES: tuple[str, ...] = tuple(_BUILTINS)
 

@@ -64,13 +64,22 @@ class Limit:
 
     def __post_init__(self) -> None:
         if self.kind not in ("expected_loss_budget", "senior_tranche_loss", "margin_calls"):
-            raise ConventionError("The `kind` of `Limit` must be expected_loss_budget, "
-                                  f"senior_tranche_loss or margin_calls. Got {self.kind!r}.",
-                                  field="limit.kind")
+            raise ConventionError(
+                "The `kind` of `Limit` must be expected_loss_budget, "
+                f"senior_tranche_loss or margin_calls. Got {self.kind!r}.",
+                field="limit.kind",
+            )
         t = self.threshold
-        if isinstance(t, bool) or not isinstance(t, int | float | np.floating) or not math.isfinite(t) or t < 0:
-            raise ConventionError(f"The `threshold` of `Limit` must be a number >= 0. Got {t!r}.",
-                                  field="limit.threshold")
+        if (
+            isinstance(t, bool)
+            or not isinstance(t, int | float | np.floating)
+            or not math.isfinite(t)
+            or t < 0
+        ):
+            raise ConventionError(
+                f"The `threshold` of `Limit` must be a number >= 0. Got {t!r}.",
+                field="limit.threshold",
+            )
         object.__setattr__(self, "threshold", float(t))
 
     @property
@@ -137,24 +146,35 @@ class ReverseStressResult:
         return self.scale is not None
 
     def to_dict(self) -> dict[str, object]:
-        return {"scenario": self.scenario, "limit": self.limit.to_dict(), "scale": self.scale,
-                "metric_at_scale": self.metric_at_scale, "base_metric": self.base_metric,
-                "bracket": list(self.bracket) if self.bracket else None,
-                "evaluations": self.evaluations, "method": self.method, "xtol": self.xtol}
+        return {
+            "scenario": self.scenario,
+            "limit": self.limit.to_dict(),
+            "scale": self.scale,
+            "metric_at_scale": self.metric_at_scale,
+            "base_metric": self.base_metric,
+            "bracket": list(self.bracket) if self.bracket else None,
+            "evaluations": self.evaluations,
+            "method": self.method,
+            "xtol": self.xtol,
+        }
 
 
 def limit_metric(runner: StressRunner, scenario: Scenario, limit: Limit) -> float:
     """The limit's metric on the book under ``scenario`` (stressed figure)."""
-    fig = runner.evaluate([Variant(scenario.shocks, scenario.horizon_months)],
-                          tranches=limit.kind == "senior_tranche_loss", tail=False)
+    fig = runner.evaluate(
+        [Variant(scenario.shocks, scenario.horizon_months)],
+        tranches=limit.kind == "senior_tranche_loss",
+        tail=False,
+    )
     m = fig.metrics
     if limit.kind == "expected_loss_budget":
         return float(m["loan"]["expected_loss"][0].sum()) if "loan" in m else 0.0
     if limit.kind == "margin_calls":
         return float(m["loan"]["margin_calls"][0].sum()) if "loan" in m else 0.0
     if "tranche" not in m:
-        raise ConventionError("A `senior_tranche_loss` limit needs tranches in the book.",
-                              field="limit.kind")
+        raise ConventionError(
+            "A `senior_tranche_loss` limit needs tranches in the book.", field="limit.kind"
+        )
     seniors = _senior_tranches(runner)
     return float(m["tranche"]["tranche_expected_loss"][0][seniors].max())
 
@@ -168,10 +188,17 @@ def _senior_tranches(runner: StressRunner) -> np.ndarray:
     return np.array(sorted(best.values()), dtype=np.int64)
 
 
-def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
-                   max_scale: float = 4.0, scan_points: int = 8,
-                   xtol: float = 1e-4, rtol: float = 1e-6,
-                   on_evaluation: Callable[[int], None] | None = None) -> ReverseStressResult:
+def reverse_stress(
+    runner: StressRunner,
+    scenario: Scenario,
+    limit: Limit,
+    *,
+    max_scale: float = 4.0,
+    scan_points: int = 8,
+    xtol: float = 1e-4,
+    rtol: float = 1e-6,
+    on_evaluation: Callable[[int], None] | None = None,
+) -> ReverseStressResult:
     """Smallest scale ``s`` in ``[0, max_scale]`` at which ``scenario.scaled(s)`` breaks ``limit``.
 
     Parameters
@@ -191,11 +218,11 @@ def reverse_stress(runner: StressRunner, scenario: Scenario, limit: Limit, *,
         Called with the number of book revaluations done so far after each one (progress).
     """
     if not (math.isfinite(max_scale) and max_scale > 0):
-        raise ConventionError(f"The `max_scale` must be > 0. Got {max_scale!r}.",
-                              field="max_scale")
+        raise ConventionError(f"The `max_scale` must be > 0. Got {max_scale!r}.", field="max_scale")
     if scan_points < 1:
-        raise ConventionError(f"The `scan_points` must be >= 1. Got {scan_points!r}.",
-                              field="scan_points")
+        raise ConventionError(
+            f"The `scan_points` must be >= 1. Got {scan_points!r}.", field="scan_points"
+        )
     count = [0]
     cache: dict[float, float] = {}
 
@@ -252,11 +279,32 @@ class _Finish:
     count: list[int]
     xtol: float
 
-    def __call__(self, scale: float | None, value: float | None,
-                 bracket: tuple[float, float] | None, method: str) -> ReverseStressResult:
-        return ReverseStressResult(self.name, self.limit, scale, value, self.base, bracket,
-                                   self.count[0], method, self.xtol)
+    def __call__(
+        self,
+        scale: float | None,
+        value: float | None,
+        bracket: tuple[float, float] | None,
+        method: str,
+    ) -> ReverseStressResult:
+        return ReverseStressResult(
+            self.name,
+            self.limit,
+            scale,
+            value,
+            self.base,
+            bracket,
+            self.count[0],
+            method,
+            self.xtol,
+        )
 
 
-__all__ = ["Limit", "ReverseStressResult", "expected_loss_budget", "limit_metric",
-           "margin_call_count", "reverse_stress", "senior_tranche_loss"]
+__all__ = [
+    "Limit",
+    "ReverseStressResult",
+    "expected_loss_budget",
+    "limit_metric",
+    "margin_call_count",
+    "reverse_stress",
+    "senior_tranche_loss",
+]

@@ -86,20 +86,66 @@ from valuation.haircut import DEFAULT_HAIRCUT_FLOOR, haircut_from_quantile
 #: Quantile levels of the horizon value kept per asset (finer in the lower tail, where
 #: defaults fall; 0.1587 and 0.8413 are the one-sigma levels used for log-volatility).
 QUANTILE_LEVELS: FloatArray = np.array(
-    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.1587, 0.2, 0.25,
-     0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.8413, 0.9, 0.95, 0.99])
+    [
+        0.0005,
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.03,
+        0.05,
+        0.075,
+        0.1,
+        0.1587,
+        0.2,
+        0.25,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.75,
+        0.8,
+        0.8413,
+        0.9,
+        0.95,
+        0.99,
+    ]
+)
 _I16 = int(np.searchsorted(QUANTILE_LEVELS, 0.1587))
 _I84 = int(np.searchsorted(QUANTILE_LEVELS, 0.8413))
 #: Pools up to this many loans use the exact recursion (about 0.3 s a pool at 300 loans);
 #: larger ones the large-pool model, whose error falls as the pool grows.
 RECURSION_MAX_LOANS = 300
 
-METRICS: tuple[str, ...] = ("collateral_value", "lending_value", "ltv", "pd", "lgd",
-                            "expected_loss", "capital", "margin_calls", "loss_var", "loss_es",
-                            "tranche_expected_loss", "price", "value")
+METRICS: tuple[str, ...] = (
+    "collateral_value",
+    "lending_value",
+    "ltv",
+    "pd",
+    "lgd",
+    "expected_loss",
+    "capital",
+    "margin_calls",
+    "loss_var",
+    "loss_es",
+    "tranche_expected_loss",
+    "price",
+    "value",
+)
 _ASSET_METRICS = ("collateral_value", "lending_value", "value")
-_LOAN_METRICS = ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expected_loss",
-                 "capital", "margin_calls", "value")
+_LOAN_METRICS = (
+    "collateral_value",
+    "lending_value",
+    "ltv",
+    "pd",
+    "lgd",
+    "expected_loss",
+    "capital",
+    "margin_calls",
+    "value",
+)
 _TRANCHE_METRICS = ("expected_loss", "tranche_expected_loss", "price", "value")
 
 
@@ -122,11 +168,20 @@ class MarketGrid:
     def __post_init__(self) -> None:
         t = np.asarray(self.times_years, dtype=np.float64)
         d = np.asarray(self.discount_factors, dtype=np.float64)
-        if t.ndim != 1 or t.shape != d.shape or t.size == 0 or np.any(np.diff(t) <= 0) \
-                or t[0] <= 0 or np.any(d <= 0) or not np.all(np.isfinite(d)):
-            raise ConventionError("The `discount_factors` of `MarketGrid` must be positive and "
-                                  "match increasing positive `times_years`.",
-                                  field="discount_factors")
+        if (
+            t.ndim != 1
+            or t.shape != d.shape
+            or t.size == 0
+            or np.any(np.diff(t) <= 0)
+            or t[0] <= 0
+            or np.any(d <= 0)
+            or not np.all(np.isfinite(d))
+        ):
+            raise ConventionError(
+                "The `discount_factors` of `MarketGrid` must be positive and "
+                "match increasing positive `times_years`.",
+                field="discount_factors",
+            )
         object.__setattr__(self, "times_years", t)
         object.__setattr__(self, "discount_factors", d)
 
@@ -179,17 +234,27 @@ class RunConfig:
         for name, lo in (("n_paths", 2), ("asset_chunk_size", 1), ("loan_chunk_size", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ConventionError(f"The `{name}` of `RunConfig` must be an integer >= {lo}. "
-                                      f"Got {v!r}.", field=name)
+                raise ConventionError(
+                    f"The `{name}` of `RunConfig` must be an integer >= {lo}. Got {v!r}.",
+                    field=name,
+                )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConventionError(f"The `seed` of `RunConfig` must be an integer >= 0. "
-                                  f"Got {self.seed!r}.", field="seed")
+            raise ConventionError(
+                f"The `seed` of `RunConfig` must be an integer >= 0. Got {self.seed!r}.",
+                field="seed",
+            )
         if not 0.5 <= self.haircut_confidence < 1.0:
-            raise ConventionError("The `haircut_confidence` of `RunConfig` must be in [0.5, 1). "
-                                  f"Got {self.haircut_confidence!r}.", field="haircut_confidence")
+            raise ConventionError(
+                "The `haircut_confidence` of `RunConfig` must be in [0.5, 1). "
+                f"Got {self.haircut_confidence!r}.",
+                field="haircut_confidence",
+            )
         if not 0.0 <= self.haircut_floor <= 1.0:
-            raise ConventionError("The `haircut_floor` of `RunConfig` must be in [0, 1]. "
-                                  f"Got {self.haircut_floor!r}.", field="haircut_floor")
+            raise ConventionError(
+                "The `haircut_floor` of `RunConfig` must be in [0, 1]. "
+                f"Got {self.haircut_floor!r}.",
+                field="haircut_floor",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,15 +289,16 @@ class _AssetTask:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _AssetOut:
-    value_0: FloatArray        # (V, A)
+    value_0: FloatArray  # (V, A)
     lending_value: FloatArray  # (V, A)
-    haircut: FloatArray        # (V, A)
-    quantiles: FloatArray      # (V, A, Q) horizon-value quantiles
-    liq_cost: FloatArray       # (V, A)
+    haircut: FloatArray  # (V, A)
+    quantiles: FloatArray  # (V, A, Q) horizon-value quantiles
+    liq_cost: FloatArray  # (V, A)
 
 
-def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: MarketGrid,
-                 config: RunConfig) -> _AssetOut:
+def _asset_chunk(
+    task: _AssetTask, *, variants: tuple[Variant, ...], grid: MarketGrid, config: RunConfig
+) -> _AssetOut:
     n_a, n_p, n_m = len(task.ids), config.n_paths, grid.months
     t = grid.times_years
     k = np.arange(1, n_m + 1, dtype=np.float64)
@@ -246,7 +312,7 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
         u[i] = rng.random((n_p, 2))
     w *= sqrt_dt
     u_base, u_add = 1.0 - u[:, :, 0], 1.0 - u[:, :, 1]  # in (0, 1]
-    life_mask = k[None, :] <= task.life[:, None]                       # (A, M)
+    life_mask = k[None, :] <= task.life[:, None]  # (A, M)
     q_lo = 1.0 - config.haircut_confidence
     levels = np.concatenate([QUANTILE_LEVELS, [q_lo]])
     n_v = len(variants)
@@ -262,44 +328,58 @@ def _asset_chunk(task: _AssetTask, *, variants: tuple[Variant, ...], grid: Marke
         r0 = task.revenue_0 if level is None else task.revenue_0 * level
         sig = task.vol if sh.volatility_multiplier is None else task.vol * sh.volatility_multiplier
         g = task.growth if sh.growth_shift is None else task.growth + sh.growth_shift
-        hl = task.half_life if sh.half_life_multiplier is None \
+        hl = (
+            task.half_life
+            if sh.half_life_multiplier is None
             else task.half_life * sh.half_life_multiplier
-        haz = task.hazard if sh.obsolescence_hazard_add is None \
+        )
+        haz = (
+            task.hazard
+            if sh.obsolescence_hazard_add is None
             else task.hazard + sh.obsolescence_hazard_add
+        )
         # one (A, P, M) buffer per chunk, updated in place: big temporaries are what cost
         # most (page faults), in particular on Dask workers that trim freed memory
         drift = (g - 0.5 * sig * sig)[:, None, None] * t[None, None, :]
         np.multiply(sig[:, None, None], w, out=cf)
         cf += drift
         np.exp(cf, out=cf)
-        decay = np.where(np.isinf(hl)[:, None], 1.0,
-                         np.exp2(-k[None, :] / np.where(np.isinf(hl), 1.0, hl)[:, None]))
+        decay = np.where(
+            np.isinf(hl)[:, None],
+            1.0,
+            np.exp2(-k[None, :] / np.where(np.isinf(hl), 1.0, hl)[:, None]),
+        )
         cf *= (r0[:, None] * decay * life_mask)[:, None, :]
         if np.any(haz > 0.0):
-            tau = obsolescence_times(u_base, haz[:, None])              # (A, P)
+            tau = obsolescence_times(u_base, haz[:, None])  # (A, P)
             # months alive on each path: t_k <= tau  <=>  k <= searchsorted(t, tau, right)
             alive = np.searchsorted(t, tau.ravel(), side="right").reshape(tau.shape)
             cf *= k[None, None, :] <= alive[:, :, None]
         for i, base_paths in task.paths.items():
             lvl = 1.0 if level is None else float(level[i])
-            shocked = shock_revenue_paths(base_paths, sh, level_factor=lvl,
-                                          half_life_months=float(task.half_life[i]),
-                                          uniforms=u_add[i])
+            shocked = shock_revenue_paths(
+                base_paths,
+                sh,
+                level_factor=lvl,
+                half_life_months=float(task.half_life[i]),
+                uniforms=u_add[i],
+            )
             cf[i] = 0.0
             m = min(n_m, shocked.shape[1])
             cf[i, :, :m] = shocked[:, :m]
         df = shifted_discount_factors(grid.discount_factors, t, sh)
-        df_a = df[None, :] * np.exp(-task.premium[:, None] * t[None, :])   # (A, M)
+        df_a = df[None, :] * np.exp(-task.premium[:, None] * t[None, :])  # (A, M)
         cf *= df_a[:, None, :]
         v0_paths = cf.sum(axis=2)
         h = var.horizon_months
         # the value at the end of the horizon, discounted to today (h = 0: today's value)
         vh = np.zeros((n_a, n_p)) if h >= n_m else cf[:, :, h:].sum(axis=2)
         v0 = v0_paths.mean(axis=1)
-        qs = np.quantile(vh, levels, axis=1).T                           # (A, Q+1)
+        qs = np.quantile(vh, levels, axis=1).T  # (A, Q+1)
         c = stress_liquidation_cost(task.liq_cost, sh)
-        haircut = haircut_from_quantile(v0, qs[:, -1], liquidation_cost=c,
-                                        floor=config.haircut_floor)
+        haircut = haircut_from_quantile(
+            v0, qs[:, -1], liquidation_cost=c, floor=config.haircut_floor
+        )
         value_0[v], hair[v], lend[v] = v0, haircut, v0 * (1.0 - haircut)
         quant[v], liq[v] = qs[:, :-1], c
     return _AssetOut(value_0, lend, hair, quant, liq)
@@ -318,19 +398,23 @@ class _LoanTask:
     margin_ltv: FloatArray
     sales: FloatArray
     lgd_reg: FloatArray  # NaN where not given
-    p_loan: IntArray     # local loan index of each pledge
-    p_asset: IntArray    # asset index
+    p_loan: IntArray  # local loan index of each pledge
+    p_asset: IntArray  # asset index
     p_share: FloatArray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _LoanOut:
     start: int
-    metrics: dict[str, FloatArray]   # each (V, L)
+    metrics: dict[str, FloatArray]  # each (V, L)
 
 
-def economic_lgd(recovery_quantiles: FloatArray, ead: FloatArray, pd: FloatArray,
-                 levels: FloatArray = QUANTILE_LEVELS) -> FloatArray:
+def economic_lgd(
+    recovery_quantiles: FloatArray,
+    ead: FloatArray,
+    pd: FloatArray,
+    levels: FloatArray = QUANTILE_LEVELS,
+) -> FloatArray:
     """``E[max(0, 1 - R(U) / EAD) | U < PD]`` from recovery quantiles on ``levels``.
 
     Parameters
@@ -353,7 +437,7 @@ def economic_lgd(recovery_quantiles: FloatArray, ead: FloatArray, pd: FloatArray
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(e > 0.0, np.maximum(0.0, 1.0 - rq / np.where(e > 0, e, 1.0)), 0.0)
     u = np.concatenate([[0.0], levels, [1.0]])
-    g = np.concatenate([g[:, :1], g, g[:, -1:]], axis=1)                    # (n, Q+2)
+    g = np.concatenate([g[:, :1], g, g[:, -1:]], axis=1)  # (n, Q+2)
     lo, hi = u[:-1][None, :], u[1:][None, :]
     top = np.minimum(hi, p[:, None])
     width = np.clip(top - lo, 0.0, None)
@@ -363,18 +447,22 @@ def economic_lgd(recovery_quantiles: FloatArray, ead: FloatArray, pd: FloatArray
     return np.clip(area.sum(axis=1) / p, 0.0, 1.0)
 
 
-def _capital_groups(maturity: FloatArray,
-                    sales: FloatArray) -> list[tuple[float, float | None, IntArray]]:
+def _capital_groups(
+    maturity: FloatArray, sales: FloatArray
+) -> list[tuple[float, float | None, IntArray]]:
     """Loans grouped by (maturity, sales): `irb_capital` takes those two as scalars."""
     keys = np.stack([np.round(maturity, 6), np.nan_to_num(sales, nan=-1.0)], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
-    return [(float(m), None if sv < 0 else float(sv), np.flatnonzero(inv == j))
-            for j, (m, sv) in enumerate(uniq)]
+    return [
+        (float(m), None if sv < 0 else float(sv), np.flatnonzero(inv == j))
+        for j, (m, sv) in enumerate(uniq)
+    ]
 
 
-def _capital(pd_: FloatArray, lgd: FloatArray,
-             groups: list[tuple[float, float | None, IntArray]]) -> FloatArray:
+def _capital(
+    pd_: FloatArray, lgd: FloatArray, groups: list[tuple[float, float | None, IntArray]]
+) -> FloatArray:
     """IRB K per unit EAD (`credit.capital.irb_capital`), one call per loan group."""
     k = np.empty_like(pd_)
     p = np.clip(pd_, 1e-12, 1.0 - 1e-12)
@@ -383,25 +471,31 @@ def _capital(pd_: FloatArray, lgd: FloatArray,
     return k
 
 
-def _loan_chunk(task: _LoanTask, *, assets: _AssetOut, variants: tuple[Variant, ...],
-                base_of: IntArray, grid: MarketGrid) -> _LoanOut:
+def _loan_chunk(
+    task: _LoanTask,
+    *,
+    assets: _AssetOut,
+    variants: tuple[Variant, ...],
+    base_of: IntArray,
+    grid: MarketGrid,
+) -> _LoanOut:
     n_l = task.stop - task.start
     n_v = len(variants)
     n_assets = assets.value_0.shape[1]
     # pledge matrix S (loans x assets) of shares: pledged sums are S @ asset figures
-    pledge = sparse.csr_matrix((task.p_share, (task.p_loan, task.p_asset)),
-                               shape=(n_l, n_assets))
-    coll = np.stack([pledge @ assets.value_0[v] for v in range(n_v)])        # (V, L)
+    pledge = sparse.csr_matrix((task.p_share, (task.p_loan, task.p_asset)), shape=(n_l, n_assets))
+    coll = np.stack([pledge @ assets.value_0[v] for v in range(n_v)])  # (V, L)
     lend = np.stack([pledge @ assets.lending_value[v] for v in range(n_v)])
     secured = np.asarray(pledge.getnnz(axis=1) > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # no pledge: LTV undefined (NaN, never a margin call); pledged collateral worth
         # nothing: LTV infinite (a margin call)
-        ltv = np.where(coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0),
-                       np.where(secured, np.inf, np.nan))
+        ltv = np.where(
+            coll > 0.0, task.ead / np.where(coll > 0, coll, 1.0), np.where(secured, np.inf, np.nan)
+        )
     log_vol: dict[int, FloatArray] = {}
     for b in sorted({int(x) for x in base_of}):
-        val_q = pledge @ assets.quantiles[b][:, [_I16, _I84]]                   # (L, 2)
+        val_q = pledge @ assets.quantiles[b][:, [_I16, _I84]]  # (L, 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             lv = 0.5 * (np.log(val_q[:, 1]) - np.log(val_q[:, 0]))
         log_vol[b] = np.where(np.isfinite(lv), lv, 1.0)
@@ -458,8 +552,13 @@ class _DealTask:
     correlation: float
 
 
-def tranche_price(el_fraction: FloatArray, coupon: FloatArray, maturity_years: FloatArray,
-                  times_years: FloatArray, discount_factors: FloatArray) -> FloatArray:
+def tranche_price(
+    el_fraction: FloatArray,
+    coupon: FloatArray,
+    maturity_years: FloatArray,
+    times_years: FloatArray,
+    discount_factors: FloatArray,
+) -> FloatArray:
     """Price per 100 of a tranche paying ``coupon`` monthly on an outstanding that loses
     ``el_fraction`` linearly to maturity: ``100 [sum_k c/12 (1 - EL t_k/T) D_k + (1 - EL) D_T]``.
     """
@@ -477,9 +576,15 @@ def tranche_price(el_fraction: FloatArray, coupon: FloatArray, maturity_years: F
     return 100.0 * (coupons + (1.0 - el) * d[n - 1])
 
 
-def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
-               loan_ead: FloatArray, variants: tuple[Variant, ...],
-               grid: MarketGrid) -> dict[str, FloatArray]:
+def _deal_task(
+    task: _DealTask,
+    *,
+    loan_pd: FloatArray,
+    loan_lgd: FloatArray,
+    loan_ead: FloatArray,
+    variants: tuple[Variant, ...],
+    grid: MarketGrid,
+) -> dict[str, FloatArray]:
     n_v, n_t = len(variants), task.tranche_index.size
     out = {m: np.empty((n_v, n_t)) for m in _TRANCHE_METRICS}
     eads = loan_ead[task.loan_index]
@@ -495,16 +600,25 @@ def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
         if exact:
             losses, probs = loss_distribution(cum, eads, lg, rho, method="recursion")
             frac = losses / pool
-            el = np.array([tranche_expected_loss(frac, probs, a, d)
-                           for a, d in zip(task.attach, task.detach, strict=True)])
+            el = np.array(
+                [
+                    tranche_expected_loss(frac, probs, a, d)
+                    for a, d in zip(task.attach, task.detach, strict=True)
+                ]
+            )
         else:
             # large pool: Vasicek with the exposure-weighted PD and LGD
             p_bar = float(np.dot(cum, eads) / pool)
             lgd_bar = float(np.dot(lg * cum, eads) / max(np.dot(cum, eads), 1e-300))
-            el = np.array([vasicek_tranche_loss(p_bar, rho, 1.0 - lgd_bar, a, d)
-                           for a, d in zip(task.attach, task.detach, strict=True)])
-        df = shifted_discount_factors(grid.discount_factors, grid.times_years, sh,
-                                      spread_bp=sh.credit_spread_shift_bp)
+            el = np.array(
+                [
+                    vasicek_tranche_loss(p_bar, rho, 1.0 - lgd_bar, a, d)
+                    for a, d in zip(task.attach, task.detach, strict=True)
+                ]
+            )
+        df = shifted_discount_factors(
+            grid.discount_factors, grid.times_years, sh, spread_bp=sh.credit_spread_shift_bp
+        )
         price = tranche_price(el, task.coupon, task.maturity, grid.times_years, df)
         out["tranche_expected_loss"][v] = el
         out["expected_loss"][v] = el * task.notional
@@ -517,8 +631,9 @@ def _deal_task(task: _DealTask, *, loan_pd: FloatArray, loan_lgd: FloatArray,
 TAIL_CONFIDENCE = 0.999
 
 
-def _portfolio_tail(loan: dict[str, FloatArray], ead: FloatArray, rho: FloatArray,
-                    variants: tuple[Variant, ...]) -> dict[str, FloatArray]:
+def _portfolio_tail(
+    loan: dict[str, FloatArray], ead: FloatArray, rho: FloatArray, variants: tuple[Variant, ...]
+) -> dict[str, FloatArray]:
     """One-year loan-book loss VaR and ES at `TAIL_CONFIDENCE` for each variant.
 
     One-factor Gaussian copula (`credit.portfolio`) on the stressed PDs and LGDs with each
@@ -589,22 +704,33 @@ class StressResult:
     def to_json(self, run_id: str | None = None) -> dict[str, Any]:
         """The API contract's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
         positions: [{kind, id, METRIC: {...}}]}`` (non-finite numbers become null)."""
+
         def num(x: float) -> float | None:
             return float(x) if math.isfinite(x) else None
 
-        agg = {m: {"base": num(r.base), "stressed": num(r.stressed), "delta": num(r.delta)}
-               for m, r in self.aggregate.iterrows()}
+        agg = {
+            m: {"base": num(r.base), "stressed": num(r.stressed), "delta": num(r.delta)}
+            for m, r in self.aggregate.iterrows()
+        }
         positions: list[dict[str, Any]] = []
         current: dict[str, Any] | None = None
         for row in self.positions.itertuples(index=False):
             if current is None or current["kind"] != row.kind or current["id"] != row.id:
                 current = {"kind": row.kind, "id": row.id}
                 positions.append(current)
-            current[row.metric] = {"base": num(row.base), "stressed": num(row.stressed),
-                                   "delta": num(row.delta)}
-        return {"run_id": run_id, "scenario": self.scenario.name,
-                "scenario_definition": self.scenario.to_dict(), "record": self.record,
-                "aggregate": agg, "positions": positions}
+            current[row.metric] = {
+                "base": num(row.base),
+                "stressed": num(row.stressed),
+                "delta": num(row.delta),
+            }
+        return {
+            "run_id": run_id,
+            "scenario": self.scenario.name,
+            "scenario_definition": self.scenario.to_dict(),
+            "record": self.record,
+            "aggregate": agg,
+            "positions": positions,
+        }
 
     def to_csv(self) -> str:
         """Positions then aggregate rows (``kind`` = aggregate) as CSV text."""
@@ -614,8 +740,9 @@ class StressResult:
         return str(table.to_csv(index=False, float_format="%.10g"))
 
 
-def _aggregate(metrics: dict[str, dict[str, FloatArray]], ead: FloatArray,
-               notional: FloatArray, v: int) -> dict[str, float]:
+def _aggregate(
+    metrics: dict[str, dict[str, FloatArray]], ead: FloatArray, notional: FloatArray, v: int
+) -> dict[str, float]:
     agg: dict[str, float] = {}
     a, ln, tr = metrics.get("asset", {}), metrics.get("loan", {}), metrics.get("tranche", {})
     if a:
@@ -637,8 +764,9 @@ def _aggregate(metrics: dict[str, dict[str, FloatArray]], ead: FloatArray,
         agg["loss_var"] = float(tail["loss_var"][v])
         agg["loss_es"] = float(tail["loss_es"][v])
     if tr:
-        agg["tranche_expected_loss"] = float(np.dot(tr["tranche_expected_loss"][v], notional)
-                                             / notional.sum())
+        agg["tranche_expected_loss"] = float(
+            np.dot(tr["tranche_expected_loss"][v], notional) / notional.sum()
+        )
         agg["price"] = float(np.dot(tr["price"][v], notional) / notional.sum())
     return agg
 
@@ -656,8 +784,13 @@ class StressRunner:
         `LocalExecutor` by default.
     """
 
-    def __init__(self, book: Book, grid: MarketGrid, config: RunConfig | None = None,
-                 executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        grid: MarketGrid,
+        config: RunConfig | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.book = book
         self.grid = grid
         self.config = config or RunConfig()
@@ -669,12 +802,15 @@ class StressRunner:
         b, cfg = self.book, self.config
         need = max([a.economic_life_months for a in b.assets] + [1])
         if need > self.grid.months:
-            raise ConventionError(f"The `grid` must cover the longest economic life ({need} "
-                                  f"months). Got {self.grid.months} months.", field="grid")
+            raise ConventionError(
+                f"The `grid` must cover the longest economic life ({need} "
+                f"months). Got {self.grid.months} months.",
+                field="grid",
+            )
         self._asset_index = {a.id: i for i, a in enumerate(b.assets)}
         self._asset_tasks: list[_AssetTask] = []
         for s in range(0, len(b.assets), cfg.asset_chunk_size):
-            chunk = b.assets[s:s + cfg.asset_chunk_size]
+            chunk = b.assets[s : s + cfg.asset_chunk_size]
             paths = {}
             for i, a in enumerate(chunk):
                 if a.revenue_paths is not None:
@@ -682,19 +818,25 @@ class StressRunner:
                         raise ConventionError(
                             f"The `revenue_paths` of asset {a.id!r} must have n_paths = "
                             f"{cfg.n_paths} rows. Got {a.revenue_paths.shape[0]}.",
-                            field="revenue_paths")
+                            field="revenue_paths",
+                        )
                     paths[i] = a.revenue_paths
-            self._asset_tasks.append(_AssetTask(
-                ids=tuple(a.id for a in chunk), categories=tuple(a.category for a in chunk),
-                cross_border=np.array([a.cross_border for a in chunk], dtype=bool),
-                revenue_0=np.array([a.revenue_0 for a in chunk]),
-                growth=np.array([a.growth_rate for a in chunk]),
-                vol=np.array([a.volatility for a in chunk]),
-                hazard=np.array([a.obsolescence_hazard for a in chunk]),
-                half_life=np.array([a.half_life_months for a in chunk], dtype=np.float64),
-                life=np.array([a.economic_life_months for a in chunk]),
-                premium=np.array([a.risk_premium for a in chunk]),
-                liq_cost=np.array([a.liquidation_cost for a in chunk]), paths=paths))
+            self._asset_tasks.append(
+                _AssetTask(
+                    ids=tuple(a.id for a in chunk),
+                    categories=tuple(a.category for a in chunk),
+                    cross_border=np.array([a.cross_border for a in chunk], dtype=bool),
+                    revenue_0=np.array([a.revenue_0 for a in chunk]),
+                    growth=np.array([a.growth_rate for a in chunk]),
+                    vol=np.array([a.volatility for a in chunk]),
+                    hazard=np.array([a.obsolescence_hazard for a in chunk]),
+                    half_life=np.array([a.half_life_months for a in chunk], dtype=np.float64),
+                    life=np.array([a.economic_life_months for a in chunk]),
+                    premium=np.array([a.risk_premium for a in chunk]),
+                    liq_cost=np.array([a.liquidation_cost for a in chunk]),
+                    paths=paths,
+                )
+            )
         loans = b.loans
         p_loan, p_asset, p_share = [], [], []
         for i, ln in enumerate(loans):
@@ -707,25 +849,36 @@ class StressRunner:
         ps = np.array(p_share, dtype=np.float64)
         ead = np.array([x.exposure for x in loans])
         cols = {
-            "pd": np.array([x.pd for x in loans]), "lgd": np.array([x.lgd for x in loans]),
+            "pd": np.array([x.pd for x in loans]),
+            "lgd": np.array([x.lgd for x in loans]),
             "rate": np.array([x.annual_rate for x in loans]),
             "maturity": np.array([x.maturity_years for x in loans]),
             "margin_ltv": np.array([x.margin_call_ltv for x in loans]),
             "sales": np.array([np.nan if x.sales_meur is None else x.sales_meur for x in loans]),
-            "lgd_reg": np.array([np.nan if x.lgd_regulatory is None else x.lgd_regulatory
-                                 for x in loans]),
+            "lgd_reg": np.array(
+                [np.nan if x.lgd_regulatory is None else x.lgd_regulatory for x in loans]
+            ),
         }
         self._loan_ead = ead
         # Basel IRB corporate asset correlation of each loan at its base PD (CRE31.5)
-        self._loan_rho = np.asarray(asset_correlation(np.maximum(cols["pd"], 1e-12)),
-                                    dtype=np.float64).reshape(-1)
+        self._loan_rho = np.asarray(
+            asset_correlation(np.maximum(cols["pd"], 1e-12)), dtype=np.float64
+        ).reshape(-1)
         self._loan_tasks: list[_LoanTask] = []
         for s in range(0, len(loans), cfg.loan_chunk_size):
             e = min(s + cfg.loan_chunk_size, len(loans))
             lo, hi = np.searchsorted(pl, s), np.searchsorted(pl, e)
-            self._loan_tasks.append(_LoanTask(
-                start=s, stop=e, ead=ead[s:e], **{k: v[s:e] for k, v in cols.items()},
-                p_loan=pl[lo:hi] - s, p_asset=pa[lo:hi], p_share=ps[lo:hi]))
+            self._loan_tasks.append(
+                _LoanTask(
+                    start=s,
+                    stop=e,
+                    ead=ead[s:e],
+                    **{k: v[s:e] for k, v in cols.items()},
+                    p_loan=pl[lo:hi] - s,
+                    p_asset=pa[lo:hi],
+                    p_share=ps[lo:hi],
+                )
+            )
         loan_index = {ln.id: i for i, ln in enumerate(loans)}
         deals: dict[str, list[int]] = {}
         for j, t in enumerate(b.tranches):
@@ -734,19 +887,28 @@ class StressRunner:
         for idx in deals.values():
             first = b.tranches[idx[0]]
             pool = np.array(sorted({loan_index[x] for j in idx for x in b.tranches[j].loan_ids}))
-            self._deal_tasks.append(_DealTask(
-                tranche_index=np.array(idx), loan_index=pool,
-                attach=np.array([b.tranches[j].attach for j in idx]),
-                detach=np.array([b.tranches[j].detach for j in idx]),
-                notional=np.array([b.tranches[j].notional for j in idx]),
-                coupon=np.array([b.tranches[j].coupon for j in idx]),
-                maturity=np.array([b.tranches[j].maturity_years for j in idx]),
-                correlation=float(first.correlation)))
+            self._deal_tasks.append(
+                _DealTask(
+                    tranche_index=np.array(idx),
+                    loan_index=pool,
+                    attach=np.array([b.tranches[j].attach for j in idx]),
+                    detach=np.array([b.tranches[j].detach for j in idx]),
+                    notional=np.array([b.tranches[j].notional for j in idx]),
+                    coupon=np.array([b.tranches[j].coupon for j in idx]),
+                    maturity=np.array([b.tranches[j].maturity_years for j in idx]),
+                    correlation=float(first.correlation),
+                )
+            )
 
     # -- evaluation ----------------------------------------------------------------
-    def evaluate(self, variants: Sequence[Variant],
-                 progress: Callable[[float], None] | None = None, *, tranches: bool = True,
-                 tail: bool = True) -> VariantFigures:
+    def evaluate(
+        self,
+        variants: Sequence[Variant],
+        progress: Callable[[float], None] | None = None,
+        *,
+        tranches: bool = True,
+        tail: bool = True,
+    ) -> VariantFigures:
         """Per-position figures of each variant, shape (n_variants, n_positions) per metric.
 
         The zero shock of each horizon is the base of the PD shift; it is added (and
@@ -757,15 +919,18 @@ class StressRunner:
         variants = tuple(variants)
         for v in variants:
             if v.horizon_months > self.grid.months:
-                raise ConventionError(f"The `horizon_months` ({v.horizon_months}) must be within "
-                                      f"the market grid ({self.grid.months} months).",
-                                      field="horizon_months")
+                raise ConventionError(
+                    f"The `horizon_months` ({v.horizon_months}) must be within "
+                    f"the market grid ({self.grid.months} months).",
+                    field="horizon_months",
+                )
         requested = len(variants)
         for h in sorted({v.horizon_months for v in variants}):
             if Variant(Shocks(), h) not in variants:
                 variants = (*variants, Variant(Shocks(), h))
-        base_of = np.array([variants.index(Variant(Shocks(), v.horizon_months))
-                            for v in variants], dtype=np.int64)
+        base_of = np.array(
+            [variants.index(Variant(Shocks(), v.horizon_months)) for v in variants], dtype=np.int64
+        )
         deal_tasks = self._deal_tasks if tranches else []
         n_tasks = len(self._asset_tasks) + len(self._loan_tasks) + len(deal_tasks)
         done = [0]
@@ -776,37 +941,58 @@ class StressRunner:
                 progress(done[0] / max(n_tasks, 1))
 
         ex = self.executor
-        outs = ex.map(_asset_chunk, self._asset_tasks,
-                      shared={"variants": variants, "grid": self.grid, "config": self.config},
-                      progress=tick)
+        outs = ex.map(
+            _asset_chunk,
+            self._asset_tasks,
+            shared={"variants": variants, "grid": self.grid, "config": self.config},
+            progress=tick,
+        )
         n_v = len(variants)
         if outs:
-            assets = _AssetOut(*(np.concatenate([getattr(o, f) for o in outs], axis=1)
-                                 for f in ("value_0", "lending_value", "haircut", "quantiles",
-                                           "liq_cost")))
+            assets = _AssetOut(
+                *(
+                    np.concatenate([getattr(o, f) for o in outs], axis=1)
+                    for f in ("value_0", "lending_value", "haircut", "quantiles", "liq_cost")
+                )
+            )
         else:
             z = np.zeros((n_v, 0))
             assets = _AssetOut(z, z, z, np.zeros((n_v, 0, QUANTILE_LEVELS.size)), z)
         metrics: dict[str, dict[str, FloatArray]] = {}
         if self.book.assets:
-            metrics["asset"] = {"collateral_value": assets.value_0,
-                                "lending_value": assets.lending_value,
-                                "value": assets.value_0}
-        loan_outs = ex.map(_loan_chunk, self._loan_tasks,
-                           shared={"assets": assets, "variants": variants, "base_of": base_of,
-                                   "grid": self.grid}, progress=tick)
+            metrics["asset"] = {
+                "collateral_value": assets.value_0,
+                "lending_value": assets.lending_value,
+                "value": assets.value_0,
+            }
+        loan_outs = ex.map(
+            _loan_chunk,
+            self._loan_tasks,
+            shared={"assets": assets, "variants": variants, "base_of": base_of, "grid": self.grid},
+            progress=tick,
+        )
         if loan_outs:
-            metrics["loan"] = {m: np.concatenate([o.metrics[m] for o in loan_outs], axis=1)
-                               for m in _LOAN_METRICS}
+            metrics["loan"] = {
+                m: np.concatenate([o.metrics[m] for o in loan_outs], axis=1) for m in _LOAN_METRICS
+            }
         if loan_outs and tail:
-            metrics["portfolio"] = _portfolio_tail(metrics["loan"], self._loan_ead,
-                                                   self._loan_rho, variants)
+            metrics["portfolio"] = _portfolio_tail(
+                metrics["loan"], self._loan_ead, self._loan_rho, variants
+            )
         if deal_tasks:
             ln = metrics["loan"]
-            deal_outs = ex.map(_deal_task, deal_tasks,
-                               shared={"loan_pd": ln["pd"], "loan_lgd": ln["lgd"],
-                                       "loan_ead": self._loan_ead, "variants": variants,
-                                       "grid": self.grid}, progress=tick)
+            deal_outs = ex.map(
+                _deal_task,
+                deal_tasks,
+                shared={
+                    "loan_pd": ln["pd"],
+                    "loan_lgd": ln["lgd"],
+                    "loan_ead": self._loan_ead,
+                    "variants": variants,
+                    "grid": self.grid,
+                },
+                progress=tick,
+            )
             n_t = len(self.book.tranches)
             tr = {m: np.empty((n_v, n_t)) for m in _TRANCHE_METRICS}
             for task, o in zip(deal_tasks, deal_outs, strict=True):
@@ -814,12 +1000,16 @@ class StressRunner:
                     tr[m][:, task.tranche_index] = o[m]
             metrics["tranche"] = tr
         if len(variants) > requested:
-            metrics = {kind: {m: a[:requested] for m, a in mets.items()}
-                       for kind, mets in metrics.items()}
+            metrics = {
+                kind: {m: a[:requested] for m, a in mets.items()} for kind, mets in metrics.items()
+            }
         return VariantFigures(variants[:requested], metrics)
 
-    def run(self, scenarios: Sequence[Scenario] | Scenario,
-            progress: Callable[[float], None] | None = None) -> list[StressResult]:
+    def run(
+        self,
+        scenarios: Sequence[Scenario] | Scenario,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[StressResult]:
         """Base vs stressed for each scenario (one shared evaluation, common random numbers)."""
         if isinstance(scenarios, Scenario):
             scenarios = [scenarios]
@@ -838,16 +1028,22 @@ class StressRunner:
             s = add(sc.shocks, sc.horizon_months, id(sc.shocks)) if sc.shocks != Shocks() else b
             pairs.append((b, s))
         figures = self.evaluate(variants, progress)
-        return [self._result(sc, figures, b, s) for sc, (b, s) in zip(scenarios, pairs,
-                                                                       strict=True)]
+        return [
+            self._result(sc, figures, b, s) for sc, (b, s) in zip(scenarios, pairs, strict=True)
+        ]
 
     def _record(self) -> dict[str, Any]:
         c = self.config
-        return {"seed": c.seed, "n_paths": c.n_paths, "asset_chunk_size": c.asset_chunk_size,
-                "loan_chunk_size": c.loan_chunk_size,
-                "haircut_confidence": c.haircut_confidence, "executor": self.executor.name,
-                "tail_confidence": TAIL_CONFIDENCE,
-                "months": self.grid.months}
+        return {
+            "seed": c.seed,
+            "n_paths": c.n_paths,
+            "asset_chunk_size": c.asset_chunk_size,
+            "loan_chunk_size": c.loan_chunk_size,
+            "haircut_confidence": c.haircut_confidence,
+            "executor": self.executor.name,
+            "tail_confidence": TAIL_CONFIDENCE,
+            "months": self.grid.months,
+        }
 
     def _result(self, scenario: Scenario, fig: VariantFigures, b: int, s: int) -> StressResult:
         notional = np.array([x.notional for x in self.book.tranches])
@@ -858,16 +1054,21 @@ class StressRunner:
         with np.errstate(invalid="ignore"):
             agg["delta"] = agg["stressed"] - agg["base"]
         agg.index.name = "metric"
-        return StressResult(scenario, agg, self._record(), _figures=fig, _ids=self._ids(),
-                            _pair=(b, s))
+        return StressResult(
+            scenario, agg, self._record(), _figures=fig, _ids=self._ids(), _pair=(b, s)
+        )
 
     def _ids(self) -> dict[str, list[str]]:
-        return {"asset": [a.id for a in self.book.assets], "loan": [x.id for x in self.book.loans],
-                "tranche": [t.id for t in self.book.tranches]}
+        return {
+            "asset": [a.id for a in self.book.assets],
+            "loan": [x.id for x in self.book.loans],
+            "tranche": [t.id for t in self.book.tranches],
+        }
 
 
-def _positions_frame(fig: VariantFigures, ids: dict[str, list[str]], b: int,
-                     s: int) -> pd.DataFrame:
+def _positions_frame(
+    fig: VariantFigures, ids: dict[str, list[str]], b: int, s: int
+) -> pd.DataFrame:
     """Long per-position table, ordered by kind, position, then metric."""
     frames = []
     for kind in ("asset", "loan", "tranche"):
@@ -878,14 +1079,23 @@ def _positions_frame(fig: VariantFigures, ids: dict[str, list[str]], b: int,
         n, k = len(ids[kind]), len(names)
         base = np.stack([mets[m][b] for m in names], axis=1).ravel()
         stressed = np.stack([mets[m][s] for m in names], axis=1).ravel()
-        frames.append(pd.DataFrame({
-            "kind": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), [kind]),
-            "id": np.repeat(np.asarray(ids[kind], dtype=object), k),
-            "metric": pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int16), n), names),
-            "base": base, "stressed": stressed}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), [kind]),
+                    "id": np.repeat(np.asarray(ids[kind], dtype=object), k),
+                    "metric": pd.Categorical.from_codes(
+                        np.tile(np.arange(k, dtype=np.int16), n), names
+                    ),
+                    "base": base,
+                    "stressed": stressed,
+                }
+            )
+        )
     if not frames:
-        return pd.DataFrame({"kind": [], "id": [], "metric": [], "base": [], "stressed": [],
-                             "delta": []})
+        return pd.DataFrame(
+            {"kind": [], "id": [], "metric": [], "base": [], "stressed": [], "delta": []}
+        )
     pos = pd.concat(frames, ignore_index=True)
     pos["kind"] = pos["kind"].astype(str)
     pos["metric"] = pos["metric"].astype(str)
@@ -894,9 +1104,15 @@ def _positions_frame(fig: VariantFigures, ids: dict[str, list[str]], b: int,
     return pos
 
 
-def run_stress(book: Book, scenarios: Sequence[Scenario] | Scenario, grid: MarketGrid, *,
-               config: RunConfig | None = None, executor: Executor | None = None,
-               progress: Callable[[float], None] | None = None) -> list[StressResult]:
+def run_stress(
+    book: Book,
+    scenarios: Sequence[Scenario] | Scenario,
+    grid: MarketGrid,
+    *,
+    config: RunConfig | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[StressResult]:
     """Run scenarios over a book: `StressRunner` in one call."""
     return StressRunner(book, grid, config, executor).run(scenarios, progress)
 
@@ -906,5 +1122,15 @@ def results_frame(results: Sequence[StressResult]) -> pd.DataFrame:
     return pd.concat({r.scenario.name: r.aggregate for r in results}, names=["scenario"])
 
 
-__all__ = ["METRICS", "MarketGrid", "RunConfig", "StressResult", "StressRunner", "Variant",
-           "economic_lgd", "results_frame", "run_stress", "tranche_price"]
+__all__ = [
+    "METRICS",
+    "MarketGrid",
+    "RunConfig",
+    "StressResult",
+    "StressRunner",
+    "Variant",
+    "economic_lgd",
+    "results_frame",
+    "run_stress",
+    "tranche_price",
+]

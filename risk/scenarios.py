@@ -49,20 +49,39 @@ DOWNTURN_LGD_ADD = 0.15
 #: move is far beyond any historical stress and keeps every figure finite.
 MAX_MULTIPLIER = 100.0
 
-_MULTIPLIERS = ("revenue_multiplier", "usage_multiplier", "volatility_multiplier",
-                "pd_multiplier", "half_life_multiplier")
-_ADDITIVE = ("growth_shift", "obsolescence_hazard_add", "rate_shift_bp",
-             "credit_spread_shift_bp", "lgd_add", "correlation_shift", "liquidation_cost_add")
-_SHOCK_KEYS = (*_MULTIPLIERS, *_ADDITIVE, "revenue_multiplier_by_category",
-               "key_rate_shifts_bp", "downturn_lgd", "rights_events")
+_MULTIPLIERS = (
+    "revenue_multiplier",
+    "usage_multiplier",
+    "volatility_multiplier",
+    "pd_multiplier",
+    "half_life_multiplier",
+)
+_ADDITIVE = (
+    "growth_shift",
+    "obsolescence_hazard_add",
+    "rate_shift_bp",
+    "credit_spread_shift_bp",
+    "lgd_add",
+    "correlation_shift",
+    "liquidation_cost_add",
+)
+_SHOCK_KEYS = (
+    *_MULTIPLIERS,
+    *_ADDITIVE,
+    "revenue_multiplier_by_category",
+    "key_rate_shifts_bp",
+    "downturn_lgd",
+    "rights_events",
+)
 _SCENARIO_KEYS = ("name", "extends", "horizon_months", "shocks", "description")
 _TENOR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([DWMY])\s*$", re.IGNORECASE)
 _NAME = re.compile(r"^[\w.\- ]{1,80}$")  # letters of any script, digits, _ . - and spaces
 
 
 def _fail(field_name: str, rule: str, value: object) -> ConventionError:
-    return ConventionError(f"The `{field_name}` of `Scenario` must be {rule}. Got {value!r}.",
-                           field=field_name)
+    return ConventionError(
+        f"The `{field_name}` of `Scenario` must be {rule}. Got {value!r}.", field=field_name
+    )
 
 
 def _number(value: object, field_name: str) -> float:
@@ -118,12 +137,18 @@ class RightsEvent:
             raise _fail("shocks.rights_events.cross_border", "a boolean", self.cross_border)
         v = _number(self.value_factor, "shocks.rights_events.value_factor")
         if not 0.0 <= v <= MAX_MULTIPLIER:
-            raise _fail("shocks.rights_events.value_factor",
-                        f"a factor in [0, {MAX_MULTIPLIER:g}]", self.value_factor)
+            raise _fail(
+                "shocks.rights_events.value_factor",
+                f"a factor in [0, {MAX_MULTIPLIER:g}]",
+                self.value_factor,
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"category": self.category, "cross_border": self.cross_border,
-                "value_factor": self.value_factor}
+        return {
+            "category": self.category,
+            "cross_border": self.cross_border,
+            "value_factor": self.value_factor,
+        }
 
 
 def _frozen_map(value: Mapping[str, float] | None) -> Mapping[str, float] | None:
@@ -195,21 +220,30 @@ class Shocks:
         for name in _MULTIPLIERS:
             v = getattr(self, name)
             if v is not None and not 0.0 < _number(v, f"shocks.{name}") <= MAX_MULTIPLIER:
-                raise _fail(f"shocks.{name}", f"a factor in (0, {MAX_MULTIPLIER:g}] (1 is "
-                            "neutral)", v)
+                raise _fail(
+                    f"shocks.{name}", f"a factor in (0, {MAX_MULTIPLIER:g}] (1 is neutral)", v
+                )
         for name in _ADDITIVE:
             v = getattr(self, name)
             if v is not None:
                 _number(v, f"shocks.{name}")
         if self.obsolescence_hazard_add is not None and self.obsolescence_hazard_add < 0.0:
-            raise _fail("shocks.obsolescence_hazard_add", "a hazard add-on >= 0 per year",
-                        self.obsolescence_hazard_add)
-        for name, lo, hi in (("lgd_add", -1.0, 1.0), ("correlation_shift", -1.0, 1.0),
-                             ("liquidation_cost_add", -1.0, 1.0), ("growth_shift", -1.0, 1.0)):
+            raise _fail(
+                "shocks.obsolescence_hazard_add",
+                "a hazard add-on >= 0 per year",
+                self.obsolescence_hazard_add,
+            )
+        for name, lo, hi in (
+            ("lgd_add", -1.0, 1.0),
+            ("correlation_shift", -1.0, 1.0),
+            ("liquidation_cost_add", -1.0, 1.0),
+            ("growth_shift", -1.0, 1.0),
+        ):
             v = getattr(self, name)
             if v is not None and not lo <= v <= hi:
-                raise _fail(f"shocks.{name}", f"a decimal in [{lo}, {hi}] (was a percentage "
-                            "passed?)", v)
+                raise _fail(
+                    f"shocks.{name}", f"a decimal in [{lo}, {hi}] (was a percentage passed?)", v
+                )
         for name in ("rate_shift_bp", "credit_spread_shift_bp"):
             v = getattr(self, name)
             if v is not None and abs(v) > 5000.0:
@@ -217,15 +251,22 @@ class Shocks:
         if self.revenue_multiplier_by_category is not None:
             m = self.revenue_multiplier_by_category
             if not isinstance(m, Mapping):
-                raise _fail("shocks.revenue_multiplier_by_category",
-                            "an object {category: multiplier}", m)
+                raise _fail(
+                    "shocks.revenue_multiplier_by_category", "an object {category: multiplier}", m
+                )
             for k, v in m.items():
                 if not isinstance(k, str) or not k:
                     raise _fail("shocks.revenue_multiplier_by_category", "keyed by category", k)
-                if not 0.0 < _number(v, f"shocks.revenue_multiplier_by_category.{k}") \
-                        <= MAX_MULTIPLIER:
-                    raise _fail(f"shocks.revenue_multiplier_by_category.{k}",
-                                f"a factor in (0, {MAX_MULTIPLIER:g}]", v)
+                if (
+                    not 0.0
+                    < _number(v, f"shocks.revenue_multiplier_by_category.{k}")
+                    <= MAX_MULTIPLIER
+                ):
+                    raise _fail(
+                        f"shocks.revenue_multiplier_by_category.{k}",
+                        f"a factor in (0, {MAX_MULTIPLIER:g}]",
+                        v,
+                    )
             object.__setattr__(self, "revenue_multiplier_by_category", _frozen_map(m))
         if self.key_rate_shifts_bp is not None:
             m = self.key_rate_shifts_bp
@@ -289,9 +330,13 @@ def _neutralised(s: Shocks) -> Shocks:
     by_cat = {k: v for k, v in (s.revenue_multiplier_by_category or {}).items() if v != 1.0}
     krs = {k: v for k, v in (s.key_rate_shifts_bp or {}).items() if v != 0.0}
     events = tuple(e for e in (s.rights_events or ()) if e.value_factor != 1.0)
-    return Shocks(**kw, revenue_multiplier_by_category=by_cat or None,
-                  key_rate_shifts_bp=krs or None,
-                  downturn_lgd=True if s.downturn_lgd else None, rights_events=events or None)
+    return Shocks(
+        **kw,
+        revenue_multiplier_by_category=by_cat or None,
+        key_rate_shifts_bp=krs or None,
+        downturn_lgd=True if s.downturn_lgd else None,
+        rights_events=events or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,10 +371,14 @@ class Scenario:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise _fail("name", "1..80 letters, digits, spaces or '_.-'", self.name)
-        if (isinstance(self.horizon_months, bool) or not isinstance(self.horizon_months, int)
-                or not 1 <= self.horizon_months <= 120):
-            raise _fail("horizon_months", "an integer number of months in 1..120",
-                        self.horizon_months)
+        if (
+            isinstance(self.horizon_months, bool)
+            or not isinstance(self.horizon_months, int)
+            or not 1 <= self.horizon_months <= 120
+        ):
+            raise _fail(
+                "horizon_months", "an integer number of months in 1..120", self.horizon_months
+            )
         if not isinstance(self.shocks, Shocks):
             raise _fail("shocks", "a Shocks object", self.shocks)
 
@@ -369,14 +418,15 @@ class Scenario:
             kw["lgd_add"] = min(1.0, s * DOWNTURN_LGD_ADD + (kw["lgd_add"] or 0.0))
         if sh.revenue_multiplier_by_category is not None:
             kw["revenue_multiplier_by_category"] = {
-                k: _clip_factor(float(v) ** s)
-                for k, v in sh.revenue_multiplier_by_category.items()}
+                k: _clip_factor(float(v) ** s) for k, v in sh.revenue_multiplier_by_category.items()
+            }
         if sh.key_rate_shifts_bp is not None:
             kw["key_rate_shifts_bp"] = {k: s * float(v) for k, v in sh.key_rate_shifts_bp.items()}
         if sh.rights_events is not None:
             kw["rights_events"] = tuple(
-                replace(e, value_factor=min(MAX_MULTIPLIER, e.value_factor ** s))
-                for e in sh.rights_events)
+                replace(e, value_factor=min(MAX_MULTIPLIER, e.value_factor**s))
+                for e in sh.rights_events
+            )
         for n in ("lgd_add", "correlation_shift", "liquidation_cost_add", "growth_shift"):
             if kw[n] is not None:
                 kw[n] = max(-1.0, min(1.0, kw[n]))
@@ -387,8 +437,11 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the API contract's field names)."""
-        out: dict[str, Any] = {"name": self.name, "horizon_months": self.horizon_months,
-                               "shocks": self.shocks.to_dict()}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "horizon_months": self.horizon_months,
+            "shocks": self.shocks.to_dict(),
+        }
         if self.extends is not None:
             out["extends"] = self.extends
         if self.description:
@@ -427,7 +480,9 @@ def _parse_shocks(data: object) -> Shocks:
     if unknown:
         raise ConventionError(
             f"The `shocks.{unknown[0]}` of `Scenario` is not a known shock; known shocks are "
-            f"{', '.join(_SHOCK_KEYS)}.", field=f"shocks.{unknown[0]}")
+            f"{', '.join(_SHOCK_KEYS)}.",
+            field=f"shocks.{unknown[0]}",
+        )
     kw: dict[str, Any] = {}
     for name in (*_MULTIPLIERS, *_ADDITIVE):
         if data.get(name) is not None:
@@ -444,8 +499,9 @@ def _parse_shocks(data: object) -> Shocks:
     if data.get("rights_events") is not None:
         raw = data["rights_events"]
         if not isinstance(raw, list | tuple):
-            raise _fail("shocks.rights_events", "a list of {category, cross_border, "
-                        "value_factor}", raw)
+            raise _fail(
+                "shocks.rights_events", "a list of {category, cross_border, value_factor}", raw
+            )
         events = []
         for i, e in enumerate(raw):
             where = f"shocks.rights_events[{i}]"
@@ -461,8 +517,9 @@ def _parse_shocks(data: object) -> Shocks:
                 events.append(RightsEvent(e["category"], e["cross_border"], e["value_factor"]))
             except ConventionError as exc:
                 key = (exc.field or "").rsplit(".", 1)[-1]
-                raise ConventionError(str(exc).replace("shocks.rights_events.", f"{where}."),
-                                      field=f"{where}.{key}") from None
+                raise ConventionError(
+                    str(exc).replace("shocks.rights_events.", f"{where}."), field=f"{where}.{key}"
+                ) from None
         kw["rights_events"] = tuple(events)
     return Shocks(**kw)
 
@@ -470,8 +527,12 @@ def _parse_shocks(data: object) -> Shocks:
 Resolver = Callable[[str], Mapping[str, Any] | Scenario | None]
 
 
-def parse_scenario(data: object, resolve: Resolver | Mapping[str, Any] | None = None,
-                   *, _seen: tuple[str, ...] = ()) -> Scenario:
+def parse_scenario(
+    data: object,
+    resolve: Resolver | Mapping[str, Any] | None = None,
+    *,
+    _seen: tuple[str, ...] = (),
+) -> Scenario:
     """Parse and validate a scenario from its JSON form, composing any parent.
 
     Parameters
@@ -497,8 +558,11 @@ def parse_scenario(data: object, resolve: Resolver | Mapping[str, Any] | None = 
         raise _fail("scenario", "a JSON object", data)
     unknown = sorted(set(data) - set(_SCENARIO_KEYS))
     if unknown:
-        raise _fail(unknown[0], "absent (unknown field; known fields are "
-                    f"{', '.join(_SCENARIO_KEYS)})", data[unknown[0]])
+        raise _fail(
+            unknown[0],
+            f"absent (unknown field; known fields are {', '.join(_SCENARIO_KEYS)})",
+            data[unknown[0]],
+        )
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail("name", "1..80 letters, digits, spaces or '_.-'", name)
@@ -514,8 +578,12 @@ def parse_scenario(data: object, resolve: Resolver | Mapping[str, Any] | None = 
         if not isinstance(parent_name, str) or not parent_name:
             raise _fail("extends", "the name of another scenario", parent_name)
         if parent_name == name or parent_name in _seen:
-            raise _fail("extends", "free of cycles (a scenario cannot extend itself through "
-                        f"{' -> '.join((*_seen, name, parent_name))})", parent_name)
+            raise _fail(
+                "extends",
+                "free of cycles (a scenario cannot extend itself through "
+                f"{' -> '.join((*_seen, name, parent_name))})",
+                parent_name,
+            )
         raw_parent = lookup(parent_name)
         if raw_parent is None:
             raise _fail("extends", "the name of a known scenario", parent_name)
@@ -527,8 +595,9 @@ def parse_scenario(data: object, resolve: Resolver | Mapping[str, Any] | None = 
             except ConventionError as exc:
                 if exc.field == "extends":
                     raise
-                raise ConventionError(f"The parent scenario {parent_name!r} is invalid: {exc}",
-                                      field="extends") from None
+                raise ConventionError(
+                    f"The parent scenario {parent_name!r} is invalid: {exc}", field="extends"
+                ) from None
         shocks = compose(parent.shocks, shocks)
         if horizon is None:
             horizon = parent.horizon_months
@@ -539,5 +608,10 @@ def parse_scenario(data: object, resolve: Resolver | Mapping[str, Any] | None = 
     description = data.get("description", "")
     if not isinstance(description, str):
         raise _fail("description", "a string", description)
-    return Scenario(name=name, shocks=shocks, horizon_months=horizon, extends=parent_name,
-                    description=description)
+    return Scenario(
+        name=name,
+        shocks=shocks,
+        horizon_months=horizon,
+        extends=parent_name,
+        description=description,
+    )

@@ -42,16 +42,26 @@ class Bumps:
     correlation: float = 0.01
 
     def __post_init__(self) -> None:
-        for name, hi in (("rate_bp", 500.0), ("spread_bp", 500.0), ("revenue", 0.5),
-                         ("correlation", 0.2)):
+        for name, hi in (
+            ("rate_bp", 500.0),
+            ("spread_bp", 500.0),
+            ("revenue", 0.5),
+            ("correlation", 0.2),
+        ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and 0 < v <= hi):
-                raise ConventionError(f"The `{name}` of `Bumps` must be in (0, {hi}]. Got {v!r}.",
-                                      field=f"bumps.{name}")
+                raise ConventionError(
+                    f"The `{name}` of `Bumps` must be in (0, {hi}]. Got {v!r}.",
+                    field=f"bumps.{name}",
+                )
 
     def to_dict(self) -> dict[str, float]:
-        return {"rate_bp": self.rate_bp, "spread_bp": self.spread_bp, "revenue": self.revenue,
-                "correlation": self.correlation}
+        return {
+            "rate_bp": self.rate_bp,
+            "spread_bp": self.spread_bp,
+            "revenue": self.revenue,
+            "correlation": self.correlation,
+        }
 
 
 _RISK_FIGURE = {"asset": "collateral_value", "loan": "expected_loss", "tranche": "value"}
@@ -68,12 +78,12 @@ class SensitivityResult:
 
     def to_json(self) -> dict[str, object]:
         rows = self.table.replace({np.nan: None}).to_dict(orient="records")
-        return {"bumps": self.bumps.to_dict(), "horizon_months": self.horizon_months,
-                "rows": rows}
+        return {"bumps": self.bumps.to_dict(), "horizon_months": self.horizon_months, "rows": rows}
 
 
-def sensitivities(runner: StressRunner, *, bumps: Bumps | None = None,
-                  horizon_months: int = 12) -> SensitivityResult:
+def sensitivities(
+    runner: StressRunner, *, bumps: Bumps | None = None, horizon_months: int = 12
+) -> SensitivityResult:
     """Bump-and-revalue DV01, CS01, revenue elasticity and correlation sensitivity.
 
     One evaluation of nine variants on common random numbers (see the module notes).
@@ -92,9 +102,11 @@ def sensitivities(runner: StressRunner, *, bumps: Bumps | None = None,
         Variant(Shocks(correlation_shift=-b.correlation), horizon_months),
     ]
     fig = runner.evaluate(variants, tail=False)
-    ids = {"asset": [a.id for a in runner.book.assets],
-           "loan": [x.id for x in runner.book.loans],
-           "tranche": [t.id for t in runner.book.tranches]}
+    ids = {
+        "asset": [a.id for a in runner.book.assets],
+        "loan": [x.id for x in runner.book.loans],
+        "tranche": [t.id for t in runner.book.tranches],
+    }
     dlog = math.log1p(e) - math.log1p(-e)
     rows: list[pd.DataFrame] = []
     totals: list[dict[str, object]] = []
@@ -106,32 +118,60 @@ def sensitivities(runner: StressRunner, *, bumps: Bumps | None = None,
         dv01 = (value[1] - value[2]) / (2.0 * b.rate_bp)
         cs01 = (value[3] - value[4]) / (2.0 * b.spread_bp)
         with np.errstate(divide="ignore", invalid="ignore"):
-            elastic = np.where((risk[5] > 0) & (risk[6] > 0),
-                               (np.log(risk[5]) - np.log(risk[6])) / dlog, np.nan)
+            elastic = np.where(
+                (risk[5] > 0) & (risk[6] > 0), (np.log(risk[5]) - np.log(risk[6])) / dlog, np.nan
+            )
         if kind == "tranche":
             el = mets["expected_loss"]
             corr = (el[7] - el[8]) / (2.0 * b.correlation) * 0.01
         else:
             corr = np.zeros(len(ids[kind]))
-        rows.append(pd.DataFrame({"kind": kind, "id": ids[kind], "dv01": dv01, "cs01": cs01,
-                                  "revenue_elasticity": elastic,
-                                  "correlation_sensitivity": corr}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "id": ids[kind],
+                    "dv01": dv01,
+                    "cs01": cs01,
+                    "revenue_elasticity": elastic,
+                    "correlation_sensitivity": corr,
+                }
+            )
+        )
         up, down = float(risk[5].sum()), float(risk[6].sum())
-        totals.append({"kind": f"total_{kind}", "id": "", "dv01": float(dv01.sum()),
-                       "cs01": float(cs01.sum()),
-                       "revenue_elasticity": (math.log(up) - math.log(down)) / dlog
-                       if up > 0 and down > 0 else math.nan,
-                       "correlation_sensitivity": float(corr.sum())})
+        totals.append(
+            {
+                "kind": f"total_{kind}",
+                "id": "",
+                "dv01": float(dv01.sum()),
+                "cs01": float(cs01.sum()),
+                "revenue_elasticity": (math.log(up) - math.log(down)) / dlog
+                if up > 0 and down > 0
+                else math.nan,
+                "correlation_sensitivity": float(corr.sum()),
+            }
+        )
     if totals:
-        totals.append({"kind": "total", "id": "",
-                       "dv01": sum(float(t["dv01"]) for t in totals),  # type: ignore[arg-type]
-                       "cs01": sum(float(t["cs01"]) for t in totals),  # type: ignore[arg-type]
-                       "revenue_elasticity": math.nan,
-                       "correlation_sensitivity": sum(float(t["correlation_sensitivity"])  # type: ignore[arg-type]
-                                                      for t in totals)})
-    table = pd.concat([*rows, pd.DataFrame(totals)], ignore_index=True) if rows else \
-        pd.DataFrame(columns=["kind", "id", "dv01", "cs01", "revenue_elasticity",
-                              "correlation_sensitivity"])
+        totals.append(
+            {
+                "kind": "total",
+                "id": "",
+                "dv01": sum(float(t["dv01"]) for t in totals),  # type: ignore[arg-type]
+                "cs01": sum(float(t["cs01"]) for t in totals),  # type: ignore[arg-type]
+                "revenue_elasticity": math.nan,
+                "correlation_sensitivity": sum(
+                    float(t["correlation_sensitivity"])  # type: ignore[arg-type]
+                    for t in totals
+                ),
+            }
+        )
+    table = (
+        pd.concat([*rows, pd.DataFrame(totals)], ignore_index=True)
+        if rows
+        else pd.DataFrame(
+            columns=["kind", "id", "dv01", "cs01", "revenue_elasticity", "correlation_sensitivity"]
+        )
+    )
     return SensitivityResult(table, b, horizon_months)
 
 

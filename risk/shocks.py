@@ -54,8 +54,13 @@ def zero_shift(times_years: FloatArray, shocks: Shocks) -> FloatArray | None:
     return out
 
 
-def shifted_discount_factors(discount_factors: FloatArray, times_years: FloatArray,
-                             shocks: Shocks, *, spread_bp: float | None = None) -> FloatArray:
+def shifted_discount_factors(
+    discount_factors: FloatArray,
+    times_years: FloatArray,
+    shocks: Shocks,
+    *,
+    spread_bp: float | None = None,
+) -> FloatArray:
     """Discount factors after the curve shocks (and an optional extra spread in bp).
 
     ``DF'(t) = DF(t) * exp(-(zero_shift(t) + spread_bp / 1e4) * t)``.
@@ -70,8 +75,9 @@ def shifted_discount_factors(discount_factors: FloatArray, times_years: FloatArr
 
 
 # ----------------------------------------------------------------------------- revenue
-def revenue_factors(categories: Sequence[str], cross_border: BoolArray,
-                    shocks: Shocks) -> FloatArray | None:
+def revenue_factors(
+    categories: Sequence[str], cross_border: BoolArray, shocks: Shocks
+) -> FloatArray | None:
     """Level factor on each asset's revenue: multipliers by category times rights events.
 
     A rights event ``{category, cross_border, value_factor}`` hits the assets of
@@ -80,8 +86,12 @@ def revenue_factors(categories: Sequence[str], cross_border: BoolArray,
     Returns None when no asset is affected.
     """
     n = len(categories)
-    if (shocks.revenue_multiplier is None and shocks.usage_multiplier is None
-            and not shocks.revenue_multiplier_by_category and not shocks.rights_events):
+    if (
+        shocks.revenue_multiplier is None
+        and shocks.usage_multiplier is None
+        and not shocks.revenue_multiplier_by_category
+        and not shocks.rights_events
+    ):
         return None
     cats = np.asarray(categories, dtype=object)
     out = np.full(n, shocks.get("revenue_multiplier", 1.0) * shocks.get("usage_multiplier", 1.0))
@@ -112,8 +122,14 @@ def decay_factors(months: FloatArray, half_life_months: FloatArray) -> FloatArra
     return np.where(np.isinf(h), 1.0, np.exp2(-np.asarray(months) / np.where(np.isinf(h), 1.0, h)))
 
 
-def shock_revenue_paths(paths: FloatArray, shocks: Shocks, *, level_factor: float,
-                        half_life_months: float, uniforms: FloatArray) -> FloatArray:
+def shock_revenue_paths(
+    paths: FloatArray,
+    shocks: Shocks,
+    *,
+    level_factor: float,
+    half_life_months: float,
+    uniforms: FloatArray,
+) -> FloatArray:
     """Stress given monthly cash-flow paths of one asset (e.g. from `valuation`'s Monte Carlo).
 
     Parameters
@@ -168,8 +184,12 @@ def shock_revenue_paths(paths: FloatArray, shocks: Shocks, *, level_factor: floa
 
 
 # ----------------------------------------------------------------------------- credit
-def stress_pd(pd: FloatArray, shocks: Shocks, value_ratio: FloatArray | None = None,
-              log_volatility: FloatArray | None = None) -> FloatArray:
+def stress_pd(
+    pd: FloatArray,
+    shocks: Shocks,
+    value_ratio: FloatArray | None = None,
+    log_volatility: FloatArray | None = None,
+) -> FloatArray:
     """Stressed one-year PD.
 
     ``PD' = min(1, pd_multiplier * Phi(Phi^-1(PD) - ln(V'/V) / sigma))``: the collateral's
@@ -209,7 +229,9 @@ def long_run_lgd(lgd: FloatArray, shocks: Shocks) -> FloatArray:
     return x
 
 
-def stress_lgd(lgd: FloatArray, shocks: Shocks, economic_lgd: FloatArray | None = None) -> FloatArray:
+def stress_lgd(
+    lgd: FloatArray, shocks: Shocks, economic_lgd: FloatArray | None = None
+) -> FloatArray:
     """Stressed LGD: ``clip(max(long_run_lgd, economic_lgd) + lgd_add, 0, 1)``.
 
     The long-run LGD (the regulatory unsecured floor unless better known) is never undercut;

@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_architecture_page_names_the_enforced_contracts() -> None:
-    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
     page = (ROOT / "docs" / "architecture.md").read_text()
     named = set(re.findall(r"^- \*\*([^*]+)\*\*:", page, flags=re.M))
     assert named == {c["name"] for c in contracts}

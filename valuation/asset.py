@@ -72,8 +72,7 @@ class Quality:
         total = sum(w.values())
         if any((not math.isfinite(v)) or v < 0 for v in w.values()) or total <= 0:
             raise ConventionError(
-                "The `quality_weights` must be non-negative with a positive sum. "
-                f"Got {w!r}.",
+                f"The `quality_weights` must be non-negative with a positive sum. Got {w!r}.",
                 field="quality_weights",
             )
         return float(sum(getattr(self, d) * w.get(d, 0.0) for d in QUALITY_DIMENSIONS) / total)
@@ -140,7 +139,11 @@ class Rights:
 
 #: Weight of each right in the breadth score (the holding right carries the disposal power
 #: a buyer pays most for). Library defaults, documented in README's table of defaults.
-RIGHT_WEIGHTS: Mapping[str, float] = {"holding": 0.4, "processing_use": 0.3, "product_operation": 0.3}
+RIGHT_WEIGHTS: Mapping[str, float] = {
+    "holding": 0.4,
+    "processing_use": 0.3,
+    "product_operation": 0.3,
+}
 #: Factor of a non-exclusive grant and of rights confined to one territory (no cross-border
 #: transfer); exclusive, cross-border rights count in full.
 NON_EXCLUSIVE_FACTOR = 0.8
@@ -214,7 +217,9 @@ class AssetProfile:
                 field="category",
             )
         if not isinstance(self.rights, Rights):
-            raise ConventionError("The `rights` of `AssetProfile` must be a `Rights`.", field="rights")
+            raise ConventionError(
+                "The `rights` of `AssetProfile` must be a `Rights`.", field="rights"
+            )
         if not isinstance(self.quality, Quality):
             raise ConventionError(
                 "The `quality` of `AssetProfile` must be a `Quality`.", field="quality"

@@ -238,4 +238,6 @@ class CostValuer:
             "occurrences": int(occ.amounts.size),
             "mean_age_months": age,
         }
-        return MethodResult("cost", max(value, 0.0), inputs.currency, as_of, assumptions, diagnostics)
+        return MethodResult(
+            "cost", max(value, 0.0), inputs.currency, as_of, assumptions, diagnostics
+        )

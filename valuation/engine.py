@@ -50,6 +50,7 @@ def model_record() -> dict[str, Any]:
             libs[name] = "not installed"
     return {"version": MODEL_VERSION, "libraries": libs}
 
+
 INCOME_KEYS = tuple(IncomeValuer.params_schema)
 COST_KEYS = {  # assumption name -> CostValuer parameter
     "profit_margin": "profit_margin",
@@ -83,7 +84,11 @@ METHOD_INPUT = {"income": "signals", "cost": "costs", "market": "comparables"}
 
 
 def _check_int(value: object, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (lo <= value <= hi):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not (lo <= value <= hi)
+    ):
         raise ConventionError(
             f"The `{name}` must be an integer in {lo:,}..{hi:,}. Got {value!r}.", field=name
         )
@@ -160,8 +165,11 @@ def value_asset(
     if market is None and given_early.get("discount_rate") is not None:
         # a flat discount rate replaces the curve: any curve in the valuation currency will do
         market = MarketData.flat_rate(
-            as_of_d, 0.0, currency=parse_currency(currency or "CNY"),
-            day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL,
+            as_of_d,
+            0.0,
+            currency=parse_currency(currency or "CNY"),
+            day_count=DayCount.ACT_365F,
+            compounding=Compounding.ANNUAL,
         )
     if not isinstance(market, MarketData):
         raise ConventionError(
@@ -225,8 +233,11 @@ def value_asset(
             if k in sim_kw:
                 v = sim_kw[k]
                 hi = 100.0 if k == "volatility_multiplier" else 1.0
-                if isinstance(v, bool) or not isinstance(v, int | float) or not (0.0 <= v <= hi) or (
-                    k in ("jump_share", "jump_loss") and v >= 1.0
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not (0.0 <= v <= hi)
+                    or (k in ("jump_share", "jump_loss") and v >= 1.0)
                 ):
                     raise ConventionError(
                         f"The `assumptions.{k}` must be a number in [0, {hi:g}"
@@ -282,9 +293,7 @@ def value_asset(
     rec = reconcile(methods, cv, weights)
     w = dict(rec.weights)
     mixture = dataclasses.replace(draft, weights=w)
-    methods = {
-        m: dataclasses.replace(r, distribution=own[m].as_dict()) for m, r in methods.items()
-    }
+    methods = {m: dataclasses.replace(r, distribution=own[m].as_dict()) for m, r in methods.items()}
     value = float(sum(w[m] * methods[m].value for m in methods))
     distribution = mixture.distribution()
     quote = make_quote(
@@ -341,14 +350,22 @@ def _signal_warnings(clean: Any, as_of: date) -> tuple[dict[str, str], ...]:
     end = add_months(last, 1)  # the day after the latest month
     if add_months(end, STALE_SIGNAL_MONTHS) < as_of:
         gap = (as_of.year - end.year) * 12 + as_of.month - end.month
-        out.append({"code": "stale_signals",
-                    "message": f"The latest signal is for {last:%Y-%m}, {gap} months before as_of "
-                               f"({as_of}); the forecast extrapolates over the gap."})
+        out.append(
+            {
+                "code": "stale_signals",
+                "message": f"The latest signal is for {last:%Y-%m}, {gap} months before as_of "
+                f"({as_of}); the forecast extrapolates over the gap.",
+            }
+        )
     longest = max(s.n_observed for s in series)
     if longest < SHORT_HISTORY_MONTHS:
-        out.append({"code": "short_history",
-                    "message": f"{longest} month(s) of signals (an income forecast needs "
-                               f"{SHORT_HISTORY_MONTHS})."})
+        out.append(
+            {
+                "code": "short_history",
+                "message": f"{longest} month(s) of signals (an income forecast needs "
+                f"{SHORT_HISTORY_MONTHS}).",
+            }
+        )
     return tuple(out)
 
 
@@ -362,22 +379,30 @@ def _collect_warnings(methods: Mapping[str, MethodResult], rec: Any) -> tuple[di
             if key not in seen:
                 seen.add(key)
                 out.append({"code": key[0], "message": key[1]})
-    if "market" in methods and market_deviation(methods["market"]) >= MARKET_MIN_SD_FEW and int(
-        methods["market"].diagnostics.get("comparables_used", 0)
-    ) < MARKET_FEW:
-        out.append({"code": "default_assumption",
-                    "message": f"market uncertainty: fewer than {MARKET_FEW} comparables, so the "
-                               f"market value's log deviation is at least the default "
-                               f"{MARKET_MIN_SD_FEW}."})
+    if (
+        "market" in methods
+        and market_deviation(methods["market"]) >= MARKET_MIN_SD_FEW
+        and int(methods["market"].diagnostics.get("comparables_used", 0)) < MARKET_FEW
+    ):
+        out.append(
+            {
+                "code": "default_assumption",
+                "message": f"market uncertainty: fewer than {MARKET_FEW} comparables, so the "
+                f"market value's log deviation is at least the default "
+                f"{MARKET_MIN_SD_FEW}.",
+            }
+        )
     if rec.disagree:
         ratio = rec.disagreement_ratio
         values = ", ".join(f"{m} {r.value:,.0f}" for m, r in methods.items())
         size = "one approach gives zero" if ratio == float("inf") else f"a factor of {ratio:.2f}"
-        out.append({
-            "code": "approaches_disagree",
-            "message": f"The approaches differ by {size} ({values}); see reconciliation.rationale "
-                       "for the weights.",
-        })
+        out.append(
+            {
+                "code": "approaches_disagree",
+                "message": f"The approaches differ by {size} ({values}); see reconciliation.rationale "
+                "for the weights.",
+            }
+        )
     return tuple(out)
 
 
@@ -422,10 +447,18 @@ def _sensitivities(
 
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, shift: str, changes: Mapping[str, Any], signals: pd.DataFrame | None = None) -> None:
+    def add(
+        name: str, shift: str, changes: Mapping[str, Any], signals: pd.DataFrame | None = None
+    ) -> None:
         v = point(changes, signals)
-        rows.append({"name": name, "shift": shift, "value": v,
-                     "change": (v / base - 1.0) if base > 0 else None})
+        rows.append(
+            {
+                "name": name,
+                "shift": shift,
+                "value": v,
+                "change": (v / base - 1.0) if base > 0 else None,
+            }
+        )
 
     if "income" in methods:
         if given.get("discount_rate") is not None:
@@ -449,6 +482,10 @@ def _sensitivities(
         add("half_life_months", "x2", {"half_life_months": float(hl) * 2.0})
     life = income_a.get("economic_life_months")
     if life:
-        add("economic_life_months", "+12m", {"economic_life_months": min(int(life) + 12, MAX_LIFE_MONTHS)})
+        add(
+            "economic_life_months",
+            "+12m",
+            {"economic_life_months": min(int(life) + 12, MAX_LIFE_MONTHS)},
+        )
         add("economic_life_months", "-12m", {"economic_life_months": max(int(life) - 12, 1)})
     return tuple(rows)

@@ -182,7 +182,9 @@ class TrendFit:
             base = fn(p, grid)
             steps = np.diff(base) * np.power(self.damping, np.arange(1, horizon + 1))
             damped = base[0] + np.concatenate([[0.0], np.cumsum(steps)])
-            out = np.where(beyond, damped[np.clip((t - self.last_t).astype(np.int64), 0, horizon)], out)
+            out = np.where(
+                beyond, damped[np.clip((t - self.last_t).astype(np.int64), 0, horizon)], out
+            )
         return out
 
     def shape_log_fit(self, t: FloatArray) -> FloatArray:
@@ -198,7 +200,9 @@ class TrendFit:
         at month indices ``t``; ``-inf`` when the level factor is zero."""
         if self.level_factor <= 0.0:
             return np.full(np.shape(t), -np.inf)
-        out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(self.scale * self.level_factor)
+        out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(
+            self.scale * self.level_factor
+        )
         if self.seasonal is not None:
             cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
             out = out + np.asarray(self.seasonal)[cal]
@@ -288,7 +292,9 @@ def _fit_one(
         if best is None:
             return None
         p = best
-    fitted = fn(p, t) + (seas[months.astype(np.int64)] if seas is not None and months is not None else 0.0)
+    fitted = fn(p, t) + (
+        seas[months.astype(np.int64)] if seas is not None and months is not None else 0.0
+    )
     return p, seas, y - fitted
 
 
@@ -301,8 +307,13 @@ _FIT_CACHE_SIZE = 256
 def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
     """`fit_trend_uncached`, remembered by the series' content (metric, start, values,
     observed and outlier flags): the same history gives the same fit without refitting."""
-    key = (series.metric, series.start, series.values.tobytes(), series.observed.tobytes(),
-           series.outliers.tobytes())
+    key = (
+        series.metric,
+        series.start,
+        series.values.tobytes(),
+        series.observed.tobytes(),
+        series.outliers.tobytes(),
+    )
     hit = _FIT_CACHE.get(key)
     if hit is not None:
         _FIT_CACHE.move_to_end(key)
@@ -446,9 +457,18 @@ def _stopped_fit(series: MonthlySeries) -> TrendFit:
     """A zero forecast for a series that stopped before it had a shape to fit."""
     n = series.n_observed
     return TrendFit(
-        model="log_linear", params={"a": 0.0, "b": 0.0}, seasonal=None, start=series.start,
-        sigma_resid=0.0, sigma_month=0.0, aic=float("nan"), bic=float("nan"), n=n,
-        source=series.metric, last_t=series.n_months - 1, level_factor=0.0,
+        model="log_linear",
+        params={"a": 0.0, "b": 0.0},
+        seasonal=None,
+        start=series.start,
+        sigma_resid=0.0,
+        sigma_month=0.0,
+        aic=float("nan"),
+        bic=float("nan"),
+        n=n,
+        source=series.metric,
+        last_t=series.n_months - 1,
+        level_factor=0.0,
         level_shift={"months": float(min(LEVEL_SHIFT_MAX_MONTHS, n)), "ratio": 0.0},
         active_share=float(series.n_usable / max(n, 1)),
     )

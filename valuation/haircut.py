@@ -41,7 +41,9 @@ BASIS = (
 
 def _fraction(x: float, name: str, *, hi: float = 1.0) -> float:
     if isinstance(x, bool) or not isinstance(x, int | float | np.floating) or not (0.0 <= x <= hi):
-        raise ConventionError(f"The `{name}` must be a number in [0, {hi:g}]. Got {x!r}.", field=name)
+        raise ConventionError(
+            f"The `{name}` must be a number in [0, {hi:g}]. Got {x!r}.", field=name
+        )
     return float(x)
 
 

@@ -86,7 +86,11 @@ DEFAULT_INCOME_FORM = "excess_earnings"
 #: Forms that value the holder's own use of the data (allowed without product_operation).
 OWN_USE_FORMS = ("incremental", "royalty")
 DEFAULT_REVENUE_SHARE = {
-    "direct": 1.0, "split": 0.25, "excess_earnings": 1.0, "incremental": 1.0, "royalty": 1.0,
+    "direct": 1.0,
+    "split": 0.25,
+    "excess_earnings": 1.0,
+    "incremental": 1.0,
+    "royalty": 1.0,
 }
 DEFAULT_TAX_RATE = 0.25
 DEFAULT_ROYALTY_RATE = 0.10
@@ -304,7 +308,9 @@ class IncomeValuer:
             else DEFAULT_REVENUE_SHARE[form]
         )
         base = share * (1.0 - cost_ratio) * (1.0 - p["tax_rate"])
-        royalty_rate = DEFAULT_ROYALTY_RATE if p["royalty_rate"] is None else float(p["royalty_rate"])
+        royalty_rate = (
+            DEFAULT_ROYALTY_RATE if p["royalty_rate"] is None else float(p["royalty_rate"])
+        )
         if form == "excess_earnings":
             kappa = base - p["contributory_charge_rate"]
         elif form == "incremental":
@@ -318,8 +324,10 @@ class IncomeValuer:
         assumptions: dict[str, Any] = {
             "income_form": form,
             "income_form_source": (
-                "given" if p["income_form"] is not None
-                else "default" if asset.rights.product_operation
+                "given"
+                if p["income_form"] is not None
+                else "default"
+                if asset.rights.product_operation
                 else "no product_operation right: the holder's own use"
             ),
             "revenue_share": share,
@@ -349,7 +357,9 @@ class IncomeValuer:
             assumptions["discount_rate"] = float(p["discount_rate"])
             assumptions["discounting"] = "flat annual effective, ACT/365F, annual compounding"
         else:
-            premium = DEFAULT_RISK_PREMIUM if p["risk_premium"] is None else float(p["risk_premium"])
+            premium = (
+                DEFAULT_RISK_PREMIUM if p["risk_premium"] is None else float(p["risk_premium"])
+            )
             curve = market.with_risk_premium(premium)
             dfs = curve.discount_factors(dates, from_date=as_of)
             assumptions["risk_premium"] = premium
@@ -413,31 +423,39 @@ def income_warnings(plan: IncomePlan) -> list[dict[str, str]]:
     if shift:
         k = int(shift["months"])
         ratio = float(shift["ratio"])
-        out.append({
-            "code": "level_shift",
-            "message": f"The last {k} month(s) of {plan.fit.source} lie at {ratio:.0%} of the fitted "
-                       "trend; the forecast starts from that new level.",
-        })
+        out.append(
+            {
+                "code": "level_shift",
+                "message": f"The last {k} month(s) of {plan.fit.source} lie at {ratio:.0%} of the fitted "
+                "trend; the forecast starts from that new level.",
+            }
+        )
     a = plan.assumptions
     if a.get("income_form_source", "").startswith("no product_operation"):
-        out.append({
-            "code": "default_assumption",
-            "message": "income_form: the asset holds no product-operation right, so third-party "
-                       "revenue is not credited; the income approach values the holder's own use "
-                       "by the incremental form.",
-        })
+        out.append(
+            {
+                "code": "default_assumption",
+                "message": "income_form: the asset holds no product-operation right, so third-party "
+                "revenue is not credited; the income approach values the holder's own use "
+                "by the incremental form.",
+            }
+        )
     if a.get("royalty_rate_source") == "default":
-        out.append({
-            "code": "default_assumption",
-            "message": f"royalty_rate: no royalty rate was given; the default "
-                       f"{a['royalty_rate']:.0%} of revenue is used.",
-        })
+        out.append(
+            {
+                "code": "default_assumption",
+                "message": f"royalty_rate: no royalty rate was given; the default "
+                f"{a['royalty_rate']:.0%} of revenue is used.",
+            }
+        )
     if plan.assumptions.get("cost_ratio_source") == "default":
-        out.append({
-            "code": "default_assumption",
-            "message": f"cost_ratio: no recurring cost was active in the 12 months before as_of; "
-                       f"the default {plan.assumptions['cost_ratio']:.0%} is used.",
-        })
+        out.append(
+            {
+                "code": "default_assumption",
+                "message": f"cost_ratio: no recurring cost was active in the 12 months before as_of; "
+                f"the default {plan.assumptions['cost_ratio']:.0%} is used.",
+            }
+        )
     return out
 
 

@@ -37,7 +37,9 @@ _QL_LOCK = threading.RLock()
 
 def _check_rate(value: float, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConventionError(f"The `{field}` must be a finite decimal. Got {value!r}.", field=field)
+        raise ConventionError(
+            f"The `{field}` must be a finite decimal. Got {value!r}.", field=field
+        )
     if abs(value) >= 1.0:
         raise ConventionError(
             f"The `{field}` must be a decimal in (-1, 1) (0.05 means 5 %). Got {value!r}; "
@@ -117,7 +119,9 @@ class MarketData:
                 )
             prev = d
         if self.is_flat and len(self.zero_rates) != 1:
-            raise ConventionError("A flat `MarketData` has exactly one zero rate.", field="zero_rates")
+            raise ConventionError(
+                "A flat `MarketData` has exactly one zero rate.", field="zero_rates"
+            )
 
     # ---- constructors -------------------------------------------------------------
     @classmethod
@@ -166,7 +170,11 @@ class MarketData:
                 field="day_count" if day_count is None else "compounding",
             )
         return cls.flat_rate(
-            as_of, rate, currency=currency, day_count=day_count, compounding=compounding,
+            as_of,
+            rate,
+            currency=currency,
+            day_count=day_count,
+            compounding=compounding,
             risk_premium=risk_premium,
         )
 
@@ -233,7 +241,9 @@ class MarketData:
         spreaded.enableExtrapolation()
         return spreaded
 
-    def discount_factors(self, dates: Sequence[date], *, from_date: date | None = None) -> FloatArray:
+    def discount_factors(
+        self, dates: Sequence[date], *, from_date: date | None = None
+    ) -> FloatArray:
         """Discount factors to each date, shape (len(dates),).
 
         From ``as_of`` by default; with ``from_date`` (on or after ``as_of``) the forward
@@ -259,7 +269,9 @@ class MarketData:
                 settings.evaluationDate = to_ql_date(self.as_of)
                 curve = self._build()
                 out = np.fromiter(
-                    (curve.discount(to_ql_date(d)) for d in dates), dtype=np.float64, count=len(dates)
+                    (curve.discount(to_ql_date(d)) for d in dates),
+                    dtype=np.float64,
+                    count=len(dates),
                 )
                 if start != self.as_of:
                     out /= curve.discount(to_ql_date(start))
@@ -281,7 +293,9 @@ class MarketData:
         }
 
 
-def flat_annual_discount_factors(as_of: date, dates: Sequence[date], discount_rate: float) -> FloatArray:
+def flat_annual_discount_factors(
+    as_of: date, dates: Sequence[date], discount_rate: float
+) -> FloatArray:
     """``(1 + r) ** -t`` with ``t`` the ACT/365F year fraction from ``as_of`` (QuantLib FlatForward).
 
     This is the API contract ``discount_rate`` semantics: a flat annual effective rate with

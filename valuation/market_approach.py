@@ -95,8 +95,10 @@ def parse_scope(scope: object, *, field: str = "rights_scope") -> dict[str, bool
     E.g. ``"product_operation+exclusive"``.
     """
     allowed = (*SCOPE_RIGHTS, *SCOPE_MODIFIERS)
-    rule = (f"The `{field}` must name the rights acquired ({', '.join(SCOPE_RIGHTS)}), optionally "
-            f"with {', '.join(SCOPE_MODIFIERS)}, joined by '+'. Got {scope!r}.")
+    rule = (
+        f"The `{field}` must name the rights acquired ({', '.join(SCOPE_RIGHTS)}), optionally "
+        f"with {', '.join(SCOPE_MODIFIERS)}, joined by '+'. Got {scope!r}."
+    )
     if not isinstance(scope, str) or not scope.strip() or len(scope) > 80:
         raise ConventionError(rule, field=field)
     tokens = [t for t in re.split(r"[,+|;\s]+", scope.strip().lower()) if t]
@@ -168,7 +170,9 @@ class MarketValuer:
         self.hedonic = hedonic
         self.quality_weights = quality_weights
 
-    def _select(self, inputs: ValuationInputs, as_of: date, lookback: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    def _select(
+        self, inputs: ValuationInputs, as_of: date, lookback: int
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
         comps = inputs.comparables
         rows: list[dict[str, Any]] = []
         skipped = {"other_category": 0, "other_currency": 0, "after_as_of": 0, "too_old": 0}
@@ -199,7 +203,11 @@ class MarketValuer:
                     field=f"comparables.{i}.records",
                 )
             q = rec.get("quality_score")
-            if isinstance(q, bool) or not isinstance(q, int | float | np.floating) or not (0.0 <= q <= 1.0):
+            if (
+                isinstance(q, bool)
+                or not isinstance(q, int | float | np.floating)
+                or not (0.0 <= q <= 1.0)
+            ):
                 raise ConventionError(
                     f"The `comparables.{i}.quality_score` must be in [0, 1] (0: not scored). Got {q!r}.",
                     field=f"comparables.{i}.quality_score",
@@ -208,8 +216,10 @@ class MarketValuer:
             ann = rec.get("annual_revenue")
             if ann is None or (isinstance(ann, float) and math.isnan(ann)):
                 ann_f = 0.0
-            elif isinstance(ann, bool) or not isinstance(ann, int | float | np.integer | np.floating) or not (
-                math.isfinite(ann) and ann >= 0
+            elif (
+                isinstance(ann, bool)
+                or not isinstance(ann, int | float | np.integer | np.floating)
+                or not (math.isfinite(ann) and ann >= 0)
             ):
                 raise ConventionError(
                     f"The `comparables.{i}.annual_revenue` must be a non-negative amount or null "
@@ -271,7 +281,9 @@ class MarketValuer:
         age = frame["age_years"].to_numpy()
         comp_quality = frame["quality"].to_numpy()
         scored = comp_quality > 0
-        f_quality = np.clip(np.where(scored, q_asset / np.where(scored, comp_quality, 1.0), 1.0), lo, hi)
+        f_quality = np.clip(
+            np.where(scored, q_asset / np.where(scored, comp_quality, 1.0), 1.0), lo, hi
+        )
         comp_records = frame["records"].to_numpy()
         known = comp_records > 0
         if asset.records > 0:
@@ -301,7 +313,9 @@ class MarketValuer:
         with_rev = ann > 0
         asset_rev = trailing_annual_revenue(inputs.signals, as_of)
         if int(with_rev.sum()) >= MIN_COMPARABLES and asset_rev is not None and asset_rev > 0:
-            multiples = (price / np.where(with_rev, ann, 1.0) * f_quality * f_date * f_rights)[with_rev]
+            multiples = (price / np.where(with_rev, ann, 1.0) * f_quality * f_date * f_rights)[
+                with_rev
+            ]
             keep = hampel_keep(multiples)
             w = weights[with_rev][keep]
             multiple = float(multiples[keep] @ w / w.sum())
@@ -311,31 +325,41 @@ class MarketValuer:
             assumptions["asset_annual_revenue_basis"] = (
                 "revenue signals of the 12 months before as_of (annualised when fewer are observed)"
             )
-            diagnostics.update({
-                "comparables_used": int(keep.sum()),
-                "comparables_without_revenue": int((~with_rev).sum()),
-                "outliers_left_out": int((~keep).sum()),
-                "revenue_multiple": multiple,
-                "multiples": [float(x) for x in multiples[keep]],
-                "adjusted_prices": [float(x) for x in adjusted],
-                "adjusted_low": float(adjusted.min()),
-                "adjusted_high": float(adjusted.max()),
-            })
-            return MethodResult("market", max(multiple * asset_rev, 0.0), inputs.currency, as_of,
-                                assumptions, diagnostics)
+            diagnostics.update(
+                {
+                    "comparables_used": int(keep.sum()),
+                    "comparables_without_revenue": int((~with_rev).sum()),
+                    "outliers_left_out": int((~keep).sum()),
+                    "revenue_multiple": multiple,
+                    "multiples": [float(x) for x in multiples[keep]],
+                    "adjusted_prices": [float(x) for x in adjusted],
+                    "adjusted_low": float(adjusted.min()),
+                    "adjusted_high": float(adjusted.max()),
+                }
+            )
+            return MethodResult(
+                "market",
+                max(multiple * asset_rev, 0.0),
+                inputs.currency,
+                as_of,
+                assumptions,
+                diagnostics,
+            )
 
         adjusted_all = price * f_quality * f_volume * f_date * f_rights
         keep = hampel_keep(adjusted_all)
         adjusted = adjusted_all[keep]
         factor_value = float(adjusted @ weights[keep] / weights[keep].sum())
-        diagnostics.update({
-            "comparables_used": int(keep.sum()),
-            "outliers_left_out": int((~keep).sum()),
-            "factor_value": factor_value,
-            "adjusted_prices": [float(x) for x in adjusted],
-            "adjusted_low": float(adjusted.min()),
-            "adjusted_high": float(adjusted.max()),
-        })
+        diagnostics.update(
+            {
+                "comparables_used": int(keep.sum()),
+                "outliers_left_out": int((~keep).sum()),
+                "factor_value": factor_value,
+                "adjusted_prices": [float(x) for x in adjusted],
+                "adjusted_low": float(adjusted.min()),
+                "adjusted_high": float(adjusted.max()),
+            }
+        )
         value = factor_value
         method = "factor_adjustment"
         if asset_rev is None or asset_rev <= 0 or int(with_rev.sum()) < MIN_COMPARABLES:
@@ -352,7 +376,9 @@ class MarketValuer:
                 diagnostics["hedonic"] = info
                 method = "hedonic_regression"
         assumptions["method"] = method
-        return MethodResult("market", max(value, 0.0), inputs.currency, as_of, assumptions, diagnostics)
+        return MethodResult(
+            "market", max(value, 0.0), inputs.currency, as_of, assumptions, diagnostics
+        )
 
 
 #: Hampel filter constant: an adjusted price further than this many robust deviations
@@ -423,7 +449,10 @@ def _hedonic(
     value = float(np.exp(x0 @ coef) * smear)
     r2 = 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum()) if np.ptp(y) > 0 else 1.0
     info = {
-        "coefficients": {"const": float(coef[0]), **{k: float(c) for k, c in zip(names, coef[1:], strict=True)}},
+        "coefficients": {
+            "const": float(coef[0]),
+            **{k: float(c) for k, c in zip(names, coef[1:], strict=True)},
+        },
         "r_squared": r2,
         "residual_sd": float(np.sqrt(resid @ resid / (n - x.shape[1]))),
         "smearing": smear,

@@ -108,7 +108,11 @@ def remaining_share(
     h = int(horizon_months)
     if h <= 0:
         return 1.0
-    if expected_cash_flows is not None and discount_factors is not None and expected_cash_flows.size:
+    if (
+        expected_cash_flows is not None
+        and discount_factors is not None
+        and expected_cash_flows.size
+    ):
         pv = expected_cash_flows * discount_factors
         total = float(pv.sum())
         if total > 0:
@@ -163,7 +167,9 @@ class Mixture:
         lo, hi = np.quantile(values, [0.001, 0.999])
         if not hi > lo:
             hi = lo + max(abs(lo), 1.0) * 1e-6
-        density, edges = np.histogram(values, bins=bins, range=(lo, hi), weights=weights, density=True)
+        density, edges = np.histogram(
+            values, bins=bins, range=(lo, hi), weights=weights, density=True
+        )
         return {"edges": [float(x) for x in edges], "density": [float(x) for x in density]}
 
 
@@ -215,7 +221,16 @@ def build_mixture(
 
 
 #: Summary columns of `summarise_batch`.
-BATCH_COLUMNS = ("value", "mean", "p05", "p50", "p95", "horizon_quantile", "haircut", "lending_value")
+BATCH_COLUMNS = (
+    "value",
+    "mean",
+    "p05",
+    "p50",
+    "p95",
+    "horizon_quantile",
+    "haircut",
+    "lending_value",
+)
 
 
 def _row_weighted_quantiles(values: FloatArray, weights: FloatArray, qs: FloatArray) -> FloatArray:
@@ -287,23 +302,34 @@ def summarise_batch(
         a1 = min(a0 + chunk_assets, n_assets)
         c = a1 - a0
         inc, inc_h = simulate_values_batch(
-            expected[a0:a1], np.asarray(sigma)[a0:a1], dfs[a0:a1], n_paths, rng,
+            expected[a0:a1],
+            np.asarray(sigma)[a0:a1],
+            dfs[a0:a1],
+            n_paths,
+            rng,
             jump_hazard=None if jump_hazard is None else np.asarray(jump_hazard)[a0:a1],
-            jump_loss=jump_loss, horizon_months=h,
+            jump_loss=jump_loss,
+            horizon_months=h,
         )
         sd = np.asarray(other_sds, dtype=np.float64)[a0:a1]
         z = rng.standard_normal((c, 2, n_paths))
         others = np.asarray(other_values, dtype=np.float64)[a0:a1, :, None] * np.exp(
-            sd[:, :, None] * z - 0.5 * sd[:, :, None] ** 2)
+            sd[:, :, None] * z - 0.5 * sd[:, :, None] ** 2
+        )
         values = np.concatenate([inc, others[:, 0], others[:, 1]], axis=1)
-        horizon = np.concatenate([inc_h, others[:, 0] * share[a0:a1, None],
-                                  others[:, 1] * share[a0:a1, None]], axis=1)
+        horizon = np.concatenate(
+            [inc_h, others[:, 0] * share[a0:a1, None], others[:, 1] * share[a0:a1, None]], axis=1
+        )
         w = np.repeat(np.asarray(weights, dtype=np.float64)[a0:a1] / n_paths, n_paths, axis=1)
-        point = (w[:, :n_paths].sum(axis=1) * inc.mean(axis=1)
-                 + (np.asarray(weights)[a0:a1, 1:] * np.asarray(other_values)[a0:a1]).sum(axis=1))
+        point = w[:, :n_paths].sum(axis=1) * inc.mean(axis=1) + (
+            np.asarray(weights)[a0:a1, 1:] * np.asarray(other_values)[a0:a1]
+        ).sum(axis=1)
         quant = _row_weighted_quantiles(values, w, qs)
         q_h = _row_weighted_quantiles(horizon, w, np.array([lending_quantile]))[:, 0]
-        cut = haircut_from_quantile(point, q_h, liquidation_cost=liquidation_cost, floor=haircut_floor)
-        out[a0:a1] = np.column_stack([point, (w * values).sum(axis=1) / w.sum(axis=1), quant,
-                                      q_h, cut, point * (1.0 - cut)])
+        cut = haircut_from_quantile(
+            point, q_h, liquidation_cost=liquidation_cost, floor=haircut_floor
+        )
+        out[a0:a1] = np.column_stack(
+            [point, (w * values).sum(axis=1) / w.sum(axis=1), quant, q_h, cut, point * (1.0 - cut)]
+        )
     return out

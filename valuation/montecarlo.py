@@ -111,7 +111,13 @@ class Distribution:
         return cls(value, 0.0, value, value, value)
 
     def as_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "std": self.std, "p05": self.p05, "p50": self.p50, "p95": self.p95}
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "p05": self.p05,
+            "p50": self.p50,
+            "p95": self.p95,
+        }
 
     def __getitem__(self, key: str) -> float:
         """Mapping-style access, ``distribution["p05"]`` (the API contract shows it as an object)."""
@@ -188,7 +194,8 @@ class MonteCarloResult:
         h = int(horizon_months)
         if h < 0:
             raise ConventionError(
-                f"The `horizon_months` must be >= 0. Got {horizon_months!r}.", field="horizon_months"
+                f"The `horizon_months` must be >= 0. Got {horizon_months!r}.",
+                field="horizon_months",
             )
         if h >= self.months:
             return np.zeros(self.n_paths)
@@ -415,8 +422,7 @@ def simulate_values_batch(
         np.exp(z, out=z)
         out[a0:a1] = np.einsum("amp,am->ap", z, dfs[a0:a1])
         if out_h is not None:
-            out_h[a0:a1] = (np.einsum("amp,am->ap", z[:, h:], dfs[a0:a1, h:]) if h < months
-                            else 0.0)
+            out_h[a0:a1] = np.einsum("amp,am->ap", z[:, h:], dfs[a0:a1, h:]) if h < months else 0.0
     return out if out_h is None else (out, out_h)
 
 
@@ -481,7 +487,9 @@ def trend_uncertainty(plan: IncomePlan) -> tuple[FloatArray, FloatArray, FloatAr
     t = first + np.arange(months, dtype=np.float64)
     beyond = np.maximum(t - fit.last_t, 0.0)
     if fit.damping < 1.0:
-        steps = np.power(fit.damping, np.arange(1, int(beyond.max(initial=0.0)) + 1, dtype=np.float64))
+        steps = np.power(
+            fit.damping, np.arange(1, int(beyond.max(initial=0.0)) + 1, dtype=np.float64)
+        )
         cum = np.concatenate([[0.0], np.cumsum(steps)])
         beyond = cum[beyond.astype(np.int64)]
     d = np.minimum(t, fit.last_t) - t_bar + beyond
@@ -520,7 +528,9 @@ def simulate_plan(
     history cannot pin down.
     """
     sigma = plan.fit.sigma_month * volatility_multiplier
-    h_comp = jump_share * math.log(2.0) / (plan.half_life_months * jump_loss) if jump_loss > 0 else 0.0
+    h_comp = (
+        jump_share * math.log(2.0) / (plan.half_life_months * jump_loss) if jump_loss > 0 else 0.0
+    )
     hazard = h_comp + extra_hazard_per_month
     expected = plan.cash_flows
     sizes = _chunk_sizes(n_paths)
@@ -531,8 +541,14 @@ def simulate_plan(
         prng = np.random.default_rng([seed, 1])
         for size in sizes:
             cf = simulate_cash_flows(
-                expected, sigma, size, rng, antithetic=antithetic, jump_hazard=hazard,
-                jump_loss=jump_loss, compensated_hazard=h_comp,
+                expected,
+                sigma,
+                size,
+                rng,
+                antithetic=antithetic,
+                jump_hazard=hazard,
+                jump_loss=jump_loss,
+                compensated_hazard=h_comp,
             )
             if parameter_uncertainty and plan.months > 0:
                 e = draw_normals(prng, 2, size, antithetic=antithetic)
@@ -654,7 +670,12 @@ class MonteCarloValuer:
         self.income = income
 
     def simulate(
-        self, inputs: ValuationInputs, *, as_of: date, market: MarketData, plan: IncomePlan | None = None
+        self,
+        inputs: ValuationInputs,
+        *,
+        as_of: date,
+        market: MarketData,
+        plan: IncomePlan | None = None,
     ) -> MonteCarloResult:
         """Simulate the asset's cash-flow paths (builds the income plan unless given)."""
         p = check_params(self)

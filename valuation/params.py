@@ -19,6 +19,7 @@ from valuation.errors import ConventionError
 #: ones only underflow every later month to nothing (and 1e-300 overflowed the division).
 MIN_HALF_LIFE_MONTHS = 0.1
 
+
 @dataclass(frozen=True, slots=True)
 class Number:
     """A real (or integer) number within bounds; ``optional`` allows None."""
@@ -62,8 +63,10 @@ class OneOf:
     optional: bool = False
 
     def describe(self) -> str:
-        return "one of " + ", ".join(repr(o) for o in self.options) + (
-            " or None" if self.optional else ""
+        return (
+            "one of "
+            + ", ".join(repr(o) for o in self.options)
+            + (" or None" if self.optional else "")
         )
 
     def ok(self, v: Any) -> bool:

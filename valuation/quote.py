@@ -61,7 +61,9 @@ class Quote:
     def __post_init__(self) -> None:
         parse_currency(self.currency)
         if not (0.0 <= self.haircut <= 1.0):
-            raise ConventionError(f"The `haircut` of `Quote` must be in [0, 1]. Got {self.haircut!r}.")
+            raise ConventionError(
+                f"The `haircut` of `Quote` must be in [0, 1]. Got {self.haircut!r}."
+            )
         if not (0.0 <= self.bid <= self.mid <= self.ask):
             raise ConventionError("A `Quote` must have 0 <= bid <= mid <= ask.")
 
@@ -106,7 +108,9 @@ def quote_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
             f"The `{name}` is not a quote parameter ({', '.join(QUOTE_PARAMETERS)}).",
             field=f"assumptions.{name}",
         )
-    horizon = _number(params, "liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS, 0, 120)
+    horizon = _number(
+        params, "liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS, 0, 120
+    )
     if horizon != int(horizon):
         raise ConventionError(
             f"The `liquidation_horizon_months` must be a whole number of months. Got {horizon!r}.",
@@ -115,8 +119,12 @@ def quote_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
     validity = _number(params, "validity_days", DEFAULT_VALIDITY_DAYS, 1, 366)
     return {
         "liquidation_horizon_months": int(horizon),
-        "liquidation_cost": _number(params, "liquidation_cost", DEFAULT_LIQUIDATION_COST, 0.0, 0.99),
-        "lending_quantile": _number(params, "lending_quantile", DEFAULT_LENDING_QUANTILE, 0.001, 0.5),
+        "liquidation_cost": _number(
+            params, "liquidation_cost", DEFAULT_LIQUIDATION_COST, 0.0, 0.99
+        ),
+        "lending_quantile": _number(
+            params, "lending_quantile", DEFAULT_LENDING_QUANTILE, 0.001, 0.5
+        ),
         "haircut_floor": _number(params, "haircut_floor", DEFAULT_HAIRCUT_FLOOR, 0.0, 1.0),
         "validity_days": int(validity),
     }

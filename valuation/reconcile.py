@@ -137,8 +137,10 @@ def _evidence_words(name: str, r: MethodResult, ev: Mapping[str, float]) -> str:
         what = f"{int(r.diagnostics.get('comparables_used', 0))} comparables"
     else:
         what = f"{int(r.diagnostics.get('occurrences', 0))} cost records"
-    return (f"{name} {r.value:,.0f} ({what}, coefficient of variation "
-            f"{ev['cv']:.0%}, evidence {ev['evidence']:.2f})")
+    return (
+        f"{name} {r.value:,.0f} ({what}, coefficient of variation "
+        f"{ev['cv']:.0%}, evidence {ev['evidence']:.2f})"
+    )
 
 
 def reconcile(
@@ -162,28 +164,39 @@ def reconcile(
         raw = {m: DEFAULT_BASE_WEIGHTS[m] * evidence[m]["evidence"] ** 2 for m in methods}
         total = sum(raw.values())
         weights = {m: w / total for m, w in raw.items()}
-        how = (f"Because the approaches disagree by more than a factor of {DISAGREEMENT_RATIO:g}, "
-               "the weights are the base weights (income 0.5, market 0.3, cost 0.2) times the "
-               "square of each approach's evidence (data sufficiency x precision), which moves "
-               "weight toward the approaches with the most data and the tightest distributions.")
+        how = (
+            f"Because the approaches disagree by more than a factor of {DISAGREEMENT_RATIO:g}, "
+            "the weights are the base weights (income 0.5, market 0.3, cost 0.2) times the "
+            "square of each approach's evidence (data sufficiency x precision), which moves "
+            "weight toward the approaches with the most data and the tightest distributions."
+        )
     else:
         weights = reconcile_weights(methods, None)
-        how = ("The approaches agree within a factor of "
-               f"{DISAGREEMENT_RATIO:g}; the weights are the base weights (income 0.5, market 0.3, "
-               "cost 0.2) times each approach's data sufficiency.")
+        how = (
+            "The approaches agree within a factor of "
+            f"{DISAGREEMENT_RATIO:g}; the weights are the base weights (income 0.5, market 0.3, "
+            "cost 0.2) times each approach's data sufficiency."
+        )
     parts = [_evidence_words(m, methods[m], evidence[m]) for m in methods]
     if len(methods) == 1:
         only = next(iter(methods))
-        rationale = (f"Only the {only} approach could run ({parts[0]}); the value and its range "
-                     "are that approach's own.")
+        rationale = (
+            f"Only the {only} approach could run ({parts[0]}); the value and its range "
+            "are that approach's own."
+        )
     else:
-        spread = ("a factor of infinity (one approach gives zero)" if ratio == float("inf")
-                  else f"a factor of {ratio:.2f}")
-        rationale = (f"The approaches give {'; '.join(parts)}: the largest and smallest differ by "
-                     f"{spread}. {how} Resulting weights: "
-                     + ", ".join(f"{m} {w:.2f}" for m, w in weights.items())
-                     + ". The range is the weighted mixture of the approaches' distributions, so "
-                     "it covers their disagreement.")
+        spread = (
+            "a factor of infinity (one approach gives zero)"
+            if ratio == float("inf")
+            else f"a factor of {ratio:.2f}"
+        )
+        rationale = (
+            f"The approaches give {'; '.join(parts)}: the largest and smallest differ by "
+            f"{spread}. {how} Resulting weights: "
+            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items())
+            + ". The range is the weighted mixture of the approaches' distributions, so "
+            "it covers their disagreement."
+        )
     return Reconciliation(weights, evidence, ratio, disagree, overrides is not None, rationale)
 
 
@@ -278,7 +291,9 @@ class AssetValuation:
             "assumptions": dict(self.assumptions),
             "notes": list(self.notes),
             "warnings": [dict(w) for w in self.warnings],
-            "reconciliation": None if self.reconciliation is None else self.reconciliation.as_dict(),
+            "reconciliation": None
+            if self.reconciliation is None
+            else self.reconciliation.as_dict(),
             "sensitivities": [dict(s) for s in self.sensitivities],
             "model": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.model.items()},
             "histogram": None if self.mixture is None else self.mixture.histogram(),

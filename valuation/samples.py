@@ -232,9 +232,7 @@ def _gap_mask(months: int, n_gaps: int, rng: np.random.Generator) -> np.ndarray:
     return keep
 
 
-def _profile(
-    index: int, category: str, rng: np.random.Generator, seed: int
-) -> dict[str, Any]:
+def _profile(index: int, category: str, rng: np.random.Generator, seed: int) -> dict[str, Any]:
     names = _NAMES[category]
     name = f"{names[index // len(CATEGORIES) % len(names)]} #{index + 1}"
     quality = {dim: round(float(rng.beta(18.0, 3.0)), 3) for dim in QUALITY_DIMENSIONS}
@@ -309,7 +307,9 @@ def _costs(r0: float, start: date, months: int, rng: np.random.Generator) -> pd.
     ]
     for year in range(1, months // 12 + 1):  # annual compliance audit
         if 12 * year < months:
-            rows.append(("compliance", rng.uniform(0.05, 0.1) * r0, add_months(start, 12 * year), 0))
+            rows.append(
+                ("compliance", rng.uniform(0.05, 0.1) * r0, add_months(start, 12 * year), 0)
+            )
     return pd.DataFrame(
         {
             "category": [r[0] for r in rows],
@@ -321,22 +321,29 @@ def _costs(r0: float, start: date, months: int, rng: np.random.Generator) -> pd.
     )
 
 
-def _comparables(
-    n: int, start: date, months: int, rng: np.random.Generator
-) -> pd.DataFrame:
+def _comparables(n: int, start: date, months: int, rng: np.random.Generator) -> pd.DataFrame:
     categories = rng.choice(np.array(CATEGORIES), size=n)
     base = rng.choice(np.array(RIGHTS_SCOPES), size=n, p=[0.3, 0.3, 0.4])
     exclusive = rng.random(n) < 0.2
     cross = (rng.random(n) < 0.2) & ~np.isin(categories, ("healthcare", "geospatial"))
-    scopes = np.array([
-        "+".join([b] + (["exclusive"] if e else []) + (["cross_border"] if c else []))
-        for b, e, c in zip(base, exclusive, cross, strict=True)
-    ])
-    full = rights_score(holding=True, processing_use=True, product_operation=True,
-                        exclusive=False, cross_border=False)
+    scopes = np.array(
+        [
+            "+".join([b] + (["exclusive"] if e else []) + (["cross_border"] if c else []))
+            for b, e, c in zip(base, exclusive, cross, strict=True)
+        ]
+    )
+    full = rights_score(
+        holding=True,
+        processing_use=True,
+        product_operation=True,
+        exclusive=False,
+        cross_border=False,
+    )
     scope_ratio = np.array([scope_score(sc) / full for sc in scopes])
     annual_revenue = np.exp(rng.normal(np.log(7_200_000.0), 0.7, n))
-    records = np.exp(np.log(2e7) + 0.6 * np.log(annual_revenue / 7_200_000.0) + rng.normal(0.0, 0.8, n))
+    records = np.exp(
+        np.log(2e7) + 0.6 * np.log(annual_revenue / 7_200_000.0) + rng.normal(0.0, 0.8, n)
+    )
     records = np.clip(records.round(), 10_000, MAX_RECORDS).astype(np.int64)
     quality = np.clip(rng.beta(18.0, 3.0, n), 0.0, 1.0).round(3)
     offsets = rng.integers(0, months, n)

@@ -133,14 +133,16 @@ def _fill_and_flag(values: FloatArray, observed: BoolArray) -> tuple[FloatArray,
     if pos.sum() >= 6:
         logs = np.where(pos, np.log(np.where(pos, filled, 1.0)), np.nan)
         padded = np.concatenate([np.full(2, np.nan), logs, np.full(2, np.nan)])
-        neighbours = np.stack([padded[0:n], padded[1 : n + 1], padded[3 : n + 3], padded[4 : n + 4]])
+        neighbours = np.stack(
+            [padded[0:n], padded[1 : n + 1], padded[3 : n + 3], padded[4 : n + 4]]
+        )
         counts = np.isfinite(neighbours).sum(axis=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(neighbours, axis=0)
         dev = logs - med
         ok = np.isfinite(dev) & (counts >= 4)
-        ok[max(n - TRAILING_PROTECTED, 0):] = False
+        ok[max(n - TRAILING_PROTECTED, 0) :] = False
         mad = float(np.median(np.abs(dev[ok]))) if ok.any() else 0.0
         scale = 1.4826 * mad
         if scale > 0:
@@ -195,7 +197,10 @@ def clean_signals(
         raise ConventionError(
             f"The `signals.month` must hold month-start dates. {exc}", field="signals.month"
         ) from None
-    if months.isna().any() or not (months.dt.is_month_start & (months.dt.normalize() == months)).all():
+    if (
+        months.isna().any()
+        or not (months.dt.is_month_start & (months.dt.normalize() == months)).all()
+    ):
         bad = signals["month"][~(months.dt.is_month_start.fillna(False))].iloc[:1].tolist()
         raise ConventionError(
             f"The `signals.month` must be the first day of a month (YYYY-MM-01). Got {bad!r}.",
@@ -212,7 +217,9 @@ def clean_signals(
     metric = signals["metric"].astype(str).str.strip().str.lower().to_numpy()
     if currency is not None and "currency" in signals.columns:
         ccy = signals["currency"].to_numpy()
-        rev_ccy = {c for c, m in zip(ccy, metric, strict=True) if m == REVENUE and isinstance(c, str)}
+        rev_ccy = {
+            c for c, m in zip(ccy, metric, strict=True) if m == REVENUE and isinstance(c, str)
+        }
         if rev_ccy - {currency}:
             raise ConventionError(
                 f"The `signals.currency` of revenue rows must be the valuation currency "
@@ -248,8 +255,12 @@ def clean_signals(
         if gaps:
             notes.append(f"{name}: {gaps} missing month(s) filled by log-linear interpolation")
         if outliers.any():
-            notes.append(f"{name}: {int(outliers.sum())} outlier month(s) flagged and left out of fits")
-        series[str(name)] = MonthlySeries(str(name), grp["month"].iloc[0], filled, observed, outliers)
+            notes.append(
+                f"{name}: {int(outliers.sum())} outlier month(s) flagged and left out of fits"
+            )
+        series[str(name)] = MonthlySeries(
+            str(name), grp["month"].iloc[0], filled, observed, outliers
+        )
     revenue = series.pop(REVENUE, None)
     return CleanSignals(revenue, series, tuple(notes))
 

@@ -34,8 +34,14 @@ def _receivables(ctx: DemoContext) -> list[dict[str, Any]]:
         rev = sample.signals[sample.signals["metric"] == "revenue"].sort_values("month")["value"]
         monthly = float(rev.tail(12).mean()) if len(rev) else 0.0
         if monthly > 0:
-            out.append({"receivable_id": f"asset-{asset_id}", "cashflows": [monthly] * 24,
-                        "pd": 0.03, "recovery_rate": 0.1})
+            out.append(
+                {
+                    "receivable_id": f"asset-{asset_id}",
+                    "cashflows": [monthly] * 24,
+                    "pd": 0.03,
+                    "recovery_rate": 0.1,
+                }
+            )
     return out
 
 
@@ -43,8 +49,11 @@ def run(ctx: DemoContext) -> None:
     """Create and price the demo securitization and print its tranche table."""
     loan_ids = [str(i) for i in ctx.state.get("loan_ids", [])]
     if loan_ids:
-        pool: dict[str, Any] = {"loan_ids": loan_ids, "recovery_lag_months": 6,
-                                "cut_off_date": ctx.as_of.isoformat()}
+        pool: dict[str, Any] = {
+            "loan_ids": loan_ids,
+            "recovery_lag_months": 6,
+            "cut_off_date": ctx.as_of.isoformat(),
+        }
         source = f"{len(loan_ids)} demo loans"
     else:
         receivables = _receivables(ctx)
@@ -54,40 +63,55 @@ def run(ctx: DemoContext) -> None:
             return
         pool = {"receivables": receivables, "discount_rate": 0.04, "recovery_lag_months": 3}
         source = f"{len(receivables)} data-licence receivables (no demo loans were left)"
-    body = SecuritizationCreate.model_validate({
-        "name": "datafin demo data-asset ABS",
-        "currency": "CNY",
-        "pool": pool,
-        "tranches": [
-            {"name": "A", "attach": 0.25, "detach": 1.00, "coupon": 0.020,
-             "guarantee": {"guarantor_pd": 0.001, "guarantor_recovery": 0.4}},
-            {"name": "B", "attach": 0.10, "detach": 0.25, "coupon": 0.026},
-            {"name": "C", "attach": 0.00, "detach": 0.10, "coupon": 0.0, "equity": True},
-        ],
-        "senior_fee_rate": 0.005,
-        "reserve": {"interest_months": 3},
-        "principal_rule": "sequential",
-        "triggers": {"cumulative_default": 0.10},
-    })
+    body = SecuritizationCreate.model_validate(
+        {
+            "name": "datafin demo data-asset ABS",
+            "currency": "CNY",
+            "pool": pool,
+            "tranches": [
+                {
+                    "name": "A",
+                    "attach": 0.25,
+                    "detach": 1.00,
+                    "coupon": 0.020,
+                    "guarantee": {"guarantor_pd": 0.001, "guarantor_recovery": 0.4},
+                },
+                {"name": "B", "attach": 0.10, "detach": 0.25, "coupon": 0.026},
+                {"name": "C", "attach": 0.00, "detach": 0.10, "coupon": 0.0, "equity": True},
+            ],
+            "senior_fee_rate": 0.005,
+            "reserve": {"interest_months": 3},
+            "principal_rule": "sequential",
+            "triggers": {"cumulative_default": 0.10},
+        }
+    )
     with ctx.session_factory() as session:
         row, _ = service.create_securitization(session, body, tenant=ctx.tenant, actor=ACTOR)
         result = service.price_securitization(
-            session, row.id,
+            session,
+            row.id,
             PriceRequest(paths=PATHS, seed=ctx.seed, correlation=CORRELATION, as_of=ctx.as_of),
-            tenant=ctx.tenant, actor=ACTOR,
+            tenant=ctx.tenant,
+            actor=ACTOR,
         )
         flows, meta = service.securitization_cashflows(session, row.id, ctx.tenant)
     ctx.state["securitization_ids"] = [row.id]
-    ctx.out(f"Securitization {row.id} of {source}: pool {row.pool_balance:,.0f} {row.currency}, "
-            f"notes {row.note_balance:,.0f}; {PATHS} copula paths (rho {CORRELATION}, "
-            f"seed {ctx.seed}), pool expected loss {result.pool_expected_loss:.3%}:")
+    ctx.out(
+        f"Securitization {row.id} of {source}: pool {row.pool_balance:,.0f} {row.currency}, "
+        f"notes {row.note_balance:,.0f}; {PATHS} copula paths (rho {CORRELATION}, "
+        f"seed {ctx.seed}), pool expected loss {result.pool_expected_loss:.3%}:"
+    )
     for line in service.tranche_table(result):
         ctx.out("  " + line)
     sc = meta["scenario"]
-    ctx.out(f"  base-case cash flows (CDR {sc['cdr']:.2%}, CPR {sc['cpr']:.2%}, own recoveries; "
-            f"GET /v1/securitizations/{row.id}/cashflows):")
+    ctx.out(
+        f"  base-case cash flows (CDR {sc['cdr']:.2%}, CPR {sc['cpr']:.2%}, own recoveries; "
+        f"GET /v1/securitizations/{row.id}/cashflows):"
+    )
     for name, rows in flows.groupby("class", sort=False):
-        ctx.out(f"    {name}: interest {rows['interest_paid'].sum():,.0f} of "
-                f"{rows['interest_due'].sum():,.0f} due, principal {rows['principal_paid'].sum():,.0f}, "
-                f"written down {rows['writedown'].sum():,.0f}, PDL left "
-                f"{rows['pdl_balance'].iloc[-1]:,.0f}")
+        ctx.out(
+            f"    {name}: interest {rows['interest_paid'].sum():,.0f} of "
+            f"{rows['interest_due'].sum():,.0f} due, principal {rows['principal_paid'].sum():,.0f}, "
+            f"written down {rows['writedown'].sum():,.0f}, PDL left "
+            f"{rows['pdl_balance'].iloc[-1]:,.0f}"
+        )

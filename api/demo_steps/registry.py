@@ -42,8 +42,16 @@ def cost_records(costs: pd.DataFrame) -> list[CostRecordIn]:
 
 def comparable_records(comparables: pd.DataFrame) -> list[ComparableIn]:
     """A comparables frame as validated records."""
-    columns = ["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
-               "annual_revenue"]
+    columns = [
+        "category",
+        "price",
+        "currency",
+        "traded_on",
+        "records",
+        "quality_score",
+        "rights_scope",
+        "annual_revenue",
+    ]
     return [
         ComparableIn(
             category=c,
@@ -69,7 +77,10 @@ def run(ctx: DemoContext) -> None:
     with ctx.session_factory() as session:
         for sample in samples.assets:
             asset = registry.register_asset(
-                session, AssetRegister.model_validate(sample.profile), tenant=ctx.tenant, actor=ACTOR
+                session,
+                AssetRegister.model_validate(sample.profile),
+                tenant=ctx.tenant,
+                actor=ACTOR,
             )
             assert asset.id is not None
             registry.import_signals(
@@ -99,7 +110,15 @@ def run(ctx: DemoContext) -> None:
     ctx.state["asset_ids"] = asset_ids
     ctx.state["assets"] = dict(zip(asset_ids, samples.assets, strict=True))
 
-    header = ("id", "certificate", "category", "shape", "revenue months", "last month", "last revenue")
+    header = (
+        "id",
+        "certificate",
+        "category",
+        "shape",
+        "revenue months",
+        "last month",
+        "last revenue",
+    )
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
     ctx.out(
         f"Registered {len(asset_ids)} data assets for tenant {ctx.tenant!r} "

@@ -25,8 +25,15 @@ def run(ctx: DemoContext) -> None:
     folder = Path(ctx.state.get("reports_dir", "reports"))
     folder.mkdir(parents=True, exist_ok=True)
     with ctx.session_factory() as session:
-        run_row = risk_service.create_run(session, STRESS_SCENARIO, tenant=ctx.tenant, actor=ACTOR,
-                                          paths=STRESS_PATHS, seed=ctx.seed, as_of=ctx.as_of)
+        run_row = risk_service.create_run(
+            session,
+            STRESS_SCENARIO,
+            tenant=ctx.tenant,
+            actor=ACTOR,
+            paths=STRESS_PATHS,
+            seed=ctx.seed,
+            as_of=ctx.as_of,
+        )
         run_id = run_row.id
     risk_service.execute_run(ctx.session_factory, run_id, as_of=ctx.as_of)
     ctx.state["stress_run_id"] = run_id
@@ -46,7 +53,9 @@ def run(ctx: DemoContext) -> None:
             path = folder / f"{stem}.pdf"
             path.write_bytes(data)
             written.append((label, path))
-    ctx.out(f"Documents of the demo (stress run {run_id}: {STRESS_SCENARIO}, {STRESS_PATHS} paths):")
+    ctx.out(
+        f"Documents of the demo (stress run {run_id}: {STRESS_SCENARIO}, {STRESS_PATHS} paths):"
+    )
     for label, path in written:
         ctx.out(f"  {label:<23} {path}")
     ctx.state["report_paths"] = [str(p) for _l, p in written]

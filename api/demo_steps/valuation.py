@@ -30,14 +30,23 @@ def run(ctx: DemoContext) -> None:
     for i, asset_id in enumerate(asset_ids):
         with ctx.session_factory() as session:
             created = service.create_valuation(
-                session, asset_id, as_of=ctx.as_of, currency="CNY", paths=PATHS,
-                seed=ctx.seed + i, tenant=ctx.tenant, actor=ACTOR,
+                session,
+                asset_id,
+                as_of=ctx.as_of,
+                currency="CNY",
+                paths=PATHS,
+                seed=ctx.seed + i,
+                tenant=ctx.tenant,
+                actor=ACTOR,
                 publish=True,  # the exchange's appraisal: the assets' public quotes
             )
             name = service.load_inputs(session, asset_id).asset.name
         r = created.result
         ids[int(asset_id)] = int(created.row.id)  # type: ignore[arg-type]
-        methods = {m: (r.methods[m].value if m in r.methods else None) for m in ("income", "cost", "market")}
+        methods = {
+            m: (r.methods[m].value if m in r.methods else None)
+            for m in ("income", "cost", "market")
+        }
         band = f"{_m(r.distribution.p05)} - {_m(r.distribution.p95)}"
         ctx.out(
             f"{name[:34]:<34} {_m(methods['income']):>9} {_m(methods['cost']):>9} {_m(methods['market']):>9} "

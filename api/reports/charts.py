@@ -33,8 +33,14 @@ _STYLE: dict[str, Any] = {
     "svg.hashsalt": "datafin",  # stable ids: the same chart gives the same SVG
 }
 
-COLOURS = {"income": "#1f77b4", "cost": "#ff7f0e", "market": "#2ca02c",
-           "reconciled": "#d62728", "base": "#7f7f7f", "stressed": "#d62728"}
+COLOURS = {
+    "income": "#1f77b4",
+    "cost": "#ff7f0e",
+    "market": "#2ca02c",
+    "reconciled": "#d62728",
+    "base": "#7f7f7f",
+    "stressed": "#d62728",
+}
 
 
 def _figure(width_in: float = 6.8, height_in: float = 2.8) -> Figure:
@@ -50,7 +56,9 @@ def _svg(fig: Figure) -> str:
     start = text.find("<svg")
     svg = text[start:] if start >= 0 else text
     # scale with the page: the width attribute becomes 100 %, the viewBox keeps proportions
-    return re.sub(r'<svg([^>]*?)width="[^"]*"\s+height="[^"]*"', r'<svg\1width="100%"', svg, count=1)
+    return re.sub(
+        r'<svg([^>]*?)width="[^"]*"\s+height="[^"]*"', r'<svg\1width="100%"', svg, count=1
+    )
 
 
 def _millions(ax: Any, currency: str, axis: str = "y") -> None:
@@ -61,10 +69,17 @@ def _millions(ax: Any, currency: str, axis: str = "y") -> None:
     (ax.set_ylabel if axis == "y" else ax.set_xlabel)(f"{currency} millions")
 
 
-def income_forecast(history: Sequence[tuple[date, float]], fitted: Sequence[tuple[date, float]] | None,
-                    forecast_dates: Sequence[date] | None, p05: Sequence[float] | None,
-                    p50: Sequence[float] | None, p95: Sequence[float] | None, *,
-                    currency: str, as_of: date) -> str:
+def income_forecast(
+    history: Sequence[tuple[date, float]],
+    fitted: Sequence[tuple[date, float]] | None,
+    forecast_dates: Sequence[date] | None,
+    p05: Sequence[float] | None,
+    p50: Sequence[float] | None,
+    p95: Sequence[float] | None,
+    *,
+    currency: str,
+    as_of: date,
+) -> str:
     """Monthly revenue: history (points), fitted trend (line), simulated forecast fan p05-p95
     with its median."""
     with matplotlib.rc_context(_STYLE):
@@ -77,42 +92,70 @@ def income_forecast(history: Sequence[tuple[date, float]], fitted: Sequence[tupl
             fx, fy = zip(*fitted, strict=True)
             ax.plot(fx, fy, "-", lw=1.2, color=COLOURS["income"], label="fitted trend")
         if forecast_dates is not None and p05 is not None and p95 is not None:
-            ax.fill_between(forecast_dates, p05, p95, color=COLOURS["income"], alpha=0.18, lw=0,
-                            label="forecast p05-p95")
+            ax.fill_between(
+                forecast_dates,
+                p05,
+                p95,
+                color=COLOURS["income"],
+                alpha=0.18,
+                lw=0,
+                label="forecast p05-p95",
+            )
             if p50 is not None:
-                ax.plot(forecast_dates, p50, "--", lw=1.0, color=COLOURS["income"],
-                        label="forecast median")
+                ax.plot(
+                    forecast_dates,
+                    p50,
+                    "--",
+                    lw=1.0,
+                    color=COLOURS["income"],
+                    label="forecast median",
+                )
         ax.axvline(as_of, color="#999999", lw=0.8, ls=":")
         _millions(ax, currency)
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         return _svg(fig)
 
 
-def value_histogram(samples: np.ndarray | None, approaches: Mapping[str, float | None],
-                    reconciled: float, p05: float | None, p95: float | None, *,
-                    currency: str) -> str:
+def value_histogram(
+    samples: np.ndarray | None,
+    approaches: Mapping[str, float | None],
+    reconciled: float,
+    p05: float | None,
+    p95: float | None,
+    *,
+    currency: str,
+) -> str:
     """Histogram of the reconciled value's simulated distribution (when samples are
     given), each approach's value and the reconciled value marked, p05 and p95 shaded."""
     with matplotlib.rc_context(_STYLE):
         fig = _figure()
         ax = fig.add_subplot()
         if samples is not None and len(samples):
-            ax.hist(samples, bins=60, color="#bbbbbb", edgecolor="none", density=True,
-                    label="simulated value")
+            ax.hist(
+                samples,
+                bins=60,
+                color="#bbbbbb",
+                edgecolor="none",
+                density=True,
+                label="simulated value",
+            )
             ax.set_yticks([])
         if p05 is not None and p95 is not None:
             ax.axvspan(p05, p95, color=COLOURS["reconciled"], alpha=0.08, label="p05-p95")
         for name, v in approaches.items():
             if v is not None:
                 ax.axvline(v, color=COLOURS.get(name, "#555555"), lw=1.4, label=f"{name} approach")
-        ax.axvline(reconciled, color=COLOURS["reconciled"], lw=2.0, ls="--", label="reconciled value")
+        ax.axvline(
+            reconciled, color=COLOURS["reconciled"], lw=2.0, ls="--", label="reconciled value"
+        )
         _millions(ax, currency, axis="x")
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         return _svg(fig)
 
 
-def pool_loss(losses: np.ndarray, probabilities: np.ndarray,
-              attachments: Mapping[str, tuple[float, float]]) -> str:
+def pool_loss(
+    losses: np.ndarray, probabilities: np.ndarray, attachments: Mapping[str, tuple[float, float]]
+) -> str:
     """Pool loss distribution (fraction of the pool balance) with each class's
     attachment and detachment points marked."""
     with matplotlib.rc_context(_STYLE):
@@ -129,8 +172,13 @@ def pool_loss(losses: np.ndarray, probabilities: np.ndarray,
         for k, (name, (attach, detach)) in enumerate(attachments.items()):
             colour = f"C{k}"
             if attach > 0:
-                ax.axvline(attach * 100.0, color=colour, lw=1.2, ls="--",
-                           label=f"{name} attaches {attach:.0%}")
+                ax.axvline(
+                    attach * 100.0,
+                    color=colour,
+                    lw=1.2,
+                    ls="--",
+                    label=f"{name} attaches {attach:.0%}",
+                )
             ax.axvspan(attach * 100.0, detach * 100.0, color=colour, alpha=0.05)
         ax.set_xlabel("pool loss, % of initial pool balance")
         ax.set_ylabel("probability (log)")
@@ -150,10 +198,17 @@ def stress_metrics(rows: Sequence[tuple[str, float, float]], title: str) -> str:
         names = [r[0] for r in rows]
         rel = [(100.0 * s / b) if b else (100.0 if s == 0 else np.nan) for _n, b, s in rows]
         y = np.arange(len(rows))
-        ax.barh(y, [100.0] * len(rows), height=0.38, color=COLOURS["base"], label="base = 100",
-                align="edge")
-        ax.barh(y - 0.38, rel, height=0.38, color=COLOURS["stressed"], label="stressed",
-                align="edge")
+        ax.barh(
+            y,
+            [100.0] * len(rows),
+            height=0.38,
+            color=COLOURS["base"],
+            label="base = 100",
+            align="edge",
+        )
+        ax.barh(
+            y - 0.38, rel, height=0.38, color=COLOURS["stressed"], label="stressed", align="edge"
+        )
         for yi, r in zip(y, rel, strict=True):
             if np.isfinite(r):
                 ax.text(max(r, 0) + 2, yi - 0.2, f"{r:,.0f}", va="center", fontsize=7)
@@ -177,8 +232,14 @@ def scenarios_metrics(metrics: Sequence[str], scenarios: Mapping[str, Mapping[st
         log = largest > 1000.0  # one metric many times its base: a log axis keeps the rest readable
         for k, (name, values) in enumerate(scenarios.items()):
             bars = [values.get(m, np.nan) for m in metrics]
-            ax.barh(y + k * height, [max(b, 0.1) if log else b for b in bars], height=height,
-                    color=f"C{k}", label=name, align="edge")
+            ax.barh(
+                y + k * height,
+                [max(b, 0.1) if log else b for b in bars],
+                height=height,
+                color=f"C{k}",
+                label=name,
+                align="edge",
+            )
         if log:
             ax.set_xscale("log")
         ax.axvline(100.0, color="#555555", lw=0.8, ls=":")

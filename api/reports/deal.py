@@ -49,9 +49,11 @@ def pool_loss_chart(deal: Any, correlation: float) -> tuple[str | None, str]:
     attachments = {t.name: (t.attach, t.detach) for t in deal.tranches}
     svg = charts.pool_loss(np.asarray(losses) / total, np.asarray(probs), attachments)
     el = float(np.dot(losses, probs)) / total
-    return svg, (f"Pool loss over each asset's term as a share of the initial pool balance, "
-                 f"one-factor Gaussian copula (asset correlation {correlation:g}, exact "
-                 f"recursion); expected loss {el:.3%}. Dashed lines: where each class attaches.")
+    return svg, (
+        f"Pool loss over each asset's term as a share of the initial pool balance, "
+        f"one-factor Gaussian copula (asset correlation {correlation:g}, exact "
+        f"recursion); expected loss {el:.3%}. Dashed lines: where each class attaches."
+    )
 
 
 def _pool_rows(pool: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -73,29 +75,52 @@ def deal_context(session: Session, securitization_id: int, tenant: str) -> dict[
     svg, caption = pool_loss_chart(deal, correlation)
     classes = []
     for t in deal.tranches:
-        classes.append({"name": t.name, "attach": t.attach, "detach": t.detach, "balance": t.balance,
-                        "coupon": t.coupon, "spread_bp": t.spread_bp, "equity": t.equity,
-                        "guarantee": (f"guarantor PD {t.guarantee.guarantor_pd:.2%}, recovery "
-                                      f"{t.guarantee.guarantor_recovery:.0%}") if t.guarantee else None})
+        classes.append(
+            {
+                "name": t.name,
+                "attach": t.attach,
+                "detach": t.detach,
+                "balance": t.balance,
+                "coupon": t.coupon,
+                "spread_bp": t.spread_bp,
+                "equity": t.equity,
+                "guarantee": (
+                    f"guarantor PD {t.guarantee.guarantor_pd:.2%}, recovery "
+                    f"{t.guarantee.guarantor_recovery:.0%}"
+                )
+                if t.guarantee
+                else None,
+            }
+        )
     ctx = base_context(f"Deal report {row.name}")
-    ctx.update({
-        "deal": public.model_dump(mode="json"),
-        "spec": spec,
-        "classes": classes,
-        "fees": {"senior_fee_rate": deal.senior_fee_rate, "senior_fee_fixed": deal.senior_fee_fixed},
-        "reserve": spec.get("reserve"),
-        "principal_rule": deal.principal_rule,
-        "triggers": spec.get("triggers"),
-        "advance_rate": deal.advance_rate,
-        "loans": loans, "receivables": receivables,
-        "pool_meta": {k: v for k, v in pool.items() if k not in ("loans", "receivables")},
-        "flows": flows.to_dict("records"),
-        "flows_basis": meta.get("basis"),
-        "flows_scenario": meta.get("scenario"),
-        "flow_totals": flows.groupby("class", sort=False)[["interest_paid", "principal_paid",
-                                                            "writedown"]].sum().reset_index()
-                       .to_dict("records"),
-        "pricing": pricing,
-        "loss_svg": svg, "loss_caption": caption,
-    })
+    ctx.update(
+        {
+            "deal": public.model_dump(mode="json"),
+            "spec": spec,
+            "classes": classes,
+            "fees": {
+                "senior_fee_rate": deal.senior_fee_rate,
+                "senior_fee_fixed": deal.senior_fee_fixed,
+            },
+            "reserve": spec.get("reserve"),
+            "principal_rule": deal.principal_rule,
+            "triggers": spec.get("triggers"),
+            "advance_rate": deal.advance_rate,
+            "loans": loans,
+            "receivables": receivables,
+            "pool_meta": {k: v for k, v in pool.items() if k not in ("loans", "receivables")},
+            "flows": flows.to_dict("records"),
+            "flows_basis": meta.get("basis"),
+            "flows_scenario": meta.get("scenario"),
+            "flow_totals": flows.groupby("class", sort=False)[
+                ["interest_paid", "principal_paid", "writedown"]
+            ]
+            .sum()
+            .reset_index()
+            .to_dict("records"),
+            "pricing": pricing,
+            "loss_svg": svg,
+            "loss_caption": caption,
+        }
+    )
     return ctx

@@ -48,8 +48,11 @@ def _stress(session: Session, object_id: Any, tenant: str) -> dict[str, Any]:
 
 
 DOCUMENTS: dict[str, Document] = {
-    "valuation": Document("valuation.html.j2", _valuation,
-                          lambda ctx, i: f"appraisal-{ctx['asset']['certificate_no']}-valuation-{i}"),
+    "valuation": Document(
+        "valuation.html.j2",
+        _valuation,
+        lambda ctx, i: f"appraisal-{ctx['asset']['certificate_no']}-valuation-{i}",
+    ),
     "loan": Document("certificate.html.j2", _loan, lambda ctx, i: f"certificate-{ctx['number']}"),
     "deal": Document("deal.html.j2", _deal, lambda ctx, i: f"deal-{i}"),
     "stress": Document("stress.html.j2", _stress, lambda ctx, i: f"stress-{i}"),
@@ -57,8 +60,9 @@ DOCUMENTS: dict[str, Document] = {
 """Kinds of ``datafin report KIND ID``."""
 
 
-def build(kind: str, session: Session, object_id: Any, tenant: str,
-          fmt: render.ReportFormat) -> tuple[bytes, str]:
+def build(
+    kind: str, session: Session, object_id: Any, tenant: str, fmt: render.ReportFormat
+) -> tuple[bytes, str]:
     """The document `kind` of `object_id` as `fmt`, and its file stem."""
     doc = DOCUMENTS[kind]
     ctx = doc.context(session, object_id, tenant)

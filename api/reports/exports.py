@@ -22,9 +22,13 @@ from fastapi import Query
 ExportFormat = Literal["csv", "xlsx", "parquet"]
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet")
 
-FormatQuery = Annotated[Literal["csv", "xlsx", "parquet", "json"] | None, Query(
-    description="Export as `csv`, `xlsx` or `parquet` (the same columns in each); default JSON, "
-                "or the format named by `Accept`.")]
+FormatQuery = Annotated[
+    Literal["csv", "xlsx", "parquet", "json"] | None,
+    Query(
+        description="Export as `csv`, `xlsx` or `parquet` (the same columns in each); default JSON, "
+        "or the format named by `Accept`."
+    ),
+]
 """The ``?format=`` query parameter of the endpoints that export."""
 
 MEDIA_TYPES: dict[str, str] = {
@@ -32,8 +36,13 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
-_ACCEPT = {"text/csv": "csv", MEDIA_TYPES["xlsx"]: "xlsx", "application/vnd.apache.parquet": "parquet",
-           "application/x-parquet": "parquet", "application/parquet": "parquet"}
+_ACCEPT = {
+    "text/csv": "csv",
+    MEDIA_TYPES["xlsx"]: "xlsx",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+    "application/parquet": "parquet",
+}
 
 
 def export_format(format_param: str | None, accept: str | None) -> ExportFormat | None:
@@ -54,11 +63,18 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
-def frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *,
-          dates: Sequence[str] = (), timestamps: Sequence[str] = ()) -> pd.DataFrame:
+def frame(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    dates: Sequence[str] = (),
+    timestamps: Sequence[str] = (),
+) -> pd.DataFrame:
     """A DataFrame of `rows` with exactly `columns`; `dates` and `timestamps` columns as
     ``datetime64`` (timestamps naive UTC)."""
-    df = pd.DataFrame([{c: _naive_utc(r.get(c)) for c in columns} for r in rows], columns=list(columns))
+    df = pd.DataFrame(
+        [{c: _naive_utc(r.get(c)) for c in columns} for r in rows], columns=list(columns)
+    )
     for c in dates:
         df[c] = pd.to_datetime(df[c])
     for c in timestamps:  # naive UTC, whole seconds (what every format writes alike)
@@ -100,14 +116,58 @@ def filename(stem: str, fmt: ExportFormat) -> str:
 # ------------------------------------------------------------------ the exported tables
 
 SCHEDULE_COLUMNS = ("loan_id", "date", "interest", "principal", "balance")
-VALUATION_COLUMNS = ("id", "asset_id", "as_of", "currency", "value", "mean", "std", "p05", "p50",
-                     "p95", "weight_income", "weight_cost", "weight_market", "value_income",
-                     "value_cost", "value_market", "lending_value", "haircut", "model_version",
-                     "inputs_sha256", "seed", "paths", "created_at")
-QUOTE_COLUMNS = ("id", "asset_id", "valuation_id", "category", "currency", "as_of", "valid_until",
-                 "mid", "bid", "ask", "lending_value", "haircut", "created_at")
-PORTFOLIO_COLUMNS = ("row", "loan_id", "method", "confidence", "currency", "exposure",
-                     "expected_loss", "var", "es", "economic_capital")
+VALUATION_COLUMNS = (
+    "id",
+    "asset_id",
+    "as_of",
+    "currency",
+    "value",
+    "mean",
+    "std",
+    "p05",
+    "p50",
+    "p95",
+    "weight_income",
+    "weight_cost",
+    "weight_market",
+    "value_income",
+    "value_cost",
+    "value_market",
+    "lending_value",
+    "haircut",
+    "model_version",
+    "inputs_sha256",
+    "seed",
+    "paths",
+    "created_at",
+)
+QUOTE_COLUMNS = (
+    "id",
+    "asset_id",
+    "valuation_id",
+    "category",
+    "currency",
+    "as_of",
+    "valid_until",
+    "mid",
+    "bid",
+    "ask",
+    "lending_value",
+    "haircut",
+    "created_at",
+)
+PORTFOLIO_COLUMNS = (
+    "row",
+    "loan_id",
+    "method",
+    "confidence",
+    "currency",
+    "exposure",
+    "expected_loss",
+    "var",
+    "es",
+    "economic_capital",
+)
 STRESS_COLUMNS = ("run_id", "scenario", "kind", "id", "metric", "base", "stressed", "delta")
 
 
@@ -124,17 +184,42 @@ def valuations_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         methods = v.get("methods") or {}
         quote = v.get("quote") or {}
         dist = v.get("distribution") or {}
-        rows.append({
-            **{k: v.get(k) for k in ("id", "asset_id", "as_of", "currency", "value", "model_version",
-                                     "inputs_sha256", "seed", "paths", "created_at")},
-            **{k: dist.get(k) for k in ("mean", "std", "p05", "p50", "p95")},
-            **{f"weight_{m}": weights.get(m) for m in ("income", "cost", "market")},
-            **{f"value_{m}": (methods.get(m) or {}).get("value") for m in ("income", "cost", "market")},
-            "lending_value": quote.get("lending_value"), "haircut": quote.get("haircut"),
-        })
+        rows.append(
+            {
+                **{
+                    k: v.get(k)
+                    for k in (
+                        "id",
+                        "asset_id",
+                        "as_of",
+                        "currency",
+                        "value",
+                        "model_version",
+                        "inputs_sha256",
+                        "seed",
+                        "paths",
+                        "created_at",
+                    )
+                },
+                **{k: dist.get(k) for k in ("mean", "std", "p05", "p50", "p95")},
+                **{f"weight_{m}": weights.get(m) for m in ("income", "cost", "market")},
+                **{
+                    f"value_{m}": (methods.get(m) or {}).get("value")
+                    for m in ("income", "cost", "market")
+                },
+                "lending_value": quote.get("lending_value"),
+                "haircut": quote.get("haircut"),
+            }
+        )
     df = frame(rows, VALUATION_COLUMNS, dates=("as_of",), timestamps=("created_at",))
-    for c in ("weight_income", "weight_cost", "weight_market", "value_income", "value_cost",
-              "value_market"):
+    for c in (
+        "weight_income",
+        "weight_cost",
+        "weight_market",
+        "value_income",
+        "value_cost",
+        "value_market",
+    ):
         df[c] = df[c].astype("float64")
     return df
 
@@ -149,13 +234,31 @@ def portfolio_frame(view: Mapping[str, Any]) -> pd.DataFrame:
     """Portfolio risk: one ``portfolio`` row with the totals, then one ``loan`` row per loan
     with its Euler contributions (VaR and ES blank where not computed)."""
     common = {k: view.get(k) for k in ("method", "confidence", "currency")}
-    rows = [{"row": "portfolio", "loan_id": None, **common, "exposure": view.get("exposure"),
-             "expected_loss": view.get("expected_loss"), "var": view.get("var"),
-             "es": view.get("es"), "economic_capital": view.get("economic_capital")}]
+    rows = [
+        {
+            "row": "portfolio",
+            "loan_id": None,
+            **common,
+            "exposure": view.get("exposure"),
+            "expected_loss": view.get("expected_loss"),
+            "var": view.get("var"),
+            "es": view.get("es"),
+            "economic_capital": view.get("economic_capital"),
+        }
+    ]
     for c in view.get("contributions") or []:
-        rows.append({"row": "loan", "loan_id": c.get("loan_id"), **common, "exposure": None,
-                     "expected_loss": c.get("expected_loss"), "var": c.get("var"), "es": c.get("es"),
-                     "economic_capital": None})
+        rows.append(
+            {
+                "row": "loan",
+                "loan_id": c.get("loan_id"),
+                **common,
+                "exposure": None,
+                "expected_loss": c.get("expected_loss"),
+                "var": c.get("var"),
+                "es": c.get("es"),
+                "economic_capital": None,
+            }
+        )
     df = frame(rows, PORTFOLIO_COLUMNS)
     df["loan_id"] = df["loan_id"].astype("Int64")
     for c in ("confidence", "exposure", "expected_loss", "var", "es", "economic_capital"):
@@ -165,8 +268,10 @@ def portfolio_frame(view: Mapping[str, Any]) -> pd.DataFrame:
 
 def stress_frame(csv_text: str) -> pd.DataFrame:
     """Stress results (the rows of ``GET /v1/stress-runs/{id}/results`` as CSV)."""
-    df = pd.read_csv(io.StringIO(csv_text), dtype={"run_id": str, "scenario": str, "kind": str,
-                                                   "id": str, "metric": str})
+    df = pd.read_csv(
+        io.StringIO(csv_text),
+        dtype={"run_id": str, "scenario": str, "kind": str, "id": str, "metric": str},
+    )
     df["id"] = df["id"].fillna("")
     return df[list(STRESS_COLUMNS)]
 
@@ -175,6 +280,8 @@ def response(df: pd.DataFrame, fmt: ExportFormat, stem: str) -> Any:
     """An HTTP response carrying `df` as a `fmt` file named ``<stem>.<fmt>``."""
     from fastapi.responses import Response
 
-    return Response(to_bytes(df, fmt, sheet=stem), media_type=MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{filename(stem, fmt)}"'})
-
+    return Response(
+        to_bytes(df, fmt, sheet=stem),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename(stem, fmt)}"'},
+    )

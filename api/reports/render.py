@@ -23,8 +23,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 ReportFormat = Literal["html", "pdf"]
 
-FONT_STACK = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
-              '"WenQuanYi Zen Hei", "DejaVu Sans", sans-serif')
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
+    '"WenQuanYi Zen Hei", "DejaVu Sans", sans-serif'
+)
 """CSS font families, CJK-capable first (Debian: fonts-noto-cjk or fonts-wqy-microhei)."""
 
 NOT_AVAILABLE = "not available"
@@ -138,8 +140,9 @@ def cjk_font_available() -> bool:
     if fc_list is None:
         return False
     try:
-        out = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,
-                             timeout=20, check=False).stdout
+        out = subprocess.run(
+            [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return bool(out.strip())
@@ -151,4 +154,3 @@ def response(body: bytes, fmt: ReportFormat, stem: str) -> Any:
 
     headers = {"Content-Disposition": f'inline; filename="{stem}.{fmt}"'} if fmt == "pdf" else {}
     return Response(body, media_type=media_type(fmt), headers=headers)
-

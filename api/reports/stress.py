@@ -18,8 +18,19 @@ from api.reports import charts
 from api.reports.common import base_context
 from api.services import risk as risk_service
 
-MAIN_METRICS = ("collateral_value", "lending_value", "expected_loss", "capital", "loss_var",
-                "loss_es", "tranche_expected_loss", "price", "ltv", "pd", "lgd")
+MAIN_METRICS = (
+    "collateral_value",
+    "lending_value",
+    "expected_loss",
+    "capital",
+    "loss_var",
+    "loss_es",
+    "tranche_expected_loss",
+    "price",
+    "ltv",
+    "pd",
+    "lgd",
+)
 RATIO_METRICS = frozenset({"ltv", "pd", "lgd", "tranche_expected_loss"})
 LOSS_METRIC = {"asset": "collateral_value", "loan": "expected_loss", "tranche": "price"}
 TOP_POSITIONS = 10
@@ -68,10 +79,11 @@ def by_scenario(session: Session, run: Any, tenant: str) -> dict[str, dict[str, 
     out: dict[str, dict[str, float]] = {}
     for r in chosen:
         aggregate = risk_service.results_json(session, r)["aggregate"]
-        out[r.scenario_name] = {m: 100.0 * aggregate[m]["stressed"] / aggregate[m]["base"]
-                                for m in COMPARED_METRICS
-                                if m in aggregate and aggregate[m]["base"]
-                                and aggregate[m]["stressed"] is not None}
+        out[r.scenario_name] = {
+            m: 100.0 * aggregate[m]["stressed"] / aggregate[m]["base"]
+            for m in COMPARED_METRICS
+            if m in aggregate and aggregate[m]["base"] and aggregate[m]["stressed"] is not None
+        }
     return out
 
 
@@ -82,30 +94,40 @@ def stress_context(session: Session, run_id: int, tenant: str) -> dict[str, Any]
     results = risk_service.results_json(session, run)
     aggregate = results["aggregate"]
     definition = results.get("scenario_definition") or {}
-    rows = [(m, aggregate[m]["base"], aggregate[m]["stressed"]) for m in MAIN_METRICS
-            if m in aggregate and aggregate[m]["base"] is not None
-            and aggregate[m]["stressed"] is not None]
-    svg = charts.stress_metrics(rows, f"{run.scenario_name}: stressed as % of base") if rows else None
+    rows = [
+        (m, aggregate[m]["base"], aggregate[m]["stressed"])
+        for m in MAIN_METRICS
+        if m in aggregate
+        and aggregate[m]["base"] is not None
+        and aggregate[m]["stressed"] is not None
+    ]
+    svg = (
+        charts.stress_metrics(rows, f"{run.scenario_name}: stressed as % of base") if rows else None
+    )
     record = results.get("record") or {}
     compared = by_scenario(session, run, tenant)
-    compared_svg = charts.scenarios_metrics(COMPARED_METRICS, compared) if len(compared) > 1 else None
+    compared_svg = (
+        charts.scenarios_metrics(COMPARED_METRICS, compared) if len(compared) > 1 else None
+    )
     ctx = base_context(f"Stress report {run.scenario_name} ({run.id})")
-    ctx.update({
-        "run": risk_service.run_view(run),
-        "scenario": run.scenario_name,
-        "definition": definition,
-        "shocks": definition.get("shocks") or {},
-        "rationale": library_rationale(run.scenario_name),
-        "aggregate": aggregate,
-        "ratio_metrics": RATIO_METRICS,
-        "chart_svg": svg,
-        "compared": compared,
-        "compared_metrics": COMPARED_METRICS,
-        "compared_svg": compared_svg,
-        "worst": worst_positions(results["positions"]),
-        "n_positions": len(results["positions"]),
-        "reverse": results.get("reverse"),
-        "record": record,
-        "notes": record.get("notes") or [],
-    })
+    ctx.update(
+        {
+            "run": risk_service.run_view(run),
+            "scenario": run.scenario_name,
+            "definition": definition,
+            "shocks": definition.get("shocks") or {},
+            "rationale": library_rationale(run.scenario_name),
+            "aggregate": aggregate,
+            "ratio_metrics": RATIO_METRICS,
+            "chart_svg": svg,
+            "compared": compared,
+            "compared_metrics": COMPARED_METRICS,
+            "compared_svg": compared_svg,
+            "worst": worst_positions(results["positions"]),
+            "n_positions": len(results["positions"]),
+            "reverse": results.get("reverse"),
+            "record": record,
+            "notes": record.get("notes") or [],
+        }
+    )
     return ctx

@@ -37,17 +37,19 @@ from models.valuation import Valuation
 
 APPROACHES = ("income", "cost", "market")
 
-PURPOSE = ("Collateral value: the value of the data asset as security for lending, for a "
-           "lender's credit decision. Basis of value: market value (IVS 104) of the rights "
-           "held, reconciled from the income, cost and market approaches (CAS 2023 guidance "
-           "on data-asset appraisal); the lending value applies the liquidation haircut "
-           "shown with the quote.")
+PURPOSE = (
+    "Collateral value: the value of the data asset as security for lending, for a "
+    "lender's credit decision. Basis of value: market value (IVS 104) of the rights "
+    "held, reconciled from the income, cost and market approaches (CAS 2023 guidance "
+    "on data-asset appraisal); the lending value applies the liquidation haircut "
+    "shown with the quote."
+)
 
 WHY = {
     "income": "the asset earns revenue: its monthly history allows a forecast of the cash "
-              "flows the rights earn",
+    "flows the rights earn",
     "cost": "the asset's development and upkeep costs are recorded: the cost to recreate it, "
-            "less obsolescence",
+    "less obsolescence",
     "market": "exchange transactions of comparable data assets are recorded",
 }
 
@@ -56,8 +58,13 @@ SOURCE_SUFFIX = "_source"
 
 def _rerun(session: Session, row: Valuation, doc: Mapping[str, Any]) -> tuple[Any | None, str]:
     """Re-run the stored valuation for its paths; (result or None, a sentence on it)."""
-    base: dict[str, Any] = {"as_of": row.as_of, "currency": row.currency, "paths": row.paths,
-                            "seed": row.seed, "assumptions": doc.get("assumptions") or None}
+    base: dict[str, Any] = {
+        "as_of": row.as_of,
+        "currency": row.currency,
+        "paths": row.paths,
+        "seed": row.seed,
+        "assumptions": doc.get("assumptions") or None,
+    }
     stored = float(row.value)
     attempts: list[Mapping[str, float] | None] = [None]
     if doc.get("weights"):
@@ -65,16 +72,21 @@ def _rerun(session: Session, row: Valuation, doc: Mapping[str, Any]) -> tuple[An
     result = None
     for weights in attempts:
         try:
-            result = valuation_service.value_registered_asset(session, row.asset_id, weights=weights,
-                                                              **base)
+            result = valuation_service.value_registered_asset(
+                session, row.asset_id, weights=weights, **base
+            )
         except Exception as exc:  # the charts are optional: say why they are missing
             return None, f"the stored inputs could not be re-run ({exc.__class__.__name__}: {exc})"
         if math.isclose(result.value, stored, rel_tol=1e-6, abs_tol=0.01):
-            return result, (f"drawn from a re-run of the stored inputs with seed {row.seed} and "
-                            f"{row.paths:,} paths, which reproduced the stored value")
-    return result, ("drawn from a re-run with the stored seed, which did NOT reproduce the stored "
-                    f"value (it gave {result.value:,.2f}): the inputs or the model (now "
-                    f"{result.model_version}) changed since; the charts are indicative only")
+            return result, (
+                f"drawn from a re-run of the stored inputs with seed {row.seed} and "
+                f"{row.paths:,} paths, which reproduced the stored value"
+            )
+    return result, (
+        "drawn from a re-run with the stored seed, which did NOT reproduce the stored "
+        f"value (it gave {result.value:,.2f}): the inputs or the model (now "
+        f"{result.model_version}) changed since; the charts are indicative only"
+    )
 
 
 def _months_after(start: date, k: int) -> date:
@@ -86,9 +98,11 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
     """SVG of revenue history, fitted trend and forecast fan; or None and why not."""
     signals = registry.signals_frame(session, row.asset_id)
     rev = signals[signals["metric"] == "revenue"].sort_values("month")
-    history = [(m.date() if hasattr(m, "date") else m, float(v))
-               for m, v in zip(rev["month"], rev["value"], strict=True)
-               if (m.date() if hasattr(m, "date") else m) < row.as_of]
+    history = [
+        (m.date() if hasattr(m, "date") else m, float(v))
+        for m, v in zip(rev["month"], rev["value"], strict=True)
+        if (m.date() if hasattr(m, "date") else m) < row.as_of
+    ]
     fitted = None
     try:
         from valuation.forecast import revenue_forecast
@@ -98,7 +112,9 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
         if fit.source == "revenue":
             t = np.arange(fit.last_t + 1, dtype=np.float64)
             values = np.exp(fit.log_fit(t))
-            fitted = [(_months_after(fit.start, int(k)), float(v)) for k, v in zip(t, values, strict=True)]
+            fitted = [
+                (_months_after(fit.start, int(k)), float(v)) for k, v in zip(t, values, strict=True)
+            ]
     except Exception:  # no usable revenue history, or a model without a fit: history only
         fitted = None
     dates = p05 = p50 = p95 = None
@@ -114,13 +130,16 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
             dates = None
     if not history and dates is None:
         return None, "not available: the asset has no revenue history and no income simulation"
-    svg = charts.income_forecast(history, fitted, dates, p05, p50, p95, currency=row.currency,
-                                 as_of=row.as_of)
+    svg = charts.income_forecast(
+        history, fitted, dates, p05, p50, p95, currency=row.currency, as_of=row.as_of
+    )
     parts = ["points: monthly revenue recorded before the valuation date"]
     parts.append("line: fitted trend" if fitted else "fitted trend not available")
-    parts.append("band: simulated revenue after obsolescence, p05-p95, first 60 months, dashed "
-                 "its median" if dates is not None else "forecast fan not available (no income "
-                 "simulation)")
+    parts.append(
+        "band: simulated revenue after obsolescence, p05-p95, first 60 months, dashed its median"
+        if dates is not None
+        else "forecast fan not available (no income simulation)"
+    )
     return svg, "; ".join(parts) + "."
 
 
@@ -148,14 +167,21 @@ def value_chart(pub: Mapping[str, Any], result: Any | None) -> tuple[str, str]:
         if samples is not None:
             q05, q95 = np.quantile(samples, [0.05, 0.95])
             width = max(abs(dist["p95"] - dist["p05"]), abs(dist["p50"]) * 1e-6, 1.0)
-            if abs(q05 - dist["p05"]) > 0.02 * width + 1.0 or abs(q95 - dist["p95"]) > 0.02 * width + 1.0:
+            if (
+                abs(q05 - dist["p05"]) > 0.02 * width + 1.0
+                or abs(q95 - dist["p95"]) > 0.02 * width + 1.0
+            ):
                 samples = None  # not the stored distribution: show the markers only
-    svg = charts.value_histogram(samples, approaches, pub["value"], dist["p05"], dist["p95"],
-                                 currency=pub["currency"])
-    caption = ("grey: simulated reconciled value; lines: each approach's value and the "
-               "reconciled value; shaded: p05-p95" if samples is not None else
-               "histogram not available (the simulated distribution could not be rebuilt); "
-               "lines: each approach's value and the reconciled value; shaded: stored p05-p95")
+    svg = charts.value_histogram(
+        samples, approaches, pub["value"], dist["p05"], dist["p95"], currency=pub["currency"]
+    )
+    caption = (
+        "grey: simulated reconciled value; lines: each approach's value and the "
+        "reconciled value; shaded: p05-p95"
+        if samples is not None
+        else "histogram not available (the simulated distribution could not be rebuilt); "
+        "lines: each approach's value and the reconciled value; shaded: stored p05-p95"
+    )
     return svg, caption + "."
 
 
@@ -176,10 +202,16 @@ def assumption_rows(pub: Mapping[str, Any], given: Mapping[str, Any]) -> list[di
             else:
                 source = "default"
             rows.append({"approach": m, "name": key, "value": value, "source": source})
-    quote_params = (pub.get("quote_parameters") or {})
+    quote_params = pub.get("quote_parameters") or {}
     for key, value in quote_params.items():
-        rows.append({"approach": "quote", "name": key, "value": value,
-                     "source": "given in the request" if key in given else "default"})
+        rows.append(
+            {
+                "approach": "quote",
+                "name": key,
+                "value": value,
+                "source": "given in the request" if key in given else "default",
+            }
+        )
     return rows
 
 
@@ -193,20 +225,30 @@ def approach_rows(pub: Mapping[str, Any]) -> list[dict[str, Any]]:
         evidence = []
         if m == "income" and isinstance(diag.get("fit"), Mapping):
             fit = diag["fit"]
-            evidence.append(f"{fit.get('n_months')} months of {fit.get('source', 'revenue')}, "
-                            f"{fit.get('model')} trend")
+            evidence.append(
+                f"{fit.get('n_months')} months of {fit.get('source', 'revenue')}, "
+                f"{fit.get('model')} trend"
+            )
         if m == "cost" and diag.get("occurrences") is not None:
             evidence.append(f"{diag['occurrences']} cost occurrences")
         if m == "market" and diag.get("comparables_used") is not None:
-            evidence.append(f"{diag['comparables_used']} comparables, "
-                            f"{(method.get('assumptions') or {}).get('method', '')}")
+            evidence.append(
+                f"{diag['comparables_used']} comparables, "
+                f"{(method.get('assumptions') or {}).get('method', '')}"
+            )
         dist = method.get("distribution") or None
-        rows.append({
-            "name": m, "used": used, "value": method.get("value"), "weight": weights.get(m),
-            "why": WHY[m] + (f" ({'; '.join(evidence)})" if evidence else "") if used
-            else f"not used: {method.get('unavailable') or 'no reason recorded'}",
-            "distribution": dist,
-        })
+        rows.append(
+            {
+                "name": m,
+                "used": used,
+                "value": method.get("value"),
+                "weight": weights.get(m),
+                "why": WHY[m] + (f" ({'; '.join(evidence)})" if evidence else "")
+                if used
+                else f"not used: {method.get('unavailable') or 'no reason recorded'}",
+                "distribution": dist,
+            }
+        )
     return rows
 
 
@@ -228,29 +270,35 @@ def valuation_context(session: Session, valuation_id: int) -> dict[str, Any]:
     value_svg, value_caption = value_chart(pub, result)
     model = pub.get("model") if isinstance(pub.get("model"), Mapping) else None
     ctx = base_context(f"Appraisal report: valuation {valuation_id}")
-    ctx.update({
-        "v": pub,
-        "asset": asset,
-        "purpose": PURPOSE,
-        "approaches": approach_rows(pub),
-        "assumptions": assumption_rows(pub, given),
-        "given": given,
-        "income_svg": income_svg, "income_caption": income_caption,
-        "value_svg": value_svg, "value_caption": value_caption,
-        "rerun_note": rerun_note,
-        "warnings": pub.get("warnings"),
-        "reconciliation": pub.get("reconciliation"),
-        "sensitivities": pub.get("sensitivities"),
-        "quote": pub["quote"],
-        "quote_parameters": pub["quote_parameters"],
-        "model": model,
-        "model_version": (model or {}).get("version") or pub.get("model_version"),
-        "libraries": (model or {}).get("libraries"),
-        "report_libraries": library_versions(),
-        "notes": pub.get("notes") or [],
-        "market": doc.get("market"),
-        "rerun_command": (f"datafin value {row.asset_id} --as-of {row.as_of.isoformat()} "
-                          f"--currency {row.currency} --paths {row.paths} --seed {row.seed}"
-                          + (f" --assumptions '{json.dumps(given, sort_keys=True)}'" if given else "")),
-    })
+    ctx.update(
+        {
+            "v": pub,
+            "asset": asset,
+            "purpose": PURPOSE,
+            "approaches": approach_rows(pub),
+            "assumptions": assumption_rows(pub, given),
+            "given": given,
+            "income_svg": income_svg,
+            "income_caption": income_caption,
+            "value_svg": value_svg,
+            "value_caption": value_caption,
+            "rerun_note": rerun_note,
+            "warnings": pub.get("warnings"),
+            "reconciliation": pub.get("reconciliation"),
+            "sensitivities": pub.get("sensitivities"),
+            "quote": pub["quote"],
+            "quote_parameters": pub["quote_parameters"],
+            "model": model,
+            "model_version": (model or {}).get("version") or pub.get("model_version"),
+            "libraries": (model or {}).get("libraries"),
+            "report_libraries": library_versions(),
+            "notes": pub.get("notes") or [],
+            "market": doc.get("market"),
+            "rerun_command": (
+                f"datafin value {row.asset_id} --as-of {row.as_of.isoformat()} "
+                f"--currency {row.currency} --paths {row.paths} --seed {row.seed}"
+                + (f" --assumptions '{json.dumps(given, sort_keys=True)}'" if given else "")
+            ),
+        }
+    )
     return ctx

@@ -25,9 +25,13 @@ async def json_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"The request body is not valid JSON: {exc}.", field="body") from None
+        raise InvalidInputError(
+            f"The request body is not valid JSON: {exc}.", field="body"
+        ) from None
     except RecursionError:
-        raise InvalidInputError("The request body is nested too deeply to read.", field="body") from None
+        raise InvalidInputError(
+            "The request body is nested too deeply to read.", field="body"
+        ) from None
 
 
 def validate(adapter: TypeAdapter[Any], data: Any) -> Any:

@@ -106,7 +106,9 @@ def _actor(principal: Principal) -> str:
         }
     },
 )
-async def register_asset(request: Request, principal: Registrar, session: SessionDep) -> AssetPublic:
+async def register_asset(
+    request: Request, principal: Registrar, session: SessionDep
+) -> AssetPublic:
     """Register an asset and issue its certificate number ``DA-<year>-<6 digits>``.
 
     Send JSON with ``fingerprint_sha256`` (64 hex characters), or ``multipart/form-data``
@@ -118,7 +120,9 @@ async def register_asset(request: Request, principal: Registrar, session: Sessio
         try:
             form = await request.form()
         except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
-            raise InvalidInputError(f"The multipart body cannot be read: {exc.detail}", field="body") from None
+            raise InvalidInputError(
+                f"The multipart body cannot be read: {exc.detail}", field="body"
+            ) from None
         upload, meta_text = form.get("file"), form.get("asset")
         if not isinstance(upload, UploadFile):
             raise InvalidInputError("The `file` part with the content is missing.", field="file")
@@ -127,7 +131,9 @@ async def register_asset(request: Request, principal: Registrar, session: Sessio
         try:
             meta_json = json.loads(meta_text)
         except (ValueError, RecursionError) as exc:
-            raise InvalidInputError(f"The `asset` part is not JSON: {exc!r}.", field="asset") from None
+            raise InvalidInputError(
+                f"The `asset` part is not JSON: {exc!r}.", field="asset"
+            ) from None
         meta: AssetMetadata = validate(_METADATA, meta_json)
         fingerprint = await run_in_threadpool(registry.fingerprint_stream, upload.file)
         data = AssetRegister(**meta.model_dump(), fingerprint_sha256=fingerprint)
@@ -141,12 +147,16 @@ async def register_asset(request: Request, principal: Registrar, session: Sessio
     return registry.asset_public(asset)
 
 
-@router.get("/assets", response_model=AssetList, summary="List registered assets", responses=_ERRORS)
+@router.get(
+    "/assets", response_model=AssetList, summary="List registered assets", responses=_ERRORS
+)
 def list_assets(
     request: Request,
     principal: Reader,
     session: SessionDep,
-    category: Annotated[str | None, Query(description=f"One of {', '.join(ASSET_CATEGORIES)}.")] = None,
+    category: Annotated[
+        str | None, Query(description=f"One of {', '.join(ASSET_CATEGORIES)}.")
+    ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> AssetList:
@@ -158,7 +168,9 @@ def list_assets(
     return AssetList(items=[registry.asset_public(a) for a in rows], next_cursor=next_cursor)
 
 
-@router.get("/assets/{asset_id}", response_model=AssetPublic, summary="Read an asset", responses=_ERRORS)
+@router.get(
+    "/assets/{asset_id}", response_model=AssetPublic, summary="Read an asset", responses=_ERRORS
+)
 def get_asset(asset_id: RowId, principal: Reader, session: SessionDep) -> AssetPublic:
     """One registered asset."""
     return registry.asset_public(registry.get_asset(session, asset_id))
@@ -237,7 +249,10 @@ async def put_signals(
 
 
 @router.get(
-    "/assets/{asset_id}/signals", response_model=SignalList, summary="Read signals", responses=_ERRORS
+    "/assets/{asset_id}/signals",
+    response_model=SignalList,
+    summary="Read signals",
+    responses=_ERRORS,
 )
 def get_signals(
     asset_id: RowId,
@@ -255,10 +270,14 @@ def get_signals(
         try:
             key = (str(after["metric"]), parse_date(after["month"], field="cursor"))
         except (KeyError, ValueError):
-            raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor") from None
+            raise InvalidInputError(
+                "The `cursor` does not belong to this list.", field="cursor"
+            ) from None
     rows, more = registry.list_signals(session, asset_id, metric=metric, limit=limit, after=key)
     next_cursor = (
-        encode_cursor({"metric": rows[-1].metric, "month": rows[-1].month.isoformat()}, _secret(request))
+        encode_cursor(
+            {"metric": rows[-1].metric, "month": rows[-1].month.isoformat()}, _secret(request)
+        )
         if more and rows
         else None
     )
@@ -315,13 +334,21 @@ async def post_costs(
     body = await json_body(request)
     records: list[CostRecordIn] = validate(_COSTS, [body] if isinstance(body, dict) else body)
     rows = await run_in_threadpool(
-        registry.add_costs, session, asset_id, records, tenant=principal.tenant, actor=_actor(principal)
+        registry.add_costs,
+        session,
+        asset_id,
+        records,
+        tenant=principal.tenant,
+        actor=_actor(principal),
     )
     return CostRecordList(items=[_cost_out(r) for r in rows])
 
 
 @router.get(
-    "/assets/{asset_id}/costs", response_model=CostRecordList, summary="Read cost records", responses=_ERRORS
+    "/assets/{asset_id}/costs",
+    response_model=CostRecordList,
+    summary="Read cost records",
+    responses=_ERRORS,
 )
 def get_costs(
     asset_id: RowId,
@@ -336,4 +363,3 @@ def get_costs(
     rows, more = registry.list_costs(session, asset_id, limit=limit, after_id=after_id)
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
     return CostRecordList(items=[_cost_out(r) for r in rows], next_cursor=next_cursor)
-

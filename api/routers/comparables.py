@@ -93,7 +93,12 @@ async def post_comparables(
     return ComparableList(items=[_out(r) for r in rows], next_cursor=None)
 
 
-@router.get("/comparables", response_model=ComparableList, summary="List comparables", responses=ERROR_RESPONSES)
+@router.get(
+    "/comparables",
+    response_model=ComparableList,
+    summary="List comparables",
+    responses=ERROR_RESPONSES,
+)
 def list_comparables(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles())],
@@ -105,7 +110,9 @@ def list_comparables(
     """Recorded transactions by id, optionally of one category."""
     secret = str(request.app.state.settings.secret_key)
     after_id = int_position(decode_cursor(cursor, secret), "id")
-    rows, more = registry.list_comparables(session, category=category, limit=limit, after_id=after_id)
+    rows, more = registry.list_comparables(
+        session, category=category, limit=limit, after_id=after_id
+    )
     next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
     return ComparableList(items=[_out(r) for r in rows], next_cursor=next_cursor)
 

@@ -25,17 +25,36 @@ def _out(row: object) -> ConsentOut:
     return ConsentOut.model_validate(row, from_attributes=True)
 
 
-@router.post("/assets/{asset_id}/consents", response_model=ConsentOut, status_code=201,
-             summary="Consent to a pledge by another tenant", responses=ERROR_RESPONSES)
-def grant_consent(asset_id: RowId, body: ConsentIn, principal: Owner, session: SessionDep) -> ConsentOut:
+@router.post(
+    "/assets/{asset_id}/consents",
+    response_model=ConsentOut,
+    status_code=201,
+    summary="Consent to a pledge by another tenant",
+    responses=ERROR_RESPONSES,
+)
+def grant_consent(
+    asset_id: RowId, body: ConsentIn, principal: Owner, session: SessionDep
+) -> ConsentOut:
     """The asset's registrar (its owner tenant) lets `lender_tenant` pledge the asset up to
     `amount` until `expires_on`; audited. Another tenant's asset is a 404."""
-    return _out(service.grant_consent(session, asset_id, body, tenant=principal.tenant, role=principal.role,
-                                      actor=f"key:{principal.key_id}"))
+    return _out(
+        service.grant_consent(
+            session,
+            asset_id,
+            body,
+            tenant=principal.tenant,
+            role=principal.role,
+            actor=f"key:{principal.key_id}",
+        )
+    )
 
 
-@router.get("/assets/{asset_id}/consents", response_model=list[ConsentOut],
-            summary="Consents given on an asset", responses=ERROR_RESPONSES)
+@router.get(
+    "/assets/{asset_id}/consents",
+    response_model=list[ConsentOut],
+    summary="Consents given on an asset",
+    responses=ERROR_RESPONSES,
+)
 def list_consents(asset_id: RowId, principal: Owner, session: SessionDep) -> list[ConsentOut]:
     """Every consent the owner gave on this asset, newest first (owner tenant only)."""
     return [_out(r) for r in service.list_consents(session, asset_id, tenant=principal.tenant)]

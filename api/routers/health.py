@@ -63,7 +63,9 @@ async def health(request: Request) -> object:
         engine = state.health_engine = probe_engine(state.engine)
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(loop.run_in_executor(_PROBE_THREADS, _ping, engine), PROBE_TIMEOUT_SECONDS)
+        await asyncio.wait_for(
+            loop.run_in_executor(_PROBE_THREADS, _ping, engine), PROBE_TIMEOUT_SECONDS
+        )
     except Exception:  # any driver error or the deadline means the database is unreachable
         return problem_response(503, f"The {engine.dialect.name} database does not answer.")
     return {"status": "ok", "database": engine.dialect.name, "version": service_version()}

@@ -21,7 +21,9 @@ from models.jobs import Job
 
 router = APIRouter()
 
-Reader = Annotated[Principal, Depends(require_roles("bank", "fund_manager", "risk", "registrar", "admin"))]
+Reader = Annotated[
+    Principal, Depends(require_roles("bank", "fund_manager", "risk", "registrar", "admin"))
+]
 
 
 class JobOut(BaseModel):
@@ -29,7 +31,9 @@ class JobOut(BaseModel):
 
     id: int
     kind: str
-    ref: str | None = Field(None, description="The object the job produces (e.g. a pricing run's id).")
+    ref: str | None = Field(
+        None, description="The object the job produces (e.g. a pricing run's id)."
+    )
     status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
     progress: float
     attempts: int
@@ -41,18 +45,29 @@ class JobOut(BaseModel):
     finished_at: UtcDatetime | None = None
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A durable job of your tenant",
-            responses=ERROR_RESPONSES)
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    summary="A durable job of your tenant",
+    responses=ERROR_RESPONSES,
+)
 def get_job(job_id: RowId, principal: Reader, session: SessionDep) -> JobOut:
     """Status, progress and (when succeeded) the result of a job queued by your tenant."""
     job = session.get(Job, job_id)
     if job is None or job.tenant != principal.tenant:
         raise NotFoundError(f"No job {job_id}.")
     result = json.loads(job.result) if job.result and job.status == "succeeded" else None
-    return JobOut(id=int(job_id), kind=job.kind, ref=job.ref, status=job.status, progress=job.progress,
-                  attempts=job.attempts, max_attempts=job.max_attempts, error=job.error,
-                  result=result if isinstance(result, dict) else None, created_at=job.created_at,
-                  started_at=job.started_at, finished_at=job.finished_at)
-
-
-
+    return JobOut(
+        id=int(job_id),
+        kind=job.kind,
+        ref=job.ref,
+        status=job.status,
+        progress=job.progress,
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        error=job.error,
+        result=result if isinstance(result, dict) else None,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

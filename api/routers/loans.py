@@ -65,7 +65,11 @@ def originate(
     time (header ``Idempotent-Replayed: true``); with a different body it is a 409.
     """
     loan, created, warnings = service.originate_loan(
-        session, body, tenant=principal.tenant, actor=_actor(principal), idempotency_key=idempotency_key
+        session,
+        body,
+        tenant=principal.tenant,
+        actor=_actor(principal),
+        idempotency_key=idempotency_key,
     )
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -76,12 +80,17 @@ def originate(
 
 @router.get("/loans")
 def list_loans(
-    request: Request, principal: BankOrRisk, session: SessionDep,
-    limit: LimitQuery = 50, cursor: CursorQuery = None,
+    request: Request,
+    principal: BankOrRisk,
+    session: SessionDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """The caller's loans, oldest first."""
     after = decode_cursor(cursor, _secret(request))
-    rows, more = service.list_loans(session, principal.tenant, limit=limit, after=int_position(after, "id"))
+    rows, more = service.list_loans(
+        session, principal.tenant, limit=limit, after=int_position(after, "id")
+    )
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
     return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
 
@@ -92,15 +101,22 @@ def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dic
 
 
 @router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
-def get_schedule(loan_id: LoanId, request: Request, principal: BankOrRisk, session: SessionDep,
-                 format: exports.FormatQuery = None) -> Any:
+def get_schedule(
+    loan_id: LoanId,
+    request: Request,
+    principal: BankOrRisk,
+    session: SessionDep,
+    format: exports.FormatQuery = None,
+) -> Any:
     """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit.
     ``?format=csv|xlsx|parquet`` (or ``Accept``) gives the same rows as a file."""
     loan = service.get_loan(session, loan_id, principal.tenant)
     rows = service.booked_schedule_rows(loan)
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
-        return exports.response(exports.schedule_frame(loan_id, rows), fmt, f"loan-{loan_id}-schedule")
+        return exports.response(
+            exports.schedule_frame(loan_id, rows), fmt, f"loan-{loan_id}-schedule"
+        )
     return rows
 
 
@@ -110,24 +126,36 @@ def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dic
     return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
 
 
-@router.post("/loans/revaluations", status_code=202, response_model=JobAccepted,
-             summary="Revalue every live loan of your tenant (a durable job)")
-def revalue_all(principal: BankOrRisk, request: Request, session: SessionDep,
-                body: RevalueIn | None = None) -> JSONResponse:
+@router.post(
+    "/loans/revaluations",
+    status_code=202,
+    response_model=JobAccepted,
+    summary="Revalue every live loan of your tenant (a durable job)",
+)
+def revalue_all(
+    principal: BankOrRisk, request: Request, session: SessionDep, body: RevalueIn | None = None
+) -> JSONResponse:
     """A job (poll `GET /v1/jobs/{id}`, the `Location` header) that revalues each live loan
     as `POST /v1/loans/{id}/revalue` does, all in one transaction: every new LTV and event
     is stored, or none. Its `result`: `loans`, `events` by kind, and each loan's figures."""
-    job = service.queue_revaluation(session, body or RevalueIn(), tenant=principal.tenant,
-                                    actor=_actor(principal))
+    job = service.queue_revaluation(
+        session, body or RevalueIn(), tenant=principal.tenant, actor=_actor(principal)
+    )
     get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
-    accepted = JobAccepted(id=int(job.id), kind=job.kind, status=job.status, progress=job.progress,
-                           ref=job.ref)
-    return JSONResponse(status_code=202, headers={"Location": f"/v1/jobs/{job.id}"},
-                        content=accepted.model_dump(mode="json"))
+    accepted = JobAccepted(
+        id=int(job.id), kind=job.kind, status=job.status, progress=job.progress, ref=job.ref
+    )
+    return JSONResponse(
+        status_code=202,
+        headers={"Location": f"/v1/jobs/{job.id}"},
+        content=accepted.model_dump(mode="json"),
+    )
 
 
 @router.post("/loans/{loan_id}/revalue", response_model=RevalueOut)
-def revalue(loan_id: LoanId, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None) -> dict[str, Any]:
+def revalue(
+    loan_id: LoanId, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None
+) -> dict[str, Any]:
     """Revalue the pledged assets, store the new LTV and any warning / margin_call / liquidation event."""
     loan = service.get_loan(session, loan_id, principal.tenant)
     return service.revalue_loan(session, loan, body or RevalueIn(), actor=_actor(principal))
@@ -135,8 +163,12 @@ def revalue(loan_id: LoanId, principal: BankOrRisk, session: SessionDep, body: R
 
 @router.get("/loans/{loan_id}/events")
 def list_events(
-    loan_id: LoanId, request: Request, principal: BankOrRisk, session: SessionDep,
-    limit: LimitQuery = 50, cursor: CursorQuery = None,
+    loan_id: LoanId,
+    request: Request,
+    principal: BankOrRisk,
+    session: SessionDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """Stored events of the loan, oldest first (origination, revaluation, warning, margin_call,
     liquidation): ``{"items": [...], "next_cursor": ...}``."""
@@ -144,8 +176,12 @@ def list_events(
     after = int_position(decode_cursor(cursor, _secret(request)), "id")
     rows, more = service.list_events(session, int(loan.id), limit=limit, after=after)  # type: ignore[arg-type]
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
-    return {"items": [LoanEventOut.model_validate(service.event_view(e)).model_dump(mode="json") for e in rows],
-            "next_cursor": next_cursor}
+    return {
+        "items": [
+            LoanEventOut.model_validate(service.event_view(e)).model_dump(mode="json") for e in rows
+        ],
+        "next_cursor": next_cursor,
+    }
 
 
 @router.get("/portfolio/risk", response_model=PortfolioRiskOut)
@@ -161,8 +197,9 @@ def portfolio_risk(
 ) -> Any:
     """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans.
     ``?format=csv|xlsx|parquet`` (or ``Accept``): a portfolio row, then one row per loan."""
-    view = service.portfolio_risk_view(session, principal.tenant, confidence=confidence, method=method,
-                                       paths=paths, seed=seed)
+    view = service.portfolio_risk_view(
+        session, principal.tenant, confidence=confidence, method=method, paths=paths, seed=seed
+    )
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
         return exports.response(exports.portfolio_frame(view), fmt, "portfolio-risk")

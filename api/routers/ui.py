@@ -53,20 +53,32 @@ def _principal(session: Session, key: str | None) -> Principal | None:
 
 
 def _login(request: Request, error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    response = _page("ui_login.html.j2", status_code=status_code, error=error, title="datafin: log in")
+    response = _page(
+        "ui_login.html.j2", status_code=status_code, error=error, title="datafin: log in"
+    )
     if error:
         response.delete_cookie(COOKIE, path="/ui")
     return response
 
 
 def _forbidden(principal: Principal, what: str) -> HTMLResponse:
-    return _page("ui_message.html.j2", status_code=403, principal=principal, title="Not for this role",
-                 message=f"The role `{principal.role}` may not read {what}.")
+    return _page(
+        "ui_message.html.j2",
+        status_code=403,
+        principal=principal,
+        title="Not for this role",
+        message=f"The role `{principal.role}` may not read {what}.",
+    )
 
 
 def _not_found(principal: Principal, what: str) -> HTMLResponse:
-    return _page("ui_message.html.j2", status_code=404, principal=principal, title="Not found",
-                 message=f"No {what} of tenant {principal.tenant} has that id.")
+    return _page(
+        "ui_message.html.j2",
+        status_code=404,
+        principal=principal,
+        title="Not found",
+        message=f"No {what} of tenant {principal.tenant} has that id.",
+    )
 
 
 def _own_asset(session: Session, asset_id: int, tenant: str) -> DataAsset | None:
@@ -75,38 +87,62 @@ def _own_asset(session: Session, asset_id: int, tenant: str) -> DataAsset | None
 
 
 def _latest_quote(session: Session, asset_id: int) -> AssetQuote | None:
-    return session.exec(select(AssetQuote).where(AssetQuote.asset_id == asset_id, col(AssetQuote.public))
-                        .order_by(col(AssetQuote.id).desc()).limit(1)).first()
+    return session.exec(
+        select(AssetQuote)
+        .where(AssetQuote.asset_id == asset_id, col(AssetQuote.public))
+        .order_by(col(AssetQuote.id).desc())
+        .limit(1)
+    ).first()
 
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, key: KeyCookie = None) -> Response:
     principal = _principal(session, key)
     if principal is None:
-        return _login(request, "The saved key is no longer valid; log in again." if key else None,
-                      status_code=401 if key else 200)
-    counts = {"assets": len(session.exec(select(DataAsset.id).where(
-        DataAsset.owner_tenant == principal.tenant)).all())}
+        return _login(
+            request,
+            "The saved key is no longer valid; log in again." if key else None,
+            status_code=401 if key else 200,
+        )
+    counts = {
+        "assets": len(
+            session.exec(
+                select(DataAsset.id).where(DataAsset.owner_tenant == principal.tenant)
+            ).all()
+        )
+    }
     if principal.has_role(*LOAN_ROLES):
-        counts["loans"] = len(credit.list_loans(session, principal.tenant, limit=10_000, after=None)[0])
+        counts["loans"] = len(
+            credit.list_loans(session, principal.tenant, limit=10_000, after=None)[0]
+        )
     if principal.has_role(*DEAL_ROLES):
-        counts["deals"] = len(products.list_securitizations(session, principal.tenant, limit=10_000)[0])
+        counts["deals"] = len(
+            products.list_securitizations(session, principal.tenant, limit=10_000)[0]
+        )
     if principal.has_role(*STRESS_ROLES):
-        counts["stress runs"] = len(risk_service.list_runs(session, tenant=principal.tenant,
-                                                           limit=10_000)[0])
+        counts["stress runs"] = len(
+            risk_service.list_runs(session, tenant=principal.tenant, limit=10_000)[0]
+        )
     return _page("ui_home.html.j2", principal=principal, counts=counts, title="datafin dashboard")
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: SessionDep,
-          api_key: Annotated[str, Form(max_length=200)] = "") -> Response:
+def login(
+    request: Request, session: SessionDep, api_key: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
     """Check the key like a bearer key; keep it in a session cookie (no expiry: it goes
     when the browser closes)."""
     if _principal(session, api_key.strip()) is None:
         return _login(request, "That API key is not valid.", status_code=401)
     response = RedirectResponse("/ui", status_code=303)
-    response.set_cookie(COOKIE, api_key.strip(), httponly=True, samesite="strict", path="/ui",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        api_key.strip(),
+        httponly=True,
+        samesite="strict",
+        path="/ui",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -122,14 +158,19 @@ def assets_page(request: Request, session: SessionDep, key: KeyCookie = None) ->
     principal = _principal(session, key)
     if principal is None:
         return _login(request, status_code=401)
-    rows = session.exec(select(DataAsset).where(DataAsset.owner_tenant == principal.tenant)
-                        .order_by(col(DataAsset.id))).all()
+    rows = session.exec(
+        select(DataAsset)
+        .where(DataAsset.owner_tenant == principal.tenant)
+        .order_by(col(DataAsset.id))
+    ).all()
     items = [{"asset": a, "quote": _latest_quote(session, int(a.id))} for a in rows]  # type: ignore[arg-type]
     return _page("ui_assets.html.j2", principal=principal, items=items, title="Assets")
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)
-def asset_page(asset_id: IntId, request: Request, session: SessionDep, key: KeyCookie = None) -> Response:
+def asset_page(
+    asset_id: IntId, request: Request, session: SessionDep, key: KeyCookie = None
+) -> Response:
     principal = _principal(session, key)
     if principal is None:
         return _login(request, status_code=401)
@@ -146,9 +187,17 @@ def asset_page(asset_id: IntId, request: Request, session: SessionDep, key: KeyC
         doc = json.loads(row.result_json)  # type: ignore[union-attr]
         result, _note = valuation_report._rerun(session, row, doc)  # type: ignore[arg-type]
         income_svg, income_caption = valuation_report.income_chart(session, row, result)  # type: ignore[arg-type]
-    return _page("ui_asset.html.j2", principal=principal, asset=registry.asset_public(asset),
-                 valuations=valuations, latest=latest, quote=_latest_quote(session, asset_id),
-                 income_svg=income_svg, income_caption=income_caption, title=asset.name)
+    return _page(
+        "ui_asset.html.j2",
+        principal=principal,
+        asset=registry.asset_public(asset),
+        valuations=valuations,
+        latest=latest,
+        quote=_latest_quote(session, asset_id),
+        income_svg=income_svg,
+        income_caption=income_caption,
+        title=asset.name,
+    )
 
 
 @router.get("/loans", response_class=HTMLResponse)
@@ -159,13 +208,17 @@ def loans_page(request: Request, session: SessionDep, key: KeyCookie = None) -> 
     if not principal.has_role(*LOAN_ROLES):
         return _forbidden(principal, "loans")
     loans, _ = credit.list_loans(session, principal.tenant, limit=10_000, after=None)
-    items = [{"loan": credit.loan_view(session, ln), "events": credit.loan_events(session, int(ln.id))}  # type: ignore[arg-type]
-             for ln in loans]
+    items = [
+        {"loan": credit.loan_view(session, ln), "events": credit.loan_events(session, int(ln.id))}  # type: ignore[arg-type]
+        for ln in loans
+    ]
     return _page("ui_loans.html.j2", principal=principal, items=items, title="Loans")
 
 
 @router.get("/loans/{loan_id}", response_class=HTMLResponse)
-def loan_page(loan_id: IntId, request: Request, session: SessionDep, key: KeyCookie = None) -> Response:
+def loan_page(
+    loan_id: IntId, request: Request, session: SessionDep, key: KeyCookie = None
+) -> Response:
     principal = _principal(session, key)
     if principal is None:
         return _login(request, status_code=401)
@@ -175,9 +228,14 @@ def loan_page(loan_id: IntId, request: Request, session: SessionDep, key: KeyCoo
         loan = credit.get_loan(session, loan_id, principal.tenant)
     except NotFoundError:
         return _not_found(principal, "loan")
-    return _page("ui_loan.html.j2", principal=principal, loan=credit.loan_view(session, loan),
-                 risk=credit.loan_risk(session, loan), schedule=credit.booked_schedule_rows(loan),
-                 title=f"Loan {loan_id}")
+    return _page(
+        "ui_loan.html.j2",
+        principal=principal,
+        loan=credit.loan_view(session, loan),
+        risk=credit.loan_risk(session, loan),
+        schedule=credit.booked_schedule_rows(loan),
+        title=f"Loan {loan_id}",
+    )
 
 
 @router.get("/deals", response_class=HTMLResponse)
@@ -200,13 +258,21 @@ def stress_runs_page(request: Request, session: SessionDep, key: KeyCookie = Non
     if not principal.has_role(*STRESS_ROLES):
         return _forbidden(principal, "stress runs")
     runs, _ = risk_service.list_runs(session, tenant=principal.tenant, limit=200)
-    return _page("ui_stress_runs.html.j2", principal=principal,
-                 items=[risk_service.run_view(r) for r in runs], title="Stress runs")
+    return _page(
+        "ui_stress_runs.html.j2",
+        principal=principal,
+        items=[risk_service.run_view(r) for r in runs],
+        title="Stress runs",
+    )
 
 
 @router.get("/stress-runs/{run_id}", response_class=HTMLResponse)
-def stress_run_page(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, session: SessionDep,
-                    key: KeyCookie = None) -> Response:
+def stress_run_page(
+    run_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    request: Request,
+    session: SessionDep,
+    key: KeyCookie = None,
+) -> Response:
     principal = _principal(session, key)
     if principal is None:
         return _login(request, status_code=401)
@@ -222,20 +288,40 @@ def stress_run_page(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: R
         from api.reports.stress import MAIN_METRICS, RATIO_METRICS
 
         aggregate = risk_service.results_json(session, run)["aggregate"]
-        rows = [(m, aggregate[m]["base"], aggregate[m]["stressed"]) for m in MAIN_METRICS
-                if m in aggregate and aggregate[m]["base"] is not None
-                and aggregate[m]["stressed"] is not None]
-        chart_svg = charts.stress_metrics(rows, f"{run.scenario_name}: stressed as % of base") if rows else None
+        rows = [
+            (m, aggregate[m]["base"], aggregate[m]["stressed"])
+            for m in MAIN_METRICS
+            if m in aggregate
+            and aggregate[m]["base"] is not None
+            and aggregate[m]["stressed"] is not None
+        ]
+        chart_svg = (
+            charts.stress_metrics(rows, f"{run.scenario_name}: stressed as % of base")
+            if rows
+            else None
+        )
     else:
         RATIO_METRICS = frozenset()  # noqa: N806
-    return _page("ui_stress_run.html.j2", principal=principal, run=view, aggregate=aggregate,
-                 chart_svg=chart_svg, ratio_metrics=RATIO_METRICS, title=f"Stress run {run.scenario_name}")
+    return _page(
+        "ui_stress_run.html.j2",
+        principal=principal,
+        run=view,
+        aggregate=aggregate,
+        chart_svg=chart_svg,
+        ratio_metrics=RATIO_METRICS,
+        title=f"Stress run {run.scenario_name}",
+    )
 
 
 @router.get("/documents/{kind}/{object_id}")
-def document(kind: str, object_id: Annotated[str, Path(max_length=64)], request: Request,
-             session: SessionDep, key: KeyCookie = None,
-             format: Annotated[str | None, Query()] = None) -> Response:
+def document(
+    kind: str,
+    object_id: Annotated[str, Path(max_length=64)],
+    request: Request,
+    session: SessionDep,
+    key: KeyCookie = None,
+    format: Annotated[str | None, Query()] = None,
+) -> Response:
     """A report for the logged-in tenant (the same documents as the API's report routes)."""
     principal = _principal(session, key)
     if principal is None:
@@ -255,6 +341,11 @@ def document(kind: str, object_id: Annotated[str, Path(max_length=64)], request:
     try:
         body, stem = documents.build(kind, session, int(object_id), principal.tenant, fmt)
     except ApiError as exc:  # not found (another tenant's), or a run that has not succeeded
-        return _page("ui_message.html.j2", status_code=exc.status_code, principal=principal,
-                     title="Not available", message=exc.detail)
+        return _page(
+            "ui_message.html.j2",
+            status_code=exc.status_code,
+            principal=principal,
+            title="Not available",
+            message=exc.detail,
+        )
     return render.response(body, fmt, stem)

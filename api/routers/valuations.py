@@ -66,7 +66,9 @@ def create_valuation(
         risk_free_rate=body.risk_free_rate,
         tenant=principal.tenant,
         actor=f"key:{principal.key_id}",
-        publish=service.may_publish(session, asset_id, role=principal.role, tenant=principal.tenant),
+        publish=service.may_publish(
+            session, asset_id, role=principal.role, tenant=principal.tenant
+        ),
     )
     return ValuationOut.model_validate(service.valuation_public(created.row, created.quote))
 
@@ -90,12 +92,20 @@ def list_valuations(
     (or ``Accept``) exports the whole history, one row per valuation."""
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
-        items, _more = service.list_valuations(session, asset_id, limit=EXPORT_MAX_ROWS, after_id=None)
-        return exports.response(exports.valuations_frame(items), fmt, f"asset-{asset_id}-valuations")
+        items, _more = service.list_valuations(
+            session, asset_id, limit=EXPORT_MAX_ROWS, after_id=None
+        )
+        return exports.response(
+            exports.valuations_frame(items), fmt, f"asset-{asset_id}-valuations"
+        )
     after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
     items, more = service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
-    next_cursor = encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
-    return ValuationList(items=[ValuationOut.model_validate(i) for i in items], next_cursor=next_cursor)
+    next_cursor = (
+        encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
+    )
+    return ValuationList(
+        items=[ValuationOut.model_validate(i) for i in items], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -115,8 +125,10 @@ def get_valuation(valuation_id: RowId, principal: Reader, session: SessionDep) -
     response_class=StreamingResponse,
     responses={
         **ERROR_RESPONSES,
-        200: {"description": "An event stream: `event: quote`, `id`, `data` (the quote's JSON).",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "An event stream: `event: quote`, `id`, `data` (the quote's JSON).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
     },
 )
 async def stream_quotes(
@@ -124,9 +136,15 @@ async def stream_quotes(
     principal: Reader,
     since_id: Annotated[
         int | None,
-        Query(ge=0, le=MAX_ROW_ID, description="Replay quotes with a larger id first (default: only new ones)."),
+        Query(
+            ge=0,
+            le=MAX_ROW_ID,
+            description="Replay quotes with a larger id first (default: only new ones).",
+        ),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Close after this many events.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Close after this many events.")
+    ] = None,
     timeout_seconds: Annotated[
         float | None, Query(gt=0, le=3600, description="Close after this many seconds.")
     ] = None,
@@ -155,8 +173,11 @@ async def stream_quotes(
         sub = await hub.subscribe(principal.key_id)
     except streams.TooManyStreams:
         raise HTTPException(
-            status_code=429, detail=f"This API key already has {hub.max_per_key} open quote streams; "
-            "close one first.", headers={"Retry-After": "5"}) from None
+            status_code=429,
+            detail=f"This API key already has {hub.max_per_key} open quote streams; "
+            "close one first.",
+            headers={"Retry-After": "5"},
+        ) from None
     live_from = hub.last_seen or 0
     if last_event_id is not None and last_event_id.isdigit():
         start = int(last_event_id)
@@ -213,9 +234,15 @@ async def stream_quotes(
     )
 
 
-@router.get("/quotes/{asset_id}", response_model=QuoteOut, summary="Latest quote of an asset", responses=ERROR_RESPONSES)
-async def get_quote(asset_id: RowId, request: Request, principal: Reader,
-                    format: exports.FormatQuery = None) -> Any:
+@router.get(
+    "/quotes/{asset_id}",
+    response_model=QuoteOut,
+    summary="Latest quote of an asset",
+    responses=ERROR_RESPONSES,
+)
+async def get_quote(
+    asset_id: RowId, request: Request, principal: Reader, format: exports.FormatQuery = None
+) -> Any:
     """The asset's latest quote: mid, bid, ask, lending value, haircut, validity
     (``?format=csv|xlsx|parquet``: one row). A server process may answer from a cache
     that lags a publication in another process by up to ``QUOTE_CACHE_SECONDS`` (1 s)."""
@@ -228,7 +255,9 @@ async def get_quote(asset_id: RowId, request: Request, principal: Reader,
     return await run_in_threadpool(_quote_from_database, request, asset_id, fmt, cache)
 
 
-def _quote_from_database(request: Request, asset_id: int, fmt: str | None, cache: quote_cache.QuoteCache) -> Any:
+def _quote_from_database(
+    request: Request, asset_id: int, fmt: str | None, cache: quote_cache.QuoteCache
+) -> Any:
     with request.app.state.session_factory() as session:
         quote = service.latest_quote(session, asset_id)
     if fmt is not None:
@@ -239,12 +268,19 @@ def _quote_from_database(request: Request, asset_id: int, fmt: str | None, cache
     return Response(body, media_type="application/json")
 
 
-@router.get("/quotes", response_model=QuoteList, summary="Latest quotes, by category", responses=ERROR_RESPONSES)
+@router.get(
+    "/quotes",
+    response_model=QuoteList,
+    summary="Latest quotes, by category",
+    responses=ERROR_RESPONSES,
+)
 def list_quotes(
     request: Request,
     principal: Reader,
     session: SessionDep,
-    category: Annotated[str | None, Query(max_length=40, description="Only assets of this category.")] = None,
+    category: Annotated[
+        str | None, Query(max_length=40, description="Only assets of this category.")
+    ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: exports.FormatQuery = None,
@@ -253,14 +289,17 @@ def list_quotes(
     ``?format=csv|xlsx|parquet`` (or ``Accept``) exports all of them, one row per asset."""
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
-        items, _more = service.list_latest_quotes(session, category=category, limit=EXPORT_MAX_ROWS,
-                                                  after_asset_id=None)
+        items, _more = service.list_latest_quotes(
+            session, category=category, limit=EXPORT_MAX_ROWS, after_asset_id=None
+        )
         return exports.response(exports.quotes_frame(items), fmt, "quotes")
     after = int_position(decode_cursor(cursor, _secret(request)), "asset_id")
-    items, more = service.list_latest_quotes(session, category=category, limit=limit, after_asset_id=after)
+    items, more = service.list_latest_quotes(
+        session, category=category, limit=limit, after_asset_id=after
+    )
     next_cursor = (
-        encode_cursor({"asset_id": items[-1]["asset_id"]}, _secret(request)) if more and items else None
+        encode_cursor({"asset_id": items[-1]["asset_id"]}, _secret(request))
+        if more and items
+        else None
     )
     return QuoteList(items=[QuoteOut.model_validate(i) for i in items], next_cursor=next_cursor)
-
-

@@ -20,7 +20,9 @@ LATEST_DATE = date(2149, 12, 31)
 
 def _in_range(value: date | None) -> date | None:
     if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+        raise ValueError(
+            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
     return value
 
 
@@ -37,18 +39,54 @@ class BorrowerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="borrower", min_length=1, max_length=200)
-    rating: str | None = Field(default=None, max_length=10, description="AAA, AA, A, BBB, BB, B or CCC.")
-    revenue_based: bool = Field(strict=True, default=False, description="PD = P(DSCR < 1 within the tenor).")
-    pd: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, lt=1.0, description="One-year PD, decimal.")
-    revenue_share: float = Field(strict=True, allow_inf_nan=False, default=1.0, gt=0.0, le=1.0, description="Part of the simulated data cash flow available for debt service.")
-    financial_institution: bool = Field(strict=True, default=False, description="Regulatory LGD 45 % instead of 40 %.")
-    sales_meur: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, description="Annual sales, EUR million (IRB SME adjustment).")
+    rating: str | None = Field(
+        default=None, max_length=10, description="AAA, AA, A, BBB, BB, B or CCC."
+    )
+    revenue_based: bool = Field(
+        strict=True, default=False, description="PD = P(DSCR < 1 within the tenor)."
+    )
+    pd: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="One-year PD, decimal.",
+    )
+    revenue_share: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="Part of the simulated data cash flow available for debt service.",
+    )
+    financial_institution: bool = Field(
+        strict=True, default=False, description="Regulatory LGD 45 % instead of 40 %."
+    )
+    sales_meur: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        gt=0.0,
+        description="Annual sales, EUR million (IRB SME adjustment).",
+    )
     cash_buffer: float | None = Field(
-        strict=True, allow_inf_nan=False, default=None, ge=0.0, le=MAX_AMOUNT,
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        ge=0.0,
+        le=MAX_AMOUNT,
         description="Cash the borrower holds against thin months (liquidity default); default 3 months "
-                    "of the loan's average debt service.")
-    cure_months: int = Field(strict=True, default=3, ge=1, le=24,
-                             description="Consecutive months in arrears that make a default (90 days past due: 3).")
+        "of the loan's average debt service.",
+    )
+    cure_months: int = Field(
+        strict=True,
+        default=3,
+        ge=1,
+        le=24,
+        description="Consecutive months in arrears that make a default (90 days past due: 3).",
+    )
 
     @model_validator(mode="after")
     def _one_pd_source(self) -> BorrowerIn:
@@ -79,8 +117,16 @@ class LoanQuoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     asset_ids: list[Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]] = Field(
-        min_length=1, max_length=20, description="Data assets to pledge.")
-    principal: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=0.0, le=MAX_AMOUNT, description="Requested principal; default the maximum.")
+        min_length=1, max_length=20, description="Data assets to pledge."
+    )
+    principal: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        gt=0.0,
+        le=MAX_AMOUNT,
+        description="Requested principal; default the maximum.",
+    )
     currency: str = Field(min_length=3, max_length=3)
     tenor_months: int = Field(strict=True, ge=1, le=600)
     amortization: Literal["annuity", "linear", "bullet"]
@@ -91,28 +137,79 @@ class LoanQuoteIn(BaseModel):
     as_of: BoundedDate = Field(default=None, description="Valuation date; default today (UTC).")
     start_date: BoundedDate = Field(default=None, description="Disbursement date; default as_of.")
     valuation_id: int | None = Field(
-        strict=True, default=None, ge=1, le=2**63 - 1,
+        strict=True,
+        default=None,
+        ge=1,
+        le=2**63 - 1,
         description="The stored valuation relied on for the asset it values; default each asset's "
-                    "latest on or before as_of. Collateral figures (value, haircut, lending value, "
-                    "paths) come from the record, never from the request.")
-    lgd: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=1.0, description="Override of the regulatory LGD used for capital.")
-    funding_rate: float | None = Field(strict=True, allow_inf_nan=False, default=None, gt=-0.05, lt=1.0, description="Annual funding rate; default from the currency's curve.")
+        "latest on or before as_of. Collateral figures (value, haircut, lending value, "
+        "paths) come from the record, never from the request.",
+    )
+    lgd: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Override of the regulatory LGD used for capital.",
+    )
+    funding_rate: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        gt=-0.05,
+        lt=1.0,
+        description="Annual funding rate; default from the currency's curve.",
+    )
     hurdle_rate: float = Field(strict=True, allow_inf_nan=False, default=0.12, ge=0.0, lt=1.0)
     cost_rate: float = Field(strict=True, allow_inf_nan=False, default=0.005, ge=0.0, lt=1.0)
-    downturn_lgd: bool = Field(strict=True, default=False, description="Apply the downturn mapping to the economic LGD.")
-    distressed_discount: float = Field(strict=True, allow_inf_nan=False, default=0.30, ge=0.0, le=1.0,
-                                       description="Discount of a forced sale of the data asset to its value.")
-    workout_cost: float = Field(strict=True, allow_inf_nan=False, default=0.05, ge=0.0, le=1.0,
-                                description="Collection and legal costs, share of EAD.")
-    time_to_recover_months: int = Field(strict=True, default=12, ge=0, le=120,
-                                        description="Months from default to the recovery cash (discounted at 10 %).")
-    lgd_floor: float = Field(strict=True, allow_inf_nan=False, default=0.15, ge=0.0, le=1.0,
-                             description="Floor of the economic LGD (Basel III A-IRB floor for other physical "
-                                         "collateral, a conservative analogue).")
-    tax_rate: float = Field(strict=True, allow_inf_nan=False, default=0.25, ge=0.0, lt=1.0,
-                            description="Tax on the lender's profit; the hurdle is grossed up to hurdle / (1 - tax).")
+    downturn_lgd: bool = Field(
+        strict=True, default=False, description="Apply the downturn mapping to the economic LGD."
+    )
+    distressed_discount: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=0.30,
+        ge=0.0,
+        le=1.0,
+        description="Discount of a forced sale of the data asset to its value.",
+    )
+    workout_cost: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Collection and legal costs, share of EAD.",
+    )
+    time_to_recover_months: int = Field(
+        strict=True,
+        default=12,
+        ge=0,
+        le=120,
+        description="Months from default to the recovery cash (discounted at 10 %).",
+    )
+    lgd_floor: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Floor of the economic LGD (Basel III A-IRB floor for other physical "
+        "collateral, a conservative analogue).",
+    )
+    tax_rate: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=0.25,
+        ge=0.0,
+        lt=1.0,
+        description="Tax on the lender's profit; the hurdle is grossed up to hurdle / (1 - tax).",
+    )
     policy_exception: PolicyExceptionIn | None = Field(
-        default=None, description="Accept a principal above the policy LTV, with the reason (stored, audited).")
+        default=None,
+        description="Accept a principal above the policy LTV, with the reason (stored, audited).",
+    )
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -144,10 +241,19 @@ class LoanCreateIn(LoanQuoteIn):
 class RevalueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: BoundedDate = Field(default=None, description="Revaluation date: each asset's latest stored "
-                                                          "valuation on or before it; default today.")
-    collateral_value: float | None = Field(strict=True, allow_inf_nan=False, default=None, ge=0.0, le=MAX_AMOUNT,
-                                           description="Use this value instead of revaluing the assets.")
+    as_of: BoundedDate = Field(
+        default=None,
+        description="Revaluation date: each asset's latest stored "
+        "valuation on or before it; default today.",
+    )
+    collateral_value: float | None = Field(
+        strict=True,
+        allow_inf_nan=False,
+        default=None,
+        ge=0.0,
+        le=MAX_AMOUNT,
+        description="Use this value instead of revaluing the assets.",
+    )
     thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
 
 
@@ -193,13 +299,21 @@ class LoanQuoteOut(BaseModel):
     rwa: float
     asset_correlation: float
     rate: RatePartsOut
-    valuation_id: int = Field(description="The valuation relied on (the first pledged asset's; "
-                                          "each asset's is in `assets`).")
-    combined_ltv: float = Field(description="(principal + live pledges on the assets) / collateral value.")
-    policy_ltv: float = Field(description="The policy's combined LTV limit (advance rate x value, capped by "
-                                          "the lending value, over the collateral value).")
+    valuation_id: int = Field(
+        description="The valuation relied on (the first pledged asset's; "
+        "each asset's is in `assets`)."
+    )
+    combined_ltv: float = Field(
+        description="(principal + live pledges on the assets) / collateral value."
+    )
+    policy_ltv: float = Field(
+        description="The policy's combined LTV limit (advance rate x value, capped by "
+        "the lending value, over the collateral value)."
+    )
     policy_exception: str | None = Field(description="Reason of an accepted policy exception.")
-    effective_maturity_years: float = Field(description="Basel effective maturity sum(t CF) / sum(CF), 1..5 years.")
+    effective_maturity_years: float = Field(
+        description="Basel effective maturity sum(t CF) / sum(CF), 1..5 years."
+    )
     pd_tenor: float = Field(description="PD over the tenor from the one-year PD's hazard.")
     expected_loss_tenor: float = Field(description="PD over the tenor x LGD x EAD.")
     lgd_unfloored: float = Field(description="Workout LGD before the floor.")
@@ -268,13 +382,23 @@ class ConsentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lender_tenant: str = Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$",
-                               description="The tenant whose loans may pledge the asset.")
-    amount: float = Field(strict=True, allow_inf_nan=False, gt=0.0, le=MAX_AMOUNT,
-                          description="Most of the asset's lending value that tenant may pledge.")
+    lender_tenant: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^\S(.*\S)?$",
+        description="The tenant whose loans may pledge the asset.",
+    )
+    amount: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        gt=0.0,
+        le=MAX_AMOUNT,
+        description="Most of the asset's lending value that tenant may pledge.",
+    )
     currency: str = Field(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")
     expires_on: Annotated[date, AfterValidator(_in_range)] = Field(
-        description="Last day the consent holds (YYYY-MM-DD).")
+        description="Last day the consent holds (YYYY-MM-DD)."
+    )
 
     @field_validator("currency", mode="before")
     @classmethod

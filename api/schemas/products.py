@@ -35,8 +35,12 @@ class LoanIn(_Strict):
     pd: float = 0.02
     recovery_rate: float = 0.4
     start_date: date | None = Field(
-        None, ge=MIN_DATE, le=MAX_DATE, description="A booked loan: disbursement date; `balance` is then its principal and "
-                          "`term_months` its tenor, and it is pooled at its balance on the cut-off date.")
+        None,
+        ge=MIN_DATE,
+        le=MAX_DATE,
+        description="A booked loan: disbursement date; `balance` is then its principal and "
+        "`term_months` its tenor, and it is pooled at its balance on the cut-off date.",
+    )
     frequency_months: int = Field(1, description="Payment frequency in months: 1, 3, 6 or 12.")
     day_count: str = Field("ACT/365F", description="ACT/365F, ACT/360, 30/360 or ACT/ACT.")
     calendar: str | None = Field(None, description="Payment-date calendar, e.g. China.")
@@ -57,13 +61,21 @@ class PoolIn(_Strict):
     loan_ids: list[str | int] | None = None
     loans: list[LoanIn] | None = None
     receivables: list[ReceivableIn] | None = None
-    discount_rate: float = Field(0.0, description="Annual rate carrying receivables at PV (decimal).")
+    discount_rate: float = Field(
+        0.0, description="Annual rate carrying receivables at PV (decimal)."
+    )
     prepayment_rate: float = Field(0.0, description="Annual CPR, decimal.")
     recovery_lag_months: int = 0
-    collateral_value: float | None = Field(None, description="Appraised value for the borrowing base.")
+    collateral_value: float | None = Field(
+        None, description="Appraised value for the borrowing base."
+    )
     cut_off_date: date | None = Field(
-        None, ge=MIN_DATE, le=MAX_DATE, description="Date the loans are pooled at (their outstanding balance then); "
-                          "default today (UTC) when the pool names `loan_ids`.")
+        None,
+        ge=MIN_DATE,
+        le=MAX_DATE,
+        description="Date the loans are pooled at (their outstanding balance then); "
+        "default today (UTC) when the pool names `loan_ids`.",
+    )
 
 
 class GuaranteeIn(_Strict):
@@ -83,7 +95,9 @@ class TrancheIn(_Strict):
     spread_bp: float | None = Field(None, description="Floating spread over the index, bp.")
     discount_spread_bp: float | None = None
     guarantee: GuaranteeIn | None = None
-    equity: bool = Field(False, description="Most junior class only: it also takes the residual cash.")
+    equity: bool = Field(
+        False, description="Most junior class only: it also takes the residual cash."
+    )
 
 
 class ReserveIn(_Strict):
@@ -108,7 +122,9 @@ class TriggersIn(_Strict):
     dscr: list[DscrTriggerIn] = Field(default_factory=list)
     rapid_amortisation_dscr: float | None = None
     dscr_basis: Literal["interest", "cash"] = "interest"
-    dscr_window: int = Field(3, description="Trailing payment dates the DSCR test sums over (1..24).")
+    dscr_window: int = Field(
+        3, description="Trailing payment dates the DSCR test sums over (1..24)."
+    )
 
 
 class SecuritizationCreate(_Strict):
@@ -125,8 +141,10 @@ class SecuritizationCreate(_Strict):
     triggers: TriggersIn = Field(default_factory=TriggersIn)
     advance_rate: float = 1.0
     clean_up_call: float | None = Field(
-        None, description="Clean-up call: the pool is bought back once its balance is at or below "
-                          "this fraction of the initial balance (e.g. 0.1).")
+        None,
+        description="Clean-up call: the pool is bought back once its balance is at or below "
+        "this fraction of the initial balance (e.g. 0.1).",
+    )
 
 
 class TrancheOut(BaseModel):
@@ -158,31 +176,46 @@ class SecuritizationList(BaseModel):
 class PriceRequest(_Strict):
     """POST /v1/securitizations/{id}/price."""
 
-    paths: int = Field(10_000, ge=1, le=1_000_000,
-                       description="Copula paths (`mc`, `stratified`). Above 200,000 the pricing is "
-                                   "a durable job: the answer is 202 with the job to poll.")
+    paths: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Copula paths (`mc`, `stratified`). Above 200,000 the pricing is "
+        "a durable job: the answer is 202 with the job to poll.",
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1)
     correlation: float = Field(0.15, ge=0.0, lt=1.0)
     method: Literal["mc", "stratified", "lhp", "recursion"] = Field(
-        "mc", description="`mc` plain copula Monte Carlo; `stratified` the same stratified on the "
-                          "common factor with the recursion's maturity-only tranche loss as a "
-                          "control variate (unbiased, lower standard error); `lhp` large pool; "
-                          "`recursion` deterministic loss paths (exact for maturity-only loss "
-                          "allocation only).")
-    as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE,
-                               description="Pricing date; default the pool's cut-off date, else today (UTC).")
-    discount_rate: float = Field(0.02, gt=-1.0, lt=1.0,
-                                 description="Flat zero rate (annual, ACT/365F) of the curve.")
+        "mc",
+        description="`mc` plain copula Monte Carlo; `stratified` the same stratified on the "
+        "common factor with the recursion's maturity-only tranche loss as a "
+        "control variate (unbiased, lower standard error); `lhp` large pool; "
+        "`recursion` deterministic loss paths (exact for maturity-only loss "
+        "allocation only).",
+    )
+    as_of: date | None = Field(
+        None,
+        ge=MIN_DATE,
+        le=MAX_DATE,
+        description="Pricing date; default the pool's cut-off date, else today (UTC).",
+    )
+    discount_rate: float = Field(
+        0.02, gt=-1.0, lt=1.0, description="Flat zero rate (annual, ACT/365F) of the curve."
+    )
     k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
     w: float = Field(0.0, ge=0.0, le=1.0, description="SEC-SA delinquent share.")
     break_even: bool = Field(True, description="Also solve each class's break-even default rate.")
     discount_margin_bp: float | dict[str, float] | None = Field(
-        None, description="Discount margin over the curve (bp, continuously compounded zero spread): "
-                          "one for every class or by class name; default each class's spread "
-                          "(floating) or coupon over the curve's par rate (fixed).")
+        None,
+        description="Discount margin over the curve (bp, continuously compounded zero spread): "
+        "one for every class or by class name; default each class's spread "
+        "(floating) or coupon over the curve's par rate (fixed).",
+    )
     market_price: float | dict[str, float] | None = Field(
-        None, description="Market price per 100 by class name (or one for all): the class's "
-                          "discount margin is solved from it.")
+        None,
+        description="Market price per 100 by class name (or one for all): the class's "
+        "discount margin is solved from it.",
+    )
 
 
 class TrancheFigures(BaseModel):
@@ -200,14 +233,22 @@ class TrancheFigures(BaseModel):
     risk_weight: float
     expected_loss_std_error: float
     break_even_cdr: float | None = Field(
-        None, description="Constant annual default rate at which the class first loses principal.")
-    discount_margin_bp: float = Field(0.0, description="Discount margin the price is taken at (bp).")
-    market_price: float | None = Field(None, description="The market price the margin was solved from.")
+        None, description="Constant annual default rate at which the class first loses principal."
+    )
+    discount_margin_bp: float = Field(
+        0.0, description="Discount margin the price is taken at (bp)."
+    )
+    market_price: float | None = Field(
+        None, description="The market price the margin was solved from."
+    )
     principal_expected_loss: float = Field(
-        0.0, description="Undiscounted write-downs net of PDL cures over the face.")
+        0.0, description="Undiscounted write-downs net of PDL cures over the face."
+    )
     modified_duration: float | None = None
-    duration_basis: str = Field("modified", description="`effective` (curve bump, floating "
-                                                        "classes) or `modified` (at the yield).")
+    duration_basis: str = Field(
+        "modified",
+        description="`effective` (curve bump, floating classes) or `modified` (at the yield).",
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -233,12 +274,15 @@ class DataNotePriceRequest(_Strict):
     term_months: int
     cap: float | None = Field(None, description="Monthly payment cap, major units.")
     floor: float | None = Field(None, description="Monthly payment floor, major units.")
-    issuer_hazard: float = Field(0.0, description="Issuer default intensity per year, besides the "
-                                                  "revenue-linked default.")
+    issuer_hazard: float = Field(
+        0.0, description="Issuer default intensity per year, besides the revenue-linked default."
+    )
     recovery_rate: float = 0.4
     default_threshold: float = Field(
-        0.25, description="The issuer defaults in the first month its revenue falls below this "
-                          "fraction of the first month's mean revenue (0: never).")
+        0.25,
+        description="The issuer defaults in the first month its revenue falls below this "
+        "fraction of the first month's mean revenue (0: never).",
+    )
     paths: int = Field(2_000, ge=1, le=100_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
@@ -258,8 +302,10 @@ class DataNotePriceResult(BaseModel):
     seed: int
     as_of: date
     income_value: float | None = Field(
-        None, description="The asset's income value on the same paths at the same rate (mean of "
-                          "the simulation's path values): a 100 % note without cap never exceeds it.")
+        None,
+        description="The asset's income value on the same paths at the same rate (mean of "
+        "the simulation's path values): a 100 % note without cap never exceeds it.",
+    )
     basis: str = ""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -272,4 +318,6 @@ class JobAccepted(BaseModel):
     kind: str
     status: str
     progress: float
-    ref: str | None = Field(None, description="The object the job works for (e.g. the securitization's id).")
+    ref: str | None = Field(
+        None, description="The object the job works for (e.g. the securitization's id)."
+    )

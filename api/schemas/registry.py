@@ -60,7 +60,9 @@ class Rights(Strict):
     territory: str = Field(min_length=1, max_length=80, examples=["CN"])
     cross_border: bool
     term_months: int | None = Field(
-        None, ge=1, le=600,
+        None,
+        ge=1,
+        le=600,
         description="Remaining term of the rights in months (caps the economic life); null: no stated end.",
     )
 
@@ -227,13 +229,15 @@ class ComparableIn(Strict):
     rights_scope: str = Field(
         max_length=80,
         description=f"Rights acquired: {', '.join(RIGHTS_SCOPES)} (or full), optionally "
-                    "+exclusive and +cross_border, e.g. product_operation+exclusive.",
+        "+exclusive and +cross_border, e.g. product_operation+exclusive.",
         examples=["processing_use", "product_operation+exclusive"],
     )
     annual_revenue: float | None = Field(
-        None, ge=0.0, le=MAX_AMOUNT,
+        None,
+        ge=0.0,
+        le=MAX_AMOUNT,
         description="Revenue of the traded product over the year before the trade, major units of "
-                    "`currency`; with it the market approach prices by revenue multiple.",
+        "`currency`; with it the market approach prices by revenue multiple.",
     )
 
     @field_validator("category")

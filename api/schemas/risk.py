@@ -45,15 +45,26 @@ class StressRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: str | dict[str, Any]
-    paths: int = Field(default=256, ge=16, le=4096,
-                       description="Monte Carlo paths per asset (recorded with the run).")
-    seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1,
-                      description="Root seed (recorded with the run).")
-    as_of: date | None = Field(default=None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
-                               description="Valuation date (default: today), 1901..2149.")
+    paths: int = Field(
+        default=256,
+        ge=16,
+        le=4096,
+        description="Monte Carlo paths per asset (recorded with the run).",
+    )
+    seed: int = Field(
+        default=20_260_101, ge=0, le=2**63 - 1, description="Root seed (recorded with the run)."
+    )
+    as_of: date | None = Field(
+        default=None,
+        ge=EARLIEST_AS_OF,
+        le=LATEST_AS_OF,
+        description="Valuation date (default: today), 1901..2149.",
+    )
     reverse: ReverseStressRequest | None = Field(
-        default=None, description="Optional reverse stress: the scale of the scenario at "
-        "which a limit breaks (reported in the results' `reverse`).")
+        default=None,
+        description="Optional reverse stress: the scale of the scenario at "
+        "which a limit breaks (reported in the results' `reverse`).",
+    )
 
 
 class StressRunAccepted(BaseModel):
@@ -91,11 +102,20 @@ class SensitivitiesRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: int = Field(default=256, ge=16, le=4096,
-                       description="Monte Carlo paths per asset (recorded in the answer).")
+    paths: int = Field(
+        default=256,
+        ge=16,
+        le=4096,
+        description="Monte Carlo paths per asset (recorded in the answer).",
+    )
     seed: int = Field(default=20_260_101, ge=0, le=2**63 - 1)
-    as_of: date | None = Field(default=None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
-                               description="Valuation date (default: today), 1901..2149.")
-    horizon_months: int = Field(default=12, ge=1, le=120,
-                                description="Horizon of the haircut and PD figures.")
+    as_of: date | None = Field(
+        default=None,
+        ge=EARLIEST_AS_OF,
+        le=LATEST_AS_OF,
+        description="Valuation date (default: today), 1901..2149.",
+    )
+    horizon_months: int = Field(
+        default=12, ge=1, le=120, description="Horizon of the haircut and PD figures."
+    )
     bumps: SensitivityBumps = Field(default_factory=SensitivityBumps)

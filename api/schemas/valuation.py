@@ -25,14 +25,20 @@ class ValuationRequest(BaseModel):
 
     as_of: date = Field(description="Valuation date, YYYY-MM-DD.")
     currency: str = Field("CNY", description="ISO 4217 code of the valuation.")
-    paths: int = Field(10_000, ge=1, le=MAX_PATHS, description=f"Monte Carlo paths, 1..{MAX_PATHS:,}; "
-                       "paths times the months simulated at most 6,000,000 per request (422 naming paths).")
+    paths: int = Field(
+        10_000,
+        ge=1,
+        le=MAX_PATHS,
+        description=f"Monte Carlo paths, 1..{MAX_PATHS:,}; "
+        "paths times the months simulated at most 6,000,000 per request (422 naming paths).",
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the Monte Carlo generator.")
     weights: dict[str, float] | None = Field(
         None, description="Reconciliation weights by approach: income, cost, market."
     )
     assumptions: dict[str, Any] | None = Field(
-        None, description="Valuation assumptions (the API contract); every result echoes those used."
+        None,
+        description="Valuation assumptions (the API contract); every result echoes those used.",
     )
     risk_free_rate: float | None = Field(
         None,
@@ -72,23 +78,30 @@ class MethodOut(BaseModel):
     value: float | None = Field(description="The approach's value; null when it could not run.")
     assumptions: dict[str, Any] = Field(default_factory=dict)
     diagnostics: dict[str, Any] = Field(default_factory=dict)
-    unavailable: str | None = Field(None, description="What the approach lacks, when it could not run.")
+    unavailable: str | None = Field(
+        None, description="What the approach lacks, when it could not run."
+    )
     distribution: DistributionOut | None = Field(
-        None, description="The approach's own uncertainty (mean, std, p05, p50, p95).")
+        None, description="The approach's own uncertainty (mean, std, p05, p50, p95)."
+    )
 
 
 class WarningOut(BaseModel):
-    code: str = Field(description="stale_signals, short_history, level_shift, approaches_disagree, "
-                                  "default_assumption, ...")
+    code: str = Field(
+        description="stale_signals, short_history, level_shift, approaches_disagree, "
+        "default_assumption, ..."
+    )
     message: str
 
 
 class ReconciliationOut(BaseModel):
     weights: dict[str, float]
     evidence: dict[str, dict[str, float]] = Field(
-        description="Per approach: sufficiency, cv, precision, evidence (= sufficiency x precision).")
+        description="Per approach: sufficiency, cv, precision, evidence (= sufficiency x precision)."
+    )
     disagreement_ratio: float | None = Field(
-        description="Largest over smallest approach value; null with one approach or when one is zero.")
+        description="Largest over smallest approach value; null with one approach or when one is zero."
+    )
     disagree: bool = False
     weights_given: bool = False
     rationale: str
@@ -120,8 +133,11 @@ class QuoteOut(BaseModel):
     as_of: date
     valid_until: date
     created_at: datetime
-    public: bool = Field(True, description="The exchange's public quote of the asset (valued by its "
-                         "registrar or an admin), or the caller's own figure.")
+    public: bool = Field(
+        True,
+        description="The exchange's public quote of the asset (valued by its "
+        "registrar or an admin), or the caller's own figure.",
+    )
 
 
 class ValuationOut(BaseModel):
@@ -146,9 +162,11 @@ class ValuationOut(BaseModel):
     sensitivities: list[SensitivityOut] = Field(default_factory=list)
     model: ModelOut | None = None
     histogram: dict[str, list[float]] | None = Field(
-        None, description="Weighted histogram of the mixture: edges, density.")
+        None, description="Weighted histogram of the mixture: edges, density."
+    )
     haircut_basis: dict[str, Any] | None = Field(
-        None, description="The quote's haircut parameters and what they rest on.")
+        None, description="The quote's haircut parameters and what they rest on."
+    )
 
 
 class ValuationList(BaseModel):

@@ -98,14 +98,21 @@ PD_FLOOR = 0.0005
 #: when a request gives none: 1-3 year government yields around 2025 (CNY: China 2-year
 #: CGB ~1.5 % plus a bank funding spread; USD: 2-year Treasury ~4 %; EUR: 2-year Bund
 #: ~2 %; others 3 %). A bank passes its own funding_rate in the request.
-DEFAULT_FUNDING_RATES: dict[str, float] = {"CNY": 0.020, "USD": 0.045, "EUR": 0.025, "HKD": 0.040, "GBP": 0.045, "JPY": 0.008}
+DEFAULT_FUNDING_RATES: dict[str, float] = {
+    "CNY": 0.020,
+    "USD": 0.045,
+    "EUR": 0.025,
+    "HKD": 0.040,
+    "GBP": 0.045,
+    "JPY": 0.008,
+}
 DEFAULT_OTHER_FUNDING_RATE = 0.030
 PORTFOLIO_MC_PATHS = 50_000
 #: What each part of the quoted rate is (shown with every quote).
 RATE_BASIS = {
     "funding": "the bank's funding rate to maturity (given, or the currency's flat curve)",
     "expected_loss": "EL spread: hazard of the one-year PD over the payment periods x economic LGD, "
-                     "on the surviving balance",
+    "on the surviving balance",
     "capital": "IRB K (regulatory LGD, effective maturity) x (hurdle / (1 - tax) - funding)",
     "costs": "operating costs per year",
 }
@@ -119,8 +126,9 @@ def today() -> date:
 
 def funding_curve(as_of: date, currency: str) -> MarketData:
     rate = DEFAULT_FUNDING_RATES.get(currency, DEFAULT_OTHER_FUNDING_RATE)
-    return MarketData.flat_rate(as_of, rate, currency=currency, day_count=DayCount.ACT_365F,
-                                compounding=Compounding.ANNUAL)
+    return MarketData.flat_rate(
+        as_of, rate, currency=currency, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
 
 
 def _money(amount: float, currency: str) -> Decimal:
@@ -168,7 +176,11 @@ class AssetCollateral:
 
 
 def relied_on_valuation(
-    session: Session, asset_id: int, *, as_of: date, valuation_id: int | None = None,
+    session: Session,
+    asset_id: int,
+    *,
+    as_of: date,
+    valuation_id: int | None = None,
     tenant: str | None = None,
 ) -> tuple[Valuation, AssetQuote]:
     """The stored valuation (and its quote) a loan on ``asset_id`` relies on.
@@ -184,32 +196,41 @@ def relied_on_valuation(
         (field ``valuation_id``) the named valuation is of another asset or dated after
         ``as_of``, or the asset has no stored valuation yet.
     """
-    visible = (sa.or_(col(AssetQuote.public), col(Valuation.tenant) == tenant) if tenant is not None
-               else sa.true())
+    visible = (
+        sa.or_(col(AssetQuote.public), col(Valuation.tenant) == tenant)
+        if tenant is not None
+        else sa.true()
+    )
     if valuation_id is not None:
         row = session.exec(
-            select(Valuation).join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
+            select(Valuation)
+            .join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
             .where(col(Valuation.id) == int(valuation_id), visible)
         ).first()
         if row is None or row.asset_id != asset_id:
             raise InvalidInputError(
                 f"The `valuation_id` {valuation_id} is not a valuation of asset {asset_id}.",
-                field="valuation_id")
+                field="valuation_id",
+            )
         if row.as_of > as_of:
             raise InvalidInputError(
                 f"The `valuation_id` {valuation_id} is dated {row.as_of}, after the loan's as_of {as_of}.",
-                field="valuation_id")
+                field="valuation_id",
+            )
     else:
         row = session.exec(
-            select(Valuation).join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
+            select(Valuation)
+            .join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
             .where(Valuation.asset_id == asset_id, col(Valuation.as_of) <= as_of, visible)
-            .order_by(col(Valuation.as_of).desc(), col(Valuation.id).desc()).limit(1)
+            .order_by(col(Valuation.as_of).desc(), col(Valuation.id).desc())
+            .limit(1)
         ).first()
         if row is None:
             raise InvalidInputError(
                 f"Asset {asset_id} has no stored valuation on or before {as_of}: value it first "
                 f"(POST /v1/assets/{asset_id}/valuations), or name one with `valuation_id`.",
-                field="valuation_id")
+                field="valuation_id",
+            )
     quote = session.exec(select(AssetQuote).where(AssetQuote.valuation_id == row.id)).first()
     if quote is None:  # pragma: no cover - written with the valuation
         raise NotFoundError(f"The valuation {row.id} has no quote.")
@@ -230,8 +251,13 @@ def _replay_plan(session: Session, row: Valuation) -> Callable[[], Any]:
 
     def run() -> Any:
         result, _market = run_valuation(
-            inputs, as_of=as_of, currency=currency, paths=paths, seed=seed,
-            weights=request.get("weights"), assumptions=doc.get("assumptions") or None,
+            inputs,
+            as_of=as_of,
+            currency=currency,
+            paths=paths,
+            seed=seed,
+            weights=request.get("weights"),
+            assumptions=doc.get("assumptions") or None,
             risk_free_rate=request.get("risk_free_rate"),
         )
         return result
@@ -240,8 +266,14 @@ def _replay_plan(session: Session, row: Valuation) -> Callable[[], Any]:
 
 
 def assess_assets(
-    session: Session, asset_ids: Sequence[int], *, as_of: date, currency: str,
-    valuation_id: int | None = None, policy: AdvancePolicy | None = None, for_pledge: bool = True,
+    session: Session,
+    asset_ids: Sequence[int],
+    *,
+    as_of: date,
+    currency: str,
+    valuation_id: int | None = None,
+    policy: AdvancePolicy | None = None,
+    for_pledge: bool = True,
     tenant: str | None = None,
 ) -> list[AssetCollateral]:
     """Each pledged asset's value, haircut, lending value and capacity, from its stored valuation.
@@ -258,7 +290,9 @@ def assess_assets(
     open: only the stored figures are used.
     """
     pol = policy or AdvancePolicy()
-    reads: list[tuple[DataAsset, Valuation, AssetQuote, float | None, Callable[[], Any] | None]] = []
+    reads: list[
+        tuple[DataAsset, Valuation, AssetQuote, float | None, Callable[[], Any] | None]
+    ] = []
     pledged = pledged_amounts(session, list(asset_ids))
     own = pledged_by_tenant(session, list(asset_ids), tenant) if tenant is not None else pledged
     named_for: int | None = None
@@ -267,7 +301,9 @@ def assess_assets(
         if named is None or int(named.asset_id) not in {int(a) for a in asset_ids}:
             raise InvalidInputError(
                 f"The `valuation_id` {valuation_id} is not a valuation of a pledged asset "
-                f"({', '.join(str(a) for a in asset_ids)}).", field="valuation_id")
+                f"({', '.join(str(a) for a in asset_ids)}).",
+                field="valuation_id",
+            )
         named_for = int(named.asset_id)
     for aid in asset_ids:
         asset = session.get(DataAsset, int(aid))
@@ -281,14 +317,20 @@ def assess_assets(
             raise InvalidInputError(
                 f"The `rights.holding` of asset {aid} must be true to pledge it: the registrant "
                 "holds no data-resource holding right, so it cannot grant a pledge.",
-                field="rights.holding")
+                field="rights.holding",
+            )
         row, quote = relied_on_valuation(
-            session, int(aid), as_of=as_of, valuation_id=valuation_id if named_for == int(aid) else None,
-            tenant=tenant)
+            session,
+            int(aid),
+            as_of=as_of,
+            valuation_id=valuation_id if named_for == int(aid) else None,
+            tenant=tenant,
+        )
         if row.currency != currency:
             raise InvalidInputError(
                 f"The valuation {row.id} of asset {aid} is in {row.currency}; the loan is in {currency}.",
-                field="currency")
+                field="currency",
+            )
         consent: float | None = None
         if for_pledge and tenant is not None and asset.owner_tenant != tenant:
             granted = consented_amount(session, int(aid), tenant, as_of, currency)
@@ -296,9 +338,12 @@ def assess_assets(
                 raise ForbiddenError(
                     f"Asset {aid} belongs to another tenant, whose registrar has not consented to a "
                     f"pledge by your tenant in {currency} valid on {as_of} "
-                    f"(POST /v1/assets/{aid}/consents, by the owner).")
+                    f"(POST /v1/assets/{aid}/consents, by the owner)."
+                )
             consent = float(granted)
-        reads.append((asset, row, quote, consent, _replay_plan(session, row) if for_pledge else None))
+        reads.append(
+            (asset, row, quote, consent, _replay_plan(session, row) if for_pledge else None)
+        )
     if for_pledge:
         # every read is done: end the read transaction so the simulations below hold no
         # database connection (a quote or an origination then writes in a short transaction)
@@ -322,13 +367,25 @@ def assess_assets(
         haircut = float(quote.haircut)
         lv = float(quote.lending_value)
         adv = pol.advance_rate(asset.category)
-        out.append(AssetCollateral(
-            asset=asset, value=value, haircut=haircut, lending_value=lv, advance_rate=adv,
-            max_loan=min(adv * value, lv), pledged=float(pledged.get(aid, Decimal(0))), value_0_sim=v0_sim,
-            revenue=revenue, sim=sim, valuation_id=int(row.id),  # type: ignore[arg-type]
-            paths=int(row.paths), seed=int(row.seed),
-            pledged_own=float(own.get(aid, Decimal(0))), consent=consent,
-        ))
+        out.append(
+            AssetCollateral(
+                asset=asset,
+                value=value,
+                haircut=haircut,
+                lending_value=lv,
+                advance_rate=adv,
+                max_loan=min(adv * value, lv),
+                pledged=float(pledged.get(aid, Decimal(0))),
+                value_0_sim=v0_sim,
+                revenue=revenue,
+                sim=sim,
+                valuation_id=int(row.id),  # type: ignore[arg-type]
+                paths=int(row.paths),
+                seed=int(row.seed),
+                pledged_own=float(own.get(aid, Decimal(0))),
+                consent=consent,
+            )
+        )
     return out
 
 
@@ -404,7 +461,9 @@ class LoanAnalytics:
         return 1.0 - self.lending_value / v if v > 0 else 1.0
 
 
-def max_principal(collateral: Sequence[AssetCollateral], pledged: dict[int, Decimal] | None = None) -> float:
+def max_principal(
+    collateral: Sequence[AssetCollateral], pledged: dict[int, Decimal] | None = None
+) -> float:
     """Policy maximum: the advance-rate room left on every asset, ``sum max(0, adv x LV - pledged)``,
     each no more than the owner's consent left on another tenant's asset."""
     total = 0.0
@@ -429,8 +488,16 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
     if start < as_of:
         raise InvalidInputError("The `start_date` must not be before `as_of`.", field="start_date")
     # validate the loan terms before any heavy work (errors name the field)
-    probe = loan_terms(1.0, 0.05, start, body.tenor_months, body.amortization, body.frequency_months,
-                       body.day_count, body.calendar)
+    probe = loan_terms(
+        1.0,
+        0.05,
+        start,
+        body.tenor_months,
+        body.amortization,
+        body.frequency_months,
+        body.day_count,
+        body.calendar,
+    )
     if body.borrower.rating is not None:
         try:
             rating_pd: float | None = pd_from_rating(body.borrower.rating)
@@ -441,8 +508,14 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
         rating_pd, given_source = float(body.borrower.pd), "given"
     else:
         rating_pd, given_source = None, "revenue"
-    collateral = assess_assets(session, body.asset_ids, as_of=as_of, currency=currency,
-                               valuation_id=body.valuation_id, tenant=tenant)
+    collateral = assess_assets(
+        session,
+        body.asset_ids,
+        as_of=as_of,
+        currency=currency,
+        valuation_id=body.valuation_id,
+        tenant=tenant,
+    )
     room = max_principal(collateral)
     prior = sum(c.pledged for c in collateral)
     principal = float(body.principal) if body.principal is not None else room
@@ -457,7 +530,8 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
             f"{(principal + prior) / value_total:.2%} (with {prior:,.2f} already pledged on these assets) "
             f"is above the policy LTV {limit_ltv:.2%} (advance rate x value, capped by the lending value). "
             "Lower it, or set `policy_exception` with a reason.",
-            field="principal")
+            field="principal",
+        )
     maturity = probe.maturity_date
     t_mat = max((maturity - as_of).days / 365.0, 1.0 / 365.0)
     if body.funding_rate is not None:
@@ -468,12 +542,24 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
     # the contractual rate depends on PD and LGD, which for a revenue-based borrower depend
     # on the debt service, which depends on the rate: iterate to a fixed point
     rate = funding + 0.03
-    lgd_reg = regulatory_lgd(financial_institution=body.borrower.financial_institution, override=body.lgd)
+    lgd_reg = regulatory_lgd(
+        financial_institution=body.borrower.financial_institution, override=body.lgd
+    )
     revenue = sum(c.revenue for c in collateral) * body.borrower.revenue_share
     months_sim = revenue.shape[1]
     for _ in range(6):
-        sched = terms_schedule(loan_terms(principal, rate, start, body.tenor_months, body.amortization,
-                                          body.frequency_months, body.day_count, body.calendar))
+        sched = terms_schedule(
+            loan_terms(
+                principal,
+                rate,
+                start,
+                body.tenor_months,
+                body.amortization,
+                body.frequency_months,
+                body.day_count,
+                body.calendar,
+            )
+        )
         pay_month = np.array([_months_after(as_of, d) for d in sched["date"]])
         if pay_month.max() > months_sim:
             raise InvalidInputError(
@@ -489,8 +575,12 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
         # outstanding (EAD) at each month: the opening balance of the period the month falls in
         period_of_month = np.searchsorted(pay_month, np.arange(1, ds.size + 1), side="left")
         month_ead = opening[np.minimum(period_of_month, opening.size - 1)]
-        liq = liquidity_default(revenue, ds, cash_buffer=body.borrower.cash_buffer,
-                                cure_months=body.borrower.cure_months)
+        liq = liquidity_default(
+            revenue,
+            ds,
+            cash_buffer=body.borrower.cash_buffer,
+            cure_months=body.borrower.cure_months,
+        )
         default_month = liq.default_month  # 0-based month column, -1 none
         if rating_pd is not None:
             pd_1y, pd_source, pd_se = rating_pd, given_source, None
@@ -514,9 +604,14 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
         else:
             defaulted = liq.defaulted
         workout = workout_lgd(
-            ead_path, coll, defaulted, prior_claims=prior,
-            distressed_discount=body.distressed_discount, liquidation_cost=LIQUIDATION_COST,
-            workout_cost=body.workout_cost, time_to_recover_months=body.time_to_recover_months,
+            ead_path,
+            coll,
+            defaulted,
+            prior_claims=prior,
+            distressed_discount=body.distressed_discount,
+            liquidation_cost=LIQUIDATION_COST,
+            workout_cost=body.workout_cost,
+            time_to_recover_months=body.time_to_recover_months,
             lgd_floor=body.lgd_floor,
         )
         lgd_econ = downturn_lgd(workout.lgd) if body.downturn_lgd else workout.lgd
@@ -524,8 +619,16 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
         m_eff = effective_maturity(t_pay, (sched["interest"] + sched["principal"]).to_numpy())
         k_cap = float(irb_capital(pd_1y, lgd_reg, m_eff, body.borrower.sales_meur))
         pd_tenor, el_rate = tenor_expected_loss(pd_1y, lgd_econ, t_pay, opening)
-        pricing = price_loan(pd_1y, lgd_econ, k_cap, funding, hurdle_rate=body.hurdle_rate,
-                             cost_rate=body.cost_rate, tax_rate=body.tax_rate, expected_loss_rate=el_rate)
+        pricing = price_loan(
+            pd_1y,
+            lgd_econ,
+            k_cap,
+            funding,
+            hurdle_rate=body.hurdle_rate,
+            cost_rate=body.cost_rate,
+            tax_rate=body.tax_rate,
+            expected_loss_rate=el_rate,
+        )
         if abs(pricing.total - rate) < 1e-10:
             break
         rate = pricing.total
@@ -534,21 +637,30 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
     if exception is not None and principal > room * (1 + 1e-12):
         warnings.append(
             f"principal {principal:,.2f} exceeds the policy maximum {room:,.2f}: policy exception "
-            f"({exception})")
+            f"({exception})"
+        )
     if workout.n_default_paths == 0 and rating_pd is None:
-        warnings.append("no simulated path defaults: LGD is the workout formula over every path, floored")
+        warnings.append(
+            "no simulated path defaults: LGD is the workout formula over every path, floored"
+        )
     if prior > 0:
-        warnings.append(f"{prior:,.2f} already pledged on these assets ranks ahead of this loan in recovery")
+        warnings.append(
+            f"{prior:,.2f} already pledged on these assets ranks ahead of this loan in recovery"
+        )
     if rating_pd is None:
-        buffer = "given" if body.borrower.cash_buffer is not None else "3 months of average debt service"
+        buffer = (
+            "given" if body.borrower.cash_buffer is not None else "3 months of average debt service"
+        )
         pd_definition = (
             f"liquidity default on the revenue paths: cash buffer ({buffer}) exhausted and arrears "
             f"for {body.borrower.cure_months} months (cure period); PD over the tenor annualised at "
-            "a constant hazard")
+            "a constant hazard"
+        )
     else:
         pd_definition = (
             f"one-year PD from the {pd_source}; for LGD the default paths are the worst "
-            f"{pd_1y:.2%} of revenue paths by their lowest monthly debt-service coverage")
+            f"{pd_1y:.2%} of revenue paths by their lowest monthly debt-service coverage"
+        )
     lgd_definition = (
         f"workout LGD on the default paths: collateral at default x (1 - distressed discount "
         f"{body.distressed_discount:.0%}) x (1 - liquidation cost {LIQUIDATION_COST:.0%}) discounted over "
@@ -558,16 +670,37 @@ def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
         + ("; downturn mapping applied" if body.downturn_lgd else "")
     )
     return LoanAnalytics(
-        principal=principal, currency=currency, as_of=as_of, start_date=start, collateral=collateral,
-        schedule=sched, pd=pd_1y, pd_source=pd_source, pd_std_error=pd_se, lgd=lgd_econ,
-        lgd_economic=lgd_econ, lgd_regulatory=lgd_reg, ead=ead,
-        expected_loss=pd_1y * lgd_econ * ead, capital_k=k_cap, capital=k_cap * ead,
+        principal=principal,
+        currency=currency,
+        as_of=as_of,
+        start_date=start,
+        collateral=collateral,
+        schedule=sched,
+        pd=pd_1y,
+        pd_source=pd_source,
+        pd_std_error=pd_se,
+        lgd=lgd_econ,
+        lgd_economic=lgd_econ,
+        lgd_regulatory=lgd_reg,
+        ead=ead,
+        expected_loss=pd_1y * lgd_econ * ead,
+        capital_k=k_cap,
+        capital=k_cap * ead,
         rwa=risk_weighted_assets(k_cap, ead),
         correlation=float(asset_correlation(pd_1y, body.borrower.sales_meur)),
-        rate=pricing.as_dict(), warnings=warnings, paths=collateral[0].paths, seed=collateral[0].seed,
-        effective_maturity_years=m_eff, pd_tenor=pd_tenor, expected_loss_tenor=pd_tenor * lgd_econ * ead,
-        lgd_unfloored=workout.unfloored, lgd_floor=workout.floor, prior_pledged=prior,
-        policy_exception=exception, pd_definition=pd_definition, lgd_definition=lgd_definition,
+        rate=pricing.as_dict(),
+        warnings=warnings,
+        paths=collateral[0].paths,
+        seed=collateral[0].seed,
+        effective_maturity_years=m_eff,
+        pd_tenor=pd_tenor,
+        expected_loss_tenor=pd_tenor * lgd_econ * ead,
+        lgd_unfloored=workout.unfloored,
+        lgd_floor=workout.floor,
+        prior_pledged=prior,
+        policy_exception=exception,
+        pd_definition=pd_definition,
+        lgd_definition=lgd_definition,
     )
 
 
@@ -575,26 +708,56 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
     """The quote response (the API contract fields plus per-asset detail)."""
     v = a.collateral_value
     return {
-        "currency": a.currency, "as_of": a.as_of, "principal": a.principal,
-        "lending_value": a.lending_value, "haircut": a.haircut, "max_principal": a.max_principal,
-        "collateral_value": v, "ltv": a.principal / v if v > 0 else math.inf,
-        "pd": a.pd, "pd_source": a.pd_source, "pd_std_error": a.pd_std_error, "lgd": a.lgd,
-        "lgd_regulatory": a.lgd_regulatory, "ead": a.ead, "expected_loss": a.expected_loss,
-        "capital": a.capital, "capital_k": a.capital_k, "rwa": a.rwa, "asset_correlation": a.correlation,
-        "rate": a.rate, "valuation_id": a.valuation_id,
-        "combined_ltv": a.combined_ltv, "policy_ltv": a.policy_ltv, "policy_exception": a.policy_exception,
-        "effective_maturity_years": a.effective_maturity_years, "pd_tenor": a.pd_tenor,
-        "expected_loss_tenor": a.expected_loss_tenor, "lgd_unfloored": a.lgd_unfloored,
-        "lgd_floor": a.lgd_floor, "pd_definition": a.pd_definition, "lgd_definition": a.lgd_definition,
+        "currency": a.currency,
+        "as_of": a.as_of,
+        "principal": a.principal,
+        "lending_value": a.lending_value,
+        "haircut": a.haircut,
+        "max_principal": a.max_principal,
+        "collateral_value": v,
+        "ltv": a.principal / v if v > 0 else math.inf,
+        "pd": a.pd,
+        "pd_source": a.pd_source,
+        "pd_std_error": a.pd_std_error,
+        "lgd": a.lgd,
+        "lgd_regulatory": a.lgd_regulatory,
+        "ead": a.ead,
+        "expected_loss": a.expected_loss,
+        "capital": a.capital,
+        "capital_k": a.capital_k,
+        "rwa": a.rwa,
+        "asset_correlation": a.correlation,
+        "rate": a.rate,
+        "valuation_id": a.valuation_id,
+        "combined_ltv": a.combined_ltv,
+        "policy_ltv": a.policy_ltv,
+        "policy_exception": a.policy_exception,
+        "effective_maturity_years": a.effective_maturity_years,
+        "pd_tenor": a.pd_tenor,
+        "expected_loss_tenor": a.expected_loss_tenor,
+        "lgd_unfloored": a.lgd_unfloored,
+        "lgd_floor": a.lgd_floor,
+        "pd_definition": a.pd_definition,
+        "lgd_definition": a.lgd_definition,
         "rate_basis": RATE_BASIS,
         "assets": [
-            {"asset_id": int(c.asset.id), "valuation_id": c.valuation_id,  # type: ignore[arg-type]
-             "category": c.asset.category, "value": c.value,
-             "haircut": c.haircut, "lending_value": c.lending_value, "advance_rate": c.advance_rate,
-             "max_loan": c.max_loan, "pledged": c.pledged_own, "available_capacity": c.available}
+            {
+                "asset_id": int(c.asset.id),
+                "valuation_id": c.valuation_id,  # type: ignore[arg-type]
+                "category": c.asset.category,
+                "value": c.value,
+                "haircut": c.haircut,
+                "lending_value": c.lending_value,
+                "advance_rate": c.advance_rate,
+                "max_loan": c.max_loan,
+                "pledged": c.pledged_own,
+                "available_capacity": c.available,
+            }
             for c in a.collateral
         ],
-        "warnings": a.warnings, "paths": a.paths, "seed": a.seed,
+        "warnings": a.warnings,
+        "paths": a.paths,
+        "seed": a.seed,
     }
 
 
@@ -610,15 +773,24 @@ def quote_loan(session: Session, body: LoanQuoteIn, tenant: str | None = None) -
 
 
 def request_hash(body: LoanCreateIn) -> str:
-    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
 
 
 def _existing_by_key(session: Session, tenant: str, key: str) -> Loan | None:
-    return session.exec(select(Loan).where(Loan.tenant == tenant, Loan.idempotency_key == key)).first()
+    return session.exec(
+        select(Loan).where(Loan.tenant == tenant, Loan.idempotency_key == key)
+    ).first()
 
 
 def originate_loan(
-    session: Session, body: LoanCreateIn, *, tenant: str, actor: str, idempotency_key: str | None = None,
+    session: Session,
+    body: LoanCreateIn,
+    *,
+    tenant: str,
+    actor: str,
+    idempotency_key: str | None = None,
 ) -> tuple[Loan, bool, list[str]]:
     """Originate a loan; returns ``(loan, created, warnings)`` (``created`` False on an idempotent replay).
 
@@ -634,11 +806,15 @@ def originate_loan(
     digest = request_hash(body)
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 200):
-            raise InvalidInputError("The `Idempotency-Key` must have 1 to 200 characters.", field="Idempotency-Key")
+            raise InvalidInputError(
+                "The `Idempotency-Key` must have 1 to 200 characters.", field="Idempotency-Key"
+            )
         prior = _existing_by_key(session, tenant, idempotency_key)
         if prior is not None:
             if prior.request_hash != digest:
-                raise ConflictError("The Idempotency-Key was already used with a different request.")
+                raise ConflictError(
+                    "The Idempotency-Key was already used with a different request."
+                )
             return prior, False, []
     analytics = analyse(session, body, tenant)
     session.rollback()  # end the read transaction before locking
@@ -667,43 +843,92 @@ def originate_loan(
             shares.append((c, amount))
         ccy = analytics.currency
         loan = Loan(
-            tenant=tenant, idempotency_key=idempotency_key, request_hash=digest,
-            borrower=body.borrower.name, currency=ccy, principal=_money(principal, ccy),
-            start_date=analytics.start_date, tenor_months=body.tenor_months, amortization=body.amortization,
-            frequency_months=body.frequency_months, day_count=body.day_count, calendar=body.calendar,
-            annual_rate=analytics.rate["total"], rate_funding=analytics.rate["funding"],
-            rate_expected_loss=analytics.rate["expected_loss"], rate_capital=analytics.rate["capital"],
-            rate_costs=analytics.rate["costs"], pd=analytics.pd, pd_source=analytics.pd_source,
-            rating=body.borrower.rating, lgd=analytics.lgd, lgd_economic=analytics.lgd_economic,
-            lgd_regulatory=analytics.lgd_regulatory, ead=_money(analytics.ead, ccy),
-            expected_loss=_money(analytics.expected_loss, ccy), capital=_money(analytics.capital, ccy),
-            rwa=_money(analytics.rwa, ccy), capital_k=analytics.capital_k,
+            tenant=tenant,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            borrower=body.borrower.name,
+            currency=ccy,
+            principal=_money(principal, ccy),
+            start_date=analytics.start_date,
+            tenor_months=body.tenor_months,
+            amortization=body.amortization,
+            frequency_months=body.frequency_months,
+            day_count=body.day_count,
+            calendar=body.calendar,
+            annual_rate=analytics.rate["total"],
+            rate_funding=analytics.rate["funding"],
+            rate_expected_loss=analytics.rate["expected_loss"],
+            rate_capital=analytics.rate["capital"],
+            rate_costs=analytics.rate["costs"],
+            pd=analytics.pd,
+            pd_source=analytics.pd_source,
+            rating=body.borrower.rating,
+            lgd=analytics.lgd,
+            lgd_economic=analytics.lgd_economic,
+            lgd_regulatory=analytics.lgd_regulatory,
+            ead=_money(analytics.ead, ccy),
+            expected_loss=_money(analytics.expected_loss, ccy),
+            capital=_money(analytics.capital, ccy),
+            rwa=_money(analytics.rwa, ccy),
+            capital_k=analytics.capital_k,
             collateral_value=_money(analytics.collateral_value, ccy),
-            lending_value=_money(analytics.lending_value, ccy), haircut=analytics.haircut,
-            ltv=principal / analytics.collateral_value, asset_correlation=analytics.correlation,
-            status="live", paths=analytics.paths, seed=analytics.seed, as_of=analytics.as_of,
-            valuation_id=analytics.valuation_id, combined_ltv=analytics.combined_ltv,
+            lending_value=_money(analytics.lending_value, ccy),
+            haircut=analytics.haircut,
+            ltv=principal / analytics.collateral_value,
+            asset_correlation=analytics.correlation,
+            status="live",
+            paths=analytics.paths,
+            seed=analytics.seed,
+            as_of=analytics.as_of,
+            valuation_id=analytics.valuation_id,
+            combined_ltv=analytics.combined_ltv,
             effective_maturity_years=analytics.effective_maturity_years,
             policy_exception=analytics.policy_exception,
         )
         session.add(loan)
         session.flush()
         for c, amount in shares:
-            session.add(Pledge(
-                loan_id=loan.id, asset_id=int(c.asset.id), amount=_money(amount, ccy),  # type: ignore[arg-type]
-                asset_value=_money(c.value, ccy), lending_value=_money(c.lending_value, ccy),
-                haircut=c.haircut, currency=ccy, status="live", valuation_id=c.valuation_id,
-            ))
-        session.add(LoanEvent(
-            loan_id=loan.id, kind="origination", as_of=analytics.as_of, ltv=loan.ltv, threshold=None,  # type: ignore[arg-type]
-            collateral_value=loan.collateral_value, outstanding=loan.principal, cure_amount=Decimal(0),
-        ))
-        record_audit(session, actor=actor, action="loan.originate", entity="loan", entity_id=int(loan.id),  # type: ignore[arg-type]
-                     payload={"principal": str(loan.principal), "currency": ccy,
-                              "asset_ids": list(body.asset_ids), "rate": analytics.rate["total"],
-                              "combined_ltv": analytics.combined_ltv,
-                              "policy_exception": analytics.policy_exception},
-                     tenant=tenant)
+            session.add(
+                Pledge(
+                    loan_id=loan.id,
+                    asset_id=int(c.asset.id),
+                    amount=_money(amount, ccy),  # type: ignore[arg-type]
+                    asset_value=_money(c.value, ccy),
+                    lending_value=_money(c.lending_value, ccy),
+                    haircut=c.haircut,
+                    currency=ccy,
+                    status="live",
+                    valuation_id=c.valuation_id,
+                )
+            )
+        session.add(
+            LoanEvent(
+                loan_id=loan.id,
+                kind="origination",
+                as_of=analytics.as_of,
+                ltv=loan.ltv,
+                threshold=None,  # type: ignore[arg-type]
+                collateral_value=loan.collateral_value,
+                outstanding=loan.principal,
+                cure_amount=Decimal(0),
+            )
+        )
+        record_audit(
+            session,
+            actor=actor,
+            action="loan.originate",
+            entity="loan",
+            entity_id=int(loan.id),  # type: ignore[arg-type]
+            payload={
+                "principal": str(loan.principal),
+                "currency": ccy,
+                "asset_ids": list(body.asset_ids),
+                "rate": analytics.rate["total"],
+                "combined_ltv": analytics.combined_ltv,
+                "policy_exception": analytics.policy_exception,
+            },
+            tenant=tenant,
+        )
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
@@ -729,7 +954,9 @@ def get_loan(session: Session, loan_id: int, tenant: str) -> Loan:
     return loan
 
 
-def list_loans(session: Session, tenant: str, *, limit: int, after: int | None) -> tuple[list[Loan], bool]:
+def list_loans(
+    session: Session, tenant: str, *, limit: int, after: int | None
+) -> tuple[list[Loan], bool]:
     q = select(Loan).where(Loan.tenant == tenant)
     if after is not None:
         q = q.where(col(Loan.id) > after)
@@ -738,9 +965,18 @@ def list_loans(session: Session, tenant: str, *, limit: int, after: int | None) 
 
 
 def loan_schedule(loan: Loan) -> pd.DataFrame:
-    return terms_schedule(loan_terms(float(loan.principal), float(loan.annual_rate), loan.start_date,
-                                     loan.tenor_months, loan.amortization, loan.frequency_months,
-                                     loan.day_count, loan.calendar))
+    return terms_schedule(
+        loan_terms(
+            float(loan.principal),
+            float(loan.annual_rate),
+            loan.start_date,
+            loan.tenor_months,
+            loan.amortization,
+            loan.frequency_months,
+            loan.day_count,
+            loan.calendar,
+        )
+    )
 
 
 def outstanding_at(loan: Loan, as_of: date) -> float:
@@ -750,10 +986,14 @@ def outstanding_at(loan: Loan, as_of: date) -> float:
 
 
 def loan_pledges(session: Session, loan_id: int) -> list[Pledge]:
-    return list(session.exec(select(Pledge).where(Pledge.loan_id == loan_id).order_by(col(Pledge.id))).all())
+    return list(
+        session.exec(select(Pledge).where(Pledge.loan_id == loan_id).order_by(col(Pledge.id))).all()
+    )
 
 
-def list_events(session: Session, loan_id: int, *, limit: int, after: int | None) -> tuple[list[LoanEvent], bool]:
+def list_events(
+    session: Session, loan_id: int, *, limit: int, after: int | None
+) -> tuple[list[LoanEvent], bool]:
     q = select(LoanEvent).where(LoanEvent.loan_id == loan_id)
     if after is not None:
         q = q.where(col(LoanEvent.id) > after)
@@ -762,13 +1002,24 @@ def list_events(session: Session, loan_id: int, *, limit: int, after: int | None
 
 
 def loan_events(session: Session, loan_id: int) -> list[LoanEvent]:
-    return list(session.exec(select(LoanEvent).where(LoanEvent.loan_id == loan_id).order_by(col(LoanEvent.id))).all())
+    return list(
+        session.exec(
+            select(LoanEvent).where(LoanEvent.loan_id == loan_id).order_by(col(LoanEvent.id))
+        ).all()
+    )
 
 
 def event_view(e: LoanEvent) -> dict[str, Any]:
-    return {"id": e.id, "kind": e.kind, "as_of": e.as_of, "ltv": e.ltv, "threshold": e.threshold,
-            "collateral_value": float(e.collateral_value), "outstanding": float(e.outstanding),
-            "cure_amount": float(e.cure_amount)}
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "as_of": e.as_of,
+        "ltv": e.ltv,
+        "threshold": e.threshold,
+        "collateral_value": float(e.collateral_value),
+        "outstanding": float(e.outstanding),
+        "cure_amount": float(e.cure_amount),
+    }
 
 
 def loan_view(session: Session, loan: Loan) -> dict[str, Any]:
@@ -776,26 +1027,54 @@ def loan_view(session: Session, loan: Loan) -> dict[str, Any]:
     for k, v in list(data.items()):
         if isinstance(v, Decimal):
             data[k] = float(v)
-    data["rate"] = {"funding": loan.rate_funding, "expected_loss": loan.rate_expected_loss,
-                    "capital": loan.rate_capital, "costs": loan.rate_costs, "total": loan.annual_rate}
-    data["pledges"] = [{"asset_id": p.asset_id, "amount": float(p.amount), "asset_value": float(p.asset_value),
-                        "lending_value": float(p.lending_value), "haircut": p.haircut, "status": p.status,
-                        "valuation_id": p.valuation_id}
-                       for p in loan_pledges(session, int(loan.id))]  # type: ignore[arg-type]
+    data["rate"] = {
+        "funding": loan.rate_funding,
+        "expected_loss": loan.rate_expected_loss,
+        "capital": loan.rate_capital,
+        "costs": loan.rate_costs,
+        "total": loan.annual_rate,
+    }
+    data["pledges"] = [
+        {
+            "asset_id": p.asset_id,
+            "amount": float(p.amount),
+            "asset_value": float(p.asset_value),
+            "lending_value": float(p.lending_value),
+            "haircut": p.haircut,
+            "status": p.status,
+            "valuation_id": p.valuation_id,
+        }
+        for p in loan_pledges(session, int(loan.id))
+    ]  # type: ignore[arg-type]
     return data
 
 
 def loan_risk(session: Session, loan: Loan) -> dict[str, Any]:
     events = loan_events(session, int(loan.id))  # type: ignore[arg-type]
     return {
-        "loan_id": loan.id, "currency": loan.currency, "pd": loan.pd, "pd_source": loan.pd_source,
-        "lgd": loan.lgd, "lgd_regulatory": loan.lgd_regulatory, "ead": float(loan.ead),
-        "expected_loss": float(loan.expected_loss), "capital": float(loan.capital), "capital_k": loan.capital_k,
-        "rwa": float(loan.rwa), "asset_correlation": loan.asset_correlation, "ltv": loan.ltv,
-        "haircut": loan.haircut, "lending_value": float(loan.lending_value),
+        "loan_id": loan.id,
+        "currency": loan.currency,
+        "pd": loan.pd,
+        "pd_source": loan.pd_source,
+        "lgd": loan.lgd,
+        "lgd_regulatory": loan.lgd_regulatory,
+        "ead": float(loan.ead),
+        "expected_loss": float(loan.expected_loss),
+        "capital": float(loan.capital),
+        "capital_k": loan.capital_k,
+        "rwa": float(loan.rwa),
+        "asset_correlation": loan.asset_correlation,
+        "ltv": loan.ltv,
+        "haircut": loan.haircut,
+        "lending_value": float(loan.lending_value),
         "collateral_value": float(loan.collateral_value),
-        "rate": {"funding": loan.rate_funding, "expected_loss": loan.rate_expected_loss,
-                 "capital": loan.rate_capital, "costs": loan.rate_costs, "total": loan.annual_rate},
+        "rate": {
+            "funding": loan.rate_funding,
+            "expected_loss": loan.rate_expected_loss,
+            "capital": loan.rate_capital,
+            "costs": loan.rate_costs,
+            "total": loan.annual_rate,
+        },
         "events": [event_view(e) for e in events],
     }
 
@@ -811,8 +1090,9 @@ def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of:
     pledges = [p for p in loan_pledges(session, int(loan.id)) if p.status == "live"]  # type: ignore[arg-type]
     ids = [p.asset_id for p in pledges]
     totals = pledged_amounts(session, ids)
-    assessed = assess_assets(session, ids, as_of=as_of, currency=loan.currency, for_pledge=False,
-                             tenant=loan.tenant)
+    assessed = assess_assets(
+        session, ids, as_of=as_of, currency=loan.currency, for_pledge=False, tenant=loan.tenant
+    )
     value = 0.0
     for p, c in zip(pledges, assessed, strict=True):
         total = float(totals.get(p.asset_id, Decimal(0))) or float(p.amount)
@@ -820,14 +1100,17 @@ def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of:
     return value
 
 
-def revalue_loan(session: Session, loan: Loan, body: RevalueIn, *, actor: str,
-                 commit: bool = True) -> dict[str, Any]:
+def revalue_loan(
+    session: Session, loan: Loan, body: RevalueIn, *, actor: str, commit: bool = True
+) -> dict[str, Any]:
     """Revalue the collateral, store the new LTV and the events it raises; return them.
     With ``commit=False`` the changes are flushed into the caller's transaction (a bulk
     revaluation commits all its loans at once)."""
     t = body.thresholds
     try:
-        thresholds = MonitoringThresholds(warning=t.warning, margin_call=t.margin_call, liquidation=t.liquidation)
+        thresholds = MonitoringThresholds(
+            warning=t.warning, margin_call=t.margin_call, liquidation=t.liquidation
+        )
     except Exception as exc:  # ConventionError names the field
         raise InvalidInputError(str(exc), field="thresholds") from None
     as_of = body.as_of or today()
@@ -838,29 +1121,60 @@ def revalue_loan(session: Session, loan: Loan, body: RevalueIn, *, actor: str,
     ccy = loan.currency
     ltv_stored = result.ltv if math.isfinite(result.ltv) else 1e9
     try:
-        stored = [LoanEvent(loan_id=loan.id, kind="revaluation", as_of=as_of, ltv=ltv_stored, threshold=None,  # type: ignore[arg-type]
-                            collateral_value=_money(value, ccy), outstanding=_money(outstanding, ccy),
-                            cure_amount=Decimal(0))]
+        stored = [
+            LoanEvent(
+                loan_id=loan.id,
+                kind="revaluation",
+                as_of=as_of,
+                ltv=ltv_stored,
+                threshold=None,  # type: ignore[arg-type]
+                collateral_value=_money(value, ccy),
+                outstanding=_money(outstanding, ccy),
+                cure_amount=Decimal(0),
+            )
+        ]
         for ev in result.events:
-            stored.append(LoanEvent(loan_id=loan.id, kind=ev.kind, as_of=as_of, ltv=ltv_stored,  # type: ignore[arg-type]
-                                    threshold=ev.threshold, collateral_value=_money(value, ccy),
-                                    outstanding=_money(outstanding, ccy), cure_amount=_money(ev.cure_amount, ccy)))
+            stored.append(
+                LoanEvent(
+                    loan_id=loan.id,
+                    kind=ev.kind,
+                    as_of=as_of,
+                    ltv=ltv_stored,  # type: ignore[arg-type]
+                    threshold=ev.threshold,
+                    collateral_value=_money(value, ccy),
+                    outstanding=_money(outstanding, ccy),
+                    cure_amount=_money(ev.cure_amount, ccy),
+                )
+            )
         for s in stored:
             session.add(s)
         loan.ltv = ltv_stored
         loan.collateral_value = _money(value, ccy)
         session.add(loan)
         session.flush()
-        record_audit(session, actor=actor, action="loan.revalue", entity="loan", entity_id=int(loan.id),  # type: ignore[arg-type]
-                     payload={"ltv": ltv_stored, "events": [e.kind for e in result.events]}, tenant=loan.tenant)
+        record_audit(
+            session,
+            actor=actor,
+            action="loan.revalue",
+            entity="loan",
+            entity_id=int(loan.id),  # type: ignore[arg-type]
+            payload={"ltv": ltv_stored, "events": [e.kind for e in result.events]},
+            tenant=loan.tenant,
+        )
         if commit:
             session.commit()
     except BaseException:
         session.rollback()
         raise
-    return {"loan_id": loan.id, "as_of": as_of, "ltv": ltv_stored, "previous_ltv": previous,
-            "collateral_value": value, "outstanding": outstanding,
-            "events": [event_view(e) for e in stored[1:]]}
+    return {
+        "loan_id": loan.id,
+        "as_of": as_of,
+        "ltv": ltv_stored,
+        "previous_ltv": previous,
+        "collateral_value": value,
+        "outstanding": outstanding,
+        "events": [event_view(e) for e in stored[1:]],
+    }
 
 
 def queue_revaluation(session: Session, body: RevalueIn, *, tenant: str, actor: str) -> Any:
@@ -869,12 +1183,22 @@ def queue_revaluation(session: Session, body: RevalueIn, *, tenant: str, actor: 
     from api import jobs
 
     if body.collateral_value is not None:
-        raise InvalidInputError("A bulk revaluation values each loan's own assets: `collateral_value` "
-                                "is for one loan (POST /v1/loans/{id}/revalue).", field="collateral_value")
+        raise InvalidInputError(
+            "A bulk revaluation values each loan's own assets: `collateral_value` "
+            "is for one loan (POST /v1/loans/{id}/revalue).",
+            field="collateral_value",
+        )
     as_of = body.as_of or today()
-    job = jobs.enqueue(session, "loan_revaluation", {
-        "tenant": tenant, "actor": actor, "request": {**body.model_dump(mode="json"), "as_of": as_of.isoformat()}},
-        tenant=tenant)
+    job = jobs.enqueue(
+        session,
+        "loan_revaluation",
+        {
+            "tenant": tenant,
+            "actor": actor,
+            "request": {**body.model_dump(mode="json"), "as_of": as_of.isoformat()},
+        },
+        tenant=tenant,
+    )
     session.commit()
     return job
 
@@ -883,8 +1207,11 @@ def revalue_book(session: Session, tenant: str, body: RevalueIn, *, actor: str) 
     """Revalue every live loan of ``tenant`` (`revalue_loan` on each) in one transaction:
     every loan's new LTV and events are stored together, or none is. Returns the count of
     loans, the events by kind and each loan's figures."""
-    loans = list(session.exec(select(Loan).where(Loan.tenant == tenant, Loan.status == "live")
-                              .order_by(col(Loan.id))).all())
+    loans = list(
+        session.exec(
+            select(Loan).where(Loan.tenant == tenant, Loan.status == "live").order_by(col(Loan.id))
+        ).all()
+    )
     out = []
     try:
         for loan in loans:
@@ -897,25 +1224,50 @@ def revalue_book(session: Session, tenant: str, body: RevalueIn, *, actor: str) 
     for item in out:
         for ev in item["events"]:
             events[ev["kind"]] = events.get(ev["kind"], 0) + 1
-    return {"as_of": (body.as_of or today()).isoformat(), "loans": len(out), "events": events,
-            "revalued": out}
+    return {
+        "as_of": (body.as_of or today()).isoformat(),
+        "loans": len(out),
+        "events": events,
+        "revalued": out,
+    }
 
 
 # ----------------------------------------------------------------------------- portfolio
 
 
 def portfolio_risk_view(
-    session: Session, tenant: str, *, confidence: float, method: str, paths: int = PORTFOLIO_MC_PATHS, seed: int = 0,
+    session: Session,
+    tenant: str,
+    *,
+    confidence: float,
+    method: str,
+    paths: int = PORTFOLIO_MC_PATHS,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """One-factor copula loss of the tenant's live loans (EAD = principal, LGD economic)."""
-    loans = list(session.exec(select(Loan).where(Loan.tenant == tenant, Loan.status == "live").order_by(col(Loan.id))).all())
+    loans = list(
+        session.exec(
+            select(Loan).where(Loan.tenant == tenant, Loan.status == "live").order_by(col(Loan.id))
+        ).all()
+    )
     if not loans:
-        return {"method": method, "confidence": confidence, "currency": None, "n_loans": 0, "exposure": 0.0,
-                "expected_loss": 0.0, "var": 0.0, "es": 0.0, "economic_capital": 0.0, "contributions": []}
+        return {
+            "method": method,
+            "confidence": confidence,
+            "currency": None,
+            "n_loans": 0,
+            "exposure": 0.0,
+            "expected_loss": 0.0,
+            "var": 0.0,
+            "es": 0.0,
+            "economic_capital": 0.0,
+            "contributions": [],
+        }
     currencies = {ln.currency for ln in loans}
     if len(currencies) > 1:
         raise InvalidInputError(
-            f"The book mixes currencies {sorted(currencies)}; portfolio risk needs one currency.", field="currency"
+            f"The book mixes currencies {sorted(currencies)}; portfolio risk needs one currency.",
+            field="currency",
         )
     session.commit()  # the loans are read: no transaction is held while the losses are computed
     pds = np.array([ln.pd for ln in loans])
@@ -925,25 +1277,51 @@ def portfolio_risk_view(
     # Euler contributions by the recursion cost O(n^2) on large books: above
     # MAX_RECURSION_CONTRIBUTIONS loans only the EL contributions are given (ask method=mc)
     contributions_wanted = method != "recursion" or len(loans) <= MAX_RECURSION_CONTRIBUTIONS
-    res = book_risk(pds, eads, lgds, rho, confidence, method, n_paths=paths, seed=seed,
-                    contributions=contributions_wanted)
+    res = book_risk(
+        pds,
+        eads,
+        lgds,
+        rho,
+        confidence,
+        method,
+        n_paths=paths,
+        seed=seed,
+        contributions=contributions_wanted,
+    )
     contributions = []
     for i, ln in enumerate(loans):
-        contributions.append({
-            "loan_id": ln.id, "expected_loss": float(res.el_contributions[i]),
-            "var": None if res.var_contributions is None else float(res.var_contributions[i]),
-            "es": None if res.es_contributions is None else float(res.es_contributions[i]),
-        })
-    return {"method": method, "confidence": confidence, "currency": currencies.pop(), "n_loans": len(loans),
-            "exposure": float(eads.sum()), "expected_loss": res.expected_loss, "var": res.var, "es": res.es,
-            "economic_capital": res.economic_capital, "contributions": contributions,
-            "seed": res.seed, "paths": res.n_paths}
+        contributions.append(
+            {
+                "loan_id": ln.id,
+                "expected_loss": float(res.el_contributions[i]),
+                "var": None if res.var_contributions is None else float(res.var_contributions[i]),
+                "es": None if res.es_contributions is None else float(res.es_contributions[i]),
+            }
+        )
+    return {
+        "method": method,
+        "confidence": confidence,
+        "currency": currencies.pop(),
+        "n_loans": len(loans),
+        "exposure": float(eads.sum()),
+        "expected_loss": res.expected_loss,
+        "var": res.var,
+        "es": res.es,
+        "economic_capital": res.economic_capital,
+        "contributions": contributions,
+        "seed": res.seed,
+        "paths": res.n_paths,
+    }
 
 
 def schedule_rows(sched: pd.DataFrame) -> list[dict[str, Any]]:
     """Model schedule rows as plain values (not rounded)."""
-    return [{"date": d, "interest": float(i), "principal": float(p), "balance": float(b)}
-            for d, i, p, b in sched[["date", "interest", "principal", "balance"]].itertuples(index=False)]
+    return [
+        {"date": d, "interest": float(i), "principal": float(p), "balance": float(b)}
+        for d, i, p, b in sched[["date", "interest", "principal", "balance"]].itertuples(
+            index=False
+        )
+    ]
 
 
 def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
@@ -962,17 +1340,23 @@ def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
     for k, (d, i, p) in enumerate(sched[["date", "interest", "principal"]].itertuples(index=False)):
         repaid = balance if k == n - 1 else min(_money(float(p), ccy), balance)
         balance = balance - repaid
-        rows.append({"date": d, "interest": float(_money(float(i), ccy)), "principal": float(repaid),
-                     "balance": float(balance)})
+        rows.append(
+            {
+                "date": d,
+                "interest": float(_money(float(i), ccy)),
+                "principal": float(repaid),
+                "balance": float(balance),
+            }
+        )
     return rows
-
 
 
 # ------------------------------------------------------------------ pledge consents
 
 
-def grant_consent(session: Session, asset_id: int, body: ConsentIn, *, tenant: str, role: str,
-                  actor: str) -> PledgeConsent:
+def grant_consent(
+    session: Session, asset_id: int, body: ConsentIn, *, tenant: str, role: str, actor: str
+) -> PledgeConsent:
     """The asset's owner (its registrar, or an admin of its tenant) consents that
     ``body.lender_tenant`` may pledge it up to ``body.amount``; audited, committed."""
     asset = session.get(DataAsset, int(asset_id))
@@ -980,23 +1364,44 @@ def grant_consent(session: Session, asset_id: int, body: ConsentIn, *, tenant: s
         # another tenant's asset is not this caller's to give: the same answer as no asset
         raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
     if body.lender_tenant == tenant:
-        raise InvalidInputError("The `lender_tenant` is the owner itself: its own loans need no consent.",
-                                field="lender_tenant")
+        raise InvalidInputError(
+            "The `lender_tenant` is the owner itself: its own loans need no consent.",
+            field="lender_tenant",
+        )
     currency = parse_currency(body.currency)  # 422 naming `currency` for an unknown code
     amount = _money(body.amount, currency)
     if amount <= 0:
         raise InvalidInputError(
             f"The `amount` must be at least one minor unit of {currency} once rounded. Got {body.amount!r}.",
-            field="amount")
-    consent = PledgeConsent(asset_id=int(asset_id), owner_tenant=tenant, lender_tenant=body.lender_tenant,
-                            amount=amount, currency=currency,
-                            expires_on=body.expires_on, created_by=actor)
+            field="amount",
+        )
+    consent = PledgeConsent(
+        asset_id=int(asset_id),
+        owner_tenant=tenant,
+        lender_tenant=body.lender_tenant,
+        amount=amount,
+        currency=currency,
+        expires_on=body.expires_on,
+        created_by=actor,
+    )
     session.add(consent)
     session.flush()
-    record_audit(session, actor=actor, tenant=tenant, action="pledge_consent.grant", entity="pledge_consent",
-                 entity_id=str(consent.id), payload={"asset_id": int(asset_id), "lender_tenant": body.lender_tenant,
-                                                     "amount": str(consent.amount), "currency": currency,
-                                                     "expires_on": body.expires_on, "role": role})
+    record_audit(
+        session,
+        actor=actor,
+        tenant=tenant,
+        action="pledge_consent.grant",
+        entity="pledge_consent",
+        entity_id=str(consent.id),
+        payload={
+            "asset_id": int(asset_id),
+            "lender_tenant": body.lender_tenant,
+            "amount": str(consent.amount),
+            "currency": currency,
+            "expires_on": body.expires_on,
+            "role": role,
+        },
+    )
     session.commit()
     return consent
 
@@ -1006,5 +1411,10 @@ def list_consents(session: Session, asset_id: int, *, tenant: str) -> list[Pledg
     asset = session.get(DataAsset, int(asset_id))
     if asset is None or asset.owner_tenant != tenant:
         raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
-    return list(session.exec(select(PledgeConsent).where(PledgeConsent.asset_id == int(asset_id))
-                             .order_by(col(PledgeConsent.id).desc())).all())
+    return list(
+        session.exec(
+            select(PledgeConsent)
+            .where(PledgeConsent.asset_id == int(asset_id))
+            .order_by(col(PledgeConsent.id).desc())
+        ).all()
+    )

@@ -94,8 +94,9 @@ def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
     }
 
 
-def load_loan_book(session: Session, tenant: str, ids: list[str], *,
-                   currency: str | None = None) -> dict[str, PoolLoan]:
+def load_loan_book(
+    session: Session, tenant: str, ids: list[str], *, currency: str | None = None
+) -> dict[str, PoolLoan]:
     """The caller's live loans among ``ids`` (in ``currency`` when given) as library loans,
     by id; others are absent.
 
@@ -134,7 +135,9 @@ def _int_ids(model: Any) -> bool:
 # -------------------------------------------------------------------------- securitizations
 
 
-def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> tuple[dict[str, Any], Deal]:
+def _resolve_spec(
+    session: Session, body: SecuritizationCreate, tenant: str
+) -> tuple[dict[str, Any], Deal]:
     """The deal spec with its pool resolved to inline loans and receivables, and the Deal."""
     spec = body.model_dump(exclude_none=True, mode="json")
     pool = dict(spec["pool"])
@@ -152,16 +155,26 @@ def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> 
         seen: set[str] = set()
         for i, lid in enumerate(ids):
             if lid in seen:
-                raise InvalidInputError(f"The `pool.loan_ids[{i}]` repeats loan {lid!r}.",
-                                        field=f"pool.loan_ids.{i}")
+                raise InvalidInputError(
+                    f"The `pool.loan_ids[{i}]` repeats loan {lid!r}.", field=f"pool.loan_ids.{i}"
+                )
             seen.add(lid)
             x = book[lid]
-            loans.append({"loan_id": x.loan_id, "balance": x.balance, "annual_rate": x.annual_rate,
-                          "term_months": x.term_months, "amortization": x.amortization, "pd": x.pd,
-                          "recovery_rate": x.recovery_rate,
-                          "start_date": x.start_date.isoformat() if x.start_date else None,
-                          "frequency_months": x.frequency_months, "day_count": x.day_count,
-                          "calendar": x.calendar})
+            loans.append(
+                {
+                    "loan_id": x.loan_id,
+                    "balance": x.balance,
+                    "annual_rate": x.annual_rate,
+                    "term_months": x.term_months,
+                    "amortization": x.amortization,
+                    "pd": x.pd,
+                    "recovery_rate": x.recovery_rate,
+                    "start_date": x.start_date.isoformat() if x.start_date else None,
+                    "frequency_months": x.frequency_months,
+                    "day_count": x.day_count,
+                    "calendar": x.calendar,
+                }
+            )
         # booked loans are pooled at their balance on the cut-off date (today by default);
         # the date is kept in the snapshot, so a price can be reproduced later
         pool.setdefault("cut_off_date", today_utc().isoformat())
@@ -174,28 +187,50 @@ def _resolve_spec(session: Session, body: SecuritizationCreate, tenant: str) -> 
     return spec, deal
 
 
-def create_securitization(session: Session, body: SecuritizationCreate, *, tenant: str,
-                          actor: str) -> tuple[Securitization, list[SecuritizationTranche]]:
+def create_securitization(
+    session: Session, body: SecuritizationCreate, *, tenant: str, actor: str
+) -> tuple[Securitization, list[SecuritizationTranche]]:
     """Validate, resolve the pool, store the deal and its tranches (one transaction, audited)."""
     spec, deal = _resolve_spec(session, body, tenant)
     row = Securitization(
-        tenant=tenant, name=body.name, currency=deal.currency,
-        pool_balance=deal.pool_balance, note_balance=deal.note_balance,
+        tenant=tenant,
+        name=body.name,
+        currency=deal.currency,
+        pool_balance=deal.pool_balance,
+        note_balance=deal.note_balance,
         spec=json.dumps(body.model_dump(exclude_none=True, mode="json"), sort_keys=True),
-        pool_snapshot=json.dumps(spec["pool"], sort_keys=True), created_by=actor,
+        pool_snapshot=json.dumps(spec["pool"], sort_keys=True),
+        created_by=actor,
     )
     session.add(row)
     session.flush()
     tranches = [
-        SecuritizationTranche(securitization_id=row.id, seniority=k, name=t.name, attach=t.attach,
-                              detach=t.detach, balance=t.balance, coupon=t.coupon, spread_bp=t.spread_bp)
+        SecuritizationTranche(
+            securitization_id=row.id,
+            seniority=k,
+            name=t.name,
+            attach=t.attach,
+            detach=t.detach,
+            balance=t.balance,
+            coupon=t.coupon,
+            spread_bp=t.spread_bp,
+        )
         for k, t in enumerate(deal.tranches)
     ]
     session.add_all(tranches)
-    record_audit(session, actor=actor, action="securitization.create", entity="securitization",
-                 entity_id=str(row.id), tenant=tenant,
-                 payload={"name": row.name, "pool_balance": row.pool_balance,
-                          "tranches": [t.name for t in deal.tranches]})
+    record_audit(
+        session,
+        actor=actor,
+        action="securitization.create",
+        entity="securitization",
+        entity_id=str(row.id),
+        tenant=tenant,
+        payload={
+            "name": row.name,
+            "pool_balance": row.pool_balance,
+            "tranches": [t.name for t in deal.tranches],
+        },
+    )
     session.commit()
     return row, tranches
 
@@ -208,8 +243,9 @@ def get_securitization(session: Session, securitization_id: int, tenant: str) ->
     return row
 
 
-def list_securitizations(session: Session, tenant: str, *, limit: int,
-                         after_id: int | None = None) -> tuple[list[Securitization], bool]:
+def list_securitizations(
+    session: Session, tenant: str, *, limit: int, after_id: int | None = None
+) -> tuple[list[Securitization], bool]:
     """The tenant's securitizations by id, a page of ``limit`` after ``after_id``; and
     whether more follow."""
     query = select(Securitization).where(Securitization.tenant == tenant)
@@ -220,22 +256,38 @@ def list_securitizations(session: Session, tenant: str, *, limit: int,
 
 
 def tranches_of(session: Session, securitization_id: int) -> list[SecuritizationTranche]:
-    return list(session.exec(
-        select(SecuritizationTranche)
-        .where(SecuritizationTranche.securitization_id == securitization_id)
-        .order_by(col(SecuritizationTranche.seniority))
-    ).all())
+    return list(
+        session.exec(
+            select(SecuritizationTranche)
+            .where(SecuritizationTranche.securitization_id == securitization_id)
+            .order_by(col(SecuritizationTranche.seniority))
+        ).all()
+    )
 
 
-def securitization_public(row: Securitization, tranches: list[SecuritizationTranche]) -> SecuritizationPublic:
+def securitization_public(
+    row: Securitization, tranches: list[SecuritizationTranche]
+) -> SecuritizationPublic:
     pool = row.pool_dict()
     return SecuritizationPublic(
-        id=row.id, name=row.name, currency=row.currency, pool_balance=row.pool_balance,
+        id=row.id,
+        name=row.name,
+        currency=row.currency,
+        pool_balance=row.pool_balance,
         note_balance=row.note_balance,
         assets=len(pool.get("loans", [])) + len(pool.get("receivables", [])),
-        tranches=[TrancheOut(name=t.name, seniority=t.seniority, attach=t.attach, detach=t.detach,
-                             balance=t.balance, coupon=t.coupon, spread_bp=t.spread_bp)
-                  for t in tranches],
+        tranches=[
+            TrancheOut(
+                name=t.name,
+                seniority=t.seniority,
+                attach=t.attach,
+                detach=t.detach,
+                balance=t.balance,
+                coupon=t.coupon,
+                spread_bp=t.spread_bp,
+            )
+            for t in tranches
+        ],
         created_at=row.created_at,
     )
 
@@ -260,35 +312,61 @@ def pricing_is_job(req: PriceRequest) -> bool:
     return req.method in ("mc", "stratified") and req.paths > SYNC_PRICING_PATHS
 
 
-def queue_pricing(session: Session, securitization_id: int, req: PriceRequest, *,
-                  tenant: str, actor: str) -> Any:
+def queue_pricing(
+    session: Session, securitization_id: int, req: PriceRequest, *, tenant: str, actor: str
+) -> Any:
     """Queue the pricing as a ``securitization_pricing`` job (committed) and return the job;
     ``job.ref`` is the securitization, and the stored pricing run records the job."""
     from api import jobs
 
     row = get_securitization(session, securitization_id, tenant)
-    job = jobs.enqueue(session, "securitization_pricing", {
-        "securitization_id": row.id, "request": req.model_dump(mode="json"), "tenant": tenant,
-        "actor": actor}, ref=str(row.id), tenant=tenant)
+    job = jobs.enqueue(
+        session,
+        "securitization_pricing",
+        {
+            "securitization_id": row.id,
+            "request": req.model_dump(mode="json"),
+            "tenant": tenant,
+            "actor": actor,
+        },
+        ref=str(row.id),
+        tenant=tenant,
+    )
     session.commit()
     return job
 
 
 def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
     """The pricing run a job stored, as the answer of the request (None when absent)."""
-    row = session.exec(select(SecuritizationPricing).where(SecuritizationPricing.job_id == job_id)).first()
+    row = session.exec(
+        select(SecuritizationPricing).where(SecuritizationPricing.job_id == job_id)
+    ).first()
     if row is None:
         return None
     doc = row.result_dict()
-    return PriceResult(id=row.id, securitization_id=row.securitization_id, method=row.method,
-                       paths=row.paths, seed=row.seed, correlation=row.correlation, as_of=row.as_of,
-                       pool_expected_loss=doc["pool_expected_loss"],
-                       expected_loss_basis=doc["expected_loss_basis"],
-                       tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]])
+    return PriceResult(
+        id=row.id,
+        securitization_id=row.securitization_id,
+        method=row.method,
+        paths=row.paths,
+        seed=row.seed,
+        correlation=row.correlation,
+        as_of=row.as_of,
+        pool_expected_loss=doc["pool_expected_loss"],
+        expected_loss_basis=doc["expected_loss_basis"],
+        tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]],
+    )
 
 
-def price_securitization(session: Session, securitization_id: int, req: PriceRequest, *,
-                         tenant: str, actor: str, job_id: int | None = None) -> PriceResult:
+def price_securitization(
+    session: Session,
+    securitization_id: int,
+    req: PriceRequest,
+    *,
+    tenant: str,
+    actor: str,
+    job_id: int | None = None,
+) -> PriceResult:
     """Price every tranche (expected loss, probability of loss, price, fair spread, WAL,
     duration, yield, SEC-SA risk weight); the run is stored with its seed (and ``job_id``
     for a job's pricing: unique, so a retried job stores its run once)."""
@@ -298,47 +376,100 @@ def price_securitization(session: Session, securitization_id: int, req: PriceReq
         deal = deal_of(row)
         as_of = req.as_of or deal.pool.cut_off_date or today_utc()
         market = default_market(as_of, req.discount_rate, deal.currency)
-        res = analyze_deal(deal, market=market, method=req.method, correlation=req.correlation,
-                           n_paths=req.paths, seed=req.seed, k_sa=req.k_sa, w=req.w,
-                           discount_margin_bp=req.discount_margin_bp, market_price=req.market_price)
-        breaks = ([break_even_cdr(deal, k, index_rate=req.discount_rate).cdr
-                   for k in range(len(deal.tranches))] if req.break_even else [None] * len(deal.tranches))
+        res = analyze_deal(
+            deal,
+            market=market,
+            method=req.method,
+            correlation=req.correlation,
+            n_paths=req.paths,
+            seed=req.seed,
+            k_sa=req.k_sa,
+            w=req.w,
+            discount_margin_bp=req.discount_margin_bp,
+            market_price=req.market_price,
+        )
+        breaks = (
+            [
+                break_even_cdr(deal, k, index_rate=req.discount_rate).cdr
+                for k in range(len(deal.tranches))
+            ]
+            if req.break_even
+            else [None] * len(deal.tranches)
+        )
     except ValuationError as exc:
         raise _as_invalid(exc) from None
     figures = [
         TrancheFigures(
-            name=t.name, attach=t.attach, detach=t.detach, balance=t.balance,
-            expected_loss=t.expected_loss, prob_loss=t.prob_loss, price=t.price,
-            fair_spread_bp=_finite(t.fair_spread_bp), wal_years=t.wal_years,
-            duration=_finite(t.duration), yield_rate=_finite(t.yield_rate),
-            risk_weight=t.risk_weight, expected_loss_std_error=t.expected_loss_std_error,
-            break_even_cdr=b, discount_margin_bp=t.discount_margin_bp, market_price=t.market_price,
+            name=t.name,
+            attach=t.attach,
+            detach=t.detach,
+            balance=t.balance,
+            expected_loss=t.expected_loss,
+            prob_loss=t.prob_loss,
+            price=t.price,
+            fair_spread_bp=_finite(t.fair_spread_bp),
+            wal_years=t.wal_years,
+            duration=_finite(t.duration),
+            yield_rate=_finite(t.yield_rate),
+            risk_weight=t.risk_weight,
+            expected_loss_std_error=t.expected_loss_std_error,
+            break_even_cdr=b,
+            discount_margin_bp=t.discount_margin_bp,
+            market_price=t.market_price,
             principal_expected_loss=t.principal_expected_loss,
-            modified_duration=_finite(t.modified_duration), duration_basis=t.duration_basis,
+            modified_duration=_finite(t.modified_duration),
+            duration_basis=t.duration_basis,
         )
         for t, b in zip(res.tranches, breaks, strict=True)
     ]
     pricing = SecuritizationPricing(
-        securitization_id=row.id, tenant=tenant, method=req.method, job_id=job_id,
-        paths=res.n_scenarios if req.method in ("mc", "stratified") else 0, seed=req.seed,
-        correlation=req.correlation, as_of=as_of, created_by=actor,
-        result=json.dumps({"pool_expected_loss": res.pool_expected_loss,
-                           "expected_loss_basis": res.expected_loss_basis,
-                           "discount_rate": req.discount_rate, "k_sa": req.k_sa, "w": req.w,
-                           "tranches": [f.model_dump(by_alias=True) for f in figures]}),
+        securitization_id=row.id,
+        tenant=tenant,
+        method=req.method,
+        job_id=job_id,
+        paths=res.n_scenarios if req.method in ("mc", "stratified") else 0,
+        seed=req.seed,
+        correlation=req.correlation,
+        as_of=as_of,
+        created_by=actor,
+        result=json.dumps(
+            {
+                "pool_expected_loss": res.pool_expected_loss,
+                "expected_loss_basis": res.expected_loss_basis,
+                "discount_rate": req.discount_rate,
+                "k_sa": req.k_sa,
+                "w": req.w,
+                "tranches": [f.model_dump(by_alias=True) for f in figures],
+            }
+        ),
     )
     session.add(pricing)
     session.commit()
-    return PriceResult(id=pricing.id, securitization_id=row.id, method=req.method,
-                       paths=pricing.paths, seed=req.seed, correlation=req.correlation, as_of=as_of,
-                       pool_expected_loss=res.pool_expected_loss,
-                       expected_loss_basis=res.expected_loss_basis, tranches=figures)
+    return PriceResult(
+        id=pricing.id,
+        securitization_id=row.id,
+        method=req.method,
+        paths=pricing.paths,
+        seed=req.seed,
+        correlation=req.correlation,
+        as_of=as_of,
+        pool_expected_loss=res.pool_expected_loss,
+        expected_loss_basis=res.expected_loss_basis,
+        tranches=figures,
+    )
 
 
-def securitization_cashflows(session: Session, securitization_id: int, tenant: str, *,
-                             scenario: str = "base", cdr: float | None = None,
-                             cpr: float | None = None, severity: float | None = None,
-                             discount_rate: float = 0.02) -> tuple[Any, dict[str, Any]]:
+def securitization_cashflows(
+    session: Session,
+    securitization_id: int,
+    tenant: str,
+    *,
+    scenario: str = "base",
+    cdr: float | None = None,
+    cpr: float | None = None,
+    severity: float | None = None,
+    discount_rate: float = 0.02,
+) -> tuple[Any, dict[str, Any]]:
     """The deal's per-class, per-period cash flows (`products.cashflows.deal_cashflows`)
     under the base case or the given CDR / CPR / severity; floating classes index on the
     flat curve at ``discount_rate``. Returns the DataFrame and a description of the run."""
@@ -346,21 +477,33 @@ def securitization_cashflows(session: Session, securitization_id: int, tenant: s
 
     row = get_securitization(session, securitization_id, tenant)
     if scenario != "base":
-        raise InvalidInputError(f"The `scenario` must be 'base' (give `cdr`, `cpr` or `severity` "
-                                f"to change it). Got {scenario!r}.", field="scenario")
+        raise InvalidInputError(
+            f"The `scenario` must be 'base' (give `cdr`, `cpr` or `severity` "
+            f"to change it). Got {scenario!r}.",
+            field="scenario",
+        )
     try:
         deal = deal_of(row)
         start = deal.pool.cut_off_date or row.created_at.date()
-        frame, sc = deal_cashflows(deal, cdr=cdr, cpr=cpr, severity=severity, start=start,
-                                   market=default_market(start, discount_rate, deal.currency))
+        frame, sc = deal_cashflows(
+            deal,
+            cdr=cdr,
+            cpr=cpr,
+            severity=severity,
+            start=start,
+            market=default_market(start, discount_rate, deal.currency),
+        )
     except ValuationError as exc:
         raise _as_invalid(exc) from None
-    meta = {"securitization_id": row.id, "currency": row.currency,
-            "scenario": {"name": sc.name, "cdr": sc.cdr, "cpr": sc.cpr, "severity": sc.severity},
-            "discount_rate": discount_rate,
-            "basis": "one deterministic scenario: constant annual default rate (cdr), prepayment "
-                     "rate (cpr), loss given default (severity; null = each asset's own); base = "
-                     "the pool's balance-weighted PD and its own CPR and recoveries"}
+    meta = {
+        "securitization_id": row.id,
+        "currency": row.currency,
+        "scenario": {"name": sc.name, "cdr": sc.cdr, "cpr": sc.cpr, "severity": sc.severity},
+        "discount_rate": discount_rate,
+        "basis": "one deterministic scenario: constant annual default rate (cdr), prepayment "
+        "rate (cpr), loss given default (severity; null = each asset's own); base = "
+        "the pool's balance-weighted PD and its own CPR and recoveries",
+    }
     return frame, meta
 
 
@@ -370,35 +513,61 @@ def cashflows_json(frame: Any, meta: dict[str, Any]) -> dict[str, Any]:
     for rec in frame.to_dict(orient="records"):
         d = rec.get("date")
         rec["date"] = d.isoformat() if d is not None else None
-        records.append({k: (float(v) if isinstance(v, np.floating) else
-                            int(v) if isinstance(v, np.integer) else v) for k, v in rec.items()})
+        records.append(
+            {
+                k: (
+                    float(v)
+                    if isinstance(v, np.floating)
+                    else int(v)
+                    if isinstance(v, np.integer)
+                    else v
+                )
+                for k, v in rec.items()
+            }
+        )
     return {**meta, "columns": list(frame.columns), "rows": records}
 
 
 def tranche_table(result: PriceResult) -> list[str]:
     """The priced tranches as text lines (the demo prints these)."""
-    head = f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'DM bp':>8}" \
-           f"{'price':>9}{'yield':>8}{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}{'BE CDR':>8}"
+    head = (
+        f"{'class':<6}{'attach':>8}{'detach':>8}{'EL':>10}{'P(loss)':>9}{'DM bp':>8}"
+        f"{'price':>9}{'yield':>8}{'spread bp':>10}{'WAL':>7}{'dur':>7}{'RW':>8}{'BE CDR':>8}"
+    )
     lines = [head]
     for t in result.tranches:
-        spread = f"{t.fair_spread_bp + 0.0:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
+        spread = (
+            f"{t.fair_spread_bp + 0.0:10.1f}" if t.fair_spread_bp is not None else f"{'n/a':>10}"
+        )
         dur = f"{t.duration:6.2f}" if t.duration is not None else f"{'n/a':>6}"
         dur += "e" if t.duration_basis == "effective" else " "
         yld = f"{t.yield_rate:8.2%}" if t.yield_rate is not None else f"{'n/a':>8}"
-        lines.append(f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
-                     f"{t.prob_loss:9.2%}{t.discount_margin_bp:8.0f}{t.price:9.3f}{yld}{spread}"
-                     f"{t.wal_years:7.2f}{dur}{t.risk_weight:8.0%}"
-                     + (f"{t.break_even_cdr:8.1%}" if t.break_even_cdr is not None else f"{'':>8}"))
-    lines.append(f"EL: {result.expected_loss_basis}; price at the curve plus DM; yield from the "
-                 "price on the promised cash; dur 'e' = effective (1 bp curve bump)")
+        lines.append(
+            f"{t.name:<6}{t.attach:8.2%}{t.detach:8.2%}{t.expected_loss:10.4%}"
+            f"{t.prob_loss:9.2%}{t.discount_margin_bp:8.0f}{t.price:9.3f}{yld}{spread}"
+            f"{t.wal_years:7.2f}{dur}{t.risk_weight:8.0%}"
+            + (f"{t.break_even_cdr:8.1%}" if t.break_even_cdr is not None else f"{'':>8}")
+        )
+    lines.append(
+        f"EL: {result.expected_loss_basis}; price at the curve plus DM; yield from the "
+        "price on the promised cash; dur 'e' = effective (1 bp curve bump)"
+    )
     return lines
 
 
 # --------------------------------------------------------------------------- data notes
 
 
-def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str,
-                  discount_rate: float, paths: int, seed: int) -> dict[str, Any]:
+def revenue_paths(
+    session: Session,
+    asset_id: int,
+    *,
+    as_of: date,
+    currency: str,
+    discount_rate: float,
+    paths: int,
+    seed: int,
+) -> dict[str, Any]:
     """Simulated monthly paths of a registered asset from the valuation engine's Monte Carlo
     on its stored signals, costs and comparables: ``gross`` revenue and the ``income`` cash
     flow (the income approach's attributable cash), ``(paths, months)``; the income
@@ -410,18 +579,25 @@ def revenue_paths(session: Session, asset_id: int, *, as_of: date, currency: str
     asset = registry.get_asset(session, asset_id)  # NotFoundError -> 404
     profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
     market = default_market(as_of, discount_rate, currency)
-    signals, costs = registry.signals_frame(session, asset_id), registry.costs_frame(session, asset_id)
+    signals, costs = (
+        registry.signals_frame(session, asset_id),
+        registry.costs_frame(session, asset_id),
+    )
     comparables = registry.comparables_frame(session, category=asset.category)
     session.commit()  # inputs read: no transaction is held while the paths are simulated
-    valuation = value_asset(signals, costs, comparables, profile, as_of, market, paths, seed, currency=currency)
+    valuation = value_asset(
+        signals, costs, comparables, profile, as_of, market, paths, seed, currency=currency
+    )
     sim = valuation.simulation
     assert sim is not None
     income = valuation.methods["income"].assumptions if "income" in valuation.methods else {}
-    return {"gross": np.asarray(sim.gross_revenue(), dtype=np.float64),
-            "income": np.asarray(sim.revenue, dtype=np.float64),
-            "discount_factors": np.asarray(sim.discount_factors, dtype=np.float64),
-            "income_value": float(sim.values.mean()),
-            "basis": str(income.get("discounting", "the income approach's discount factors"))}
+    return {
+        "gross": np.asarray(sim.gross_revenue(), dtype=np.float64),
+        "income": np.asarray(sim.revenue, dtype=np.float64),
+        "discount_factors": np.asarray(sim.discount_factors, dtype=np.float64),
+        "income_value": float(sim.values.mean()),
+        "basis": str(income.get("discounting", "the income approach's discount factors")),
+    }
 
 
 def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNotePriceResult:
@@ -429,36 +605,70 @@ def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNote
     income cash flow, discounted as its income approach discounts."""
     as_of = req.as_of or today_utc()
     try:
-        note = DataRevenueNote(share=req.share, term_months=req.term_months, cap=req.cap,
-                               floor=req.floor, issuer_hazard=req.issuer_hazard,
-                               recovery_rate=req.recovery_rate,
-                               default_threshold=req.default_threshold)
-        sim = revenue_paths(session, req.asset_id, as_of=as_of, currency=req.currency,
-                            discount_rate=req.discount_rate, paths=req.paths, seed=req.seed)
+        note = DataRevenueNote(
+            share=req.share,
+            term_months=req.term_months,
+            cap=req.cap,
+            floor=req.floor,
+            issuer_hazard=req.issuer_hazard,
+            recovery_rate=req.recovery_rate,
+            default_threshold=req.default_threshold,
+        )
+        sim = revenue_paths(
+            session,
+            req.asset_id,
+            as_of=as_of,
+            currency=req.currency,
+            discount_rate=req.discount_rate,
+            paths=req.paths,
+            seed=req.seed,
+        )
         months = sim["gross"].shape[1]
         if months < note.term_months:
             raise InvalidInputError(
                 f"The `term_months` must be at most the {months} months the valuation "
-                f"simulates. Got {note.term_months}.", field="term_months")
-        res = price_data_note(note, sim["gross"], market=default_market(as_of, req.discount_rate, req.currency),
-                              seed=req.seed, available=sim["income"],
-                              discount_factors=sim["discount_factors"])
+                f"simulates. Got {note.term_months}.",
+                field="term_months",
+            )
+        res = price_data_note(
+            note,
+            sim["gross"],
+            market=default_market(as_of, req.discount_rate, req.currency),
+            seed=req.seed,
+            available=sim["income"],
+            discount_factors=sim["discount_factors"],
+        )
     except ValuationError as exc:
         raise _as_invalid(exc) from None
     return DataNotePriceResult(
-        asset_id=req.asset_id, currency=req.currency, price=res.price, std_error=res.std_error,
-        distribution=res.distribution, yield_rate=_finite(res.yield_rate),
-        default_probability=res.default_probability, paths=res.n_paths, seed=res.seed, as_of=as_of,
+        asset_id=req.asset_id,
+        currency=req.currency,
+        price=res.price,
+        std_error=res.std_error,
+        distribution=res.distribution,
+        yield_rate=_finite(res.yield_rate),
+        default_probability=res.default_probability,
+        paths=res.n_paths,
+        seed=res.seed,
+        as_of=as_of,
         income_value=sim["income_value"],
-        basis=(f"share of gross revenue (cap/floor on it), paid out of the asset's income cash "
-               f"flow; discounted as the income approach: {sim['basis']}; issuer default when "
-               f"revenue falls below {req.default_threshold:.0%} of the first month's mean"
-               + (f" or at hazard {req.issuer_hazard:g}/yr" if req.issuer_hazard > 0 else "")),
+        basis=(
+            f"share of gross revenue (cap/floor on it), paid out of the asset's income cash "
+            f"flow; discounted as the income approach: {sim['basis']}; issuer default when "
+            f"revenue falls below {req.default_threshold:.0%} of the first month's mean"
+            + (f" or at hazard {req.issuer_hazard:g}/yr" if req.issuer_hazard > 0 else "")
+        ),
     )
 
 
-def pricing_history(session: Session, securitization_id: int, tenant: str, *, limit: int = 50,
-                    after_id: int | None = None) -> tuple[list[Mapping[str, Any]], int | None]:
+def pricing_history(
+    session: Session,
+    securitization_id: int,
+    tenant: str,
+    *,
+    limit: int = 50,
+    after_id: int | None = None,
+) -> tuple[list[Mapping[str, Any]], int | None]:
     """Stored pricing runs of a securitization, newest first, a page of ``limit`` after the
     run ``after_id`` (the last of the previous page); and the id to continue after, if more
     follow. An ``after_id`` that is not a run of this securitization is a 422 on ``cursor``."""
@@ -469,13 +679,27 @@ def pricing_history(session: Session, securitization_id: int, tenant: str, *, li
         last = session.get(p, after_id)
         if last is None or last.securitization_id != securitization_id:
             raise InvalidInputError("The `cursor` does not belong to this list.", field="cursor")
-        query = query.where((col(p.created_at) < last.created_at)
-                            | ((col(p.created_at) == last.created_at) & (col(p.id) < last.id)))
-    rows = list(session.exec(query.order_by(col(p.created_at).desc(), col(p.id).desc())
-                             .limit(limit + 1)).all())
+        query = query.where(
+            (col(p.created_at) < last.created_at)
+            | ((col(p.created_at) == last.created_at) & (col(p.id) < last.id))
+        )
+    rows = list(
+        session.exec(
+            query.order_by(col(p.created_at).desc(), col(p.id).desc()).limit(limit + 1)
+        ).all()
+    )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [{"id": r.id, "method": r.method, "paths": r.paths, "seed": r.seed,
-              "correlation": r.correlation, "as_of": r.as_of.isoformat(), **r.result_dict()}
-             for r in rows]
+    items = [
+        {
+            "id": r.id,
+            "method": r.method,
+            "paths": r.paths,
+            "seed": r.seed,
+            "correlation": r.correlation,
+            "as_of": r.as_of.isoformat(),
+            **r.result_dict(),
+        }
+        for r in rows
+    ]
     return items, (rows[-1].id if more and rows else None)

@@ -332,7 +332,11 @@ def validate_signal_rows(
             continue
         if "__cells__" in row:
             errors.append(
-                _row_error(row_no, "row", f"must have 3 cells (month,metric,value). Got {row['__cells__']}.")
+                _row_error(
+                    row_no,
+                    "row",
+                    f"must have 3 cells (month,metric,value). Got {row['__cells__']}.",
+                )
             )
             continue
         missing = [c for c in SIGNAL_COLUMNS if c not in row]
@@ -340,7 +344,9 @@ def validate_signal_rows(
         for name in missing:
             errors.append(_row_error(row_no, name, f"the `{name}` is missing."))
         for name in unknown:
-            errors.append(_row_error(row_no, name, f"`{name}` is not a signal field (month, metric, value)."))
+            errors.append(
+                _row_error(row_no, name, f"`{name}` is not a signal field (month, metric, value).")
+            )
         if missing or unknown:
             continue
         month = _parse_month(row["month"])
@@ -368,7 +374,11 @@ def validate_signal_rows(
             ok = False
         if value is None:
             errors.append(
-                _row_error(row_no, "value", f"the `value` must be a finite number >= 0. Got {row['value']!r}.")
+                _row_error(
+                    row_no,
+                    "value",
+                    f"the `value` must be a finite number >= 0. Got {row['value']!r}.",
+                )
             )
             ok = False
         if not ok:
@@ -548,7 +558,10 @@ def add_costs(
         action="costs.add",
         entity="data_asset",
         entity_id=str(asset.id),
-        payload={"ids": [r.id for r in rows], "records": [r.model_dump(mode="json") for r in items]},
+        payload={
+            "ids": [r.id for r in rows],
+            "records": [r.model_dump(mode="json") for r in items],
+        },
     )
     session.commit()
     return rows
@@ -599,7 +612,9 @@ def add_comparables(
             records=r.records,
             quality_score=r.quality_score,
             rights_scope=r.rights_scope,
-            annual_revenue=None if r.annual_revenue is None else _decimal(r.annual_revenue, r.currency),
+            annual_revenue=None
+            if r.annual_revenue is None
+            else _decimal(r.annual_revenue, r.currency),
             tenant=tenant,
         )
         for r, price in zip(items, prices, strict=True)
@@ -613,7 +628,10 @@ def add_comparables(
         action="comparables.add",
         entity="comparable",
         entity_id=str(rows[0].id) if len(rows) == 1 else f"{rows[0].id}-{rows[-1].id}",
-        payload={"ids": [r.id for r in rows], "records": [r.model_dump(mode="json") for r in items]},
+        payload={
+            "ids": [r.id for r in rows],
+            "records": [r.model_dump(mode="json") for r in items],
+        },
         state_ids=[int(r.id) for r in rows],  # type: ignore[arg-type]
     )
     session.commit()
@@ -655,8 +673,15 @@ def delete_comparable(
         "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
     }
     session.delete(row)  # the entry records the state the deletion leaves
-    record_audit(session, actor=actor, tenant=row.tenant, action="comparables.delete",
-                 entity="comparable", entity_id=str(comparable_id), payload=payload)
+    record_audit(
+        session,
+        actor=actor,
+        tenant=row.tenant,
+        action="comparables.delete",
+        entity="comparable",
+        entity_id=str(comparable_id),
+        payload=payload,
+    )
     session.commit()
     return row
 
@@ -674,7 +699,9 @@ def signals_frame(session: Session, asset_id: int) -> pd.DataFrame:
     """All signals of an asset: ``month`` (Timestamp, month start), ``metric``, ``value``."""
     get_asset(session, asset_id)
     rows = session.exec(
-        select(Signal).where(Signal.asset_id == asset_id).order_by(col(Signal.metric), col(Signal.month))
+        select(Signal)
+        .where(Signal.asset_id == asset_id)
+        .order_by(col(Signal.metric), col(Signal.month))
     ).all()
     return pd.DataFrame(
         {
@@ -726,8 +753,16 @@ def comparables_frame(session: Session, *, category: str | None = None) -> pd.Da
                 float("nan") if r.annual_revenue is None else float(r.annual_revenue) for r in rows
             ],
         },
-        columns=["category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
-                 "annual_revenue"],
+        columns=[
+            "category",
+            "price",
+            "currency",
+            "traded_on",
+            "records",
+            "quality_score",
+            "rights_scope",
+            "annual_revenue",
+        ],
     )
 
 

@@ -105,13 +105,24 @@ def scenario_resolver(session: Session, tenant: str) -> Callable[[str], Any]:
     return resolve
 
 
-def scenario_view(definition: Mapping[str, Any], scenario: Scenario, *, builtin: bool,
-                  created_at: datetime | None = None) -> dict[str, Any]:
+def scenario_view(
+    definition: Mapping[str, Any],
+    scenario: Scenario,
+    *,
+    builtin: bool,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
     """What the API shows for a scenario: its definition and its composed shocks."""
-    return {"name": scenario.name, "builtin": builtin, "definition": dict(definition),
-            "horizon_months": scenario.horizon_months, "extends": scenario.extends,
-            "description": scenario.description, "shocks": scenario.shocks.to_dict(),
-            "created_at": created_at.isoformat() if created_at else None}
+    return {
+        "name": scenario.name,
+        "builtin": builtin,
+        "definition": dict(definition),
+        "horizon_months": scenario.horizon_months,
+        "extends": scenario.extends,
+        "description": scenario.description,
+        "shocks": scenario.shocks.to_dict(),
+        "created_at": created_at.isoformat() if created_at else None,
+    }
 
 
 def list_scenarios(session: Session, tenant: str) -> list[dict[str, Any]]:
@@ -122,32 +133,50 @@ def list_scenarios(session: Session, tenant: str) -> list[dict[str, Any]]:
         try:
             sc = parse_scenario(row.as_dict(), resolve)
         except ValuationError:  # a parent changed under it: still listed, unresolved
-            out.append({"name": name, "builtin": False, "definition": row.as_dict(),
-                        "shocks": None, "created_at": row.created_at.isoformat()})
+            out.append(
+                {
+                    "name": name,
+                    "builtin": False,
+                    "definition": row.as_dict(),
+                    "shocks": None,
+                    "created_at": row.created_at.isoformat(),
+                }
+            )
             continue
         out.append(scenario_view(row.as_dict(), sc, builtin=False, created_at=row.created_at))
     return out
 
 
-def create_scenario(session: Session, body: Mapping[str, Any], *, tenant: str,
-                    actor: str) -> dict[str, Any]:
+def create_scenario(
+    session: Session, body: Mapping[str, Any], *, tenant: str, actor: str
+) -> dict[str, Any]:
     """Validate and store a tenant scenario (409 when the name is taken)."""
     scenario = parse_scenario(body, scenario_resolver(session, tenant))
     if scenario.name in BUILTIN_NAMES:
-        raise ConflictError(f"The scenario name {scenario.name!r} belongs to the built-in "
-                            "library; choose another name (or extend it).")
+        raise ConflictError(
+            f"The scenario name {scenario.name!r} belongs to the built-in "
+            "library; choose another name (or extend it)."
+        )
     if scenario.name in _stored(session, tenant):
         raise ConflictError(f"A scenario named {scenario.name!r} already exists.")
-    row = StressScenario(name=scenario.name, tenant=tenant,
-                         definition=json.dumps(dict(body), sort_keys=True))
+    row = StressScenario(
+        name=scenario.name, tenant=tenant, definition=json.dumps(dict(body), sort_keys=True)
+    )
     session.add(row)
     try:
         session.flush()
     except sa.exc.IntegrityError:  # a concurrent request stored the same name first
         session.rollback()
         raise ConflictError(f"A scenario named {scenario.name!r} already exists.") from None
-    record_audit(session, actor=actor, action="scenario.create", entity="stress_scenario",
-                 entity_id=str(row.id), payload=dict(body), tenant=tenant)
+    record_audit(
+        session,
+        actor=actor,
+        action="scenario.create",
+        entity="stress_scenario",
+        entity_id=str(row.id),
+        payload=dict(body),
+        tenant=tenant,
+    )
     session.commit()
     return scenario_view(body, scenario, builtin=False, created_at=row.created_at)
 
@@ -158,17 +187,21 @@ def resolve_scenario(session: Session, tenant: str, ref: str | Mapping[str, Any]
     if isinstance(ref, str):
         found = resolve(ref)
         if found is None:
-            raise ConventionError(f"The `scenario` must name a built-in or stored scenario. "
-                                  f"Got {ref!r}.", field="scenario")
+            raise ConventionError(
+                f"The `scenario` must name a built-in or stored scenario. Got {ref!r}.",
+                field="scenario",
+            )
         return found if isinstance(found, Scenario) else parse_scenario(found, resolve)
     if not isinstance(ref, Mapping):
-        raise ConventionError("The `scenario` must be a scenario name or a scenario object.",
-                              field="scenario")
+        raise ConventionError(
+            "The `scenario` must be a scenario name or a scenario object.", field="scenario"
+        )
     try:
         return parse_scenario(ref, resolve)
     except ConventionError as exc:
-        raise ConventionError(str(exc), field=f"scenario.{exc.field}" if exc.field
-                              else "scenario") from None
+        raise ConventionError(
+            str(exc), field=f"scenario.{exc.field}" if exc.field else "scenario"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- book
@@ -185,14 +218,17 @@ class BookBuild:
 
 
 def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
-    rows = session.exec(select(Signal).where(Signal.asset_id == asset_id,
-                                             Signal.metric == "revenue")
-                        .order_by(Signal.month)).all()
+    rows = session.exec(
+        select(Signal)
+        .where(Signal.asset_id == asset_id, Signal.metric == "revenue")
+        .order_by(Signal.month)
+    ).all()
     return np.array([float(r.value) for r in rows], dtype=np.float64)
 
 
-def _optional_rows(module_name: str, class_names: Sequence[str], session: Session,
-                   notes: list[str]) -> tuple[type | None, list[Any]]:
+def _optional_rows(
+    module_name: str, class_names: Sequence[str], session: Session, notes: list[str]
+) -> tuple[type | None, list[Any]]:
     """Rows of the first table class found in another area's models module, if any."""
     import importlib
 
@@ -219,34 +255,54 @@ def _get(row: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def _asset_from_valuation(session: Session, row: DataAsset, currency: str, grid: MarketGrid,
-                          as_of: date, n_paths: int, seed: int,
-                          notes: list[str]) -> AssetPosition | None:
+def _asset_from_valuation(
+    session: Session,
+    row: DataAsset,
+    currency: str,
+    grid: MarketGrid,
+    as_of: date,
+    n_paths: int,
+    seed: int,
+    notes: list[str],
+) -> AssetPosition | None:
     """The asset on `valuation`'s own Monte Carlo paths, calibrated to its reconciled value."""
     from api.services import valuation as valuation_service
 
     try:
         result = valuation_service.value_registered_asset(
-            session, int(row.id), as_of=as_of, currency=currency,  # type: ignore[arg-type]
-            paths=n_paths, seed=seed + int(row.id))  # type: ignore[arg-type]
+            session,
+            int(row.id),
+            as_of=as_of,
+            currency=currency,  # type: ignore[arg-type]
+            paths=n_paths,
+            seed=seed + int(row.id),
+        )  # type: ignore[arg-type]
         sim = result.simulation
-        half_life = float(dict(getattr(sim, "parameters", {})).get("half_life_months",
-                                                                   math.inf))
-        kw = {"asset_id": str(row.id), "category": row.category, "currency": currency,
-              "simulation": sim, "grid": grid, "cross_border": bool(row.cross_border),
-              "half_life_months": half_life}
+        half_life = float(dict(getattr(sim, "parameters", {})).get("half_life_months", math.inf))
+        kw = {
+            "asset_id": str(row.id),
+            "category": row.category,
+            "currency": currency,
+            "simulation": sim,
+            "grid": grid,
+            "cross_border": bool(row.cross_border),
+            "half_life_months": half_life,
+        }
         try:
             return asset_from_simulation(**kw, target_value=float(result.value))
         except ValuationError:
             return asset_from_simulation(**kw)
     except Exception as exc:  # noqa: BLE001 - any failure falls back to the parametric model
-        notes.append(f"asset {row.id}: valuation simulation unavailable "
-                     f"({type(exc).__name__}: {str(exc)[:120]})")
+        notes.append(
+            f"asset {row.id}: valuation simulation unavailable "
+            f"({type(exc).__name__}: {str(exc)[:120]})"
+        )
         return None
 
 
-def _outstanding(loan_rows: Sequence[Any], as_of: date,
-                 notes: list[str]) -> dict[str, tuple[float, float] | None]:
+def _outstanding(
+    loan_rows: Sequence[Any], as_of: date, notes: list[str]
+) -> dict[str, tuple[float, float] | None]:
     """Per loan id: (outstanding share of the principal, remaining years) at ``as_of`` from
     its contractual schedule (`credit.loans.schedules`), or None when it has matured.
 
@@ -262,14 +318,21 @@ def _outstanding(loan_rows: Sequence[Any], as_of: date,
     for r in loan_rows:
         lid = str(_get(r, "id"))
         try:
-            frame = pd.DataFrame([{
-                "loan_id": lid, "principal": float(_get(r, "principal")),
-                "annual_rate": float(_get(r, "annual_rate", "rate")),
-                "start_date": _get(r, "start_date"), "tenor_months": int(_get(r, "tenor_months")),
-                "amortization": str(_get(r, "amortization")),
-                "frequency_months": int(_get(r, "frequency_months", default=1)),
-                "day_count": str(_get(r, "day_count", default="ACT/365F")),
-                "calendar": _get(r, "calendar")}])
+            frame = pd.DataFrame(
+                [
+                    {
+                        "loan_id": lid,
+                        "principal": float(_get(r, "principal")),
+                        "annual_rate": float(_get(r, "annual_rate", "rate")),
+                        "start_date": _get(r, "start_date"),
+                        "tenor_months": int(_get(r, "tenor_months")),
+                        "amortization": str(_get(r, "amortization")),
+                        "frequency_months": int(_get(r, "frequency_months", default=1)),
+                        "day_count": str(_get(r, "day_count", default="ACT/365F")),
+                        "calendar": _get(r, "calendar"),
+                    }
+                ]
+            )
             rows = schedules(frame)
         except (ValuationError, TypeError, ValueError) as exc:
             notes.append(f"loan {lid}: booked exposure and tenor kept (no schedule: {exc})")
@@ -285,9 +348,15 @@ def _outstanding(loan_rows: Sequence[Any], as_of: date,
     return out
 
 
-def build_book(session: Session, tenant: str, *, as_of: date | None = None,
-               n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-               use_valuation: bool = True) -> BookBuild:
+def build_book(
+    session: Session,
+    tenant: str,
+    *,
+    as_of: date | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    use_valuation: bool = True,
+) -> BookBuild:
     """The tenant's book from the database (see the module notes).
 
     Loans enter at their outstanding balance and remaining maturity at ``as_of`` (their
@@ -300,25 +369,33 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
     """
     notes: list[str] = []
     loan_cls, loan_rows = _optional_rows("models.credit", ("Loan",), session, notes)
-    loan_rows = [r for r in loan_rows if _get(r, "tenant", "owner_tenant") == tenant
-                 and str(_get(r, "status", default="live")) == "live"]
+    loan_rows = [
+        r
+        for r in loan_rows
+        if _get(r, "tenant", "owner_tenant") == tenant
+        and str(_get(r, "status", default="live")) == "live"
+    ]
     live_loans = {str(_get(r, "id")) for r in loan_rows}
     currencies = [str(_get(r, "currency", default=DEFAULT_BOOK_CURRENCY)) for r in loan_rows]
     currency = max(set(currencies), key=currencies.count) if currencies else DEFAULT_BOOK_CURRENCY
-    pledge_cls, pledge_rows = _optional_rows("models.credit", ("Pledge", "LoanPledge"),
-                                             session, notes)
+    pledge_cls, pledge_rows = _optional_rows(
+        "models.credit", ("Pledge", "LoanPledge"), session, notes
+    )
     pledges: dict[str, dict[str, float | None]] = {}
     per_asset: dict[str, float] = {}
     for p in pledge_rows:
         lid, aid = _get(p, "loan_id"), _get(p, "asset_id")
-        if lid is None or aid is None or str(lid) not in live_loans \
-                or str(_get(p, "status", default="live")) != "live":
+        if (
+            lid is None
+            or aid is None
+            or str(lid) not in live_loans
+            or str(_get(p, "status", default="live")) != "live"
+        ):
             continue
         # the share of the asset's value backing this loan: the part of the asset's lending
         # value the pledge consumed (pledges of one asset never exceed its lending value)
         amount, lv = _get(p, "amount"), _get(p, "lending_value")
-        share = float(amount) / float(lv) if amount is not None and lv and float(lv) > 0 \
-            else None
+        share = float(amount) / float(lv) if amount is not None and lv and float(lv) > 0 else None
         if share is not None:
             share = min(1.0, max(share, 1e-9))
             per_asset[str(aid)] = per_asset.get(str(aid), 0.0) + share
@@ -329,31 +406,43 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
                 shares[aid] = share / per_asset[aid]
     pledged_assets = {a for d in pledges.values() for a in d}
     assets: list[AssetPosition] = []
-    q = select(DataAsset).where(sa.or_(DataAsset.owner_tenant == tenant,
-                                       DataAsset.id.in_([int(a) for a in pledged_assets
-                                                         if a.isdigit()])))
+    q = select(DataAsset).where(
+        sa.or_(
+            DataAsset.owner_tenant == tenant,
+            DataAsset.id.in_([int(a) for a in pledged_assets if a.isdigit()]),
+        )
+    )
     grid = market_grid(as_of or date.today(), currency)
     simulated = 0
     for row in session.exec(q.order_by(DataAsset.id)).all():
         position = None
         if use_valuation:
-            position = _asset_from_valuation(session, row, currency, grid, as_of or date.today(),
-                                             n_paths, seed, notes)
+            position = _asset_from_valuation(
+                session, row, currency, grid, as_of or date.today(), n_paths, seed, notes
+            )
         if position is not None:
             simulated += 1
             assets.append(position)
             continue
         revenue = _revenue_history(session, int(row.id))  # type: ignore[arg-type]
         try:
-            assets.append(asset_from_revenue(
-                asset_id=str(row.id), category=row.category, currency=currency,
-                revenue=revenue, cross_border=bool(row.cross_border),
-                half_life_months=_half_life(row.refresh_days, row.timeliness)))
+            assets.append(
+                asset_from_revenue(
+                    asset_id=str(row.id),
+                    category=row.category,
+                    currency=currency,
+                    revenue=revenue,
+                    cross_border=bool(row.cross_border),
+                    half_life_months=_half_life(row.refresh_days, row.timeliness),
+                )
+            )
         except ValuationError as exc:
             notes.append(f"asset {row.id} left out: {exc}")
     if assets and simulated < len(assets):
-        notes.append(f"{len(assets) - simulated} of {len(assets)} assets on the parametric "
-                     "revenue model (no valuation simulation available)")
+        notes.append(
+            f"{len(assets) - simulated} of {len(assets)} assets on the parametric "
+            "revenue model (no valuation simulation available)"
+        )
     asset_ids = {a.id for a in assets}
     loans: list[LoanPosition] = []
     outstanding = _outstanding(loan_rows, as_of or date.today(), notes)
@@ -369,20 +458,31 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
             if ccy != currency:
                 raise ConventionError(f"currency {ccy} is not the book's {currency}")
             tenor = _get(r, "tenor_months")
-            maturity = float(tenor) / 12.0 if tenor is not None else float(
-                _get(r, "maturity_years", default=1.0))
+            maturity = (
+                float(tenor) / 12.0
+                if tenor is not None
+                else float(_get(r, "maturity_years", default=1.0))
+            )
             if remaining is not None:
                 maturity = remaining
             ead = _get(r, "ead")
-            loans.append(LoanPosition(
-                id=lid, currency=currency, principal=float(_get(r, "principal")) * share,
-                ead=None if ead is None else float(ead) * share,
-                pd=float(_get(r, "pd", default=0.02)), lgd=float(_get(r, "lgd", default=0.40)),
-                annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
-                maturity_years=max(maturity, 1.0 / 12.0), collateral=coll,
-                lgd_regulatory=None if _get(r, "lgd_regulatory") is None
-                else float(_get(r, "lgd_regulatory")),
-                category=str(_get(r, "category", default=""))))
+            loans.append(
+                LoanPosition(
+                    id=lid,
+                    currency=currency,
+                    principal=float(_get(r, "principal")) * share,
+                    ead=None if ead is None else float(ead) * share,
+                    pd=float(_get(r, "pd", default=0.02)),
+                    lgd=float(_get(r, "lgd", default=0.40)),
+                    annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
+                    maturity_years=max(maturity, 1.0 / 12.0),
+                    collateral=coll,
+                    lgd_regulatory=None
+                    if _get(r, "lgd_regulatory") is None
+                    else float(_get(r, "lgd_regulatory")),
+                    category=str(_get(r, "category", default="")),
+                )
+            )
         except (ValuationError, TypeError, ValueError) as exc:
             notes.append(f"loan {lid} left out: {exc}")
     in_book = {x.id for x in loans}
@@ -398,8 +498,9 @@ def build_book(session: Session, tenant: str, *, as_of: date | None = None,
     return BookBuild(Book.build(currency, assets, loans, tranches), notes, booked)
 
 
-def _tranches(session: Session, tenant: str, loans: Sequence[LoanPosition],
-              notes: list[str]) -> list[TranchePosition]:
+def _tranches(
+    session: Session, tenant: str, loans: Sequence[LoanPosition], notes: list[str]
+) -> list[TranchePosition]:
     """Tranches of the tenant's securitizations whose pools hold loans of the book.
 
     The pool is ``spec.pool.loan_ids`` (loans in the book only); attachment, detachment,
@@ -407,8 +508,7 @@ def _tranches(session: Session, tenant: str, loans: Sequence[LoanPosition],
     is the longest maturity of the pooled loans.
     """
     _, secs = _optional_rows("models.products", ("Securitization",), session, notes)
-    _, tranche_rows = _optional_rows("models.products", ("SecuritizationTranche",), session,
-                                     notes)
+    _, tranche_rows = _optional_rows("models.products", ("SecuritizationTranche",), session, notes)
     by_id = {x.id: x for x in loans}
     out: list[TranchePosition] = []
     for sec in secs:
@@ -422,14 +522,25 @@ def _tranches(session: Session, tenant: str, loans: Sequence[LoanPosition],
                 notes.append(f"securitization {sec.id} left out: no pooled loan in the book")
                 continue
             maturity = max(by_id[x].maturity_years for x in pool)
-            rows = sorted((t for t in tranche_rows if t.securitization_id == sec.id),
-                          key=lambda t: t.seniority)
+            rows = sorted(
+                (t for t in tranche_rows if t.securitization_id == sec.id),
+                key=lambda t: t.seniority,
+            )
             for t in rows:
                 coupon = t.coupon if t.coupon is not None else (t.spread_bp or 0.0) / 1e4
-                out.append(TranchePosition(
-                    id=f"{sec.id}:{t.name}", securitization_id=str(sec.id), name=t.name,
-                    attach=float(t.attach), detach=float(t.detach), notional=float(t.balance),
-                    coupon=float(coupon), maturity_years=maturity, loan_ids=tuple(pool)))
+                out.append(
+                    TranchePosition(
+                        id=f"{sec.id}:{t.name}",
+                        securitization_id=str(sec.id),
+                        name=t.name,
+                        attach=float(t.attach),
+                        detach=float(t.detach),
+                        notional=float(t.balance),
+                        coupon=float(coupon),
+                        maturity_years=maturity,
+                        loan_ids=tuple(pool),
+                    )
+                )
         except (KeyError, TypeError, ValueError, ValuationError) as exc:
             notes.append(f"securitization {_get(sec, 'id')} left out: {exc}")
     return out
@@ -451,9 +562,13 @@ def market_grid(as_of: date, currency: str = DEFAULT_BOOK_CURRENCY) -> MarketGri
 
         market = valuation_service.market_for(as_of, currency)
     except (ImportError, AttributeError, ValuationError):
-        market = MarketData.flat_rate(as_of, DEFAULT_RISK_FREE_RATE, currency=currency,
-                                      day_count=DayCount.ACT_365F,
-                                      compounding=Compounding.ANNUAL)
+        market = MarketData.flat_rate(
+            as_of,
+            DEFAULT_RISK_FREE_RATE,
+            currency=currency,
+            day_count=DayCount.ACT_365F,
+            compounding=Compounding.ANNUAL,
+        )
     return MarketGrid.from_market(market, GRID_MONTHS)
 
 
@@ -463,9 +578,11 @@ def _now() -> datetime:
 
 
 #: Units of each reverse-stress limit's threshold and metric.
-LIMIT_UNITS = {"expected_loss_budget": "currency (portfolio expected loss)",
-               "senior_tranche_loss": "fraction of the senior tranche's notional",
-               "margin_calls": "loans in margin call"}
+LIMIT_UNITS = {
+    "expected_loss_budget": "currency (portfolio expected loss)",
+    "senior_tranche_loss": "fraction of the senior tranche's notional",
+    "margin_calls": "loans in margin call",
+}
 #: Largest scale a reverse stress may search (the shocks are bounded at 100x anyway).
 MAX_REVERSE_SCALE = 20.0
 
@@ -481,37 +598,54 @@ def parse_reverse(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if spec is None:
         return None
     if not isinstance(spec, Mapping):
-        raise ConventionError("The `reverse` must be an object with `limit` and `threshold`.",
-                              field="reverse")
+        raise ConventionError(
+            "The `reverse` must be an object with `limit` and `threshold`.", field="reverse"
+        )
     unknown = sorted(set(spec) - {"limit", "threshold", "max_scale"})
     if unknown:
-        raise ConventionError(f"The `reverse` has unknown field {unknown[0]!r}.",
-                              field=f"reverse.{unknown[0]}")
+        raise ConventionError(
+            f"The `reverse` has unknown field {unknown[0]!r}.", field=f"reverse.{unknown[0]}"
+        )
     kind = spec.get("limit")
     if kind not in LIMIT_UNITS:
-        raise ConventionError("The `limit` of `reverse` must be expected_loss_budget, "
-                              f"senior_tranche_loss or margin_calls. Got {kind!r}.",
-                              field="reverse.limit")
+        raise ConventionError(
+            "The `limit` of `reverse` must be expected_loss_budget, "
+            f"senior_tranche_loss or margin_calls. Got {kind!r}.",
+            field="reverse.limit",
+        )
     threshold = spec.get("threshold")
     if threshold is None and kind == "senior_tranche_loss":
         threshold = SENIOR_LOSS_MATERIALITY
     if threshold is None:
-        raise ConventionError(f"The `threshold` of `reverse` is required for {kind}.",
-                              field="reverse.threshold")
-    if kind == "margin_calls" and not (isinstance(threshold, int | float)
-                                       and not isinstance(threshold, bool)
-                                       and float(threshold).is_integer()):
-        raise ConventionError("The `threshold` of `reverse` must be a whole number of loans "
-                              f"for margin_calls. Got {threshold!r}.", field="reverse.threshold")
+        raise ConventionError(
+            f"The `threshold` of `reverse` is required for {kind}.", field="reverse.threshold"
+        )
+    if kind == "margin_calls" and not (
+        isinstance(threshold, int | float)
+        and not isinstance(threshold, bool)
+        and float(threshold).is_integer()
+    ):
+        raise ConventionError(
+            "The `threshold` of `reverse` must be a whole number of loans "
+            f"for margin_calls. Got {threshold!r}.",
+            field="reverse.threshold",
+        )
     try:
         limit = Limit(kind, threshold)
     except ConventionError as exc:
         raise ConventionError(str(exc), field="reverse.threshold") from None
     max_scale = spec.get("max_scale", 4.0)
-    if isinstance(max_scale, bool) or not isinstance(max_scale, int | float) \
-            or not math.isfinite(max_scale) or not 0 < max_scale <= MAX_REVERSE_SCALE:
-        raise ConventionError(f"The `max_scale` of `reverse` must be in (0, {MAX_REVERSE_SCALE:g}]."
-                              f" Got {max_scale!r}.", field="reverse.max_scale")
+    if (
+        isinstance(max_scale, bool)
+        or not isinstance(max_scale, int | float)
+        or not math.isfinite(max_scale)
+        or not 0 < max_scale <= MAX_REVERSE_SCALE
+    ):
+        raise ConventionError(
+            f"The `max_scale` of `reverse` must be in (0, {MAX_REVERSE_SCALE:g}]."
+            f" Got {max_scale!r}.",
+            field="reverse.max_scale",
+        )
     return {"limit": limit.kind, "threshold": limit.threshold, "max_scale": float(max_scale)}
 
 
@@ -519,29 +653,52 @@ def reverse_view(result: Any, max_scale: float, currency: str) -> dict[str, Any]
     """What a run reports of its reverse stress (`risk.reverse.ReverseStressResult`)."""
     kind = result.limit.kind
     if result.scale is None:
-        reading = (f"not broken: {kind} stays within {result.limit.threshold:g} up to "
-                   f"{max_scale:g} times the scenario")
+        reading = (
+            f"not broken: {kind} stays within {result.limit.threshold:g} up to "
+            f"{max_scale:g} times the scenario"
+        )
     elif result.method == "at_zero":
         reading = f"already broken without any shock (base {result.base_metric:g})"
     else:
-        reading = (f"broken at {result.scale:.4g} times the scenario "
-                   f"({kind} {result.metric_at_scale:g} vs limit {result.limit.threshold:g})")
+        reading = (
+            f"broken at {result.scale:.4g} times the scenario "
+            f"({kind} {result.metric_at_scale:g} vs limit {result.limit.threshold:g})"
+        )
         if result.method == "brentq_step":
-            reading += ("; the metric steps across the limit there (a Monte Carlo step: "
-                        "more paths smooth it)")
-    return {"scenario": result.scenario, "limit": kind, "threshold": result.limit.threshold,
-            "unit": LIMIT_UNITS[kind].replace("currency", currency), "breached": result.breached,
-            "scale": result.scale, "metric_at_scale": result.metric_at_scale,
-            "base_metric": result.base_metric,
-            "bracket": list(result.bracket) if result.bracket else None,
-            "method": result.method, "evaluations": result.evaluations, "xtol": result.xtol,
-            "max_scale": max_scale, "reading": reading}
+            reading += (
+                "; the metric steps across the limit there (a Monte Carlo step: "
+                "more paths smooth it)"
+            )
+    return {
+        "scenario": result.scenario,
+        "limit": kind,
+        "threshold": result.limit.threshold,
+        "unit": LIMIT_UNITS[kind].replace("currency", currency),
+        "breached": result.breached,
+        "scale": result.scale,
+        "metric_at_scale": result.metric_at_scale,
+        "base_metric": result.base_metric,
+        "bracket": list(result.bracket) if result.bracket else None,
+        "method": result.method,
+        "evaluations": result.evaluations,
+        "xtol": result.xtol,
+        "max_scale": max_scale,
+        "reading": reading,
+    }
 
 
-def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenant: str,
-               actor: str, paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-               as_of: date | None = None,
-               reverse: Mapping[str, Any] | None = None, durable: bool = False) -> StressRun:
+def create_run(
+    session: Session,
+    scenario_ref: str | Mapping[str, Any],
+    *,
+    tenant: str,
+    actor: str,
+    paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    as_of: date | None = None,
+    reverse: Mapping[str, Any] | None = None,
+    durable: bool = False,
+) -> StressRun:
     """Validate the scenario (and any reverse request) and store a queued run (nothing is
     written on bad input).
 
@@ -553,22 +710,45 @@ def create_run(session: Session, scenario_ref: str | Mapping[str, Any], *, tenan
     RunConfig(n_paths=paths, seed=seed)
     # stored composed (its parent's shocks already merged), so it runs as it was when queued
     composed = {k: v for k, v in scenario.to_dict().items() if k != "extends"}
-    run = StressRun(tenant=tenant, scenario_name=scenario.name,
-                    scenario=json.dumps(composed, sort_keys=True), status="queued",
-                    progress=0.0, record=json.dumps({
-                        "requested": {"paths": paths, "seed": seed,
-                                      "as_of": as_of.isoformat() if as_of else None,
-                                      **({"reverse": reverse_spec} if reverse_spec else {})},
-                        "extends": scenario.extends,
-                        "worker": jobs.QUEUE_OWNER if durable else jobs.worker_identity()}))
+    run = StressRun(
+        tenant=tenant,
+        scenario_name=scenario.name,
+        scenario=json.dumps(composed, sort_keys=True),
+        status="queued",
+        progress=0.0,
+        record=json.dumps(
+            {
+                "requested": {
+                    "paths": paths,
+                    "seed": seed,
+                    "as_of": as_of.isoformat() if as_of else None,
+                    **({"reverse": reverse_spec} if reverse_spec else {}),
+                },
+                "extends": scenario.extends,
+                "worker": jobs.QUEUE_OWNER if durable else jobs.worker_identity(),
+            }
+        ),
+    )
     session.add(run)
     session.flush()  # its id
     assert run.id is not None
     if durable:  # the job commits with the run: neither exists without the other
-        jobs.enqueue(session, "stress_run", {"run_id": run.id, "as_of": (
-            as_of or date.today()).isoformat()}, ref=str(run.id), tenant=tenant)
-    record_audit(session, actor=actor, action="stress_run.create", entity="stress_run",
-                 entity_id=str(run.id), payload={"scenario": scenario.to_dict()}, tenant=tenant)
+        jobs.enqueue(
+            session,
+            "stress_run",
+            {"run_id": run.id, "as_of": (as_of or date.today()).isoformat()},
+            ref=str(run.id),
+            tenant=tenant,
+        )
+    record_audit(
+        session,
+        actor=actor,
+        action="stress_run.create",
+        entity="stress_run",
+        entity_id=str(run.id),
+        payload={"scenario": scenario.to_dict()},
+        tenant=tenant,
+    )
     if durable:
         session.commit()
         return run
@@ -596,9 +776,13 @@ def _fail_if_interrupted(session: Session, run: StressRun) -> bool:
     if run.status not in _OPEN or jobs.job_alive(run.id, _worker(run)):
         return False
     session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run.id))
-    done = session.execute(sa.update(StressRun).where(
-        StressRun.id == run.id, StressRun.status.in_(_OPEN)).values(  # type: ignore[attr-defined]
-        status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now()))
+    done = session.execute(
+        sa.update(StressRun)
+        .where(StressRun.id == run.id, StressRun.status.in_(_OPEN))
+        .values(  # type: ignore[attr-defined]
+            status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now()
+        )
+    )
     session.commit()
     session.refresh(run)
     if done.rowcount:  # type: ignore[attr-defined]
@@ -610,8 +794,7 @@ def fail_interrupted_runs(session_factory: Callable[[], Session]) -> list[int]:
     """Mark every open run whose job is dead as failed (interrupted); returns their ids."""
     failed: list[int] = []
     with session_factory() as session:
-        rows = session.exec(select(StressRun).where(
-            StressRun.status.in_(_OPEN))).all()  # type: ignore[attr-defined]
+        rows = session.exec(select(StressRun).where(StressRun.status.in_(_OPEN))).all()  # type: ignore[attr-defined]
         for run in rows:
             if _fail_if_interrupted(session, run):
                 failed.append(int(run.id))  # type: ignore[arg-type]
@@ -627,17 +810,27 @@ def get_run(session: Session, run_id: int, *, tenant: str) -> StressRun:
     return run
 
 
-def list_runs(session: Session, *, tenant: str, limit: int,
-              before: tuple[str, int] | None = None) -> tuple[list[StressRun], bool]:
+def list_runs(
+    session: Session, *, tenant: str, limit: int, before: tuple[str, int] | None = None
+) -> tuple[list[StressRun], bool]:
     """The tenant's runs, newest first; ``before`` = (created_at ISO, id) of the last seen."""
     q = select(StressRun).where(StressRun.tenant == tenant)
     if before is not None:
         at = datetime.fromisoformat(before[0])
-        q = q.where(sa.or_(StressRun.created_at < at,
-                           sa.and_(StressRun.created_at == at, StressRun.id < before[1])))
-    rows = list(session.exec(q.order_by(StressRun.created_at.desc(),  # type: ignore[union-attr]
-                                        StressRun.id.desc())  # type: ignore[union-attr]
-                             .limit(limit + 1)).all())
+        q = q.where(
+            sa.or_(
+                StressRun.created_at < at,
+                sa.and_(StressRun.created_at == at, StressRun.id < before[1]),
+            )
+        )
+    rows = list(
+        session.exec(
+            q.order_by(
+                StressRun.created_at.desc(),  # type: ignore[union-attr]
+                StressRun.id.desc(),
+            ).limit(limit + 1)  # type: ignore[union-attr]
+        ).all()
+    )
     for run in rows[:limit]:
         _fail_if_interrupted(session, run)
     return rows[:limit], len(rows) > limit
@@ -654,12 +847,17 @@ def public_record(run: StressRun) -> dict[str, Any] | None:
 
 
 def run_view(run: StressRun) -> dict[str, Any]:
-    return {"id": run.id, "status": run.status, "progress": run.progress,
-            "scenario": run.scenario_name, "error": run.error,
-            "record": public_record(run),
-            "created_at": run.created_at.isoformat() if run.created_at else None,
-            "started_at": run.started_at.isoformat() if run.started_at else None,
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+    return {
+        "id": run.id,
+        "status": run.status,
+        "progress": run.progress,
+        "scenario": run.scenario_name,
+        "error": run.error,
+        "record": public_record(run),
+        "created_at": run.created_at.isoformat() if run.created_at else None,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
 
 
 def _result_rows(run_id: int, result: StressResult) -> list[dict[str, Any]]:
@@ -667,14 +865,39 @@ def _result_rows(run_id: int, result: StressResult) -> list[dict[str, Any]]:
         x = float(x)
         return x if math.isfinite(x) else None
 
-    rows = [{"run_id": run_id, "kind": "aggregate", "position_id": "", "metric": m,
-             "base": num(r.base), "stressed": num(r.stressed), "delta": num(r.delta)}
-            for m, r in result.aggregate.iterrows()]
+    rows = [
+        {
+            "run_id": run_id,
+            "kind": "aggregate",
+            "position_id": "",
+            "metric": m,
+            "base": num(r.base),
+            "stressed": num(r.stressed),
+            "delta": num(r.delta),
+        }
+        for m, r in result.aggregate.iterrows()
+    ]
     pos = result.positions
-    for kind, pid, metric, b, s, d in zip(pos["kind"], pos["id"], pos["metric"], pos["base"],
-                                          pos["stressed"], pos["delta"], strict=True):
-        rows.append({"run_id": run_id, "kind": kind, "position_id": str(pid), "metric": metric,
-                     "base": num(b), "stressed": num(s), "delta": num(d)})
+    for kind, pid, metric, b, s, d in zip(
+        pos["kind"],
+        pos["id"],
+        pos["metric"],
+        pos["base"],
+        pos["stressed"],
+        pos["delta"],
+        strict=True,
+    ):
+        rows.append(
+            {
+                "run_id": run_id,
+                "kind": kind,
+                "position_id": str(pid),
+                "metric": metric,
+                "base": num(b),
+                "stressed": num(s),
+                "delta": num(d),
+            }
+        )
     return rows
 
 
@@ -683,10 +906,16 @@ def _result_rows(run_id: int, result: StressResult) -> list[dict[str, Any]]:
 before_write_hook: Callable[[int], None] | None = None
 
 
-def execute_run(session_factory: Callable[[], Session], run_id: int, *,
-                executor: Executor | None = None, config: RunConfig | None = None,
-                as_of: date | None = None, on_progress: ProgressFn | None = None,
-                dask_address: str | None = None) -> None:
+def execute_run(
+    session_factory: Callable[[], Session],
+    run_id: int,
+    *,
+    executor: Executor | None = None,
+    config: RunConfig | None = None,
+    as_of: date | None = None,
+    on_progress: ProgressFn | None = None,
+    dask_address: str | None = None,
+) -> None:
     """Run a stored stress run to completion (the job body); never raises.
 
     ``on_progress(fraction)`` is called as chunks finish (e.g. a CLI progress bar), in
@@ -702,9 +931,11 @@ def execute_run(session_factory: Callable[[], Session], run_id: int, *,
             run = session.get(StressRun, run_id)
             if run is None:
                 return
-            started = session.execute(sa.update(StressRun).where(
-                StressRun.id == run_id, StressRun.status == "queued").values(
-                status="running", started_at=_now(), progress=0.0))
+            started = session.execute(
+                sa.update(StressRun)
+                .where(StressRun.id == run_id, StressRun.status == "queued")
+                .values(status="running", started_at=_now(), progress=0.0)
+            )
             session.commit()
             if not started.rowcount:  # type: ignore[attr-defined]
                 return  # no longer queued (e.g. declared interrupted): nothing to do
@@ -713,15 +944,19 @@ def execute_run(session_factory: Callable[[], Session], run_id: int, *,
             scenario = parse_scenario(json.loads(run.scenario), {})
             stored_record = json.loads(run.record or "{}")
             requested = stored_record.get("requested", {})
-            cfg = config or RunConfig(n_paths=int(requested.get("paths", DEFAULT_PATHS)),
-                                      seed=int(requested.get("seed", DEFAULT_SEED)))
+            cfg = config or RunConfig(
+                n_paths=int(requested.get("paths", DEFAULT_PATHS)),
+                seed=int(requested.get("seed", DEFAULT_SEED)),
+            )
             if as_of is None and requested.get("as_of"):
                 as_of = date.fromisoformat(str(requested["as_of"]))
-            built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths,
-                               seed=cfg.seed)
-        runner = StressRunner(built.book, market_grid(as_of or date.today(),
-                                                      built.book.currency), cfg,
-                              executor or LocalExecutor())
+            built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths, seed=cfg.seed)
+        runner = StressRunner(
+            built.book,
+            market_grid(as_of or date.today(), built.book.currency),
+            cfg,
+            executor or LocalExecutor(),
+        )
         last = [0.0]
 
         def progress(fraction: float) -> None:
@@ -732,9 +967,11 @@ def execute_run(session_factory: Callable[[], Session], run_id: int, *,
                 return
             last[0] = now
             with session_factory() as s:
-                s.execute(sa.update(StressRun).where(StressRun.id == run_id,
-                                                     StressRun.status == "running")
-                          .values(progress=min(0.99, float(fraction))))
+                s.execute(
+                    sa.update(StressRun)
+                    .where(StressRun.id == run_id, StressRun.status == "running")
+                    .values(progress=min(0.99, float(fraction)))
+                )
                 s.commit()
 
         reverse_spec = requested.get("reverse")
@@ -742,28 +979,43 @@ def execute_run(session_factory: Callable[[], Session], run_id: int, *,
         result = runner.run(scenario, lambda x: progress(share * x))[0]
         reverse_doc = None
         if reverse_spec:
-            found = reverse_stress(runner, scenario,
-                                   Limit(reverse_spec["limit"], reverse_spec["threshold"]),
-                                   max_scale=float(reverse_spec["max_scale"]),
-                                   on_evaluation=lambda n: progress(0.5 + 0.49 * n / (n + 10)))
-            reverse_doc = reverse_view(found, float(reverse_spec["max_scale"]),
-                                       built.book.currency)
+            found = reverse_stress(
+                runner,
+                scenario,
+                Limit(reverse_spec["limit"], reverse_spec["threshold"]),
+                max_scale=float(reverse_spec["max_scale"]),
+                on_evaluation=lambda n: progress(0.5 + 0.49 * n / (n + 10)),
+            )
+            reverse_doc = reverse_view(found, float(reverse_spec["max_scale"]), built.book.currency)
             progress(0.99)
         if before_write_hook is not None:
             before_write_hook(run_id)
-        record = {**stored_record, **result.record,
-                  "as_of": (as_of or date.today()).isoformat(),
-                  "positions": {"assets": len(built.book.assets), "loans": len(built.book.loans),
-                                "tranches": len(built.book.tranches)},
-                  "notes": built.notes, "currency": built.book.currency,
-                  **({"booked": built.booked} if built.booked else {}),
-                  **({"reverse": reverse_doc} if reverse_doc else {})}
+        record = {
+            **stored_record,
+            **result.record,
+            "as_of": (as_of or date.today()).isoformat(),
+            "positions": {
+                "assets": len(built.book.assets),
+                "loans": len(built.book.loans),
+                "tranches": len(built.book.tranches),
+            },
+            "notes": built.notes,
+            "currency": built.book.currency,
+            **({"booked": built.booked} if built.booked else {}),
+            **({"reverse": reverse_doc} if reverse_doc else {}),
+        }
         rows = _result_rows(run_id, result)
         with session_factory() as session:
-            done = session.execute(sa.update(StressRun).where(
-                StressRun.id == run_id, StressRun.status == "running").values(
-                status="succeeded", progress=1.0, finished_at=_now(),
-                record=json.dumps(record, default=str)))
+            done = session.execute(
+                sa.update(StressRun)
+                .where(StressRun.id == run_id, StressRun.status == "running")
+                .values(
+                    status="succeeded",
+                    progress=1.0,
+                    finished_at=_now(),
+                    record=json.dumps(record, default=str),
+                )
+            )
             if not done.rowcount:  # type: ignore[attr-defined]
                 session.rollback()  # declared failed meanwhile: publish nothing
                 return
@@ -775,9 +1027,13 @@ def execute_run(session_factory: Callable[[], Session], run_id: int, *,
         message = f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
             session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run_id))
-            session.execute(sa.update(StressRun).where(
-                StressRun.id == run_id, StressRun.status.in_(_OPEN)).values(  # type: ignore[attr-defined]
-                status="failed", error=message[:4000], finished_at=_now()))
+            session.execute(
+                sa.update(StressRun)
+                .where(StressRun.id == run_id, StressRun.status.in_(_OPEN))
+                .values(  # type: ignore[attr-defined]
+                    status="failed", error=message[:4000], finished_at=_now()
+                )
+            )
             session.commit()
     finally:
         jobs.release(run_id)
@@ -816,10 +1072,15 @@ def results_json(session: Session, run: StressRun) -> dict[str, Any]:
             positions.append(current)
         current[r.metric] = cell
     record = public_record(run)
-    return {"run_id": run.id, "scenario": run.scenario_name,
-            "scenario_definition": json.loads(run.scenario),
-            "record": record, "aggregate": aggregate, "positions": positions,
-            "reverse": (record or {}).get("reverse")}
+    return {
+        "run_id": run.id,
+        "scenario": run.scenario_name,
+        "scenario_definition": json.loads(run.scenario),
+        "record": record,
+        "aggregate": aggregate,
+        "positions": positions,
+        "reverse": (record or {}).get("reverse"),
+    }
 
 
 def results_csv(session: Session, run: StressRun) -> str:
@@ -828,32 +1089,54 @@ def results_csv(session: Session, run: StressRun) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["run_id", "scenario", "kind", "id", "metric", "base", "stressed", "delta"])
     for r in _rows(session, run):
-        w.writerow([run.id, run.scenario_name, r.kind, r.position_id, r.metric,
-                    *("" if v is None else repr(float(v)) for v in (r.base, r.stressed,
-                                                                     r.delta))])
+        w.writerow(
+            [
+                run.id,
+                run.scenario_name,
+                r.kind,
+                r.position_id,
+                r.metric,
+                *("" if v is None else repr(float(v)) for v in (r.base, r.stressed, r.delta)),
+            ]
+        )
     return buf.getvalue()
 
 
 def _rows(session: Session, run: StressRun) -> list[StressResultRow]:
     if run.status != "succeeded":
-        raise ConflictError(f"The stress run {run.id} is {run.status}; results exist only "
-                            "once it has succeeded.")
-    return list(session.exec(select(StressResultRow).where(StressResultRow.run_id == run.id)
-                             .order_by(StressResultRow.id)).all())
+        raise ConflictError(
+            f"The stress run {run.id} is {run.status}; results exist only once it has succeeded."
+        )
+    return list(
+        session.exec(
+            select(StressResultRow)
+            .where(StressResultRow.run_id == run.id)
+            .order_by(StressResultRow.id)
+        ).all()
+    )
 
 
-def stress_now(session_factory: Callable[[], Session], tenant: str,
-               scenario_refs: Sequence[str | Mapping[str, Any]], *,
-               as_of: date | None = None, config: RunConfig | None = None,
-               executor: Executor | None = None,
-               progress: ProgressFn | None = None) -> tuple[list[StressResult], BookBuild]:
+def stress_now(
+    session_factory: Callable[[], Session],
+    tenant: str,
+    scenario_refs: Sequence[str | Mapping[str, Any]],
+    *,
+    as_of: date | None = None,
+    config: RunConfig | None = None,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[list[StressResult], BookBuild]:
     """Run scenarios synchronously over the tenant's book (CLI and demo), storing nothing."""
     cfg = config or RunConfig(n_paths=DEFAULT_PATHS, seed=DEFAULT_SEED)
     with session_factory() as session:
         scenarios = [resolve_scenario(session, tenant, ref) for ref in scenario_refs]
         built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths, seed=cfg.seed)
-    runner = StressRunner(built.book, market_grid(as_of or date.today(), built.book.currency),
-                          cfg, executor or LocalExecutor())
+    runner = StressRunner(
+        built.book,
+        market_grid(as_of or date.today(), built.book.currency),
+        cfg,
+        executor or LocalExecutor(),
+    )
     return runner.run(scenarios, progress), built
 
 
@@ -862,7 +1145,7 @@ SENSITIVITY_UNITS = {
     "dv01": "currency per +1 bp of the risk-free curve (change in value)",
     "cs01": "currency per +1 bp of credit spread (change in value)",
     "revenue_elasticity": "d ln X / d ln revenue; X = collateral value (assets), expected "
-                          "loss (loans), value (tranches)",
+    "loss (loans), value (tranches)",
     "correlation_sensitivity": "currency of expected loss per +0.01 asset correlation",
 }
 
@@ -882,26 +1165,43 @@ def sensitivity_work(session: Session, tenant: str, *, paths: int) -> int:
     def count(query: Any) -> int:
         return int(session.execute(query).scalar_one())
 
-    n = count(sa.select(sa.func.count()).select_from(Loan).where(Loan.tenant == tenant, Loan.status == "live"))
-    n += count(sa.select(sa.func.count()).select_from(DataAsset).where(DataAsset.owner_tenant == tenant))
-    n += count(sa.select(sa.func.count()).select_from(SecuritizationTranche).join(
-        Securitization, Securitization.id == SecuritizationTranche.securitization_id).where(
-        Securitization.tenant == tenant))
+    n = count(
+        sa.select(sa.func.count())
+        .select_from(Loan)
+        .where(Loan.tenant == tenant, Loan.status == "live")
+    )
+    n += count(
+        sa.select(sa.func.count()).select_from(DataAsset).where(DataAsset.owner_tenant == tenant)
+    )
+    n += count(
+        sa.select(sa.func.count())
+        .select_from(SecuritizationTranche)
+        .join(Securitization, Securitization.id == SecuritizationTranche.securitization_id)
+        .where(Securitization.tenant == tenant)
+    )
     return n * int(paths)
 
 
 def queue_sensitivities(session: Session, tenant: str, request: Mapping[str, Any]) -> Any:
     """Queue a ``sensitivities`` job (committed) whose result is `sensitivities_now`'s answer."""
-    job = jobs.enqueue(session, "sensitivities", {"tenant": tenant, "request": dict(request)}, tenant=tenant)
+    job = jobs.enqueue(
+        session, "sensitivities", {"tenant": tenant, "request": dict(request)}, tenant=tenant
+    )
     session.commit()
     return job
 
 
-def sensitivities_now(session_factory: Callable[[], Session], tenant: str, *,
-                      paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-                      as_of: date | None = None, horizon_months: int = 12,
-                      bumps: Mapping[str, float] | None = None,
-                      executor: Executor | None = None) -> dict[str, Any]:
+def sensitivities_now(
+    session_factory: Callable[[], Session],
+    tenant: str,
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    as_of: date | None = None,
+    horizon_months: int = 12,
+    bumps: Mapping[str, float] | None = None,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """DV01, CS01, revenue elasticity and correlation sensitivity of the tenant's book.
 
     Per position and in total (per kind and overall), with the bump sizes and units
@@ -916,8 +1216,9 @@ def sensitivities_now(session_factory: Callable[[], Session], tenant: str, *,
     day = as_of or date.today()
     with session_factory() as session:
         built = build_book(session, tenant, as_of=day, n_paths=paths, seed=seed)
-    runner = StressRunner(built.book, market_grid(day, built.book.currency), cfg,
-                          executor or LocalExecutor())
+    runner = StressRunner(
+        built.book, market_grid(day, built.book.currency), cfg, executor or LocalExecutor()
+    )
     res = sensitivities(runner, bumps=b, horizon_months=horizon_months)
 
     def num(x: Any) -> float | None:
@@ -933,14 +1234,38 @@ def sensitivities_now(session_factory: Callable[[], Session], tenant: str, *,
             totals[kind.removeprefix("total").lstrip("_") or "total"] = figures
         else:
             positions.append({"kind": kind, "id": str(row["id"]), **figures})
-    return {"tenant": tenant, "as_of": day.isoformat(), "currency": built.book.currency,
-            "horizon_months": horizon_months, "paths": paths, "seed": seed,
-            "bumps": b.to_dict(), "units": SENSITIVITY_UNITS, "method": (
-                "central differences, bump and revalue on common random numbers"),
-            "positions": positions, "totals": totals, "notes": built.notes}
+    return {
+        "tenant": tenant,
+        "as_of": day.isoformat(),
+        "currency": built.book.currency,
+        "horizon_months": horizon_months,
+        "paths": paths,
+        "seed": seed,
+        "bumps": b.to_dict(),
+        "units": SENSITIVITY_UNITS,
+        "method": ("central differences, bump and revalue on common random numbers"),
+        "positions": positions,
+        "totals": totals,
+        "notes": built.notes,
+    }
 
 
-__all__ = ["BookBuild", "build_book", "create_run", "create_scenario", "execute_run",
-           "fail_interrupted_runs", "parse_reverse", "reverse_view", "sensitivities_now",
-           "get_run", "list_scenarios", "make_executor", "resolve_scenario", "results_csv",
-           "results_json", "run_view", "stress_now"]
+__all__ = [
+    "BookBuild",
+    "build_book",
+    "create_run",
+    "create_scenario",
+    "execute_run",
+    "fail_interrupted_runs",
+    "parse_reverse",
+    "reverse_view",
+    "sensitivities_now",
+    "get_run",
+    "list_scenarios",
+    "make_executor",
+    "resolve_scenario",
+    "results_csv",
+    "results_json",
+    "run_view",
+    "stress_now",
+]

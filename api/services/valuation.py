@@ -84,7 +84,11 @@ def market_for(as_of: date, currency: str, risk_free_rate: float | None = None) 
             )
         risk_free_rate = DEFAULT_RISK_FREE_RATES[ccy]
     return MarketData.flat_rate(
-        as_of, risk_free_rate, currency=ccy, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+        as_of,
+        risk_free_rate,
+        currency=ccy,
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.ANNUAL,
     )
 
 
@@ -158,11 +162,21 @@ def inputs_sha256(
     document = {
         "asset": inputs.profile.as_dict(),
         "signals": _frame_rows(inputs.signals, ("month", "metric", "value")),
-        "costs": _frame_rows(inputs.costs, ("category", "amount", "currency", "incurred_on", "recurring_months")),
+        "costs": _frame_rows(
+            inputs.costs, ("category", "amount", "currency", "incurred_on", "recurring_months")
+        ),
         "comparables": _frame_rows(
             inputs.comparables,
-            ("category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
-             "annual_revenue"),
+            (
+                "category",
+                "price",
+                "currency",
+                "traded_on",
+                "records",
+                "quality_score",
+                "rights_scope",
+                "annual_revenue",
+            ),
         ),
         "as_of": as_of,
         "currency": currency,
@@ -191,11 +205,16 @@ def run_valuation(
     after ending their read transaction. Returns the core result and the market data used."""
     if not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
         raise ConventionError(
-            f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of}.", field="as_of"
+            f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of}.",
+            field="as_of",
         )
     ccy = parse_currency(currency)
     given = dict(assumptions or {})
-    if risk_free_rate is None and ccy not in DEFAULT_RISK_FREE_RATES and given.get("discount_rate") is not None:
+    if (
+        risk_free_rate is None
+        and ccy not in DEFAULT_RISK_FREE_RATES
+        and given.get("discount_rate") is not None
+    ):
         risk_free_rate = 0.0  # the discount rate replaces the curve entirely
     market = market_for(as_of, ccy, risk_free_rate)
     try:
@@ -214,7 +233,8 @@ def run_valuation(
         )
     except NoMethodError as exc:
         errors = [
-            {"field": exc.fields[m], "message": f"{m} approach: {reason}"} for m, reason in exc.reasons.items()
+            {"field": exc.fields[m], "message": f"{m} approach: {reason}"}
+            for m, reason in exc.reasons.items()
         ]
         raise InvalidInputError(
             f"No valuation approach can run for asset {inputs.asset.id}: "
@@ -261,8 +281,14 @@ def value_registered_asset(
     """
     inputs = load_inputs(session, asset_id)
     result, _market = run_valuation(
-        inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
-        assumptions=assumptions, risk_free_rate=risk_free_rate,
+        inputs,
+        as_of=as_of,
+        currency=currency,
+        paths=paths,
+        seed=seed,
+        weights=weights,
+        assumptions=assumptions,
+        risk_free_rate=risk_free_rate,
     )
     return result
 
@@ -306,14 +332,19 @@ def check_request_size(paths: int, assumptions: Mapping[str, Any] | None) -> Non
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             months = max(months, int(value))
     horizon = a.get("liquidation_horizon_months", DEFAULT_LIQUIDATION_HORIZON_MONTHS)
-    if isinstance(horizon, int | float) and not isinstance(horizon, bool) and math.isfinite(horizon):
+    if (
+        isinstance(horizon, int | float)
+        and not isinstance(horizon, bool)
+        and math.isfinite(horizon)
+    ):
         months += max(int(horizon), 0)
     if int(paths) * months > MAX_PATH_MONTHS:
         raise InvalidInputError(
             f"The `paths` times the months simulated must be at most {MAX_PATH_MONTHS:,}: "
             f"{int(paths):,} paths x up to {months} months asks for {int(paths) * months:,}. "
             "Use fewer paths, a shorter life, or the Python library for larger runs.",
-            field="paths")
+            field="paths",
+        )
 
 
 def create_valuation(
@@ -344,23 +375,43 @@ def create_valuation(
     # connection, and the writes below take a short transaction of their own
     session.commit()
     result, market = run_valuation(
-        inputs, as_of=as_of, currency=currency, paths=paths, seed=seed, weights=weights,
-        assumptions=assumptions, risk_free_rate=risk_free_rate,
+        inputs,
+        as_of=as_of,
+        currency=currency,
+        paths=paths,
+        seed=seed,
+        weights=weights,
+        assumptions=assumptions,
+        risk_free_rate=risk_free_rate,
     )
     ccy = result.currency
     digest = inputs_sha256(
-        inputs, as_of=as_of, currency=ccy, paths=paths, seed=seed, market=market,
-        weights=weights, assumptions=assumptions,
+        inputs,
+        as_of=as_of,
+        currency=ccy,
+        paths=paths,
+        seed=seed,
+        market=market,
+        weights=weights,
+        assumptions=assumptions,
     )
     methods: dict[str, Any] = {}
     for name in ("income", "cost", "market"):
         if name in result.methods:
             m = result.methods[name]
-            methods[name] = {"value": m.value, "assumptions": m.assumptions, "diagnostics": m.diagnostics,
-                             "distribution": m.distribution}
+            methods[name] = {
+                "value": m.value,
+                "assumptions": m.assumptions,
+                "diagnostics": m.diagnostics,
+                "distribution": m.distribution,
+            }
         else:
-            methods[name] = {"value": None, "assumptions": {}, "diagnostics": {},
-                             "unavailable": result.unavailable.get(name)}
+            methods[name] = {
+                "value": None,
+                "assumptions": {},
+                "diagnostics": {},
+                "unavailable": result.unavailable.get(name),
+            }
     details = result.as_dict()
     document = {
         "methods": methods,
@@ -371,8 +422,10 @@ def create_valuation(
         "assumptions": dict(assumptions or {}),
         "notes": list(result.notes),
         "market": market.as_dict(),
-        "request": {"weights": dict(weights) if weights is not None else None,
-                    "risk_free_rate": risk_free_rate},
+        "request": {
+            "weights": dict(weights) if weights is not None else None,
+            "risk_free_rate": risk_free_rate,
+        },
         "warnings": details["warnings"],
         "reconciliation": details["reconciliation"],
         "sensitivities": details["sensitivities"],
@@ -423,9 +476,16 @@ def create_valuation(
         action=ACTION,
         entity="valuation",
         entity_id=str(row.id),
-        payload={"asset_id": asset_id, "inputs_sha256": digest, "value": str(row.value), "seed": seed,
-                 "paths": paths, "model_version": result.model_version, "quote_id": quote.id,
-                 "published": publish},
+        payload={
+            "asset_id": asset_id,
+            "inputs_sha256": digest,
+            "value": str(row.value),
+            "seed": seed,
+            "paths": paths,
+            "model_version": result.model_version,
+            "quote_id": quote.id,
+            "published": publish,
+        },
         tenant=tenant,
     )
     session.commit()
@@ -528,9 +588,16 @@ def latest_quote(session: Session, asset_id: int) -> dict[str, Any]:
     looked up only when it has no quote (to tell an unknown asset from an unvalued one).
     """
     t = AssetQuote.__table__  # type: ignore[attr-defined]
-    row = session.execute(
-        sa.select(t).where(t.c.asset_id == asset_id, t.c.public).order_by(t.c.id.desc()).limit(1)
-    ).mappings().first()
+    row = (
+        session.execute(
+            sa.select(t)
+            .where(t.c.asset_id == asset_id, t.c.public)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         registry.get_asset(session, asset_id)
         raise NotFoundError(f"The asset {asset_id} has no quote yet: value it first.")
@@ -545,8 +612,12 @@ def list_latest_quotes(
     session: Session, *, category: str | None, limit: int, after_asset_id: int | None
 ) -> tuple[list[dict[str, Any]], bool]:
     """The latest quote of every quoted asset (optionally one category), by asset id."""
-    latest = (select(func.max(AssetQuote.id).label("qid")).where(col(AssetQuote.public))
-              .group_by(AssetQuote.asset_id).subquery())
+    latest = (
+        select(func.max(AssetQuote.id).label("qid"))
+        .where(col(AssetQuote.public))
+        .group_by(AssetQuote.asset_id)
+        .subquery()
+    )
     query = select(AssetQuote).join(latest, col(AssetQuote.id) == latest.c.qid)
     if category is not None:
         query = query.where(AssetQuote.category == category)
@@ -560,8 +631,10 @@ def list_latest_quotes(
 def quotes_after(session: Session, last_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
     """Public quotes with id > ``last_id``, oldest first (the SSE stream's poll)."""
     rows = session.exec(
-        select(AssetQuote).where(col(AssetQuote.id) > last_id, col(AssetQuote.public))
-        .order_by(col(AssetQuote.id)).limit(limit)
+        select(AssetQuote)
+        .where(col(AssetQuote.id) > last_id, col(AssetQuote.public))
+        .order_by(col(AssetQuote.id))
+        .limit(limit)
     ).all()
     return [quote_public(q) for q in rows]
 

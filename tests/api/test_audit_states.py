@@ -36,22 +36,50 @@ def book(session_factory, client, make_key) -> dict[str, int]:
     ids = []
     with session_factory() as session:
         for sample in SAMPLES.assets:
-            a = registry.register_asset(session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t")
-            registry.import_signals(session, a.id, signal_rows(sample.signals), tenant="owner", actor="t")
+            a = registry.register_asset(
+                session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
+            )
+            registry.import_signals(
+                session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
+            )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(int(a.id))
-        registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        registry.add_comparables(
+            session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
+        )
         for aid in ids:
-            valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=500, seed=3,
-                                               tenant="owner", actor="t", publish=True)
+            valuation_service.create_valuation(
+                session,
+                aid,
+                as_of=AS_OF,
+                paths=500,
+                seed=3,
+                tenant="owner",
+                actor="t",
+                publish=True,
+            )
             credit_service.grant_consent(
-                session, aid, ConsentIn(lender_tenant="bank-a", amount=1e12, currency="CNY",
-                                        expires_on=date(2100, 1, 1)),
-                tenant="owner", role="registrar", actor="t")
+                session,
+                aid,
+                ConsentIn(
+                    lender_tenant="bank-a", amount=1e12, currency="CNY", expires_on=date(2100, 1, 1)
+                ),
+                tenant="owner",
+                role="registrar",
+                actor="t",
+            )
     headers = make_key("bank", "bank-a")
-    terms = {"asset_ids": ids, "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
-             "frequency_months": 1, "day_count": "ACT/365F", "calendar": "China",
-             "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat()}
+    terms = {
+        "asset_ids": ids,
+        "currency": "CNY",
+        "tenor_months": 12,
+        "amortization": "annuity",
+        "frequency_months": 1,
+        "day_count": "ACT/365F",
+        "calendar": "China",
+        "borrower": {"rating": "BBB"},
+        "as_of": AS_OF.isoformat(),
+    }
     quote = client.post("/v1/loans/quote", headers=headers, json=terms)
     assert quote.status_code == 200, quote.text
     principal = round(quote.json()["max_principal"] * 0.5, 2)
@@ -60,7 +88,12 @@ def book(session_factory, client, make_key) -> dict[str, int]:
     with session_factory() as session:
         key_id = session.execute(sa.select(sa.func.max(ApiKey.id))).scalar_one()
         comparable_id = session.execute(sa.select(sa.func.min(Comparable.id))).scalar_one()
-    return {"asset": ids[0], "loan": int(r.json()["id"]), "key": key_id, "comparable": comparable_id}
+    return {
+        "asset": ids[0],
+        "loan": int(r.json()["id"]),
+        "key": key_id,
+        "comparable": comparable_id,
+    }
 
 
 def _named(outcome) -> set[tuple[str, str]]:
@@ -74,19 +107,44 @@ def test_untouched_rows_match_their_audited_state(book, session_factory) -> None
     assert outcome.checked >= 2 + 1 + 2 + 2 + 1  # assets, loan, valuations, consents, key at least
 
 
-def test_edits_to_loan_pledge_signal_and_key_rows_are_named(book, session_factory, engine, monkeypatch) -> None:
+def test_edits_to_loan_pledge_signal_and_key_rows_are_named(
+    book, session_factory, engine, monkeypatch
+) -> None:
     with engine.begin() as conn:  # as the database's own user could, behind the service
-        conn.execute(sa.update(Loan.__table__).where(Loan.__table__.c.id == book["loan"])
-                     .values(principal=Decimal("1.00")))
-        conn.execute(sa.update(Signal.__table__).where(Signal.__table__.c.asset_id == book["asset"])
-                     .values(value=Signal.__table__.c.value * 2))
-        conn.execute(sa.update(ApiKey.__table__).where(ApiKey.__table__.c.id == book["key"]).values(role="admin"))
-        conn.execute(sa.delete(Comparable.__table__).where(Comparable.__table__.c.id == book["comparable"]))
-        conn.execute(sa.insert(Comparable.__table__).values(
-            category="finance", price=Decimal("1000.00"), currency="CNY", traded_on=date(2025, 1, 1),
-            records=10, quality_score=0.9, rights_scope="full", tenant="owner",
-            created_at=sa.func.current_timestamp()))
-        new_comparable = conn.execute(sa.select(sa.func.max(Comparable.__table__.c.id))).scalar_one()
+        conn.execute(
+            sa.update(Loan.__table__)
+            .where(Loan.__table__.c.id == book["loan"])
+            .values(principal=Decimal("1.00"))
+        )
+        conn.execute(
+            sa.update(Signal.__table__)
+            .where(Signal.__table__.c.asset_id == book["asset"])
+            .values(value=Signal.__table__.c.value * 2)
+        )
+        conn.execute(
+            sa.update(ApiKey.__table__)
+            .where(ApiKey.__table__.c.id == book["key"])
+            .values(role="admin")
+        )
+        conn.execute(
+            sa.delete(Comparable.__table__).where(Comparable.__table__.c.id == book["comparable"])
+        )
+        conn.execute(
+            sa.insert(Comparable.__table__).values(
+                category="finance",
+                price=Decimal("1000.00"),
+                currency="CNY",
+                traded_on=date(2025, 1, 1),
+                records=10,
+                quality_score=0.9,
+                rights_scope="full",
+                tenant="owner",
+                created_at=sa.func.current_timestamp(),
+            )
+        )
+        new_comparable = conn.execute(
+            sa.select(sa.func.max(Comparable.__table__.c.id))
+        ).scalar_one()
     with session_factory() as session:
         outcome = verify_states(session)
     named = _named(outcome)
@@ -109,20 +167,28 @@ def test_edits_to_loan_pledge_signal_and_key_rows_are_named(book, session_factor
 
 def test_an_edited_pledge_is_named_through_its_loan(book, session_factory, engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.update(Pledge.__table__).where(Pledge.__table__.c.loan_id == book["loan"])
-                     .values(amount=Decimal("0.01")))
+        conn.execute(
+            sa.update(Pledge.__table__)
+            .where(Pledge.__table__.c.loan_id == book["loan"])
+            .values(amount=Decimal("0.01"))
+        )
     with session_factory() as session:
         assert _named(verify_states(session)) == {("loan", str(book["loan"]))}
 
 
-def test_changes_made_through_the_service_stay_verified(book, session_factory, client, make_key) -> None:
+def test_changes_made_through_the_service_stay_verified(
+    book, session_factory, client, make_key
+) -> None:
     """Revaluing the loan, revoking a key and deleting a comparable are audited changes."""
     admin = make_key("admin", "owner")
     assert client.delete(f"/v1/keys/{book['key']}", headers=admin).status_code in (200, 204, 404)
     with session_factory() as session:
-        registry.delete_comparable(session, book["comparable"], tenant="owner", is_admin=False, actor="t")
+        registry.delete_comparable(
+            session, book["comparable"], tenant="owner", is_admin=False, actor="t"
+        )
         loan = session.get(Loan, book["loan"])
         from api.schemas.credit import RevalueIn
+
         credit_service.revalue_loan(session, loan, RevalueIn(as_of=AS_OF), actor="t")
     with session_factory() as session:
         outcome = verify_states(session)
@@ -135,9 +201,14 @@ def test_entries_under_former_hex_ids_are_counted_not_fatal(session_factory) -> 
     from models.audit import record_audit
 
     with session_factory() as session:
-        record_audit(session, actor="t", action="securitization.create", entity="securitization",
-                     entity_id="39a461b42bc84bdf84cec3c179a4a2be",
-                     payload={"audited_state": {"39a461b42bc84bdf84cec3c179a4a2be": "0" * 64}})
+        record_audit(
+            session,
+            actor="t",
+            action="securitization.create",
+            entity="securitization",
+            entity_id="39a461b42bc84bdf84cec3c179a4a2be",
+            payload={"audited_state": {"39a461b42bc84bdf84cec3c179a4a2be": "0" * 64}},
+        )
         session.commit()
     with session_factory() as session:
         outcome = verify_states(session)

@@ -55,9 +55,14 @@ def test_a_stored_non_positive_row_breaks_no_read(client, make_key, session_fact
     with session_factory() as s:
         s.add(
             Comparable(
-                category="financial", price=Decimal("0.00"), currency="CNY",
-                traded_on=date(2025, 1, 1), records=10, quality_score=0.5,
-                rights_scope="processing_use", tenant="tenant-a",
+                category="financial",
+                price=Decimal("0.00"),
+                currency="CNY",
+                traded_on=date(2025, 1, 1),
+                records=10,
+                quality_score=0.5,
+                rights_scope="processing_use",
+                tenant="tenant-a",
             )
         )
         s.commit()
@@ -83,8 +88,12 @@ def test_withdrawn_by_its_tenant_or_an_admin_only(client, make_key, session_fact
     stranger = make_key("registrar", "tenant-b")
     bank = make_key("bank", "tenant-a")
     admin = make_key("admin", "ops")
-    ids = [i["id"] for i in client.post("/v1/comparables", json=[comparable(), comparable(2e6)],
-                                        headers=owner).json()["items"]]
+    ids = [
+        i["id"]
+        for i in client.post(
+            "/v1/comparables", json=[comparable(), comparable(2e6)], headers=owner
+        ).json()["items"]
+    ]
     assert client.delete(f"/v1/comparables/{ids[0]}", headers=stranger).status_code == 404
     assert client.delete(f"/v1/comparables/{ids[0]}", headers=bank).status_code == 403
     assert client.delete(f"/v1/comparables/{ids[0]}", headers=owner).status_code == 204
@@ -92,8 +101,12 @@ def test_withdrawn_by_its_tenant_or_an_admin_only(client, make_key, session_fact
     assert client.delete(f"/v1/comparables/{ids[1]}", headers=admin).status_code == 204
     assert count(session_factory) == 0
     with session_factory() as s:
-        deletes = s.execute(
-            sa.select(AuditEntry.entity_id).where(AuditEntry.action == "comparables.delete")
-        ).scalars().all()
+        deletes = (
+            s.execute(
+                sa.select(AuditEntry.entity_id).where(AuditEntry.action == "comparables.delete")
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(deletes) == sorted(str(i) for i in ids)
     assert client.delete("/v1/comparables/99999999999999999999", headers=owner).status_code == 422

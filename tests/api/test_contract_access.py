@@ -99,18 +99,32 @@ def test_every_contract_path_is_mounted_under_v1(app) -> None:
     paths = spec["paths"]
     expected = {
         ("get", "/health"),
-        ("post", "/v1/assets"), ("get", "/v1/assets"), ("get", "/v1/assets/{asset_id}"),
-        ("put", "/v1/assets/{asset_id}/signals"), ("get", "/v1/assets/{asset_id}/signals"),
-        ("post", "/v1/assets/{asset_id}/costs"), ("post", "/v1/comparables"),
-        ("post", "/v1/assets/{asset_id}/valuations"), ("get", "/v1/assets/{asset_id}/valuations"),
-        ("get", "/v1/valuations/{valuation_id}"), ("get", "/v1/quotes/{asset_id}"),
-        ("get", "/v1/quotes/stream"), ("post", "/v1/loans/quote"), ("post", "/v1/loans"),
-        ("get", "/v1/loans/{loan_id}"), ("get", "/v1/loans/{loan_id}/schedule"),
-        ("get", "/v1/loans/{loan_id}/risk"), ("post", "/v1/loans/{loan_id}/revalue"),
-        ("get", "/v1/portfolio/risk"), ("post", "/v1/securitizations"),
+        ("post", "/v1/assets"),
+        ("get", "/v1/assets"),
+        ("get", "/v1/assets/{asset_id}"),
+        ("put", "/v1/assets/{asset_id}/signals"),
+        ("get", "/v1/assets/{asset_id}/signals"),
+        ("post", "/v1/assets/{asset_id}/costs"),
+        ("post", "/v1/comparables"),
+        ("post", "/v1/assets/{asset_id}/valuations"),
+        ("get", "/v1/assets/{asset_id}/valuations"),
+        ("get", "/v1/valuations/{valuation_id}"),
+        ("get", "/v1/quotes/{asset_id}"),
+        ("get", "/v1/quotes/stream"),
+        ("post", "/v1/loans/quote"),
+        ("post", "/v1/loans"),
+        ("get", "/v1/loans/{loan_id}"),
+        ("get", "/v1/loans/{loan_id}/schedule"),
+        ("get", "/v1/loans/{loan_id}/risk"),
+        ("post", "/v1/loans/{loan_id}/revalue"),
+        ("get", "/v1/portfolio/risk"),
+        ("post", "/v1/securitizations"),
         ("post", "/v1/securitizations/{securitization_id}/price"),
-        ("post", "/v1/data-notes/price"), ("get", "/v1/scenarios"), ("post", "/v1/scenarios"),
-        ("post", "/v1/stress-runs"), ("get", "/v1/stress-runs/{run_id}"),
+        ("post", "/v1/data-notes/price"),
+        ("get", "/v1/scenarios"),
+        ("post", "/v1/scenarios"),
+        ("post", "/v1/stress-runs"),
+        ("get", "/v1/stress-runs/{run_id}"),
         ("get", "/v1/stress-runs/{run_id}/results"),
     }
     missing = {(m, p) for m, p in expected if m not in paths.get(p, {})}
@@ -134,8 +148,9 @@ def test_health_is_open_and_docs_are_served(client) -> None:
 # ----------------------------------------------------------------------------- role matrix
 
 
-@pytest.mark.parametrize(("method", "path", "roles", "body"), ENDPOINTS,
-                         ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("method", "path", "roles", "body"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS]
+)
 def test_role_matrix(client, make_key, method, path, roles, body) -> None:
     # no key, a malformed header, an unknown key: 401 with a Bearer challenge
     for headers in ({}, {"Authorization": "Bearer not-a-key"}, {"Authorization": "Basic abc"}):
@@ -161,8 +176,11 @@ def _register(client, headers) -> list[int]:
         r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=headers)
         assert r.status_code == 201, r.text
         aid = r.json()["id"]
-        r = client.put(f"/v1/assets/{aid}/signals", content=signals_csv(sample.signals),
-                       headers={**headers, "Content-Type": "text/csv"})
+        r = client.put(
+            f"/v1/assets/{aid}/signals",
+            content=signals_csv(sample.signals),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
         assert r.status_code == 200, r.text
         r = client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=headers)
         assert r.status_code == 201, r.text
@@ -178,31 +196,48 @@ def world(client, make_key) -> dict[str, Any]:
     reg = make_key("registrar", "tenant-a")
     bank = make_key("bank", "tenant-a")
     ids = _register(client, reg)
-    r = client.post(f"/v1/assets/{ids[0]}/valuations",
-                    json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1}, headers=reg)
+    r = client.post(
+        f"/v1/assets/{ids[0]}/valuations",
+        json={"as_of": AS_OF, "currency": "CNY", "paths": 200, "seed": 1},
+        headers=reg,
+    )
     assert r.status_code == 201, r.text
     valuation = r.json()
     q = client.post("/v1/loans/quote", json=loan_body(ids[:1]), headers=bank)
     assert q.status_code == 200, q.text
     principal = round(q.json()["max_principal"] / 4, 2)
-    r = client.post("/v1/loans", json=loan_body(ids[:1], principal=principal, start_date=AS_OF),
-                    headers=bank)
+    r = client.post(
+        "/v1/loans", json=loan_body(ids[:1], principal=principal, start_date=AS_OF), headers=bank
+    )
     assert r.status_code == 201, r.text
-    return {"asset_ids": ids, "valuation": valuation, "loan": r.json(), "registrar": reg,
-            "bank": bank}
+    return {
+        "asset_ids": ids,
+        "valuation": valuation,
+        "loan": r.json(),
+        "registrar": reg,
+        "bank": bank,
+    }
 
 
 # ----------------------------------------------------------------------------- public reads
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_public_record_is_readable_by_every_role_of_any_tenant(client, make_key, world, role) -> None:
+def test_public_record_is_readable_by_every_role_of_any_tenant(
+    client, make_key, world, role
+) -> None:
     aid = world["asset_ids"][0]
     vid = world["valuation"]["id"]
     h = make_key(role, "tenant-other")
-    for path in ("/v1/assets", f"/v1/assets/{aid}", f"/v1/assets/{aid}/signals",
-                 f"/v1/assets/{aid}/signals?metric=revenue", f"/v1/assets/{aid}/valuations",
-                 f"/v1/valuations/{vid}", f"/v1/quotes/{aid}"):
+    for path in (
+        "/v1/assets",
+        f"/v1/assets/{aid}",
+        f"/v1/assets/{aid}/signals",
+        f"/v1/assets/{aid}/signals?metric=revenue",
+        f"/v1/assets/{aid}/valuations",
+        f"/v1/valuations/{vid}",
+        f"/v1/quotes/{aid}",
+    ):
         r = client.get(path, headers=h)
         assert r.status_code == 200, (path, r.text)
 
@@ -210,28 +245,52 @@ def test_public_record_is_readable_by_every_role_of_any_tenant(client, make_key,
 # ----------------------------------------------------------------------------- owner-only writes
 
 
-def test_other_tenants_registrar_gets_404_on_signals_costs_and_status(client, make_key, world) -> None:
+def test_other_tenants_registrar_gets_404_on_signals_costs_and_status(
+    client, make_key, world
+) -> None:
     aid = world["asset_ids"][0]
     stranger = make_key("registrar", "tenant-b")
-    before_signals = client.get(f"/v1/assets/{aid}/signals?limit=500", headers=stranger).json()["items"]
+    before_signals = client.get(f"/v1/assets/{aid}/signals?limit=500", headers=stranger).json()[
+        "items"
+    ]
     before_costs = client.get(f"/v1/assets/{aid}/costs?limit=500", headers=stranger).json()["items"]
-    r = client.put(f"/v1/assets/{aid}/signals", json=[{"month": "2025-01", "metric": "revenue", "value": 1.0}],
-                   headers=stranger)
+    r = client.put(
+        f"/v1/assets/{aid}/signals",
+        json=[{"month": "2025-01", "metric": "revenue", "value": 1.0}],
+        headers=stranger,
+    )
     _assert_problem(r, 404)
-    r = client.put(f"/v1/assets/{aid}/signals", content="month,metric,value\n2025-01,revenue,1\n",
-                   headers={**stranger, "Content-Type": "text/csv"})
+    r = client.put(
+        f"/v1/assets/{aid}/signals",
+        content="month,metric,value\n2025-01,revenue,1\n",
+        headers={**stranger, "Content-Type": "text/csv"},
+    )
     _assert_problem(r, 404)
-    r = client.post(f"/v1/assets/{aid}/costs", json={"category": "storage", "amount": 1.0, "currency": "CNY",
-                                                     "incurred_on": "2025-01-01", "recurring_months": 0},
-                    headers=stranger)
+    r = client.post(
+        f"/v1/assets/{aid}/costs",
+        json={
+            "category": "storage",
+            "amount": 1.0,
+            "currency": "CNY",
+            "incurred_on": "2025-01-01",
+            "recurring_months": 0,
+        },
+        headers=stranger,
+    )
     _assert_problem(r, 404)
     r = client.patch(f"/v1/assets/{aid}", json={"status": "retired"}, headers=stranger)
     _assert_problem(r, 404)
     # the 404 is the same as for an asset that does not exist
     missing = client.patch("/v1/assets/987654", json={"status": "retired"}, headers=stranger)
     assert missing.json()["title"] == r.json()["title"]
-    assert client.get(f"/v1/assets/{aid}/signals?limit=500", headers=stranger).json()["items"] == before_signals
-    assert client.get(f"/v1/assets/{aid}/costs?limit=500", headers=stranger).json()["items"] == before_costs
+    assert (
+        client.get(f"/v1/assets/{aid}/signals?limit=500", headers=stranger).json()["items"]
+        == before_signals
+    )
+    assert (
+        client.get(f"/v1/assets/{aid}/costs?limit=500", headers=stranger).json()["items"]
+        == before_costs
+    )
     assert client.get(f"/v1/assets/{aid}", headers=stranger).json()["status"] == "registered"
     # the owner's registrar may
     r = client.patch(f"/v1/assets/{aid}", json={"status": "active"}, headers=world["registrar"])
@@ -267,35 +326,57 @@ def test_securitizations_are_tenant_scoped(client, make_key) -> None:
         if role != "risk":  # risk may price but not read the deal list in the API contract
             _assert_problem(client.get(f"/v1/securitizations/{sid}", headers=other), 404)
         if role in ("fund_manager", "risk", "admin"):
-            r = client.post(f"/v1/securitizations/{sid}/price",
-                            json={"paths": 200, "seed": 1, "correlation": 0.2}, headers=other)
+            r = client.post(
+                f"/v1/securitizations/{sid}/price",
+                json={"paths": 200, "seed": 1, "correlation": 0.2},
+                headers=other,
+            )
             _assert_problem(r, 404)
-    assert client.get("/v1/securitizations", headers=make_key("fund_manager", "tenant-b")).json()["items"] == []
-    r = client.post(f"/v1/securitizations/{sid}/price", json={"paths": 200, "seed": 1, "correlation": 0.2},
-                    headers=make_key("risk", "tenant-a"))
+    assert (
+        client.get("/v1/securitizations", headers=make_key("fund_manager", "tenant-b")).json()[
+            "items"
+        ]
+        == []
+    )
+    r = client.post(
+        f"/v1/securitizations/{sid}/price",
+        json={"paths": 200, "seed": 1, "correlation": 0.2},
+        headers=make_key("risk", "tenant-a"),
+    )
     assert r.status_code == 200, r.text
 
 
 def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> None:
     risk_a = make_key("risk", "tenant-a")
     risk_b = make_key("risk", "tenant-b")
-    r = client.post("/v1/scenarios", json={"name": "a_private", "horizon_months": 12,
-                                           "shocks": {"pd_multiplier": 2.0}}, headers=risk_a)
+    r = client.post(
+        "/v1/scenarios",
+        json={"name": "a_private", "horizon_months": 12, "shocks": {"pd_multiplier": 2.0}},
+        headers=risk_a,
+    )
     assert r.status_code == 201, r.text
-    names_b = [s["name"] for s in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]]
+    names_b = [
+        s["name"] for s in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]
+    ]
     assert "a_private" not in names_b
     # tenant b cannot run tenant a's scenario: it does not exist for b (never a 403)
-    r = client.post("/v1/stress-runs", json={"scenario": "a_private", "paths": 16, "seed": 1}, headers=risk_b)
+    r = client.post(
+        "/v1/stress-runs", json={"scenario": "a_private", "paths": 16, "seed": 1}, headers=risk_b
+    )
     assert r.status_code in (404, 422), r.text
     assert r.status_code != 403
     # nor extend it: to b it does not exist (and nothing is stored)
-    r = client.post("/v1/scenarios", json={"name": "b_child0", "extends": "a_private"}, headers=risk_b)
+    r = client.post(
+        "/v1/scenarios", json={"name": "b_child0", "extends": "a_private"}, headers=risk_b
+    )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "extends"
     # tenant b may store its own scenario of the same name
     r = client.post("/v1/scenarios", json={"name": "a_private", "shocks": {}}, headers=risk_b)
     assert r.status_code == 201, r.text
-    r = client.post("/v1/stress-runs", json={"scenario": "a_private", "paths": 16, "seed": 1}, headers=risk_a)
+    r = client.post(
+        "/v1/stress-runs", json={"scenario": "a_private", "paths": 16, "seed": 1}, headers=risk_a
+    )
     assert r.status_code == 202, r.text
     rid = r.json()["id"]
     assert get_jobs(app).wait(timeout=60)
@@ -304,13 +385,19 @@ def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> N
         other = make_key(role, "tenant-b")
         _assert_problem(client.get(f"/v1/stress-runs/{rid}", headers=other), 404)
         _assert_problem(client.get(f"/v1/stress-runs/{rid}/results", headers=other), 404)
-        _assert_problem(client.get(f"/v1/stress-runs/{rid}/results",
-                                   headers={**other, "Accept": "text/csv"}), 404)
+        _assert_problem(
+            client.get(f"/v1/stress-runs/{rid}/results", headers={**other, "Accept": "text/csv"}),
+            404,
+        )
     assert client.get("/v1/stress-runs", headers=risk_b).json()["items"] == []
     # b's scenarios now extend b's own a_private
-    r = client.post("/v1/scenarios", json={"name": "b_child", "extends": "a_private"}, headers=risk_b)
+    r = client.post(
+        "/v1/scenarios", json={"name": "b_child", "extends": "a_private"}, headers=risk_b
+    )
     assert r.status_code == 201, r.text
-    names_b = [x["name"] for x in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]]
+    names_b = [
+        x["name"] for x in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]
+    ]
     assert "b_child0" not in names_b and "b_child" in names_b
 
 
@@ -323,7 +410,9 @@ def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_k
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"].startswith("pool.loan_ids")
     risk_b = make_key("risk", "tenant-b")
-    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_b)
+    r = client.post(
+        "/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_b
+    )
     assert r.status_code == 202, r.text
     assert get_jobs(app).wait(timeout=60)
     rid = r.json()["id"]
@@ -332,7 +421,9 @@ def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_k
     res = client.get(f"/v1/stress-runs/{rid}/results", headers=risk_b).json()
     assert res["positions"] == [], res["positions"]  # tenant b holds nothing
     risk_a = make_key("risk", "tenant-a")
-    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_a)
+    r = client.post(
+        "/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=risk_a
+    )
     assert get_jobs(app).wait(timeout=60)
     res = client.get(f"/v1/stress-runs/{r.json()['id']}/results", headers=risk_a).json()
     assert [p["id"] for p in res["positions"] if p["kind"] == "loan"] == [str(lid)]

@@ -11,8 +11,17 @@ from typer.testing import CliRunner
 
 from api.cli import app
 
-COMMANDS = ["serve", "demo", "db upgrade", "keys create", "assets register", "signals import", "value",
-            "stress", "audit verify"]
+COMMANDS = [
+    "serve",
+    "demo",
+    "db upgrade",
+    "keys create",
+    "assets register",
+    "signals import",
+    "value",
+    "stress",
+    "audit verify",
+]
 
 
 def _url(engine) -> str:
@@ -48,22 +57,26 @@ def test_keys_create_prints_only_the_key(cli) -> None:
     assert re.fullmatch(r"\S+\n", r.stdout)
 
 
-@pytest.mark.parametrize("args", [
-    ["keys", "create", "--role", "nope", "--tenant", "acme"],
-    ["value", "987654"],
-    ["value", "99999999999999999999999"],
-    ["value", "1", "--as-of", "2025-02-30"],
-    ["value", "1", "--as-of", "9999-12-31"],
-    ["value", "1", "--currency", "ZZZ"],
-    ["value", "1", "--paths", "0"],
-    ["value", "1", "--assumptions", "{bad"],
-    ["signals", "import", "no-such-file.csv", "--asset", "1", "--tenant", "acme"],
-    ["signals", "import", "{csv}", "--asset", "99999999999999999999999", "--tenant", "acme"],
-    ["signals", "import", "{csv}", "--asset", "987654", "--tenant", "acme"],
-    ["assets", "register", "no-such-file.json", "--tenant", "acme"],
-    ["assets", "register", "{bad_json}", "--tenant", "acme"],
-    ["stress", "no_such_scenario", "--tenant", "acme"],
-], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "create", "--role", "nope", "--tenant", "acme"],
+        ["value", "987654"],
+        ["value", "99999999999999999999999"],
+        ["value", "1", "--as-of", "2025-02-30"],
+        ["value", "1", "--as-of", "9999-12-31"],
+        ["value", "1", "--currency", "ZZZ"],
+        ["value", "1", "--paths", "0"],
+        ["value", "1", "--assumptions", "{bad"],
+        ["signals", "import", "no-such-file.csv", "--asset", "1", "--tenant", "acme"],
+        ["signals", "import", "{csv}", "--asset", "99999999999999999999999", "--tenant", "acme"],
+        ["signals", "import", "{csv}", "--asset", "987654", "--tenant", "acme"],
+        ["assets", "register", "no-such-file.json", "--tenant", "acme"],
+        ["assets", "register", "{bad_json}", "--tenant", "acme"],
+        ["stress", "no_such_scenario", "--tenant", "acme"],
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_errors_go_to_stderr_with_a_non_zero_exit(cli, tmp_path, args) -> None:
     csv = tmp_path / "s.csv"
     csv.write_text("month,metric,value\n2025-01,revenue,1\n")

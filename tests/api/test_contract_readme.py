@@ -36,7 +36,9 @@ def _commands(section: str) -> list[tuple[str, str | None]]:
             heredoc = re.match(r"cat > (\S+) <<'(\w+)'", line)
             if heredoc:
                 end = lines.index(heredoc.group(2), i + 1)
-                out.append((f"HEREDOC {heredoc.group(1)}\n" + "\n".join(lines[i + 1:end]) + "\n", None))
+                out.append(
+                    (f"HEREDOC {heredoc.group(1)}\n" + "\n".join(lines[i + 1 : end]) + "\n", None)
+                )
                 i = end + 1
                 continue
             command = line
@@ -52,8 +54,13 @@ def _commands(section: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def _curl(client, command: str, key_headers: dict[str, str], files: dict[str, bytes],
-          asset_id: int | None = None):
+def _curl(
+    client,
+    command: str,
+    key_headers: dict[str, str],
+    files: dict[str, bytes],
+    asset_id: int | None = None,
+):
     argv = shlex.split(command.replace("$KEY", key_headers["Authorization"].split()[1]))
     assert argv[0] == "curl", argv
     method, headers, body, url = None, {}, None, None
@@ -89,10 +96,11 @@ def _curl(client, command: str, key_headers: dict[str, str], files: dict[str, by
                 uploads[name] = (value[1:], files[value[1:]])
             else:
                 data[name] = value
-        return client.request(method or "POST", url[len(BASE):], data=data, files=uploads,
-                              headers=headers)
+        return client.request(
+            method or "POST", url[len(BASE) :], data=data, files=uploads, headers=headers
+        )
     method = method or ("POST" if body is not None else "GET")
-    return client.request(method, url[len(BASE):], content=body, headers=headers)
+    return client.request(method, url[len(BASE) :], content=body, headers=headers)
 
 
 def _matches(expected: dict[str, Any], actual: dict[str, Any]) -> None:
@@ -132,14 +140,19 @@ def test_registry_api_examples_run_as_written(client, make_key) -> None:
                 checked += 1
                 again = re.search(r"\(again: (\{.*?\})\)", comment)
                 if again:  # the same request a second time
-                    _matches(json.loads(again.group(1)), _curl(client, command, key, files, asset_id).json())
+                    _matches(
+                        json.loads(again.group(1)),
+                        _curl(client, command, key, files, asset_id).json(),
+                    )
             elif comment.startswith("{"):
                 # e.g. `{"id": 1, "certificate_no": "DA-2026-000001", ..., "status": "registered"}`
                 for k, v in re.findall(r'"(\w+)": ("[^"]*"|\d+)', comment):
                     if k == "id":  # ids depend on what the database issued before
                         assert isinstance(r.json()[k], int)
                     elif k == "certificate_no":  # DA-<year>-<6 digits>
-                        assert re.fullmatch(r"DA-\d{4}-\d{6}", r.json()[k]) and re.fullmatch(r"DA-\d{4}-\d{6}", json.loads(v))
+                        assert re.fullmatch(r"DA-\d{4}-\d{6}", r.json()[k]) and re.fullmatch(
+                            r"DA-\d{4}-\d{6}", json.loads(v)
+                        )
                     else:
                         assert r.json()[k] == json.loads(v), (k, v)
                 checked += 1
@@ -150,15 +163,37 @@ def test_registry_readme_problem_document_is_reproduced(client, make_key) -> Non
     section = _section("Registry API")
     shown = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
     key = make_key("registrar", "acme")
-    body = {"name": "x", "category": "consumer",
-            "rights": {"holding": True, "processing_use": True, "product_operation": False,
-                       "exclusive": False, "territory": "CN", "cross_border": False},
-            "quality": dict.fromkeys(("accuracy", "consistency", "completeness", "conformity",
-                                      "timeliness", "accessibility"), 0.9),
-            "records": 1, "refresh_days": 7, "fingerprint_sha256": "ef" * 32}
+    body = {
+        "name": "x",
+        "category": "consumer",
+        "rights": {
+            "holding": True,
+            "processing_use": True,
+            "product_operation": False,
+            "exclusive": False,
+            "territory": "CN",
+            "cross_border": False,
+        },
+        "quality": dict.fromkeys(
+            (
+                "accuracy",
+                "consistency",
+                "completeness",
+                "conformity",
+                "timeliness",
+                "accessibility",
+            ),
+            0.9,
+        ),
+        "records": 1,
+        "refresh_days": 7,
+        "fingerprint_sha256": "ef" * 32,
+    }
     aid = client.post("/v1/assets", json=body, headers=key).json()["id"]
     csv = "month,metric,value\n2025-01,revenue,1\n2025-02,revenue,2\n2025-03,revenue,-5\n"
-    r = client.put(f"/v1/assets/{aid}/signals", content=csv, headers={**key, "Content-Type": "text/csv"})
+    r = client.put(
+        f"/v1/assets/{aid}/signals", content=csv, headers={**key, "Content-Type": "text/csv"}
+    )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json() == shown

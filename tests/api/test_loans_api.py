@@ -27,14 +27,28 @@ def assets(session_factory) -> list[int]:
     ids = []
     with session_factory() as session:
         for sample in SAMPLES.assets:
-            a = registry.register_asset(session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t")
-            registry.import_signals(session, a.id, signal_rows(sample.signals), tenant="owner", actor="t")
+            a = registry.register_asset(
+                session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
+            )
+            registry.import_signals(
+                session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
+            )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
-        registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        registry.add_comparables(
+            session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
+        )
         for aid in ids:  # loans rely on a stored valuation of each asset
-            valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=500, seed=3,
-                                               tenant="owner", actor="t", publish=True)
+            valuation_service.create_valuation(
+                session,
+                aid,
+                as_of=AS_OF,
+                paths=500,
+                seed=3,
+                tenant="owner",
+                actor="t",
+                publish=True,
+            )
         consent_all(session, ids)  # the banks lend against the owner's assets
     return ids
 
@@ -46,9 +60,15 @@ def bank(make_key) -> dict[str, str]:
 
 def body(asset_ids: list[int], **kw) -> dict:
     out = {
-        "asset_ids": asset_ids, "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
-        "frequency_months": 1, "day_count": "ACT/365F", "calendar": "China",
-        "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat(),
+        "asset_ids": asset_ids,
+        "currency": "CNY",
+        "tenor_months": 12,
+        "amortization": "annuity",
+        "frequency_months": 1,
+        "day_count": "ACT/365F",
+        "calendar": "China",
+        "borrower": {"rating": "BBB"},
+        "as_of": AS_OF.isoformat(),
     }
     out.update(kw)
     return out
@@ -56,22 +76,38 @@ def body(asset_ids: list[int], **kw) -> dict:
 
 def counts(session_factory) -> tuple[int, int, int]:
     with session_factory() as s:
-        return (s.exec(select(func.count()).select_from(Loan)).one(),
-                s.exec(select(func.count()).select_from(Pledge)).one(),
-                s.exec(select(func.count()).select_from(LoanEvent)).one())
+        return (
+            s.exec(select(func.count()).select_from(Loan)).one(),
+            s.exec(select(func.count()).select_from(Pledge)).one(),
+            s.exec(select(func.count()).select_from(LoanEvent)).one(),
+        )
 
 
 def test_quote_has_every_figure(client, assets, bank) -> None:
     r = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank)
     assert r.status_code == 200, r.text
     q = r.json()
-    for k in ("lending_value", "haircut", "max_principal", "pd", "lgd", "ead", "expected_loss", "capital", "rwa"):
+    for k in (
+        "lending_value",
+        "haircut",
+        "max_principal",
+        "pd",
+        "lgd",
+        "ead",
+        "expected_loss",
+        "capital",
+        "rwa",
+    ):
         assert k in q
     rate = q["rate"]
-    assert rate["total"] == pytest.approx(rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"])
+    assert rate["total"] == pytest.approx(
+        rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"]
+    )
     assert 0.3 <= q["haircut"] < 1.0
     assert q["max_principal"] <= min(0.6 * q["collateral_value"], q["lending_value"]) + 1e-6
-    assert q["max_principal"] == pytest.approx(min(q["assets"][0]["advance_rate"] * q["collateral_value"], q["lending_value"]))
+    assert q["max_principal"] == pytest.approx(
+        min(q["assets"][0]["advance_rate"] * q["collateral_value"], q["lending_value"])
+    )
     assert q["principal"] == pytest.approx(q["max_principal"])
     assert q["expected_loss"] == pytest.approx(q["pd"] * q["lgd"] * q["ead"])
     assert q["rwa"] == pytest.approx(12.5 * q["capital"])
@@ -83,9 +119,13 @@ def test_quote_has_every_figure(client, assets, bank) -> None:
 
 
 def test_quote_with_a_given_pd(client, assets, bank) -> None:
-    q = client.post("/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.013}), headers=bank).json()
+    q = client.post(
+        "/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.013}), headers=bank
+    ).json()
     assert q["pd"] == 0.013 and q["pd_source"] == "given"
-    both = client.post("/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.01, "rating": "A"}), headers=bank)
+    both = client.post(
+        "/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.01, "rating": "A"}), headers=bank
+    )
     assert both.status_code == 422
 
 
@@ -98,7 +138,9 @@ def test_revenue_based_quote(client, assets, bank) -> None:
     assert 0.0005 <= q["pd"] < 1
 
 
-def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make_key, session_factory) -> None:
+def test_originate_read_schedule_risk_and_idempotency(
+    client, assets, bank, make_key, session_factory
+) -> None:
     q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
     principal = round(q["max_principal"] * 0.5, 2)
     b = body(assets[:1], principal=principal, start_date=AS_OF.isoformat())
@@ -110,18 +152,30 @@ def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert counts(session_factory)[0] == 1
     # the same request with the currency in small letters is the same request
-    lower = client.post("/v1/loans", json={**b, "currency": b["currency"].lower()},
-                        headers={**bank, "Idempotency-Key": "k-1"})
+    lower = client.post(
+        "/v1/loans",
+        json={**b, "currency": b["currency"].lower()},
+        headers={**bank, "Idempotency-Key": "k-1"},
+    )
     assert lower.status_code == 201 and lower.json()["id"] == loan["id"]
-    other = client.post("/v1/loans", json={**b, "principal": principal / 2}, headers={**bank, "Idempotency-Key": "k-1"})
+    other = client.post(
+        "/v1/loans",
+        json={**b, "principal": principal / 2},
+        headers={**bank, "Idempotency-Key": "k-1"},
+    )
     assert other.status_code == 409
     sched = client.get(f"/v1/loans/{loan['id']}/schedule", headers=bank).json()
     assert len(sched) == 12 and sched[-1]["balance"] == 0.0
     # booked amounts: rounded to the fen, principal payments add up to the principal exactly
-    assert all(round(row[k], 2) == row[k] for row in sched for k in ("interest", "principal", "balance"))
+    assert all(
+        round(row[k], 2) == row[k] for row in sched for k in ("interest", "principal", "balance")
+    )
     assert round(sum(row["principal"] for row in sched), 2) == principal
     model = service_schedule(loan["id"], client)
-    assert max(abs(a["interest"] - b["interest"]) for a, b in zip(sched, model, strict=True)) <= 0.005 + 1e-9
+    assert (
+        max(abs(a["interest"] - b["interest"]) for a, b in zip(sched, model, strict=True))
+        <= 0.005 + 1e-9
+    )
     risk = client.get(f"/v1/loans/{loan['id']}/risk", headers=bank).json()
     assert risk["rwa"] == pytest.approx(12.5 * risk["capital"], rel=1e-6)
     assert [e["kind"] for e in risk["events"]] == ["origination"]
@@ -130,10 +184,19 @@ def test_originate_read_schedule_risk_and_idempotency(client, assets, bank, make
     for path in ("", "/schedule", "/risk", "/events"):
         r = client.get(f"/v1/loans/{loan['id']}{path}", headers=stranger)
         assert r.status_code == 404, path
-    assert client.post(f"/v1/loans/{loan['id']}/revalue", json={}, headers=stranger).status_code == 404
-    assert client.get(f"/v1/loans/{loan['id']}", headers=make_key("risk", "bank-a")).status_code == 200
+    assert (
+        client.post(f"/v1/loans/{loan['id']}/revalue", json={}, headers=stranger).status_code == 404
+    )
+    assert (
+        client.get(f"/v1/loans/{loan['id']}", headers=make_key("risk", "bank-a")).status_code == 200
+    )
     assert client.get("/v1/loans", headers=stranger).json()["items"] == []
-    assert client.post("/v1/loans/quote", json=b, headers=make_key("fund_manager", "bank-a")).status_code == 403
+    assert (
+        client.post(
+            "/v1/loans/quote", json=b, headers=make_key("fund_manager", "bank-a")
+        ).status_code
+        == 403
+    )
     assert client.get(f"/v1/loans/{loan['id']}").status_code == 401
 
 
@@ -144,58 +207,102 @@ def test_pledge_capacity_is_never_exceeded(client, assets, bank, session_factory
     # exception, which the loan stores
     p1 = round(0.95 * lv, 2)
     exception = {"reason": "credit committee approval 2026-01"}
-    first = client.post("/v1/loans", json=body(assets[:1], principal=p1, policy_exception=exception), headers=bank)
+    first = client.post(
+        "/v1/loans", json=body(assets[:1], principal=p1, policy_exception=exception), headers=bank
+    )
     assert first.status_code == 201, first.text
-    assert any("policy exception" in w for w in first.json()["warnings"]) == (p1 > q["max_principal"])
+    assert any("policy exception" in w for w in first.json()["warnings"]) == (
+        p1 > q["max_principal"]
+    )
     assert first.json()["policy_exception"] == exception["reason"]
     before = counts(session_factory)
     # the same asset again: 0.95 + 0.1 of its lending value -> 409, nothing written
-    r = client.post("/v1/loans", json=body(assets[:1], principal=round(0.1 * lv, 2), policy_exception=exception),
-                    headers=bank)
+    r = client.post(
+        "/v1/loans",
+        json=body(assets[:1], principal=round(0.1 * lv, 2), policy_exception=exception),
+        headers=bank,
+    )
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "capacity" in r.json()["detail"]
     assert counts(session_factory) == before
-    q2 = client.post("/v1/loans/quote", json=body(assets[:1], principal=1000.0), headers=bank).json()
+    q2 = client.post(
+        "/v1/loans/quote", json=body(assets[:1], principal=1000.0), headers=bank
+    ).json()
     assert q2["assets"][0]["pledged"] == pytest.approx(p1, abs=0.01)
     assert q2["assets"][0]["available_capacity"] == pytest.approx(lv - p1, abs=0.01)
     # what is left still fits
-    rest = client.post("/v1/loans", json=body(assets[:1], principal=round(lv - p1, 2) - 0.02,
-                                              policy_exception=exception), headers=bank)
+    rest = client.post(
+        "/v1/loans",
+        json=body(assets[:1], principal=round(lv - p1, 2) - 0.02, policy_exception=exception),
+        headers=bank,
+    )
     assert rest.status_code == 201, rest.text
     with session_factory() as s:
-        total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
+        total = sum(
+            float(p.amount)
+            for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all()
+        )
     assert total <= lv + 0.01
 
 
 def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
     q = client.post("/v1/loans/quote", json=body(assets[:1]), headers=bank).json()
-    loan = client.post("/v1/loans", json=body(assets[:1], principal=round(q["max_principal"] * 0.9, 2)), headers=bank).json()
+    loan = client.post(
+        "/v1/loans",
+        json=body(assets[:1], principal=round(q["max_principal"] * 0.9, 2)),
+        headers=bank,
+    ).json()
     principal = loan["principal"]
-    cases = [(principal / 0.5, []), (principal / 0.65, ["warning"]), (principal / 0.75, ["margin_call"]),
-             (principal / 0.9, ["liquidation"])]
+    cases = [
+        (principal / 0.5, []),
+        (principal / 0.65, ["warning"]),
+        (principal / 0.75, ["margin_call"]),
+        (principal / 0.9, ["liquidation"]),
+    ]
     for value, kinds in cases:
-        r = client.post(f"/v1/loans/{loan['id']}/revalue",
-                        json={"as_of": AS_OF.isoformat(), "collateral_value": value}, headers=bank)
+        r = client.post(
+            f"/v1/loans/{loan['id']}/revalue",
+            json={"as_of": AS_OF.isoformat(), "collateral_value": value},
+            headers=bank,
+        )
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["ltv"] == pytest.approx(principal / value, rel=1e-6)
         assert [e["kind"] for e in out["events"]] == kinds
-    margin = client.post(f"/v1/loans/{loan['id']}/revalue",
-                         json={"as_of": AS_OF.isoformat(), "collateral_value": principal / 0.75}, headers=bank).json()
-    assert margin["events"][0]["cure_amount"] == pytest.approx(principal - 0.6 * principal / 0.75, abs=0.01)
+    margin = client.post(
+        f"/v1/loans/{loan['id']}/revalue",
+        json={"as_of": AS_OF.isoformat(), "collateral_value": principal / 0.75},
+        headers=bank,
+    ).json()
+    assert margin["events"][0]["cure_amount"] == pytest.approx(
+        principal - 0.6 * principal / 0.75, abs=0.01
+    )
     events = client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"]
     kinds = [e["kind"] for e in events]
-    assert kinds.count("revaluation") == 5 and kinds.count("warning") == 1 and kinds.count("liquidation") == 1
+    assert (
+        kinds.count("revaluation") == 5
+        and kinds.count("warning") == 1
+        and kinds.count("liquidation") == 1
+    )
     # a full revaluation of the asset (no override) gives the loan's LTV back near origination
-    full = client.post(f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat()},
-                       headers=bank).json()
+    full = client.post(
+        f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat()}, headers=bank
+    ).json()
     assert full["ltv"] == pytest.approx(loan["principal"] / loan["collateral_value"], rel=1e-6)
-    bad = client.post(f"/v1/loans/{loan['id']}/revalue",
-                      json={"collateral_value": 1.0, "thresholds": {"warning": 0.9, "margin_call": 0.7, "liquidation": 0.95}},
-                      headers=bank)
+    bad = client.post(
+        f"/v1/loans/{loan['id']}/revalue",
+        json={
+            "collateral_value": 1.0,
+            "thresholds": {"warning": 0.9, "margin_call": 0.7, "liquidation": 0.95},
+        },
+        headers=bank,
+    )
     assert bad.status_code == 422
-    assert len(client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"]) == len(events) + 1
+    assert (
+        len(client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"])
+        == len(events) + 1
+    )
     page = client.get(f"/v1/loans/{loan['id']}/events", params={"limit": 2}, headers=bank).json()
     assert len(page["items"]) == 2 and page["next_cursor"]
 
@@ -205,7 +312,11 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
     assert empty["n_loans"] == 0
     for i, aid in enumerate(assets):
         q = client.post("/v1/loans/quote", json=body([aid]), headers=bank).json()
-        b = body([aid], principal=round(q["max_principal"] * 0.5, 2), borrower={"rating": ["BB", "B", "BBB"][i]})
+        b = body(
+            [aid],
+            principal=round(q["max_principal"] * 0.5, 2),
+            borrower={"rating": ["BB", "B", "BBB"][i]},
+        )
         assert client.post("/v1/loans", json=b, headers=bank).status_code == 201
     out = {}
     # the large-pool limit is refused for a book of three loans
@@ -213,15 +324,23 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
     assert lhp.status_code == 422 and lhp.json()["errors"][0]["field"] == "method"
     assert "granular" in lhp.json()["detail"]
     for method in ("recursion", "mc"):
-        r = client.get("/v1/portfolio/risk", params={"confidence": 0.99, "method": method, "paths": 20000}, headers=bank)
+        r = client.get(
+            "/v1/portfolio/risk",
+            params={"confidence": 0.99, "method": method, "paths": 20000},
+            headers=bank,
+        )
         assert r.status_code == 200, r.text
         out[method] = r.json()
         assert out[method]["es"] >= out[method]["var"] - 1e-6
-        assert out[method]["economic_capital"] == pytest.approx(out[method]["var"] - out[method]["expected_loss"])
+        assert out[method]["economic_capital"] == pytest.approx(
+            out[method]["var"] - out[method]["expected_loss"]
+        )
     rec = out["recursion"]
     assert rec["n_loans"] == 3
     assert sum(c["var"] for c in rec["contributions"]) == pytest.approx(rec["var"], rel=1e-6)
-    assert sum(c["expected_loss"] for c in rec["contributions"]) == pytest.approx(rec["expected_loss"], rel=1e-3)
+    assert sum(c["expected_loss"] for c in rec["contributions"]) == pytest.approx(
+        rec["expected_loss"], rel=1e-3
+    )
     assert out["mc"]["expected_loss"] == pytest.approx(rec["expected_loss"], rel=0.2)
     bad = client.get("/v1/portfolio/risk", params={"method": "magic"}, headers=bank)
     assert bad.status_code == 422
@@ -253,7 +372,9 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
         ({"borrower": {"revenue_based": "yes"}}, "borrower.revenue_based"),
     ],
 )
-def test_bad_input_is_422_and_writes_nothing(client, assets, bank, session_factory, change, field) -> None:
+def test_bad_input_is_422_and_writes_nothing(
+    client, assets, bank, session_factory, change, field
+) -> None:
     before = counts(session_factory)
     b = body(assets[:1], principal=1000.0) | change
     r = client.post("/v1/loans", json=b, headers={**bank, "Idempotency-Key": f"bad-{field}"})
@@ -278,8 +399,14 @@ def test_unknown_or_unpledgeable_asset(client, assets, bank, session_factory) ->
     assert r.status_code == 409
     # an asset without any revenue history cannot be valued over a liquidation horizon
     with session_factory() as s:
-        bare = registry.register_asset(s, AssetRegister.model_validate(SAMPLES.assets[2].profile | {
-            "fingerprint_sha256": "ab" * 32}), tenant="owner", actor="t")
+        bare = registry.register_asset(
+            s,
+            AssetRegister.model_validate(
+                SAMPLES.assets[2].profile | {"fingerprint_sha256": "ab" * 32}
+            ),
+            tenant="owner",
+            actor="t",
+        )
         bare_id = bare.id
     r = client.post("/v1/loans", json=body([bare_id], principal=1000.0), headers=bank)
     assert 400 <= r.status_code < 500 and r.status_code != 404, r.text
@@ -321,22 +448,35 @@ def test_concurrent_originations_against_one_asset(
     booked = expected.count(201)
     assert counts(session_factory)[:2] == (booked, booked)
     with session_factory() as s:
-        total = sum(float(p.amount) for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all())
+        total = sum(
+            float(p.amount)
+            for p in s.exec(select(Pledge).where(Pledge.asset_id == assets[0])).all()
+        )
     assert total <= q["lending_value"] + 0.01
 
 
 def test_list_loans_paginates(client, assets, bank, make_key) -> None:
     for i in range(3):
         q = client.post("/v1/loans/quote", json=body([assets[i]]), headers=bank).json()
-        assert client.post("/v1/loans", json=body([assets[i]], principal=round(q["max_principal"] * 0.3, 2)),
-                           headers=bank).status_code == 201
+        assert (
+            client.post(
+                "/v1/loans",
+                json=body([assets[i]], principal=round(q["max_principal"] * 0.3, 2)),
+                headers=bank,
+            ).status_code
+            == 201
+        )
     first = client.get("/v1/loans", params={"limit": 2}, headers=bank).json()
     assert len(first["items"]) == 2 and first["next_cursor"]
-    second = client.get("/v1/loans", params={"limit": 2, "cursor": first["next_cursor"]}, headers=bank).json()
+    second = client.get(
+        "/v1/loans", params={"limit": 2, "cursor": first["next_cursor"]}, headers=bank
+    ).json()
     assert len(second["items"]) == 1 and second["next_cursor"] is None
     ids = [x["id"] for x in first["items"] + second["items"]]
     assert ids == sorted(ids) and len(set(ids)) == 3
-    assert client.get("/v1/loans", params={"cursor": "forged.cursor"}, headers=bank).status_code == 422
+    assert (
+        client.get("/v1/loans", params={"cursor": "forged.cursor"}, headers=bank).status_code == 422
+    )
 
 
 def service_schedule(loan_id: int, client) -> list[dict]:
@@ -344,18 +484,27 @@ def service_schedule(loan_id: int, client) -> list[dict]:
     from models.credit import Loan as LoanRow
 
     with client.app.state.session_factory() as session:
-        return credit_service.schedule_rows(credit_service.loan_schedule(session.get(LoanRow, loan_id)))
+        return credit_service.schedule_rows(
+            credit_service.loan_schedule(session.get(LoanRow, loan_id))
+        )
 
 
-def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(client, app, assets, bank, session_factory,
-                                                                   monkeypatch) -> None:
+def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
+    client, app, assets, bank, session_factory, monkeypatch
+) -> None:
     """POST /v1/loans/revaluations: 202 and a job revaluing each live loan of the tenant in
     one transaction; a failure part way leaves no loan revalued."""
     from api.jobs import get_jobs
 
     q = client.post("/v1/loans/quote", json=body(assets[:2]), headers=bank).json()
-    ids = [client.post("/v1/loans", json=body(assets[:2], principal=round(q["max_principal"] * f, 2)),
-                       headers=bank).json()["id"] for f in (0.3, 0.2)]
+    ids = [
+        client.post(
+            "/v1/loans",
+            json=body(assets[:2], principal=round(q["max_principal"] * f, 2)),
+            headers=bank,
+        ).json()["id"]
+        for f in (0.3, 0.2)
+    ]
     _, _, events_before = counts(session_factory)
     r = client.post("/v1/loans/revaluations", json={"as_of": AS_OF.isoformat()}, headers=bank)
     assert r.status_code == 202 and r.json()["kind"] == "loan_revaluation", r.text

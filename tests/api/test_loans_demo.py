@@ -21,7 +21,14 @@ def test_demo_step_books_loans_and_prints_figures(session_factory) -> None:
     ids = ctx.state["loan_ids"]
     assert len(ids) == len(credit_step.DEMO_LOANS)
     text = "\n".join(lines)
-    for needle in ("lending value", "max principal", "rate", "schedule head", "RWA", "portfolio risk"):
+    for needle in (
+        "lending value",
+        "max principal",
+        "rate",
+        "schedule head",
+        "RWA",
+        "portfolio risk",
+    ):
         assert needle in text, needle
     with session_factory() as session:
         loans = session.exec(select(Loan)).all()

@@ -31,21 +31,43 @@ def assets(session_factory) -> list[int]:
     ids = []
     with session_factory() as session:
         for sample in SAMPLES.assets:
-            a = registry.register_asset(session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t")
-            registry.import_signals(session, a.id, signal_rows(sample.signals), tenant="owner", actor="t")
+            a = registry.register_asset(
+                session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
+            )
+            registry.import_signals(
+                session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
+            )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
-        registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        registry.add_comparables(
+            session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
+        )
         for aid in ids:
-            valuation_service.create_valuation(session, aid, as_of=AS_OF, paths=1000, seed=3,
-                                               tenant="owner", actor="t", publish=True)
+            valuation_service.create_valuation(
+                session,
+                aid,
+                as_of=AS_OF,
+                paths=1000,
+                seed=3,
+                tenant="owner",
+                actor="t",
+                publish=True,
+            )
         consent_all(session, ids)  # the banks lend against the owner's assets
     return ids
 
 
 def body(asset_ids: list[int], **kw) -> dict:
-    return {"asset_ids": asset_ids, "currency": "CNY", "tenor_months": 36, "amortization": "annuity",
-            "frequency_months": 1, "borrower": {"revenue_based": True}, "as_of": AS_OF.isoformat(), **kw}
+    return {
+        "asset_ids": asset_ids,
+        "currency": "CNY",
+        "tenor_months": 36,
+        "amortization": "annuity",
+        "frequency_months": 1,
+        "borrower": {"revenue_based": True},
+        "as_of": AS_OF.isoformat(),
+        **kw,
+    }
 
 
 def test_second_loan_sees_the_first_in_combined_ltv_and_lgd(client, make_key, assets) -> None:
@@ -65,12 +87,17 @@ def test_second_loan_sees_the_first_in_combined_ltv_and_lgd(client, make_key, as
     assert q2["max_principal"] == pytest.approx(q1["max_principal"] - p1, abs=0.02)
 
 
-def test_above_policy_is_a_422_unless_a_stated_exception(client, make_key, assets, session_factory) -> None:
+def test_above_policy_is_a_422_unless_a_stated_exception(
+    client, make_key, assets, session_factory
+) -> None:
     bank = make_key("bank", "bank-a")
     # a valuation whose lending value lies above the advance-rate limit, so the policy binds
     lenient = {"liquidation_horizon_months": 0, "haircut_floor": 0.0, "lending_quantile": 0.5}
-    v = client.post(f"/v1/assets/{assets[1]}/valuations", json={"as_of": AS_OF.isoformat(), "paths": 1000,
-                    "seed": 4, "assumptions": lenient}, headers=make_key("registrar", "owner"))
+    v = client.post(
+        f"/v1/assets/{assets[1]}/valuations",
+        json={"as_of": AS_OF.isoformat(), "paths": 1000, "seed": 4, "assumptions": lenient},
+        headers=make_key("registrar", "owner"),
+    )
     assert v.status_code == 201, v.text
     q = client.post("/v1/loans/quote", json=body(assets[1:]), headers=bank).json()
     assert q["max_principal"] < q["lending_value"]
@@ -83,8 +110,11 @@ def test_above_policy_is_a_422_unless_a_stated_exception(client, make_key, asset
     r = client.post("/v1/loans", json=body(assets[1:], principal=over), headers=bank)
     assert r.status_code == 422
     reason = "committee minute 42: guarantee from parent"
-    r = client.post("/v1/loans", json=body(assets[1:], principal=over, policy_exception={"reason": reason}),
-                    headers=bank)
+    r = client.post(
+        "/v1/loans",
+        json=body(assets[1:], principal=over, policy_exception={"reason": reason}),
+        headers=bank,
+    )
     assert r.status_code == 201, r.text
     loan = r.json()
     assert loan["policy_exception"] == reason
@@ -94,7 +124,9 @@ def test_above_policy_is_a_422_unless_a_stated_exception(client, make_key, asset
         assert stored.policy_exception == reason
         audit = s.exec(select(AuditEntry).where(AuditEntry.action == "loan.originate")).all()
         assert any(json.loads(a.payload).get("policy_exception") == reason for a in audit)
-    short = client.post("/v1/loans/quote", json=body(assets[1:], policy_exception={"reason": ""}), headers=bank)
+    short = client.post(
+        "/v1/loans/quote", json=body(assets[1:], policy_exception={"reason": ""}), headers=bank
+    )
     assert short.status_code == 422
 
 
@@ -107,8 +139,11 @@ def test_quote_shows_the_definitions_and_each_part(client, make_key, assets) -> 
     assert "liquidity default" in q["pd_definition"] and "floor" in q["lgd_definition"]
     assert set(q["rate_basis"]) == {"funding", "expected_loss", "capital", "costs"}
     # effective maturity of the 36-month annuity from its own schedule
-    sched = client.post("/v1/loans", json=body(assets[:1], principal=round(q["max_principal"] * 0.5, 2)),
-                        headers=bank).json()
+    sched = client.post(
+        "/v1/loans",
+        json=body(assets[:1], principal=round(q["max_principal"] * 0.5, 2)),
+        headers=bank,
+    ).json()
     rows = client.get(f"/v1/loans/{sched['id']}/schedule", headers=bank).json()
     t = np.array([(date.fromisoformat(r["date"]) - AS_OF).days / 365.0 for r in rows])
     cf = np.array([r["interest"] + r["principal"] for r in rows])
@@ -116,21 +151,40 @@ def test_quote_shows_the_definitions_and_each_part(client, make_key, assets) -> 
     assert sched["effective_maturity_years"] == pytest.approx(m, rel=1e-6)
     assert 1.4 < m < 1.7
     # (the schedule read back is rounded to the minor unit)
-    assert sched["capital_k"] == pytest.approx(irb_capital(sched["pd"], sched["lgd_regulatory"], m), rel=1e-6)
+    assert sched["capital_k"] == pytest.approx(
+        irb_capital(sched["pd"], sched["lgd_regulatory"], m), rel=1e-6
+    )
     # capital part grossed up for tax: K (h / (1 - tax) - funding)
     rate = sched["rate"]
-    assert rate["capital"] == pytest.approx(max(0.0, sched["capital_k"] * (0.12 / 0.75 - rate["funding"])), rel=1e-9)
-    assert rate["total"] == pytest.approx(rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"])
+    assert rate["capital"] == pytest.approx(
+        max(0.0, sched["capital_k"] * (0.12 / 0.75 - rate["funding"])), rel=1e-9
+    )
+    assert rate["total"] == pytest.approx(
+        rate["funding"] + rate["expected_loss"] + rate["capital"] + rate["costs"]
+    )
 
 
 def test_borrower_liquidity_parameters_move_the_pd(client, make_key, assets) -> None:
     bank = make_key("bank", "bank-a")
-    base = client.post("/v1/loans/quote", json=body(assets[:1], principal=1_000_000.0,
-                                                    policy_exception={"reason": "test"}), headers=bank).json()
-    thin = client.post("/v1/loans/quote", json=body(
-        assets[:1], principal=1_000_000.0, policy_exception={"reason": "test"},
-        borrower={"revenue_based": True, "cash_buffer": 0.0, "cure_months": 1}), headers=bank).json()
+    base = client.post(
+        "/v1/loans/quote",
+        json=body(assets[:1], principal=1_000_000.0, policy_exception={"reason": "test"}),
+        headers=bank,
+    ).json()
+    thin = client.post(
+        "/v1/loans/quote",
+        json=body(
+            assets[:1],
+            principal=1_000_000.0,
+            policy_exception={"reason": "test"},
+            borrower={"revenue_based": True, "cash_buffer": 0.0, "cure_months": 1},
+        ),
+        headers=bank,
+    ).json()
     assert thin["pd"] >= base["pd"]
-    bad = client.post("/v1/loans/quote", json=body(assets[:1], borrower={"revenue_based": True, "cure_months": 0}),
-                      headers=bank)
+    bad = client.post(
+        "/v1/loans/quote",
+        json=body(assets[:1], borrower={"revenue_based": True, "cure_months": 0}),
+        headers=bank,
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "borrower.cure_months"

@@ -14,7 +14,9 @@ from api.cli import app as cli_app
 from models.audit import AuditEntry, verify_chain
 
 
-def test_keys_are_listed_without_secrets_and_revocation_is_immediate(client, make_key, session_factory) -> None:
+def test_keys_are_listed_without_secrets_and_revocation_is_immediate(
+    client, make_key, session_factory
+) -> None:
     admin = make_key("admin")
     bank = make_key("bank")
     other = make_key("bank", "tenant-b")
@@ -35,7 +37,9 @@ def test_keys_are_listed_without_secrets_and_revocation_is_immediate(client, mak
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     assert client.delete(f"/v1/keys/{bank_id}", headers=admin).status_code == 200  # idempotent
     # another tenant's key, a missing key, and a non-admin caller
-    other_id = client.get("/v1/keys", headers=make_key("admin", "tenant-b")).json()["items"][0]["id"]
+    other_id = client.get("/v1/keys", headers=make_key("admin", "tenant-b")).json()["items"][0][
+        "id"
+    ]
     assert client.delete(f"/v1/keys/{other_id}", headers=admin).status_code == 404
     assert client.get("/v1/assets", headers=other).status_code == 200
     assert client.delete("/v1/keys/999999", headers=admin).status_code == 404
@@ -56,7 +60,9 @@ def test_audit_log_over_http(client, make_key) -> None:
     assert len(body["items"]) == 1 and body["next_cursor"]
     first = body["items"][0]
     assert first["tenant"] == "tenant-a" and first["at"].endswith("Z") and len(first["hash"]) == 64
-    rest = client.get("/v1/audit", headers=admin, params={"cursor": body["next_cursor"]}).json()["items"]
+    rest = client.get("/v1/audit", headers=admin, params={"cursor": body["next_cursor"]}).json()[
+        "items"
+    ]
     assert [e["seq"] for e in rest] and all(e["seq"] > first["seq"] for e in rest)
     assert all(e["tenant"] == "tenant-a" for e in rest)
     keys = client.get("/v1/audit", headers=admin, params={"entity": "api_key"}).json()["items"]
@@ -75,7 +81,11 @@ def test_cli_lists_and_revokes_keys(engine, client, make_key, monkeypatch) -> No
     listed = runner.invoke(cli_app, ["keys", "list", "--tenant", "tenant-a"])
     assert listed.exit_code == 0, listed.output
     line = listed.stdout.strip().splitlines()[-1].split("\t")
-    assert line[2] == "bank" and line[4] == "active" and bank["Authorization"].split()[1] not in listed.stdout
+    assert (
+        line[2] == "bank"
+        and line[4] == "active"
+        and bank["Authorization"].split()[1] not in listed.stdout
+    )
     assert client.get("/v1/assets", headers=bank).status_code == 200
     done = runner.invoke(cli_app, ["keys", "revoke", line[0]])
     assert done.exit_code == 0 and "revoked" in done.stdout

@@ -18,10 +18,14 @@ DATAFIN = Path(sys.executable).with_name("datafin")
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("ENVIRONMENT", "SECRET_KEY", "DATABASE_URL")}
-    return subprocess.run([str(DATAFIN), *args], capture_output=True, text=True, timeout=60,
-                          env={**base, **env})
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ENVIRONMENT", "SECRET_KEY", "DATABASE_URL")
+    }
+    return subprocess.run(
+        [str(DATAFIN), *args], capture_output=True, text=True, timeout=60, env={**base, **env}
+    )
 
 
 def test_version_and_help() -> None:
@@ -36,12 +40,15 @@ def test_version_and_help() -> None:
 def test_help_imports_no_numerical_or_web_stack() -> None:
     """``datafin --help`` stays fast because it imports neither pandas, scipy, QuantLib,
     FastAPI nor SQLAlchemy (checked by module, not by timing)."""
-    code = ("import sys; from api.cli import app; "
-            "from typer.testing import CliRunner; CliRunner().invoke(app, ['--help']); "
-            "print(','.join(m for m in ('pandas', 'scipy', 'QuantLib', 'fastapi', 'sqlalchemy', "
-            "'numpy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True).stdout.strip()
+    code = (
+        "import sys; from api.cli import app; "
+        "from typer.testing import CliRunner; CliRunner().invoke(app, ['--help']); "
+        "print(','.join(m for m in ('pandas', 'scipy', 'QuantLib', 'fastapi', 'sqlalchemy', "
+        "'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
     assert out == ""
 
 
@@ -53,8 +60,9 @@ def test_the_cli_copies_of_constants_match_their_sources() -> None:
 
 
 def test_a_configuration_error_is_one_line_and_exit_2(tmp_path) -> None:
-    r = _run("db", "upgrade", ENVIRONMENT="production",
-             DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    r = _run(
+        "db", "upgrade", ENVIRONMENT="production", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "SECRET_KEY" in r.stderr
     assert "Traceback" not in r.stderr

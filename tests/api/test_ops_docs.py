@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_http_reference_is_in_step_with_openapi(app) -> None:
     committed = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
     assert committed == render(app.openapi()), (
-        "docs/http.md is stale: run `python -m api.docgen > docs/http.md`")
+        "docs/http.md is stale: run `python -m api.docgen > docs/http.md`"
+    )
 
 
 def test_readme_cites_only_files_of_the_repository() -> None:

@@ -36,8 +36,11 @@ def _free_port() -> int:
 
 
 def _env(url: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("ENVIRONMENT", "SECRET_KEY", "JOBS_IN_PROCESS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ENVIRONMENT", "SECRET_KEY", "JOBS_IN_PROCESS")
+    }
     return {**base, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 
 
@@ -72,8 +75,11 @@ def _seed_book(engine: sa.Engine) -> None:
     with TestClient(create_app(engine=engine)) as client:
         r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=headers)
         assert r.status_code == 201, r.text
-        r = client.put(f"/v1/assets/{r.json()['id']}/signals", content=signals_csv(sample.signals),
-                       headers={**headers, "Content-Type": "text/csv"})
+        r = client.put(
+            f"/v1/assets/{r.json()['id']}/signals",
+            content=signals_csv(sample.signals),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
         assert r.status_code == 200, r.text
 
 
@@ -81,9 +87,14 @@ def _counts(engine: sa.Engine, run_id: int) -> tuple[str, int, list[tuple[str, i
     factory = db.make_session_factory(engine)
     with factory() as s:
         run = s.get(StressRun, run_id)
-        n = s.execute(sa.select(sa.func.count()).select_from(StressResult)
-                      .where(StressResult.run_id == run_id)).scalar_one()
-        job_rows = [(j.status, j.attempts) for j in s.exec(select(Job).where(Job.ref == str(run_id)))]
+        n = s.execute(
+            sa.select(sa.func.count())
+            .select_from(StressResult)
+            .where(StressResult.run_id == run_id)
+        ).scalar_one()
+        job_rows = [
+            (j.status, j.attempts) for j in s.exec(select(Job).where(Job.ref == str(run_id)))
+        ]
         return run.status, n, job_rows
 
 
@@ -91,8 +102,12 @@ def test_a_job_survives_a_killed_web_process_and_completes_in_a_new_worker(tmp_p
     url, engine, key = _fresh_db(tmp_path)
     _seed_book(engine)
     port = _free_port()
-    server = subprocess.Popen([str(DATAFIN), "serve", "--port", str(port)], env=_env(url),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(DATAFIN), "serve", "--port", str(port)],
+        env=_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -102,17 +117,25 @@ def test_a_job_survives_a_killed_web_process_and_completes_in_a_new_worker(tmp_p
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/stress-runs",
-                       json={"scenario": "baseline", "paths": 16, "seed": 1},
-                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/stress-runs",
+            json={"scenario": "baseline", "paths": 16, "seed": 1},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert r.status_code == 202, r.text
         run_id = r.json()["id"]
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
     assert _counts(engine, run_id) == ("queued", 0, [("queued", 0)])
-    done = subprocess.run([str(DATAFIN), "worker", "--once"], env=_env(url), timeout=300,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(DATAFIN), "worker", "--once"],
+        env=_env(url),
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     status, rows, job_rows = _counts(engine, run_id)
     assert (status, job_rows) == ("succeeded", [("succeeded", 1)]) and rows > 0
@@ -140,11 +163,16 @@ def test_a_worker_killed_mid_job_leads_to_a_retry_and_no_partial_results(tmp_pat
     _seed_book(engine)
     factory = db.make_session_factory(engine)
     with factory() as session:
-        run_id = risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
-                                         paths=16, seed=1, durable=True).id
+        run_id = risk_service.create_run(
+            session, "baseline", tenant="tenant-a", actor="test", paths=16, seed=1, durable=True
+        ).id
     flag = tmp_path / "claimed"
-    proc = subprocess.Popen([sys.executable, "-c", WORKER_THAT_HANGS_BEFORE_WRITING, str(flag)],
-                            env=_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER_THAT_HANGS_BEFORE_WRITING, str(flag)],
+        env=_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while not flag.exists():
@@ -172,8 +200,9 @@ def _dead_pid() -> int:
 
 def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(session_factory) -> None:
     with session_factory() as session:
-        run_id = risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
-                                         paths=16, durable=True).id
+        run_id = risk_service.create_run(
+            session, "baseline", tenant="tenant-a", actor="test", paths=16, durable=True
+        ).id
     with session_factory() as session:
         job = session.exec(select(Job).where(Job.ref == str(run_id))).one()
         job.status, job.attempts = "running", job.max_attempts
@@ -193,8 +222,9 @@ def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(session_factory
 
 def test_a_stale_heartbeat_on_another_host_is_retried(session_factory) -> None:
     with session_factory() as session:
-        run_id = risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
-                                         paths=16, durable=True).id
+        run_id = risk_service.create_run(
+            session, "baseline", tenant="tenant-a", actor="test", paths=16, durable=True
+        ).id
     with session_factory() as session:
         job = session.exec(select(Job).where(Job.ref == str(run_id))).one()
         job.status, job.attempts, job.worker = "running", 1, "elsewhere:1:abc"
@@ -212,8 +242,9 @@ def test_a_stale_heartbeat_on_another_host_is_retried(session_factory) -> None:
 def test_concurrent_workers_never_claim_the_same_job(session_factory, database_dialect) -> None:
     with session_factory() as session:
         for _ in range(6):
-            risk_service.create_run(session, "baseline", tenant="tenant-a", actor="test",
-                                    paths=16, durable=True)
+            risk_service.create_run(
+                session, "baseline", tenant="tenant-a", actor="test", paths=16, durable=True
+            )
     claimed: list[int] = []
     lock = threading.Lock()
     workers = [job_worker.Worker(session_factory) for _ in range(3)]
@@ -251,8 +282,9 @@ def test_job_metrics_and_payload(engine, session_factory, make_key) -> None:
 
     headers = make_key("risk")
     client = TestClient(create_app(engine=engine, settings=Settings(jobs_in_process=False)))
-    r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1},
-                    headers=headers)
+    r = client.post(
+        "/v1/stress-runs", json={"scenario": "baseline", "paths": 16, "seed": 1}, headers=headers
+    )
     assert r.status_code == 202
     text = client.get("/metrics").text
     assert 'datafin_job_queue_depth{kind="stress_run",status="queued"} 1.0' in text

@@ -36,7 +36,9 @@ def test_bodies_above_the_limit_are_413(engine, make_key) -> None:
     client = _client(engine, max_body_bytes=1000, max_import_body_bytes=5000)
     key = make_key("registrar")
     big = b"x" * 2000
-    r = client.post("/v1/comparables", content=big, headers={**key, "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/comparables", content=big, headers={**key, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413 and "1,000 bytes" in r.json()["detail"]
     assert r.headers["content-type"].startswith("application/problem+json")
 
@@ -44,10 +46,14 @@ def test_bodies_above_the_limit_are_413(engine, make_key) -> None:
         for _ in range(10):
             yield b"x" * 300
 
-    r = client.post("/v1/comparables", content=chunks(), headers={**key, "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/comparables", content=chunks(), headers={**key, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     # signal imports have their own, larger limit: 2,000 bytes pass the size check (and fail later)
-    r = client.post("/v1/assets/1/signals", content=big, headers={**key, "Content-Type": "text/csv"})
+    r = client.post(
+        "/v1/assets/1/signals", content=big, headers={**key, "Content-Type": "text/csv"}
+    )
     assert r.status_code != 413
 
 
@@ -58,7 +64,10 @@ def test_rate_limit_per_key_is_a_429_with_retry_after(engine, make_key) -> None:
     assert codes == [200, 200, 200, 429]
     r = client.get("/v1/assets", headers=key)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-    assert r.headers["content-type"].startswith("application/problem+json") and "Rate limit" in r.json()["detail"]
+    assert (
+        r.headers["content-type"].startswith("application/problem+json")
+        and "Rate limit" in r.json()["detail"]
+    )
     assert client.get("/v1/assets", headers=other).status_code == 200  # per key
 
 
@@ -67,7 +76,9 @@ def test_failed_authentications_per_address_are_limited(engine, make_key) -> Non
     bad = {"Authorization": "Bearer dfk_not_a_real_key_0000000000"}
     codes = [client.get("/v1/assets", headers=bad).status_code for _ in range(7)]
     assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
-    r = client.get("/v1/assets", headers=make_key("bank"))  # the address is blocked, good key or not
+    r = client.get(
+        "/v1/assets", headers=make_key("bank")
+    )  # the address is blocked, good key or not
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
@@ -87,11 +98,18 @@ def test_buckets_refill_at_their_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     assert buckets.take("k") == 0.0
 
 
-@pytest.mark.parametrize(("paths", "assumptions"), [(1_000_000, {}), (100_000, {"max_life_months": 600})])
-def test_a_valuation_above_the_path_month_ceiling_is_a_422(client, make_key, paths, assumptions) -> None:
+@pytest.mark.parametrize(
+    ("paths", "assumptions"), [(1_000_000, {}), (100_000, {"max_life_months": 600})]
+)
+def test_a_valuation_above_the_path_month_ceiling_is_a_422(
+    client, make_key, paths, assumptions
+) -> None:
     """Checked before anything is read or simulated: the asset need not even exist."""
-    r = client.post("/v1/assets/1/valuations", headers=make_key("registrar"),
-                    json={"as_of": "2025-01-01", "paths": paths, "assumptions": assumptions})
+    r = client.post(
+        "/v1/assets/1/valuations",
+        headers=make_key("registrar"),
+        json={"as_of": "2025-01-01", "paths": paths, "assumptions": assumptions},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "paths"
     assert "6,000,000" in r.json()["detail"]
 
@@ -110,8 +128,12 @@ def test_a_body_that_stops_arriving_is_a_408(engine, make_key, monkeypatch) -> N
     with LiveServer(create_app(engine=engine)) as base:
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall((f"POST /v1/comparables HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\n"
-                          "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[").encode())
+            sock.sendall(
+                (
+                    f"POST /v1/comparables HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n["
+                ).encode()
+            )
             t0 = time.monotonic()
             reply = sock.recv(4096).decode("latin-1")
             waited = time.monotonic() - t0

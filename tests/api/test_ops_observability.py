@@ -37,9 +37,14 @@ def test_metrics_expose_the_listed_families(client, make_key) -> None:
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    for family in ("datafin_http_requests_total", "datafin_http_request_duration_seconds_bucket",
-                   "datafin_valuation_duration_seconds", "datafin_pricing_duration_seconds",
-                   "datafin_job_queue_depth", "datafin_job_duration_seconds"):
+    for family in (
+        "datafin_http_requests_total",
+        "datafin_http_request_duration_seconds_bucket",
+        "datafin_valuation_duration_seconds",
+        "datafin_pricing_duration_seconds",
+        "datafin_job_queue_depth",
+        "datafin_job_duration_seconds",
+    ):
         assert family in text, family
     assert 'datafin_http_requests_total{method="GET",route="/v1/assets",status="200"}' in text
     assert 'route="/health"' not in text or "/health" in text  # templates, never raw paths
@@ -154,6 +159,5 @@ def test_docs_render_offline_in_headless_chromium(app) -> None:
 
 
 def test_an_integer_beyond_64_bits_in_a_path_is_a_422_not_a_500(client, make_key) -> None:
-    r = client.get("/v1/valuations/-11642165669859314668404736/report",
-                   headers=make_key("admin"))
+    r = client.get("/v1/valuations/-11642165669859314668404736/report", headers=make_key("admin"))
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"

@@ -8,9 +8,18 @@ import json
 def test_every_error_response_is_problem_json(app) -> None:
     spec = app.openapi()
     assert "HTTPValidationError" not in json.dumps(spec)
-    assert spec["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
-    ops = [(path, method, op) for path, item in spec["paths"].items() if path.startswith("/v1/")
-           for method, op in item.items()]
+    assert spec["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+    ]
+    ops = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method, op in item.items()
+    ]
     assert len(ops) > 40
     for path, method, op in ops:
         codes = {int(c) for c in op["responses"] if c.isdigit()}
@@ -45,8 +54,12 @@ def test_every_reference_in_the_document_resolves(app) -> None:
     for ref in refs:
         assert ref.startswith("#/components/schemas/"), ref
         assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], ref
-    body = spec["paths"]["/v1/comparables"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert {"type": "array", "items": {"$ref": "#/components/schemas/ComparableIn"}} in body["anyOf"]
+    body = spec["paths"]["/v1/comparables"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/ComparableIn"}} in body[
+        "anyOf"
+    ]
 
 
 def test_the_quote_stream_is_documented_as_server_sent_events(app) -> None:

@@ -27,16 +27,23 @@ def test_open_streams_do_not_stall_the_api(engine, make_key) -> None:
             opened = []
             for key in keys:
                 for _ in range(STREAMS_PER_KEY):
-                    request = client.build_request("GET", "/v1/quotes/stream",
-                                                   params={"timeout_seconds": 30}, headers=key)
+                    request = client.build_request(
+                        "GET", "/v1/quotes/stream", params={"timeout_seconds": 30}, headers=key
+                    )
                     response = await client.send(request, stream=True)
                     assert response.status_code == 200
                     opened.append(response)
             readers = [r.aiter_text() for r in opened]  # kept: a dropped reader closes its stream
             first = [await reader.__anext__() for reader in readers]
-            extra = await client.get("/v1/quotes/stream", params={"timeout_seconds": 1}, headers=keys[0])
+            extra = await client.get(
+                "/v1/quotes/stream", params={"timeout_seconds": 1}, headers=keys[0]
+            )
             timings = []
-            for path, headers in (("/health", {}), ("/v1/assets", keys[1]), ("/v1/quotes/1", keys[2])):
+            for path, headers in (
+                ("/health", {}),
+                ("/v1/assets", keys[1]),
+                ("/v1/quotes/1", keys[2]),
+            ):
                 t0 = time.perf_counter()
                 r = await client.get(path, headers=headers)
                 timings.append((path, r.status_code, time.perf_counter() - t0))
@@ -61,7 +68,9 @@ def _quote(i: int) -> dict[str, object]:
     return {"id": i}
 
 
-def test_one_poller_fans_out_and_drops_a_client_that_stops_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_poller_fans_out_and_drops_a_client_that_stops_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(streams, "POLL_SECONDS", 0.01)
     monkeypatch.setattr(streams, "QUEUE_SIZE", 3)
     table = [_quote(i) for i in range(1, 6)]

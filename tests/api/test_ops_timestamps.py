@@ -23,9 +23,13 @@ def test_timestamps_carry_z(client, make_key) -> None:
     r = client.post("/v1/assets", json=copy.deepcopy(SAMPLES.assets[0].profile), headers=registrar)
     assert r.status_code == 201, r.text
     aid = r.json()["id"]
-    bodies = [r.json(), client.get(f"/v1/assets/{aid}", headers=registrar).json(),
-              client.get("/v1/assets", headers=registrar).json(),
-              client.get("/v1/keys", headers=admin).json(), client.get("/v1/audit", headers=admin).json()]
+    bodies = [
+        r.json(),
+        client.get(f"/v1/assets/{aid}", headers=registrar).json(),
+        client.get("/v1/assets", headers=registrar).json(),
+        client.get("/v1/keys", headers=admin).json(),
+        client.get("/v1/audit", headers=admin).json(),
+    ]
     stamps = [s for b in bodies for s in _stamps(b)]
     assert stamps, "no timestamps found"
     assert all(s.endswith("Z") for s in stamps), [s for s in stamps if not s.endswith("Z")]

@@ -42,14 +42,40 @@ def test_demo_step_pools_the_demo_loans_at_the_demo_date(session_factory) -> Non
     with session_factory() as session:
         for i, (principal, freq) in enumerate(((6e6, 1), (9e6, 3), (12e6, 3))):
             loan = Loan(
-                tenant="demo", borrower=f"b{i}", currency="CNY", principal=Decimal(str(principal)),
-                start_date=ctx.as_of, tenor_months=12, amortization="annuity", frequency_months=freq,
-                day_count="ACT/365F", calendar="China", annual_rate=0.06, rate_funding=0.03,
-                rate_expected_loss=0.01, rate_capital=0.01, rate_costs=0.01, pd=0.02, pd_source="rating",
-                lgd=0.45, lgd_economic=0.45, lgd_regulatory=0.45, ead=Decimal(str(principal)),
-                expected_loss=zero, capital=zero, rwa=zero, capital_k=0.08, collateral_value=zero,
-                lending_value=zero, haircut=0.4, ltv=0.5, asset_correlation=0.15, paths=100, seed=1,
-                as_of=ctx.as_of)
+                tenant="demo",
+                borrower=f"b{i}",
+                currency="CNY",
+                principal=Decimal(str(principal)),
+                start_date=ctx.as_of,
+                tenor_months=12,
+                amortization="annuity",
+                frequency_months=freq,
+                day_count="ACT/365F",
+                calendar="China",
+                annual_rate=0.06,
+                rate_funding=0.03,
+                rate_expected_loss=0.01,
+                rate_capital=0.01,
+                rate_costs=0.01,
+                pd=0.02,
+                pd_source="rating",
+                lgd=0.45,
+                lgd_economic=0.45,
+                lgd_regulatory=0.45,
+                ead=Decimal(str(principal)),
+                expected_loss=zero,
+                capital=zero,
+                rwa=zero,
+                capital_k=0.08,
+                collateral_value=zero,
+                lending_value=zero,
+                haircut=0.4,
+                ltv=0.5,
+                asset_correlation=0.15,
+                paths=100,
+                seed=1,
+                as_of=ctx.as_of,
+            )
             session.add(loan)
             session.commit()
             ids.append(loan.id)

@@ -14,20 +14,32 @@ from contract_world import AS_OF, SAMPLES, comparable_bodies, cost_bodies, loan_
 def asset(client, make_key) -> tuple[int, dict[str, str]]:
     registrar = make_key("registrar", "tenant-a")
     sample = SAMPLES.assets[0]
-    r = client.post("/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=registrar)
+    r = client.post(
+        "/v1/comparables", json=comparable_bodies(SAMPLES.comparables), headers=registrar
+    )
     assert r.status_code == 201, r.text
     r = client.post("/v1/assets", json=copy.deepcopy(sample.profile), headers=registrar)
     assert r.status_code == 201, r.text
     aid = r.json()["id"]
-    r = client.put(f"/v1/assets/{aid}/signals", content=signals_csv(sample.signals),
-                   headers={**registrar, "Content-Type": "text/csv"})
+    r = client.put(
+        f"/v1/assets/{aid}/signals",
+        content=signals_csv(sample.signals),
+        headers={**registrar, "Content-Type": "text/csv"},
+    )
     assert r.status_code == 200, r.text
-    assert client.post(f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=registrar).status_code == 201
+    assert (
+        client.post(
+            f"/v1/assets/{aid}/costs", json=cost_bodies(sample.costs), headers=registrar
+        ).status_code
+        == 201
+    )
     return aid, registrar
 
 
 def _value(client, aid: int, headers: dict[str, str], **body: object):  # type: ignore[no-untyped-def]
-    r = client.post(f"/v1/assets/{aid}/valuations", json={"as_of": AS_OF, "paths": 500, **body}, headers=headers)
+    r = client.post(
+        f"/v1/assets/{aid}/valuations", json={"as_of": AS_OF, "paths": 500, **body}, headers=headers
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -37,7 +49,9 @@ def test_only_the_owner_or_an_admin_sets_the_public_quote(client, make_key, asse
     bank = make_key("bank", "tenant-b")
     reader = make_key("risk", "tenant-c")
     assert client.get(f"/v1/quotes/{aid}", headers=reader).status_code == 404
-    own = _value(client, aid, bank, assumptions={"discount_rate": 0.02})  # a generous rate of its choosing
+    own = _value(
+        client, aid, bank, assumptions={"discount_rate": 0.02}
+    )  # a generous rate of its choosing
     assert own["quote"]["public"] is False
     assert client.get(f"/v1/quotes/{aid}", headers=reader).status_code == 404  # no public quote yet
     official = _value(client, aid, registrar)
@@ -53,9 +67,12 @@ def test_only_the_owner_or_an_admin_sets_the_public_quote(client, make_key, asse
     admin = _value(client, aid, make_key("admin", "tenant-x"))
     assert client.get(f"/v1/quotes/{aid}", headers=reader).json()["valuation_id"] == admin["id"]
     # the stream shows public quotes only
-    with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "timeout_seconds": 0.5},
-                       headers=reader) as r:
-        ids = [int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")]
+    with client.stream(
+        "GET", "/v1/quotes/stream", params={"since_id": 0, "timeout_seconds": 0.5}, headers=reader
+    ) as r:
+        ids = [
+            int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")
+        ]
     assert ids == [official["quote"]["id"], admin["quote"]["id"]]
 
 
@@ -63,11 +80,25 @@ def test_a_lender_cannot_rely_on_another_lenders_own_valuation(client, make_key,
     aid, registrar = asset
     bank_b, bank_d = make_key("bank", "tenant-b"), make_key("bank", "tenant-d")
     for lender in ("tenant-b", "tenant-d"):  # the owner lets both lend against its asset
-        assert client.post(f"/v1/assets/{aid}/consents", headers=registrar, json={
-            "lender_tenant": lender, "amount": 1e9, "currency": "CNY", "expires_on": "2030-12-31"}).status_code == 201
+        assert (
+            client.post(
+                f"/v1/assets/{aid}/consents",
+                headers=registrar,
+                json={
+                    "lender_tenant": lender,
+                    "amount": 1e9,
+                    "currency": "CNY",
+                    "expires_on": "2030-12-31",
+                },
+            ).status_code
+            == 201
+        )
     private = _value(client, aid, bank_b)
-    r = client.post("/v1/loans/quote", json=loan_body([aid], valuation_id=private["id"], principal=1e5),
-                    headers=bank_d)
+    r = client.post(
+        "/v1/loans/quote",
+        json=loan_body([aid], valuation_id=private["id"], principal=1e5),
+        headers=bank_d,
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "valuation_id"
     # with no public valuation, bank d has nothing to rely on; bank b relies on its own
     r = client.post("/v1/loans/quote", json=loan_body([aid], principal=1e5), headers=bank_d)

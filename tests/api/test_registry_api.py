@@ -23,7 +23,10 @@ def body(i: int = 0) -> dict:
 
 def csv_of(frame) -> str:
     lines = ["month,metric,value"]
-    lines += [f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)]
+    lines += [
+        f"{m:%Y-%m},{k},{v!r}"
+        for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -34,7 +37,9 @@ def count(session_factory, model) -> int:
 
 def snapshot(session_factory) -> list[tuple]:
     with session_factory() as s:
-        rows = s.execute(sa.select(Signal.asset_id, Signal.metric, Signal.month, Signal.value)).all()
+        rows = s.execute(
+            sa.select(Signal.asset_id, Signal.metric, Signal.month, Signal.value)
+        ).all()
     return sorted(tuple(r) for r in rows)
 
 
@@ -68,14 +73,22 @@ def test_register_read_and_audit(client, registrar, session_factory) -> None:
     created = r.json()
     assert re.fullmatch(r"DA-\d{4}-\d{6}", created["certificate_no"])
     assert created["owner_tenant"] == "tenant-a" and created["status"] == "registered"
-    assert created["rights"] == {**body(0)["rights"], "term_months": None} and created["quality"] == body(0)["quality"]
+    assert (
+        created["rights"] == {**body(0)["rights"], "term_months": None}
+        and created["quality"] == body(0)["quality"]
+    )
 
     second = client.post("/v1/assets", json=body(1), headers=registrar).json()
     assert second["certificate_no"] != created["certificate_no"]
 
     with session_factory() as s:
-        entries = s.execute(sa.select(AuditEntry).where(AuditEntry.entity != "api_key")
-                            .order_by(AuditEntry.seq)).scalars().all()
+        entries = (
+            s.execute(
+                sa.select(AuditEntry).where(AuditEntry.entity != "api_key").order_by(AuditEntry.seq)
+            )
+            .scalars()
+            .all()
+        )
         assert [e.action for e in entries] == ["asset.register", "asset.register"]
         assert entries[0].entity_id == str(created["id"])
         assert verify_chain(s).ok
@@ -116,7 +129,9 @@ def test_fingerprint_is_stored_lower_case_and_unique(client, registrar) -> None:
 
 
 def test_list_filters_by_category_and_paginates(client, registrar, make_key) -> None:
-    ids = [client.post("/v1/assets", json=body(i), headers=registrar).json()["id"] for i in range(10)]
+    ids = [
+        client.post("/v1/assets", json=body(i), headers=registrar).json()["id"] for i in range(10)
+    ]
     reader = make_key("risk", "tenant-z")
     seen, cursor, pages = [], None, 0
     while True:
@@ -130,7 +145,9 @@ def test_list_filters_by_category_and_paginates(client, registrar, make_key) -> 
             break
     assert seen == ids and pages == 4
     consumer = client.get("/v1/assets", params={"category": "consumer"}, headers=reader).json()
-    assert {a["category"] for a in consumer["items"]} == {"consumer"} and len(consumer["items"]) == 2
+    assert {a["category"] for a in consumer["items"]} == {"consumer"} and len(
+        consumer["items"]
+    ) == 2
     assert consumer["next_cursor"] is None
     default = client.get("/v1/assets", headers=reader).json()
     assert len(default["items"]) == 10 and default["next_cursor"] is None
@@ -178,7 +195,9 @@ def test_json_import_and_read_back(client, registrar, asset_id, make_key) -> Non
         {"month": "2025-01", "metric": "revenue", "value": 1200.0},
         {"month": "2025-02", "metric": "revenue", "value": 1300.0},
     ]
-    only = client.get(f"/v1/assets/{asset_id}/signals", params={"metric": "revenue"}, headers=reader)
+    only = client.get(
+        f"/v1/assets/{asset_id}/signals", params={"metric": "revenue"}, headers=reader
+    )
     assert [i["month"] for i in only.json()["items"]] == ["2025-01", "2025-02"]
 
 
@@ -221,10 +240,16 @@ BAD_ROWS = [
 def test_one_bad_csv_row_rejects_the_whole_batch(
     client, registrar, asset_id, session_factory, bad_line, field
 ) -> None:
-    text = "month,metric,value\n2025-01,revenue,10\n2025-02,revenue,11\n" + bad_line + "\n2025-04,revenue,12\n"
+    text = (
+        "month,metric,value\n2025-01,revenue,10\n2025-02,revenue,11\n"
+        + bad_line
+        + "\n2025-04,revenue,12\n"
+    )
     audits = count(session_factory, AuditEntry)
     r = client.put(
-        f"/v1/assets/{asset_id}/signals", content=text, headers=registrar | {"Content-Type": "text/csv"}
+        f"/v1/assets/{asset_id}/signals",
+        content=text,
+        headers=registrar | {"Content-Type": "text/csv"},
     )
     doc = is_problem(r, 422)
     assert doc["errors"][0]["field"] == field
@@ -245,7 +270,9 @@ def test_one_bad_csv_row_rejects_the_whole_batch(
         ([], "rows"),
     ],
 )
-def test_bad_json_rows_are_rejected(client, registrar, asset_id, session_factory, rows, field) -> None:
+def test_bad_json_rows_are_rejected(
+    client, registrar, asset_id, session_factory, rows, field
+) -> None:
     r = client.put(f"/v1/assets/{asset_id}/signals", json=rows, headers=registrar)
     assert is_problem(r, 422)["errors"][0]["field"] == field
     assert count(session_factory, Signal) == 0
@@ -253,7 +280,11 @@ def test_bad_json_rows_are_rejected(client, registrar, asset_id, session_factory
 
 def test_bad_csv_header_and_encoding(client, registrar, asset_id) -> None:
     headers = registrar | {"Content-Type": "text/csv"}
-    r = client.put(f"/v1/assets/{asset_id}/signals", content="date,metric,value\n2025-01,revenue,1\n", headers=headers)
+    r = client.put(
+        f"/v1/assets/{asset_id}/signals",
+        content="date,metric,value\n2025-01,revenue,1\n",
+        headers=headers,
+    )
     assert is_problem(r, 422)["errors"][0]["field"] == "header"
     r = client.put(f"/v1/assets/{asset_id}/signals", content=b"\xff\xfe", headers=headers)
     assert is_problem(r, 422)["errors"][0]["field"] == "body"
@@ -271,26 +302,40 @@ def test_another_tenants_registrar_gets_404(client, asset_id, make_key, session_
     cost = {"category": "storage", "amount": 10.0, "currency": "CNY", "incurred_on": "2025-01-01"}
     is_problem(client.post(f"/v1/assets/{asset_id}/costs", json=cost, headers=other), 404)
     # an admin of another tenant does not own it either
-    is_problem(client.put(f"/v1/assets/{asset_id}/signals", json=rows, headers=make_key("admin", "tenant-b")), 404)
+    is_problem(
+        client.put(
+            f"/v1/assets/{asset_id}/signals", json=rows, headers=make_key("admin", "tenant-b")
+        ),
+        404,
+    )
     # the same 404 as for an asset that does not exist
     missing = client.put("/v1/assets/999999/signals", json=rows, headers=other).json()
     theirs = client.put(f"/v1/assets/{asset_id}/signals", json=rows, headers=other).json()
     assert missing["detail"].replace("999999", "X") == theirs["detail"].replace(str(asset_id), "X")
     assert count(session_factory, Signal) == 0
     # the owner tenant's admin may write
-    ok = client.put(f"/v1/assets/{asset_id}/signals", json=rows, headers=make_key("admin", "tenant-a"))
+    ok = client.put(
+        f"/v1/assets/{asset_id}/signals", json=rows, headers=make_key("admin", "tenant-a")
+    )
     assert ok.status_code == 200
 
 
-def test_status_change_by_the_owner_only(client, registrar, asset_id, make_key, session_factory) -> None:
+def test_status_change_by_the_owner_only(
+    client, registrar, asset_id, make_key, session_factory
+) -> None:
     r = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
     assert r.status_code == 200 and r.json()["status"] == "suspended"
     audits = count(session_factory, AuditEntry)
     same = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
     assert same.status_code == 200 and count(session_factory, AuditEntry) == audits
     other = make_key("registrar", "tenant-b")
-    is_problem(client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=other), 404)
-    is_problem(client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=make_key("bank")), 403)
+    is_problem(
+        client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=other), 404
+    )
+    is_problem(
+        client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=make_key("bank")),
+        403,
+    )
     bad = client.patch(f"/v1/assets/{asset_id}", json={"status": "deleted"}, headers=registrar)
     assert is_problem(bad, 422)["errors"][0]["field"] == "status"
     assert client.get(f"/v1/assets/{asset_id}", headers=other).json()["status"] == "suspended"
@@ -345,7 +390,9 @@ def test_costs_single_and_batch(client, registrar, asset_id, make_key, session_f
     assert len(r.json()["items"]) == len(records)
     one = client.post(f"/v1/assets/{asset_id}/costs", json=records[0], headers=registrar)
     assert one.status_code == 201 and len(one.json()["items"]) == 1
-    got = client.get(f"/v1/assets/{asset_id}/costs", params={"limit": 500}, headers=make_key("bank", "t9"))
+    got = client.get(
+        f"/v1/assets/{asset_id}/costs", params={"limit": 500}, headers=make_key("bank", "t9")
+    )
     items = got.json()["items"]
     assert len(items) == len(records) + 1
     assert items[0]["amount"] == pytest.approx(records[0]["amount"], abs=1e-4)
@@ -370,7 +417,9 @@ def test_comparables(client, registrar, make_key) -> None:
     r = client.post("/v1/comparables", json=records, headers=registrar)
     assert r.status_code == 201 and len(r.json()["items"]) == len(records)
     reader = make_key("risk", "tenant-q")
-    page = client.get("/v1/comparables", params={"category": "financial", "limit": 500}, headers=reader).json()
+    page = client.get(
+        "/v1/comparables", params={"category": "financial", "limit": 500}, headers=reader
+    ).json()
     assert len(page["items"]) == int((comps["category"] == "financial").sum())
     assert all(i["tenant"] == "tenant-a" for i in page["items"])
 
@@ -380,6 +429,7 @@ def test_comparables(client, registrar, make_key) -> None:
 
 def _bad_requests(asset_id: int) -> list[tuple[str, str, dict, int, str | None]]:
     good = body(5)
+
     def with_(path: str, value) -> dict:
         b = copy.deepcopy(good)
         *head, last = path.split(".")
@@ -410,8 +460,20 @@ def _bad_requests(asset_id: int) -> list[tuple[str, str, dict, int, str | None]]
         ("POST", "/v1/assets", with_("rights.territory", ""), 422, "rights.territory"),
         ("POST", "/v1/assets", with_("rights.holding", "maybe"), 422, "rights.holding"),
         ("POST", "/v1/assets", with_("extra", 1), 422, "extra"),
-        ("POST", "/v1/assets", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 422, "body"),
-        ("POST", "/v1/assets", {"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}}, 415, None),
+        (
+            "POST",
+            "/v1/assets",
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            422,
+            "body",
+        ),
+        (
+            "POST",
+            "/v1/assets",
+            {"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}},
+            415,
+            None,
+        ),
         ("POST", "/v1/assets", {"json": [1, 2]}, 422, None),
         ("GET", "/v1/assets", {"params": {"limit": 501}}, 422, "limit"),
         ("GET", "/v1/assets", {"params": {"limit": 0}}, 422, "limit"),
@@ -420,17 +482,59 @@ def _bad_requests(asset_id: int) -> list[tuple[str, str, dict, int, str | None]]
         ("GET", "/v1/assets/999999", {}, 404, None),
         ("GET", "/v1/assets/not-a-number", {}, 422, "asset_id"),
         ("GET", "/v1/assets/999999/signals", {}, 404, None),
-        ("PUT", "/v1/assets/999999/signals", {"json": [{"month": "2025-01", "metric": "revenue", "value": 1}]}, 404, None),
+        (
+            "PUT",
+            "/v1/assets/999999/signals",
+            {"json": [{"month": "2025-01", "metric": "revenue", "value": 1}]},
+            404,
+            None,
+        ),
         ("PUT", f"/v1/assets/{asset_id}/signals", {"json": {"month": "2025-01"}}, 422, "body"),
-        ("PUT", f"/v1/assets/{asset_id}/signals", {"content": b"x", "headers": {"Content-Type": "application/xml"}}, 415, None),
-        ("POST", f"/v1/assets/{asset_id}/costs", {"json": cost | {"currency": "cny"}}, 422, "0.currency"),
+        (
+            "PUT",
+            f"/v1/assets/{asset_id}/signals",
+            {"content": b"x", "headers": {"Content-Type": "application/xml"}},
+            415,
+            None,
+        ),
+        (
+            "POST",
+            f"/v1/assets/{asset_id}/costs",
+            {"json": cost | {"currency": "cny"}},
+            422,
+            "0.currency",
+        ),
         ("POST", f"/v1/assets/{asset_id}/costs", {"json": cost | {"amount": -1}}, 422, "0.amount"),
-        ("POST", f"/v1/assets/{asset_id}/costs", {"json": cost | {"category": "marketing"}}, 422, "0.category"),
-        ("POST", f"/v1/assets/{asset_id}/costs", {"json": cost | {"incurred_on": "2025-02-30"}}, 422, "0.incurred_on"),
-        ("POST", f"/v1/assets/{asset_id}/costs", {"json": [cost, cost | {"recurring_months": -1}]}, 422, "1.recurring_months"),
+        (
+            "POST",
+            f"/v1/assets/{asset_id}/costs",
+            {"json": cost | {"category": "marketing"}},
+            422,
+            "0.category",
+        ),
+        (
+            "POST",
+            f"/v1/assets/{asset_id}/costs",
+            {"json": cost | {"incurred_on": "2025-02-30"}},
+            422,
+            "0.incurred_on",
+        ),
+        (
+            "POST",
+            f"/v1/assets/{asset_id}/costs",
+            {"json": [cost, cost | {"recurring_months": -1}]},
+            422,
+            "1.recurring_months",
+        ),
         ("POST", f"/v1/assets/{asset_id}/costs", {"json": []}, 422, "body"),
         ("POST", "/v1/assets/999999/costs", {"json": cost}, 404, None),
-        ("POST", "/v1/comparables", {"json": comp | {"rights_scope": "all"}}, 422, "0.rights_scope"),
+        (
+            "POST",
+            "/v1/comparables",
+            {"json": comp | {"rights_scope": "all"}},
+            422,
+            "0.rights_scope",
+        ),
         ("POST", "/v1/comparables", {"json": comp | {"price": 0}}, 422, "0.price"),
         ("POST", "/v1/comparables", {"json": comp | {"quality_score": 2}}, 422, "0.quality_score"),
         ("DELETE", "/v1/assets", {}, 405, None),

@@ -70,8 +70,11 @@ def test_settings_refuse_the_default_secret_outside_development() -> None:
         Settings(environment="production", secret_key="a-private-value-of-32-characters")
     with pytest.raises(ValueError, match="at least 32"):
         Settings(environment="production", secret_key="sixteen-chars-ok", audit_key="b" * 32)
-    ok = Settings(environment="production", secret_key="a-private-value-of-32-characters",
-                  audit_key="another-private-value-of-32-bytes")
+    ok = Settings(
+        environment="production",
+        secret_key="a-private-value-of-32-characters",
+        audit_key="another-private-value-of-32-bytes",
+    )
     assert ok.environment == "production"
 
 
@@ -118,7 +121,11 @@ def probe_client(engine, session_factory):
 
 
 def test_missing_or_invalid_key_is_401_with_challenge(probe_client) -> None:
-    for headers in ({}, {"Authorization": "Bearer dfk_00000000_nope"}, {"Authorization": "Basic x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer dfk_00000000_nope"},
+        {"Authorization": "Basic x"},
+    ):
         r = probe_client.get("/probe/any", headers=headers)
         assert r.status_code == 401, headers
         assert r.headers["content-type"] == PROBLEM
@@ -171,8 +178,9 @@ def test_health_answers_while_heavy_requests_hold_every_pooled_connection(tmp_pa
     from api.routers.health import health
 
     assert asyncio.iscoroutinefunction(health)  # no place in the sync routes' thread pool
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'busy.db'}", pool_size=1, max_overflow=0,
-                            pool_timeout=30)
+    engine = db.make_engine(
+        f"sqlite:///{tmp_path / 'busy.db'}", pool_size=1, max_overflow=0, pool_timeout=30
+    )
     try:
         db.upgrade(engine)
         app = create_app(engine=engine)

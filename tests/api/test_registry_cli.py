@@ -50,7 +50,8 @@ def register(cli, tmp_path, i: int = 0, tenant: str = "tenant-a") -> dict:
 
 def write_csv(path, frame) -> None:
     lines = ["month,metric,value"] + [
-        f"{m:%Y-%m},{k},{v!r}" for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)
+        f"{m:%Y-%m},{k},{v!r}"
+        for m, k, v in frame[["month", "metric", "value"]].itertuples(index=False)
     ]
     path.write_text("\n".join(lines) + "\n")
 
@@ -77,12 +78,29 @@ def test_register_from_json_and_from_options(cli, tmp_path) -> None:
     content = tmp_path / "content.bin"
     content.write_bytes(b"abc")
     r = cli(
-        "assets", "register", "--tenant", "tenant-a", "--name", "Tiny", "--category", "other",
-        "--records", "3", "--refresh-days", "30", "--quality", "0.8", "--file", str(content),
+        "assets",
+        "register",
+        "--tenant",
+        "tenant-a",
+        "--name",
+        "Tiny",
+        "--category",
+        "other",
+        "--records",
+        "3",
+        "--refresh-days",
+        "30",
+        "--quality",
+        "0.8",
+        "--file",
+        str(content),
     )
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["fingerprint_sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        out["fingerprint_sha256"]
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
     assert out["quality"]["timeliness"] == 0.8 and out["rights"]["territory"] == "CN"
     again = cli("assets", "register", str(tmp_path / "asset0.json"), "--tenant", "tenant-a")
     assert again.exit_code == 1 and "already registered" in again.stderr
@@ -179,9 +197,21 @@ def test_commands_refuse_an_out_of_date_schema(tmp_path, monkeypatch) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        [], ["serve"], ["demo"], ["db"], ["db", "upgrade"], ["keys"], ["keys", "create"],
-        ["assets"], ["assets", "register"], ["signals"], ["signals", "import"], ["audit"],
-        ["audit", "verify"], ["value"], ["stress"],
+        [],
+        ["serve"],
+        ["demo"],
+        ["db"],
+        ["db", "upgrade"],
+        ["keys"],
+        ["keys", "create"],
+        ["assets"],
+        ["assets", "register"],
+        ["signals"],
+        ["signals", "import"],
+        ["audit"],
+        ["audit", "verify"],
+        ["value"],
+        ["stress"],
     ],
 )
 def test_every_command_has_help(command) -> None:
@@ -235,11 +265,15 @@ def test_stored_data_reads_back_as_the_valuation_inputs(session_factory) -> None
             assert signals["value"].tolist() == expected["value"].tolist()  # exact round trip
             costs = registry.costs_frame(session, asset_id)
             assert list(costs.columns) == list(sample.costs.columns)
-            assert costs["amount"].tolist() == pytest.approx(sample.costs["amount"].tolist(), abs=1e-4)
+            assert costs["amount"].tolist() == pytest.approx(
+                sample.costs["amount"].tolist(), abs=1e-4
+            )
             assert costs["incurred_on"].tolist() == sample.costs["incurred_on"].tolist()
         comps = registry.comparables_frame(session)
         assert list(comps.columns) == list(samples.comparables.columns)
         assert len(comps) == len(samples.comparables)
-        assert comps["price"].tolist() == pytest.approx(samples.comparables["price"].tolist(), abs=1e-4)
+        assert comps["price"].tolist() == pytest.approx(
+            samples.comparables["price"].tolist(), abs=1e-4
+        )
         consumer = registry.comparables_frame(session, category="consumer")
         assert set(consumer["category"]) == {"consumer"}

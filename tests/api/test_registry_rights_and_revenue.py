@@ -17,10 +17,16 @@ AS_OF = SAMPLES.as_of
 def _register(session_factory, profile: dict) -> int:
     sample = SAMPLES.assets[0]
     with session_factory() as session:
-        a = registry.register_asset(session, AssetRegister.model_validate(profile), tenant="owner", actor="t")
-        registry.import_signals(session, a.id, signal_rows(sample.signals), tenant="owner", actor="t")
+        a = registry.register_asset(
+            session, AssetRegister.model_validate(profile), tenant="owner", actor="t"
+        )
+        registry.import_signals(
+            session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
+        )
         registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
-        registry.add_comparables(session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t")
+        registry.add_comparables(
+            session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
+        )
         return int(a.id)
 
 
@@ -45,11 +51,21 @@ def test_without_holding_right_no_pledge(client, make_key, session_factory) -> N
     profile["rights"]["holding"] = False
     aid = _register(session_factory, profile)
     registrar = make_key("registrar", "owner")
-    v = client.post(f"/v1/assets/{aid}/valuations", json={"as_of": AS_OF.isoformat(), "paths": 500, "seed": 1},
-                    headers=registrar)
+    v = client.post(
+        f"/v1/assets/{aid}/valuations",
+        json={"as_of": AS_OF.isoformat(), "paths": 500, "seed": 1},
+        headers=registrar,
+    )
     assert v.status_code == 201, v.text  # it can be valued
-    body = {"asset_ids": [aid], "currency": "CNY", "tenor_months": 12, "amortization": "annuity",
-            "frequency_months": 1, "borrower": {"rating": "BBB"}, "as_of": AS_OF.isoformat()}
+    body = {
+        "asset_ids": [aid],
+        "currency": "CNY",
+        "tenor_months": 12,
+        "amortization": "annuity",
+        "frequency_months": 1,
+        "borrower": {"rating": "BBB"},
+        "as_of": AS_OF.isoformat(),
+    }
     bank = make_key("bank", "bank-a")
     for path, extra in (("/v1/loans/quote", {}), ("/v1/loans", {"principal": 1000.0})):
         r = client.post(path, json={**body, **extra}, headers=bank)
@@ -59,17 +75,31 @@ def test_without_holding_right_no_pledge(client, make_key, session_factory) -> N
 
 def test_comparables_take_annual_revenue_and_qualified_scopes(client, make_key) -> None:
     key = make_key("registrar", "owner")
-    row = {"category": "consumer", "price": 1_200_000.0, "currency": "CNY", "traded_on": "2025-06-15",
-           "records": 1_000_000, "quality_score": 0.9, "rights_scope": "product_operation+exclusive",
-           "annual_revenue": 900_000.0}
+    row = {
+        "category": "consumer",
+        "price": 1_200_000.0,
+        "currency": "CNY",
+        "traded_on": "2025-06-15",
+        "records": 1_000_000,
+        "quality_score": 0.9,
+        "rights_scope": "product_operation+exclusive",
+        "annual_revenue": 900_000.0,
+    }
     r = client.post("/v1/comparables", json=row, headers=key)
     assert r.status_code == 201, r.text
     out = r.json()["items"][0]
-    assert out["annual_revenue"] == 900_000.0 and out["rights_scope"] == "product_operation+exclusive"
-    r = client.post("/v1/comparables", json={k: v for k, v in row.items() if k != "annual_revenue"}, headers=key)
+    assert (
+        out["annual_revenue"] == 900_000.0 and out["rights_scope"] == "product_operation+exclusive"
+    )
+    r = client.post(
+        "/v1/comparables", json={k: v for k, v in row.items() if k != "annual_revenue"}, headers=key
+    )
     assert r.status_code == 201 and r.json()["items"][0]["annual_revenue"] is None
-    for field, value in (("annual_revenue", -1.0), ("rights_scope", "holding+everything"),
-                         ("rights_scope", "exclusive")):
+    for field, value in (
+        ("annual_revenue", -1.0),
+        ("rights_scope", "holding+everything"),
+        ("rights_scope", "exclusive"),
+    ):
         r = client.post("/v1/comparables", json={**row, field: value}, headers=key)
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"] == f"0.{field}"

@@ -20,8 +20,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.fail("Chromium is needed for the dashboard test: `make system-deps` installs "
-                    "Debian's chromium package.")
+        pytest.fail(
+            "Chromium is needed for the dashboard test: `make system-deps` installs "
+            "Debian's chromium package."
+        )
     return path
 
 
@@ -35,13 +37,36 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
     chromium = _chromium()
     w = build_world(client, make_key, session_factory, stress=True)
     other_registrar = make_key("registrar", "tenant-other")
-    r = client.post("/v1/assets", headers=other_registrar, json={
-        "name": "Other tenant's asset", "category": "consumer", "records": 10, "refresh_days": 30,
-        "fingerprint_sha256": "ab" * 32,
-        "rights": {"holding": True, "processing_use": True, "product_operation": False,
-                   "exclusive": False, "territory": "CN", "cross_border": False},
-        "quality": dict.fromkeys(("accuracy", "consistency", "completeness", "conformity",
-                                  "timeliness", "accessibility"), 0.9)})
+    r = client.post(
+        "/v1/assets",
+        headers=other_registrar,
+        json={
+            "name": "Other tenant's asset",
+            "category": "consumer",
+            "records": 10,
+            "refresh_days": 30,
+            "fingerprint_sha256": "ab" * 32,
+            "rights": {
+                "holding": True,
+                "processing_use": True,
+                "product_operation": False,
+                "exclusive": False,
+                "territory": "CN",
+                "cross_border": False,
+            },
+            "quality": dict.fromkeys(
+                (
+                    "accuracy",
+                    "consistency",
+                    "completeness",
+                    "conformity",
+                    "timeliness",
+                    "accessibility",
+                ),
+                0.9,
+            ),
+        },
+    )
     assert r.status_code == 201, r.text
     valuation = client.get(f"/v1/valuations/{w.valuation_id}", headers=w.keys["risk"]).json()
     results = client.get(f"/v1/stress-runs/{w.run_id}/results", headers=w.keys["risk"]).json()
@@ -49,8 +74,9 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with LiveServer(create_app(engine=engine)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(f"{base}/ui")
@@ -73,7 +99,10 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
             page.wait_for_url(f"{base}/ui/assets/{w.asset_id}")
             assert page.locator("#asset-name").inner_text() == CHINESE_NAME
             assert f"{valuation['value']:,.2f}" in page.locator("#value").inner_text()
-            assert f"{valuation['quote']['lending_value']:,.2f}" in page.locator("#lending-value").inner_text()
+            assert (
+                f"{valuation['quote']['lending_value']:,.2f}"
+                in page.locator("#lending-value").inner_text()
+            )
             assert page.locator(".chart svg").count() == 1
             page.screenshot(path=str(ARTIFACTS / "03-asset.png"), full_page=True)
             pdf = page.request.get(f"{base}/ui/documents/valuation/{w.valuation_id}?format=pdf")
@@ -97,8 +126,12 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
             other.wait_for_url(f"{base}/ui")
             other.goto(f"{base}/ui/assets")
             assert CHINESE_NAME not in other.content() and "Other tenant's asset" in other.content()
-            for path in (f"/ui/assets/{w.asset_id}", f"/ui/stress-runs/{w.run_id}",
-                         f"/ui/documents/stress/{w.run_id}", f"/ui/documents/valuation/{w.valuation_id}"):
+            for path in (
+                f"/ui/assets/{w.asset_id}",
+                f"/ui/stress-runs/{w.run_id}",
+                f"/ui/documents/stress/{w.run_id}",
+                f"/ui/documents/valuation/{w.valuation_id}",
+            ):
                 response = other.goto(f"{base}{path}")
                 assert response is not None and response.status == 404, path
             other.screenshot(path=str(ARTIFACTS / "06-other-tenant-404.png"))
@@ -122,7 +155,11 @@ def test_dashboard_loans_and_deals_pages(client, make_key, session_factory) -> N
     loans = client.get("/ui/loans")
     assert loans.status_code == 200 and f'href="/ui/loans/{w.loan_id}"' in loans.text
     loan = client.get(f"/ui/loans/{w.loan_id}")
-    assert loan.status_code == 200 and "Collateral certificate" in loan.text and "origination" in loan.text
+    assert (
+        loan.status_code == 200
+        and "Collateral certificate" in loan.text
+        and "origination" in loan.text
+    )
     deals = client.get("/ui/deals")
     assert deals.status_code == 200 and f"/ui/documents/deal/{w.deal_id}" in deals.text
     pdf = client.get(f"/ui/documents/deal/{w.deal_id}?format=pdf")

@@ -36,9 +36,10 @@ def assets(session_factory) -> list[int]:
         for sample in SAMPLES.assets:
             data = AssetRegister.model_validate(copy.deepcopy(sample.profile))
             asset = registry.register_asset(s, data, tenant="tenant-a", actor="test")
-            rows = [{"month": f"{m:%Y-%m}", "metric": k, "value": float(v)}
-                    for m, k, v in sample.signals[["month", "metric", "value"]]
-                    .itertuples(index=False)]
+            rows = [
+                {"month": f"{m:%Y-%m}", "metric": k, "value": float(v)}
+                for m, k, v in sample.signals[["month", "metric", "value"]].itertuples(index=False)
+            ]
             registry.import_signals(s, int(asset.id), rows, tenant="tenant-a", actor="test")
             ids.append(int(asset.id))
     return ids
@@ -52,10 +53,10 @@ def cli(engine, monkeypatch):
     return lambda *args: runner.invoke(app, list(args))
 
 
-def test_stress_prints_the_aggregate_table_and_stores_the_run(cli, assets,
-                                                              session_factory) -> None:
-    r = cli("stress", "rates_up_200bp", "--tenant", "tenant-a", "--paths", "32",
-            "--as-of", "2026-01-01")
+def test_stress_prints_the_aggregate_table_and_stores_the_run(cli, assets, session_factory) -> None:
+    r = cli(
+        "stress", "rates_up_200bp", "--tenant", "tenant-a", "--paths", "32", "--as-of", "2026-01-01"
+    )
     assert r.exit_code == 0, r.stderr
     assert "collateral_value" in r.stdout and "lending_value" in r.stdout
     assert "assets 2" in r.stdout
@@ -68,8 +69,11 @@ def test_stress_prints_the_aggregate_table_and_stores_the_run(cli, assets,
 
 def test_stress_json_file_and_errors(cli, assets, tmp_path) -> None:
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({"name": "mine", "extends": "data_demand_slump",
-                                "shocks": {"revenue_multiplier": 0.5}}))
+    path.write_text(
+        json.dumps(
+            {"name": "mine", "extends": "data_demand_slump", "shocks": {"revenue_multiplier": 0.5}}
+        )
+    )
     r = cli("stress", str(path), "--tenant", "tenant-a", "--paths", "16", "--json")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -97,12 +101,14 @@ def test_demo_step_prints_base_and_two_scenarios(session_factory, assets) -> Non
 def test_table_reads_in_units_a_risk_officer_expects() -> None:
     from api.cli_risk import CAPITAL_PLUS_EL, aggregate_table, fmt_change, reading_notes
 
-    agg = {"collateral_value": {"base": 200.0, "stressed": 150.0, "delta": -50.0},
-           "pd": {"base": 0.02, "stressed": 0.9, "delta": 0.88},
-           "expected_loss": {"base": 10.0, "stressed": 90.0, "delta": 80.0},
-           "capital": {"base": 30.0, "stressed": 5.0, "delta": -25.0},
-           "margin_calls": {"base": 0.0, "stressed": 2.0, "delta": 2.0},
-           "price": {"base": 100.5, "stressed": 92.25, "delta": -8.25}}
+    agg = {
+        "collateral_value": {"base": 200.0, "stressed": 150.0, "delta": -50.0},
+        "pd": {"base": 0.02, "stressed": 0.9, "delta": 0.88},
+        "expected_loss": {"base": 10.0, "stressed": 90.0, "delta": 80.0},
+        "capital": {"base": 30.0, "stressed": 5.0, "delta": -25.0},
+        "margin_calls": {"base": 0.0, "stressed": 2.0, "delta": 2.0},
+        "price": {"base": 100.5, "stressed": 92.25, "delta": -8.25},
+    }
     text = aggregate_table(agg, "CNY")
     lines = {line.split()[0]: line for line in text.splitlines()[1:]}
     assert "2.00%" in lines["pd"] and "90.00%" in lines["pd"] and "+88.00 pp" in lines["pd"]
@@ -122,8 +128,18 @@ def test_table_reads_in_units_a_risk_officer_expects() -> None:
 
 
 def test_stress_header_names_as_of_paths_and_seed(cli, assets) -> None:
-    r = cli("stress", "baseline", "--tenant", "tenant-a", "--paths", "16", "--seed", "7",
-            "--as-of", "2026-01-01")
+    r = cli(
+        "stress",
+        "baseline",
+        "--tenant",
+        "tenant-a",
+        "--paths",
+        "16",
+        "--seed",
+        "7",
+        "--as-of",
+        "2026-01-01",
+    )
     assert r.exit_code == 0, r.stderr
     header = r.stdout.splitlines()[0]
     assert "as of 2026-01-01" in header and "paths 16" in header and "seed 7" in header
@@ -131,17 +147,36 @@ def test_stress_header_names_as_of_paths_and_seed(cli, assets) -> None:
 
 
 def test_stress_reverse_option(cli, assets, session_factory) -> None:
-    r = cli("stress", "data_demand_slump", "--tenant", "tenant-a", "--paths", "16",
-            "--as-of", "2026-01-01", "--reverse-limit", "expected_loss_budget",
-            "--threshold", "1e15")
+    r = cli(
+        "stress",
+        "data_demand_slump",
+        "--tenant",
+        "tenant-a",
+        "--paths",
+        "16",
+        "--as-of",
+        "2026-01-01",
+        "--reverse-limit",
+        "expected_loss_budget",
+        "--threshold",
+        "1e15",
+    )
     assert r.exit_code == 0, r.stderr
     line = next(x for x in r.stdout.splitlines() if x.startswith("reverse stress:"))
     assert "expected_loss_budget" in line and "not broken" in line
     with session_factory() as s:
         run = s.execute(sa.select(StressRun)).scalar_one()
         assert json.loads(run.record)["reverse"]["threshold"] == 1e15
-    r = cli("stress", "baseline", "--tenant", "tenant-a", "--reverse-limit", "margin_calls",
-            "--threshold", "1.5")
+    r = cli(
+        "stress",
+        "baseline",
+        "--tenant",
+        "tenant-a",
+        "--reverse-limit",
+        "margin_calls",
+        "--threshold",
+        "1.5",
+    )
     assert r.exit_code == 1 and "`threshold` of `reverse`" in r.stderr
     r = cli("stress", "baseline", "--tenant", "tenant-a", "--reverse-limit", "var")
     assert r.exit_code == 1 and "`limit` of `reverse`" in r.stderr

@@ -23,22 +23,42 @@ def _register(client, headers, i: int = 0, *, signals=True, costs=True) -> int:
     assert r.status_code == 201, r.text
     asset_id = r.json()["id"]
     if signals:
-        rows = [{"month": f"{m:%Y-%m}", "metric": k, "value": float(v)}
-                for m, k, v in sample.signals[["month", "metric", "value"]].itertuples(index=False)]
+        rows = [
+            {"month": f"{m:%Y-%m}", "metric": k, "value": float(v)}
+            for m, k, v in sample.signals[["month", "metric", "value"]].itertuples(index=False)
+        ]
         r = client.put(f"/v1/assets/{asset_id}/signals", json=rows, headers=headers)
         assert r.status_code == 200, r.text
     if costs:
-        records = [{"category": c, "amount": a, "currency": ccy, "incurred_on": d.isoformat(),
-                    "recurring_months": int(n)} for c, a, ccy, d, n in sample.costs.itertuples(index=False)]
+        records = [
+            {
+                "category": c,
+                "amount": a,
+                "currency": ccy,
+                "incurred_on": d.isoformat(),
+                "recurring_months": int(n),
+            }
+            for c, a, ccy, d, n in sample.costs.itertuples(index=False)
+        ]
         r = client.post(f"/v1/assets/{asset_id}/costs", json=records, headers=headers)
         assert r.status_code == 201, r.text
     return asset_id
 
 
 def _comparables(client, headers) -> None:
-    records = [{"category": c, "price": p, "currency": ccy, "traded_on": d.isoformat(), "records": int(n),
-                "quality_score": q, "rights_scope": s, "annual_revenue": r}
-               for c, p, ccy, d, n, q, s, r in SAMPLES.comparables.itertuples(index=False)]
+    records = [
+        {
+            "category": c,
+            "price": p,
+            "currency": ccy,
+            "traded_on": d.isoformat(),
+            "records": int(n),
+            "quality_score": q,
+            "rights_scope": s,
+            "annual_revenue": r,
+        }
+        for c, p, ccy, d, n, q, s, r in SAMPLES.comparables.itertuples(index=False)
+    ]
     r = client.post("/v1/comparables", json=records, headers=headers)
     assert r.status_code == 201, r.text
 
@@ -65,9 +85,16 @@ def asset_id(client, registrar) -> int:
     return _register(client, registrar)
 
 
-def test_post_valuation_returns_every_method_and_a_quote(client, bank, asset_id, session_factory) -> None:
-    body = {"as_of": AS_OF, "currency": "CNY", "paths": 2_000, "seed": 7,
-            "assumptions": {"discount_rate": 0.12, "half_life_months": 36}}
+def test_post_valuation_returns_every_method_and_a_quote(
+    client, bank, asset_id, session_factory
+) -> None:
+    body = {
+        "as_of": AS_OF,
+        "currency": "CNY",
+        "paths": 2_000,
+        "seed": 7,
+        "assumptions": {"discount_rate": 0.12, "half_life_months": 36},
+    }
     r = client.post(f"/v1/assets/{asset_id}/valuations", json=body, headers=bank)
     assert r.status_code == 201, r.text
     doc = r.json()
@@ -97,49 +124,87 @@ def test_same_inputs_and_seed_reproduce_the_same_figures(client, bank, registrar
     assert a["inputs_sha256"] == b["inputs_sha256"]
     for key in ("value", "distribution", "methods", "weights"):
         assert a[key] == b[key]
-    c = client.post(f"/v1/assets/{asset_id}/valuations", json={**body, "seed": 4}, headers=bank).json()
+    c = client.post(
+        f"/v1/assets/{asset_id}/valuations", json={**body, "seed": 4}, headers=bank
+    ).json()
     assert c["inputs_sha256"] != a["inputs_sha256"] and c["distribution"] != a["distribution"]
 
 
 def test_history_single_read_and_latest_quote(client, registrar, make_key, asset_id) -> None:
     # the asset's own registrar values it: its quotes are the public ones
-    ids = [client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 500, "seed": s},
-                       headers=registrar).json()["id"] for s in (1, 2, 3)]
+    ids = [
+        client.post(
+            f"/v1/assets/{asset_id}/valuations",
+            json={"as_of": AS_OF, "paths": 500, "seed": s},
+            headers=registrar,
+        ).json()["id"]
+        for s in (1, 2, 3)
+    ]
     reader = make_key("fund_manager", "tenant-z")
-    page = client.get(f"/v1/assets/{asset_id}/valuations", params={"limit": 2}, headers=reader).json()
+    page = client.get(
+        f"/v1/assets/{asset_id}/valuations", params={"limit": 2}, headers=reader
+    ).json()
     assert [v["id"] for v in page["items"]] == ids[::-1][:2]
-    rest = client.get(f"/v1/assets/{asset_id}/valuations", params={"cursor": page["next_cursor"]},
-                      headers=reader).json()
+    rest = client.get(
+        f"/v1/assets/{asset_id}/valuations", params={"cursor": page["next_cursor"]}, headers=reader
+    ).json()
     assert [v["id"] for v in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
     one = client.get(f"/v1/valuations/{ids[1]}", headers=reader).json()
     assert one["id"] == ids[1] and one["seed"] == 2
     quote = client.get(f"/v1/quotes/{asset_id}", headers=reader).json()
     assert quote["valuation_id"] == ids[-1]
-    assert set(quote) >= {"mid", "bid", "ask", "lending_value", "haircut", "currency", "as_of",
-                          "valid_until", "valuation_id"}
+    assert set(quote) >= {
+        "mid",
+        "bid",
+        "ask",
+        "lending_value",
+        "haircut",
+        "currency",
+        "as_of",
+        "valid_until",
+        "valuation_id",
+    }
     _problem(client.get("/v1/valuations/999999", headers=reader), 404)
 
 
-def test_the_quote_cache_never_hides_a_publication_of_this_process(client, app, registrar, make_key,
-                                                                    asset_id) -> None:
+def test_the_quote_cache_never_hides_a_publication_of_this_process(
+    client, app, registrar, make_key, asset_id
+) -> None:
     """GET /v1/quotes/{id} is served from a short-lived cache, dropped when this process
     publishes a new quote; errors are never cached."""
     from api import quote_cache
 
     reader = make_key("fund_manager", "tenant-z")
     assert client.get(f"/v1/quotes/{asset_id}", headers=reader).status_code == 404  # not valued yet
-    first = client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 1},
-                        headers=registrar).json()
-    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    first = client.post(
+        f"/v1/assets/{asset_id}/valuations",
+        json={"as_of": AS_OF, "paths": 300, "seed": 1},
+        headers=registrar,
+    ).json()
+    assert (
+        client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    )
     assert quote_cache.for_app(app).get(asset_id) is not None  # the next read is the cached answer
-    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    assert (
+        client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    )
     # a bank's own valuation is not the public quote: the cached answer stays right
-    client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 2},
-                headers=make_key("bank", "bank-q"))
-    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
-    second = client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 300, "seed": 3},
-                         headers=registrar).json()
-    assert client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == second["id"]
+    client.post(
+        f"/v1/assets/{asset_id}/valuations",
+        json={"as_of": AS_OF, "paths": 300, "seed": 2},
+        headers=make_key("bank", "bank-q"),
+    )
+    assert (
+        client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == first["id"]
+    )
+    second = client.post(
+        f"/v1/assets/{asset_id}/valuations",
+        json={"as_of": AS_OF, "paths": 300, "seed": 3},
+        headers=registrar,
+    ).json()
+    assert (
+        client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == second["id"]
+    )
     csv = client.get(f"/v1/quotes/{asset_id}?format=csv", headers=reader)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
 
@@ -147,8 +212,12 @@ def test_the_quote_cache_never_hides_a_publication_of_this_process(client, app, 
 def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
     other = _register(client, registrar, 1)
     for a in (asset_id, other):
-        assert client.post(f"/v1/assets/{a}/valuations", json={"as_of": AS_OF, "paths": 200},
-                           headers=registrar).status_code == 201
+        assert (
+            client.post(
+                f"/v1/assets/{a}/valuations", json={"as_of": AS_OF, "paths": 200}, headers=registrar
+            ).status_code
+            == 201
+        )
     category = SAMPLES.assets[0].category
     items = client.get("/v1/quotes", params={"category": category}, headers=bank).json()["items"]
     assert [q["asset_id"] for q in items] == [asset_id]
@@ -157,8 +226,12 @@ def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
 
 
 def test_quote_stream_replays_and_closes(client, registrar, bank, asset_id) -> None:
-    client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 200}, headers=registrar)
-    with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 1}, headers=bank) as r:
+    client.post(
+        f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 200}, headers=registrar
+    )
+    with client.stream(
+        "GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 1}, headers=bank
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         text = "".join(r.iter_text())
@@ -170,7 +243,9 @@ def test_quote_stream_replays_and_closes(client, registrar, bank, asset_id) -> N
 
 def test_no_method_can_run_says_what_each_lacks(client, registrar, bank, session_factory) -> None:
     bare = _register(client, registrar, 1, signals=False, costs=False)
-    doc = _problem(client.post(f"/v1/assets/{bare}/valuations", json={"as_of": AS_OF}, headers=bank), 422)
+    doc = _problem(
+        client.post(f"/v1/assets/{bare}/valuations", json={"as_of": AS_OF}, headers=bank), 422
+    )
     fields = {e["field"]: e["message"] for e in doc["errors"]}
     assert set(fields) == {"signals", "costs", "comparables"}
     assert "income approach" in fields["signals"] and "months of revenue" in fields["signals"]
@@ -197,7 +272,9 @@ def test_no_method_can_run_says_what_each_lacks(client, registrar, bank, session
         ({"currency": "SEK"}, "risk_free_rate"),
     ],
 )
-def test_bad_input_is_a_422_naming_the_field(client, bank, asset_id, session_factory, patch, field) -> None:
+def test_bad_input_is_a_422_naming_the_field(
+    client, bank, asset_id, session_factory, patch, field
+) -> None:
     body = {"as_of": AS_OF, "paths": 100, **patch}
     doc = _problem(client.post(f"/v1/assets/{asset_id}/valuations", json=body, headers=bank), 422)
     assert field in [e["field"] for e in doc["errors"]]
@@ -209,17 +286,24 @@ def test_roles_and_auth(client, make_key, asset_id) -> None:
     body = {"as_of": AS_OF, "paths": 100}
     _problem(client.post(f"/v1/assets/{asset_id}/valuations", json=body), 401)
     for role in ("fund_manager", "risk"):
-        _problem(client.post(f"/v1/assets/{asset_id}/valuations", json=body, headers=make_key(role)), 403)
-    assert client.post(f"/v1/assets/{asset_id}/valuations", json=body,
-                       headers=make_key("admin")).status_code == 201
+        _problem(
+            client.post(f"/v1/assets/{asset_id}/valuations", json=body, headers=make_key(role)), 403
+        )
+    assert (
+        client.post(
+            f"/v1/assets/{asset_id}/valuations", json=body, headers=make_key("admin")
+        ).status_code
+        == 201
+    )
     _problem(client.post("/v1/assets/424242/valuations", json=body, headers=make_key("bank")), 404)
     _problem(client.get("/v1/quotes/424242", headers=make_key("bank")), 404)
     _problem(client.get(f"/v1/quotes/{asset_id}", headers={"Authorization": "Bearer nope"}), 401)
 
 
 def test_stored_valuations_are_immutable(client, bank, asset_id, session_factory) -> None:
-    vid = client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 100},
-                      headers=bank).json()["id"]
+    vid = client.post(
+        f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 100}, headers=bank
+    ).json()["id"]
     with session_factory() as s:
         row = s.get(Valuation, vid)
         row.seed = 99
@@ -227,29 +311,44 @@ def test_stored_valuations_are_immutable(client, bank, asset_id, session_factory
             s.flush()
 
 
-def test_quote_stream_resumes_after_last_event_id_and_times_out(client, registrar, bank, asset_id) -> None:
+def test_quote_stream_resumes_after_last_event_id_and_times_out(
+    client, registrar, bank, asset_id
+) -> None:
     for seed in (1, 2):
-        client.post(f"/v1/assets/{asset_id}/valuations", json={"as_of": AS_OF, "paths": 100, "seed": seed},
-                    headers=registrar)
-    with client.stream("GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 2}, headers=bank) as r:
-        ids = [int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")]
+        client.post(
+            f"/v1/assets/{asset_id}/valuations",
+            json={"as_of": AS_OF, "paths": 100, "seed": seed},
+            headers=registrar,
+        )
+    with client.stream(
+        "GET", "/v1/quotes/stream", params={"since_id": 0, "limit": 2}, headers=bank
+    ) as r:
+        ids = [
+            int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")
+        ]
     assert len(ids) == 2 and ids[0] < ids[1]
     headers = {**bank, "Last-Event-ID": str(ids[0])}
     with client.stream("GET", "/v1/quotes/stream", params={"limit": 1}, headers=headers) as r:
         text = "".join(r.iter_text())
     assert f"id: {ids[1]}" in text
-    with client.stream("GET", "/v1/quotes/stream", params={"timeout_seconds": 0.3}, headers=bank) as r:
+    with client.stream(
+        "GET", "/v1/quotes/stream", params={"timeout_seconds": 0.3}, headers=bank
+    ) as r:
         text = "".join(r.iter_text())
     assert "event: quote" not in text
 
 
-def test_service_for_other_shells_values_without_writing(bank, client, asset_id, session_factory) -> None:
+def test_service_for_other_shells_values_without_writing(
+    bank, client, asset_id, session_factory
+) -> None:
     from datetime import date
 
     from api.services.valuation import value_registered_asset
 
     with session_factory() as s:
-        result = value_registered_asset(s, asset_id, as_of=date.fromisoformat(AS_OF), paths=300, seed=5)
+        result = value_registered_asset(
+            s, asset_id, as_of=date.fromisoformat(AS_OF), paths=300, seed=5
+        )
     assert result.simulation is not None and result.simulation.values.shape == (300,)
     assert result.simulation.horizon_value(6).shape == (300,)
     assert set(result.methods) == {"income", "cost", "market"}

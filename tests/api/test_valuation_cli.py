@@ -27,7 +27,11 @@ def _url(engine) -> str:
 @pytest.fixture
 def demo_ctx(session_factory) -> DemoContext:
     lines: list[str] = []
-    ctx = DemoContext(session_factory=session_factory, tenant="demo", out=lambda *a: lines.append(" ".join(map(str, a))))
+    ctx = DemoContext(
+        session_factory=session_factory,
+        tenant="demo",
+        out=lambda *a: lines.append(" ".join(map(str, a))),
+    )
     ctx.state["lines"] = lines
     registry_step.run(ctx)
     return ctx
@@ -48,20 +52,41 @@ def test_demo_step_values_every_asset_and_prints_the_table(demo_ctx, session_fac
         assert column in text
 
 
-def test_cli_value_prints_the_breakdown_and_stores(demo_ctx, engine, session_factory, monkeypatch) -> None:
+def test_cli_value_prints_the_breakdown_and_stores(
+    demo_ctx, engine, session_factory, monkeypatch
+) -> None:
     monkeypatch.setenv("DATABASE_URL", _url(engine))
     asset_id = demo_ctx.state["asset_ids"][0]
     runner = CliRunner()
-    r = runner.invoke(app, ["value", str(asset_id), "--as-of", demo_ctx.as_of.isoformat(), "--paths", "500"])
+    r = runner.invoke(
+        app, ["value", str(asset_id), "--as-of", demo_ctx.as_of.isoformat(), "--paths", "500"]
+    )
     assert r.exit_code == 0, r.stderr
     for word in ("income", "cost", "market", "reconciled value", "lending value", "haircut", "p95"):
         assert word in r.stdout
     assert _count(session_factory, Valuation) == 1
-    r = runner.invoke(app, ["value", str(asset_id), "--as-of", demo_ctx.as_of.isoformat(), "--paths", "500",
-                            "--no-store", "--json", "--seed", "5"])
+    r = runner.invoke(
+        app,
+        [
+            "value",
+            str(asset_id),
+            "--as-of",
+            demo_ctx.as_of.isoformat(),
+            "--paths",
+            "500",
+            "--no-store",
+            "--json",
+            "--seed",
+            "5",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["seed"] == 5 and doc["valuation_id"] is None and set(doc["methods"]) == {"income", "cost", "market"}
+    assert (
+        doc["seed"] == 5
+        and doc["valuation_id"] is None
+        and set(doc["methods"]) == {"income", "cost", "market"}
+    )
     assert _count(session_factory, Valuation) == 1
 
 
@@ -72,5 +97,7 @@ def test_cli_value_errors_go_to_stderr(demo_ctx, engine, monkeypatch) -> None:
     assert r.exit_code == 1 and "99999" in r.stderr
     r = runner.invoke(app, ["value", str(demo_ctx.state["asset_ids"][0]), "--as-of", "2026-02-30"])
     assert r.exit_code == 1 and "as_of" in r.stderr
-    r = runner.invoke(app, ["value", str(demo_ctx.state["asset_ids"][0]), "--paths", "0", "--as-of", "2026-01-01"])
+    r = runner.invoke(
+        app, ["value", str(demo_ctx.state["asset_ids"][0]), "--paths", "0", "--as-of", "2026-01-01"]
+    )
     assert r.exit_code == 1 and "paths" in r.stderr

@@ -9,7 +9,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_valuation_example_runs(capsys) -> None:
-    section = README.read_text(encoding="utf-8").split("\n## Valuation\n", 1)[1].split("\n## ", 1)[0]
+    section = (
+        README.read_text(encoding="utf-8").split("\n## Valuation\n", 1)[1].split("\n## ", 1)[0]
+    )
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
     namespace: dict = {}

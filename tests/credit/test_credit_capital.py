@@ -16,7 +16,9 @@ from valuation.errors import ConventionError
 
 # Source: BCBS, Basel II comprehensive version (June 2006), Annex 5 (copied from
 # ../shared/reference/irb_basel2_annex5.json with its source note).
-ANNEX5 = json.loads((Path(__file__).parents[1] / "data" / "credit" / "irb_basel2_annex5.json").read_text())
+ANNEX5 = json.loads(
+    (Path(__file__).parents[1] / "data" / "credit" / "irb_basel2_annex5.json").read_text()
+)
 TOL_PP = ANNEX5["tolerance_pct_points"]
 
 
@@ -33,7 +35,9 @@ def test_published_table_excludes_the_106_factor() -> None:
     row = ANNEX5["rows"][0]
     scaled = irb_capital(row["pd"], 0.45, pd_floor=0.0, basel2_scaling=True) * 1250
     assert abs(scaled - row["corporate_lgd45_rw_pct"]) > 0.5
-    assert scaled == pytest.approx(1.06 * irb_capital(row["pd"], 0.45, pd_floor=0.0) * 1250, rel=1e-12)
+    assert scaled == pytest.approx(
+        1.06 * irb_capital(row["pd"], 0.45, pd_floor=0.0) * 1250, rel=1e-12
+    )
 
 
 def test_textbook_formula_by_hand() -> None:
@@ -42,7 +46,10 @@ def test_textbook_formula_by_hand() -> None:
     w = (1 - math.exp(-50 * pd)) / (1 - math.exp(-50))
     r = 0.12 * w + 0.24 * (1 - w)
     b = (0.11852 - 0.05478 * math.log(pd)) ** 2
-    k = (lgd * norm.cdf((norm.ppf(pd) + math.sqrt(r) * norm.ppf(0.999)) / math.sqrt(1 - r)) - pd * lgd)
+    k = (
+        lgd * norm.cdf((norm.ppf(pd) + math.sqrt(r) * norm.ppf(0.999)) / math.sqrt(1 - r))
+        - pd * lgd
+    )
     k *= (1 + (m - 2.5) * b) / (1 - 1.5 * b)
     assert irb_capital(pd, lgd, m) == pytest.approx(k, rel=1e-12)
 
@@ -71,7 +78,9 @@ def test_rwa_and_figures() -> None:
 
 
 @given(
-    p1=st.floats(0.0005, 0.5), p2=st.floats(0.0005, 0.5), lgd=st.floats(0.05, 1.0),
+    p1=st.floats(0.0005, 0.5),
+    p2=st.floats(0.0005, 0.5),
+    lgd=st.floats(0.05, 1.0),
     m=st.floats(1.0, 5.0),
 )
 def test_capital_monotone_in_pd_above_floor(p1: float, p2: float, lgd: float, m: float) -> None:

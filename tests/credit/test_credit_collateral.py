@@ -27,13 +27,18 @@ from credit.collateral import (
 from valuation.errors import ConventionError
 
 # Basel comprehensive approach, derived numbers (../shared/reference/haircut_scaling.json)
-REF = json.loads((Path(__file__).parents[1] / "data" / "credit" / "haircut_scaling.json").read_text())
+REF = json.loads(
+    (Path(__file__).parents[1] / "data" / "credit" / "haircut_scaling.json").read_text()
+)
 
 
 @pytest.mark.parametrize("case", REF["cases"])
 def test_supervisory_haircut_reference(case: dict) -> None:
     h_m = scale_ten_day_haircut(case["h_10"], case["t_m_days"])
-    assert abs(supervisory_haircut(h_m, case["t_m_days"], case["n_r_days"]) - case["haircut"]) <= REF["tolerance_abs"]
+    assert (
+        abs(supervisory_haircut(h_m, case["t_m_days"], case["n_r_days"]) - case["haircut"])
+        <= REF["tolerance_abs"]
+    )
 
 
 def test_exposure_after_mitigation_reference() -> None:

@@ -19,7 +19,9 @@ from valuation.errors import ConventionError
 
 # 1,000,000 at 6 %, 60 monthly payments; plain arithmetic cross-checked against QuantLib
 # (../shared/reference/amortization.json, copied with its source note)
-AMORT = json.loads((Path(__file__).parents[1] / "data" / "credit" / "amortization.json").read_text())
+AMORT = json.loads(
+    (Path(__file__).parents[1] / "data" / "credit" / "amortization.json").read_text()
+)
 
 
 @pytest.mark.parametrize("key", list(AMORT["schedules"]))
@@ -42,17 +44,38 @@ def test_reference_schedules(key: str) -> None:
 
 def test_annuity_level_payment_formula() -> None:
     df = schedule(1_000_000.0, 0.06, "2025-01-15", 60, "annuity", 1, "30/360")
-    assert (df["interest"] + df["principal"]).iloc[0] == pytest.approx(AMORT["annuity_payment_formula_value"], abs=1e-8)
+    assert (df["interest"] + df["principal"]).iloc[0] == pytest.approx(
+        AMORT["annuity_payment_formula_value"], abs=1e-8
+    )
 
 
-def _quantlib_bond(df: pd.DataFrame, principal: float, rate: float, start: date, tenor: int,
-                   freq: int, dc: str, cal: str | None, bdc: int = ql.ModifiedFollowing) -> ql.Bond:
+def _quantlib_bond(
+    df: pd.DataFrame,
+    principal: float,
+    rate: float,
+    start: date,
+    tenor: int,
+    freq: int,
+    dc: str,
+    cal: str | None,
+    bdc: int = ql.ModifiedFollowing,
+) -> ql.Bond:
     qcal = calendar(cal)
     qstart = to_ql_date(start)
-    sched = ql.Schedule(qstart, qstart + ql.Period(tenor, ql.Months), ql.Period(freq, ql.Months), qcal,
-                        bdc, bdc, ql.DateGeneration.Forward, False)
+    sched = ql.Schedule(
+        qstart,
+        qstart + ql.Period(tenor, ql.Months),
+        ql.Period(freq, ql.Months),
+        qcal,
+        bdc,
+        bdc,
+        ql.DateGeneration.Forward,
+        False,
+    )
     notionals = [principal, *df["balance"].iloc[:-1].tolist()]
-    return ql.AmortizingFixedRateBond(0, notionals, sched, [rate], DayCount.parse(dc).to_ql(), bdc, qstart)
+    return ql.AmortizingFixedRateBond(
+        0, notionals, sched, [rate], DayCount.parse(dc).to_ql(), bdc, qstart
+    )
 
 
 def _quantlib_flows(bond: ql.Bond) -> tuple[list[date], list[float], list[float]]:
@@ -77,7 +100,9 @@ def _quantlib_flows(bond: ql.Bond) -> tuple[list[date], list[float], list[float]
         ("linear", 1, "ACT/360", "HongKong", 18),
     ],
 )
-def test_against_quantlib_amortizing_bond(amort: str, freq: int, dc: str, cal: str | None, tenor: int) -> None:
+def test_against_quantlib_amortizing_bond(
+    amort: str, freq: int, dc: str, cal: str | None, tenor: int
+) -> None:
     start = date(2024, 9, 30)  # a month end: clipping and China's October holidays
     principal, rate = 7_500_000.0, 0.0485
     df = schedule(principal, rate, start, tenor, amort, freq, dc, cal)
@@ -93,12 +118,24 @@ def test_reference_price_with_quantlib_flat_curve() -> None:
     terms = AMORT["terms"]
     ref = AMORT["schedules"]["annuity_level_payment|30/360"]["price_quantlib"]
     df = schedule(terms["principal"], terms["rate"], terms["start"], 60, "annuity", 1, "30/360")
-    bond = _quantlib_bond(df, terms["principal"], terms["rate"], date(2025, 1, 15), 60, 1, "30/360", None, ql.Unadjusted)
+    bond = _quantlib_bond(
+        df,
+        terms["principal"],
+        terms["rate"],
+        date(2025, 1, 15),
+        60,
+        1,
+        "30/360",
+        None,
+        ql.Unadjusted,
+    )
     settle = ql.Date(1, 3, 2026)
     saved = ql.Settings.instance().evaluationDate
     try:
         ql.Settings.instance().evaluationDate = settle
-        curve = ql.YieldTermStructureHandle(ql.FlatForward(settle, 0.05, ql.Actual365Fixed(), ql.Continuous))
+        curve = ql.YieldTermStructureHandle(
+            ql.FlatForward(settle, 0.05, ql.Actual365Fixed(), ql.Continuous)
+        )
         bond.setPricingEngine(ql.DiscountingBondEngine(curve))
         assert bond.dirtyPrice() == pytest.approx(ref["dirty_pct"], abs=1e-9)
         assert bond.NPV() == pytest.approx(ref["npv_currency"], abs=1e-6)
@@ -120,7 +157,10 @@ def test_year_fractions_match_quantlib() -> None:
     for dc in DayCount:
         got = year_fractions(s, e, dc)
         qdc = dc.to_ql()
-        want = [qdc.yearFraction(to_ql_date(a.item()), to_ql_date(b.item())) for a, b in zip(s, e, strict=True)]
+        want = [
+            qdc.yearFraction(to_ql_date(a.item()), to_ql_date(b.item()))
+            for a, b in zip(s, e, strict=True)
+        ]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
 
 
@@ -138,29 +178,47 @@ def test_floating_rate_with_flat_curve_equals_fixed() -> None:
             t = np.array([(d - dates[0]).days for d in dates], float) / 365.0
             return np.exp(-np.log1p(0.05 * 1.0 / 12) * 12 * t)
 
-    float_df = schedule(1e6, FloatingRate(FlatSimple(), spread_bp=0.0), "2025-01-15", 12, "linear", 1, "ACT/365F")
+    float_df = schedule(
+        1e6, FloatingRate(FlatSimple(), spread_bp=0.0), "2025-01-15", 12, "linear", 1, "ACT/365F"
+    )
     assert float_df["balance"].iloc[-1] == 0.0
     assert (float_df["interest"] > 0).all()
     # a spread adds spread x balance x yf to each interest payment
-    wide = schedule(1e6, FloatingRate(FlatSimple(), spread_bp=100.0), "2025-01-15", 12, "linear", 1, "ACT/365F")
-    yf = np.array([(b - a).days for a, b in zip([date(2025, 1, 15), *wide["date"][:-1]], wide["date"], strict=True)]) / 365.0
+    wide = schedule(
+        1e6, FloatingRate(FlatSimple(), spread_bp=100.0), "2025-01-15", 12, "linear", 1, "ACT/365F"
+    )
+    yf = (
+        np.array(
+            [
+                (b - a).days
+                for a, b in zip([date(2025, 1, 15), *wide["date"][:-1]], wide["date"], strict=True)
+            ]
+        )
+        / 365.0
+    )
     opening = np.concatenate([[1e6], wide["balance"].to_numpy()[:-1]])
-    np.testing.assert_allclose(wide["interest"] - float_df["interest"], 0.01 * opening * yf, rtol=1e-10)
+    np.testing.assert_allclose(
+        wide["interest"] - float_df["interest"], 0.01 * opening * yf, rtol=1e-10
+    )
 
 
 def _random_book(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "loan_id": [f"L{i}" for i in range(n)],
-        "principal": rng.uniform(1e5, 2e7, n),
-        "annual_rate": rng.uniform(0.0, 0.12, n),
-        "start_date": [date(2024, 1, 1) + pd.Timedelta(days=int(x)) for x in rng.integers(0, 900, n)],
-        "tenor_months": rng.choice([12, 24, 36, 60], n),
-        "amortization": rng.choice(["annuity", "linear", "bullet"], n),
-        "frequency_months": rng.choice([1, 3, 6, 12], n),
-        "day_count": rng.choice(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"], n),
-        "calendar": rng.choice(np.array(["China", "TARGET", None], dtype=object), n),
-    })
+    return pd.DataFrame(
+        {
+            "loan_id": [f"L{i}" for i in range(n)],
+            "principal": rng.uniform(1e5, 2e7, n),
+            "annual_rate": rng.uniform(0.0, 0.12, n),
+            "start_date": [
+                date(2024, 1, 1) + pd.Timedelta(days=int(x)) for x in rng.integers(0, 900, n)
+            ],
+            "tenor_months": rng.choice([12, 24, 36, 60], n),
+            "amortization": rng.choice(["annuity", "linear", "bullet"], n),
+            "frequency_months": rng.choice([1, 3, 6, 12], n),
+            "day_count": rng.choice(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"], n),
+            "calendar": rng.choice(np.array(["China", "TARGET", None], dtype=object), n),
+        }
+    )
 
 
 def test_vectorised_schedules_equal_single_loan_schedules() -> None:
@@ -168,27 +226,45 @@ def test_vectorised_schedules_equal_single_loan_schedules() -> None:
     long = schedules(book)
     assert list(long.columns) == ["loan_id", "date", "interest", "principal", "balance"]
     for _, row in book.iterrows():
-        single = schedule(row.principal, row.annual_rate, row.start_date, int(row.tenor_months),
-                          row.amortization, int(row.frequency_months), row.day_count,
-                          None if pd.isna(row.calendar) else row.calendar)
+        single = schedule(
+            row.principal,
+            row.annual_rate,
+            row.start_date,
+            int(row.tenor_months),
+            row.amortization,
+            int(row.frequency_months),
+            row.day_count,
+            None if pd.isna(row.calendar) else row.calendar,
+        )
         part = long[long["loan_id"] == row.loan_id]
         assert part["date"].tolist() == single["date"].tolist()
-        np.testing.assert_allclose(part[["interest", "principal", "balance"]].to_numpy(),
-                                   single[["interest", "principal", "balance"]].to_numpy(), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(
+            part[["interest", "principal", "balance"]].to_numpy(),
+            single[["interest", "principal", "balance"]].to_numpy(),
+            rtol=1e-12,
+            atol=1e-9,
+        )
 
 
 @given(
-    principal=st.floats(1e3, 1e9), rate=st.floats(0.0, 0.3), periods=st.integers(1, 50),
-    freq=st.sampled_from([1, 3, 6, 12]), dc=st.sampled_from(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"]),
+    principal=st.floats(1e3, 1e9),
+    rate=st.floats(0.0, 0.3),
+    periods=st.integers(1, 50),
+    freq=st.sampled_from([1, 3, 6, 12]),
+    dc=st.sampled_from(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"]),
     amort=st.sampled_from(["annuity", "linear", "bullet"]),
 )
 @settings(max_examples=60, deadline=None)
-def test_schedule_properties(principal: float, rate: float, periods: int, freq: int, dc: str, amort: str) -> None:
+def test_schedule_properties(
+    principal: float, rate: float, periods: int, freq: int, dc: str, amort: str
+) -> None:
     df = schedule(principal, rate, date(2025, 3, 31), periods * freq, amort, freq, dc)
     assert df["balance"].iloc[-1] == 0.0
     assert df["principal"].sum() == pytest.approx(principal, rel=1e-10)
     opening = np.concatenate([[principal], df["balance"].to_numpy()[:-1]])
-    np.testing.assert_allclose(opening - df["principal"], df["balance"], rtol=1e-12, atol=1e-6 * principal * 1e-6)
+    np.testing.assert_allclose(
+        opening - df["principal"], df["balance"], rtol=1e-12, atol=1e-6 * principal * 1e-6
+    )
     assert (df["interest"] >= -1e-9).all()
     if amort == "annuity" and periods > 1:
         # interest + principal = the level payment on every date but the last
@@ -217,8 +293,16 @@ def test_schedule_properties(principal: float, rate: float, periods: int, freq: 
     ],
 )
 def test_bad_input_names_field(kwargs: dict, field: str) -> None:
-    args = {"principal": 1e6, "annual_rate": 0.05, "start_date": "2025-01-15", "tenor_months": 12,
-            "amortization": "annuity", "frequency_months": 1, "day_count": "ACT/365F", "calendar": None} | kwargs
+    args = {
+        "principal": 1e6,
+        "annual_rate": 0.05,
+        "start_date": "2025-01-15",
+        "tenor_months": 12,
+        "amortization": "annuity",
+        "frequency_months": 1,
+        "day_count": "ACT/365F",
+        "calendar": None,
+    } | kwargs
     with pytest.raises(ConventionError) as info:
         schedule(**args)
     assert info.value.field == field
@@ -227,8 +311,13 @@ def test_bad_input_names_field(kwargs: dict, field: str) -> None:
 
 @pytest.mark.parametrize(
     ("column", "value", "field"),
-    [("principal", -1.0, "principal"), ("day_count", "BAD", "day_count"), ("calendar", "Mars", "calendar"),
-     ("annual_rate", 5.0, "annual_rate"), ("amortization", "x", "amortization")],
+    [
+        ("principal", -1.0, "principal"),
+        ("day_count", "BAD", "day_count"),
+        ("calendar", "Mars", "calendar"),
+        ("annual_rate", 5.0, "annual_rate"),
+        ("amortization", "x", "amortization"),
+    ],
 )
 def test_schedules_bad_input(column: str, value: object, field: str) -> None:
     book = _random_book(5, 2)
@@ -250,25 +339,39 @@ def test_vectorised_floating_schedules_equal_single_floating_schedules() -> None
     book["spread_bp"] = np.linspace(50.0, 400.0, len(book))
     long = schedules(book, curve=Curve())
     for _, row in book.iterrows():
-        single = schedule(row.principal, FloatingRate(Curve(), spread_bp=row.spread_bp), row.start_date,
-                          int(row.tenor_months), row.amortization, int(row.frequency_months), row.day_count,
-                          None if pd.isna(row.calendar) else row.calendar)
+        single = schedule(
+            row.principal,
+            FloatingRate(Curve(), spread_bp=row.spread_bp),
+            row.start_date,
+            int(row.tenor_months),
+            row.amortization,
+            int(row.frequency_months),
+            row.day_count,
+            None if pd.isna(row.calendar) else row.calendar,
+        )
         part = long[long["loan_id"] == row.loan_id]
         assert part["balance"].iloc[-1] == 0.0
-        np.testing.assert_allclose(part[["interest", "principal", "balance"]].to_numpy(),
-                                   single[["interest", "principal", "balance"]].to_numpy(), rtol=1e-10, atol=1e-6)
+        np.testing.assert_allclose(
+            part[["interest", "principal", "balance"]].to_numpy(),
+            single[["interest", "principal", "balance"]].to_numpy(),
+            rtol=1e-10,
+            atol=1e-6,
+        )
 
 
 @given(
     start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
-    periods=st.integers(1, 24), freq=st.sampled_from([1, 3, 6, 12]),
+    periods=st.integers(1, 24),
+    freq=st.sampled_from([1, 3, 6, 12]),
     dc=st.sampled_from(["ACT/360", "ACT/365F", "30/360", "ACT/ACT"]),
     cal=st.sampled_from([None, "China", "TARGET", "UnitedStates", "Japan"]),
-    amort=st.sampled_from(["annuity", "linear", "bullet"]), rate=st.floats(0.0, 0.2),
+    amort=st.sampled_from(["annuity", "linear", "bullet"]),
+    rate=st.floats(0.0, 0.2),
 )
 @settings(max_examples=40, deadline=None)
-def test_random_loans_against_quantlib(start: date, periods: int, freq: int, dc: str, cal: str | None,
-                                       amort: str, rate: float) -> None:
+def test_random_loans_against_quantlib(
+    start: date, periods: int, freq: int, dc: str, cal: str | None, amort: str, rate: float
+) -> None:
     principal = 2_500_000.0
     df = schedule(principal, rate, start, periods * freq, amort, freq, dc, cal)
     bond = _quantlib_bond(df, principal, rate, start, periods * freq, freq, dc, cal)

@@ -40,23 +40,37 @@ POOL = json.loads((DATA / "copula_pool_125.json").read_text())
 def _pool_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     inp = POOL["inputs"]
     return (
-        np.array(inp["pd"]), np.array(inp["notional"]), 1.0 - np.array(inp["recovery"]),
+        np.array(inp["pd"]),
+        np.array(inp["notional"]),
+        1.0 - np.array(inp["recovery"]),
         np.array(inp["beta"]) ** 2,
     )
 
 
-@pytest.mark.parametrize("case", LHP["cases"], ids=lambda c: f"pd={c['pd']},rho={c['rho']},R={c['recovery']}")
+@pytest.mark.parametrize(
+    "case", LHP["cases"], ids=lambda c: f"pd={c['pd']},rho={c['rho']},R={c['recovery']}"
+)
 def test_vasicek_reference_cases(case: dict) -> None:
     tol = LHP["tolerance_abs"]
     for t in case["tranches"]:
-        got = vasicek_tranche_loss(case["pd"], case["rho"], case["recovery"], t["attach"], t["detach"])
+        got = vasicek_tranche_loss(
+            case["pd"], case["rho"], case["recovery"], t["attach"], t["detach"]
+        )
         assert abs(got - t["expected_loss_fraction"]) <= tol
     for q, v in case["loss_quantiles"].items():
-        assert abs(vasicek_loss_quantile(case["pd"], case["rho"], case["recovery"], float(q)) - v) <= tol
+        assert (
+            abs(vasicek_loss_quantile(case["pd"], case["rho"], case["recovery"], float(q)) - v)
+            <= tol
+        )
 
 
-@pytest.mark.parametrize(("pd", "rho", "rec", "a", "d"), [(0.02, 0.15, 0.4, 0.03, 0.07), (0.1, 0.3, 0.0, 0.0, 0.05), (0.01, 0.5, 0.6, 0.1, 0.3)])
-def test_vasicek_against_direct_integration(pd: float, rho: float, rec: float, a: float, d: float) -> None:
+@pytest.mark.parametrize(
+    ("pd", "rho", "rec", "a", "d"),
+    [(0.02, 0.15, 0.4, 0.03, 0.07), (0.1, 0.3, 0.0, 0.0, 0.05), (0.01, 0.5, 0.6, 0.1, 0.3)],
+)
+def test_vasicek_against_direct_integration(
+    pd: float, rho: float, rec: float, a: float, d: float
+) -> None:
     # independent: integrate the conditional tranche loss over the factor with scipy.quad
     def cond(z: float) -> float:
         loss = (1 - rec) * norm.cdf((norm.ppf(pd) - math.sqrt(rho) * z) / math.sqrt(1 - rho))
@@ -71,7 +85,9 @@ def test_vasicek_against_direct_integration(pd: float, rho: float, rec: float, a
 def test_bivariate_normal_against_integration(h: float, k: float, r: float) -> None:
     # Phi2(h, k; r) = int_{-inf}^{h} phi(x) Phi((k - r x) / sqrt(1 - r^2)) dx
     s = math.sqrt(1 - r * r)
-    ref, _ = integrate.quad(lambda x: norm.pdf(x) * norm.cdf((k - r * x) / s), -40, h, epsabs=1e-13, limit=200)
+    ref, _ = integrate.quad(
+        lambda x: norm.pdf(x) * norm.cdf((k - r * x) / s), -40, h, epsabs=1e-13, limit=200
+    )
     assert bivariate_normal_cdf(h, k, r) == pytest.approx(ref, abs=1e-10)
 
 
@@ -80,7 +96,9 @@ def test_copula_pool_125_reference() -> None:
     losses, probs = loss_distribution(pds, notional, lgd, rho)
     frac = losses / POOL["pool_notional"]
     assert losses[1] == pytest.approx(POOL["loss_unit"], rel=1e-12)
-    np.testing.assert_allclose(probs[:30], POOL["loss_distribution_first_30_units"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        probs[:30], POOL["loss_distribution_first_30_units"], rtol=0, atol=1e-9
+    )
     for (a, d), v in zip(POOL["tranches"], POOL["tranche_expected_loss_fraction"], strict=True):
         assert abs(tranche_expected_loss(frac, probs, a, d) - v) <= 1e-9
     assert abs(float(frac @ probs) - POOL["expected_loss_fraction_of_pool"]) <= 1e-9
@@ -112,7 +130,13 @@ def test_quadrature_converged_at_1000_names() -> None:
     l1, p1 = loss_distribution(pds, eads, 0.45, rho)
     l2, p2 = loss_distribution(pds, eads, 0.45, rho, n_nodes=300, z_max=10.0)
     for a, d in [(0.0, 0.03), (0.03, 0.07), (0.07, 0.1), (0.1, 0.15), (0.15, 0.3)]:
-        assert abs(tranche_expected_loss(l1 / tot, p1, a, d) - tranche_expected_loss(l2 / tot, p2, a, d)) < 1e-6
+        assert (
+            abs(
+                tranche_expected_loss(l1 / tot, p1, a, d)
+                - tranche_expected_loss(l2 / tot, p2, a, d)
+            )
+            < 1e-6
+        )
 
 
 def test_recursion_tends_to_lhp_for_a_large_homogeneous_pool() -> None:
@@ -121,7 +145,9 @@ def test_recursion_tends_to_lhp_for_a_large_homogeneous_pool() -> None:
     frac = losses / n
     for a, d in [(0.0, 0.03), (0.03, 0.07), (0.07, 0.15)]:
         # finite-pool granularity: the gap shrinks like 1/n
-        assert tranche_expected_loss(frac, probs, a, d) == pytest.approx(vasicek_tranche_loss(pd, rho, rec, a, d), abs=2e-3)
+        assert tranche_expected_loss(frac, probs, a, d) == pytest.approx(
+            vasicek_tranche_loss(pd, rho, rec, a, d), abs=2e-3
+        )
     assert float(frac @ probs) == pytest.approx(pd * (1 - rec), rel=1e-12)
     lhp = portfolio_risk(np.full(n, pd), np.ones(n), 1 - rec, rho, 0.99, method="lhp")
     rec_risk = portfolio_risk(np.full(n, pd), np.ones(n), 1 - rec, rho, 0.99, contributions=False)
@@ -153,7 +179,9 @@ def test_recursion_euler_contributions_exact() -> None:
     pds = rng.uniform(0.01, 0.3, n)
     eads = rng.integers(1, 5, n).astype(float)
     rho = rng.uniform(0.05, 0.6, n)
-    risk = portfolio_risk(pds, eads, 0.5, rho, 0.99, n_nodes=128)  # the brute force below uses the same fixed rule
+    risk = portfolio_risk(
+        pds, eads, 0.5, rho, 0.99, n_nodes=128
+    )  # the brute force below uses the same fixed rule
     assert risk.var_contributions.sum() == pytest.approx(risk.var, rel=1e-12)
     assert risk.es_contributions.sum() == pytest.approx(risk.es, rel=1e-12)
     assert risk.economic_capital == pytest.approx(risk.var - risk.expected_loss)
@@ -170,7 +198,9 @@ def test_recursion_euler_contributions_exact() -> None:
         k = int(grid.k_lo[i])
         joint = w @ (cp[:, i : i + 1] * q)
         p_joint = joint[v - k] if 0 <= v - k < joint.size else 0.0
-        assert risk.var_contributions[i] == pytest.approx(amounts[i] * p_joint / risk.probabilities[v], abs=1e-12)
+        assert risk.var_contributions[i] == pytest.approx(
+            amounts[i] * p_joint / risk.probabilities[v], abs=1e-12
+        )
 
 
 def test_monte_carlo_contributions_close_to_recursion() -> None:
@@ -215,8 +245,12 @@ def test_risk_measure_ordering(pds: list[float], rho: float, conf: float) -> Non
 def test_el_rises_with_pd_and_lgd(pd: float, bump: float, lgd: float) -> None:
     pds = np.array([pd, 0.02, 0.05])
     base = portfolio_risk(pds, np.ones(3), lgd, 0.2, 0.99, contributions=False).expected_loss
-    higher_pd = portfolio_risk(pds * np.array([bump, 1, 1]), np.ones(3), lgd, 0.2, 0.99, contributions=False).expected_loss
-    higher_lgd = portfolio_risk(pds, np.ones(3), lgd * bump, 0.2, 0.99, contributions=False).expected_loss
+    higher_pd = portfolio_risk(
+        pds * np.array([bump, 1, 1]), np.ones(3), lgd, 0.2, 0.99, contributions=False
+    ).expected_loss
+    higher_lgd = portfolio_risk(
+        pds, np.ones(3), lgd * bump, 0.2, 0.99, contributions=False
+    ).expected_loss
     assert higher_pd > base
     assert higher_lgd > base
 
@@ -225,7 +259,10 @@ def test_el_rises_with_pd_and_lgd(pd: float, bump: float, lgd: float) -> None:
 @settings(max_examples=30, deadline=None)
 def test_lhp_tranches_add_up_to_pool_el(pd: float, rho: float, rec: float) -> None:
     cuts = [0.0, 0.03, 0.07, 0.15, 0.3, 1.0]
-    total = sum(vasicek_tranche_loss(pd, rho, rec, a, d) * (d - a) for a, d in zip(cuts, cuts[1:], strict=False))
+    total = sum(
+        vasicek_tranche_loss(pd, rho, rec, a, d) * (d - a)
+        for a, d in zip(cuts, cuts[1:], strict=False)
+    )
     assert total == pytest.approx(pd * (1 - rec), abs=1e-9)
 
 
@@ -259,15 +296,30 @@ def test_monte_carlo_is_reproducible_from_its_seed() -> None:
     a = loss_distribution(pds, eads, 0.5, 0.3, method="mc", n_paths=5000, seed=42)
     b = loss_distribution(pds, eads, 0.5, 0.3, method="mc", n_paths=5000, seed=42)
     np.testing.assert_array_equal(a[1], b[1])
-    r = portfolio_risk(pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, rng=np.random.default_rng(1),
-                       contributions=False)
-    again = portfolio_risk(pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, seed=r.seed, contributions=False)
+    r = portfolio_risk(
+        pds,
+        eads,
+        0.5,
+        0.3,
+        0.99,
+        method="mc",
+        n_paths=5000,
+        rng=np.random.default_rng(1),
+        contributions=False,
+    )
+    again = portfolio_risk(
+        pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, seed=r.seed, contributions=False
+    )
     assert again.var == r.var and again.es == r.es
 
 
-@pytest.mark.parametrize("case", LHP["cases"][:6], ids=lambda c: f"pd={c['pd']},rho={c['rho']},R={c['recovery']}")
+@pytest.mark.parametrize(
+    "case", LHP["cases"][:6], ids=lambda c: f"pd={c['pd']},rho={c['rho']},R={c['recovery']}"
+)
 def test_lhp_distribution_gives_the_closed_form_tranche_losses(case: dict) -> None:
-    losses, probs = loss_distribution([case["pd"]] * 4, [1.0] * 4, 1 - case["recovery"], case["rho"], method="lhp")
+    losses, probs = loss_distribution(
+        [case["pd"]] * 4, [1.0] * 4, 1 - case["recovery"], case["rho"], method="lhp"
+    )
     frac = losses / 4.0
     assert float(frac @ probs) == pytest.approx(case["pd"] * (1 - case["recovery"]), abs=1e-12)
     for t in case["tranches"]:
@@ -278,7 +330,9 @@ def test_lhp_distribution_gives_the_closed_form_tranche_losses(case: dict) -> No
 def test_reference_pool_contributions_add_up_and_rise_with_pd() -> None:
     pds, notional, lgd, rho = _pool_inputs()
     risk = portfolio_risk(pds, notional, lgd, rho, 0.99)
-    assert risk.var == pytest.approx(POOL["risk_measures"]["0.99"]["VaR"] * POOL["pool_notional"], rel=1e-12)
+    assert risk.var == pytest.approx(
+        POOL["risk_measures"]["0.99"]["VaR"] * POOL["pool_notional"], rel=1e-12
+    )
     assert risk.var_contributions.sum() == pytest.approx(risk.var, rel=1e-10)
     assert risk.es_contributions.sum() == pytest.approx(risk.es, rel=1e-10)
     # equal notionals and LGD, PDs increasing: so are the Euler contributions

@@ -47,7 +47,9 @@ def trapezoid_reference(pds, eads, lgds, rhos, n_nodes: int = 4001, z_max: float
     w = (z[1] - z[0]) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     probs = np.zeros(grid.n_units + 1)
     for chunk in np.array_split(np.arange(n_nodes), 8):
-        probs += w[chunk] @ portfolio._conditional_distributions(conditional_pd(pds, rhos, z[chunk]), grid)
+        probs += w[chunk] @ portfolio._conditional_distributions(
+            conditional_pd(pds, rhos, z[chunk]), grid
+        )
     probs = np.clip(probs, 0.0, None) / probs.sum()
     return np.arange(probs.size) * grid.unit, probs
 
@@ -68,7 +70,9 @@ def test_tranche_els_within_the_tolerance_of_a_converged_reference(case: str) ->
     total = float(eads.sum())
     d = recursion_distribution(pds, eads, lgds, rhos, max_units=MAX_UNITS)
     ref_losses, ref_probs = trapezoid_reference(pds, eads, lgds, rhos)
-    error = np.abs(tranche_els(d.losses, d.probabilities, total) - tranche_els(ref_losses, ref_probs, total)).max()
+    error = np.abs(
+        tranche_els(d.losses, d.probabilities, total) - tranche_els(ref_losses, ref_probs, total)
+    ).max()
     assert d.integration.converged and d.integration.tolerance == 1e-7
     assert d.integration.error_estimate <= 1e-7
     assert error <= 1e-7, (case, error)
@@ -105,7 +109,12 @@ def test_portfolio_risk_reports_the_integration() -> None:
     assert risk.integration is not None and risk.integration.error_estimate <= 1e-7
     assert risk.n_nodes == risk.integration.n_nodes
     assert risk.var_contributions.sum() == pytest.approx(risk.var, rel=1e-9)
-    assert portfolio_risk(pds, eads, lgds, rhos, method="mc", n_paths=2000, contributions=False).integration is None
+    assert (
+        portfolio_risk(
+            pds, eads, lgds, rhos, method="mc", n_paths=2000, contributions=False
+        ).integration
+        is None
+    )
 
 
 @pytest.mark.parametrize("tolerance", [0.0, -1e-7, 0.5, float("nan")])
@@ -122,7 +131,9 @@ def test_compiled_recursion_equals_the_numpy_path(max_units: int | None) -> None
     rng = np.random.default_rng(8)
     n = 60
     pds = rng.uniform(1e-3, 0.4, n)
-    amounts = rng.integers(0, 6, n).astype(float) if max_units is None else rng.uniform(0.0, 50.0, n)
+    amounts = (
+        rng.integers(0, 6, n).astype(float) if max_units is None else rng.uniform(0.0, 50.0, n)
+    )
     amounts[:3] = 0.0
     rhos = rng.uniform(0.01, 0.9, n)
     grid = loss_grid(amounts, max_units=max_units or portfolio.DEFAULT_MAX_UNITS)
@@ -141,10 +152,15 @@ def test_contributions_on_a_split_grid_equal_leaving_each_loan_out() -> None:
     pds, eads, lgds, rhos = pool(5, n=40)
     amounts = eads * lgds
     losses, probs, cond, cp, w, grid, _ = portfolio._recursion(
-        pds, amounts, rhos, n_nodes=64, z_max=8.5, loss_unit=None, max_units=300)
+        pds, amounts, rhos, n_nodes=64, z_max=8.5, loss_unit=None, max_units=300
+    )
     assert not grid.exact
     var_index = int(np.searchsorted(np.cumsum(probs), 0.99))
-    var_c, _ = portfolio._recursion_contributions(cond, cp, w, grid, amounts, var_index, 0.99, probs)
+    var_c, _ = portfolio._recursion_contributions(
+        cond, cp, w, grid, amounts, var_index, 0.99, probs
+    )
     for i in range(len(pds)):
         at_v, _ = portfolio._direct_joint(cp, grid, i, var_index, cond.shape[1])
-        assert var_c[i] == pytest.approx(amounts[i] * float(w @ at_v) / probs[var_index], rel=1e-8, abs=1e-9)
+        assert var_c[i] == pytest.approx(
+            amounts[i] * float(w @ at_v) / probs[var_index], rel=1e-8, abs=1e-9
+        )

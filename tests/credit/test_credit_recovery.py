@@ -49,21 +49,36 @@ def test_revenue_accumulates_between_quarterly_payments() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(buffer=st.floats(0.0, 1_000.0), extra=st.floats(0.0, 1_000.0), cure=st.integers(1, 6))
-def test_more_buffer_or_longer_cure_never_adds_defaults(buffer: float, extra: float, cure: int) -> None:
+def test_more_buffer_or_longer_cure_never_adds_defaults(
+    buffer: float, extra: float, cure: int
+) -> None:
     rng = np.random.default_rng(3)
     rev = rng.lognormal(np.log(100.0), 0.6, (200, 24))
     ds = np.full(24, 100.0)
     base = liquidity_default(rev, ds, cash_buffer=buffer, cure_months=cure).defaulted
-    assert not (liquidity_default(rev, ds, cash_buffer=buffer + extra, cure_months=cure).defaulted & ~base).any()
-    assert not (liquidity_default(rev, ds, cash_buffer=buffer, cure_months=cure + 1).defaulted & ~base).any()
+    assert not (
+        liquidity_default(rev, ds, cash_buffer=buffer + extra, cure_months=cure).defaulted & ~base
+    ).any()
+    assert not (
+        liquidity_default(rev, ds, cash_buffer=buffer, cure_months=cure + 1).defaulted & ~base
+    ).any()
 
 
 def test_workout_lgd_by_hand() -> None:
     ead = np.array([100.0, 100.0])
     coll = np.array([120.0, 400.0])
     defaulted = np.array([True, False])
-    res = workout_lgd(ead, coll, defaulted, distressed_discount=0.3, liquidation_cost=0.1,
-                      workout_cost=0.05, time_to_recover_months=12, workout_rate=0.10, lgd_floor=0.15)
+    res = workout_lgd(
+        ead,
+        coll,
+        defaulted,
+        distressed_discount=0.3,
+        liquidation_cost=0.1,
+        workout_cost=0.05,
+        time_to_recover_months=12,
+        workout_rate=0.10,
+        lgd_floor=0.15,
+    )
     recovery = 120.0 * 0.7 * 0.9 / 1.1 - 5.0
     assert res.unfloored == pytest.approx((100.0 - recovery) / 100.0, rel=1e-12)
     assert res.lgd == pytest.approx(max(0.15, res.unfloored))
@@ -76,11 +91,24 @@ def test_workout_lgd_by_hand() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(v=st.floats(0.0, 1e6), e=st.floats(1.0, 1e6), d=st.floats(0.0, 1.0), w=st.floats(0.0, 1.0),
-       t=st.integers(0, 120), floor=st.floats(0.0, 1.0))
+@given(
+    v=st.floats(0.0, 1e6),
+    e=st.floats(1.0, 1e6),
+    d=st.floats(0.0, 1.0),
+    w=st.floats(0.0, 1.0),
+    t=st.integers(0, 120),
+    floor=st.floats(0.0, 1.0),
+)
 def test_economic_lgd_is_within_floor_and_one(v, e, d, w, t, floor) -> None:
-    res = workout_lgd(np.array([e]), np.array([v]), np.array([True]), distressed_discount=d,
-                      workout_cost=w, time_to_recover_months=t, lgd_floor=floor)
+    res = workout_lgd(
+        np.array([e]),
+        np.array([v]),
+        np.array([True]),
+        distressed_discount=d,
+        workout_cost=w,
+        time_to_recover_months=t,
+        lgd_floor=floor,
+    )
     assert floor - 1e-15 <= res.lgd <= 1.0
 
 

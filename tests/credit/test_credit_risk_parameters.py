@@ -28,19 +28,27 @@ def test_master_scale_monotone_and_round_trip() -> None:
 
 def test_pd_from_revenue_counts_dscr_breaches() -> None:
     # four paths, 6 months, debt service 100 a month
-    rev = np.array([
-        [150, 150, 150, 150, 150, 150],   # never below
-        [150, 90, 150, 150, 150, 150],    # breach in month 1
-        [150, 150, 150, 150, 150, 99.9],  # breach in month 5
-        [100, 100, 100, 100, 100, 100],   # DSCR exactly 1: no breach
-    ], dtype=float)
+    rev = np.array(
+        [
+            [150, 150, 150, 150, 150, 150],  # never below
+            [150, 90, 150, 150, 150, 150],  # breach in month 1
+            [150, 150, 150, 150, 150, 99.9],  # breach in month 5
+            [100, 100, 100, 100, 100, 100],  # DSCR exactly 1: no breach
+        ],
+        dtype=float,
+    )
     res = pd_from_revenue(rev, 100.0)
     assert res.pd == pytest.approx(0.5)
     assert res.defaulted.tolist() == [False, True, True, False]
     assert res.default_month.tolist() == [-1, 1, 5, -1]
     assert pd_from_revenue(rev, 100.0, horizon_months=3).pd == pytest.approx(0.25)
     # a quarterly window smooths the single bad month of path 1 (150 + 90 + 150 >= 300)
-    assert pd_from_revenue(rev, 100.0, window_months=3).defaulted.tolist() == [False, False, False, False]
+    assert pd_from_revenue(rev, 100.0, window_months=3).defaulted.tolist() == [
+        False,
+        False,
+        False,
+        False,
+    ]
     # only months with debt service count
     ds = np.array([100, 0, 100, 100, 100, 100.0])
     assert pd_from_revenue(rev, ds).defaulted.tolist() == [False, False, True, False]
@@ -71,7 +79,7 @@ def test_economic_lgd_shows_wrong_way_risk() -> None:
     n = 100_000
     z = rng.standard_normal(n)
     collateral = 100.0 * np.exp(0.4 * z - 0.08)  # value moves with the factor
-    defaulted = z < -1.5                         # default in bad states
+    defaulted = z < -1.5  # default in bad states
     res = economic_lgd(80.0, collateral, defaulted, liquidation_cost=0.1)
     indep = economic_lgd(80.0, collateral, rng.permutation(defaulted), liquidation_cost=0.1)
     assert res.lgd > res.lgd_all_paths
@@ -79,7 +87,9 @@ def test_economic_lgd_shows_wrong_way_risk() -> None:
     # the formula by hand on the default paths
     loss = np.maximum(0, 80.0 - 0.9 * collateral[defaulted])
     assert res.lgd == pytest.approx(loss.sum() / (80.0 * defaulted.sum()), rel=1e-12)
-    assert economic_lgd(80.0, collateral, defaulted, downturn=True).lgd == pytest.approx(0.08 + 0.92 * res.lgd)
+    assert economic_lgd(80.0, collateral, defaulted, downturn=True).lgd == pytest.approx(
+        0.08 + 0.92 * res.lgd
+    )
 
 
 def test_regulatory_and_downturn_lgd() -> None:

@@ -30,12 +30,27 @@ def every_mix(seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     specials = [date(2024, 1, 31), date(2024, 2, 29), date(2024, 9, 30), date(2025, 12, 31)]
-    for i, (amort, freq, dc, cal) in enumerate(itertools.product(AMORTS, FREQS, DAY_COUNTS, CALENDARS)):
-        start = specials[i % 4] if i % 3 == 0 else date(2023, 1, 1) + pd.Timedelta(days=int(rng.integers(0, 1500)))
-        rows.append({"loan_id": i, "principal": float(rng.uniform(1e5, 5e7)),
-                     "annual_rate": float(rng.choice([0.0, rng.uniform(0.01, 0.15)], p=[0.1, 0.9])),
-                     "start_date": start, "tenor_months": freq * int(rng.integers(1, 61 // freq + 1)),
-                     "amortization": amort, "frequency_months": freq, "day_count": dc, "calendar": cal})
+    for i, (amort, freq, dc, cal) in enumerate(
+        itertools.product(AMORTS, FREQS, DAY_COUNTS, CALENDARS)
+    ):
+        start = (
+            specials[i % 4]
+            if i % 3 == 0
+            else date(2023, 1, 1) + pd.Timedelta(days=int(rng.integers(0, 1500)))
+        )
+        rows.append(
+            {
+                "loan_id": i,
+                "principal": float(rng.uniform(1e5, 5e7)),
+                "annual_rate": float(rng.choice([0.0, rng.uniform(0.01, 0.15)], p=[0.1, 0.9])),
+                "start_date": start,
+                "tenor_months": freq * int(rng.integers(1, 61 // freq + 1)),
+                "amortization": amort,
+                "frequency_months": freq,
+                "day_count": dc,
+                "calendar": cal,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -58,16 +73,32 @@ def test_kernel_equals_the_numpy_path_row_for_row(seed: int) -> None:
         np.testing.assert_allclose(fast[col], slow[col], rtol=1e-12, atol=1e-7)
 
 
-def _quantlib_flows(row: pd.Series, repaid: np.ndarray) -> tuple[list[date], np.ndarray, np.ndarray]:
+def _quantlib_flows(
+    row: pd.Series, repaid: np.ndarray
+) -> tuple[list[date], np.ndarray, np.ndarray]:
     """One AmortizingFixedRateBond with our notionals: QuantLib's dates, coupons and redemptions."""
     start = to_ql_date(row.start_date)
     freq, tenor = int(row.frequency_months), int(row.tenor_months)
-    sched = ql.Schedule(start, start + ql.Period(tenor, ql.Months), ql.Period(freq, ql.Months),
-                        calendar(None if pd.isna(row.calendar) else row.calendar), ql.ModifiedFollowing, ql.ModifiedFollowing,
-                        ql.DateGeneration.Forward, False)
+    sched = ql.Schedule(
+        start,
+        start + ql.Period(tenor, ql.Months),
+        ql.Period(freq, ql.Months),
+        calendar(None if pd.isna(row.calendar) else row.calendar),
+        ql.ModifiedFollowing,
+        ql.ModifiedFollowing,
+        ql.DateGeneration.Forward,
+        False,
+    )
     notionals = list(row.principal - np.concatenate([[0.0], np.cumsum(repaid)[:-1]]))
-    bond = ql.AmortizingFixedRateBond(0, notionals, sched, [row.annual_rate], DayCount.parse(row.day_count).to_ql(),
-                                      ql.ModifiedFollowing, start)
+    bond = ql.AmortizingFixedRateBond(
+        0,
+        notionals,
+        sched,
+        [row.annual_rate],
+        DayCount.parse(row.day_count).to_ql(),
+        ql.ModifiedFollowing,
+        start,
+    )
     n = tenor // freq
     interest, principal, dates = np.zeros(n), np.zeros(n), []
     for cf in bond.cashflows():
@@ -92,7 +123,9 @@ def test_every_convention_mix_equals_quantlib(form: str) -> None:
         part = out[out["loan_id"] == row.loan_id]
         dates, interest, principal = _quantlib_flows(row, part["principal"].to_numpy())
         assert part["date"].tolist() == dates, row.to_dict()
-        scale = 1e-8 * row.principal  # relative to the loan: rows can be near zero (bullets, zero rates)
+        scale = (
+            1e-8 * row.principal
+        )  # relative to the loan: rows can be near zero (bullets, zero rates)
         np.testing.assert_allclose(part["interest"], interest, rtol=1e-8, atol=scale)
         np.testing.assert_allclose(part["principal"], principal, rtol=1e-8, atol=scale)
 
@@ -112,4 +145,5 @@ def test_empty_book_gives_empty_columns() -> None:
     book = every_mix(1).iloc[:0]
     assert len(schedules(book)) == 0
     assert {k: len(v) for k, v in schedule_columns(book).items()} == dict.fromkeys(
-        ("loan_id", "date", "interest", "principal", "balance"), 0)
+        ("loan_id", "date", "interest", "principal", "balance"), 0
+    )

@@ -285,13 +285,18 @@ def test_concurrent_appends_never_fork_the_chain(
     assert result.head_seq == writers * per_writer
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_entry SET payload = '{}' WHERE seq = 2",
-    "DELETE FROM audit_entry WHERE seq = 3",
-    "UPDATE audit_checkpoint SET seq = 1",
-    "DELETE FROM audit_checkpoint",
-])
-def test_the_database_refuses_changes_to_the_audit_tables(db_session: Session, statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entry SET payload = '{}' WHERE seq = 2",
+        "DELETE FROM audit_entry WHERE seq = 3",
+        "UPDATE audit_checkpoint SET seq = 1",
+        "DELETE FROM audit_checkpoint",
+    ],
+)
+def test_the_database_refuses_changes_to_the_audit_tables(
+    db_session: Session, statement: str
+) -> None:
     _append_three(db_session)
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         db_session.execute(sa.text(statement))
@@ -309,7 +314,9 @@ def test_deleting_the_newest_entries_is_detected_by_the_checkpoint(db_session: S
     assert "deleted from the end" in result.broken.reason and result.broken.seq == 3
 
 
-def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(db_session: Session) -> None:
+def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(
+    db_session: Session,
+) -> None:
     """An attacker without the audit key edits entry 2 and re-hashes 2 and 3 with plain
     SHA-256 (as the old unkeyed chain allowed): named at entry 2."""
     entries = _append_three(db_session)
@@ -317,13 +324,26 @@ def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(db_ses
     prev = entries[0].hash
     for e in entries[1:]:
         payload = '{"forged":true}' if e.seq == 2 else e.payload
-        forged = entry_hash(seq=e.seq, at=e.at, actor=e.actor, tenant=e.tenant, action=e.action,
-                            entity=e.entity, entity_id=e.entity_id, payload=payload, prev_hash=prev,
-                            scheme=SCHEME_SHA256)
+        forged = entry_hash(
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            tenant=e.tenant,
+            action=e.action,
+            entity=e.entity,
+            entity_id=e.entity_id,
+            payload=payload,
+            prev_hash=prev,
+            scheme=SCHEME_SHA256,
+        )
         for scheme in ("hmac-sha256",):
-            db_session.execute(sa.text("UPDATE audit_entry SET payload = :p, prev_hash = :ph, hash = :h, "
-                                       "scheme = :s WHERE seq = :q"),
-                               {"p": payload, "ph": prev, "h": forged, "s": scheme, "q": e.seq})
+            db_session.execute(
+                sa.text(
+                    "UPDATE audit_entry SET payload = :p, prev_hash = :ph, hash = :h, "
+                    "scheme = :s WHERE seq = :q"
+                ),
+                {"p": payload, "ph": prev, "h": forged, "s": scheme, "q": e.seq},
+            )
         prev = forged
     db_session.commit()
     result = verify_chain(db_session)
@@ -342,7 +362,9 @@ def test_every_bad_entry_is_named_and_a_broken_timestamp_is_no_crash(db_session:
     if db_session.get_bind().dialect.name == "sqlite":  # PostgreSQL's column type refuses it
         db_session.execute(sa.text("UPDATE audit_entry SET at = 'yesterday' WHERE seq = 3"))
     else:
-        db_session.execute(sa.text("UPDATE audit_entry SET at = at + interval '1 second' WHERE seq = 3"))
+        db_session.execute(
+            sa.text("UPDATE audit_entry SET at = at + interval '1 second' WHERE seq = 3")
+        )
     db_session.commit()
     result = verify_chain(db_session)
     assert [p.seq for p in result.problems] == [1, 3] and result.first_broken_seq == 1
@@ -352,7 +374,11 @@ def test_every_bad_entry_is_named_and_a_broken_timestamp_is_no_crash(db_session:
 def test_a_forged_checkpoint_is_detected(db_session: Session) -> None:
     _append_three(db_session)
     lift_triggers(db_session)
-    db_session.add(AuditCheckpoint(seq=3, hash="f" * 64, at=datetime(2025, 1, 1, tzinfo=UTC), signature="0" * 64))
+    db_session.add(
+        AuditCheckpoint(
+            seq=3, hash="f" * 64, at=datetime(2025, 1, 1, tzinfo=UTC), signature="0" * 64
+        )
+    )
     db_session.commit()
     result = verify_chain(db_session)
     assert not result.ok and "signature" in result.broken.reason
@@ -360,8 +386,15 @@ def test_a_forged_checkpoint_is_detected(db_session: Session) -> None:
 
 def test_entries_of_the_unkeyed_scheme_still_verify(db_session: Session) -> None:
     """A log written before keyed hashing (scheme sha256) stays valid, and keyed entries may follow."""
-    fields = {"at": datetime(2025, 1, 1, tzinfo=UTC), "actor": "cli", "tenant": None, "action": "x",
-              "entity": "e", "entity_id": "1", "payload": "{}"}
+    fields = {
+        "at": datetime(2025, 1, 1, tzinfo=UTC),
+        "actor": "cli",
+        "tenant": None,
+        "action": "x",
+        "entity": "e",
+        "entity_id": "1",
+        "payload": "{}",
+    }
     prev = GENESIS_HASH
     for seq in (1, 2):
         h = entry_hash(seq=seq, prev_hash=prev, scheme=SCHEME_SHA256, **fields)

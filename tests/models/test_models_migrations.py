@@ -85,7 +85,9 @@ def test_failing_migration_leaves_the_database_unchanged(
     engine = _engine(tmp_path, "atomic.db")
     try:
         db.upgrade(engine, HEAD)
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION.replace("{head}", HEAD))
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(
+            FAILING_REVISION.replace("{head}", HEAD)
+        )
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
         assert db.schema_status(engine) == (HEAD, "0099_scratch")
@@ -99,7 +101,9 @@ def test_failing_first_upgrade_leaves_an_empty_database(
 ) -> None:
     engine = _engine(tmp_path, "fresh.db")
     try:
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(FAILING_REVISION.replace("{head}", HEAD))
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(
+            FAILING_REVISION.replace("{head}", HEAD)
+        )
         with pytest.raises(RuntimeError, match="boom"):
             db.upgrade(engine)
         assert sa.inspect(engine).get_table_names() == []
@@ -128,7 +132,9 @@ def test_table_rebuild_keeps_child_rows_and_foreign_keys(
                 Signal(asset_id=asset.id, metric="revenue", month=date(2025, 1, 1), value=1)
             )
             session.commit()
-        (scratch_migrations / "versions" / "0099_scratch.py").write_text(RECREATING_REVISION.replace("{head}", HEAD))
+        (scratch_migrations / "versions" / "0099_scratch.py").write_text(
+            RECREATING_REVISION.replace("{head}", HEAD)
+        )
         db.upgrade(engine)
         with factory() as session:
             assert len(session.exec(select(Signal)).all()) == 1
@@ -215,7 +221,9 @@ def test_database_from_a_newer_version_is_named_as_such(tmp_path: Path) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"])
+@pytest.fixture(
+    params=["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+)
 def scratch_engine(request, tmp_path: Path) -> Iterator[sa.Engine]:
     """An empty database: a SQLite file, and (when TEST_DATABASE_URL is set, as in CI's
     PostgreSQL run) a throw-away PostgreSQL schema."""
@@ -251,45 +259,82 @@ def test_hex_ids_become_integers_in_creation_order(scratch_engine: sa.Engine) ->
     older, newer = "f" * 32, "0" * 32  # the hex order is the reverse of the creation order
     with scratch_engine.begin() as conn:
         for sid, at in ((older, "2026-01-01 00:00:00"), (newer, "2026-02-01 00:00:00")):
-            conn.execute(sa.text(
-                "INSERT INTO securitization (id, name, currency, pool_balance, note_balance, tenant, spec, "
-                "pool_snapshot, created_by, created_at) VALUES (:id, 'd', 'CNY', 1, 1, 't', '{}', '{}', 'x', :at)"),
-                {"id": sid, "at": at})
-            conn.execute(sa.text(
-                "INSERT INTO securitization_tranche (securitization_id, seniority, name, attach, detach, balance) "
-                "VALUES (:id, 0, 'A', 0, 1, 1)"), {"id": sid})
-            conn.execute(sa.text(
-                "INSERT INTO securitization_pricing (id, securitization_id, tenant, method, paths, seed, "
-                "correlation, as_of, result, created_by, created_at) VALUES (:pid, :id, 't', 'mc', 1, 1, 0.1, "
-                "'2026-01-01', '{}', 'x', :at)"), {"pid": sid[::-1][:31] + "p", "id": sid, "at": at})
-            conn.execute(sa.text(
-                "INSERT INTO stress_run (id, scenario_name, scenario, tenant, status, progress, created_at) "
-                "VALUES (:id, 's', '{}', 't', 'queued', 0, :at)"), {"id": sid, "at": at})
-            conn.execute(sa.text(
-                "INSERT INTO stress_result (run_id, kind, position_id, metric) VALUES (:id, 'loan', '1', 'pv')"),
-                {"id": sid})
-        conn.execute(sa.text(
-            "INSERT INTO job (kind, ref, payload, status, progress, attempts, max_attempts, created_at) "
-            "VALUES ('stress_run', :ref, :payload, 'queued', 0, 0, 3, '2026-02-01 00:00:00')"),
-            {"ref": newer, "payload": json.dumps({"run_id": newer})})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO securitization (id, name, currency, pool_balance, note_balance, tenant, spec, "
+                    "pool_snapshot, created_by, created_at) VALUES (:id, 'd', 'CNY', 1, 1, 't', '{}', '{}', 'x', :at)"
+                ),
+                {"id": sid, "at": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO securitization_tranche (securitization_id, seniority, name, attach, detach, balance) "
+                    "VALUES (:id, 0, 'A', 0, 1, 1)"
+                ),
+                {"id": sid},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO securitization_pricing (id, securitization_id, tenant, method, paths, seed, "
+                    "correlation, as_of, result, created_by, created_at) VALUES (:pid, :id, 't', 'mc', 1, 1, 0.1, "
+                    "'2026-01-01', '{}', 'x', :at)"
+                ),
+                {"pid": sid[::-1][:31] + "p", "id": sid, "at": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stress_run (id, scenario_name, scenario, tenant, status, progress, created_at) "
+                    "VALUES (:id, 's', '{}', 't', 'queued', 0, :at)"
+                ),
+                {"id": sid, "at": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stress_result (run_id, kind, position_id, metric) VALUES (:id, 'loan', '1', 'pv')"
+                ),
+                {"id": sid},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO job (kind, ref, payload, status, progress, attempts, max_attempts, created_at) "
+                "VALUES ('stress_run', :ref, :payload, 'queued', 0, 0, 3, '2026-02-01 00:00:00')"
+            ),
+            {"ref": newer, "payload": json.dumps({"run_id": newer})},
+        )
     db.upgrade(scratch_engine)
     with scratch_engine.connect() as conn:
+
         def rows(sql: str) -> list:
             return [tuple(r) for r in conn.execute(sa.text(sql)).all()]
 
-        assert rows("SELECT id, created_at < '2026-01-15' FROM securitization ORDER BY id") == [(1, True), (2, False)]
-        assert rows("SELECT securitization_id FROM securitization_tranche ORDER BY securitization_id") == [(1,), (2,)]
-        assert rows("SELECT id, securitization_id FROM securitization_pricing ORDER BY id") == [(1, 1), (2, 2)]
+        assert rows("SELECT id, created_at < '2026-01-15' FROM securitization ORDER BY id") == [
+            (1, True),
+            (2, False),
+        ]
+        assert rows(
+            "SELECT securitization_id FROM securitization_tranche ORDER BY securitization_id"
+        ) == [(1,), (2,)]
+        assert rows("SELECT id, securitization_id FROM securitization_pricing ORDER BY id") == [
+            (1, 1),
+            (2, 2),
+        ]
         assert rows("SELECT id FROM stress_run ORDER BY id") == [(1,), (2,)]
         assert rows("SELECT run_id FROM stress_result ORDER BY run_id") == [(1,), (2,)]
         ref, payload = conn.execute(sa.text("SELECT ref, payload FROM job")).one()
         assert ref == "2" and json.loads(payload)["run_id"] == 2
     with scratch_engine.begin() as conn:  # new rows are numbered on
-        conn.execute(sa.text(
-            "INSERT INTO stress_run (scenario_name, scenario, tenant, status, progress, created_at) "
-            "VALUES ('s', '{}', 't', 'queued', 0, '2026-03-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO stress_run (scenario_name, scenario, tenant, status, progress, created_at) "
+                "VALUES ('s', '{}', 't', 'queued', 0, '2026-03-01 00:00:00')"
+            )
+        )
         assert conn.execute(sa.text("SELECT max(id) FROM stress_run")).scalar_one() == 3
     db.downgrade(scratch_engine, "0012_pledge_consent")
     with scratch_engine.connect() as conn:
-        assert sorted(conn.execute(sa.text("SELECT id FROM stress_run")).scalars()) == ["1", "2", "3"]
+        assert sorted(conn.execute(sa.text("SELECT id FROM stress_run")).scalars()) == [
+            "1",
+            "2",
+            "3",
+        ]
     db.upgrade(scratch_engine)

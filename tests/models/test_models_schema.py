@@ -22,7 +22,12 @@ from models.db import (
 )
 
 EXPECTED_CHAIN = [
-    "0001_registry", "0002_valuation", "0003_credit", "0004_products", "0005_risk", "0006_jobs",
+    "0001_registry",
+    "0002_valuation",
+    "0003_credit",
+    "0004_products",
+    "0005_risk",
+    "0006_jobs",
     "0007_loan_valuation",
     "0008_rights_term_and_revenue",
     "0009_loan_policy",

@@ -16,13 +16,28 @@ AS_OF = date(2025, 1, 15)
 
 
 def amortising_deal(pd: float = 0.0, **extra: Any) -> Deal:
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.07, "term_months": 36,
-              "amortization": "annuity", "pd": pd, "recovery_rate": 0.3} for i in range(20)]
-    spec = {"pool": {"loans": loans, "recovery_lag_months": 2},
-            "tranches": [{"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
-                         {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06},
-                         {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05}],
-            "senior_fee_rate": 0.005, **extra}
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6,
+            "annual_rate": 0.07,
+            "term_months": 36,
+            "amortization": "annuity",
+            "pd": pd,
+            "recovery_rate": 0.3,
+        }
+        for i in range(20)
+    ]
+    spec = {
+        "pool": {"loans": loans, "recovery_lag_months": 2},
+        "tranches": [
+            {"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
+            {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06},
+            {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05},
+        ],
+        "senior_fee_rate": 0.005,
+        **extra,
+    }
     return deal_from_dict(spec)
 
 
@@ -33,19 +48,38 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
     from products.tranches import cdr_survival
     from products.waterfall import asset_schedules, pool_cashflows_from_survival, run_waterfall
 
-    loans = [{"loan_id": f"L{i}", "balance": 1e5, "annual_rate": 0.04, "term_months": 24,
-              "amortization": "bullet", "pd": 0.05, "recovery_rate": 1.0} for i in range(10)]
-    deal = deal_from_dict({"pool": {"loans": loans, "recovery_lag_months": 9},
-                           "tranches": [{"name": "A", "attach": 0.5, "detach": 1.0, "coupon": 0.02},
-                                        {"name": "E", "attach": 0.0, "detach": 0.5, "coupon": 0.05}]})
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e5,
+            "annual_rate": 0.04,
+            "term_months": 24,
+            "amortization": "bullet",
+            "pd": 0.05,
+            "recovery_rate": 1.0,
+        }
+        for i in range(10)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans, "recovery_lag_months": 9},
+            "tranches": [
+                {"name": "A", "attach": 0.5, "detach": 1.0, "coupon": 0.02},
+                {"name": "E", "attach": 0.0, "detach": 0.5, "coupon": 0.05},
+            ],
+        }
+    )
     market = default_market(AS_OF, 0.02)
     clean = analyze_deal(deal, market=market, method="cdr", cdr=0.0)
     assert all(t.expected_loss == 0.0 for t in clean.tranches)  # the promised PV itself
     res = analyze_deal(deal, market=market, method="cdr", cdr=0.3)
     e = res.by_name("E")
     sched = asset_schedules(deal.pool)
-    wf = run_waterfall(deal, pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods)),
-                       np.zeros(sched.n_periods))
+    wf = run_waterfall(
+        deal,
+        pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods)),
+        np.zeros(sched.n_periods),
+    )
     assert wf.interest_shortfall[0, 1].max() > 0.0  # coupons paid late count too
     got = wf.interest_paid[0, 1] + wf.principal_paid[0, 1] + wf.pdl_cure[0, 1]
     t = np.arange(1, got.size + 1)
@@ -57,18 +91,23 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
 def test_price_from_a_discount_margin_and_back_from_a_market_price() -> None:
     deal = amortising_deal(pd=0.03)
     market = default_market(AS_OF, 0.025)
-    res = analyze_deal(deal, market=market, method="lhp", correlation=0.15,
-                       discount_margin_bp={"M": 350.0})
+    res = analyze_deal(
+        deal, market=market, method="lhp", correlation=0.15, discount_margin_bp={"M": 350.0}
+    )
     m = res.by_name("M")
     assert m.discount_margin_bp == 350.0
-    dates = [date(2025 + (m_ // 12), 1 + m_ % 12, 15) for m_ in range(1, res.expected_cashflows.shape[1] + 1)]
+    dates = [
+        date(2025 + (m_ // 12), 1 + m_ % 12, 15)
+        for m_ in range(1, res.expected_cashflows.shape[1] + 1)
+    ]
     from valuation.conventions import DayCount, year_fraction
 
     times = np.array([year_fraction(AS_OF, d, DayCount.ACT_365F) for d in dates])
     df = market.discount_factors(dates) * np.exp(-0.035 * times)
     assert m.price == pytest.approx(res.expected_cashflows[1] @ df / m.balance * 100, rel=1e-12)
-    back = analyze_deal(deal, market=market, method="lhp", correlation=0.15,
-                        market_price={"M": m.price})
+    back = analyze_deal(
+        deal, market=market, method="lhp", correlation=0.15, market_price={"M": m.price}
+    )
     assert back.by_name("M").discount_margin_bp == pytest.approx(350.0, abs=1e-6)
     assert back.by_name("M").market_price == m.price
     # yield: the promised cash (no defaults) at the price
@@ -104,6 +143,11 @@ def test_unknown_class_in_market_price_is_refused() -> None:
     from valuation.errors import ConventionError
 
     with pytest.raises(ConventionError) as err:
-        analyze_deal(amortising_deal(), market=default_market(AS_OF), method="cdr", cdr=0.0,
-                     market_price={"Z": 99.0})
+        analyze_deal(
+            amortising_deal(),
+            market=default_market(AS_OF),
+            method="cdr",
+            cdr=0.0,
+            market_price={"Z": 99.0},
+        )
     assert err.value.field == "market_price.Z"

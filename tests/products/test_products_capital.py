@@ -24,7 +24,11 @@ def test_basel_worked_example() -> None:
     k_a = sec_sa_k_a(inp["k_sa"], inp["w"], unknown)
     assert k_a == pytest.approx(case["published"]["k_a"], abs=1e-4)
     rw = sec_sa_risk_weight(
-        inp["k_sa"], inp["w"], inp["attachment"], inp["detachment"], p=inp["p"],
+        inp["k_sa"],
+        inp["w"],
+        inp["attachment"],
+        inp["detachment"],
+        p=inp["p"],
         unknown_w_share=unknown,
     )
     assert abs(100.0 * rw - case["published"]["risk_weight_pct"]) <= 0.5
@@ -63,10 +67,14 @@ def test_resecuritisation_p_raises_weight() -> None:
 
 
 @given(
-    k_sa=st.floats(0.01, 0.5), w=st.floats(0.0, 1.0),
-    a=st.floats(0.0, 0.98), width=st.floats(0.01, 0.5),
+    k_sa=st.floats(0.01, 0.5),
+    w=st.floats(0.0, 1.0),
+    a=st.floats(0.0, 0.98),
+    width=st.floats(0.01, 0.5),
 )
-def test_weight_bounded_and_falls_with_attachment(k_sa: float, w: float, a: float, width: float) -> None:
+def test_weight_bounded_and_falls_with_attachment(
+    k_sa: float, w: float, a: float, width: float
+) -> None:
     d = min(a + width, 1.0)
     rw = sec_sa_risk_weight(k_sa, w, a, d)
     assert 0.15 <= rw <= 12.5

@@ -51,8 +51,9 @@ def test_yield_rises_with_issuer_hazard_and_equals_the_curve_without_it() -> Non
     rev = np.full((2000, 24), 5_000.0)
     market = default_market(AS_OF, 0.04)
     base = price_data_note(DataRevenueNote(share=0.5, term_months=24), rev, market=market, seed=1)
-    risky = price_data_note(DataRevenueNote(share=0.5, term_months=24, issuer_hazard=0.1),
-                            rev, market=market, seed=1)
+    risky = price_data_note(
+        DataRevenueNote(share=0.5, term_months=24, issuer_hazard=0.1), rev, market=market, seed=1
+    )
     # monthly-compounded equivalent of 4 % annual on ~1/12-year months
     assert base.yield_rate == pytest.approx(12 * (1.04 ** (1 / 12) - 1), abs=2e-4)
     assert risky.price < base.price and risky.yield_rate > base.yield_rate + 0.03
@@ -87,8 +88,12 @@ def test_bad_terms_name_the_field(kwargs: dict, field: str) -> None:
 
 def test_too_few_revenue_months_rejected() -> None:
     with pytest.raises(ConventionError) as err:
-        price_data_note(DataRevenueNote(share=0.5, term_months=24), np.ones((5, 12)),
-                        market=default_market(AS_OF), seed=0)
+        price_data_note(
+            DataRevenueNote(share=0.5, term_months=24),
+            np.ones((5, 12)),
+            market=default_market(AS_OF),
+            seed=0,
+        )
     assert err.value.field == "revenue"
 
 
@@ -99,25 +104,46 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(share=st.floats(5e-324, 1.0, exclude_min=False), term=st.integers(1, 600),
-       cap=st.none() | st.floats(0.0, 1e15), floor=st.none() | st.floats(0.0, 1e15),
-       hazard=st.sampled_from([0.0, 5e-324, 1e-300, 1e-19, 1e-6]) | st.floats(0.0, 10.0),
-       recovery=st.floats(0.0, 1.0), threshold=st.floats(0.0, 1.0),
-       scale=st.floats(0.0, 1e9), kappa=st.floats(0.0, 1.0), seed=st.integers(0, 2**32))
-def test_no_overflow_and_bounded_by_the_income_cash_flow(share, term, cap, floor, hazard, recovery,
-                                                         threshold, scale, kappa, seed) -> None:
+@given(
+    share=st.floats(5e-324, 1.0, exclude_min=False),
+    term=st.integers(1, 600),
+    cap=st.none() | st.floats(0.0, 1e15),
+    floor=st.none() | st.floats(0.0, 1e15),
+    hazard=st.sampled_from([0.0, 5e-324, 1e-300, 1e-19, 1e-6]) | st.floats(0.0, 10.0),
+    recovery=st.floats(0.0, 1.0),
+    threshold=st.floats(0.0, 1.0),
+    scale=st.floats(0.0, 1e9),
+    kappa=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32),
+)
+def test_no_overflow_and_bounded_by_the_income_cash_flow(
+    share, term, cap, floor, hazard, recovery, threshold, scale, kappa, seed
+) -> None:
     if cap is not None and floor is not None and floor > cap:
         floor, cap = cap, floor
     rng = np.random.default_rng(seed)
     months = term + 6
     rev = scale * rng.lognormal(0.0, 0.5, size=(16, months))
-    note = DataRevenueNote(share=share, term_months=term, cap=cap, floor=floor, issuer_hazard=hazard,
-                           recovery_rate=recovery, default_threshold=threshold)
+    note = DataRevenueNote(
+        share=share,
+        term_months=term,
+        cap=cap,
+        floor=floor,
+        issuer_hazard=hazard,
+        recovery_rate=recovery,
+        default_threshold=threshold,
+    )
     df = (1.0 + 0.12) ** (-np.arange(1, months + 1) / 12.0)
     income = kappa * rev
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow is harmless
-        res = price_data_note(note, rev, market=default_market(date(2025, 1, 1)), seed=seed,
-                              available=income, discount_factors=df)
+        res = price_data_note(
+            note,
+            rev,
+            market=default_market(date(2025, 1, 1)),
+            seed=seed,
+            available=income,
+            discount_factors=df,
+        )
     assert math.isfinite(res.price) and math.isfinite(res.std_error)
     assert all(math.isfinite(v) for v in res.distribution.values())
     assert 0.0 <= res.price <= float((income @ df).mean()) * (1 + 1e-12) + 1e-9
@@ -129,8 +155,9 @@ def test_a_tiny_hazard_is_no_default() -> None:
     rev = np.full((400, 12), 1000.0)
     m = default_market(date(2025, 1, 1), 0.0)
     for h in (1e-19, 5e-324):
-        res = price_data_note(DataRevenueNote(share=0.1, term_months=12, issuer_hazard=h), rev,
-                              market=m, seed=1)
+        res = price_data_note(
+            DataRevenueNote(share=0.1, term_months=12, issuer_hazard=h), rev, market=m, seed=1
+        )
         assert res.price == pytest.approx(1200.0, rel=1e-12)
 
 
@@ -143,20 +170,39 @@ def test_full_revenue_note_never_above_the_income_value_on_the_valuation_paths()
 
     samples = generate_samples(20240601)
     sample = samples.assets[0]
-    val = value_asset(sample.signals, sample.costs, samples.comparables,
-                      AssetProfile.from_mapping(sample.profile), samples.as_of,
-                      default_market(samples.as_of), 400, 5)
+    val = value_asset(
+        sample.signals,
+        sample.costs,
+        samples.comparables,
+        AssetProfile.from_mapping(sample.profile),
+        samples.as_of,
+        default_market(samples.as_of),
+        400,
+        5,
+    )
     sim = val.simulation
     assert sim is not None
     note = DataRevenueNote(share=1.0, term_months=sim.months, recovery_rate=0.0)
-    res = price_data_note(note, sim.gross_revenue(), market=default_market(samples.as_of), seed=2,
-                          available=sim.revenue, discount_factors=sim.discount_factors)
+    res = price_data_note(
+        note,
+        sim.gross_revenue(),
+        market=default_market(samples.as_of),
+        seed=2,
+        available=sim.revenue,
+        discount_factors=sim.discount_factors,
+    )
     income_value = float(sim.values.mean())
     assert res.price == pytest.approx(income_value, rel=1e-9)  # limited to the income cash flow
-    risky = price_data_note(DataRevenueNote(share=1.0, term_months=sim.months, issuer_hazard=0.2,
-                                            default_threshold=0.5), sim.gross_revenue(),
-                            market=default_market(samples.as_of), seed=2, available=sim.revenue,
-                            discount_factors=sim.discount_factors)
+    risky = price_data_note(
+        DataRevenueNote(
+            share=1.0, term_months=sim.months, issuer_hazard=0.2, default_threshold=0.5
+        ),
+        sim.gross_revenue(),
+        market=default_market(samples.as_of),
+        seed=2,
+        available=sim.revenue,
+        discount_factors=sim.discount_factors,
+    )
     assert risky.price < income_value
     # the old basis (after-cost cash at a 2 % curve) priced far above the asset's value
     old = price_data_note(note, sim.revenue, market=default_market(samples.as_of, 0.02), seed=2)

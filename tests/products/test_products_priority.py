@@ -27,32 +27,64 @@ def _same(a: WaterfallResult, b: WaterfallResult, scale: float) -> None:
         if x.dtype == bool:
             assert np.array_equal(x, y), name
         else:
-            np.testing.assert_allclose(np.where(np.isinf(x), 0, x), np.where(np.isinf(y), 0, y),
-                                       rtol=1e-9, atol=1e-9 * scale, err_msg=name)
+            np.testing.assert_allclose(
+                np.where(np.isinf(x), 0, x),
+                np.where(np.isinf(y), 0, y),
+                rtol=1e-9,
+                atol=1e-9 * scale,
+                err_msg=name,
+            )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n_loans=st.integers(1, 8), term=st.integers(2, 36),
-       amort=st.sampled_from(["annuity", "linear", "bullet"]),
-       advance=st.sampled_from([1.0, 0.95, 0.9, 0.8]), cpr=st.floats(0.0, 0.3),
-       fee=st.floats(0.0, 0.01), split=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
-def test_oc_test_with_no_defaults_never_switches(n_loans: int, term: int, amort: str, advance: float,
-                                                 cpr: float, fee: float, split: float,
-                                                 seed: int) -> None:
+@given(
+    n_loans=st.integers(1, 8),
+    term=st.integers(2, 36),
+    amort=st.sampled_from(["annuity", "linear", "bullet"]),
+    advance=st.sampled_from([1.0, 0.95, 0.9, 0.8]),
+    cpr=st.floats(0.0, 0.3),
+    fee=st.floats(0.0, 0.01),
+    split=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**31),
+)
+def test_oc_test_with_no_defaults_never_switches(
+    n_loans: int,
+    term: int,
+    amort: str,
+    advance: float,
+    cpr: float,
+    fee: float,
+    split: float,
+    seed: int,
+) -> None:
     """With no defaults the notes amortise with the pool to the borrowing base, so the OC
     ratio stays at 1 / advance rate and a trigger at or below it never fails (the old test
     compared the pool after this month's amortisation with the notes before it)."""
     rng = np.random.default_rng(seed)
-    loans = [{"loan_id": f"L{i}", "balance": float(rng.uniform(1e5, 1e6)), "annual_rate": 0.08,
-              "term_months": term, "amortization": amort, "pd": 0.05} for i in range(n_loans)]
-    deal = deal_from_dict({
-        "pool": {"loans": loans, "prepayment_rate": cpr}, "advance_rate": advance,
-        "tranches": [{"name": "A", "attach": 1 - advance * split, "detach": 1.0, "coupon": 0.04},
-                     {"name": "B", "attach": 1 - advance, "detach": 1 - advance * split,
-                      "coupon": 0.06}],
-        "senior_fee_rate": fee, "principal_rule": "pro_rata",
-        "triggers": {"oc_ratio": 1.0 / advance},
-    })
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": float(rng.uniform(1e5, 1e6)),
+            "annual_rate": 0.08,
+            "term_months": term,
+            "amortization": amort,
+            "pd": 0.05,
+        }
+        for i in range(n_loans)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans, "prepayment_rate": cpr},
+            "advance_rate": advance,
+            "tranches": [
+                {"name": "A", "attach": 1 - advance * split, "detach": 1.0, "coupon": 0.04},
+                {"name": "B", "attach": 1 - advance, "detach": 1 - advance * split, "coupon": 0.06},
+            ],
+            "senior_fee_rate": fee,
+            "principal_rule": "pro_rata",
+            "triggers": {"oc_ratio": 1.0 / advance},
+        }
+    )
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_default_periods(sched, np.zeros((1, n_loans), dtype=np.int64))
     for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
@@ -63,17 +95,35 @@ def test_oc_test_with_no_defaults_never_switches(n_loans: int, term: int, amort:
 
 def test_oc_080_with_no_defaults_stays_pro_rata() -> None:
     """The issue's case: OC trigger 0.8, no default -- pro rata to the end."""
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.07, "term_months": 24,
-              "amortization": "annuity"} for i in range(5)]
-    deal = deal_from_dict({"pool": {"loans": loans}, "principal_rule": "pro_rata",
-                           "tranches": [{"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.03},
-                                        {"name": "B", "attach": 0.0, "detach": 0.2, "coupon": 0.05}],
-                           "triggers": {"oc_ratio": 0.8}})
-    cf = pool_cashflows_from_default_periods(asset_schedules(deal.pool), np.zeros((1, 5), dtype=np.int64))
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6,
+            "annual_rate": 0.07,
+            "term_months": 24,
+            "amortization": "annuity",
+        }
+        for i in range(5)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans},
+            "principal_rule": "pro_rata",
+            "tranches": [
+                {"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.03},
+                {"name": "B", "attach": 0.0, "detach": 0.2, "coupon": 0.05},
+            ],
+            "triggers": {"oc_ratio": 0.8},
+        }
+    )
+    cf = pool_cashflows_from_default_periods(
+        asset_schedules(deal.pool), np.zeros((1, 5), dtype=np.int64)
+    )
     wf = run_waterfall(deal, cf)
     assert not wf.sequential.any()
-    np.testing.assert_allclose(wf.principal_paid[0, 1] / np.maximum(wf.principal_paid[0, 0], 1e-300),
-                               0.25, rtol=1e-9)
+    np.testing.assert_allclose(
+        wf.principal_paid[0, 1] / np.maximum(wf.principal_paid[0, 0], 1e-300), 0.25, rtol=1e-9
+    )
 
 
 def _hand_deal(call: float | None = 0.3) -> Any:
@@ -81,12 +131,24 @@ def _hand_deal(call: float | None = 0.3) -> Any:
     principal a month), notes at 90 %: A 2,400 at 6 %, B 300 at 12 %; a fixed reserve of 30;
     pro rata with an OC trigger at 1.08; clean-up call at 30 % of the pool."""
     spec: dict[str, Any] = {
-        "pool": {"loans": [{"loan_id": f"L{i}", "balance": 1000.0, "annual_rate": 0.12,
-                            "term_months": 5, "amortization": "linear", "recovery_rate": 0.5}
-                           for i in range(1, 4)]},
+        "pool": {
+            "loans": [
+                {
+                    "loan_id": f"L{i}",
+                    "balance": 1000.0,
+                    "annual_rate": 0.12,
+                    "term_months": 5,
+                    "amortization": "linear",
+                    "recovery_rate": 0.5,
+                }
+                for i in range(1, 4)
+            ]
+        },
         "advance_rate": 0.9,
-        "tranches": [{"name": "A", "balance": 2400.0, "coupon": 0.06},
-                     {"name": "B", "balance": 300.0, "coupon": 0.12}],
+        "tranches": [
+            {"name": "A", "balance": 2400.0, "coupon": 0.06},
+            {"name": "B", "balance": 300.0, "coupon": 0.12},
+        ],
         "reserve": {"initial": 30.0},
         "principal_rule": "pro_rata",
         "triggers": {"oc_ratio": 1.08},
@@ -131,8 +193,10 @@ def test_hand_computed_three_loan_deal_cash_flow_by_cash_flow() -> None:
     }
     per_class = {
         "interest_paid": [[12.0, 9.6, int_a3, int_a4, 0.0], [3.0, 2.4, int_b3, int_b3, 0.0]],
-        "principal_paid": [[480.0, 804 * 1920 / 2160, prin_a3, a3, 0.0],
-                           [60.0, 804 * 240 / 2160, 0.0, b2, 0.0]],
+        "principal_paid": [
+            [480.0, 804 * 1920 / 2160, prin_a3, a3, 0.0],
+            [60.0, 804 * 240 / 2160, 0.0, b2, 0.0],
+        ],
         "writedown": [[0.0] * 5, [0.0, 126.0, 0.0, 0.0, 0.0]],
         "pdl_balance": [[0.0] * 5, [0.0, 126.0, 126.0, 126.0 - left4, 126.0 - left4]],
         "pdl_cure": [[0.0] * 5, [0.0, 0.0, 0.0, left4, 0.0]],
@@ -161,11 +225,26 @@ def test_without_the_call_the_deal_runs_to_maturity() -> None:
 def test_written_down_class_is_cured_before_the_residual() -> None:
     """A loss writes B down; later excess spread reimburses B's PDL in full before the equity
     (residual) sees anything."""
-    loans = [{"loan_id": f"L{i}", "balance": 1e5, "annual_rate": 0.12, "term_months": 24,
-              "amortization": "bullet", "recovery_rate": 0.0} for i in range(10)]
-    deal = deal_from_dict({"pool": {"loans": loans},
-                           "tranches": [{"name": "A", "attach": 0.3, "detach": 1.0, "coupon": 0.02},
-                                        {"name": "B", "attach": 0.0, "detach": 0.3, "coupon": 0.03}]})
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e5,
+            "annual_rate": 0.12,
+            "term_months": 24,
+            "amortization": "bullet",
+            "recovery_rate": 0.0,
+        }
+        for i in range(10)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans},
+            "tranches": [
+                {"name": "A", "attach": 0.3, "detach": 1.0, "coupon": 0.02},
+                {"name": "B", "attach": 0.0, "detach": 0.3, "coupon": 0.03},
+            ],
+        }
+    )
     d = np.zeros((1, 10), dtype=np.int64)
     d[0, 0] = 3
     cf = pool_cashflows_from_default_periods(asset_schedules(deal.pool), d)
@@ -190,13 +269,26 @@ def test_reserve_release_enters_the_waterfall_and_pays_interest_before_equity() 
     prin = np.zeros((1, n_periods))
     prin[:, -1] = 1.2e6
     cf = PoolCashflows(inte, prin, z, z, z, bal, z, 1.2e6, np.ones(1))
-    deal = deal_from_dict({
-        "pool": {"loans": [{"loan_id": "L", "balance": 1.2e6, "annual_rate": 0.01,
-                            "term_months": n_periods, "amortization": "bullet"}]},
-        "tranches": [{"name": "A", "balance": 1.2e5, "coupon": 0.01}],  # 100 a month
-        "triggers": {"dscr_window": 1,
-                     "dscr": [{"action": "trap", "tiers": [{"threshold": 6.0, "fraction": 1.0}]}]},
-    })
+    deal = deal_from_dict(
+        {
+            "pool": {
+                "loans": [
+                    {
+                        "loan_id": "L",
+                        "balance": 1.2e6,
+                        "annual_rate": 0.01,
+                        "term_months": n_periods,
+                        "amortization": "bullet",
+                    }
+                ]
+            },
+            "tranches": [{"name": "A", "balance": 1.2e5, "coupon": 0.01}],  # 100 a month
+            "triggers": {
+                "dscr_window": 1,
+                "dscr": [{"action": "trap", "tiers": [{"threshold": 6.0, "fraction": 1.0}]}],
+            },
+        }
+    )
     for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
         # month 1: DSCR 5 < 6 traps the 400 of excess; month 2: nothing collected, the trapped
         # cash pays the coupon; month 3: DSCR 30 releases the rest at the top, it reaches the
@@ -218,10 +310,21 @@ def test_dscr_reads_a_trailing_window_of_payment_dates() -> None:
     prin = np.zeros((1, n_periods))
     prin[:, -1] = 1.2e6
     cf = PoolCashflows(inte, prin, z, z, z, bal, z, 1.2e6, np.ones(1))
-    spec = {"pool": {"loans": [{"loan_id": "L", "balance": 1.2e6, "annual_rate": 0.01,
-                                "term_months": n_periods, "amortization": "bullet"}]},
-            "tranches": [{"name": "A", "balance": 1.2e5, "coupon": 0.01}],
-            "triggers": {"rapid_amortisation_dscr": 1.2}}
+    spec = {
+        "pool": {
+            "loans": [
+                {
+                    "loan_id": "L",
+                    "balance": 1.2e6,
+                    "annual_rate": 0.01,
+                    "term_months": n_periods,
+                    "amortization": "bullet",
+                }
+            ]
+        },
+        "tranches": [{"name": "A", "balance": 1.2e5, "coupon": 0.01}],
+        "triggers": {"rapid_amortisation_dscr": 1.2},
+    }
     wf = run_waterfall(deal_from_dict(spec), cf)
     np.testing.assert_allclose(wf.dscr[0], [9.0, 4.5, 3.0, 3.0, 3.0, 3.0])
     assert not wf.rapid_amortisation.any()

@@ -36,17 +36,27 @@ AS_OF = date(2025, 1, 15)
 def loss_allocation_deal(loans: list[dict[str, Any]], tranches: list[list[float]]) -> Deal:
     """Zero-coupon bullet loans, zero-coupon notes, no fees: a pure loss-allocation
     structure, whose write-downs by month t are min((L_t - A)^+, D - A)."""
-    trs = [{"name": f"T{k}", "attach": a, "detach": d, "coupon": 0.0}
-           for k, (a, d) in enumerate(reversed(tranches))]
+    trs = [
+        {"name": f"T{k}", "attach": a, "detach": d, "coupon": 0.0}
+        for k, (a, d) in enumerate(reversed(tranches))
+    ]
     return deal_from_dict({"pool": {"loans": loans}, "tranches": trs})
 
 
 def pool125_loans(terms: list[int] | None = None) -> list[dict[str, Any]]:
     inp = POOL125["inputs"]
-    return [{"loan_id": f"N{i}", "balance": n, "annual_rate": 0.0,
-             "term_months": 12 if terms is None else terms[i], "amortization": "bullet",
-             "pd": p, "recovery_rate": r}
-            for i, (p, n, r) in enumerate(zip(inp["pd"], inp["notional"], inp["recovery"], strict=True))]
+    return [
+        {
+            "loan_id": f"N{i}",
+            "balance": n,
+            "annual_rate": 0.0,
+            "term_months": 12 if terms is None else terms[i],
+            "amortization": "bullet",
+            "pd": p,
+            "recovery_rate": r,
+        }
+        for i, (p, n, r) in enumerate(zip(inp["pd"], inp["notional"], inp["recovery"], strict=True))
+    ]
 
 
 def expected_writedowns(deal: Deal, chunks: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -73,7 +83,9 @@ def test_recursion_reproduces_the_125_name_reference_at_the_horizon() -> None:
     refs = list(reversed(POOL125["tranche_expected_loss_fraction"]))
     got = [t.expected_loss for t in res.tranches]
     np.testing.assert_allclose(got, refs, rtol=0, atol=1e-9)
-    assert res.pool_expected_loss == pytest.approx(POOL125["expected_loss_fraction_of_pool"], abs=1e-12)
+    assert res.pool_expected_loss == pytest.approx(
+        POOL125["expected_loss_fraction_of_pool"], abs=1e-12
+    )
 
 
 def test_loss_paths_carry_the_loss_distribution_of_every_payment_date() -> None:
@@ -104,20 +116,37 @@ def test_loss_paths_carry_the_loss_distribution_of_every_payment_date() -> None:
 
 
 def test_allocation_realises_each_loss_path_exactly() -> None:
-    loans = [{"loan_id": f"L{i}", "balance": 1e6 * (1 + i % 5), "annual_rate": 0.06,
-              "term_months": 12 + 6 * (i % 4), "amortization": ("annuity", "linear", "bullet")[i % 3],
-              "pd": 0.01 + 0.01 * (i % 7), "recovery_rate": 0.2 + 0.1 * (i % 3)} for i in range(30)]
-    deal = deal_from_dict({"pool": {"loans": loans, "prepayment_rate": 0.05},
-                           "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
-                                        {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.08}]})
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6 * (1 + i % 5),
+            "annual_rate": 0.06,
+            "term_months": 12 + 6 * (i % 4),
+            "amortization": ("annuity", "linear", "bullet")[i % 3],
+            "pd": 0.01 + 0.01 * (i % 7),
+            "recovery_rate": 0.2 + 0.1 * (i % 3),
+        }
+        for i in range(30)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans, "prepayment_rate": 0.05},
+            "tranches": [
+                {"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
+                {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.08},
+            ],
+        }
+    )
     sched = asset_schedules(deal.pool)
     rec = recursion_loss_paths(sched, 0.3, n_nodes=16, n_buckets=8)
     idx = np.arange(rec.n_scenarios)
     surv = allocate_losses(sched, rec, idx)
     assert np.all(surv >= 0.0) and np.all(surv <= 1.0) and np.all(np.diff(surv, axis=2) <= 1e-15)
     drop = surv[:, :, :-1] - surv[:, :, 1:]
-    net = np.cumsum(np.einsum("sit,it->st", drop,
-                              (1.0 - sched.recovery_rate)[:, None] * sched.balance[:, :-1]), axis=1)
+    net = np.cumsum(
+        np.einsum("sit,it->st", drop, (1.0 - sched.recovery_rate)[:, None] * sched.balance[:, :-1]),
+        axis=1,
+    )
     # every path is realised exactly unless it asks for about as much as the whole pool can
     # lose (all names defaulting early): the extreme tail, here 4e-7 of probability
     capacity = float((1.0 - sched.recovery_rate) @ sched.balance[:, 0])
@@ -133,7 +162,9 @@ def test_recursion_and_monte_carlo_agree_on_a_finite_heterogeneous_pool() -> Non
     # copula Monte Carlo (20,000 paths), within four standard errors; prices likewise.
     terms = [6 + 6 * (i % 4) for i in range(125)]
     deal = loss_allocation_deal(pool125_loans(terms), POOL125["tranches"])
-    rec_mean, _, _ = expected_writedowns(deal, scenario_chunks(deal, "recursion", correlation=RHO125))
+    rec_mean, _, _ = expected_writedowns(
+        deal, scenario_chunks(deal, "recursion", correlation=RHO125)
+    )
     mc_chunks = scenario_chunks(deal, "mc", correlation=RHO125, n_paths=20_000, seed=20251125)
     mc_mean, mc_se, n = expected_writedowns(deal, mc_chunks)
     assert n == 20_000
@@ -145,15 +176,26 @@ def test_recursion_and_monte_carlo_agree_on_a_finite_heterogeneous_pool() -> Non
     assert np.all(np.abs(rec_mean - mc_mean)[~seen] <= 2e-4)
     market = default_market(AS_OF, 0.03)
     rec = analyze_deal(deal, market=market, method="recursion", correlation=RHO125)
-    mc = analyze_deal(deal, market=market, method="mc", correlation=RHO125, n_paths=20_000,
-                      seed=20251125)
+    mc = analyze_deal(
+        deal, market=market, method="mc", correlation=RHO125, n_paths=20_000, seed=20251125
+    )
     for r, m in zip(rec.tranches, mc.tranches, strict=True):
         assert abs(r.price - m.price) <= 4 * m.price_std_error + 1e-9, (r.name, r.price, m.price)
 
 
 def homogeneous_deal(n_loans: int, pd: float = 0.04, recovery: float = 0.4) -> Deal:
-    loans = [{"loan_id": f"H{i}", "balance": 1.0, "annual_rate": 0.0, "term_months": 12,
-              "amortization": "bullet", "pd": pd, "recovery_rate": recovery} for i in range(n_loans)]
+    loans = [
+        {
+            "loan_id": f"H{i}",
+            "balance": 1.0,
+            "annual_rate": 0.0,
+            "term_months": 12,
+            "amortization": "bullet",
+            "pd": pd,
+            "recovery_rate": recovery,
+        }
+        for i in range(n_loans)
+    ]
     return loss_allocation_deal(loans, [[0.0, 0.03], [0.03, 0.1], [0.1, 1.0]])
 
 
@@ -164,10 +206,13 @@ def test_recursion_tends_to_the_large_pool_limit() -> None:
     errors = []
     for n in (20, 80, 320):
         deal = homogeneous_deal(n)
-        res = analyze(deal, scenario_chunks(deal, "recursion", correlation=rho),
-                      market=default_market(AS_OF))
+        res = analyze(
+            deal, scenario_chunks(deal, "recursion", correlation=rho), market=default_market(AS_OF)
+        )
         limit = [vasicek_tranche_loss(0.04, rho, 0.4, t.attach, t.detach) for t in deal.tranches]
-        errors.append(max(abs(t.expected_loss - x) for t, x in zip(res.tranches, limit, strict=True)))
+        errors.append(
+            max(abs(t.expected_loss - x) for t, x in zip(res.tranches, limit, strict=True))
+        )
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < errors[0] / 8  # 16 times the names (measured: 0.112 -> 0.0093)
     assert not math.isnan(errors[2])

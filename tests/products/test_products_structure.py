@@ -27,11 +27,18 @@ TRIGGERS = json.loads((DATA / "triggers.json").read_text())
 
 def base_spec() -> dict[str, Any]:
     return {
-        "pool": {"loans": [
-            {"loan_id": "L1", "balance": 6e6, "annual_rate": 0.06, "term_months": 12},
-            {"loan_id": "L2", "balance": 4e6, "annual_rate": 0.05, "term_months": 24,
-             "amortization": "bullet"},
-        ]},
+        "pool": {
+            "loans": [
+                {"loan_id": "L1", "balance": 6e6, "annual_rate": 0.06, "term_months": 12},
+                {
+                    "loan_id": "L2",
+                    "balance": 4e6,
+                    "annual_rate": 0.05,
+                    "term_months": 24,
+                    "amortization": "bullet",
+                },
+            ]
+        },
         "tranches": [
             {"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.03},
             {"name": "B", "attach": 0.1, "detach": 0.2, "spread_bp": 250},
@@ -49,8 +56,10 @@ def test_attach_detach_give_balances() -> None:
 def test_balances_give_attachment_points_from_the_top() -> None:
     spec = base_spec()
     spec["advance_rate"] = 0.65
-    spec["tranches"] = [{"name": "A", "balance": 5e6, "coupon": 0.04},
-                        {"name": "B", "balance": 1.5e6, "coupon": 0.06}]
+    spec["tranches"] = [
+        {"name": "A", "balance": 5e6, "coupon": 0.04},
+        {"name": "B", "balance": 1.5e6, "coupon": 0.06},
+    ]
     deal = deal_from_dict(spec)  # 35 % overcollateralisation takes the first loss
     assert (deal.tranches[0].attach, deal.tranches[0].detach) == pytest.approx((0.5, 1.0))
     assert (deal.tranches[1].attach, deal.tranches[1].detach) == pytest.approx((0.35, 0.5))
@@ -126,8 +135,9 @@ def test_music_royalty_trap_vectors_exact() -> None:
 
 def test_whole_business_sweep_and_rapid_amortisation_vectors_exact() -> None:
     case = TRIGGERS["whole_business_cash_sweep"]
-    trig = Triggers(dscr=(WHOLE_BUSINESS_SWEEP,),
-                    rapid_amortisation_dscr=WHOLE_BUSINESS_RAPID_AMORTISATION_DSCR)
+    trig = Triggers(
+        dscr=(WHOLE_BUSINESS_SWEEP,), rapid_amortisation_dscr=WHOLE_BUSINESS_RAPID_AMORTISATION_DSCR
+    )
     for v in case["vectors"]:
         assert trig.sweep_fraction(v["dscr"]) == v["sweep"], v
         assert trig.rapid_amortisation(v["dscr"]) is v["rapid_amortisation"], v
@@ -137,8 +147,17 @@ def _dscr_deal(trigger_spec: dict[str, Any]) -> Any:
     """One-month interest-only pool paying 1,000 of interest; one note with interest due 100,
     so DSCR = (interest collections) / 100 is set by the month's interest collections."""
     spec = {
-        "pool": {"loans": [{"loan_id": "L", "balance": 1.2e6, "annual_rate": 0.01,
-                            "term_months": 3, "amortization": "bullet"}]},
+        "pool": {
+            "loans": [
+                {
+                    "loan_id": "L",
+                    "balance": 1.2e6,
+                    "annual_rate": 0.01,
+                    "term_months": 3,
+                    "amortization": "bullet",
+                }
+            ]
+        },
         "tranches": [{"name": "A", "balance": 1.2e5, "coupon": 0.01}],
         "triggers": trigger_spec,
     }
@@ -157,11 +176,21 @@ def _one_period_cf(interest: list[float], n_periods: int = 3) -> PoolCashflows:
     return PoolCashflows(inte, prin, z, z, z, bal, z, 1.2e6, np.full(n, 1.0 / n))
 
 
-
 def test_waterfall_traps_at_the_published_music_royalty_thresholds() -> None:
     case = TRIGGERS["music_royalty_dscr_cash_trap"]
-    deal = _dscr_deal({"dscr": [{"action": "trap", "tiers": [
-        {"threshold": 1.40, "fraction": 0.5}, {"threshold": 1.30, "fraction": 1.0}]}]})
+    deal = _dscr_deal(
+        {
+            "dscr": [
+                {
+                    "action": "trap",
+                    "tiers": [
+                        {"threshold": 1.40, "fraction": 0.5},
+                        {"threshold": 1.30, "fraction": 1.0},
+                    ],
+                }
+            ]
+        }
+    )
     note_interest = 1.2e5 * 0.01 / 12.0  # 100
     dscrs = [v["dscr"] for v in case["vectors"]]
     cf = _one_period_cf([d * note_interest for d in dscrs])
@@ -176,12 +205,21 @@ def test_waterfall_traps_at_the_published_music_royalty_thresholds() -> None:
 
 def test_waterfall_sweeps_and_rapid_amortises_at_the_published_thresholds() -> None:
     case = TRIGGERS["whole_business_cash_sweep"]
-    deal = _dscr_deal({
-        "dscr": [{"action": "sweep", "tiers": [{"threshold": 2.0, "fraction": 0.25},
-                                               {"threshold": 1.75, "fraction": 0.5},
-                                               {"threshold": 1.5, "fraction": 0.75}]}],
-        "rapid_amortisation_dscr": 1.2,
-    })
+    deal = _dscr_deal(
+        {
+            "dscr": [
+                {
+                    "action": "sweep",
+                    "tiers": [
+                        {"threshold": 2.0, "fraction": 0.25},
+                        {"threshold": 1.75, "fraction": 0.5},
+                        {"threshold": 1.5, "fraction": 0.75},
+                    ],
+                }
+            ],
+            "rapid_amortisation_dscr": 1.2,
+        }
+    )
     note_interest = 100.0
     dscrs = [v["dscr"] for v in case["vectors"]]
     cf = _one_period_cf([d * note_interest for d in dscrs])
@@ -200,11 +238,28 @@ def test_overcollateralisation_takes_the_first_loss() -> None:
     pool has lost the 35 % below it, exactly where its attachment point says."""
     from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
 
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.0, "term_months": 12,
-              "amortization": "bullet", "pd": 0.1, "recovery_rate": 0.0} for i in range(10)]
-    deal = deal_from_dict({"pool": {"loans": loans}, "advance_rate": 0.65,
-                           "tranches": [{"name": "A", "balance": 5e6, "coupon": 0.0},
-                                        {"name": "B", "balance": 1.5e6, "coupon": 0.0}]})
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6,
+            "annual_rate": 0.0,
+            "term_months": 12,
+            "amortization": "bullet",
+            "pd": 0.1,
+            "recovery_rate": 0.0,
+        }
+        for i in range(10)
+    ]
+    deal = deal_from_dict(
+        {
+            "pool": {"loans": loans},
+            "advance_rate": 0.65,
+            "tranches": [
+                {"name": "A", "balance": 5e6, "coupon": 0.0},
+                {"name": "B", "balance": 1.5e6, "coupon": 0.0},
+            ],
+        }
+    )
     sched = asset_schedules(deal.pool)
     d = np.zeros((3, 10), dtype=np.int64)
     d[0, :3] = 1  # 30 % pool loss: inside the overcollateralisation
@@ -215,8 +270,9 @@ def test_overcollateralisation_takes_the_first_loss() -> None:
     np.testing.assert_allclose(lost, [[0.0, 0.0], [0.0, 0.5e6], [1e6, 1.5e6]], atol=1e-6)
     for k, t in enumerate(deal.tranches):
         pool_loss = np.array([0.3, 0.4, 0.6])
-        np.testing.assert_allclose(lost[:, k], np.clip(pool_loss - t.attach, 0, t.detach - t.attach) * 1e7,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            lost[:, k], np.clip(pool_loss - t.attach, 0, t.detach - t.attach) * 1e7, atol=1e-6
+        )
 
 
 def test_classes_may_be_listed_in_any_order() -> None:
@@ -236,16 +292,27 @@ def test_cash_basis_dscr_for_royalty_receivables() -> None:
     from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
 
     recs = [{"receivable_id": f"R{i}", "cashflows": [100_000.0] * 60, "pd": 0.0} for i in range(5)]
-    deal = deal_from_dict({
-        "pool": {"receivables": recs, "discount_rate": 0.07},
-        "advance_rate": 0.65,
-        "tranches": [{"name": "A", "attach": 0.35, "detach": 1.0, "coupon": 0.05}],
-        "senior_fee_rate": 0.01,
-        "reserve": {"interest_months": 12},
-        "triggers": {"dscr_basis": "cash", "dscr": [
-            {"action": "trap", "tiers": [{"threshold": 1.40, "fraction": 0.5},
-                                         {"threshold": 1.30, "fraction": 1.0}]}]},
-    })
+    deal = deal_from_dict(
+        {
+            "pool": {"receivables": recs, "discount_rate": 0.07},
+            "advance_rate": 0.65,
+            "tranches": [{"name": "A", "attach": 0.35, "detach": 1.0, "coupon": 0.05}],
+            "senior_fee_rate": 0.01,
+            "reserve": {"interest_months": 12},
+            "triggers": {
+                "dscr_basis": "cash",
+                "dscr": [
+                    {
+                        "action": "trap",
+                        "tiers": [
+                            {"threshold": 1.40, "fraction": 0.5},
+                            {"threshold": 1.30, "fraction": 1.0},
+                        ],
+                    }
+                ],
+            },
+        }
+    )
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_default_periods(sched, np.zeros((1, 5), dtype=np.int64))
     for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
@@ -265,14 +332,22 @@ def test_music_royalty_interest_reserve_holds_twelve_months_of_interest() -> Non
     from products.waterfall import asset_schedules, pool_cashflows_from_default_periods
 
     recs = [{"receivable_id": f"R{i}", "cashflows": [400_000.0] * 48, "pd": 0.0} for i in range(4)]
-    deal = deal_from_dict({
-        "pool": {"receivables": recs, "discount_rate": 0.07},
-        "advance_rate": MUSIC_ROYALTY_ADVANCE_RATE,
-        "tranches": [{"name": "A", "attach": 1 - MUSIC_ROYALTY_ADVANCE_RATE, "detach": 1.0,
-                      "coupon": 0.05}],
-        "reserve": {"interest_months": MUSIC_ROYALTY_RESERVE_MONTHS},
-        "triggers": {"dscr_basis": "cash"},
-    })
+    deal = deal_from_dict(
+        {
+            "pool": {"receivables": recs, "discount_rate": 0.07},
+            "advance_rate": MUSIC_ROYALTY_ADVANCE_RATE,
+            "tranches": [
+                {
+                    "name": "A",
+                    "attach": 1 - MUSIC_ROYALTY_ADVANCE_RATE,
+                    "detach": 1.0,
+                    "coupon": 0.05,
+                }
+            ],
+            "reserve": {"interest_months": MUSIC_ROYALTY_RESERVE_MONTHS},
+            "triggers": {"dscr_basis": "cash"},
+        }
+    )
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_default_periods(sched, np.zeros((1, 4), dtype=np.int64))
     wf = run_waterfall(deal, cf)

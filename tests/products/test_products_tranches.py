@@ -44,19 +44,32 @@ AS_OF = date(2025, 1, 15)
 def static_deal(loans: list[dict[str, Any]], tranches: list[list[float]]) -> Deal:
     """Zero-coupon bullet loans, zero-coupon notes, no fees: tranche write-downs are the
     static tranching of the pool loss at maturity."""
-    trs = [{"name": f"T{k}", "attach": a, "detach": d, "coupon": 0.0}
-           for k, (a, d) in enumerate(reversed(tranches))]
+    trs = [
+        {"name": f"T{k}", "attach": a, "detach": d, "coupon": 0.0}
+        for k, (a, d) in enumerate(reversed(tranches))
+    ]
     return deal_from_dict({"pool": {"loans": loans}, "tranches": trs})
 
 
 def lhp_deal(case: dict[str, Any]) -> Deal:
-    loan = {"loan_id": "pool", "balance": 1.0, "annual_rate": 0.0, "term_months": 12,
-            "amortization": "bullet", "pd": case["pd"], "recovery_rate": case["recovery"]}
+    loan = {
+        "loan_id": "pool",
+        "balance": 1.0,
+        "annual_rate": 0.0,
+        "term_months": 12,
+        "amortization": "bullet",
+        "pd": case["pd"],
+        "recovery_rate": case["recovery"],
+    }
     return static_deal([loan], [[t["attach"], t["detach"]] for t in case["tranches"]])
 
 
-@pytest.mark.parametrize("case", LHP["cases"][::4], ids=lambda c: f"pd{c['pd']}-rho{c['rho']}-R{c['recovery']}")
-def test_large_pool_and_monte_carlo_agree_within_three_standard_errors(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "case", LHP["cases"][::4], ids=lambda c: f"pd{c['pd']}-rho{c['rho']}-R{c['recovery']}"
+)
+def test_large_pool_and_monte_carlo_agree_within_three_standard_errors(
+    case: dict[str, Any],
+) -> None:
     # Reference: closed form LHP (../shared/reference/vasicek_lhp.json). Monte Carlo: the
     # copula on a 1,000,000-loan homogeneous pool (binomial defaults given the factor) fed
     # through the waterfall; granularity error ~1e-8, far below the standard error.
@@ -96,8 +109,11 @@ def test_large_pool_waterfall_integrates_the_closed_form() -> None:
     # 8e-7 on this case), not the closed form's 1e-8.
     for case in (LHP["cases"][12], LHP["cases"][17]):
         deal = lhp_deal(case)
-        res = analyze(deal, scenario_chunks(deal, "lhp", correlation=case["rho"], n_nodes=1024),
-                      market=default_market(AS_OF))
+        res = analyze(
+            deal,
+            scenario_chunks(deal, "lhp", correlation=case["rho"], n_nodes=1024),
+            market=default_market(AS_OF),
+        )
         refs = [t["expected_loss_fraction"] for t in reversed(case["tranches"])]
         got = [t.expected_loss for t in res.tranches]
         np.testing.assert_allclose(got, refs, rtol=0, atol=2e-6)
@@ -105,9 +121,18 @@ def test_large_pool_waterfall_integrates_the_closed_form() -> None:
 
 def pool125_deal() -> Deal:
     inp = POOL125["inputs"]
-    loans = [{"loan_id": f"N{i}", "balance": n, "annual_rate": 0.0, "term_months": 12,
-              "amortization": "bullet", "pd": p, "recovery_rate": r}
-             for i, (p, n, r) in enumerate(zip(inp["pd"], inp["notional"], inp["recovery"], strict=True))]
+    loans = [
+        {
+            "loan_id": f"N{i}",
+            "balance": n,
+            "annual_rate": 0.0,
+            "term_months": 12,
+            "amortization": "bullet",
+            "pd": p,
+            "recovery_rate": r,
+        }
+        for i, (p, n, r) in enumerate(zip(inp["pd"], inp["notional"], inp["recovery"], strict=True))
+    ]
     return static_deal(loans, POOL125["tranches"])
 
 
@@ -115,14 +140,27 @@ def test_copula_monte_carlo_on_the_125_name_pool_within_four_standard_errors() -
     # Reference: exact recursion, ../shared/reference/copula_pool_125.json ("MC within 4 s.e.")
     deal = pool125_deal()
     rho = POOL125["inputs"]["beta"][0] ** 2
-    res = analyze_deal(deal, market=default_market(AS_OF), method="mc", correlation=rho,
-                       n_paths=20_000, seed=11, chunk_size=5_000)
+    res = analyze_deal(
+        deal,
+        market=default_market(AS_OF),
+        method="mc",
+        correlation=rho,
+        n_paths=20_000,
+        seed=11,
+        chunk_size=5_000,
+    )
     refs = list(reversed(POOL125["tranche_expected_loss_fraction"]))
     for t, ref in zip(res.tranches, refs, strict=True):
         if ref < 1e-4:
             continue
-        assert abs(t.expected_loss - ref) <= 4 * t.expected_loss_std_error, (t.name, t.expected_loss, ref)
-    assert res.pool_expected_loss == pytest.approx(POOL125["expected_loss_fraction_of_pool"], rel=0.05)
+        assert abs(t.expected_loss - ref) <= 4 * t.expected_loss_std_error, (
+            t.name,
+            t.expected_loss,
+            ref,
+        )
+    assert res.pool_expected_loss == pytest.approx(
+        POOL125["expected_loss_fraction_of_pool"], rel=0.05
+    )
     assert res.seed == 11 and res.n_scenarios == 20_000
 
 
@@ -146,13 +184,28 @@ def test_default_times_follow_the_marginal_pd() -> None:
 
 
 def amortising_deal(pd: float = 0.0, **extra: Any) -> Deal:
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.07, "term_months": 36,
-              "amortization": "annuity", "pd": pd, "recovery_rate": 0.3} for i in range(20)]
-    spec = {"pool": {"loans": loans, "recovery_lag_months": 2},
-            "tranches": [{"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
-                         {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06},
-                         {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05}],
-            "senior_fee_rate": 0.005, **extra}
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6,
+            "annual_rate": 0.07,
+            "term_months": 36,
+            "amortization": "annuity",
+            "pd": pd,
+            "recovery_rate": 0.3,
+        }
+        for i in range(20)
+    ]
+    spec = {
+        "pool": {"loans": loans, "recovery_lag_months": 2},
+        "tranches": [
+            {"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
+            {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06},
+            {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05},
+        ],
+        "senior_fee_rate": 0.005,
+        **extra,
+    }
     return deal_from_dict(spec)
 
 
@@ -167,8 +220,19 @@ def test_without_defaults_fair_spreads_are_zero_and_floating_notes_price_at_par(
 
 
 def test_bullet_tranche_wal_duration_and_yield() -> None:
-    deal = static_deal([{"loan_id": "L", "balance": 1e6, "annual_rate": 0.0, "term_months": 24,
-                         "amortization": "bullet", "pd": 0.0}], [[0.0, 1.0]])
+    deal = static_deal(
+        [
+            {
+                "loan_id": "L",
+                "balance": 1e6,
+                "annual_rate": 0.0,
+                "term_months": 24,
+                "amortization": "bullet",
+                "pd": 0.0,
+            }
+        ],
+        [[0.0, 1.0]],
+    )
     market = default_market(AS_OF, 0.04)
     res = analyze_deal(deal, market=market, method="cdr", cdr=0.0)
     t = res.tranches[0]
@@ -220,25 +284,55 @@ def test_sizing_solvers_hit_the_target_expected_loss() -> None:
     deal = pool125_deal()
     a2 = size_deal_attachment(deal, "T1", 0.01, correlation=0.25)  # class [0.15, 0.3]
     trial = static_deal(
-        [{"loan_id": x.loan_id, "balance": x.balance, "annual_rate": 0.0, "term_months": 12,
-          "amortization": "bullet", "pd": x.pd, "recovery_rate": x.recovery_rate}
-         for x in deal.pool.loans],
-        [[0.0, a2], [a2, 0.3], [0.3, 1.0]])
+        [
+            {
+                "loan_id": x.loan_id,
+                "balance": x.balance,
+                "annual_rate": 0.0,
+                "term_months": 12,
+                "amortization": "bullet",
+                "pd": x.pd,
+                "recovery_rate": x.recovery_rate,
+            }
+            for x in deal.pool.loans
+        ],
+        [[0.0, a2], [a2, 0.3], [0.3, 1.0]],
+    )
     got = static_tranche_expected_loss(trial, 0.25, method="recursion")
     assert got[1] == pytest.approx(0.01, abs=1e-9)
 
 
 def test_guarantee_wrap_substitutes_the_guarantor() -> None:
     plain = amortising_deal(pd=0.05)
-    spec_tr = [{"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
-               {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06,
-                "guarantee": {"guarantor_pd": 0.01, "guarantor_recovery": 0.4}},
-               {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05}]
-    loans = [{"loan_id": x.loan_id, "balance": x.balance, "annual_rate": x.annual_rate,
-              "term_months": x.term_months, "pd": x.pd, "recovery_rate": x.recovery_rate}
-             for x in plain.pool.loans]
-    wrapped = deal_from_dict({"pool": {"loans": loans, "recovery_lag_months": 2},
-                              "tranches": spec_tr, "senior_fee_rate": 0.005})
+    spec_tr = [
+        {"name": "A", "attach": 0.25, "detach": 1.0, "spread_bp": 120},
+        {
+            "name": "M",
+            "attach": 0.10,
+            "detach": 0.25,
+            "coupon": 0.06,
+            "guarantee": {"guarantor_pd": 0.01, "guarantor_recovery": 0.4},
+        },
+        {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05},
+    ]
+    loans = [
+        {
+            "loan_id": x.loan_id,
+            "balance": x.balance,
+            "annual_rate": x.annual_rate,
+            "term_months": x.term_months,
+            "pd": x.pd,
+            "recovery_rate": x.recovery_rate,
+        }
+        for x in plain.pool.loans
+    ]
+    wrapped = deal_from_dict(
+        {
+            "pool": {"loans": loans, "recovery_lag_months": 2},
+            "tranches": spec_tr,
+            "senior_fee_rate": 0.005,
+        }
+    )
     sched = asset_schedules(plain.pool)
     cf = pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods))
     wf = run_waterfall(wrapped, cf)
@@ -267,16 +361,34 @@ def test_monte_carlo_is_reproducible_from_its_seed() -> None:
 def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
     # a deterministic scenario where M is written down: unwrapped P(loss) = 1; wrapped it is
     # the guarantor's default probability by the last write-down month
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.07, "term_months": 36,
-              "pd": 0.05, "recovery_rate": 0.3} for i in range(20)]
-    tranches = [{"name": "A", "attach": 0.25, "detach": 1.0, "coupon": 0.03},
-                {"name": "M", "attach": 0.10, "detach": 0.25, "coupon": 0.06,
-                 "guarantee": {"guarantor_pd": 0.02, "guarantor_recovery": 0.4}},
-                {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05}]
+    loans = [
+        {
+            "loan_id": f"L{i}",
+            "balance": 1e6,
+            "annual_rate": 0.07,
+            "term_months": 36,
+            "pd": 0.05,
+            "recovery_rate": 0.3,
+        }
+        for i in range(20)
+    ]
+    tranches = [
+        {"name": "A", "attach": 0.25, "detach": 1.0, "coupon": 0.03},
+        {
+            "name": "M",
+            "attach": 0.10,
+            "detach": 0.25,
+            "coupon": 0.06,
+            "guarantee": {"guarantor_pd": 0.02, "guarantor_recovery": 0.4},
+        },
+        {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05},
+    ]
     deal = deal_from_dict({"pool": {"loans": loans}, "tranches": tranches})
     res = analyze_deal(deal, market=default_market(AS_OF), method="cdr", cdr=0.3)
     sched = asset_schedules(deal.pool)
-    wf = run_waterfall(deal, pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods)))
+    wf = run_waterfall(
+        deal, pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods))
+    )
     months = np.nonzero(wf.writedown[0, 1] > 0)[0]
     assert months.size > 0
     t_last = (months[-1] + 1) / 12.0  # ACT/365F months are close to 1/12 year
@@ -286,11 +398,17 @@ def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
 
 
 def test_equity_class_takes_the_residual_cash() -> None:
-    loans = [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.08, "term_months": 24,
-              "pd": 0.0} for i in range(5)]
-    spec = {"pool": {"loans": loans},
-            "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
-                         {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.0, "equity": True}]}
+    loans = [
+        {"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.08, "term_months": 24, "pd": 0.0}
+        for i in range(5)
+    ]
+    spec = {
+        "pool": {"loans": loans},
+        "tranches": [
+            {"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
+            {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.0, "equity": True},
+        ],
+    }
     deal = deal_from_dict(spec)
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_survival(sched, cdr_survival(0.0, sched.n_periods))

@@ -24,11 +24,20 @@ def test_dask_local_cluster_equals_local(small_book: Book, grid: MarketGrid) -> 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"(distributed|dask|tornado)(\..*)?")
         warnings.filterwarnings("ignore", category=ResourceWarning)
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
-            remote = run_stress(small_book, scenarios, grid, config=config,
-                                executor=DaskExecutor(client=client), progress=seen.append)
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            remote = run_stress(
+                small_book,
+                scenarios,
+                grid,
+                config=config,
+                executor=DaskExecutor(client=client),
+                progress=seen.append,
+            )
     for a, b in zip(local, remote, strict=True):
         pd.testing.assert_frame_equal(a.positions, b.positions, check_exact=True)
         pd.testing.assert_frame_equal(a.aggregate, b.aggregate, check_exact=True)

@@ -28,8 +28,7 @@ def test_expected_loss_budget_is_hit_at_the_scale(runner: StressRunner) -> None:
     # just past the scale the budget is broken, well before it is not
     assert limit_metric(runner, sc.scaled(out.scale + 1e-3), limit) > limit.threshold
     assert limit_metric(runner, sc.scaled(out.scale - 1e-3), limit) < limit.threshold
-    assert out.to_dict()["limit"] == {"kind": "expected_loss_budget",
-                                      "threshold": 1.5 * base}
+    assert out.to_dict()["limit"] == {"kind": "expected_loss_budget", "threshold": 1.5 * base}
 
 
 def test_margin_call_count_is_bisected(runner: StressRunner) -> None:
@@ -70,7 +69,8 @@ def test_bad_limits() -> None:
 
 @pytest.mark.parametrize("edge", [0.3, 0.7341])
 def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
-        runner: StressRunner, monkeypatch: pytest.MonkeyPatch, edge: float) -> None:
+    runner: StressRunner, monkeypatch: pytest.MonkeyPatch, edge: float
+) -> None:
     """Monte Carlo metrics step (obsolescence jumps fall in whole months): the reported
     scale must break the limit, within xtol of the step, even where Brent's root sits on
     the step with the metric still below the threshold."""
@@ -81,7 +81,7 @@ def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
         return 100.0 * s + (500.0 if s >= edge else 0.0)
 
     monkeypatch.setattr(reverse_module, "limit_metric", stepped)
-    limit = expected_loss_budget(200.0)     # 100 s stays below 200; the step crosses it
+    limit = expected_loss_budget(200.0)  # 100 s stays below 200; the step crosses it
     out = reverse_stress(runner, get_builtin("data_demand_slump"), limit, xtol=1e-5)
     assert out.breached and out.metric_at_scale > limit.threshold
     assert edge <= out.scale <= edge + 1e-5
@@ -92,6 +92,12 @@ def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
 
 def test_progress_is_reported_per_evaluation(runner: StressRunner) -> None:
     seen: list[int] = []
-    out = reverse_stress(runner, get_builtin("data_demand_slump"), expected_loss_budget(1e15),
-                         max_scale=2.0, scan_points=3, on_evaluation=seen.append)
+    out = reverse_stress(
+        runner,
+        get_builtin("data_demand_slump"),
+        expected_loss_budget(1e15),
+        max_scale=2.0,
+        scan_points=3,
+        on_evaluation=seen.append,
+    )
     assert seen == list(range(1, out.evaluations + 1)) and out.evaluations == 4

@@ -20,18 +20,32 @@ from risk.runner import METRICS, MarketGrid, RunConfig, StressRunner, Variant, r
 from risk.scenarios import RightsEvent, Scenario, Shocks
 from valuation.errors import ConventionError
 
-NEUTRAL = Shocks(revenue_multiplier=1.0, revenue_multiplier_by_category={"consumer": 1.0},
-                 usage_multiplier=1.0, growth_shift=0.0, volatility_multiplier=1.0,
-                 obsolescence_hazard_add=0.0, half_life_multiplier=1.0, rate_shift_bp=0.0,
-                 key_rate_shifts_bp={"1Y": 0.0}, credit_spread_shift_bp=0.0, pd_multiplier=1.0,
-                 lgd_add=0.0, downturn_lgd=False, correlation_shift=0.0,
-                 liquidation_cost_add=0.0,
-                 rights_events=(RightsEvent("consumer", False, 1.0),))
+NEUTRAL = Shocks(
+    revenue_multiplier=1.0,
+    revenue_multiplier_by_category={"consumer": 1.0},
+    usage_multiplier=1.0,
+    growth_shift=0.0,
+    volatility_multiplier=1.0,
+    obsolescence_hazard_add=0.0,
+    half_life_multiplier=1.0,
+    rate_shift_bp=0.0,
+    key_rate_shifts_bp={"1Y": 0.0},
+    credit_spread_shift_bp=0.0,
+    pd_multiplier=1.0,
+    lgd_add=0.0,
+    downturn_lgd=False,
+    correlation_shift=0.0,
+    liquidation_cost_add=0.0,
+    rights_events=(RightsEvent("consumer", False, 1.0),),
+)
 
 
 def test_zero_shock_reproduces_base_exactly(runner: StressRunner) -> None:
-    scenarios = [Scenario("neutral", NEUTRAL, 12), get_builtin("severe_combined").scaled(0.0),
-                 get_builtin("baseline")]
+    scenarios = [
+        Scenario("neutral", NEUTRAL, 12),
+        get_builtin("severe_combined").scaled(0.0),
+        get_builtin("baseline"),
+    ]
     for res in runner.run(scenarios):
         pos = res.positions
         assert len(pos) > 0
@@ -42,13 +56,25 @@ def test_zero_shock_reproduces_base_exactly(runner: StressRunner) -> None:
 
 def test_deterministic_asset_value_is_the_discounted_sum() -> None:
     # no volatility, no hazard: V = sum_k R0 exp(g t_k) 0.5^(k/h) exp(-(r + prem) t_k)
-    a = AssetPosition(id="x", category="industrial", currency="CNY", revenue_0=1000.0,
-                      growth_rate=0.03, volatility=0.0, half_life_months=36.0,
-                      economic_life_months=24, risk_premium=0.05)
+    a = AssetPosition(
+        id="x",
+        category="industrial",
+        currency="CNY",
+        revenue_0=1000.0,
+        growth_rate=0.03,
+        volatility=0.0,
+        half_life_months=36.0,
+        economic_life_months=24,
+        risk_premium=0.05,
+    )
     grid = MarketGrid.flat(0.02, 36)
     book = Book.build("CNY", [a])
-    res = run_stress(book, Scenario("up", Shocks(rate_shift_bp=100.0, revenue_multiplier=0.8)),
-                     grid, config=RunConfig(n_paths=8))[0]
+    res = run_stress(
+        book,
+        Scenario("up", Shocks(rate_shift_bp=100.0, revenue_multiplier=0.8)),
+        grid,
+        config=RunConfig(n_paths=8),
+    )[0]
     k = np.arange(1, 25)
     t = k / 12
     base = np.sum(1000.0 * np.exp(0.03 * t) * 0.5 ** (k / 36) * np.exp(-0.07 * t))
@@ -61,8 +87,12 @@ def test_deterministic_asset_value_is_the_discounted_sum() -> None:
     v12 = np.sum(1000.0 * np.exp(0.03 * t[12:]) * 0.5 ** (k[12:] / 36) * np.exp(-0.07 * t[12:]))
     lv = res.aggregate.loc["lending_value", "base"]
     assert lv == pytest.approx(min(0.9 * v12, 0.7 * base), rel=1e-12)
-    unfloored = run_stress(book, Scenario("up", Shocks(revenue_multiplier=0.8)), grid,
-                           config=RunConfig(n_paths=8, haircut_floor=0.0))[0]
+    unfloored = run_stress(
+        book,
+        Scenario("up", Shocks(revenue_multiplier=0.8)),
+        grid,
+        config=RunConfig(n_paths=8, haircut_floor=0.0),
+    )[0]
     assert unfloored.aggregate.loc["lending_value", "base"] == pytest.approx(0.9 * v12, rel=1e-12)
 
 
@@ -97,27 +127,34 @@ def test_tranche_expected_loss_matches_the_pool_loss_distribution(runner: Stress
     tel, _ = res.figures("tranche", "tranche_expected_loss")
     for j, t in enumerate(book.tranches):
         assert tel[j] == pytest.approx(
-            tranche_expected_loss(losses / ead.sum(), probs, t.attach, t.detach), rel=1e-12)
+            tranche_expected_loss(losses / ead.sum(), probs, t.attach, t.detach), rel=1e-12
+        )
     assert tel[0] > tel[1] > tel[2] > 0.0
 
 
 @settings(max_examples=15, deadline=None)
 @given(m1=st.floats(0.2, 1.5), m2=st.floats(0.2, 1.5), g=st.floats(-0.3, 0.0))
 def test_harsher_revenue_shock_never_raises_collateral_or_lowers_el(
-        runner: StressRunner, m1: float, m2: float, g: float) -> None:
+    runner: StressRunner, m1: float, m2: float, g: float
+) -> None:
     hi, lo = max(m1, m2), min(m1, m2)
     mild = Scenario("mild", Shocks(revenue_multiplier=hi), 12)
     harsh = Scenario("harsh", Shocks(revenue_multiplier=lo, growth_shift=g), 12)
-    fig = runner.evaluate([Variant(mild.shocks, 12), Variant(harsh.shocks, 12)],
-                          tranches=False, tail=False)
+    fig = runner.evaluate(
+        [Variant(mild.shocks, 12), Variant(harsh.shocks, 12)], tranches=False, tail=False
+    )
     a, b = (_Pair(fig, 0), _Pair(fig, 1))
-    for kind, metric in (("asset", "collateral_value"), ("loan", "collateral_value"),
-                         ("asset", "lending_value")):
+    for kind, metric in (
+        ("asset", "collateral_value"),
+        ("loan", "collateral_value"),
+        ("asset", "lending_value"),
+    ):
         assert np.all(b.figures(kind, metric)[1] <= a.figures(kind, metric)[1] * (1 + 1e-12))
     for metric in ("expected_loss", "pd", "ltv"):
         assert np.all(b.figures("loan", metric)[1] >= a.figures("loan", metric)[1] * (1 - 1e-12))
-    assert b.figures("loan", "expected_loss")[1].sum() >= \
-        a.figures("loan", "expected_loss")[1].sum() * (1 - 1e-12)
+    assert b.figures("loan", "expected_loss")[1].sum() >= a.figures("loan", "expected_loss")[
+        1
+    ].sum() * (1 - 1e-12)
 
 
 class _Pair:
@@ -143,9 +180,11 @@ def test_portfolio_tail_is_credits_var_and_es(runner: StressRunner) -> None:
     for col, p, lg, r in (("base", pd_b, lgd_b, rho), ("stressed", pd_s, lgd_s, rho + 0.05)):
         losses, probs = loss_distribution(p, ead, lg, r)
         assert res.aggregate.loc["loss_var", col] == pytest.approx(
-            value_at_risk(losses, probs, 0.999), rel=1e-12)
+            value_at_risk(losses, probs, 0.999), rel=1e-12
+        )
         assert res.aggregate.loc["loss_es", col] == pytest.approx(
-            expected_shortfall(losses, probs, 0.999), rel=1e-12)
+            expected_shortfall(losses, probs, 0.999), rel=1e-12
+        )
     assert res.aggregate.loc["loss_es", "stressed"] > res.aggregate.loc["loss_es", "base"]
 
 
@@ -159,16 +198,22 @@ def test_library_scenarios_move_the_book_the_right_way(runner: StressRunner) -> 
     assert results["downturn_credit"].loc["tranche_expected_loss", "delta"] > 0
     severe = results["severe_combined"]
     for name in ("data_demand_slump", "downturn_credit", "rates_up_200bp"):
-        assert severe.loc["expected_loss", "stressed"] > results[name].loc["expected_loss",
-                                                                           "stressed"]
+        assert (
+            severe.loc["expected_loss", "stressed"] > results[name].loc["expected_loss", "stressed"]
+        )
 
 
 def test_results_do_not_depend_on_chunking_or_order(small_book: Book, grid: MarketGrid) -> None:
     sc = get_builtin("severe_combined")
-    a = run_stress(small_book, sc, grid, config=RunConfig(n_paths=32, asset_chunk_size=3,
-                                                          loan_chunk_size=5))[0]
-    b = run_stress(small_book, sc, grid, config=RunConfig(n_paths=32, asset_chunk_size=100,
-                                                          loan_chunk_size=1000))[0]
+    a = run_stress(
+        small_book, sc, grid, config=RunConfig(n_paths=32, asset_chunk_size=3, loan_chunk_size=5)
+    )[0]
+    b = run_stress(
+        small_book,
+        sc,
+        grid,
+        config=RunConfig(n_paths=32, asset_chunk_size=100, loan_chunk_size=1000),
+    )[0]
     pd.testing.assert_frame_equal(a.positions, b.positions)
     rev = Book.build("CNY", small_book.assets[::-1], small_book.loans, small_book.tranches)
     c = run_stress(rev, sc, grid, config=RunConfig(n_paths=32))[0]
@@ -181,8 +226,18 @@ def test_json_and_csv_shapes(runner: StressRunner) -> None:
     res = runner.run(get_builtin("data_demand_slump"))[0]
     doc = json.loads(json.dumps(res.to_json("run-1")))
     assert doc["run_id"] == "run-1" and doc["scenario"] == "data_demand_slump"
-    for metric in ("collateral_value", "lending_value", "ltv", "pd", "lgd", "expected_loss",
-                   "capital", "margin_calls", "tranche_expected_loss", "price"):
+    for metric in (
+        "collateral_value",
+        "lending_value",
+        "ltv",
+        "pd",
+        "lgd",
+        "expected_loss",
+        "capital",
+        "margin_calls",
+        "tranche_expected_loss",
+        "price",
+    ):
         assert set(doc["aggregate"][metric]) == {"base", "stressed", "delta"}
     kinds = {p["kind"] for p in doc["positions"]}
     assert kinds == {"asset", "loan", "tranche"}
@@ -191,8 +246,7 @@ def test_json_and_csv_shapes(runner: StressRunner) -> None:
     tranche = next(p for p in doc["positions"] if p["kind"] == "tranche")
     assert {"tranche_expected_loss", "price"} <= set(tranche)
     table = pd.read_csv(StringIO(res.to_csv()))
-    assert list(table.columns) == ["scenario", "kind", "id", "metric", "base", "stressed",
-                                   "delta"]
+    assert list(table.columns) == ["scenario", "kind", "id", "metric", "base", "stressed", "delta"]
     assert set(table["metric"]) <= set(METRICS)
     assert (table["kind"] == "aggregate").sum() == len(res.aggregate)
 
@@ -208,18 +262,43 @@ def test_book_validation_names_the_field() -> None:
     with pytest.raises(ConventionError) as info:
         Book.build("CNY", [a, a])
     assert info.value.field == "assets[1].id"
-    ln = LoanPosition(id="l", currency="USD", principal=1.0, pd=0.01, lgd=0.4,
-                      annual_rate=0.05, maturity_years=1.0, collateral={"a": None})
+    ln = LoanPosition(
+        id="l",
+        currency="USD",
+        principal=1.0,
+        pd=0.01,
+        lgd=0.4,
+        annual_rate=0.05,
+        maturity_years=1.0,
+        collateral={"a": None},
+    )
     with pytest.raises(ConventionError) as info:
         Book.build("CNY", [a], [ln])
     assert info.value.field == "loans[0].currency"
     with pytest.raises(ConventionError) as info:
-        LoanPosition(id="l", currency="CNY", principal=1.0, pd=1.5, lgd=0.4,
-                     annual_rate=0.05, maturity_years=1.0)
+        LoanPosition(
+            id="l",
+            currency="CNY",
+            principal=1.0,
+            pd=1.5,
+            lgd=0.4,
+            annual_rate=0.05,
+            maturity_years=1.0,
+        )
     assert info.value.field == "pd"
-    over = [LoanPosition(id=f"l{i}", currency="CNY", principal=1.0, pd=0.01, lgd=0.4,
-                         annual_rate=0.05, maturity_years=1.0, collateral={"a": 0.6})
-            for i in range(2)]
+    over = [
+        LoanPosition(
+            id=f"l{i}",
+            currency="CNY",
+            principal=1.0,
+            pd=0.01,
+            lgd=0.4,
+            annual_rate=0.05,
+            maturity_years=1.0,
+            collateral={"a": 0.6},
+        )
+        for i in range(2)
+    ]
     with pytest.raises(ConventionError):
         Book.build("CNY", [a], over)
 
@@ -229,41 +308,88 @@ def test_unpledged_shares_are_pro_rata_to_principal(book_factory) -> None:  # ty
     shares = [x.collateral["a0"] for x in book.loans if "a0" in x.collateral]
     principals = [x.principal for x in book.loans if "a0" in x.collateral]
     assert math.fsum(shares) == pytest.approx(1.0, rel=1e-15)
-    np.testing.assert_allclose(np.array(shares) / np.array(principals),
-                               shares[0] / principals[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.array(shares) / np.array(principals), shares[0] / principals[0], rtol=1e-12
+    )
 
 
 @settings(max_examples=12, deadline=None)
-@given(revenue=st.floats(1.0, 1e6), vol=st.floats(0.0, 1.0), hazard=st.floats(0.0, 0.5),
-       growth=st.floats(-0.5, 0.5), share=st.floats(0.1, 1.0), pd_=st.floats(1e-4, 0.5))
-def test_zero_shock_is_exact_on_any_book(revenue: float, vol: float, hazard: float,
-                                         growth: float, share: float, pd_: float) -> None:
+@given(
+    revenue=st.floats(1.0, 1e6),
+    vol=st.floats(0.0, 1.0),
+    hazard=st.floats(0.0, 0.5),
+    growth=st.floats(-0.5, 0.5),
+    share=st.floats(0.1, 1.0),
+    pd_=st.floats(1e-4, 0.5),
+)
+def test_zero_shock_is_exact_on_any_book(
+    revenue: float, vol: float, hazard: float, growth: float, share: float, pd_: float
+) -> None:
     # consumer + cross-border: the neutral category multiplier and rights event apply to it
-    a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=revenue,
-                      volatility=vol, obsolescence_hazard=hazard, growth_rate=growth,
-                      half_life_months=30.0, economic_life_months=24, risk_premium=0.05,
-                      cross_border=True)
-    ln = LoanPosition(id="l", currency="CNY", principal=revenue * 10.0, pd=pd_, lgd=0.4,
-                      annual_rate=0.05, maturity_years=2.0, collateral={"a": share})
-    runner = StressRunner(Book.build("CNY", [a], [ln]), MarketGrid.flat(0.03, 24),
-                          RunConfig(n_paths=16))
-    neutral, scaled = runner.run([Scenario("neutral", NEUTRAL, 12),
-                                  get_builtin("severe_combined").scaled(0.0)])
+    a = AssetPosition(
+        id="a",
+        category="consumer",
+        currency="CNY",
+        revenue_0=revenue,
+        volatility=vol,
+        obsolescence_hazard=hazard,
+        growth_rate=growth,
+        half_life_months=30.0,
+        economic_life_months=24,
+        risk_premium=0.05,
+        cross_border=True,
+    )
+    ln = LoanPosition(
+        id="l",
+        currency="CNY",
+        principal=revenue * 10.0,
+        pd=pd_,
+        lgd=0.4,
+        annual_rate=0.05,
+        maturity_years=2.0,
+        collateral={"a": share},
+    )
+    runner = StressRunner(
+        Book.build("CNY", [a], [ln]), MarketGrid.flat(0.03, 24), RunConfig(n_paths=16)
+    )
+    neutral, scaled = runner.run(
+        [Scenario("neutral", NEUTRAL, 12), get_builtin("severe_combined").scaled(0.0)]
+    )
     for res in (neutral, scaled):
-        assert np.array_equal(res.positions["base"].to_numpy(),
-                              res.positions["stressed"].to_numpy())
+        assert np.array_equal(
+            res.positions["base"].to_numpy(), res.positions["stressed"].to_numpy()
+        )
     base_pd, _ = neutral.figures("loan", "pd")
     assert base_pd[0] == pd_
 
 
 def test_unsecured_loans_have_no_ltv_and_no_margin_call() -> None:
     a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=100.0)
-    secured = LoanPosition(id="s", currency="CNY", principal=1000.0, pd=0.02, lgd=0.4,
-                           annual_rate=0.05, maturity_years=1.0, collateral={"a": 1.0})
-    unsecured = LoanPosition(id="u", currency="CNY", principal=5000.0, pd=0.02, lgd=0.4,
-                             annual_rate=0.05, maturity_years=1.0)
-    res = run_stress(Book.build("CNY", [a], [secured, unsecured]), get_builtin("baseline"),
-                     MarketGrid.flat(0.02, 60), config=RunConfig(n_paths=8))[0]
+    secured = LoanPosition(
+        id="s",
+        currency="CNY",
+        principal=1000.0,
+        pd=0.02,
+        lgd=0.4,
+        annual_rate=0.05,
+        maturity_years=1.0,
+        collateral={"a": 1.0},
+    )
+    unsecured = LoanPosition(
+        id="u",
+        currency="CNY",
+        principal=5000.0,
+        pd=0.02,
+        lgd=0.4,
+        annual_rate=0.05,
+        maturity_years=1.0,
+    )
+    res = run_stress(
+        Book.build("CNY", [a], [secured, unsecured]),
+        get_builtin("baseline"),
+        MarketGrid.flat(0.02, 60),
+        config=RunConfig(n_paths=8),
+    )[0]
     ltv, _ = res.figures("loan", "ltv")
     calls, _ = res.figures("loan", "margin_calls")
     coll, _ = res.figures("loan", "collateral_value")
@@ -275,15 +401,30 @@ def test_unsecured_loans_have_no_ltv_and_no_margin_call() -> None:
 
 def test_capital_uses_the_regulatory_lgd_when_given() -> None:
     a = AssetPosition(id="a", category="consumer", currency="CNY", revenue_0=1000.0)
-    loans = [LoanPosition(id=f"l{i}", currency="CNY", principal=1000.0, pd=0.02, lgd=0.1,
-                          annual_rate=0.05, maturity_years=1.0, collateral={"a": 0.5},
-                          lgd_regulatory=reg) for i, reg in enumerate((None, 0.45))]
-    res = run_stress(Book.build("CNY", [a], loans), get_builtin("baseline"),
-                     MarketGrid.flat(0.02, 60), config=RunConfig(n_paths=8))[0]
+    loans = [
+        LoanPosition(
+            id=f"l{i}",
+            currency="CNY",
+            principal=1000.0,
+            pd=0.02,
+            lgd=0.1,
+            annual_rate=0.05,
+            maturity_years=1.0,
+            collateral={"a": 0.5},
+            lgd_regulatory=reg,
+        )
+        for i, reg in enumerate((None, 0.45))
+    ]
+    res = run_stress(
+        Book.build("CNY", [a], loans),
+        get_builtin("baseline"),
+        MarketGrid.flat(0.02, 60),
+        config=RunConfig(n_paths=8),
+    )[0]
     lgd, _ = res.figures("loan", "lgd")
     cap, _ = res.figures("loan", "capital")
-    assert lgd[0] == lgd[1] < 0.45       # well secured: the economic LGD stays low
-    assert cap[0] == pytest.approx(irb_capital(0.02, lgd[0], maturity_years=1.0) * 1000.0,
-                                   rel=1e-12)
-    assert cap[1] == pytest.approx(irb_capital(0.02, 0.45, maturity_years=1.0) * 1000.0,
-                                   rel=1e-12)
+    assert lgd[0] == lgd[1] < 0.45  # well secured: the economic LGD stays low
+    assert cap[0] == pytest.approx(
+        irb_capital(0.02, lgd[0], maturity_years=1.0) * 1000.0, rel=1e-12
+    )
+    assert cap[1] == pytest.approx(irb_capital(0.02, 0.45, maturity_years=1.0) * 1000.0, rel=1e-12)

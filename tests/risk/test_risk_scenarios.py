@@ -17,13 +17,21 @@ FULL = {
     "name": "everything",
     "horizon_months": 6,
     "shocks": {
-        "revenue_multiplier": 0.7, "revenue_multiplier_by_category": {"consumer": 0.5},
-        "usage_multiplier": 0.9, "growth_shift": -0.05, "volatility_multiplier": 1.5,
-        "obsolescence_hazard_add": 0.1, "rate_shift_bp": 200, "key_rate_shifts_bp": {"1Y": 25},
-        "credit_spread_shift_bp": 150, "pd_multiplier": 2.5, "lgd_add": 0.05,
-        "downturn_lgd": True, "correlation_shift": 0.05, "liquidation_cost_add": 0.1,
-        "rights_events": [{"category": "geospatial", "cross_border": False,
-                           "value_factor": 0.5}],
+        "revenue_multiplier": 0.7,
+        "revenue_multiplier_by_category": {"consumer": 0.5},
+        "usage_multiplier": 0.9,
+        "growth_shift": -0.05,
+        "volatility_multiplier": 1.5,
+        "obsolescence_hazard_add": 0.1,
+        "rate_shift_bp": 200,
+        "key_rate_shifts_bp": {"1Y": 25},
+        "credit_spread_shift_bp": 150,
+        "pd_multiplier": 2.5,
+        "lgd_add": 0.05,
+        "downturn_lgd": True,
+        "correlation_shift": 0.05,
+        "liquidation_cost_add": 0.1,
+        "rights_events": [{"category": "geospatial", "cross_border": False, "value_factor": 0.5}],
     },
 }
 
@@ -38,30 +46,44 @@ def test_every_api_field_parses_and_round_trips() -> None:
     assert again.shocks == sc.shocks and again.horizon_months == sc.horizon_months
 
 
-@pytest.mark.parametrize(("patch", "field"), [
-    ({"shocks": {"pd_multiplier": -1}}, "shocks.pd_multiplier"),
-    ({"shocks": {"pd_multiplier": "x"}}, "shocks.pd_multiplier"),
-    ({"shocks": {"revenue_multiplier": 0}}, "shocks.revenue_multiplier"),
-    ({"shocks": {"revenue_multiplier": 1e308}}, "shocks.revenue_multiplier"),
-    ({"shocks": {"lgd_add": 15}}, "shocks.lgd_add"),
-    ({"shocks": {"downturn_lgd": "yes"}}, "shocks.downturn_lgd"),
-    ({"shocks": {"rate_shift_bp": float("nan")}}, "shocks.rate_shift_bp"),
-    ({"shocks": {"key_rate_shifts_bp": {"ten years": 5}}}, "shocks.key_rate_shifts_bp"),
-    ({"shocks": {"revenue_multiplier_by_category": {"consumer": -2}}},
-     "shocks.revenue_multiplier_by_category.consumer"),
-    ({"shocks": {"rights_events": [{"category": "consumer", "cross_border": False}]}},
-     "shocks.rights_events[0].value_factor"),
-    ({"shocks": {"rights_events": [{"category": "consumer", "cross_border": "no",
-                                    "value_factor": 0.5}]}},
-     "shocks.rights_events[0].cross_border"),
-    ({"shocks": {"obsolescence_hazard_add": -0.1}}, "shocks.obsolescence_hazard_add"),
-    ({"shocks": {"revenue_multipler": 0.5}}, "shocks.revenue_multipler"),
-    ({"horizon_months": 0}, "horizon_months"),
-    ({"horizon_months": 2.5}, "horizon_months"),
-    ({"name": ""}, "name"),
-    ({"extends": "no_such_scenario"}, "extends"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"shocks": {"pd_multiplier": -1}}, "shocks.pd_multiplier"),
+        ({"shocks": {"pd_multiplier": "x"}}, "shocks.pd_multiplier"),
+        ({"shocks": {"revenue_multiplier": 0}}, "shocks.revenue_multiplier"),
+        ({"shocks": {"revenue_multiplier": 1e308}}, "shocks.revenue_multiplier"),
+        ({"shocks": {"lgd_add": 15}}, "shocks.lgd_add"),
+        ({"shocks": {"downturn_lgd": "yes"}}, "shocks.downturn_lgd"),
+        ({"shocks": {"rate_shift_bp": float("nan")}}, "shocks.rate_shift_bp"),
+        ({"shocks": {"key_rate_shifts_bp": {"ten years": 5}}}, "shocks.key_rate_shifts_bp"),
+        (
+            {"shocks": {"revenue_multiplier_by_category": {"consumer": -2}}},
+            "shocks.revenue_multiplier_by_category.consumer",
+        ),
+        (
+            {"shocks": {"rights_events": [{"category": "consumer", "cross_border": False}]}},
+            "shocks.rights_events[0].value_factor",
+        ),
+        (
+            {
+                "shocks": {
+                    "rights_events": [
+                        {"category": "consumer", "cross_border": "no", "value_factor": 0.5}
+                    ]
+                }
+            },
+            "shocks.rights_events[0].cross_border",
+        ),
+        ({"shocks": {"obsolescence_hazard_add": -0.1}}, "shocks.obsolescence_hazard_add"),
+        ({"shocks": {"revenue_multipler": 0.5}}, "shocks.revenue_multipler"),
+        ({"horizon_months": 0}, "horizon_months"),
+        ({"horizon_months": 2.5}, "horizon_months"),
+        ({"name": ""}, "name"),
+        ({"extends": "no_such_scenario"}, "extends"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_bad_scenarios_raise_naming_the_field(patch: dict, field: str) -> None:
     data = {"name": "bad", **patch}
     with pytest.raises(ConventionError) as info:
@@ -72,13 +94,24 @@ def test_bad_scenarios_raise_naming_the_field(patch: dict, field: str) -> None:
 
 def test_extends_child_overrides_parent_and_merges_maps() -> None:
     parents = {
-        "p": {"name": "p", "horizon_months": 3,
-              "shocks": {"pd_multiplier": 2.0, "rate_shift_bp": 100,
-                         "key_rate_shifts_bp": {"1Y": 10, "5Y": 20}}},
+        "p": {
+            "name": "p",
+            "horizon_months": 3,
+            "shocks": {
+                "pd_multiplier": 2.0,
+                "rate_shift_bp": 100,
+                "key_rate_shifts_bp": {"1Y": 10, "5Y": 20},
+            },
+        },
     }
-    child = parse_scenario({"name": "c", "extends": "p",
-                            "shocks": {"pd_multiplier": 3.0, "key_rate_shifts_bp": {"5Y": 50}}},
-                           parents)
+    child = parse_scenario(
+        {
+            "name": "c",
+            "extends": "p",
+            "shocks": {"pd_multiplier": 3.0, "key_rate_shifts_bp": {"5Y": 50}},
+        },
+        parents,
+    )
     assert child.shocks.pd_multiplier == 3.0
     assert child.shocks.rate_shift_bp == 100.0
     assert dict(child.shocks.key_rate_shifts_bp) == {"1Y": 10.0, "5Y": 50.0}
@@ -86,8 +119,9 @@ def test_extends_child_overrides_parent_and_merges_maps() -> None:
 
 
 def test_extends_a_builtin_by_default() -> None:
-    sc = parse_scenario({"name": "harsher", "extends": "downturn_credit",
-                         "shocks": {"pd_multiplier": 4.0}})
+    sc = parse_scenario(
+        {"name": "harsher", "extends": "downturn_credit", "shocks": {"pd_multiplier": 4.0}}
+    )
     assert sc.shocks.pd_multiplier == 4.0 and sc.shocks.downturn_lgd is True
 
 
@@ -128,9 +162,15 @@ def test_scaling_is_monotone_in_the_scale(s1: float, s2: float) -> None:
 
 
 def test_library_is_complete_valid_and_documented() -> None:
-    assert set(BUILTIN_NAMES) == {"baseline", "rates_up_200bp", "data_demand_slump",
-                                  "regulatory_cross_border", "ai_obsolescence",
-                                  "downturn_credit", "severe_combined"}
+    assert set(BUILTIN_NAMES) == {
+        "baseline",
+        "rates_up_200bp",
+        "data_demand_slump",
+        "regulatory_cross_border",
+        "ai_obsolescence",
+        "downturn_credit",
+        "severe_combined",
+    }
     for sc in builtins():
         assert sc.description
         again = parse_scenario(sc.to_dict(), {})
@@ -141,7 +181,10 @@ def test_library_is_complete_valid_and_documented() -> None:
     reg = get_builtin("regulatory_cross_border")
     assert reg is not None
     assert {e.category for e in reg.shocks.rights_events or ()} == {
-        "consumer", "healthcare", "geospatial"}
+        "consumer",
+        "healthcare",
+        "geospatial",
+    }
     credit = get_builtin("downturn_credit")
     assert credit is not None and credit.shocks.pd_multiplier == 2.5 and credit.shocks.downturn_lgd
     assert get_builtin("nope") is None

@@ -12,20 +12,36 @@ from valuation.errors import ConventionError
 
 
 def _deterministic_runner() -> StressRunner:
-    a = AssetPosition(id="x", category="industrial", currency="CNY", revenue_0=1000.0,
-                      growth_rate=0.0, volatility=0.0, economic_life_months=24,
-                      risk_premium=0.04)
-    loan = LoanPosition(id="l", currency="CNY", principal=10_000.0, pd=0.02, lgd=0.4,
-                        annual_rate=0.05, maturity_years=2.0, collateral={"x": 1.0})
-    return StressRunner(Book.build("CNY", [a], [loan]), MarketGrid.flat(0.03, 24),
-                        RunConfig(n_paths=4))
+    a = AssetPosition(
+        id="x",
+        category="industrial",
+        currency="CNY",
+        revenue_0=1000.0,
+        growth_rate=0.0,
+        volatility=0.0,
+        economic_life_months=24,
+        risk_premium=0.04,
+    )
+    loan = LoanPosition(
+        id="l",
+        currency="CNY",
+        principal=10_000.0,
+        pd=0.02,
+        lgd=0.4,
+        annual_rate=0.05,
+        maturity_years=2.0,
+        collateral={"x": 1.0},
+    )
+    return StressRunner(
+        Book.build("CNY", [a], [loan]), MarketGrid.flat(0.03, 24), RunConfig(n_paths=4)
+    )
 
 
 def test_dv01_of_a_deterministic_asset_is_the_analytic_derivative() -> None:
     res = sensitivities(_deterministic_runner(), bumps=Bumps(rate_bp=0.5))
     t = np.arange(1, 25) / 12
     cf = 1000.0 * np.exp(-0.07 * t)
-    dv01 = -np.sum(t * cf) * 1e-4          # dV/dr per bp, continuous compounding
+    dv01 = -np.sum(t * cf) * 1e-4  # dV/dr per bp, continuous compounding
     row = res.table.set_index(["kind", "id"]).loc[("asset", "x")]
     assert row["dv01"] == pytest.approx(dv01, rel=1e-7)  # central difference, O(h^2)
     assert row["cs01"] == 0.0
@@ -44,13 +60,14 @@ def test_totals_and_signs(runner: StressRunner) -> None:
     total = table.set_index("kind").loc["total"]
     assert total["dv01"] == pytest.approx(per["dv01"].sum(), rel=1e-12)
     assert total["correlation_sensitivity"] == pytest.approx(
-        per["correlation_sensitivity"].sum(), rel=1e-12)
+        per["correlation_sensitivity"].sum(), rel=1e-12
+    )
     tranches = per[per["kind"] == "tranche"].set_index("id")
     # more correlation moves loss from the equity to the senior tranche
     assert tranches.loc["s1-equity", "correlation_sensitivity"] < 0
     assert tranches.loc["s1-senior", "correlation_sensitivity"] > 0
     loans = per[per["kind"] == "loan"]
-    assert (loans["revenue_elasticity"] <= 0).all()   # more revenue, less expected loss
+    assert (loans["revenue_elasticity"] <= 0).all()  # more revenue, less expected loss
     assert (per[per["kind"] == "asset"]["dv01"] < 0).all()
 
 

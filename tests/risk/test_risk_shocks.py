@@ -31,12 +31,16 @@ def test_key_rate_and_parallel_shifts_match_quantlib_spreaded_curve() -> None:
         base = ql.FlatForward(ref, 0.03, dc, ql.Continuous)
         keys = {"1Y": 25.0, "5Y": 60.0, "10Y": -10.0}
         parallel = 100.0
-        dates = [ref + ql.Period(1, ql.Years), ref + ql.Period(5, ql.Years),
-                 ref + ql.Period(10, ql.Years)]
+        dates = [
+            ref + ql.Period(1, ql.Years),
+            ref + ql.Period(5, ql.Years),
+            ref + ql.Period(10, ql.Years),
+        ]
         # the key tenors as times exactly as the shift function reads them
         quotes = [ql.QuoteHandle(ql.SimpleQuote((parallel + v) / 1e4)) for v in keys.values()]
         spreaded = ql.PiecewiseZeroSpreadedTermStructure(
-            ql.YieldTermStructureHandle(base), quotes, dates, ql.Continuous, ql.Annual, dc)
+            ql.YieldTermStructureHandle(base), quotes, dates, ql.Continuous, ql.Annual, dc
+        )
         spreaded.enableExtrapolation()
         pay = [ref + ql.Period(m, ql.Months) for m in range(1, 181)]
         t = np.array([dc.yearFraction(ref, d) for d in pay])
@@ -79,10 +83,14 @@ def test_pd_shift_is_the_distance_to_default_move() -> None:
 
 
 def test_rights_events_hit_only_assets_whose_right_changes() -> None:
-    shocks = Shocks(revenue_multiplier=0.9, revenue_multiplier_by_category={"consumer": 0.5},
-                    rights_events=(RightsEvent("consumer", False, 0.6),))
-    f = revenue_factors(["consumer", "consumer", "industrial"],
-                        np.array([True, False, True]), shocks)
+    shocks = Shocks(
+        revenue_multiplier=0.9,
+        revenue_multiplier_by_category={"consumer": 0.5},
+        rights_events=(RightsEvent("consumer", False, 0.6),),
+    )
+    f = revenue_factors(
+        ["consumer", "consumer", "industrial"], np.array([True, False, True]), shocks
+    )
     np.testing.assert_allclose(f, [0.9 * 0.5 * 0.6, 0.9 * 0.5, 0.9], rtol=1e-15)
 
 
@@ -94,13 +102,22 @@ def test_correlation_is_kept_in_range() -> None:
 def test_given_paths_keep_their_mean_under_a_volatility_shock() -> None:
     rng = np.random.default_rng(3)
     paths = np.exp(rng.normal(0.0, 0.3, size=(4000, 12))) * 100.0
-    out = shock_revenue_paths(paths, Shocks(volatility_multiplier=2.0), level_factor=1.0,
-                              half_life_months=np.inf, uniforms=rng.random(4000))
+    out = shock_revenue_paths(
+        paths,
+        Shocks(volatility_multiplier=2.0),
+        level_factor=1.0,
+        half_life_months=np.inf,
+        uniforms=rng.random(4000),
+    )
     np.testing.assert_allclose(out.mean(axis=0), paths.mean(axis=0), rtol=1e-12)
     assert np.all(np.log(out).std(axis=0) > 1.9 * np.log(paths).std(axis=0))
-    grown = shock_revenue_paths(paths, Shocks(growth_shift=0.12, half_life_multiplier=0.5),
-                                level_factor=0.5, half_life_months=12.0,
-                                uniforms=rng.random(4000))
+    grown = shock_revenue_paths(
+        paths,
+        Shocks(growth_shift=0.12, half_life_multiplier=0.5),
+        level_factor=0.5,
+        half_life_months=12.0,
+        uniforms=rng.random(4000),
+    )
     k = np.arange(1, 13)
     factor = 0.5 * np.exp(0.12 * k / 12) * 0.5 ** (k / 6.0 - k / 12.0)
     np.testing.assert_allclose(grown, paths * factor, rtol=1e-13)

@@ -15,12 +15,18 @@ from valuation.market import MarketData
 AS_OF = date(2026, 1, 1)
 
 
-def revenue_frame(values: np.ndarray, start: str = "2023-01-01", metric: str = "revenue") -> pd.DataFrame:
+def revenue_frame(
+    values: np.ndarray, start: str = "2023-01-01", metric: str = "revenue"
+) -> pd.DataFrame:
     months = pd.date_range(start, periods=len(values), freq="MS")
-    return pd.DataFrame({"month": months, "metric": metric, "value": np.asarray(values, dtype=float)})
+    return pd.DataFrame(
+        {"month": months, "metric": metric, "value": np.asarray(values, dtype=float)}
+    )
 
 
-def make_asset(timeliness: float = 0.8, refresh_days: float = 7.0, term_months: int | None = None) -> AssetProfile:
+def make_asset(
+    timeliness: float = 0.8, refresh_days: float = 7.0, term_months: int | None = None
+) -> AssetProfile:
     return AssetProfile(
         id="asset-1",
         name="Test feed",
@@ -54,12 +60,16 @@ def make_comparables(n: int = 5, scale: float = 1.0, seed: int = 3) -> pd.DataFr
             "traded_on": [date(2025, 1 + (i % 12), 15) for i in range(n)],
             "records": rng.integers(500_000, 5_000_000, n),
             "quality_score": np.round(rng.uniform(0.7, 0.95, n), 3),
-            "rights_scope": [("processing_use", "product_operation", "holding")[i % 3] for i in range(n)],
+            "rights_scope": [
+                ("processing_use", "product_operation", "holding")[i % 3] for i in range(n)
+            ],
         }
     )
 
 
-def noisy_growth(n: int = 36, seed: int = 0, level: float = 50_000.0, growth: float = 0.01) -> np.ndarray:
+def noisy_growth(
+    n: int = 36, seed: int = 0, level: float = 50_000.0, growth: float = 0.01
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     return level * np.exp(growth * t + 0.05 * rng.standard_normal(n))

@@ -72,7 +72,9 @@ def test_revenue_shapes_show_in_the_data(samples) -> None:
         rev = asset.signals[asset.signals["metric"] == "revenue"].set_index("month")["value"]
         return np.log(rev.iloc[-12:].mean() / rev.iloc[:12].mean())
 
-    by_shape = {s: [growth(a) for a in samples.assets if a.revenue_shape == s] for s in REVENUE_SHAPES}
+    by_shape = {
+        s: [growth(a) for a in samples.assets if a.revenue_shape == s] for s in REVENUE_SHAPES
+    }
     assert min(by_shape["growing"]) > 0.3  # >= 2 %/month over 24 months ~ +0.48
     assert max(by_shape["decaying"]) < -0.3
     assert all(abs(g) < 0.2 for g in by_shape["flat"])
@@ -99,12 +101,23 @@ def test_profile_matches_the_registration_body(samples) -> None:
     for asset in samples.assets:
         p = asset.profile
         assert set(p) == {
-            "name", "category", "rights", "quality", "records", "refresh_days", "fingerprint_sha256",
+            "name",
+            "category",
+            "rights",
+            "quality",
+            "records",
+            "refresh_days",
+            "fingerprint_sha256",
         }
         assert set(p["quality"]) == set(QUALITY_DIMENSIONS)
         assert all(0.0 <= v <= 1.0 for v in p["quality"].values())
         assert set(p["rights"]) == {
-            "holding", "processing_use", "product_operation", "exclusive", "territory", "cross_border",
+            "holding",
+            "processing_use",
+            "product_operation",
+            "exclusive",
+            "territory",
+            "cross_border",
         }
         assert len(p["fingerprint_sha256"]) == 64
         int(p["fingerprint_sha256"], 16)
@@ -116,7 +129,13 @@ def test_profile_matches_the_registration_body(samples) -> None:
 def test_costs_and_comparables(samples) -> None:
     for asset in samples.assets:
         costs = asset.costs
-        assert list(costs.columns) == ["category", "amount", "currency", "incurred_on", "recurring_months"]
+        assert list(costs.columns) == [
+            "category",
+            "amount",
+            "currency",
+            "incurred_on",
+            "recurring_months",
+        ]
         assert set(costs["category"]) == set(COST_CATEGORIES)
         assert (costs["amount"] > 0).all() and (costs["currency"] == "CNY").all()
         assert (costs["recurring_months"] >= 0).all()
@@ -124,7 +143,13 @@ def test_costs_and_comparables(samples) -> None:
     comps = samples.comparables
     assert len(comps) == 40
     assert list(comps.columns) == [
-        "category", "price", "currency", "traded_on", "records", "quality_score", "rights_scope",
+        "category",
+        "price",
+        "currency",
+        "traded_on",
+        "records",
+        "quality_score",
+        "rights_scope",
         "annual_revenue",
     ]
     assert (comps["price"] > 0).all() and (comps["records"] > 0).all()
@@ -145,7 +170,10 @@ def test_costs_and_comparables(samples) -> None:
 def test_recurring_costs_run_past_the_natural_valuation_date(samples) -> None:
     for asset in samples.assets:
         rec = asset.costs[asset.costs["recurring_months"] > 0]
-        ends = [add_months(d, int(n)) for d, n in zip(rec["incurred_on"], rec["recurring_months"], strict=True)]
+        ends = [
+            add_months(d, int(n))
+            for d, n in zip(rec["incurred_on"], rec["recurring_months"], strict=True)
+        ]
         assert min(ends) > samples.as_of
 
 

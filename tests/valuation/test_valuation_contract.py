@@ -50,7 +50,9 @@ def test_bad_parameters_are_rejected_with_the_standard_message(build, name) -> N
     cls, bad, field = VALUERS[name]
     valuer = cls(**bad)  # the constructor stores, value() checks
     assert get_params(valuer)[field] == bad[field]
-    with pytest.raises(ConventionError, match=rf"The `{field}` of `{cls.__name__}` must be .* Got "):
+    with pytest.raises(
+        ConventionError, match=rf"The `{field}` of `{cls.__name__}` must be .* Got "
+    ):
         valuer.value(_inputs(build), as_of=build.as_of, market=build.market())
 
 
@@ -66,8 +68,12 @@ def test_deterministic_and_does_not_change_itself(build, name) -> None:
 
 
 def test_monte_carlo_depends_on_the_seed(build) -> None:
-    a = _make(MonteCarloValuer, seed=1).value(_inputs(build), as_of=build.as_of, market=build.market())
-    b = _make(MonteCarloValuer, seed=2).value(_inputs(build), as_of=build.as_of, market=build.market())
+    a = _make(MonteCarloValuer, seed=1).value(
+        _inputs(build), as_of=build.as_of, market=build.market()
+    )
+    b = _make(MonteCarloValuer, seed=2).value(
+        _inputs(build), as_of=build.as_of, market=build.market()
+    )
     assert a.value != b.value
     assert a.assumptions["seed"] == 1
 

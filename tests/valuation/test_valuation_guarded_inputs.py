@@ -20,17 +20,30 @@ from valuation.results import ValuationInputs
 from valuation.signals import TRAILING_PROTECTED, clean_signals
 
 AS_OF = date(2026, 1, 1)
-ASSET = AssetProfile(id="a", name="feed", category="consumer", rights=Rights(),
-                     quality=Quality(0.9, 0.85, 0.9, 0.8, 0.8, 0.9), records=2_000_000, refresh_days=7.0)
-COSTS = pd.DataFrame({
-    "category": ["acquisition", "hosting"], "amount": [300_000.0, 4_000.0], "currency": "CNY",
-    "incurred_on": [date(2023, 1, 1), date(2023, 1, 10)], "recurring_months": [0, 60],
-})
+ASSET = AssetProfile(
+    id="a",
+    name="feed",
+    category="consumer",
+    rights=Rights(),
+    quality=Quality(0.9, 0.85, 0.9, 0.8, 0.8, 0.9),
+    records=2_000_000,
+    refresh_days=7.0,
+)
+COSTS = pd.DataFrame(
+    {
+        "category": ["acquisition", "hosting"],
+        "amount": [300_000.0, 4_000.0],
+        "currency": "CNY",
+        "incurred_on": [date(2023, 1, 1), date(2023, 1, 10)],
+        "recurring_months": [0, 60],
+    }
+)
 
 
 def _market(as_of: date = AS_OF) -> MarketData:
-    return MarketData.flat_rate(as_of, 0.02, currency="CNY", day_count=DayCount.ACT_365F,
-                                compounding=Compounding.ANNUAL)
+    return MarketData.flat_rate(
+        as_of, 0.02, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
 
 
 def _signals(values: np.ndarray, start: str = "2023-01-01") -> pd.DataFrame:
@@ -85,8 +98,12 @@ def test_revenue_that_stopped_is_worth_nothing_by_the_income_approach() -> None:
     all_zero = value_asset(_signals(np.zeros(36)), COSTS, None, ASSET, AS_OF, _market(), 500, 1)
     assert all_zero.methods["income"].value == 0.0
     assert all_zero.quote.haircut > res.methods["cost"].value * 0  # valued, and
-    assert all_zero.quote.haircut >= value_asset(_signals(_smooth()), COSTS, None, ASSET, AS_OF,
-                                                 _market(), 500, 1).quote.haircut
+    assert (
+        all_zero.quote.haircut
+        >= value_asset(
+            _signals(_smooth()), COSTS, None, ASSET, AS_OF, _market(), 500, 1
+        ).quote.haircut
+    )
 
 
 def test_zero_months_are_data() -> None:
@@ -98,10 +115,22 @@ def test_zero_months_are_data() -> None:
 
 
 def test_stale_and_short_histories_are_flagged() -> None:
-    res = value_asset(_signals(_smooth(30), start="2023-01-01"), COSTS, None, ASSET, date(2030, 1, 1),
-                      MarketData.flat_rate(date(2030, 1, 1), 0.02, currency="CNY",
-                                           day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL),
-                      500, 1)
+    res = value_asset(
+        _signals(_smooth(30), start="2023-01-01"),
+        COSTS,
+        None,
+        ASSET,
+        date(2030, 1, 1),
+        MarketData.flat_rate(
+            date(2030, 1, 1),
+            0.02,
+            currency="CNY",
+            day_count=DayCount.ACT_365F,
+            compounding=Compounding.ANNUAL,
+        ),
+        500,
+        1,
+    )
     codes = [w["code"] for w in res.warnings]
     assert "stale_signals" in codes
     short = value_asset(_signals(_smooth(8)), COSTS, None, ASSET, AS_OF, _market(), 500, 1)
@@ -133,12 +162,22 @@ def test_a_one_day_move_of_as_of_moves_no_approach_by_more_than_two_percent(day)
     if d1.day == 1 or d0.day == 10 or d1.day == 10:  # a month completes, or a cost falls, between
         return
     sig = _signals(_smooth(48, seed=4), start="2022-01-01")
-    comps = pd.DataFrame({
-        "category": "consumer", "price": [900_000.0, 1_100_000.0, 1_000_000.0, 950_000.0],
-        "currency": "CNY", "traded_on": [date(2024, 3, 15), date(2024, 5, 15), date(2024, 8, 15),
-                                         date(2024, 11, 15)],
-        "records": [2_000_000] * 4, "quality_score": [0.8] * 4, "rights_scope": "processing_use",
-    })
+    comps = pd.DataFrame(
+        {
+            "category": "consumer",
+            "price": [900_000.0, 1_100_000.0, 1_000_000.0, 950_000.0],
+            "currency": "CNY",
+            "traded_on": [
+                date(2024, 3, 15),
+                date(2024, 5, 15),
+                date(2024, 8, 15),
+                date(2024, 11, 15),
+            ],
+            "records": [2_000_000] * 4,
+            "quality_score": [0.8] * 4,
+            "rights_scope": "processing_use",
+        }
+    )
     r0 = value_asset(sig, COSTS, comps, ASSET, d0, _market(d0), 500, 1)
     r1 = value_asset(sig, COSTS, comps, ASSET, d1, _market(d1), 500, 1)
     for m in r0.methods:

@@ -18,8 +18,9 @@ AS_OF = date(2025, 3, 31)
 
 
 def test_flat_continuous_curve_matches_closed_form() -> None:
-    curve = MarketData.flat_rate(AS_OF, 0.04, currency="CNY", day_count=DayCount.ACT_365F,
-                                 compounding=Compounding.CONTINUOUS)
+    curve = MarketData.flat_rate(
+        AS_OF, 0.04, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.CONTINUOUS
+    )
     d = date(2027, 6, 30)
     t = year_fraction(AS_OF, d, DayCount.ACT_365F)
     assert curve.discount_factors([d])[0] == pytest.approx(math.exp(-0.04 * t), rel=1e-12)
@@ -27,8 +28,14 @@ def test_flat_continuous_curve_matches_closed_form() -> None:
 
 def test_zero_curve_interpolates_linearly_and_spread_adds() -> None:
     pillars = [date(2026, 3, 31), date(2030, 3, 31)]
-    curve = MarketData.zero_curve(AS_OF, pillars, [0.02, 0.04], currency="CNY",
-                                  day_count=DayCount.ACT_365F, compounding=Compounding.CONTINUOUS)
+    curve = MarketData.zero_curve(
+        AS_OF,
+        pillars,
+        [0.02, 0.04],
+        currency="CNY",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.CONTINUOUS,
+    )
     d = date(2028, 3, 31)
     t = year_fraction(AS_OF, d, DayCount.ACT_365F)
     t1, t2 = (year_fraction(AS_OF, p, DayCount.ACT_365F) for p in pillars)
@@ -45,8 +52,9 @@ def test_zero_curve_interpolates_linearly_and_spread_adds() -> None:
 
 
 def test_discount_factors_fall_with_time() -> None:
-    curve = MarketData.flat_rate(AS_OF, 0.03, currency="CNY", day_count=DayCount.ACT_365F,
-                                 compounding=Compounding.ANNUAL).with_risk_premium(0.02)
+    curve = MarketData.flat_rate(
+        AS_OF, 0.03, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    ).with_risk_premium(0.02)
     dfs = curve.discount_factors([date(2025 + k, 3, 31) for k in range(1, 30)])
     assert np.all(np.diff(dfs) < 0)
 
@@ -54,15 +62,25 @@ def test_discount_factors_fall_with_time() -> None:
 def test_global_evaluation_date_is_restored() -> None:
     settings = ql.Settings.instance()
     before = settings.evaluationDate
-    MarketData.flat_rate(date(2001, 1, 1), 0.03, currency="CNY", day_count=DayCount.ACT_365F,
-                         compounding=Compounding.ANNUAL).discount_factors([date(2002, 1, 1)])
+    MarketData.flat_rate(
+        date(2001, 1, 1),
+        0.03,
+        currency="CNY",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.ANNUAL,
+    ).discount_factors([date(2002, 1, 1)])
     assert settings.evaluationDate == before
 
 
 def test_concurrent_calls_do_not_interfere() -> None:
     curves = [
-        MarketData.flat_rate(date(2020 + i, 1, 1), 0.01 * (i + 1), currency="CNY",
-                             day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL)
+        MarketData.flat_rate(
+            date(2020 + i, 1, 1),
+            0.01 * (i + 1),
+            currency="CNY",
+            day_count=DayCount.ACT_365F,
+            compounding=Compounding.ANNUAL,
+        )
         for i in range(4)
     ]
     expected = [c.discount_factors([date(c.as_of.year + 2, 1, 1)])[0] for c in curves]
@@ -93,16 +111,23 @@ def test_concurrent_calls_do_not_interfere() -> None:
     ],
 )
 def test_bad_market_data_names_the_field(kwargs, field) -> None:
-    base = {"as_of": AS_OF, "currency": "CNY", "pillar_dates": (date(2026, 1, 1),), "zero_rates": (0.02,),
-            "day_count": DayCount.ACT_365F, "compounding": Compounding.ANNUAL}
+    base = {
+        "as_of": AS_OF,
+        "currency": "CNY",
+        "pillar_dates": (date(2026, 1, 1),),
+        "zero_rates": (0.02,),
+        "day_count": DayCount.ACT_365F,
+        "compounding": Compounding.ANNUAL,
+    }
     with pytest.raises(ConventionError) as err:
         MarketData(**{**base, **kwargs})
     assert err.value.field == field
 
 
 def test_past_dates_are_rejected() -> None:
-    curve = MarketData.flat_rate(AS_OF, 0.02, currency="CNY", day_count=DayCount.ACT_365F,
-                                 compounding=Compounding.ANNUAL)
+    curve = MarketData.flat_rate(
+        AS_OF, 0.02, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
     with pytest.raises(ConventionError, match="after `as_of`"):
         curve.discount_factors([AS_OF])
 
@@ -119,10 +144,18 @@ def test_flat_from_a_rate_and_conventions_are_required() -> None:
 
 
 def test_a_curve_is_read_forward_from_a_later_valuation_date() -> None:
-    curve = MarketData.zero_curve(AS_OF, [date(2026, 3, 31), date(2030, 3, 31)], [0.02, 0.04], currency="CNY",
-                                  day_count=DayCount.ACT_365F, compounding=Compounding.CONTINUOUS)
+    curve = MarketData.zero_curve(
+        AS_OF,
+        [date(2026, 3, 31), date(2030, 3, 31)],
+        [0.02, 0.04],
+        currency="CNY",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.CONTINUOUS,
+    )
     later, d = date(2026, 3, 31), date(2028, 3, 31)
     fwd = curve.discount_factors([d], from_date=later)[0]
-    assert fwd == pytest.approx(curve.discount_factors([d])[0] / curve.discount_factors([later])[0], rel=1e-14)
+    assert fwd == pytest.approx(
+        curve.discount_factors([d])[0] / curve.discount_factors([later])[0], rel=1e-14
+    )
     with pytest.raises(ConventionError):
         curve.discount_factors([d], from_date=date(2020, 1, 1))

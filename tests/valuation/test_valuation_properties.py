@@ -17,9 +17,12 @@ from valuation.market import MarketData
 from valuation.results import ValuationInputs
 
 AS_OF = date(2026, 1, 1)
-MARKET = MarketData.flat_rate(AS_OF, 0.02, currency="CNY", day_count=DayCount.ACT_365F,
-                              compounding=Compounding.ANNUAL)
-ASSET = AssetProfile("p", "prop", "consumer", Rights(), Quality(0.9, 0.9, 0.9, 0.9, 0.7, 0.9), 10_000, 7.0)
+MARKET = MarketData.flat_rate(
+    AS_OF, 0.02, currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+)
+ASSET = AssetProfile(
+    "p", "prop", "consumer", Rights(), Quality(0.9, 0.9, 0.9, 0.9, 0.7, 0.9), 10_000, 7.0
+)
 MONTHS = pd.date_range("2023-01-01", periods=36, freq="MS")
 SHAPE = np.exp(0.01 * np.arange(36) + 0.04 * np.random.default_rng(0).standard_normal(36))
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,21 +68,42 @@ def test_value_falls_with_faster_decay(h: float, shrink: float, life: int | None
     level=st.floats(0.0, 1e8),
 )
 def test_income_value_is_never_negative(form, share, cost_ratio, tax, charge, rate, level) -> None:
-    v = _income(max(level, 1e-3), income_form=form, revenue_share=share, cost_ratio=cost_ratio,
-                tax_rate=tax, contributory_charge_rate=charge, discount_rate=rate)
+    v = _income(
+        max(level, 1e-3),
+        income_form=form,
+        revenue_share=share,
+        cost_ratio=cost_ratio,
+        tax_rate=tax,
+        contributory_charge_rate=charge,
+        discount_rate=rate,
+    )
     assert v >= 0.0 and np.isfinite(v)
 
 
 def _costs(k: float) -> pd.DataFrame:
-    return pd.DataFrame({"category": ["acquisition", "storage"], "amount": [90_000.0 * k, 700.0 * k],
-                         "currency": "CNY", "incurred_on": [date(2023, 1, 1)] * 2, "recurring_months": [0, 36]})
+    return pd.DataFrame(
+        {
+            "category": ["acquisition", "storage"],
+            "amount": [90_000.0 * k, 700.0 * k],
+            "currency": "CNY",
+            "incurred_on": [date(2023, 1, 1)] * 2,
+            "recurring_months": [0, 36],
+        }
+    )
 
 
 def _comps(k: float) -> pd.DataFrame:
-    return pd.DataFrame({"category": "consumer", "price": np.array([3e5, 4e5, 5e5, 2.5e5]) * k,
-                         "currency": "CNY", "traded_on": [date(2025, m, 15) for m in (2, 5, 8, 11)],
-                         "records": [8_000, 12_000, 20_000, 5_000], "quality_score": [0.8, 0.9, 0.85, 0.7],
-                         "rights_scope": ["holding", "product_operation", "processing_use", "holding"]})
+    return pd.DataFrame(
+        {
+            "category": "consumer",
+            "price": np.array([3e5, 4e5, 5e5, 2.5e5]) * k,
+            "currency": "CNY",
+            "traded_on": [date(2025, m, 15) for m in (2, 5, 8, 11)],
+            "records": [8_000, 12_000, 20_000, 5_000],
+            "quality_score": [0.8, 0.9, 0.85, 0.7],
+            "rights_scope": ["holding", "product_operation", "processing_use", "holding"],
+        }
+    )
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,7 +115,9 @@ def test_value_asset_is_homogeneous_and_non_negative(k: float, seed: int) -> Non
     for m in base.methods:
         assert scaled.methods[m].value == pytest.approx(k * base.methods[m].value, rel=1e-6)
     for f in ("mean", "std", "p05", "p50", "p95"):
-        assert getattr(scaled.distribution, f) == pytest.approx(k * getattr(base.distribution, f), rel=1e-6)
+        assert getattr(scaled.distribution, f) == pytest.approx(
+            k * getattr(base.distribution, f), rel=1e-6
+        )
     q = scaled.quote
     assert q.lending_value == pytest.approx(k * base.quote.lending_value, rel=1e-6)
     assert 0.0 <= q.bid <= q.mid <= q.ask and 0.0 <= q.lending_value <= q.mid

@@ -35,7 +35,11 @@ def test_annuity_through_the_quantlib_curve() -> None:
     dfs = flat_annual_discount_factors(as_of, dates, case["rate"])
     assert float(case["payment"] * dfs.sum()) == pytest.approx(case["present_value"], rel=TOL)
     curve = MarketData.flat_rate(
-        as_of, case["rate"], currency="CNY", day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+        as_of,
+        case["rate"],
+        currency="CNY",
+        day_count=DayCount.ACT_365F,
+        compounding=Compounding.ANNUAL,
     )
     assert float(case["payment"] * curve.discount_factors(dates).sum()) == pytest.approx(
         case["present_value"], rel=TOL
@@ -44,8 +48,12 @@ def test_annuity_through_the_quantlib_curve() -> None:
     assert present_value(np.full(5, 100.0), t, 0.1) == pytest.approx(case["present_value"], rel=TOL)
 
 
-@pytest.mark.parametrize(("mu", "sigma", "months"), [(0.01, 0.08, 24), (-0.005, 0.15, 60), (0.0, 0.3, 12)])
-def test_lognormal_monte_carlo_mean_within_three_standard_errors(mu: float, sigma: float, months: int) -> None:
+@pytest.mark.parametrize(
+    ("mu", "sigma", "months"), [(0.01, 0.08, 24), (-0.005, 0.15, 60), (0.0, 0.3, 12)]
+)
+def test_lognormal_monte_carlo_mean_within_three_standard_errors(
+    mu: float, sigma: float, months: int
+) -> None:
     # E[R_t] = R_0 exp((mu + sigma^2 / 2) t) for d ln R = mu dt + sigma dW (identities.json).
     r0 = 1_000.0
     rng = np.random.default_rng(12345)
@@ -57,7 +65,9 @@ def test_lognormal_monte_carlo_mean_within_three_standard_errors(mu: float, sigm
     # every month, not just the last
     k = np.arange(1, months + 1)
     means = paths.mean(axis=0)
-    ses = np.array([standard_error(np.ascontiguousarray(paths[:, j]), antithetic=True) for j in range(months)])
+    ses = np.array(
+        [standard_error(np.ascontiguousarray(paths[:, j]), antithetic=True) for j in range(months)]
+    )
     assert np.all(np.abs(means - r0 * np.exp((mu + sigma**2 / 2.0) * k)) < 4.0 * ses)
 
 

@@ -32,7 +32,9 @@ from valuation.samples import generate_samples
 
 
 def _income(build, asset=None, **kw):
-    inp = ValuationInputs(build.revenue_frame(np.full(36, 10_000.0)), None, None, asset or build.asset(), "CNY")
+    inp = ValuationInputs(
+        build.revenue_frame(np.full(36, 10_000.0)), None, None, asset or build.asset(), "CNY"
+    )
     return IncomeValuer(**kw).value(inp, as_of=build.as_of, market=build.market())
 
 
@@ -46,17 +48,30 @@ def test_defaults_are_post_tax_excess_earnings_over_at_most_sixty_months(build) 
     assert a["economic_life_months"] == 60 and a["economic_life_binding"] == "max_life"
     # kappa = (1 - 0.2)(1 - 0.25) - 0.10 = 0.5
     assert res.diagnostics["kappa"] == pytest.approx(0.5, rel=1e-12)
-    direct = _income(build, income_form="direct", cost_ratio=0.2, half_life_months=1e6, discount_rate=0.1)
+    direct = _income(
+        build, income_form="direct", cost_ratio=0.2, half_life_months=1e6, discount_rate=0.1
+    )
     assert res.value == pytest.approx(direct.value * 0.5 / 0.6, rel=1e-12)
 
 
 def test_relief_from_royalty_flags_its_default_rate(build) -> None:
-    res = value_asset(build.revenue_frame(np.full(36, 10_000.0)), None, None, build.asset(), build.as_of,
-                      build.market(), 500, 1, assumptions={"income_form": "royalty"})
+    res = value_asset(
+        build.revenue_frame(np.full(36, 10_000.0)),
+        None,
+        None,
+        build.asset(),
+        build.as_of,
+        build.market(),
+        500,
+        1,
+        assumptions={"income_form": "royalty"},
+    )
     a = res.methods["income"].assumptions
     assert a["royalty_rate"] == 0.10 and a["royalty_rate_source"] == "default"
     assert res.methods["income"].diagnostics["kappa"] == pytest.approx(0.10 * 0.75, rel=1e-12)
-    assert any(w["code"] == "default_assumption" and "royalty_rate" in w["message"] for w in res.warnings)
+    assert any(
+        w["code"] == "default_assumption" and "royalty_rate" in w["message"] for w in res.warnings
+    )
 
 
 def test_rights_term_caps_the_economic_life(build) -> None:
@@ -80,10 +95,20 @@ def test_without_product_operation_third_party_revenue_is_not_credited(build) ->
         with pytest.raises(ConventionError) as err:
             _income(build, own, income_form=form)
         assert err.value.field == "assumptions.income_form"
-    full = value_asset(build.revenue_frame(np.full(36, 10_000.0)), None, None, own, build.as_of,
-                       build.market(), 300, 1)
-    assert any(w["code"] == "default_assumption" and "product-operation" in w["message"]
-               for w in full.warnings)
+    full = value_asset(
+        build.revenue_frame(np.full(36, 10_000.0)),
+        None,
+        None,
+        own,
+        build.as_of,
+        build.market(),
+        300,
+        1,
+    )
+    assert any(
+        w["code"] == "default_assumption" and "product-operation" in w["message"]
+        for w in full.warnings
+    )
 
 
 def test_one_rights_scale_for_assets_and_comparables() -> None:
@@ -103,9 +128,15 @@ def test_one_rights_scale_for_assets_and_comparables() -> None:
 def _comps(build, prices, scopes, revenue=None):
     n = len(prices)
     asset = build.asset()
-    data = {"category": "consumer", "price": prices, "currency": "CNY",
-            "traded_on": [build.as_of - timedelta(days=200)] * n, "records": [asset.records] * n,
-            "quality_score": [asset.quality.score()] * n, "rights_scope": scopes}
+    data = {
+        "category": "consumer",
+        "price": prices,
+        "currency": "CNY",
+        "traded_on": [build.as_of - timedelta(days=200)] * n,
+        "records": [asset.records] * n,
+        "quality_score": [asset.quality.score()] * n,
+        "rights_scope": scopes,
+    }
     if revenue is not None:
         data["annual_revenue"] = revenue
     return pd.DataFrame(data)
@@ -118,25 +149,51 @@ def test_exclusive_and_cross_border_rights_raise_the_market_value(build) -> None
     for e in (False, True):
         for c in (False, True):
             asset = replace(base, rights=replace(base.rights, exclusive=e, cross_border=c))
-            values[(e, c)] = MarketValuer().value(ValuationInputs(None, None, comps, asset, "CNY"),
-                                                  as_of=build.as_of, market=build.market()).value
+            values[(e, c)] = (
+                MarketValuer()
+                .value(
+                    ValuationInputs(None, None, comps, asset, "CNY"),
+                    as_of=build.as_of,
+                    market=build.market(),
+                )
+                .value
+            )
     assert values[(True, False)] == pytest.approx(values[(False, False)] / 0.8, rel=1e-12)
     assert values[(False, True)] == pytest.approx(values[(False, False)] / 0.9, rel=1e-12)
     # like for like on the one scale: an exclusive asset against exclusive grants of the same
     # price is worth what a non-exclusive asset is worth against non-exclusive grants
     excl = replace(base, rights=replace(base.rights, exclusive=True))
-    same = MarketValuer().value(ValuationInputs(None, None, _comps(build, [100.0, 110.0, 120.0],
-                                                                   ["holding+exclusive"] * 3), excl, "CNY"),
-                                as_of=build.as_of, market=build.market()).value
+    same = (
+        MarketValuer()
+        .value(
+            ValuationInputs(
+                None,
+                None,
+                _comps(build, [100.0, 110.0, 120.0], ["holding+exclusive"] * 3),
+                excl,
+                "CNY",
+            ),
+            as_of=build.as_of,
+            market=build.market(),
+        )
+        .value
+    )
     assert same == pytest.approx(values[(False, False)], rel=1e-12)
 
 
 def test_revenue_multiple_by_hand(build) -> None:
     signals = build.revenue_frame(np.full(36, 50_000.0))  # 600,000 a year
-    comps = _comps(build, [1_000_000.0, 1_500_000.0, 900_000.0, 800_000.0],
-                   ["holding"] * 4, [1_000_000.0, 1_000_000.0, 600_000.0, None])
-    res = MarketValuer().value(ValuationInputs(signals, None, comps, build.asset(), "CNY"),
-                               as_of=build.as_of, market=build.market())
+    comps = _comps(
+        build,
+        [1_000_000.0, 1_500_000.0, 900_000.0, 800_000.0],
+        ["holding"] * 4,
+        [1_000_000.0, 1_000_000.0, 600_000.0, None],
+    )
+    res = MarketValuer().value(
+        ValuationInputs(signals, None, comps, build.asset(), "CNY"),
+        as_of=build.as_of,
+        market=build.market(),
+    )
     assert res.assumptions["method"] == "revenue_multiple"
     assert res.assumptions["asset_annual_revenue"] == pytest.approx(600_000.0)
     assert res.diagnostics["comparables_without_revenue"] == 1
@@ -146,16 +203,22 @@ def test_revenue_multiple_by_hand(build) -> None:
 def test_revenue_multiple_needs_three_comparables_with_revenue(build) -> None:
     signals = build.revenue_frame(np.full(36, 50_000.0))
     comps = _comps(build, [1e6, 1.5e6, 9e5], ["holding"] * 3, [1e6, 1e6, None])
-    res = MarketValuer().value(ValuationInputs(signals, None, comps, build.asset(), "CNY"),
-                               as_of=build.as_of, market=build.market())
+    res = MarketValuer().value(
+        ValuationInputs(signals, None, comps, build.asset(), "CNY"),
+        as_of=build.as_of,
+        market=build.market(),
+    )
     assert res.assumptions["method"] == "factor_adjustment"
     assert "annual_revenue" in res.diagnostics["revenue_multiple_unavailable"]
 
 
 def test_a_wild_comparable_is_left_out(build) -> None:
     prices = [100.0, 105.0, 98.0, 102.0, 101.0, 5_000.0]
-    res = MarketValuer().value(ValuationInputs(None, None, _comps(build, prices, ["holding"] * 6),
-                                               build.asset(), "CNY"), as_of=build.as_of, market=build.market())
+    res = MarketValuer().value(
+        ValuationInputs(None, None, _comps(build, prices, ["holding"] * 6), build.asset(), "CNY"),
+        as_of=build.as_of,
+        market=build.market(),
+    )
     assert res.diagnostics["outliers_left_out"] == 1
     assert res.value == pytest.approx(np.mean(prices[:5]), rel=1e-12)
 
@@ -181,8 +244,13 @@ def test_sample_market_values_scale_with_revenue() -> None:
     for a in samples.assets:
         profile = AssetProfile.from_mapping(a.profile)
         inp = ValuationInputs(a.signals, a.costs, samples.comparables, profile, "CNY")
-        mkt = MarketData.flat_rate(samples.as_of, 0.02, currency="CNY", day_count=DayCount.ACT_365F,
-                                   compounding=Compounding.ANNUAL)
+        mkt = MarketData.flat_rate(
+            samples.as_of,
+            0.02,
+            currency="CNY",
+            day_count=DayCount.ACT_365F,
+            compounding=Compounding.ANNUAL,
+        )
         market_v.append(MarketValuer().value(inp, as_of=samples.as_of, market=mkt).value)
         revenue.append(trailing_annual_revenue(a.signals, samples.as_of))
     rho = np.corrcoef(np.log(market_v), np.log(revenue))[0, 1]

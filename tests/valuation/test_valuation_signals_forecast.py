@@ -56,10 +56,24 @@ def test_months_not_complete_before_as_of_are_dropped() -> None:
 @pytest.mark.parametrize(
     ("frame", "field"),
     [
-        (pd.DataFrame({"month": ["2025-01-15"], "metric": ["revenue"], "value": [1.0]}), "signals.month"),
-        (pd.DataFrame({"month": ["2025-01-01"], "metric": ["revenue"], "value": [-1.0]}), "signals.value"),
-        (pd.DataFrame({"month": ["2025-01-01"], "metric": ["revenue"], "value": [np.nan]}), "signals.value"),
-        (pd.DataFrame({"month": ["2025-01-01"] * 2, "metric": ["revenue"] * 2, "value": [1.0, 2.0]}), "signals.month"),
+        (
+            pd.DataFrame({"month": ["2025-01-15"], "metric": ["revenue"], "value": [1.0]}),
+            "signals.month",
+        ),
+        (
+            pd.DataFrame({"month": ["2025-01-01"], "metric": ["revenue"], "value": [-1.0]}),
+            "signals.value",
+        ),
+        (
+            pd.DataFrame({"month": ["2025-01-01"], "metric": ["revenue"], "value": [np.nan]}),
+            "signals.value",
+        ),
+        (
+            pd.DataFrame(
+                {"month": ["2025-01-01"] * 2, "metric": ["revenue"] * 2, "value": [1.0, 2.0]}
+            ),
+            "signals.month",
+        ),
         (pd.DataFrame({"month": ["2025-01-01"], "value": [1.0]}), "signals.metric"),
     ],
 )
@@ -90,7 +104,9 @@ def test_seasonality_needs_24_months() -> None:
     def series(n):
         t = np.arange(n)
         rng = np.random.default_rng(3)
-        return 1_000 * np.exp(0.005 * t + 0.3 * np.sin(2 * np.pi * t / 12) + 0.02 * rng.standard_normal(n))
+        return 1_000 * np.exp(
+            0.005 * t + 0.3 * np.sin(2 * np.pi * t / 12) + 0.02 * rng.standard_normal(n)
+        )
 
     long_fit = fit_trend(clean_signals(_frame(series(36)), as_of=AS_OF).revenue)
     assert long_fit.seasonal is not None
@@ -122,7 +138,9 @@ def test_insufficient_history_and_no_unit_price() -> None:
     usage = _frame(np.full(24, 1e4), start="2024-01-01", metric="downloads")
     revenue = _frame([5.0, 6.0], start="2025-11-01")
     clean = clean_signals(pd.concat([usage, revenue]), as_of=AS_OF)
-    with pytest.raises(InsufficientDataError, match="at least 3 months with both revenue and downloads"):
+    with pytest.raises(
+        InsufficientDataError, match="at least 3 months with both revenue and downloads"
+    ):
         revenue_forecast(clean)
 
 
@@ -135,10 +153,17 @@ def test_half_life_defaults_and_decay(build) -> None:
 
 
 def test_units_are_checked() -> None:
-    ok = pd.concat([_frame([1.0, 2.0]).assign(unit="CNY"), _frame([5.0, 6.0], metric="api_calls").assign(unit="calls")])
+    ok = pd.concat(
+        [
+            _frame([1.0, 2.0]).assign(unit="CNY"),
+            _frame([5.0, 6.0], metric="api_calls").assign(unit="calls"),
+        ]
+    )
     assert clean_signals(ok, as_of=AS_OF, currency="CNY").revenue.n_months == 2
     with pytest.raises(ConventionError, match="must be a count") as err:
-        clean_signals(_frame([5.0], metric="downloads").assign(unit="CNY"), as_of=AS_OF, currency="CNY")
+        clean_signals(
+            _frame([5.0], metric="downloads").assign(unit="CNY"), as_of=AS_OF, currency="CNY"
+        )
     assert err.value.field == "signals.unit"
     with pytest.raises(ConventionError, match="valuation currency CNY"):
         clean_signals(_frame([5.0]).assign(unit="thousands"), as_of=AS_OF, currency="CNY")

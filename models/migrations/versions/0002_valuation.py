@@ -53,7 +53,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_valuation")),
     )
     op.create_index(op.f("ix_valuation_asset_id"), "valuation", ["asset_id"], unique=False)
-    op.create_index(op.f("ix_valuation_inputs_sha256"), "valuation", ["inputs_sha256"], unique=False)
+    op.create_index(
+        op.f("ix_valuation_inputs_sha256"), "valuation", ["inputs_sha256"], unique=False
+    )
     op.create_index(op.f("ix_valuation_tenant"), "valuation", ["tenant"], unique=False)
 
     op.create_table(
@@ -87,7 +89,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_asset_quote_asset_id"), "asset_quote", ["asset_id"], unique=False)
     op.create_index(op.f("ix_asset_quote_category"), "asset_quote", ["category"], unique=False)
-    op.create_index(op.f("ix_asset_quote_valuation_id"), "asset_quote", ["valuation_id"], unique=False)
+    op.create_index(
+        op.f("ix_asset_quote_valuation_id"), "asset_quote", ["valuation_id"], unique=False
+    )
 
 
 def downgrade() -> None:

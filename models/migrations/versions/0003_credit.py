@@ -61,7 +61,9 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loan")),
-        sa.UniqueConstraint("tenant", "idempotency_key", name=op.f("uq_loan_tenant_idempotency_key")),
+        sa.UniqueConstraint(
+            "tenant", "idempotency_key", name=op.f("uq_loan_tenant_idempotency_key")
+        ),
     )
     op.create_index(op.f("ix_loan_tenant"), "loan", ["tenant"], unique=False)
 
@@ -77,9 +79,13 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["data_asset.id"], name=op.f("fk_loan_pledge_asset_id_data_asset")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"], ["data_asset.id"], name=op.f("fk_loan_pledge_asset_id_data_asset")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loan_pledge")),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], name=op.f("fk_loan_pledge_loan_id_loan"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loan.id"], name=op.f("fk_loan_pledge_loan_id_loan"), ondelete="CASCADE"
+        ),
     )
     op.create_index(op.f("ix_loan_pledge_asset_id"), "loan_pledge", ["asset_id"], unique=False)
     op.create_index(op.f("ix_loan_pledge_loan_id"), "loan_pledge", ["loan_id"], unique=False)
@@ -96,7 +102,9 @@ def upgrade() -> None:
         sa.Column("outstanding", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("cure_amount", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], name=op.f("fk_loan_event_loan_id_loan"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loan.id"], name=op.f("fk_loan_event_loan_id_loan"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loan_event")),
     )
     op.create_index(op.f("ix_loan_event_loan_id"), "loan_event", ["loan_id"], unique=False)

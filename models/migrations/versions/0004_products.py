@@ -51,15 +51,25 @@ def upgrade() -> None:
         sa.Column("balance", sa.Float(), nullable=False),
         sa.Column("coupon", sa.Float(), nullable=True),
         sa.Column("spread_bp", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["securitization_id"], ["securitization.id"],
-                                name=op.f("fk_securitization_tranche_securitization_id_securitization"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["securitization_id"],
+            ["securitization.id"],
+            name=op.f("fk_securitization_tranche_securitization_id_securitization"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_securitization_tranche")),
-        sa.UniqueConstraint("securitization_id", "seniority",
-                            name=op.f("uq_securitization_tranche_securitization_id_seniority")),
+        sa.UniqueConstraint(
+            "securitization_id",
+            "seniority",
+            name=op.f("uq_securitization_tranche_securitization_id_seniority"),
+        ),
     )
-    op.create_index(op.f("ix_securitization_tranche_securitization_id"), "securitization_tranche",
-                    ["securitization_id"], unique=False)
+    op.create_index(
+        op.f("ix_securitization_tranche_securitization_id"),
+        "securitization_tranche",
+        ["securitization_id"],
+        unique=False,
+    )
     op.create_table(
         "securitization_pricing",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -73,24 +83,34 @@ def upgrade() -> None:
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(length=80), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["securitization_id"], ["securitization.id"],
-                                name=op.f("fk_securitization_pricing_securitization_id_securitization"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["securitization_id"],
+            ["securitization.id"],
+            name=op.f("fk_securitization_pricing_securitization_id_securitization"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_securitization_pricing")),
     )
-    op.create_index(op.f("ix_securitization_pricing_securitization_id"), "securitization_pricing",
-                    ["securitization_id"], unique=False)
-    op.create_index(op.f("ix_securitization_pricing_tenant"), "securitization_pricing",
-                    ["tenant"], unique=False)
+    op.create_index(
+        op.f("ix_securitization_pricing_securitization_id"),
+        "securitization_pricing",
+        ["securitization_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_securitization_pricing_tenant"), "securitization_pricing", ["tenant"], unique=False
+    )
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_securitization_pricing_tenant"), table_name="securitization_pricing")
-    op.drop_index(op.f("ix_securitization_pricing_securitization_id"),
-                  table_name="securitization_pricing")
+    op.drop_index(
+        op.f("ix_securitization_pricing_securitization_id"), table_name="securitization_pricing"
+    )
     op.drop_table("securitization_pricing")
-    op.drop_index(op.f("ix_securitization_tranche_securitization_id"),
-                  table_name="securitization_tranche")
+    op.drop_index(
+        op.f("ix_securitization_tranche_securitization_id"), table_name="securitization_tranche"
+    )
     op.drop_table("securitization_tranche")
     op.drop_index(op.f("ix_securitization_tenant"), table_name="securitization")
     op.drop_table("securitization")

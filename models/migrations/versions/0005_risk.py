@@ -36,8 +36,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant", "name", name=op.f("uq_stress_scenario_tenant_name")),
     )
     op.create_index(op.f("ix_stress_scenario_name"), "stress_scenario", ["name"], unique=False)
-    op.create_index(op.f("ix_stress_scenario_tenant"), "stress_scenario", ["tenant"],
-                    unique=False)
+    op.create_index(op.f("ix_stress_scenario_tenant"), "stress_scenario", ["tenant"], unique=False)
     op.create_table(
         "stress_run",
         sa.Column("scenario_name", sa.String(length=80), nullable=False),
@@ -64,9 +63,12 @@ def upgrade() -> None:
         sa.Column("base", sa.Float(), nullable=True),
         sa.Column("stressed", sa.Float(), nullable=True),
         sa.Column("delta", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["run_id"], ["stress_run.id"],
-                                name=op.f("fk_stress_result_run_id_stress_run"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["stress_run.id"],
+            name=op.f("fk_stress_result_run_id_stress_run"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stress_result")),
     )
     op.create_index(op.f("ix_stress_result_run_id"), "stress_result", ["run_id"], unique=False)

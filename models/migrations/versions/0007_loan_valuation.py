@@ -21,7 +21,9 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("valuation_id", sa.Integer(), nullable=True))
             batch.create_index(f"ix_{table}_valuation_id", ["valuation_id"])
-            batch.create_foreign_key(f"fk_{table}_valuation_id", "valuation", ["valuation_id"], ["id"])
+            batch.create_foreign_key(
+                f"fk_{table}_valuation_id", "valuation", ["valuation_id"], ["id"]
+            )
 
 
 def downgrade() -> None:

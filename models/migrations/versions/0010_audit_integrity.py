@@ -24,7 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("audit_entry") as batch:
-        batch.add_column(sa.Column("scheme", sa.String(length=16), nullable=False, server_default="sha256"))
+        batch.add_column(
+            sa.Column("scheme", sa.String(length=16), nullable=False, server_default="sha256")
+        )
     op.create_table(
         "audit_checkpoint",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -20,7 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("asset_quote") as batch:
-        batch.add_column(sa.Column("public", sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch.add_column(
+            sa.Column("public", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
         batch.create_index(batch.f("ix_asset_quote_public"), ["public"], unique=False)
 
 

@@ -28,12 +28,17 @@ def upgrade() -> None:
         sa.Column("expires_on", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=120), nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["data_asset.id"],
-                                name=op.f("fk_pledge_consent_asset_id_data_asset")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"], ["data_asset.id"], name=op.f("fk_pledge_consent_asset_id_data_asset")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pledge_consent")),
     )
-    op.create_index(op.f("ix_pledge_consent_asset_id"), "pledge_consent", ["asset_id"], unique=False)
-    op.create_index(op.f("ix_pledge_consent_lender_tenant"), "pledge_consent", ["lender_tenant"], unique=False)
+    op.create_index(
+        op.f("ix_pledge_consent_asset_id"), "pledge_consent", ["asset_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_pledge_consent_lender_tenant"), "pledge_consent", ["lender_tenant"], unique=False
+    )
 
 
 def downgrade() -> None:

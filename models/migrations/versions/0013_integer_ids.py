@@ -26,8 +26,16 @@ depends_on: str | Sequence[str] | None = None
 #: parent table -> [(child table, its column naming the parent, FK constraint name)]
 _CHILDREN = {
     "securitization": [
-        ("securitization_tranche", "securitization_id", "fk_securitization_tranche_securitization_id_securitization"),
-        ("securitization_pricing", "securitization_id", "fk_securitization_pricing_securitization_id_securitization"),
+        (
+            "securitization_tranche",
+            "securitization_id",
+            "fk_securitization_tranche_securitization_id_securitization",
+        ),
+        (
+            "securitization_pricing",
+            "securitization_id",
+            "fk_securitization_pricing_securitization_id_securitization",
+        ),
     ],
     "securitization_pricing": [],
     "stress_run": [("stress_result", "run_id", "fk_stress_result_run_id_stress_run")],
@@ -41,10 +49,14 @@ def _renumber(conn: sa.Connection, table: str) -> dict[str, str]:
     mapping = {str(old): str(i) for i, old in enumerate(rows, start=1)}
     for old, new in mapping.items():
         # a prefix no old id (32 hex digits) has: the two numberings never collide midway
-        conn.execute(sa.text(f"UPDATE {table} SET id = :tmp WHERE id = :old"), {"tmp": f"n{new}", "old": old})
+        conn.execute(
+            sa.text(f"UPDATE {table} SET id = :tmp WHERE id = :old"), {"tmp": f"n{new}", "old": old}
+        )
         for child, column, _fk in _CHILDREN[table]:
-            conn.execute(sa.text(f"UPDATE {child} SET {column} = :tmp WHERE {column} = :old"),
-                         {"tmp": f"n{new}", "old": old})
+            conn.execute(
+                sa.text(f"UPDATE {child} SET {column} = :tmp WHERE {column} = :old"),
+                {"tmp": f"n{new}", "old": old},
+            )
     conn.execute(sa.text(f"UPDATE {table} SET id = substr(id, 2)"))
     for child, column, _fk in _CHILDREN[table]:
         conn.execute(sa.text(f"UPDATE {child} SET {column} = substr({column}, 2)"))
@@ -60,8 +72,10 @@ def _follow_jobs(conn: sa.Connection, runs: dict[str, str]) -> None:
             continue
         doc = json.loads(payload or "{}")
         doc["run_id"] = int(new)
-        conn.execute(sa.text("UPDATE job SET ref = :ref, payload = :payload WHERE id = :id"),
-                     {"ref": new, "payload": json.dumps(doc), "id": job_id})
+        conn.execute(
+            sa.text("UPDATE job SET ref = :ref, payload = :payload WHERE id = :id"),
+            {"ref": new, "payload": json.dumps(doc), "id": job_id},
+        )
 
 
 def _drop_foreign_keys() -> None:
@@ -72,13 +86,19 @@ def _drop_foreign_keys() -> None:
 
 
 def _retype(conn: sa.Connection, to_integer: bool) -> None:
-    if conn.dialect.name == "postgresql":  # the foreign keys were dropped first (_drop_foreign_keys)
+    if (
+        conn.dialect.name == "postgresql"
+    ):  # the foreign keys were dropped first (_drop_foreign_keys)
         for parent, children in _CHILDREN.items():
             if to_integer:
                 op.execute(f"ALTER TABLE {parent} ALTER COLUMN id TYPE INTEGER USING id::integer")
                 op.execute(f"CREATE SEQUENCE {parent}_id_seq OWNED BY {parent}.id")
-                op.execute(f"ALTER TABLE {parent} ALTER COLUMN id SET DEFAULT nextval('{parent}_id_seq')")
-                op.execute(f"SELECT setval('{parent}_id_seq', COALESCE((SELECT max(id) FROM {parent}), 0) + 1, false)")
+                op.execute(
+                    f"ALTER TABLE {parent} ALTER COLUMN id SET DEFAULT nextval('{parent}_id_seq')"
+                )
+                op.execute(
+                    f"SELECT setval('{parent}_id_seq', COALESCE((SELECT max(id) FROM {parent}), 0) + 1, false)"
+                )
             else:
                 op.execute(f"ALTER TABLE {parent} ALTER COLUMN id DROP DEFAULT")
                 op.execute(f"DROP SEQUENCE IF EXISTS {parent}_id_seq")
@@ -95,7 +115,13 @@ def _retype(conn: sa.Connection, to_integer: bool) -> None:
 
 
 #: The five tables in the order they are created (parents first).
-_TABLES = ("securitization", "securitization_tranche", "securitization_pricing", "stress_run", "stress_result")
+_TABLES = (
+    "securitization",
+    "securitization_tranche",
+    "securitization_pricing",
+    "stress_run",
+    "stress_result",
+)
 
 
 def _create_tables(to_integer: bool) -> None:
@@ -128,18 +154,31 @@ def _create_tables(to_integer: bool) -> None:
         sa.Column("balance", sa.Float(), nullable=False),
         sa.Column("coupon", sa.Float(), nullable=True),
         sa.Column("spread_bp", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["securitization_id"], ["securitization.id"],
-                                name=op.f("fk_securitization_tranche_securitization_id_securitization"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["securitization_id"],
+            ["securitization.id"],
+            name=op.f("fk_securitization_tranche_securitization_id_securitization"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_securitization_tranche")),
-        sa.UniqueConstraint("securitization_id", "seniority",
-                            name=op.f("uq_securitization_tranche_securitization_id_seniority")),
+        sa.UniqueConstraint(
+            "securitization_id",
+            "seniority",
+            name=op.f("uq_securitization_tranche_securitization_id_seniority"),
+        ),
     )
-    op.create_index(op.f("ix_securitization_tranche_securitization_id"), "securitization_tranche",
-                    ["securitization_id"], unique=False)
+    op.create_index(
+        op.f("ix_securitization_tranche_securitization_id"),
+        "securitization_tranche",
+        ["securitization_id"],
+        unique=False,
+    )
     pricing_job = [sa.Column("job_id", sa.Integer(), nullable=True)] if to_integer else []
-    pricing_unique = ([sa.UniqueConstraint("job_id", name=op.f("uq_securitization_pricing_job_id"))]
-                      if to_integer else [])
+    pricing_unique = (
+        [sa.UniqueConstraint("job_id", name=op.f("uq_securitization_pricing_job_id"))]
+        if to_integer
+        else []
+    )
     op.create_table(
         "securitization_pricing",
         sa.Column("id", key, nullable=False),
@@ -154,16 +193,24 @@ def _create_tables(to_integer: bool) -> None:
         sa.Column("created_by", sa.String(length=80), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         *pricing_job,
-        sa.ForeignKeyConstraint(["securitization_id"], ["securitization.id"],
-                                name=op.f("fk_securitization_pricing_securitization_id_securitization"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["securitization_id"],
+            ["securitization.id"],
+            name=op.f("fk_securitization_pricing_securitization_id_securitization"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_securitization_pricing")),
         *pricing_unique,
     )
-    op.create_index(op.f("ix_securitization_pricing_securitization_id"), "securitization_pricing",
-                    ["securitization_id"], unique=False)
-    op.create_index(op.f("ix_securitization_pricing_tenant"), "securitization_pricing",
-                    ["tenant"], unique=False)
+    op.create_index(
+        op.f("ix_securitization_pricing_securitization_id"),
+        "securitization_pricing",
+        ["securitization_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_securitization_pricing_tenant"), "securitization_pricing", ["tenant"], unique=False
+    )
     op.create_table(
         "stress_run",
         sa.Column("scenario_name", sa.String(length=80), nullable=False),
@@ -190,9 +237,12 @@ def _create_tables(to_integer: bool) -> None:
         sa.Column("base", sa.Float(), nullable=True),
         sa.Column("stressed", sa.Float(), nullable=True),
         sa.Column("delta", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["run_id"], ["stress_run.id"],
-                                name=op.f("fk_stress_result_run_id_stress_run"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["stress_run.id"],
+            name=op.f("fk_stress_result_run_id_stress_run"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stress_result")),
     )
     op.create_index(op.f("ix_stress_result_run_id"), "stress_result", ["run_id"], unique=False)
@@ -209,21 +259,29 @@ def _rebuild_sqlite(to_integer: bool) -> None:
     for table in reversed(_TABLES):
         op.drop_table(table)
     _create_tables(to_integer)
-    keyed = {"securitization": ["id"], "securitization_tranche": ["securitization_id"],
-             "securitization_pricing": ["id", "securitization_id"], "stress_run": ["id"],
-             "stress_result": ["run_id"]}
+    keyed = {
+        "securitization": ["id"],
+        "securitization_tranche": ["securitization_id"],
+        "securitization_pricing": ["id", "securitization_id"],
+        "stress_run": ["id"],
+        "stress_result": ["run_id"],
+    }
     for table in _TABLES:
         names = [c for c in columns[table] if c != "job_id"]
         cast = "INTEGER" if to_integer else "VARCHAR(32)"
         select = ", ".join(f"CAST({c} AS {cast})" if c in keyed[table] else c for c in names)
-        conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(names)}) SELECT {select} FROM _old_{table}"))
+        conn.execute(
+            sa.text(f"INSERT INTO {table} ({', '.join(names)}) SELECT {select} FROM _old_{table}")
+        )
         conn.execute(sa.text(f"DROP TABLE _old_{table}"))
 
 
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
-        conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))  # parents and children move together
+        conn.execute(
+            sa.text("PRAGMA defer_foreign_keys = ON")
+        )  # parents and children move together
     else:
         _drop_foreign_keys()
     for parent in ("securitization", "securitization_pricing"):
@@ -232,7 +290,9 @@ def upgrade() -> None:
     _retype(conn, to_integer=True)
     if conn.dialect.name == "postgresql":  # SQLite's rebuilt table has it already
         op.add_column("securitization_pricing", sa.Column("job_id", sa.Integer(), nullable=True))
-        op.create_unique_constraint(op.f("uq_securitization_pricing_job_id"), "securitization_pricing", ["job_id"])
+        op.create_unique_constraint(
+            op.f("uq_securitization_pricing_job_id"), "securitization_pricing", ["job_id"]
+        )
 
 
 def downgrade() -> None:
@@ -240,7 +300,9 @@ def downgrade() -> None:
     if conn.dialect.name == "sqlite":
         conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
     else:
-        op.drop_constraint(op.f("uq_securitization_pricing_job_id"), "securitization_pricing", type_="unique")
+        op.drop_constraint(
+            op.f("uq_securitization_pricing_job_id"), "securitization_pricing", type_="unique"
+        )
         op.drop_column("securitization_pricing", "job_id")
         _drop_foreign_keys()
     _retype(conn, to_integer=False)
