@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=
 
 # Everything `make test` runs, plus the tests marked slow (minutes more).
 test-all: $(STAMP)
