@@ -34,8 +34,8 @@ from api.routers import (
 from api.routers import (
     jobs as job_routes,
 )
-from api.routers.health import service_version
 from api.settings import Settings
+from api.version import service_version
 from models import db
 from models.audit import configure_audit_key
 

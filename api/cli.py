@@ -91,7 +91,7 @@ class _LazyGroup(TyperGroup):
 
 def _version_callback(value: bool) -> None:
     if value:
-        from api.routers.health import service_version
+        from api.version import service_version  # metadata only: not the web app
 
         typer.echo(f"datafin {service_version()}")
         raise typer.Exit(0)

@@ -21,7 +21,7 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
 
 
 def base_context(title: str) -> dict[str, Any]:
-    from api.routers.health import service_version
+    from api.version import service_version
 
     return {
         "title": title,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import PackageNotFoundError, version
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -19,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from api.errors import problem_response
+from api.version import service_version
 
 router = APIRouter(tags=["health"])
 
@@ -26,14 +26,6 @@ router = APIRouter(tags=["health"])
 PROBE_TIMEOUT_SECONDS = 5.0
 
 _PROBE_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health-probe")
-
-
-def service_version() -> str:
-    """The installed ``datafin`` distribution's version."""
-    try:
-        return version("datafin")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        return "0+unknown"
 
 
 def probe_engine(engine: Engine) -> Engine:
