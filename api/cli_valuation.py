@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -100,14 +99,13 @@ def value(
 ) -> None:
     """Value a registered data asset (income, cost, market, Monte Carlo) and print the breakdown."""
     from api.cli import CLI_ACTOR, current_engine, fail, reported_errors
+    from api.clock import today
     from api.services import valuation as service
     from models import db
     from valuation.conventions import parse_date
 
     with current_engine() as engine, reported_errors():
-        when = (
-            parse_date(as_of, field="as_of") if as_of else datetime.now(UTC).date().replace(day=1)
-        )
+        when = parse_date(as_of, field="as_of") if as_of else today().replace(day=1)
         given = None
         if assumptions:
             try:

@@ -18,12 +18,13 @@ in total, with the bump sizes.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.clock import today
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import InvalidInputError
 from api.jobs import get_jobs
@@ -234,7 +235,7 @@ def book_sensitivities(
     position-paths (the tenant's live loans, assets and tranches times ``paths``); above,
     202 and a job."""
     body = body or SensitivitiesRequest()
-    as_of = body.as_of or date.today()
+    as_of = body.as_of or today()
     if (
         service.sensitivity_work(session, principal.tenant, paths=body.paths)
         > service.SYNC_SENSITIVITY_WORK
@@ -256,7 +257,7 @@ def book_sensitivities(
         principal.tenant,
         paths=body.paths,
         seed=body.seed,
-        as_of=body.as_of or date.today(),
+        as_of=body.as_of or today(),
         horizon_months=body.horizon_months,
         bumps=body.bumps.model_dump(),
     )

@@ -44,7 +44,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from api.clock import today
 from api.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from api.schemas.credit import ConsentIn, LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services.valuation import load_inputs, run_valuation
@@ -117,11 +118,6 @@ RATE_BASIS = {
     "costs": "operating costs per year",
 }
 MAX_RECURSION_CONTRIBUTIONS = 150
-
-
-def today() -> date:
-    """The shell's clock (UTC date); never used in the core."""
-    return datetime.now(UTC).date()
 
 
 def funding_curve(as_of: date, currency: str) -> MarketData:

@@ -18,12 +18,13 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
 from sqlmodel import Session, col, select
 
+from api.clock import today
 from api.errors import InvalidInputError, NotFoundError
 from api.schemas.products import (
     DataNotePriceRequest,
@@ -52,10 +53,6 @@ def dotted(field: str | None) -> str | None:
 
 def _as_invalid(exc: ValuationError) -> InvalidInputError:
     return InvalidInputError(str(exc), field=dotted(exc.field) or "body")
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 # ---------------------------------------------------------------------------------- loans
@@ -177,7 +174,7 @@ def _resolve_spec(
             )
         # booked loans are pooled at their balance on the cut-off date (today by default);
         # the date is kept in the snapshot, so a price can be reproduced later
-        pool.setdefault("cut_off_date", today_utc().isoformat())
+        pool.setdefault("cut_off_date", today().isoformat())
     pool["loans"] = loans
     spec["pool"] = pool
     try:
@@ -374,7 +371,7 @@ def price_securitization(
     session.commit()  # inputs read: no transaction is held while the paths are simulated
     try:
         deal = deal_of(row)
-        as_of = req.as_of or deal.pool.cut_off_date or today_utc()
+        as_of = req.as_of or deal.pool.cut_off_date or today()
         market = default_market(as_of, req.discount_rate, deal.currency)
         res = analyze_deal(
             deal,
@@ -603,7 +600,7 @@ def revenue_paths(
 def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNotePriceResult:
     """Price a note on a share of a registered data product's gross revenue, paid out of its
     income cash flow, discounted as its income approach discounts."""
-    as_of = req.as_of or today_utc()
+    as_of = req.as_of or today()
     try:
         note = DataRevenueNote(
             share=req.share,

@@ -52,6 +52,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from api import jobs
+from api.clock import today
 from api.errors import ConflictError, NotFoundError
 from models.audit import record_audit
 from models.registry import DataAsset, Signal
@@ -367,6 +368,7 @@ def build_book(
     collateral value equals the reconciled valuation; when that is not possible it falls back
     to the parametric model fitted on its revenue signals (`risk.adapters`).
     """
+    as_of = as_of or today()  # one date for the whole book
     notes: list[str] = []
     loan_cls, loan_rows = _optional_rows("models.credit", ("Loan",), session, notes)
     loan_rows = [
@@ -412,13 +414,13 @@ def build_book(
             DataAsset.id.in_([int(a) for a in pledged_assets if a.isdigit()]),
         )
     )
-    grid = market_grid(as_of or date.today(), currency)
+    grid = market_grid(as_of or today(), currency)
     simulated = 0
     for row in session.exec(q.order_by(DataAsset.id)).all():
         position = None
         if use_valuation:
             position = _asset_from_valuation(
-                session, row, currency, grid, as_of or date.today(), n_paths, seed, notes
+                session, row, currency, grid, as_of or today(), n_paths, seed, notes
             )
         if position is not None:
             simulated += 1
@@ -445,12 +447,12 @@ def build_book(
         )
     asset_ids = {a.id for a in assets}
     loans: list[LoanPosition] = []
-    outstanding = _outstanding(loan_rows, as_of or date.today(), notes)
+    outstanding = _outstanding(loan_rows, as_of or today(), notes)
     for r in loan_rows:
         lid = str(_get(r, "id"))
         coll = {a: s for a, s in pledges.get(lid, {}).items() if a in asset_ids}
         if lid in outstanding and outstanding[lid] is None:
-            notes.append(f"loan {lid} left out: matured before {as_of or date.today()}")
+            notes.append(f"loan {lid} left out: matured before {as_of or today()}")
             continue
         share, remaining = outstanding.get(lid) or (1.0, None)
         try:
@@ -736,7 +738,7 @@ def create_run(
         jobs.enqueue(
             session,
             "stress_run",
-            {"run_id": run.id, "as_of": (as_of or date.today()).isoformat()},
+            {"run_id": run.id, "as_of": (as_of or today()).isoformat()},
             ref=str(run.id),
             tenant=tenant,
         )
@@ -953,7 +955,7 @@ def execute_run(
             built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths, seed=cfg.seed)
         runner = StressRunner(
             built.book,
-            market_grid(as_of or date.today(), built.book.currency),
+            market_grid(as_of or today(), built.book.currency),
             cfg,
             executor or LocalExecutor(),
         )
@@ -993,7 +995,7 @@ def execute_run(
         record = {
             **stored_record,
             **result.record,
-            "as_of": (as_of or date.today()).isoformat(),
+            "as_of": (as_of or today()).isoformat(),
             "positions": {
                 "assets": len(built.book.assets),
                 "loans": len(built.book.loans),
@@ -1133,7 +1135,7 @@ def stress_now(
         built = build_book(session, tenant, as_of=as_of, n_paths=cfg.n_paths, seed=cfg.seed)
     runner = StressRunner(
         built.book,
-        market_grid(as_of or date.today(), built.book.currency),
+        market_grid(as_of or today(), built.book.currency),
         cfg,
         executor or LocalExecutor(),
     )
@@ -1213,7 +1215,7 @@ def sensitivities_now(
     except TypeError as exc:
         raise ConventionError(f"The `bumps` has an unknown field: {exc}.", field="bumps") from None
     cfg = RunConfig(n_paths=paths, seed=seed)
-    day = as_of or date.today()
+    day = as_of or today()
     with session_factory() as session:
         built = build_book(session, tenant, as_of=day, n_paths=paths, seed=seed)
     runner = StressRunner(

@@ -1,0 +1,15 @@
+"""The service's one clock: today's date in UTC.
+
+Every default ``as_of`` of the API and the CLI comes from `today`, read once per request or
+command and passed down, so a request that spans midnight still uses one date throughout.
+The core packages never read a clock: they take ``as_of`` as an argument.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def today() -> date:
+    """Today's date in UTC."""
+    return datetime.now(UTC).date()
