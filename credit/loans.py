@@ -45,6 +45,7 @@ from credit import _schedule_kernel
 from valuation._typing import FloatArray, IntArray
 from valuation.conventions import (
     DayCount,
+    add_months,
     calendar,
     from_ql_date,
     parse_date,
@@ -242,22 +243,9 @@ class LoanTerms:
         bdc = business_day_convention(self.business_day_convention)
         out = []
         for k in range(self.n_periods + 1):
-            d = _add_months(self.start_date, k * self.frequency_months)
+            d = add_months(self.start_date, k * self.frequency_months)
             out.append(from_ql_date(cal.adjust(to_ql_date(d), bdc)))
         return out
-
-
-def _add_months(d: date, months: int) -> date:
-    total = d.year * 12 + (d.month - 1) + months
-    year, month0 = divmod(total, 12)
-    last = _days_in_month(year, month0 + 1)
-    return date(year, month0 + 1, min(d.day, last))
-
-
-def _days_in_month(year: int, month: int) -> int:
-    if month == 12:
-        return 31
-    return (date(year, month + 1, 1) - date(year, month, 1)).days
 
 
 # ----------------------------------------------------------------------------- day counts
