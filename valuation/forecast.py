@@ -545,7 +545,13 @@ def adjust_level(series: MonthlySeries, fit: TrendFit, *, method: str = "income"
 
 
 def default_half_life_months(asset: AssetProfile) -> float:
-    """Obsolescence half-life in months from timeliness and refresh profile.
+    """Obsolescence half-life in months from timeliness and refresh profile
+    (`half_life_from_profile` of the asset's ``quality.timeliness`` and ``refresh_days``)."""
+    return half_life_from_profile(asset.quality.timeliness, asset.refresh_days)
+
+
+def half_life_from_profile(timeliness: float, refresh_days: int) -> float:
+    """The library's one half-life rule (months), for any caller that knows the profile.
 
     ``H = (12 + 48 * timeliness) * m(refresh_days)`` with ``m`` = 1.25 for daily (or
     faster) refresh, 1.10 weekly, 1.00 monthly, 0.85 quarterly, 0.70 slower. A perfectly
@@ -553,9 +559,12 @@ def default_half_life_months(asset: AssetProfile) -> float:
     annually refreshed one in about 8. These are documented defaults of this library,
     calibrated to the 1-5 year useful lives appraisers assign to data assets; override
     with ``half_life_months``.
+
+    >>> half_life_from_profile(1.0, 1)
+    75.0
     """
-    base = 12.0 + 48.0 * asset.quality.timeliness
-    d = asset.refresh_days
+    base = 12.0 + 48.0 * float(timeliness)
+    d = int(refresh_days)
     if d <= 1:
         m = 1.25
     elif d <= 7:

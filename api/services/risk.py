@@ -68,6 +68,7 @@ from risk.scenarios import Scenario, parse_scenario
 from risk.sensitivities import Bumps, sensitivities
 from valuation.conventions import Compounding, DayCount
 from valuation.errors import ConventionError, ValuationError
+from valuation.forecast import half_life_from_profile
 from valuation.market import MarketData
 
 logger = logging.getLogger("datafin.risk")
@@ -435,7 +436,7 @@ def build_book(
                     currency=currency,
                     revenue=revenue,
                     cross_border=bool(row.cross_border),
-                    half_life_months=_half_life(row.refresh_days, row.timeliness),
+                    half_life_months=half_life_from_profile(row.timeliness, row.refresh_days),
                 )
             )
         except ValuationError as exc:
@@ -546,14 +547,6 @@ def _tranches(
         except (KeyError, TypeError, ValueError, ValuationError) as exc:
             notes.append(f"securitization {_get(sec, 'id')} left out: {exc}")
     return out
-
-
-def _half_life(refresh_days: int, timeliness: float) -> float:
-    """Obsolescence half-life (months) from the refresh profile: 36 months for fresh,
-    timely data, shorter for data refreshed rarely or scored low on timeliness (a
-    conservative stand-in when no valuation assumption is recorded)."""
-    base = 36.0 * (0.5 + 0.5 * float(timeliness))
-    return float(max(6.0, base / (1.0 + max(0, int(refresh_days) - 30) / 365.0)))
 
 
 def market_grid(as_of: date, currency: str = DEFAULT_BOOK_CURRENCY) -> MarketGrid:
