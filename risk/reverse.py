@@ -86,7 +86,7 @@ class Limit:
     def is_count(self) -> bool:
         return self.kind == "margin_calls"
 
-    def to_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "threshold": self.threshold}
 
 
@@ -145,10 +145,10 @@ class ReverseStressResult:
     def breached(self) -> bool:
         return self.scale is not None
 
-    def to_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "scenario": self.scenario,
-            "limit": self.limit.to_dict(),
+            "limit": self.limit.as_dict(),
             "scale": self.scale,
             "metric_at_scale": self.metric_at_scale,
             "base_metric": self.base_metric,

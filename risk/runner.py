@@ -726,7 +726,7 @@ class StressResult:
         return {
             "run_id": run_id,
             "scenario": self.scenario.name,
-            "scenario_definition": self.scenario.to_dict(),
+            "scenario_definition": self.scenario.as_dict(),
             "record": self.record,
             "aggregate": agg,
             "positions": positions,

@@ -143,7 +143,7 @@ class RightsEvent:
                 self.value_factor,
             )
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "cross_border": self.cross_border,
@@ -304,7 +304,7 @@ class Shocks:
         """True when every shock is absent or neutral."""
         return self == Shocks() or _neutralised(self) == Shocks()
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON form: present shocks only."""
         out: dict[str, Any] = {}
         for f in fields(self):
@@ -312,7 +312,7 @@ class Shocks:
             if v is None:
                 continue
             if f.name == "rights_events":
-                out[f.name] = [e.to_dict() for e in v]
+                out[f.name] = [e.as_dict() for e in v]
             elif isinstance(v, Mapping):
                 out[f.name] = dict(v)
             else:
@@ -435,12 +435,12 @@ class Scenario:
                 kw[n] = max(-5000.0, min(5000.0, kw[n]))
         return replace(self, name=name, shocks=Shocks(**kw), scale=s * self.scale)
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON form (the API contract's field names)."""
         out: dict[str, Any] = {
             "name": self.name,
             "horizon_months": self.horizon_months,
-            "shocks": self.shocks.to_dict(),
+            "shocks": self.shocks.as_dict(),
         }
         if self.extends is not None:
             out["extends"] = self.extends

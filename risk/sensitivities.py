@@ -55,7 +55,7 @@ class Bumps:
                     field=f"bumps.{name}",
                 )
 
-    def to_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float]:
         return {
             "rate_bp": self.rate_bp,
             "spread_bp": self.spread_bp,
@@ -78,7 +78,7 @@ class SensitivityResult:
 
     def to_json(self) -> dict[str, object]:
         rows = self.table.replace({np.nan: None}).to_dict(orient="records")
-        return {"bumps": self.bumps.to_dict(), "horizon_months": self.horizon_months, "rows": rows}
+        return {"bumps": self.bumps.as_dict(), "horizon_months": self.horizon_months, "rows": rows}
 
 
 def sensitivities(

@@ -476,7 +476,7 @@ def _months_after(as_of: date, d: date) -> int:
     return (d.year - as_of.year) * 12 + (d.month - as_of.month)
 
 
-def analyse(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> LoanAnalytics:
+def analyze(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> LoanAnalytics:
     """Everything a quote shows; writes nothing."""
     currency = parse_currency(body.currency)
     as_of = body.as_of or today()
@@ -760,7 +760,7 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
 def quote_loan(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> dict[str, Any]:
     """``POST /v1/loans/quote``: read-only."""
     try:
-        return quote_view(analyse(session, body, tenant))
+        return quote_view(analyze(session, body, tenant))
     finally:
         session.rollback()
 
@@ -812,7 +812,7 @@ def originate_loan(
                     "The Idempotency-Key was already used with a different request."
                 )
             return prior, False, []
-    analytics = analyse(session, body, tenant)
+    analytics = analyze(session, body, tenant)
     session.rollback()  # end the read transaction before locking
     try:
         locked = lock_assets_for_pledge(session, body.asset_ids)

@@ -122,14 +122,14 @@ def scenario_view(
         "horizon_months": scenario.horizon_months,
         "extends": scenario.extends,
         "description": scenario.description,
-        "shocks": scenario.shocks.to_dict(),
+        "shocks": scenario.shocks.as_dict(),
         "created_at": created_at.isoformat() if created_at else None,
     }
 
 
 def list_scenarios(session: Session, tenant: str) -> list[dict[str, Any]]:
     """The built-in library, then the tenant's own scenarios by name."""
-    out = [scenario_view(s.to_dict(), s, builtin=True) for s in builtins()]
+    out = [scenario_view(s.as_dict(), s, builtin=True) for s in builtins()]
     resolve = scenario_resolver(session, tenant)
     for name, row in sorted(_stored(session, tenant).items()):
         try:
@@ -704,7 +704,7 @@ def create_run(
     reverse_spec = parse_reverse(reverse)
     RunConfig(n_paths=paths, seed=seed)
     # stored composed (its parent's shocks already merged), so it runs as it was when queued
-    composed = {k: v for k, v in scenario.to_dict().items() if k != "extends"}
+    composed = {k: v for k, v in scenario.as_dict().items() if k != "extends"}
     run = StressRun(
         tenant=tenant,
         scenario_name=scenario.name,
@@ -741,7 +741,7 @@ def create_run(
         action="stress_run.create",
         entity="stress_run",
         entity_id=str(run.id),
-        payload={"scenario": scenario.to_dict()},
+        payload={"scenario": scenario.as_dict()},
         tenant=tenant,
     )
     if durable:
@@ -1236,7 +1236,7 @@ def sensitivities_now(
         "horizon_months": horizon_months,
         "paths": paths,
         "seed": seed,
-        "bumps": b.to_dict(),
+        "bumps": b.as_dict(),
         "units": SENSITIVITY_UNITS,
         "method": ("central differences, bump and revalue on common random numbers"),
         "positions": positions,

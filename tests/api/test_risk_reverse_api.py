@@ -153,7 +153,7 @@ def test_reverse_expected_loss_budget_breaks_where_reported(client, app, make_ke
     scaled = parse_scenario(
         {"name": "data_demand_slump_scaled", "extends": "data_demand_slump"}, _builtin
     )
-    inline = scaled.scaled(rev["scale"]).to_dict()
+    inline = scaled.scaled(rev["scale"]).as_dict()
     inline.pop("extends", None)
     _, at_scale = _run(client, app, risk, {"scenario": inline})
     assert at_scale["aggregate"]["expected_loss"]["stressed"] == pytest.approx(budget, rel=1e-3)
@@ -200,7 +200,7 @@ def test_reverse_unbroken_and_margin_calls(client, app, make_key, book, session_
     # just below the break no loan is in margin call, at it at least one is
     scenario = parse_scenario({"name": "s", "extends": "severe_combined"}, _builtin)
     for scale, calls in ((lo, 0), (hi, 1)):
-        inline = scenario.scaled(scale).to_dict()
+        inline = scenario.scaled(scale).as_dict()
         inline.pop("extends", None)
         _, at = _run(client, app, risk, {"scenario": inline})
         assert (at["aggregate"]["margin_calls"]["stressed"] >= 1) == bool(calls), scale

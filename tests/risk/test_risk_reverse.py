@@ -28,7 +28,7 @@ def test_expected_loss_budget_is_hit_at_the_scale(runner: StressRunner) -> None:
     # just past the scale the budget is broken, well before it is not
     assert limit_metric(runner, sc.scaled(out.scale + 1e-3), limit) > limit.threshold
     assert limit_metric(runner, sc.scaled(out.scale - 1e-3), limit) < limit.threshold
-    assert out.to_dict()["limit"] == {"kind": "expected_loss_budget", "threshold": 1.5 * base}
+    assert out.as_dict()["limit"] == {"kind": "expected_loss_budget", "threshold": 1.5 * base}
 
 
 def test_margin_call_count_is_bisected(runner: StressRunner) -> None:

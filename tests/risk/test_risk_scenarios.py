@@ -42,7 +42,7 @@ def test_every_api_field_parses_and_round_trips() -> None:
     assert sc.shocks.revenue_multiplier == 0.7
     assert sc.shocks.key_rate_shifts_bp == {"1Y": 25.0}
     assert sc.shocks.rights_events[0].category == "geospatial"
-    again = parse_scenario(json.loads(json.dumps(sc.to_dict())))
+    again = parse_scenario(json.loads(json.dumps(sc.as_dict())))
     assert again.shocks == sc.shocks and again.horizon_months == sc.horizon_months
 
 
@@ -173,7 +173,7 @@ def test_library_is_complete_valid_and_documented() -> None:
     }
     for sc in builtins():
         assert sc.description
-        again = parse_scenario(sc.to_dict(), {})
+        again = parse_scenario(sc.as_dict(), {})
         assert again.shocks == sc.shocks
     assert get_builtin("baseline").is_zero  # type: ignore[union-attr]
     slump = get_builtin("data_demand_slump")
