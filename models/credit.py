@@ -228,3 +228,20 @@ def pledged_amounts(session: Session, asset_ids: Sequence[int]) -> dict[int, Dec
         .group_by(Pledge.asset_id)
     )
     return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}
+
+
+def live_loans(session: Session, tenant: str) -> list[Loan]:
+    """The tenant's live loans by id (filtered in SQL)."""
+    query = select(Loan).where(Loan.tenant == tenant, Loan.status == "live")
+    return list(session.exec(query.order_by(sa.asc(Loan.id))).all())  # type: ignore[arg-type]
+
+
+def live_pledges(session: Session, loan_ids: Sequence[int]) -> list[Pledge]:
+    """The live pledges of the given loans by id (filtered in SQL)."""
+    if not loan_ids:
+        return []
+    query = select(Pledge).where(
+        Pledge.loan_id.in_([int(i) for i in loan_ids]),  # type: ignore[attr-defined]
+        Pledge.status == "live",
+    )
+    return list(session.exec(query.order_by(sa.asc(Pledge.id))).all())  # type: ignore[arg-type]

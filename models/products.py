@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 
 def utc_now() -> datetime:
@@ -88,3 +88,24 @@ class SecuritizationPricing(SQLModel, table=True):
 
     def result_dict(self) -> dict[str, Any]:
         return dict(json.loads(self.result))
+
+
+def securitizations_of(session: Session, tenant: str) -> list[Securitization]:
+    """The tenant's securitizations by id (filtered in SQL)."""
+    query = select(Securitization).where(Securitization.tenant == tenant)
+    return list(session.exec(query.order_by(sa.asc(Securitization.id))).all())  # type: ignore[arg-type]
+
+
+def tranches_by_securitization(
+    session: Session, securitization_ids: list[int]
+) -> dict[int, list[SecuritizationTranche]]:
+    """The tranches of the given securitizations, senior first, by securitization id."""
+    out: dict[int, list[SecuritizationTranche]] = {int(i): [] for i in securitization_ids}
+    if not securitization_ids:
+        return out
+    query = select(SecuritizationTranche).where(
+        SecuritizationTranche.securitization_id.in_(securitization_ids)  # type: ignore[attr-defined]
+    )
+    for t in session.exec(query.order_by(sa.asc(SecuritizationTranche.seniority))).all():  # type: ignore[arg-type]
+        out[int(t.securitization_id)].append(t)
+    return out

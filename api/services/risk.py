@@ -54,7 +54,10 @@ from sqlmodel import Session, select
 from api import jobs
 from api.clock import today
 from api.errors import ConflictError, NotFoundError
+from models import credit as credit_models
+from models import products as products_models
 from models.audit import record_audit
+from models.credit import Loan
 from models.registry import DataAsset, Signal
 from models.risk import StressResult as StressResultRow
 from models.risk import StressRun, StressScenario
@@ -228,35 +231,6 @@ def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
     return np.array([float(r.value) for r in rows], dtype=np.float64)
 
 
-def _optional_rows(
-    module_name: str, class_names: Sequence[str], session: Session, notes: list[str]
-) -> tuple[type | None, list[Any]]:
-    """Rows of the first table class found in another area's models module, if any."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None, []
-    for name in class_names:
-        cls = getattr(module, name, None)
-        if cls is not None and hasattr(cls, "__table__"):
-            try:
-                return cls, list(session.exec(select(cls)).all())
-            except sa.exc.SQLAlchemyError as exc:  # table not migrated yet
-                session.rollback()
-                notes.append(f"{module_name}.{name} unreadable: {type(exc).__name__}")
-                return None, []
-    return None, []
-
-
-def _get(row: Any, *names: str, default: Any = None) -> Any:
-    for n in names:
-        if hasattr(row, n) and getattr(row, n) is not None:
-            return getattr(row, n)
-    return default
-
-
 def _asset_from_valuation(
     session: Session,
     row: DataAsset,
@@ -303,7 +277,7 @@ def _asset_from_valuation(
 
 
 def _outstanding(
-    loan_rows: Sequence[Any], as_of: date, notes: list[str]
+    loan_rows: Sequence[Loan], as_of: date, notes: list[str]
 ) -> dict[str, tuple[float, float] | None]:
     """Per loan id: (outstanding share of the principal, remaining years) at ``as_of`` from
     its contractual schedule (`credit.loans.schedules`), or None when it has matured.
@@ -318,20 +292,20 @@ def _outstanding(
 
     out: dict[str, tuple[float, float] | None] = {}
     for r in loan_rows:
-        lid = str(_get(r, "id"))
+        lid = str(r.id)
         try:
             frame = pd.DataFrame(
                 [
                     {
                         "loan_id": lid,
-                        "principal": float(_get(r, "principal")),
-                        "annual_rate": float(_get(r, "annual_rate", "rate")),
-                        "start_date": _get(r, "start_date"),
-                        "tenor_months": int(_get(r, "tenor_months")),
-                        "amortization": str(_get(r, "amortization")),
-                        "frequency_months": int(_get(r, "frequency_months", default=1)),
-                        "day_count": str(_get(r, "day_count", default="ACT/365F")),
-                        "calendar": _get(r, "calendar"),
+                        "principal": float(r.principal),
+                        "annual_rate": float(r.annual_rate),
+                        "start_date": r.start_date,
+                        "tenor_months": int(r.tenor_months),
+                        "amortization": str(r.amortization),
+                        "frequency_months": int(r.frequency_months),
+                        "day_count": str(r.day_count),
+                        "calendar": r.calendar,
                     }
                 ]
             )
@@ -371,34 +345,17 @@ def build_book(
     """
     as_of = as_of or today()  # one date for the whole book
     notes: list[str] = []
-    loan_cls, loan_rows = _optional_rows("models.credit", ("Loan",), session, notes)
-    loan_rows = [
-        r
-        for r in loan_rows
-        if _get(r, "tenant", "owner_tenant") == tenant
-        and str(_get(r, "status", default="live")) == "live"
-    ]
-    live_loans = {str(_get(r, "id")) for r in loan_rows}
-    currencies = [str(_get(r, "currency", default=DEFAULT_BOOK_CURRENCY)) for r in loan_rows]
+    loan_rows = credit_models.live_loans(session, tenant)
+    currencies = [r.currency for r in loan_rows]
     currency = max(set(currencies), key=currencies.count) if currencies else DEFAULT_BOOK_CURRENCY
-    pledge_cls, pledge_rows = _optional_rows(
-        "models.credit", ("Pledge", "LoanPledge"), session, notes
-    )
     pledges: dict[str, dict[str, float | None]] = {}
     per_asset: dict[str, float] = {}
-    for p in pledge_rows:
-        lid, aid = _get(p, "loan_id"), _get(p, "asset_id")
-        if (
-            lid is None
-            or aid is None
-            or str(lid) not in live_loans
-            or str(_get(p, "status", default="live")) != "live"
-        ):
-            continue
+    for p in credit_models.live_pledges(session, [int(r.id) for r in loan_rows]):  # type: ignore[arg-type]
+        lid, aid = p.loan_id, p.asset_id
         # the share of the asset's value backing this loan: the part of the asset's lending
         # value the pledge consumed (pledges of one asset never exceed its lending value)
-        amount, lv = _get(p, "amount"), _get(p, "lending_value")
-        share = float(amount) / float(lv) if amount is not None and lv and float(lv) > 0 else None
+        amount, lv = p.amount, p.lending_value
+        share = float(amount) / float(lv) if float(lv) > 0 else None
         if share is not None:
             share = min(1.0, max(share, 1e-9))
             per_asset[str(aid)] = per_asset.get(str(aid), 0.0) + share
@@ -415,13 +372,13 @@ def build_book(
             DataAsset.id.in_([int(a) for a in pledged_assets if a.isdigit()]),
         )
     )
-    grid = market_grid(as_of or today(), currency)
+    grid = market_grid(as_of, currency)
     simulated = 0
     for row in session.exec(q.order_by(DataAsset.id)).all():
         position = None
         if use_valuation:
             position = _asset_from_valuation(
-                session, row, currency, grid, as_of or today(), n_paths, seed, notes
+                session, row, currency, grid, as_of, n_paths, seed, notes
             )
         if position is not None:
             simulated += 1
@@ -448,42 +405,30 @@ def build_book(
         )
     asset_ids = {a.id for a in assets}
     loans: list[LoanPosition] = []
-    outstanding = _outstanding(loan_rows, as_of or today(), notes)
+    outstanding = _outstanding(loan_rows, as_of, notes)
     for r in loan_rows:
-        lid = str(_get(r, "id"))
+        lid = str(r.id)
         coll = {a: s for a, s in pledges.get(lid, {}).items() if a in asset_ids}
         if lid in outstanding and outstanding[lid] is None:
-            notes.append(f"loan {lid} left out: matured before {as_of or today()}")
+            notes.append(f"loan {lid} left out: matured before {as_of}")
             continue
         share, remaining = outstanding.get(lid) or (1.0, None)
         try:
-            ccy = str(_get(r, "currency", default=currency))
-            if ccy != currency:
-                raise ConventionError(f"currency {ccy} is not the book's {currency}")
-            tenor = _get(r, "tenor_months")
-            maturity = (
-                float(tenor) / 12.0
-                if tenor is not None
-                else float(_get(r, "maturity_years", default=1.0))
-            )
-            if remaining is not None:
-                maturity = remaining
-            ead = _get(r, "ead")
+            if r.currency != currency:
+                raise ConventionError(f"currency {r.currency} is not the book's {currency}")
+            maturity = remaining if remaining is not None else r.tenor_months / 12.0
             loans.append(
                 LoanPosition(
                     id=lid,
                     currency=currency,
-                    principal=float(_get(r, "principal")) * share,
-                    ead=None if ead is None else float(ead) * share,
-                    pd=float(_get(r, "pd", default=0.02)),
-                    lgd=float(_get(r, "lgd", default=0.40)),
-                    annual_rate=float(_get(r, "annual_rate", "rate", default=0.05)),
+                    principal=float(r.principal) * share,
+                    ead=float(r.ead) * share,
+                    pd=float(r.pd),
+                    lgd=float(r.lgd),
+                    annual_rate=float(r.annual_rate),
                     maturity_years=max(maturity, 1.0 / 12.0),
                     collateral=coll,
-                    lgd_regulatory=None
-                    if _get(r, "lgd_regulatory") is None
-                    else float(_get(r, "lgd_regulatory")),
-                    category=str(_get(r, "category", default="")),
+                    lgd_regulatory=float(r.lgd_regulatory),
                 )
             )
         except (ValuationError, TypeError, ValueError) as exc:
@@ -491,12 +436,10 @@ def build_book(
     in_book = {x.id for x in loans}
     booked: dict[str, float] = {}
     for r in loan_rows:
-        if str(_get(r, "id")) not in in_book:
+        if str(r.id) not in in_book:
             continue
         for name in ("ead", "expected_loss", "capital"):
-            v = _get(r, name)
-            if v is not None:
-                booked[name] = booked.get(name, 0.0) + float(v)
+            booked[name] = booked.get(name, 0.0) + float(getattr(r, name))
     tranches = _tranches(session, tenant, loans, notes)
     return BookBuild(Book.build(currency, assets, loans, tranches), notes, booked)
 
@@ -510,26 +453,20 @@ def _tranches(
     balance (the notional) and coupon (or spread) come from the tranche rows; the maturity
     is the longest maturity of the pooled loans.
     """
-    _, secs = _optional_rows("models.products", ("Securitization",), session, notes)
-    _, tranche_rows = _optional_rows("models.products", ("SecuritizationTranche",), session, notes)
+    secs = products_models.securitizations_of(session, tenant)
+    tranche_rows = products_models.tranches_by_securitization(session, [int(x.id) for x in secs])  # type: ignore[arg-type]
     by_id = {x.id: x for x in loans}
     out: list[TranchePosition] = []
     for sec in secs:
-        if _get(sec, "tenant") != tenant:
-            continue
         try:
-            spec = json.loads(_get(sec, "spec", default="{}"))
+            spec = json.loads(sec.spec or "{}")
             raw_ids = (spec.get("pool") or {}).get("loan_ids") or spec.get("loan_ids") or []
             pool = [str(x) for x in raw_ids if str(x) in by_id]
             if not pool:
                 notes.append(f"securitization {sec.id} left out: no pooled loan in the book")
                 continue
             maturity = max(by_id[x].maturity_years for x in pool)
-            rows = sorted(
-                (t for t in tranche_rows if t.securitization_id == sec.id),
-                key=lambda t: t.seniority,
-            )
-            for t in rows:
+            for t in tranche_rows[int(sec.id)]:  # type: ignore[arg-type]
                 coupon = t.coupon if t.coupon is not None else (t.spread_bp or 0.0) / 1e4
                 out.append(
                     TranchePosition(
@@ -545,7 +482,7 @@ def _tranches(
                     )
                 )
         except (KeyError, TypeError, ValueError, ValuationError) as exc:
-            notes.append(f"securitization {_get(sec, 'id')} left out: {exc}")
+            notes.append(f"securitization {sec.id} left out: {exc}")
     return out
 
 
