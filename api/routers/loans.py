@@ -19,6 +19,7 @@ from api.reports import exports
 from api.routers._body import int_position
 from api.schemas.credit import (
     LoanCreateIn,
+    LoanEventList,
     LoanEventOut,
     LoanQuoteIn,
     LoanQuoteOut,
@@ -161,7 +162,7 @@ def revalue(
     return service.revalue_loan(session, loan, body or RevalueIn(), actor=_actor(principal))
 
 
-@router.get("/loans/{loan_id}/events")
+@router.get("/loans/{loan_id}/events", response_model=LoanEventList)
 def list_events(
     loan_id: LoanId,
     request: Request,

@@ -36,6 +36,7 @@ from api.schemas.risk import (
     SensitivitiesRequest,
     StressRunAccepted,
     StressRunCreate,
+    StressRunList,
     StressRunStatus,
 )
 from api.services import risk as service
@@ -141,7 +142,10 @@ def create_stress_run(
 
 
 @router.get(
-    "/stress-runs", summary="List the tenant's stress runs, newest first", responses=_ERRORS
+    "/stress-runs",
+    response_model=StressRunList,
+    summary="List the tenant's stress runs, newest first",
+    responses=_ERRORS,
 )
 def list_stress_runs(
     request: Request,

@@ -345,6 +345,13 @@ class LoanEventOut(BaseModel):
     cure_amount: float
 
 
+class LoanEventList(BaseModel):
+    """``GET /v1/loans/{id}/events``: a page of events, oldest first."""
+
+    items: list[LoanEventOut]
+    next_cursor: str | None = None
+
+
 class RevalueOut(BaseModel):
     loan_id: int
     as_of: date

@@ -85,6 +85,13 @@ class StressRunStatus(BaseModel):
     finished_at: str | None = None
 
 
+class StressRunList(BaseModel):
+    """``GET /v1/stress-runs``: a page of the tenant's runs, newest first."""
+
+    items: list[StressRunStatus]
+    next_cursor: str | None = None
+
+
 class SensitivityBumps(BaseModel):
     """Bump sizes: ``rate_bp`` and ``spread_bp`` in basis points, ``revenue`` a relative
     change of revenue (0.01 = 1 %), ``correlation`` an absolute change (decimal)."""
