@@ -167,8 +167,10 @@ class Mixture:
         lo, hi = np.quantile(values, [0.001, 0.999])
         if not hi > lo:
             hi = lo + max(abs(lo), 1.0) * 1e-6
+        # the tails beyond the 0.1 % quantiles are counted in the end bins, so the densities
+        # integrate to one however few the samples (two samples once left the range empty)
         density, edges = np.histogram(
-            values, bins=bins, range=(lo, hi), weights=weights, density=True
+            np.clip(values, lo, hi), bins=bins, range=(lo, hi), weights=weights, density=True
         )
         return {"edges": [float(x) for x in edges], "density": [float(x) for x in density]}
 

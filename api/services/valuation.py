@@ -548,9 +548,21 @@ def valuation_public(row: Valuation, quote: AssetQuote) -> dict[str, Any]:
         "reconciliation": doc.get("reconciliation"),
         "sensitivities": doc.get("sensitivities", []),
         "model": doc.get("model"),
-        "histogram": doc.get("histogram"),
+        "histogram": _readable_histogram(doc.get("histogram")),
         "haircut_basis": doc.get("quote", {}).get("parameters"),
     }
+
+
+def _readable_histogram(histogram: Any) -> dict[str, list[float]] | None:
+    """The stored histogram, or None when it holds non-numbers (valuations stored before
+    degenerate histograms were fixed): one bad figure never breaks a read."""
+    if not isinstance(histogram, dict):
+        return None
+    for key in ("edges", "density"):
+        values = histogram.get(key)
+        if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+            return None
+    return histogram
 
 
 def _quote_of(session: Session, valuation_id: int) -> AssetQuote:

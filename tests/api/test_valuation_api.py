@@ -354,3 +354,38 @@ def test_service_for_other_shells_values_without_writing(
     assert set(result.methods) == {"income", "cost", "market"}
     with session_factory() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Valuation)).scalar_one() == 0
+
+
+def test_a_valuation_of_one_path_is_stored_and_read_back(client, registrar, asset_id) -> None:
+    """Found by schemathesis: ``paths`` 1 stored a histogram of nulls and broke every read
+    of the asset's valuations."""
+    r = client.post(
+        f"/v1/assets/{asset_id}/valuations",
+        json={"as_of": AS_OF, "paths": 1, "seed": 226},
+        headers=registrar,
+    )
+    assert r.status_code == 201, r.text
+    assert all(isinstance(x, float) for x in r.json()["histogram"]["density"])
+    listed = client.get(f"/v1/assets/{asset_id}/valuations", headers=registrar)
+    assert listed.status_code == 200 and listed.json()["items"][0]["id"] == r.json()["id"]
+
+
+def test_a_stored_histogram_of_nulls_never_breaks_a_read(
+    client, registrar, asset_id, session_factory
+) -> None:
+    vid = client.post(
+        f"/v1/assets/{asset_id}/valuations",
+        json={"as_of": AS_OF, "paths": 200, "seed": 1},
+        headers=registrar,
+    ).json()["id"]
+    with session_factory() as s:  # as a valuation stored before the fix may be
+        row = s.get(Valuation, vid)
+        doc = json.loads(row.result_json)
+        doc["histogram"]["density"] = [None] * len(doc["histogram"]["density"])
+        s.execute(
+            sa.update(Valuation).where(Valuation.id == vid).values(result_json=json.dumps(doc))
+        )
+        s.commit()
+    r = client.get(f"/v1/valuations/{vid}", headers=registrar)
+    assert r.status_code == 200 and r.json()["histogram"] is None
+    assert client.get(f"/v1/assets/{asset_id}/valuations", headers=registrar).status_code == 200

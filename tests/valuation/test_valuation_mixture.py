@@ -295,3 +295,13 @@ def test_batch_summaries_follow_the_single_asset_definitions() -> None:
     )
     assert np.all(mixed[:, col["p05"]] < out[:, col["p05"]])
     assert np.all(mixed[:, col["p95"]] > out[:, col["p95"]])
+
+
+@pytest.mark.parametrize("paths", [1, 2, 3])
+def test_the_histogram_integrates_to_one_however_few_the_paths(paths: int) -> None:
+    """With one path per approach the trimmed range once held no sample and every density
+    was NaN (stored as null, then every read of the valuation failed)."""
+    h = _value(paths=paths).as_dict()["histogram"]
+    edges, density = np.asarray(h["edges"]), np.asarray(h["density"])
+    assert np.all(np.isfinite(density)) and np.all(density >= 0)
+    assert float(np.sum(density * np.diff(edges))) == pytest.approx(1.0)
