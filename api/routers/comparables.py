@@ -117,6 +117,32 @@ def list_comparables(
     return ComparableList(items=[_out(r) for r in rows], next_cursor=next_cursor)
 
 
+@router.put(
+    "/comparables/{comparable_id}",
+    response_model=ComparableOut,
+    summary="Correct a comparable",
+    responses=ERROR_RESPONSES,
+)
+def correct_comparable(
+    body: ComparableIn,
+    principal: Annotated[Principal, Depends(require_roles("registrar"))],
+    session: SessionDep,
+    comparable_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> ComparableOut:
+    """Replace the figures of a comparable the caller's tenant recorded (an admin may
+    correct any) with a whole new record, validated as on creation; audited with the
+    figures before and after. Another tenant's comparable is a 404."""
+    row = registry.correct_comparable(
+        session,
+        comparable_id,
+        body,
+        tenant=principal.tenant,
+        is_admin=principal.role == "admin",
+        actor=f"key:{principal.key_id}",
+    )
+    return _out(row)
+
+
 @router.delete(
     "/comparables/{comparable_id}",
     status_code=204,

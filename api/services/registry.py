@@ -651,6 +651,64 @@ def list_comparables(
     return rows[:limit], len(rows) > limit
 
 
+def correct_comparable(
+    session: Session,
+    comparable_id: int,
+    record: ComparableIn,
+    *,
+    tenant: str,
+    is_admin: bool,
+    actor: str,
+) -> Comparable:
+    """Replace a comparable recorded by `tenant` (an admin may correct any) with ``record``,
+    validated as a new one (the price above zero after rounding); audited with the figures
+    before and after; commit. Another tenant's comparable is a 404, as if it did not exist.
+    """
+    row = session.get(Comparable, comparable_id)
+    if row is None or (row.tenant != tenant and not is_admin):
+        raise NotFoundError(f"No comparable {comparable_id}.")
+    _check_dates([record.traded_on], "traded_on")
+    price = _decimal(record.price, record.currency)
+    if price <= 0:
+        raise InvalidInputError(
+            f"The `price` must be above zero after rounding to the currency's minor unit "
+            f"(got {record.price!r}, booked as {price}).",
+            field="price",
+        )
+    before = {
+        "price": str(row.price),
+        "currency": row.currency,
+        "traded_on": row.traded_on.isoformat(),
+        "records": row.records,
+        "quality_score": row.quality_score,
+        "rights_scope": row.rights_scope,
+        "category": row.category,
+        "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
+    }
+    row.category, row.price, row.currency = record.category, price, record.currency
+    row.traded_on, row.records, row.quality_score = (
+        record.traded_on,
+        record.records,
+        record.quality_score,
+    )
+    row.rights_scope = record.rights_scope
+    row.annual_revenue = (
+        None if record.annual_revenue is None else _decimal(record.annual_revenue, record.currency)
+    )
+    session.add(row)
+    record_audit(
+        session,
+        actor=actor,
+        tenant=row.tenant,
+        action="comparables.correct",
+        entity="comparable",
+        entity_id=str(comparable_id),
+        payload={"before": before, "after": record.model_dump(mode="json")},
+    )
+    session.commit()
+    return row
+
+
 def delete_comparable(
     session: Session, comparable_id: int, *, tenant: str, is_admin: bool, actor: str
 ) -> Comparable:

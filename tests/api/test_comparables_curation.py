@@ -110,3 +110,39 @@ def test_withdrawn_by_its_tenant_or_an_admin_only(client, make_key, session_fact
         )
     assert sorted(deletes) == sorted(str(i) for i in ids)
     assert client.delete("/v1/comparables/99999999999999999999", headers=owner).status_code == 422
+
+
+def test_corrected_by_its_tenant_or_an_admin_only(client, make_key, session_factory) -> None:
+    """PUT /v1/comparables/{id}: a whole new record, validated as on creation, audited with
+    the figures before and after; another tenant's row is a 404 and nothing changes."""
+    from models.audit_state import verify_states
+
+    owner = make_key("registrar", "tenant-a")
+    stranger = make_key("registrar", "tenant-b")
+    admin = make_key("admin", "ops")
+    cid = client.post("/v1/comparables", json=comparable(), headers=owner).json()["items"][0]["id"]
+    fixed = comparable(1_300_000.0, records=150_000)
+    assert client.put(f"/v1/comparables/{cid}", json=fixed, headers=stranger).status_code == 404
+    assert (
+        client.put(f"/v1/comparables/{cid}", json=fixed, headers=make_key("bank")).status_code
+        == 403
+    )
+    r = client.put(f"/v1/comparables/{cid}", json=comparable(0.001), headers=owner)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "price"
+    r = client.put(f"/v1/comparables/{cid}", json=fixed, headers=owner)
+    assert r.status_code == 200, r.text
+    assert r.json()["price"] == 1_300_000.0 and r.json()["records"] == 150_000
+    assert r.json()["id"] == cid and r.json()["tenant"] == "tenant-a"
+    r = client.put(f"/v1/comparables/{cid}", json=comparable(1_310_000.0), headers=admin)
+    assert r.status_code == 200 and r.json()["price"] == 1_310_000.0
+    with session_factory() as s:
+        entries = (
+            s.execute(
+                sa.select(AuditEntry.payload).where(AuditEntry.action == "comparables.correct")
+            )
+            .scalars()
+            .all()
+        )
+        assert len(entries) == 2 and '"before"' in entries[0]
+        assert verify_states(s).ok  # the corrected row is its last audited state
+    assert client.put("/v1/comparables/987654", json=fixed, headers=admin).status_code == 404
