@@ -13,3 +13,10 @@ from datetime import UTC, date, datetime
 def today() -> date:
     """Today's date in UTC."""
     return datetime.now(UTC).date()
+
+
+def rfc3339(at: datetime) -> str:
+    """``at`` as RFC 3339 in UTC with ``Z`` (a stored time without a zone was written in UTC)."""
+    if at.utcoffset() is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

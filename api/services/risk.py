@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from api import jobs
-from api.clock import today
+from api.clock import rfc3339, today
 from api.errors import ConflictError, NotFoundError
 from models import credit as credit_models
 from models import products as products_models
@@ -126,7 +126,7 @@ def scenario_view(
         "extends": scenario.extends,
         "description": scenario.description,
         "shocks": scenario.shocks.as_dict(),
-        "created_at": created_at.isoformat() if created_at else None,
+        "created_at": rfc3339(created_at) if created_at else None,
     }
 
 
@@ -144,7 +144,7 @@ def list_scenarios(session: Session, tenant: str) -> list[dict[str, Any]]:
                     "builtin": False,
                     "definition": row.as_dict(),
                     "shocks": None,
-                    "created_at": row.created_at.isoformat(),
+                    "created_at": rfc3339(row.created_at),
                 }
             )
             continue
@@ -786,9 +786,9 @@ def run_view(run: StressRun) -> dict[str, Any]:
         "scenario": run.scenario_name,
         "error": run.error,
         "record": public_record(run),
-        "created_at": run.created_at.isoformat() if run.created_at else None,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "created_at": rfc3339(run.created_at) if run.created_at else None,
+        "started_at": rfc3339(run.started_at) if run.started_at else None,
+        "finished_at": rfc3339(run.finished_at) if run.finished_at else None,
     }
 
 

@@ -33,3 +33,30 @@ def test_timestamps_carry_z(client, make_key) -> None:
     stamps = [s for b in bodies for s in _stamps(b)]
     assert stamps, "no timestamps found"
     assert all(s.endswith("Z") for s in stamps), [s for s in stamps if not s.endswith("Z")]
+
+
+def test_stress_runs_scenarios_and_jobs_carry_z(client, app, make_key) -> None:
+    """The risk views once formatted times themselves (``+00:00``)."""
+    from api.jobs import get_jobs
+
+    risk = make_key("risk")
+    scenario = {
+        "name": "z-check",
+        "extends": "baseline",
+        "horizon_months": 12,
+        "shocks": {"revenue_multiplier": 0.9},
+    }
+    created = client.post("/v1/scenarios", json=scenario, headers=risk)
+    assert created.status_code == 201, created.text
+    run = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16}, headers=risk)
+    assert run.status_code == 202, run.text
+    get_jobs(app).wait(timeout=120)
+    bodies = [
+        created.json(),
+        client.get("/v1/scenarios", headers=risk).json(),
+        client.get(f"/v1/stress-runs/{run.json()['id']}", headers=risk).json(),
+        client.get("/v1/stress-runs", headers=risk).json(),
+    ]
+    stamps = [s for b in bodies for s in _stamps(b)]
+    assert stamps, "no timestamps found"
+    assert all(s.endswith("Z") for s in stamps), [s for s in stamps if not s.endswith("Z")]
