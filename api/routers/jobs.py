@@ -11,12 +11,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
 
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import NotFoundError
+from api.jobs import get_jobs
 from api.routers._body import ERROR_RESPONSES
-from api.schemas.admin import UtcDatetime
+from api.schemas.jobs import JobAccepted, JobOut
 from models.jobs import Job
 
 router = APIRouter()
@@ -26,23 +27,22 @@ Reader = Annotated[
 ]
 
 
-class JobOut(BaseModel):
-    """A durable job as its tenant sees it."""
-
-    id: int
-    kind: str
-    ref: str | None = Field(
-        None, description="The object the job produces (e.g. a pricing run's id)."
+def accepted(app: Any, job: Job) -> JSONResponse:
+    """The 202 of work queued as ``job``: `JobAccepted` with ``Location: /v1/jobs/{id}``.
+    With ``JOBS_IN_PROCESS`` (development, tests) the app also runs the job itself."""
+    get_jobs(app).kick()
+    body = JobAccepted(
+        id=int(job.id),  # type: ignore[arg-type]
+        kind=job.kind,
+        status=job.status,
+        progress=job.progress,
+        ref=job.ref,
     )
-    status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
-    progress: float
-    attempts: int
-    max_attempts: int
-    error: str | None = None
-    result: dict[str, Any] | None = Field(None, description="The job's answer once it succeeded.")
-    created_at: UtcDatetime
-    started_at: UtcDatetime | None = None
-    finished_at: UtcDatetime | None = None
+    return JSONResponse(
+        status_code=202,
+        headers={"Location": f"/v1/jobs/{job.id}"},
+        content=body.model_dump(mode="json"),
+    )
 
 
 @router.get(

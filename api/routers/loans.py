@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import Principal, SessionDep, require_roles
-from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers._body import int_position
+from api.routers.jobs import accepted
 from api.schemas.credit import (
     LoanCreateIn,
     LoanEventList,
@@ -28,7 +28,7 @@ from api.schemas.credit import (
     RevalueOut,
     ScheduleRowOut,
 )
-from api.schemas.products import JobAccepted
+from api.schemas.jobs import JobAccepted
 from api.services import credit as service
 
 router = APIRouter(tags=["loans"])
@@ -142,15 +142,7 @@ def revalue_all(
     job = service.queue_revaluation(
         session, body or RevalueIn(), tenant=principal.tenant, actor=_actor(principal)
     )
-    get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
-    accepted = JobAccepted(
-        id=int(job.id), kind=job.kind, status=job.status, progress=job.progress, ref=job.ref
-    )
-    return JSONResponse(
-        status_code=202,
-        headers={"Location": f"/v1/jobs/{job.id}"},
-        content=accepted.model_dump(mode="json"),
-    )
+    return accepted(request.app, job)
 
 
 @router.post("/loans/{loan_id}/revalue", response_model=RevalueOut)

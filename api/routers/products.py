@@ -7,17 +7,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 
 from api.deps import Principal, RowId, SessionDep, require_roles
-from api.jobs import get_jobs
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers._body import int_position
+from api.routers.jobs import accepted
+from api.schemas.jobs import JobAccepted
 from api.schemas.products import (
     DataNotePriceRequest,
     DataNotePriceResult,
-    JobAccepted,
     PriceRequest,
     PriceResult,
     SecuritizationCreate,
@@ -132,15 +131,7 @@ def price_securitization(
         job = service.queue_pricing(
             session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
         )
-        get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
-        accepted = JobAccepted(
-            id=int(job.id), kind=job.kind, status=job.status, progress=job.progress, ref=job.ref
-        )
-        return JSONResponse(
-            status_code=202,
-            headers={"Location": f"/v1/jobs/{job.id}"},
-            content=accepted.model_dump(mode="json"),
-        )
+        return accepted(request.app, job)
     return service.price_securitization(
         session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
     )

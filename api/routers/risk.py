@@ -30,7 +30,8 @@ from api.errors import InvalidInputError
 from api.jobs import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
-from api.schemas.products import JobAccepted
+from api.routers.jobs import accepted
+from api.schemas.jobs import JobAccepted
 from api.schemas.risk import (
     ScenarioList,
     SensitivitiesRequest,
@@ -246,15 +247,7 @@ def book_sensitivities(
     ):
         request_doc = {**body.model_dump(mode="json"), "as_of": as_of.isoformat()}
         job = service.queue_sensitivities(session, principal.tenant, request_doc)
-        get_jobs(request.app).kick()  # JOBS_IN_PROCESS (development, tests): run it here too
-        accepted = JobAccepted(
-            id=int(job.id), kind=job.kind, status=job.status, progress=job.progress, ref=job.ref
-        )
-        return JSONResponse(
-            status_code=202,
-            headers={"Location": f"/v1/jobs/{job.id}"},
-            content=accepted.model_dump(mode="json"),
-        )
+        return accepted(request.app, job)
     session.commit()  # counting done: no transaction is held while the book is revalued
     return service.sensitivities_now(
         request.app.state.session_factory,

@@ -309,15 +309,3 @@ class DataNotePriceResult(BaseModel):
     basis: str = ""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-
-class JobAccepted(BaseModel):
-    """202 answer of work queued as a durable job; poll ``GET /v1/jobs/{id}``."""
-
-    id: int = Field(description="The job's id.")
-    kind: str
-    status: str
-    progress: float
-    ref: str | None = Field(
-        None, description="The object the job works for (e.g. the securitization's id)."
-    )

@@ -171,24 +171,22 @@ def test_install_handlers_on_a_bare_app() -> None:
 
 def test_health_answers_while_heavy_requests_hold_every_pooled_connection(tmp_path) -> None:
     """Issue: a health check that does not queue behind heavy requests. The app's pool has
-    one connection, held here as a long request would; /health still answers at once."""
+    one connection, held here as a long request would, and gives up waiting for it after
+    1 s: a check through the pool would answer 503; /health answers 200 (no timing asserted)."""
     import asyncio
-    import time
 
     from api.routers.health import health
 
     assert asyncio.iscoroutinefunction(health)  # no place in the sync routes' thread pool
     engine = db.make_engine(
-        f"sqlite:///{tmp_path / 'busy.db'}", pool_size=1, max_overflow=0, pool_timeout=30
+        f"sqlite:///{tmp_path / 'busy.db'}", pool_size=1, max_overflow=0, pool_timeout=1
     )
     try:
         db.upgrade(engine)
         app = create_app(engine=engine)
         with engine.connect() as held, TestClient(app) as c:
             held.exec_driver_sql("SELECT 1")
-            started = time.monotonic()
             r = c.get("/health")
             assert r.status_code == 200 and r.json()["status"] == "ok"
-            assert time.monotonic() - started < 10  # the pool's 30 s timeout was never waited on
     finally:
         engine.dispose()
