@@ -8,13 +8,18 @@ asyncio httpx client with the same number of connections. Figures: requests per 
 p50 and p99 latency (ms) of
 
 * bare ``GET /health`` (sync handler, the baseline),
+* bare ``GET /health-async`` (the same, async: the floor of this machine's latency, as no
+  route of a real service does less),
 * datafin ``GET /health``,
 * datafin ``GET /v1/quotes/{id}`` with an API key,
 * datafin ``GET /v1/assets?limit=50`` with an API key,
 
 and the ratio of quotes to bare ``/health`` (target: at least 0.5, p99 under 25 ms at 32
 connections). Environment: ``BENCH_API_SECONDS`` (default 5), ``BENCH_API_CONNECTIONS``
-(default 32). Every request goes to 127.0.0.1 only; each load lasts a fixed time. The
+(default 32). On a machine of two or more cores the servers run on core 0 and the load
+generator on the others (as the target is stated: server on one core, load on another), so
+the two do not take turns on one core; the cores used are in the output. Every request
+goes to 127.0.0.1 only; each load lasts a fixed time. The
 service runs with its per-key rate limit out of reach (one key sends everything), and a run
 with any non-2xx answer fails rather than report a ratio of errors.
 """
@@ -44,6 +49,11 @@ def bare_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@bare_app.get("/health-async")
+async def bare_health_async() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,11 +74,31 @@ def _wait_up(url: str, timeout: float = 90.0) -> None:
             time.sleep(0.2)
 
 
+def _cores() -> tuple[set[int], set[int]]:
+    """(server cores, load-generator cores): apart when the machine has two or more."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2:
+        return set(cores), set(cores)
+    return {cores[0]}, set(cores[1:])
+
+
+def _pin(pid: int, cores: set[int]) -> None:
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(pid, cores)
+
+
 def _wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for k, v in headers.items():
         args[1:1] = ["-H", f"{k}: {v}"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30).stdout
+    _server_cores, load_cores = _cores()
+    out = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        preexec_fn=(lambda: _pin(0, load_cores)) if load_cores else None,
+    ).stdout
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -126,7 +156,13 @@ async def _httpx_load(
 def _load(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
     if shutil.which("wrk"):
         return {**_wrk(url, headers, seconds, connections), "generator": "wrk"}
-    return {**asyncio.run(_httpx_load(url, headers, seconds, connections)), "generator": "httpx"}
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    _pin(0, _cores()[1])  # this process is the load generator
+    try:
+        result = asyncio.run(_httpx_load(url, headers, seconds, connections))
+    finally:
+        _pin(0, before)
+    return {**result, "generator": "httpx"}
 
 
 def run() -> dict[str, Any]:
@@ -166,12 +202,18 @@ def run() -> dict[str, Any]:
         engine.dispose()
 
         port_d, port_b = _port(), _port()
+        server_cores, load_cores = _cores()
+
+        def on_server_cores() -> None:  # before exec: every thread of the server inherits it
+            _pin(0, server_cores)
+
         procs = [
             subprocess.Popen(
                 [datafin, "serve", "--port", str(port_d), "--log-level", "warning"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=on_server_cores,
             ),
             subprocess.Popen(
                 [
@@ -192,6 +234,7 @@ def run() -> dict[str, Any]:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=on_server_cores,
             ),
         ]
         try:
@@ -200,6 +243,7 @@ def run() -> dict[str, Any]:
             auth = {"Authorization": f"Bearer {key}"}
             targets = {
                 "bare_health": (f"http://127.0.0.1:{port_b}/health", {}),
+                "bare_health_async": (f"http://127.0.0.1:{port_b}/health-async", {}),
                 "health": (f"http://127.0.0.1:{port_d}/health", {}),
                 "quote": (f"http://127.0.0.1:{port_d}/v1/quotes/{asset_id}", auth),
                 "assets_limit_50": (f"http://127.0.0.1:{port_d}/v1/assets?limit=50", auth),
@@ -225,6 +269,8 @@ def run() -> dict[str, Any]:
         "connections": connections,
         "seconds": seconds,
         "server_workers": 1,
+        "server_cores": sorted(server_cores),
+        "load_cores": sorted(load_cores),
         **results,
         "quote_vs_bare_health": results["quote"]["req_per_s"] / bare if bare else None,
         "targets": {"quote_vs_bare_health": ">= 0.5", "quote_p99_ms": "< 25"},

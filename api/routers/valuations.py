@@ -247,25 +247,29 @@ async def get_quote(
     (``?format=csv|xlsx|parquet``: one row). A server process may answer from a cache
     that lags a publication in another process by up to ``QUOTE_CACHE_SECONDS`` (1 s)."""
     fmt = exports.export_format(format, request.headers.get("accept"))
+    if fmt is not None:
+        return await run_in_threadpool(_quote_export, request, asset_id, fmt)
+    # the hot path: no thread and no database while the cached answer is fresh
     cache = quote_cache.for_app(request.app)
-    if fmt is None:
-        body = cache.get(asset_id)
-        if body is not None:  # the hot path: no thread, no database
-            return Response(body, media_type="application/json")
-    return await run_in_threadpool(_quote_from_database, request, asset_id, fmt, cache)
+    body = cache.get(asset_id)
+    if body is None:  # expired: one read, which every concurrent miss awaits
+        body = await cache.get_or_load(
+            asset_id, lambda: run_in_threadpool(_quote_json, request, asset_id)
+        )
+    return Response(body, media_type="application/json")
 
 
-def _quote_from_database(
-    request: Request, asset_id: int, fmt: str | None, cache: quote_cache.QuoteCache
-) -> Any:
+def _quote_json(request: Request, asset_id: int) -> bytes:
     with request.app.state.session_factory() as session:
         quote = service.latest_quote(session, asset_id)
-    if fmt is not None:
-        return exports.response(exports.quotes_frame([quote]), fmt, f"asset-{asset_id}-quote")
     # validated once and serialised here: the hot read skips FastAPI's second pass
-    body = QuoteOut.model_validate(quote).model_dump_json().encode()
-    cache.put(asset_id, body)
-    return Response(body, media_type="application/json")
+    return QuoteOut.model_validate(quote).model_dump_json().encode()
+
+
+def _quote_export(request: Request, asset_id: int, fmt: str) -> Any:
+    with request.app.state.session_factory() as session:
+        quote = service.latest_quote(session, asset_id)
+    return exports.response(exports.quotes_frame([quote]), fmt, f"asset-{asset_id}-quote")
 
 
 @router.get(
