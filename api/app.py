@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import errors, jobs, limits, observability, offline_docs, openapi_errors
+from api import errors, job_queue, limits, observability, offline_docs, openapi_errors
 from api.routers import (
     admin,
     assets,
@@ -90,7 +90,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.session_factory = db.make_session_factory(engine)
     app.state.settings = settings
     errors.install_handlers(app)
-    jobs.recover_interrupted_runs(app)  # runs left open by a stopped server -> failed
+    job_queue.recover_interrupted_runs(app)  # runs left open by a stopped server -> failed
 
     app.include_router(health.router)
     app.include_router(assets.router, prefix="/v1", tags=["assets"])

@@ -32,13 +32,13 @@ OutOption = Annotated[
 
 
 def _format_of(out: Path, given: str | None, allowed: tuple[str, ...], default: str) -> str:
-    from api import cli
+    from api import cli_common
 
     fmt = (given or out.suffix.lstrip(".") or default).lower()
     if fmt == "htm":
         fmt = "html"
     if fmt not in allowed:
-        cli.fail(
+        cli_common.fail(
             f"the format must be one of {', '.join(allowed)} (from --format or the suffix of "
             f"--out). Got {fmt!r}.",
             code=2,
@@ -97,30 +97,30 @@ def report_stress(
 
 
 def _report(kind: str, object_id: Any, out: Path, format: str | None, tenant: str) -> None:
-    from api import cli
+    from api import cli_common
     from api.reports import documents
     from models import db
 
     fmt = _format_of(out, format, ("html", "pdf"), "html")
-    with cli.current_engine() as engine, cli.reported_errors():
+    with cli_common.current_engine() as engine, cli_common.reported_errors():
         factory = db.make_session_factory(engine)
         with factory() as session:
             data, _stem = documents.build(kind, session, object_id, tenant, fmt)  # type: ignore[arg-type]
-    with cli.reported_errors():
+    with cli_common.reported_errors():
         _write(out, data)
 
 
 def _export(out: Path, format: str | None, make: Any) -> None:
-    from api import cli
+    from api import cli_common
     from api.reports import exports
     from models import db
 
     fmt = _format_of(out, format, exports.EXPORT_FORMATS, "csv")
-    with cli.current_engine() as engine, cli.reported_errors():
+    with cli_common.current_engine() as engine, cli_common.reported_errors():
         factory = db.make_session_factory(engine)
         with factory() as session:
             df = make(session)
-    with cli.reported_errors():
+    with cli_common.reported_errors():
         _write(out, exports.to_bytes(df, fmt))  # type: ignore[arg-type]
 
 

@@ -184,7 +184,7 @@ def stress(
     ] = 4.0,
 ) -> None:
     """Run a stress scenario over the tenant's book and print base vs stressed."""
-    from api import cli
+    from api import cli_common
     from api.services import risk as service
     from api.settings import Settings
     from models import db
@@ -194,7 +194,7 @@ def stress(
     ref: str | dict[str, Any] = scenario
     path = Path(scenario)
     if scenario.endswith(".json") or path.is_file():
-        with cli.reported_errors():
+        with cli_common.reported_errors():
             ref = json.loads(path.read_text(encoding="utf-8"))
     settings = Settings()
     reverse = None
@@ -210,17 +210,17 @@ def stress(
             and float(threshold).is_integer()
         ):
             reverse["threshold"] = int(threshold)
-    with cli.reported_errors():
+    with cli_common.reported_errors():
         valuation_date = parse_date(as_of, field="as_of") if as_of else None
         service.parse_reverse(reverse)
-    with cli.current_engine() as engine:
+    with cli_common.current_engine() as engine:
         factory = db.make_session_factory(engine)
-        with cli.reported_errors(), factory() as session:
+        with cli_common.reported_errors(), factory() as session:
             run = service.create_run(
                 session,
                 ref,
                 tenant=tenant,
-                actor=cli.CLI_ACTOR,
+                actor=cli_common.CLI_ACTOR,
                 paths=paths,
                 seed=seed,
                 reverse=reverse,
@@ -247,7 +247,7 @@ def stress(
         with factory() as session:
             run = session.get(StressRun, run_id)
             if run is None or run.status != "succeeded":
-                cli.fail(f"stress run {run_id} failed: {run.error if run else 'missing'}")
+                cli_common.fail(f"stress run {run_id} failed: {run.error if run else 'missing'}")
             doc = service.results_json(session, run)
     if as_json:
         typer.echo(json.dumps(doc, indent=2))

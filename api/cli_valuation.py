@@ -98,7 +98,7 @@ def value(
     ] = False,
 ) -> None:
     """Value a registered data asset (income, cost, market, Monte Carlo) and print the breakdown."""
-    from api.cli import CLI_ACTOR, current_engine, fail, reported_errors
+    from api.cli_common import CLI_ACTOR, current_engine, fail, reported_errors
     from api.clock import today
     from api.services import valuation as service
     from models import db

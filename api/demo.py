@@ -19,7 +19,7 @@ from api.demo_steps import DemoContext
 from models import db
 from models.registry import DataAsset
 from models.security import create_api_key
-from valuation.samples import DEFAULT_SEED
+from samples.data_assets import DEFAULT_SEED
 
 DEMO_TENANT = "demo"
 STEPS: tuple[str, ...] = ("registry", "valuation", "credit", "products", "risk", "reports")

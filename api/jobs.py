@@ -15,13 +15,14 @@ Why not a library: procrastinate (PostgreSQL only) or a Redis/RabbitMQ queue wou
 second system to run and would not work on the SQLite databases of the demo and the tests;
 the job table is ~300 lines on the database the service already has.
 
-`get_jobs(app)` returns the application's in-process `JobQueue`: threads for ad-hoc work,
-and ``wait()``, which also drains the durable queue in the calling thread (tests and the
-single-process demo use it instead of a separate worker).
+The in-process side (`api.job_queue.get_jobs`: threads for ad-hoc work, and a ``wait()``
+that drains the durable queue in the calling thread) sits above the worker; this module
+imports no other part of the service, so services, the worker and the metrics all use it.
 
 Liveness of runs queued before this queue (or by the CLI, which runs inline): every run
 records the process that owns it (`worker_identity`) and `job_alive` tells whether that
-job can still be alive; `recover_interrupted_runs(app)` fails the dead ones at start.
+job can still be alive; `api.job_queue.recover_interrupted_runs(app)` fails the dead ones
+at start.
 A run queued through the job table records ``{"queue": "db"}`` instead and is alive as
 long as its job is: the worker's reaper fails it when the job gives up.
 """
@@ -34,14 +35,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping
 from typing import Any
 
 logger = logging.getLogger("datafin.jobs")
-
-#: Concurrent ad-hoc jobs per process: two, one per core of a small server.
-DEFAULT_WORKERS = 2
 
 #: Times a job is claimed before it fails when its workers keep dying.
 DEFAULT_MAX_ATTEMPTS = 3
@@ -95,69 +92,6 @@ def queue_depth(session: Any) -> dict[tuple[str, str], int]:
         .group_by(Job.kind, Job.status)
     ).all()
     return {(kind, status): int(n) for kind, status, n in rows}
-
-
-class JobQueue:
-    """Runs ad-hoc callables on background threads; ``wait()`` also drains the durable
-    queue of the app it belongs to (in the calling thread)."""
-
-    def __init__(self, workers: int = DEFAULT_WORKERS, app: Any = None) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datafin-job")
-        self._futures: list[Future[Any]] = []
-        self._lock = threading.Lock()
-        self._app = app
-
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        """Queue ``fn(*args, **kwargs)``; exceptions are logged (jobs record their own state)."""
-
-        def guarded() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                logger.exception("background job %s failed", getattr(fn, "__name__", fn))
-                raise
-
-        future = self._pool.submit(guarded)
-        with self._lock:
-            self._futures = [f for f in self._futures if not f.done()] + [future]
-        return future
-
-    def kick(self) -> None:
-        """With ``JOBS_IN_PROCESS`` set, run the app's queued durable jobs on this queue's
-        threads (development and tests: no separate worker); otherwise do nothing."""
-        if self._app is None or not getattr(self._app.state.settings, "jobs_in_process", False):
-            return
-        from api.worker import Worker
-
-        self.submit(Worker(self._app.state.session_factory, self._app.state.settings).drain)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for every submitted callable, then run the app's still queued durable jobs
-        here; True when all finished within ``timeout`` seconds."""
-        with self._lock:
-            pending = list(self._futures)
-        done, not_done = wait(pending, timeout=timeout)
-        if self._app is not None:
-            from api.worker import Worker
-
-            Worker(self._app.state.session_factory, self._app.state.settings).drain()
-        return not not_done
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
-_LOCK = threading.Lock()
-
-
-def get_jobs(app: Any) -> JobQueue:
-    """The application's job queue (``app.state.jobs``), created on first use."""
-    with _LOCK:
-        queue = getattr(app.state, "jobs", None)
-        if queue is None:
-            queue = JobQueue(app=app)
-            app.state.jobs = queue
-        return queue
 
 
 # ----------------------------------------------------------------------------- liveness
@@ -225,19 +159,3 @@ def job_alive(run_id: int | str, worker: Mapping[str, Any] | None) -> bool:
     except (TypeError, ValueError):
         return False
     return pid != os.getpid() and _pid_alive(pid)
-
-
-def recover_interrupted_runs(app: Any) -> list[int]:
-    """Startup hook: fail every queued or running run whose job is no longer alive.
-
-    Called by `api.app.create_app`; the runs are marked ``failed`` with
-    `INTERRUPTED_ERROR` and any result rows they have are deleted (see
-    `api.services.risk.fail_interrupted_runs`). Returns the ids failed.
-    """
-    from api.services import risk as risk_service
-
-    try:
-        return risk_service.fail_interrupted_runs(app.state.session_factory)
-    except Exception:  # never block startup: reads of a run still catch it (lazily)
-        logger.exception("could not check for interrupted runs at startup")
-        return []

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
 from products.tranches import analyze_deal, copula_default_periods, default_market
 from products.waterfall import (
-    asset_schedules,
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,
     run_waterfall,

@@ -180,9 +180,9 @@ def run() -> dict[str, float]:
         abs(values[0].mean() - kernel().mean()) / (values[0].std() / math.sqrt(PATHS / 2))
     )
 
+    from samples.data_assets import generate_samples
     from valuation import AssetProfile, MarketData, value_asset
     from valuation.conventions import Compounding, DayCount
-    from valuation.samples import generate_samples
 
     sample = generate_samples(n_assets=1)
     a = sample.assets[0]

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from products.schedules import asset_schedules
 from valuation.conventions import DayCount, calendar, parse_date
 from valuation.errors import ConventionError, ValuationError
 
@@ -648,8 +649,6 @@ class Deal:
     @property
     def pool_balance(self) -> float:
         """Initial pool balance (loans at par, receivables at present value)."""
-        from products.waterfall import asset_schedules  # local: waterfall imports structure
-
         return float(asset_schedules(self.pool).balance[:, 0].sum())
 
     @property
@@ -828,8 +827,6 @@ def deal_from_dict(
     """
     spec = _mapping(spec, "deal")
     pool = pool_from_dict(spec.get("pool", {}), loan_book)
-    from products.waterfall import asset_schedules
-
     pool_balance = float(asset_schedules(pool).balance[:, 0].sum())
     raw = _list(spec.get("tranches"), "tranches") if "tranches" in spec else []
     if not raw:

@@ -67,12 +67,11 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri, roots_legendre
 
 from products.capital import guarantor_risk_weight, sec_sa_risk_weight
+from products.schedules import AssetSchedules, asset_schedules
 from products.structure import Deal, Tranche
 from products.waterfall import (
-    AssetSchedules,
     PoolCashflows,
     WaterfallResult,
-    asset_schedules,
     pool_cashflows_from_default_periods,
     pool_cashflows_from_survival,
     run_waterfall,

@@ -10,7 +10,7 @@ with ``ctx.out`` and passes ids to later steps through ``ctx.state``:
 - ``"loan_ids"`` (credit), ``"securitization_ids"`` (products): lists of ids.
 
 The registry step also leaves ``"keys"`` ({role: raw API key}) and ``"assets"``
-({asset_id: valuation.samples.SampleAsset}) for steps that want the generated frames.
+({asset_id: samples.data_assets.SampleAsset}) for steps that want the generated frames.
 """
 
 from __future__ import annotations

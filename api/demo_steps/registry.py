@@ -2,7 +2,7 @@
 
 Goes through ``api.services.registry``, the same code as ``POST /v1/assets``,
 ``PUT /v1/assets/{id}/signals``, ``POST /v1/assets/{id}/costs`` and ``POST /v1/comparables``.
-Leaves in ``ctx.state``: ``"samples"`` (the `valuation.samples.SampleData`), ``"asset_ids"``
+Leaves in ``ctx.state``: ``"samples"`` (the `samples.data_assets.SampleData`), ``"asset_ids"``
 (ids in sample order) and ``"assets"`` ({id: SampleAsset}).
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 from api.demo_steps import DemoContext
 from api.schemas.registry import AssetRegister, ComparableIn, CostRecordIn
 from api.services import registry
-from valuation.samples import SampleData, generate_samples
+from samples.data_assets import SampleData, generate_samples
 
 ACTOR = "demo"
 

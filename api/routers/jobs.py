@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import NotFoundError
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from api.routers._body import ERROR_RESPONSES
 from api.schemas.jobs import JobAccepted, JobOut
 from models.jobs import Job

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from api.clock import today
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.errors import InvalidInputError
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers.jobs import accepted

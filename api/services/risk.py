@@ -21,7 +21,7 @@ Interrupted runs. Each run records the process that owns its job (``record.worke
 alive (`api.jobs.job_alive`: the owning process stopped) is marked ``failed`` with
 `api.jobs.INTERRUPTED_ERROR`, and any result row it has is deleted in the same
 transaction: at application start (`fail_interrupted_runs`, called through
-`api.jobs.recover_interrupted_runs`) and whenever the run is read (`get_run`,
+`api.job_queue.recover_interrupted_runs`) and whenever the run is read (`get_run`,
 `list_runs`). State changes are conditional on the status (``queued`` -> ``running`` ->
 ``succeeded``), so a job whose run was declared interrupted can never publish results.
 
@@ -65,9 +65,10 @@ from risk.adapters import asset_from_revenue, asset_from_simulation
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from risk.executors import DaskExecutor, Executor, LocalExecutor
 from risk.library import BUILTIN_NAMES, builtins, get_builtin
+from risk.parsing import parse_scenario
 from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
 from risk.runner import MarketGrid, RunConfig, StressResult, StressRunner
-from risk.scenarios import Scenario, parse_scenario
+from risk.scenarios import Scenario
 from risk.sensitivities import Bumps, sensitivities
 from valuation.conventions import Compounding, DayCount
 from valuation.errors import ConventionError, ValuationError

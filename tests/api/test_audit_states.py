@@ -23,7 +23,7 @@ from models.audit_state import verify_states
 from models.credit import Loan, Pledge
 from models.registry import Comparable, Signal
 from models.security import ApiKey
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(11, n_assets=2)
 AS_OF = SAMPLES.as_of

@@ -24,7 +24,7 @@ from contract_world import (
     signals_csv,
 )
 
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 
 PROBLEM = "application/problem+json"
 ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")

@@ -28,7 +28,7 @@ from contract_world import (
 )
 from sqlmodel import SQLModel
 
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from api.pagination import encode_cursor
 
 PROBLEM = "application/problem+json"

@@ -19,8 +19,8 @@ from contract_world import signals_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.jobs import get_jobs
-from valuation.samples import generate_samples
+from api.job_queue import get_jobs
+from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
 SAMPLES = generate_samples(11, n_assets=1)

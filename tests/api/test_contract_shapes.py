@@ -22,7 +22,7 @@ from contract_world import (
     signals_csv,
 )
 
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -16,7 +16,7 @@ from api.services import registry
 from api.services import valuation as valuation_service
 from credit.capital import irb_capital
 from models.credit import Loan, LoanEvent, Pledge
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(11, n_assets=3)
 AS_OF = SAMPLES.as_of
@@ -494,7 +494,7 @@ def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
 ) -> None:
     """POST /v1/loans/revaluations: 202 and a job revaluing each live loan of the tenant in
     one transaction; a failure part way leaves no loan revalued."""
-    from api.jobs import get_jobs
+    from api.job_queue import get_jobs
 
     q = client.post("/v1/loans/quote", json=body(assets[:2]), headers=bank).json()
     ids = [

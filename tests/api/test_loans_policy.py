@@ -20,7 +20,7 @@ from credit.capital import irb_capital
 from credit.pricing import effective_maturity
 from models.audit import AuditEntry
 from models.credit import Loan
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(13, n_assets=2)
 AS_OF = SAMPLES.as_of

@@ -9,7 +9,7 @@ from loan_consents import consent_all
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
 from api.services import registry
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(5, n_assets=2)
 AS_OF = SAMPLES.as_of

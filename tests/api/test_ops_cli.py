@@ -57,7 +57,7 @@ def test_help_and_version_import_no_numerical_or_web_stack(option: str) -> None:
 
 def test_the_cli_copies_of_constants_match_their_sources() -> None:
     from models.security import ROLES
-    from valuation.samples import DEFAULT_SEED
+    from samples.data_assets import DEFAULT_SEED
 
     assert cli.ROLES == ROLES and cli.DEFAULT_SEED == DEFAULT_SEED
 

@@ -60,7 +60,7 @@ def _seed_book(engine: sa.Engine) -> None:
 
     from contract_world import signals_csv
 
-    from valuation.samples import generate_samples
+    from samples.data_assets import generate_samples
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -37,7 +37,7 @@ def test_timestamps_carry_z(client, make_key) -> None:
 
 def test_stress_runs_scenarios_and_jobs_carry_z(client, app, make_key) -> None:
     """The risk views once formatted times themselves (``+00:00``)."""
-    from api.jobs import get_jobs
+    from api.job_queue import get_jobs
 
     risk = make_key("risk")
     scenario = {

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from api import worker as job_worker
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from api.services import products as products_service
 from models.jobs import Job
 from models.products import SecuritizationPricing

@@ -7,7 +7,7 @@ import pytest
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
 from api.services import registry
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 
 @pytest.fixture

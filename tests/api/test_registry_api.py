@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from models.audit import AuditEntry, verify_chain
 from models.registry import Signal
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
 SAMPLES = generate_samples(5, n_assets=10)

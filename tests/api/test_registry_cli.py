@@ -18,7 +18,7 @@ from api.demo_steps import registry as registry_step
 from models.audit import AuditEntry, drop_append_only_triggers
 from models.registry import Comparable, CostRecord, DataAsset, Signal
 from models.security import authenticate
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(9, n_assets=3)
 

@@ -8,7 +8,7 @@ import copy
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
 from api.services import registry
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(9, n_assets=1)
 AS_OF = SAMPLES.as_of

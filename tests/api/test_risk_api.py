@@ -9,10 +9,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from api.services import risk as risk_service
 from models.risk import StressResult, StressRun
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
 SAMPLES = generate_samples(11, n_assets=3)

@@ -15,7 +15,7 @@ from api.demo_steps import risk as risk_step
 from api.schemas.registry import AssetRegister
 from api.services import registry
 from models.risk import StressResult, StressRun
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(13, n_assets=2)
 

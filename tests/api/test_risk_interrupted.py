@@ -14,7 +14,7 @@ import sys
 
 import sqlalchemy as sa
 
-from api import jobs
+from api import job_queue, jobs
 from api.app import create_app
 from api.services import risk as risk_service
 from models.risk import StressResult, StressRun
@@ -169,7 +169,7 @@ def test_a_live_job_is_never_declared_interrupted(
     monkeypatch.setattr(risk_service, "before_write_hook", peek)
     r = client.post("/v1/stress-runs", json={"scenario": "baseline", "paths": 16}, headers=risk)
     assert r.status_code == 202
-    assert jobs.get_jobs(app).wait(timeout=60)
+    assert job_queue.get_jobs(app).wait(timeout=60)
     assert seen == ["running"]
     assert (
         client.get(f"/v1/stress-runs/{r.json()['id']}", headers=risk).json()["status"]

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from api.jobs import get_jobs
+from api.job_queue import get_jobs
 from risk.library import get_builtin
-from risk.scenarios import parse_scenario
-from valuation.samples import generate_samples
+from risk.parsing import parse_scenario
+from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
 SAMPLES = generate_samples(17, n_assets=3)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.valuation import AssetQuote, Valuation
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
 SAMPLES = generate_samples(11, n_assets=2, n_comparables=60)

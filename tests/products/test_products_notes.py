@@ -165,8 +165,8 @@ def test_full_revenue_note_never_above_the_income_value_on_the_valuation_paths()
     """A note on 100 % of gross revenue, no cap, over the whole simulated life, on the
     valuation engine's own paths and discount factors: at most the income value (the mean of
     the simulation's path values), and equal to it when nothing limits it."""
+    from samples.data_assets import generate_samples
     from valuation import AssetProfile, value_asset
-    from valuation.samples import generate_samples
 
     samples = generate_samples(20240601)
     sample = samples.assets[0]

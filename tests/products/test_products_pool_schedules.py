@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credit.loans import schedule
+from products.schedules import asset_schedules
 from products.structure import deal_from_dict
 from products.tranches import analyze_deal, copula_default_periods, default_market
 from products.waterfall import (
-    asset_schedules,
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,
     run_waterfall,

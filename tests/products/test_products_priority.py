@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from products.schedules import asset_schedules
 from products.structure import deal_from_dict
 from products.waterfall import (
     PoolCashflows,
     WaterfallResult,
-    asset_schedules,
     pool_cashflows_from_default_periods,
     run_waterfall,
     run_waterfall_reference,

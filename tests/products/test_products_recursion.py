@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
+from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
 from products.tranches import (
     allocate_losses,
@@ -25,7 +26,7 @@ from products.tranches import (
     recursion_loss_paths,
     scenario_chunks,
 )
-from products.waterfall import asset_schedules, run_waterfall
+from products.waterfall import run_waterfall
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
 POOL125 = json.loads((DATA / "copula_pool_125.json").read_text())

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
 from products.tranches import (
     analyze,
@@ -27,11 +28,7 @@ from products.tranches import (
     size_deal_attachment,
     static_tranche_expected_loss,
 )
-from products.waterfall import (
-    asset_schedules,
-    pool_cashflows_from_survival,
-    run_waterfall,
-)
+from products.waterfall import pool_cashflows_from_survival, run_waterfall
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
 from products.waterfall import (
     WaterfallResult,
-    asset_schedules,
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,
     run_waterfall,

@@ -28,11 +28,11 @@ def test_implied_premium_recovers_a_known_premium() -> None:
 
 def test_stress_base_reproduces_the_valuation_it_was_built_from() -> None:
     # the valuation engine's own Monte Carlo on a generated sample asset
+    from samples.data_assets import generate_samples
     from valuation import value_asset
     from valuation.asset import AssetProfile
     from valuation.conventions import Compounding, DayCount
     from valuation.market import MarketData
-    from valuation.samples import generate_samples
 
     sample = generate_samples(3, n_assets=1).assets[0]
     as_of = date(2026, 1, 1)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk.library import BUILTIN_NAMES, DEMAND_SLUMP_REVENUE_MULTIPLIER, builtins, get_builtin
-from risk.scenarios import DOWNTURN_LGD_ADD, Scenario, Shocks, parse_scenario, tenor_years
+from risk.parsing import parse_scenario
+from risk.scenarios import DOWNTURN_LGD_ADD, Scenario, Shocks, tenor_years
 from valuation.errors import ConventionError
 
 FULL = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(11, n_assets=2)
 AS_OF = SAMPLES.as_of.isoformat()

@@ -17,7 +17,7 @@ from contract_world import cost_bodies, loan_body, signals_csv
 
 from api.demo_steps import DemoContext
 from api.demo_steps import registry as registry_step
-from valuation.samples import generate_samples
+from samples.data_assets import generate_samples
 
 TENANT = "demo"
 CHINESE_NAME = "工业传感器数据 #1"

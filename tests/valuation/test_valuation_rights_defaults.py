@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samples.data_assets import generate_samples
 from valuation.asset import AssetProfile, Rights, rights_score
 from valuation.conventions import Compounding, DayCount
 from valuation.engine import value_asset
@@ -28,7 +29,6 @@ from valuation.market_approach import (
     trailing_annual_revenue,
 )
 from valuation.results import ValuationInputs
-from valuation.samples import generate_samples
 
 
 def _income(build, asset=None, **kw):

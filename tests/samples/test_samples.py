@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from valuation.conventions import add_months
-from valuation.samples import (
+from samples.data_assets import (
     CATEGORIES,
     COST_CATEGORIES,
     QUALITY_DIMENSIONS,
@@ -17,6 +16,7 @@ from valuation.samples import (
     RIGHTS_SCOPES,
     generate_samples,
 )
+from valuation.conventions import add_months
 
 
 @pytest.fixture(scope="module")
