@@ -26,13 +26,14 @@ import numpy as np
 
 from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
-from products.tranches import analyze_deal, copula_default_periods, default_market
+from products.tranches import analyze_deal, copula_default_periods
 from products.waterfall import (
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,
     run_waterfall,
     run_waterfall_reference,
 )
+from valuation.market import default_curve
 
 N_LOANS = 1_000
 N_PATHS = 100_000
@@ -97,7 +98,7 @@ def _table(res: Any) -> list[dict[str, Any]]:
 
 def run() -> dict[str, Any]:
     deal = build_deal()
-    market = default_market(date(2025, 1, 1), 0.02)
+    market = default_curve(date(2025, 1, 1), "CNY", 0.02)
     sched = asset_schedules(deal.pool)
 
     tracemalloc.start()

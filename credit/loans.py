@@ -42,7 +42,7 @@ import pandas as pd
 import QuantLib as ql
 
 from credit import _schedule_kernel
-from valuation._typing import FloatArray, IntArray
+from valuation._typing import BoolArray, FloatArray, IntArray
 from valuation.conventions import (
     DayCount,
     add_months,
@@ -71,7 +71,7 @@ class Amortization(StrEnum):
     @classmethod
     def parse(cls, value: object, *, field: str = "amortization") -> Amortization:
         try:
-            return cls(value)
+            return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
         except ValueError:
             allowed = ", ".join(repr(m.value) for m in cls)
             raise ConventionError(
@@ -79,7 +79,7 @@ class Amortization(StrEnum):
             ) from None
 
 
-_BDC = {
+_BDC: dict[str, int] = {
     "Following": ql.Following,
     "ModifiedFollowing": ql.ModifiedFollowing,
     "Preceding": ql.Preceding,
@@ -259,7 +259,7 @@ def _days_from_civil(y: IntArray, m: IntArray, d: IntArray) -> IntArray:
     mp = (m + 9) % 12
     doy = (153 * mp + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    return np.asarray(era * 146097 + doe - 719468, dtype=np.int64)
 
 
 def _civil_from_days(z: IntArray) -> tuple[IntArray, IntArray, IntArray]:
@@ -280,8 +280,8 @@ _MONTH_LEN = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np
 _DC_ORDER = (DayCount.ACT_360, DayCount.ACT_365F, DayCount.THIRTY_360, DayCount.ACT_ACT)
 
 
-def _is_leap(y: IntArray) -> np.ndarray:
-    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+def _is_leap(y: IntArray) -> BoolArray:
+    return np.asarray(((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0), dtype=np.bool_)
 
 
 def _year_fractions_days(
@@ -301,7 +301,9 @@ def _year_fractions_days(
     if day_count is DayCount.THIRTY_360:
         d1 = np.where(d1 == 31, 30, d1)
         d2 = np.where((d2 == 31) & (d1 >= 30), 30, d2)
-        return (360.0 * (y2 - y1) + 30.0 * (m2 - m1) + (d2 - d1)) / 360.0
+        return np.asarray(
+            (360.0 * (y2 - y1) + 30.0 * (m2 - m1) + (d2 - d1)) / 360.0, dtype=np.float64
+        )
     # ACT/ACT ISDA: the days falling in each calendar year over that year's length
     # (year lengths and 1 January by lookup in small per-year tables)
     y_lo = int(y1.min())
@@ -313,9 +315,9 @@ def _year_fractions_days(
     len1 = year_len[i1]
     same = i1 == i2
     if same.all():
-        return days / len1
+        return np.asarray(days / len1, dtype=np.float64)
     split = (jan1[i1 + 1] - s) / len1 + (i2 - i1 - 1) + (e - jan1[i2]) / year_len[i2]
-    return np.where(same, days / len1, split)
+    return np.asarray(np.where(same, days / len1, split), dtype=np.float64)
 
 
 def year_fractions(start: np.ndarray, end: np.ndarray, day_count: DayCount) -> FloatArray:

@@ -172,7 +172,7 @@ def pd_from_revenue(
         std_error=se,
         n_paths=n_paths,
         horizon_months=months,
-        defaulted=defaulted,
+        defaulted=np.asarray(defaulted, dtype=np.bool_),
         default_month=first.astype(np.int64),
         min_dscr=dscr.min(axis=1),
     )
@@ -185,4 +185,4 @@ def annualise_pd(pd: float, horizon_months: int) -> float:
             f"The `pd` must be in [0, 1) and the horizon positive. Got {pd!r}, {horizon_months!r}.",
             field="pd",
         )
-    return 1.0 - (1.0 - pd) ** (12.0 / horizon_months)
+    return float(1.0 - (1.0 - pd) ** (12.0 / horizon_months))

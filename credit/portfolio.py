@@ -721,7 +721,7 @@ def _lhp_distribution(
     if rho_bar == 0.0 or lgd_bar == 0.0:
         return np.array([pd_bar * lgd_bar * total_ead]), np.array([1.0])
     n_cells = int(math.floor(lgd_bar / LHP_CELL + 1e-9))
-    x = np.arange(n_cells + 1) * LHP_CELL
+    x = np.arange(n_cells + 1, dtype=np.float64) * LHP_CELL
     if x[-1] < lgd_bar * (1 - 1e-12):
         x = np.append(x, lgd_bar)
     x[-1] = lgd_bar
@@ -1050,7 +1050,7 @@ def _recursion_contributions(
 
     def point(j0: int) -> np.ndarray:
         # Q(j0) = sum_f cw_f Re(Q_hat_f e^{i theta_f j0})
-        return cw * np.exp(1j * theta * j0)
+        return np.asarray(cw * np.exp(1j * theta * j0))
 
     def cumulative(j0: int) -> np.ndarray:
         # sum_{j=0}^{j0} Q(j) = sum_f cw_f Re(Q_hat_f G_f), G_f = sum_{j<=j0} e^{i theta_f j}

@@ -145,7 +145,7 @@ def funding_rate_from_discount_factor(discount_factor: float, t_years: float) ->
             f"Need a positive discount factor and horizon. Got {discount_factor!r}, {t_years!r}.",
             field="funding",
         )
-    return discount_factor ** (-1.0 / t_years) - 1.0
+    return float(discount_factor ** (-1.0 / t_years) - 1.0)
 
 
 def price_loan(

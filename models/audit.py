@@ -307,7 +307,7 @@ def record_audit(
     head = chain_head(session)
     seq = 1 if head is None else head.seq + 1
     prev_hash = GENESIS_HASH if head is None else head.hash
-    fields = {
+    fields: dict[str, Any] = {
         "seq": seq,
         "at": when,
         "actor": actor,

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 import models.db  # noqa: F401  (sets the constraint naming convention first)
 from models.registry import DataAsset, utc_now
@@ -156,11 +156,14 @@ def lock_assets_for_pledge(session: Session, asset_ids: Sequence[int]) -> list[D
         table = DataAsset.__table__  # type: ignore[attr-defined]
         session.execute(sa.update(table).where(table.c.id.in_(ids)).values(id=table.c.id))
         rows = session.exec(
-            select(DataAsset).where(DataAsset.id.in_(ids)).order_by(DataAsset.id)
-        ).all()  # type: ignore[union-attr]
+            select(DataAsset).where(col(DataAsset.id).in_(ids)).order_by(col(DataAsset.id))
+        ).all()
     else:
         rows = session.exec(
-            select(DataAsset).where(DataAsset.id.in_(ids)).order_by(DataAsset.id).with_for_update()  # type: ignore[union-attr]
+            select(DataAsset)
+            .where(col(DataAsset.id).in_(ids))
+            .order_by(col(DataAsset.id))
+            .with_for_update()
         ).all()
     return list(rows)
 
@@ -190,11 +193,11 @@ def consented_amount(
     currency is not one: amounts are never converted)."""
     value = session.execute(
         sa.select(sa.func.max(PledgeConsent.amount)).where(
-            PledgeConsent.asset_id == asset_id,
-            PledgeConsent.lender_tenant == lender_tenant,
-            PledgeConsent.currency == currency,
-            PledgeConsent.expires_on >= on,
-        )  # type: ignore[operator]
+            col(PledgeConsent.asset_id) == asset_id,
+            col(PledgeConsent.lender_tenant) == lender_tenant,
+            col(PledgeConsent.currency) == currency,
+            col(PledgeConsent.expires_on) >= on,
+        )
     ).scalar_one_or_none()
     return None if value is None else Decimal(str(value))
 
@@ -206,14 +209,14 @@ def pledged_by_tenant(
     if not asset_ids:
         return {}
     stmt = (
-        sa.select(Pledge.asset_id, sa.func.sum(Pledge.amount))
-        .join(Loan, Loan.id == Pledge.loan_id)  # type: ignore[arg-type]
+        sa.select(col(Pledge.asset_id), sa.func.sum(Pledge.amount))
+        .join(Loan, col(Loan.id) == col(Pledge.loan_id))
         .where(
-            Pledge.asset_id.in_(list(asset_ids)),
-            Pledge.status == "live",  # type: ignore[attr-defined]
-            Loan.tenant == tenant,
+            col(Pledge.asset_id).in_(list(asset_ids)),
+            col(Pledge.status) == "live",
+            col(Loan.tenant) == tenant,
         )
-        .group_by(Pledge.asset_id)
+        .group_by(col(Pledge.asset_id))
     )
     return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}
 
@@ -223,9 +226,9 @@ def pledged_amounts(session: Session, asset_ids: Sequence[int]) -> dict[int, Dec
     if not asset_ids:
         return {}
     stmt = (
-        sa.select(Pledge.asset_id, sa.func.sum(Pledge.amount))
-        .where(Pledge.asset_id.in_(list(asset_ids)), Pledge.status == "live")  # type: ignore[attr-defined]
-        .group_by(Pledge.asset_id)
+        sa.select(col(Pledge.asset_id), sa.func.sum(Pledge.amount))
+        .where(col(Pledge.asset_id).in_(list(asset_ids)), col(Pledge.status) == "live")
+        .group_by(col(Pledge.asset_id))
     )
     return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}
 
@@ -233,7 +236,7 @@ def pledged_amounts(session: Session, asset_ids: Sequence[int]) -> dict[int, Dec
 def live_loans(session: Session, tenant: str) -> list[Loan]:
     """The tenant's live loans by id (filtered in SQL)."""
     query = select(Loan).where(Loan.tenant == tenant, Loan.status == "live")
-    return list(session.exec(query.order_by(sa.asc(Loan.id))).all())  # type: ignore[arg-type]
+    return list(session.exec(query.order_by(col(Loan.id).asc())).all())
 
 
 def live_pledges(session: Session, loan_ids: Sequence[int]) -> list[Pledge]:
@@ -241,7 +244,7 @@ def live_pledges(session: Session, loan_ids: Sequence[int]) -> list[Pledge]:
     if not loan_ids:
         return []
     query = select(Pledge).where(
-        Pledge.loan_id.in_([int(i) for i in loan_ids]),  # type: ignore[attr-defined]
-        Pledge.status == "live",
+        col(Pledge.loan_id).in_([int(i) for i in loan_ids]),
+        col(Pledge.status) == "live",
     )
-    return list(session.exec(query.order_by(sa.asc(Pledge.id))).all())  # type: ignore[arg-type]
+    return list(session.exec(query.order_by(col(Pledge.id).asc())).all())

@@ -366,3 +366,12 @@ def _is_known(revision: str) -> bool:
         return script.get_revision(revision) is not None
     except Exception:  # alembic raises several kinds for an unknown id
         return False
+
+
+def row_id(row: Any) -> int:
+    """The primary key of a stored (flushed) row, as an int: the type checker's ``int | None``
+    of a SQLModel id made definite. A row without one is a programming error."""
+    rid = row.id
+    if rid is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return int(rid)

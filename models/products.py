@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 
 def utc_now() -> datetime:
@@ -93,7 +93,7 @@ class SecuritizationPricing(SQLModel, table=True):
 def securitizations_of(session: Session, tenant: str) -> list[Securitization]:
     """The tenant's securitizations by id (filtered in SQL)."""
     query = select(Securitization).where(Securitization.tenant == tenant)
-    return list(session.exec(query.order_by(sa.asc(Securitization.id))).all())  # type: ignore[arg-type]
+    return list(session.exec(query.order_by(col(Securitization.id).asc())).all())
 
 
 def tranches_by_securitization(
@@ -104,8 +104,8 @@ def tranches_by_securitization(
     if not securitization_ids:
         return out
     query = select(SecuritizationTranche).where(
-        SecuritizationTranche.securitization_id.in_(securitization_ids)  # type: ignore[attr-defined]
+        col(SecuritizationTranche.securitization_id).in_(securitization_ids)
     )
-    for t in session.exec(query.order_by(sa.asc(SecuritizationTranche.seniority))).all():  # type: ignore[arg-type]
+    for t in session.exec(query.order_by(col(SecuritizationTranche.seniority).asc())).all():
         out[int(t.securitization_id)].append(t)
     return out

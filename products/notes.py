@@ -181,10 +181,10 @@ def price_data_note(
     Examples
     --------
     >>> from datetime import date
-    >>> from products.tranches import default_market
+    >>> from valuation.market import default_curve
     >>> rev = np.full((4, 12), 1000.0)
     >>> note = DataRevenueNote(share=0.1, term_months=12)
-    >>> res = price_data_note(note, rev, market=default_market(date(2025, 1, 1), 0.0), seed=1)
+    >>> res = price_data_note(note, rev, market=default_curve(date(2025, 1, 1), "CNY", 0.0), seed=1)
     >>> round(res.price, 6)
     1200.0
     """
@@ -212,7 +212,9 @@ def price_data_note(
     rng = np.random.default_rng(seed)
     d = np.full(n, t_max + 1, dtype=np.int64)
     if note.issuer_hazard > 0.0:
-        e = rng.standard_exponential(n)  # tau = e / h; default month ceil(12 tau) if <= T
+        e = np.asarray(
+            rng.standard_exponential(n), dtype=np.float64
+        )  # tau = e / h; default month ceil(12 tau) if <= T
         hit = e <= note.issuer_hazard * t_max / 12.0
         d[hit] = np.clip(np.ceil(12.0 * e[hit] / note.issuer_hazard), 1, t_max).astype(np.int64)
     if note.default_threshold > 0.0:

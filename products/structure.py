@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from products.schedules import asset_schedules
-from valuation.conventions import DayCount, calendar, parse_date
+from valuation.conventions import DayCount, calendar, parse_currency, parse_date
 from valuation.errors import ConventionError, ValuationError
 
 Amortization = Literal["annuity", "linear", "bullet"]
@@ -979,8 +979,6 @@ def deal_from_dict(
     rule = _choice(spec.get("principal_rule", "sequential"), "principal_rule", PRINCIPAL_RULES)
     adv = _number(spec.get("advance_rate", 1.0), "advance_rate", lo=0.0, hi=1.0, lo_open=True)
     currency = spec.get("currency", "CNY")
-    from valuation.conventions import parse_currency
-
     parse_currency(currency, field="currency")
     return Deal(
         pool=pool,
@@ -988,8 +986,8 @@ def deal_from_dict(
         senior_fee_rate=fee_rate,
         senior_fee_fixed=fee_fixed,
         reserve=reserve,
-        principal_rule=rule,
-        triggers=triggers,  # type: ignore[arg-type]
+        principal_rule="pro_rata" if rule == "pro_rata" else "sequential",
+        triggers=triggers,
         advance_rate=adv,
         currency=currency,
         clean_up_call=_opt_number(

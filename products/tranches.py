@@ -77,7 +77,7 @@ from products.waterfall import (
     run_waterfall,
 )
 from valuation._typing import FloatArray, IntArray
-from valuation.conventions import Compounding, DayCount, add_months, year_fraction
+from valuation.conventions import DayCount, add_months, year_fraction
 from valuation.errors import CalibrationError, ConventionError
 from valuation.market import MarketData
 
@@ -384,7 +384,7 @@ def _bucket_means(p: FloatArray, edges: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(width > 0.0, (g[:, 1:] - g[:, :-1]) / np.where(width > 0.0, width, 1.0), lo)
     mean = np.clip(mean, np.minimum(lo, hi), np.maximum(lo, hi))
-    return np.where(hi <= lo, hi, mean)
+    return np.asarray(np.where(hi <= lo, hi, mean), dtype=np.float64)
 
 
 def recursion_loss_paths(
@@ -830,13 +830,6 @@ class DealAnalytics:
         raise KeyError(name)
 
 
-def default_market(as_of: date, rate: float = 0.02, currency: str = "CNY") -> MarketData:
-    """A flat curve (QuantLib FlatForward, ACT/365F, annual compounding) for quick pricing."""
-    return MarketData.flat_rate(
-        as_of, rate, currency=currency, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
-    )
-
-
 def _payment_dates(as_of: date, n_periods: int) -> list[date]:
     return [add_months(as_of, m) for m in range(1, n_periods + 1)]
 
@@ -898,7 +891,7 @@ def _loss_probability(
             hit[:, k, :].any(axis=1), hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0
         )
         out[:, k] = hit[:, k, :].any(axis=1) * -np.expm1(-h * times[last])
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def _irr_monthly(cash: FloatArray, price_amount: float) -> float:
@@ -1146,8 +1139,9 @@ def analyze(
     for k, tr in enumerate(deal.tranches):
         exp_cash = sums["cash"][k]
         margin = float(dm[k])
-        if mp_in[k] is not None:
-            margin = _solve_margin(exp_cash, df0, times, faces[k], float(mp_in[k]), tr.name)
+        given_price = mp_in[k]
+        if given_price is not None:
+            margin = _solve_margin(exp_cash, df0, times, faces[k], float(given_price), tr.name)
         disc = df0 * np.exp(-margin / 1e4 * times)
         price = float(exp_cash @ disc) / faces[k] * 100.0
         prom = promised[0][k] if promised is not None else exp_cash
@@ -1279,12 +1273,13 @@ def analyze_deal(
     --------
     >>> from datetime import date
     >>> from products.structure import deal_from_dict
+    >>> from valuation.market import default_curve
     >>> deal = deal_from_dict({
     ...     "pool": {"loans": [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.06,
     ...                         "term_months": 24, "pd": 0.03} for i in range(50)]},
     ...     "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
     ...                  {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.10}]})
-    >>> res = analyze_deal(deal, market=default_market(date(2025, 1, 1)), n_paths=2000, seed=7)
+    >>> res = analyze_deal(deal, market=default_curve(date(2025, 1, 1), "CNY"), n_paths=2000, seed=7)
     >>> res.by_name("E").expected_loss > res.by_name("A").expected_loss
     True
     """

@@ -105,11 +105,14 @@ class PoolCashflows:
 
     @property
     def collections(self) -> FloatArray:
-        return self.interest + self.scheduled_principal + self.prepayments + self.recoveries
+        return np.asarray(
+            self.interest + self.scheduled_principal + self.prepayments + self.recoveries,
+            dtype=np.float64,
+        )
 
     def net_loss(self) -> FloatArray:
         """Pool loss per scenario: defaults minus recoveries (n_scenarios,)."""
-        return self.defaults.sum(axis=1) - self.recoveries.sum(axis=1)
+        return np.asarray(self.defaults.sum(axis=1) - self.recoveries.sum(axis=1), dtype=np.float64)
 
 
 def _pending(recoveries: FloatArray, lag: int) -> FloatArray:
@@ -117,7 +120,7 @@ def _pending(recoveries: FloatArray, lag: int) -> FloatArray:
     c = np.concatenate([np.zeros((n, 1)), np.cumsum(recoveries, axis=1)], axis=1)
     idx = np.arange(1, t_max + 1)
     hi = np.minimum(idx + lag, t_max)
-    return c[:, hi] - c[:, idx]
+    return np.asarray(c[:, hi] - c[:, idx], dtype=np.float64)
 
 
 def pool_cashflows_from_survival(
@@ -217,7 +220,7 @@ def pool_cashflows_from_default_periods(
         first = int(dv.min())
         for t in range(first, t_max + 1):
             mat.data = (dv <= t).astype(np.float64)
-            out[:, t - 1, :] -= mat @ x[:, t, :]
+            out[:, t - 1, :] -= np.asarray(mat @ x[:, t, :])
         amount = sched.balance[cols, dv - 1]
         defaults = np.bincount(rows * t_max + (dv - 1), weights=amount, minlength=n * t_max)
         ok = dv + lag <= t_max
@@ -321,7 +324,7 @@ class WaterfallResult:
             + self.reserve_end
             - self.reserve_start
         )
-        return self.collections + self.call_proceeds - out
+        return np.asarray(self.collections + self.call_proceeds - out, dtype=np.float64)
 
 
 def _coupons(deal: Deal, n_periods: int, index_rates: FloatArray | None) -> FloatArray:

@@ -303,7 +303,12 @@ class Book:
     def __post_init__(self) -> None:
         parse_currency(self.currency)
         assets, loans, tranches = tuple(self.assets), tuple(self.loans), tuple(self.tranches)
-        for kind, items in (("assets", assets), ("loans", loans), ("tranches", tranches)):
+        groups: list[tuple[str, Sequence[AssetPosition | LoanPosition | TranchePosition]]] = [
+            ("assets", assets),
+            ("loans", loans),
+            ("tranches", tranches),
+        ]
+        for kind, items in groups:
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.id in seen:
@@ -312,7 +317,9 @@ class Book:
                         field=f"{kind}[{i}].id",
                     )
                 seen.add(item.id)
-                if kind != "tranches" and item.currency != self.currency:
+                if isinstance(item, TranchePosition):
+                    continue
+                if item.currency != self.currency:
                     raise ConventionError(
                         f"The `{kind}[{i}].currency` of `Book` must be the book's currency "
                         f"{self.currency}; amounts in different currencies never add. "

@@ -125,7 +125,12 @@ class DaskExecutor:
         if client is None:
             from distributed import Client
 
-            client = Client(address, timeout=timeout_s) if timeout_s else Client(address)
+            # distributed ships no type hints
+            client = (
+                Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
+                if timeout_s
+                else Client(address)  # type: ignore[no-untyped-call]
+            )
             self._owns = True
         else:
             self._owns = False
@@ -150,7 +155,7 @@ class DaskExecutor:
         }
         futures = [self.client.submit(_call_boxed, fn, task, pure=False, **kw) for task in tasks]
         try:
-            for done, fut in enumerate(as_completed(futures), start=1):
+            for done, fut in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
                 if fut.status == "error":
                     fut.result()  # raises the task's exception here
                 if progress is not None:

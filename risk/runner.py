@@ -444,7 +444,7 @@ def economic_lgd(
     frac = width / (hi - lo)
     g_top = g[:, :-1] + (g[:, 1:] - g[:, :-1]) * frac
     area = 0.5 * (g[:, :-1] + g_top) * width
-    return np.clip(area.sum(axis=1) / p, 0.0, 1.0)
+    return np.asarray(np.clip(area.sum(axis=1) / p, 0.0, 1.0), dtype=np.float64)
 
 
 def _capital_groups(
@@ -573,7 +573,7 @@ def tranche_price(
     t_n = t[n - 1]
     outstanding = 1.0 - el[:, None] * np.minimum(t[None, :] / t_n[:, None], 1.0)
     coupons = (c[:, None] / 12.0 * outstanding * d[None, :] * alive).sum(axis=1)
-    return 100.0 * (coupons + (1.0 - el) * d[n - 1])
+    return np.asarray(100.0 * (coupons + (1.0 - el) * d[n - 1]), dtype=np.float64)
 
 
 def _deal_task(
@@ -714,14 +714,16 @@ class StressResult:
         }
         positions: list[dict[str, Any]] = []
         current: dict[str, Any] | None = None
-        for row in self.positions.itertuples(index=False):
-            if current is None or current["kind"] != row.kind or current["id"] != row.id:
-                current = {"kind": row.kind, "id": row.id}
+        columns = ["kind", "id", "metric", "base", "stressed", "delta"]
+        rows = self.positions[columns].itertuples(index=False, name=None)
+        for kind, pid, metric, base, stressed, delta in rows:
+            if current is None or current["kind"] != kind or current["id"] != pid:
+                current = {"kind": kind, "id": pid}
                 positions.append(current)
-            current[row.metric] = {
-                "base": num(row.base),
-                "stressed": num(row.stressed),
-                "delta": num(row.delta),
+            current[str(metric)] = {
+                "base": num(base),
+                "stressed": num(stressed),
+                "delta": num(delta),
             }
         return {
             "run_id": run_id,
@@ -1082,10 +1084,12 @@ def _positions_frame(
         frames.append(
             pd.DataFrame(
                 {
-                    "kind": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), [kind]),
+                    "kind": pd.Categorical.from_codes(
+                        np.zeros(n * k, dtype=np.int8), pd.Index([kind])
+                    ),
                     "id": np.repeat(np.asarray(ids[kind], dtype=object), k),
                     "metric": pd.Categorical.from_codes(
-                        np.tile(np.arange(k, dtype=np.int16), n), names
+                        np.tile(np.arange(k, dtype=np.int16), n), pd.Index(names)
                     ),
                     "base": base,
                     "stressed": stressed,

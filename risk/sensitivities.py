@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def sensitivities(
     }
     dlog = math.log1p(e) - math.log1p(-e)
     rows: list[pd.DataFrame] = []
-    totals: list[dict[str, object]] = []
+    totals: list[dict[str, Any]] = []
     for kind, mets in fig.metrics.items():
         if kind not in _RISK_FIGURE:
             continue
@@ -156,13 +157,10 @@ def sensitivities(
             {
                 "kind": "total",
                 "id": "",
-                "dv01": sum(float(t["dv01"]) for t in totals),  # type: ignore[arg-type]
-                "cs01": sum(float(t["cs01"]) for t in totals),  # type: ignore[arg-type]
+                "dv01": sum(float(t["dv01"]) for t in totals),
+                "cs01": sum(float(t["cs01"]) for t in totals),
                 "revenue_elasticity": math.nan,
-                "correlation_sensitivity": sum(
-                    float(t["correlation_sensitivity"])  # type: ignore[arg-type]
-                    for t in totals
-                ),
+                "correlation_sensitivity": sum(float(t["correlation_sensitivity"]) for t in totals),
             }
         )
     table = (

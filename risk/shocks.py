@@ -68,7 +68,7 @@ def shifted_discount_factors(
     df = np.asarray(discount_factors, dtype=np.float64)
     shift = zero_shift(times_years, shocks)
     if spread_bp:
-        shift = (0.0 if shift is None else shift) + spread_bp / 1e4
+        shift = np.asarray((0.0 if shift is None else shift) + spread_bp / 1e4, dtype=np.float64)
     if shift is None:
         return df
     return df * np.exp(-shift * np.asarray(times_years, dtype=np.float64))
@@ -178,7 +178,7 @@ def shock_revenue_paths(
         r = r * np.exp2(-(k / (half_life_months * hl) - k / half_life_months))
     add = shocks.obsolescence_hazard_add
     if add is not None and add > 0.0:
-        tau = obsolescence_times(uniforms, np.float64(add))
+        tau = obsolescence_times(uniforms, np.asarray(add, dtype=np.float64))
         r = r * (k[None, :] / 12.0 <= tau[:, None])
     return r
 

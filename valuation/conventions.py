@@ -141,7 +141,7 @@ class DayCount(StrEnum):
     @classmethod
     def parse(cls, value: object, *, field: str = "day_count") -> DayCount:
         try:
-            return cls(value)
+            return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
         except ValueError:
             allowed = ", ".join(repr(m.value) for m in cls)
             raise ConventionError(
@@ -200,8 +200,8 @@ class Rate:
         if self.compounding is Compounding.SIMPLE:
             return 1.0 / (1.0 + self.value * t_years)
         if self.compounding is Compounding.MONTHLY:
-            return (1.0 + self.value / 12.0) ** (-12.0 * t_years)
-        return (1.0 + self.value) ** (-t_years)
+            return float((1.0 + self.value / 12.0) ** (-12.0 * t_years))
+        return float((1.0 + self.value) ** (-t_years))
 
 
 # Calendars by the names accepted at the boundaries. "China" is the Shanghai Stock

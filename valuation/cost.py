@@ -88,8 +88,9 @@ def cost_occurrences(costs: pd.DataFrame, *, as_of: date, currency: str) -> Cost
     amounts: list[float] = []
     ages: list[float] = []
     run_rate = 0.0
-    for i, row in enumerate(costs.itertuples(index=False)):
-        rec = row._asdict()
+    columns = [str(c) for c in costs.columns]
+    for i, row in enumerate(costs.itertuples(index=False, name=None)):
+        rec: dict[str, Any] = dict(zip(columns, row, strict=True))
         ccy = rec.get("currency")
         if ccy != currency:
             parse_currency(ccy, field=f"costs.{i}.currency")
@@ -98,9 +99,9 @@ def cost_occurrences(costs: pd.DataFrame, *, as_of: date, currency: str) -> Cost
                 "convert the record first.",
                 field=f"costs.{i}.currency",
             )
-        amount = rec.get("amount")
+        amount: Any = rec.get("amount")
         try:
-            amount_f = float(amount)  # type: ignore[arg-type]
+            amount_f = float(amount)
         except (TypeError, ValueError):
             amount_f = float("nan")
         if not np.isfinite(amount_f) or amount_f < 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,14 @@ from valuation.mixture import MARKET_FEW, MARKET_MIN_SD_FEW, build_mixture, mark
 from valuation.montecarlo import MAX_PATHS, Distribution, MonteCarloResult, simulate_plan
 from valuation.quote import QUOTE_PARAMETERS, make_quote, quote_parameters
 from valuation.reconcile import AssetValuation, reconcile
-from valuation.results import MethodResult, ValuationInputs
+from valuation.results import (
+    COMPARABLE_COLUMNS,
+    COST_COLUMNS,
+    SIGNAL_COLUMNS,
+    MethodResult,
+    ValuationInputs,
+    empty_frame,
+)
 from valuation.signals import clean_signals
 
 #: Bumped whenever the same inputs give different figures (a test pins figures to it).
@@ -87,7 +94,7 @@ def _check_int(value: object, name: str, lo: int, hi: int) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or not (lo <= value <= hi)
+        or not (lo <= int(value) <= hi)
     ):
         raise ConventionError(
             f"The `{name}` must be an integer in {lo:,}..{hi:,}. Got {value!r}.", field=name
@@ -201,7 +208,13 @@ def value_asset(
         )
     if isinstance(asset, Mapping):
         asset = AssetProfile.from_mapping(asset)
-    inputs = ValuationInputs(signals, costs, comparables, asset, ccy)
+    inputs = ValuationInputs(
+        empty_frame(SIGNAL_COLUMNS) if signals is None else signals,
+        empty_frame(COST_COLUMNS) if costs is None else costs,
+        empty_frame(COMPARABLE_COLUMNS) if comparables is None else comparables,
+        asset,
+        ccy,
+    )
     income = IncomeValuer(**{k: given[k] for k in INCOME_KEYS if k in given})
     cost = CostValuer(**{v: given[k] for k, v in COST_KEYS.items() if k in given})
     market_valuer = MarketValuer(**{v: given[k] for k, v in MARKET_KEYS.items() if k in given})
@@ -431,7 +444,7 @@ def _sensitivities(
         trial_inputs = inputs if signals is None else dataclasses.replace(inputs, signals=signals)
         total = 0.0
         for m, r in methods.items():
-            valuer: Callable[[], Any]
+            valuer: IncomeValuer | CostValuer | MarketValuer
             if m == "income":
                 valuer = IncomeValuer(**{k: trial[k] for k in INCOME_KEYS if k in trial})
             elif m == "cost":

@@ -62,7 +62,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import least_squares
 
-from valuation._typing import FloatArray
+from valuation._typing import FloatArray, IntArray
 from valuation.asset import AssetProfile
 from valuation.errors import InsufficientDataError
 from valuation.signals import CleanSignals, MonthlySeries, require_months
@@ -80,7 +80,7 @@ def _month_index(d: date) -> int:
 
 
 def _log_linear(p: FloatArray, t: FloatArray) -> FloatArray:
-    return p[0] + p[1] * t
+    return np.asarray(p[0] + p[1] * t, dtype=np.float64)
 
 
 def _rate(rho: float) -> float:
@@ -88,11 +88,13 @@ def _rate(rho: float) -> float:
 
 
 def _logistic(p: FloatArray, t: FloatArray) -> FloatArray:
-    return p[0] - np.logaddexp(0.0, -_rate(p[1]) * (t - p[2]))
+    return np.asarray(p[0] - np.logaddexp(0.0, -_rate(p[1]) * (t - p[2])), dtype=np.float64)
 
 
 def _gompertz(p: FloatArray, t: FloatArray) -> FloatArray:
-    return p[0] - np.exp(np.clip(-_rate(p[1]) * (t - p[2]), -700.0, 700.0))
+    return np.asarray(
+        p[0] - np.exp(np.clip(-_rate(p[1]) * (t - p[2]), -700.0, 700.0)), dtype=np.float64
+    )
 
 
 def _logistic_jac(p: FloatArray, t: FloatArray) -> FloatArray:
@@ -274,11 +276,18 @@ def _fit_one(
         best_cost = math.inf
         for r0, t0 in ((0.1, n_t / 2),):
             p0 = np.array([top + 0.5, math.log(r0), float(t.min()) + t0])
+
+            def residual(q: FloatArray) -> FloatArray:
+                return fn(q, t) - target
+
+            def jacobian(q: FloatArray) -> FloatArray:
+                return jac(q, t)
+
             try:
                 res = least_squares(
-                    lambda q: fn(q, t) - target,
+                    residual,
                     p0,
-                    jac=lambda q: jac(q, t),
+                    jac=jacobian,
                     method="lm",
                     max_nfev=120,
                 )
@@ -482,7 +491,7 @@ def _longest_zero_run(values: FloatArray) -> int:
     return longest
 
 
-def _masked(series: MonthlySeries, months: list[int] | FloatArray) -> MonthlySeries:
+def _masked(series: MonthlySeries, months: list[int] | IntArray) -> MonthlySeries:
     masked = series.outliers.copy()
     masked[np.asarray(months, dtype=np.int64)] = True
     return MonthlySeries(series.metric, series.start, series.values, series.observed, masked)
@@ -550,7 +559,7 @@ def default_half_life_months(asset: AssetProfile) -> float:
     return half_life_from_profile(asset.quality.timeliness, asset.refresh_days)
 
 
-def half_life_from_profile(timeliness: float, refresh_days: int) -> float:
+def half_life_from_profile(timeliness: float, refresh_days: float) -> float:
     """The library's one half-life rule (months), for any caller that knows the profile.
 
     ``H = (12 + 48 * timeliness) * m(refresh_days)`` with ``m`` = 1.25 for daily (or

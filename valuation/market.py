@@ -15,15 +15,25 @@ Curves
 - spreaded by a risk premium (``with_risk_premium``), QuantLib
   ``ZeroSpreadedTermStructure``: the premium is added to the zero rate quoted with
   the curve's own day count and compounding.
+
+Default market data
+-------------------
+`DEFAULT_MARKET_DATA` is the one table of what the service assumes when a request gives
+no rate: per currency, a flat risk-free rate (the sovereign curve at 1-3 years) and a
+bank's funding spread over it. Valuation discounts at the risk-free rate, loan pricing
+funds at risk-free + spread, tranche and note pricing and the stress grid discount at
+the risk-free rate: every figure of one currency rests on the same curve. A currency
+absent from the table has no default: the caller gives the rate, and the error names it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from types import MappingProxyType
 
 import numpy as np
 import QuantLib as ql
@@ -47,6 +57,82 @@ def _check_rate(value: float, field: str) -> float:
             field=field,
         )
     return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyDefaults:
+    """Default market data of one currency (decimals, annual compounding, ACT/365F).
+
+    ``risk_free_rate``: a flat zero rate at about the 1-3 year sovereign yield;
+    ``funding_spread``: a bank's senior funding over that curve, so its funding rate is
+    ``risk_free_rate + funding_spread``; ``source``: where the figure comes from.
+    """
+
+    risk_free_rate: float
+    funding_spread: float
+    source: str
+
+    @property
+    def funding_rate(self) -> float:
+        return self.risk_free_rate + self.funding_spread
+
+
+#: A bank's senior funding over the sovereign curve at 1-3 years (50 bp): one spread for
+#: every currency, where a bank with its own funding curve passes ``funding_rate``.
+DEFAULT_FUNDING_SPREAD = 0.005
+
+#: The one table of default market data, by currency: approximate 1-3 year government
+#: yields, mid-2025. Used by valuation (risk-free), loan pricing (funding), tranche and
+#: note pricing and the stress grid (risk-free) when a request gives no rate.
+DEFAULT_MARKET_DATA: Mapping[str, CurrencyDefaults] = MappingProxyType(
+    {
+        "CNY": CurrencyDefaults(0.015, DEFAULT_FUNDING_SPREAD, "China government bonds ~1.5 %"),
+        "CNH": CurrencyDefaults(0.015, DEFAULT_FUNDING_SPREAD, "China government bonds ~1.5 %"),
+        "USD": CurrencyDefaults(0.040, DEFAULT_FUNDING_SPREAD, "US Treasuries ~4.0 %"),
+        "EUR": CurrencyDefaults(0.020, DEFAULT_FUNDING_SPREAD, "German Bunds ~2.0 %"),
+        "GBP": CurrencyDefaults(0.040, DEFAULT_FUNDING_SPREAD, "UK gilts ~4.0 %"),
+        "HKD": CurrencyDefaults(0.030, DEFAULT_FUNDING_SPREAD, "Exchange Fund Notes ~3.0 %"),
+        "JPY": CurrencyDefaults(0.007, DEFAULT_FUNDING_SPREAD, "Japanese government bonds ~0.7 %"),
+    }
+)
+
+
+def currency_defaults(currency: str, *, field: str) -> CurrencyDefaults:
+    """The default market data of ``currency``.
+
+    Raises
+    ------
+    ConventionError
+        When the table has no row for the currency; ``field`` names the input that the
+        caller must give instead (e.g. ``risk_free_rate`` or ``funding_rate``).
+
+    Examples
+    --------
+    >>> currency_defaults("CNY", field="risk_free_rate").funding_rate
+    0.02
+    """
+    ccy = parse_currency(currency)
+    found = DEFAULT_MARKET_DATA.get(ccy)
+    if found is None:
+        raise ConventionError(
+            f"The `{field}` is required for {ccy}: there is no default curve for it "
+            f"(defaults exist for {', '.join(DEFAULT_MARKET_DATA)}).",
+            field=field,
+        )
+    return found
+
+
+def default_curve(
+    as_of: date, currency: str, rate: float | None = None, *, field: str = "risk_free_rate"
+) -> MarketData:
+    """A flat curve (annual compounding, ACT/365F) at ``rate``, or at the currency's default
+    risk-free rate when ``rate`` is None (see `DEFAULT_MARKET_DATA`)."""
+    ccy = parse_currency(currency)
+    if rate is None:
+        rate = currency_defaults(ccy, field=field).risk_free_rate
+    return MarketData.flat_rate(
+        as_of, rate, currency=ccy, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
+    )
 
 
 @dataclass(frozen=True, slots=True)

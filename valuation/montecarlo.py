@@ -274,7 +274,7 @@ def log_paths(log_mean: FloatArray, sigma: float, z: FloatArray) -> FloatArray:
 
 def discount_paths(cash_flows: FloatArray, discount_factors: FloatArray) -> FloatArray:
     """``sum_k CF[p, k] DF[k]`` per path, shape (n_paths,) (einsum: no BLAS thread start-up)."""
-    return np.einsum("pk,k->p", cash_flows, discount_factors)
+    return np.asarray(np.einsum("pk,k->p", cash_flows, discount_factors), dtype=np.float64)
 
 
 def antithetic_uniforms(rng: np.random.Generator, n_paths: int, *, antithetic: bool) -> FloatArray:

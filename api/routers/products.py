@@ -19,6 +19,7 @@ from api.schemas.products import (
     DataNotePriceResult,
     PriceRequest,
     PriceResult,
+    PricingRunList,
     SecuritizationCreate,
     SecuritizationList,
     SecuritizationPublic,
@@ -158,8 +159,14 @@ def securitization_cashflows(
         float | None, Query(ge=0.0, le=1.0, description="Loss given default.")
     ] = None,
     discount_rate: Annotated[
-        float, Query(gt=-1.0, lt=1.0, description="Flat curve for the floating index.")
-    ] = 0.02,
+        float | None,
+        Query(
+            gt=-1.0,
+            lt=1.0,
+            description="Flat curve for the floating index; default the deal currency's "
+            "risk-free rate.",
+        ),
+    ] = None,
     format: exports.FormatQuery = None,
 ) -> Any:
     """Per class and period: `interest_due`, `interest_paid`, `principal_paid`, `writedown`,
@@ -183,7 +190,10 @@ def securitization_cashflows(
 
 
 @router.get(
-    "/securitizations/{securitization_id}/prices", summary="Stored pricing runs", responses=_ERRORS
+    "/securitizations/{securitization_id}/prices",
+    response_model=PricingRunList,
+    summary="Stored pricing runs",
+    responses=_ERRORS,
 )
 def list_prices(
     securitization_id: RowId,
@@ -192,7 +202,7 @@ def list_prices(
     session: SessionDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-) -> dict[str, Any]:
+) -> Any:
     """The securitization's stored pricing runs, newest first; `?limit=` and `?cursor=`."""
     secret = str(request.app.state.settings.secret_key)
     after_id = int_position(decode_cursor(cursor, secret), "run")

@@ -199,8 +199,12 @@ class PriceRequest(_Strict):
         le=MAX_DATE,
         description="Pricing date; default the pool's cut-off date, else today (UTC).",
     )
-    discount_rate: float = Field(
-        0.02, gt=-1.0, lt=1.0, description="Flat zero rate (annual, ACT/365F) of the curve."
+    discount_rate: float | None = Field(
+        None,
+        gt=-1.0,
+        lt=1.0,
+        description="Flat zero rate (annual, ACT/365F) of the curve; default the deal "
+        "currency's risk-free rate (1.5 % for CNY).",
     )
     k_sa: float = Field(0.08, ge=0.0, le=1.0, description="SEC-SA pool capital.")
     w: float = Field(0.0, ge=0.0, le=1.0, description="SEC-SA delinquent share.")
@@ -263,7 +267,37 @@ class PriceResult(BaseModel):
     as_of: date
     pool_expected_loss: float
     expected_loss_basis: str = Field("", description="What `expected_loss` measures.")
+    discount_rate: float | None = Field(
+        None,
+        description="Flat zero rate (annual, ACT/365F) the run discounted at: the one given, "
+        "else the currency's default risk-free rate. None for runs stored before it was "
+        "recorded.",
+    )
     tranches: list[TrancheFigures]
+
+
+class PricingRun(BaseModel):
+    """A stored pricing run of a securitization (GET /v1/securitizations/{id}/prices)."""
+
+    id: int
+    method: str
+    paths: int
+    seed: int
+    correlation: float
+    as_of: date
+    pool_expected_loss: float
+    expected_loss_basis: str = Field("", description="What `expected_loss` measures.")
+    discount_rate: float | None = Field(
+        None, description="Flat zero rate the run discounted at (None: not recorded)."
+    )
+    k_sa: float | None = Field(None, description="SEC-SA pool capital of the run.")
+    w: float | None = Field(None, description="SEC-SA delinquent share of the run.")
+    tranches: list[TrancheFigures]
+
+
+class PricingRunList(BaseModel):
+    items: list[PricingRun]
+    next_cursor: str | None = None
 
 
 class DataNotePriceRequest(_Strict):
@@ -287,7 +321,13 @@ class DataNotePriceRequest(_Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     as_of: date | None = Field(None, ge=MIN_DATE, le=MAX_DATE)
     currency: str = "CNY"
-    discount_rate: float = Field(0.02, gt=-1.0, lt=1.0)
+    discount_rate: float | None = Field(
+        None,
+        gt=-1.0,
+        lt=1.0,
+        description="Flat zero rate (annual, ACT/365F); default the currency's risk-free "
+        "rate (1.5 % for CNY).",
+    )
 
 
 class DataNotePriceResult(BaseModel):

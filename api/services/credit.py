@@ -87,7 +87,7 @@ from models.valuation import AssetQuote, Valuation
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
 from valuation.errors import ValuationError
 from valuation.haircut import DEFAULT_LIQUIDATION_COST, DEFAULT_LIQUIDATION_HORIZON_MONTHS
-from valuation.market import MarketData
+from valuation.market import MarketData, currency_defaults
 
 #: Liquidation horizon and cost of a data asset: the quote defaults of `valuation.haircut`
 #: (the haircut itself comes from the stored valuation's quote).
@@ -95,19 +95,6 @@ LIQUIDATION_HORIZON_MONTHS = DEFAULT_LIQUIDATION_HORIZON_MONTHS
 LIQUIDATION_COST = DEFAULT_LIQUIDATION_COST
 #: Basel PD floor applied to every PD used for EL and capital.
 PD_FLOOR = 0.0005
-#: Flat funding and discount rates by currency (annual compounding, ACT/365F), used
-#: when a request gives none: 1-3 year government yields around 2025 (CNY: China 2-year
-#: CGB ~1.5 % plus a bank funding spread; USD: 2-year Treasury ~4 %; EUR: 2-year Bund
-#: ~2 %; others 3 %). A bank passes its own funding_rate in the request.
-DEFAULT_FUNDING_RATES: dict[str, float] = {
-    "CNY": 0.020,
-    "USD": 0.045,
-    "EUR": 0.025,
-    "HKD": 0.040,
-    "GBP": 0.045,
-    "JPY": 0.008,
-}
-DEFAULT_OTHER_FUNDING_RATE = 0.030
 PORTFOLIO_MC_PATHS = 50_000
 #: What each part of the quoted rate is (shown with every quote).
 RATE_BASIS = {
@@ -121,7 +108,10 @@ MAX_RECURSION_CONTRIBUTIONS = 150
 
 
 def funding_curve(as_of: date, currency: str) -> MarketData:
-    rate = DEFAULT_FUNDING_RATES.get(currency, DEFAULT_OTHER_FUNDING_RATE)
+    """A bank's default funding curve: the currency's risk-free rate plus the funding spread
+    (`valuation.market.DEFAULT_MARKET_DATA`); a 422 naming ``funding_rate`` when the table
+    has no row for the currency."""
+    rate = currency_defaults(currency, field="funding_rate").funding_rate
     return MarketData.flat_rate(
         as_of, rate, currency=currency, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
     )

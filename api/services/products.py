@@ -40,10 +40,20 @@ from models.audit import record_audit
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
 from products.structure import Deal, PoolLoan, deal_from_dict
-from products.tranches import analyze_deal, break_even_cdr, default_market
+from products.tranches import analyze_deal, break_even_cdr
 from valuation.errors import ValuationError
+from valuation.market import currency_defaults, default_curve
 
 _INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _discount_rate(given: float | None, currency: str) -> float:
+    """The flat rate a pricing discounts at: the one given, else the currency's risk-free
+    rate (`valuation.market.DEFAULT_MARKET_DATA`; a 422 naming ``discount_rate`` when the
+    currency has none)."""
+    if given is not None:
+        return float(given)
+    return currency_defaults(currency, field="discount_rate").risk_free_rate
 
 
 def dotted(field: str | None) -> str | None:
@@ -351,6 +361,7 @@ def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
         as_of=row.as_of,
         pool_expected_loss=doc["pool_expected_loss"],
         expected_loss_basis=doc["expected_loss_basis"],
+        discount_rate=doc.get("discount_rate"),
         tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]],
     )
 
@@ -372,7 +383,8 @@ def price_securitization(
     try:
         deal = deal_of(row)
         as_of = req.as_of or deal.pool.cut_off_date or today()
-        market = default_market(as_of, req.discount_rate, deal.currency)
+        discount_rate = _discount_rate(req.discount_rate, deal.currency)
+        market = default_curve(as_of, deal.currency, discount_rate)
         res = analyze_deal(
             deal,
             market=market,
@@ -387,7 +399,7 @@ def price_securitization(
         )
         breaks = (
             [
-                break_even_cdr(deal, k, index_rate=req.discount_rate).cdr
+                break_even_cdr(deal, k, index_rate=discount_rate).cdr
                 for k in range(len(deal.tranches))
             ]
             if req.break_even
@@ -433,7 +445,7 @@ def price_securitization(
             {
                 "pool_expected_loss": res.pool_expected_loss,
                 "expected_loss_basis": res.expected_loss_basis,
-                "discount_rate": req.discount_rate,
+                "discount_rate": discount_rate,
                 "k_sa": req.k_sa,
                 "w": req.w,
                 "tranches": [f.model_dump(by_alias=True) for f in figures],
@@ -452,6 +464,7 @@ def price_securitization(
         as_of=as_of,
         pool_expected_loss=res.pool_expected_loss,
         expected_loss_basis=res.expected_loss_basis,
+        discount_rate=discount_rate,
         tranches=figures,
     )
 
@@ -465,11 +478,12 @@ def securitization_cashflows(
     cdr: float | None = None,
     cpr: float | None = None,
     severity: float | None = None,
-    discount_rate: float = 0.02,
+    discount_rate: float | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The deal's per-class, per-period cash flows (`products.cashflows.deal_cashflows`)
     under the base case or the given CDR / CPR / severity; floating classes index on the
-    flat curve at ``discount_rate``. Returns the DataFrame and a description of the run."""
+    flat curve at ``discount_rate`` (default: the currency's risk-free rate). Returns the
+    DataFrame and a description of the run."""
     from products.cashflows import deal_cashflows
 
     row = get_securitization(session, securitization_id, tenant)
@@ -482,13 +496,14 @@ def securitization_cashflows(
     try:
         deal = deal_of(row)
         start = deal.pool.cut_off_date or row.created_at.date()
+        discount_rate = _discount_rate(discount_rate, deal.currency)
         frame, sc = deal_cashflows(
             deal,
             cdr=cdr,
             cpr=cpr,
             severity=severity,
             start=start,
-            market=default_market(start, discount_rate, deal.currency),
+            market=default_curve(start, deal.currency, discount_rate),
         )
     except ValuationError as exc:
         raise _as_invalid(exc) from None
@@ -561,7 +576,7 @@ def revenue_paths(
     *,
     as_of: date,
     currency: str,
-    discount_rate: float,
+    discount_rate: float | None,
     paths: int,
     seed: int,
 ) -> dict[str, Any]:
@@ -575,7 +590,7 @@ def revenue_paths(
 
     asset = registry.get_asset(session, asset_id)  # NotFoundError -> 404
     profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
-    market = default_market(as_of, discount_rate, currency)
+    market = default_curve(as_of, currency, _discount_rate(discount_rate, currency))
     signals, costs = (
         registry.signals_frame(session, asset_id),
         registry.costs_frame(session, asset_id),
@@ -630,7 +645,9 @@ def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNote
         res = price_data_note(
             note,
             sim["gross"],
-            market=default_market(as_of, req.discount_rate, req.currency),
+            market=default_curve(
+                as_of, req.currency, _discount_rate(req.discount_rate, req.currency)
+            ),
             seed=req.seed,
             available=sim["income"],
             discount_factors=sim["discount_factors"],

@@ -70,18 +70,15 @@ from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
 from risk.runner import MarketGrid, RunConfig, StressResult, StressRunner
 from risk.scenarios import Scenario
 from risk.sensitivities import Bumps, sensitivities
-from valuation.conventions import Compounding, DayCount
+from valuation.conventions import parse_currency
 from valuation.errors import ConventionError, ValuationError
 from valuation.forecast import half_life_from_profile
-from valuation.market import MarketData
+from valuation.market import DEFAULT_MARKET_DATA, default_curve
 
 logger = logging.getLogger("datafin.risk")
 
 #: Currency of a tenant's stress book when its loans do not say otherwise.
 DEFAULT_BOOK_CURRENCY = "CNY"
-#: Flat risk-free rate of the stress grid (annual compounding, ACT/365F): about the
-#: yield of 10-year Chinese government bonds through 2025 (1.6-1.9 %, ChinaBond curve).
-DEFAULT_RISK_FREE_RATE = 0.018
 #: Months of the stress grid: the longest economic life, loan and tranche maturity covered.
 GRID_MONTHS = 120
 #: Default Monte Carlo paths and seed of a service run (recorded with each run).
@@ -488,21 +485,16 @@ def _tranches(
 
 
 def market_grid(as_of: date, currency: str = DEFAULT_BOOK_CURRENCY) -> MarketGrid:
-    """The risk-free grid of service runs: the valuation service's curve for the currency
-    (so stress and valuation discount alike), else a flat `DEFAULT_RISK_FREE_RATE`."""
-    try:
-        from api.services import valuation as valuation_service
-
-        market = valuation_service.market_for(as_of, currency)
-    except (ImportError, AttributeError, ValuationError):
-        market = MarketData.flat_rate(
-            as_of,
-            DEFAULT_RISK_FREE_RATE,
-            currency=currency,
-            day_count=DayCount.ACT_365F,
-            compounding=Compounding.ANNUAL,
+    """The risk-free grid of service runs: the currency's default curve
+    (`valuation.market.DEFAULT_MARKET_DATA`), the one valuation discounts at, so stress and
+    valuation discount alike. A currency with no default is an error naming it."""
+    if parse_currency(currency) not in DEFAULT_MARKET_DATA:
+        raise ConventionError(
+            f"The book's `currency` {currency} has no default risk-free curve to stress on "
+            f"(defaults exist for {', '.join(DEFAULT_MARKET_DATA)}).",
+            field="currency",
         )
-    return MarketGrid.from_market(market, GRID_MONTHS)
+    return MarketGrid.from_market(default_curve(as_of, currency), GRID_MONTHS)
 
 
 # ----------------------------------------------------------------------------- runs

@@ -51,45 +51,20 @@ from models.audit import record_audit
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
 from valuation import MODEL_VERSION, AssetProfile, AssetValuation, MarketData, value_asset
-from valuation.conventions import Compounding, DayCount, parse_currency, round_money
+from valuation.conventions import parse_currency, round_money
 from valuation.errors import ConventionError, NoMethodError
 from valuation.haircut import DEFAULT_LIQUIDATION_HORIZON_MONTHS
 from valuation.income import DEFAULT_MAX_LIFE_MONTHS
+from valuation.market import DEFAULT_MARKET_DATA, default_curve
 
-# Default flat risk-free rates (decimals, annual compounding, ACT/365F) by currency,
-# used when a request gives neither `risk_free_rate` nor `assumptions.discount_rate`.
-# Approximate 1-3 year government yields, mid-2025: China (CGB ~1.5 %), US Treasuries
-# (~4.0 %), euro area (Bund ~2.0 %), UK gilts (~4.0 %), Hong Kong (~3.0 %), Japan (~0.7 %).
-DEFAULT_RISK_FREE_RATES: Mapping[str, float] = {
-    "CNY": 0.015,
-    "CNH": 0.015,
-    "USD": 0.040,
-    "EUR": 0.020,
-    "GBP": 0.040,
-    "HKD": 0.030,
-    "JPY": 0.007,
-}
 ACTION = "valuation.create"
 
 
 def market_for(as_of: date, currency: str, risk_free_rate: float | None = None) -> MarketData:
-    """A flat risk-free curve for ``currency`` at ``as_of`` (the default table unless given)."""
-    ccy = parse_currency(currency)
-    if risk_free_rate is None:
-        if ccy not in DEFAULT_RISK_FREE_RATES:
-            raise ConventionError(
-                f"The `risk_free_rate` is required for {ccy}: there is no default curve for it "
-                f"(defaults exist for {', '.join(DEFAULT_RISK_FREE_RATES)}).",
-                field="risk_free_rate",
-            )
-        risk_free_rate = DEFAULT_RISK_FREE_RATES[ccy]
-    return MarketData.flat_rate(
-        as_of,
-        risk_free_rate,
-        currency=ccy,
-        day_count=DayCount.ACT_365F,
-        compounding=Compounding.ANNUAL,
-    )
+    """A flat risk-free curve for ``currency`` at ``as_of``: ``risk_free_rate``, else the
+    currency's row of `valuation.market.DEFAULT_MARKET_DATA` (a 422 naming
+    ``risk_free_rate`` when it has none)."""
+    return default_curve(as_of, currency, risk_free_rate, field="risk_free_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +187,7 @@ def run_valuation(
     given = dict(assumptions or {})
     if (
         risk_free_rate is None
-        and ccy not in DEFAULT_RISK_FREE_RATES
+        and ccy not in DEFAULT_MARKET_DATA
         and given.get("discount_rate") is not None
     ):
         risk_free_rate = 0.0  # the discount rate replaces the curve entirely
@@ -272,7 +247,7 @@ def value_registered_asset(
     weights, assumptions : mapping, optional
         As in ``valuation.value_asset`` / the API contract.
     risk_free_rate : float, optional
-        Flat risk-free rate for the curve; default `DEFAULT_RISK_FREE_RATES`.
+        Flat risk-free rate for the curve; default `valuation.market.DEFAULT_MARKET_DATA`.
 
     Returns
     -------

@@ -568,3 +568,27 @@ def test_a_dead_workers_pricing_is_retried_and_stored_once(
     assert [p.id for p in _pricings(session_factory, sid)] == [first.id]
     with session_factory() as session:
         assert json.loads(session.get(Job, job_id).result)["id"] == first.id
+
+
+def test_pricing_discounts_at_the_currency_default_and_says_so(client, make_key) -> None:
+    """No `discount_rate`: the currency's risk-free rate of the one default table (CNY
+    1.5 %), reported with the run; a currency without a row asks for the rate by name."""
+    fm = make_key("fund_manager")
+    cny = client.post("/v1/securitizations", json=deal_body(), headers=fm).json()
+    body = {"method": "lhp", "as_of": "2025-06-30"}
+    r = client.post(f"/v1/securitizations/{cny['id']}/price", json=body, headers=fm)
+    assert r.status_code == 200, r.text
+    assert r.json()["discount_rate"] == 0.015
+    given = client.post(
+        f"/v1/securitizations/{cny['id']}/price",
+        json={**body, "discount_rate": 0.03},
+        headers=fm,
+    )
+    assert given.json()["discount_rate"] == 0.03
+    history = client.get(f"/v1/securitizations/{cny['id']}/prices", headers=fm).json()
+    assert sorted(p["discount_rate"] for p in history["items"]) == [0.015, 0.03]
+    sgd = client.post("/v1/securitizations", json=deal_body(currency="SGD"), headers=fm)
+    assert sgd.status_code == 201, sgd.text
+    r = client.post(f"/v1/securitizations/{sgd.json()['id']}/price", json=body, headers=fm)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "discount_rate"

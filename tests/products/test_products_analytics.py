@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from products.structure import Deal, deal_from_dict
-from products.tranches import EXPECTED_LOSS_BASIS, analyze_deal, default_market
+from products.tranches import EXPECTED_LOSS_BASIS, analyze_deal
+from valuation.market import default_curve
 
 AS_OF = date(2025, 1, 15)
 
@@ -70,7 +71,7 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
             ],
         }
     )
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     clean = analyze_deal(deal, market=market, method="cdr", cdr=0.0)
     assert all(t.expected_loss == 0.0 for t in clean.tranches)  # the promised PV itself
     res = analyze_deal(deal, market=market, method="cdr", cdr=0.3)
@@ -91,7 +92,7 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
 
 def test_price_from_a_discount_margin_and_back_from_a_market_price() -> None:
     deal = amortising_deal(pd=0.03)
-    market = default_market(AS_OF, 0.025)
+    market = default_curve(AS_OF, "CNY", 0.025)
     res = analyze_deal(
         deal, market=market, method="lhp", correlation=0.15, discount_margin_bp={"M": 350.0}
     )
@@ -119,7 +120,7 @@ def test_price_from_a_discount_margin_and_back_from_a_market_price() -> None:
 
 
 def test_mezzanine_with_losses_prices_below_par_and_yields_above_its_coupon() -> None:
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     clean = analyze_deal(amortising_deal(pd=0.0), market=market, method="cdr", cdr=0.0)
     risky = analyze_deal(amortising_deal(pd=0.06), market=market, method="lhp", correlation=0.2)
     assert clean.by_name("M").price == pytest.approx(100.0, abs=0.5)
@@ -131,7 +132,7 @@ def test_mezzanine_with_losses_prices_below_par_and_yields_above_its_coupon() ->
 
 def test_floating_class_effective_duration_is_the_curve_bump() -> None:
     deal = amortising_deal(pd=0.0)
-    res = analyze_deal(deal, market=default_market(AS_OF, 0.03), method="cdr", cdr=0.0)
+    res = analyze_deal(deal, market=default_curve(AS_OF, "CNY", 0.03), method="cdr", cdr=0.0)
     a = res.by_name("A")
     assert a.duration_basis == "effective"
     assert abs(a.duration) < 0.1  # resets monthly: about one month, not its WAL
@@ -146,7 +147,7 @@ def test_unknown_class_in_market_price_is_refused() -> None:
     with pytest.raises(ConventionError) as err:
         analyze_deal(
             amortising_deal(),
-            market=default_market(AS_OF),
+            market=default_curve(AS_OF, "CNY", 0.02),
             method="cdr",
             cdr=0.0,
             market_price={"Z": 99.0},

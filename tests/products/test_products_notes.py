@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from products.notes import DataRevenueNote, price_data_note
-from products.tranches import default_market
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
+from valuation.market import default_curve
 
 AS_OF = date(2025, 3, 1)
 
@@ -22,7 +22,7 @@ def test_no_default_price_is_the_discounted_capped_floored_share() -> None:
     rng = np.random.default_rng(0)
     rev = rng.lognormal(mean=math.log(1e5), sigma=0.5, size=(500, 24))
     note = DataRevenueNote(share=0.2, term_months=18, cap=25_000.0, floor=10_000.0)
-    market = default_market(AS_OF, 0.03)
+    market = default_curve(AS_OF, "CNY", 0.03)
     res = price_data_note(note, rev, market=market, seed=3)
     df = market.discount_factors([add_months(AS_OF, m) for m in range(1, 19)])
     pay = np.clip(0.2 * rev[:, :18], 10_000.0, 25_000.0)
@@ -35,7 +35,7 @@ def test_issuer_default_leg_matches_closed_form_within_four_standard_errors() ->
     # constant revenue c: E[V] = sum_m c DF_m S(m/12) + R sum_d P(default in month d) sum_{m>=d} c DF_m
     c, h, rec, n = 1_000.0, 0.3, 0.4, 36
     note = DataRevenueNote(share=1.0, term_months=n, issuer_hazard=h, recovery_rate=rec)
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     res = price_data_note(note, np.full((200_000, n), c), market=market, seed=9)
     df = market.discount_factors([add_months(AS_OF, m) for m in range(1, n + 1)])
     m = np.arange(1, n + 1)
@@ -49,7 +49,7 @@ def test_issuer_default_leg_matches_closed_form_within_four_standard_errors() ->
 
 def test_yield_rises_with_issuer_hazard_and_equals_the_curve_without_it() -> None:
     rev = np.full((2000, 24), 5_000.0)
-    market = default_market(AS_OF, 0.04)
+    market = default_curve(AS_OF, "CNY", 0.04)
     base = price_data_note(DataRevenueNote(share=0.5, term_months=24), rev, market=market, seed=1)
     risky = price_data_note(
         DataRevenueNote(share=0.5, term_months=24, issuer_hazard=0.1), rev, market=market, seed=1
@@ -64,7 +64,7 @@ def test_yield_rises_with_issuer_hazard_and_equals_the_curve_without_it() -> Non
 def test_price_is_homogeneous_in_revenue(share: float, k: float) -> None:
     rev = np.random.default_rng(2).lognormal(8.0, 0.3, size=(50, 12))
     note = DataRevenueNote(share=share, term_months=12, issuer_hazard=0.05)
-    m = default_market(AS_OF, 0.03)
+    m = default_curve(AS_OF, "CNY", 0.03)
     a = price_data_note(note, rev, market=m, seed=4).price
     b = price_data_note(note, k * rev, market=m, seed=4).price
     assert b == pytest.approx(k * a, rel=1e-10)
@@ -91,7 +91,7 @@ def test_too_few_revenue_months_rejected() -> None:
         price_data_note(
             DataRevenueNote(share=0.5, term_months=24),
             np.ones((5, 12)),
-            market=default_market(AS_OF),
+            market=default_curve(AS_OF, "CNY", 0.02),
             seed=0,
         )
     assert err.value.field == "revenue"
@@ -139,7 +139,7 @@ def test_no_overflow_and_bounded_by_the_income_cash_flow(
         res = price_data_note(
             note,
             rev,
-            market=default_market(date(2025, 1, 1)),
+            market=default_curve(date(2025, 1, 1), "CNY", 0.02),
             seed=seed,
             available=income,
             discount_factors=df,
@@ -153,7 +153,7 @@ def test_no_overflow_and_bounded_by_the_income_cash_flow(
 def test_a_tiny_hazard_is_no_default() -> None:
     """The issue's case: hazard 1e-19 priced 132.8 against 1,200 promised (int64 overflow)."""
     rev = np.full((400, 12), 1000.0)
-    m = default_market(date(2025, 1, 1), 0.0)
+    m = default_curve(date(2025, 1, 1), "CNY", 0.0)
     for h in (1e-19, 5e-324):
         res = price_data_note(
             DataRevenueNote(share=0.1, term_months=12, issuer_hazard=h), rev, market=m, seed=1
@@ -176,7 +176,7 @@ def test_full_revenue_note_never_above_the_income_value_on_the_valuation_paths()
         samples.comparables,
         AssetProfile.from_mapping(sample.profile),
         samples.as_of,
-        default_market(samples.as_of),
+        default_curve(samples.as_of, "CNY", 0.02),
         400,
         5,
     )
@@ -186,7 +186,7 @@ def test_full_revenue_note_never_above_the_income_value_on_the_valuation_paths()
     res = price_data_note(
         note,
         sim.gross_revenue(),
-        market=default_market(samples.as_of),
+        market=default_curve(samples.as_of, "CNY", 0.02),
         seed=2,
         available=sim.revenue,
         discount_factors=sim.discount_factors,
@@ -198,12 +198,14 @@ def test_full_revenue_note_never_above_the_income_value_on_the_valuation_paths()
             share=1.0, term_months=sim.months, issuer_hazard=0.2, default_threshold=0.5
         ),
         sim.gross_revenue(),
-        market=default_market(samples.as_of),
+        market=default_curve(samples.as_of, "CNY", 0.02),
         seed=2,
         available=sim.revenue,
         discount_factors=sim.discount_factors,
     )
     assert risky.price < income_value
     # the old basis (after-cost cash at a 2 % curve) priced far above the asset's value
-    old = price_data_note(note, sim.revenue, market=default_market(samples.as_of, 0.02), seed=2)
+    old = price_data_note(
+        note, sim.revenue, market=default_curve(samples.as_of, "CNY", 0.02), seed=2
+    )
     assert old.price > income_value

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from credit.loans import schedule
 from products.schedules import asset_schedules
 from products.structure import deal_from_dict
-from products.tranches import analyze_deal, copula_default_periods, default_market
+from products.tranches import analyze_deal, copula_default_periods
 from products.waterfall import (
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,
@@ -23,6 +23,7 @@ from products.waterfall import (
 )
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
+from valuation.market import default_curve
 
 CUT_OFF = date(2025, 3, 10)
 TRANCHES = [
@@ -252,13 +253,15 @@ def test_booked_loan_errors_name_the_field() -> None:
 
 def test_pricing_runs_from_the_cut_off_date() -> None:
     deal = booked_deal([dict(QUARTERLY, loan_id=f"Q{i}") for i in range(10)])
-    res = analyze_deal(deal, market=default_market(CUT_OFF, 0.02), method="cdr", cdr=0.0)
+    res = analyze_deal(deal, market=default_curve(CUT_OFF, "CNY", 0.02), method="cdr", cdr=0.0)
     assert res.by_name("A").expected_loss == 0.0
     # the senior class repays quarterly, in the loans' payment months (cut-off + 3, 6, ...)
     paid = np.nonzero(res.expected_cashflows[0] > 1e-6)[0] + 1
     assert set(paid) <= {3, 6, 9, 12, 15, 18, 21}
     with pytest.raises(ConventionError) as err:
-        analyze_deal(deal, market=default_market(date(2025, 4, 1)), method="cdr", cdr=0.0)
+        analyze_deal(
+            deal, market=default_curve(date(2025, 4, 1), "CNY", 0.02), method="cdr", cdr=0.0
+        )
     assert err.value.field == "as_of"
 
 

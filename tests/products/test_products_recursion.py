@@ -22,11 +22,11 @@ from products.tranches import (
     analyze,
     analyze_deal,
     cumulative_default_probability,
-    default_market,
     recursion_loss_paths,
     scenario_chunks,
 )
 from products.waterfall import run_waterfall
+from valuation.market import default_curve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
 POOL125 = json.loads((DATA / "copula_pool_125.json").read_text())
@@ -80,7 +80,9 @@ def expected_writedowns(deal: Deal, chunks: Any) -> tuple[np.ndarray, np.ndarray
 def test_recursion_reproduces_the_125_name_reference_at_the_horizon() -> None:
     # Reference: exact recursion with an 800-node quadrature, copula_pool_125.json, 1e-9.
     deal = loss_allocation_deal(pool125_loans(), POOL125["tranches"])
-    res = analyze_deal(deal, market=default_market(AS_OF), method="recursion", correlation=RHO125)
+    res = analyze_deal(
+        deal, market=default_curve(AS_OF, "CNY", 0.02), method="recursion", correlation=RHO125
+    )
     refs = list(reversed(POOL125["tranche_expected_loss_fraction"]))
     got = [t.expected_loss for t in res.tranches]
     np.testing.assert_allclose(got, refs, rtol=0, atol=1e-9)
@@ -175,7 +177,7 @@ def test_recursion_and_monte_carlo_agree_on_a_finite_heterogeneous_pool() -> Non
     z = np.abs(rec_mean - mc_mean)[seen] / mc_se[seen]
     assert seen.sum() > 60 and z.max() <= 4.0, z.max()
     assert np.all(np.abs(rec_mean - mc_mean)[~seen] <= 2e-4)
-    market = default_market(AS_OF, 0.03)
+    market = default_curve(AS_OF, "CNY", 0.03)
     rec = analyze_deal(deal, market=market, method="recursion", correlation=RHO125)
     mc = analyze_deal(
         deal, market=market, method="mc", correlation=RHO125, n_paths=20_000, seed=20251125
@@ -208,7 +210,9 @@ def test_recursion_tends_to_the_large_pool_limit() -> None:
     for n in (20, 80, 320):
         deal = homogeneous_deal(n)
         res = analyze(
-            deal, scenario_chunks(deal, "recursion", correlation=rho), market=default_market(AS_OF)
+            deal,
+            scenario_chunks(deal, "recursion", correlation=rho),
+            market=default_curve(AS_OF, "CNY", 0.02),
         )
         limit = [vasicek_tranche_loss(0.04, rho, 0.4, t.attach, t.detach) for t in deal.tranches]
         errors.append(

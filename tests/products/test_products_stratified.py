@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from products.structure import Deal, deal_from_dict
-from products.tranches import analyze_deal, default_market, factor_strata
+from products.tranches import analyze_deal, factor_strata
+from valuation.market import default_curve
 
 AS_OF = date(2025, 1, 15)
 
@@ -47,7 +48,7 @@ def excess_spread_deal(n_loans: int, seed: int = 1) -> Deal:
 
 def _compare(n_loans: int, paths: int) -> None:
     deal = excess_spread_deal(n_loans)
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     plain = analyze_deal(deal, market=market, method="mc", correlation=0.2, n_paths=paths, seed=11)
     strat = analyze_deal(
         deal, market=market, method="stratified", correlation=0.2, n_paths=paths, seed=12
@@ -117,7 +118,7 @@ def test_pure_loss_allocation_is_exact_through_the_control() -> None:
     )
     res = analyze_deal(
         deal,
-        market=default_market(AS_OF, 0.0),
+        market=default_curve(AS_OF, "CNY", 0.0),
         method="stratified",
         correlation=0.25,
         n_paths=2_000,

@@ -20,7 +20,6 @@ from products.tranches import (
     break_even_cdr,
     cdr_survival,
     copula_default_periods,
-    default_market,
     homogeneous_copula_survival,
     investor_cashflows,
     scenario_chunks,
@@ -31,6 +30,7 @@ from products.tranches import (
 from products.waterfall import pool_cashflows_from_survival, run_waterfall
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
+from valuation.market import default_curve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
 LHP = json.loads((DATA / "vasicek_lhp.json").read_text())
@@ -109,7 +109,7 @@ def test_large_pool_waterfall_integrates_the_closed_form() -> None:
         res = analyze(
             deal,
             scenario_chunks(deal, "lhp", correlation=case["rho"], n_nodes=1024),
-            market=default_market(AS_OF),
+            market=default_curve(AS_OF, "CNY", 0.02),
         )
         refs = [t["expected_loss_fraction"] for t in reversed(case["tranches"])]
         got = [t.expected_loss for t in res.tranches]
@@ -139,7 +139,7 @@ def test_copula_monte_carlo_on_the_125_name_pool_within_four_standard_errors() -
     rho = POOL125["inputs"]["beta"][0] ** 2
     res = analyze_deal(
         deal,
-        market=default_market(AS_OF),
+        market=default_curve(AS_OF, "CNY", 0.02),
         method="mc",
         correlation=rho,
         n_paths=20_000,
@@ -208,7 +208,7 @@ def amortising_deal(pd: float = 0.0, **extra: Any) -> Deal:
 
 def test_without_defaults_fair_spreads_are_zero_and_floating_notes_price_at_par() -> None:
     deal = amortising_deal(pd=0.0)
-    res = analyze_deal(deal, market=default_market(AS_OF, 0.03), method="cdr", cdr=0.0)
+    res = analyze_deal(deal, market=default_curve(AS_OF, "CNY", 0.03), method="cdr", cdr=0.0)
     for t in res.tranches:
         assert t.expected_loss == 0.0 and t.prob_loss == 0.0
         assert t.fair_spread_bp == pytest.approx(0.0, abs=1e-8)
@@ -230,7 +230,7 @@ def test_bullet_tranche_wal_duration_and_yield() -> None:
         ],
         [[0.0, 1.0]],
     )
-    market = default_market(AS_OF, 0.04)
+    market = default_curve(AS_OF, "CNY", 0.04)
     res = analyze_deal(deal, market=market, method="cdr", cdr=0.0)
     t = res.tranches[0]
     assert t.wal_years == pytest.approx(2.0, rel=1e-12)
@@ -242,7 +242,7 @@ def test_bullet_tranche_wal_duration_and_yield() -> None:
 
 def test_losses_rank_by_seniority_and_prices_fall_with_correlation() -> None:
     deal = amortising_deal(pd=0.04)
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     lo = analyze_deal(deal, market=market, method="lhp", correlation=0.05)
     hi = analyze_deal(deal, market=market, method="lhp", correlation=0.4)
     for res in (lo, hi):
@@ -255,7 +255,7 @@ def test_losses_rank_by_seniority_and_prices_fall_with_correlation() -> None:
 
 def test_recursion_and_mc_scenarios_agree_on_pool_loss() -> None:
     deal = amortising_deal(pd=0.04)
-    market = default_market(AS_OF, 0.02)
+    market = default_curve(AS_OF, "CNY", 0.02)
     rec = analyze_deal(deal, market=market, method="recursion", correlation=0.2)
     mc = analyze_deal(deal, market=market, method="mc", correlation=0.2, n_paths=20_000, seed=5)
     assert rec.pool_expected_loss == pytest.approx(mc.pool_expected_loss, rel=0.05)
@@ -339,7 +339,7 @@ def test_guarantee_wrap_substitutes_the_guarantor() -> None:
     factor = (1 - 0.4) * (1 - np.exp(-h * times))
     np.testing.assert_allclose(loss[0, 1], wf.writedown[0, 1] * factor, rtol=1e-12)
     assert wf.writedown[0, 1].sum() > 0 and loss[0, 1].sum() < 0.02 * wf.writedown[0, 1].sum()
-    m = default_market(AS_OF)
+    m = default_curve(AS_OF, "CNY", 0.02)
     res_w = analyze(wrapped, [cf], market=m)
     res_p = analyze(plain, [cf], market=m)
     assert res_w.by_name("M").price > res_p.by_name("M").price
@@ -349,7 +349,7 @@ def test_guarantee_wrap_substitutes_the_guarantor() -> None:
 
 def test_monte_carlo_is_reproducible_from_its_seed() -> None:
     deal = amortising_deal(pd=0.05)
-    m = default_market(AS_OF)
+    m = default_curve(AS_OF, "CNY", 0.02)
     r1 = analyze_deal(deal, market=m, n_paths=3000, seed=42, chunk_size=1000)
     r2 = analyze_deal(deal, market=m, n_paths=3000, seed=42, chunk_size=1000)
     assert r1.tranches == r2.tranches
@@ -381,7 +381,7 @@ def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
         {"name": "E", "attach": 0.0, "detach": 0.10, "coupon": 0.05},
     ]
     deal = deal_from_dict({"pool": {"loans": loans}, "tranches": tranches})
-    res = analyze_deal(deal, market=default_market(AS_OF), method="cdr", cdr=0.3)
+    res = analyze_deal(deal, market=default_curve(AS_OF, "CNY", 0.02), method="cdr", cdr=0.3)
     sched = asset_schedules(deal.pool)
     wf = run_waterfall(
         deal, pool_cashflows_from_survival(sched, cdr_survival(0.3, sched.n_periods))
@@ -421,7 +421,7 @@ def test_equity_class_takes_the_residual_cash() -> None:
 
 def test_wal_is_the_area_under_the_expected_balance() -> None:
     deal = amortising_deal(pd=0.05)
-    market = default_market(AS_OF)
+    market = default_curve(AS_OF, "CNY", 0.02)
     res = analyze_deal(deal, market=market, method="cdr", cdr=0.2)
     sched = asset_schedules(deal.pool)
     df = market.discount_factors([add_months(AS_OF, m) for m in range(1, sched.n_periods + 1)])
