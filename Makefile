@@ -29,6 +29,7 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q --cov --cov-report=
 
 # Everything `make test` runs, plus the tests marked slow (minutes more).
@@ -36,6 +37,7 @@ test-all: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # The API on http://127.0.0.1:8000 and one job worker (stress runs), stopped together.
@@ -59,8 +61,10 @@ bench-financepy:
 	.venv-financepy/bin/python -m pip install --quiet financepy
 
 lint: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Debian packages for the reports and the dashboard test: a CJK font (Chinese names), Pango
 # for WeasyPrint, Chromium (driven headless by the dashboard test) and poppler's PDF tools.

@@ -10,7 +10,6 @@ stderr with a non-zero exit status (1: the request failed; 2: bad usage).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -259,7 +258,7 @@ def keys_list(
         reported_errors(),
         db.make_session_factory(engine)() as session,
     ):
-        query = select(security.ApiKey).order_by(security.ApiKey.id)  # type: ignore[arg-type]
+        query = select(security.ApiKey).order_by(security.ApiKey.id)
         if tenant is not None:
             query = query.where(security.ApiKey.tenant == tenant)
         rows = list(session.exec(query).all())
@@ -468,4 +467,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

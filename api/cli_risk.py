@@ -188,6 +188,7 @@ def stress(
     from api.services import risk as service
     from api.settings import Settings
     from models import db
+    from models.db import row_id
     from models.risk import StressRun
     from valuation.conventions import parse_date
 
@@ -225,7 +226,7 @@ def stress(
                 seed=seed,
                 reverse=reverse,
             )
-            run_id = run.id
+            run_id = row_id(run)
         with typer.progressbar(
             length=1000, label=f"stress {run.scenario_name}", file=sys.stderr
         ) as bar:
@@ -245,10 +246,12 @@ def stress(
                 as_of=valuation_date,
             )
         with factory() as session:
-            run = session.get(StressRun, run_id)
-            if run is None or run.status != "succeeded":
-                cli_common.fail(f"stress run {run_id} failed: {run.error if run else 'missing'}")
-            doc = service.results_json(session, run)
+            finished = session.get(StressRun, run_id)
+            if finished is None or finished.status != "succeeded":
+                cli_common.fail(
+                    f"stress run {run_id} failed: {finished.error if finished else 'missing'}"
+                )
+            doc = service.results_json(session, finished)
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return

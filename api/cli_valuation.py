@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -116,7 +116,7 @@ def value(
                 fail("--assumptions must be a JSON object.")
         factory = db.make_session_factory(engine)
         with factory() as session:
-            kw = {
+            kw: dict[str, Any] = {
                 "as_of": when,
                 "currency": currency,
                 "paths": paths,

@@ -17,7 +17,7 @@ Rules (the API contract): ``Authorization: Bearer <key>``; a missing, unknown or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -133,7 +133,7 @@ def resolve_principal(app: Any, plain: str) -> Principal | None:
     return principal
 
 
-def require_roles(*roles: str) -> Callable[..., Principal]:
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: authenticate, then require one of `roles` (admin always passes).
 
     ``require_roles()`` with no roles admits every authenticated key.

@@ -65,6 +65,7 @@ def enqueue(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Any:
     """Add a queued job to ``session`` (the caller commits, with the object it serves)."""
+
     from models.jobs import Job
 
     if kind not in KINDS:
@@ -83,12 +84,13 @@ def enqueue(
 def queue_depth(session: Any) -> dict[tuple[str, str], int]:
     """``{(kind, status): count}`` of the open (queued or running) jobs."""
     import sqlalchemy as sa
+    from sqlmodel import col
 
     from models.jobs import Job
 
     rows = session.execute(
-        sa.select(Job.kind, Job.status, sa.func.count())
-        .where(Job.status.in_(("queued", "running")))
+        sa.select(col(Job.kind), col(Job.status), sa.func.count())
+        .where(col(Job.status).in_(("queued", "running")))
         .group_by(Job.kind, Job.status)
     ).all()
     return {(kind, status): int(n) for kind, status, n in rows}

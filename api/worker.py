@@ -51,7 +51,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.jobs import Job
 
@@ -117,11 +117,11 @@ def _stress_retry(session: Session, payload: dict[str, Any]) -> None:
     from models.risk import StressResult, StressRun
 
     run_id = int(payload["run_id"])
-    session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
+    session.execute(sa.delete(StressResult).where(col(StressResult.run_id) == run_id))
     session.execute(
         sa.update(StressRun)
         .where(
-            StressRun.id == run_id,
+            col(StressRun.id) == run_id,
             StressRun.status.in_(("queued", "running")),  # type: ignore[attr-defined]
         )
         .values(status="queued", progress=0.0, started_at=None)
@@ -132,11 +132,11 @@ def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> N
     from models.risk import StressResult, StressRun
 
     run_id = int(payload["run_id"])
-    session.execute(sa.delete(StressResult).where(StressResult.run_id == run_id))
+    session.execute(sa.delete(StressResult).where(col(StressResult.run_id) == run_id))
     session.execute(
         sa.update(StressRun)
         .where(
-            StressRun.id == run_id,
+            col(StressRun.id) == run_id,
             StressRun.status.in_(("queued", "running")),  # type: ignore[attr-defined]
         )
         .values(status="failed", error=reason, finished_at=_now())
@@ -307,7 +307,11 @@ class Worker:
                     outcome = "failed"
                 done = session.execute(
                     sa.update(Job)
-                    .where(Job.id == job.id, Job.status == "running", Job.worker == job.worker)
+                    .where(
+                        col(Job.id) == job.id,
+                        col(Job.status) == "running",
+                        col(Job.worker) == job.worker,
+                    )
                     .values(**values)
                 )
                 if not done.rowcount:  # type: ignore[attr-defined]
@@ -353,7 +357,7 @@ class Worker:
                 now = _now()
                 done = session.execute(
                     sa.update(Job)
-                    .where(Job.id == job.id, Job.status == "queued")
+                    .where(col(Job.id) == job.id, col(Job.status) == "queued")
                     .values(
                         status="running",
                         worker=self.ident,
@@ -375,7 +379,11 @@ class Worker:
                 with self.session_factory() as session:
                     session.execute(
                         sa.update(Job)
-                        .where(Job.id == job_id, Job.worker == self.ident, Job.status == "running")
+                        .where(
+                            col(Job.id) == job_id,
+                            col(Job.worker) == self.ident,
+                            col(Job.status) == "running",
+                        )
                         .values(heartbeat_at=_now())
                     )
                     session.commit()
@@ -387,7 +395,7 @@ class Worker:
             with self.session_factory() as session:
                 session.execute(
                     sa.update(Job)
-                    .where(Job.id == job_id, Job.worker == self.ident)
+                    .where(col(Job.id) == job_id, col(Job.worker) == self.ident)
                     .values(progress=min(0.99, max(0.0, float(fraction))))
                 )
                 session.commit()
@@ -437,7 +445,11 @@ class Worker:
         with self.session_factory() as session:
             session.execute(
                 sa.update(Job)
-                .where(Job.id == job_id, Job.worker == self.ident, Job.status == "running")
+                .where(
+                    col(Job.id) == job_id,
+                    col(Job.worker) == self.ident,
+                    col(Job.status) == "running",
+                )
                 .values(
                     status=status,
                     error=error[:4000] if error else None,

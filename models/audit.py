@@ -344,15 +344,15 @@ def list_entries(
     another follows)."""
     query = select(AuditEntry).where(AuditEntry.tenant == tenant)
     if after_seq is not None:
-        query = query.where(AuditEntry.seq > after_seq)  # type: ignore[operator]
+        query = query.where(AuditEntry.seq > after_seq)
     if entity is not None:
         query = query.where(AuditEntry.entity == entity)
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
     if since is not None:
-        query = query.where(AuditEntry.at >= since)  # type: ignore[operator]
+        query = query.where(AuditEntry.at >= since)
     if until is not None:
-        query = query.where(AuditEntry.at < until)  # type: ignore[operator]
+        query = query.where(AuditEntry.at < until)
     rows = list(session.exec(query.order_by(AuditEntry.seq).limit(limit + 1)).all())  # type: ignore[arg-type]
     return rows[:limit], len(rows) > limit
 

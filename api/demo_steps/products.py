@@ -20,6 +20,7 @@ from typing import Any
 from api.demo_steps import DemoContext
 from api.schemas.products import PriceRequest, SecuritizationCreate
 from api.services import products as service
+from models.db import row_id
 
 ACTOR = "demo"
 PATHS = 5_000
@@ -89,12 +90,12 @@ def run(ctx: DemoContext) -> None:
         row, _ = service.create_securitization(session, body, tenant=ctx.tenant, actor=ACTOR)
         result = service.price_securitization(
             session,
-            row.id,
+            row_id(row),
             PriceRequest(paths=PATHS, seed=ctx.seed, correlation=CORRELATION, as_of=ctx.as_of),
             tenant=ctx.tenant,
             actor=ACTOR,
         )
-        flows, meta = service.securitization_cashflows(session, row.id, ctx.tenant)
+        flows, meta = service.securitization_cashflows(session, row_id(row), ctx.tenant)
     ctx.state["securitization_ids"] = [row.id]
     ctx.out(
         f"Securitization {row.id} of {source}: pool {row.pool_balance:,.0f} {row.currency}, "

@@ -14,6 +14,7 @@ from pathlib import Path
 from api.demo_steps import DemoContext
 from api.reports import documents
 from api.services import risk as risk_service
+from models.db import row_id
 
 ACTOR = "demo"
 STRESS_SCENARIO = "data_demand_slump"
@@ -34,7 +35,7 @@ def run(ctx: DemoContext) -> None:
             seed=ctx.seed,
             as_of=ctx.as_of,
         )
-        run_id = run_row.id
+        run_id = row_id(run_row)
     risk_service.execute_run(ctx.session_factory, run_id, as_of=ctx.as_of)
     ctx.state["stress_run_id"] = run_id
     wanted: list[tuple[str, object, str]] = []

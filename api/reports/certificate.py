@@ -43,6 +43,7 @@ def _valuation_relied_on(
 ) -> dict[str, Any] | None:
     recorded = getattr(pledge, "valuation_id", None) or getattr(loan, "valuation_id", None)
     row = session.get(Valuation, int(recorded)) if recorded else None
+    basis: str | None
     if row is not None and row.asset_id == asset_id:
         basis = "recorded with the loan"
     else:

@@ -21,7 +21,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-_STYLE: dict[str, Any] = {
+# typed loosely: matplotlib types rc_context by a Literal of every rc key
+_STYLE: Any = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "sans-serif"],
     "font.size": 8.5,
@@ -93,7 +94,7 @@ def income_forecast(
             ax.plot(fx, fy, "-", lw=1.2, color=COLOURS["income"], label="fitted trend")
         if forecast_dates is not None and p05 is not None and p95 is not None:
             ax.fill_between(
-                forecast_dates,
+                np.asarray(forecast_dates, dtype="datetime64[D]"),
                 p05,
                 p95,
                 color=COLOURS["income"],
@@ -103,14 +104,14 @@ def income_forecast(
             )
             if p50 is not None:
                 ax.plot(
-                    forecast_dates,
+                    np.asarray(forecast_dates, dtype="datetime64[D]"),
                     p50,
                     "--",
                     lw=1.0,
                     color=COLOURS["income"],
                     label="forecast median",
                 )
-        ax.axvline(as_of, color="#999999", lw=0.8, ls=":")
+        ax.axvline(as_of, color="#999999", lw=0.8, ls=":")  # type: ignore[arg-type]  # a date
         _millions(ax, currency)
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         return _svg(fig)

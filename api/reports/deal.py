@@ -23,6 +23,7 @@ from sqlmodel import Session
 from api.reports import charts
 from api.reports.common import base_context
 from api.services import products
+from models.db import row_id
 
 DEFAULT_CORRELATION = 0.15
 
@@ -63,15 +64,15 @@ def _pool_rows(pool: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
 def deal_context(session: Session, securitization_id: int, tenant: str) -> dict[str, Any]:
     """Everything the deal report shows (another tenant's deal is a NotFoundError)."""
     row = products.get_securitization(session, securitization_id, tenant)
-    public = products.securitization_public(row, products.tranches_of(session, row.id))
+    public = products.securitization_public(row, products.tranches_of(session, row_id(row)))
     deal = products.deal_of(row)
     spec = row.spec_dict()
     pool = row.pool_dict()
     loans, receivables = _pool_rows(pool)
-    runs, _ = products.pricing_history(session, row.id, tenant, limit=1)
+    runs, _ = products.pricing_history(session, row_id(row), tenant, limit=1)
     pricing = runs[0] if runs else None
     correlation = float(pricing["correlation"]) if pricing else DEFAULT_CORRELATION
-    flows, meta = products.securitization_cashflows(session, row.id, tenant)
+    flows, meta = products.securitization_cashflows(session, row_id(row), tenant)
     svg, caption = pool_loss_chart(deal, correlation)
     classes = []
     for t in deal.tranches:

@@ -34,6 +34,7 @@ from api.reports.common import base_context, library_versions
 from api.services import registry
 from api.services import valuation as valuation_service
 from models.valuation import Valuation
+from valuation import AssetValuation
 
 APPROACHES = ("income", "cost", "market")
 
@@ -69,7 +70,7 @@ def _rerun(session: Session, row: Valuation, doc: Mapping[str, Any]) -> tuple[An
     attempts: list[Mapping[str, float] | None] = [None]
     if doc.get("weights"):
         attempts.append(doc["weights"])
-    result = None
+    result: AssetValuation | None = None
     for weights in attempts:
         try:
             result = valuation_service.value_registered_asset(
@@ -82,6 +83,8 @@ def _rerun(session: Session, row: Valuation, doc: Mapping[str, Any]) -> tuple[An
                 f"drawn from a re-run of the stored inputs with seed {row.seed} and "
                 f"{row.paths:,} paths, which reproduced the stored value"
             )
+    if result is None:
+        return None, "the stored inputs could not be re-run"
     return result, (
         "drawn from a re-run with the stored seed, which did NOT reproduce the stored "
         f"value (it gave {result.value:,.2f}): the inputs or the model (now "

@@ -25,6 +25,7 @@ from api.schemas.products import (
     SecuritizationPublic,
 )
 from api.services import products as service
+from models.db import row_id
 
 router = APIRouter(tags=["products"])
 
@@ -84,7 +85,9 @@ def list_securitizations(
     rows, more = service.list_securitizations(
         session, principal.tenant, limit=limit, after_id=after_id
     )
-    items = [service.securitization_public(r, service.tranches_of(session, r.id)) for r in rows]
+    items = [
+        service.securitization_public(r, service.tranches_of(session, row_id(r))) for r in rows
+    ]
     next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
     return SecuritizationList(items=items, next_cursor=next_cursor)
 
@@ -99,7 +102,7 @@ def read_securitization(
     securitization_id: RowId, principal: Reader, session: SessionDep
 ) -> SecuritizationPublic:
     row = service.get_securitization(session, securitization_id, principal.tenant)
-    return service.securitization_public(row, service.tranches_of(session, row.id))
+    return service.securitization_public(row, service.tranches_of(session, row_id(row)))
 
 
 @router.post(
@@ -184,7 +187,7 @@ def securitization_cashflows(
         discount_rate=discount_rate,
     )
     fmt = exports.export_format(format, request.headers.get("accept"))
-    if fmt is not None and fmt != "json":
+    if fmt is not None:
         return exports.response(frame, fmt, f"securitization-{securitization_id}-cashflows")
     return service.cashflows_json(frame, meta)
 

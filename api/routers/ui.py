@@ -25,6 +25,7 @@ from api.reports import charts, documents, render
 from api.services import credit, products, registry
 from api.services import risk as risk_service
 from api.services import valuation as valuation_service
+from models.db import row_id
 from models.registry import DataAsset
 from models.security import authenticate
 from models.valuation import AssetQuote, Valuation
@@ -246,7 +247,9 @@ def deals_page(request: Request, session: SessionDep, key: KeyCookie = None) -> 
     if not principal.has_role(*DEAL_ROLES):
         return _forbidden(principal, "deals")
     rows, _ = products.list_securitizations(session, principal.tenant, limit=10_000)
-    items = [products.securitization_public(r, products.tranches_of(session, r.id)) for r in rows]
+    items = [
+        products.securitization_public(r, products.tranches_of(session, row_id(r))) for r in rows
+    ]
     return _page("ui_deals.html.j2", principal=principal, items=items, title="Deals")
 
 

@@ -266,7 +266,7 @@ def _quote_json(request: Request, asset_id: int) -> bytes:
     return QuoteOut.model_validate(quote).model_dump_json().encode()
 
 
-def _quote_export(request: Request, asset_id: int, fmt: str) -> Any:
+def _quote_export(request: Request, asset_id: int, fmt: exports.ExportFormat) -> Any:
     with request.app.state.session_factory() as session:
         quote = service.latest_quote(session, asset_id)
     return exports.response(exports.quotes_frame([quote]), fmt, f"asset-{asset_id}-quote")

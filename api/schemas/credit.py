@@ -235,7 +235,7 @@ class LoanQuoteIn(BaseModel):
 class LoanCreateIn(LoanQuoteIn):
     """``POST /v1/loans``: originate; ``principal`` is required."""
 
-    principal: float = Field(strict=True, allow_inf_nan=False, gt=0.0, le=MAX_AMOUNT)  # type: ignore[assignment]
+    principal: float = Field(strict=True, allow_inf_nan=False, gt=0.0, le=MAX_AMOUNT)
 
 
 class RevalueIn(BaseModel):

@@ -82,6 +82,7 @@ from models.credit import (
     pledged_amounts,
     pledged_by_tenant,
 )
+from models.db import row_id
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
 from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
@@ -531,7 +532,9 @@ def analyze(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
     lgd_reg = regulatory_lgd(
         financial_institution=body.borrower.financial_institution, override=body.lgd
     )
-    revenue = sum(c.revenue for c in collateral) * body.borrower.revenue_share
+    revenue = np.asarray(
+        sum(c.revenue for c in collateral) * body.borrower.revenue_share, dtype=np.float64
+    )
     months_sim = revenue.shape[1]
     for _ in range(6):
         sched = terms_schedule(
@@ -585,7 +588,7 @@ def analyze(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
             # rating-based PD: default paths are the worst revenue paths in PD proportion
             k = max(1, int(round(pd_1y * revenue.shape[0])))
             order = np.argsort(liq.min_dscr, kind="stable")
-            defaulted = np.zeros(revenue.shape[0], dtype=bool)
+            defaulted = np.zeros(revenue.shape[0], dtype=np.bool_)
             defaulted[order[:k]] = True
         else:
             defaulted = liq.defaulted
@@ -728,8 +731,8 @@ def quote_view(a: LoanAnalytics) -> dict[str, Any]:
         "rate_basis": RATE_BASIS,
         "assets": [
             {
-                "asset_id": int(c.asset.id),
-                "valuation_id": c.valuation_id,  # type: ignore[arg-type]
+                "asset_id": row_id(c.asset),
+                "valuation_id": c.valuation_id,
                 "category": c.asset.category,
                 "value": c.value,
                 "haircut": c.haircut,
@@ -876,9 +879,9 @@ def originate_loan(
         for c, amount in shares:
             session.add(
                 Pledge(
-                    loan_id=loan.id,
-                    asset_id=int(c.asset.id),
-                    amount=_money(amount, ccy),  # type: ignore[arg-type]
+                    loan_id=row_id(loan),
+                    asset_id=row_id(c.asset),
+                    amount=_money(amount, ccy),
                     asset_value=_money(c.value, ccy),
                     lending_value=_money(c.lending_value, ccy),
                     haircut=c.haircut,
@@ -889,11 +892,11 @@ def originate_loan(
             )
         session.add(
             LoanEvent(
-                loan_id=loan.id,
+                loan_id=row_id(loan),
                 kind="origination",
                 as_of=analytics.as_of,
                 ltv=loan.ltv,
-                threshold=None,  # type: ignore[arg-type]
+                threshold=None,
                 collateral_value=loan.collateral_value,
                 outstanding=loan.principal,
                 cure_amount=Decimal(0),
@@ -1030,8 +1033,8 @@ def loan_view(session: Session, loan: Loan) -> dict[str, Any]:
             "status": p.status,
             "valuation_id": p.valuation_id,
         }
-        for p in loan_pledges(session, int(loan.id))
-    ]  # type: ignore[arg-type]
+        for p in loan_pledges(session, row_id(loan))
+    ]
     return data
 
 
@@ -1109,11 +1112,11 @@ def revalue_loan(
     try:
         stored = [
             LoanEvent(
-                loan_id=loan.id,
+                loan_id=row_id(loan),
                 kind="revaluation",
                 as_of=as_of,
                 ltv=ltv_stored,
-                threshold=None,  # type: ignore[arg-type]
+                threshold=None,
                 collateral_value=_money(value, ccy),
                 outstanding=_money(outstanding, ccy),
                 cure_amount=Decimal(0),
@@ -1122,10 +1125,10 @@ def revalue_loan(
         for ev in result.events:
             stored.append(
                 LoanEvent(
-                    loan_id=loan.id,
+                    loan_id=row_id(loan),
                     kind=ev.kind,
                     as_of=as_of,
-                    ltv=ltv_stored,  # type: ignore[arg-type]
+                    ltv=ltv_stored,
                     threshold=ev.threshold,
                     collateral_value=_money(value, ccy),
                     outstanding=_money(outstanding, ccy),

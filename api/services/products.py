@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -37,6 +36,7 @@ from api.schemas.products import (
     TrancheOut,
 )
 from models.audit import record_audit
+from models.db import row_id
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
 from products.structure import Deal, PoolLoan, deal_from_dict
@@ -111,7 +111,7 @@ def load_loan_book(
     payment frequency, day count and calendar (its own schedule), one-year PD and
     ``1 - LGD`` as recovery."""
     try:
-        from models.credit import Loan  # type: ignore[attr-defined]
+        from models.credit import Loan
     except ImportError:  # the credit tables are not there: no loan is known
         return {}
     wanted = [int(i) for i in ids if str(i).isdigit()] if _int_ids(Loan) else list(ids)
@@ -213,7 +213,7 @@ def create_securitization(
     session.flush()
     tranches = [
         SecuritizationTranche(
-            securitization_id=row.id,
+            securitization_id=row_id(row),
             seniority=k,
             name=t.name,
             attach=t.attach,
@@ -432,7 +432,7 @@ def price_securitization(
         for t, b in zip(res.tranches, breaks, strict=True)
     ]
     pricing = SecuritizationPricing(
-        securitization_id=row.id,
+        securitization_id=row_id(row),
         tenant=tenant,
         method=req.method,
         job_id=job_id,
@@ -682,7 +682,7 @@ def pricing_history(
     *,
     limit: int = 50,
     after_id: int | None = None,
-) -> tuple[list[Mapping[str, Any]], int | None]:
+) -> tuple[list[dict[str, Any]], int | None]:
     """Stored pricing runs of a securitization, newest first, a page of ``limit`` after the
     run ``after_id`` (the last of the previous page); and the id to continue after, if more
     follow. An ``after_id`` that is not a run of this securitization is a 422 on ``cursor``."""

@@ -45,6 +45,7 @@ from api.schemas.registry import (
     Rights,
 )
 from models.audit import record_audit
+from models.db import row_id
 from models.registry import (
     QUALITY_FIELDS,
     RIGHTS_FIELDS,
@@ -446,7 +447,9 @@ def import_signals(
     for v in values:
         current = existing.get((v.metric, v.month))
         if current is None:
-            session.add(Signal(asset_id=asset.id, metric=v.metric, month=v.month, value=v.value))
+            session.add(
+                Signal(asset_id=row_id(asset), metric=v.metric, month=v.month, value=v.value)
+            )
             inserted += 1
         elif current.value != v.value:
             current.value = v.value
@@ -540,7 +543,7 @@ def add_costs(
     _check_dates([r.incurred_on for r in items], "incurred_on")
     rows = [
         CostRecord(
-            asset_id=asset.id,
+            asset_id=row_id(asset),
             category=r.category,
             amount=_decimal(r.amount, r.currency),
             currency=r.currency,

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import jobs
 from api.clock import rfc3339, today
@@ -58,6 +58,7 @@ from models import credit as credit_models
 from models import products as products_models
 from models.audit import record_audit
 from models.credit import Loan
+from models.db import row_id
 from models.registry import DataAsset, Signal
 from models.risk import StressResult as StressResultRow
 from models.risk import StressRun, StressScenario
@@ -224,7 +225,7 @@ def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
     rows = session.exec(
         select(Signal)
         .where(Signal.asset_id == asset_id, Signal.metric == "revenue")
-        .order_by(Signal.month)
+        .order_by(col(Signal.month))
     ).all()
     return np.array([float(r.value) for r in rows], dtype=np.float64)
 
@@ -245,15 +246,15 @@ def _asset_from_valuation(
     try:
         result = valuation_service.value_registered_asset(
             session,
-            int(row.id),
+            row_id(row),
             as_of=as_of,
-            currency=currency,  # type: ignore[arg-type]
+            currency=currency,
             paths=n_paths,
-            seed=seed + int(row.id),
-        )  # type: ignore[arg-type]
+            seed=seed + row_id(row),
+        )
         sim = result.simulation
         half_life = float(dict(getattr(sim, "parameters", {})).get("half_life_months", math.inf))
-        kw = {
+        kw: dict[str, Any] = {
             "asset_id": str(row.id),
             "category": row.category,
             "currency": currency,
@@ -348,16 +349,16 @@ def build_book(
     currency = max(set(currencies), key=currencies.count) if currencies else DEFAULT_BOOK_CURRENCY
     pledges: dict[str, dict[str, float | None]] = {}
     per_asset: dict[str, float] = {}
-    for p in credit_models.live_pledges(session, [int(r.id) for r in loan_rows]):  # type: ignore[arg-type]
-        lid, aid = p.loan_id, p.asset_id
+    for p in credit_models.live_pledges(session, [row_id(r) for r in loan_rows]):
+        lid, aid = str(p.loan_id), str(p.asset_id)
         # the share of the asset's value backing this loan: the part of the asset's lending
         # value the pledge consumed (pledges of one asset never exceed its lending value)
         amount, lv = p.amount, p.lending_value
         share = float(amount) / float(lv) if float(lv) > 0 else None
         if share is not None:
             share = min(1.0, max(share, 1e-9))
-            per_asset[str(aid)] = per_asset.get(str(aid), 0.0) + share
-        pledges.setdefault(str(lid), {})[str(aid)] = share
+            per_asset[aid] = per_asset.get(aid, 0.0) + share
+        pledges.setdefault(lid, {})[aid] = share
     for shares in pledges.values():  # rounding may push an asset a hair above 1
         for aid, share in shares.items():
             if share is not None and per_asset.get(aid, 0.0) > 1.0:
@@ -366,13 +367,13 @@ def build_book(
     assets: list[AssetPosition] = []
     q = select(DataAsset).where(
         sa.or_(
-            DataAsset.owner_tenant == tenant,
-            DataAsset.id.in_([int(a) for a in pledged_assets if a.isdigit()]),
+            col(DataAsset.owner_tenant) == tenant,
+            col(DataAsset.id).in_([int(a) for a in pledged_assets if a.isdigit()]),
         )
     )
     grid = market_grid(as_of, currency)
     simulated = 0
-    for row in session.exec(q.order_by(DataAsset.id)).all():
+    for row in session.exec(q.order_by(col(DataAsset.id))).all():
         position = None
         if use_valuation:
             position = _asset_from_valuation(
@@ -382,7 +383,7 @@ def build_book(
             simulated += 1
             assets.append(position)
             continue
-        revenue = _revenue_history(session, int(row.id))  # type: ignore[arg-type]
+        revenue = _revenue_history(session, row_id(row))
         try:
             assets.append(
                 asset_from_revenue(
@@ -698,15 +699,13 @@ def _worker(run: StressRun) -> Any:
 
 def _fail_if_interrupted(session: Session, run: StressRun) -> bool:
     """Mark ``run`` failed (interrupted) when it is open and its job is dead; True if so."""
-    if run.status not in _OPEN or jobs.job_alive(run.id, _worker(run)):
+    if run.status not in _OPEN or jobs.job_alive(row_id(run), _worker(run)):
         return False
-    session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run.id))
+    session.execute(sa.delete(StressResultRow).where(col(StressResultRow.run_id) == run.id))
     done = session.execute(
         sa.update(StressRun)
-        .where(StressRun.id == run.id, StressRun.status.in_(_OPEN))
-        .values(  # type: ignore[attr-defined]
-            status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now()
-        )
+        .where(col(StressRun.id) == run.id, col(StressRun.status).in_(_OPEN))
+        .values(status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now())
     )
     session.commit()
     session.refresh(run)
@@ -744,16 +743,16 @@ def list_runs(
         at = datetime.fromisoformat(before[0])
         q = q.where(
             sa.or_(
-                StressRun.created_at < at,
-                sa.and_(StressRun.created_at == at, StressRun.id < before[1]),
+                col(StressRun.created_at) < at,
+                sa.and_(col(StressRun.created_at) == at, col(StressRun.id) < before[1]),
             )
         )
     rows = list(
         session.exec(
             q.order_by(
-                StressRun.created_at.desc(),  # type: ignore[union-attr]
-                StressRun.id.desc(),
-            ).limit(limit + 1)  # type: ignore[union-attr]
+                col(StressRun.created_at).desc(),
+                col(StressRun.id).desc(),
+            ).limit(limit + 1)
         ).all()
     )
     for run in rows[:limit]:
@@ -858,7 +857,7 @@ def execute_run(
                 return
             started = session.execute(
                 sa.update(StressRun)
-                .where(StressRun.id == run_id, StressRun.status == "queued")
+                .where(col(StressRun.id) == run_id, col(StressRun.status) == "queued")
                 .values(status="running", started_at=_now(), progress=0.0)
             )
             session.commit()
@@ -894,7 +893,7 @@ def execute_run(
             with session_factory() as s:
                 s.execute(
                     sa.update(StressRun)
-                    .where(StressRun.id == run_id, StressRun.status == "running")
+                    .where(col(StressRun.id) == run_id, col(StressRun.status) == "running")
                     .values(progress=min(0.99, float(fraction)))
                 )
                 s.commit()
@@ -933,7 +932,7 @@ def execute_run(
         with session_factory() as session:
             done = session.execute(
                 sa.update(StressRun)
-                .where(StressRun.id == run_id, StressRun.status == "running")
+                .where(col(StressRun.id) == run_id, col(StressRun.status) == "running")
                 .values(
                     status="succeeded",
                     progress=1.0,
@@ -951,13 +950,11 @@ def execute_run(
         logger.exception("stress run %s failed", run_id)
         message = f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
-            session.execute(sa.delete(StressResultRow).where(StressResultRow.run_id == run_id))
+            session.execute(sa.delete(StressResultRow).where(col(StressResultRow.run_id) == run_id))
             session.execute(
                 sa.update(StressRun)
-                .where(StressRun.id == run_id, StressRun.status.in_(_OPEN))
-                .values(  # type: ignore[attr-defined]
-                    status="failed", error=message[:4000], finished_at=_now()
-                )
+                .where(col(StressRun.id) == run_id, col(StressRun.status).in_(_OPEN))
+                .values(status="failed", error=message[:4000], finished_at=_now())
             )
             session.commit()
     finally:
@@ -1036,7 +1033,7 @@ def _rows(session: Session, run: StressRun) -> list[StressResultRow]:
         session.exec(
             select(StressResultRow)
             .where(StressResultRow.run_id == run.id)
-            .order_by(StressResultRow.id)
+            .order_by(col(StressResultRow.id))
         ).all()
     )
 
@@ -1093,16 +1090,20 @@ def sensitivity_work(session: Session, tenant: str, *, paths: int) -> int:
     n = count(
         sa.select(sa.func.count())
         .select_from(Loan)
-        .where(Loan.tenant == tenant, Loan.status == "live")
+        .where(col(Loan.tenant) == tenant, col(Loan.status) == "live")
     )
     n += count(
-        sa.select(sa.func.count()).select_from(DataAsset).where(DataAsset.owner_tenant == tenant)
+        sa.select(sa.func.count())
+        .select_from(DataAsset)
+        .where(col(DataAsset.owner_tenant) == tenant)
     )
     n += count(
         sa.select(sa.func.count())
         .select_from(SecuritizationTranche)
-        .join(Securitization, Securitization.id == SecuritizationTranche.securitization_id)
-        .where(Securitization.tenant == tenant)
+        .join(
+            Securitization, col(Securitization.id) == col(SecuritizationTranche.securitization_id)
+        )
+        .where(col(Securitization.tenant) == tenant)
     )
     return n * int(paths)
 

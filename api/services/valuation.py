@@ -602,7 +602,7 @@ def list_latest_quotes(
     latest = (
         select(func.max(AssetQuote.id).label("qid"))
         .where(col(AssetQuote.public))
-        .group_by(AssetQuote.asset_id)
+        .group_by(col(AssetQuote.asset_id))
         .subquery()
     )
     query = select(AssetQuote).join(latest, col(AssetQuote.id) == latest.c.qid)
