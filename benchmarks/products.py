@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from products.scenarios import copula_default_periods
 from products.schedules import asset_schedules
 from products.structure import Deal, deal_from_dict
-from products.tranches import analyze_deal, copula_default_periods
+from products.tranches import analyze_deal
 from products.waterfall import (
     pool_cashflows_from_default_periods,
     pool_cashflows_reference,

@@ -24,9 +24,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from products.scenarios import cdr_survival
 from products.schedules import asset_schedules
 from products.structure import Deal
-from products.tranches import cdr_survival
 from products.waterfall import WaterfallResult, pool_cashflows_from_survival, run_waterfall
 from valuation._typing import FloatArray
 from valuation.conventions import add_months

@@ -39,8 +39,9 @@ from models.audit import record_audit
 from models.db import row_id
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
+from products.solvers import break_even_cdr
 from products.structure import Deal, PoolLoan, deal_from_dict
-from products.tranches import analyze_deal, break_even_cdr
+from products.tranches import analyze_deal
 from valuation.errors import ValuationError
 from valuation.market import currency_defaults, default_curve
 

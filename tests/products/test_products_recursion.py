@@ -15,16 +15,15 @@ import numpy as np
 import pytest
 
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
-from products.schedules import asset_schedules
-from products.structure import Deal, deal_from_dict
-from products.tranches import (
+from products.scenarios import (
     allocate_losses,
-    analyze,
-    analyze_deal,
     cumulative_default_probability,
     recursion_loss_paths,
     scenario_chunks,
 )
+from products.schedules import asset_schedules
+from products.structure import Deal, deal_from_dict
+from products.tranches import analyze, analyze_deal
 from products.waterfall import run_waterfall
 from valuation.market import default_curve
 

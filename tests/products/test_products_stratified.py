@@ -10,8 +10,9 @@ from datetime import date
 import numpy as np
 import pytest
 
+from products.scenarios import factor_strata
 from products.structure import Deal, deal_from_dict
-from products.tranches import analyze_deal, factor_strata
+from products.tranches import analyze_deal
 from valuation.market import default_curve
 
 AS_OF = date(2025, 1, 15)

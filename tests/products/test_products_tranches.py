@@ -12,19 +12,19 @@ from typing import Any
 import numpy as np
 import pytest
 
+from products.scenarios import (
+    cdr_survival,
+    copula_default_periods,
+    homogeneous_copula_survival,
+    scenario_chunks,
+)
 from products.schedules import asset_schedules
+from products.solvers import break_even_cdr, size_attachment, size_deal_attachment
 from products.structure import Deal, deal_from_dict
 from products.tranches import (
     analyze,
     analyze_deal,
-    break_even_cdr,
-    cdr_survival,
-    copula_default_periods,
-    homogeneous_copula_survival,
     investor_cashflows,
-    scenario_chunks,
-    size_attachment,
-    size_deal_attachment,
     static_tranche_expected_loss,
 )
 from products.waterfall import pool_cashflows_from_survival, run_waterfall
