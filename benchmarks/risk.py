@@ -22,8 +22,10 @@ import numpy as np
 
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from risk.executors import DaskExecutor, LocalExecutor
+from risk.inputs import MarketGrid, RunConfig
 from risk.library import builtins
-from risk.runner import MarketGrid, RunConfig, StressRunner, results_frame
+from risk.results import results_frame
+from risk.runner import StressRunner
 from risk.scenarios import Scenario, Shocks
 
 N_ASSETS = 10_000

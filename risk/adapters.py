@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from risk.book import DEFAULT_LIQUIDATION_COST, AssetPosition
-from risk.runner import MarketGrid
+from risk.inputs import MarketGrid
 from valuation._typing import FloatArray
 from valuation.errors import ConventionError, InsufficientDataError
 

@@ -27,7 +27,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import brentq
 
-from risk.runner import StressRunner, Variant
+from risk.inputs import Variant
+from risk.runner import StressRunner
 from risk.scenarios import Scenario
 from valuation.errors import ConventionError
 

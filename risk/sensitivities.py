@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from risk.runner import StressRunner, Variant
+from risk.inputs import Variant
+from risk.runner import StressRunner
 from risk.scenarios import Shocks
 from valuation.errors import ConventionError
 

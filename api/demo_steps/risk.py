@@ -14,7 +14,7 @@ from typing import Any
 from api.cli_risk import fmt_change, fmt_value, reading_notes, unit_of, with_derived
 from api.demo_steps import DemoContext
 from api.services import risk as service
-from risk.runner import RunConfig
+from risk.inputs import RunConfig
 
 SCENARIOS = ("data_demand_slump", "severe_combined")
 

@@ -65,10 +65,12 @@ from models.risk import StressRun, StressScenario
 from risk.adapters import asset_from_revenue, asset_from_simulation
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from risk.executors import DaskExecutor, Executor, LocalExecutor
+from risk.inputs import MarketGrid, RunConfig
 from risk.library import BUILTIN_NAMES, builtins, get_builtin
 from risk.parsing import parse_scenario
+from risk.results import StressResult
 from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
-from risk.runner import MarketGrid, RunConfig, StressResult, StressRunner
+from risk.runner import StressRunner
 from risk.scenarios import Scenario
 from risk.sensitivities import Bumps, sensitivities
 from valuation.conventions import parse_currency

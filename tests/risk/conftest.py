@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
-from risk.runner import MarketGrid, RunConfig, StressRunner
+from risk.inputs import MarketGrid, RunConfig
+from risk.runner import StressRunner
 
 CATEGORIES = ("consumer", "industrial", "geospatial", "financial", "healthcare")
 

@@ -10,8 +10,9 @@ import pytest
 
 from risk.adapters import asset_from_revenue, asset_from_simulation, implied_risk_premium
 from risk.book import Book
+from risk.inputs import MarketGrid, RunConfig
 from risk.library import get_builtin
-from risk.runner import MarketGrid, RunConfig, run_stress
+from risk.runner import run_stress
 from risk.scenarios import Scenario, Shocks
 from valuation.errors import CalibrationError, InsufficientDataError
 

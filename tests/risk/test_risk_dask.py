@@ -9,8 +9,9 @@ import pytest
 
 from risk.book import Book
 from risk.executors import DaskExecutor, LocalExecutor
+from risk.inputs import MarketGrid, RunConfig
 from risk.library import get_builtin
-from risk.runner import MarketGrid, RunConfig, run_stress
+from risk.runner import run_stress
 from valuation.errors import ConventionError
 
 

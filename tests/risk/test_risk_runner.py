@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from credit.capital import irb_capital
 from credit.portfolio import loss_distribution, tranche_expected_loss
 from risk.book import AssetPosition, Book, LoanPosition
+from risk.inputs import METRICS, MarketGrid, RunConfig, Variant
 from risk.library import builtins, get_builtin
-from risk.runner import METRICS, MarketGrid, RunConfig, StressRunner, Variant, run_stress
+from risk.runner import StressRunner, run_stress
 from risk.scenarios import RightsEvent, Scenario, Shocks
 from valuation.errors import ConventionError
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from risk.book import AssetPosition, Book, LoanPosition
-from risk.runner import MarketGrid, RunConfig, StressRunner
+from risk.inputs import MarketGrid, RunConfig
+from risk.runner import StressRunner
 from risk.sensitivities import Bumps, sensitivities
 from valuation.errors import ConventionError
 

@@ -7,7 +7,7 @@ import pytest
 import QuantLib as ql
 from scipy.special import ndtr, ndtri
 
-from risk.runner import economic_lgd
+from risk.kernels import economic_lgd
 from risk.scenarios import RightsEvent, Shocks
 from risk.shocks import (
     revenue_factors,
@@ -129,7 +129,7 @@ def test_economic_lgd_closed_forms() -> None:
     assert economic_lgd(q, np.array([100.0]), np.array([0.03]))[0] == pytest.approx(0.4)
     # recovery linear in u on [0, 1] (uniform collateral R(u) = 100 u on our levels):
     # E[1 - R(U)/100 | U < p] = 1 - p/2 for p on a level
-    from risk.runner import QUANTILE_LEVELS
+    from risk.inputs import QUANTILE_LEVELS
 
     q = (100.0 * QUANTILE_LEVELS)[None, :]
     for p in (0.05, 0.2, 0.5):
