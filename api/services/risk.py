@@ -43,7 +43,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -63,7 +62,17 @@ from models.registry import DataAsset, Signal
 from models.risk import StressResult as StressResultRow
 from models.risk import StressRun, StressScenario
 from risk.adapters import asset_from_revenue, asset_from_simulation
-from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
+from risk.book import AssetPosition
+from risk.booking import (
+    DEFAULT_BOOK_CURRENCY,
+    BookBuild,
+    LoanRecord,
+    PledgeRecord,
+    SecuritizationRecord,
+    TrancheRecord,
+    assemble_book,
+    book_currency,
+)
 from risk.executors import DaskExecutor, Executor, LocalExecutor
 from risk.inputs import MarketGrid, RunConfig
 from risk.library import BUILTIN_NAMES, builtins, get_builtin
@@ -80,8 +89,6 @@ from valuation.market import DEFAULT_MARKET_DATA, default_curve
 
 logger = logging.getLogger("datafin.risk")
 
-#: Currency of a tenant's stress book when its loans do not say otherwise.
-DEFAULT_BOOK_CURRENCY = "CNY"
 #: Months of the stress grid: the longest economic life, loan and tranche maturity covered.
 GRID_MONTHS = 120
 #: Default Monte Carlo paths and seed of a service run (recorded with each run).
@@ -211,18 +218,6 @@ def resolve_scenario(session: Session, tenant: str, ref: str | Mapping[str, Any]
 
 
 # ----------------------------------------------------------------------------- book
-@dataclass
-class BookBuild:
-    """A book, the notes on what could not be included, and the figures booked on its
-    loans (``booked``: ``ead``, ``expected_loss``, ``capital`` summed over the loans in the
-    book, as the credit area recorded them), so a reader can set the stress base (the
-    stress engine's own revaluation at the run's as-of) against what is on the books."""
-
-    book: Book
-    notes: list[str] = field(default_factory=list)
-    booked: dict[str, float] = field(default_factory=dict)
-
-
 def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
     rows = session.exec(
         select(Signal)
@@ -277,54 +272,6 @@ def _asset_from_valuation(
         return None
 
 
-def _outstanding(
-    loan_rows: Sequence[Loan], as_of: date, notes: list[str]
-) -> dict[str, tuple[float, float] | None]:
-    """Per loan id: (outstanding share of the principal, remaining years) at ``as_of`` from
-    its contractual schedule (`credit.loans.schedules`), or None when it has matured.
-
-    The balance is the one after the last payment dated on or before ``as_of`` (the full
-    principal before the first); the remaining maturity runs to the last payment date
-    (ACT/365F). A loan whose terms cannot be scheduled keeps its booked figures (noted).
-    """
-    import pandas as pd
-
-    from credit.loans import schedules
-
-    out: dict[str, tuple[float, float] | None] = {}
-    for r in loan_rows:
-        lid = str(r.id)
-        try:
-            frame = pd.DataFrame(
-                [
-                    {
-                        "loan_id": lid,
-                        "principal": float(r.principal),
-                        "annual_rate": float(r.annual_rate),
-                        "start_date": r.start_date,
-                        "tenor_months": int(r.tenor_months),
-                        "amortization": str(r.amortization),
-                        "frequency_months": int(r.frequency_months),
-                        "day_count": str(r.day_count),
-                        "calendar": r.calendar,
-                    }
-                ]
-            )
-            rows = schedules(frame)
-        except (ValuationError, TypeError, ValueError) as exc:
-            notes.append(f"loan {lid}: booked exposure and tenor kept (no schedule: {exc})")
-            continue
-        dates = list(rows["date"])
-        if not dates or dates[-1] <= as_of:
-            out[lid] = None
-            continue
-        paid = [i for i, d in enumerate(dates) if d <= as_of]
-        balance = float(rows["balance"].iloc[paid[-1]]) if paid else float(frame.principal[0])
-        share = balance / float(frame.principal[0]) if float(frame.principal[0]) > 0 else 1.0
-        out[lid] = (min(1.0, max(share, 0.0)), (dates[-1] - as_of).days / 365.0)
-    return out
-
-
 def build_book(
     session: Session,
     tenant: str,
@@ -347,25 +294,18 @@ def build_book(
     as_of = as_of or today()  # one date for the whole book
     notes: list[str] = []
     loan_rows = credit_models.live_loans(session, tenant)
-    currencies = [r.currency for r in loan_rows]
-    currency = max(set(currencies), key=currencies.count) if currencies else DEFAULT_BOOK_CURRENCY
-    pledges: dict[str, dict[str, float | None]] = {}
-    per_asset: dict[str, float] = {}
-    for p in credit_models.live_pledges(session, [row_id(r) for r in loan_rows]):
-        lid, aid = str(p.loan_id), str(p.asset_id)
-        # the share of the asset's value backing this loan: the part of the asset's lending
-        # value the pledge consumed (pledges of one asset never exceed its lending value)
-        amount, lv = p.amount, p.lending_value
-        share = float(amount) / float(lv) if float(lv) > 0 else None
-        if share is not None:
-            share = min(1.0, max(share, 1e-9))
-            per_asset[aid] = per_asset.get(aid, 0.0) + share
-        pledges.setdefault(lid, {})[aid] = share
-    for shares in pledges.values():  # rounding may push an asset a hair above 1
-        for aid, share in shares.items():
-            if share is not None and per_asset.get(aid, 0.0) > 1.0:
-                shares[aid] = share / per_asset[aid]
-    pledged_assets = {a for d in pledges.values() for a in d}
+    loans = [_loan_record(r) for r in loan_rows]
+    pledges = [
+        PledgeRecord(
+            loan_id=str(p.loan_id),
+            asset_id=str(p.asset_id),
+            amount=float(p.amount),
+            lending_value=float(p.lending_value),
+        )
+        for p in credit_models.live_pledges(session, [row_id(r) for r in loan_rows])
+    ]
+    currency = book_currency(loans)
+    pledged_assets = {p.asset_id for p in pledges}
     assets: list[AssetPosition] = []
     q = select(DataAsset).where(
         sa.or_(
@@ -404,86 +344,65 @@ def build_book(
             f"{len(assets) - simulated} of {len(assets)} assets on the parametric "
             "revenue model (no valuation simulation available)"
         )
-    asset_ids = {a.id for a in assets}
-    loans: list[LoanPosition] = []
-    outstanding = _outstanding(loan_rows, as_of, notes)
-    for r in loan_rows:
-        lid = str(r.id)
-        coll = {a: s for a, s in pledges.get(lid, {}).items() if a in asset_ids}
-        if lid in outstanding and outstanding[lid] is None:
-            notes.append(f"loan {lid} left out: matured before {as_of}")
-            continue
-        share, remaining = outstanding.get(lid) or (1.0, None)
-        try:
-            if r.currency != currency:
-                raise ConventionError(f"currency {r.currency} is not the book's {currency}")
-            maturity = remaining if remaining is not None else r.tenor_months / 12.0
-            loans.append(
-                LoanPosition(
-                    id=lid,
-                    currency=currency,
-                    principal=float(r.principal) * share,
-                    ead=float(r.ead) * share,
-                    pd=float(r.pd),
-                    lgd=float(r.lgd),
-                    annual_rate=float(r.annual_rate),
-                    maturity_years=max(maturity, 1.0 / 12.0),
-                    collateral=coll,
-                    lgd_regulatory=float(r.lgd_regulatory),
-                )
-            )
-        except (ValuationError, TypeError, ValueError) as exc:
-            notes.append(f"loan {lid} left out: {exc}")
-    in_book = {x.id for x in loans}
-    booked: dict[str, float] = {}
-    for r in loan_rows:
-        if str(r.id) not in in_book:
-            continue
-        for name in ("ead", "expected_loss", "capital"):
-            booked[name] = booked.get(name, 0.0) + float(getattr(r, name))
-    tranches = _tranches(session, tenant, loans, notes)
-    return BookBuild(Book.build(currency, assets, loans, tranches), notes, booked)
+    return assemble_book(
+        as_of=as_of,
+        currency=currency,
+        assets=assets,
+        loans=loans,
+        pledges=pledges,
+        securitizations=_securitization_records(session, tenant, notes),
+        notes=notes,
+    )
 
 
-def _tranches(
-    session: Session, tenant: str, loans: Sequence[LoanPosition], notes: list[str]
-) -> list[TranchePosition]:
-    """Tranches of the tenant's securitizations whose pools hold loans of the book.
+def _loan_record(r: Loan) -> LoanRecord:
+    return LoanRecord(
+        id=str(r.id),
+        currency=r.currency,
+        principal=float(r.principal),
+        annual_rate=float(r.annual_rate),
+        start_date=r.start_date,
+        tenor_months=int(r.tenor_months),
+        amortization=str(r.amortization),
+        frequency_months=int(r.frequency_months),
+        day_count=str(r.day_count),
+        calendar=r.calendar,
+        ead=float(r.ead),
+        pd=float(r.pd),
+        lgd=float(r.lgd),
+        lgd_regulatory=float(r.lgd_regulatory),
+        expected_loss=float(r.expected_loss),
+        capital=float(r.capital),
+    )
 
-    The pool is ``spec.pool.loan_ids`` (loans in the book only); attachment, detachment,
-    balance (the notional) and coupon (or spread) come from the tranche rows; the maturity
-    is the longest maturity of the pooled loans.
-    """
+
+def _securitization_records(
+    session: Session, tenant: str, notes: list[str]
+) -> list[SecuritizationRecord]:
+    """The tenant's securitizations: the pool is ``spec.pool.loan_ids``; the tranches are
+    the stored tranche rows, senior first (an unreadable spec is noted and left out)."""
     secs = products_models.securitizations_of(session, tenant)
-    tranche_rows = products_models.tranches_by_securitization(session, [int(x.id) for x in secs])  # type: ignore[arg-type]
-    by_id = {x.id: x for x in loans}
-    out: list[TranchePosition] = []
+    tranche_rows = products_models.tranches_by_securitization(session, [row_id(x) for x in secs])
+    out: list[SecuritizationRecord] = []
     for sec in secs:
         try:
             spec = json.loads(sec.spec or "{}")
             raw_ids = (spec.get("pool") or {}).get("loan_ids") or spec.get("loan_ids") or []
-            pool = [str(x) for x in raw_ids if str(x) in by_id]
-            if not pool:
-                notes.append(f"securitization {sec.id} left out: no pooled loan in the book")
-                continue
-            maturity = max(by_id[x].maturity_years for x in pool)
-            for t in tranche_rows[int(sec.id)]:  # type: ignore[arg-type]
-                coupon = t.coupon if t.coupon is not None else (t.spread_bp or 0.0) / 1e4
-                out.append(
-                    TranchePosition(
-                        id=f"{sec.id}:{t.name}",
-                        securitization_id=str(sec.id),
-                        name=t.name,
-                        attach=float(t.attach),
-                        detach=float(t.detach),
-                        notional=float(t.balance),
-                        coupon=float(coupon),
-                        maturity_years=maturity,
-                        loan_ids=tuple(pool),
-                    )
+            tranches = tuple(
+                TrancheRecord(
+                    name=t.name,
+                    attach=float(t.attach),
+                    detach=float(t.detach),
+                    balance=float(t.balance),
+                    coupon=None if t.coupon is None else float(t.coupon),
+                    spread_bp=None if t.spread_bp is None else float(t.spread_bp),
                 )
-        except (KeyError, TypeError, ValueError, ValuationError) as exc:
+                for t in tranche_rows[row_id(sec)]
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             notes.append(f"securitization {sec.id} left out: {exc}")
+            continue
+        out.append(SecuritizationRecord(str(sec.id), tuple(str(x) for x in raw_ids), tranches))
     return out
 
 
