@@ -18,11 +18,15 @@ from api.reports import exports
 from api.routers._body import int_position
 from api.routers.jobs import accepted
 from api.schemas.credit import (
+    LoanCreatedOut,
     LoanCreateIn,
     LoanEventList,
     LoanEventOut,
+    LoanList,
+    LoanOut,
     LoanQuoteIn,
     LoanQuoteOut,
+    LoanRiskOut,
     PortfolioRiskOut,
     RevalueIn,
     RevalueOut,
@@ -52,14 +56,14 @@ def quote(body: LoanQuoteIn, principal: BankOnly, session: SessionDep) -> dict[s
     return service.quote_loan(session, body, principal.tenant)
 
 
-@router.post("/loans", status_code=201)
+@router.post("/loans", status_code=201, response_model=LoanCreatedOut)
 def originate(
     body: LoanCreateIn,
     principal: BankOnly,
     session: SessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Originate a loan against data assets (409 when they lack pledge capacity).
 
     A repeated ``Idempotency-Key`` with the same body returns the loan created the first
@@ -79,14 +83,14 @@ def originate(
     return view
 
 
-@router.get("/loans")
+@router.get("/loans", response_model=LoanList)
 def list_loans(
     request: Request,
     principal: BankOrRisk,
     session: SessionDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> dict[str, Any]:
+) -> Any:
     """The caller's loans, oldest first."""
     after = decode_cursor(cursor, _secret(request))
     rows, more = service.list_loans(
@@ -96,8 +100,8 @@ def list_loans(
     return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/loans/{loan_id}")
-def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+@router.get("/loans/{loan_id}", response_model=LoanOut)
+def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> Any:
     return service.loan_view(session, service.get_loan(session, loan_id, principal.tenant))
 
 
@@ -121,8 +125,8 @@ def get_schedule(
     return rows
 
 
-@router.get("/loans/{loan_id}/risk")
-def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> dict[str, Any]:
+@router.get("/loans/{loan_id}/risk", response_model=LoanRiskOut)
+def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> Any:
     """PD, LGD (economic and regulatory), EAD, EL, capital, RWA, LTV and the stored events."""
     return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
 

@@ -34,6 +34,7 @@ from api.routers.jobs import accepted
 from api.schemas.jobs import JobAccepted
 from api.schemas.risk import (
     ScenarioList,
+    ScenarioOut,
     SensitivitiesRequest,
     StressRunAccepted,
     StressRunCreate,
@@ -98,6 +99,7 @@ def list_scenarios(
 @router.post(
     "/scenarios",
     status_code=201,
+    response_model=ScenarioOut,
     summary="Store a scenario",
     responses={
         **_ERRORS,
@@ -107,7 +109,7 @@ def list_scenarios(
 )
 def create_scenario(
     principal: RiskPrincipal, session: SessionDep, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+) -> Any:
     """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (the API contract)."""
     return service.create_scenario(session, body, tenant=principal.tenant, actor=_actor(principal))
 

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.schemas.admin import UtcDatetime
+
 #: Dates the calendars and curves cover (QuantLib: 1901..2199), leaving room for a
 #: 50-year tenor: as_of and start_date must fall in 1901-01-01 .. 2149-12-31.
 EARLIEST_DATE = date(1901, 1, 1)
@@ -343,6 +345,103 @@ class LoanEventOut(BaseModel):
     collateral_value: float
     outstanding: float
     cure_amount: float
+
+
+class PledgeOut(BaseModel):
+    """A pledge of a loan: the asset, the amount of its lending value it takes, and the
+    valuation the figures come from."""
+
+    asset_id: int
+    amount: float
+    asset_value: float
+    lending_value: float
+    haircut: float
+    status: str
+    valuation_id: int | None = None
+
+
+class LoanOut(BaseModel):
+    """A loan as booked (``GET /v1/loans/{id}``): its terms, the priced rate in parts, the
+    risk figures at origination and its pledges. Amounts in the loan's currency."""
+
+    id: int
+    borrower: str
+    currency: str
+    principal: float
+    start_date: date
+    tenor_months: int
+    amortization: str
+    frequency_months: int
+    day_count: str
+    calendar: str | None = None
+    annual_rate: float
+    rate_funding: float
+    rate_expected_loss: float
+    rate_capital: float
+    rate_costs: float
+    rate: RatePartsOut
+    pd: float
+    pd_source: str
+    rating: str | None = None
+    lgd: float
+    lgd_economic: float
+    lgd_regulatory: float
+    ead: float
+    expected_loss: float
+    capital: float
+    rwa: float
+    capital_k: float
+    collateral_value: float
+    lending_value: float
+    haircut: float
+    ltv: float
+    asset_correlation: float
+    status: str
+    paths: int
+    seed: int
+    as_of: date
+    valuation_id: int | None = None
+    combined_ltv: float | None = None
+    effective_maturity_years: float | None = None
+    policy_exception: str | None = None
+    created_at: UtcDatetime
+    pledges: list[PledgeOut]
+
+
+class LoanCreatedOut(LoanOut):
+    """``POST /v1/loans``: the loan, and what the caller should know about it."""
+
+    warnings: list[str] = Field(default_factory=list)
+
+
+class LoanList(BaseModel):
+    """``GET /v1/loans``: a page of the caller's loans, oldest first."""
+
+    items: list[LoanOut]
+    next_cursor: str | None = None
+
+
+class LoanRiskOut(BaseModel):
+    """``GET /v1/loans/{id}/risk``: the loan's risk figures and its monitoring events."""
+
+    loan_id: int
+    currency: str
+    pd: float
+    pd_source: str
+    lgd: float
+    lgd_regulatory: float
+    ead: float
+    expected_loss: float
+    capital: float
+    capital_k: float
+    rwa: float
+    asset_correlation: float
+    ltv: float
+    haircut: float
+    lending_value: float
+    collateral_value: float
+    rate: RatePartsOut
+    events: list[LoanEventOut]
 
 
 class LoanEventList(BaseModel):

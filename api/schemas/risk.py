@@ -17,8 +17,21 @@ EARLIEST_AS_OF = date(1901, 1, 1)
 LATEST_AS_OF = date(2149, 12, 31)
 
 
+class ScenarioOut(BaseModel):
+    """A stress scenario: its definition as given and its shocks composed with its parent."""
+
+    name: str
+    builtin: bool
+    definition: dict[str, Any]
+    horizon_months: int
+    extends: str | None = None
+    description: str = ""
+    shocks: dict[str, Any]
+    created_at: str | None = Field(None, description="RFC 3339 (UTC, Z); none for built-ins.")
+
+
 class ScenarioList(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[ScenarioOut]
     next_cursor: str | None = None
 
 
