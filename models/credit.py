@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -23,8 +24,25 @@ from sqlmodel import Field, Session, SQLModel, col, select
 import models.db  # noqa: F401  (sets the constraint naming convention first)
 from models.registry import DataAsset, utc_now
 
-LOAN_STATUSES = ("live", "repaid", "defaulted", "liquidated")
-PLEDGE_STATUSES = ("live", "released")
+
+class LoanStatus(StrEnum):
+    """Life cycle of a loan: live until repaid, or defaulted and then liquidated."""
+
+    LIVE = "live"
+    REPAID = "repaid"
+    DEFAULTED = "defaulted"
+    LIQUIDATED = "liquidated"
+
+
+class PledgeStatus(StrEnum):
+    """A pledge holds its asset's lending value while live."""
+
+    LIVE = "live"
+    RELEASED = "released"
+
+
+LOAN_STATUSES = tuple(s.value for s in LoanStatus)
+PLEDGE_STATUSES = tuple(s.value for s in PledgeStatus)
 EVENT_KINDS = ("origination", "revaluation", "warning", "margin_call", "liquidation")
 
 
@@ -59,7 +77,7 @@ class LoanBase(SQLModel):
     haircut: float
     ltv: float = Field(description="Outstanding / collateral value at the last revaluation.")
     asset_correlation: float
-    status: str = Field(default="live", max_length=20)
+    status: str = Field(default=LoanStatus.LIVE.value, max_length=20)
     paths: int
     seed: int
     as_of: date
@@ -112,7 +130,7 @@ class Pledge(SQLModel, table=True):
     lending_value: Decimal = Field(max_digits=20, decimal_places=4)
     haircut: float
     currency: str = Field(max_length=3)
-    status: str = Field(default="live", max_length=20)
+    status: str = Field(default=PledgeStatus.LIVE.value, max_length=20)
     valuation_id: int | None = Field(
         default=None,
         foreign_key="valuation.id",

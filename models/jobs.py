@@ -12,11 +12,21 @@ result.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.registry import utc_now
+
+
+class JobStatus(StrEnum):
+    """A durable job is queued, running (claimed by a worker), then succeeded or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Job(SQLModel, table=True):
@@ -32,7 +42,7 @@ class Job(SQLModel, table=True):
     )
     tenant: str | None = Field(default=None, index=True, max_length=80)
     payload: str = Field(default="{}", sa_type=sa.Text, description="JSON arguments.")
-    status: str = Field(default="queued", index=True, max_length=20)
+    status: str = Field(default=JobStatus.QUEUED.value, index=True, max_length=20)
     progress: float = Field(default=0.0)
     attempts: int = Field(default=0)
     max_attempts: int = Field(default=3)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,17 @@ import models.db  # noqa: F401  (sets the constraint naming convention first)
 ASSET_CATEGORIES = ("consumer", "industrial", "geospatial", "financial", "healthcare", "other")
 """Data-asset categories (DESIGN.md)."""
 
-ASSET_STATUSES = ("registered", "active", "suspended", "retired")
+
+class AssetStatus(StrEnum):
+    """Life cycle of a registered data asset."""
+
+    REGISTERED = "registered"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+
+ASSET_STATUSES = tuple(s.value for s in AssetStatus)
 """Life cycle of a registered asset; new registrations start as ``registered``."""
 
 COST_CATEGORIES = ("acquisition", "collection", "cleaning", "storage", "compute", "compliance")
@@ -112,7 +123,7 @@ class DataAsset(DataAssetBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     certificate_no: str = Field(unique=True, max_length=16)
     owner_tenant: str = Field(index=True, max_length=80)
-    status: str = Field(default="registered", max_length=20)
+    status: str = Field(default=AssetStatus.REGISTERED.value, max_length=20)
     created_at: datetime = Field(default_factory=utc_now)
 
     def rights(self) -> dict[str, Any]:

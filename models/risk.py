@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-RUN_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
+
+class RunStatus(StrEnum):
+    """A stress run (and a durable job) is queued, running, then succeeded or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 
 
 def utc_now() -> datetime:
@@ -60,7 +71,7 @@ class StressRun(StressRunBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tenant: str = Field(index=True, max_length=80)
-    status: str = Field(default="queued", max_length=20)
+    status: str = Field(default=RunStatus.QUEUED.value, max_length=20)
     progress: float = Field(default=0.0)
     error: str | None = Field(default=None, sa_type=sa.Text)
     record: str | None = Field(

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas.admin import UtcDatetime
+from models.credit import LoanStatus, PledgeStatus
 
 #: Dates the calendars and curves cover (QuantLib: 1901..2199), leaving room for a
 #: 50-year tenor: as_of and start_date must fall in 1901-01-01 .. 2149-12-31.
@@ -356,7 +357,7 @@ class PledgeOut(BaseModel):
     asset_value: float
     lending_value: float
     haircut: float
-    status: str
+    status: PledgeStatus
     valuation_id: int | None = None
 
 
@@ -396,7 +397,7 @@ class LoanOut(BaseModel):
     haircut: float
     ltv: float
     asset_correlation: float
-    status: str
+    status: LoanStatus
     paths: int
     seed: int
     as_of: date

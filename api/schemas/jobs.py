@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas.admin import UtcDatetime
+from models.jobs import JobStatus
 
 
 class JobAccepted(BaseModel):
@@ -14,7 +15,7 @@ class JobAccepted(BaseModel):
 
     id: int = Field(description="The job's id.")
     kind: str
-    status: str
+    status: JobStatus
     progress: float
     ref: str | None = Field(
         None, description="The object the job works for (e.g. the securitization's id)."
@@ -29,7 +30,7 @@ class JobOut(BaseModel):
     ref: str | None = Field(
         None, description="The object the job works for (e.g. the securitization's id)."
     )
-    status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
+    status: JobStatus
     progress: float
     attempts: int
     max_attempts: int

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from models.registry import ASSET_CATEGORIES, ASSET_STATUSES, COST_CATEGORIES
+from models.registry import ASSET_CATEGORIES, ASSET_STATUSES, COST_CATEGORIES, AssetStatus
 from valuation.conventions import parse_currency
 from valuation.errors import ConventionError
 from valuation.market_approach import parse_scope
@@ -120,7 +120,7 @@ class AssetPublic(BaseModel):
     refresh_days: int
     fingerprint_sha256: str
     owner_tenant: str
-    status: str
+    status: AssetStatus
     created_at: datetime
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.risk import RunStatus
+
 #: Valuation dates the curves and calendars cover with room for the 10-year stress grid
 #: (QuantLib: 1901..2199), as the loans API: 1901-01-01 .. 2149-12-31.
 EARLIEST_AS_OF = date(1901, 1, 1)
@@ -82,13 +84,13 @@ class StressRunCreate(BaseModel):
 
 class StressRunAccepted(BaseModel):
     id: int
-    status: str
+    status: RunStatus
     progress: float
 
 
 class StressRunStatus(BaseModel):
     id: int
-    status: str = Field(description="queued, running, succeeded or failed.")
+    status: RunStatus
     progress: float = Field(ge=0.0, le=1.0)
     scenario: str
     error: str | None = None

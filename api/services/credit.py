@@ -75,8 +75,10 @@ from models.audit import record_audit
 from models.credit import (
     Loan,
     LoanEvent,
+    LoanStatus,
     Pledge,
     PledgeConsent,
+    PledgeStatus,
     consented_amount,
     lock_assets_for_pledge,
     pledged_amounts,
@@ -865,7 +867,7 @@ def originate_loan(
             haircut=analytics.haircut,
             ltv=principal / analytics.collateral_value,
             asset_correlation=analytics.correlation,
-            status="live",
+            status=LoanStatus.LIVE.value,
             paths=analytics.paths,
             seed=analytics.seed,
             as_of=analytics.as_of,
@@ -886,7 +888,7 @@ def originate_loan(
                     lending_value=_money(c.lending_value, ccy),
                     haircut=c.haircut,
                     currency=ccy,
-                    status="live",
+                    status=PledgeStatus.LIVE.value,
                     valuation_id=c.valuation_id,
                 )
             )

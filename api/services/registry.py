@@ -49,6 +49,7 @@ from models.db import row_id
 from models.registry import (
     QUALITY_FIELDS,
     RIGHTS_FIELDS,
+    AssetStatus,
     Comparable,
     CostRecord,
     DataAsset,
@@ -189,7 +190,7 @@ def set_asset_status(
     asset = get_owned_asset(session, asset_id, tenant)
     if asset.status == status:
         return asset
-    previous, asset.status = asset.status, status
+    previous, asset.status = asset.status, AssetStatus(status).value
     session.add(asset)
     session.flush()
     record_audit(

@@ -59,8 +59,8 @@ from models.audit import record_audit
 from models.credit import Loan
 from models.db import row_id
 from models.registry import DataAsset, Signal
+from models.risk import RunStatus, StressRun, StressScenario
 from models.risk import StressResult as StressResultRow
-from models.risk import StressRun, StressScenario
 from risk.adapters import asset_from_revenue, asset_from_simulation
 from risk.book import AssetPosition
 from risk.booking import (
@@ -561,7 +561,7 @@ def create_run(
         tenant=tenant,
         scenario_name=scenario.name,
         scenario=json.dumps(composed, sort_keys=True),
-        status="queued",
+        status=RunStatus.QUEUED.value,
         progress=0.0,
         record=json.dumps(
             {
