@@ -59,11 +59,11 @@ from api.schemas.credit import ConsentIn, LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services.valuation import load_inputs, run_valuation
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
 from credit.collateral import AdvancePolicy, origination_warnings
+from credit.contributions import portfolio_risk as book_risk
 from credit.lgd import downturn_lgd, regulatory_lgd
 from credit.loans import loan_terms, terms_schedule
 from credit.monitoring import MonitoringThresholds, revalue
 from credit.pd import annualise_pd, pd_from_rating
-from credit.portfolio import portfolio_risk as book_risk
 from credit.pricing import (
     effective_maturity,
     funding_rate_from_discount_factor,

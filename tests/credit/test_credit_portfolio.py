@@ -13,21 +13,20 @@ from hypothesis import strategies as st
 from scipy import integrate
 from scipy.stats import norm
 
+from credit.contributions import portfolio_risk
 from credit.portfolio import (
     LossGrid,
     _conditional_distributions,
-    bivariate_normal_cdf,
     conditional_pd,
     expected_shortfall,
     factor_quadrature,
     loss_distribution,
     loss_grid,
-    portfolio_risk,
     tranche_expected_loss,
     value_at_risk,
-    vasicek_loss_quantile,
     vasicek_tranche_loss,
 )
+from credit.vasicek import bivariate_normal_cdf, vasicek_loss_quantile
 from valuation.errors import ConventionError
 
 DATA = Path(__file__).parents[1] / "data" / "credit"

@@ -8,13 +8,14 @@ import math
 import numpy as np
 import pytest
 
+import credit.contributions as contributions
 import credit.portfolio as portfolio
 from credit import _recursion_kernel
+from credit.contributions import portfolio_risk
 from credit.portfolio import (
     conditional_pd,
     factor_quadrature,
     loss_grid,
-    portfolio_risk,
     recursion_distribution,
     tranche_expected_loss,
 )
@@ -156,11 +157,11 @@ def test_contributions_on_a_split_grid_equal_leaving_each_loan_out() -> None:
     )
     assert not grid.exact
     var_index = int(np.searchsorted(np.cumsum(probs), 0.99))
-    var_c, _ = portfolio._recursion_contributions(
+    var_c, _ = contributions._recursion_contributions(
         cond, cp, w, grid, amounts, var_index, 0.99, probs
     )
     for i in range(len(pds)):
-        at_v, _ = portfolio._direct_joint(cp, grid, i, var_index, cond.shape[1])
+        at_v, _ = contributions._direct_joint(cp, grid, i, var_index, cond.shape[1])
         assert var_c[i] == pytest.approx(
             amounts[i] * float(w @ at_v) / probs[var_index], rel=1e-8, abs=1e-9
         )

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit.capital import irb_capital
-from credit.portfolio import LHP_MIN_LOANS, check_lhp_granularity, portfolio_risk
+from credit.contributions import LHP_MIN_LOANS, check_lhp_granularity, portfolio_risk
 from credit.pricing import effective_maturity, price_loan, tenor_expected_loss
 from credit.recovery import liquidity_default, workout_lgd
 from valuation.errors import ConventionError
