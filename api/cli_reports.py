@@ -138,11 +138,11 @@ def export_schedule(
 ) -> None:
     """A loan's booked schedule: loan_id, date, interest, principal, balance."""
     from api.reports import exports
-    from api.services import credit
+    from api.services import loan_book as loan_book_service
 
     def make(session: Any) -> Any:
-        loan = credit.get_loan(session, loan_id, tenant)
-        return exports.schedule_frame(loan_id, credit.booked_schedule_rows(loan))
+        loan = loan_book_service.get_loan(session, loan_id, tenant)
+        return exports.schedule_frame(loan_id, loan_book_service.booked_schedule_rows(loan))
 
     _export(out, format, make)
 
@@ -193,11 +193,13 @@ def export_portfolio_risk(
 ) -> None:
     """Portfolio risk: the portfolio row, then each loan's contributions."""
     from api.reports import exports
-    from api.services import credit
+    from api.services import loan_book as loan_book_service
 
     def make(session: Any) -> Any:
         return exports.portfolio_frame(
-            credit.portfolio_risk_view(session, tenant, confidence=confidence, method=method)
+            loan_book_service.portfolio_risk_view(
+                session, tenant, confidence=confidence, method=method
+            )
         )
 
     _export(out, format, make)

@@ -28,7 +28,7 @@ Kinds (`HANDLERS`):
 * ``sensitivities``: `api.services.risk.sensitivities_now` over the tenant's book; nothing
   is stored but the job's ``result`` (the answer), written when the job succeeds.
 
-* ``loan_revaluation``: `api.services.credit.revalue_book`, every live loan of the tenant
+* ``loan_revaluation``: `api.services.loan_book.revalue_book`, every live loan of the tenant
   in one transaction (all new LTVs and events, or none); the result lists them.
 
 Metrics: each finished attempt is observed in ``datafin_job_duration_seconds`` by kind and
@@ -192,13 +192,13 @@ def _sensitivities(ctx: JobContext) -> Any:
 
 def _loan_revaluation(ctx: JobContext) -> Any:
     from api.schemas.credit import RevalueIn
-    from api.services import credit
+    from api.services import loan_book as loan_book_service
     from valuation.errors import ValuationError
 
     body = RevalueIn.model_validate(ctx.payload["request"])
     with ctx.session_factory() as session:
         try:
-            return credit.revalue_book(
+            return loan_book_service.revalue_book(
                 session, str(ctx.payload["tenant"]), body, actor=str(ctx.payload["actor"])
             )
         except ValuationError as exc:

@@ -87,6 +87,17 @@ class Currency(StrEnum):
         return code
 
 
+def round_to_minor_unit(amount: float, currency: str) -> Decimal:
+    """A booked amount: ``amount`` rounded once, half to even, to the currency's minor unit
+    (`MINOR_UNITS`: 2 decimals for CNY, 0 for JPY), as an exact decimal.
+
+    >>> round_to_minor_unit(1234.5678, "CNY"), round_to_minor_unit(1234.5, "JPY")
+    (Decimal('1234.57'), Decimal('1234'))
+    """
+    quantum = Decimal(1).scaleb(-MINOR_UNITS[parse_currency(currency)])
+    return Decimal(repr(float(amount))).quantize(quantum)
+
+
 def parse_currency(code: object, *, field: str = "currency") -> str:
     """Validate an ISO 4217 code; see `Currency.parse`."""
     return Currency.parse(code, field=field)

@@ -15,6 +15,7 @@ from api.demo_steps import DemoContext
 from api.errors import ApiError
 from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services import credit as service
+from api.services import loan_book as loan_book_service
 from valuation.errors import ValuationError
 
 ACTOR = "demo"
@@ -73,15 +74,15 @@ def run(ctx: DemoContext) -> None:
         ctx.state["loan_ids"] = loan_ids
         ctx.out(f"\ncredit: {len(loan_ids)} loans booked: ids {loan_ids}")
         for lid in loan_ids:
-            ln = service.get_loan(session, lid, ctx.tenant)
+            ln = loan_book_service.get_loan(session, lid, ctx.tenant)
             ctx.out(
                 f"  loan {lid}: {ln.borrower:<20} {_fmt(float(ln.principal)):>16} {ln.currency} "
                 f"{ln.amortization:<8} {ln.tenor_months:>3}m rate {ln.annual_rate:.2%} "
                 f"PD {ln.pd:.2%} LGD {ln.lgd:.1%} LTV {ln.ltv:.1%}"
             )
         if loan_ids:
-            first = service.get_loan(session, loan_ids[0], ctx.tenant)
-            reval = service.revalue_loan(
+            first = loan_book_service.get_loan(session, loan_ids[0], ctx.tenant)
+            reval = loan_book_service.revalue_loan(
                 session,
                 first,
                 RevalueIn(as_of=ctx.as_of, collateral_value=float(first.principal) / 0.72),
@@ -93,7 +94,7 @@ def run(ctx: DemoContext) -> None:
             )
             for method in ("recursion", "lhp", "mc"):
                 try:
-                    risk = service.portfolio_risk_view(
+                    risk = loan_book_service.portfolio_risk_view(
                         session,
                         ctx.tenant,
                         confidence=0.999,
@@ -137,12 +138,12 @@ def _print_first(
         f"loan {loan.id} booked: principal {_fmt(float(loan.principal))} at {loan.annual_rate:.3%}"
         + (f"; warnings: {warnings}" if warnings else "")
     )
-    sched = service.loan_schedule(loan).head(5)
+    sched = loan_book_service.loan_schedule(loan).head(5)
     out("  schedule head:")
     out(f"  {'date':<12}{'interest':>14}{'principal':>16}{'balance':>18}")
     for d, i_, p, b in sched[["date", "interest", "principal", "balance"]].itertuples(index=False):
         out(f"  {d.isoformat():<12}{_fmt(i_):>14}{_fmt(p):>16}{_fmt(b):>18}")
-    risk = service.loan_risk(session, loan)
+    risk = loan_book_service.loan_risk(session, loan)
     out(
         f"  risk: EAD {_fmt(risk['ead'])}  EL {_fmt(risk['expected_loss'])}  K {risk['capital_k']:.2%}  "
         f"RWA {_fmt(risk['rwa'])}  LTV {risk['ltv']:.1%}  correlation {risk['asset_correlation']:.3f}"

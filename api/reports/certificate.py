@@ -20,7 +20,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api.reports.common import base_context
-from api.services import credit, registry
+from api.services import loan_book as loan_book_service
+from api.services import registry
 from models.audit import AuditEntry
 from models.valuation import Valuation
 
@@ -72,11 +73,11 @@ def _valuation_relied_on(
 
 def certificate_context(session: Session, loan_id: int, tenant: str) -> dict[str, Any]:
     """Everything the certificate shows (another tenant's loan is a NotFoundError)."""
-    loan = credit.get_loan(session, loan_id, tenant)
-    view = credit.loan_view(session, loan)
-    risk = credit.loan_risk(session, loan)
+    loan = loan_book_service.get_loan(session, loan_id, tenant)
+    view = loan_book_service.loan_view(session, loan)
+    risk = loan_book_service.loan_risk(session, loan)
     pledges = []
-    for p in credit.loan_pledges(session, loan_id):
+    for p in loan_book_service.loan_pledges(session, loan_id):
         asset = registry.get_asset(session, p.asset_id)
         pledges.append(
             {

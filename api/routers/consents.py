@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends
 from api.deps import Principal, RowId, SessionDep, require_roles
 from api.routers._body import ERROR_RESPONSES
 from api.schemas.credit import ConsentIn, ConsentOut
-from api.services import credit as service
+from api.services import consents as consents_service
 
 router = APIRouter()
 
@@ -38,7 +38,7 @@ def grant_consent(
     """The asset's registrar (its owner tenant) lets `lender_tenant` pledge the asset up to
     `amount` until `expires_on`; audited. Another tenant's asset is a 404."""
     return _out(
-        service.grant_consent(
+        consents_service.grant_consent(
             session,
             asset_id,
             body,
@@ -57,4 +57,6 @@ def grant_consent(
 )
 def list_consents(asset_id: RowId, principal: Owner, session: SessionDep) -> list[ConsentOut]:
     """Every consent the owner gave on this asset, newest first (owner tenant only)."""
-    return [_out(r) for r in service.list_consents(session, asset_id, tenant=principal.tenant)]
+    return [
+        _out(r) for r in consents_service.list_consents(session, asset_id, tenant=principal.tenant)
+    ]

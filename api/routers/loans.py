@@ -34,6 +34,7 @@ from api.schemas.credit import (
 )
 from api.schemas.jobs import JobAccepted
 from api.services import credit as service
+from api.services import loan_book as loan_book_service
 
 router = APIRouter(tags=["loans"])
 
@@ -78,7 +79,7 @@ def originate(
     )
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    view = service.loan_view(session, loan)
+    view = loan_book_service.loan_view(session, loan)
     view["warnings"] = warnings
     return view
 
@@ -93,16 +94,21 @@ def list_loans(
 ) -> Any:
     """The caller's loans, oldest first."""
     after = decode_cursor(cursor, _secret(request))
-    rows, more = service.list_loans(
+    rows, more = loan_book_service.list_loans(
         session, principal.tenant, limit=limit, after=int_position(after, "id")
     )
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
-    return {"items": [service.loan_view(session, r) for r in rows], "next_cursor": next_cursor}
+    return {
+        "items": [loan_book_service.loan_view(session, r) for r in rows],
+        "next_cursor": next_cursor,
+    }
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)
 def get_loan(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> Any:
-    return service.loan_view(session, service.get_loan(session, loan_id, principal.tenant))
+    return loan_book_service.loan_view(
+        session, loan_book_service.get_loan(session, loan_id, principal.tenant)
+    )
 
 
 @router.get("/loans/{loan_id}/schedule", response_model=list[ScheduleRowOut])
@@ -115,8 +121,8 @@ def get_schedule(
 ) -> Any:
     """Schedule rows: ``date``, ``interest``, ``principal``, ``balance``, rounded to the minor unit.
     ``?format=csv|xlsx|parquet`` (or ``Accept``) gives the same rows as a file."""
-    loan = service.get_loan(session, loan_id, principal.tenant)
-    rows = service.booked_schedule_rows(loan)
+    loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
+    rows = loan_book_service.booked_schedule_rows(loan)
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
         return exports.response(
@@ -128,7 +134,9 @@ def get_schedule(
 @router.get("/loans/{loan_id}/risk", response_model=LoanRiskOut)
 def get_risk(loan_id: LoanId, principal: BankOrRisk, session: SessionDep) -> Any:
     """PD, LGD (economic and regulatory), EAD, EL, capital, RWA, LTV and the stored events."""
-    return service.loan_risk(session, service.get_loan(session, loan_id, principal.tenant))
+    return loan_book_service.loan_risk(
+        session, loan_book_service.get_loan(session, loan_id, principal.tenant)
+    )
 
 
 @router.post(
@@ -143,7 +151,7 @@ def revalue_all(
     """A job (poll `GET /v1/jobs/{id}`, the `Location` header) that revalues each live loan
     as `POST /v1/loans/{id}/revalue` does, all in one transaction: every new LTV and event
     is stored, or none. Its `result`: `loans`, `events` by kind, and each loan's figures."""
-    job = service.queue_revaluation(
+    job = loan_book_service.queue_revaluation(
         session, body or RevalueIn(), tenant=principal.tenant, actor=_actor(principal)
     )
     return accepted(request.app, job)
@@ -154,8 +162,10 @@ def revalue(
     loan_id: LoanId, principal: BankOrRisk, session: SessionDep, body: RevalueIn | None = None
 ) -> dict[str, Any]:
     """Revalue the pledged assets, store the new LTV and any warning / margin_call / liquidation event."""
-    loan = service.get_loan(session, loan_id, principal.tenant)
-    return service.revalue_loan(session, loan, body or RevalueIn(), actor=_actor(principal))
+    loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
+    return loan_book_service.revalue_loan(
+        session, loan, body or RevalueIn(), actor=_actor(principal)
+    )
 
 
 @router.get("/loans/{loan_id}/events", response_model=LoanEventList)
@@ -169,13 +179,14 @@ def list_events(
 ) -> dict[str, Any]:
     """Stored events of the loan, oldest first (origination, revaluation, warning, margin_call,
     liquidation): ``{"items": [...], "next_cursor": ...}``."""
-    loan = service.get_loan(session, loan_id, principal.tenant)
+    loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
     after = int_position(decode_cursor(cursor, _secret(request)), "id")
-    rows, more = service.list_events(session, int(loan.id), limit=limit, after=after)  # type: ignore[arg-type]
+    rows, more = loan_book_service.list_events(session, int(loan.id), limit=limit, after=after)  # type: ignore[arg-type]
     next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
     return {
         "items": [
-            LoanEventOut.model_validate(service.event_view(e)).model_dump(mode="json") for e in rows
+            LoanEventOut.model_validate(loan_book_service.event_view(e)).model_dump(mode="json")
+            for e in rows
         ],
         "next_cursor": next_cursor,
     }
@@ -194,7 +205,7 @@ def portfolio_risk(
 ) -> Any:
     """EL, VaR, ES, economic capital and Euler contributions of the caller's live loans.
     ``?format=csv|xlsx|parquet`` (or ``Accept``): a portfolio row, then one row per loan."""
-    view = service.portfolio_risk_view(
+    view = loan_book_service.portfolio_risk_view(
         session, principal.tenant, confidence=confidence, method=method, paths=paths, seed=seed
     )
     fmt = exports.export_format(format, request.headers.get("accept"))

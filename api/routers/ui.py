@@ -22,7 +22,8 @@ from sqlmodel import Session, col, select
 from api.deps import MAX_ROW_ID, Principal, SessionDep
 from api.errors import ApiError, NotFoundError
 from api.reports import charts, documents, render
-from api.services import credit, products, registry
+from api.services import loan_book as loan_book_service
+from api.services import products, registry
 from api.services import risk as risk_service
 from api.services import valuation as valuation_service
 from models.db import row_id
@@ -114,7 +115,7 @@ def home(request: Request, session: SessionDep, key: KeyCookie = None) -> Respon
     }
     if principal.has_role(*LOAN_ROLES):
         counts["loans"] = len(
-            credit.list_loans(session, principal.tenant, limit=10_000, after=None)[0]
+            loan_book_service.list_loans(session, principal.tenant, limit=10_000, after=None)[0]
         )
     if principal.has_role(*DEAL_ROLES):
         counts["deals"] = len(
@@ -208,9 +209,12 @@ def loans_page(request: Request, session: SessionDep, key: KeyCookie = None) -> 
         return _login(request, status_code=401)
     if not principal.has_role(*LOAN_ROLES):
         return _forbidden(principal, "loans")
-    loans, _ = credit.list_loans(session, principal.tenant, limit=10_000, after=None)
+    loans, _ = loan_book_service.list_loans(session, principal.tenant, limit=10_000, after=None)
     items = [
-        {"loan": credit.loan_view(session, ln), "events": credit.loan_events(session, int(ln.id))}  # type: ignore[arg-type]
+        {
+            "loan": loan_book_service.loan_view(session, ln),
+            "events": loan_book_service.loan_events(session, row_id(ln)),
+        }
         for ln in loans
     ]
     return _page("ui_loans.html.j2", principal=principal, items=items, title="Loans")
@@ -226,15 +230,15 @@ def loan_page(
     if not principal.has_role(*LOAN_ROLES):
         return _forbidden(principal, "loans")
     try:
-        loan = credit.get_loan(session, loan_id, principal.tenant)
+        loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
     except NotFoundError:
         return _not_found(principal, "loan")
     return _page(
         "ui_loan.html.j2",
         principal=principal,
-        loan=credit.loan_view(session, loan),
-        risk=credit.loan_risk(session, loan),
-        schedule=credit.booked_schedule_rows(loan),
+        loan=loan_book_service.loan_view(session, loan),
+        risk=loan_book_service.loan_risk(session, loan),
+        schedule=loan_book_service.booked_schedule_rows(loan),
         title=f"Loan {loan_id}",
     )
 

@@ -1,4 +1,8 @@
-"""Credit services: loan quotes, origination with pledge capacity, schedules, risk, revaluation, portfolio risk.
+"""Credit services: loan quotes and origination with pledge capacity.
+
+Beside this module: the collateral of a request (`api.services.collateral`), pledge
+consents (`api.services.consents`), and booked loans: reading, revaluation, the portfolio
+risk view (`api.services.loan_book`).
 
 The routers (`api.routers.loans`) and the demo step call these functions. The numbers
 come from the pure library (`credit.*`) fed by `valuation.value_asset`:
@@ -42,8 +46,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -51,18 +55,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from api.clock import today
-from api.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from api.schemas.credit import ConsentIn, LoanCreateIn, LoanQuoteIn, RevalueIn
-from api.services.valuation import load_inputs, run_valuation
+from api.errors import ConflictError, InvalidInputError, NotFoundError
+from api.schemas.credit import LoanCreateIn, LoanQuoteIn
+from api.services.collateral import AssetCollateral, assess_assets
 from credit.capital import asset_correlation, irb_capital, risk_weighted_assets
-from credit.collateral import AdvancePolicy, origination_warnings
-from credit.contributions import portfolio_risk as book_risk
+from credit.collateral import origination_warnings
 from credit.lgd import downturn_lgd, regulatory_lgd
 from credit.loans import loan_terms, terms_schedule
-from credit.monitoring import MonitoringThresholds, revalue
 from credit.pd import annualise_pd, pd_from_rating
 from credit.pricing import (
     effective_maturity,
@@ -77,17 +79,18 @@ from models.credit import (
     LoanEvent,
     LoanStatus,
     Pledge,
-    PledgeConsent,
     PledgeStatus,
-    consented_amount,
     lock_assets_for_pledge,
     pledged_amounts,
     pledged_by_tenant,
 )
 from models.db import row_id
-from models.registry import DataAsset
-from models.valuation import AssetQuote, Valuation
-from valuation.conventions import MINOR_UNITS, Compounding, DayCount, parse_currency
+from valuation.conventions import (
+    Compounding,
+    DayCount,
+    parse_currency,
+    round_to_minor_unit,
+)
 from valuation.errors import ValuationError
 from valuation.haircut import DEFAULT_LIQUIDATION_COST, DEFAULT_LIQUIDATION_HORIZON_MONTHS
 from valuation.market import MarketData, currency_defaults
@@ -118,264 +121,6 @@ def funding_curve(as_of: date, currency: str) -> MarketData:
     return MarketData.flat_rate(
         as_of, rate, currency=currency, day_count=DayCount.ACT_365F, compounding=Compounding.ANNUAL
     )
-
-
-def _money(amount: float, currency: str) -> Decimal:
-    """Booked amount: rounded once to the currency's minor unit."""
-    quantum = Decimal(1).scaleb(-MINOR_UNITS[currency])
-    return Decimal(repr(float(amount))).quantize(quantum)
-
-
-# ----------------------------------------------------------------------------- collateral
-
-
-@dataclass
-class AssetCollateral:
-    asset: DataAsset
-    value: float
-    haircut: float
-    lending_value: float
-    advance_rate: float
-    max_loan: float
-    pledged: float
-    # simulated paths scaled to the reconciled value
-    value_0_sim: float
-    revenue: np.ndarray = field(repr=False)
-    sim: Any = field(repr=False)
-    valuation_id: int = 0
-    paths: int = 0
-    seed: int = 0
-    #: this lender's own live pledges on the asset (what it may be shown of the asset's pledges)
-    pledged_own: float = 0.0
-    #: the owner's consent for this lender (another tenant's asset), None for the owner's own
-    consent: float | None = None
-
-    def value_paths(self, month: int) -> np.ndarray:
-        """Collateral value per path at ``month`` months after as_of, in reconciled terms."""
-        return np.asarray(self.sim.horizon_value(month)) * (self.value / self.value_0_sim)
-
-    @property
-    def available(self) -> float:
-        """Capacity left for this lender: the asset's lending value less every live pledge,
-        and, on another tenant's asset, no more than the owner's consent less its own pledges."""
-        room = max(0.0, self.lending_value - self.pledged)
-        if self.consent is not None:
-            room = min(room, max(0.0, self.consent - self.pledged_own))
-        return room
-
-
-def relied_on_valuation(
-    session: Session,
-    asset_id: int,
-    *,
-    as_of: date,
-    valuation_id: int | None = None,
-    tenant: str | None = None,
-) -> tuple[Valuation, AssetQuote]:
-    """The stored valuation (and its quote) a loan on ``asset_id`` relies on.
-
-    ``valuation_id`` when given (it must be a valuation of this asset), else the asset's
-    latest valuation dated on or before ``as_of``. With ``tenant``, only valuations that
-    tenant may rely on count: the exchange's public ones and the tenant's own (another
-    lender's own valuation is neither visible nor usable).
-
-    Raises
-    ------
-    InvalidInputError
-        (field ``valuation_id``) the named valuation is of another asset or dated after
-        ``as_of``, or the asset has no stored valuation yet.
-    """
-    visible = (
-        sa.or_(col(AssetQuote.public), col(Valuation.tenant) == tenant)
-        if tenant is not None
-        else sa.true()
-    )
-    if valuation_id is not None:
-        row = session.exec(
-            select(Valuation)
-            .join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
-            .where(col(Valuation.id) == int(valuation_id), visible)
-        ).first()
-        if row is None or row.asset_id != asset_id:
-            raise InvalidInputError(
-                f"The `valuation_id` {valuation_id} is not a valuation of asset {asset_id}.",
-                field="valuation_id",
-            )
-        if row.as_of > as_of:
-            raise InvalidInputError(
-                f"The `valuation_id` {valuation_id} is dated {row.as_of}, after the loan's as_of {as_of}.",
-                field="valuation_id",
-            )
-    else:
-        row = session.exec(
-            select(Valuation)
-            .join(AssetQuote, col(AssetQuote.valuation_id) == col(Valuation.id))
-            .where(Valuation.asset_id == asset_id, col(Valuation.as_of) <= as_of, visible)
-            .order_by(col(Valuation.as_of).desc(), col(Valuation.id).desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            raise InvalidInputError(
-                f"Asset {asset_id} has no stored valuation on or before {as_of}: value it first "
-                f"(POST /v1/assets/{asset_id}/valuations), or name one with `valuation_id`.",
-                field="valuation_id",
-            )
-    quote = session.exec(select(AssetQuote).where(AssetQuote.valuation_id == row.id)).first()
-    if quote is None:  # pragma: no cover - written with the valuation
-        raise NotFoundError(f"The valuation {row.id} has no quote.")
-    return row, quote
-
-
-def _replay_plan(session: Session, row: Valuation) -> Callable[[], Any]:
-    """The stored valuation's re-run, as a computation that needs no database.
-
-    The inputs (signals, costs, comparables, profile) are read now, in the caller's
-    transaction; the returned callable simulates with the valuation's own date, seed,
-    paths and assumptions, so the caller can end its transaction first.
-    """
-    doc = json.loads(row.result_json)
-    request = doc.get("request") or {}
-    inputs = load_inputs(session, int(row.asset_id))
-    as_of, currency, paths, seed = row.as_of, row.currency, int(row.paths), int(row.seed)
-
-    def run() -> Any:
-        result, _market = run_valuation(
-            inputs,
-            as_of=as_of,
-            currency=currency,
-            paths=paths,
-            seed=seed,
-            weights=request.get("weights"),
-            assumptions=doc.get("assumptions") or None,
-            risk_free_rate=request.get("risk_free_rate"),
-        )
-        return result
-
-    return run
-
-
-def assess_assets(
-    session: Session,
-    asset_ids: Sequence[int],
-    *,
-    as_of: date,
-    currency: str,
-    valuation_id: int | None = None,
-    policy: AdvancePolicy | None = None,
-    for_pledge: bool = True,
-    tenant: str | None = None,
-) -> list[AssetCollateral]:
-    """Each pledged asset's value, haircut, lending value and capacity, from its stored valuation.
-
-    ``valuation_id`` names the valuation relied on for the asset it values (the others use
-    their latest). Raises `NotFoundError` for an unknown asset, `InvalidInputError` for a
-    valuation that cannot be relied on (see `relied_on_valuation`) or an asset whose
-    registrant holds no holding right (field ``rights.holding``), and `ConflictError` for
-    an asset that cannot be pledged (suspended or retired, or no simulated revenue).
-
-    Every read happens first; the read transaction then ends (``session.commit()``) and
-    the stored valuations are re-simulated with no database connection held. Without
-    ``for_pledge`` (revaluation) nothing is simulated and the caller's transaction stays
-    open: only the stored figures are used.
-    """
-    pol = policy or AdvancePolicy()
-    reads: list[
-        tuple[DataAsset, Valuation, AssetQuote, float | None, Callable[[], Any] | None]
-    ] = []
-    pledged = pledged_amounts(session, list(asset_ids))
-    own = pledged_by_tenant(session, list(asset_ids), tenant) if tenant is not None else pledged
-    named_for: int | None = None
-    if valuation_id is not None:
-        named = session.get(Valuation, int(valuation_id))
-        if named is None or int(named.asset_id) not in {int(a) for a in asset_ids}:
-            raise InvalidInputError(
-                f"The `valuation_id` {valuation_id} is not a valuation of a pledged asset "
-                f"({', '.join(str(a) for a in asset_ids)}).",
-                field="valuation_id",
-            )
-        named_for = int(named.asset_id)
-    for aid in asset_ids:
-        asset = session.get(DataAsset, int(aid))
-        if asset is None:
-            raise NotFoundError(f"Asset {aid} does not exist.")
-        if for_pledge and asset.status in ("suspended", "retired"):
-            raise ConflictError(f"Asset {aid} is {asset.status} and cannot be pledged.")
-        if for_pledge and not asset.holding:
-            # Only the holder of the data resource may pledge it (CAS 2023: the holding right
-            # carries disposal; processing-use and product-operation rights alone do not).
-            raise InvalidInputError(
-                f"The `rights.holding` of asset {aid} must be true to pledge it: the registrant "
-                "holds no data-resource holding right, so it cannot grant a pledge.",
-                field="rights.holding",
-            )
-        row, quote = relied_on_valuation(
-            session,
-            int(aid),
-            as_of=as_of,
-            valuation_id=valuation_id if named_for == int(aid) else None,
-            tenant=tenant,
-        )
-        if row.currency != currency:
-            raise InvalidInputError(
-                f"The valuation {row.id} of asset {aid} is in {row.currency}; the loan is in {currency}.",
-                field="currency",
-            )
-        consent: float | None = None
-        if for_pledge and tenant is not None and asset.owner_tenant != tenant:
-            granted = consented_amount(session, int(aid), tenant, as_of, currency)
-            if granted is None:
-                raise ForbiddenError(
-                    f"Asset {aid} belongs to another tenant, whose registrar has not consented to a "
-                    f"pledge by your tenant in {currency} valid on {as_of} "
-                    f"(POST /v1/assets/{aid}/consents, by the owner)."
-                )
-            consent = float(granted)
-        reads.append(
-            (asset, row, quote, consent, _replay_plan(session, row) if for_pledge else None)
-        )
-    if for_pledge:
-        # every read is done: end the read transaction so the simulations below hold no
-        # database connection (a quote or an origination then writes in a short transaction)
-        session.commit()
-    out = []
-    for asset, row, quote, consent, replay in reads:
-        aid = int(asset.id)  # type: ignore[arg-type]
-        value = float(row.value)
-        if replay is None:  # revaluation: the stored figures alone, no paths
-            sim, v0_sim, revenue = None, value, np.zeros(0)
-        else:
-            sim = replay().simulation
-            if sim is None or sim.months <= LIQUIDATION_HORIZON_MONTHS:
-                raise ConflictError(
-                    f"Asset {aid} cannot be pledged: it has no revenue history to simulate its value "
-                    "over the liquidation horizon."
-                )
-            v0_sim, revenue = float(np.mean(sim.values)), np.asarray(sim.revenue)
-        if not (value > 0 and v0_sim > 0):
-            raise ConflictError(f"Asset {aid} cannot be pledged: its value is not positive.")
-        haircut = float(quote.haircut)
-        lv = float(quote.lending_value)
-        adv = pol.advance_rate(asset.category)
-        out.append(
-            AssetCollateral(
-                asset=asset,
-                value=value,
-                haircut=haircut,
-                lending_value=lv,
-                advance_rate=adv,
-                max_loan=min(adv * value, lv),
-                pledged=float(pledged.get(aid, Decimal(0))),
-                value_0_sim=v0_sim,
-                revenue=revenue,
-                sim=sim,
-                valuation_id=int(row.id),  # type: ignore[arg-type]
-                paths=int(row.paths),
-                seed=int(row.seed),
-                pledged_own=float(own.get(aid, Decimal(0))),
-                consent=consent,
-            )
-        )
-    return out
 
 
 # ----------------------------------------------------------------------------- analytics
@@ -839,7 +584,7 @@ def originate_loan(
             request_hash=digest,
             borrower=body.borrower.name,
             currency=ccy,
-            principal=_money(principal, ccy),
+            principal=round_to_minor_unit(principal, ccy),
             start_date=analytics.start_date,
             tenor_months=body.tenor_months,
             amortization=body.amortization,
@@ -857,13 +602,13 @@ def originate_loan(
             lgd=analytics.lgd,
             lgd_economic=analytics.lgd_economic,
             lgd_regulatory=analytics.lgd_regulatory,
-            ead=_money(analytics.ead, ccy),
-            expected_loss=_money(analytics.expected_loss, ccy),
-            capital=_money(analytics.capital, ccy),
-            rwa=_money(analytics.rwa, ccy),
+            ead=round_to_minor_unit(analytics.ead, ccy),
+            expected_loss=round_to_minor_unit(analytics.expected_loss, ccy),
+            capital=round_to_minor_unit(analytics.capital, ccy),
+            rwa=round_to_minor_unit(analytics.rwa, ccy),
             capital_k=analytics.capital_k,
-            collateral_value=_money(analytics.collateral_value, ccy),
-            lending_value=_money(analytics.lending_value, ccy),
+            collateral_value=round_to_minor_unit(analytics.collateral_value, ccy),
+            lending_value=round_to_minor_unit(analytics.lending_value, ccy),
             haircut=analytics.haircut,
             ltv=principal / analytics.collateral_value,
             asset_correlation=analytics.correlation,
@@ -883,9 +628,9 @@ def originate_loan(
                 Pledge(
                     loan_id=row_id(loan),
                     asset_id=row_id(c.asset),
-                    amount=_money(amount, ccy),
-                    asset_value=_money(c.value, ccy),
-                    lending_value=_money(c.lending_value, ccy),
+                    amount=round_to_minor_unit(amount, ccy),
+                    asset_value=round_to_minor_unit(c.value, ccy),
+                    lending_value=round_to_minor_unit(c.lending_value, ccy),
                     haircut=c.haircut,
                     currency=ccy,
                     status=PledgeStatus.LIVE.value,
@@ -932,480 +677,3 @@ def originate_loan(
         session.rollback()
         raise
     return loan, True, analytics.warnings
-
-
-# ----------------------------------------------------------------------------- reading
-
-
-def get_loan(session: Session, loan_id: int, tenant: str) -> Loan:
-    """The caller's loan; another tenant's loan is a 404 like a missing one."""
-    loan = session.get(Loan, loan_id)
-    if loan is None or loan.tenant != tenant:
-        raise NotFoundError(f"Loan {loan_id} does not exist.")
-    return loan
-
-
-def list_loans(
-    session: Session, tenant: str, *, limit: int, after: int | None
-) -> tuple[list[Loan], bool]:
-    q = select(Loan).where(Loan.tenant == tenant)
-    if after is not None:
-        q = q.where(col(Loan.id) > after)
-    rows = list(session.exec(q.order_by(col(Loan.id)).limit(limit + 1)).all())
-    return rows[:limit], len(rows) > limit
-
-
-def loan_schedule(loan: Loan) -> pd.DataFrame:
-    return terms_schedule(
-        loan_terms(
-            float(loan.principal),
-            float(loan.annual_rate),
-            loan.start_date,
-            loan.tenor_months,
-            loan.amortization,
-            loan.frequency_months,
-            loan.day_count,
-            loan.calendar,
-        )
-    )
-
-
-def outstanding_at(loan: Loan, as_of: date) -> float:
-    sched = loan_schedule(loan)
-    paid = [b for d, b in zip(sched["date"], sched["balance"], strict=True) if d <= as_of]
-    return float(paid[-1]) if paid else float(loan.principal)
-
-
-def loan_pledges(session: Session, loan_id: int) -> list[Pledge]:
-    return list(
-        session.exec(select(Pledge).where(Pledge.loan_id == loan_id).order_by(col(Pledge.id))).all()
-    )
-
-
-def list_events(
-    session: Session, loan_id: int, *, limit: int, after: int | None
-) -> tuple[list[LoanEvent], bool]:
-    q = select(LoanEvent).where(LoanEvent.loan_id == loan_id)
-    if after is not None:
-        q = q.where(col(LoanEvent.id) > after)
-    rows = list(session.exec(q.order_by(col(LoanEvent.id)).limit(limit + 1)).all())
-    return rows[:limit], len(rows) > limit
-
-
-def loan_events(session: Session, loan_id: int) -> list[LoanEvent]:
-    return list(
-        session.exec(
-            select(LoanEvent).where(LoanEvent.loan_id == loan_id).order_by(col(LoanEvent.id))
-        ).all()
-    )
-
-
-def event_view(e: LoanEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "kind": e.kind,
-        "as_of": e.as_of,
-        "ltv": e.ltv,
-        "threshold": e.threshold,
-        "collateral_value": float(e.collateral_value),
-        "outstanding": float(e.outstanding),
-        "cure_amount": float(e.cure_amount),
-    }
-
-
-def loan_view(session: Session, loan: Loan) -> dict[str, Any]:
-    data = loan.model_dump(exclude={"idempotency_key", "request_hash", "tenant"})
-    for k, v in list(data.items()):
-        if isinstance(v, Decimal):
-            data[k] = float(v)
-    data["rate"] = {
-        "funding": loan.rate_funding,
-        "expected_loss": loan.rate_expected_loss,
-        "capital": loan.rate_capital,
-        "costs": loan.rate_costs,
-        "total": loan.annual_rate,
-    }
-    data["pledges"] = [
-        {
-            "asset_id": p.asset_id,
-            "amount": float(p.amount),
-            "asset_value": float(p.asset_value),
-            "lending_value": float(p.lending_value),
-            "haircut": p.haircut,
-            "status": p.status,
-            "valuation_id": p.valuation_id,
-        }
-        for p in loan_pledges(session, row_id(loan))
-    ]
-    return data
-
-
-def loan_risk(session: Session, loan: Loan) -> dict[str, Any]:
-    events = loan_events(session, int(loan.id))  # type: ignore[arg-type]
-    return {
-        "loan_id": loan.id,
-        "currency": loan.currency,
-        "pd": loan.pd,
-        "pd_source": loan.pd_source,
-        "lgd": loan.lgd,
-        "lgd_regulatory": loan.lgd_regulatory,
-        "ead": float(loan.ead),
-        "expected_loss": float(loan.expected_loss),
-        "capital": float(loan.capital),
-        "capital_k": loan.capital_k,
-        "rwa": float(loan.rwa),
-        "asset_correlation": loan.asset_correlation,
-        "ltv": loan.ltv,
-        "haircut": loan.haircut,
-        "lending_value": float(loan.lending_value),
-        "collateral_value": float(loan.collateral_value),
-        "rate": {
-            "funding": loan.rate_funding,
-            "expected_loss": loan.rate_expected_loss,
-            "capital": loan.rate_capital,
-            "costs": loan.rate_costs,
-            "total": loan.annual_rate,
-        },
-        "events": [event_view(e) for e in events],
-    }
-
-
-# ----------------------------------------------------------------------------- monitoring
-
-
-def _loan_collateral_value(session: Session, loan: Loan, body: RevalueIn, as_of: date) -> float:
-    """Revalued collateral: each pledged asset's latest stored value (on or before ``as_of``)
-    times this loan's share of its live pledges."""
-    if body.collateral_value is not None:
-        return float(body.collateral_value)
-    pledges = [p for p in loan_pledges(session, int(loan.id)) if p.status == "live"]  # type: ignore[arg-type]
-    ids = [p.asset_id for p in pledges]
-    totals = pledged_amounts(session, ids)
-    assessed = assess_assets(
-        session, ids, as_of=as_of, currency=loan.currency, for_pledge=False, tenant=loan.tenant
-    )
-    value = 0.0
-    for p, c in zip(pledges, assessed, strict=True):
-        total = float(totals.get(p.asset_id, Decimal(0))) or float(p.amount)
-        value += c.value * float(p.amount) / total
-    return value
-
-
-def revalue_loan(
-    session: Session, loan: Loan, body: RevalueIn, *, actor: str, commit: bool = True
-) -> dict[str, Any]:
-    """Revalue the collateral, store the new LTV and the events it raises; return them.
-    With ``commit=False`` the changes are flushed into the caller's transaction (a bulk
-    revaluation commits all its loans at once)."""
-    t = body.thresholds
-    try:
-        thresholds = MonitoringThresholds(
-            warning=t.warning, margin_call=t.margin_call, liquidation=t.liquidation
-        )
-    except Exception as exc:  # ConventionError names the field
-        raise InvalidInputError(str(exc), field="thresholds") from None
-    as_of = body.as_of or today()
-    value = _loan_collateral_value(session, loan, body, as_of)
-    outstanding = outstanding_at(loan, as_of)
-    previous = loan.ltv
-    result = revalue(outstanding, value, thresholds, previous_ltv=previous)
-    ccy = loan.currency
-    ltv_stored = result.ltv if math.isfinite(result.ltv) else 1e9
-    try:
-        stored = [
-            LoanEvent(
-                loan_id=row_id(loan),
-                kind="revaluation",
-                as_of=as_of,
-                ltv=ltv_stored,
-                threshold=None,
-                collateral_value=_money(value, ccy),
-                outstanding=_money(outstanding, ccy),
-                cure_amount=Decimal(0),
-            )
-        ]
-        for ev in result.events:
-            stored.append(
-                LoanEvent(
-                    loan_id=row_id(loan),
-                    kind=ev.kind,
-                    as_of=as_of,
-                    ltv=ltv_stored,
-                    threshold=ev.threshold,
-                    collateral_value=_money(value, ccy),
-                    outstanding=_money(outstanding, ccy),
-                    cure_amount=_money(ev.cure_amount, ccy),
-                )
-            )
-        for s in stored:
-            session.add(s)
-        loan.ltv = ltv_stored
-        loan.collateral_value = _money(value, ccy)
-        session.add(loan)
-        session.flush()
-        record_audit(
-            session,
-            actor=actor,
-            action="loan.revalue",
-            entity="loan",
-            entity_id=int(loan.id),  # type: ignore[arg-type]
-            payload={"ltv": ltv_stored, "events": [e.kind for e in result.events]},
-            tenant=loan.tenant,
-        )
-        if commit:
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return {
-        "loan_id": loan.id,
-        "as_of": as_of,
-        "ltv": ltv_stored,
-        "previous_ltv": previous,
-        "collateral_value": value,
-        "outstanding": outstanding,
-        "events": [event_view(e) for e in stored[1:]],
-    }
-
-
-def queue_revaluation(session: Session, body: RevalueIn, *, tenant: str, actor: str) -> Any:
-    """Queue a ``loan_revaluation`` job (committed) that revalues every live loan of
-    ``tenant`` as `revalue_book` does."""
-    from api import jobs
-
-    if body.collateral_value is not None:
-        raise InvalidInputError(
-            "A bulk revaluation values each loan's own assets: `collateral_value` "
-            "is for one loan (POST /v1/loans/{id}/revalue).",
-            field="collateral_value",
-        )
-    as_of = body.as_of or today()
-    job = jobs.enqueue(
-        session,
-        "loan_revaluation",
-        {
-            "tenant": tenant,
-            "actor": actor,
-            "request": {**body.model_dump(mode="json"), "as_of": as_of.isoformat()},
-        },
-        tenant=tenant,
-    )
-    session.commit()
-    return job
-
-
-def revalue_book(session: Session, tenant: str, body: RevalueIn, *, actor: str) -> dict[str, Any]:
-    """Revalue every live loan of ``tenant`` (`revalue_loan` on each) in one transaction:
-    every loan's new LTV and events are stored together, or none is. Returns the count of
-    loans, the events by kind and each loan's figures."""
-    loans = list(
-        session.exec(
-            select(Loan).where(Loan.tenant == tenant, Loan.status == "live").order_by(col(Loan.id))
-        ).all()
-    )
-    out = []
-    try:
-        for loan in loans:
-            out.append(revalue_loan(session, loan, body, actor=actor, commit=False))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    events: dict[str, int] = {}
-    for item in out:
-        for ev in item["events"]:
-            events[ev["kind"]] = events.get(ev["kind"], 0) + 1
-    return {
-        "as_of": (body.as_of or today()).isoformat(),
-        "loans": len(out),
-        "events": events,
-        "revalued": out,
-    }
-
-
-# ----------------------------------------------------------------------------- portfolio
-
-
-def portfolio_risk_view(
-    session: Session,
-    tenant: str,
-    *,
-    confidence: float,
-    method: str,
-    paths: int = PORTFOLIO_MC_PATHS,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """One-factor copula loss of the tenant's live loans (EAD = principal, LGD economic)."""
-    loans = list(
-        session.exec(
-            select(Loan).where(Loan.tenant == tenant, Loan.status == "live").order_by(col(Loan.id))
-        ).all()
-    )
-    if not loans:
-        return {
-            "method": method,
-            "confidence": confidence,
-            "currency": None,
-            "n_loans": 0,
-            "exposure": 0.0,
-            "expected_loss": 0.0,
-            "var": 0.0,
-            "es": 0.0,
-            "economic_capital": 0.0,
-            "contributions": [],
-        }
-    currencies = {ln.currency for ln in loans}
-    if len(currencies) > 1:
-        raise InvalidInputError(
-            f"The book mixes currencies {sorted(currencies)}; portfolio risk needs one currency.",
-            field="currency",
-        )
-    session.commit()  # the loans are read: no transaction is held while the losses are computed
-    pds = np.array([ln.pd for ln in loans])
-    eads = np.array([float(ln.ead) for ln in loans])
-    lgds = np.array([ln.lgd for ln in loans])
-    rho = np.array([ln.asset_correlation for ln in loans])
-    # Euler contributions by the recursion cost O(n^2) on large books: above
-    # MAX_RECURSION_CONTRIBUTIONS loans only the EL contributions are given (ask method=mc)
-    contributions_wanted = method != "recursion" or len(loans) <= MAX_RECURSION_CONTRIBUTIONS
-    res = book_risk(
-        pds,
-        eads,
-        lgds,
-        rho,
-        confidence,
-        method,
-        n_paths=paths,
-        seed=seed,
-        contributions=contributions_wanted,
-    )
-    contributions = []
-    for i, ln in enumerate(loans):
-        contributions.append(
-            {
-                "loan_id": ln.id,
-                "expected_loss": float(res.el_contributions[i]),
-                "var": None if res.var_contributions is None else float(res.var_contributions[i]),
-                "es": None if res.es_contributions is None else float(res.es_contributions[i]),
-            }
-        )
-    return {
-        "method": method,
-        "confidence": confidence,
-        "currency": currencies.pop(),
-        "n_loans": len(loans),
-        "exposure": float(eads.sum()),
-        "expected_loss": res.expected_loss,
-        "var": res.var,
-        "es": res.es,
-        "economic_capital": res.economic_capital,
-        "contributions": contributions,
-        "seed": res.seed,
-        "paths": res.n_paths,
-    }
-
-
-def schedule_rows(sched: pd.DataFrame) -> list[dict[str, Any]]:
-    """Model schedule rows as plain values (not rounded)."""
-    return [
-        {"date": d, "interest": float(i), "principal": float(p), "balance": float(b)}
-        for d, i, p, b in sched[["date", "interest", "principal", "balance"]].itertuples(
-            index=False
-        )
-    ]
-
-
-def booked_schedule_rows(loan: Loan) -> list[dict[str, Any]]:
-    """The booked schedule: amounts rounded once to the currency's minor unit (the API contract).
-
-    Interest and principal are rounded per row; the balance is carried in rounded
-    amounts from the booked principal, and the last principal payment is whatever is
-    left, so the principal payments add up to the principal exactly and the balance
-    ends at 0.
-    """
-    sched = loan_schedule(loan)
-    ccy = loan.currency
-    balance = Decimal(loan.principal).quantize(Decimal(1).scaleb(-MINOR_UNITS[ccy]))
-    rows = []
-    n = len(sched)
-    for k, (d, i, p) in enumerate(sched[["date", "interest", "principal"]].itertuples(index=False)):
-        repaid = balance if k == n - 1 else min(_money(float(p), ccy), balance)
-        balance = balance - repaid
-        rows.append(
-            {
-                "date": d,
-                "interest": float(_money(float(i), ccy)),
-                "principal": float(repaid),
-                "balance": float(balance),
-            }
-        )
-    return rows
-
-
-# ------------------------------------------------------------------ pledge consents
-
-
-def grant_consent(
-    session: Session, asset_id: int, body: ConsentIn, *, tenant: str, role: str, actor: str
-) -> PledgeConsent:
-    """The asset's owner (its registrar, or an admin of its tenant) consents that
-    ``body.lender_tenant`` may pledge it up to ``body.amount``; audited, committed."""
-    asset = session.get(DataAsset, int(asset_id))
-    if asset is None or (asset.owner_tenant != tenant):
-        # another tenant's asset is not this caller's to give: the same answer as no asset
-        raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
-    if body.lender_tenant == tenant:
-        raise InvalidInputError(
-            "The `lender_tenant` is the owner itself: its own loans need no consent.",
-            field="lender_tenant",
-        )
-    currency = parse_currency(body.currency)  # 422 naming `currency` for an unknown code
-    amount = _money(body.amount, currency)
-    if amount <= 0:
-        raise InvalidInputError(
-            f"The `amount` must be at least one minor unit of {currency} once rounded. Got {body.amount!r}.",
-            field="amount",
-        )
-    consent = PledgeConsent(
-        asset_id=int(asset_id),
-        owner_tenant=tenant,
-        lender_tenant=body.lender_tenant,
-        amount=amount,
-        currency=currency,
-        expires_on=body.expires_on,
-        created_by=actor,
-    )
-    session.add(consent)
-    session.flush()
-    record_audit(
-        session,
-        actor=actor,
-        tenant=tenant,
-        action="pledge_consent.grant",
-        entity="pledge_consent",
-        entity_id=str(consent.id),
-        payload={
-            "asset_id": int(asset_id),
-            "lender_tenant": body.lender_tenant,
-            "amount": str(consent.amount),
-            "currency": currency,
-            "expires_on": body.expires_on,
-            "role": role,
-        },
-    )
-    session.commit()
-    return consent
-
-
-def list_consents(session: Session, asset_id: int, *, tenant: str) -> list[PledgeConsent]:
-    """The consents given on one of the tenant's own assets, newest first."""
-    asset = session.get(DataAsset, int(asset_id))
-    if asset is None or asset.owner_tenant != tenant:
-        raise NotFoundError(f"There is no asset {asset_id} of your tenant.")
-    return list(
-        session.exec(
-            select(PledgeConsent)
-            .where(PledgeConsent.asset_id == int(asset_id))
-            .order_by(col(PledgeConsent.id).desc())
-        ).all()
-    )

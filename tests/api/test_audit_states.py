@@ -16,7 +16,8 @@ from api.cli import app as cli_app
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.credit import ConsentIn
 from api.schemas.registry import AssetRegister
-from api.services import credit as credit_service
+from api.services import consents as consents_service
+from api.services import loan_book as loan_book_service
 from api.services import registry
 from api.services import valuation as valuation_service
 from models.audit_state import verify_states
@@ -58,7 +59,7 @@ def book(session_factory, client, make_key) -> dict[str, int]:
                 actor="t",
                 publish=True,
             )
-            credit_service.grant_consent(
+            consents_service.grant_consent(
                 session,
                 aid,
                 ConsentIn(
@@ -189,7 +190,7 @@ def test_changes_made_through_the_service_stay_verified(
         loan = session.get(Loan, book["loan"])
         from api.schemas.credit import RevalueIn
 
-        credit_service.revalue_loan(session, loan, RevalueIn(as_of=AS_OF), actor="t")
+        loan_book_service.revalue_loan(session, loan, RevalueIn(as_of=AS_OF), actor="t")
     with session_factory() as session:
         outcome = verify_states(session)
     assert outcome.ok, [str(p) for p in outcome.problems]

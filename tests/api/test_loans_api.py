@@ -12,6 +12,7 @@ from sqlmodel import func, select
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
 from api.services import credit as credit_service
+from api.services import loan_book as loan_book_service
 from api.services import registry
 from api.services import valuation as valuation_service
 from credit.capital import irb_capital
@@ -484,8 +485,8 @@ def service_schedule(loan_id: int, client) -> list[dict]:
     from models.credit import Loan as LoanRow
 
     with client.app.state.session_factory() as session:
-        return credit_service.schedule_rows(
-            credit_service.loan_schedule(session.get(LoanRow, loan_id))
+        return loan_book_service.schedule_rows(
+            loan_book_service.loan_schedule(session.get(LoanRow, loan_id))
         )
 
 
@@ -517,7 +518,7 @@ def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
         assert single["ltv"] == pytest.approx(x["ltv"])
     assert counts(session_factory)[2] == events_before + 2  # one revaluation event per loan
     # a failure on the second loan: the first one's revaluation is not kept either
-    real = credit_service.revalue_loan
+    real = loan_book_service.revalue_loan
     calls = {"n": 0}
 
     def flaky(session, loan, body_, **kw):
@@ -526,7 +527,7 @@ def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
             raise RuntimeError("simulated failure on the second loan")
         return real(session, loan, body_, **kw)
 
-    monkeypatch.setattr(credit_service, "revalue_loan", flaky)
+    monkeypatch.setattr(loan_book_service, "revalue_loan", flaky)
     r = client.post("/v1/loans/revaluations", json={}, headers=bank)
     get_jobs(app).wait(timeout=120)
     job = client.get(r.headers["Location"], headers=bank).json()
