@@ -25,7 +25,7 @@ Kinds (`HANDLERS`):
   worker first looks for it, so a run is stored once and never half. The job's
   ``result`` is the pricing's answer.
 
-* ``sensitivities``: `api.services.risk.sensitivities_now` over the tenant's book; nothing
+* ``sensitivities``: `api.services.sensitivities.sensitivities_now` over the tenant's book; nothing
   is stored but the job's ``result`` (the answer), written when the job succeeds.
 
 * ``loan_revaluation``: `api.services.loan_book.revalue_book`, every live loan of the tenant
@@ -172,12 +172,12 @@ def _nothing_to_undo(session: Session, payload: dict[str, Any], *_reason: str) -
 
 
 def _sensitivities(ctx: JobContext) -> Any:
-    from api.services import risk
+    from api.services import sensitivities as sensitivities_service
     from valuation.errors import ValuationError
 
     req = dict(ctx.payload["request"])
     try:
-        return risk.sensitivities_now(
+        return sensitivities_service.sensitivities_now(
             ctx.session_factory,
             str(ctx.payload["tenant"]),
             paths=int(req["paths"]),

@@ -42,6 +42,8 @@ from api.schemas.risk import (
     StressRunStatus,
 )
 from api.services import risk as service
+from api.services import scenarios as scenarios_service
+from api.services import sensitivities as sensitivities_service
 
 router = APIRouter()
 
@@ -88,7 +90,7 @@ def list_scenarios(
         raise InvalidInputError(
             "The `cursor` must be a `next_cursor` returned by this list.", field="cursor"
         )
-    items = service.list_scenarios(session, principal.tenant)
+    items = scenarios_service.list_scenarios(session, principal.tenant)
     page = items[offset : offset + limit]
     more = offset + limit < len(items)
     return ScenarioList(
@@ -111,7 +113,9 @@ def create_scenario(
     principal: RiskPrincipal, session: SessionDep, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
     """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (the API contract)."""
-    return service.create_scenario(session, body, tenant=principal.tenant, actor=_actor(principal))
+    return scenarios_service.create_scenario(
+        session, body, tenant=principal.tenant, actor=_actor(principal)
+    )
 
 
 @router.post(
@@ -244,14 +248,14 @@ def book_sensitivities(
     body = body or SensitivitiesRequest()
     as_of = body.as_of or today()
     if (
-        service.sensitivity_work(session, principal.tenant, paths=body.paths)
-        > service.SYNC_SENSITIVITY_WORK
+        sensitivities_service.sensitivity_work(session, principal.tenant, paths=body.paths)
+        > sensitivities_service.SYNC_SENSITIVITY_WORK
     ):
         request_doc = {**body.model_dump(mode="json"), "as_of": as_of.isoformat()}
-        job = service.queue_sensitivities(session, principal.tenant, request_doc)
+        job = sensitivities_service.queue_sensitivities(session, principal.tenant, request_doc)
         return accepted(request.app, job)
     session.commit()  # counting done: no transaction is held while the book is revalued
-    return service.sensitivities_now(
+    return sensitivities_service.sensitivities_now(
         request.app.state.session_factory,
         principal.tenant,
         paths=body.paths,

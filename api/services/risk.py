@@ -1,4 +1,8 @@
-"""Risk services: scenarios, the tenant's book, stress runs as jobs and their results.
+"""Risk services: stress runs as jobs and their results (and a run in the request).
+
+Beside this module: the tenant's scenarios (`api.services.scenarios`), the tenant's book
+and its risk-free grid (`api.services.stress_book`), sensitivities
+(`api.services.sensitivities`).
 
 Called by the HTTP router (`api.routers.risk`), the CLI (`datafin stress`) and the demo
 step, so all three behave the same.
@@ -29,7 +33,7 @@ Reverse stress and sensitivities. A run may carry a ``reverse`` request (`parse_
 after the stress figures, the job finds the smallest scale of the run's scenario that
 breaks the limit (`risk.reverse.reverse_stress`) and stores it with the results (the
 ``reverse`` block of `results_json`), so it is a job like any run. Sensitivities
-(`sensitivities_now`) are synchronous: one evaluation of nine bumped variants on common
+(`api.services.sensitivities.sensitivities_now`) are synchronous: one evaluation of nine bumped variants on common
 random numbers; building the book (valuing each asset) dominates, about 0.6 s for the demo
 book of 10 assets, 4 loans and 3 tranches, and the bumps add under 0.1 s.
 """
@@ -46,377 +50,35 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from api import jobs
 from api.clock import rfc3339, today
 from api.errors import ConflictError, NotFoundError
-from models import credit as credit_models
-from models import products as products_models
+from api.services.scenarios import resolve_scenario
+from api.services.stress_book import DEFAULT_PATHS, DEFAULT_SEED, build_book, market_grid
 from models.audit import record_audit
-from models.credit import Loan
 from models.db import row_id
-from models.registry import DataAsset, Signal
-from models.risk import RunStatus, StressRun, StressScenario
+from models.risk import RunStatus, StressRun
 from models.risk import StressResult as StressResultRow
-from risk.adapters import asset_from_revenue, asset_from_simulation
-from risk.book import AssetPosition
 from risk.booking import (
-    DEFAULT_BOOK_CURRENCY,
     BookBuild,
-    LoanRecord,
-    PledgeRecord,
-    SecuritizationRecord,
-    TrancheRecord,
-    assemble_book,
-    book_currency,
 )
 from risk.executors import DaskExecutor, Executor, LocalExecutor
-from risk.inputs import MarketGrid, RunConfig
-from risk.library import BUILTIN_NAMES, builtins, get_builtin
+from risk.inputs import RunConfig
 from risk.parsing import parse_scenario
 from risk.results import StressResult
 from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
 from risk.runner import StressRunner
-from risk.scenarios import Scenario
-from risk.sensitivities import Bumps, sensitivities
-from valuation.conventions import parse_currency
-from valuation.errors import ConventionError, ValuationError
-from valuation.forecast import half_life_from_profile
-from valuation.market import DEFAULT_MARKET_DATA, default_curve
+from valuation.errors import ConventionError
 
 logger = logging.getLogger("datafin.risk")
 
-#: Months of the stress grid: the longest economic life, loan and tranche maturity covered.
-GRID_MONTHS = 120
-#: Default Monte Carlo paths and seed of a service run (recorded with each run).
-DEFAULT_PATHS = 256
-DEFAULT_SEED = 20_260_101
 #: Progress is written to the database at most this often (seconds).
 PROGRESS_INTERVAL_S = 0.2
 
 ProgressFn = Callable[[float], None]
-
-
-# ----------------------------------------------------------------------------- scenarios
-def _stored(session: Session, tenant: str) -> dict[str, StressScenario]:
-    rows = session.exec(select(StressScenario).where(StressScenario.tenant == tenant)).all()
-    return {r.name: r for r in rows}
-
-
-def scenario_resolver(session: Session, tenant: str) -> Callable[[str], Any]:
-    """Look up a parent by name: the tenant's scenarios, then the built-in library."""
-    stored = _stored(session, tenant)
-
-    def resolve(name: str) -> Any:
-        if name in stored:
-            return stored[name].as_dict()
-        return get_builtin(name)
-
-    return resolve
-
-
-def scenario_view(
-    definition: Mapping[str, Any],
-    scenario: Scenario,
-    *,
-    builtin: bool,
-    created_at: datetime | None = None,
-) -> dict[str, Any]:
-    """What the API shows for a scenario: its definition and its composed shocks."""
-    return {
-        "name": scenario.name,
-        "builtin": builtin,
-        "definition": dict(definition),
-        "horizon_months": scenario.horizon_months,
-        "extends": scenario.extends,
-        "description": scenario.description,
-        "shocks": scenario.shocks.as_dict(),
-        "created_at": rfc3339(created_at) if created_at else None,
-    }
-
-
-def list_scenarios(session: Session, tenant: str) -> list[dict[str, Any]]:
-    """The built-in library, then the tenant's own scenarios by name."""
-    out = [scenario_view(s.as_dict(), s, builtin=True) for s in builtins()]
-    resolve = scenario_resolver(session, tenant)
-    for name, row in sorted(_stored(session, tenant).items()):
-        try:
-            sc = parse_scenario(row.as_dict(), resolve)
-        except ValuationError:  # a parent changed under it: still listed, unresolved
-            out.append(
-                {
-                    "name": name,
-                    "builtin": False,
-                    "definition": row.as_dict(),
-                    "shocks": None,
-                    "created_at": rfc3339(row.created_at),
-                }
-            )
-            continue
-        out.append(scenario_view(row.as_dict(), sc, builtin=False, created_at=row.created_at))
-    return out
-
-
-def create_scenario(
-    session: Session, body: Mapping[str, Any], *, tenant: str, actor: str
-) -> dict[str, Any]:
-    """Validate and store a tenant scenario (409 when the name is taken)."""
-    scenario = parse_scenario(body, scenario_resolver(session, tenant))
-    if scenario.name in BUILTIN_NAMES:
-        raise ConflictError(
-            f"The scenario name {scenario.name!r} belongs to the built-in "
-            "library; choose another name (or extend it)."
-        )
-    if scenario.name in _stored(session, tenant):
-        raise ConflictError(f"A scenario named {scenario.name!r} already exists.")
-    row = StressScenario(
-        name=scenario.name, tenant=tenant, definition=json.dumps(dict(body), sort_keys=True)
-    )
-    session.add(row)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:  # a concurrent request stored the same name first
-        session.rollback()
-        raise ConflictError(f"A scenario named {scenario.name!r} already exists.") from None
-    record_audit(
-        session,
-        actor=actor,
-        action="scenario.create",
-        entity="stress_scenario",
-        entity_id=str(row.id),
-        payload=dict(body),
-        tenant=tenant,
-    )
-    session.commit()
-    return scenario_view(body, scenario, builtin=False, created_at=row.created_at)
-
-
-def resolve_scenario(session: Session, tenant: str, ref: str | Mapping[str, Any]) -> Scenario:
-    """A scenario by name (tenant's or built-in) or inline JSON; errors name the field."""
-    resolve = scenario_resolver(session, tenant)
-    if isinstance(ref, str):
-        found = resolve(ref)
-        if found is None:
-            raise ConventionError(
-                f"The `scenario` must name a built-in or stored scenario. Got {ref!r}.",
-                field="scenario",
-            )
-        return found if isinstance(found, Scenario) else parse_scenario(found, resolve)
-    if not isinstance(ref, Mapping):
-        raise ConventionError(
-            "The `scenario` must be a scenario name or a scenario object.", field="scenario"
-        )
-    try:
-        return parse_scenario(ref, resolve)
-    except ConventionError as exc:
-        raise ConventionError(
-            str(exc), field=f"scenario.{exc.field}" if exc.field else "scenario"
-        ) from None
-
-
-# ----------------------------------------------------------------------------- book
-def _revenue_history(session: Session, asset_id: int) -> np.ndarray:
-    rows = session.exec(
-        select(Signal)
-        .where(Signal.asset_id == asset_id, Signal.metric == "revenue")
-        .order_by(col(Signal.month))
-    ).all()
-    return np.array([float(r.value) for r in rows], dtype=np.float64)
-
-
-def _asset_from_valuation(
-    session: Session,
-    row: DataAsset,
-    currency: str,
-    grid: MarketGrid,
-    as_of: date,
-    n_paths: int,
-    seed: int,
-    notes: list[str],
-) -> AssetPosition | None:
-    """The asset on `valuation`'s own Monte Carlo paths, calibrated to its reconciled value."""
-    from api.services import valuation as valuation_service
-
-    try:
-        result = valuation_service.value_registered_asset(
-            session,
-            row_id(row),
-            as_of=as_of,
-            currency=currency,
-            paths=n_paths,
-            seed=seed + row_id(row),
-        )
-        sim = result.simulation
-        half_life = float(dict(getattr(sim, "parameters", {})).get("half_life_months", math.inf))
-        kw: dict[str, Any] = {
-            "asset_id": str(row.id),
-            "category": row.category,
-            "currency": currency,
-            "simulation": sim,
-            "grid": grid,
-            "cross_border": bool(row.cross_border),
-            "half_life_months": half_life,
-        }
-        try:
-            return asset_from_simulation(**kw, target_value=float(result.value))
-        except ValuationError:
-            return asset_from_simulation(**kw)
-    except Exception as exc:  # noqa: BLE001 - any failure falls back to the parametric model
-        notes.append(
-            f"asset {row.id}: valuation simulation unavailable "
-            f"({type(exc).__name__}: {str(exc)[:120]})"
-        )
-        return None
-
-
-def build_book(
-    session: Session,
-    tenant: str,
-    *,
-    as_of: date | None = None,
-    n_paths: int = DEFAULT_PATHS,
-    seed: int = DEFAULT_SEED,
-    use_valuation: bool = True,
-) -> BookBuild:
-    """The tenant's book from the database (see the module notes).
-
-    Loans enter at their outstanding balance and remaining maturity at ``as_of`` (their
-    contractual schedule); a loan that has matured by then is left out (noted).
-
-    Each asset is put on the valuation engine's simulated paths (`valuation`'s
-    ``value_asset`` with ``n_paths`` paths), its risk premium calibrated so that the base
-    collateral value equals the reconciled valuation; when that is not possible it falls back
-    to the parametric model fitted on its revenue signals (`risk.adapters`).
-    """
-    as_of = as_of or today()  # one date for the whole book
-    notes: list[str] = []
-    loan_rows = credit_models.live_loans(session, tenant)
-    loans = [_loan_record(r) for r in loan_rows]
-    pledges = [
-        PledgeRecord(
-            loan_id=str(p.loan_id),
-            asset_id=str(p.asset_id),
-            amount=float(p.amount),
-            lending_value=float(p.lending_value),
-        )
-        for p in credit_models.live_pledges(session, [row_id(r) for r in loan_rows])
-    ]
-    currency = book_currency(loans)
-    pledged_assets = {p.asset_id for p in pledges}
-    assets: list[AssetPosition] = []
-    q = select(DataAsset).where(
-        sa.or_(
-            col(DataAsset.owner_tenant) == tenant,
-            col(DataAsset.id).in_([int(a) for a in pledged_assets if a.isdigit()]),
-        )
-    )
-    grid = market_grid(as_of, currency)
-    simulated = 0
-    for row in session.exec(q.order_by(col(DataAsset.id))).all():
-        position = None
-        if use_valuation:
-            position = _asset_from_valuation(
-                session, row, currency, grid, as_of, n_paths, seed, notes
-            )
-        if position is not None:
-            simulated += 1
-            assets.append(position)
-            continue
-        revenue = _revenue_history(session, row_id(row))
-        try:
-            assets.append(
-                asset_from_revenue(
-                    asset_id=str(row.id),
-                    category=row.category,
-                    currency=currency,
-                    revenue=revenue,
-                    cross_border=bool(row.cross_border),
-                    half_life_months=half_life_from_profile(row.timeliness, row.refresh_days),
-                )
-            )
-        except ValuationError as exc:
-            notes.append(f"asset {row.id} left out: {exc}")
-    if assets and simulated < len(assets):
-        notes.append(
-            f"{len(assets) - simulated} of {len(assets)} assets on the parametric "
-            "revenue model (no valuation simulation available)"
-        )
-    return assemble_book(
-        as_of=as_of,
-        currency=currency,
-        assets=assets,
-        loans=loans,
-        pledges=pledges,
-        securitizations=_securitization_records(session, tenant, notes),
-        notes=notes,
-    )
-
-
-def _loan_record(r: Loan) -> LoanRecord:
-    return LoanRecord(
-        id=str(r.id),
-        currency=r.currency,
-        principal=float(r.principal),
-        annual_rate=float(r.annual_rate),
-        start_date=r.start_date,
-        tenor_months=int(r.tenor_months),
-        amortization=str(r.amortization),
-        frequency_months=int(r.frequency_months),
-        day_count=str(r.day_count),
-        calendar=r.calendar,
-        ead=float(r.ead),
-        pd=float(r.pd),
-        lgd=float(r.lgd),
-        lgd_regulatory=float(r.lgd_regulatory),
-        expected_loss=float(r.expected_loss),
-        capital=float(r.capital),
-    )
-
-
-def _securitization_records(
-    session: Session, tenant: str, notes: list[str]
-) -> list[SecuritizationRecord]:
-    """The tenant's securitizations: the pool is ``spec.pool.loan_ids``; the tranches are
-    the stored tranche rows, senior first (an unreadable spec is noted and left out)."""
-    secs = products_models.securitizations_of(session, tenant)
-    tranche_rows = products_models.tranches_by_securitization(session, [row_id(x) for x in secs])
-    out: list[SecuritizationRecord] = []
-    for sec in secs:
-        try:
-            spec = json.loads(sec.spec or "{}")
-            raw_ids = (spec.get("pool") or {}).get("loan_ids") or spec.get("loan_ids") or []
-            tranches = tuple(
-                TrancheRecord(
-                    name=t.name,
-                    attach=float(t.attach),
-                    detach=float(t.detach),
-                    balance=float(t.balance),
-                    coupon=None if t.coupon is None else float(t.coupon),
-                    spread_bp=None if t.spread_bp is None else float(t.spread_bp),
-                )
-                for t in tranche_rows[row_id(sec)]
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            notes.append(f"securitization {sec.id} left out: {exc}")
-            continue
-        out.append(SecuritizationRecord(str(sec.id), tuple(str(x) for x in raw_ids), tranches))
-    return out
-
-
-def market_grid(as_of: date, currency: str = DEFAULT_BOOK_CURRENCY) -> MarketGrid:
-    """The risk-free grid of service runs: the currency's default curve
-    (`valuation.market.DEFAULT_MARKET_DATA`), the one valuation discounts at, so stress and
-    valuation discount alike. A currency with no default is an error naming it."""
-    if parse_currency(currency) not in DEFAULT_MARKET_DATA:
-        raise ConventionError(
-            f"The book's `currency` {currency} has no default risk-free curve to stress on "
-            f"(defaults exist for {', '.join(DEFAULT_MARKET_DATA)}).",
-            field="currency",
-        )
-    return MarketGrid.from_market(default_curve(as_of, currency), GRID_MONTHS)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -981,138 +643,3 @@ def stress_now(
         executor or LocalExecutor(),
     )
     return runner.run(scenarios, progress), built
-
-
-#: Units of the sensitivities (currency stands for the book's currency).
-SENSITIVITY_UNITS = {
-    "dv01": "currency per +1 bp of the risk-free curve (change in value)",
-    "cs01": "currency per +1 bp of credit spread (change in value)",
-    "revenue_elasticity": "d ln X / d ln revenue; X = collateral value (assets), expected "
-    "loss (loans), value (tranches)",
-    "correlation_sensitivity": "currency of expected loss per +0.01 asset correlation",
-}
-
-
-#: Positions times paths above which sensitivities are a durable job (202) rather than
-#: computed in the request: e.g. 1,000 positions at 256 paths, or 61 at 4,096.
-SYNC_SENSITIVITY_WORK = 256_000
-
-
-def sensitivity_work(session: Session, tenant: str, *, paths: int) -> int:
-    """The size of a sensitivities request, counted in SQL without building the book: the
-    tenant's live loans, its assets and its securitizations' tranches, times ``paths``."""
-    from models.credit import Loan
-    from models.products import Securitization, SecuritizationTranche
-    from models.registry import DataAsset
-
-    def count(query: Any) -> int:
-        return int(session.execute(query).scalar_one())
-
-    n = count(
-        sa.select(sa.func.count())
-        .select_from(Loan)
-        .where(col(Loan.tenant) == tenant, col(Loan.status) == "live")
-    )
-    n += count(
-        sa.select(sa.func.count())
-        .select_from(DataAsset)
-        .where(col(DataAsset.owner_tenant) == tenant)
-    )
-    n += count(
-        sa.select(sa.func.count())
-        .select_from(SecuritizationTranche)
-        .join(
-            Securitization, col(Securitization.id) == col(SecuritizationTranche.securitization_id)
-        )
-        .where(col(Securitization.tenant) == tenant)
-    )
-    return n * int(paths)
-
-
-def queue_sensitivities(session: Session, tenant: str, request: Mapping[str, Any]) -> Any:
-    """Queue a ``sensitivities`` job (committed) whose result is `sensitivities_now`'s answer."""
-    job = jobs.enqueue(
-        session, "sensitivities", {"tenant": tenant, "request": dict(request)}, tenant=tenant
-    )
-    session.commit()
-    return job
-
-
-def sensitivities_now(
-    session_factory: Callable[[], Session],
-    tenant: str,
-    *,
-    paths: int = DEFAULT_PATHS,
-    seed: int = DEFAULT_SEED,
-    as_of: date | None = None,
-    horizon_months: int = 12,
-    bumps: Mapping[str, float] | None = None,
-    executor: Executor | None = None,
-) -> dict[str, Any]:
-    """DV01, CS01, revenue elasticity and correlation sensitivity of the tenant's book.
-
-    Per position and in total (per kind and overall), with the bump sizes and units
-    (`risk.sensitivities.sensitivities`); nothing is stored. Bad bumps name
-    ``bumps.<field>``.
-    """
-    try:
-        b = Bumps(**dict(bumps or {}))
-    except TypeError as exc:
-        raise ConventionError(f"The `bumps` has an unknown field: {exc}.", field="bumps") from None
-    cfg = RunConfig(n_paths=paths, seed=seed)
-    day = as_of or today()
-    with session_factory() as session:
-        built = build_book(session, tenant, as_of=day, n_paths=paths, seed=seed)
-    runner = StressRunner(
-        built.book, market_grid(day, built.book.currency), cfg, executor or LocalExecutor()
-    )
-    res = sensitivities(runner, bumps=b, horizon_months=horizon_months)
-
-    def num(x: Any) -> float | None:
-        x = float(x)
-        return x if math.isfinite(x) else None
-
-    cols = ("dv01", "cs01", "revenue_elasticity", "correlation_sensitivity")
-    positions, totals = [], {}
-    for row in res.table.to_dict(orient="records"):
-        figures = {c: num(row[c]) for c in cols}
-        kind = str(row["kind"])
-        if kind.startswith("total"):
-            totals[kind.removeprefix("total").lstrip("_") or "total"] = figures
-        else:
-            positions.append({"kind": kind, "id": str(row["id"]), **figures})
-    return {
-        "tenant": tenant,
-        "as_of": day.isoformat(),
-        "currency": built.book.currency,
-        "horizon_months": horizon_months,
-        "paths": paths,
-        "seed": seed,
-        "bumps": b.as_dict(),
-        "units": SENSITIVITY_UNITS,
-        "method": ("central differences, bump and revalue on common random numbers"),
-        "positions": positions,
-        "totals": totals,
-        "notes": built.notes,
-    }
-
-
-__all__ = [
-    "BookBuild",
-    "build_book",
-    "create_run",
-    "create_scenario",
-    "execute_run",
-    "fail_interrupted_runs",
-    "parse_reverse",
-    "reverse_view",
-    "sensitivities_now",
-    "get_run",
-    "list_scenarios",
-    "make_executor",
-    "resolve_scenario",
-    "results_csv",
-    "results_json",
-    "run_view",
-    "stress_now",
-]

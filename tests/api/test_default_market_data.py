@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from api.services import credit as credit_service
-from api.services import risk as risk_service
+from api.services import stress_book as stress_book_service
 from api.services import valuation as valuation_service
 from valuation.errors import ConventionError
 from valuation.market import (
@@ -43,7 +43,7 @@ def test_every_layer_reads_the_same_row(currency: str) -> None:
     assert _zero(credit_service.funding_curve(AS_OF, currency)) == pytest.approx(
         row.funding_rate, abs=1e-12
     )
-    grid = risk_service.market_grid(AS_OF, currency)
+    grid = stress_book_service.market_grid(AS_OF, currency)
     assert _zero(default_curve(AS_OF, currency)) == pytest.approx(row.risk_free_rate, abs=1e-12)
     # the stress grid's month-24 discount factor is the risk-free curve's
     assert float(grid.discount_factors[23]) == pytest.approx(
@@ -62,7 +62,7 @@ def test_cny_figures() -> None:
     [
         (lambda: valuation_service.market_for(AS_OF, "SGD"), "risk_free_rate"),
         (lambda: credit_service.funding_curve(AS_OF, "SGD"), "funding_rate"),
-        (lambda: risk_service.market_grid(AS_OF, "SGD"), "currency"),
+        (lambda: stress_book_service.market_grid(AS_OF, "SGD"), "currency"),
     ],
 )
 def test_a_currency_without_a_row_is_an_error_naming_what_to_give(call, field) -> None:

@@ -326,13 +326,13 @@ def test_sensitivities_of_a_large_book_are_a_job_with_the_same_answer(
 ) -> None:
     """Above the work threshold (here lowered to one position-path) the answer is 202 and
     a job; its result is the synchronous answer, figure for figure."""
-    from api.services import risk as risk_service
+    from api.services import sensitivities as sensitivities_service
 
     risk = make_key("risk", "tenant-a")
     request = {"paths": 32, "as_of": AS_OF, "seed": 5}
     sync = client.post("/v1/sensitivities", json=request, headers=risk)
     assert sync.status_code == 200
-    monkeypatch.setattr(risk_service, "SYNC_SENSITIVITY_WORK", 1)
+    monkeypatch.setattr(sensitivities_service, "SYNC_SENSITIVITY_WORK", 1)
     r = client.post("/v1/sensitivities", json=request, headers=risk)
     assert r.status_code == 202, r.text
     assert (
