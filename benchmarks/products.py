@@ -26,7 +26,8 @@ import numpy as np
 
 from products.scenarios import copula_default_periods
 from products.schedules import asset_schedules
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import analyze_deal
 from products.waterfall import (
     pool_cashflows_from_default_periods,

@@ -189,7 +189,7 @@ def deal_cashflows(
 
     Examples
     --------
-    >>> from products.structure import deal_from_dict
+    >>> from products.spec import deal_from_dict
     >>> deal = deal_from_dict({
     ...     "pool": {"loans": [{"loan_id": "L", "balance": 1e6, "annual_rate": 0.06,
     ...                         "term_months": 12, "pd": 0.02}]},

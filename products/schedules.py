@@ -18,7 +18,7 @@ from valuation._typing import FloatArray, IntArray
 from valuation.errors import ConventionError
 
 if TYPE_CHECKING:  # the type only: structure imports this module
-    from products.structure import Pool
+    from products.pool import Pool
 
 
 # ---------------------------------------------------------------------------------------------

@@ -572,7 +572,7 @@ def analyze_deal(
     Examples
     --------
     >>> from datetime import date
-    >>> from products.structure import deal_from_dict
+    >>> from products.spec import deal_from_dict
     >>> from valuation.market import default_curve
     >>> deal = deal_from_dict({
     ...     "pool": {"loans": [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.06,

@@ -1,7 +1,7 @@
 """Request and response models of the products endpoints (securitizations, data notes).
 
 The request models check types only; the rules (contiguous tranches, attach < detach,
-known loan ids, borrowing base, ...) are checked by `products.structure.deal_from_dict`,
+known loan ids, borrowing base, ...) are checked by `products.spec.deal_from_dict`,
 whose errors come back as 422 problems naming the field in the same dotted form
 (``tranches.1.attach``, ``pool.loan_ids.2``).
 """

@@ -39,8 +39,10 @@ from models.audit import record_audit
 from models.db import row_id
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
+from products.pool import PoolLoan
 from products.solvers import break_even_cdr
-from products.structure import Deal, PoolLoan, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import analyze_deal
 from valuation.errors import ValuationError
 from valuation.market import currency_defaults, default_curve

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import EXPECTED_LOSS_BASIS, analyze_deal
 from valuation.market import default_curve
 

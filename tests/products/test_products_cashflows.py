@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from products.cashflows import COLUMNS, deal_cashflows, scenario_deal
-from products.structure import deal_from_dict
+from products.spec import deal_from_dict
 from valuation.errors import ConventionError
 
 

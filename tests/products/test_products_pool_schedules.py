@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from credit.loans import schedule
 from products.scenarios import copula_default_periods
 from products.schedules import asset_schedules
-from products.structure import deal_from_dict
+from products.spec import deal_from_dict
 from products.tranches import analyze_deal
 from products.waterfall import (
     pool_cashflows_from_default_periods,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from products.schedules import asset_schedules
-from products.structure import deal_from_dict
+from products.spec import deal_from_dict
 from products.waterfall import (
     PoolCashflows,
     WaterfallResult,

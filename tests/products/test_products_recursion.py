@@ -22,7 +22,8 @@ from products.scenarios import (
     scenario_chunks,
 )
 from products.schedules import asset_schedules
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import analyze, analyze_deal
 from products.waterfall import run_waterfall
 from valuation.market import default_curve

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from products.scenarios import factor_strata
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import analyze_deal
 from valuation.market import default_curve
 

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from products.pool import PoolLoan
+from products.spec import deal_from_dict
 from products.structure import (
     MUSIC_ROYALTY_DSCR_TRAP,
     WHOLE_BUSINESS_RAPID_AMORTISATION_DSCR,
     WHOLE_BUSINESS_SWEEP,
-    PoolLoan,
     Triggers,
-    deal_from_dict,
 )
 from products.waterfall import PoolCashflows, run_waterfall, run_waterfall_reference
 from valuation.errors import ConventionError

@@ -20,7 +20,8 @@ from products.scenarios import (
 )
 from products.schedules import asset_schedules
 from products.solvers import break_even_cdr, size_attachment, size_deal_attachment
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.tranches import (
     analyze,
     analyze_deal,

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from products.schedules import asset_schedules
-from products.structure import Deal, deal_from_dict
+from products.spec import deal_from_dict
+from products.structure import Deal
 from products.waterfall import (
     WaterfallResult,
     pool_cashflows_from_default_periods,
