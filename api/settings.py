@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from models.audit import DEFAULT_AUDIT_KEY
 from models.db import DEFAULT_DATABASE_URL
 
-DEFAULT_SECRET_KEY = "datafin-development-secret-change-me"
+DEFAULT_SECRET_KEY = "datafin-development-secret-change-me"  # noqa: S105 - refused in production
 
 
 class Settings(BaseSettings):

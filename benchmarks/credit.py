@@ -310,7 +310,8 @@ def _portfolio_benchmark() -> dict[str, object]:
 
     t_rec, t_cold = _best_of(adaptive)
     dist = recursion_distribution(pds, eads, lgds, rho, max_units=max_units)
-    assert dist.grid_exact and dist.loss_unit == unit
+    assert dist.grid_exact
+    assert dist.loss_unit == unit
     el_rec = [
         tranche_expected_loss(dist.losses / total, dist.probabilities, a, d) for a, d in TRANCHES
     ]

@@ -96,7 +96,7 @@ def _booked_loan_months(pool: Pool) -> tuple[FloatArray, FloatArray, IntArray]:
     from valuation.conventions import add_months
 
     cut = pool.cut_off_date
-    assert cut is not None
+    assert cut is not None  # noqa: S101 - narrows a type the lines above guarantee
     frame = pd.DataFrame(
         {
             "loan_id": np.arange(len(pool.loans)),

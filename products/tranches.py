@@ -689,7 +689,7 @@ def analyze_stratified(
         std_error=True,
     )
     y_all = res.loss_samples
-    assert y_all is not None
+    assert y_all is not None  # noqa: S101 - narrows a type the lines above guarantee
     label = np.concatenate(labels)
     s_n = int(label.max()) + 1
     b0 = float(sched.balance[:, 0].sum())

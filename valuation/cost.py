@@ -186,7 +186,13 @@ class CostValuer:
         self.half_life_months = half_life_months
         self.quality_weights = quality_weights
 
-    def value(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> MethodResult:
+    def value(
+        self,
+        inputs: ValuationInputs,
+        *,
+        as_of: date,
+        market: MarketData,  # noqa: ARG002 - the valuer interface; this approach needs no curve
+    ) -> MethodResult:
         """Value by the cost approach.
 
         Raises

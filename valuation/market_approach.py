@@ -254,7 +254,13 @@ class MarketValuer:
             )
         return pd.DataFrame(rows), skipped
 
-    def value(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> MethodResult:
+    def value(
+        self,
+        inputs: ValuationInputs,
+        *,
+        as_of: date,
+        market: MarketData,  # noqa: ARG002 - the valuer interface; this approach needs no curve
+    ) -> MethodResult:
         """Value by the market approach.
 
         Raises

@@ -140,7 +140,7 @@ def cjk_font_available() -> bool:
     if fc_list is None:
         return False
     try:
-        out = subprocess.run(
+        out = subprocess.run(  # noqa: S603 - a fixed argument list
             [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=20, check=False
         ).stdout
     except (OSError, subprocess.SubprocessError):

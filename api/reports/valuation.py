@@ -146,7 +146,7 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
     return svg, "; ".join(parts) + "."
 
 
-def _value_samples(result: Any, weights: Mapping[str, float], n: int = 20_000) -> np.ndarray | None:
+def _value_samples(result: Any, n: int = 20_000) -> np.ndarray | None:
     """Equal-weight samples of the reconciled value: each approach's own distribution
     (quantile-spaced, so deterministic) in proportion to its weight in the mixture."""
     mixture = getattr(result, "mixture", None)
@@ -166,7 +166,7 @@ def value_chart(pub: Mapping[str, Any], result: Any | None) -> tuple[str, str]:
     approaches = {m: (pub["methods"].get(m) or {}).get("value") for m in APPROACHES}
     samples = None
     if result is not None:
-        samples = _value_samples(result, pub.get("weights") or {})
+        samples = _value_samples(result)
         if samples is not None:
             q05, q95 = np.quantile(samples, [0.05, 0.95])
             width = max(abs(dist["p95"] - dist["p05"]), abs(dist["p50"]) * 1e-6, 1.0)

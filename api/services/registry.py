@@ -385,7 +385,8 @@ def validate_signal_rows(
             ok = False
         if not ok:
             continue
-        assert month is not None and value is not None
+        assert month is not None
+        assert value is not None
         key = (metric.strip(), month)
         if key in seen:
             errors.append(

@@ -213,4 +213,5 @@ def test_entries_under_former_hex_ids_are_counted_not_fatal(session_factory) -> 
         session.commit()
     with session_factory() as session:
         outcome = verify_states(session)
-    assert outcome.ok and outcome.unchecked == 1
+    assert outcome.ok
+    assert outcome.unchecked == 1

@@ -128,13 +128,17 @@ def test_corrected_by_its_tenant_or_an_admin_only(client, make_key, session_fact
         == 403
     )
     r = client.put(f"/v1/comparables/{cid}", json=comparable(0.001), headers=owner)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "price"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "price"
     r = client.put(f"/v1/comparables/{cid}", json=fixed, headers=owner)
     assert r.status_code == 200, r.text
-    assert r.json()["price"] == 1_300_000.0 and r.json()["records"] == 150_000
-    assert r.json()["id"] == cid and r.json()["tenant"] == "tenant-a"
+    assert r.json()["price"] == 1_300_000.0
+    assert r.json()["records"] == 150_000
+    assert r.json()["id"] == cid
+    assert r.json()["tenant"] == "tenant-a"
     r = client.put(f"/v1/comparables/{cid}", json=comparable(1_310_000.0), headers=admin)
-    assert r.status_code == 200 and r.json()["price"] == 1_310_000.0
+    assert r.status_code == 200
+    assert r.json()["price"] == 1_310_000.0
     with session_factory() as s:
         entries = (
             s.execute(
@@ -143,6 +147,7 @@ def test_corrected_by_its_tenant_or_an_admin_only(client, make_key, session_fact
             .scalars()
             .all()
         )
-        assert len(entries) == 2 and '"before"' in entries[0]
+        assert len(entries) == 2
+        assert '"before"' in entries[0]
         assert verify_states(s).ok  # the corrected row is its last audited state
     assert client.put("/v1/comparables/987654", json=fixed, headers=admin).status_code == 404

@@ -137,8 +137,10 @@ def test_health_is_open_and_docs_are_served(client) -> None:
     r = client.get("/health")
     assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "ok" and body["database"] in ("sqlite", "postgresql")
-    assert isinstance(body["version"], str) and body["version"]
+    assert body["status"] == "ok"
+    assert body["database"] in ("sqlite", "postgresql")
+    assert isinstance(body["version"], str)
+    assert body["version"]
     assert client.get("/docs").status_code == 200
     assert client.get("/openapi.json").status_code == 200
     # the resource paths are not served without the version prefix
@@ -294,7 +296,8 @@ def test_other_tenants_registrar_gets_404_on_signals_costs_and_status(
     assert client.get(f"/v1/assets/{aid}", headers=stranger).json()["status"] == "registered"
     # the owner's registrar may
     r = client.patch(f"/v1/assets/{aid}", json={"status": "active"}, headers=world["registrar"])
-    assert r.status_code == 200 and r.json()["status"] == "active"
+    assert r.status_code == 200
+    assert r.json()["status"] == "active"
 
 
 # ----------------------------------------------------------------------------- tenant isolation
@@ -313,7 +316,8 @@ def test_loans_are_tenant_scoped(client, make_key, world) -> None:
     # a missing loan answers exactly like another tenant's
     a = client.get("/v1/loans/987654", headers=make_key("bank", "tenant-b")).json()
     b = client.get(f"/v1/loans/{lid}", headers=make_key("bank", "tenant-b")).json()
-    assert a["title"] == b["title"] and a["status"] == b["status"] == 404
+    assert a["title"] == b["title"]
+    assert a["status"] == b["status"] == 404
 
 
 def test_securitizations_are_tenant_scoped(client, make_key) -> None:
@@ -398,7 +402,8 @@ def test_scenarios_and_stress_runs_are_tenant_scoped(client, app, make_key) -> N
     names_b = [
         x["name"] for x in client.get("/v1/scenarios?limit=500", headers=risk_b).json()["items"]
     ]
-    assert "b_child0" not in names_b and "b_child" in names_b
+    assert "b_child0" not in names_b
+    assert "b_child" in names_b
 
 
 def test_stress_book_and_pools_hold_only_the_tenants_objects(client, app, make_key, world) -> None:

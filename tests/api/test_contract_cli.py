@@ -87,4 +87,5 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(cli, tmp_path, args) -> None:
     assert r.exit_code != 0, r.stdout
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.stdout == ""
-    assert r.stderr.strip() and "Traceback" not in r.stderr
+    assert r.stderr.strip()
+    assert "Traceback" not in r.stderr

@@ -118,17 +118,18 @@ def assert_problem(r, statuses: int | tuple[int, ...], field: str | None = None)
     doc = r.json()
     assert {"type", "title", "status", "detail"} <= set(doc), doc
     assert doc["status"] == r.status_code
-    assert (
-        isinstance(doc["type"], str)
-        and isinstance(doc["title"], str)
-        and isinstance(doc["detail"], str)
-    )
+    assert isinstance(doc["type"], str)
+    assert isinstance(doc["title"], str)
+    assert isinstance(doc["detail"], str)
     if r.status_code == 422:
         errors = doc.get("errors")
-        assert isinstance(errors, list) and errors, doc
+        assert isinstance(errors, list), doc
+        assert errors, doc
         for e in errors:
-            assert isinstance(e.get("field"), str) and e["field"], e
-            assert isinstance(e.get("message"), str) and e["message"], e
+            assert isinstance(e.get("field"), str), e
+            assert e["field"], e
+            assert isinstance(e.get("message"), str), e
+            assert e["message"], e
         if field is not None:
             fields = [e["field"] for e in errors]
             assert any(
@@ -1859,7 +1860,8 @@ def test_pricing_history_is_paged(client, make_key) -> None:
         )
         assert r.status_code == 200, r.text
     page = client.get(f"/v1/securitizations/{sid}/prices?limit=1", headers=fm).json()
-    assert len(page["items"]) == 1 and page["next_cursor"]
+    assert len(page["items"]) == 1
+    assert page["next_cursor"]
     assert client.get(f"/v1/securitizations/{sid}/prices?limit=501", headers=fm).status_code == 422
 
 
@@ -1867,7 +1869,8 @@ def test_loan_events_list_has_the_list_shape(client, make_key) -> None:
     world = build_world(client, make_key, loan=True)
     r = client.get(f"/v1/loans/{world['loan']}/events?limit=1", headers=world["bank"])
     assert r.status_code == 200
-    assert isinstance(r.json(), dict) and set(r.json()) >= {"items", "next_cursor"}
+    assert isinstance(r.json(), dict)
+    assert set(r.json()) >= {"items", "next_cursor"}
 
 
 # ----------------------------------------------------------------------------- NUL characters
@@ -1940,7 +1943,8 @@ def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(client, make_key) -> N
         content=b"\x06o\xff",
         headers={**make_key("bank"), "Content-Type": "application/json"},
     )
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"] == [
         {"field": "body", "message": "The request body must be JSON text encoded as UTF-8."}
     ]
@@ -1962,5 +1966,6 @@ def test_a_malformed_multipart_registration_is_a_422_naming_the_body(client, mak
             "Content-Type": f"multipart/form-data; boundary={boundary}",
         },
     )
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.text
     assert r.json()["errors"][0]["field"] == "body"

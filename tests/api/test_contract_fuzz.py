@@ -126,7 +126,8 @@ def _send(client, method: str, url: str, headers: dict[str, str], body: Any):
         doc = r.json()
         assert {"type", "title", "status", "detail"} <= set(doc)
         if r.status_code == 422:
-            assert doc["errors"] and all(
+            assert doc["errors"]
+            assert all(
                 isinstance(e["field"], str) and isinstance(e["message"], str) for e in doc["errors"]
             )
     return r
@@ -562,7 +563,8 @@ def test_the_reported_edge_inputs_are_4xx(client, world) -> None:
         assert r.json()["errors"][0]["field"].startswith("assumptions")
     note = {"asset_id": aid, "share": 0.5, "term_months": 12, "as_of": "1990-01-31"}
     r = client.post("/v1/data-notes/price", json=note, headers=world["fund_manager"])
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.text
     deal = copy.deepcopy(DEAL)
     deal["tranches"][0]["name"] = "A\ud800"
     r = client.post(
@@ -570,6 +572,7 @@ def test_the_reported_edge_inputs_are_4xx(client, world) -> None:
         content=json.dumps(deal).encode("utf-8"),
         headers={**world["fund_manager"], "Content-Type": "application/json"},
     )
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.text
     assert "lone surrogate" in r.json()["detail"]
     assert client.get("/v1/securitizations", headers=world["fund_manager"]).json()["items"] == []

@@ -119,7 +119,8 @@ def test_valuation_and_quote_fields(client, world) -> None:
     for name in ("income", "cost", "market"):
         assert "value" in v["methods"][name]
         assert isinstance(v["methods"][name].get("assumptions"), dict)
-    assert v["currency"] == "CNY" and _iso(v["as_of"])
+    assert v["currency"] == "CNY"
+    assert _iso(v["as_of"])
     assert _money_rounded(v["value"])
     quote_fields = {
         "mid",
@@ -141,7 +142,9 @@ def test_valuation_and_quote_fields(client, world) -> None:
     q = client.get(f"/v1/quotes/{aid}", headers=world["risk"]).json()
     assert quote_fields <= set(q)
     assert q["valuation_id"] == v["id"]
-    assert _iso(q["as_of"]) and _iso(q["valid_until"]) and q["valid_until"] >= q["as_of"]
+    assert _iso(q["as_of"])
+    assert _iso(q["valid_until"])
+    assert q["valid_until"] >= q["as_of"]
     assert q["bid"] <= q["mid"] <= q["ask"]
     assert 0.0 <= q["haircut"] < 1.0
     assert q["lending_value"] == pytest.approx(q["mid"] * (1 - q["haircut"]), rel=1e-6, abs=0.01)
@@ -160,18 +163,17 @@ def test_valuation_assumptions_are_echoed(client, world) -> None:
     r = client.post(f"/v1/assets/{aid}/valuations", json=body, headers=world["reg"])
     assert r.status_code == 201, r.text
     used = r.json()["methods"]["income"]["assumptions"]
-    assert (
-        used["discount_rate"] == 0.12
-        and used["half_life_months"] == 36
-        and used["revenue_share"] == 0.5
-    )
+    assert used["discount_rate"] == 0.12
+    assert used["half_life_months"] == 36
+    assert used["revenue_share"] == 0.5
 
 
 def test_quote_stream_is_server_sent_events(client, world) -> None:
     r = client.get("/v1/quotes/stream?since_id=0&limit=1&timeout_seconds=2", headers=world["fm"])
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
-    assert "event: quote" in r.text and "data: {" in r.text
+    assert "event: quote" in r.text
+    assert "data: {" in r.text
 
 
 # ----------------------------------------------------------------------------- credit
@@ -204,18 +206,21 @@ def test_loan_quote_fields(world) -> None:
 def test_loan_schedule_and_risk_fields(client, world) -> None:
     lid = world["loan"]["id"]
     rows = client.get(f"/v1/loans/{lid}/schedule", headers=world["risk"]).json()
-    assert rows and all(set(r) >= {"date", "interest", "principal", "balance"} for r in rows)
+    assert rows
+    assert all(set(r) >= {"date", "interest", "principal", "balance"} for r in rows)
     assert all(_iso(r["date"]) for r in rows)
     assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
     risk = client.get(f"/v1/loans/{lid}/risk", headers=world["bank"]).json()
     assert {"pd", "lgd", "ead", "expected_loss", "capital", "rwa"} <= set(risk)
     loan = client.get(f"/v1/loans/{lid}", headers=world["bank"]).json()
-    assert _iso(loan["start_date"]) and _is_decimal_rate(
+    assert _iso(loan["start_date"])
+    assert _is_decimal_rate(
         loan["rate"]["total"] if isinstance(loan["rate"], dict) else loan["rate"]
     )
     r = client.post(f"/v1/loans/{lid}/revalue", json={"as_of": AS_OF}, headers=world["bank"])
     assert r.status_code == 200, r.text
-    assert "ltv" in r.json() and isinstance(r.json()["events"], list)
+    assert "ltv" in r.json()
+    assert isinstance(r.json()["events"], list)
 
 
 def test_loan_schedule_amounts_are_rounded_to_minor_units(client, world) -> None:
@@ -227,15 +232,15 @@ def test_loan_schedule_amounts_are_rounded_to_minor_units(client, world) -> None
 
 def test_portfolio_risk_fields(client, world) -> None:
     lhp = client.get("/v1/portfolio/risk?confidence=0.99&method=lhp", headers=world["risk"])
-    assert (
-        lhp.status_code == 422 and lhp.json()["errors"][0]["field"] == "method"
-    )  # one loan: not granular
+    assert lhp.status_code == 422
+    assert lhp.json()["errors"][0]["field"] == "method"
     for method in ("recursion", "mc"):
         r = client.get(f"/v1/portfolio/risk?confidence=0.99&method={method}", headers=world["risk"])
         assert r.status_code == 200, r.text
         p = r.json()
         assert {"expected_loss", "var", "es", "economic_capital", "contributions"} <= set(p)
-        assert isinstance(p["contributions"], list) and len(p["contributions"]) == 1
+        assert isinstance(p["contributions"], list)
+        assert len(p["contributions"]) == 1
         assert p["es"] >= p["var"] - 1e-9
 
 
@@ -262,7 +267,8 @@ def test_tranche_pricing_and_data_note_fields(client, world) -> None:
             "wal_years",
             "duration",
         } <= set(t)
-        assert _is_probability(t["expected_loss"]) and _is_probability(t["prob_loss"])
+        assert _is_probability(t["expected_loss"])
+        assert _is_probability(t["prob_loss"])
     r = client.post(
         "/v1/data-notes/price",
         json={
@@ -310,10 +316,12 @@ def test_stress_run_status_and_results_shape(client, app, world) -> None:
     assert r.json()["status"] in ("queued", "running", "succeeded", "failed")
     assert get_jobs(app).wait(timeout=60)
     s = client.get(f"/v1/stress-runs/{rid}", headers=risk).json()
-    assert s["status"] == "succeeded" and s["progress"] == 1.0
+    assert s["status"] == "succeeded"
+    assert s["progress"] == 1.0
     res = client.get(f"/v1/stress-runs/{rid}/results", headers=risk).json()
     assert {"run_id", "scenario", "aggregate", "positions"} <= set(res)
-    assert res["run_id"] == rid and res["scenario"] == "data_demand_slump"
+    assert res["run_id"] == rid
+    assert res["scenario"] == "data_demand_slump"
     for metric in STRESS_METRICS:
         assert set(res["aggregate"][metric]) == {"base", "stressed", "delta"}, metric
     for metric in ("tranche_expected_loss", "price"):
@@ -332,7 +340,8 @@ def test_stress_run_status_and_results_shape(client, app, world) -> None:
     text = client.get(f"/v1/stress-runs/{rid}/results", headers={**risk, "Accept": "text/csv"})
     assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.text)))
-    assert rows and {"kind", "metric", "base", "stressed", "delta"} <= set(rows[0])
+    assert rows
+    assert {"kind", "metric", "base", "stressed", "delta"} <= set(rows[0])
 
 
 def test_scenario_round_trip(client, make_key) -> None:
@@ -351,7 +360,8 @@ def test_scenario_round_trip(client, make_key) -> None:
     listed = {
         s["name"]: s for s in client.get("/v1/scenarios?limit=500", headers=risk).json()["items"]
     }
-    assert "my_slump" in listed and "baseline" in listed
+    assert "my_slump" in listed
+    assert "baseline" in listed
 
 
 # ----------------------------------------------------------------------------- dates and months
@@ -360,12 +370,15 @@ def test_scenario_round_trip(client, make_key) -> None:
 def test_signals_months_and_cost_dates_are_iso(client, world) -> None:
     aid = world["assets"][0]
     sig = client.get(f"/v1/assets/{aid}/signals?limit=500", headers=world["bank"]).json()["items"]
-    assert sig and all(MONTH.match(s["month"]) for s in sig)
+    assert sig
+    assert all(MONTH.match(s["month"]) for s in sig)
     assert set(sig[0]) >= {"month", "metric", "value"}
     costs = client.get(f"/v1/assets/{aid}/costs", headers=world["bank"]).json()["items"]
-    assert costs and all(_iso(c["incurred_on"]) for c in costs)
+    assert costs
+    assert all(_iso(c["incurred_on"]) for c in costs)
     comps = client.get("/v1/comparables", headers=world["bank"]).json()["items"]
-    assert comps and all(_iso(c["traded_on"]) for c in comps)
+    assert comps
+    assert all(_iso(c["traded_on"]) for c in comps)
     asset = client.get(f"/v1/assets/{aid}", headers=world["bank"]).json()
     assert {"id", "certificate_no"} <= set(asset)
     assert re.match(r"^DA-\d{4}-\d{6}$", asset["certificate_no"])
@@ -378,12 +391,15 @@ def test_signal_import_is_idempotent_and_counts(client, world) -> None:
         {"month": "2030-02", "metric": "revenue", "value": 1300.0},
     ]
     first = client.put(f"/v1/assets/{aid}/signals", json=body, headers=world["reg"]).json()
-    assert first["inserted"] == 2 and first["updated"] == 0
+    assert first["inserted"] == 2
+    assert first["updated"] == 0
     again = client.put(f"/v1/assets/{aid}/signals", json=body, headers=world["reg"]).json()
-    assert again["inserted"] == 0 and again["updated"] == 0
+    assert again["inserted"] == 0
+    assert again["updated"] == 0
     body[1]["value"] = 1400.0
     changed = client.put(f"/v1/assets/{aid}/signals", json=body, headers=world["reg"]).json()
-    assert changed["inserted"] == 0 and changed["updated"] == 1
+    assert changed["inserted"] == 0
+    assert changed["updated"] == 1
     # the same rows as CSV with \r\n or bare \r line ends change nothing
     for sep in ("\r\n", "\r"):
         text = (
@@ -416,7 +432,8 @@ def _walk(client, path: str, headers: dict[str, str], limit: int) -> list[Any]:
         cursor = page["next_cursor"]
         if cursor is None:
             return items
-        assert isinstance(cursor, str) and cursor
+        assert isinstance(cursor, str)
+        assert cursor
     raise AssertionError("the cursor never ended")
 
 
@@ -455,9 +472,11 @@ def test_default_limit_50_max_500_and_cursor(client, world) -> None:
     ):
         first = client.get(path, headers=world["fm"]).json()
         assert set(first) >= {"items", "next_cursor"}
-        assert len(first["items"]) == 50 and first["next_cursor"], path
+        assert len(first["items"]) == 50, path
+        assert first["next_cursor"], path
         everything = client.get(f"{path}?limit=500", headers=world["fm"]).json()
-        assert len(everything["items"]) > 50 and everything["next_cursor"] is None, path
+        assert len(everything["items"]) > 50, path
+        assert everything["next_cursor"] is None, path
         walked = _walk(client, path, world["fm"], 7)
         assert [_key(i) for i in walked] == [_key(i) for i in everything["items"]], path
         assert client.get(f"{path}?limit=501", headers=world["fm"]).status_code == 422
@@ -506,7 +525,11 @@ def test_every_list_endpoint_pages_with_a_cursor(client, app, world) -> None:
     for path, headers, at_least in lists:
         full = client.get(path, headers=headers).json()
         assert set(full) >= {"items", "next_cursor"}, path
-        assert full["next_cursor"] is None and len(full["items"]) >= at_least, (
+        assert full["next_cursor"] is None, (
+            path,
+            len(full["items"]),
+        )
+        assert len(full["items"]) >= at_least, (
             path,
             len(full["items"]),
         )

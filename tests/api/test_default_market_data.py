@@ -68,7 +68,8 @@ def test_cny_figures() -> None:
 def test_a_currency_without_a_row_is_an_error_naming_what_to_give(call, field) -> None:
     with pytest.raises(ConventionError) as err:
         call()
-    assert err.value.field == field and "SGD" in str(err.value)
+    assert err.value.field == field
+    assert "SGD" in str(err.value)
 
 
 def test_a_given_rate_wins() -> None:

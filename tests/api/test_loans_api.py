@@ -123,7 +123,8 @@ def test_quote_with_a_given_pd(client, assets, bank) -> None:
     q = client.post(
         "/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.013}), headers=bank
     ).json()
-    assert q["pd"] == 0.013 and q["pd_source"] == "given"
+    assert q["pd"] == 0.013
+    assert q["pd_source"] == "given"
     both = client.post(
         "/v1/loans/quote", json=body(assets[:1], borrower={"pd": 0.01, "rating": "A"}), headers=bank
     )
@@ -149,7 +150,8 @@ def test_originate_read_schedule_risk_and_idempotency(
     assert r.status_code == 201, r.text
     loan = r.json()
     again = client.post("/v1/loans", json=b, headers={**bank, "Idempotency-Key": "k-1"})
-    assert again.status_code == 201 and again.json()["id"] == loan["id"]
+    assert again.status_code == 201
+    assert again.json()["id"] == loan["id"]
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert counts(session_factory)[0] == 1
     # the same request with the currency in small letters is the same request
@@ -158,7 +160,8 @@ def test_originate_read_schedule_risk_and_idempotency(
         json={**b, "currency": b["currency"].lower()},
         headers={**bank, "Idempotency-Key": "k-1"},
     )
-    assert lower.status_code == 201 and lower.json()["id"] == loan["id"]
+    assert lower.status_code == 201
+    assert lower.json()["id"] == loan["id"]
     other = client.post(
         "/v1/loans",
         json={**b, "principal": principal / 2},
@@ -166,7 +169,8 @@ def test_originate_read_schedule_risk_and_idempotency(
     )
     assert other.status_code == 409
     sched = client.get(f"/v1/loans/{loan['id']}/schedule", headers=bank).json()
-    assert len(sched) == 12 and sched[-1]["balance"] == 0.0
+    assert len(sched) == 12
+    assert sched[-1]["balance"] == 0.0
     # booked amounts: rounded to the fen, principal payments add up to the principal exactly
     assert all(
         round(row[k], 2) == row[k] for row in sched for k in ("interest", "principal", "balance")
@@ -281,11 +285,9 @@ def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
     )
     events = client.get(f"/v1/loans/{loan['id']}/events", headers=bank).json()["items"]
     kinds = [e["kind"] for e in events]
-    assert (
-        kinds.count("revaluation") == 5
-        and kinds.count("warning") == 1
-        and kinds.count("liquidation") == 1
-    )
+    assert kinds.count("revaluation") == 5
+    assert kinds.count("warning") == 1
+    assert kinds.count("liquidation") == 1
     # a full revaluation of the asset (no override) gives the loan's LTV back near origination
     full = client.post(
         f"/v1/loans/{loan['id']}/revalue", json={"as_of": AS_OF.isoformat()}, headers=bank
@@ -305,7 +307,8 @@ def test_revaluation_raises_and_stores_events(client, assets, bank) -> None:
         == len(events) + 1
     )
     page = client.get(f"/v1/loans/{loan['id']}/events", params={"limit": 2}, headers=bank).json()
-    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
 
 
 def test_portfolio_risk_three_methods(client, assets, bank) -> None:
@@ -322,7 +325,8 @@ def test_portfolio_risk_three_methods(client, assets, bank) -> None:
     out = {}
     # the large-pool limit is refused for a book of three loans
     lhp = client.get("/v1/portfolio/risk", params={"method": "lhp"}, headers=bank)
-    assert lhp.status_code == 422 and lhp.json()["errors"][0]["field"] == "method"
+    assert lhp.status_code == 422
+    assert lhp.json()["errors"][0]["field"] == "method"
     assert "granular" in lhp.json()["detail"]
     for method in ("recursion", "mc"):
         r = client.get(
@@ -410,7 +414,8 @@ def test_unknown_or_unpledgeable_asset(client, assets, bank, session_factory) ->
         )
         bare_id = bare.id
     r = client.post("/v1/loans", json=body([bare_id], principal=1000.0), headers=bank)
-    assert 400 <= r.status_code < 500 and r.status_code != 404, r.text
+    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code != 404, r.text
     assert counts(session_factory) == (0, 0, 0)
 
 
@@ -468,13 +473,16 @@ def test_list_loans_paginates(client, assets, bank, make_key) -> None:
             == 201
         )
     first = client.get("/v1/loans", params={"limit": 2}, headers=bank).json()
-    assert len(first["items"]) == 2 and first["next_cursor"]
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
     second = client.get(
         "/v1/loans", params={"limit": 2, "cursor": first["next_cursor"]}, headers=bank
     ).json()
-    assert len(second["items"]) == 1 and second["next_cursor"] is None
+    assert len(second["items"]) == 1
+    assert second["next_cursor"] is None
     ids = [x["id"] for x in first["items"] + second["items"]]
-    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
     assert (
         client.get("/v1/loans", params={"cursor": "forged.cursor"}, headers=bank).status_code == 422
     )
@@ -508,11 +516,13 @@ def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
     ]
     _, _, events_before = counts(session_factory)
     r = client.post("/v1/loans/revaluations", json={"as_of": AS_OF.isoformat()}, headers=bank)
-    assert r.status_code == 202 and r.json()["kind"] == "loan_revaluation", r.text
+    assert r.status_code == 202, r.text
+    assert r.json()["kind"] == "loan_revaluation", r.text
     get_jobs(app).wait(timeout=120)
     job = client.get(r.headers["Location"], headers=bank).json()
     assert job["status"] == "succeeded", job
-    assert job["result"]["loans"] == 2 and [x["loan_id"] for x in job["result"]["revalued"]] == ids
+    assert job["result"]["loans"] == 2
+    assert [x["loan_id"] for x in job["result"]["revalued"]] == ids
     for x in job["result"]["revalued"]:
         single = client.get(f"/v1/loans/{x['loan_id']}/risk", headers=bank).json()
         assert single["ltv"] == pytest.approx(x["ltv"])
@@ -531,7 +541,9 @@ def test_bulk_revaluation_is_a_job_that_stores_every_loan_or_none(
     r = client.post("/v1/loans/revaluations", json={}, headers=bank)
     get_jobs(app).wait(timeout=120)
     job = client.get(r.headers["Location"], headers=bank).json()
-    assert job["status"] == "failed" and "second loan" in job["error"]
+    assert job["status"] == "failed"
+    assert "second loan" in job["error"]
     assert counts(session_factory)[2] == events_before + 2
     one = client.post("/v1/loans/revaluations", json={"collateral_value": 5.0}, headers=bank)
-    assert one.status_code == 422 and one.json()["errors"][0]["field"] == "collateral_value"
+    assert one.status_code == 422
+    assert one.json()["errors"][0]["field"] == "collateral_value"

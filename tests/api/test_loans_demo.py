@@ -36,4 +36,5 @@ def test_demo_step_books_loans_and_prints_figures(session_factory) -> None:
         assert all(x.tenant == "demo" for x in loans)
         assert len(session.exec(select(Pledge)).all()) == len(ids)
         kinds = [e.kind for e in session.exec(select(LoanEvent)).all()]
-        assert kinds.count("origination") == len(ids) and "margin_call" in kinds
+        assert kinds.count("origination") == len(ids)
+        assert "margin_call" in kinds

@@ -106,7 +106,8 @@ def test_above_policy_is_a_422_unless_a_stated_exception(
     assert over > q["max_principal"]
     r = client.post("/v1/loans/quote", json=body(assets[1:], principal=over), headers=bank)
     assert r.status_code == 422, r.text
-    assert r.json()["errors"][0]["field"] == "principal" and "policy LTV" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "principal"
+    assert "policy LTV" in r.json()["detail"]
     r = client.post("/v1/loans", json=body(assets[1:], principal=over), headers=bank)
     assert r.status_code == 422
     reason = "committee minute 42: guarantee from parent"
@@ -136,7 +137,8 @@ def test_quote_shows_the_definitions_and_each_part(client, make_key, assets) -> 
     assert q["lgd"] >= q["lgd_floor"] == 0.15
     assert q["lgd"] == pytest.approx(max(q["lgd_floor"], q["lgd_unfloored"]))
     assert q["expected_loss"] > 0
-    assert "liquidity default" in q["pd_definition"] and "floor" in q["lgd_definition"]
+    assert "liquidity default" in q["pd_definition"]
+    assert "floor" in q["lgd_definition"]
     assert set(q["rate_basis"]) == {"funding", "expected_loss", "capital", "costs"}
     # effective maturity of the 36-month annuity from its own schedule
     sched = client.post(
@@ -187,4 +189,5 @@ def test_borrower_liquidity_parameters_move_the_pd(client, make_key, assets) -> 
         json=body(assets[:1], borrower={"revenue_based": True, "cure_months": 0}),
         headers=bank,
     )
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "borrower.cure_months"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "borrower.cure_months"

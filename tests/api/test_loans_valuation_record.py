@@ -104,4 +104,5 @@ def test_quote_and_loan_use_the_asset_quote_and_record_the_valuation(
         headers=registrar,
     ).json()
     bad = client.post("/v1/loans/quote", json=_body([aid], valuation_id=other["id"]), headers=bank)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "valuation_id"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "valuation_id"

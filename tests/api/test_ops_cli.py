@@ -31,7 +31,8 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help() -> None:
     r = runner.invoke(app, ["--version"])
-    assert r.exit_code == 0 and r.output.startswith("datafin ")
+    assert r.exit_code == 0
+    assert r.output.startswith("datafin ")
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
     for command in ("serve", "worker", "value", "stress", "keys", "report"):
@@ -59,7 +60,8 @@ def test_the_cli_copies_of_constants_match_their_sources() -> None:
     from models.security import ROLES
     from samples.data_assets import DEFAULT_SEED
 
-    assert cli.ROLES == ROLES and cli.DEFAULT_SEED == DEFAULT_SEED
+    assert cli.ROLES == ROLES
+    assert cli.DEFAULT_SEED == DEFAULT_SEED
 
 
 def test_a_configuration_error_is_one_line_and_exit_2(tmp_path) -> None:
@@ -67,12 +69,16 @@ def test_a_configuration_error_is_one_line_and_exit_2(tmp_path) -> None:
         "db", "upgrade", ENVIRONMENT="production", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"
     )
     assert r.returncode == 2
-    assert r.stderr.count("\n") == 1 and "SECRET_KEY" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert "SECRET_KEY" in r.stderr
     assert "Traceback" not in r.stderr
     r = _run("keys", "create", "--role", "admin", "--tenant", "t", DATABASE_URL="not-a-url")
-    assert r.returncode == 2 and "DATABASE_URL" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 2
+    assert "DATABASE_URL" in r.stderr
+    assert r.stderr.count("\n") == 1
 
 
 def test_lazy_commands_still_run_and_show_their_help() -> None:
     r = runner.invoke(app, ["value", "--help"])
-    assert r.exit_code == 0 and "--as-of" in r.output
+    assert r.exit_code == 0
+    assert "--as-of" in r.output

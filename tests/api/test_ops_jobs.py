@@ -138,7 +138,8 @@ def test_a_job_survives_a_killed_web_process_and_completes_in_a_new_worker(tmp_p
     )
     assert done.returncode == 0, done.stderr
     status, rows, job_rows = _counts(engine, run_id)
-    assert (status, job_rows) == ("succeeded", [("succeeded", 1)]) and rows > 0
+    assert (status, job_rows) == ("succeeded", [("succeeded", 1)])
+    assert rows > 0
     engine.dispose()
 
 
@@ -176,7 +177,8 @@ def test_a_worker_killed_mid_job_leads_to_a_retry_and_no_partial_results(tmp_pat
     try:
         deadline = time.monotonic() + 240
         while not flag.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "worker never ran"
+            assert proc.poll() is None, "worker never ran"
+            assert time.monotonic() < deadline, "worker never ran"
             time.sleep(0.1)
         assert _counts(engine, run_id) == ("running", 0, [("running", 1)])
     finally:
@@ -188,7 +190,8 @@ def test_a_worker_killed_mid_job_leads_to_a_retry_and_no_partial_results(tmp_pat
     ran = job_worker.Worker(factory, Settings()).drain()
     assert ran == 1
     status, rows, job_rows = _counts(engine, run_id)
-    assert (status, job_rows) == ("succeeded", [("succeeded", 2)]) and rows > 0
+    assert (status, job_rows) == ("succeeded", [("succeeded", 2)])
+    assert rows > 0
     engine.dispose()
 
 
@@ -216,8 +219,10 @@ def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(session_factory
     with session_factory() as session:
         job = session.get(Job, job.id)
         run = session.get(StressRun, run_id)
-        assert job.status == "failed" and "stopped 3 times" in job.error
-        assert run.status == "failed" and "interrupted" in run.error
+        assert job.status == "failed"
+        assert "stopped 3 times" in job.error
+        assert run.status == "failed"
+        assert "interrupted" in run.error
 
 
 def test_a_stale_heartbeat_on_another_host_is_retried(session_factory) -> None:
@@ -268,7 +273,8 @@ def test_concurrent_workers_never_claim_the_same_job(session_factory, database_d
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 6
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 6
 
 
 def test_job_metrics_and_payload(engine, session_factory, make_key) -> None:
@@ -290,4 +296,5 @@ def test_job_metrics_and_payload(engine, session_factory, make_key) -> None:
     assert 'datafin_job_queue_depth{kind="stress_run",status="queued"} 1.0' in text
     with session_factory() as session:
         job = session.exec(select(Job)).one()
-        assert json.loads(job.payload)["run_id"] == r.json()["id"] and job.tenant == "tenant-a"
+        assert json.loads(job.payload)["run_id"] == r.json()["id"]
+        assert job.tenant == "tenant-a"

@@ -27,8 +27,10 @@ def test_no_key_is_a_401_before_the_body_is_read(engine, monkeypatch) -> None:
         yield b"[" + b"0," * 1000 + b"0]"
 
     r = client.post("/v1/comparables", content=body(), headers={"Content-Type": "application/json"})
-    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
-    assert r.headers["www-authenticate"] == "Bearer" and "X-Request-ID" in r.headers
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "X-Request-ID" in r.headers
     assert read == []
 
 
@@ -39,7 +41,8 @@ def test_bodies_above_the_limit_are_413(engine, make_key) -> None:
     r = client.post(
         "/v1/comparables", content=big, headers={**key, "Content-Type": "application/json"}
     )
-    assert r.status_code == 413 and "1,000 bytes" in r.json()["detail"]
+    assert r.status_code == 413
+    assert "1,000 bytes" in r.json()["detail"]
     assert r.headers["content-type"].startswith("application/problem+json")
 
     def chunks():  # no Content-Length: counted while it streams
@@ -63,11 +66,10 @@ def test_rate_limit_per_key_is_a_429_with_retry_after(engine, make_key) -> None:
     codes = [client.get("/v1/assets", headers=key).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     r = client.get("/v1/assets", headers=key)
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-    assert (
-        r.headers["content-type"].startswith("application/problem+json")
-        and "Rate limit" in r.json()["detail"]
-    )
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "Rate limit" in r.json()["detail"]
     assert client.get("/v1/assets", headers=other).status_code == 200  # per key
 
 
@@ -75,11 +77,13 @@ def test_failed_authentications_per_address_are_limited(engine, make_key) -> Non
     client = _client(engine, auth_failure_per_minute=1, auth_failure_burst=5)
     bad = {"Authorization": "Bearer dfk_not_a_real_key_0000000000"}
     codes = [client.get("/v1/assets", headers=bad).status_code for _ in range(7)]
-    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+    assert codes[:5] == [401] * 5
+    assert codes[5:] == [429, 429]
     r = client.get(
         "/v1/assets", headers=make_key("bank")
     )  # the address is blocked, good key or not
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize(("rate", "burst"), [(0.0, 10.0), (10.0, 0.0)])
@@ -92,7 +96,8 @@ def test_buckets_refill_at_their_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
     monkeypatch.setattr("api.limits.time.monotonic", lambda: now[0])
     buckets = TokenBuckets(rate=2.0, burst=2.0)
-    assert buckets.take("k") == 0.0 and buckets.take("k") == 0.0
+    assert buckets.take("k") == 0.0
+    assert buckets.take("k") == 0.0
     assert buckets.take("k") == pytest.approx(0.5)
     now[0] += 0.5
     assert buckets.take("k") == 0.0
@@ -110,7 +115,8 @@ def test_a_valuation_above_the_path_month_ceiling_is_a_422(
         headers=make_key("registrar"),
         json={"as_of": "2025-01-01", "paths": paths, "assumptions": assumptions},
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "paths"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "paths"
     assert "6,000,000" in r.json()["detail"]
 
 
@@ -138,4 +144,5 @@ def test_a_body_that_stops_arriving_is_a_408(engine, make_key, monkeypatch) -> N
             reply = sock.recv(4096).decode("latin-1")
             waited = time.monotonic() - t0
     assert reply.startswith("HTTP/1.1 408"), reply[:200]
-    assert "application/problem+json" in reply and waited < 5
+    assert "application/problem+json" in reply
+    assert waited < 5

@@ -26,16 +26,19 @@ def test_a_request_id_is_generated_and_round_trips(client, make_key) -> None:
     assert r.headers["X-Request-ID"] == "abc-123.def:4"
     # errors carry it too, and a malformed one is replaced
     r = client.get("/v1/assets", headers={"X-Request-ID": "bad id with spaces"})
-    assert r.status_code == 401 and r.headers["X-Request-ID"] != "bad id with spaces"
+    assert r.status_code == 401
+    assert r.headers["X-Request-ID"] != "bad id with spaces"
     r = client.get("/v1/nothing-here", headers={"X-Request-ID": "x" * 129, **make_key("bank")})
-    assert r.status_code == 404 and len(r.headers["X-Request-ID"]) < 129
+    assert r.status_code == 404
+    assert len(r.headers["X-Request-ID"]) < 129
 
 
 def test_metrics_expose_the_listed_families(client, make_key) -> None:
     headers = make_key("admin")
     assert client.get("/v1/assets", headers=headers).status_code == 200
     r = client.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
     text = r.text
     for family in (
         "datafin_http_requests_total",
@@ -59,11 +62,15 @@ def test_access_log_is_one_json_line_without_the_key(client, make_key, caplog) -
     records = [r for r in caplog.records if r.name == "datafin.access"]
     assert records
     line = JsonLineFormatter().format(records[-1])
-    assert "\n" not in line and key not in line
+    assert "\n" not in line
+    assert key not in line
     doc = json.loads(line)
-    assert doc["request_id"] == "rid-1" and doc["tenant"] == "tenant-log"
-    assert doc["route"] == "/v1/assets" and doc["status"] == 200
-    assert doc["duration_ms"] >= 0 and doc["ts"].endswith("Z")
+    assert doc["request_id"] == "rid-1"
+    assert doc["tenant"] == "tenant-log"
+    assert doc["route"] == "/v1/assets"
+    assert doc["status"] == 200
+    assert doc["duration_ms"] >= 0
+    assert doc["ts"].endswith("Z")
 
 
 def test_keys_are_redacted_from_log_messages() -> None:
@@ -104,9 +111,11 @@ def test_the_principal_cache_expires_and_invalidates() -> None:
 def test_docs_pages_load_their_assets_from_the_app(client) -> None:
     for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
         html = client.get(page).text
-        assert f"/static-docs/{asset}" in html and "cdn" not in html.lower()
+        assert f"/static-docs/{asset}" in html
+        assert "cdn" not in html.lower()
         r = client.get(f"/static-docs/{asset}")
-        assert r.status_code == 200 and len(r.content) > 100_000
+        assert r.status_code == 200
+        assert len(r.content) > 100_000
 
 
 def _free_port() -> int:
@@ -160,4 +169,5 @@ def test_docs_render_offline_in_headless_chromium(app) -> None:
 
 def test_an_integer_beyond_64_bits_in_a_path_is_a_422_not_a_500(client, make_key) -> None:
     r = client.get("/v1/valuations/-11642165669859314668404736/report", headers=make_key("admin"))
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"

@@ -47,7 +47,8 @@ def test_another_tenants_asset_needs_the_owners_consent(client, make_key, owned)
     aid, registrar = owned
     bank_b, bank_c = make_key("bank", "lender-b"), make_key("bank", "lender-c")
     r = client.post("/v1/loans/quote", json=loan_body([aid]), headers=bank_b)
-    assert r.status_code == 403 and f"Asset {aid}" in r.json()["detail"]
+    assert r.status_code == 403
+    assert f"Asset {aid}" in r.json()["detail"]
     assert r.headers["content-type"].startswith("application/problem+json")
     assert client.post(
         "/v1/loans",
@@ -74,17 +75,20 @@ def test_another_tenants_asset_needs_the_owners_consent(client, make_key, owned)
         ({"amount": 0.004}, "amount"),
     ):
         r = client.post(f"/v1/assets/{aid}/consents", json={**consent, **bad}, headers=registrar)
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field, r.text
     r = client.post(f"/v1/assets/{aid}/consents", json=consent, headers=registrar)
     assert r.status_code == 201, r.text
-    assert r.json()["currency"] == "CNY" and r.json()["lender_tenant"] == "lender-b"
+    assert r.json()["currency"] == "CNY"
+    assert r.json()["lender_tenant"] == "lender-b"
     assert [
         c["id"] for c in client.get(f"/v1/assets/{aid}/consents", headers=registrar).json()
     ] == [r.json()["id"]]
     q = client.post("/v1/loans/quote", json=loan_body([aid]), headers=bank_b)
     assert q.status_code == 200, q.text
     asset = q.json()["assets"][0]
-    assert asset["available_capacity"] <= 200_000.0 + 1e-6 and asset["pledged"] == 0.0
+    assert asset["available_capacity"] <= 200_000.0 + 1e-6
+    assert asset["pledged"] == 0.0
     assert client.post("/v1/loans/quote", json=loan_body([aid]), headers=bank_c).status_code == 403
     # a consent in another currency is none (amounts are never converted)
     usd = {**consent, "lender_tenant": "lender-c", "currency": "USD"}
@@ -138,4 +142,5 @@ def test_a_lender_sees_only_its_own_exposure(client, make_key, owned) -> None:
             policy_exception={"reason": "test"},
         ),
     )
-    assert r.status_code in (409, 422) and "already pledged" not in r.text
+    assert r.status_code in (409, 422)
+    assert "already pledged" not in r.text

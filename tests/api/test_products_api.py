@@ -82,7 +82,8 @@ def test_create_read_and_price(client, make_key) -> None:
         deal["pool_balance"], rel=1e-9
     )
     got = client.get(f"/v1/securitizations/{deal['id']}", headers=make_key("risk"))
-    assert got.status_code == 200 and got.json()["id"] == deal["id"]
+    assert got.status_code == 200
+    assert got.json()["id"] == deal["id"]
 
     r = client.post(
         f"/v1/securitizations/{deal['id']}/price",
@@ -91,7 +92,8 @@ def test_create_read_and_price(client, make_key) -> None:
     )
     assert r.status_code == 200, r.text
     res = r.json()
-    assert res["seed"] == 7 and res["paths"] == 2000
+    assert res["seed"] == 7
+    assert res["paths"] == 2000
     names = [t["name"] for t in res["tranches"]]
     assert names == ["A", "B", "C"]
     for t in res["tranches"]:
@@ -195,7 +197,8 @@ def test_price_request_validation(client, make_key) -> None:
         json={"method": "lhp", "as_of": "2025-01-31"},
         headers=fm,
     )
-    assert r.status_code == 200 and r.json()["method"] == "lhp"
+    assert r.status_code == 200
+    assert r.json()["method"] == "lhp"
 
 
 def _insert_loan(
@@ -301,7 +304,8 @@ def test_pool_of_the_tenants_loans(client, make_key, db_session) -> None:
         headers=make_key("fund_manager"),
         json={"method": "lhp", "correlation": 0.2, "as_of": "2025-08-01"},
     )
-    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "as_of"
+    assert early.status_code == 422
+    assert early.json()["errors"][0]["field"] == "as_of"
     for bad in (theirs, usd, repaid):
         body = {"pool": {"loan_ids": [str(mine[0]), str(bad)]}, "tranches": tranches}
         r = client.post("/v1/securitizations", json=body, headers=bank)
@@ -317,7 +321,8 @@ def test_list_is_paged_and_per_tenant(client, make_key) -> None:
     }
     client.post("/v1/securitizations", json=deal_body(), headers=make_key("bank", "tenant-b"))
     page = client.get("/v1/securitizations?limit=2", headers=bank).json()
-    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
     rest = client.get(
         f"/v1/securitizations?limit=2&cursor={page['next_cursor']}", headers=bank
     ).json()
@@ -339,37 +344,45 @@ def test_pricing_history_is_paged_newest_first(client, make_key) -> None:
         for seed in (1, 2, 3)
     ]
     first = client.get(f"/v1/securitizations/{sid}/prices?limit=2", headers=fm).json()
-    assert len(first["items"]) == 2 and first["next_cursor"]
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
     rest = client.get(
         f"/v1/securitizations/{sid}/prices?limit=2&cursor={first['next_cursor']}", headers=fm
     ).json()
-    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert len(rest["items"]) == 1
+    assert rest["next_cursor"] is None
     seen = [x["id"] for x in first["items"] + rest["items"]]
-    assert sorted(seen) == sorted(runs) and seen[-1] == runs[0]  # newest first
+    assert sorted(seen) == sorted(runs)
+    assert seen[-1] == runs[0]
     assert client.get(f"/v1/securitizations/{sid}/prices?limit=501", headers=fm).status_code == 422
     other = client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
     foreign = client.get(
         f"/v1/securitizations/{other}/prices?cursor={first['next_cursor']}", headers=fm
     )
-    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "cursor"
+    assert foreign.status_code == 422
+    assert foreign.json()["errors"][0]["field"] == "cursor"
 
 
 def test_dates_outside_the_supported_range_are_422(client, make_key) -> None:
     bank, fm = make_key("bank"), make_key("fund_manager")
     sid = client.post("/v1/securitizations", json=deal_body(), headers=bank).json()["id"]
     r = client.post(f"/v1/securitizations/{sid}/price", headers=fm, json={"as_of": "9999-12-31"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "as_of"
     body = deal_body()
     body["pool"]["cut_off_date"] = "2150-01-01"
     r = client.post("/v1/securitizations", json=body, headers=bank)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pool.cut_off_date"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "pool.cut_off_date"
     note = {"asset_id": 2**70, "share": 0.3, "term_months": 12}
     r = client.post("/v1/data-notes/price", headers=fm, json=note)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "asset_id"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "asset_id"
     r = client.post(
         "/v1/data-notes/price", headers=fm, json={**note, "asset_id": 1, "as_of": "9999-12-31"}
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "as_of"
 
 
 def test_cashflows_endpoint_json_and_csv(client, make_key) -> None:
@@ -391,14 +404,16 @@ def test_cashflows_endpoint_json_and_csv(client, make_key) -> None:
         "reserve",
         "trigger",
     }
-    assert need <= set(body["columns"]) and need <= set(body["rows"][0])
+    assert need <= set(body["columns"])
+    assert need <= set(body["rows"][0])
     assert {row["class"] for row in body["rows"]} == {"A", "B", "C"}
     r = client.get(url, params={"cdr": 0.3, "cpr": 0.1, "severity": 0.8}, headers=fm)
     stressed = r.json()
     assert stressed["scenario"] == {"name": "custom", "cdr": 0.3, "cpr": 0.1, "severity": 0.8}
     assert sum(x["writedown"] for x in stressed["rows"]) > sum(x["writedown"] for x in body["rows"])
     csv = client.get(url, params={"cdr": 0.3}, headers={**fm, "Accept": "text/csv"})
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0].startswith("class,period,date,interest_due")
     assert (
         client.get(url, params={"format": "csv"}, headers=fm).text
@@ -419,13 +434,15 @@ def test_price_with_a_market_price_solves_the_margin(client, make_key) -> None:
     r = client.post(url, json={**base, "discount_margin_bp": {"B": 300.0}}, headers=fm)
     assert r.status_code == 200, r.text
     b = next(t for t in r.json()["tranches"] if t["name"] == "B")
-    assert b["discount_margin_bp"] == 300.0 and "shortfalls" in r.json()["expected_loss_basis"]
+    assert b["discount_margin_bp"] == 300.0
+    assert "shortfalls" in r.json()["expected_loss_basis"]
     back = client.post(url, json={**base, "market_price": {"B": b["price"]}}, headers=fm).json()
     b2 = next(t for t in back["tranches"] if t["name"] == "B")
     assert b2["discount_margin_bp"] == pytest.approx(300.0, abs=1e-6)
     assert b2["yield"] == pytest.approx(b["yield"], rel=1e-9)
     bad = client.post(url, json={**base, "market_price": {"Z": 99.0}}, headers=fm)
-    assert bad.status_code == 422 and "market_price.Z" in bad.text
+    assert bad.status_code == 422
+    assert "market_price.Z" in bad.text
 
 
 def test_price_with_the_stratified_engine(client, make_key) -> None:
@@ -444,7 +461,8 @@ def test_price_with_the_stratified_engine(client, make_key) -> None:
     )
     assert r.status_code == 200, r.text
     res = r.json()
-    assert res["method"] == "stratified" and res["paths"] == 400
+    assert res["method"] == "stratified"
+    assert res["paths"] == 400
     assert all(t["expected_loss_std_error"] >= 0 for t in res["tranches"])
     floating = next(t for t in res["tranches"] if t["name"] == "C")
     assert floating["duration_basis"] == "effective"
@@ -484,14 +502,17 @@ def test_pricing_above_the_threshold_answers_202_and_the_job_gives_the_result(
     assert r.status_code == 202, r.text
     accepted = r.json()
     assert r.headers["Location"] == f"/v1/jobs/{accepted['id']}"
-    assert accepted["kind"] == "securitization_pricing" and accepted["status"] == "queued"
+    assert accepted["kind"] == "securitization_pricing"
+    assert accepted["status"] == "queued"
     get_jobs(app).wait(timeout=120)
     job = client.get(f"/v1/jobs/{accepted['id']}", headers=fm).json()
     assert job["status"] == "succeeded", job
     assert job["created_at"].endswith("Z")
     result = job["result"]
-    assert accepted["ref"] == str(sid) and result["securitization_id"] == sid
-    assert result["paths"] == 2_000 and result["seed"] == 4
+    assert accepted["ref"] == str(sid)
+    assert result["securitization_id"] == sid
+    assert result["paths"] == 2_000
+    assert result["seed"] == 4
     assert [t["name"] for t in result["tranches"]] == ["A", "B", "C"]
     # the same figures as the stored run, listed with the others
     assert {p.id for p in _pricings(session_factory, sid)} == {below.json()["id"], result["id"]}
@@ -508,7 +529,8 @@ def test_pricing_above_the_threshold_answers_202_and_the_job_gives_the_result(
     too_many = client.post(
         f"/v1/securitizations/{sid}/price", json={"paths": 1_000_001}, headers=fm
     )
-    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "paths"
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "paths"
 
 
 def test_an_unknown_securitization_queues_nothing(
@@ -564,7 +586,8 @@ def test_a_dead_workers_pricing_is_retried_and_stored_once(
     worker.drain()
     with session_factory() as session:
         row = session.get(Job, job_id)
-        assert row.status == "succeeded" and row.attempts == 2
+        assert row.status == "succeeded"
+        assert row.attempts == 2
     assert [p.id for p in _pricings(session_factory, sid)] == [first.id]
     with session_factory() as session:
         assert json.loads(session.get(Job, job_id).result)["id"] == first.id

@@ -48,10 +48,13 @@ def test_price_data_note(client, make_key, asset_id) -> None:
     r = client.post("/v1/data-notes/price", json=body, headers=fm)
     assert r.status_code == 200, r.text
     res = r.json()
-    assert res["price"] > 0 and res["seed"] == 3 and res["paths"] == 500
+    assert res["price"] > 0
+    assert res["seed"] == 3
+    assert res["paths"] == 500
     d = res["distribution"]
     assert d["p05"] <= d["p50"] <= d["p95"]
-    assert res["yield"] is not None and res["yield"] > 0
+    assert res["yield"] is not None
+    assert res["yield"] > 0
     # a riskier issuer is worth less; a smaller share scales the price down
     risky = client.post(
         "/v1/data-notes/price", json={**body, "issuer_hazard": 0.5}, headers=fm
@@ -73,9 +76,11 @@ def test_data_note_errors(client, make_key, asset_id) -> None:
         "as_of": as_of,
     }
     r = client.post("/v1/data-notes/price", json={**base, "share": 1.5}, headers=fm)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "share"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "share"
     r = client.post("/v1/data-notes/price", json={**base, "cap": 10.0, "floor": 20.0}, headers=fm)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "floor"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "floor"
     r = client.post("/v1/data-notes/price", json={**base, "asset_id": 999_999}, headers=fm)
     assert r.status_code == 404
     assert (
@@ -100,8 +105,10 @@ def test_full_revenue_note_is_worth_at_most_the_income_value(client, make_key, a
     assert r.status_code == 200, r.text
     res = r.json()
     assert 0 < res["price"] <= res["income_value"] * (1 + 1e-12)
-    assert "gross revenue" in res["basis"] and "income approach" in res["basis"]
+    assert "gross revenue" in res["basis"]
+    assert "income approach" in res["basis"]
     linked = client.post(
         "/v1/data-notes/price", json={**body, "default_threshold": 0.9}, headers=fm
     ).json()
-    assert linked["price"] < res["price"] and linked["default_probability"] > 0
+    assert linked["price"] < res["price"]
+    assert linked["default_probability"] > 0

@@ -20,14 +20,17 @@ def test_demo_step_prints_the_tranche_table(session_factory) -> None:
     ids = ctx.state["securitization_ids"]
     assert len(ids) == 1
     text = "\n".join(lines)
-    assert "class" in text and "spread bp" in text
+    assert "class" in text
+    assert "spread bp" in text
     for name in ("A", "B", "C"):
         assert any(line.strip().startswith(name + " ") for line in lines), text
     with session_factory() as session:
         row = session.get(Securitization, ids[0])
-        assert row is not None and row.tenant == "demo"
+        assert row is not None
+        assert row.tenant == "demo"
         runs = session.exec(select(SecuritizationPricing)).all()
-        assert len(runs) == 1 and runs[0].seed == ctx.seed
+        assert len(runs) == 1
+        assert runs[0].seed == ctx.seed
 
 
 def test_demo_step_pools_the_demo_loans_at_the_demo_date(session_factory) -> None:

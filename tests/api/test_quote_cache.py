@@ -43,7 +43,8 @@ def test_a_failed_load_reaches_every_waiter_and_is_not_cached() -> None:
         )
 
     results = asyncio.run(main())
-    assert all(isinstance(r, LookupError) for r in results) and calls == 1
+    assert all(isinstance(r, LookupError) for r in results)
+    assert calls == 1
     assert cache.get(7) is None
     with pytest.raises(LookupError):  # the next request reads again
         asyncio.run(cache.get_or_load(7, load))

@@ -57,7 +57,8 @@ def test_only_the_owner_or_an_admin_sets_the_public_quote(client, make_key, asse
     official = _value(client, aid, registrar)
     assert official["quote"]["public"] is True
     quote = client.get(f"/v1/quotes/{aid}", headers=reader).json()
-    assert quote["valuation_id"] == official["id"] and quote["mid"] == official["quote"]["mid"]
+    assert quote["valuation_id"] == official["id"]
+    assert quote["mid"] == official["quote"]["mid"]
     # another bank's later valuation, and another tenant's registrar, move nothing
     _value(client, aid, make_key("bank", "tenant-d"), assumptions={"discount_rate": 0.01})
     _value(client, aid, make_key("registrar", "tenant-e"))
@@ -99,13 +100,16 @@ def test_a_lender_cannot_rely_on_another_lenders_own_valuation(client, make_key,
         json=loan_body([aid], valuation_id=private["id"], principal=1e5),
         headers=bank_d,
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "valuation_id"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "valuation_id"
     # with no public valuation, bank d has nothing to rely on; bank b relies on its own
     r = client.post("/v1/loans/quote", json=loan_body([aid], principal=1e5), headers=bank_d)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "valuation_id"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "valuation_id"
     r = client.post("/v1/loans/quote", json=loan_body([aid], principal=1e5), headers=bank_b)
     assert r.status_code == 200, r.text
     assert r.json()["valuation_id"] == private["id"]
     official = _value(client, aid, registrar)
     r = client.post("/v1/loans/quote", json=loan_body([aid], principal=1e5), headers=bank_d)
-    assert r.status_code == 200 and r.json()["valuation_id"] == official["id"]
+    assert r.status_code == 200
+    assert r.json()["valuation_id"] == official["id"]

@@ -72,11 +72,10 @@ def test_register_read_and_audit(client, registrar, session_factory) -> None:
     assert r.status_code == 201
     created = r.json()
     assert re.fullmatch(r"DA-\d{4}-\d{6}", created["certificate_no"])
-    assert created["owner_tenant"] == "tenant-a" and created["status"] == "registered"
-    assert (
-        created["rights"] == {**body(0)["rights"], "term_months": None}
-        and created["quality"] == body(0)["quality"]
-    )
+    assert created["owner_tenant"] == "tenant-a"
+    assert created["status"] == "registered"
+    assert created["rights"] == {**body(0)["rights"], "term_months": None}
+    assert created["quality"] == body(0)["quality"]
 
     second = client.post("/v1/assets", json=body(1), headers=registrar).json()
     assert second["certificate_no"] != created["certificate_no"]
@@ -97,7 +96,8 @@ def test_register_read_and_audit(client, registrar, session_factory) -> None:
 def test_assets_are_readable_by_every_role_of_any_tenant(client, asset_id, make_key) -> None:
     for role in ("bank", "fund_manager", "risk", "registrar", "admin"):
         r = client.get(f"/v1/assets/{asset_id}", headers=make_key(role, "tenant-b"))
-        assert r.status_code == 200 and r.json()["id"] == asset_id
+        assert r.status_code == 200
+        assert r.json()["id"] == asset_id
     r = client.get("/v1/assets", headers=make_key("bank", "tenant-b"))
     assert [a["id"] for a in r.json()["items"]] == [asset_id]
 
@@ -122,7 +122,8 @@ def test_fingerprint_is_stored_lower_case_and_unique(client, registrar) -> None:
     b = body(3)
     b["fingerprint_sha256"] = b["fingerprint_sha256"].upper()
     r = client.post("/v1/assets", json=b, headers=registrar)
-    assert r.status_code == 201 and r.json()["fingerprint_sha256"] == body(3)["fingerprint_sha256"]
+    assert r.status_code == 201
+    assert r.json()["fingerprint_sha256"] == body(3)["fingerprint_sha256"]
     again = client.post("/v1/assets", json=body(3), headers=registrar)
     doc = is_problem(again, 409)
     assert r.json()["certificate_no"] in doc["detail"]
@@ -143,14 +144,15 @@ def test_list_filters_by_category_and_paginates(client, registrar, make_key) -> 
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == ids and pages == 4
+    assert seen == ids
+    assert pages == 4
     consumer = client.get("/v1/assets", params={"category": "consumer"}, headers=reader).json()
-    assert {a["category"] for a in consumer["items"]} == {"consumer"} and len(
-        consumer["items"]
-    ) == 2
+    assert {a["category"] for a in consumer["items"]} == {"consumer"}
+    assert len(consumer["items"]) == 2
     assert consumer["next_cursor"] is None
     default = client.get("/v1/assets", headers=reader).json()
-    assert len(default["items"]) == 10 and default["next_cursor"] is None
+    assert len(default["items"]) == 10
+    assert default["next_cursor"] is None
 
 
 # ------------------------------------------------------------------ signals
@@ -253,7 +255,8 @@ def test_one_bad_csv_row_rejects_the_whole_batch(
     )
     doc = is_problem(r, 422)
     assert doc["errors"][0]["field"] == field
-    assert "Row 3" in doc["errors"][0]["message"] and "nothing was written" in doc["detail"]
+    assert "Row 3" in doc["errors"][0]["message"]
+    assert "nothing was written" in doc["detail"]
     assert count(session_factory, Signal) == 0  # rows 1 and 2 were not written either
     assert count(session_factory, AuditEntry) == audits
 
@@ -324,10 +327,12 @@ def test_status_change_by_the_owner_only(
     client, registrar, asset_id, make_key, session_factory
 ) -> None:
     r = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
-    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    assert r.status_code == 200
+    assert r.json()["status"] == "suspended"
     audits = count(session_factory, AuditEntry)
     same = client.patch(f"/v1/assets/{asset_id}", json={"status": "suspended"}, headers=registrar)
-    assert same.status_code == 200 and count(session_factory, AuditEntry) == audits
+    assert same.status_code == 200
+    assert count(session_factory, AuditEntry) == audits
     other = make_key("registrar", "tenant-b")
     is_problem(
         client.patch(f"/v1/assets/{asset_id}", json={"status": "active"}, headers=other), 404
@@ -389,7 +394,8 @@ def test_costs_single_and_batch(client, registrar, asset_id, make_key, session_f
     assert r.status_code == 201, r.text
     assert len(r.json()["items"]) == len(records)
     one = client.post(f"/v1/assets/{asset_id}/costs", json=records[0], headers=registrar)
-    assert one.status_code == 201 and len(one.json()["items"]) == 1
+    assert one.status_code == 201
+    assert len(one.json()["items"]) == 1
     got = client.get(
         f"/v1/assets/{asset_id}/costs", params={"limit": 500}, headers=make_key("bank", "t9")
     )
@@ -415,7 +421,8 @@ def test_comparables(client, registrar, make_key) -> None:
         for c, p, ccy, d, n, q, s, r in comps.itertuples(index=False)
     ]
     r = client.post("/v1/comparables", json=records, headers=registrar)
-    assert r.status_code == 201 and len(r.json()["items"]) == len(records)
+    assert r.status_code == 201
+    assert len(r.json()["items"]) == len(records)
     reader = make_key("risk", "tenant-q")
     page = client.get(
         "/v1/comparables", params={"category": "financial", "limit": 500}, headers=reader

@@ -59,7 +59,8 @@ def test_serve_refuses_an_out_of_date_schema(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
     r = CliRunner().invoke(cli_app, ["serve", "--port", "1"])
-    assert r.exit_code == 1 and "datafin db upgrade" in r.stderr
+    assert r.exit_code == 1
+    assert "datafin db upgrade" in r.stderr
 
 
 def test_settings_refuse_the_default_secret_outside_development() -> None:
@@ -134,7 +135,8 @@ def test_missing_or_invalid_key_is_401_with_challenge(probe_client) -> None:
 
 def test_role_checks(probe_client, make_key) -> None:
     r = probe_client.get("/probe/registrar", headers=make_key("bank"))
-    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    assert r.status_code == 403
+    assert r.headers["content-type"] == PROBLEM
     assert probe_client.get("/probe/registrar", headers=make_key("registrar", "t1")).json() == {
         "role": "registrar",
         "tenant": "t1",
@@ -145,14 +147,16 @@ def test_role_checks(probe_client, make_key) -> None:
 
 def test_domain_errors_map_to_problem_json(probe_client) -> None:
     r = probe_client.get("/probe/valuation-error")
-    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert r.status_code == 422
+    assert r.headers["content-type"] == PROBLEM
     assert r.json()["errors"] == [
         {"field": "assumptions.rate", "message": "The `rate` must be a decimal. Got 5."}
     ]
     assert probe_client.get("/probe/conflict").status_code == 409
     assert probe_client.get("/probe/missing").status_code == 404
     r = probe_client.get("/probe/boom")
-    assert r.status_code == 500 and r.headers["content-type"] == PROBLEM
+    assert r.status_code == 500
+    assert r.headers["content-type"] == PROBLEM
     assert "bug" not in r.text
 
 
@@ -165,7 +169,8 @@ def test_install_handlers_on_a_bare_app() -> None:
         return {"n": n}
 
     r = TestClient(app).get("/items/abc")
-    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert r.status_code == 422
+    assert r.headers["content-type"] == PROBLEM
     assert r.json()["errors"][0]["field"] == "n"
 
 
@@ -187,6 +192,7 @@ def test_health_answers_while_heavy_requests_hold_every_pooled_connection(tmp_pa
         with engine.connect() as held, TestClient(app) as c:
             held.exec_driver_sql("SELECT 1")
             r = c.get("/health")
-            assert r.status_code == 200 and r.json()["status"] == "ok"
+            assert r.status_code == 200
+            assert r.json()["status"] == "ok"
     finally:
         engine.dispose()

@@ -60,15 +60,19 @@ def test_keys_create_prints_only_the_key(cli, session_factory) -> None:
     r = cli("keys", "create", "--role", "bank", "--tenant", "bank-1")
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 1 and re.fullmatch(r"dfk_[0-9a-f]{8}_\S+", lines[0])
+    assert len(lines) == 1
+    assert re.fullmatch(r"dfk_[0-9a-f]{8}_\S+", lines[0])
     with session_factory() as s:
         key = authenticate(s, lines[0])
-        assert key is not None and key.role == "bank" and key.tenant == "bank-1"
+        assert key is not None
+        assert key.role == "bank"
+        assert key.tenant == "bank-1"
 
 
 def test_keys_create_rejects_an_unknown_role(cli, session_factory) -> None:
     r = cli("keys", "create", "--role", "owner", "--tenant", "t")
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 1
+    assert r.stdout == ""
     assert "role" in r.stderr
 
 
@@ -101,9 +105,11 @@ def test_register_from_json_and_from_options(cli, tmp_path) -> None:
         out["fingerprint_sha256"]
         == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
-    assert out["quality"]["timeliness"] == 0.8 and out["rights"]["territory"] == "CN"
+    assert out["quality"]["timeliness"] == 0.8
+    assert out["rights"]["territory"] == "CN"
     again = cli("assets", "register", str(tmp_path / "asset0.json"), "--tenant", "tenant-a")
-    assert again.exit_code == 1 and "already registered" in again.stderr
+    assert again.exit_code == 1
+    assert "already registered" in again.stderr
 
 
 def test_register_reports_bad_fields(cli, tmp_path) -> None:
@@ -111,9 +117,11 @@ def test_register_reports_bad_fields(cli, tmp_path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(body))
     r = cli("assets", "register", str(path), "--tenant", "tenant-a")
-    assert r.exit_code == 1 and "refresh_days" in r.stderr
+    assert r.exit_code == 1
+    assert "refresh_days" in r.stderr
     r = cli("assets", "register", "--tenant", "tenant-a", "--name", "x")
-    assert r.exit_code == 2 and "--category" in r.stderr
+    assert r.exit_code == 2
+    assert "--category" in r.stderr
 
 
 def test_signals_import_bad_file_then_good_file_twice(cli, tmp_path, session_factory) -> None:
@@ -129,8 +137,10 @@ def test_signals_import_bad_file_then_good_file_twice(cli, tmp_path, session_fac
 
     r = cli("signals", "import", str(bad), "--asset", str(asset["id"]), "--tenant", "tenant-a")
     assert r.exit_code == 1
-    assert "Row 5" in r.stderr and "rows[5].value" in r.stderr
-    assert count(session_factory, Signal) == 0 and count(session_factory, AuditEntry) == audits
+    assert "Row 5" in r.stderr
+    assert "rows[5].value" in r.stderr
+    assert count(session_factory, Signal) == 0
+    assert count(session_factory, AuditEntry) == audits
 
     r = cli("signals", "import", str(good), "--asset", str(asset["id"]), "--tenant", "tenant-a")
     assert r.exit_code == 0, r.stderr
@@ -140,7 +150,8 @@ def test_signals_import_bad_file_then_good_file_twice(cli, tmp_path, session_fac
     assert count(session_factory, AuditEntry) == audits + 1
 
     other = cli("signals", "import", str(good), "--asset", str(asset["id"]), "--tenant", "tenant-b")
-    assert other.exit_code == 1 and "no data asset" in other.stderr
+    assert other.exit_code == 1
+    assert "no data asset" in other.stderr
 
 
 def test_audit_verify_detects_an_edited_row(cli, tmp_path, engine) -> None:
@@ -148,7 +159,8 @@ def test_audit_verify_detects_an_edited_row(cli, tmp_path, engine) -> None:
     register(cli, tmp_path, 1)
     register(cli, tmp_path, 2)
     ok = cli("audit", "verify")
-    assert ok.exit_code == 0 and "3 entries" in ok.stdout
+    assert ok.exit_code == 0
+    assert "3 entries" in ok.stdout
 
     with engine.begin() as conn:  # tamper with the second entry behind the ORM's back
         drop_append_only_triggers(conn)  # as the database owner could
@@ -159,7 +171,8 @@ def test_audit_verify_detects_an_edited_row(cli, tmp_path, engine) -> None:
         )
     broken = cli("audit", "verify")
     assert broken.exit_code == 1
-    assert "seq 2" in broken.stderr and broken.stdout == ""
+    assert "seq 2" in broken.stderr
+    assert broken.stdout == ""
 
 
 def test_audit_verify_detects_a_deleted_row(cli, tmp_path, engine) -> None:
@@ -169,7 +182,8 @@ def test_audit_verify_detects_a_deleted_row(cli, tmp_path, engine) -> None:
         drop_append_only_triggers(conn)
         conn.execute(sa.delete(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == 2))
     broken = cli("audit", "verify")
-    assert broken.exit_code == 1 and "seq 3" in broken.stderr
+    assert broken.exit_code == 1
+    assert "seq 3" in broken.stderr
 
 
 def test_audit_verify_detects_deleted_newest_entries(cli, tmp_path, engine) -> None:
@@ -180,18 +194,22 @@ def test_audit_verify_detects_deleted_newest_entries(cli, tmp_path, engine) -> N
         conn.execute(sa.delete(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == 3))
     broken = cli("audit", "verify")
     assert broken.exit_code == 1
-    assert "deleted from the end" in broken.stderr and "checkpoint" in broken.stderr
+    assert "deleted from the end" in broken.stderr
+    assert "checkpoint" in broken.stderr
 
 
 def test_commands_refuse_an_out_of_date_schema(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     runner = CliRunner()
     r = runner.invoke(app, ["keys", "create", "--role", "admin", "--tenant", "t"])
-    assert r.exit_code == 1 and "datafin db upgrade" in r.stderr
+    assert r.exit_code == 1
+    assert "datafin db upgrade" in r.stderr
     r = runner.invoke(app, ["db", "upgrade"])
-    assert r.exit_code == 0 and "revision" in r.stdout
+    assert r.exit_code == 0
+    assert "revision" in r.stdout
     r = runner.invoke(app, ["keys", "create", "--role", "admin", "--tenant", "t"])
-    assert r.exit_code == 0 and r.stdout.startswith("dfk_")
+    assert r.exit_code == 0
+    assert r.stdout.startswith("dfk_")
 
 
 @pytest.mark.parametrize(
@@ -216,7 +234,8 @@ def test_commands_refuse_an_out_of_date_schema(tmp_path, monkeypatch) -> None:
 )
 def test_every_command_has_help(command) -> None:
     r = CliRunner().invoke(app, [*command, "--help"])
-    assert r.exit_code == 0 and "Usage" in r.stdout
+    assert r.exit_code == 0
+    assert "Usage" in r.stdout
 
 
 def test_demo_registry_step(session_factory) -> None:
@@ -239,7 +258,8 @@ def test_run_demo_needs_an_empty_database(tmp_path, monkeypatch) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     out: list[str] = []
     ctx = run_demo(url, seed=4, out=out.append)
-    assert len(ctx.state["asset_ids"]) == 10 and set(ctx.state["keys"]) >= {"registrar", "bank"}
+    assert len(ctx.state["asset_ids"]) == 10
+    assert set(ctx.state["keys"]) >= {"registrar", "bank"}
     with pytest.raises(DemoError, match="empty database"):
         run_demo(url, seed=4, out=out.append)
 
@@ -256,7 +276,8 @@ def test_stored_data_reads_back_as_the_valuation_inputs(session_factory) -> None
             profile = AssetProfile.from_mapping(
                 registry.asset_profile_dict(registry.get_asset(session, asset_id))
             )
-            assert profile.id == str(asset_id) and profile.category == sample.category
+            assert profile.id == str(asset_id)
+            assert profile.category == sample.category
             signals = registry.signals_frame(session, asset_id)
             expected = sample.signals.sort_values(["metric", "month"]).reset_index(drop=True)
             assert list(signals.columns) == ["month", "metric", "value"]

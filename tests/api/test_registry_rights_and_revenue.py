@@ -43,7 +43,8 @@ def test_rights_term_is_registered_echoed_and_caps_the_life(client, make_key) ->
     bad["rights"]["term_months"] = 0
     bad["fingerprint_sha256"] = "a" * 64
     r = client.post("/v1/assets", json=bad, headers=registrar)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "rights.term_months"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "rights.term_months"
 
 
 def test_without_holding_right_no_pledge(client, make_key, session_factory) -> None:
@@ -88,13 +89,13 @@ def test_comparables_take_annual_revenue_and_qualified_scopes(client, make_key) 
     r = client.post("/v1/comparables", json=row, headers=key)
     assert r.status_code == 201, r.text
     out = r.json()["items"][0]
-    assert (
-        out["annual_revenue"] == 900_000.0 and out["rights_scope"] == "product_operation+exclusive"
-    )
+    assert out["annual_revenue"] == 900_000.0
+    assert out["rights_scope"] == "product_operation+exclusive"
     r = client.post(
         "/v1/comparables", json={k: v for k, v in row.items() if k != "annual_revenue"}, headers=key
     )
-    assert r.status_code == 201 and r.json()["items"][0]["annual_revenue"] is None
+    assert r.status_code == 201
+    assert r.json()["items"][0]["annual_revenue"] is None
     for field, value in (
         ("annual_revenue", -1.0),
         ("rights_scope", "holding+everything"),

@@ -106,7 +106,8 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
             assert page.locator(".chart svg").count() == 1
             page.screenshot(path=str(ARTIFACTS / "03-asset.png"), full_page=True)
             pdf = page.request.get(f"{base}/ui/documents/valuation/{w.valuation_id}?format=pdf")
-            assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+            assert pdf.status == 200
+            assert pdf.headers["content-type"] == "application/pdf"
 
             page.click("text=Stress runs")
             page.click(f"text={w.run_id}")
@@ -125,7 +126,8 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
             other.click("#login")
             other.wait_for_url(f"{base}/ui")
             other.goto(f"{base}/ui/assets")
-            assert CHINESE_NAME not in other.content() and "Other tenant's asset" in other.content()
+            assert CHINESE_NAME not in other.content()
+            assert "Other tenant's asset" in other.content()
             for path in (
                 f"/ui/assets/{w.asset_id}",
                 f"/ui/stress-runs/{w.run_id}",
@@ -133,7 +135,8 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
                 f"/ui/documents/valuation/{w.valuation_id}",
             ):
                 response = other.goto(f"{base}{path}")
-                assert response is not None and response.status == 404, path
+                assert response is not None, path
+                assert response.status == 404, path
             other.screenshot(path=str(ARTIFACTS / "06-other-tenant-404.png"))
             # a bank key is not shown the stress runs
             bank = browser.new_context().new_page()
@@ -150,20 +153,22 @@ def test_dashboard_in_headless_chromium(engine, client, make_key, session_factor
 def test_dashboard_loans_and_deals_pages(client, make_key, session_factory) -> None:
     w = build_world(client, make_key, session_factory, deal=True)
     r = client.post("/ui/login", data={"api_key": _raw(w.keys["bank"])}, follow_redirects=False)
-    assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
+    assert r.status_code == 303
+    assert "httponly" in r.headers["set-cookie"].lower()
     assert "samesite=strict" in r.headers["set-cookie"].lower()
     loans = client.get("/ui/loans")
-    assert loans.status_code == 200 and f'href="/ui/loans/{w.loan_id}"' in loans.text
+    assert loans.status_code == 200
+    assert f'href="/ui/loans/{w.loan_id}"' in loans.text
     loan = client.get(f"/ui/loans/{w.loan_id}")
-    assert (
-        loan.status_code == 200
-        and "Collateral certificate" in loan.text
-        and "origination" in loan.text
-    )
+    assert loan.status_code == 200
+    assert "Collateral certificate" in loan.text
+    assert "origination" in loan.text
     deals = client.get("/ui/deals")
-    assert deals.status_code == 200 and f"/ui/documents/deal/{w.deal_id}" in deals.text
+    assert deals.status_code == 200
+    assert f"/ui/documents/deal/{w.deal_id}" in deals.text
     pdf = client.get(f"/ui/documents/deal/{w.deal_id}?format=pdf")
-    assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
+    assert pdf.status_code == 200
+    assert pdf.content[:5] == b"%PDF-"
     assert client.get(f"/ui/documents/loan/{w.loan_id}").status_code == 200
     assert client.get("/ui/stress-runs").status_code == 403  # a bank key
     client.post("/ui/logout")

@@ -39,7 +39,8 @@ def test_appraisal_report_html_pdf_and_cli(
     value_text = f"{v['value']:,.2f}"
 
     r = client.get(f"/v1/valuations/{w.valuation_id}/report", headers=w.keys["risk"])
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
     html = r.text
     for needle in (
         w.certificate_no,
@@ -81,7 +82,8 @@ def test_appraisal_report_html_pdf_and_cli(
         f"/v1/valuations/{w.valuation_id}/report?format=pdf", headers=w.keys["bank"]
     )
     for resp in (by_accept, by_query):
-        assert resp.status_code == 200 and resp.headers["content-type"] == "application/pdf"
+        assert resp.status_code == 200
+        assert resp.headers["content-type"] == "application/pdf"
     text = pdf_text(by_query.content)
     flat = squeeze(text)
     for needle in (w.certificate_no, value_text, v["inputs_sha256"], squeeze(CHINESE_NAME)):
@@ -98,14 +100,17 @@ def test_appraisal_report_html_pdf_and_cli(
     res = CliRunner().invoke(
         cli_app, ["report", "valuation", str(w.valuation_id), "--out", str(html_out)]
     )
-    assert res.exit_code == 0 and CHINESE_NAME in html_out.read_text(encoding="utf-8")
+    assert res.exit_code == 0
+    assert CHINESE_NAME in html_out.read_text(encoding="utf-8")
     res = CliRunner().invoke(cli_app, ["report", "valuation", "999999", "--out", str(html_out)])
-    assert res.exit_code == 1 and "999999" in res.output
+    assert res.exit_code == 1
+    assert "999999" in res.output
 
     assert client.get(f"/v1/valuations/{w.valuation_id}/report").status_code == 401
     assert client.get("/v1/valuations/999999/report", headers=w.keys["risk"]).status_code == 404
     bad = client.get(f"/v1/valuations/{w.valuation_id}/report?format=doc", headers=w.keys["risk"])
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "format"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "format"
 
 
 def read_back(data: bytes, fmt: str) -> pd.DataFrame:
@@ -123,9 +128,8 @@ def same(df: pd.DataFrame, expected: pd.DataFrame) -> None:
         got, want = df[c], expected[c]
         if pd.api.types.is_datetime64_any_dtype(want):
             got = pd.to_datetime(got)
-            assert (got.isna() == want.isna()).all() and (
-                got[want.notna()] == want[want.notna()]
-            ).all(), c
+            assert (got.isna() == want.isna()).all(), c
+            assert (got[want.notna()] == want[want.notna()]).all(), c
         elif pd.api.types.is_numeric_dtype(want):
             pd.testing.assert_series_equal(
                 got.astype("float64"), want.astype("float64"), check_names=False, rtol=1e-12
@@ -169,9 +173,8 @@ def test_exports_round_trip(
         rel=1e-12,
     )
     quotes = client.get(f"/v1/quotes?format={fmt}", headers=bank)
-    assert quotes.status_code == 200 and w.asset_id in set(
-        read_back(quotes.content, fmt)["asset_id"]
-    )
+    assert quotes.status_code == 200
+    assert w.asset_id in set(read_back(quotes.content, fmt)["asset_id"])
     # JSON stays the default
     assert isinstance(client.get(f"/v1/loans/{w.loan_id}/schedule", headers=bank).json(), list)
     # another tenant's loan is not exported

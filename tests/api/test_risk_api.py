@@ -70,7 +70,8 @@ def test_scenarios_list_builtins_and_store_tenant_scenarios(client, make_key) ->
     body = {"name": "harsh_credit", "extends": "downturn_credit", "shocks": {"pd_multiplier": 4.0}}
     r = client.post("/v1/scenarios", json=body, headers=risk)
     assert r.status_code == 201, r.text
-    assert r.json()["shocks"]["pd_multiplier"] == 4.0 and r.json()["shocks"]["downturn_lgd"]
+    assert r.json()["shocks"]["pd_multiplier"] == 4.0
+    assert r.json()["shocks"]["downturn_lgd"]
     assert client.post("/v1/scenarios", json=body, headers=risk).status_code == 409
     mine = [
         s for s in client.get("/v1/scenarios", headers=risk).json()["items"] if not s["builtin"]
@@ -82,7 +83,8 @@ def test_scenarios_list_builtins_and_store_tenant_scenarios(client, make_key) ->
     ]
     assert theirs == []
     page = client.get("/v1/scenarios?limit=3", headers=risk).json()
-    assert len(page["items"]) == 3 and page["next_cursor"]
+    assert len(page["items"]) == 3
+    assert page["next_cursor"]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,8 @@ def test_scenarios_list_builtins_and_store_tenant_scenarios(client, make_key) ->
 def test_bad_scenario_is_422_naming_the_field(client, make_key, body, field) -> None:
     risk = make_key("risk", "tenant-a")
     r = client.post("/v1/scenarios", json=body, headers=risk)
-    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith(PROBLEM)
     assert [e["field"] for e in r.json()["errors"]] == [field]
     r = client.post("/v1/stress-runs", json={"scenario": body}, headers=risk)
     assert r.status_code == 422
@@ -135,14 +138,16 @@ def test_stress_run_202_flow_json_and_csv(client, app, make_key, book, session_f
     res = client.get(f"/v1/stress-runs/{run_id}/results", headers=risk)
     assert res.status_code == 200
     doc = res.json()
-    assert doc["run_id"] == run_id and doc["scenario"] == "data_demand_slump"
+    assert doc["run_id"] == run_id
+    assert doc["scenario"] == "data_demand_slump"
     cv = doc["aggregate"]["collateral_value"]
     assert set(cv) == {"base", "stressed", "delta"}
     assert cv["stressed"] < cv["base"]
     assert cv["delta"] == pytest.approx(cv["stressed"] - cv["base"])
     assert {p["id"] for p in doc["positions"]} == {str(i) for i in book}
     text = client.get(f"/v1/stress-runs/{run_id}/results", headers={**risk, "Accept": "text/csv"})
-    assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
+    assert text.status_code == 200
+    assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.text)))
     assert rows[0].keys() >= {"run_id", "kind", "id", "metric", "base", "stressed", "delta"}
     assert any(r["kind"] == "aggregate" and r["metric"] == "collateral_value" for r in rows)
@@ -183,7 +188,8 @@ def test_failed_job_is_marked_failed_with_nothing_partial(
     status = _wait(client, app, r.json()["id"], risk)
     assert status["status"] == "failed"
     assert "simulated worker crash" in status["error"]
-    assert seen and 0.0 < seen[0] < 1.0  # it failed mid-run, after progress
+    assert seen
+    assert 0.0 < seen[0] < 1.0
     with session_factory() as s:
         n = s.execute(sa.select(sa.func.count()).select_from(StressResult)).scalar_one()
     assert n == 0
@@ -193,9 +199,11 @@ def test_failed_job_is_marked_failed_with_nothing_partial(
 
 def test_unknown_run_is_404(client, make_key) -> None:
     r = client.get("/v1/stress-runs/987654", headers=make_key("risk"))
-    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith(PROBLEM)
     r = client.get("/v1/stress-runs/doesnotexist", headers=make_key("risk"))  # ids are integers
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "run_id"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "run_id"
 
 
 def test_results_of_a_queued_run_are_not_ready(client, make_key, session_factory) -> None:
@@ -347,7 +355,8 @@ def test_run_includes_the_tenants_securitizations(
     assert low["tranche_expected_loss"]["stressed"] > low["tranche_expected_loss"]["base"]
     assert high["tranche_expected_loss"]["base"] < low["tranche_expected_loss"]["base"]
     assert low["price"]["delta"] < 0
-    assert "tranche_expected_loss" in doc["aggregate"] and "price" in doc["aggregate"]
+    assert "tranche_expected_loss" in doc["aggregate"]
+    assert "price" in doc["aggregate"]
 
 
 def test_unreachable_dask_scheduler_fails_the_run(session_factory, monkeypatch) -> None:
@@ -358,7 +367,8 @@ def test_unreachable_dask_scheduler_fails_the_run(session_factory, monkeypatch) 
     risk_service.execute_run(session_factory, run.id, dask_address="tcp://127.0.0.1:9")
     with session_factory() as s:
         stored = s.get(StressRun, run.id)
-        assert stored.status == "failed" and stored.error
+        assert stored.status == "failed"
+        assert stored.error
 
 
 def test_list_runs_is_tenant_scoped_and_paginated(client, make_key, session_factory) -> None:
@@ -370,12 +380,14 @@ def test_list_runs_is_tenant_scoped_and_paginated(client, make_key, session_fact
         risk_service.create_run(s, "baseline", tenant="tenant-b", actor="t")
     risk = make_key("risk", "tenant-a")
     first = client.get("/v1/stress-runs?limit=2", headers=risk).json()
-    assert len(first["items"]) == 2 and first["next_cursor"]
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
     second = client.get(
         f"/v1/stress-runs?limit=2&cursor={first['next_cursor']}", headers=risk
     ).json()
     seen = [r["id"] for r in first["items"] + second["items"]]
-    assert sorted(seen) == sorted(ids) and second["next_cursor"] is None
+    assert sorted(seen) == sorted(ids)
+    assert second["next_cursor"] is None
 
 
 def test_loans_enter_at_their_outstanding_balance_at_as_of(
@@ -427,9 +439,11 @@ def test_a_cursor_of_another_list_is_422(client, app, make_key, position) -> Non
     cursor = encode_cursor(position, app.state.settings.secret_key)
     risk = make_key("risk", "tenant-a")
     r = client.get(f"/v1/stress-runs?cursor={cursor}", headers=risk)
-    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["cursor"]
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["cursor"]
     if "offset" not in position:
         r = client.get(f"/v1/scenarios?cursor={cursor}", headers=risk)
-        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["cursor"]
+        assert r.status_code == 422
+        assert [e["field"] for e in r.json()["errors"]] == ["cursor"]
     bad = encode_cursor({"offset": -1}, app.state.settings.secret_key)
     assert client.get(f"/v1/scenarios?cursor={bad}", headers=risk).status_code == 422

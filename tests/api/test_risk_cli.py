@@ -58,11 +58,13 @@ def test_stress_prints_the_aggregate_table_and_stores_the_run(cli, assets, sessi
         "stress", "rates_up_200bp", "--tenant", "tenant-a", "--paths", "32", "--as-of", "2026-01-01"
     )
     assert r.exit_code == 0, r.stderr
-    assert "collateral_value" in r.stdout and "lending_value" in r.stdout
+    assert "collateral_value" in r.stdout
+    assert "lending_value" in r.stdout
     assert "assets 2" in r.stdout
     with session_factory() as s:
         run = s.execute(sa.select(StressRun)).scalar_one()
-        assert run.status == "succeeded" and run.tenant == "tenant-a"
+        assert run.status == "succeeded"
+        assert run.tenant == "tenant-a"
         n = s.execute(sa.select(sa.func.count()).select_from(StressResult)).scalar_one()
     assert n > 0
 
@@ -81,11 +83,14 @@ def test_stress_json_file_and_errors(cli, assets, tmp_path) -> None:
     assert doc["aggregate"]["collateral_value"]["delta"] < 0
     path.write_text(json.dumps({"name": "bad", "shocks": {"pd_multiplier": 0}}))
     r = cli("stress", str(path), "--tenant", "tenant-a")
-    assert r.exit_code == 1 and "shocks.pd_multiplier" in r.stderr
+    assert r.exit_code == 1
+    assert "shocks.pd_multiplier" in r.stderr
     r = cli("stress", "no_such", "--tenant", "tenant-a")
-    assert r.exit_code == 1 and "scenario" in r.stderr
+    assert r.exit_code == 1
+    assert "scenario" in r.stderr
     r = cli("stress", "baseline", "--as-of", "2026-13-01")
-    assert r.exit_code == 1 and "as_of" in r.stderr
+    assert r.exit_code == 1
+    assert "as_of" in r.stderr
 
 
 def test_demo_step_prints_base_and_two_scenarios(session_factory, assets) -> None:
@@ -93,7 +98,8 @@ def test_demo_step_prints_base_and_two_scenarios(session_factory, assets) -> Non
     ctx = DemoContext(session_factory=session_factory, tenant="tenant-a", out=out.append)
     risk_step.run(ctx)
     text = "\n".join(out)
-    assert "data_demand_slump" in text and "severe_combined" in text
+    assert "data_demand_slump" in text
+    assert "severe_combined" in text
     assert "collateral_value" in text
     assert ctx.state["stress_scenarios"] == ["data_demand_slump", "severe_combined"]
 
@@ -111,13 +117,19 @@ def test_table_reads_in_units_a_risk_officer_expects() -> None:
     }
     text = aggregate_table(agg, "CNY")
     lines = {line.split()[0]: line for line in text.splitlines()[1:]}
-    assert "2.00%" in lines["pd"] and "90.00%" in lines["pd"] and "+88.00 pp" in lines["pd"]
-    assert "-50 (-25.0%)" in lines["collateral_value"] and "CNY" in lines["collateral_value"]
+    assert "2.00%" in lines["pd"]
+    assert "90.00%" in lines["pd"]
+    assert "+88.00 pp" in lines["pd"]
+    assert "-50 (-25.0%)" in lines["collateral_value"]
+    assert "CNY" in lines["collateral_value"]
     assert lines["margin_calls"].split()[-1] == "+2"
-    assert "-8.25" in lines["price"] and "per 100" in lines["price"]
+    assert "-8.25" in lines["price"]
+    assert "per 100" in lines["price"]
     # capital falls while EL rises: the derived row and a note say how to read it
     derived = next(line for line in text.splitlines() if line.startswith(CAPITAL_PLUS_EL))
-    assert "40" in derived and "95" in derived and "+55 (+137.5%)" in derived
+    assert "40" in derived
+    assert "95" in derived
+    assert "+55 (+137.5%)" in derived
     notes = reading_notes(agg, {"expected_loss": 12.0}, "CNY")
     assert any("K falls" in n for n in notes)
     assert any("booked on the loans" in n and "expected_loss 12 CNY" in n for n in notes)
@@ -142,7 +154,9 @@ def test_stress_header_names_as_of_paths_and_seed(cli, assets) -> None:
     )
     assert r.exit_code == 0, r.stderr
     header = r.stdout.splitlines()[0]
-    assert "as of 2026-01-01" in header and "paths 16" in header and "seed 7" in header
+    assert "as of 2026-01-01" in header
+    assert "paths 16" in header
+    assert "seed 7" in header
     assert "note: base = the stress engine's revaluation" in r.stdout
 
 
@@ -163,7 +177,8 @@ def test_stress_reverse_option(cli, assets, session_factory) -> None:
     )
     assert r.exit_code == 0, r.stderr
     line = next(x for x in r.stdout.splitlines() if x.startswith("reverse stress:"))
-    assert "expected_loss_budget" in line and "not broken" in line
+    assert "expected_loss_budget" in line
+    assert "not broken" in line
     with session_factory() as s:
         run = s.execute(sa.select(StressRun)).scalar_one()
         assert json.loads(run.record)["reverse"]["threshold"] == 1e15
@@ -177,6 +192,8 @@ def test_stress_reverse_option(cli, assets, session_factory) -> None:
         "--threshold",
         "1.5",
     )
-    assert r.exit_code == 1 and "`threshold` of `reverse`" in r.stderr
+    assert r.exit_code == 1
+    assert "`threshold` of `reverse`" in r.stderr
     r = cli("stress", "baseline", "--tenant", "tenant-a", "--reverse-limit", "var")
-    assert r.exit_code == 1 and "`limit` of `reverse`" in r.stderr
+    assert r.exit_code == 1
+    assert "`limit` of `reverse`" in r.stderr

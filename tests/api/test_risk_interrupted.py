@@ -123,7 +123,8 @@ def test_reading_a_run_whose_job_died_in_this_process_fails_it(
     r = client.get(f"/v1/stress-runs/{run_id}", headers=risk)
     assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "failed" and body["error"] == jobs.INTERRUPTED_ERROR
+    assert body["status"] == "failed"
+    assert body["error"] == jobs.INTERRUPTED_ERROR
     assert body["finished_at"]
     res = client.get(f"/v1/stress-runs/{run_id}/results", headers=risk)
     assert res.status_code == 409
@@ -185,7 +186,8 @@ def test_the_owning_process_is_not_shown_to_clients(client, make_key, session_fa
         with session_factory() as s:
             assert "worker" in json.loads(s.get(StressRun, run_id).record)
         body = client.get(f"/v1/stress-runs/{run_id}", headers=risk).json()
-        assert body["status"] == "queued" and "worker" not in body["record"]
+        assert body["status"] == "queued"
+        assert "worker" not in body["record"]
         listed = client.get("/v1/stress-runs", headers=risk).json()["items"]
         assert all("worker" not in r["record"] for r in listed)
     finally:

@@ -142,11 +142,15 @@ def test_reverse_expected_loss_budget_breaks_where_reported(client, app, make_ke
     )
     rev = doc["reverse"]
     assert rev == status["record"]["reverse"]
-    assert rev["limit"] == "expected_loss_budget" and rev["threshold"] == budget
-    assert rev["breached"] and rev["method"] == "brentq" and 0.0 < rev["scale"] < 1.0
+    assert rev["limit"] == "expected_loss_budget"
+    assert rev["threshold"] == budget
+    assert rev["breached"]
+    assert rev["method"] == "brentq"
+    assert 0.0 < rev["scale"] < 1.0
     assert rev["metric_at_scale"] == pytest.approx(budget, rel=1e-3)
     assert rev["base_metric"] == pytest.approx(el["base"], rel=1e-12)
-    assert "CNY" in rev["unit"] and "broken at" in rev["reading"]
+    assert "CNY" in rev["unit"]
+    assert "broken at" in rev["reading"]
     # the stress figures of the same run are those of the plain run (same seed and paths)
     assert doc["aggregate"]["expected_loss"] == pytest.approx(el)
     # independently: a run of the scenario scaled by the reported scale hits the budget
@@ -168,7 +172,9 @@ def test_reverse_unbroken_and_margin_calls(client, app, make_key, book, session_
         {"scenario": "baseline", "reverse": {"limit": "expected_loss_budget", "threshold": 1e12}},
     )
     rev = doc["reverse"]
-    assert rev["breached"] is False and rev["scale"] is None and rev["method"] == "scan"
+    assert rev["breached"] is False
+    assert rev["scale"] is None
+    assert rev["method"] == "scan"
     assert "not broken" in rev["reading"]
     # a loan sized at 80 % of the margin-call LTV on half of asset 0 (its pledges of 0.8
     # and 0.8 of the lending value are scaled to half each): stress breaks it
@@ -192,11 +198,15 @@ def test_reverse_unbroken_and_margin_calls(client, app, make_key, book, session_
     assert doc["aggregate"]["margin_calls"]["base"] == 0
     assert doc["aggregate"]["margin_calls"]["stressed"] >= 1
     rev = doc["reverse"]
-    assert rev["limit"] == "margin_calls" and rev["max_scale"] == 2.0
-    assert rev["breached"] and rev["method"] == "bisect" and 0.0 < rev["scale"] <= 1.0
+    assert rev["limit"] == "margin_calls"
+    assert rev["max_scale"] == 2.0
+    assert rev["breached"]
+    assert rev["method"] == "bisect"
+    assert 0.0 < rev["scale"] <= 1.0
     assert rev["metric_at_scale"] >= 1
     lo, hi = rev["bracket"]
-    assert hi == rev["scale"] and 0.0 < hi - lo <= rev["xtol"]
+    assert hi == rev["scale"]
+    assert 0.0 < hi - lo <= rev["xtol"]
     # just below the break no loan is in margin call, at it at least one is
     scenario = parse_scenario({"name": "s", "extends": "severe_combined"}, _builtin)
     for scale, calls in ((lo, 0), (hi, 1)):
@@ -222,7 +232,8 @@ def test_reverse_senior_tranche_loss_without_tranches_fails_the_run_clearly(
     assert r.status_code == 202
     assert get_jobs(app).wait(timeout=60)
     status = client.get(f"/v1/stress-runs/{r.json()['id']}", headers=risk).json()
-    assert status["status"] == "failed" and "tranches" in status["error"]
+    assert status["status"] == "failed"
+    assert "tranches" in status["error"]
     assert status["record"]["requested"]["reverse"] == {
         "limit": "senior_tranche_loss",
         "threshold": 1e-4,
@@ -260,7 +271,8 @@ def test_bad_reverse_is_422_naming_the_field(
         json={"scenario": "baseline", "reverse": reverse},
         headers=make_key("risk", "tenant-a"),
     )
-    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith(PROBLEM)
     assert field in [e["field"] for e in r.json()["errors"]], r.json()
     with session_factory() as s:
         n = s.execute(sa.select(sa.func.count()).select_from(StressRun)).scalar_one()
@@ -282,7 +294,8 @@ def test_reverse_run_of_another_tenant_is_404(client, app, make_key, book) -> No
     other = make_key("risk", "tenant-b")
     for path in (f"/v1/stress-runs/{r.json()['id']}", f"/v1/stress-runs/{r.json()['id']}/results"):
         res = client.get(path, headers=other)
-        assert res.status_code == 404 and res.headers["content-type"].startswith(PROBLEM)
+        assert res.status_code == 404
+        assert res.headers["content-type"].startswith(PROBLEM)
 
 
 # ----------------------------------------------------------------------------- sensitivities
@@ -296,7 +309,9 @@ def test_sensitivities_per_position_and_total(client, make_key, book) -> None:
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["bumps"] == {"rate_bp": 2.0, "spread_bp": 1.0, "revenue": 0.01, "correlation": 0.01}
-    assert doc["as_of"] == AS_OF and doc["currency"] == "CNY" and doc["paths"] == 32
+    assert doc["as_of"] == AS_OF
+    assert doc["currency"] == "CNY"
+    assert doc["paths"] == 32
     assert set(doc["units"]) == {"dv01", "cs01", "revenue_elasticity", "correlation_sensitivity"}
     by_kind: dict[str, list[dict]] = {}
     for p in doc["positions"]:
@@ -309,7 +324,8 @@ def test_sensitivities_per_position_and_total(client, make_key, book) -> None:
         # revenue scales every cash flow: the value is linear in it (elasticity one)
         assert a["revenue_elasticity"] == pytest.approx(1.0, rel=1e-9)
     for ln in by_kind["loan"]:
-        assert ln["dv01"] < 0 and ln["cs01"] < 0
+        assert ln["dv01"] < 0
+        assert ln["cs01"] < 0
         assert ln["dv01"] == pytest.approx(ln["cs01"], rel=1e-6)  # both shift its discounting
         assert ln["correlation_sensitivity"] == 0.0
     totals = doc["totals"]
@@ -335,10 +351,8 @@ def test_sensitivities_of_a_large_book_are_a_job_with_the_same_answer(
     monkeypatch.setattr(sensitivities_service, "SYNC_SENSITIVITY_WORK", 1)
     r = client.post("/v1/sensitivities", json=request, headers=risk)
     assert r.status_code == 202, r.text
-    assert (
-        r.json()["kind"] == "sensitivities"
-        and r.headers["Location"] == f"/v1/jobs/{r.json()['id']}"
-    )
+    assert r.json()["kind"] == "sensitivities"
+    assert r.headers["Location"] == f"/v1/jobs/{r.json()['id']}"
     get_jobs(app).wait(timeout=120)
     job = client.get(r.headers["Location"], headers=risk).json()
     assert job["status"] == "succeeded", job
@@ -352,7 +366,8 @@ def test_sensitivities_of_a_large_book_are_a_job_with_the_same_answer(
 def test_sensitivities_are_tenant_scoped_and_validated(client, make_key, book) -> None:
     other = make_key("risk", "tenant-b")
     r = client.post("/v1/sensitivities", json={"paths": 16}, headers=other)
-    assert r.status_code == 200 and r.json()["positions"] == []
+    assert r.status_code == 200
+    assert r.json()["positions"] == []
     assert client.post("/v1/sensitivities", headers=other).status_code == 200  # empty body
     risk = make_key("risk", "tenant-a")
     for body, field in (
@@ -367,7 +382,8 @@ def test_sensitivities_are_tenant_scoped_and_validated(client, make_key, book) -
         ({"paths": 1}, "paths"),
     ):
         r = client.post("/v1/sensitivities", json=body, headers=risk)
-        assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+        assert r.status_code == 422
+        assert r.headers["content-type"].startswith(PROBLEM)
         assert field in [e["field"] for e in r.json()["errors"]], r.json()
     assert client.post("/v1/sensitivities", json={}, headers=make_key("bank")).status_code == 403
     assert client.post("/v1/sensitivities", json={}).status_code == 401
@@ -379,4 +395,5 @@ def test_stress_run_as_of_outside_the_curves_is_422(client, make_key) -> None:
         json={"scenario": "baseline", "as_of": "2150-01-01"},
         headers=make_key("risk", "tenant-a"),
     )
-    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["as_of"]
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["as_of"]

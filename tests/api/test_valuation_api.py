@@ -100,16 +100,22 @@ def test_post_valuation_returns_every_method_and_a_quote(
     doc = r.json()
     assert set(doc["methods"]) == {"income", "cost", "market"}
     for m in doc["methods"].values():
-        assert m["value"] > 0 and m["assumptions"]
+        assert m["value"] > 0
+        assert m["assumptions"]
     assert doc["methods"]["income"]["assumptions"]["discount_rate"] == 0.12
     assert doc["methods"]["income"]["assumptions"]["half_life_months"] == 36
     d = doc["distribution"]
-    assert d["p05"] <= d["p50"] <= d["p95"] and d["std"] > 0
+    assert d["p05"] <= d["p50"] <= d["p95"]
+    assert d["std"] > 0
     q = doc["quote"]
-    assert q["bid"] <= q["mid"] <= q["ask"] and q["mid"] == pytest.approx(doc["value"], abs=0.01)
+    assert q["bid"] <= q["mid"] <= q["ask"]
+    assert q["mid"] == pytest.approx(doc["value"], abs=0.01)
     assert q["lending_value"] == pytest.approx(q["mid"] * (1 - q["haircut"]), abs=0.02)
-    assert q["valuation_id"] == doc["id"] and q["as_of"] == AS_OF
-    assert doc["seed"] == 7 and doc["paths"] == 2_000 and len(doc["inputs_sha256"]) == 64
+    assert q["valuation_id"] == doc["id"]
+    assert q["as_of"] == AS_OF
+    assert doc["seed"] == 7
+    assert doc["paths"] == 2_000
+    assert len(doc["inputs_sha256"]) == 64
     assert round(doc["value"], 2) == doc["value"]  # booked in CNY minor units
     with session_factory() as s:
         actions = s.execute(sa.select(AuditEntry.action)).scalars().all()
@@ -127,7 +133,8 @@ def test_same_inputs_and_seed_reproduce_the_same_figures(client, bank, registrar
     c = client.post(
         f"/v1/assets/{asset_id}/valuations", json={**body, "seed": 4}, headers=bank
     ).json()
-    assert c["inputs_sha256"] != a["inputs_sha256"] and c["distribution"] != a["distribution"]
+    assert c["inputs_sha256"] != a["inputs_sha256"]
+    assert c["distribution"] != a["distribution"]
 
 
 def test_history_single_read_and_latest_quote(client, registrar, make_key, asset_id) -> None:
@@ -148,9 +155,11 @@ def test_history_single_read_and_latest_quote(client, registrar, make_key, asset
     rest = client.get(
         f"/v1/assets/{asset_id}/valuations", params={"cursor": page["next_cursor"]}, headers=reader
     ).json()
-    assert [v["id"] for v in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
+    assert [v["id"] for v in rest["items"]] == [ids[0]]
+    assert rest["next_cursor"] is None
     one = client.get(f"/v1/valuations/{ids[1]}", headers=reader).json()
-    assert one["id"] == ids[1] and one["seed"] == 2
+    assert one["id"] == ids[1]
+    assert one["seed"] == 2
     quote = client.get(f"/v1/quotes/{asset_id}", headers=reader).json()
     assert quote["valuation_id"] == ids[-1]
     assert set(quote) >= {
@@ -206,7 +215,8 @@ def test_the_quote_cache_never_hides_a_publication_of_this_process(
         client.get(f"/v1/quotes/{asset_id}", headers=reader).json()["valuation_id"] == second["id"]
     )
     csv = client.get(f"/v1/quotes/{asset_id}?format=csv", headers=reader)
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
 
 
 def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
@@ -222,7 +232,8 @@ def test_quotes_by_category(client, registrar, bank, asset_id) -> None:
     items = client.get("/v1/quotes", params={"category": category}, headers=bank).json()["items"]
     assert [q["asset_id"] for q in items] == [asset_id]
     everything = client.get("/v1/quotes", params={"limit": 1}, headers=bank).json()
-    assert len(everything["items"]) == 1 and everything["next_cursor"]
+    assert len(everything["items"]) == 1
+    assert everything["next_cursor"]
 
 
 def test_quote_stream_replays_and_closes(client, registrar, bank, asset_id) -> None:
@@ -248,7 +259,8 @@ def test_no_method_can_run_says_what_each_lacks(client, registrar, bank, session
     )
     fields = {e["field"]: e["message"] for e in doc["errors"]}
     assert set(fields) == {"signals", "costs", "comparables"}
-    assert "income approach" in fields["signals"] and "months of revenue" in fields["signals"]
+    assert "income approach" in fields["signals"]
+    assert "months of revenue" in fields["signals"]
     assert "cost record" in fields["costs"]
     assert "at least 3 comparables" in fields["comparables"]
     with session_factory() as s:
@@ -326,7 +338,8 @@ def test_quote_stream_resumes_after_last_event_id_and_times_out(
         ids = [
             int(line[4:]) for line in "".join(r.iter_text()).splitlines() if line.startswith("id: ")
         ]
-    assert len(ids) == 2 and ids[0] < ids[1]
+    assert len(ids) == 2
+    assert ids[0] < ids[1]
     headers = {**bank, "Last-Event-ID": str(ids[0])}
     with client.stream("GET", "/v1/quotes/stream", params={"limit": 1}, headers=headers) as r:
         text = "".join(r.iter_text())
@@ -349,7 +362,8 @@ def test_service_for_other_shells_values_without_writing(
         result = value_registered_asset(
             s, asset_id, as_of=date.fromisoformat(AS_OF), paths=300, seed=5
         )
-    assert result.simulation is not None and result.simulation.values.shape == (300,)
+    assert result.simulation is not None
+    assert result.simulation.values.shape == (300,)
     assert result.simulation.horizon_value(6).shape == (300,)
     assert set(result.methods) == {"income", "cost", "market"}
     with session_factory() as s:
@@ -367,7 +381,8 @@ def test_a_valuation_of_one_path_is_stored_and_read_back(client, registrar, asse
     assert r.status_code == 201, r.text
     assert all(isinstance(x, float) for x in r.json()["histogram"]["density"])
     listed = client.get(f"/v1/assets/{asset_id}/valuations", headers=registrar)
-    assert listed.status_code == 200 and listed.json()["items"][0]["id"] == r.json()["id"]
+    assert listed.status_code == 200
+    assert listed.json()["items"][0]["id"] == r.json()["id"]
 
 
 def test_a_stored_histogram_of_nulls_never_breaks_a_read(
@@ -387,5 +402,6 @@ def test_a_stored_histogram_of_nulls_never_breaks_a_read(
         )
         s.commit()
     r = client.get(f"/v1/valuations/{vid}", headers=registrar)
-    assert r.status_code == 200 and r.json()["histogram"] is None
+    assert r.status_code == 200
+    assert r.json()["histogram"] is None
     assert client.get(f"/v1/assets/{asset_id}/valuations", headers=registrar).status_code == 200

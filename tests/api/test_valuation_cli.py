@@ -82,11 +82,9 @@ def test_cli_value_prints_the_breakdown_and_stores(
     )
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert (
-        doc["seed"] == 5
-        and doc["valuation_id"] is None
-        and set(doc["methods"]) == {"income", "cost", "market"}
-    )
+    assert doc["seed"] == 5
+    assert doc["valuation_id"] is None
+    assert set(doc["methods"]) == {"income", "cost", "market"}
     assert _count(session_factory, Valuation) == 1
 
 
@@ -94,10 +92,13 @@ def test_cli_value_errors_go_to_stderr(demo_ctx, engine, monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", _url(engine))
     runner = CliRunner()
     r = runner.invoke(app, ["value", "99999", "--as-of", "2026-01-01"])
-    assert r.exit_code == 1 and "99999" in r.stderr
+    assert r.exit_code == 1
+    assert "99999" in r.stderr
     r = runner.invoke(app, ["value", str(demo_ctx.state["asset_ids"][0]), "--as-of", "2026-02-30"])
-    assert r.exit_code == 1 and "as_of" in r.stderr
+    assert r.exit_code == 1
+    assert "as_of" in r.stderr
     r = runner.invoke(
         app, ["value", str(demo_ctx.state["asset_ids"][0]), "--paths", "0", "--as-of", "2026-01-01"]
     )
-    assert r.exit_code == 1 and "paths" in r.stderr
+    assert r.exit_code == 1
+    assert "paths" in r.stderr

@@ -17,7 +17,8 @@ def test_readme_valuation_example_runs(capsys) -> None:
     namespace: dict = {}
     exec(compile(code.group(1), "README.md", "exec"), namespace)  # noqa: S102
     out = capsys.readouterr().out
-    assert "income" in out and "market" in out
+    assert "income" in out
+    assert "market" in out
     result = namespace["result"]
     assert result.methods["income"].assumptions["discount_rate"] == 0.12
     assert namespace["paths"].values.shape == (10_000,)

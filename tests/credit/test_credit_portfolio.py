@@ -163,7 +163,8 @@ def test_three_methods_agree_on_a_small_book() -> None:
     rho = 0.15
     rec = portfolio_risk(pds, eads, 0.45, rho, 0.99)
     mc = portfolio_risk(pds, eads, 0.45, rho, 0.99, method="mc", n_paths=60_000, seed=5)
-    assert mc.seed == 5 and mc.n_paths == 60_000
+    assert mc.seed == 5
+    assert mc.n_paths == 60_000
     # EL: exact in the recursion (grid is exact here); MC within 4 s.e.
     assert rec.expected_loss == pytest.approx(float(np.sum(pds * eads * 0.45)), rel=1e-10)
     sd = math.sqrt(float(((mc.losses - mc.expected_loss) ** 2) @ mc.probabilities))
@@ -309,7 +310,8 @@ def test_monte_carlo_is_reproducible_from_its_seed() -> None:
     again = portfolio_risk(
         pds, eads, 0.5, 0.3, 0.99, method="mc", n_paths=5000, seed=r.seed, contributions=False
     )
-    assert again.var == r.var and again.es == r.es
+    assert again.var == r.var
+    assert again.es == r.es
 
 
 @pytest.mark.parametrize(

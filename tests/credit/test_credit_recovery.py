@@ -25,7 +25,8 @@ def test_one_thin_month_is_not_a_default() -> None:
     assert not liquidity_default(rev, ds).defaulted[0]
     # the old month-by-month definition (no buffer, no cure) would have defaulted
     strict = liquidity_default(rev, ds, cash_buffer=0.0, cure_months=1)
-    assert strict.defaulted[0] and strict.default_month[0] == 4
+    assert strict.defaulted[0]
+    assert strict.default_month[0] == 4
 
 
 def test_sustained_shortfall_defaults_when_buffer_and_cure_run_out() -> None:
@@ -84,7 +85,8 @@ def test_workout_lgd_by_hand() -> None:
     assert res.lgd == pytest.approx(max(0.15, res.unfloored))
     # ample collateral: the floor binds
     rich = workout_lgd(ead, coll * 100, defaulted)
-    assert rich.unfloored < 0.15 and rich.lgd == 0.15
+    assert rich.unfloored < 0.15
+    assert rich.lgd == 0.15
     # earlier pledges rank first
     behind = workout_lgd(ead, coll, defaulted, prior_claims=50.0)
     assert behind.unfloored > res.unfloored
@@ -131,7 +133,8 @@ def test_tenor_el_is_the_hazard_for_monthly_payments() -> None:
     _, el = tenor_expected_loss(0.03, 0.4, t, np.ones(120))
     assert el == pytest.approx(-math.log(0.97) * 0.4, rel=2e-3)
     pd_t, el_annual = tenor_expected_loss(0.03, 0.4, np.array([1.0]), np.array([1.0]))
-    assert pd_t == pytest.approx(0.03) and el_annual == pytest.approx(0.03 * 0.4 / 0.97)
+    assert pd_t == pytest.approx(0.03)
+    assert el_annual == pytest.approx(0.03 * 0.4 / 0.97)
     pd_36, _ = tenor_expected_loss(0.03, 0.4, np.arange(1, 37) / 12.0, np.ones(36))
     assert pd_36 == pytest.approx(1 - 0.97**3)
 

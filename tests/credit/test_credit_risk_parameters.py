@@ -123,9 +123,11 @@ def test_monitoring_events_at_thresholds() -> None:
     t = MonitoringThresholds(warning=0.6, margin_call=0.7, liquidation=0.85)
     assert revalue(50.0, 100.0, t).events == ()
     w = revalue(60.0, 100.0, t).events[0]
-    assert w.kind == "warning" and w.cure_amount == 0.0
+    assert w.kind == "warning"
+    assert w.cure_amount == 0.0
     m = revalue(75.0, 100.0, t).events[0]
-    assert m.kind == "margin_call" and m.cure_amount == pytest.approx(15.0)
+    assert m.kind == "margin_call"
+    assert m.cure_amount == pytest.approx(15.0)
     liq = revalue(90.0, 100.0, t).events[0]
     assert liq.kind == "liquidation"
     assert revalue(10.0, 0.0, t).events[0].kind == "liquidation"

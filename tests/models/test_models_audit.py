@@ -310,8 +310,10 @@ def test_deleting_the_newest_entries_is_detected_by_the_checkpoint(db_session: S
     db_session.execute(sa.text("DELETE FROM audit_entry WHERE seq = 3"))
     db_session.commit()
     result = verify_chain(db_session)
-    assert not result.ok and result.checkpoint_seq == 3
-    assert "deleted from the end" in result.broken.reason and result.broken.seq == 3
+    assert not result.ok
+    assert result.checkpoint_seq == 3
+    assert "deleted from the end" in result.broken.reason
+    assert result.broken.seq == 3
 
 
 def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(
@@ -347,12 +349,14 @@ def test_a_chain_rehashed_without_the_key_is_detected_where_it_was_edited(
         prev = forged
     db_session.commit()
     result = verify_chain(db_session)
-    assert result.first_broken_seq == 2 and "audit key" in result.broken.reason
+    assert result.first_broken_seq == 2
+    assert "audit key" in result.broken.reason
     # relabelled as unkeyed entries, they are still refused after the keyed first entry
     db_session.execute(sa.text("UPDATE audit_entry SET scheme = 'sha256' WHERE seq >= 2"))
     db_session.commit()
     result = verify_chain(db_session)
-    assert result.first_broken_seq == 2 and "unkeyed" in result.broken.reason
+    assert result.first_broken_seq == 2
+    assert "unkeyed" in result.broken.reason
 
 
 def test_every_bad_entry_is_named_and_a_broken_timestamp_is_no_crash(db_session: Session) -> None:
@@ -367,7 +371,8 @@ def test_every_bad_entry_is_named_and_a_broken_timestamp_is_no_crash(db_session:
         )
     db_session.commit()
     result = verify_chain(db_session)
-    assert [p.seq for p in result.problems] == [1, 3] and result.first_broken_seq == 1
+    assert [p.seq for p in result.problems] == [1, 3]
+    assert result.first_broken_seq == 1
     assert "hash" in result.problems[0].reason
 
 
@@ -381,7 +386,8 @@ def test_a_forged_checkpoint_is_detected(db_session: Session) -> None:
     )
     db_session.commit()
     result = verify_chain(db_session)
-    assert not result.ok and "signature" in result.broken.reason
+    assert not result.ok
+    assert "signature" in result.broken.reason
 
 
 def test_entries_of_the_unkeyed_scheme_still_verify(db_session: Session) -> None:

@@ -321,7 +321,8 @@ def test_hex_ids_become_integers_in_creation_order(scratch_engine: sa.Engine) ->
         assert rows("SELECT id FROM stress_run ORDER BY id") == [(1,), (2,)]
         assert rows("SELECT run_id FROM stress_result ORDER BY run_id") == [(1,), (2,)]
         ref, payload = conn.execute(sa.text("SELECT ref, payload FROM job")).one()
-        assert ref == "2" and json.loads(payload)["run_id"] == 2
+        assert ref == "2"
+        assert json.loads(payload)["run_id"] == 2
     with scratch_engine.begin() as conn:  # new rows are numbered on
         conn.execute(
             sa.text(

@@ -88,7 +88,8 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
     t = np.arange(1, got.size + 1)
     by_hand = 1.0 - float(got @ (1 + 0.05 / 12) ** -t) / 5e5
     assert e.expected_loss == pytest.approx(by_hand, rel=1e-12)
-    assert res.expected_loss_basis == EXPECTED_LOSS_BASIS and "shortfalls" in EXPECTED_LOSS_BASIS
+    assert res.expected_loss_basis == EXPECTED_LOSS_BASIS
+    assert "shortfalls" in EXPECTED_LOSS_BASIS
 
 
 def test_price_from_a_discount_margin_and_back_from_a_market_price() -> None:
@@ -126,7 +127,8 @@ def test_mezzanine_with_losses_prices_below_par_and_yields_above_its_coupon() ->
     risky = analyze_deal(amortising_deal(pd=0.06), market=market, method="lhp", correlation=0.2)
     assert clean.by_name("M").price == pytest.approx(100.0, abs=0.5)
     m = risky.by_name("M")
-    assert m.expected_loss > 0.0 and m.price < clean.by_name("M").price
+    assert m.expected_loss > 0.0
+    assert m.price < clean.by_name("M").price
     assert m.yield_rate > 0.06 > clean.by_name("M").yield_rate - 0.005
     assert len({round(t.yield_rate, 6) for t in risky.tranches}) == 3  # not the curve for all
 
@@ -139,7 +141,8 @@ def test_floating_class_effective_duration_is_the_curve_bump() -> None:
     assert abs(a.duration) < 0.1  # resets monthly: about one month, not its WAL
     assert a.modified_duration > 0.5
     m = res.by_name("M")
-    assert m.duration_basis == "modified" and m.duration == m.modified_duration > 0.5
+    assert m.duration_basis == "modified"
+    assert m.duration == m.modified_duration > 0.5
 
 
 def test_unknown_class_in_market_price_is_refused() -> None:

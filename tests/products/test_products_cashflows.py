@@ -44,7 +44,10 @@ def test_table_has_one_row_per_class_and_period_and_reconciles() -> None:
     table, sc = deal_cashflows(deal, cdr=0.2, severity=0.7)
     assert isinstance(table, pd.DataFrame)
     assert tuple(table.columns) == COLUMNS
-    assert sc.name == "custom" and sc.cdr == 0.2 and sc.severity == 0.7 and sc.cpr == 0.05
+    assert sc.name == "custom"
+    assert sc.cdr == 0.2
+    assert sc.severity == 0.7
+    assert sc.cpr == 0.05
     for name, rows in table.groupby("class", sort=False):
         face = next(t.balance for t in deal.tranches if t.name == name)
         # face = principal paid + write-downs + what is left (zero at the end)
@@ -61,10 +64,13 @@ def test_table_has_one_row_per_class_and_period_and_reconciles() -> None:
 def test_base_case_uses_the_pools_own_assumptions() -> None:
     deal = _deal()
     _, sc = scenario_deal(deal)
-    assert sc.name == "base" and sc.severity is None and sc.cpr == 0.05
+    assert sc.name == "base"
+    assert sc.severity is None
+    assert sc.cpr == 0.05
     assert sc.cdr == pytest.approx(np.mean([0.02, 0.03, 0.04, 0.05]), rel=1e-12)  # equal balances
     table, _ = deal_cashflows(deal, cdr=0.0, cpr=0.0)
-    assert table["writedown"].sum() == 0.0 and table["pdl_balance"].max() == 0.0
+    assert table["writedown"].sum() == 0.0
+    assert table["pdl_balance"].max() == 0.0
     assert not table["trigger"].str.contains("oc_breach").any()
 
 

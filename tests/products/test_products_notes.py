@@ -28,7 +28,9 @@ def test_no_default_price_is_the_discounted_capped_floored_share() -> None:
     pay = np.clip(0.2 * rev[:, :18], 10_000.0, 25_000.0)
     assert res.price == pytest.approx(float((pay @ df).mean()), rel=1e-12)
     assert res.distribution["p05"] <= res.distribution["p50"] <= res.distribution["p95"]
-    assert res.default_probability == 0.0 and res.seed == 3 and res.n_paths == 500
+    assert res.default_probability == 0.0
+    assert res.seed == 3
+    assert res.n_paths == 500
 
 
 def test_issuer_default_leg_matches_closed_form_within_four_standard_errors() -> None:
@@ -56,7 +58,8 @@ def test_yield_rises_with_issuer_hazard_and_equals_the_curve_without_it() -> Non
     )
     # monthly-compounded equivalent of 4 % annual on ~1/12-year months
     assert base.yield_rate == pytest.approx(12 * (1.04 ** (1 / 12) - 1), abs=2e-4)
-    assert risky.price < base.price and risky.yield_rate > base.yield_rate + 0.03
+    assert risky.price < base.price
+    assert risky.yield_rate > base.yield_rate + 0.03
 
 
 @settings(max_examples=30, deadline=None)
@@ -144,7 +147,8 @@ def test_no_overflow_and_bounded_by_the_income_cash_flow(
             available=income,
             discount_factors=df,
         )
-    assert math.isfinite(res.price) and math.isfinite(res.std_error)
+    assert math.isfinite(res.price)
+    assert math.isfinite(res.std_error)
     assert all(math.isfinite(v) for v in res.distribution.values())
     assert 0.0 <= res.price <= float((income @ df).mean()) * (1 + 1e-12) + 1e-9
     assert 0.0 <= res.default_probability <= 1.0

@@ -116,7 +116,8 @@ def test_cash_is_conserved_with_booked_loans_and_defaults() -> None:
         atol=1e-7,
     )
     for i, t in enumerate(sched.term_months):
-        assert sched.balance[i, t] == 0.0 and not sched.interest[i, t + 1 :].any()
+        assert sched.balance[i, t] == 0.0
+        assert not sched.interest[i, t + 1 :].any()
     # the semi-annual loan started three years before: its final payment in month 0 of the
     # schedule (2026-03-10) is the deal's month 12
     assert sched.term_months[-1] == 12
@@ -295,7 +296,8 @@ def test_a_timing_shortfall_without_defaults_is_cured_not_written_down() -> None
         }
     )
     sched = asset_schedules(deal.pool)
-    assert sched.interest[0, 1] == 0.0 and sched.interest[0, 2] > 0.0
+    assert sched.interest[0, 1] == 0.0
+    assert sched.interest[0, 2] > 0.0
     cf = pool_cashflows_from_default_periods(sched, np.zeros((1, sched.n_assets), dtype=np.int64))
     for wf in (run_waterfall(deal, cf), run_waterfall_reference(deal, cf)):
         np.testing.assert_array_equal(wf.writedown, 0.0)

@@ -218,7 +218,8 @@ def test_without_the_call_the_deal_runs_to_maturity() -> None:
     deal = _hand_deal(call=None)
     cf = pool_cashflows_from_default_periods(asset_schedules(deal.pool), np.array([[0, 0, 2]]))
     wf = run_waterfall(deal, cf)
-    assert not wf.called.any() and wf.call_proceeds.sum() == 0.0
+    assert not wf.called.any()
+    assert wf.call_proceeds.sum() == 0.0
     assert wf.collections[0, 4] == pytest.approx(4.0 + 400.0)
 
 

@@ -73,7 +73,8 @@ def expected_writedowns(deal: Deal, chunks: Any) -> tuple[np.ndarray, np.ndarray
         s1 = m1 if s1 is None else s1 + m1
         s2 = m2 if s2 is None else s2 + m2
         n += cf.n_scenarios
-    assert s1 is not None and s2 is not None
+    assert s1 is not None
+    assert s2 is not None
     return s1, np.sqrt(np.maximum(s2 - s1 * s1, 0.0) / n), n
 
 
@@ -103,7 +104,8 @@ def test_loss_paths_carry_the_loss_distribution_of_every_payment_date() -> None:
     rec = recursion_loss_paths(sched, RHO125, kinks=kinks)
     cum = cumulative_default_probability(sched)
     lgd = 1.0 - sched.recovery_rate
-    assert np.all(np.diff(rec.loss, axis=1) >= 0.0) and rec.weights.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(rec.loss, axis=1) >= 0.0)
+    assert rec.weights.sum() == pytest.approx(1.0)
     for t in (1, 5, 6, 11, 17, 24):
         losses, probs = loss_distribution(cum[:, t], sched.balance[:, 0], lgd, RHO125)
         assert rec.weights @ rec.loss[:, t] == pytest.approx(losses @ probs, rel=1e-9, abs=1e-12)
@@ -144,7 +146,9 @@ def test_allocation_realises_each_loss_path_exactly() -> None:
     rec = recursion_loss_paths(sched, 0.3, n_nodes=16, n_buckets=8)
     idx = np.arange(rec.n_scenarios)
     surv = allocate_losses(sched, rec, idx)
-    assert np.all(surv >= 0.0) and np.all(surv <= 1.0) and np.all(np.diff(surv, axis=2) <= 1e-15)
+    assert np.all(surv >= 0.0)
+    assert np.all(surv <= 1.0)
+    assert np.all(np.diff(surv, axis=2) <= 1e-15)
     drop = surv[:, :, :-1] - surv[:, :, 1:]
     net = np.cumsum(
         np.einsum("sit,it->st", drop, (1.0 - sched.recovery_rate)[:, None] * sched.balance[:, :-1]),
@@ -175,7 +179,8 @@ def test_recursion_and_monte_carlo_agree_on_a_finite_heterogeneous_pool() -> Non
     # standard error to mean anything (the exact per-date test above covers those)
     seen = mc_mean >= 1e-4
     z = np.abs(rec_mean - mc_mean)[seen] / mc_se[seen]
-    assert seen.sum() > 60 and z.max() <= 4.0, z.max()
+    assert seen.sum() > 60, z.max()
+    assert z.max() <= 4.0, z.max()
     assert np.all(np.abs(rec_mean - mc_mean)[~seen] <= 2e-4)
     market = default_curve(AS_OF, "CNY", 0.03)
     rec = analyze_deal(deal, market=market, method="recursion", correlation=RHO125)

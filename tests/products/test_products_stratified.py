@@ -55,7 +55,8 @@ def _compare(n_loans: int, paths: int) -> None:
     strat = analyze_deal(
         deal, market=market, method="stratified", correlation=0.2, n_paths=paths, seed=12
     )
-    assert strat.method == "stratified" and strat.n_scenarios == paths
+    assert strat.method == "stratified"
+    assert strat.n_scenarios == paths
     for p, s in zip(plain.tranches, strat.tranches, strict=True):
         if p.expected_loss < 1e-4:
             continue
@@ -85,7 +86,8 @@ def test_stratified_engine_agrees_with_plain_monte_carlo_at_1000_loans() -> None
 def test_strata_have_equal_probability_and_weights_sum_to_one() -> None:
     for n in (2, 7, 4_001):
         s_n, label, weight = factor_strata(n)
-        assert label.min() == 0 and label.max() == s_n - 1
+        assert label.min() == 0
+        assert label.max() == s_n - 1
         assert np.bincount(label).min() >= 1
         np.testing.assert_allclose(np.bincount(label, weights=weight), 1.0 / s_n, rtol=1e-12)
         assert weight.sum() == pytest.approx(1.0, rel=1e-12)

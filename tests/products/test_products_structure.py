@@ -50,7 +50,8 @@ def base_spec() -> dict[str, Any]:
 def test_attach_detach_give_balances() -> None:
     deal = deal_from_dict(base_spec())
     assert [t.balance for t in deal.tranches] == pytest.approx([8e6, 1e6, 1e6], rel=1e-12)
-    assert deal.tranches[1].is_floating and deal.tranches[1].market_spread_bp == 250.0
+    assert deal.tranches[1].is_floating
+    assert deal.tranches[1].market_spread_bp == 250.0
 
 
 def test_balances_give_attachment_points_from_the_top() -> None:

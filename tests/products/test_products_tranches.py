@@ -159,7 +159,8 @@ def test_copula_monte_carlo_on_the_125_name_pool_within_four_standard_errors() -
     assert res.pool_expected_loss == pytest.approx(
         POOL125["expected_loss_fraction_of_pool"], rel=0.05
     )
-    assert res.seed == 11 and res.n_scenarios == 20_000
+    assert res.seed == 11
+    assert res.n_scenarios == 20_000
 
 
 def test_static_recursion_reproduces_the_125_name_pool() -> None:
@@ -178,7 +179,8 @@ def test_default_times_follow_the_marginal_pd() -> None:
     pd = np.array(POOL125["inputs"]["pd"])
     se = np.sqrt(pd * (1 - pd) / 40_000)
     assert (np.abs(freq - pd) <= 5 * se).mean() > 0.99
-    assert d.max() <= 12 and d[d > 0].min() >= 1
+    assert d.max() <= 12
+    assert d[d > 0].min() >= 1
 
 
 def amortising_deal(pd: float = 0.0, **extra: Any) -> Deal:
@@ -211,7 +213,8 @@ def test_without_defaults_fair_spreads_are_zero_and_floating_notes_price_at_par(
     deal = amortising_deal(pd=0.0)
     res = analyze_deal(deal, market=default_curve(AS_OF, "CNY", 0.03), method="cdr", cdr=0.0)
     for t in res.tranches:
-        assert t.expected_loss == 0.0 and t.prob_loss == 0.0
+        assert t.expected_loss == 0.0
+        assert t.prob_loss == 0.0
         assert t.fair_spread_bp == pytest.approx(0.0, abs=1e-8)
     a = res.by_name("A")  # floating at the curve's forwards + 120 bp, discounted at curve + 120 bp
     assert a.price == pytest.approx(100.0, abs=0.05)
@@ -339,7 +342,8 @@ def test_guarantee_wrap_substitutes_the_guarantor() -> None:
     h = -math.log(1 - 0.01)
     factor = (1 - 0.4) * (1 - np.exp(-h * times))
     np.testing.assert_allclose(loss[0, 1], wf.writedown[0, 1] * factor, rtol=1e-12)
-    assert wf.writedown[0, 1].sum() > 0 and loss[0, 1].sum() < 0.02 * wf.writedown[0, 1].sum()
+    assert wf.writedown[0, 1].sum() > 0
+    assert loss[0, 1].sum() < 0.02 * wf.writedown[0, 1].sum()
     m = default_curve(AS_OF, "CNY", 0.02)
     res_w = analyze(wrapped, [cf], market=m)
     res_p = analyze(plain, [cf], market=m)

@@ -309,6 +309,8 @@ def test_pro_rata_switches_to_sequential_on_cumulative_default_trigger() -> None
     d = np.zeros((1, 10), dtype=np.int64)
     d[0, :2] = 3  # 20 % of the pool defaults in month 3
     wf = run_waterfall(deal, pool_cashflows_from_default_periods(sched, d))
-    assert not wf.sequential[0, 1] and wf.sequential[0, 2] and wf.sequential[0, -1]
+    assert not wf.sequential[0, 1]
+    assert wf.sequential[0, 2]
+    assert wf.sequential[0, -1]
     # pro rata before the breach: both classes amortise in proportion to their balances
     assert wf.principal_paid[0, 1, 0] / wf.principal_paid[0, 0, 0] == pytest.approx(0.25)

@@ -17,5 +17,6 @@ def test_readme_risk_example_runs(capsys) -> None:  # type: ignore[no-untyped-de
     namespace: dict = {}
     exec(compile(code.group(1), "README.md", "exec"), namespace)  # noqa: S102
     brk = namespace["brk"]
-    assert brk.breached and brk.metric_at_scale == pytest.approx(2e4, rel=1e-4)
+    assert brk.breached
+    assert brk.metric_at_scale == pytest.approx(2e4, rel=1e-4)
     assert "collateral_value" in capsys.readouterr().out

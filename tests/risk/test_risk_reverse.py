@@ -22,7 +22,8 @@ def test_expected_loss_budget_is_hit_at_the_scale(runner: StressRunner) -> None:
     base = limit_metric(runner, sc.scaled(0.0), expected_loss_budget(0.0))
     limit = expected_loss_budget(1.5 * base)
     out = reverse_stress(runner, sc, limit, max_scale=4.0, xtol=1e-6, rtol=1e-10)
-    assert out.breached and out.method == "brentq"
+    assert out.breached
+    assert out.method == "brentq"
     assert out.base_metric == pytest.approx(base, rel=1e-15)
     assert out.metric_at_scale == pytest.approx(1.5 * base, rel=1e-4)
     # just past the scale the budget is broken, well before it is not
@@ -36,9 +37,11 @@ def test_margin_call_count_is_bisected(runner: StressRunner) -> None:
     n0 = limit_metric(runner, sc.scaled(0.0), margin_call_count(0))
     limit = margin_call_count(int(n0) + 3)
     out = reverse_stress(runner, sc, limit, max_scale=8.0, xtol=1e-3)
-    assert out.breached and out.method == "bisect"
+    assert out.breached
+    assert out.method == "bisect"
     lo, hi = out.bracket
-    assert hi - lo <= 1e-3 and out.scale == hi
+    assert hi - lo <= 1e-3
+    assert out.scale == hi
     assert out.metric_at_scale > limit.threshold
     assert limit_metric(runner, sc.scaled(lo), limit) <= limit.threshold
 
@@ -53,9 +56,12 @@ def test_senior_tranche_loss(runner: StressRunner) -> None:
 def test_unbroken_and_broken_at_zero(runner: StressRunner) -> None:
     sc = get_builtin("rates_up_200bp")
     out = reverse_stress(runner, sc, expected_loss_budget(1e15), max_scale=2.0, scan_points=2)
-    assert not out.breached and out.method == "scan" and out.evaluations == 3
+    assert not out.breached
+    assert out.method == "scan"
+    assert out.evaluations == 3
     out = reverse_stress(runner, sc, expected_loss_budget(0.0))
-    assert out.scale == 0.0 and out.method == "at_zero"
+    assert out.scale == 0.0
+    assert out.method == "at_zero"
 
 
 def test_bad_limits() -> None:
@@ -83,7 +89,8 @@ def test_a_metric_that_steps_across_the_limit_reports_a_breaking_scale(
     monkeypatch.setattr(reverse_module, "limit_metric", stepped)
     limit = expected_loss_budget(200.0)  # 100 s stays below 200; the step crosses it
     out = reverse_stress(runner, get_builtin("data_demand_slump"), limit, xtol=1e-5)
-    assert out.breached and out.metric_at_scale > limit.threshold
+    assert out.breached
+    assert out.metric_at_scale > limit.threshold
     assert edge <= out.scale <= edge + 1e-5
     assert out.method in {"brentq", "brentq_step"}
     lo, hi = out.bracket
@@ -100,4 +107,5 @@ def test_progress_is_reported_per_evaluation(runner: StressRunner) -> None:
         scan_points=3,
         on_evaluation=seen.append,
     )
-    assert seen == list(range(1, out.evaluations + 1)) and out.evaluations == 4
+    assert seen == list(range(1, out.evaluations + 1))
+    assert out.evaluations == 4

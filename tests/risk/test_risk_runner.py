@@ -226,7 +226,8 @@ def test_results_do_not_depend_on_chunking_or_order(small_book: Book, grid: Mark
 def test_json_and_csv_shapes(runner: StressRunner) -> None:
     res = runner.run(get_builtin("data_demand_slump"))[0]
     doc = json.loads(json.dumps(res.to_json("run-1")))
-    assert doc["run_id"] == "run-1" and doc["scenario"] == "data_demand_slump"
+    assert doc["run_id"] == "run-1"
+    assert doc["scenario"] == "data_demand_slump"
     for metric in (
         "collateral_value",
         "lending_value",
@@ -255,7 +256,9 @@ def test_json_and_csv_shapes(runner: StressRunner) -> None:
 def test_progress_reaches_one(runner: StressRunner) -> None:
     seen: list[float] = []
     runner.run(get_builtin("rates_up_200bp"), progress=seen.append)
-    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 2
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    assert len(seen) > 2
 
 
 def test_book_validation_names_the_field() -> None:
@@ -394,7 +397,9 @@ def test_unsecured_loans_have_no_ltv_and_no_margin_call() -> None:
     ltv, _ = res.figures("loan", "ltv")
     calls, _ = res.figures("loan", "margin_calls")
     coll, _ = res.figures("loan", "collateral_value")
-    assert np.isnan(ltv[1]) and calls[1] == 0.0 and res.figures("loan", "lgd")[0][1] == 0.4
+    assert np.isnan(ltv[1])
+    assert calls[1] == 0.0
+    assert res.figures("loan", "lgd")[0][1] == 0.4
     assert res.aggregate.loc["ltv", "base"] == pytest.approx(1000.0 / coll[0], rel=1e-14)
     doc = res.to_json()
     assert next(p for p in doc["positions"] if p["id"] == "u")["ltv"]["base"] is None

@@ -44,7 +44,8 @@ def test_every_api_field_parses_and_round_trips() -> None:
     assert sc.shocks.key_rate_shifts_bp == {"1Y": 25.0}
     assert sc.shocks.rights_events[0].category == "geospatial"
     again = parse_scenario(json.loads(json.dumps(sc.as_dict())))
-    assert again.shocks == sc.shocks and again.horizon_months == sc.horizon_months
+    assert again.shocks == sc.shocks
+    assert again.horizon_months == sc.horizon_months
 
 
 @pytest.mark.parametrize(
@@ -116,14 +117,16 @@ def test_extends_child_overrides_parent_and_merges_maps() -> None:
     assert child.shocks.pd_multiplier == 3.0
     assert child.shocks.rate_shift_bp == 100.0
     assert dict(child.shocks.key_rate_shifts_bp) == {"1Y": 10.0, "5Y": 50.0}
-    assert child.horizon_months == 3 and child.extends == "p"
+    assert child.horizon_months == 3
+    assert child.extends == "p"
 
 
 def test_extends_a_builtin_by_default() -> None:
     sc = parse_scenario(
         {"name": "harsher", "extends": "downturn_credit", "shocks": {"pd_multiplier": 4.0}}
     )
-    assert sc.shocks.pd_multiplier == 4.0 and sc.shocks.downturn_lgd is True
+    assert sc.shocks.pd_multiplier == 4.0
+    assert sc.shocks.downturn_lgd is True
 
 
 def test_cycles_are_rejected() -> None:
@@ -178,7 +181,8 @@ def test_library_is_complete_valid_and_documented() -> None:
         assert again.shocks == sc.shocks
     assert get_builtin("baseline").is_zero  # type: ignore[union-attr]
     slump = get_builtin("data_demand_slump")
-    assert slump is not None and slump.shocks.revenue_multiplier == DEMAND_SLUMP_REVENUE_MULTIPLIER
+    assert slump is not None
+    assert slump.shocks.revenue_multiplier == DEMAND_SLUMP_REVENUE_MULTIPLIER
     reg = get_builtin("regulatory_cross_border")
     assert reg is not None
     assert {e.category for e in reg.shocks.rights_events or ()} == {
@@ -187,7 +191,9 @@ def test_library_is_complete_valid_and_documented() -> None:
         "geospatial",
     }
     credit = get_builtin("downturn_credit")
-    assert credit is not None and credit.shocks.pd_multiplier == 2.5 and credit.shocks.downturn_lgd
+    assert credit is not None
+    assert credit.shocks.pd_multiplier == 2.5
+    assert credit.shocks.downturn_lgd
     assert get_builtin("nope") is None
 
 

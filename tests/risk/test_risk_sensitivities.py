@@ -48,7 +48,8 @@ def test_dv01_of_a_deterministic_asset_is_the_analytic_derivative() -> None:
     assert row["cs01"] == 0.0
     assert row["revenue_elasticity"] == pytest.approx(1.0, rel=1e-12)
     loan = res.table.set_index(["kind", "id"]).loc[("loan", "l")]
-    assert loan["dv01"] < 0 and loan["cs01"] < 0
+    assert loan["dv01"] < 0
+    assert loan["cs01"] < 0
     # both shift the discount curve; the bumps differ (0.5 vs 1 bp), so O(h^2) apart
     assert loan["dv01"] == pytest.approx(loan["cs01"], rel=1e-7)
     assert res.to_json()["bumps"]["rate_bp"] == 0.5

@@ -57,7 +57,8 @@ def test_signal_frames_have_the_documented_shape(samples) -> None:
         counts = sig.groupby("metric")["month"].nunique()
         assert counts.between(33, 36).all()
         # first and last months always present (gaps sit inside the history)
-        assert sig["month"].min() == months[0] and sig["month"].max() == months[-1]
+        assert sig["month"].min() == months[0]
+        assert sig["month"].max() == months[-1]
     assert samples.as_of == date(2026, 1, 1)
 
 
@@ -88,7 +89,8 @@ def test_consumer_usage_is_seasonal(seed: int) -> None:
     # ~9 months a side gives a standard error ~0.05, so 0.15 is a > 3-sigma bound.
     data = generate_samples(seed, n_assets=6)
     consumer = data.assets[5]
-    assert consumer.category == "consumer" and consumer.revenue_shape == "flat"
+    assert consumer.category == "consumer"
+    assert consumer.revenue_shape == "flat"
     calls = consumer.signals[consumer.signals["metric"] == "api_calls"]
     log_calls = np.log(calls["value"].to_numpy())
     month = calls["month"].dt.month.to_numpy()
@@ -121,7 +123,8 @@ def test_profile_matches_the_registration_body(samples) -> None:
         }
         assert len(p["fingerprint_sha256"]) == 64
         int(p["fingerprint_sha256"], 16)
-        assert p["records"] > 0 and p["refresh_days"] > 0
+        assert p["records"] > 0
+        assert p["refresh_days"] > 0
         if p["category"] in ("healthcare", "geospatial"):
             assert p["rights"]["cross_border"] is False
 
@@ -137,9 +140,11 @@ def test_costs_and_comparables(samples) -> None:
             "recurring_months",
         ]
         assert set(costs["category"]) == set(COST_CATEGORIES)
-        assert (costs["amount"] > 0).all() and (costs["currency"] == "CNY").all()
+        assert (costs["amount"] > 0).all()
+        assert (costs["currency"] == "CNY").all()
         assert (costs["recurring_months"] >= 0).all()
-        assert (costs["recurring_months"] == 0).any() and (costs["recurring_months"] > 0).any()
+        assert (costs["recurring_months"] == 0).any()
+        assert (costs["recurring_months"] > 0).any()
     comps = samples.comparables
     assert len(comps) == 40
     assert list(comps.columns) == [
@@ -152,7 +157,8 @@ def test_costs_and_comparables(samples) -> None:
         "rights_scope",
         "annual_revenue",
     ]
-    assert (comps["price"] > 0).all() and (comps["records"] > 0).all()
+    assert (comps["price"] > 0).all()
+    assert (comps["records"] > 0).all()
     assert (comps["annual_revenue"] > 0).all()
     assert comps["quality_score"].between(0, 1).all()
     base = comps["rights_scope"].str.split("+").str[0]

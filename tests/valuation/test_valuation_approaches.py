@@ -85,7 +85,8 @@ def test_market_factor_adjustment_by_hand(build) -> None:
     # 1.0 x 0.8 x 0.9 like a plain "holding" grant; a processing-use grant scores 0.3 of
     # that, so its factor 1 / 0.3 is clipped at 3
     s_asset = asset.rights.scope_score()
-    assert s_asset == pytest.approx(0.72) and scope_score("holding") == pytest.approx(0.72)
+    assert s_asset == pytest.approx(0.72)
+    assert scope_score("holding") == pytest.approx(0.72)
     assert scope_score("processing_use") == pytest.approx(0.3 * 0.72)
     adjusted = np.array([100.0 * 1.1, 200.0 * 0.5 * 1.1, 300.0 * 1.1 * 3.0])
     assert res.diagnostics["adjusted_prices"] == pytest.approx(adjusted, rel=1e-12)
@@ -169,7 +170,8 @@ def test_other_methods_run_when_one_lacks_data(build) -> None:
     assert set(res.methods) == {"cost", "market"}
     assert "income approach needs at least 12 months" in res.unavailable["income"]
     # without the income approach the range is still each approach's own uncertainty, never a point
-    assert res.simulation is None and res.distribution.std > 0.0
+    assert res.simulation is None
+    assert res.distribution.std > 0.0
     assert res.distribution.p05 < res.value < res.distribution.p95
     assert res.quote.haircut >= 0.3  # the floor
     assert res.quote.lending_value == pytest.approx(res.value * (1 - res.quote.haircut))
@@ -253,11 +255,13 @@ def test_quote_identities() -> None:
         1_000.0, Distribution(1_000.0, 200.0, 700.0, 990.0, 1_400.0), flat, as_of=d, currency="CNY"
     )
     assert q.half_spread == pytest.approx(0.25 * 700.0 / 1_000.0)
-    assert q.bid == pytest.approx(825.0) and q.ask == pytest.approx(1_175.0)
+    assert q.bid == pytest.approx(825.0)
+    assert q.ask == pytest.approx(1_175.0)
     assert q.lending_value == pytest.approx(q.mid * (1 - q.haircut))
     assert q.valid_until == d + timedelta(days=30)
     # no loss over the horizon: the floor binds (1 - 1 x 0.9 = 0.1 < 0.3)
-    assert q.haircut == pytest.approx(0.3) and q.parameters["floor_binding"]
+    assert q.haircut == pytest.approx(0.3)
+    assert q.parameters["floor_binding"]
     q2 = make_quote(
         1_000.0,
         Distribution.point(1_000.0),
@@ -266,7 +270,8 @@ def test_quote_identities() -> None:
         currency="CNY",
         params={"haircut_floor": 0.5, "liquidation_cost": 0.2, "validity_days": 7},
     )
-    assert q2.haircut == pytest.approx(0.5) and q2.half_spread == 0.01
+    assert q2.haircut == pytest.approx(0.5)
+    assert q2.half_spread == 0.01
     halved = _one_mixture(np.full(100, 1_000.0), np.linspace(400.0, 600.0, 100))
     q3 = make_quote(
         1_000.0,
@@ -317,9 +322,11 @@ def test_quote_haircut_from_simulated_horizon_values(build) -> None:
     assert res.quote.haircut == pytest.approx(1 - q / res.value * 0.9, rel=1e-12)
     assert res.quote.lending_value == pytest.approx(0.9 * q, rel=1e-12)
     d = res.distribution
-    assert d.p05 <= d.p50 <= d.p95 and d.mean == pytest.approx(res.value, rel=0.05)
+    assert d.p05 <= d.p50 <= d.p95
+    assert d.mean == pytest.approx(res.value, rel=0.05)
     # the range is the income approach's own range, never a point
-    assert d.p05 == pytest.approx(np.quantile(sim.values, 0.05)) and d.p95 > d.p05
+    assert d.p05 == pytest.approx(np.quantile(sim.values, 0.05))
+    assert d.p95 > d.p05
 
 
 def test_value_asset_accepts_plain_data_and_reads_like_the_contract(build) -> None:
@@ -374,7 +381,9 @@ def test_numpy_integers_are_accepted_for_paths_and_seed(build) -> None:
         np.int64(300),
         np.int32(4),
     )
-    assert res.paths == 300 and res.seed == 4 and isinstance(res.seed, int)
+    assert res.paths == 300
+    assert res.seed == 4
+    assert isinstance(res.seed, int)
 
 
 def test_a_discount_rate_needs_no_curve(build) -> None:

@@ -87,7 +87,8 @@ def test_level_shift_is_a_warning_and_moves_the_forecast_to_the_new_level() -> N
     codes = [w["code"] for w in res.warnings]
     assert "level_shift" in codes
     fit = res.methods["income"].diagnostics["fit"]
-    assert fit["level_shift"]["months"] == 3 and fit["level_factor"] == pytest.approx(0.1, rel=0.2)
+    assert fit["level_shift"]["months"] == 3
+    assert fit["level_factor"] == pytest.approx(0.1, rel=0.2)
 
 
 def test_revenue_that_stopped_is_worth_nothing_by_the_income_approach() -> None:

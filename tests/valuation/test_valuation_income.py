@@ -83,7 +83,8 @@ def test_value_asset_income_method_is_the_deterministic_value(build) -> None:
     )
     want = hand_value(8_000.0, as_of=as_of, months=48, half_life=30.0, rate=0.09, kappa=0.5 * 0.9)
     assert result.methods["income"].value == pytest.approx(want, rel=1e-10)
-    assert result.simulation is not None and result.simulation.months == 48
+    assert result.simulation is not None
+    assert result.simulation.months == 48
 
 
 def test_discounting_on_the_curve_plus_risk_premium(build) -> None:
@@ -160,7 +161,8 @@ def test_income_forms_relate_as_documented(build) -> None:
         inp, as_of=build.as_of, market=m
     )
     assert royalty.value == pytest.approx(direct * 0.12 * 0.75 / 0.6, rel=1e-12)
-    assert royalty.assumptions["royalty_rate"] == 0.12 and "cost_ratio" not in royalty.assumptions
+    assert royalty.assumptions["royalty_rate"] == 0.12
+    assert "cost_ratio" not in royalty.assumptions
     # charges above the margin: value floored at zero, never negative
     zero = (
         IncomeValuer(income_form="excess_earnings", contributory_charge_rate=0.9, **common)

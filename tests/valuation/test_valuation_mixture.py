@@ -100,9 +100,8 @@ def test_one_approach_weighted_one_gives_its_own_range_never_a_point(method) -> 
     own = res.methods[method].distribution
     d = res.distribution
     assert d.p95 > d.p05 > 0
-    assert d.p05 == pytest.approx(own["p05"], rel=1e-9) and d.p95 == pytest.approx(
-        own["p95"], rel=1e-9
-    )
+    assert d.p05 == pytest.approx(own["p05"], rel=1e-9)
+    assert d.p95 == pytest.approx(own["p95"], rel=1e-9)
     assert d.p05 < res.methods[method].value < d.p95
 
 
@@ -132,11 +131,14 @@ def test_the_range_covers_the_approaches_disagreement() -> None:
         weights={"income": 0.4, "cost": 0.3, "market": 0.3},
     )
     values = [r.value for r in res.methods.values()]
-    assert res.distribution.p05 <= min(values) and res.distribution.p95 >= max(values)
+    assert res.distribution.p05 <= min(values)
+    assert res.distribution.p95 >= max(values)
     codes = [w["code"] for w in res.warnings]
     assert "approaches_disagree" in codes
     rec = res.reconciliation
-    assert rec.disagree and rec.disagreement_ratio > 2 and "factor of" in rec.rationale
+    assert rec.disagree
+    assert rec.disagreement_ratio > 2
+    assert "factor of" in rec.rationale
 
 
 def test_disagreement_moves_weight_toward_evidence() -> None:
@@ -188,7 +190,8 @@ def test_lending_value_never_exceeds_an_approach_weighted_above_half() -> None:
 
 def test_the_one_haircut_formula() -> None:
     h = lending_haircut(1_000.0, 500.0, liquidation_cost=0.2, floor=0.0)
-    assert h.haircut == pytest.approx(1 - 0.5 * 0.8) and h.lending_value == pytest.approx(400.0)
+    assert h.haircut == pytest.approx(1 - 0.5 * 0.8)
+    assert h.lending_value == pytest.approx(400.0)
     assert lending_haircut(
         1_000.0, 990.0, liquidation_cost=0.0, floor=0.3
     ).haircut == pytest.approx(0.3)
@@ -303,5 +306,6 @@ def test_the_histogram_integrates_to_one_however_few_the_paths(paths: int) -> No
     was NaN (stored as null, then every read of the valuation failed)."""
     h = _value(paths=paths).as_dict()["histogram"]
     edges, density = np.asarray(h["edges"]), np.asarray(h["density"])
-    assert np.all(np.isfinite(density)) and np.all(density >= 0)
+    assert np.all(np.isfinite(density))
+    assert np.all(density >= 0)
     assert float(np.sum(density * np.diff(edges))) == pytest.approx(1.0)

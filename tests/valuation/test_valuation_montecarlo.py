@@ -66,7 +66,8 @@ def test_horizon_value_at_zero_is_the_value_and_beyond_life_is_zero(build) -> No
     with pytest.raises(ConventionError):
         sim.horizon_value(-1)
     assert not sim.revenue.flags.writeable
-    assert sim.revenue.shape == (1_000, 36) and sim.values.shape == (1_000,)
+    assert sim.revenue.shape == (1_000, 36)
+    assert sim.values.shape == (1_000,)
 
 
 def test_value_asset_is_reproducible_by_seed(build) -> None:
@@ -85,15 +86,18 @@ def test_value_asset_is_reproducible_by_seed(build) -> None:
     assert a.value == b.value
     assert np.array_equal(a.simulation.values, b.simulation.values)
     assert np.array_equal(a.simulation.revenue, b.simulation.revenue)
-    assert a.distribution == b.distribution and a.quote == b.quote
+    assert a.distribution == b.distribution
+    assert a.quote == b.quote
     assert not np.array_equal(a.simulation.values, c.simulation.values)
-    assert a.seed == 42 and a.simulation.seed == 42
+    assert a.seed == 42
+    assert a.simulation.seed == 42
 
 
 def test_single_path_and_odd_path_counts(build) -> None:
     plan = _plan(build)
     one = simulate_plan(plan, n_paths=1, seed=0)
-    assert one.values.shape == (1,) and one.std_error == 0.0
+    assert one.values.shape == (1,)
+    assert one.std_error == 0.0
     odd = simulate_plan(plan, n_paths=7, seed=0)
     assert odd.values.shape == (7,)
     assert odd.revenue[4] == pytest.approx(
@@ -136,7 +140,8 @@ def test_large_simulations_run_in_blocks_and_replay_their_revenue(build, monkeyp
     kept = simulate_plan(plan, n_paths=1_000, seed=9)
     monkeypatch.setattr(mc, "MAX_STORED_CELLS", 100)
     replayed = simulate_plan(plan, n_paths=1_000, seed=9)
-    assert kept.stored_revenue is not None and replayed.stored_revenue is None
+    assert kept.stored_revenue is not None
+    assert replayed.stored_revenue is None
     assert np.array_equal(kept.values, replayed.values)
     assert np.array_equal(kept.revenue, replayed.revenue)
     assert np.array_equal(kept.horizon_value(6), replayed.horizon_value(6))

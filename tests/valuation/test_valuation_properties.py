@@ -77,7 +77,8 @@ def test_income_value_is_never_negative(form, share, cost_ratio, tax, charge, ra
         contributory_charge_rate=charge,
         discount_rate=rate,
     )
-    assert v >= 0.0 and np.isfinite(v)
+    assert v >= 0.0
+    assert np.isfinite(v)
 
 
 def _costs(k: float) -> pd.DataFrame:
@@ -120,5 +121,6 @@ def test_value_asset_is_homogeneous_and_non_negative(k: float, seed: int) -> Non
         )
     q = scaled.quote
     assert q.lending_value == pytest.approx(k * base.quote.lending_value, rel=1e-6)
-    assert 0.0 <= q.bid <= q.mid <= q.ask and 0.0 <= q.lending_value <= q.mid
+    assert 0.0 <= q.bid <= q.mid <= q.ask
+    assert 0.0 <= q.lending_value <= q.mid
     assert scaled.distribution.p05 >= 0.0

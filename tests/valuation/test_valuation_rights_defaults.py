@@ -41,11 +41,14 @@ def _income(build, asset=None, **kw):
 def test_defaults_are_post_tax_excess_earnings_over_at_most_sixty_months(build) -> None:
     res = _income(build, cost_ratio=0.2, half_life_months=1e6, discount_rate=0.1)
     a = res.assumptions
-    assert a["income_form"] == "excess_earnings" and a["income_form_source"] == "default"
-    assert a["tax_rate"] == 0.25 and a["cash_flows"] == "post-tax"
+    assert a["income_form"] == "excess_earnings"
+    assert a["income_form_source"] == "default"
+    assert a["tax_rate"] == 0.25
+    assert a["cash_flows"] == "post-tax"
     assert a["contributory_charge_rate"] == 0.10
     assert a["max_life_months"] == 60
-    assert a["economic_life_months"] == 60 and a["economic_life_binding"] == "max_life"
+    assert a["economic_life_months"] == 60
+    assert a["economic_life_binding"] == "max_life"
     # kappa = (1 - 0.2)(1 - 0.25) - 0.10 = 0.5
     assert res.diagnostics["kappa"] == pytest.approx(0.5, rel=1e-12)
     direct = _income(
@@ -67,7 +70,8 @@ def test_relief_from_royalty_flags_its_default_rate(build) -> None:
         assumptions={"income_form": "royalty"},
     )
     a = res.methods["income"].assumptions
-    assert a["royalty_rate"] == 0.10 and a["royalty_rate_source"] == "default"
+    assert a["royalty_rate"] == 0.10
+    assert a["royalty_rate_source"] == "default"
     assert res.methods["income"].diagnostics["kappa"] == pytest.approx(0.10 * 0.75, rel=1e-12)
     assert any(
         w["code"] == "default_assumption" and "royalty_rate" in w["message"] for w in res.warnings

@@ -117,7 +117,8 @@ def test_seasonality_needs_24_months() -> None:
 
 def test_constant_revenue_forecasts_itself() -> None:
     fit = fit_trend(clean_signals(_frame(np.full(24, 750.0)), as_of=AS_OF).revenue)
-    assert fit.model == "log_linear" and fit.seasonal is None
+    assert fit.model == "log_linear"
+    assert fit.seasonal is None
     assert fit.expected_revenue(AS_OF, 5) == pytest.approx(np.full(5, 750.0), rel=1e-12)
 
 
@@ -147,7 +148,8 @@ def test_insufficient_history_and_no_unit_price() -> None:
 def test_half_life_defaults_and_decay(build) -> None:
     slow = default_half_life_months(build.asset(timeliness=1.0, refresh_days=1))
     fast = default_half_life_months(build.asset(timeliness=0.1, refresh_days=365))
-    assert slow == pytest.approx(75.0) and fast < 12 < slow
+    assert slow == pytest.approx(75.0)
+    assert fast < 12 < slow
     assert decay_factors(3, 2.0) == pytest.approx([0.5**0.5, 0.5, 0.5**1.5])
     assert decay_horizon_months(10.0) == 44  # 10 * log2(20) = 43.2
 
