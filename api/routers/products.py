@@ -19,7 +19,7 @@ from api.schemas.products import (
     DataNotePriceResult,
     PriceRequest,
     PriceResult,
-    PricingRunList,
+    PriceResultList,
     SecuritizationCreate,
     SecuritizationList,
     SecuritizationPublic,
@@ -194,7 +194,7 @@ def securitization_cashflows(
 
 @router.get(
     "/securitizations/{securitization_id}/prices",
-    response_model=PricingRunList,
+    response_model=PriceResultList,
     summary="Stored pricing runs",
     responses=_ERRORS,
 )

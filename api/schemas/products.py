@@ -273,30 +273,15 @@ class PriceResult(BaseModel):
         "else the currency's default risk-free rate. None for runs stored before it was "
         "recorded.",
     )
+    k_sa: float | None = Field(None, description="SEC-SA pool capital the run used.")
+    w: float | None = Field(None, description="SEC-SA delinquent share the run used.")
     tranches: list[TrancheFigures]
 
 
-class PricingRun(BaseModel):
-    """A stored pricing run of a securitization (GET /v1/securitizations/{id}/prices)."""
+class PriceResultList(BaseModel):
+    """``GET /v1/securitizations/{id}/prices``: stored pricing runs, newest first."""
 
-    id: int
-    method: str
-    paths: int
-    seed: int
-    correlation: float
-    as_of: date
-    pool_expected_loss: float
-    expected_loss_basis: str = Field("", description="What `expected_loss` measures.")
-    discount_rate: float | None = Field(
-        None, description="Flat zero rate the run discounted at (None: not recorded)."
-    )
-    k_sa: float | None = Field(None, description="SEC-SA pool capital of the run.")
-    w: float | None = Field(None, description="SEC-SA delinquent share of the run.")
-    tranches: list[TrancheFigures]
-
-
-class PricingRunList(BaseModel):
-    items: list[PricingRun]
+    items: list[PriceResult]
     next_cursor: str | None = None
 
 

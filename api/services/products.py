@@ -346,16 +346,11 @@ def queue_pricing(
     return job
 
 
-def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
-    """The pricing run a job stored, as the answer of the request (None when absent)."""
-    row = session.exec(
-        select(SecuritizationPricing).where(SecuritizationPricing.job_id == job_id)
-    ).first()
-    if row is None:
-        return None
+def pricing_view(row: SecuritizationPricing) -> PriceResult:
+    """A stored pricing run as the API shows it (the answer of the request that ran it)."""
     doc = row.result_dict()
     return PriceResult(
-        id=row.id,
+        id=row_id(row),
         securitization_id=row.securitization_id,
         method=row.method,
         paths=row.paths,
@@ -365,8 +360,18 @@ def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
         pool_expected_loss=doc["pool_expected_loss"],
         expected_loss_basis=doc["expected_loss_basis"],
         discount_rate=doc.get("discount_rate"),
+        k_sa=doc.get("k_sa"),
+        w=doc.get("w"),
         tranches=[TrancheFigures.model_validate(t) for t in doc["tranches"]],
     )
+
+
+def stored_pricing(session: Session, *, job_id: int) -> PriceResult | None:
+    """The pricing run a job stored, as the answer of the request (None when absent)."""
+    row = session.exec(
+        select(SecuritizationPricing).where(SecuritizationPricing.job_id == job_id)
+    ).first()
+    return None if row is None else pricing_view(row)
 
 
 def price_securitization(
@@ -457,19 +462,7 @@ def price_securitization(
     )
     session.add(pricing)
     session.commit()
-    return PriceResult(
-        id=pricing.id,
-        securitization_id=row.id,
-        method=req.method,
-        paths=pricing.paths,
-        seed=req.seed,
-        correlation=req.correlation,
-        as_of=as_of,
-        pool_expected_loss=res.pool_expected_loss,
-        expected_loss_basis=res.expected_loss_basis,
-        discount_rate=discount_rate,
-        tranches=figures,
-    )
+    return pricing_view(pricing)
 
 
 def securitization_cashflows(
@@ -707,16 +700,5 @@ def pricing_history(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [
-        {
-            "id": r.id,
-            "method": r.method,
-            "paths": r.paths,
-            "seed": r.seed,
-            "correlation": r.correlation,
-            "as_of": r.as_of.isoformat(),
-            **r.result_dict(),
-        }
-        for r in rows
-    ]
+    items = [pricing_view(r).model_dump(mode="json", by_alias=True) for r in rows]
     return items, (rows[-1].id if more and rows else None)
