@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from valuation.montecarlo import discount_paths, simulate_cash_flows, simulate_values_batch
+from valuation.paths import discount_paths, simulate_cash_flows, simulate_values_batch
 
 MONTHS = 60
 PATHS = 10_000

@@ -35,6 +35,7 @@ from risk.inputs import (
     _asset_seed,
 )
 from risk.shocks import (
+    decay_factors,
     obsolescence_times,
     revenue_factors,
     shifted_discount_factors,
@@ -46,6 +47,7 @@ from risk.shocks import (
 )
 from valuation._typing import FloatArray, IntArray
 from valuation.haircut import haircut_from_quantile
+from valuation.paths import lognormal_paths, random_walk
 
 
 # ----------------------------------------------------------------------------- stage 1
@@ -80,21 +82,21 @@ def _asset_chunk(
     n_a, n_p, n_m = len(task.ids), config.n_paths, grid.months
     t = grid.times_years
     k = np.arange(1, n_m + 1, dtype=np.float64)
-    sqrt_dt = math.sqrt(1.0 / 12.0)
-    w = np.empty((n_a, n_p, n_m))
+    sqrt_dt = math.sqrt(1.0 / 12.0)  # annual volatility to monthly
+    # (A, M, P): months then paths, the layout of valuation.paths' generator
+    w = np.empty((n_a, n_m, n_p))
     u = np.empty((n_a, n_p, 2))
     for i, aid in enumerate(task.ids):
         rng = np.random.default_rng(_asset_seed(config.seed, aid))
-        z = rng.standard_normal((n_p, n_m))
-        np.cumsum(z, axis=1, out=w[i])
+        w[i] = rng.standard_normal((n_p, n_m)).T
         u[i] = rng.random((n_p, 2))
-    w *= sqrt_dt
+    random_walk(w)
     u_base, u_add = 1.0 - u[:, :, 0], 1.0 - u[:, :, 1]  # in (0, 1]
     life_mask = k[None, :] <= task.life[:, None]  # (A, M)
     q_lo = 1.0 - config.haircut_confidence
     levels = np.concatenate([QUANTILE_LEVELS, [q_lo]])
     n_v = len(variants)
-    cf = np.empty((n_a, n_p, n_m))
+    cf = np.empty((n_a, n_m, n_p))
     value_0 = np.empty((n_v, n_a))
     lend = np.empty((n_v, n_a))
     hair = np.empty((n_v, n_a))
@@ -116,23 +118,20 @@ def _asset_chunk(
             if sh.obsolescence_hazard_add is None
             else task.hazard + sh.obsolescence_hazard_add
         )
-        # one (A, P, M) buffer per chunk, updated in place: big temporaries are what cost
-        # most (page faults), in particular on Dask workers that trim freed memory
-        drift = (g - 0.5 * sig * sig)[:, None, None] * t[None, None, :]
-        np.multiply(sig[:, None, None], w, out=cf)
-        cf += drift
-        np.exp(cf, out=cf)
-        decay = np.where(
-            np.isinf(hl)[:, None],
-            1.0,
-            np.exp2(-k[None, :] / np.where(np.isinf(hl), 1.0, hl)[:, None]),
-        )
-        cf *= (r0[:, None] * decay * life_mask)[:, None, :]
+        # expected cash flow: the level grown at g (per year), the obsolescence decay,
+        # nothing after the economic life; the generator adds the volatility
+        mean = r0[:, None] * decay_factors(k[None, :], hl[:, None]) * life_mask
+        with np.errstate(divide="ignore"):
+            log_mean = np.log(mean) + g[:, None] * t[None, :]
+        jump_month: FloatArray | None = None
         if np.any(haz > 0.0):
-            tau = obsolescence_times(u_base, haz[:, None])  # (A, P)
-            # months alive on each path: t_k <= tau  <=>  k <= searchsorted(t, tau, right)
+            tau = obsolescence_times(u_base, haz[:, None])  # (A, P), years
+            # revenue ends in the first month k with t_k > tau (it is alive while t_k <= tau)
             alive = np.searchsorted(t, tau.ravel(), side="right").reshape(tau.shape)
-            cf *= k[None, None, :] <= alive[:, :, None]
+            jump_month = alive.astype(np.float64) + 1.0
+        # one (A, M, P) buffer per chunk, written in place: big temporaries are what cost
+        # most (page faults), in particular on Dask workers that trim freed memory
+        lognormal_paths(w, log_mean, sig * sqrt_dt, jump_month=jump_month, jump_loss=1.0, out=cf)
         for i, base_paths in task.paths.items():
             lvl = 1.0 if level is None else float(level[i])
             shocked = shock_revenue_paths(
@@ -144,14 +143,14 @@ def _asset_chunk(
             )
             cf[i] = 0.0
             m = min(n_m, shocked.shape[1])
-            cf[i, :, :m] = shocked[:, :m]
+            cf[i, :m, :] = shocked[:, :m].T
         df = shifted_discount_factors(grid.discount_factors, t, sh)
         df_a = df[None, :] * np.exp(-task.premium[:, None] * t[None, :])  # (A, M)
-        cf *= df_a[:, None, :]
-        v0_paths = cf.sum(axis=2)
+        cf *= df_a[:, :, None]
+        v0_paths = cf.sum(axis=1)
         h = var.horizon_months
         # the value at the end of the horizon, discounted to today (h = 0: today's value)
-        vh = np.zeros((n_a, n_p)) if h >= n_m else cf[:, :, h:].sum(axis=2)
+        vh = np.zeros((n_a, n_p)) if h >= n_m else cf[:, h:, :].sum(axis=1)
         v0 = v0_paths.mean(axis=1)
         qs = np.quantile(vh, levels, axis=1).T  # (A, Q+1)
         c = stress_liquidation_cost(task.liq_cost, sh)

@@ -39,7 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from valuation._typing import FloatArray
+from valuation.haircut import haircut_from_quantile
 from valuation.montecarlo import Distribution, MonteCarloResult, weighted_quantile
+from valuation.paths import simulate_values_batch
 from valuation.results import MethodResult
 
 #: Estimation error of a reproduction cost (log deviation), and its growth per year of age.
@@ -266,7 +268,7 @@ def summarise_batch(
     """Mixture summaries and haircuts of many assets, chunk by chunk (bounded memory).
 
     The batch form of `build_mixture` + `valuation.haircut` for books of assets: per
-    asset, the income paths (`valuation.montecarlo.simulate_values_batch`) and lognormal
+    asset, the income paths (`valuation.paths.simulate_values_batch`) and lognormal
     draws for the other approaches (mean-preserving, deviation ``other_sds``), mixed with
     ``weights``; cost and market values at the horizon take the income plan's remaining
     share. Only the summaries are kept, so memory does not grow with the number of
@@ -288,9 +290,6 @@ def summarise_batch(
         paths' mean), mixture mean, p05, p50, p95, the lending quantile of the horizon
         values, haircut and lending value.
     """
-    from valuation.haircut import haircut_from_quantile
-    from valuation.montecarlo import simulate_values_batch
-
     expected = np.asarray(expected, dtype=np.float64)
     n_assets, months = expected.shape
     dfs = np.broadcast_to(np.asarray(discount_factors, dtype=np.float64), (n_assets, months))

@@ -21,6 +21,9 @@ Model, per path and month ``k = 1..L`` (``L`` the economic life of the income pl
   ``1 - U``; the standard error is computed from the pair means.
 
 Value per path: ``V = sum_k CF_k DF_k`` with the income plan's discount factors.
+
+The paths themselves come from `valuation.paths`, the project's one revenue-path
+generator (this module chooses the plan's mean, volatility and jump; that one draws).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from valuation.errors import ConventionError
 from valuation.income import IncomePlan, IncomeValuer
 from valuation.market import MarketData
 from valuation.params import Constraint, Number, OneOf, check_params
+from valuation.paths import discount_paths, draw_normals, simulate_cash_flows
 from valuation.results import MethodResult, ValuationInputs
 
 MAX_PATHS = 1_000_000
@@ -231,220 +235,6 @@ class MonteCarloResult:
         if kappa <= 0.0:
             return np.zeros((self.n_paths, self.months))
         return self.revenue / kappa
-
-
-def draw_normals(
-    rng: np.random.Generator,
-    months: int,
-    n_paths: int,
-    *,
-    antithetic: bool,
-    out: FloatArray | None = None,
-    scratch: FloatArray | None = None,
-) -> FloatArray:
-    """Standard normals, shape (months, n_paths), float64, paths contiguous in memory.
-
-    With ``antithetic`` the paths ``half..n`` are the negatives of paths ``0..n - half``
-    (``half = ceil(n / 2)``). ``out`` (months, n_paths) and ``scratch`` (months, half),
-    C-contiguous float64, are reused when given (no allocation, no page faults).
-    """
-    if out is None:
-        out = np.empty((months, n_paths), dtype=np.float64)
-    if antithetic and n_paths >= 2:
-        half = (n_paths + 1) // 2
-        if scratch is None:
-            scratch = np.empty((months, half), dtype=np.float64)
-        rng.standard_normal(out=scratch)
-        out[:, :half] = scratch
-        np.negative(scratch[:, : n_paths - half], out=out[:, half:])
-    else:
-        rng.standard_normal(out=out)
-    return out
-
-
-def log_paths(log_mean: FloatArray, sigma: float, z: FloatArray) -> FloatArray:
-    """In place on ``z`` (months, n_paths): ``log_mean_k - k sigma^2/2 + sigma (Z_1 + ... + Z_k)``."""
-    months = z.shape[0]
-    for k in range(1, months):  # running sum over months (rows); faster than np.cumsum(axis=0)
-        np.add(z[k - 1], z[k], out=z[k])
-    z *= sigma
-    z += (log_mean - 0.5 * sigma * sigma * np.arange(1, months + 1, dtype=np.float64))[:, None]
-    return z
-
-
-def discount_paths(cash_flows: FloatArray, discount_factors: FloatArray) -> FloatArray:
-    """``sum_k CF[p, k] DF[k]`` per path, shape (n_paths,) (einsum: no BLAS thread start-up)."""
-    return np.asarray(np.einsum("pk,k->p", cash_flows, discount_factors), dtype=np.float64)
-
-
-def antithetic_uniforms(rng: np.random.Generator, n_paths: int, *, antithetic: bool) -> FloatArray:
-    """Uniforms on [0, 1), shape (n_paths,); antithetic: the second half is ``1 - first``."""
-    u = rng.random(n_paths)
-    if antithetic and n_paths >= 2:
-        half = (n_paths + 1) // 2
-        u[half:] = 1.0 - u[: n_paths - half]
-    return u
-
-
-def simulate_cash_flows(
-    expected: FloatArray,
-    sigma: float,
-    n_paths: int,
-    rng: np.random.Generator,
-    *,
-    antithetic: bool = True,
-    jump_hazard: float = 0.0,
-    jump_loss: float = 0.0,
-    compensated_hazard: float | None = None,
-    out: FloatArray | None = None,
-    scratch: FloatArray | None = None,
-) -> FloatArray:
-    """Monthly cash-flow paths with mean ``expected`` (before uncompensated hazard).
-
-    Parameters
-    ----------
-    expected : FloatArray, shape (months,)
-        Expected cash flow per month, >= 0, major units.
-    sigma : float
-        Monthly log volatility, >= 0.
-    n_paths : int
-    rng : numpy.random.Generator
-    antithetic : bool
-    jump_hazard : float
-        Total jump hazard per month, >= 0.
-    jump_loss : float
-        Fraction of revenue lost at the jump, [0, 1).
-    compensated_hazard : float, optional
-        Part of ``jump_hazard`` compensated by a gradual factor (default: all of it).
-    out, scratch : FloatArray, optional
-        Reusable buffers, see `draw_normals`; the result is a view of ``out``.
-
-    Returns
-    -------
-    FloatArray, shape (n_paths, months)
-        A transposed view of a (months, n_paths) C-ordered array (paths contiguous).
-    """
-    months = expected.shape[0]
-    k = np.arange(1, months + 1, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        log_mean = np.log(expected)
-    jumps = jump_hazard > 0.0 and jump_loss > 0.0
-    if jumps:
-        h_c = jump_hazard if compensated_hazard is None else compensated_hazard
-        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-h_c * k)))
-    z = draw_normals(rng, months, n_paths, antithetic=antithetic, out=out, scratch=scratch)
-    x = log_paths(log_mean, sigma, z)
-    if jumps:
-        u = antithetic_uniforms(rng, n_paths, antithetic=antithetic)
-        tau = -np.log1p(-u) / jump_hazard  # exponential time with the total hazard
-        np.add(x, math.log1p(-jump_loss), out=x, where=k[:, None] >= tau[None, :])
-    np.exp(x, out=x)
-    return x.T
-
-
-def simulate_values_batch(
-    expected: FloatArray,
-    sigma: FloatArray,
-    discount_factors: FloatArray,
-    n_paths: int,
-    rng: np.random.Generator,
-    *,
-    antithetic: bool = True,
-    jump_hazard: FloatArray | None = None,
-    jump_loss: float = 0.0,
-    chunk_assets: int | None = None,
-    horizon_months: int | None = None,
-) -> FloatArray | tuple[FloatArray, FloatArray]:
-    """Path values of many assets at once, vectorised across assets in chunks.
-
-    Parameters
-    ----------
-    expected : FloatArray, shape (n_assets, months)
-        Expected cash flow per asset and month (before the jump compensation), major units.
-    sigma : FloatArray, shape (n_assets,)
-        Monthly log volatility per asset.
-    discount_factors : FloatArray, shape (n_assets, months) or (months,)
-    n_paths : int
-    rng : numpy.random.Generator
-    antithetic : bool
-    jump_hazard : FloatArray, shape (n_assets,), optional
-        Compensated jump hazard per month per asset.
-    jump_loss : float
-    chunk_assets : int, optional
-        Assets per chunk; default keeps a chunk's paths near 32 MB.
-    horizon_months : int, optional
-        Also return each path's value after this many months, discounted to today
-        (``sum_{k > h} CF_k DF_k``, `MonteCarloResult.remaining_value`).
-
-    Returns
-    -------
-    FloatArray, shape (n_assets, n_paths), or a pair of them with ``horizon_months``
-        Present value per asset and path; the same model as `simulate_cash_flows`.
-    """
-    n_assets, months = expected.shape
-    dfs = np.broadcast_to(discount_factors, (n_assets, months))
-    k = np.arange(1, months + 1, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        log_mean = np.log(expected)
-    jumps = jump_hazard is not None and jump_loss > 0.0
-    if jumps:
-        hz = np.asarray(jump_hazard, dtype=np.float64)
-        log_mean = log_mean - np.log1p(-jump_loss * (1.0 - np.exp(-hz[:, None] * k[None, :])))
-    sig = np.asarray(sigma, dtype=np.float64)
-    log_mean = log_mean - 0.5 * (sig * sig)[:, None] * k[None, :]
-    if chunk_assets is None:
-        chunk_assets = max(1, int(32e6 // (8 * months * n_paths)))
-    out = np.empty((n_assets, n_paths), dtype=np.float64)
-    h = None if horizon_months is None else max(int(horizon_months), 0)
-    out_h = None if h is None else np.empty((n_assets, n_paths), dtype=np.float64)
-    half = (n_paths + 1) // 2
-    use_anti = antithetic and n_paths >= 2
-    for a0 in range(0, n_assets, chunk_assets):
-        a1 = min(a0 + chunk_assets, n_assets)
-        c = a1 - a0
-        z = np.empty((c, months, n_paths), dtype=np.float64)
-        if use_anti:
-            draws = rng.standard_normal((c, months, half))
-            z[:, :, :half] = draws
-            np.negative(draws[:, :, : n_paths - half], out=z[:, :, half:])
-        else:
-            rng.standard_normal(out=z)
-        for m in range(1, months):
-            np.add(z[:, m - 1], z[:, m], out=z[:, m])
-        z *= sig[a0:a1, None, None]
-        z += log_mean[a0:a1, :, None]
-        if jumps:
-            u = rng.random((c, n_paths))
-            if use_anti:
-                u[:, half:] = 1.0 - u[:, : n_paths - half]
-            tau = -np.log1p(-u) / hz[a0:a1, None]
-            np.add(z, math.log1p(-jump_loss), out=z, where=k[None, :, None] >= tau[:, None, :])
-        np.exp(z, out=z)
-        out[a0:a1] = np.einsum("amp,am->ap", z, dfs[a0:a1])
-        if out_h is not None:
-            out_h[a0:a1] = np.einsum("amp,am->ap", z[:, h:], dfs[a0:a1, h:]) if h < months else 0.0
-    return out if out_h is None else (out, out_h)
-
-
-def revenue_paths(
-    r0: float,
-    mu: float,
-    sigma: float,
-    months: int,
-    n_paths: int,
-    rng: np.random.Generator,
-    *,
-    antithetic: bool = True,
-) -> FloatArray:
-    """Lognormal revenue ``dln R = mu dt + sigma dW`` on a monthly grid (``dt`` = 1 month).
-
-    ``R_k = r0 exp(mu k + sigma W_k)``, shape (n_paths, months); ``E[R_k] = r0 exp((mu + sigma^2/2) k)``.
-    """
-    k = np.arange(1, months + 1, dtype=np.float64)
-    z = draw_normals(rng, months, n_paths, antithetic=antithetic)
-    x = log_paths(math.log(r0) + (mu + 0.5 * sigma * sigma) * k, sigma, z)
-    np.exp(x, out=x)
-    return x.T
 
 
 def standard_error(values: FloatArray, *, antithetic: bool) -> float:

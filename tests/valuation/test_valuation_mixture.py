@@ -245,7 +245,7 @@ PINNED = {"value": 697111.2272941831, "p05": 232765.2874244222, "haircut": 0.762
 
 def test_batch_summaries_follow_the_single_asset_definitions() -> None:
     from valuation.mixture import BATCH_COLUMNS, summarise_batch
-    from valuation.montecarlo import simulate_values_batch
+    from valuation.paths import simulate_values_batch
 
     a, m, n = 7, 24, 2_000
     expected = np.linspace(1_000.0, 3_000.0, a)[:, None] * np.ones((a, m))

@@ -9,13 +9,8 @@ import pytest
 
 from valuation import IncomeValuer, value_asset
 from valuation.errors import ConventionError
-from valuation.montecarlo import (
-    discount_paths,
-    simulate_cash_flows,
-    simulate_plan,
-    simulate_values_batch,
-    standard_error,
-)
+from valuation.montecarlo import simulate_plan, standard_error
+from valuation.paths import discount_paths, simulate_cash_flows, simulate_values_batch
 from valuation.results import ValuationInputs
 
 

@@ -13,7 +13,8 @@ import pytest
 from valuation.conventions import Compounding, DayCount
 from valuation.income import annuity_factor, present_value
 from valuation.market import MarketData, flat_annual_discount_factors
-from valuation.montecarlo import revenue_paths, standard_error
+from valuation.montecarlo import standard_error
+from valuation.paths import revenue_paths
 
 REF = json.loads((Path(__file__).parents[1] / "data" / "valuation" / "identities.json").read_text())
 TOL = REF["tolerance"]  # 1e-9, stated in the shared reference README
