@@ -35,6 +35,7 @@ from api.schemas.products import (
     TrancheFigures,
     TrancheOut,
 )
+from api.services.valuation import load_inputs, run_valuation
 from models.audit import record_audit
 from models.db import row_id
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
@@ -581,20 +582,17 @@ def revenue_paths(
     flow (the income approach's attributable cash), ``(paths, months)``; the income
     approach's risk-adjusted ``discount_factors``; the asset's ``income_value`` on these paths
     (mean of the path values) and the discounting ``basis``."""
-    from api.services import registry
-    from valuation import AssetProfile, value_asset
-
-    asset = registry.get_asset(session, asset_id)  # NotFoundError -> 404
-    profile = AssetProfile.from_mapping(registry.asset_profile_dict(asset))
-    market = default_curve(as_of, currency, _discount_rate(discount_rate, currency))
-    signals, costs = (
-        registry.signals_frame(session, asset_id),
-        registry.costs_frame(session, asset_id),
-    )
-    comparables = registry.comparables_frame(session, category=asset.category)
+    inputs = load_inputs(session, asset_id)  # NotFoundError -> 404
     session.commit()  # inputs read: no transaction is held while the paths are simulated
-    valuation = value_asset(
-        signals, costs, comparables, profile, as_of, market, paths, seed, currency=currency
+    valuation, _market = run_valuation(
+        inputs,
+        as_of=as_of,
+        currency=currency,
+        paths=paths,
+        seed=seed,
+        weights=None,
+        assumptions=None,
+        risk_free_rate=_discount_rate(discount_rate, currency),
     )
     sim = valuation.simulation
     assert sim is not None

@@ -1,7 +1,15 @@
 """Valuation services: value a registered asset from the database, persist, publish quotes.
 
-Entry point for the other shells (CREDIT, PRODUCTS, RISK)
-----------------------------------------------------------
+One way to value a registered asset
+-----------------------------------
+Every caller (valuation requests, collateral assessment, loan revaluation, data-note
+pricing, the stress book, reports, the CLI) goes through the same two steps:
+:func:`load_inputs` reads what the registry holds in the caller's transaction, and
+:func:`run_valuation` values it with no database (checks ``as_of`` and the currency,
+builds the curve, maps "no approach can run" to one error per missing input).
+:func:`value_registered_asset` is the two in one call; :func:`create_valuation` runs the
+second and stores the result.
+
 :func:`value_registered_asset` values one registered asset from what the registry
 holds (its signals, cost records, the comparables of its category, its profile) and
 returns the core's ``valuation.AssetValuation`` *including the simulation*
