@@ -54,7 +54,7 @@ def build_deal(seed: int = 7) -> Deal:
             "loan_id": f"L{i:04d}",
             "balance": float(rng.uniform(5e6, 2e7)),
             "annual_rate": float(rng.uniform(0.04, 0.08)),
-            "term_months": int(rng.integers(12, 61)),
+            "tenor_months": int(rng.integers(12, 61)),
             "amortization": amort[i % 3],
             "pd": float(rng.uniform(0.005, 0.05)),
             "recovery_rate": float(rng.uniform(0.2, 0.5)),

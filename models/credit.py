@@ -231,7 +231,7 @@ def pledged_by_tenant(
         .join(Loan, col(Loan.id) == col(Pledge.loan_id))
         .where(
             col(Pledge.asset_id).in_(list(asset_ids)),
-            col(Pledge.status) == "live",
+            col(Pledge.status) == PledgeStatus.LIVE.value,
             col(Loan.tenant) == tenant,
         )
         .group_by(col(Pledge.asset_id))
@@ -251,9 +251,20 @@ def pledged_amounts(session: Session, asset_ids: Sequence[int]) -> dict[int, Dec
     return {int(a): Decimal(str(s)) for a, s in session.execute(stmt).all()}
 
 
-def live_loans(session: Session, tenant: str) -> list[Loan]:
-    """The tenant's live loans by id (filtered in SQL)."""
-    query = select(Loan).where(Loan.tenant == tenant, Loan.status == "live")
+def live_loans(
+    session: Session,
+    tenant: str,
+    *,
+    ids: Sequence[int] | None = None,
+    currency: str | None = None,
+) -> list[Loan]:
+    """The tenant's live loans by id, only those of ``ids`` and ``currency`` when given
+    (filtered in SQL)."""
+    query = select(Loan).where(Loan.tenant == tenant, Loan.status == LoanStatus.LIVE.value)
+    if ids is not None:
+        query = query.where(col(Loan.id).in_([int(i) for i in ids]))
+    if currency is not None:
+        query = query.where(Loan.currency == currency)
     return list(session.exec(query.order_by(col(Loan.id).asc())).all())
 
 
@@ -263,6 +274,6 @@ def live_pledges(session: Session, loan_ids: Sequence[int]) -> list[Pledge]:
         return []
     query = select(Pledge).where(
         col(Pledge.loan_id).in_([int(i) for i in loan_ids]),
-        col(Pledge.status) == "live",
+        col(Pledge.status) == PledgeStatus.LIVE.value,
     )
     return list(session.exec(query.order_by(col(Pledge.id).asc())).all())

@@ -192,7 +192,7 @@ def deal_cashflows(
     >>> from products.spec import deal_from_dict
     >>> deal = deal_from_dict({
     ...     "pool": {"loans": [{"loan_id": "L", "balance": 1e6, "annual_rate": 0.06,
-    ...                         "term_months": 12, "pd": 0.02}]},
+    ...                         "tenor_months": 12, "pd": 0.02}]},
     ...     "tranches": [{"name": "A", "attach": 0.0, "detach": 1.0, "coupon": 0.03}]})
     >>> table, scenario = deal_cashflows(deal, cdr=0.0)
     >>> round(float(table["principal_paid"].sum()), 6), scenario.name

@@ -83,7 +83,7 @@ class PoolLoan:
         Outstanding principal at closing, major units, > 0.
     annual_rate : float
         Fixed contractual rate, decimal, paid monthly on the outstanding balance (rate / 12).
-    term_months : int
+    tenor_months : int
         Remaining term in months, 1..600.
     amortization : {"annuity", "linear", "bullet"}
         Repayment profile.
@@ -93,14 +93,14 @@ class PoolLoan:
         Recovered share of the defaulted balance, decimal 0..1.
     start_date : date or None
         A booked loan: its disbursement date. ``balance`` is then the principal lent on that
-        date and ``term_months`` the tenor from it; the loan's own schedule
+        date and ``tenor_months`` the tenor from it; the loan's own schedule
         (`credit.loans.schedules`: its frequency, day count, calendar, amortisation) gives
         its payments, and it enters the pool at its outstanding balance at the pool's
         ``cut_off_date``, collecting only the payments after it. ``None``: the loan starts at
         the cut-off (if the pool has one, on that schedule too) or, without a cut-off date,
         pays monthly ``rate / 12`` on its balance from month 1.
     frequency_months : {1, 3, 6, 12}
-        Payment frequency (a multiple of it must make ``term_months``).
+        Payment frequency (a multiple of it must make ``tenor_months``).
     day_count : str
         Interest day count of the schedule (``ACT/365F``, ``ACT/360``, ``30/360``, ``ACT/ACT``).
     calendar : str or None
@@ -110,7 +110,7 @@ class PoolLoan:
     loan_id: str
     balance: float
     annual_rate: float
-    term_months: int
+    tenor_months: int
     amortization: Amortization = "annuity"
     pd: float = 0.02
     recovery_rate: float = 0.4
@@ -131,7 +131,7 @@ def _check_loan(loan: PoolLoan, path: str) -> None:
         )
     _number(loan.balance, f"{path}.balance", lo=0.0, lo_open=True, what="a positive amount")
     _number(loan.annual_rate, f"{path}.annual_rate", lo=0.0, hi=1.0, what="a decimal rate")
-    _integer(loan.term_months, f"{path}.term_months", lo=1, hi=MAX_TERM_MONTHS)
+    _integer(loan.tenor_months, f"{path}.tenor_months", lo=1, hi=MAX_TERM_MONTHS)
     _choice(loan.amortization, f"{path}.amortization", AMORTIZATIONS)
     pd = _number(loan.pd, f"{path}.pd", lo=0.0, what="a decimal probability")
     if pd >= 1.0:
@@ -148,11 +148,11 @@ def _check_loan(loan: PoolLoan, path: str) -> None:
             f"The `{path}.frequency_months` must be one of {FREQUENCIES_MONTHS}. Got {freq!r}.",
             f"{path}.frequency_months",
         )
-    if loan.term_months % freq:
+    if loan.tenor_months % freq:
         raise _fail(
-            f"The `{path}.term_months` must be a whole number of payment periods "
-            f"({freq} months). Got {loan.term_months!r}.",
-            f"{path}.term_months",
+            f"The `{path}.tenor_months` must be a whole number of payment periods "
+            f"({freq} months). Got {loan.tenor_months!r}.",
+            f"{path}.tenor_months",
         )
     try:
         DayCount.parse(loan.day_count)

@@ -143,7 +143,7 @@ def default_periods_given_factor(
     `copula_default_periods` (which draws ``z`` itself)."""
     rho = _check_rho(rho)
     h = _hazard(sched.pd)
-    term = sched.term_months.astype(np.float64)
+    term = sched.tenor_months.astype(np.float64)
     p_term = -np.expm1(-h * term / 12.0)
     with np.errstate(divide="ignore"):
         threshold = ndtri(p_term)
@@ -163,7 +163,7 @@ def default_periods_given_factor(
 
 
 def homogeneous_copula_survival(
-    pd: float, rho: float, n_loans: int, term_months: int, n_paths: int, rng: np.random.Generator
+    pd: float, rho: float, n_loans: int, tenor_months: int, n_paths: int, rng: np.random.Generator
 ) -> FloatArray:
     """Copula Monte Carlo for a homogeneous pool: performing share per path and month.
 
@@ -174,18 +174,18 @@ def homogeneous_copula_survival(
     Returns
     -------
     FloatArray
-        ``(n_paths, term_months + 1)`` performing share, column 0 equal to 1.
+        ``(n_paths, tenor_months + 1)`` performing share, column 0 equal to 1.
     """
     rho = _check_rho(rho)
     h = float(_hazard(np.array([pd]))[0])
-    t = np.arange(term_months + 1) / 12.0
+    t = np.arange(tenor_months + 1) / 12.0
     with np.errstate(divide="ignore"):
         c = ndtri(-np.expm1(-h * t))  # (T+1,)
     z = rng.standard_normal(n_paths)
     cond = ndtr((c[None, :] - math.sqrt(rho) * z[:, None]) / math.sqrt(1.0 - rho))  # F(t|z)
     alive = np.full(n_paths, n_loans, dtype=np.int64)
-    out = np.ones((n_paths, term_months + 1))
-    for m in range(1, term_months + 1):
+    out = np.ones((n_paths, tenor_months + 1))
+    for m in range(1, tenor_months + 1):
         denom = 1.0 - cond[:, m - 1]
         q = np.where(
             denom > 0.0, (cond[:, m] - cond[:, m - 1]) / np.where(denom > 0, denom, 1.0), 1.0
@@ -231,7 +231,7 @@ def large_pool_survival(sched: AssetSchedules, rho: float, z: FloatArray) -> Flo
     rho = _check_rho(rho)
     h = _hazard(sched.pd)
     t = np.arange(sched.n_periods + 1)
-    tt = np.minimum(t[None, :], sched.term_months[:, None]) / 12.0  # no defaults after maturity
+    tt = np.minimum(t[None, :], sched.tenor_months[:, None]) / 12.0  # no defaults after maturity
     with np.errstate(divide="ignore"):
         c = ndtri(-np.expm1(-h[:, None] * tt))  # (m, T+1)
     z = np.asarray(z, dtype=np.float64)
@@ -247,7 +247,7 @@ def expected_exposure_at_default(sched: AssetSchedules) -> FloatArray:
     """
     h = _hazard(sched.pd)
     t = np.arange(sched.n_periods + 1)
-    tt = np.minimum(t[None, :], sched.term_months[:, None]) / 12.0
+    tt = np.minimum(t[None, :], sched.tenor_months[:, None]) / 12.0
     cum = -np.expm1(-h[:, None] * tt)
     dp = np.diff(cum, axis=1)
     total = cum[:, -1]
@@ -279,7 +279,7 @@ def cumulative_default_probability(sched: AssetSchedules) -> FloatArray:
     """
     h = _hazard(sched.pd)
     t = np.arange(sched.n_periods + 1)
-    tt = np.minimum(t[None, :], sched.term_months[:, None]) / 12.0
+    tt = np.minimum(t[None, :], sched.tenor_months[:, None]) / 12.0
     return -np.expm1(-h[:, None] * tt)
 
 
@@ -444,7 +444,7 @@ def recursion_loss_paths(
                 f"The `{name}` must be an integer >= {lo}. Got {v!r}.", field=name
             )
     n, t_all = sched.n_assets, sched.n_periods
-    t_def = int(min(sched.term_months.max(), t_all))  # no default after the last maturity
+    t_def = int(min(sched.tenor_months.max(), t_all))  # no default after the last maturity
     cum = cumulative_default_probability(sched)
     z, wz = factor_quadrature(n_nodes)
     wz = wz / wz.sum()

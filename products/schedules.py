@@ -41,7 +41,7 @@ class AssetSchedules:
     prepayment: FloatArray
     recovery_rate: FloatArray  # (n_assets,)
     pd: FloatArray  # (n_assets,) annual
-    term_months: IntArray  # (n_assets,)
+    tenor_months: IntArray  # (n_assets,)
     recovery_lag_months: int
 
     @property
@@ -103,7 +103,7 @@ def _booked_loan_months(pool: Pool) -> tuple[FloatArray, FloatArray, IntArray]:
             "principal": [float(x.balance) for x in pool.loans],
             "annual_rate": [float(x.annual_rate) for x in pool.loans],
             "start_date": [x.start_date or cut for x in pool.loans],
-            "tenor_months": [int(x.term_months) for x in pool.loans],
+            "tenor_months": [int(x.tenor_months) for x in pool.loans],
             "amortization": [x.amortization for x in pool.loans],
             "frequency_months": [int(x.frequency_months) for x in pool.loans],
             "day_count": [x.day_count for x in pool.loans],
@@ -159,7 +159,7 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
         booked = _booked_loan_months(pool)
         loan_terms = [int(x) for x in booked[2]]
     else:
-        loan_terms = [x.term_months for x in pool.loans]
+        loan_terms = [x.tenor_months for x in pool.loans]
     terms = loan_terms + [len(r.cashflows) for r in pool.receivables]
     horizon = max(terms) + pool.recovery_lag_months
     n = len(terms)
@@ -174,7 +174,7 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
             bal[i], inte[i] = _loan_balance(
                 float(loan.balance),
                 float(loan.annual_rate),
-                loan.term_months,
+                loan.tenor_months,
                 loan.amortization,
                 horizon,
             )
@@ -221,6 +221,6 @@ def asset_schedules(pool: Pool) -> AssetSchedules:
         prepayment=prepay,
         recovery_rate=rr,
         pd=pds,
-        term_months=np.asarray(terms, dtype=np.int64),
+        tenor_months=np.asarray(terms, dtype=np.int64),
         recovery_lag_months=pool.recovery_lag_months,
     )

@@ -64,10 +64,12 @@ def _list(value: object, path: str) -> list[Any]:
 
 
 def _loan_from(d: object, path: str) -> PoolLoan:
-    """A loan from JSON: ``balance`` and ``term_months``, or for a booked loan (with a
-    ``start_date``) equally ``principal`` and ``tenor_months``."""
+    """A loan from JSON: ``balance`` and ``tenor_months``, or for a booked loan (with a
+    ``start_date``) equally ``principal`` instead of ``balance``. ``term_months``, the
+    name of a loan's tenor in specs stored before the loan vocabulary was unified, is
+    read as ``tenor_months``."""
     m = dict(_mapping(d, path))
-    for alias, key in (("principal", "balance"), ("tenor_months", "term_months")):
+    for alias, key in (("principal", "balance"), ("term_months", "tenor_months")):
         if alias in m:
             if key in m:
                 raise _fail(
@@ -91,7 +93,7 @@ def _loan_from(d: object, path: str) -> PoolLoan:
             "start_date",
             None if start is None else parse_date(start, field=f"{path}.start_date"),
         )
-        for k in ("loan_id", "balance", "annual_rate", "term_months"):
+        for k in ("loan_id", "balance", "annual_rate", "tenor_months"):
             if k not in m:
                 raise _fail(f"The `{path}.{k}` is required.", f"{path}.{k}")
             object.__setattr__(loan, k, m[k])

@@ -576,7 +576,7 @@ def analyze_deal(
     >>> from valuation.market import default_curve
     >>> deal = deal_from_dict({
     ...     "pool": {"loans": [{"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.06,
-    ...                         "term_months": 24, "pd": 0.03} for i in range(50)]},
+    ...                         "tenor_months": 24, "pd": 0.03} for i in range(50)]},
     ...     "tranches": [{"name": "A", "attach": 0.1, "detach": 1.0, "coupon": 0.03},
     ...                  {"name": "E", "attach": 0.0, "detach": 0.1, "coupon": 0.10}]})
     >>> res = analyze_deal(deal, market=default_curve(date(2025, 1, 1), "CNY"), n_paths=2000, seed=7)
@@ -722,7 +722,7 @@ def analyze_stratified(
 def pool_horizon_inputs(deal: Deal) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(PD over each asset's term, balance, LGD) of the pool's assets."""
     sched = asset_schedules(deal.pool)
-    pds = -np.expm1(-_hazard(sched.pd) * sched.term_months / 12.0)
+    pds = -np.expm1(-_hazard(sched.pd) * sched.tenor_months / 12.0)
     return pds, sched.balance[:, 0].copy(), 1.0 - sched.recovery_rate
 
 

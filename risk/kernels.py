@@ -35,7 +35,6 @@ from risk.inputs import (
     _asset_seed,
 )
 from risk.shocks import (
-    decay_factors,
     obsolescence_times,
     revenue_factors,
     shifted_discount_factors,
@@ -46,6 +45,7 @@ from risk.shocks import (
     stress_pd,
 )
 from valuation._typing import FloatArray, IntArray
+from valuation.forecast import decay_factors
 from valuation.haircut import haircut_from_quantile
 from valuation.paths import lognormal_paths, random_walk
 

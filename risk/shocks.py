@@ -116,12 +116,6 @@ def obsolescence_times(uniforms: FloatArray, hazard: FloatArray) -> FloatArray:
         return np.where(h > 0.0, -np.log(u) / np.where(h > 0.0, h, 1.0), np.inf)
 
 
-def decay_factors(months: FloatArray, half_life_months: FloatArray) -> FloatArray:
-    """Obsolescence decay ``0.5 ** (k / half_life)``; broadcasts (n, 1) x (m,)."""
-    h = np.asarray(half_life_months, dtype=np.float64)
-    return np.where(np.isinf(h), 1.0, np.exp2(-np.asarray(months) / np.where(np.isinf(h), 1.0, h)))
-
-
 def shock_revenue_paths(
     paths: FloatArray,
     shocks: Shocks,

@@ -587,10 +587,15 @@ def half_life_from_profile(timeliness: float, refresh_days: float) -> float:
     return base * m
 
 
-def decay_factors(months: int, half_life_months: float) -> FloatArray:
-    """``0.5 ** (k / half_life_months)`` for ``k = 1..months``, shape (months,)."""
-    k = np.arange(1, months + 1, dtype=np.float64)
-    return np.power(0.5, k / half_life_months)
+def decay_factors(months: int | FloatArray, half_life_months: float | FloatArray) -> FloatArray:
+    """Obsolescence decay ``0.5 ** (k / H)``, the project's one half-life rule.
+
+    ``months`` is a count (``k = 1..months``, shape (months,)) or an array of month
+    numbers that broadcasts against ``half_life_months`` (e.g. (1, M) by (A, 1) for many
+    assets); an infinite half-life does not decay (factor 1).
+    """
+    k = np.arange(1, months + 1, dtype=np.float64) if isinstance(months, int) else months
+    return np.asarray(np.power(0.5, np.divide(k, half_life_months)), dtype=np.float64)
 
 
 def decay_horizon_months(half_life_months: float, floor: float = 0.05) -> int:

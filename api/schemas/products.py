@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
@@ -30,7 +30,12 @@ class LoanIn(_Strict):
     loan_id: str
     balance: float
     annual_rate: float
-    term_months: int
+    tenor_months: int = Field(
+        ...,
+        validation_alias=AliasChoices("tenor_months", "term_months"),
+        description="Tenor in months (the name every loan uses). `term_months` is read as "
+        "`tenor_months` for clients written before the names were unified; it is deprecated.",
+    )
     amortization: Literal["annuity", "linear", "bullet"] = "annuity"
     pd: float = 0.02
     recovery_rate: float = 0.4
@@ -39,7 +44,7 @@ class LoanIn(_Strict):
         ge=MIN_DATE,
         le=MAX_DATE,
         description="A booked loan: disbursement date; `balance` is then its principal and "
-        "`term_months` its tenor, and it is pooled at its balance on the cut-off date.",
+        "`tenor_months` its tenor, and it is pooled at its balance on the cut-off date.",
     )
     frequency_months: int = Field(1, description="Payment frequency in months: 1, 3, 6 or 12.")
     day_count: str = Field("ACT/365F", description="ACT/365F, ACT/360, 30/360 or ACT/ACT.")

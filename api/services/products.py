@@ -37,6 +37,7 @@ from api.schemas.products import (
 )
 from api.services.valuation import load_inputs, run_valuation
 from models.audit import record_audit
+from models.credit import Loan, live_loans
 from models.db import row_id
 from models.products import Securitization, SecuritizationPricing, SecuritizationTranche
 from products.notes import DataRevenueNote, price_data_note
@@ -72,36 +73,26 @@ def _as_invalid(exc: ValuationError) -> InvalidInputError:
 # ---------------------------------------------------------------------------------- loans
 
 
-def _loan_to_pool_loan(loan: Any) -> dict[str, Any]:
-    """Map a `models.credit.Loan` row to the library's loan terms (major units, decimals).
+def _loan_to_pool_loan(loan: Loan) -> dict[str, Any]:
+    """A booked loan as the library's pool-loan terms (major units, decimals).
 
-    Looks for the columns by their the API contract names: the principal, start date, tenor,
-    amortisation, frequency, day count and calendar of the booked loan, so the pool rebuilds
-    its schedule (`credit.loans.schedules`) and takes it at its balance on the cut-off date.
+    The pool rebuilds the loan's own schedule (`credit.loans.schedules`: its principal,
+    start date, all-in rate, tenor, amortisation, frequency, day count and calendar) and
+    takes it at its balance on the cut-off date, with its one-year PD and ``1 - LGD`` as
+    recovery.
     """
-
-    def first(*names: str, default: Any = None) -> Any:
-        for n in names:
-            if hasattr(loan, n) and getattr(loan, n) is not None:
-                return getattr(loan, n)
-        return default
-
-    amort = str(first("amortization", default="annuity"))
-    pd = first("pd", "probability_of_default", default=0.02)
-    lgd = first("lgd", default=None)
-    recovery = 1.0 - float(lgd) if lgd is not None else float(first("recovery_rate", default=0.4))
     return {
-        "loan_id": str(loan.id),
-        "balance": float(first("principal", "balance")),
-        "annual_rate": float(first("annual_rate", "rate", default=0.0)),
-        "term_months": int(first("tenor_months", "term_months")),
-        "amortization": amort if amort in ("annuity", "linear", "bullet") else "annuity",
-        "pd": float(pd),
-        "recovery_rate": min(max(recovery, 0.0), 1.0),
-        "start_date": first("start_date"),
-        "frequency_months": int(first("frequency_months", default=1)),
-        "day_count": str(first("day_count", default="ACT/365F")),
-        "calendar": first("calendar"),
+        "loan_id": str(row_id(loan)),
+        "balance": float(loan.principal),
+        "annual_rate": float(loan.annual_rate),
+        "tenor_months": int(loan.tenor_months),
+        "amortization": loan.amortization,
+        "pd": float(loan.pd),
+        "recovery_rate": min(max(1.0 - float(loan.lgd), 0.0), 1.0),
+        "start_date": loan.start_date,
+        "frequency_months": int(loan.frequency_months),
+        "day_count": loan.day_count,
+        "calendar": loan.calendar,
     }
 
 
@@ -109,38 +100,15 @@ def load_loan_book(
     session: Session, tenant: str, ids: list[str], *, currency: str | None = None
 ) -> dict[str, PoolLoan]:
     """The caller's live loans among ``ids`` (in ``currency`` when given) as library loans,
-    by id; others are absent.
-
-    A loan enters the pool with its principal, start date, all-in rate, tenor, amortisation,
-    payment frequency, day count and calendar (its own schedule), one-year PD and
-    ``1 - LGD`` as recovery."""
-    try:
-        from models.credit import Loan
-    except ImportError:  # the credit tables are not there: no loan is known
-        return {}
-    wanted = [int(i) for i in ids if str(i).isdigit()] if _int_ids(Loan) else list(ids)
+    by id; others are absent (filtered in SQL, `models.credit.live_loans`)."""
+    wanted = [int(i) for i in ids if str(i).isdigit() and int(i) <= 2**63 - 1]
     if not wanted:
         return {}
-    rows = session.exec(select(Loan).where(col(Loan.id).in_(wanted))).all()
     book: dict[str, PoolLoan] = {}
-    for row in rows:
-        owner = getattr(row, "tenant", None)
-        if owner is not None and owner != tenant:
-            continue
-        if getattr(row, "status", "live") != "live":
-            continue
-        if currency is not None and getattr(row, "currency", currency) != currency:
-            continue
+    for row in live_loans(session, tenant, ids=wanted, currency=currency):
         terms = _loan_to_pool_loan(row)
         book[terms["loan_id"]] = PoolLoan(**terms)
     return book
-
-
-def _int_ids(model: Any) -> bool:
-    try:
-        return model.__table__.c.id.type.python_type is int
-    except (AttributeError, NotImplementedError):
-        return False
 
 
 # -------------------------------------------------------------------------- securitizations
@@ -176,7 +144,7 @@ def _resolve_spec(
                     "loan_id": x.loan_id,
                     "balance": x.balance,
                     "annual_rate": x.annual_rate,
-                    "term_months": x.term_months,
+                    "tenor_months": x.tenor_months,
                     "amortization": x.amortization,
                     "pd": x.pd,
                     "recovery_rate": x.recovery_rate,

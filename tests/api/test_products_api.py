@@ -615,3 +615,30 @@ def test_pricing_discounts_at_the_currency_default_and_says_so(client, make_key)
     r = client.post(f"/v1/securitizations/{sgd.json()['id']}/price", json=body, headers=fm)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "discount_rate"
+
+
+def test_inline_loans_give_their_tenor_as_tenor_months(client, make_key) -> None:
+    """The loan vocabulary of every layer; ``term_months`` (the former name) still reads."""
+    bank = make_key("bank")
+    tranches = [
+        {"name": "A", "attach": 0.2, "detach": 1.0, "coupon": 0.03},
+        {"name": "E", "attach": 0.0, "detach": 0.2, "coupon": 0.06},
+    ]
+
+    def post(tenor_key: str) -> Any:
+        loans = [
+            {"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.06, tenor_key: 24}
+            for i in range(4)
+        ]
+        return client.post(
+            "/v1/securitizations",
+            json={"pool": {"loans": loans}, "tranches": tranches},
+            headers=bank,
+        )
+
+    new, old = post("tenor_months"), post("term_months")
+    assert new.status_code == 201, new.text
+    assert old.status_code == 201, old.text
+    assert new.json()["pool_balance"] == old.json()["pool_balance"]
+    spec = client.get(f"/v1/securitizations/{new.json()['id']}", headers=bank).json()
+    assert "term_months" not in json.dumps(spec)

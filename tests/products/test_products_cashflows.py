@@ -17,7 +17,7 @@ def _deal() -> object:
             "loan_id": f"L{i}",
             "balance": 1e6,
             "annual_rate": 0.07,
-            "term_months": 24,
+            "tenor_months": 24,
             "amortization": "annuity",
             "pd": 0.02 + 0.01 * i,
             "recovery_rate": 0.4,

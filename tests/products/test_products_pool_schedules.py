@@ -76,7 +76,7 @@ def test_a_quarterly_loan_collects_only_in_its_payment_months() -> None:
     np.testing.assert_allclose(sched.principal[0, months], after.principal, rtol=1e-13)
     # taken at its balance after the 2025-02-17 payment, the one before the cut-off
     assert sched.balance[0, 0] == pytest.approx(float(ref.balance.iloc[0]), rel=1e-15)
-    assert sched.term_months[0] == 21
+    assert sched.tenor_months[0] == 21
     assert deal.pool_balance == pytest.approx(875_000.0, rel=1e-15)
 
 
@@ -115,12 +115,12 @@ def test_cash_is_conserved_with_booked_loans_and_defaults() -> None:
         sched.principal[:, 1:] + sched.prepayment[:, 1:],
         atol=1e-7,
     )
-    for i, t in enumerate(sched.term_months):
+    for i, t in enumerate(sched.tenor_months):
         assert sched.balance[i, t] == 0.0
         assert not sched.interest[i, t + 1 :].any()
     # the semi-annual loan started three years before: its final payment in month 0 of the
     # schedule (2026-03-10) is the deal's month 12
-    assert sched.term_months[-1] == 12
+    assert sched.tenor_months[-1] == 12
     d = copula_default_periods(sched, 0.3, 40, np.random.default_rng(4))
     cf = pool_cashflows_from_default_periods(sched, d)
     ref = pool_cashflows_reference(sched, d)
@@ -216,7 +216,7 @@ def test_booked_loan_errors_name_the_field() -> None:
         ({"pool": {"loans": [QUARTERLY], "cut_off_date": "2027-01-01"}}, "pool.loans[0]"),
         (
             {"pool": {"loans": [dict(QUARTERLY, tenor_months=20)], "cut_off_date": "2025-03-10"}},
-            "pool.loans[0].term_months",
+            "pool.loans[0].tenor_months",
         ),
         (
             {
@@ -314,3 +314,14 @@ def test_a_timing_shortfall_without_defaults_is_cured_not_written_down() -> None
     np.testing.assert_allclose(
         wf_d.writedown, run_waterfall_reference(deal, cf_d).writedown, atol=1e-6
     )
+
+
+def test_a_loan_tenor_is_tenor_months_and_the_former_name_still_reads() -> None:
+    """One loan vocabulary: ``tenor_months`` in every layer; ``term_months`` (stored specs
+    written before) is read as it, and giving both is an error naming the field."""
+    old = {k: v for k, v in QUARTERLY.items() if k != "tenor_months"} | {"term_months": 24}
+    assert booked_deal([old]).pool.loans[0].tenor_months == 24
+    both = dict(QUARTERLY, term_months=24)
+    with pytest.raises(ConventionError) as err:
+        booked_deal([both])
+    assert err.value.field == "pool.loans[0].term_months"

@@ -66,7 +66,7 @@ def test_oc_test_with_no_defaults_never_switches(
             "loan_id": f"L{i}",
             "balance": float(rng.uniform(1e5, 1e6)),
             "annual_rate": 0.08,
-            "term_months": term,
+            "tenor_months": term,
             "amortization": amort,
             "pd": 0.05,
         }
@@ -100,7 +100,7 @@ def test_oc_080_with_no_defaults_stays_pro_rata() -> None:
             "loan_id": f"L{i}",
             "balance": 1e6,
             "annual_rate": 0.07,
-            "term_months": 24,
+            "tenor_months": 24,
             "amortization": "annuity",
         }
         for i in range(5)
@@ -137,7 +137,7 @@ def _hand_deal(call: float | None = 0.3) -> Any:
                     "loan_id": f"L{i}",
                     "balance": 1000.0,
                     "annual_rate": 0.12,
-                    "term_months": 5,
+                    "tenor_months": 5,
                     "amortization": "linear",
                     "recovery_rate": 0.5,
                 }
@@ -231,7 +231,7 @@ def test_written_down_class_is_cured_before_the_residual() -> None:
             "loan_id": f"L{i}",
             "balance": 1e5,
             "annual_rate": 0.12,
-            "term_months": 24,
+            "tenor_months": 24,
             "amortization": "bullet",
             "recovery_rate": 0.0,
         }
@@ -278,7 +278,7 @@ def test_reserve_release_enters_the_waterfall_and_pays_interest_before_equity() 
                         "loan_id": "L",
                         "balance": 1.2e6,
                         "annual_rate": 0.01,
-                        "term_months": n_periods,
+                        "tenor_months": n_periods,
                         "amortization": "bullet",
                     }
                 ]
@@ -318,7 +318,7 @@ def test_dscr_reads_a_trailing_window_of_payment_dates() -> None:
                     "loan_id": "L",
                     "balance": 1.2e6,
                     "annual_rate": 0.01,
-                    "term_months": n_periods,
+                    "tenor_months": n_periods,
                     "amortization": "bullet",
                 }
             ]

@@ -29,12 +29,12 @@ def base_spec() -> dict[str, Any]:
     return {
         "pool": {
             "loans": [
-                {"loan_id": "L1", "balance": 6e6, "annual_rate": 0.06, "term_months": 12},
+                {"loan_id": "L1", "balance": 6e6, "annual_rate": 0.06, "tenor_months": 12},
                 {
                     "loan_id": "L2",
                     "balance": 4e6,
                     "annual_rate": 0.05,
-                    "term_months": 24,
+                    "tenor_months": 24,
                     "amortization": "bullet",
                 },
             ]
@@ -83,7 +83,7 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("tranches[1].detach", 0.25, "tranches[1].detach"),  # overlaps class A
         ("tranches[2].attach", 0.15, "tranches[2].attach"),  # attach > detach
         ("pool.loans[0].balance", -1.0, "pool.loans[0].balance"),  # negative balance
-        ("pool.loans[1].term_months", 0, "pool.loans[1].term_months"),
+        ("pool.loans[1].tenor_months", 0, "pool.loans[1].tenor_months"),
         ("pool.loans[0].amortization", "balloon", "pool.loans[0].amortization"),
         ("tranches[0].coupon", None, "tranches[0].coupon"),  # neither coupon nor spread
         ("principal_rule", "turbo", "principal_rule"),
@@ -154,7 +154,7 @@ def _dscr_deal(trigger_spec: dict[str, Any]) -> Any:
                     "loan_id": "L",
                     "balance": 1.2e6,
                     "annual_rate": 0.01,
-                    "term_months": 3,
+                    "tenor_months": 3,
                     "amortization": "bullet",
                 }
             ]
@@ -245,7 +245,7 @@ def test_overcollateralisation_takes_the_first_loss() -> None:
             "loan_id": f"L{i}",
             "balance": 1e6,
             "annual_rate": 0.0,
-            "term_months": 12,
+            "tenor_months": 12,
             "amortization": "bullet",
             "pd": 0.1,
             "recovery_rate": 0.0,

@@ -54,7 +54,7 @@ def lhp_deal(case: dict[str, Any]) -> Deal:
         "loan_id": "pool",
         "balance": 1.0,
         "annual_rate": 0.0,
-        "term_months": 12,
+        "tenor_months": 12,
         "amortization": "bullet",
         "pd": case["pd"],
         "recovery_rate": case["recovery"],
@@ -124,7 +124,7 @@ def pool125_deal() -> Deal:
             "loan_id": f"N{i}",
             "balance": n,
             "annual_rate": 0.0,
-            "term_months": 12,
+            "tenor_months": 12,
             "amortization": "bullet",
             "pd": p,
             "recovery_rate": r,
@@ -189,7 +189,7 @@ def amortising_deal(pd: float = 0.0, **extra: Any) -> Deal:
             "loan_id": f"L{i}",
             "balance": 1e6,
             "annual_rate": 0.07,
-            "term_months": 36,
+            "tenor_months": 36,
             "amortization": "annuity",
             "pd": pd,
             "recovery_rate": 0.3,
@@ -227,7 +227,7 @@ def test_bullet_tranche_wal_duration_and_yield() -> None:
                 "loan_id": "L",
                 "balance": 1e6,
                 "annual_rate": 0.0,
-                "term_months": 24,
+                "tenor_months": 24,
                 "amortization": "bullet",
                 "pd": 0.0,
             }
@@ -290,7 +290,7 @@ def test_sizing_solvers_hit_the_target_expected_loss() -> None:
                 "loan_id": x.loan_id,
                 "balance": x.balance,
                 "annual_rate": 0.0,
-                "term_months": 12,
+                "tenor_months": 12,
                 "amortization": "bullet",
                 "pd": x.pd,
                 "recovery_rate": x.recovery_rate,
@@ -321,7 +321,7 @@ def test_guarantee_wrap_substitutes_the_guarantor() -> None:
             "loan_id": x.loan_id,
             "balance": x.balance,
             "annual_rate": x.annual_rate,
-            "term_months": x.term_months,
+            "tenor_months": x.tenor_months,
             "pd": x.pd,
             "recovery_rate": x.recovery_rate,
         }
@@ -368,7 +368,7 @@ def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
             "loan_id": f"L{i}",
             "balance": 1e6,
             "annual_rate": 0.07,
-            "term_months": 36,
+            "tenor_months": 36,
             "pd": 0.05,
             "recovery_rate": 0.3,
         }
@@ -401,7 +401,7 @@ def test_wrapped_tranche_loses_only_when_the_guarantor_defaults() -> None:
 
 def test_equity_class_takes_the_residual_cash() -> None:
     loans = [
-        {"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.08, "term_months": 24, "pd": 0.0}
+        {"loan_id": f"L{i}", "balance": 1e6, "annual_rate": 0.08, "tenor_months": 24, "pd": 0.0}
         for i in range(5)
     ]
     spec = {

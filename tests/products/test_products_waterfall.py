@@ -32,7 +32,7 @@ def deals(draw: Any) -> dict[str, Any]:
             "loan_id": f"L{i}",
             "balance": draw(st.floats(1e3, 1e7)),
             "annual_rate": draw(st.floats(0.0, 0.15)),
-            "term_months": draw(st.integers(1, 24)),
+            "tenor_months": draw(st.integers(1, 24)),
             "amortization": draw(st.sampled_from(["annuity", "linear", "bullet"])),
             "pd": draw(st.floats(0.0, 0.5)),
             "recovery_rate": draw(st.floats(0.0, 1.0)),
@@ -45,10 +45,10 @@ def deals(draw: Any) -> dict[str, Any]:
         cut_off = date(2025, 3, 10)
         for loan in loans:
             freq = draw(st.sampled_from([1, 3, 6, 12]))
-            loan["term_months"] = freq * draw(st.integers(1, 4))
+            loan["tenor_months"] = freq * draw(st.integers(1, 4))
             loan["frequency_months"] = freq
             loan["day_count"] = draw(st.sampled_from(["ACT/365F", "ACT/360", "30/360", "ACT/ACT"]))
-            age = draw(st.integers(0, 28 * loan["term_months"] - 5))  # matures after the cut-off
+            age = draw(st.integers(0, 28 * loan["tenor_months"] - 5))  # matures after the cut-off
             loan["start_date"] = (cut_off - timedelta(days=age)).isoformat()
     receivables = []
     if draw(st.booleans()):
@@ -121,7 +121,7 @@ def _scenarios(deal: Deal, seed: int, n: int = 6) -> Any:
     sched = asset_schedules(deal.pool)
     rng = np.random.default_rng(seed)
     hit = rng.random((n, sched.n_assets)) < 0.4
-    when = rng.integers(1, sched.term_months + 1, size=(n, sched.n_assets))
+    when = rng.integers(1, sched.tenor_months + 1, size=(n, sched.n_assets))
     return sched, np.where(hit, when, 0)
 
 
@@ -199,7 +199,7 @@ def test_tranche_losses_sum_to_pool_losses(
             "loan_id": f"L{i}",
             "balance": float(rng.uniform(1e5, 1e6)),
             "annual_rate": 0.0,
-            "term_months": int(rng.integers(1, 13)),
+            "tenor_months": int(rng.integers(1, 13)),
             "amortization": ["annuity", "linear", "bullet"][i % 3],
             "pd": 0.2,
             "recovery_rate": float(rng.uniform(0, 0.8)),
@@ -236,7 +236,7 @@ def test_senior_interest_paid_before_junior_and_shortfall_carried() -> None:
                         "loan_id": "L",
                         "balance": 1e6,
                         "annual_rate": 0.06,
-                        "term_months": 6,
+                        "tenor_months": 6,
                         "amortization": "bullet",
                     }
                 ]
@@ -266,7 +266,7 @@ def test_reserve_covers_interest_and_is_released_at_the_end() -> None:
                         "loan_id": "L",
                         "balance": 1e6,
                         "annual_rate": 0.0,
-                        "term_months": 3,
+                        "tenor_months": 3,
                         "amortization": "bullet",
                     }
                 ]
@@ -289,7 +289,7 @@ def test_pro_rata_switches_to_sequential_on_cumulative_default_trigger() -> None
             "loan_id": f"L{i}",
             "balance": 1e5,
             "annual_rate": 0.05,
-            "term_months": 12,
+            "tenor_months": 12,
             "amortization": "linear",
             "pd": 0.1,
         }
