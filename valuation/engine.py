@@ -43,6 +43,11 @@ from valuation.signals import clean_signals
 #: relief from royalty), rights (term caps life, product operation gates third-party
 #: revenue, one rights scale for the market approach), revenue multiples, Hampel filter.
 MODEL_VERSION = "datafin-valuation 2.2.0"
+
+EARLIEST_AS_OF = date(1901, 1, 1)
+LATEST_AS_OF = date(2199 - MAX_LIFE_MONTHS // 12, 12, 31)
+"""Valuation dates accepted: QuantLib's dates run from 1901-01-01 to 2199-12-31, and the
+cash flows of the longest economic life (`MAX_LIFE_MONTHS`) must end inside that range."""
 #: Libraries whose versions each valuation records.
 RECORDED_LIBRARIES = ("numpy", "scipy", "pandas", "QuantLib")
 
@@ -168,6 +173,11 @@ def value_asset(
         No approach can run; ``reasons`` says what each lacks.
     """
     as_of_d = parse_date(as_of, field="as_of")
+    if not EARLIEST_AS_OF <= as_of_d <= LATEST_AS_OF:
+        raise ConventionError(
+            f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of_d}.",
+            field="as_of",
+        )
     given_early = dict(assumptions or {})
     if market is None and given_early.get("discount_rate") is not None:
         # a flat discount rate replaces the curve: any curve in the valuation currency will do
@@ -222,9 +232,10 @@ def value_asset(
     methods: dict[str, MethodResult] = {}
     unavailable: dict[str, str] = {}
     plan: IncomePlan | None = None
+    clean = clean_signals(inputs.signals, as_of=as_of_d, currency=ccy)  # once per valuation
     try:
-        plan = income.plan(inputs, as_of=as_of_d, market=market)
-        methods["income"] = income.value(inputs, as_of=as_of_d, market=market)
+        plan = income.plan(inputs, as_of=as_of_d, market=market, clean=clean)
+        methods["income"] = income.value_plan(plan, inputs, as_of=as_of_d)
     except InsufficientDataError as exc:
         unavailable["income"] = str(exc)
     for name, valuer in (("cost", cost), ("market", market_valuer)):
@@ -317,7 +328,6 @@ def value_asset(
         currency=ccy,
         params={k: given[k] for k in QUOTE_PARAMETERS if k in given},
     )
-    clean = clean_signals(inputs.signals, as_of=as_of_d, currency=ccy)
     notes = clean.notes
     warnings = _signal_warnings(clean, as_of_d) + _collect_warnings(methods, rec)
     sensitivities = _sensitivities(

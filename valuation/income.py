@@ -79,7 +79,7 @@ from valuation.forecast import (
 from valuation.market import MarketData, flat_annual_discount_factors
 from valuation.params import MIN_HALF_LIFE_MONTHS, Constraint, Number, OneOf, check_params
 from valuation.results import MethodResult, ValuationInputs
-from valuation.signals import clean_signals
+from valuation.signals import CleanSignals, clean_signals
 
 INCOME_FORMS = ("excess_earnings", "direct", "split", "incremental", "royalty")
 DEFAULT_INCOME_FORM = "excess_earnings"
@@ -250,8 +250,19 @@ class IncomeValuer:
         self.trend_damping = trend_damping
         self.max_life_months = max_life_months
 
-    def plan(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> IncomePlan:
+    def plan(
+        self,
+        inputs: ValuationInputs,
+        *,
+        as_of: date,
+        market: MarketData,
+        clean: CleanSignals | None = None,
+    ) -> IncomePlan:
         """Build the deterministic schedule (forecast, life, decay, discounting).
+
+        ``clean``: the signals already cleaned (`valuation.signals.clean_signals` of
+        ``inputs.signals`` at ``as_of`` in the valuation currency), so that a valuation
+        cleans them once; default: cleaned here.
 
         Raises
         ------
@@ -267,7 +278,8 @@ class IncomeValuer:
                 f"Got {market.currency}.",
                 field="currency",
             )
-        clean = clean_signals(inputs.signals, as_of=as_of, currency=inputs.currency)
+        if clean is None:
+            clean = clean_signals(inputs.signals, as_of=as_of, currency=inputs.currency)
         fit = revenue_forecast(clean, method="income").with_damping(p["trend_damping"])
         asset = inputs.asset
         form = _income_form(p["income_form"], asset)
@@ -378,7 +390,11 @@ class IncomeValuer:
 
     def value(self, inputs: ValuationInputs, *, as_of: date, market: MarketData) -> MethodResult:
         """Deterministic income-approach value (see the module Notes for the formula)."""
-        plan = self.plan(inputs, as_of=as_of, market=market)
+        return self.value_plan(self.plan(inputs, as_of=as_of, market=market), inputs, as_of=as_of)
+
+    def value_plan(self, plan: IncomePlan, inputs: ValuationInputs, *, as_of: date) -> MethodResult:
+        """The income-approach value of a plan built by `plan` (the engine builds it once
+        and simulates the same one)."""
         value = plan.value
         if not math.isfinite(value):
             raise CalibrationError(

@@ -53,7 +53,6 @@ def create_valuation(
     admin) values it; a bank's valuation is its own (``quote.public`` false) and never
     replaces the exchange's quote.
     """
-    service.check_request_size(body.paths, body.assumptions)  # before any read or simulation
     created = service.create_valuation(
         session,
         asset_id,
@@ -70,7 +69,9 @@ def create_valuation(
             session, asset_id, role=principal.role, tenant=principal.tenant
         ),
     )
-    return ValuationOut.model_validate(service.valuation_public(created.row, created.quote))
+    return ValuationOut.model_validate(
+        service.valuation_public(created.row, created.quote, created.document)
+    )
 
 
 @router.get(

@@ -8,14 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from valuation.conventions import parse_currency
+from valuation.engine import EARLIEST_AS_OF, LATEST_AS_OF
 from valuation.errors import ConventionError
-from valuation.income import MAX_LIFE_MONTHS
 from valuation.montecarlo import MAX_PATHS
-
-EARLIEST_AS_OF = date(1901, 1, 1)
-LATEST_AS_OF = date(2199 - MAX_LIFE_MONTHS // 12, 12, 31)
-"""Valuation dates accepted: QuantLib's dates run from 1901-01-01 to 2199-12-31, and the
-cash flows of the longest economic life (`MAX_LIFE_MONTHS`) must end inside that range."""
 
 
 class ValuationRequest(BaseModel):

@@ -53,7 +53,6 @@ from sqlmodel import Session, col, select
 
 from api import quote_cache
 from api.errors import InvalidInputError, NotFoundError
-from api.schemas.valuation import EARLIEST_AS_OF, LATEST_AS_OF
 from api.services import registry
 from models.audit import record_audit
 from models.registry import DataAsset
@@ -186,11 +185,6 @@ def run_valuation(
 ) -> tuple[AssetValuation, MarketData]:
     """Value loaded ``inputs`` (see `load_inputs`); touches no database, so callers run it
     after ending their read transaction. Returns the core result and the market data used."""
-    if not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
-        raise ConventionError(
-            f"The `as_of` must be between {EARLIEST_AS_OF} and {LATEST_AS_OF}. Got {as_of}.",
-            field="as_of",
-        )
     ccy = parse_currency(currency)
     given = dict(assumptions or {})
     if (
@@ -297,6 +291,7 @@ class CreatedValuation:
     row: Valuation
     quote: AssetQuote
     result: AssetValuation
+    document: dict[str, Any]  # what the row's result_json holds
 
 
 #: The most simulated path-months one HTTP valuation may ask for (``paths`` times the
@@ -396,25 +391,29 @@ def create_valuation(
                 "unavailable": result.unavailable.get(name),
             }
     details = result.as_dict()
-    document = {
-        "methods": methods,
-        "weights": result.weights,
-        "distribution": result.distribution.as_dict(),
-        "quote": result.quote.as_dict(),
-        "simulation": details["simulation"],
-        "assumptions": dict(assumptions or {}),
-        "notes": list(result.notes),
-        "market": market.as_dict(),
-        "request": {
-            "weights": dict(weights) if weights is not None else None,
-            "risk_free_rate": risk_free_rate,
-        },
-        "warnings": details["warnings"],
-        "reconciliation": details["reconciliation"],
-        "sensitivities": details["sensitivities"],
-        "model": details["model"],
-        "histogram": details["histogram"],
-    }
+    # the stored record, in plain JSON types once: the row keeps its canonical JSON and
+    # the answer is read from this same document (as a later GET reads it from the row)
+    document = _jsonable(
+        {
+            "methods": methods,
+            "weights": result.weights,
+            "distribution": result.distribution.as_dict(),
+            "quote": result.quote.as_dict(),
+            "simulation": details["simulation"],
+            "assumptions": dict(assumptions or {}),
+            "notes": list(result.notes),
+            "market": market.as_dict(),
+            "request": {
+                "weights": dict(weights) if weights is not None else None,
+                "risk_free_rate": risk_free_rate,
+            },
+            "warnings": details["warnings"],
+            "reconciliation": details["reconciliation"],
+            "sensitivities": details["sensitivities"],
+            "model": details["model"],
+            "histogram": details["histogram"],
+        }
+    )
     d = result.distribution
     row = Valuation(
         asset_id=asset_id,
@@ -474,7 +473,7 @@ def create_valuation(
     session.commit()
     if publish:  # this process answers with the new public quote at once
         quote_cache.invalidate(asset_id)
-    return CreatedValuation(row=row, quote=quote, result=result)
+    return CreatedValuation(row=row, quote=quote, result=result, document=document)
 
 
 # ------------------------------------------------------------------ reading
@@ -508,8 +507,12 @@ def quote_public(quote: AssetQuote | SimpleNamespace) -> dict[str, Any]:
     }
 
 
-def valuation_public(row: Valuation, quote: AssetQuote) -> dict[str, Any]:
-    doc = json.loads(row.result_json)
+def valuation_public(
+    row: Valuation, quote: AssetQuote, document: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The API's view of a stored valuation; ``document`` is its stored result when the
+    caller has it at hand (the request that wrote it), else it is read from the row."""
+    doc = json.loads(row.result_json) if document is None else document
     return {
         "id": row.id,
         "asset_id": row.asset_id,

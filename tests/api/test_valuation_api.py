@@ -137,6 +137,14 @@ def test_same_inputs_and_seed_reproduce_the_same_figures(client, bank, registrar
     assert c["distribution"] != a["distribution"]
 
 
+def test_the_answer_is_the_stored_record(client, bank, asset_id) -> None:
+    """The POST answer is built from the document the row stores, as a later GET is."""
+    body = {"as_of": AS_OF, "paths": 1_000, "seed": 5}
+    posted = client.post(f"/v1/assets/{asset_id}/valuations", json=body, headers=bank).json()
+    read = client.get(f"/v1/valuations/{posted['id']}", headers=bank).json()
+    assert posted == read
+
+
 def test_history_single_read_and_latest_quote(client, registrar, make_key, asset_id) -> None:
     # the asset's own registrar values it: its quotes are the public ones
     ids = [
