@@ -5,8 +5,9 @@ result per position and in aggregate (`StressResult`), and the tables built from
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,37 +66,20 @@ class StressResult:
         return arr[self._pair[0]], arr[self._pair[1]]
 
     def to_json(self, run_id: str | None = None) -> dict[str, Any]:
-        """The API contract's shape: ``{run_id, scenario, aggregate: {METRIC: {base, stressed, delta}},
-        positions: [{kind, id, METRIC: {...}}]}`` (non-finite numbers become null)."""
-
-        def num(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
-        agg = {
-            m: {"base": num(r.base), "stressed": num(r.stressed), "delta": num(r.delta)}
+        """The API contract's shape (`results_document`) of this result."""
+        agg: Iterable[ResultRow] = (
+            ("aggregate", "", str(m), r.base, r.stressed, r.delta)
             for m, r in self.aggregate.iterrows()
-        }
-        positions: list[dict[str, Any]] = []
-        current: dict[str, Any] | None = None
+        )
         columns = ["kind", "id", "metric", "base", "stressed", "delta"]
         rows = self.positions[columns].itertuples(index=False, name=None)
-        for kind, pid, metric, base, stressed, delta in rows:
-            if current is None or current["kind"] != kind or current["id"] != pid:
-                current = {"kind": kind, "id": pid}
-                positions.append(current)
-            current[str(metric)] = {
-                "base": num(base),
-                "stressed": num(stressed),
-                "delta": num(delta),
-            }
-        return {
-            "run_id": run_id,
-            "scenario": self.scenario.name,
-            "scenario_definition": self.scenario.as_dict(),
-            "record": self.record,
-            "aggregate": agg,
-            "positions": positions,
-        }
+        return results_document(
+            run_id=run_id,
+            scenario=self.scenario.name,
+            scenario_definition=self.scenario.as_dict(),
+            record=self.record,
+            rows=itertools.chain(agg, rows),
+        )
 
     def to_csv(self) -> str:
         """Positions then aggregate rows (``kind`` = aggregate) as CSV text."""
@@ -103,6 +87,51 @@ class StressResult:
         table = pd.concat([self.positions, agg[self.positions.columns]], ignore_index=True)
         table.insert(0, "scenario", self.scenario.name)
         return str(table.to_csv(index=False, float_format="%.10g"))
+
+
+ResultRow = tuple[str, str, str, float | None, float | None, float | None]
+"""``(kind, id, metric, base, stressed, delta)``; kind ``aggregate`` for the book's figures."""
+
+
+def results_document(
+    *,
+    run_id: Any,
+    scenario: str,
+    scenario_definition: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
+    rows: Iterable[ResultRow],
+) -> dict[str, Any]:
+    """The API contract's stress-results shape, from a run in memory or its stored rows.
+
+    ``{run_id, scenario, scenario_definition, record, aggregate: {METRIC: {base, stressed,
+    delta}}, positions: [{kind, id, METRIC: {...}}]}``: rows of kind ``aggregate`` form
+    ``aggregate``, the others a position each per run of equal ``(kind, id)``. Non-finite
+    numbers (and missing ones) become null.
+    """
+
+    def num(x: Any) -> float | None:
+        return None if x is None or not math.isfinite(float(x)) else float(x)
+
+    aggregate: dict[str, Any] = {}
+    positions: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for kind, pid, metric, base, stressed, delta in rows:
+        cell = {"base": num(base), "stressed": num(stressed), "delta": num(delta)}
+        if kind == "aggregate":
+            aggregate[str(metric)] = cell
+            continue
+        if current is None or current["kind"] != kind or current["id"] != pid:
+            current = {"kind": kind, "id": pid}
+            positions.append(current)
+        current[str(metric)] = cell
+    return {
+        "run_id": run_id,
+        "scenario": scenario,
+        "scenario_definition": dict(scenario_definition),
+        "record": record,
+        "aggregate": aggregate,
+        "positions": positions,
+    }
 
 
 def _aggregate(

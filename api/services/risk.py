@@ -68,7 +68,7 @@ from risk.booking import (
 from risk.executors import DaskExecutor, Executor, LocalExecutor
 from risk.inputs import RunConfig
 from risk.parsing import parse_scenario
-from risk.results import StressResult
+from risk.results import StressResult, results_document
 from risk.reverse import SENIOR_LOSS_MATERIALITY, Limit, reverse_stress
 from risk.runner import StressRunner
 from valuation.errors import ConventionError
@@ -562,30 +562,20 @@ def make_executor(dask_address: str | None) -> Executor:
 
 
 def results_json(session: Session, run: StressRun) -> dict[str, Any]:
-    """The API contract's stress-results shape from the stored rows (only for a succeeded run)."""
-    rows = _rows(session, run)
-    aggregate: dict[str, Any] = {}
-    positions: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for r in rows:
-        cell = {"base": r.base, "stressed": r.stressed, "delta": r.delta}
-        if r.kind == "aggregate":
-            aggregate[r.metric] = cell
-            continue
-        if current is None or current["kind"] != r.kind or current["id"] != r.position_id:
-            current = {"kind": r.kind, "id": r.position_id}
-            positions.append(current)
-        current[r.metric] = cell
+    """The API contract's stress-results shape (`risk.results.results_document`, as a run
+    in memory gives it) from the stored rows; only for a succeeded run."""
     record = public_record(run)
-    return {
-        "run_id": run.id,
-        "scenario": run.scenario_name,
-        "scenario_definition": json.loads(run.scenario),
-        "record": record,
-        "aggregate": aggregate,
-        "positions": positions,
-        "reverse": (record or {}).get("reverse"),
-    }
+    document = results_document(
+        run_id=run.id,
+        scenario=run.scenario_name,
+        scenario_definition=json.loads(run.scenario),
+        record=record,
+        rows=(
+            (r.kind, r.position_id, r.metric, r.base, r.stressed, r.delta)
+            for r in _rows(session, run)
+        ),
+    )
+    return {**document, "reverse": (record or {}).get("reverse")}
 
 
 def results_csv(session: Session, run: StressRun) -> str:

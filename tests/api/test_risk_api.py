@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from api.job_queue import get_jobs
 from api.services import risk as risk_service
 from models.risk import StressResult, StressRun
+from risk.inputs import RunConfig
 from samples.data_assets import generate_samples
 
 PROBLEM = "application/problem+json"
@@ -145,6 +147,17 @@ def test_stress_run_202_flow_json_and_csv(client, app, make_key, book, session_f
     assert cv["stressed"] < cv["base"]
     assert cv["delta"] == pytest.approx(cv["stressed"] - cv["base"])
     assert {p["id"] for p in doc["positions"]} == {str(i) for i in book}
+    # the stored results read back in the shape the run gives in memory (one document)
+    cfg = RunConfig(n_paths=32, seed=status["record"]["seed"])
+    again, _ = risk_service.stress_now(
+        session_factory, "tenant-a", ["data_demand_slump"], as_of=date(2026, 1, 1), config=cfg
+    )
+    memory = again[0].to_json(run_id)
+    assert memory["aggregate"].keys() == doc["aggregate"].keys()
+    for metric, cell in memory["aggregate"].items():
+        assert cell == pytest.approx(doc["aggregate"][metric], rel=1e-12)
+    assert [p["id"] for p in memory["positions"]] == [p["id"] for p in doc["positions"]]
+    assert memory["scenario_definition"] == doc["scenario_definition"]
     text = client.get(f"/v1/stress-runs/{run_id}/results", headers={**risk, "Accept": "text/csv"})
     assert text.status_code == 200
     assert text.headers["content-type"].startswith("text/csv")
