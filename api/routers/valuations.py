@@ -53,6 +53,9 @@ def create_valuation(
     admin) values it; a bank's valuation is its own (``quote.public`` false) and never
     replaces the exchange's quote.
     """
+    # the size ceiling before may_publish reads the asset (the service checks it again for
+    # its other callers, the CLI and the demo)
+    service.check_request_size(body.paths, body.assumptions)
     created = service.create_valuation(
         session,
         asset_id,
