@@ -34,7 +34,7 @@ from credit._jit import PARALLEL_LOCK
 #: (and starting the CLI) stays fast.
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
-#: Day-count codes of the kernel (the order of `credit.loans._DC_ORDER`).
+#: Day-count codes of the kernel (the order of `valuation.daycounts.DAY_COUNT_CODES`).
 ACT_360, ACT_365F, THIRTY_360, ACT_ACT = 0, 1, 2, 3
 
 

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from credit.terms import FREQUENCIES_MONTHS, MAX_TENOR_MONTHS
+from credit.terms import Amortization as LoanAmortization
 from valuation.conventions import DayCount, calendar
 from valuation.errors import ConventionError, ValuationError
 
 Amortization = Literal["annuity", "linear", "bullet"]
 
-AMORTIZATIONS: tuple[str, ...] = ("annuity", "linear", "bullet")
-#: Loan payment frequencies in months (as `credit.loans.FREQUENCIES_MONTHS`).
-FREQUENCIES_MONTHS: tuple[int, ...] = (1, 3, 6, 12)
+AMORTIZATIONS: tuple[str, ...] = tuple(m.value for m in LoanAmortization)
 
-MAX_TERM_MONTHS = 600
+#: The longest loan tenor and the longest receivable schedule, in months.
+MAX_TERM_MONTHS = MAX_TENOR_MONTHS
 
 
 def _fail(message: str, path: str) -> ConventionError:

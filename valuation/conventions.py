@@ -248,6 +248,27 @@ QL_MAX_DATE = date(2199, 12, 31)
 """The dates QuantLib can represent."""
 
 
+_BDC: dict[str, int] = {
+    "Following": ql.Following,
+    "ModifiedFollowing": ql.ModifiedFollowing,
+    "Preceding": ql.Preceding,
+    "ModifiedPreceding": ql.ModifiedPreceding,
+    "Unadjusted": ql.Unadjusted,
+}
+BUSINESS_DAY_CONVENTIONS: tuple[str, ...] = tuple(_BDC)
+
+
+def business_day_convention(name: str, *, field: str = "business_day_convention") -> int:
+    """QuantLib business-day convention for a name in `BUSINESS_DAY_CONVENTIONS`."""
+    try:
+        return _BDC[name]
+    except (KeyError, TypeError):
+        raise ConventionError(
+            f"The `{field}` must be one of {', '.join(BUSINESS_DAY_CONVENTIONS)}. Got {name!r}.",
+            field=field,
+        ) from None
+
+
 def to_ql_date(d: date) -> ql.Date:
     """``datetime.date`` -> ``QuantLib.Date`` (the only place this conversion happens)."""
     if not isinstance(d, date):

@@ -13,7 +13,9 @@ import QuantLib as ql
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit.loans import FloatingRate, schedule, schedules, year_fractions
+from credit.loans import schedule, schedules
+from valuation.daycounts import year_fractions
+from credit.terms import FloatingRate
 from valuation.conventions import DayCount, calendar, to_ql_date
 from valuation.errors import ConventionError
 
