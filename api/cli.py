@@ -37,6 +37,7 @@ class _Lazy:
 
 db = _Lazy("models.db")
 registry = _Lazy("api.services.registry")
+signal_service = _Lazy("api.services.signals")
 schemas = _Lazy("api.schemas.registry")
 security = _Lazy("models.security")
 audit = _Lazy("models.audit")
@@ -409,10 +410,10 @@ def signals_import(
 ) -> None:
     """Import signals from CSV (idempotent; one bad row rejects the file); print the counts."""
     with current_engine() as engine, reported_errors():
-        rows = registry.parse_signals_csv(file.read_text(encoding="utf-8-sig"))
+        rows = signal_service.parse_signals_csv(file.read_text(encoding="utf-8-sig"))
         factory = db.make_session_factory(engine)
         with factory() as session:
-            result = registry.import_signals(
+            result = signal_service.import_signals(
                 session, asset, rows, tenant=tenant, actor=CLI_ACTOR, from_text=True
             )
     typer.echo(json.dumps(result.as_dict()))

@@ -14,7 +14,9 @@ import pandas as pd
 
 from api.demo_steps import DemoContext
 from api.schemas.registry import AssetRegister, ComparableIn, CostRecordIn
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from samples.data_assets import SampleData, generate_samples
 
 ACTOR = "demo"
@@ -83,14 +85,14 @@ def run(ctx: DemoContext) -> None:
                 actor=ACTOR,
             )
             assert asset.id is not None
-            registry.import_signals(
+            signal_service.import_signals(
                 session, asset.id, signal_rows(sample.signals), tenant=ctx.tenant, actor=ACTOR
             )
             registry.add_costs(
                 session, asset.id, cost_records(sample.costs), tenant=ctx.tenant, actor=ACTOR
             )
             asset_ids.append(asset.id)
-            stored = registry.signals_frame(session, asset.id)
+            stored = signal_service.signals_frame(session, asset.id)
             revenue = stored[stored["metric"] == "revenue"].sort_values("month")
             last = revenue.iloc[-1]
             table.append(
@@ -104,7 +106,7 @@ def run(ctx: DemoContext) -> None:
                     f"{last['value']:,.0f} CNY",
                 )
             )
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(samples.comparables), tenant=ctx.tenant, actor=ACTOR
         )
     ctx.state["asset_ids"] = asset_ids

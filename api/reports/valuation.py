@@ -32,6 +32,7 @@ from sqlmodel import Session
 from api.reports import charts
 from api.reports.common import base_context, library_versions
 from api.services import registry
+from api.services import signals as signal_service
 from api.services import valuation as valuation_service
 from models.valuation import Valuation
 from valuation import AssetValuation
@@ -99,7 +100,7 @@ def _months_after(start: date, k: int) -> date:
 
 def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[str | None, str]:
     """SVG of revenue history, fitted trend and forecast fan; or None and why not."""
-    signals = registry.signals_frame(session, row.asset_id)
+    signals = signal_service.signals_frame(session, row.asset_id)
     rev = signals[signals["metric"] == "revenue"].sort_values("month")
     history = [
         (m.date() if hasattr(m, "date") else m, float(v))

@@ -37,6 +37,7 @@ from api.schemas.registry import (
     SignalRow,
 )
 from api.services import registry
+from api.services import signals as signal_service
 from models.registry import ASSET_CATEGORIES, CostRecord
 from valuation.conventions import parse_date
 
@@ -225,7 +226,7 @@ async def put_signals(
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError("The CSV must be UTF-8 text.", field="body") from None
-        rows: list[Any] = registry.parse_signals_csv(text)
+        rows: list[Any] = signal_service.parse_signals_csv(text)
         from_text = True
     elif media_type == "application/json":
         body = await json_body(request)
@@ -237,7 +238,7 @@ async def put_signals(
     else:
         raise unsupported(media_type, "text/csv or application/json")
     result = await run_in_threadpool(
-        registry.import_signals,
+        signal_service.import_signals,
         session,
         asset_id,
         rows,
@@ -273,7 +274,9 @@ def get_signals(
             raise InvalidInputError(
                 "The `cursor` does not belong to this list.", field="cursor"
             ) from None
-    rows, more = registry.list_signals(session, asset_id, metric=metric, limit=limit, after=key)
+    rows, more = signal_service.list_signals(
+        session, asset_id, metric=metric, limit=limit, after=key
+    )
     next_cursor = (
         encode_cursor(
             {"metric": rows[-1].metric, "month": rows[-1].month.isoformat()}, _secret(request)

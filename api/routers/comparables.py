@@ -20,7 +20,7 @@ from api.routers._body import (
     validate,
 )
 from api.schemas.registry import ComparableIn, ComparableList, ComparableOut
-from api.services import registry
+from api.services import comparables as comparable_service
 from models.registry import Comparable
 
 router = APIRouter()
@@ -76,15 +76,15 @@ async def post_comparables(
     if media_type != "application/json":
         raise unsupported(media_type, "application/json")
     body = await json_body(request)
-    if isinstance(body, list) and len(body) > registry.MAX_COMPARABLES_PER_REQUEST:
+    if isinstance(body, list) and len(body) > comparable_service.MAX_COMPARABLES_PER_REQUEST:
         raise InvalidInputError(
-            f"At most {registry.MAX_COMPARABLES_PER_REQUEST} comparables per request; "
+            f"At most {comparable_service.MAX_COMPARABLES_PER_REQUEST} comparables per request; "
             f"got {len(body)}.",
             field="body",
         )
     records: list[ComparableIn] = validate(_COMPARABLES, [body] if isinstance(body, dict) else body)
     rows = await run_in_threadpool(
-        registry.add_comparables,
+        comparable_service.add_comparables,
         session,
         records,
         tenant=principal.tenant,
@@ -110,7 +110,7 @@ def list_comparables(
     """Recorded transactions by id, optionally of one category."""
     secret = str(request.app.state.settings.secret_key)
     after_id = int_position(decode_cursor(cursor, secret), "id")
-    rows, more = registry.list_comparables(
+    rows, more = comparable_service.list_comparables(
         session, category=category, limit=limit, after_id=after_id
     )
     next_cursor = encode_cursor({"id": rows[-1].id}, secret) if more and rows else None
@@ -132,7 +132,7 @@ def correct_comparable(
     """Replace the figures of a comparable the caller's tenant recorded (an admin may
     correct any) with a whole new record, validated as on creation; audited with the
     figures before and after. Another tenant's comparable is a 404."""
-    row = registry.correct_comparable(
+    row = comparable_service.correct_comparable(
         session,
         comparable_id,
         body,
@@ -160,7 +160,7 @@ def delete_comparable(
     Another tenant's comparable is a 404. Valuations already stored keep the inputs hash
     of the comparables they used; new valuations no longer see the removed row.
     """
-    registry.delete_comparable(
+    comparable_service.delete_comparable(
         session,
         comparable_id,
         tenant=principal.tenant,

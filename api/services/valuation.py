@@ -53,7 +53,9 @@ from sqlmodel import Session, col, select
 
 from api import quote_cache
 from api.errors import InvalidInputError, NotFoundError
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from models.audit import record_audit
 from models.registry import DataAsset
 from models.valuation import AssetQuote, Valuation
@@ -92,9 +94,9 @@ def load_inputs(session: Session, asset_id: int) -> AssetInputs:
     return AssetInputs(
         asset=asset,
         profile=profile,
-        signals=registry.signals_frame(session, asset_id),
+        signals=signal_service.signals_frame(session, asset_id),
         costs=registry.costs_frame(session, asset_id),
-        comparables=registry.comparables_frame(session, category=asset.category),
+        comparables=comparable_service.comparables_frame(session, category=asset.category),
     )
 
 

@@ -16,9 +16,11 @@ from api.cli import app as cli_app
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.credit import ConsentIn
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import consents as consents_service
 from api.services import loan_book as loan_book_service
 from api.services import registry
+from api.services import signals as signal_service
 from api.services import valuation as valuation_service
 from models.audit_state import verify_states
 from models.credit import Loan, Pledge
@@ -40,12 +42,12 @@ def book(session_factory, client, make_key) -> dict[str, int]:
             a = registry.register_asset(
                 session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
             )
-            registry.import_signals(
+            signal_service.import_signals(
                 session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
             )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(int(a.id))
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
         )
         for aid in ids:
@@ -184,7 +186,7 @@ def test_changes_made_through_the_service_stay_verified(
     admin = make_key("admin", "owner")
     assert client.delete(f"/v1/keys/{book['key']}", headers=admin).status_code in (200, 204, 404)
     with session_factory() as session:
-        registry.delete_comparable(
+        comparable_service.delete_comparable(
             session, book["comparable"], tenant="owner", is_admin=False, actor="t"
         )
         loan = session.get(Loan, book["loan"])

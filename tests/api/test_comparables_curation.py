@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from api.services.registry import MAX_COMPARABLES_PER_REQUEST, comparables_frame
+from api.services.comparables import MAX_COMPARABLES_PER_REQUEST, comparables_frame
 from models.audit import AuditEntry
 from models.registry import Comparable
 

@@ -11,9 +11,11 @@ from sqlmodel import func, select
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import credit as credit_service
 from api.services import loan_book as loan_book_service
 from api.services import registry
+from api.services import signals as signal_service
 from api.services import valuation as valuation_service
 from credit.capital import irb_capital
 from models.credit import Loan, LoanEvent, Pledge
@@ -31,12 +33,12 @@ def assets(session_factory) -> list[int]:
             a = registry.register_asset(
                 session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
             )
-            registry.import_signals(
+            signal_service.import_signals(
                 session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
             )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
         )
         for aid in ids:  # loans rely on a stored valuation of each asset

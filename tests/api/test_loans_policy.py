@@ -14,7 +14,9 @@ from sqlmodel import select
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from api.services import valuation as valuation_service
 from credit.capital import irb_capital
 from credit.pricing import effective_maturity
@@ -34,12 +36,12 @@ def assets(session_factory) -> list[int]:
             a = registry.register_asset(
                 session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
             )
-            registry.import_signals(
+            signal_service.import_signals(
                 session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
             )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
         )
         for aid in ids:

@@ -8,7 +8,9 @@ from loan_consents import consent_all
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(5, n_assets=2)
@@ -23,12 +25,12 @@ def asset_ids(session_factory) -> list[int]:
             a = registry.register_asset(
                 session, AssetRegister.model_validate(sample.profile), tenant="owner", actor="t"
             )
-            registry.import_signals(
+            signal_service.import_signals(
                 session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
             )
             registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
             ids.append(a.id)
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
         )
         consent_all(session, ids)  # the banks lend against the owner's assets

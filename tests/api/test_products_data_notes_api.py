@@ -6,7 +6,9 @@ import pytest
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from samples.data_assets import generate_samples
 
 
@@ -19,13 +21,13 @@ def asset_id(session_factory) -> tuple[int, str]:
             session, AssetRegister.model_validate(sample.profile), tenant="tenant-a", actor="test"
         )
         assert asset.id is not None
-        registry.import_signals(
+        signal_service.import_signals(
             session, asset.id, signal_rows(sample.signals), tenant="tenant-a", actor="test"
         )
         registry.add_costs(
             session, asset.id, cost_records(sample.costs), tenant="tenant-a", actor="test"
         )
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(samples.comparables), tenant="tenant-a", actor="test"
         )
         return asset.id, samples.as_of.isoformat()

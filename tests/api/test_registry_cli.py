@@ -15,6 +15,8 @@ from api.cli import app
 from api.demo import DemoError, run_demo
 from api.demo_steps import DemoContext
 from api.demo_steps import registry as registry_step
+from api.services import comparables as comparable_service
+from api.services import signals as signal_service
 from models.audit import AuditEntry, drop_append_only_triggers
 from models.registry import Comparable, CostRecord, DataAsset, Signal
 from models.security import authenticate
@@ -278,7 +280,7 @@ def test_stored_data_reads_back_as_the_valuation_inputs(session_factory) -> None
             )
             assert profile.id == str(asset_id)
             assert profile.category == sample.category
-            signals = registry.signals_frame(session, asset_id)
+            signals = signal_service.signals_frame(session, asset_id)
             expected = sample.signals.sort_values(["metric", "month"]).reset_index(drop=True)
             assert list(signals.columns) == ["month", "metric", "value"]
             assert (signals["month"] == expected["month"]).all()
@@ -290,11 +292,11 @@ def test_stored_data_reads_back_as_the_valuation_inputs(session_factory) -> None
                 sample.costs["amount"].tolist(), abs=1e-4
             )
             assert costs["incurred_on"].tolist() == sample.costs["incurred_on"].tolist()
-        comps = registry.comparables_frame(session)
+        comps = comparable_service.comparables_frame(session)
         assert list(comps.columns) == list(samples.comparables.columns)
         assert len(comps) == len(samples.comparables)
         assert comps["price"].tolist() == pytest.approx(
             samples.comparables["price"].tolist(), abs=1e-4
         )
-        consumer = registry.comparables_frame(session, category="consumer")
+        consumer = comparable_service.comparables_frame(session, category="consumer")
         assert set(consumer["category"]) == {"consumer"}

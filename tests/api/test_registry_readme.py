@@ -16,5 +16,5 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys) -> None:
     namespace: dict = {}
     exec(compile(code.group(1), "README.md", "exec"), namespace)  # noqa: S102
     assert "inserted=" in capsys.readouterr().out
-    assert list(namespace["signals"].columns) == ["month", "metric", "value"]
+    assert list(namespace["frame"].columns) == ["month", "metric", "value"]
     namespace["engine"].dispose()

@@ -7,7 +7,9 @@ import copy
 
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
+from api.services import comparables as comparable_service
 from api.services import registry
+from api.services import signals as signal_service
 from samples.data_assets import generate_samples
 
 SAMPLES = generate_samples(9, n_assets=1)
@@ -20,11 +22,11 @@ def _register(session_factory, profile: dict) -> int:
         a = registry.register_asset(
             session, AssetRegister.model_validate(profile), tenant="owner", actor="t"
         )
-        registry.import_signals(
+        signal_service.import_signals(
             session, a.id, signal_rows(sample.signals), tenant="owner", actor="t"
         )
         registry.add_costs(session, a.id, cost_records(sample.costs), tenant="owner", actor="t")
-        registry.add_comparables(
+        comparable_service.add_comparables(
             session, comparable_records(SAMPLES.comparables), tenant="owner", actor="t"
         )
         return int(a.id)

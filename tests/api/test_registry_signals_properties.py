@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from api.errors import InvalidInputError
 from api.schemas.registry import SIGNAL_METRICS
-from api.services.registry import SignalValue, parse_signals_csv, validate_signal_rows
+from api.services.signals import SignalValue, parse_signals_csv, validate_signal_rows
 
 months = st.builds(date, st.integers(2000, 2099), st.integers(1, 12), st.just(1))
 values = st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False)

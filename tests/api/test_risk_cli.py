@@ -14,6 +14,7 @@ from api.demo_steps import DemoContext
 from api.demo_steps import risk as risk_step
 from api.schemas.registry import AssetRegister
 from api.services import registry
+from api.services import signals as signal_service
 from models.risk import StressResult, StressRun
 from samples.data_assets import generate_samples
 
@@ -40,7 +41,7 @@ def assets(session_factory) -> list[int]:
                 {"month": f"{m:%Y-%m}", "metric": k, "value": float(v)}
                 for m, k, v in sample.signals[["month", "metric", "value"]].itertuples(index=False)
             ]
-            registry.import_signals(s, int(asset.id), rows, tenant="tenant-a", actor="test")
+            signal_service.import_signals(s, int(asset.id), rows, tenant="tenant-a", actor="test")
             ids.append(int(asset.id))
     return ids
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit.loans import schedule, schedules
-from valuation.daycounts import year_fractions
 from credit.terms import FloatingRate
 from valuation.conventions import DayCount, calendar, to_ql_date
+from valuation.daycounts import year_fractions
 from valuation.errors import ConventionError
 
 # 1,000,000 at 6 %, 60 monthly payments; plain arithmetic cross-checked against QuantLib
