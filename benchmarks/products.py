@@ -24,17 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from products.pool_cashflows import pool_cashflows_from_default_periods, pool_cashflows_reference
 from products.scenarios import copula_default_periods
 from products.schedules import asset_schedules
 from products.spec import deal_from_dict
 from products.structure import Deal
 from products.tranches import analyze_deal
-from products.waterfall import (
-    pool_cashflows_from_default_periods,
-    pool_cashflows_reference,
-    run_waterfall,
-    run_waterfall_reference,
-)
+from products.waterfall import run_waterfall, run_waterfall_reference
 from valuation.market import default_curve
 
 N_LOANS = 1_000

@@ -24,10 +24,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from products.pool_cashflows import pool_cashflows_from_survival
 from products.scenarios import cdr_survival
 from products.schedules import asset_schedules
 from products.structure import Deal
-from products.waterfall import WaterfallResult, pool_cashflows_from_survival, run_waterfall
+from products.waterfall import WaterfallResult, run_waterfall
 from valuation._typing import FloatArray
 from valuation.conventions import add_months
 from valuation.errors import ConventionError

@@ -14,14 +14,13 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import brentq
 
-from products.scenarios import _check_rho, cdr_survival
+from products.pool_cashflows import pool_cashflows_from_survival
+from products.recursion import check_rho
+from products.scenarios import cdr_survival
 from products.schedules import AssetSchedules, asset_schedules
 from products.structure import Deal
 from products.tranches import pool_horizon_inputs
-from products.waterfall import (
-    pool_cashflows_from_survival,
-    run_waterfall,
-)
+from products.waterfall import run_waterfall
 from valuation._typing import FloatArray
 from valuation.errors import CalibrationError, ConventionError
 
@@ -150,7 +149,7 @@ def size_deal_attachment(
         pds[ok],
         eads[ok],
         np.clip(lgds[ok], 1e-12, 1.0),
-        _check_rho(correlation),
+        check_rho(correlation),
         method="recursion",
     )
     x = losses / total

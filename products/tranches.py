@@ -43,24 +43,19 @@ from scipy.optimize import brentq
 
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
 from products.capital import guarantor_risk_weight, sec_sa_risk_weight
+from products.pool_cashflows import PoolCashflows, pool_cashflows_from_survival
+from products.recursion import check_rho, hazard_rates
 from products.scenarios import (
     DEFAULT_CHUNK,
     DEFAULT_K_SA,
     LOSS_EPS,
     ScenarioMethod,
-    _check_rho,
-    _hazard,
     scenario_chunks,
     stratified_chunks,
 )
 from products.schedules import asset_schedules
 from products.structure import Deal, Tranche
-from products.waterfall import (
-    PoolCashflows,
-    WaterfallResult,
-    pool_cashflows_from_survival,
-    run_waterfall,
-)
+from products.waterfall import WaterfallResult, run_waterfall
 from valuation._typing import FloatArray, IntArray
 from valuation.conventions import DayCount, add_months, year_fraction
 from valuation.errors import ConventionError
@@ -139,7 +134,7 @@ def _guarantee_factor(tr: Tranche, times: FloatArray) -> FloatArray | None:
     g = tr.guarantee
     if g is None:
         return None
-    h = float(_hazard(np.array([g.guarantor_pd]))[0])
+    h = float(hazard_rates(np.array([g.guarantor_pd]))[0])
     surv = np.exp(-h * times)
     return surv + g.guarantor_recovery * (1.0 - surv)
 
@@ -186,7 +181,7 @@ def _loss_probability(
     for k, tr in enumerate(deal.tranches):
         if tr.guarantee is None:
             continue
-        h = float(_hazard(np.array([tr.guarantee.guarantor_pd]))[0])
+        h = float(hazard_rates(np.array([tr.guarantee.guarantor_pd]))[0])
         last = np.where(
             hit[:, k, :].any(axis=1), hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0
         )
@@ -722,7 +717,7 @@ def analyze_stratified(
 def pool_horizon_inputs(deal: Deal) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(PD over each asset's term, balance, LGD) of the pool's assets."""
     sched = asset_schedules(deal.pool)
-    pds = -np.expm1(-_hazard(sched.pd) * sched.tenor_months / 12.0)
+    pds = -np.expm1(-hazard_rates(sched.pd) * sched.tenor_months / 12.0)
     return pds, sched.balance[:, 0].copy(), 1.0 - sched.recovery_rate
 
 
@@ -735,7 +730,7 @@ def static_tranche_expected_loss(
     ``lhp`` uses `credit.portfolio.vasicek_tranche_loss` with the balance-weighted PD and
     recovery; ``recursion`` the exact distribution from `credit.portfolio.loss_distribution`.
     """
-    rho = _check_rho(correlation)
+    rho = check_rho(correlation)
     pds, eads, lgds = pool_horizon_inputs(deal)
     total = float(eads.sum())
     if method == "lhp":

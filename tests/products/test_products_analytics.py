@@ -47,9 +47,10 @@ def test_expected_loss_counts_unpaid_interest_not_only_principal() -> None:
     """Defaults whose recoveries come late leave the junior class's coupon short (paid late,
     without interest, or never). EL = 1 - PV of the cash received, at the
     class's own coupon, over par (its promised PV): recomputed here from the waterfall."""
+    from products.pool_cashflows import pool_cashflows_from_survival
     from products.scenarios import cdr_survival
     from products.schedules import asset_schedules
-    from products.waterfall import pool_cashflows_from_survival, run_waterfall
+    from products.waterfall import run_waterfall
 
     loans = [
         {

@@ -12,16 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credit.loans import schedule
+from products.pool_cashflows import pool_cashflows_from_default_periods, pool_cashflows_reference
 from products.scenarios import copula_default_periods
 from products.schedules import asset_schedules
 from products.spec import deal_from_dict
 from products.tranches import analyze_deal
-from products.waterfall import (
-    pool_cashflows_from_default_periods,
-    pool_cashflows_reference,
-    run_waterfall,
-    run_waterfall_reference,
-)
+from products.waterfall import run_waterfall, run_waterfall_reference
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
 from valuation.market import default_curve

@@ -10,15 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from products.pool_cashflows import PoolCashflows, pool_cashflows_from_default_periods
 from products.schedules import asset_schedules
 from products.spec import deal_from_dict
-from products.waterfall import (
-    PoolCashflows,
-    WaterfallResult,
-    pool_cashflows_from_default_periods,
-    run_waterfall,
-    run_waterfall_reference,
-)
+from products.waterfall import WaterfallResult, run_waterfall, run_waterfall_reference
 
 
 def _same(a: WaterfallResult, b: WaterfallResult, scale: float) -> None:

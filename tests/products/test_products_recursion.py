@@ -15,12 +15,8 @@ import numpy as np
 import pytest
 
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
-from products.scenarios import (
-    allocate_losses,
-    cumulative_default_probability,
-    recursion_loss_paths,
-    scenario_chunks,
-)
+from products.recursion import allocate_losses, cumulative_default_probability, recursion_loss_paths
+from products.scenarios import scenario_chunks
 from products.schedules import asset_schedules
 from products.spec import deal_from_dict
 from products.structure import Deal

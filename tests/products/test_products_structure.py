@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from products.pool import PoolLoan
+from products.pool_cashflows import PoolCashflows
 from products.spec import deal_from_dict
 from products.structure import (
     MUSIC_ROYALTY_DSCR_TRAP,
@@ -18,7 +19,7 @@ from products.structure import (
     WHOLE_BUSINESS_SWEEP,
     Triggers,
 )
-from products.waterfall import PoolCashflows, run_waterfall, run_waterfall_reference
+from products.waterfall import run_waterfall, run_waterfall_reference
 from valuation.errors import ConventionError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "products"
@@ -237,8 +238,8 @@ def test_waterfall_sweeps_and_rapid_amortises_at_the_published_thresholds() -> N
 def test_overcollateralisation_takes_the_first_loss() -> None:
     """Notes at 65 % of the pool (music-royalty advance rate): a class loses only once the
     pool has lost the 35 % below it, exactly where its attachment point says."""
+    from products.pool_cashflows import pool_cashflows_from_default_periods
     from products.schedules import asset_schedules
-    from products.waterfall import pool_cashflows_from_default_periods
 
     loans = [
         {
@@ -291,8 +292,8 @@ def test_classes_may_be_listed_in_any_order() -> None:
 def test_cash_basis_dscr_for_royalty_receivables() -> None:
     """Music-royalty style: receivables (income collateral), notes at 65 % of the value, a
     12-month interest reserve and DSCR = (collections - fees) / (interest + principal due)."""
+    from products.pool_cashflows import pool_cashflows_from_default_periods
     from products.schedules import asset_schedules
-    from products.waterfall import pool_cashflows_from_default_periods
 
     recs = [{"receivable_id": f"R{i}", "cashflows": [100_000.0] * 60, "pd": 0.0} for i in range(5)]
     deal = deal_from_dict(
@@ -331,9 +332,9 @@ def test_cash_basis_dscr_for_royalty_receivables() -> None:
 
 
 def test_music_royalty_interest_reserve_holds_twelve_months_of_interest() -> None:
+    from products.pool_cashflows import pool_cashflows_from_default_periods
     from products.schedules import asset_schedules
     from products.structure import MUSIC_ROYALTY_ADVANCE_RATE, MUSIC_ROYALTY_RESERVE_MONTHS
-    from products.waterfall import pool_cashflows_from_default_periods
 
     recs = [{"receivable_id": f"R{i}", "cashflows": [400_000.0] * 48, "pd": 0.0} for i in range(4)]
     deal = deal_from_dict(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from products.pool_cashflows import pool_cashflows_from_survival
 from products.scenarios import (
     cdr_survival,
     copula_default_periods,
@@ -28,7 +29,7 @@ from products.tranches import (
     investor_cashflows,
     static_tranche_expected_loss,
 )
-from products.waterfall import pool_cashflows_from_survival, run_waterfall
+from products.waterfall import run_waterfall
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
 from valuation.market import default_curve

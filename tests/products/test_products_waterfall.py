@@ -10,16 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from products.pool_cashflows import pool_cashflows_from_default_periods, pool_cashflows_reference
 from products.schedules import asset_schedules
 from products.spec import deal_from_dict
 from products.structure import Deal
-from products.waterfall import (
-    WaterfallResult,
-    pool_cashflows_from_default_periods,
-    pool_cashflows_reference,
-    run_waterfall,
-    run_waterfall_reference,
-)
+from products.waterfall import WaterfallResult, run_waterfall, run_waterfall_reference
 
 FIELDS = WaterfallResult.__slots__
 
