@@ -35,29 +35,37 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import brentq
 
 from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
 from products.capital import guarantor_risk_weight, sec_sa_risk_weight
+from products.investor import (
+    default_margin_bp,
+    investor_cashflows,
+    loss_probability,
+    modified_duration,
+    par_rate,
+    payment_dates,
+    per_class,
+    solve_margin,
+    yield_monthly,
+)
 from products.pool_cashflows import PoolCashflows, pool_cashflows_from_survival
 from products.recursion import check_rho, hazard_rates
 from products.scenarios import (
     DEFAULT_CHUNK,
     DEFAULT_K_SA,
-    LOSS_EPS,
     ScenarioMethod,
     scenario_chunks,
     stratified_chunks,
 )
 from products.schedules import asset_schedules
-from products.structure import Deal, Tranche
-from products.waterfall import WaterfallResult, run_waterfall
+from products.structure import Deal
+from products.waterfall import run_waterfall
 from valuation._typing import FloatArray, IntArray
-from valuation.conventions import DayCount, add_months, year_fraction
+from valuation.conventions import DayCount, year_fraction
 from valuation.errors import ConventionError
 from valuation.market import MarketData
 
@@ -125,161 +133,6 @@ class DealAnalytics:
         raise KeyError(name)
 
 
-def _payment_dates(as_of: date, n_periods: int) -> list[date]:
-    return [add_months(as_of, m) for m in range(1, n_periods + 1)]
-
-
-def _guarantee_factor(tr: Tranche, times: FloatArray) -> FloatArray | None:
-    """Share of the guaranteed claims the investor receives per month (survival + recovery)."""
-    g = tr.guarantee
-    if g is None:
-        return None
-    h = float(hazard_rates(np.array([g.guarantor_pd]))[0])
-    surv = np.exp(-h * times)
-    return surv + g.guarantor_recovery * (1.0 - surv)
-
-
-def investor_cashflows(
-    deal: Deal, wf: WaterfallResult, times: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Investor cash and principal loss per scenario, tranche and month, guarantees applied.
-
-    The most junior class, when flagged ``equity``, also receives the residual cash. PDL
-    cures (written-down principal reimbursed from excess spread) are investor cash, and the
-    principal loss is the write-downs net of them.
-    With a wrap, the investor receives the scheduled coupon, principal and write-downs
-    while the guarantor survives (``G = due + written down - paid``, recoveries after the
-    guarantor defaults); catch-up interest then goes to the guarantor.
-    """
-    cash = wf.interest_paid + wf.principal_paid + wf.pdl_cure
-    if deal.tranches[-1].equity:
-        cash[:, -1, :] += wf.residual
-    loss = wf.writedown - wf.pdl_cure  # write-downs net of the PDL reimbursed later
-    for k, tr in enumerate(deal.tranches):
-        f = _guarantee_factor(tr, times)
-        if f is None:
-            continue
-        g = wf.interest_due[:, k, :] + wf.writedown[:, k, :] - wf.interest_paid[:, k, :]
-        cash[:, k, :] += g * f - wf.pdl_cure[:, k, :] * f  # cures reimburse the guarantor
-        loss[:, k, :] *= 1.0 - f
-    return cash, loss
-
-
-def _loss_probability(
-    deal: Deal, wf: WaterfallResult, times: FloatArray, faces: FloatArray
-) -> FloatArray:
-    """Per scenario and tranche, the probability that the investor loses (n, K).
-
-    Unwrapped: 1 when the class ends with principal written down and not reimbursed, or
-    interest still unpaid, above `LOSS_EPS` of the face (a coupon paid late counts in the
-    PV expected loss, not here). Wrapped: the guarantor must have defaulted by the last
-    write-down month, ``1 - S_g(t_last)`` (guarantor independent of the pool).
-    """
-    lost = wf.writedown.sum(axis=2) - wf.pdl_cure.sum(axis=2) + wf.interest_shortfall[:, :, -1]
-    out = (lost > LOSS_EPS * faces[None, :]).astype(np.float64)
-    hit = wf.writedown > LOSS_EPS * faces[None, :, None]
-    for k, tr in enumerate(deal.tranches):
-        if tr.guarantee is None:
-            continue
-        h = float(hazard_rates(np.array([tr.guarantee.guarantor_pd]))[0])
-        last = np.where(
-            hit[:, k, :].any(axis=1), hit.shape[2] - 1 - np.argmax(hit[:, k, ::-1], axis=1), 0
-        )
-        out[:, k] = hit[:, k, :].any(axis=1) * -np.expm1(-h * times[last])
-    return np.asarray(out, dtype=np.float64)
-
-
-def _irr_monthly(cash: FloatArray, price_amount: float) -> float:
-    """Annual yield (monthly compounding) with ``sum cash_t (1 + y/12)^-t = price_amount``."""
-    t = np.arange(1, cash.size + 1)
-
-    def f(y: float) -> float:
-        # (1 + y/12)^-t in log space, the exponent clipped: no overflow at deep negative yields
-        return float(cash @ np.exp(np.minimum(-t * math.log1p(y / 12.0), 300.0))) - price_amount
-
-    if price_amount <= 0.0 or cash.sum() <= 0.0:
-        return float("nan")
-    try:
-        return float(brentq(f, -0.99 * 12.0 + 1e-6, 10.0, xtol=1e-12))
-    except ValueError:
-        return float("nan")
-
-
-def _modified_duration(cash: FloatArray, y: float) -> float:
-    if not math.isfinite(y):
-        return float("nan")
-    t = np.arange(1, cash.size + 1)
-    v = cash * (1.0 + y / 12.0) ** -t
-    pv = float(v.sum())
-    if pv <= 0.0:
-        return float("nan")
-    return float((v @ (t / 12.0)) / pv / (1.0 + y / 12.0))
-
-
-def _par_rate(df: FloatArray) -> float:
-    """The curve's par rate (monthly payments, annual quote) over the deal's months."""
-    ann = float(df.sum()) / 12.0
-    return (1.0 - float(df[-1])) / ann if ann > 0.0 else 0.0
-
-
-def _default_margin_bp(tr: Tranche, par: float) -> float:
-    """A class's discount margin when none is given: its ``discount_spread_bp``; else a
-    floating class's own spread, a fixed class's coupon over the curve's par rate (its issue
-    spread, not below 0)."""
-    if tr.discount_spread_bp is not None:
-        return float(tr.discount_spread_bp)
-    if tr.spread_bp is not None:
-        return float(tr.spread_bp)
-    return max((float(tr.coupon or 0.0) - par) * 1e4, 0.0)
-
-
-def _per_class(
-    value: float | Mapping[str, float] | None, deal: Deal, what: str
-) -> list[float | None]:
-    """One number for every class, a mapping by class name, or nothing."""
-    names = [t.name for t in deal.tranches]
-    if value is None:
-        return [None] * len(names)
-    if isinstance(value, Mapping):
-        unknown = sorted(set(value) - set(names))
-        if unknown:
-            raise ConventionError(
-                f"The `{what}` names unknown classes {unknown}; the classes are {names}.",
-                field=f"{what}.{unknown[0]}",
-            )
-        out: list[float | None] = []
-        for n in names:
-            v = value.get(n)
-            out.append(None if v is None else _finite_number(v, f"{what}.{n}"))
-        return out
-    v = _finite_number(value, what)
-    return [v] * len(names)
-
-
-def _finite_number(v: object, path: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ConventionError(f"The `{path}` must be a finite number. Got {v!r}.", field=path)
-    return float(v)
-
-
-def _solve_margin(
-    cash: FloatArray, df: FloatArray, times: FloatArray, face: float, price: float, name: str
-) -> float:
-    """Discount margin (bp) at which the expected cash is worth ``price`` per 100."""
-
-    def f(dm_bp: float) -> float:
-        return float(cash @ (df * np.exp(-dm_bp / 1e4 * times))) / face * 100.0 - price
-
-    lo, hi = -5_000.0, 50_000.0
-    if not f(lo) >= 0.0 >= f(hi):
-        raise ConventionError(
-            f"The `market_price.{name}` must lie between the prices at discount margins of "
-            f"{lo:.0f} and {hi:.0f} bp ({f(hi) + price:.4f} .. {f(lo) + price:.4f}). Got {price!r}.",
-            field=f"market_price.{name}",
-        )
-    return float(brentq(f, lo, hi, xtol=1e-10))
-
-
 def analyze(
     deal: Deal,
     scenarios: Sequence[PoolCashflows] | Iterator[PoolCashflows],
@@ -310,7 +163,7 @@ def analyze(
         Keep the per-scenario tranche losses (fractions of face) in the result.
     discount_margin_bp : float or mapping, optional
         Discount margin over the curve (continuously compounded zero spread, bp) for every
-        class or by class name; default `_default_margin_bp`.
+        class or by class name; default `default_margin_bp`.
     market_price : float or mapping, optional
         Price per 100 by class name (or one for all): the class's discount margin is then
         solved from it (``brentq``) and reported.
@@ -336,8 +189,8 @@ def analyze(
     """
     k_n = len(deal.tranches)
     faces = np.array([t.balance for t in deal.tranches])
-    dm_in = _per_class(discount_margin_bp, deal, "discount_margin_bp")
-    mp_in = _per_class(market_price, deal, "market_price")
+    dm_in = per_class(discount_margin_bp, deal, "discount_margin_bp")
+    mp_in = per_class(market_price, deal, "market_price")
     sums: dict[str, FloatArray] | None = None
     loss_parts: list[FloatArray] = []
     n_total = 0
@@ -358,7 +211,7 @@ def analyze(
                     f"{market.as_of.isoformat()}.",
                     field="as_of",
                 )
-            dates = _payment_dates(start, t_max)
+            dates = payment_dates(start, t_max)
             times = np.array([year_fraction(market.as_of, d, DayCount.ACT_365F) for d in dates])
             df0 = market.discount_factors(dates)
             prev = np.concatenate([[1.0], df0[:-1]])
@@ -367,10 +220,10 @@ def analyze(
                 dfb = market.parallel_shift(bp).discount_factors(dates)
                 prevb = np.concatenate([[1.0], dfb[:-1]])
                 bumped[tag] = (dfb, (prevb / dfb - 1.0) * 12.0)
-            par = _par_rate(df0)
+            par = par_rate(df0)
             dm = np.array(
                 [
-                    d if d is not None else _default_margin_bp(t, par)
+                    d if d is not None else default_margin_bp(t, par)
                     for d, t in zip(dm_in, deal.tranches, strict=True)
                 ]
             )
@@ -413,7 +266,7 @@ def analyze(
         sums["el"] += wts @ shortfall
         sums["el2"] += wts @ (shortfall * shortfall)
         sums["pel"] += wts @ (loss.sum(axis=2) / faces)
-        sums["pl"] += wts @ _loss_probability(deal, wf, times, faces)
+        sums["pl"] += wts @ loss_probability(deal, wf, times, faces)
         sums["pv"] += wts @ pv
         sums["pv2"] += wts @ (pv * pv)
         if floating and (not sampled or bumped_paths < DURATION_PATHS):
@@ -436,11 +289,11 @@ def analyze(
         margin = float(dm[k])
         given_price = mp_in[k]
         if given_price is not None:
-            margin = _solve_margin(exp_cash, df0, times, faces[k], float(given_price), tr.name)
+            margin = solve_margin(exp_cash, df0, times, faces[k], float(given_price), tr.name)
         disc = df0 * np.exp(-margin / 1e4 * times)
         price = float(exp_cash @ disc) / faces[k] * 100.0
         prom = promised[0][k] if promised is not None else exp_cash
-        y = _irr_monthly(prom, price / 100.0 * faces[k])
+        y = yield_monthly(prom, price / 100.0 * faces[k])
         ann = float(df0 @ sums["bal"][k]) / 12.0
         fixed = float(df0 @ (sums["prin"][k] + index / 12.0 * sums["bal"][k]))
         fair = (faces[k] - fixed) / ann * 1e4 if ann > 0.0 else float("nan")
@@ -453,7 +306,7 @@ def analyze(
         var_pv = max(float(sums["pv2"][k] - sums["pv"][k] ** 2), 0.0)
         se_el = math.sqrt(var_el / n_total) if with_se else 0.0
         se_pv = math.sqrt(var_pv / n_total) if with_se else 0.0
-        mod = _modified_duration(prom, y)
+        mod = modified_duration(prom, y)
         p_mid = float(sums["cash_mid"][k] @ disc)
         if tr.is_floating and p_mid > 0.0:
             # on the paths the bumps ran on (all of them but for a large Monte Carlo run)
