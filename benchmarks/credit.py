@@ -36,12 +36,8 @@ import QuantLib as ql
 
 from credit import _schedule_kernel
 from credit.loans import schedule_columns, schedules
-from credit.portfolio import (
-    DEFAULT_NODES,
-    loss_distribution,
-    recursion_distribution,
-    tranche_expected_loss,
-)
+from credit.portfolio import loss_distribution, recursion_distribution, tranche_expected_loss
+from credit.recursion import DEFAULT_NODES
 from valuation.conventions import DayCount, calendar, to_ql_date
 
 N_LOANS = 100_000

@@ -1,6 +1,6 @@
 """Compiled kernel of the loss recursion: conditional loss distributions, one factor node at a time.
 
-`credit.portfolio._conditional_distributions` adds loans one by one to the conditional loss
+`credit.portfolio.conditional_distributions` adds loans one by one to the conditional loss
 distributions of every factor node with whole-array numpy operations; each step passes over
 the ``(nodes, grid)`` array several times, which does not fit in cache for large grids. This
 kernel runs the same recursion (Andersen, Sidenius and Basu 2003) node by node, in place on

@@ -16,23 +16,25 @@ import numpy as np
 from scipy.fft import next_fast_len, rfft
 
 from credit.portfolio import (
-    DEFAULT_MAX_UNITS,
     DEFAULT_PATHS,
     DEFAULT_SEED,
-    DEFAULT_TOLERANCE,
-    DEFAULT_Z_MAX,
-    FactorIntegration,
-    LossGrid,
     _check_method,
-    _conditional_distributions,
     _inputs,
     _lhp_distribution,
     _mc_contributions,
-    _recursion,
     _seed_from,
     expected_shortfall,
     loss_distribution,
     value_at_risk,
+)
+from credit.recursion import (
+    DEFAULT_MAX_UNITS,
+    DEFAULT_TOLERANCE,
+    DEFAULT_Z_MAX,
+    FactorIntegration,
+    LossGrid,
+    conditional_distributions,
+    integrate_recursion,
 )
 from credit.vasicek import _check_probability
 from valuation._typing import FloatArray
@@ -117,7 +119,7 @@ def _direct_joint(
     keep = np.arange(cp.shape[1]) != i
     rest = LossGrid(grid.unit, grid.k_lo[keep], grid.w_lo[keep], grid.exact)
     q = np.zeros((cp.shape[0], size))
-    part = _conditional_distributions(cp[:, keep], rest)
+    part = conditional_distributions(cp[:, keep], rest)
     q[:, : min(size, part.shape[1])] = part[:, :size]
     p = cp[:, i : i + 1]
     k, w = int(grid.k_lo[i]), float(grid.w_lo[i])
@@ -290,7 +292,7 @@ def portfolio_risk(
     paths = None
     used_seed = None
     if method == "recursion":
-        losses, probs, cond, cp, w, grid, integration = _recursion(
+        losses, probs, cond, cp, w, grid, integration = integrate_recursion(
             p,
             amounts,
             r,

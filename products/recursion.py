@@ -231,8 +231,8 @@ def recursion_loss_paths(
     -------
     RecursionScenarios
     """
-    from credit.portfolio import (
-        _conditional_distributions,
+    from credit.recursion import (
+        conditional_distributions,
         conditional_pd,
         factor_quadrature,
         loss_grid,
@@ -272,7 +272,7 @@ def recursion_loss_paths(
         for i in range(0, t.size, step):
             tt = t[i : i + step]
             cp = cond[:, :, tt].transpose(0, 2, 1).reshape(j_n * tt.size, n)
-            d = _conditional_distributions(np.ascontiguousarray(cp), grid)
+            d = conditional_distributions(np.ascontiguousarray(cp), grid)
             d = np.clip(d, 0.0, None)
             out[:, i : i + step, :] = d.reshape(j_n, tt.size, size)
         return out

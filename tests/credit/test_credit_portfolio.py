@@ -15,16 +15,18 @@ from scipy.stats import norm
 
 from credit.contributions import portfolio_risk
 from credit.portfolio import (
-    LossGrid,
-    _conditional_distributions,
-    conditional_pd,
     expected_shortfall,
-    factor_quadrature,
     loss_distribution,
-    loss_grid,
     tranche_expected_loss,
     value_at_risk,
     vasicek_tranche_loss,
+)
+from credit.recursion import (
+    LossGrid,
+    conditional_distributions,
+    conditional_pd,
+    factor_quadrature,
+    loss_grid,
 )
 from credit.vasicek import bivariate_normal_cdf, vasicek_loss_quantile
 from valuation.errors import ConventionError
@@ -194,7 +196,7 @@ def test_recursion_euler_contributions_exact() -> None:
     for i in range(n):
         keep = [j for j in range(n) if j != i]
         g = LossGrid(grid.unit, grid.k_lo[keep], grid.w_lo[keep], True)
-        q = _conditional_distributions(cp[:, keep], g)
+        q = conditional_distributions(cp[:, keep], g)
         k = int(grid.k_lo[i])
         joint = w @ (cp[:, i : i + 1] * q)
         p_joint = joint[v - k] if 0 <= v - k < joint.size else 0.0

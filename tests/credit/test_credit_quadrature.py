@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 import credit.contributions as contributions
-import credit.portfolio as portfolio
+import credit.recursion as recursion
 from credit import _recursion_kernel
 from credit.contributions import portfolio_risk
-from credit.portfolio import (
-    conditional_pd,
-    factor_quadrature,
-    loss_grid,
-    recursion_distribution,
-    tranche_expected_loss,
-)
+from credit.portfolio import recursion_distribution, tranche_expected_loss
+from credit.recursion import conditional_pd, factor_quadrature, loss_grid
 from valuation.errors import ConventionError
 
 TRANCHES = [(0.0, 0.03), (0.03, 0.07), (0.07, 0.10), (0.10, 0.15), (0.15, 0.30), (0.30, 1.0)]
@@ -48,7 +43,7 @@ def trapezoid_reference(pds, eads, lgds, rhos, n_nodes: int = 4001, z_max: float
     w = (z[1] - z[0]) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     probs = np.zeros(grid.n_units + 1)
     for chunk in np.array_split(np.arange(n_nodes), 8):
-        probs += w[chunk] @ portfolio._conditional_distributions(
+        probs += w[chunk] @ recursion.conditional_distributions(
             conditional_pd(pds, rhos, z[chunk]), grid
         )
     probs = np.clip(probs, 0.0, None) / probs.sum()
@@ -98,7 +93,7 @@ def test_a_fixed_rule_fails_where_the_adaptive_rule_holds() -> None:
 
 
 def test_a_budget_that_runs_out_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portfolio, "MAX_ADAPTIVE_NODES", 64)
+    monkeypatch.setattr(recursion, "MAX_ADAPTIVE_NODES", 64)
     pds, eads, lgds, rhos = pool(3, rho=0.9, pd=0.5)
     d = recursion_distribution(pds, eads, lgds, rhos, max_units=MAX_UNITS)
     assert not d.integration.converged
@@ -139,12 +134,12 @@ def test_compiled_recursion_equals_the_numpy_path(max_units: int | None) -> None
     )
     amounts[:3] = 0.0
     rhos = rng.uniform(0.01, 0.9, n)
-    grid = loss_grid(amounts, max_units=max_units or portfolio.DEFAULT_MAX_UNITS)
+    grid = loss_grid(amounts, max_units=max_units or recursion.DEFAULT_MAX_UNITS)
     assert grid.exact == (max_units is None)
     z, _ = factor_quadrature(32)
     cp = conditional_pd(pds, rhos, z)
-    fast = portfolio._conditional_distributions(cp, grid)
-    slow = portfolio._conditional_distributions_numpy(cp, grid)
+    fast = recursion.conditional_distributions(cp, grid)
+    slow = recursion.conditional_distributions_reference(cp, grid)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-14)
     np.testing.assert_allclose(fast.sum(axis=1), 1.0, atol=1e-12)
 
@@ -154,7 +149,7 @@ def test_contributions_on_a_split_grid_equal_leaving_each_loan_out() -> None:
     recursion of the pool without each loan at every node (no rescaling hidden)."""
     pds, eads, lgds, rhos = pool(5, n=40)
     amounts = eads * lgds
-    losses, probs, cond, cp, w, grid, _ = portfolio._recursion(
+    losses, probs, cond, cp, w, grid, _ = recursion.integrate_recursion(
         pds, amounts, rhos, n_nodes=64, z_max=8.5, loss_unit=None, max_units=300
     )
     assert not grid.exact
