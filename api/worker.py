@@ -146,15 +146,15 @@ def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> N
 # ------------------------------------------------------------- securitization pricing
 def _pricing(ctx: JobContext) -> Any:
     from api.schemas.products import PriceRequest
-    from api.services import products
+    from api.services import pricing
     from valuation.errors import ValuationError
 
     p = ctx.payload
     with ctx.session_factory() as session:
-        done = products.stored_pricing(session, job_id=ctx.job_id)  # a retry after the commit
+        done = pricing.stored_pricing(session, job_id=ctx.job_id)  # a retry after the commit
         if done is None:
             try:
-                done = products.price_securitization(
+                done = pricing.price_securitization(
                     session,
                     int(p["securitization_id"]),
                     PriceRequest.model_validate(p["request"]),

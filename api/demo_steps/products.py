@@ -19,6 +19,7 @@ from typing import Any
 
 from api.demo_steps import DemoContext
 from api.schemas.products import PriceRequest, SecuritizationCreate
+from api.services import pricing
 from api.services import products as service
 from models.db import row_id
 
@@ -88,21 +89,21 @@ def run(ctx: DemoContext) -> None:
     )
     with ctx.session_factory() as session:
         row, _ = service.create_securitization(session, body, tenant=ctx.tenant, actor=ACTOR)
-        result = service.price_securitization(
+        result = pricing.price_securitization(
             session,
             row_id(row),
             PriceRequest(paths=PATHS, seed=ctx.seed, correlation=CORRELATION, as_of=ctx.as_of),
             tenant=ctx.tenant,
             actor=ACTOR,
         )
-        flows, meta = service.securitization_cashflows(session, row_id(row), ctx.tenant)
+        flows, meta = pricing.securitization_cashflows(session, row_id(row), ctx.tenant)
     ctx.state["securitization_ids"] = [row.id]
     ctx.out(
         f"Securitization {row.id} of {source}: pool {row.pool_balance:,.0f} {row.currency}, "
         f"notes {row.note_balance:,.0f}; {PATHS} copula paths (rho {CORRELATION}, "
         f"seed {ctx.seed}), pool expected loss {result.pool_expected_loss:.3%}:"
     )
-    for line in service.tranche_table(result):
+    for line in pricing.tranche_table(result):
         ctx.out("  " + line)
     sc = meta["scenario"]
     ctx.out(

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from api.reports import charts
 from api.reports.common import base_context
+from api.services import pricing as pricing_service
 from api.services import products
 from models.db import row_id
 
@@ -31,7 +32,7 @@ DEFAULT_CORRELATION = 0.15
 def cashflow_frame(session: Session, securitization_id: int, tenant: str) -> pd.DataFrame:
     """The base-case per-class cash flows of the caller's securitization, as
     ``GET /v1/securitizations/{id}/cashflows`` gives them."""
-    frame, _meta = products.securitization_cashflows(session, securitization_id, tenant)
+    frame, _meta = pricing_service.securitization_cashflows(session, securitization_id, tenant)
     return frame
 
 
@@ -69,10 +70,10 @@ def deal_context(session: Session, securitization_id: int, tenant: str) -> dict[
     spec = row.spec_dict()
     pool = row.pool_dict()
     loans, receivables = _pool_rows(pool)
-    runs, _ = products.pricing_history(session, row_id(row), tenant, limit=1)
+    runs, _ = pricing_service.pricing_history(session, row_id(row), tenant, limit=1)
     pricing = runs[0] if runs else None
     correlation = float(pricing["correlation"]) if pricing else DEFAULT_CORRELATION
-    flows, meta = products.securitization_cashflows(session, row_id(row), tenant)
+    flows, meta = pricing_service.securitization_cashflows(session, row_id(row), tenant)
     svg, caption = pool_loss_chart(deal, correlation)
     classes = []
     for t in deal.tranches:

@@ -24,6 +24,7 @@ from api.schemas.products import (
     SecuritizationList,
     SecuritizationPublic,
 )
+from api.services import data_notes, pricing
 from api.services import products as service
 from models.db import row_id
 
@@ -131,12 +132,12 @@ def price_securitization(
     `wal_years`, `duration`, `yield` and the SEC-SA `risk_weight` (decimal), from
     `paths` one-factor Gaussian copula paths (`seed`, `correlation`), or the `lhp` /
     `recursion` methods. The run is stored with its seed. Above 200,000 paths: 202 and a job."""
-    if service.pricing_is_job(body):
-        job = service.queue_pricing(
+    if pricing.pricing_is_job(body):
+        job = pricing.queue_pricing(
             session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
         )
         return accepted(request.app, job)
-    return service.price_securitization(
+    return pricing.price_securitization(
         session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
     )
 
@@ -176,7 +177,7 @@ def securitization_cashflows(
     `pdl_cure`, `pdl_balance`, `note_balance`, `reserve`, `trigger`, under the base case or
     the given `cdr` / `cpr` / `severity`. JSON, or CSV with `Accept: text/csv` or
     `?format=csv` (also `xlsx`, `parquet`)."""
-    frame, meta = service.securitization_cashflows(
+    frame, meta = pricing.securitization_cashflows(
         session,
         securitization_id,
         principal.tenant,
@@ -189,7 +190,7 @@ def securitization_cashflows(
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
         return exports.response(frame, fmt, f"securitization-{securitization_id}-cashflows")
-    return service.cashflows_json(frame, meta)
+    return pricing.cashflows_json(frame, meta)
 
 
 @router.get(
@@ -209,7 +210,7 @@ def list_prices(
     """The securitization's stored pricing runs, newest first; `?limit=` and `?cursor=`."""
     secret = str(request.app.state.settings.secret_key)
     after_id = int_position(decode_cursor(cursor, secret), "run")
-    items, last = service.pricing_history(
+    items, last = pricing.pricing_history(
         session, securitization_id, principal.tenant, limit=limit, after_id=after_id
     )
     return {
@@ -231,4 +232,4 @@ def price_data_note(
     capped and floored (`cap`, `floor`: monthly amounts), with the issuer's default
     intensity `issuer_hazard` and `recovery_rate`; revenue paths from the valuation
     engine's Monte Carlo (`paths`, `seed`). Returns `price`, `distribution`, `yield`."""
-    return service.price_data_note_for(session, body)
+    return data_notes.price_data_note_for(session, body)

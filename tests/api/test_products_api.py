@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from api import worker as job_worker
 from api.job_queue import get_jobs
-from api.services import products as products_service
+from api.services import pricing as pricing_service
 from models.jobs import Job
 from models.products import SecuritizationPricing
 
@@ -474,7 +474,7 @@ def test_price_with_the_stratified_engine(client, make_key) -> None:
 @pytest.fixture
 def small_threshold(monkeypatch) -> int:
     """The mechanism at a small size: pricing above 1,000 paths is a job in these tests."""
-    monkeypatch.setattr(products_service, "SYNC_PRICING_PATHS", 1_000)
+    monkeypatch.setattr(pricing_service, "SYNC_PRICING_PATHS", 1_000)
     return 1_000
 
 
@@ -561,13 +561,13 @@ def test_a_dead_workers_pricing_is_retried_and_stored_once(
     with session_factory() as session:
         from api.schemas.products import PriceRequest
 
-        job = products_service.queue_pricing(
+        job = pricing_service.queue_pricing(
             session, sid, PriceRequest(paths=3_000, seed=9), tenant="tenant-a", actor="test"
         )
         job_id = int(job.id)
     # a first worker priced and committed the run, then died before recording the outcome
     with session_factory() as session:
-        first = products_service.price_securitization(
+        first = pricing_service.price_securitization(
             session,
             sid,
             PriceRequest(paths=3_000, seed=9),
