@@ -155,10 +155,12 @@ def export_valuations(
 ) -> None:
     """The valuation history of an asset, one row per valuation."""
     from api.reports import exports
-    from api.services import valuation
+    from api.services import quotes as quote_service
 
     def make(session: Any) -> Any:
-        items, _more = valuation.list_valuations(session, asset_id, limit=100_000, after_id=None)
+        items, _more = quote_service.list_valuations(
+            session, asset_id, limit=100_000, after_id=None
+        )
         return exports.valuations_frame(items)
 
     _export(out, format, make)
@@ -172,10 +174,10 @@ def export_quotes(
 ) -> None:
     """The latest quote of every quoted asset."""
     from api.reports import exports
-    from api.services import valuation
+    from api.services import quotes as quote_service
 
     def make(session: Any) -> Any:
-        items, _more = valuation.list_latest_quotes(
+        items, _more = quote_service.list_latest_quotes(
             session, category=category, limit=100_000, after_asset_id=None
         )
         return exports.quotes_frame(items)

@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from api.reports import charts
 from api.reports.common import base_context, library_versions
+from api.services import quotes as quote_service
 from api.services import registry
 from api.services import signals as signal_service
 from api.services import valuation as valuation_service
@@ -258,7 +259,7 @@ def approach_rows(pub: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def valuation_context(session: Session, valuation_id: int) -> dict[str, Any]:
     """Everything the appraisal report shows (NotFoundError -> 404 when there is none)."""
-    pub = dict(valuation_service.get_valuation(session, valuation_id))
+    pub = dict(quote_service.get_valuation(session, valuation_id))
     row = session.get(Valuation, valuation_id)
     assert row is not None  # get_valuation raised otherwise
     doc = json.loads(row.result_json)

@@ -24,8 +24,8 @@ from api.errors import ApiError, NotFoundError
 from api.reports import charts, documents, render
 from api.services import loan_book as loan_book_service
 from api.services import products, registry
+from api.services import quotes as quote_service
 from api.services import risk as risk_service
-from api.services import valuation as valuation_service
 from models.db import row_id
 from models.registry import DataAsset
 from models.security import authenticate
@@ -179,7 +179,7 @@ def asset_page(
     asset = _own_asset(session, asset_id, principal.tenant)
     if asset is None:
         return _not_found(principal, "asset")
-    valuations, _ = valuation_service.list_valuations(session, asset_id, limit=50, after_id=None)
+    valuations, _ = quote_service.list_valuations(session, asset_id, limit=50, after_id=None)
     latest = valuations[0] if valuations else None
     income_svg = income_caption = None
     if latest is not None:

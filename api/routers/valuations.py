@@ -20,6 +20,7 @@ from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor
 from api.reports import exports
 from api.routers._body import ERROR_RESPONSES, int_position
 from api.schemas.valuation import QuoteList, QuoteOut, ValuationList, ValuationOut, ValuationRequest
+from api.services import quotes as quote_service
 from api.services import valuation as service
 
 router = APIRouter()
@@ -73,7 +74,7 @@ def create_valuation(
         ),
     )
     return ValuationOut.model_validate(
-        service.valuation_public(created.row, created.quote, created.document)
+        quote_service.valuation_public(created.row, created.quote, created.document)
     )
 
 
@@ -96,14 +97,14 @@ def list_valuations(
     (or ``Accept``) exports the whole history, one row per valuation."""
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
-        items, _more = service.list_valuations(
+        items, _more = quote_service.list_valuations(
             session, asset_id, limit=EXPORT_MAX_ROWS, after_id=None
         )
         return exports.response(
             exports.valuations_frame(items), fmt, f"asset-{asset_id}-valuations"
         )
     after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
-    items, more = service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
+    items, more = quote_service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
     next_cursor = (
         encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
     )
@@ -120,7 +121,7 @@ def list_valuations(
 )
 def get_valuation(valuation_id: RowId, principal: Reader, session: SessionDep) -> ValuationOut:
     """One stored valuation."""
-    return ValuationOut.model_validate(service.get_valuation(session, valuation_id))
+    return ValuationOut.model_validate(quote_service.get_valuation(session, valuation_id))
 
 
 @router.get(
@@ -166,11 +167,11 @@ async def stream_quotes(
 
     def _last() -> int:
         with factory() as session:
-            return service.last_quote_id(session)
+            return quote_service.last_quote_id(session)
 
     def _poll(after: int) -> list[dict[str, object]]:
         with factory() as session:
-            return service.quotes_after(session, after)
+            return quote_service.quotes_after(session, after)
 
     hub = streams.hub_for(request.app, _poll, _last)
     try:
@@ -265,14 +266,14 @@ async def get_quote(
 
 def _quote_json(request: Request, asset_id: int) -> bytes:
     with request.app.state.session_factory() as session:
-        quote = service.latest_quote(session, asset_id)
+        quote = quote_service.latest_quote(session, asset_id)
     # validated once and serialised here: the hot read skips FastAPI's second pass
     return QuoteOut.model_validate(quote).model_dump_json().encode()
 
 
 def _quote_export(request: Request, asset_id: int, fmt: exports.ExportFormat) -> Any:
     with request.app.state.session_factory() as session:
-        quote = service.latest_quote(session, asset_id)
+        quote = quote_service.latest_quote(session, asset_id)
     return exports.response(exports.quotes_frame([quote]), fmt, f"asset-{asset_id}-quote")
 
 
@@ -297,12 +298,12 @@ def list_quotes(
     ``?format=csv|xlsx|parquet`` (or ``Accept``) exports all of them, one row per asset."""
     fmt = exports.export_format(format, request.headers.get("accept"))
     if fmt is not None:
-        items, _more = service.list_latest_quotes(
+        items, _more = quote_service.list_latest_quotes(
             session, category=category, limit=EXPORT_MAX_ROWS, after_asset_id=None
         )
         return exports.response(exports.quotes_frame(items), fmt, "quotes")
     after = int_position(decode_cursor(cursor, _secret(request)), "asset_id")
-    items, more = service.list_latest_quotes(
+    items, more = quote_service.list_latest_quotes(
         session, category=category, limit=limit, after_asset_id=after
     )
     next_cursor = (

@@ -206,10 +206,10 @@ def test_appraisal_report_shows_the_newer_valuation_fields(
 ) -> None:
     """warnings, reconciliation, sensitivities, model and per-approach ranges render when a
     valuation carries them (older valuations show "not available" instead)."""
-    from api.services import valuation as valuation_service
+    from api.services import quotes as quote_service
 
     w = build_world(client, make_key, session_factory)
-    original = valuation_service.get_valuation
+    original = quote_service.get_valuation
 
     def with_fields(session, valuation_id):
         pub = dict(original(session, valuation_id))
@@ -229,7 +229,7 @@ def test_appraisal_report_shows_the_newer_valuation_fields(
         pub["methods"] = methods
         return pub
 
-    monkeypatch.setattr(valuation_service, "get_valuation", with_fields)
+    monkeypatch.setattr(quote_service, "get_valuation", with_fields)
     html = client.get(f"/v1/valuations/{w.valuation_id}/report", headers=w.keys["risk"]).text
     for needle in (
         "stale_signals",
