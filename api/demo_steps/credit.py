@@ -16,6 +16,7 @@ from api.errors import ApiError
 from api.schemas.credit import LoanCreateIn, LoanQuoteIn, RevalueIn
 from api.services import credit as service
 from api.services import loan_book as loan_book_service
+from api.services import origination
 from valuation.errors import ValuationError
 
 ACTOR = "demo"
@@ -58,7 +59,7 @@ def run(ctx: DemoContext) -> None:
             try:
                 quote = service.quote_loan(session, LoanQuoteIn.model_validate(base))
                 principal = round(quote["max_principal"] * share, 2)
-                loan, _, warnings = service.originate_loan(
+                loan, _, warnings = origination.originate_loan(
                     session,
                     LoanCreateIn.model_validate({**base, "principal": principal}),
                     tenant=ctx.tenant,

@@ -35,6 +35,7 @@ from api.schemas.credit import (
 from api.schemas.jobs import JobAccepted
 from api.services import credit as service
 from api.services import loan_book as loan_book_service
+from api.services import origination
 
 router = APIRouter(tags=["loans"])
 
@@ -70,7 +71,7 @@ def originate(
     A repeated ``Idempotency-Key`` with the same body returns the loan created the first
     time (header ``Idempotent-Replayed: true``); with a different body it is a 409.
     """
-    loan, created, warnings = service.originate_loan(
+    loan, created, warnings = origination.originate_loan(
         session,
         body,
         tenant=principal.tenant,

@@ -12,8 +12,8 @@ from sqlmodel import func, select
 from api.demo_steps.registry import comparable_records, cost_records, signal_rows
 from api.schemas.registry import AssetRegister
 from api.services import comparables as comparable_service
-from api.services import credit as credit_service
 from api.services import loan_book as loan_book_service
+from api.services import origination as origination_service
 from api.services import registry
 from api.services import signals as signal_service
 from api.services import valuation as valuation_service
@@ -435,13 +435,13 @@ def test_concurrent_originations_against_one_asset(
     statuses: list[int] = []
     # both requests reach the lock together, after their valuations: the race is real
     at_lock = threading.Barrier(2, timeout=30)
-    real_lock = credit_service.lock_assets_for_pledge
+    real_lock = origination_service.lock_assets_for_pledge
 
     def lock_together(session, asset_ids):  # type: ignore[no-untyped-def]
         at_lock.wait()
         return real_lock(session, asset_ids)
 
-    monkeypatch.setattr(credit_service, "lock_assets_for_pledge", lock_together)
+    monkeypatch.setattr(origination_service, "lock_assets_for_pledge", lock_together)
 
     def go() -> None:
         barrier.wait()
