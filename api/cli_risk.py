@@ -185,6 +185,7 @@ def stress(
 ) -> None:
     """Run a stress scenario over the tenant's book and print base vs stressed."""
     from api import cli_common
+    from api.services import reverse_stress as reverse_stress_service
     from api.services import risk as service
     from api.settings import Settings
     from models import db
@@ -213,7 +214,7 @@ def stress(
             reverse["threshold"] = int(threshold)
     with cli_common.reported_errors():
         valuation_date = parse_date(as_of, field="as_of") if as_of else None
-        service.parse_reverse(reverse)
+        reverse_stress_service.parse_reverse(reverse)
     with cli_common.current_engine() as engine:
         factory = db.make_session_factory(engine)
         with cli_common.reported_errors(), factory() as session:
