@@ -76,8 +76,11 @@ def _month_length(y: int, m: int) -> int:
 def _year_fraction(
     s: int, y1: int, m1: int, d1: int, e: int, y2: int, m2: int, d2: int, dc: int
 ) -> float:
-    """Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2) (civil dates given,
-    so that the row loop never converts days back to dates)."""
+    """Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2).
+
+    Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2) (civil dates given, so
+    that the row loop never converts days back to dates).
+    """
     days = float(e - s)
     if dc == ACT_360:
         return days / 360.0
@@ -117,8 +120,11 @@ def _rows(
     repaid_out: np.ndarray,
     balance_out: np.ndarray,
 ) -> None:
-    """Fill the output rows of every loan (rows laid out loan by loan, in input order, loan
-    ``i`` from row ``offsets[i]``). Loans are independent, so they are spread over the cores."""
+    """Fill the output rows of every loan, loans spread over the cores.
+
+    Fill the output rows of every loan (rows laid out loan by loan, in input order, loan ``i`` from
+    row ``offsets[i]``). Loans are independent, so they are spread over the cores.
+    """
     for i in _prange(start.size):
         row = offsets[i]
         n = n_per[i]

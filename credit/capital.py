@@ -1,4 +1,4 @@
-"""Basel IRB capital for corporate and SME exposures.
+r"""Basel IRB capital for corporate and SME exposures.
 
 The capital requirement K per unit of EAD follows the Basel II/III IRB risk-weight
 function for corporate, sovereign and bank exposures (BCBS, *International
@@ -7,11 +7,11 @@ Basel Framework CRE31.4-31.9):
 
 .. math::
 
-    R &= 0.12\\,w + 0.24\\,(1 - w) - 0.04\\,(1 - (S - 5)/45),
-        \\quad w = \\frac{1 - e^{-50 PD}}{1 - e^{-50}} \\\\
-    b &= (0.11852 - 0.05478 \\ln PD)^2 \\\\
-    K &= \\Big[LGD\\,\\Phi\\Big(\\frac{\\Phi^{-1}(PD) + \\sqrt{R}\\,\\Phi^{-1}(0.999)}
-        {\\sqrt{1 - R}}\\Big) - PD \\cdot LGD\\Big]\\,\\frac{1 + (M - 2.5)\\,b}{1 - 1.5\\,b}
+    R &= 0.12\,w + 0.24\,(1 - w) - 0.04\,(1 - (S - 5)/45),
+        \quad w = \frac{1 - e^{-50 PD}}{1 - e^{-50}} \\
+    b &= (0.11852 - 0.05478 \ln PD)^2 \\
+    K &= \Big[LGD\,\Phi\Big(\frac{\Phi^{-1}(PD) + \sqrt{R}\,\Phi^{-1}(0.999)}
+        {\sqrt{1 - R}}\Big) - PD \cdot LGD\Big]\,\frac{1 + (M - 2.5)\,b}{1 - 1.5\,b}
 
 The SME term (the last one in ``R``) applies only when annual sales ``S`` (EUR
 million) are given; sales below 5 count as 5 and sales of 50 or more give no

@@ -162,9 +162,11 @@ class AdvancePolicy:
         object.__setattr__(self, "rates", MappingProxyType(dict(self.rates)))
 
     def advance_rate(self, category: str) -> float:
+        """Return the advance rate of ``category`` (decimal)."""
         return float(self.rates.get(category, self.rates["other"]))
 
     def with_overrides(self, overrides: Mapping[str, float]) -> AdvancePolicy:
+        """Return this policy with the given categories' advance rates replaced."""
         return AdvancePolicy({**self.rates, **overrides}, self.bounds)
 
 
@@ -304,6 +306,6 @@ def available_capacity(lending_value: float, pledged_amounts: FloatArray | list[
 def can_pledge(
     lending_value: float, pledged_amounts: FloatArray | list[float], amount: float
 ) -> bool:
-    """True when ``amount`` fits in the asset's unpledged lending value (1e-9 relative slack)."""
+    """Tell whether ``amount`` fits in the asset's unpledged lending value (1e-9 relative slack)."""
     amt = _finite(amount, "amount", positive=True)
     return amt <= available_capacity(lending_value, pledged_amounts) * (1 + 1e-12) + 1e-9

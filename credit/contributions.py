@@ -1,5 +1,7 @@
-"""Portfolio risk with loan contributions: expected loss, VaR and ES of the loan book and each
-loan's Euler contribution to them (`portfolio_risk`, `PortfolioRisk`).
+"""Portfolio risk of the loan book with each loan's Euler contribution.
+
+Portfolio risk with loan contributions: expected loss, VaR and ES of the loan book and each loan's
+Euler contribution to them (`portfolio_risk`, `PortfolioRisk`).
 
 On the exact recursion the contributions are exact on the loss grid: each loan is taken
 out of the conditional distributions by deconvolution in the Fourier domain
@@ -114,8 +116,11 @@ def _leave_one_out(dist: FloatArray, p: FloatArray, k: int) -> FloatArray:
 def _direct_joint(
     cp: FloatArray, grid: LossGrid, i: int, var_index: int, size: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Per node: P(D_i, L = v | z) and P(D_i, L > v | z) from the recursion of the pool
-    without loan ``i`` (exact; for the few nodes where deconvolution is ill-conditioned)."""
+    """Joint default and loss probabilities of loan ``i`` per node, exactly.
+
+    Per node: P(D_i, L = v | z) and P(D_i, L > v | z) from the recursion of the pool without loan
+    ``i`` (exact; for the few nodes where deconvolution is ill-conditioned).
+    """
     keep = np.arange(cp.shape[1]) != i
     rest = LossGrid(grid.unit, grid.k_lo[keep], grid.w_lo[keep], grid.exact)
     q = np.zeros((cp.shape[0], size))

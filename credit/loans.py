@@ -265,7 +265,9 @@ def schedule_columns(
     dates_as: str = "datetime64",
     curve: DiscountCurve | None = None,
 ) -> dict[str, np.ndarray]:
-    """The rows of `schedules` as a dict of numpy arrays, for callers that do not need pandas.
+    """Return the rows of `schedules` as a dict of numpy arrays.
+
+    The rows of `schedules` as a dict of numpy arrays, for callers that do not need pandas.
 
     Same parameters and rows as `schedules`; keys ``loan_id``, ``date`` (``datetime64[D]``
     unless ``dates_as="date"``), ``interest``, ``principal``, ``balance``. The arrays are

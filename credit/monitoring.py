@@ -55,6 +55,8 @@ class MonitoringEvent:
 
 @dataclass(frozen=True, slots=True)
 class RevaluationResult:
+    """The outcome of a revaluation: the new LTV and the event it raises, if any."""
+
     ltv: float
     previous_ltv: float | None
     events: tuple[MonitoringEvent, ...]
@@ -74,7 +76,9 @@ def revalue(
     *,
     previous_ltv: float | None = None,
 ) -> RevaluationResult:
-    """New LTV and the event it raises (at most one: the most severe level reached).
+    """Revalue a loan's collateral: the new LTV and the event it raises.
+
+    New LTV and the event it raises (at most one: the most severe level reached).
 
     Parameters
     ----------

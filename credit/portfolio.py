@@ -1,4 +1,4 @@
-"""Portfolio credit loss under the one-factor Gaussian copula.
+r"""Portfolio credit loss under the one-factor Gaussian copula.
 
 Three methods, tested against each other and against reference cases:
 
@@ -13,7 +13,7 @@ Three methods, tested against each other and against reference cases:
 Model: loan ``i`` defaults when ``sqrt(rho_i) Z + sqrt(1 - rho_i) eps_i < Phi^{-1}(PD_i)``
 with ``Z, eps_i`` independent standard normals, so that conditional on ``Z = z``
 
-.. math:: p_i(z) = \\Phi\\Big(\\frac{\\Phi^{-1}(PD_i) - \\sqrt{\\rho_i}\\, z}{\\sqrt{1-\\rho_i}}\\Big)
+.. math:: p_i(z) = \Phi\Big(\frac{\Phi^{-1}(PD_i) - \sqrt{\rho_i}\, z}{\sqrt{1-\rho_i}}\Big)
 
 and its loss is ``EAD_i x LGD_i``. ``rho`` is the asset correlation; the factor
 loading is its square root.
@@ -375,7 +375,7 @@ def _seed_from(rng: np.random.Generator) -> int:
 def tranche_expected_loss(
     losses: FloatArray, probabilities: FloatArray, attach: float, detach: float
 ) -> float:
-    """Expected loss of the tranche [attach, detach] (same units as ``losses``) as a fraction of its width."""
+    """Return the expected loss of the tranche [attach, detach] as a fraction of its width."""
     if not detach > attach >= 0:
         raise ConventionError(
             f"The tranche needs 0 <= attach < detach. Got attach={attach!r}, detach={detach!r}.",
@@ -396,7 +396,9 @@ def value_at_risk(losses: FloatArray, probabilities: FloatArray, confidence: flo
 
 
 def expected_shortfall(losses: FloatArray, probabilities: FloatArray, confidence: float) -> float:
-    """Expected shortfall (Acerbi-Tasche): mean of the worst ``1 - confidence`` of the distribution.
+    """Return the expected shortfall (Acerbi-Tasche) at ``confidence``.
+
+    Expected shortfall (Acerbi-Tasche): mean of the worst ``1 - confidence`` of the distribution.
 
     ``ES = (E[L 1{L > VaR}] + VaR (P(L <= VaR) - confidence)) / (1 - confidence)``.
     """

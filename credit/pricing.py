@@ -65,6 +65,7 @@ class RatePricing:
     tax_rate: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
+        """Return the rate's components as a plain dict (decimals)."""
         return {
             "funding": self.funding,
             "expected_loss": self.expected_loss,

@@ -164,6 +164,7 @@ class WorkoutLgd:
     recovery_rate: float
 
     def as_dict(self) -> dict[str, float | int]:
+        """Return the figures as a plain dict."""
         return {
             "lgd": self.lgd,
             "unfloored": self.unfloored,

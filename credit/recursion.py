@@ -88,6 +88,7 @@ class LossGrid:
 
     @property
     def n_units(self) -> int:
+        """Return the number of loss units of the grid."""
         return int(self.k_lo.sum() + np.count_nonzero(self.w_lo < 1.0))
 
 
@@ -212,8 +213,11 @@ class FactorIntegration:
 
 
 def _panel_rule(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Nodes and weights (normal density folded in) of `PANEL_NODES`-point Gauss-Legendre
-    on each panel ``[a_k, b_k]``: shapes ``(n_panels, PANEL_NODES)``."""
+    """Nodes and weights of Gauss-Legendre panels, the normal density folded in.
+
+    Nodes and weights (normal density folded in) of `PANEL_NODES`-point Gauss-Legendre on each panel
+    ``[a_k, b_k]``: shapes ``(n_panels, PANEL_NODES)``.
+    """
     x, w = np.polynomial.legendre.leggauss(PANEL_NODES)
     half = 0.5 * (b - a)[:, None]
     z = 0.5 * (a + b)[:, None] + half * x[None, :]
@@ -291,6 +295,7 @@ def integrate_recursion(
     max_units: int,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, LossGrid, FactorIntegration]:
+    """Run the conditional loss recursion and integrate it over the common factor."""
     grid = loss_grid(lgd_amounts, loss_unit=loss_unit, max_units=max_units)
     if n_nodes is None:
         if not (

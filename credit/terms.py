@@ -46,6 +46,7 @@ class Amortization(StrEnum):
 
     @classmethod
     def parse(cls, value: object, *, field: str = "amortization") -> Amortization:
+        """Parse an amortisation name; an unknown one is an error naming ``field``."""
         try:
             return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
         except ValueError:
@@ -58,7 +59,9 @@ class Amortization(StrEnum):
 class DiscountCurve(Protocol):
     """Anything with ``discount_factors(dates) -> FloatArray`` (e.g. `valuation.market.MarketData`)."""
 
-    def discount_factors(self, dates: Sequence[date]) -> FloatArray: ...
+    def discount_factors(self, dates: Sequence[date]) -> FloatArray:
+        """Return the discount factors at ``dates``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +186,16 @@ class LoanTerms:
 
     @property
     def n_periods(self) -> int:
+        """Return the number of payment periods."""
         return int(self.tenor_months) // int(self.frequency_months)
 
     @property
     def maturity_date(self) -> date:
+        """Return the adjusted maturity date."""
         return self.dates()[-1]
 
     def dates(self) -> list[date]:
-        """Adjusted schedule dates ``d_0 (start) .. d_n (maturity)``."""
+        """Return the adjusted schedule dates ``d_0 (start) .. d_n (maturity)``."""
         cal = calendar(self.calendar)
         bdc = business_day_convention(self.business_day_convention)
         out = []

@@ -154,7 +154,9 @@ def _lhp_calls(pd: float, rho: float, lgd: float, strikes: FloatArray) -> FloatA
 def vasicek_tranche_loss(
     pd: float, rho: float, recovery: float, attach: float, detach: float
 ) -> float:
-    """Expected tranche loss as a fraction of tranche notional, large homogeneous pool.
+    """Return the expected tranche loss of a large homogeneous pool.
+
+    Expected tranche loss as a fraction of tranche notional, large homogeneous pool.
 
     Parameters
     ----------

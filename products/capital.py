@@ -172,7 +172,7 @@ def sec_sa_risk_weight(
 
 
 def _k_ssfa(k_a: float, p: float, attach: float, detach: float) -> float:
-    """The SSFA capital per unit of the part of the tranche above ``K_A`` (CRE40.49)."""
+    """Return the SSFA capital per unit of the part of the tranche above ``K_A`` (CRE40.49)."""
     if k_a <= 0.0:
         return 0.0  # a riskless pool: no capital above K_A (the floor then applies)
     a = -1.0 / (p * k_a)

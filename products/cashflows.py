@@ -78,8 +78,11 @@ def _rate(value: float | None, name: str, *, hi_open: bool) -> float | None:
 def scenario_deal(
     deal: Deal, *, cdr: float | None = None, cpr: float | None = None, severity: float | None = None
 ) -> tuple[Deal, CashflowScenario]:
-    """The deal with the scenario's prepayment rate and severity, and the scenario itself
-    (``base`` when nothing is given)."""
+    """Apply a scenario's prepayment rate and severity to the deal.
+
+    The deal with the scenario's prepayment rate and severity, and the scenario itself (``base``
+    when nothing is given).
+    """
     cdr_v = _rate(cdr, "cdr", hi_open=True)
     cpr_v = _rate(cpr, "cpr", hi_open=True)
     sev_v = _rate(severity, "severity", hi_open=False)
@@ -104,7 +107,7 @@ def scenario_deal(
 def run_scenario(
     deal: Deal, scenario: CashflowScenario, index_rates: FloatArray | None = None
 ) -> WaterfallResult:
-    """The waterfall on the scenario's constant default rate (one scenario)."""
+    """Run the waterfall on the scenario's constant default rate (one scenario)."""
     sched = asset_schedules(deal.pool)
     cf = pool_cashflows_from_survival(sched, cdr_survival(scenario.cdr, sched.n_periods))
     return run_waterfall(deal, cf, index_rates)
@@ -133,9 +136,12 @@ def _trigger_labels(deal: Deal, wf: WaterfallResult, s: int) -> list[str]:
 def cashflow_table(
     deal: Deal, wf: WaterfallResult, *, scenario: int = 0, start: date | None = None
 ) -> pd.DataFrame:
-    """One scenario of a waterfall result as a long DataFrame (`COLUMNS`), classes senior
-    first, periods 1..T; ``date`` is ``start + period months`` (the pool's cut-off date by
-    default; empty without one)."""
+    """Lay out one scenario of a waterfall result as a long DataFrame.
+
+    One scenario of a waterfall result as a long DataFrame (`COLUMNS`), classes senior first,
+    periods 1..T; ``date`` is ``start + period months`` (the pool's cut-off date by default; empty
+    without one).
+    """
     t_max = wf.interest_due.shape[2]
     start = start or deal.pool.cut_off_date
     dates = [add_months(start, m) for m in range(1, t_max + 1)] if start else [None] * t_max
@@ -165,8 +171,7 @@ def cashflow_table(
 
 
 def curve_index(market: MarketData, start: date, n_periods: int) -> FloatArray:
-    """The floating index per month: the curve's monthly forwards from ``start`` (as
-    `products.tranches.analyze` uses)."""
+    """Return the floating index per month: the curve's monthly forwards from ``start``."""
     df = market.discount_factors(
         [add_months(start, m) for m in range(1, n_periods + 1)],
         from_date=start if start > market.as_of else None,
@@ -185,8 +190,10 @@ def deal_cashflows(
     start: date | None = None,
     market: MarketData | None = None,
 ) -> tuple[pd.DataFrame, CashflowScenario]:
-    """Per-class, per-period cash flows of the deal under the base case or the given
-    CDR / CPR / severity (see the module docstring).
+    """Per-class, per-period cash flows of the deal under one scenario.
+
+    Per-class, per-period cash flows of the deal under the base case or the given CDR / CPR /
+    severity (see the module docstring).
 
     Examples
     --------

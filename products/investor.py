@@ -26,6 +26,7 @@ from valuation.errors import ConventionError
 
 
 def payment_dates(as_of: date, n_periods: int) -> list[date]:
+    """Return the payment dates of months ``1..n_periods`` after ``as_of``."""
     return [add_months(as_of, m) for m in range(1, n_periods + 1)]
 
 
@@ -106,6 +107,7 @@ def yield_monthly(cash: FloatArray, price_amount: float) -> float:
 
 
 def modified_duration(cash: FloatArray, y: float) -> float:
+    """Return the modified duration (years) of ``cash`` at the annual yield ``y``."""
     if not math.isfinite(y):
         return float("nan")
     t = np.arange(1, cash.size + 1)
@@ -117,15 +119,18 @@ def modified_duration(cash: FloatArray, y: float) -> float:
 
 
 def par_rate(df: FloatArray) -> float:
-    """The curve's par rate (monthly payments, annual quote) over the deal's months."""
+    """Return the curve's par rate (monthly payments, annual quote) over the deal's months."""
     ann = float(df.sum()) / 12.0
     return (1.0 - float(df[-1])) / ann if ann > 0.0 else 0.0
 
 
 def default_margin_bp(tr: Tranche, par: float) -> float:
-    """A class's discount margin when none is given: its ``discount_spread_bp``; else a
-    floating class's own spread, a fixed class's coupon over the curve's par rate (its issue
-    spread, not below 0)."""
+    """Return a class's discount margin (bp) when none is given.
+
+    A class's discount margin when none is given: its ``discount_spread_bp``; else a floating
+    class's own spread, a fixed class's coupon over the curve's par rate (its issue spread, not
+    below 0).
+    """
     if tr.discount_spread_bp is not None:
         return float(tr.discount_spread_bp)
     if tr.spread_bp is not None:
@@ -157,6 +162,7 @@ def per_class(
 
 
 def finite_number(v: object, path: str) -> float:
+    """Return ``v`` as a float; anything but a finite number is an error naming ``path``."""
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise ConventionError(f"The `{path}` must be a finite number. Got {v!r}.", field=path)
     return float(v)

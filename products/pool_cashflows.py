@@ -39,14 +39,17 @@ class PoolCashflows:
 
     @property
     def n_scenarios(self) -> int:
+        """Return the number of scenarios."""
         return int(self.interest.shape[0])
 
     @property
     def n_periods(self) -> int:
+        """Return the number of monthly periods."""
         return int(self.interest.shape[1])
 
     @property
     def collections(self) -> FloatArray:
+        """Return the total collections per scenario and period."""
         return np.asarray(
             self.interest + self.scheduled_principal + self.prepayments + self.recoveries,
             dtype=np.float64,

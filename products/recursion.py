@@ -27,6 +27,7 @@ from valuation.errors import ConventionError
 
 
 def check_rho(rho: float) -> float:
+    """Return ``rho`` checked to be an asset correlation in [0, 1)."""
     if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 <= rho < 1.0:
         raise ConventionError(
             f"The `correlation` must be in [0, 1). Got {rho!r}.", field="correlation"
@@ -35,11 +36,14 @@ def check_rho(rho: float) -> float:
 
 
 def hazard_rates(pd: FloatArray) -> FloatArray:
+    """Return the flat annual hazard ``-ln(1 - PD)`` of annual PDs."""
     return -np.log1p(-np.asarray(pd, dtype=np.float64))
 
 
 def expected_exposure_at_default(sched: AssetSchedules) -> FloatArray:
-    """Expected balance at default given default within the term, per asset (n_assets,).
+    """Return each asset's expected balance at default, given default within its term.
+
+    Expected balance at default given default within the term, per asset (n_assets,).
 
     ``sum_t P(default in month t) B_{t-1} / P(default by maturity)`` under the asset's flat
     hazard, with the prepayment-adjusted balance ``B``; the initial balance for a zero PD.
@@ -122,6 +126,7 @@ class RecursionScenarios:
 
     @property
     def n_scenarios(self) -> int:
+        """Return the number of scenarios."""
         return int(self.node.size)
 
 
@@ -397,8 +402,11 @@ def allocate_losses(sched: AssetSchedules, rec: RecursionScenarios, index: IntAr
 
 
 def _water_fill(f: FloatArray, cap: FloatArray, a: FloatArray, target: FloatArray) -> FloatArray:
-    """``x_i = min(lambda f_i, cap_i)`` with ``sum_i a_i x_i = target`` per row (all capped
-    if the target exceeds the capacity)."""
+    """Water-fill losses up to each asset's cap so that they sum to the target.
+
+    ``x_i = min(lambda f_i, cap_i)`` with ``sum_i a_i x_i = target`` per row (all capped if the
+    target exceeds the capacity).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(f > 0.0, cap / np.where(f > 0.0, f, 1.0), np.inf)
     order = np.argsort(ratio, axis=1)

@@ -76,7 +76,9 @@ DEFAULT_K_SA = 0.08
 
 
 def cdr_survival(cdr: float | Sequence[float] | FloatArray, n_periods: int) -> FloatArray:
-    """Performing share after each month under an annual constant default rate.
+    """Return the performing share after each month under an annual constant default rate.
+
+    Performing share after each month under an annual constant default rate.
 
     Parameters
     ----------
@@ -134,9 +136,12 @@ def copula_default_periods(
 def default_periods_given_factor(
     sched: AssetSchedules, rho: float, z: FloatArray, rng: np.random.Generator
 ) -> IntArray:
-    """Default months given the common factor of each path (``z``, shape ``(n_paths,)``):
-    each asset's idiosyncratic draw ``eps_i`` then its exact default time, as in
-    `copula_default_periods` (which draws ``z`` itself)."""
+    """Draw default months given the common factor of each path.
+
+    Default months given the common factor of each path (``z``, shape ``(n_paths,)``): each asset's
+    idiosyncratic draw ``eps_i`` then its exact default time, as in `copula_default_periods` (which
+    draws ``z`` itself).
+    """
     rho = check_rho(rho)
     h = hazard_rates(sched.pd)
     term = sched.tenor_months.astype(np.float64)
@@ -310,10 +315,13 @@ def scenario_chunks(
 
 
 def factor_strata(n_paths: int) -> tuple[int, IntArray, FloatArray]:
-    """Equal-probability strata of the factor for ``n_paths`` paths: their number ``S``
-    (`PATHS_PER_STRATUM` paths each, ``n_paths`` if fewer), each path's stratum (in a fixed
-    shuffled order, so that a chunk or a prefix of the paths samples every part of the
-    factor's range) and each path's weight ``1 / (S n_s)``."""
+    """Split ``n_paths`` paths into equal-probability strata of the common factor.
+
+    Equal-probability strata of the factor for ``n_paths`` paths: their number ``S``
+    (`PATHS_PER_STRATUM` paths each, ``n_paths`` if fewer), each path's stratum (in a fixed shuffled
+    order, so that a chunk or a prefix of the paths samples every part of the factor's range) and
+    each path's weight ``1 / (S n_s)``.
+    """
     s_n = max(1, n_paths // PATHS_PER_STRATUM)
     order = np.random.default_rng(n_paths).permutation(n_paths)  # any prefix mixes the strata
     label = (order * s_n) // n_paths
@@ -324,9 +332,10 @@ def factor_strata(n_paths: int) -> tuple[int, IntArray, FloatArray]:
 def stratified_chunks(
     sched: AssetSchedules, rho: float, n_paths: int, seed: int, chunk_size: int = DEFAULT_CHUNK
 ) -> Iterator[tuple[PoolCashflows, IntArray, FloatArray]]:
-    """Pool cashflows stratified on the common factor, in chunks, with each path's stratum
-    and its maturity-only pool loss (``sum_i 1{default_i} LGD_i B_i(0)``, the control
-    variate's argument).
+    """Yield pool cashflows stratified on the common factor, in chunks.
+
+    Pool cashflows stratified on the common factor, in chunks, with each path's stratum and its
+    maturity-only pool loss (``sum_i 1{default_i} LGD_i B_i(0)``, the control variate's argument).
 
     ``[0, 1]`` is cut into ``S`` equal-probability strata of ``u = Phi(z)`` (`factor_strata`);
     path ``j`` of stratum ``s`` takes ``z = Phi^{-1}((s + U_j) / S)``, then its assets'

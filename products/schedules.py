@@ -46,10 +46,12 @@ class AssetSchedules:
 
     @property
     def n_periods(self) -> int:
+        """Return the number of monthly periods."""
         return int(self.balance.shape[1] - 1)
 
     @property
     def n_assets(self) -> int:
+        """Return the number of assets."""
         return int(self.balance.shape[0])
 
 

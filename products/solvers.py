@@ -1,9 +1,10 @@
-"""Static tranche loss and the solvers of a deal: the pool's horizon inputs for the static
-(maturity) tranche loss of `credit.portfolio` (`static_tranche_expected_loss`), the
-constant default rate at which a tranche first loses (`break_even_cdr`), and the
-attachment that meets a target expected loss (`size_attachment`,
-`size_deal_attachment`). The scenarios are in `products.scenarios`, the analytics in
-`products.tranches`.
+"""Static tranche loss and the solvers of a deal: break-even default rate and sizing.
+
+Static tranche loss and the solvers of a deal: the pool's horizon inputs for the static (maturity)
+tranche loss of `credit.portfolio` (`static_tranche_expected_loss`), the constant default rate at
+which a tranche first loses (`break_even_cdr`), and the attachment that meets a target expected loss
+(`size_attachment`, `size_deal_attachment`). The scenarios are in `products.scenarios`, the
+analytics in `products.tranches`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ from valuation.errors import CalibrationError, ConventionError
 
 @dataclass(frozen=True, slots=True)
 class BreakEven:
-    """The constant annual default rate at which a tranche first loses principal, and the
-    cumulative defaults (over the initial pool balance) it implies."""
+    """The break-even default rate of a tranche and the cumulative defaults it implies.
+
+    The constant annual default rate at which a tranche first loses principal, and the cumulative
+    defaults (over the initial pool balance) it implies.
+    """
 
     tranche: str
     cdr: float
@@ -89,9 +93,11 @@ def break_even_cdr(
 def size_attachment(
     target_el: float, detach: float, *, pd: float, correlation: float, recovery: float
 ) -> float:
-    """Attachment point giving a tranche ``[A, detach]`` the target expected loss (fraction
-    of its face), large homogeneous pool (`credit.portfolio.vasicek_tranche_loss`), found by
-    ``brentq``: the tranche EL falls as ``A`` rises.
+    """Size a tranche's attachment for a target expected loss (large pool).
+
+    Attachment point giving a tranche ``[A, detach]`` the target expected loss (fraction of its
+    face), large homogeneous pool (`credit.portfolio.vasicek_tranche_loss`), found by ``brentq``:
+    the tranche EL falls as ``A`` rises.
 
     Raises
     ------
@@ -128,8 +134,11 @@ def size_deal_attachment(
     correlation: float,
     method: Literal["lhp", "recursion"] = "recursion",
 ) -> float:
-    """Attachment of a deal's tranche (keeping its detachment) for a target maturity EL,
-    on the pool's loss distribution from `credit.portfolio` (recursion or large pool)."""
+    """Size a deal tranche's attachment for a target maturity expected loss.
+
+    Attachment of a deal's tranche (keeping its detachment) for a target maturity EL, on the pool's
+    loss distribution from `credit.portfolio` (recursion or large pool).
+    """
     from credit.portfolio import loss_distribution, tranche_expected_loss
 
     k = tranche if isinstance(tranche, int) else [t.name for t in deal.tranches].index(tranche)

@@ -1,7 +1,9 @@
-"""The JSON form of a securitization (the API body): `deal_from_dict` and `pool_from_dict`
-read and validate it into a `products.structure.Deal` and a `products.pool.Pool`; every
-error is a `ConventionError` whose ``field`` is the dotted path of the offending input,
-for example ``tranches[1].attach`` or ``pool.loan_ids[3]``.
+"""The JSON form of a securitization, read and validated into a deal and a pool.
+
+The JSON form of a securitization (the API body): `deal_from_dict` and `pool_from_dict` read and
+validate it into a `products.structure.Deal` and a `products.pool.Pool`; every error is a
+`ConventionError` whose ``field`` is the dotted path of the offending input, for example
+``tranches[1].attach`` or ``pool.loan_ids[3]``.
 """
 
 from __future__ import annotations
@@ -64,10 +66,12 @@ def _list(value: object, path: str) -> list[Any]:
 
 
 def _loan_from(d: object, path: str) -> PoolLoan:
-    """A loan from JSON: ``balance`` and ``tenor_months``, or for a booked loan (with a
-    ``start_date``) equally ``principal`` instead of ``balance``. ``term_months``, the
-    name of a loan's tenor in specs stored before the loan vocabulary was unified, is
-    read as ``tenor_months``."""
+    """Read a pool loan from its JSON form.
+
+    A loan from JSON: ``balance`` and ``tenor_months``, or for a booked loan (with a ``start_date``)
+    equally ``principal`` instead of ``balance``. ``term_months``, the name of a loan's tenor in
+    specs stored before the loan vocabulary was unified, is read as ``tenor_months``.
+    """
     m = dict(_mapping(d, path))
     for alias, key in (("principal", "balance"), ("term_months", "tenor_months")):
         if alias in m:

@@ -1,7 +1,9 @@
-"""A securitization declared as data: tranches, fees, reserve, principal rule, triggers, on
-a pool (`products.pool`). `products.spec.deal_from_dict` reads the JSON form (the API
-body); every object here validates itself, and every error is a `ConventionError` whose
-``field`` is the dotted path of the offending input, for example ``tranches[1].attach``.
+"""A securitization declared as data: tranches, fees, reserve, principal rule, triggers.
+
+A securitization declared as data: tranches, fees, reserve, principal rule, triggers, on a pool
+(`products.pool`). `products.spec.deal_from_dict` reads the JSON form (the API body); every object
+here validates itself, and every error is a `ConventionError` whose ``field`` is the dotted path of
+the offending input, for example ``tranches[1].attach``.
 
 Units: balances and amounts in major currency units; rates, shares, thresholds and PDs
 as decimals (0.05, not 5); spreads in basis points (``_bp``); periods are months.
@@ -38,7 +40,9 @@ DEFAULT_DSCR_WINDOW = 3
 
 @dataclass(frozen=True, slots=True)
 class Guarantee:
-    """A guarantee wrap on a tranche: the guarantor pays the tranche's interest shortfalls and
+    """A guarantee wrap on a tranche.
+
+    A guarantee wrap on a tranche: the guarantor pays the tranche's interest shortfalls and
     write-downs while it survives (its PD is substituted for the tranche's risk).
 
     Parameters
@@ -106,10 +110,12 @@ class Tranche:
 
     @property
     def is_floating(self) -> bool:
+        """Tell whether the class pays a floating coupon (index + spread)."""
         return self.spread_bp is not None
 
     @property
     def market_spread_bp(self) -> float:
+        """Return the class's spread over the curve in basis points."""
         if self.discount_spread_bp is not None:
             return float(self.discount_spread_bp)
         return float(self.spread_bp) if self.spread_bp is not None else 0.0
@@ -143,8 +149,11 @@ class Reserve:
 
 @dataclass(frozen=True, slots=True)
 class DscrTier:
-    """Below ``threshold`` (strictly: the published wording is 'below'), ``fraction`` of the
-    excess cash is trapped or swept."""
+    """A DSCR tier: the share of excess cash trapped or swept below a threshold.
+
+    Below ``threshold`` (strictly: the published wording is 'below'), ``fraction`` of the excess
+    cash is trapped or swept.
+    """
 
     threshold: float
     fraction: float
@@ -173,7 +182,7 @@ class DscrTrigger:
             _number(t.fraction, f"triggers.dscr.tiers[{j}].fraction", lo=0.0, hi=1.0)
 
     def fraction(self, dscr: float) -> float:
-        """The share of excess cash trapped or swept at this DSCR (0 when no tier applies)."""
+        """Return the share of excess cash trapped or swept at this DSCR (0 without a tier)."""
         return max((t.fraction for t in self.tiers if dscr < t.threshold), default=0.0)
 
 
@@ -222,9 +231,11 @@ class Triggers:
             _number(self.rapid_amortisation_dscr, "triggers.rapid_amortisation_dscr", lo=0.0)
 
     def trap_fraction(self, dscr: float) -> float:
+        """Return the share of excess cash trapped at this DSCR."""
         return max((d.fraction(dscr) for d in self.dscr if d.action == "trap"), default=0.0)
 
     def sweep_fraction(self, dscr: float) -> float:
+        """Return the share of excess cash swept at this DSCR."""
         return max((d.fraction(dscr) for d in self.dscr if d.action == "sweep"), default=0.0)
 
     def rapid_amortisation(self, dscr: float) -> bool:
@@ -344,9 +355,11 @@ class Deal:
 
     @property
     def collateral_value(self) -> float:
+        """Return the collateral value backing the borrowing base."""
         v = self.pool.collateral_value
         return float(v) if v is not None else self.pool_balance
 
     @property
     def note_balance(self) -> float:
+        """Return the initial balance of the notes."""
         return float(sum(t.balance for t in self.tranches))

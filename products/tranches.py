@@ -1,7 +1,9 @@
-"""Tranche analytics: expected loss, price, yield, spread, WAL, duration, SEC-SA capital,
-on the default scenarios of `products.scenarios` (``cdr``, ``mc``, ``stratified``,
-``lhp``, ``recursion``) run through the waterfall; the static (maturity) tranche loss of
-`credit.portfolio`. The break-even and sizing solvers are in `products.solvers`.
+"""Tranche analytics on the default scenarios of a deal, run through the waterfall.
+
+Tranche analytics: expected loss, price, yield, spread, WAL, duration, SEC-SA capital, on the
+default scenarios of `products.scenarios` (``cdr``, ``mc``, ``stratified``, ``lhp``, ``recursion``)
+run through the waterfall; the static (maturity) tranche loss of `credit.portfolio`. The break-even
+and sizing solvers are in `products.solvers`.
 
 Pricing: month ``m`` is paid ``m`` months after the pool's ``cut_off_date`` (after the
 curve's ``as_of`` when the pool has none; a curve dated after the cut-off is refused); the
@@ -127,6 +129,7 @@ class DealAnalytics:
     expected_loss_basis: str = EXPECTED_LOSS_BASIS
 
     def by_name(self, name: str) -> TrancheMetrics:
+        """Return the metrics of the class called ``name``."""
         for t in self.tranches:
             if t.name == name:
                 return t
@@ -354,9 +357,11 @@ def analyze(
 def _promised_cash(
     deal: Deal, t_max: int, index: FloatArray, times: FloatArray
 ) -> tuple[FloatArray, FloatArray] | None:
-    """Each class's cash with no defaults (the pool's prepayments kept), (K, T), with and
-    without the equity's residual; None when the scenarios do not run over the pool's own
-    months."""
+    """Return each class's cash with no defaults, with and without the equity's residual.
+
+    Each class's cash with no defaults (the pool's prepayments kept), (K, T), with and without the
+    equity's residual; None when the scenarios do not run over the pool's own months.
+    """
     sched = asset_schedules(deal.pool)
     if sched.n_periods != t_max:
         return None
@@ -385,10 +390,12 @@ def analyze_deal(
     discount_margin_bp: float | Mapping[str, float] | None = None,
     market_price: float | Mapping[str, float] | None = None,
 ) -> DealAnalytics:
-    """Per-tranche expected loss, probability of loss, price, yield, fair spread, WAL,
-    duration and SEC-SA risk weight under the chosen default model (conventions in
-    `analyze`: EL as the PV of shortfalls, price from a discount margin, yield from the
-    price, effective duration of floating classes).
+    """Analyse every tranche of a deal under the chosen default model.
+
+    Per-tranche expected loss, probability of loss, price, yield, fair spread, WAL, duration and
+    SEC-SA risk weight under the chosen default model (conventions in `analyze`: EL as the PV of
+    shortfalls, price from a discount margin, yield from the price, effective duration of floating
+    classes).
 
     Parameters
     ----------
@@ -470,8 +477,11 @@ def analyze_deal(
 
 
 def _stratified_stats(y: FloatArray, label: IntArray, s_n: int) -> tuple[float, float]:
-    """Stratified mean (equal-probability strata) and its standard error from the
-    within-stratum sample variances."""
+    """Return the stratified mean and its standard error.
+
+    Stratified mean (equal-probability strata) and its standard error from the within-stratum sample
+    variances.
+    """
     size = np.bincount(label, minlength=s_n).astype(np.float64)
     mean_s = np.bincount(label, weights=y, minlength=s_n) / size
     dev = y - mean_s[label]
@@ -493,10 +503,12 @@ def analyze_stratified(
     discount_margin_bp: float | Mapping[str, float] | None = None,
     market_price: float | Mapping[str, float] | None = None,
 ) -> DealAnalytics:
-    """The unbiased tranche engine: Monte Carlo stratified on the common factor
-    (`stratified_chunks`: exact default times given each factor draw) through the full
-    waterfall, with the exact maturity-only tranche loss of the recursion
-    (`static_tranche_expected_loss`, Andersen-Sidenius-Basu) as a control variate.
+    """Analyse a deal by Monte Carlo stratified on the common factor, with a control variate.
+
+    The unbiased tranche engine: Monte Carlo stratified on the common factor (`stratified_chunks`:
+    exact default times given each factor draw) through the full waterfall, with the exact
+    maturity-only tranche loss of the recursion (`static_tranche_expected_loss`,
+    Andersen-Sidenius-Basu) as a control variate.
 
     Per class, with ``Y`` the path's loss (`EXPECTED_LOSS_BASIS`) and ``C`` its
     maturity-only tranche loss ``min((L_T / B_0 - A)^+, D - A) / (D - A)`` (``L_T`` the
@@ -577,8 +589,10 @@ def pool_horizon_inputs(deal: Deal) -> tuple[FloatArray, FloatArray, FloatArray]
 def static_tranche_expected_loss(
     deal: Deal, correlation: float, method: Literal["lhp", "recursion"] = "recursion"
 ) -> FloatArray:
-    """Expected loss (fraction of face) of each tranche on the pool loss at maturity, without
-    excess spread or timing: ``E[min((L - A)^+, D - A)] / (D - A)``.
+    """Return each tranche's expected loss on the pool loss at maturity.
+
+    Expected loss (fraction of face) of each tranche on the pool loss at maturity, without excess
+    spread or timing: ``E[min((L - A)^+, D - A)] / (D - A)``.
 
     ``lhp`` uses `credit.portfolio.vasicek_tranche_loss` with the balance-weighted PD and
     recovery; ``recursion`` the exact distribution from `credit.portfolio.loss_distribution`.

@@ -79,8 +79,11 @@ WRITEDOWN_EPS = 1e-12
 
 @dataclass(frozen=True, slots=True)
 class WaterfallResult:
-    """Waterfall outputs. Per-tranche arrays are ``(n_scenarios, n_tranches, n_periods)``,
-    deal-level arrays ``(n_scenarios, n_periods)``; tranches senior first."""
+    """Waterfall outputs.
+
+    Per-tranche arrays are ``(n_scenarios, n_tranches, n_periods)``, deal-level arrays
+    ``(n_scenarios, n_periods)``; tranches senior first.
+    """
 
     collections: FloatArray  # pool collections (zero after a clean-up call)
     fees_paid: FloatArray
@@ -105,8 +108,11 @@ class WaterfallResult:
     oc_breached: BoolArray  # OC test failed after this month's principal step
 
     def cash_imbalance(self) -> FloatArray:
-        """Collections + call proceeds - (fees + interest + principal + PDL cures + residual
-        + change in reserve), (n_scenarios, n_periods): zero up to round-off."""
+        """Return the cash that the waterfall's ledgers leave unexplained (zero up to round-off).
+
+        Collections + call proceeds - (fees + interest + principal + PDL cures + residual + change
+        in reserve), (n_scenarios, n_periods): zero up to round-off.
+        """
         out = (
             self.fees_paid
             + self.interest_paid.sum(axis=1)
@@ -155,8 +161,11 @@ def _alloc_pro(amount: float, bal: list[float]) -> list[float]:
 def run_waterfall_reference(
     deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None = None
 ) -> WaterfallResult:
-    """The waterfall as a plain loop over scenarios and months: the specification that
-    `run_waterfall` is tested against. See the module docstring for the rules."""
+    """Run the waterfall as a plain loop over scenarios and months (the specification).
+
+    The waterfall as a plain loop over scenarios and months: the specification that `run_waterfall`
+    is tested against. See the module docstring for the rules.
+    """
     n, t_max = cf.n_scenarios, cf.n_periods
     k_n = len(deal.tranches)
     cpn = _coupons(deal, t_max, index_rates)
@@ -387,7 +396,7 @@ def _valloc(amount: FloatArray, notes: FloatArray, sequential: BoolArray) -> Flo
 def run_waterfall(
     deal: Deal, cf: PoolCashflows, index_rates: FloatArray | None = None
 ) -> WaterfallResult:
-    """The waterfall vectorised over scenarios (a loop over months only).
+    """Run the waterfall, vectorised over scenarios (a loop over months only).
 
     Parameters
     ----------
@@ -591,8 +600,11 @@ def run_waterfall(
 
 
 def _window_sum(ring: FloatArray, t: int, w_n: int) -> FloatArray:
-    """Sum of the last ``min(t + 1, w_n)`` entries of a ring buffer, in time order (so the
-    float sum matches the reference loop's ``sum(hist[-w:])``)."""
+    """Sum the last ``min(t + 1, w_n)`` entries of a ring buffer, in time order.
+
+    Sum of the last ``min(t + 1, w_n)`` entries of a ring buffer, in time order (so the float sum
+    matches the reference loop's ``sum(hist[-w:])``).
+    """
     first = max(0, t - w_n + 1)
     out = np.zeros(ring.shape[0])
     for u in range(first, t + 1):

@@ -63,7 +63,7 @@ def asset_from_simulation(
     liquidation_cost: float = DEFAULT_LIQUIDATION_COST,
     target_value: float | None = None,
 ) -> AssetPosition:
-    """An `AssetPosition` on the valuation's simulated cash-flow paths.
+    """Return an `AssetPosition` on the valuation's simulated cash-flow paths.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def asset_from_revenue(
     obsolescence_hazard: float = 0.02,
     liquidation_cost: float = DEFAULT_LIQUIDATION_COST,
 ) -> AssetPosition:
-    """A parametric `AssetPosition` from a monthly revenue history (oldest first).
+    """Return a parametric `AssetPosition` from a monthly revenue history (oldest first).
 
     Fit: ``ln R_t = a + b t + e_t`` by least squares on the positive months;
     ``growth_rate = 12 b`` (capped to [-0.5, 0.5]), ``volatility = sqrt(12) std(e)``

@@ -379,10 +379,12 @@ class Book:
         loans: Sequence[LoanPosition] = (),
         tranches: Sequence[TranchePosition] = (),
     ) -> Book:
+        """Build a book from its positions, each checked."""
         return cls(
             currency=currency, assets=tuple(assets), loans=tuple(loans), tranches=tuple(tranches)
         )
 
     @property
     def n_positions(self) -> int:
+        """Return the number of positions."""
         return len(self.assets) + len(self.loans) + len(self.tranches)

@@ -95,10 +95,13 @@ class SecuritizationRecord:
 
 @dataclass
 class BookBuild:
-    """A book, the notes on what could not be included, and the figures booked on its
-    loans (``booked``: ``ead``, ``expected_loss``, ``capital`` summed over the loans in the
-    book, as the credit area recorded them), so a reader can set the stress base (the
-    stress engine's own revaluation at the run's as-of) against what is on the books."""
+    """A book, the notes on what was left out, and the figures booked on its loans.
+
+    A book, the notes on what could not be included, and the figures booked on its loans
+    (``booked``: ``ead``, ``expected_loss``, ``capital`` summed over the loans in the book, as the
+    credit area recorded them), so a reader can set the stress base (the stress engine's own
+    revaluation at the run's as-of) against what is on the books.
+    """
 
     book: Book
     notes: list[str] = field(default_factory=list)
@@ -106,7 +109,7 @@ class BookBuild:
 
 
 def book_currency(loans: Sequence[LoanRecord]) -> str:
-    """The currency of most loans (ties: the first in sorted order); CNY with none."""
+    """Return the currency of most loans (ties: the first in sorted order); CNY with none."""
     if not loans:
         return DEFAULT_BOOK_CURRENCY
     counts: dict[str, int] = {}
@@ -116,8 +119,11 @@ def book_currency(loans: Sequence[LoanRecord]) -> str:
 
 
 def pledge_shares(pledges: Sequence[PledgeRecord]) -> dict[str, dict[str, float | None]]:
-    """Per loan, per asset: the share of the asset's value backing the loan (None when the
-    asset has no lending value left to measure it by)."""
+    """Return, per loan and asset, the share of the asset's value backing the loan.
+
+    Per loan, per asset: the share of the asset's value backing the loan (None when the asset has no
+    lending value left to measure it by).
+    """
     out: dict[str, dict[str, float | None]] = {}
     per_asset: dict[str, float] = {}
     for p in pledges:
@@ -136,8 +142,11 @@ def pledge_shares(pledges: Sequence[PledgeRecord]) -> dict[str, dict[str, float 
 def outstanding_at(
     loans: Sequence[LoanRecord], as_of: date, notes: list[str]
 ) -> dict[str, tuple[float, float] | None]:
-    """Per loan id: (outstanding share of the principal, remaining years) at ``as_of``, or
-    None when the loan has matured; a loan that cannot be scheduled is absent (noted)."""
+    """Return each loan's outstanding share of principal and remaining years at ``as_of``.
+
+    Per loan id: (outstanding share of the principal, remaining years) at ``as_of``, or None when
+    the loan has matured; a loan that cannot be scheduled is absent (noted).
+    """
     out: dict[str, tuple[float, float] | None] = {}
     for ln in loans:
         frame = pd.DataFrame(
@@ -179,7 +188,7 @@ def loan_positions(
     as_of: date,
     notes: list[str],
 ) -> list[LoanPosition]:
-    """The loans of the book at ``as_of`` (see the module's rules)."""
+    """Return the loans of the book at ``as_of`` (see the module's rules)."""
     outstanding = outstanding_at(loans, as_of, notes)
     out: list[LoanPosition] = []
     for ln in loans:
@@ -216,7 +225,7 @@ def tranche_positions(
     loans: Sequence[LoanPosition],
     notes: list[str],
 ) -> list[TranchePosition]:
-    """The tranches of the securitizations whose pools hold loans of the book."""
+    """Return the tranches of the securitizations whose pools hold loans of the book."""
     by_id = {x.id: x for x in loans}
     out: list[TranchePosition] = []
     for sec in securitizations:
@@ -255,8 +264,10 @@ def assemble_book(
     securitizations: Sequence[SecuritizationRecord] = (),
     notes: list[str] | None = None,
 ) -> BookBuild:
-    """The book at ``as_of`` in ``currency`` (`book_currency` of the loans, usually) from
-    asset positions and booked records; ``notes`` (appended to) say what was left out.
+    """Assemble the stress book at ``as_of`` from asset positions and booked records.
+
+    The book at ``as_of`` in ``currency`` (`book_currency` of the loans, usually) from asset
+    positions and booked records; ``notes`` (appended to) say what was left out.
 
     Examples
     --------

@@ -51,6 +51,7 @@ class LocalExecutor:
         shared: Mapping[str, Any] | None = None,
         progress: Progress | None = None,
     ) -> list[R]:
+        """Apply ``fn`` to every task and return the results in order."""
         kw = dict(shared or {})
         out: list[R] = []
         total = len(tasks)
@@ -144,6 +145,7 @@ class DaskExecutor:
         shared: Mapping[str, Any] | None = None,
         progress: Progress | None = None,
     ) -> list[R]:
+        """Apply ``fn`` to every task on the Dask cluster and return the results in order."""
         from distributed import as_completed
 
         total = len(tasks)

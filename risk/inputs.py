@@ -1,7 +1,9 @@
-"""The inputs of a stress run: the risk-free grid (`MarketGrid`), the numerical settings
-(`RunConfig`), a variant of a scenario (`Variant`), the metrics reported, and the
-per-asset random streams (seeded by ``(seed, blake2b(asset id))``, so results depend on
-neither chunking nor book order). The pipeline is described in `risk.runner`.
+"""The inputs of a stress run: grid, settings, variants, metrics and random streams.
+
+The inputs of a stress run: the risk-free grid (`MarketGrid`), the numerical settings (`RunConfig`),
+a variant of a scenario (`Variant`), the metrics reported, and the per-asset random streams (seeded
+by ``(seed, blake2b(asset id))``, so results depend on neither chunking nor book order). The
+pipeline is described in `risk.runner`.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class MarketGrid:
 
     @property
     def months(self) -> int:
+        """Return the number of months of the grid."""
         return int(self.times_years.size)
 
     @classmethod
@@ -136,7 +139,7 @@ class MarketGrid:
 
     @classmethod
     def flat(cls, rate: float, months: int) -> MarketGrid:
-        """A flat continuously compounded curve on ``t_k = k / 12``."""
+        """Return a flat continuously compounded curve on ``t_k = k / 12``."""
         t = np.arange(1, months + 1, dtype=np.float64) / 12.0
         return cls(t, np.exp(-rate * t))
 

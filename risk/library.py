@@ -106,7 +106,7 @@ def regulatory_cross_border() -> Scenario:
 
 
 def ai_obsolescence() -> Scenario:
-    """Generative models make licensed datasets obsolete faster.
+    """Return the scenario in which generative models make licensed datasets obsolete faster.
 
     Rationale: an added obsolescence hazard of 15 % a year (about one asset in seven stops
     earning within a year), the obsolescence half-life halved, and growth down 10 points a
@@ -126,7 +126,7 @@ def ai_obsolescence() -> Scenario:
 
 
 def downturn_credit() -> Scenario:
-    """A credit downturn: PD x 2.5, downturn LGD, correlation +5 points.
+    """Return a credit downturn: PD x 2.5, downturn LGD, correlation +5 points.
 
     Rationale: Moody's global speculative-grade default rate peaked near 13 % in late 2009
     against a long-run average of about 4-5 % (Moody's annual default study, 2010):
@@ -151,8 +151,10 @@ def downturn_credit() -> Scenario:
 
 
 def severe_combined() -> Scenario:
-    """Everything at once: demand slump, rates +200 bp, cross-border ban, AI obsolescence,
-    credit downturn, and liquidation costs up 10 points (buyers scarce in a fire sale).
+    """Return the scenario with every shock at once.
+
+    Everything at once: demand slump, rates +200 bp, cross-border ban, AI obsolescence, credit
+    downturn, and liquidation costs up 10 points (buyers scarce in a fire sale).
 
     Rationale: the severely adverse scenario of a supervisory stress test combines the
     shocks that tend to come together; growth shifts add (-5 and -10 points), the other
@@ -195,7 +197,7 @@ BUILTIN_NAMES: tuple[str, ...] = tuple(_BUILTINS)
 
 
 def get_builtin(name: str) -> Scenario | None:
-    """The built-in scenario called ``name``, or None."""
+    """Return the built-in scenario called ``name``, or None."""
     factory = _BUILTINS.get(name)
     return None if factory is None else factory()
 

@@ -1,6 +1,7 @@
-"""The output of a stress run: the figures of each variant (`VariantFigures`), a scenario's
-result per position and in aggregate (`StressResult`), and the tables built from them
-(`results_frame`).
+"""The output of a stress run: figures per variant, results per scenario, tables.
+
+The output of a stress run: the figures of each variant (`VariantFigures`), a scenario's result per
+position and in aggregate (`StressResult`), and the tables built from them (`results_frame`).
 """
 
 from __future__ import annotations
@@ -54,19 +55,20 @@ class StressResult:
 
     @cached_property
     def positions(self) -> pd.DataFrame:
+        """Return the long table of every position's figures."""
         if self._figures is None:
             return _positions_frame(VariantFigures((), {}), {}, 0, 0)
         return _positions_frame(self._figures, self._ids, *self._pair)
 
     def figures(self, kind: str, metric: str) -> tuple[FloatArray, FloatArray]:
-        """(base, stressed) arrays of one metric over the positions of one kind."""
+        """Return the (base, stressed) arrays of one metric over the positions of one kind."""
         if self._figures is None or metric not in self._figures.metrics.get(kind, {}):
             raise KeyError((kind, metric))
         arr = self._figures.metrics[kind][metric]
         return arr[self._pair[0]], arr[self._pair[1]]
 
     def to_json(self, run_id: str | None = None) -> dict[str, Any]:
-        """The API contract's shape (`results_document`) of this result."""
+        """Return the API contract's shape (`results_document`) of this result."""
         agg: Iterable[ResultRow] = (
             ("aggregate", "", str(m), r.base, r.stressed, r.delta)
             for m, r in self.aggregate.iterrows()
@@ -101,7 +103,7 @@ def results_document(
     record: Mapping[str, Any] | None,
     rows: Iterable[ResultRow],
 ) -> dict[str, Any]:
-    """The API contract's stress-results shape, from a run in memory or its stored rows.
+    """Return the API contract's stress-results shape, from a run in memory or its stored rows.
 
     ``{run_id, scenario, scenario_definition, record, aggregate: {METRIC: {base, stressed,
     delta}}, positions: [{kind, id, METRIC: {...}}]}``: rows of kind ``aggregate`` form

@@ -85,9 +85,11 @@ class Limit:
 
     @property
     def is_count(self) -> bool:
+        """Tell whether the limit counts loans (rather than an amount)."""
         return self.kind == "margin_calls"
 
     def as_dict(self) -> dict[str, object]:
+        """Return the limit as a plain dict."""
         return {"kind": self.kind, "threshold": self.threshold}
 
 
@@ -144,9 +146,11 @@ class ReverseStressResult:
 
     @property
     def breached(self) -> bool:
+        """Tell whether the limit is breached within the scales searched."""
         return self.scale is not None
 
     def as_dict(self) -> dict[str, object]:
+        """Return the result as a plain dict."""
         return {
             "scenario": self.scenario,
             "limit": self.limit.as_dict(),
@@ -161,7 +165,7 @@ class ReverseStressResult:
 
 
 def limit_metric(runner: StressRunner, scenario: Scenario, limit: Limit) -> float:
-    """The limit's metric on the book under ``scenario`` (stressed figure)."""
+    """Return the limit's metric on the book under ``scenario`` (stressed figure)."""
     fig = runner.evaluate(
         [Variant(scenario.shocks, scenario.horizon_months)],
         tranches=limit.kind == "senior_tranche_loss",

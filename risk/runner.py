@@ -323,7 +323,7 @@ class StressRunner:
         scenarios: Sequence[Scenario] | Scenario,
         progress: Callable[[float], None] | None = None,
     ) -> list[StressResult]:
-        """Base vs stressed for each scenario (one shared evaluation, common random numbers)."""
+        """Run each scenario: base vs stressed (one shared evaluation, common random numbers)."""
         if isinstance(scenarios, Scenario):
             scenarios = [scenarios]
         variants: list[Variant] = []

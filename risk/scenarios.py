@@ -144,6 +144,7 @@ class RightsEvent:
             )
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form of the scenario."""
         return {
             "category": self.category,
             "cross_border": self.cross_border,
@@ -288,7 +289,7 @@ class Shocks:
 
     # -- effective values (neutral when absent) ---------------------------------------
     def get(self, name: str, neutral: float) -> float:
-        """The shock ``name`` as a float, ``neutral`` when it is absent."""
+        """Return the shock ``name`` as a float, ``neutral`` when it is absent."""
         v = getattr(self, name)
         return neutral if v is None else float(v)
 
@@ -305,7 +306,7 @@ class Shocks:
         return self == Shocks() or _neutralised(self) == Shocks()
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form: present shocks only."""
+        """Return the JSON form: present shocks only."""
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -384,15 +385,18 @@ class Scenario:
 
     @classmethod
     def zero(cls, horizon_months: int = 12, name: str = "baseline") -> Scenario:
-        """The zero shock: every figure equals its base."""
+        """Return the zero shock: every figure equals its base."""
         return cls(name=name, shocks=Shocks(), horizon_months=horizon_months)
 
     @property
     def is_zero(self) -> bool:
+        """Tell whether every shock is neutral."""
         return self.shocks.is_zero
 
     def scaled(self, s: float) -> Scenario:
-        """This scenario with every shock scaled by ``s >= 0`` (0: zero shock, 1: itself).
+        """Return this scenario with every shock scaled by ``s >= 0``.
+
+        This scenario with every shock scaled by ``s >= 0`` (0: zero shock, 1: itself).
 
         Multipliers ``m`` become ``m ** s``; additive shocks ``x`` become ``s * x``;
         ``downturn_lgd`` becomes an LGD add-on of ``s * DOWNTURN_LGD_ADD``; rights-event
@@ -436,7 +440,7 @@ class Scenario:
         return replace(self, name=name, shocks=Shocks(**kw), scale=s * self.scale)
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form (the API contract's field names)."""
+        """Return the JSON form (the API contract's field names)."""
         out: dict[str, Any] = {
             "name": self.name,
             "horizon_months": self.horizon_months,
@@ -450,8 +454,11 @@ class Scenario:
 
 
 def _clip_factor(x: float) -> float:
-    """Keep a scaled factor inside (0, MAX_MULTIPLIER] (a large scale of a small factor
-    underflows towards 0; the smallest positive factor kept is 1e-12)."""
+    """Keep a scaled factor inside (0, MAX_MULTIPLIER].
+
+    Keep a scaled factor inside (0, MAX_MULTIPLIER] (a large scale of a small factor underflows
+    towards 0; the smallest positive factor kept is 1e-12).
+    """
     return min(MAX_MULTIPLIER, max(x, 1e-12))
 
 

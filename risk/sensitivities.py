@@ -35,8 +35,11 @@ from valuation.errors import ConventionError
 
 @dataclass(frozen=True, slots=True)
 class Bumps:
-    """Bump sizes: ``rate_bp`` and ``spread_bp`` in basis points, ``revenue`` a relative
-    change of the revenue multiplier (0.01 = 1 %), ``correlation`` absolute (decimal)."""
+    """Bump sizes of the sensitivities.
+
+    Bump sizes: ``rate_bp`` and ``spread_bp`` in basis points, ``revenue`` a relative change of the
+    revenue multiplier (0.01 = 1 %), ``correlation`` absolute (decimal).
+    """
 
     rate_bp: float = 1.0
     spread_bp: float = 1.0
@@ -58,6 +61,7 @@ class Bumps:
                 )
 
     def as_dict(self) -> dict[str, float]:
+        """Return the bump sizes as a plain dict."""
         return {
             "rate_bp": self.rate_bp,
             "spread_bp": self.spread_bp,
@@ -71,14 +75,18 @@ _RISK_FIGURE = {"asset": "collateral_value", "loan": "expected_loss", "tranche":
 
 @dataclass(frozen=True, eq=False)
 class SensitivityResult:
-    """``table``: one row per position (``kind``, ``id``) plus totals per kind and overall;
-    columns ``dv01``, ``cs01``, ``revenue_elasticity``, ``correlation_sensitivity``."""
+    """Sensitivities per position, with totals per kind and overall.
+
+    ``table``: one row per position (``kind``, ``id``) plus totals per kind and overall; columns
+    ``dv01``, ``cs01``, ``revenue_elasticity``, ``correlation_sensitivity``.
+    """
 
     table: pd.DataFrame
     bumps: Bumps
     horizon_months: int
 
     def to_json(self) -> dict[str, object]:
+        """Return the JSON form: the bumps and the table's rows."""
         rows = self.table.replace({np.nan: None}).to_dict(orient="records")
         return {"bumps": self.bumps.as_dict(), "horizon_months": self.horizon_months, "rows": rows}
 

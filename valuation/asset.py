@@ -78,6 +78,7 @@ class Quality:
         return float(sum(getattr(self, d) * w.get(d, 0.0) for d in QUALITY_DIMENSIONS) / total)
 
     def as_dict(self) -> dict[str, float]:
+        """Return the quality scores as a plain dict."""
         return {d: float(getattr(self, d)) for d in QUALITY_DIMENSIONS}
 
 

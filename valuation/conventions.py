@@ -88,7 +88,9 @@ class Currency(StrEnum):
 
 
 def round_to_minor_unit(amount: float, currency: str) -> Decimal:
-    """A booked amount: ``amount`` rounded once, half to even, to the currency's minor unit
+    """Round a booked amount to the currency's minor unit, half to even.
+
+    A booked amount: ``amount`` rounded once, half to even, to the currency's minor unit
     (`MINOR_UNITS`: 2 decimals for CNY, 0 for JPY), as an exact decimal.
 
     >>> round_to_minor_unit(1234.5678, "CNY"), round_to_minor_unit(1234.5, "JPY")
@@ -151,6 +153,7 @@ class DayCount(StrEnum):
 
     @classmethod
     def parse(cls, value: object, *, field: str = "day_count") -> DayCount:
+        """Parse a day-count name; an unknown one is an error naming ``field``."""
         try:
             return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
         except ValueError:
@@ -160,7 +163,7 @@ class DayCount(StrEnum):
             ) from None
 
     def to_ql(self) -> ql.DayCounter:
-        """The QuantLib day counter (30/360 is the bond basis, ACT/ACT is ISDA)."""
+        """Return the QuantLib day counter (30/360 is the bond basis, ACT/ACT is ISDA)."""
         if self is DayCount.ACT_360:
             return ql.Actual360()
         if self is DayCount.ACT_365F:
@@ -232,7 +235,7 @@ CALENDAR_NAMES: tuple[str, ...] = tuple(_CALENDARS)
 
 
 def calendar(name: str | None, *, field: str = "calendar") -> ql.Calendar:
-    """The QuantLib calendar for a boundary name; ``None`` means no holidays (NullCalendar)."""
+    """Return the QuantLib calendar of a name; ``None`` means no holidays (NullCalendar)."""
     if name is None:
         return ql.NullCalendar()
     try:
@@ -306,7 +309,7 @@ def year_fraction(start: date, end: date, day_count: DayCount) -> float:
 
 
 def add_months(d: date, months: int) -> date:
-    """Same day ``months`` later, clipped to the month's last day (end-of-month rule off)."""
+    """Return the same day ``months`` later, clipped to the month's last day."""
     total = d.year * 12 + (d.month - 1) + months
     year, month = divmod(total, 12)
     month += 1

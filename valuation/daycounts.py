@@ -62,6 +62,7 @@ DAY_COUNT_CODES = (DayCount.ACT_360, DayCount.ACT_365F, DayCount.THIRTY_360, Day
 
 
 def is_leap(y: IntArray) -> BoolArray:
+    """Tell which years are leap years (proleptic Gregorian)."""
     return np.asarray(((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0), dtype=np.bool_)
 
 
@@ -72,6 +73,7 @@ def year_fractions_days(
     civil_s: tuple[IntArray, IntArray, IntArray] | None = None,
     civil_e: tuple[IntArray, IntArray, IntArray] | None = None,
 ) -> FloatArray:
+    """Return the year fractions between day numbers ``s`` and ``e`` under ``day_count``."""
     days = (e - s).astype(np.float64)
     if day_count is DayCount.ACT_360:
         return days / 360.0
@@ -116,8 +118,11 @@ def year_fractions(start: np.ndarray, end: np.ndarray, day_count: DayCount) -> F
 def adjusted_years(
     cal_name: str, bdc_name: str, year_lo: int, year_hi: int
 ) -> tuple[int, IntArray]:
-    """Every day of the years ``year_lo..year_hi`` moved to a business day (days since
-    1970-01-01), computed through QuantLib once per calendar, convention and years."""
+    """Move every day of the years ``year_lo..year_hi`` to a business day, once (cached).
+
+    Every day of the years ``year_lo..year_hi`` moved to a business day (days since 1970-01-01),
+    computed through QuantLib once per calendar, convention and years.
+    """
     lo = int(days_from_civil(np.array([year_lo]), np.array([1]), np.array([1]))[0])
     hi = int(days_from_civil(np.array([year_hi + 1]), np.array([1]), np.array([1]))[0])
     table = adjust_days(np.arange(lo, hi, dtype=np.int64), cal_name, bdc_name)

@@ -363,8 +363,11 @@ SHORT_HISTORY_MONTHS = 12
 
 
 def _signal_warnings(clean: Any, as_of: date) -> tuple[dict[str, str], ...]:
-    """``stale_signals`` (the latest month ends more than 6 months before as_of) and
-    ``short_history`` (fewer than 12 months of revenue and of every usage metric)."""
+    """Return the ``stale_signals`` and ``short_history`` warnings of the signals.
+
+    ``stale_signals`` (the latest month ends more than 6 months before as_of) and ``short_history``
+    (fewer than 12 months of revenue and of every usage metric).
+    """
     series = [s for s in (clean.revenue, *clean.usage.values()) if s is not None]
     out: list[dict[str, str]] = []
     if not series:
@@ -439,7 +442,7 @@ def _sensitivities(
     market: MarketData,
     base: float,
 ) -> tuple[dict[str, Any], ...]:
-    """The reconciled value (weights fixed) under one changed assumption at a time.
+    """Return the reconciled value (weights fixed) under one changed assumption at a time.
 
     Discount rate +/-1 pp (the given ``discount_rate``, else the risk premium over the
     curve), revenue +/-20 % (every revenue signal scaled), obsolescence half-life x0.5

@@ -169,7 +169,7 @@ class TrendFit:
     active_share: float = 1.0
 
     def with_damping(self, damping: float) -> TrendFit:
-        """The same fit with trend growth beyond the last observed month damped by ``damping``."""
+        """Return the same fit with trend growth beyond the last observed month damped."""
         return replace(self, damping=float(damping))
 
     def _trend(self, t: FloatArray) -> FloatArray:
@@ -190,7 +190,7 @@ class TrendFit:
         return out
 
     def shape_log_fit(self, t: FloatArray) -> FloatArray:
-        """The fitted log median of the series itself (its units, no level factor or scale)."""
+        """Return the fitted log median of the series itself (no level factor or scale)."""
         out = self._trend(np.asarray(t, dtype=np.float64))
         if self.seasonal is not None:
             cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
@@ -198,8 +198,11 @@ class TrendFit:
         return out
 
     def log_fit(self, t: FloatArray) -> FloatArray:
-        """Fitted log median (incl. seasonality, damping, ``ln scale`` and the level factor)
-        at month indices ``t``; ``-inf`` when the level factor is zero."""
+        """Return the fitted log median at month indices ``t``.
+
+        Fitted log median (incl. seasonality, damping, ``ln scale`` and the level factor) at month
+        indices ``t``; ``-inf`` when the level factor is zero.
+        """
         if self.level_factor <= 0.0:
             return np.full(np.shape(t), -np.inf)
         out = self._trend(np.asarray(t, dtype=np.float64)) + math.log(
@@ -223,6 +226,7 @@ class TrendFit:
         return np.exp(self.log_fit(t) + 0.5 * self.sigma_resid**2)
 
     def describe(self) -> dict[str, object]:
+        """Return the fit's parameters as a plain dict (for diagnostics)."""
         return {
             "model": self.model,
             "params": dict(self.params),
@@ -314,8 +318,11 @@ _FIT_CACHE_SIZE = 256
 
 
 def fit_trend(series: MonthlySeries, *, method: str = "income") -> TrendFit:
-    """`fit_trend_uncached`, remembered by the series' content (metric, start, values,
-    observed and outlier flags): the same history gives the same fit without refitting."""
+    """Fit a trend, remembered by the series' content (`fit_trend_uncached`).
+
+    `fit_trend_uncached`, remembered by the series' content (metric, start, values, observed and
+    outlier flags): the same history gives the same fit without refitting.
+    """
     key = (
         series.metric,
         series.start,
@@ -457,13 +464,13 @@ LEVEL_SHIFT_MAX_MONTHS = 3
 
 
 def _stopped(series: MonthlySeries) -> bool:
-    """The series' last observed months (up to 3) are all zero."""
+    """Tell whether the series' last observed months (up to 3) are all zero."""
     idx = np.flatnonzero(series.observed)[-LEVEL_SHIFT_MAX_MONTHS:]
     return idx.size > 0 and bool(np.all(series.values[idx] == 0.0))
 
 
 def _stopped_fit(series: MonthlySeries) -> TrendFit:
-    """A zero forecast for a series that stopped before it had a shape to fit."""
+    """Return a zero forecast for a series that stopped before it had a shape to fit."""
     n = series.n_observed
     return TrendFit(
         model="log_linear",
@@ -498,8 +505,10 @@ def _masked(series: MonthlySeries, months: list[int] | IntArray) -> MonthlySerie
 
 
 def adjust_level(series: MonthlySeries, fit: TrendFit, *, method: str = "income") -> TrendFit:
-    """The fit with its level following the latest data (module Notes: level shift and
-    intermittent revenue).
+    """Return the fit with its level following the latest data.
+
+    The fit with its level following the latest data (module Notes: level shift and intermittent
+    revenue).
 
     The last `LEVEL_SHIFT_MAX_MONTHS` observed months are tested against a fit without
     them (when enough months remain), so a collapse cannot hide by bending the trend.
@@ -554,13 +563,16 @@ def adjust_level(series: MonthlySeries, fit: TrendFit, *, method: str = "income"
 
 
 def default_half_life_months(asset: AssetProfile) -> float:
-    """Obsolescence half-life in months from timeliness and refresh profile
-    (`half_life_from_profile` of the asset's ``quality.timeliness`` and ``refresh_days``)."""
+    """Return the obsolescence half-life in months from the asset's quality profile.
+
+    Obsolescence half-life in months from timeliness and refresh profile (`half_life_from_profile`
+    of the asset's ``quality.timeliness`` and ``refresh_days``).
+    """
     return half_life_from_profile(asset.quality.timeliness, asset.refresh_days)
 
 
 def half_life_from_profile(timeliness: float, refresh_days: float) -> float:
-    """The library's one half-life rule (months), for any caller that knows the profile.
+    """Return the library's one half-life rule (months), for any caller that knows the profile.
 
     ``H = (12 + 48 * timeliness) * m(refresh_days)`` with ``m`` = 1.25 for daily (or
     faster) refresh, 1.10 weekly, 1.00 monthly, 0.85 quarterly, 0.70 slower. A perfectly

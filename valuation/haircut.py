@@ -83,6 +83,7 @@ class Haircut:
     basis: str = BASIS
 
     def as_dict(self) -> dict[str, object]:
+        """Return the haircut and its basis as a plain dict."""
         return {
             "haircut": self.haircut,
             "lending_value": self.lending_value,
@@ -106,7 +107,7 @@ def lending_haircut(
     lending_quantile: float = DEFAULT_LENDING_QUANTILE,
     floor: float = DEFAULT_HAIRCUT_FLOOR,
 ) -> Haircut:
-    """The haircut of one asset from its value and the quantile of its horizon values.
+    """Return the haircut of one asset from its value and the quantile of its horizon values.
 
     Parameters
     ----------

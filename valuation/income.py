@@ -138,6 +138,7 @@ class IncomePlan:
 
     @property
     def months(self) -> int:
+        """Return the number of months of the plan."""
         return len(self.dates)
 
     @property
@@ -147,6 +148,7 @@ class IncomePlan:
 
     @property
     def value(self) -> float:
+        """Return the plan's present value, major units."""
         return float(self.cash_flows @ self.discount_factors)
 
 
@@ -393,8 +395,11 @@ class IncomeValuer:
         return self.value_plan(self.plan(inputs, as_of=as_of, market=market), inputs, as_of=as_of)
 
     def value_plan(self, plan: IncomePlan, inputs: ValuationInputs, *, as_of: date) -> MethodResult:
-        """The income-approach value of a plan built by `plan` (the engine builds it once
-        and simulates the same one)."""
+        """Value a plan built by `plan` (the engine builds it once and simulates the same one).
+
+        The income-approach value of a plan built by `plan` (the engine builds it once and simulates
+        the same one).
+        """
         value = plan.value
         if not math.isfinite(value):
             raise CalibrationError(
@@ -415,8 +420,11 @@ class IncomeValuer:
 
 
 def _income_form(given: str | None, asset: Any) -> str:
-    """The income form: the given one, else the default; own-use forms only without a
-    product-operation right (see the module Notes)."""
+    """Choose the income form: the given one, else the default.
+
+    The income form: the given one, else the default; own-use forms only without a product-operation
+    right (see the module Notes).
+    """
     if asset.rights.product_operation:
         return DEFAULT_INCOME_FORM if given is None else given
     if given is None:
@@ -432,8 +440,11 @@ def _income_form(given: str | None, asset: Any) -> str:
 
 
 def income_warnings(plan: IncomePlan) -> list[dict[str, str]]:
-    """``level_shift`` when the forecast follows a shift in the latest months;
-    ``default_assumption`` when the cost ratio fell back to its default."""
+    """Return the ``level_shift`` and ``default_assumption`` warnings of a plan.
+
+    ``level_shift`` when the forecast follows a shift in the latest months; ``default_assumption``
+    when the cost ratio fell back to its default.
+    """
     out: list[dict[str, str]] = []
     shift = plan.fit.level_shift
     if shift:

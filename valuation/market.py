@@ -74,6 +74,7 @@ class CurrencyDefaults:
 
     @property
     def funding_rate(self) -> float:
+        """Return the bank funding rate: the risk-free rate plus the funding spread."""
         return self.risk_free_rate + self.funding_spread
 
 
@@ -98,7 +99,7 @@ DEFAULT_MARKET_DATA: Mapping[str, CurrencyDefaults] = MappingProxyType(
 
 
 def currency_defaults(currency: str, *, field: str) -> CurrencyDefaults:
-    """The default market data of ``currency``.
+    """Return the default market data of ``currency``.
 
     Raises
     ------
@@ -125,8 +126,11 @@ def currency_defaults(currency: str, *, field: str) -> CurrencyDefaults:
 def default_curve(
     as_of: date, currency: str, rate: float | None = None, *, field: str = "risk_free_rate"
 ) -> MarketData:
-    """A flat curve (annual compounding, ACT/365F) at ``rate``, or at the currency's default
-    risk-free rate when ``rate`` is None (see `DEFAULT_MARKET_DATA`)."""
+    """Return a flat curve at ``rate``, or at the currency's default risk-free rate.
+
+    A flat curve (annual compounding, ACT/365F) at ``rate``, or at the currency's default risk-free
+    rate when ``rate`` is None (see `DEFAULT_MARKET_DATA`).
+    """
     ccy = parse_currency(currency)
     if rate is None:
         rate = currency_defaults(ccy, field=field).risk_free_rate
@@ -221,7 +225,7 @@ class MarketData:
         compounding: Compounding,
         risk_premium: float = 0.0,
     ) -> MarketData:
-        """A flat curve: every zero rate equals ``rate`` (decimal)."""
+        """Return a flat curve: every zero rate equals ``rate`` (decimal)."""
         return cls(
             as_of=as_of,
             currency=currency,
@@ -244,7 +248,7 @@ class MarketData:
         *,
         risk_premium: float = 0.0,
     ) -> MarketData:
-        """A flat curve from a decimal with its conventions, or from a `Rate` that carries them."""
+        """Build a flat curve from a decimal with its conventions, or from a `Rate`."""
         if isinstance(rate, Rate):
             day_count = rate.day_count if day_count is None else day_count
             compounding = rate.compounding if compounding is None else compounding
@@ -276,7 +280,7 @@ class MarketData:
         compounding: Compounding,
         risk_premium: float = 0.0,
     ) -> MarketData:
-        """A zero curve through the given points (linear in the zero rate, flat beyond)."""
+        """Return a zero curve through the given points (linear in the zero rate, flat beyond)."""
         return cls(
             as_of=as_of,
             currency=currency,
@@ -288,7 +292,7 @@ class MarketData:
         )
 
     def with_risk_premium(self, risk_premium: float) -> MarketData:
-        """The same curve spreaded by ``risk_premium`` (replaces any premium already set)."""
+        """Return the same curve spreaded by ``risk_premium`` (replaces any premium already set)."""
         return replace(self, risk_premium=_check_rate(risk_premium, "risk_premium"))
 
     def spreaded(self, risk_premium: float) -> MarketData:

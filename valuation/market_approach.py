@@ -393,8 +393,11 @@ HAMPEL_K = 3.0
 
 
 def hampel_keep(values: FloatArray) -> np.ndarray:
-    """Mask of the values kept by the Hampel filter on their logs (all kept below 4 values
-    or when the deviation is zero)."""
+    """Return the mask of values kept by the Hampel filter on their logs.
+
+    Mask of the values kept by the Hampel filter on their logs (all kept below 4 values or when the
+    deviation is zero).
+    """
     x = np.log(np.asarray(values, dtype=np.float64))
     if x.size < 4:
         return np.ones(x.size, dtype=bool)
@@ -406,8 +409,11 @@ def hampel_keep(values: FloatArray) -> np.ndarray:
 
 
 def trailing_annual_revenue(signals: pd.DataFrame, as_of: date) -> float | None:
-    """The asset's revenue over the year before ``as_of``: complete months that ended in
-    ``(as_of - 12 months, as_of]``, annualised by 12 / months observed; None without any."""
+    """Return the asset's annualised revenue over the year before ``as_of``.
+
+    The asset's revenue over the year before ``as_of``: complete months that ended in ``(as_of - 12
+    months, as_of]``, annualised by 12 / months observed; None without any.
+    """
     if signals is None or signals.empty:
         return None
     rev = signals[signals["metric"] == "revenue"]

@@ -156,11 +156,12 @@ class Mixture:
         return Distribution.of_weighted(*self._flat(self.samples))
 
     def horizon_quantile(self, q: float) -> float:
-        """The ``q`` quantile of the mixture's values at the horizon (discounted to today)."""
+        """Return the ``q`` quantile of the mixture's horizon values (discounted to today)."""
         values, weights = self._flat(self.horizon_samples)
         return float(weighted_quantile(values, weights, q)[0])
 
     def method_distribution(self, method: str) -> Distribution:
+        """Return the distribution of one method's samples."""
         return Distribution.of(self.samples[method])
 
     def histogram(self, bins: int = 40) -> dict[str, list[float]]:

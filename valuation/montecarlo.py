@@ -89,6 +89,7 @@ class Distribution:
 
     @classmethod
     def of(cls, values: FloatArray) -> Distribution:
+        """Summarise equally weighted samples."""
         v = np.asarray(values, dtype=np.float64)
         q = np.quantile(v, [0.05, 0.5, 0.95])
         return cls(
@@ -112,9 +113,11 @@ class Distribution:
 
     @classmethod
     def point(cls, value: float) -> Distribution:
+        """Return the distribution of a certain value."""
         return cls(value, 0.0, value, value, value)
 
     def as_dict(self) -> dict[str, float]:
+        """Return the summary as a plain dict."""
         return {
             "mean": self.mean,
             "std": self.std,
@@ -130,6 +133,7 @@ class Distribution:
         return float(getattr(self, key))
 
     def keys(self) -> tuple[str, ...]:
+        """Return the summary's keys (mapping-style access)."""
         return ("mean", "std", "p05", "p50", "p95")
 
 
@@ -173,7 +177,7 @@ class MonteCarloResult:
     replay: Callable[[], Iterator[FloatArray]] | None = field(default=None, repr=False)
 
     def revenue_chunks(self) -> Iterator[FloatArray]:
-        """The revenue paths in consecutive blocks of paths, shape (n_chunk, months) each."""
+        """Return the revenue paths in consecutive blocks of paths, shape (n_chunk, months) each."""
         if self.stored_revenue is not None:
             yield self.stored_revenue
         elif self.replay is not None:
@@ -183,6 +187,7 @@ class MonteCarloResult:
 
     @property
     def revenue(self) -> FloatArray:
+        """Return the revenue paths, shape (n_paths, months)."""
         if self.stored_revenue is not None:
             return self.stored_revenue
         out = np.concatenate([np.array(c) for c in self.revenue_chunks()], axis=0)
@@ -223,10 +228,13 @@ class MonteCarloResult:
         return self.horizon_value(h) * df_h
 
     def distribution(self) -> Distribution:
+        """Return the distribution of the path values."""
         return Distribution.of(self.values)
 
     def gross_revenue(self) -> FloatArray:
-        """Simulated monthly revenue before the attributable share, cost ratio and tax.
+        """Return the simulated monthly revenue before the share, cost ratio and tax.
+
+        Simulated monthly revenue before the attributable share, cost ratio and tax.
 
         ``revenue / kappa`` (``kappa`` in `parameters`), shape (n_paths, months); it keeps
         the obsolescence decay and jumps. Zeros when ``kappa`` is 0.
@@ -238,7 +246,7 @@ class MonteCarloResult:
 
 
 def standard_error(values: FloatArray, *, antithetic: bool) -> float:
-    """Standard error of the mean; with antithetic pairs, from the pair means."""
+    """Return the standard error of the mean; with antithetic pairs, from the pair means."""
     n = values.shape[0]
     if n < 2:
         return 0.0

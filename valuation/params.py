@@ -32,6 +32,7 @@ class Number:
     optional: bool = False
 
     def describe(self) -> str:
+        """Describe the rule for error messages."""
         kind = "an integer" if self.integer else "a finite number"
         parts = []
         if self.lo is not None:
@@ -42,6 +43,7 @@ class Number:
         return text + (" or None" if self.optional else "")
 
     def ok(self, v: Any) -> bool:
+        """Tell whether ``v`` satisfies the rule."""
         if v is None:
             return self.optional
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -63,6 +65,7 @@ class OneOf:
     optional: bool = False
 
     def describe(self) -> str:
+        """Describe the rule for error messages."""
         return (
             "one of "
             + ", ".join(repr(o) for o in self.options)
@@ -70,6 +73,7 @@ class OneOf:
         )
 
     def ok(self, v: Any) -> bool:
+        """Tell whether ``v`` satisfies the rule."""
         return (v is None and self.optional) or v in self.options
 
 
@@ -81,9 +85,11 @@ class WeightMap:
     optional: bool = True
 
     def describe(self) -> str:
+        """Describe the rule for error messages."""
         return f"a mapping of {', '.join(self.keys)} to non-negative numbers with a positive sum"
 
     def ok(self, v: Any) -> bool:
+        """Tell whether ``v`` satisfies the rule."""
         if v is None:
             return self.optional
         if not isinstance(v, Mapping) or not v or set(v) - set(self.keys):

@@ -74,6 +74,7 @@ class Quote:
         return self.as_dict()[key] if key in ("as_of", "valid_until") else getattr(self, key)
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the quote as a plain dict."""
         return {
             "mid": self.mid,
             "bid": self.bid,
@@ -99,7 +100,7 @@ def _number(params: Mapping[str, Any], name: str, default: float, lo: float, hi:
 
 
 def quote_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The quote parameters with their defaults, checked (each error names the field)."""
+    """Return the quote parameters with their defaults, checked (each error names the field)."""
     params = dict(params or {})
     unknown = set(params) - set(QUOTE_PARAMETERS)
     if unknown:

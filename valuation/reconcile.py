@@ -118,6 +118,7 @@ class Reconciliation:
     rationale: str
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the result as a plain dict (the API's shape)."""
         ratio = self.disagreement_ratio
         return {
             "weights": dict(self.weights),

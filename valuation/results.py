@@ -27,6 +27,7 @@ COMPARABLE_COLUMNS = (
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
+    """Return an empty DataFrame with ``columns``."""
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -124,6 +125,7 @@ class MethodResult:
             )
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the method's result as a plain dict."""
         return {
             "value": float(self.value),
             "currency": self.currency,

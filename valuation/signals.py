@@ -73,6 +73,7 @@ class MonthlySeries:
 
     @property
     def n_months(self) -> int:
+        """Return the number of months of the series."""
         return int(self.values.shape[0])
 
     @property
@@ -82,6 +83,7 @@ class MonthlySeries:
 
     @property
     def n_usable(self) -> int:
+        """Return the number of usable (observed, not outlier) months."""
         return int(self.usable.sum())
 
     @property
@@ -91,9 +93,11 @@ class MonthlySeries:
 
     @property
     def last_month(self) -> date:
+        """Return the series' last month."""
         return add_months(self.start, self.n_months - 1)
 
     def scaled(self, k: float) -> MonthlySeries:
+        """Return the series with every value multiplied by ``k``."""
         return MonthlySeries(self.metric, self.start, self.values * k, self.observed, self.outliers)
 
 
@@ -106,7 +110,7 @@ class CleanSignals:
     notes: tuple[str, ...] = field(default=())
 
     def main_usage(self) -> MonthlySeries | None:
-        """The usage metric with the most usable months (ties: alphabetical)."""
+        """Return the usage metric with the most usable months (ties: alphabetical)."""
         if not self.usage:
             return None
         return max(sorted(self.usage.values(), key=lambda s: s.metric), key=lambda s: s.n_usable)
