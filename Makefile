@@ -30,6 +30,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/typos
 	$(BIN)/python -m pytest -q --cov --cov-report=
 
 # Everything `make test` runs, plus the tests marked slow (minutes more).
@@ -38,6 +39,7 @@ test-all: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/typos
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # The API on http://127.0.0.1:8000 and one job worker (stress runs), stopped together.
@@ -65,6 +67,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/typos
 
 # Debian packages for the reports and the dashboard test: a CJK font (Chinese names), Pango
 # for WeasyPrint, Chromium (driven headless by the dashboard test) and poppler's PDF tools.

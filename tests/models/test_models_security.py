@@ -89,5 +89,5 @@ def test_bad_role_or_tenant_is_refused(db_session: Session) -> None:
 
 def test_constant_time_equals() -> None:
     assert constant_time_equals("abc", "abc")
-    assert not constant_time_equals("abc", "abd")
+    assert not constant_time_equals("abc", "abd")  # spellchecker:disable-line
     assert not constant_time_equals("abc", "abcd")
