@@ -78,8 +78,7 @@ def _year_fraction(
 ) -> float:
     """Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2).
 
-    Year fraction from day ``s`` = (y1, m1, d1) to day ``e`` = (y2, m2, d2) (civil dates given, so
-    that the row loop never converts days back to dates).
+    The civil dates are given, so that the row loop never converts days back to dates.
     """
     days = float(e - s)
     if dc == ACT_360:

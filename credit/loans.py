@@ -267,7 +267,7 @@ def schedule_columns(
 ) -> dict[str, np.ndarray]:
     """Return the rows of `schedules` as a dict of numpy arrays.
 
-    The rows of `schedules` as a dict of numpy arrays, for callers that do not need pandas.
+    For callers that do not need pandas.
 
     Same parameters and rows as `schedules`; keys ``loan_id``, ``date`` (``datetime64[D]``
     unless ``dates_as="date"``), ``interest``, ``principal``, ``balance``. The arrays are

@@ -215,8 +215,8 @@ class FactorIntegration:
 def _panel_rule(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Nodes and weights of Gauss-Legendre panels, the normal density folded in.
 
-    Nodes and weights (normal density folded in) of `PANEL_NODES`-point Gauss-Legendre on each panel
-    ``[a_k, b_k]``: shapes ``(n_panels, PANEL_NODES)``.
+    `PANEL_NODES`-point Gauss-Legendre on each panel ``[a_k, b_k]``: shapes ``(n_panels,
+    PANEL_NODES)``.
     """
     x, w = np.polynomial.legendre.leggauss(PANEL_NODES)
     half = 0.5 * (b - a)[:, None]

@@ -138,9 +138,8 @@ def cashflow_table(
 ) -> pd.DataFrame:
     """Lay out one scenario of a waterfall result as a long DataFrame.
 
-    One scenario of a waterfall result as a long DataFrame (`COLUMNS`), classes senior first,
-    periods 1..T; ``date`` is ``start + period months`` (the pool's cut-off date by default; empty
-    without one).
+    The columns are `COLUMNS`, classes senior first, periods 1..T; ``date`` is ``start +
+    period months`` (the pool's cut-off date by default; empty without one).
     """
     t_max = wf.interest_due.shape[2]
     start = start or deal.pool.cut_off_date
@@ -192,8 +191,8 @@ def deal_cashflows(
 ) -> tuple[pd.DataFrame, CashflowScenario]:
     """Per-class, per-period cash flows of the deal under one scenario.
 
-    Per-class, per-period cash flows of the deal under the base case or the given CDR / CPR /
-    severity (see the module docstring).
+    The scenario is the base case or the given CDR / CPR / severity (see the module
+    docstring).
 
     Examples
     --------

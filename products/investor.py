@@ -127,9 +127,8 @@ def par_rate(df: FloatArray) -> float:
 def default_margin_bp(tr: Tranche, par: float) -> float:
     """Return a class's discount margin (bp) when none is given.
 
-    A class's discount margin when none is given: its ``discount_spread_bp``; else a floating
-    class's own spread, a fixed class's coupon over the curve's par rate (its issue spread, not
-    below 0).
+    It is the class's ``discount_spread_bp``; else a floating class's own spread, a fixed
+    class's coupon over the curve's par rate (its issue spread, not below 0).
     """
     if tr.discount_spread_bp is not None:
         return float(tr.discount_spread_bp)

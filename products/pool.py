@@ -1,10 +1,9 @@
 """The collateral pool of a securitization: loans, receivables and the pool's terms.
 
-The collateral pool of a securitization: loans (`PoolLoan`: balance, rate, term, amortisation,
-frequency, PD, recovery) and receivables (`Receivable`: a cash-flow vector, PD, recovery), with the
-pool's cut-off date, prepayment rate, recovery lag and appraised value (`Pool`). Each validates
-itself; every error is a `ConventionError` whose ``field`` is the dotted path of the offending
-input.
+Loans (`PoolLoan`: balance, rate, term, amortisation, frequency, PD, recovery) and
+receivables (`Receivable`: a cash-flow vector, PD, recovery), with the pool's cut-off date,
+prepayment rate, recovery lag and appraised value (`Pool`). Each validates itself; every
+error is a `ConventionError` whose ``field`` is the dotted path of the offending input.
 
 Units: balances in major currency units; rates, PDs and recoveries as decimals; periods in
 months.

@@ -138,9 +138,8 @@ def default_periods_given_factor(
 ) -> IntArray:
     """Draw default months given the common factor of each path.
 
-    Default months given the common factor of each path (``z``, shape ``(n_paths,)``): each asset's
-    idiosyncratic draw ``eps_i`` then its exact default time, as in `copula_default_periods` (which
-    draws ``z`` itself).
+    The factor is ``z``, shape ``(n_paths,)``: each asset's idiosyncratic draw ``eps_i``
+    then its exact default time, as in `copula_default_periods` (which draws ``z`` itself).
     """
     rho = check_rho(rho)
     h = hazard_rates(sched.pd)
@@ -334,8 +333,8 @@ def stratified_chunks(
 ) -> Iterator[tuple[PoolCashflows, IntArray, FloatArray]]:
     """Yield pool cashflows stratified on the common factor, in chunks.
 
-    Pool cashflows stratified on the common factor, in chunks, with each path's stratum and its
-    maturity-only pool loss (``sum_i 1{default_i} LGD_i B_i(0)``, the control variate's argument).
+    Each chunk comes with each path's stratum and its maturity-only pool loss (``sum_i
+    1{default_i} LGD_i B_i(0)``, the control variate's argument).
 
     ``[0, 1]`` is cut into ``S`` equal-probability strata of ``u = Phi(z)`` (`factor_strata`);
     path ``j`` of stratum ``s`` takes ``z = Phi^{-1}((s + U_j) / S)``, then its assets'

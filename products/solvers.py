@@ -1,10 +1,10 @@
 """Static tranche loss and the solvers of a deal: break-even default rate and sizing.
 
-Static tranche loss and the solvers of a deal: the pool's horizon inputs for the static (maturity)
-tranche loss of `credit.portfolio` (`static_tranche_expected_loss`), the constant default rate at
-which a tranche first loses (`break_even_cdr`), and the attachment that meets a target expected loss
-(`size_attachment`, `size_deal_attachment`). The scenarios are in `products.scenarios`, the
-analytics in `products.tranches`.
+The pool's horizon inputs for the static (maturity) tranche loss of `credit.portfolio`
+(`static_tranche_expected_loss`), the constant default rate at which a tranche first loses
+(`break_even_cdr`), and the attachment that meets a target expected loss (`size_attachment`,
+`size_deal_attachment`). The scenarios are in `products.scenarios`, the analytics in
+`products.tranches`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The JSON form of a securitization, read and validated into a deal and a pool.
 
-The JSON form of a securitization (the API body): `deal_from_dict` and `pool_from_dict` read and
-validate it into a `products.structure.Deal` and a `products.pool.Pool`; every error is a
+The JSON form is the API body: `deal_from_dict` and `pool_from_dict` read and validate it
+into a `products.structure.Deal` and a `products.pool.Pool`; every error is a
 `ConventionError` whose ``field`` is the dotted path of the offending input, for example
 ``tranches[1].attach`` or ``pool.loan_ids[3]``.
 """

@@ -1,9 +1,8 @@
 """A securitization declared as data: tranches, fees, reserve, principal rule, triggers.
 
-A securitization declared as data: tranches, fees, reserve, principal rule, triggers, on a pool
-(`products.pool`). `products.spec.deal_from_dict` reads the JSON form (the API body); every object
-here validates itself, and every error is a `ConventionError` whose ``field`` is the dotted path of
-the offending input, for example ``tranches[1].attach``.
+The pool is `products.pool`. `products.spec.deal_from_dict` reads the JSON form (the API
+body); every object here validates itself, and every error is a `ConventionError` whose
+``field`` is the dotted path of the offending input, for example ``tranches[1].attach``.
 
 Units: balances and amounts in major currency units; rates, shares, thresholds and PDs
 as decimals (0.05, not 5); spreads in basis points (``_bp``); periods are months.
@@ -42,8 +41,8 @@ DEFAULT_DSCR_WINDOW = 3
 class Guarantee:
     """A guarantee wrap on a tranche.
 
-    A guarantee wrap on a tranche: the guarantor pays the tranche's interest shortfalls and
-    write-downs while it survives (its PD is substituted for the tranche's risk).
+    The guarantor pays the tranche's interest shortfalls and write-downs while it survives
+    (its PD is substituted for the tranche's risk).
 
     Parameters
     ----------

@@ -359,8 +359,8 @@ def _promised_cash(
 ) -> tuple[FloatArray, FloatArray] | None:
     """Return each class's cash with no defaults, with and without the equity's residual.
 
-    Each class's cash with no defaults (the pool's prepayments kept), (K, T), with and without the
-    equity's residual; None when the scenarios do not run over the pool's own months.
+    The pool's prepayments are kept; shape (K, T); None when the scenarios do not run over
+    the pool's own months.
     """
     sched = asset_schedules(deal.pool)
     if sched.n_periods != t_max:

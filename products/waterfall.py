@@ -163,8 +163,8 @@ def run_waterfall_reference(
 ) -> WaterfallResult:
     """Run the waterfall as a plain loop over scenarios and months (the specification).
 
-    The waterfall as a plain loop over scenarios and months: the specification that `run_waterfall`
-    is tested against. See the module docstring for the rules.
+    It is the specification that `run_waterfall` is tested against. See the module docstring
+    for the rules.
     """
     n, t_max = cf.n_scenarios, cf.n_periods
     k_n = len(deal.tranches)

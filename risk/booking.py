@@ -97,10 +97,10 @@ class SecuritizationRecord:
 class BookBuild:
     """A book, the notes on what was left out, and the figures booked on its loans.
 
-    A book, the notes on what could not be included, and the figures booked on its loans
-    (``booked``: ``ead``, ``expected_loss``, ``capital`` summed over the loans in the book, as the
-    credit area recorded them), so a reader can set the stress base (the stress engine's own
-    revaluation at the run's as-of) against what is on the books.
+    ``booked`` holds ``ead``, ``expected_loss`` and ``capital`` summed over the loans in
+    the book, as the credit area recorded them, so a reader can set the stress
+    base (the stress engine's own revaluation at the run's as-of) against what is on the
+    books.
     """
 
     book: Book

@@ -1,8 +1,8 @@
 """The inputs of a stress run: grid, settings, variants, metrics and random streams.
 
-The inputs of a stress run: the risk-free grid (`MarketGrid`), the numerical settings (`RunConfig`),
-a variant of a scenario (`Variant`), the metrics reported, and the per-asset random streams (seeded
-by ``(seed, blake2b(asset id))``, so results depend on neither chunking nor book order). The
+The risk-free grid (`MarketGrid`), the numerical settings (`RunConfig`), a variant of a
+scenario (`Variant`), the metrics reported, and the per-asset random streams (seeded by
+``(seed, blake2b(asset id))``, so results depend on neither chunking nor book order). The
 pipeline is described in `risk.runner`.
 """
 

@@ -1,10 +1,9 @@
 """The chunk kernels of a stress run, one per stage of `risk.runner`'s pipeline.
 
-The chunk kernels of a stress run, one per stage of `risk.runner`'s pipeline: assets (simulated cash
-flows, values, quantiles and haircuts per variant), loans (collateral, LTV, PD, economic LGD, EL,
-capital, value) and tranches (loss distribution, tranche EL, price), plus the loan book's tail (VaR
-and ES). Each takes a picklable task and returns plain arrays, so an `risk.executors.Executor` can
-run it anywhere.
+Assets (simulated cash flows, values, quantiles and haircuts per variant), loans
+(collateral, LTV, PD, economic LGD, EL, capital, value) and tranches (loss distribution,
+tranche EL, price), plus the loan book's tail (VaR and ES). Each takes a picklable task and
+returns plain arrays, so an `risk.executors.Executor` can run it anywhere.
 """
 
 from __future__ import annotations
@@ -340,8 +339,8 @@ def tranche_price(
 ) -> FloatArray:
     """Price per 100 of a tranche that loses ``el_fraction`` linearly to maturity.
 
-    Price per 100 of a tranche paying ``coupon`` monthly on an outstanding that loses
-    ``el_fraction`` linearly to maturity: ``100 [sum_k c/12 (1 - EL t_k/T) D_k + (1 - EL) D_T]``.
+    The tranche pays ``coupon`` monthly on its outstanding: ``100 [sum_k c/12 (1 - EL t_k/T)
+    D_k + (1 - EL) D_T]``.
     """
     el = np.asarray(el_fraction, dtype=np.float64)
     c = np.asarray(coupon, dtype=np.float64)

@@ -1,7 +1,7 @@
 """The output of a stress run: figures per variant, results per scenario, tables.
 
-The output of a stress run: the figures of each variant (`VariantFigures`), a scenario's result per
-position and in aggregate (`StressResult`), and the tables built from them (`results_frame`).
+The figures of each variant (`VariantFigures`), a scenario's result per position and in
+aggregate (`StressResult`), and the tables built from them (`results_frame`).
 """
 
 from __future__ import annotations

@@ -396,7 +396,7 @@ class Scenario:
     def scaled(self, s: float) -> Scenario:
         """Return this scenario with every shock scaled by ``s >= 0``.
 
-        This scenario with every shock scaled by ``s >= 0`` (0: zero shock, 1: itself).
+        A scale of 0 gives the zero shock, 1 the scenario itself.
 
         Multipliers ``m`` become ``m ** s``; additive shocks ``x`` become ``s * x``;
         ``downturn_lgd`` becomes an LGD add-on of ``s * DOWNTURN_LGD_ADD``; rights-event

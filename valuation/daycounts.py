@@ -120,8 +120,8 @@ def adjusted_years(
 ) -> tuple[int, IntArray]:
     """Move every day of the years ``year_lo..year_hi`` to a business day, once (cached).
 
-    Every day of the years ``year_lo..year_hi`` moved to a business day (days since 1970-01-01),
-    computed through QuantLib once per calendar, convention and years.
+    Days since 1970-01-01, computed through QuantLib once per calendar, convention and
+    years.
     """
     lo = int(days_from_civil(np.array([year_lo]), np.array([1]), np.array([1]))[0])
     hi = int(days_from_civil(np.array([year_hi + 1]), np.array([1]), np.array([1]))[0])

@@ -507,8 +507,7 @@ def _masked(series: MonthlySeries, months: list[int] | IntArray) -> MonthlySerie
 def adjust_level(series: MonthlySeries, fit: TrendFit, *, method: str = "income") -> TrendFit:
     """Return the fit with its level following the latest data.
 
-    The fit with its level following the latest data (module Notes: level shift and intermittent
-    revenue).
+    See the module Notes: level shift and intermittent revenue.
 
     The last `LEVEL_SHIFT_MAX_MONTHS` observed months are tested against a fit without
     them (when enough months remain), so a collapse cannot hide by bending the trend.

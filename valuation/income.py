@@ -422,8 +422,7 @@ class IncomeValuer:
 def _income_form(given: str | None, asset: Any) -> str:
     """Choose the income form: the given one, else the default.
 
-    The income form: the given one, else the default; own-use forms only without a product-operation
-    right (see the module Notes).
+    Own-use forms only without a product-operation right (see the module Notes).
     """
     if asset.rights.product_operation:
         return DEFAULT_INCOME_FORM if given is None else given

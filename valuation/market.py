@@ -128,8 +128,8 @@ def default_curve(
 ) -> MarketData:
     """Return a flat curve at ``rate``, or at the currency's default risk-free rate.
 
-    A flat curve (annual compounding, ACT/365F) at ``rate``, or at the currency's default risk-free
-    rate when ``rate`` is None (see `DEFAULT_MARKET_DATA`).
+    Annual compounding, ACT/365F; the default rate applies when ``rate`` is None (see
+    `DEFAULT_MARKET_DATA`).
     """
     ccy = parse_currency(currency)
     if rate is None:

@@ -43,9 +43,7 @@ def draw_normals(
     out: FloatArray | None = None,
     scratch: FloatArray | None = None,
 ) -> FloatArray:
-    """Draw standard normals, shape (months, n_paths), paths contiguous in memory.
-
-    Standard normals, shape (months, n_paths), float64, paths contiguous in memory.
+    """Draw float64 standard normals, shape (months, n_paths), paths contiguous in memory.
 
     With ``antithetic`` the paths ``half..n`` are the negatives of paths ``0..n - half``
     (``half = ceil(n / 2)``). ``out`` (months, n_paths) and ``scratch`` (months, half),
