@@ -1,9 +1,9 @@
-"""Static tranche loss and the solvers of a deal: break-even default rate and sizing.
+"""The solvers of a deal: the break-even default rate of a tranche and tranche sizing.
 
-The pool's horizon inputs for the static (maturity) tranche loss of `credit.portfolio`
-(`static_tranche_expected_loss`), the constant default rate at which a tranche first loses
-(`break_even_cdr`), and the attachment that meets a target expected loss (`size_attachment`,
-`size_deal_attachment`). The scenarios are in `products.scenarios`, the analytics in
+The constant default rate at which a tranche first loses (`break_even_cdr`), and the
+attachment that meets a target expected loss (`size_attachment` on the large pool,
+`size_deal_attachment` on the pool's own loss distribution at maturity, the static loss of
+`products.static_loss`). The scenarios are in `products.scenarios`, the analytics in
 `products.tranches`.
 """
 
@@ -19,8 +19,8 @@ from products.pool_cashflows import pool_cashflows_from_survival
 from products.recursion import check_rho
 from products.scenarios import cdr_survival
 from products.schedules import AssetSchedules, asset_schedules
+from products.static_loss import pool_horizon_inputs
 from products.structure import Deal
-from products.tranches import pool_horizon_inputs
 from products.waterfall import run_waterfall
 from valuation._typing import FloatArray
 from valuation.errors import CalibrationError, ConventionError

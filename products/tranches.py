@@ -1,9 +1,9 @@
 """Tranche analytics on the default scenarios of a deal, run through the waterfall.
 
-Tranche analytics: expected loss, price, yield, spread, WAL, duration, SEC-SA capital, on the
-default scenarios of `products.scenarios` (``cdr``, ``mc``, ``stratified``, ``lhp``, ``recursion``)
-run through the waterfall; the static (maturity) tranche loss of `credit.portfolio`. The break-even
-and sizing solvers are in `products.solvers`.
+Expected loss, price, yield, spread, WAL, duration and SEC-SA capital on the default
+scenarios of `products.scenarios` (``cdr``, ``mc``, ``stratified``, ``lhp``,
+``recursion``) run through the waterfall. The static (maturity) tranche loss is
+`products.static_loss`; the break-even and sizing solvers are `products.solvers`.
 
 Pricing: month ``m`` is paid ``m`` months after the pool's ``cut_off_date`` (after the
 curve's ``as_of`` when the pool has none; a curve dated after the cut-off is refused); the
@@ -37,11 +37,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
 
-from credit.portfolio import loss_distribution, tranche_expected_loss, vasicek_tranche_loss
 from products.capital import guarantor_risk_weight, sec_sa_risk_weight
 from products.investor import (
     default_margin_bp,
@@ -55,7 +53,6 @@ from products.investor import (
     yield_monthly,
 )
 from products.pool_cashflows import PoolCashflows, pool_cashflows_from_survival
-from products.recursion import check_rho, hazard_rates
 from products.scenarios import (
     DEFAULT_CHUNK,
     DEFAULT_K_SA,
@@ -64,6 +61,7 @@ from products.scenarios import (
     stratified_chunks,
 )
 from products.schedules import asset_schedules
+from products.static_loss import static_tranche_expected_loss
 from products.structure import Deal
 from products.waterfall import run_waterfall
 from valuation._typing import FloatArray, IntArray
@@ -572,48 +570,3 @@ def analyze_stratified(
             )
         )
     return replace(res, tranches=tuple(metrics), loss_samples=y_all if keep_losses else None)
-
-
-# ---------------------------------------------------------------------------------------------
-# static (maturity) tranche loss from credit.portfolio
-# ---------------------------------------------------------------------------------------------
-
-
-def pool_horizon_inputs(deal: Deal) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(PD over each asset's term, balance, LGD) of the pool's assets."""
-    sched = asset_schedules(deal.pool)
-    pds = -np.expm1(-hazard_rates(sched.pd) * sched.tenor_months / 12.0)
-    return pds, sched.balance[:, 0].copy(), 1.0 - sched.recovery_rate
-
-
-def static_tranche_expected_loss(
-    deal: Deal, correlation: float, method: Literal["lhp", "recursion"] = "recursion"
-) -> FloatArray:
-    """Return each tranche's expected loss on the pool loss at maturity.
-
-    Expected loss (fraction of face) of each tranche on the pool loss at maturity, without excess
-    spread or timing: ``E[min((L - A)^+, D - A)] / (D - A)``.
-
-    ``lhp`` uses `credit.portfolio.vasicek_tranche_loss` with the balance-weighted PD and
-    recovery; ``recursion`` the exact distribution from `credit.portfolio.loss_distribution`.
-    """
-    rho = check_rho(correlation)
-    pds, eads, lgds = pool_horizon_inputs(deal)
-    total = float(eads.sum())
-    if method == "lhp":
-        pd = float(pds @ eads / total)
-        rec = 1.0 - float(lgds @ eads / total)
-        return np.array(
-            [vasicek_tranche_loss(pd, rho, rec, t.attach, t.detach) for t in deal.tranches]
-        )
-    if method != "recursion":
-        raise ConventionError(
-            f"The `method` must be 'lhp' or 'recursion'. Got {method!r}.", field="method"
-        )
-    ok = pds > 0
-    losses, probs = loss_distribution(
-        pds[ok], eads[ok], np.clip(lgds[ok], 1e-12, 1.0), rho, method="recursion"
-    )
-    return np.array(
-        [tranche_expected_loss(losses / total, probs, t.attach, t.detach) for t in deal.tranches]
-    )

@@ -38,7 +38,7 @@ def cashflow_frame(session: Session, securitization_id: int, tenant: str) -> pd.
 
 def pool_loss_chart(deal: Any, correlation: float) -> tuple[str | None, str]:
     from credit.portfolio import loss_distribution
-    from products.tranches import pool_horizon_inputs
+    from products.static_loss import pool_horizon_inputs
 
     try:
         pds, eads, lgds = pool_horizon_inputs(deal)

@@ -97,7 +97,7 @@ def test_pure_loss_allocation_is_exact_through_the_control() -> None:
     """Zero-coupon bullet loans and notes, no fees: the path's loss is its maturity-only
     tranche loss, so the control variate removes all the variance and the engine returns the
     recursion's exact tranche EL."""
-    from products.tranches import static_tranche_expected_loss
+    from products.static_loss import static_tranche_expected_loss
 
     loans = [
         {

@@ -22,13 +22,9 @@ from products.scenarios import (
 from products.schedules import asset_schedules
 from products.solvers import break_even_cdr, size_attachment, size_deal_attachment
 from products.spec import deal_from_dict
+from products.static_loss import static_tranche_expected_loss
 from products.structure import Deal
-from products.tranches import (
-    analyze,
-    analyze_deal,
-    investor_cashflows,
-    static_tranche_expected_loss,
-)
+from products.tranches import analyze, analyze_deal, investor_cashflows
 from products.waterfall import run_waterfall
 from valuation.conventions import add_months
 from valuation.errors import ConventionError
