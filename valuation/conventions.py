@@ -308,9 +308,30 @@ def year_fraction(start: date, end: date, day_count: DayCount) -> float:
     return float(day_count.to_ql().yearFraction(to_ql_date(start), to_ql_date(end)))
 
 
+def month_index(d: date) -> int:
+    """Return the month of ``d`` counted from January of year 0 (``year * 12 + month - 1``).
+
+    The difference of two indices is the number of calendar months between two dates:
+
+    >>> month_index(date(2026, 3, 31)) - month_index(date(2025, 12, 1))
+    3
+    """
+    return d.year * 12 + d.month - 1
+
+
+def first_of_month(d: date, months: int = 0) -> date:
+    """Return the first day of the month ``months`` calendar months after that of ``d``.
+
+    >>> first_of_month(date(2025, 11, 17), 3)
+    datetime.date(2026, 2, 1)
+    """
+    year, month = divmod(month_index(d) + months, 12)
+    return date(year, month + 1, 1)
+
+
 def add_months(d: date, months: int) -> date:
     """Return the same day ``months`` later, clipped to the month's last day."""
-    total = d.year * 12 + (d.month - 1) + months
+    total = month_index(d) + months
     year, month = divmod(total, 12)
     month += 1
     # last day of the target month

@@ -12,7 +12,14 @@ from typing import Any
 import pandas as pd
 
 from valuation.asset import AssetProfile
-from valuation.conventions import Compounding, DayCount, add_months, parse_currency, parse_date
+from valuation.conventions import (
+    Compounding,
+    DayCount,
+    add_months,
+    month_index,
+    parse_currency,
+    parse_date,
+)
 from valuation.cost import CostValuer
 from valuation.errors import ConventionError, InsufficientDataError, NoMethodError
 from valuation.forecast import default_half_life_months
@@ -375,7 +382,7 @@ def _signal_warnings(clean: Any, as_of: date) -> tuple[dict[str, str], ...]:
     last = max(s.last_month for s in series)
     end = add_months(last, 1)  # the day after the latest month
     if add_months(end, STALE_SIGNAL_MONTHS) < as_of:
-        gap = (as_of.year - end.year) * 12 + as_of.month - end.month
+        gap = month_index(as_of) - month_index(end)
         out.append(
             {
                 "code": "stale_signals",

@@ -64,6 +64,7 @@ from scipy.optimize import least_squares
 
 from valuation._typing import FloatArray, IntArray
 from valuation.asset import AssetProfile
+from valuation.conventions import month_index
 from valuation.errors import InsufficientDataError
 from valuation.signals import CleanSignals, MonthlySeries, require_months
 
@@ -73,10 +74,6 @@ MIN_HISTORY_MONTHS = 12  # months of revenue (or usage) a forecast needs
 MIN_PRICE_MONTHS = 3  # months with both revenue and usage to infer a unit price
 _VAR_FLOOR = 1e-12
 _SATURATION_LIMIT = math.log(50.0)  # saturating fits must level off within 50x the data
-
-
-def _month_index(d: date) -> int:
-    return d.year * 12 + d.month - 1
 
 
 def _log_linear(p: FloatArray, t: FloatArray) -> FloatArray:
@@ -193,7 +190,7 @@ class TrendFit:
         """Return the fitted log median of the series itself (no level factor or scale)."""
         out = self._trend(np.asarray(t, dtype=np.float64))
         if self.seasonal is not None:
-            cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
+            cal = (month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
             out = out + np.asarray(self.seasonal)[cal]
         return out
 
@@ -209,14 +206,14 @@ class TrendFit:
             self.scale * self.level_factor
         )
         if self.seasonal is not None:
-            cal = (_month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
+            cal = (month_index(self.start) + np.asarray(t, dtype=np.int64)) % 12
             out = out + np.asarray(self.seasonal)[cal]
         return out
 
     def month_offset(self, as_of: date) -> int:
         """Index ``t`` of cash-flow month 1 after ``as_of`` (the month starting on/after as_of)."""
-        first = _month_index(as_of) + (0 if as_of.day == 1 else 1)
-        return first - _month_index(self.start)
+        first = month_index(as_of) + (0 if as_of.day == 1 else 1)
+        return first - month_index(self.start)
 
     def expected_revenue(self, as_of: date, months: int) -> FloatArray:
         """Mean monthly revenue for months ``k = 1..months`` after ``as_of``, shape (months,)."""
@@ -365,7 +362,7 @@ def fit_trend_uncached(series: MonthlySeries, *, method: str = "income") -> Tren
     t = np.flatnonzero(use).astype(np.float64)
     y = np.log(series.values[use])
     n = y.shape[0]
-    cal = ((_month_index(series.start) + t.astype(np.int64)) % 12).astype(np.float64)
+    cal = ((month_index(series.start) + t.astype(np.int64)) % 12).astype(np.float64)
     best: tuple[float, str, FloatArray, FloatArray | None, FloatArray] | None = None
     aics: dict[str, float] = {}
     with warnings.catch_warnings():
@@ -441,7 +438,7 @@ def revenue_forecast(signals: CleanSignals, *, method: str = "income") -> TrendF
             "of revenue to infer a unit price.",
             field="signals",
         )
-    off = _month_index(rev.start) - _month_index(usage.start)
+    off = month_index(rev.start) - month_index(usage.start)
     ratios = []
     for i in np.flatnonzero(rev.usable):
         j = i + off

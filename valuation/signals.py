@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from valuation._typing import BoolArray, FloatArray
-from valuation.conventions import MINOR_UNITS, add_months, parse_currency
+from valuation.conventions import MINOR_UNITS, add_months, month_index, parse_currency
 from valuation.errors import ConventionError, InsufficientDataError
 
 REVENUE = "revenue"
@@ -114,10 +114,6 @@ class CleanSignals:
         if not self.usage:
             return None
         return max(sorted(self.usage.values(), key=lambda s: s.metric), key=lambda s: s.n_usable)
-
-
-def _month_index(d: date) -> int:
-    return d.year * 12 + d.month - 1
 
 
 def _fill_and_flag(values: FloatArray, observed: BoolArray) -> tuple[FloatArray, BoolArray]:
@@ -248,7 +244,7 @@ def clean_signals(
     series: dict[str, MonthlySeries] = {}
     for name, grp in frame.groupby("metric", sort=True):
         grp = grp.sort_values("month")
-        idx = np.array([_month_index(m) for m in grp["month"]], dtype=np.int64)
+        idx = np.array([month_index(m) for m in grp["month"]], dtype=np.int64)
         n = int(idx[-1] - idx[0] + 1)
         vals = np.zeros(n)
         observed = np.zeros(n, dtype=bool)

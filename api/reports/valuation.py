@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from api.services import signals as signal_service
 from api.services import valuation as valuation_service
 from models.valuation import Valuation
 from valuation import AssetValuation
+from valuation.conventions import first_of_month
 
 APPROACHES = ("income", "cost", "market")
 
@@ -94,11 +94,6 @@ def _rerun(session: Session, row: Valuation, doc: Mapping[str, Any]) -> tuple[An
     )
 
 
-def _months_after(start: date, k: int) -> date:
-    m = start.month - 1 + k
-    return date(start.year + m // 12, m % 12 + 1, 1)
-
-
 def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[str | None, str]:
     """SVG of revenue history, fitted trend and forecast fan; or None and why not."""
     signals = signal_service.signals_frame(session, row.asset_id)
@@ -118,7 +113,8 @@ def income_chart(session: Session, row: Valuation, result: Any | None) -> tuple[
             t = np.arange(fit.last_t + 1, dtype=np.float64)
             values = np.exp(fit.log_fit(t))
             fitted = [
-                (_months_after(fit.start, int(k)), float(v)) for k, v in zip(t, values, strict=True)
+                (first_of_month(fit.start, int(k)), float(v))
+                for k, v in zip(t, values, strict=True)
             ]
     except Exception:  # no usable revenue history, or a model without a fit: history only
         fitted = None

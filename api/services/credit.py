@@ -75,6 +75,7 @@ from models.db import row_id
 from valuation.conventions import (
     Compounding,
     DayCount,
+    month_index,
     parse_currency,
 )
 from valuation.errors import ValuationError
@@ -196,10 +197,6 @@ def max_principal(
     return total
 
 
-def _months_after(as_of: date, d: date) -> int:
-    return (d.year - as_of.year) * 12 + (d.month - as_of.month)
-
-
 def analyze(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> LoanAnalytics:
     """Everything a quote shows; writes nothing."""
     currency = parse_currency(body.currency)
@@ -282,7 +279,7 @@ def analyze(session: Session, body: LoanQuoteIn, tenant: str | None = None) -> L
                 body.calendar,
             )
         )
-        pay_month = np.array([_months_after(as_of, d) for d in sched["date"]])
+        pay_month = np.array([month_index(d) - month_index(as_of) for d in sched["date"]])
         if pay_month.max() > months_sim:
             raise InvalidInputError(
                 f"The `tenor_months` reaches beyond the {months_sim}-month valuation horizon.",
