@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from models.db import utc_now
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC (`models.db.utc_now`, which stamps stored rows)."""
+    return utc_now()
+
 
 def today() -> date:
     """Today's date in UTC."""
-    return datetime.now(UTC).date()
+    return utc_now().date()
 
 
 def rfc3339(at: datetime) -> str:

@@ -55,6 +55,16 @@ class Principal:
         """True when the caller's role is one of `roles` (``admin`` always is)."""
         return self.role == "admin" or self.role in roles
 
+    @property
+    def actor(self) -> str:
+        """The caller as the audit chain names it: ``key:<key id>``."""
+        return f"key:{self.key_id}"
+
+
+def secret_key(request: Request) -> str:
+    """The service's secret key (signs cursors and certificates)."""
+    return str(request.app.state.settings.secret_key)
+
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One SQLModel session per request, from ``app.state.session_factory``.

@@ -53,6 +53,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from api.clock import now as clock_now
 from models.jobs import Job
 
 logger = logging.getLogger("datafin.worker")
@@ -60,10 +61,6 @@ logger = logging.getLogger("datafin.worker")
 DEFAULT_LEASE_S = 60.0
 DEFAULT_HEARTBEAT_S = 5.0
 DEFAULT_POLL_S = 1.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class JobFailed(Exception):
@@ -139,7 +136,7 @@ def _stress_give_up(session: Session, payload: dict[str, Any], reason: str) -> N
             col(StressRun.id) == run_id,
             StressRun.status.in_(("queued", "running")),  # type: ignore[attr-defined]
         )
-        .values(status="failed", error=reason, finished_at=_now())
+        .values(status="failed", error=reason, finished_at=clock_now())
     )
 
 
@@ -281,7 +278,7 @@ class Worker:
         """Requeue (or fail, past ``max_attempts``) the running jobs of dead workers."""
         from api.observability import JOB_DURATION
 
-        now = _now()
+        now = clock_now()
         handled: list[int] = []
         with self.session_factory() as session:
             running = session.exec(select(Job).where(Job.status == "running")).all()
@@ -354,7 +351,7 @@ class Worker:
                 if job is None:
                     session.rollback()
                     return None
-                now = _now()
+                now = clock_now()
                 done = session.execute(
                     sa.update(Job)
                     .where(col(Job.id) == job.id, col(Job.status) == "queued")
@@ -384,7 +381,7 @@ class Worker:
                             col(Job.worker) == self.ident,
                             col(Job.status) == "running",
                         )
-                        .values(heartbeat_at=_now())
+                        .values(heartbeat_at=clock_now())
                     )
                     session.commit()
             except Exception:  # a missed beat is retried at the next one
@@ -455,7 +452,7 @@ class Worker:
                     error=error[:4000] if error else None,
                     result=json.dumps(result, default=str) if result is not None else None,
                     progress=1.0 if status == "succeeded" else Job.progress,
-                    finished_at=_now(),
+                    finished_at=clock_now(),
                 )
             )
             session.commit()

@@ -191,6 +191,21 @@ def terms_schedule(terms: LoanTerms) -> pd.DataFrame:
     )
 
 
+def balance_at(rows: pd.DataFrame, as_of: date, principal: float) -> float:
+    """Return a loan's outstanding balance at ``as_of`` from its schedule.
+
+    The balance after the last payment dated on or before ``as_of``; the ``principal``
+    before the first payment. ``rows`` are one loan's schedule rows in date order (columns
+    ``date`` and ``balance``, as `schedule` and `schedules` give them).
+
+    >>> rows = schedule(1200.0, 0.0, "2025-01-15", 12, "linear")
+    >>> balance_at(rows, date(2025, 3, 31), 1200.0), balance_at(rows, date(2025, 1, 31), 1200.0)
+    (1000.0, 1200.0)
+    """
+    paid = [float(b) for d, b in zip(rows["date"], rows["balance"], strict=True) if d <= as_of]
+    return paid[-1] if paid else float(principal)
+
+
 # ----------------------------------------------------------------------------- many loans
 
 

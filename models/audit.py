@@ -51,7 +51,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, select
 
-from models.registry import utc_now
+from models.db import utc_now
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first entry."""

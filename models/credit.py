@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
 import models.db  # noqa: F401  (sets the constraint naming convention first)
-from models.registry import DataAsset, utc_now
+from models.db import utc_now
+from models.registry import DataAsset
 
 
 class LoanStatus(StrEnum):

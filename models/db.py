@@ -62,6 +62,12 @@ SQLModel.metadata.naming_convention = {
 DialectName = Literal["sqlite", "postgresql"]
 
 
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC: the one clock of stored timestamps (the core
+    never reads a clock; `api.clock` derives today's date from this)."""
+    return datetime.now(UTC)
+
+
 def _utc_on_load(target: Any, *_args: Any) -> None:
     """Timestamps come back in UTC with their zone on every backend.
 

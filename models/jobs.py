@@ -17,7 +17,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.registry import utc_now
+from models.db import utc_now
 
 
 class JobStatus(StrEnum):

@@ -16,15 +16,13 @@ Follows the SQLModel idiom ``XBase / X(table=True) / XPublic``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from models.db import utc_now
 
 
 class SecuritizationBase(SQLModel):

@@ -15,7 +15,7 @@ number.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlmodel import Field, Session, SQLModel
 
 import models.db  # noqa: F401  (sets the constraint naming convention first)
+from models.db import utc_now
 
 ASSET_CATEGORIES = ("consumer", "industrial", "geospatial", "financial", "healthcare", "other")
 """Data-asset categories (DESIGN.md)."""
@@ -69,11 +70,6 @@ QUALITY_FIELDS = (
 
 CERTIFICATE_PATTERN = r"^DA-\d{4}-\d{6}$"
 MAX_CERTIFICATE_SEQUENCE = 999_999
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC (the shell's clock; never used in the core)."""
-    return datetime.now(UTC)
 
 
 def month_start(value: date) -> date:

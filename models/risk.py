@@ -18,12 +18,14 @@ Follows the SQLModel idiom ``XBase / XCreate / X(table=True) / XPublic``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+from models.db import utc_now
 
 
 class RunStatus(StrEnum):
@@ -36,10 +38,6 @@ class RunStatus(StrEnum):
 
 
 RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class StressScenarioBase(SQLModel):

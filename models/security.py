@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import event as sa_event
 from sqlmodel import Field, Session, SQLModel, select
 
-from models.registry import utc_now
+from models.db import utc_now
 
 ROLES = ("admin", "registrar", "bank", "fund_manager", "risk")
 """Roles of the API contract."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel
 
 import models.db  # noqa: F401  (sets the constraint naming convention first)
-from models.registry import utc_now
+from models.db import utc_now
 
 
 class ValuationBase(SQLModel):

@@ -32,7 +32,7 @@ from datetime import date
 
 import pandas as pd
 
-from credit.loans import schedules
+from credit.loans import balance_at, schedules
 from risk.book import AssetPosition, Book, LoanPosition, TranchePosition
 from valuation.errors import ConventionError, ValuationError
 
@@ -173,8 +173,7 @@ def outstanding_at(
         if not dates or dates[-1] <= as_of:
             out[ln.id] = None
             continue
-        paid = [i for i, d in enumerate(dates) if d <= as_of]
-        balance = float(rows["balance"].iloc[paid[-1]]) if paid else ln.principal
+        balance = balance_at(rows, as_of, ln.principal)
         share = balance / ln.principal if ln.principal > 0 else 1.0
         out[ln.id] = (min(1.0, max(share, 0.0)), (dates[-1] - as_of).days / 365.0)
     return out

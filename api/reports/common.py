@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
+
+from api.clock import now as clock_now
 
 LIBRARIES = ("numpy", "scipy", "pandas", "QuantLib", "matplotlib", "weasyprint", "jinja2")
 
@@ -27,5 +28,5 @@ def base_context(title: str) -> dict[str, Any]:
         "title": title,
         "footer": title,
         "service_version": service_version(),
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": clock_now().strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.deps import Principal, RowId, SessionDep, require_roles
+from api.deps import Principal, RowId, SessionDep, require_roles, secret_key
 from api.errors import InvalidInputError, NotFoundError
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.routers._body import ERROR_RESPONSES, int_position
@@ -22,10 +22,6 @@ from models import audit, security
 router = APIRouter()
 
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.secret_key)
 
 
 def _key_out(row: security.ApiKey) -> ApiKeyOut:
@@ -46,11 +42,11 @@ def list_keys(
     cursor: CursorQuery = None,
 ) -> ApiKeyList:
     """Every API key of the caller's tenant, revoked ones included, by id; never a secret."""
-    after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
+    after_id = int_position(decode_cursor(cursor, secret_key(request)), "id")
     rows, more = security.list_api_keys(
         session, tenant=principal.tenant, limit=limit, after_id=after_id
     )
-    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret_key(request)) if more and rows else None
     return ApiKeyList(items=[_key_out(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -63,9 +59,7 @@ def list_keys(
 def revoke_key(key_id: RowId, principal: Admin, session: SessionDep) -> ApiKeyOut:
     """Revoke one of the tenant's keys (audited); it is refused (401) from the next request.
     Revoking a revoked key changes nothing. Another tenant's key is a 404."""
-    row = security.revoke_api_key(
-        session, key_id, actor=f"key:{principal.key_id}", tenant=principal.tenant
-    )
+    row = security.revoke_api_key(session, key_id, actor=principal.actor, tenant=principal.tenant)
     if row is None:
         raise NotFoundError(f"There is no API key {key_id} in this tenant.")
     session.commit()
@@ -105,7 +99,7 @@ def list_audit(
             raise InvalidInputError(
                 f"The `{name}` must carry a time zone (e.g. 2026-01-01T00:00:00Z).", field=name
             )
-    after_seq = int_position(decode_cursor(cursor, _secret(request)), "seq")
+    after_seq = int_position(decode_cursor(cursor, secret_key(request)), "seq")
     rows, more = audit.list_entries(
         session,
         tenant=principal.tenant,
@@ -116,7 +110,9 @@ def list_audit(
         since=since,
         until=until,
     )
-    next_cursor = encode_cursor({"seq": rows[-1].seq}, _secret(request)) if more and rows else None
+    next_cursor = (
+        encode_cursor({"seq": rows[-1].seq}, secret_key(request)) if more and rows else None
+    )
     return AuditList(
         items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=next_cursor,

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import Principal, RowId, SessionDep, require_roles
+from api.deps import Principal, RowId, SessionDep, require_roles, secret_key
 from api.errors import InvalidInputError
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.routers._body import (
@@ -64,14 +64,6 @@ _SIGNALS_DOC = (
     "asset's owner tenant may write; to other tenants the asset does not exist (404). "
     "Returns `{inserted, updated, unchanged}`."
 )
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.secret_key)
-
-
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}"
 
 
 @router.post(
@@ -143,7 +135,7 @@ async def register_asset(
     else:
         raise unsupported(media_type, "application/json or multipart/form-data")
     asset = await run_in_threadpool(
-        registry.register_asset, session, data, tenant=principal.tenant, actor=_actor(principal)
+        registry.register_asset, session, data, tenant=principal.tenant, actor=principal.actor
     )
     return registry.asset_public(asset)
 
@@ -162,10 +154,10 @@ def list_assets(
     cursor: CursorQuery = None,
 ) -> AssetList:
     """Every registered asset (the exchange's public record), by id, optionally one category."""
-    after = decode_cursor(cursor, _secret(request))
+    after = decode_cursor(cursor, secret_key(request))
     after_id = int_position(after, "id")
     rows, more = registry.list_assets(session, category=category, limit=limit, after_id=after_id)
-    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret_key(request)) if more and rows else None
     return AssetList(items=[registry.asset_public(a) for a in rows], next_cursor=next_cursor)
 
 
@@ -189,7 +181,7 @@ def patch_asset(
     """Set ``status`` (``registered``, ``active``, ``suspended``, ``retired``). Only the
     asset's owner tenant may; to others the asset does not exist (404)."""
     asset = registry.set_asset_status(
-        session, asset_id, update.status, tenant=principal.tenant, actor=_actor(principal)
+        session, asset_id, update.status, tenant=principal.tenant, actor=principal.actor
     )
     return registry.asset_public(asset)
 
@@ -243,7 +235,7 @@ async def put_signals(
         asset_id,
         rows,
         tenant=principal.tenant,
-        actor=_actor(principal),
+        actor=principal.actor,
         from_text=from_text,
     )
     return SignalImportResult(**result.as_dict())
@@ -265,7 +257,7 @@ def get_signals(
     cursor: CursorQuery = None,
 ) -> SignalList:
     """An asset's signals ordered by metric then month."""
-    after = decode_cursor(cursor, _secret(request))
+    after = decode_cursor(cursor, secret_key(request))
     key = None
     if after is not None:
         try:
@@ -279,7 +271,7 @@ def get_signals(
     )
     next_cursor = (
         encode_cursor(
-            {"metric": rows[-1].metric, "month": rows[-1].month.isoformat()}, _secret(request)
+            {"metric": rows[-1].metric, "month": rows[-1].month.isoformat()}, secret_key(request)
         )
         if more and rows
         else None
@@ -342,7 +334,7 @@ async def post_costs(
         asset_id,
         records,
         tenant=principal.tenant,
-        actor=_actor(principal),
+        actor=principal.actor,
     )
     return CostRecordList(items=[_cost_out(r) for r in rows])
 
@@ -362,7 +354,7 @@ def get_costs(
     cursor: CursorQuery = None,
 ) -> CostRecordList:
     """An asset's cost records, oldest first."""
-    after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
+    after_id = int_position(decode_cursor(cursor, secret_key(request)), "id")
     rows, more = registry.list_costs(session, asset_id, limit=limit, after_id=after_id)
-    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret_key(request)) if more and rows else None
     return CostRecordList(items=[_cost_out(r) for r in rows], next_cursor=next_cursor)

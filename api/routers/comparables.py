@@ -88,7 +88,7 @@ async def post_comparables(
         session,
         records,
         tenant=principal.tenant,
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
     )
     return ComparableList(items=[_out(r) for r in rows], next_cursor=None)
 
@@ -138,7 +138,7 @@ def correct_comparable(
         body,
         tenant=principal.tenant,
         is_admin=principal.role == "admin",
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
     )
     return _out(row)
 
@@ -165,6 +165,6 @@ def delete_comparable(
         comparable_id,
         tenant=principal.tenant,
         is_admin=principal.role == "admin",
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
     )
     return Response(status_code=204)

@@ -44,7 +44,7 @@ def grant_consent(
             body,
             tenant=principal.tenant,
             role=principal.role,
-            actor=f"key:{principal.key_id}",
+            actor=principal.actor,
         )
     )
 

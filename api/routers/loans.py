@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import Principal, SessionDep, require_roles
+from api.deps import Principal, SessionDep, require_roles, secret_key
 from api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers._body import int_position
@@ -44,14 +44,6 @@ BankOrRisk = Annotated[Principal, Depends(require_roles("bank", "risk"))]
 LoanId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Loan id.")]
 
 
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}"
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.secret_key)
-
-
 @router.post("/loans/quote", response_model=LoanQuoteOut)
 def quote(body: LoanQuoteIn, principal: BankOnly, session: SessionDep) -> dict[str, Any]:
     """Lending value, haircut, maximum principal, PD/LGD/EAD/EL, capital and the rate, part by part."""
@@ -75,7 +67,7 @@ def originate(
         session,
         body,
         tenant=principal.tenant,
-        actor=_actor(principal),
+        actor=principal.actor,
         idempotency_key=idempotency_key,
     )
     if not created:
@@ -94,11 +86,11 @@ def list_loans(
     cursor: CursorQuery = None,
 ) -> Any:
     """The caller's loans, oldest first."""
-    after = decode_cursor(cursor, _secret(request))
+    after = decode_cursor(cursor, secret_key(request))
     rows, more = loan_book_service.list_loans(
         session, principal.tenant, limit=limit, after=int_position(after, "id")
     )
-    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret_key(request)) if more and rows else None
     return {
         "items": [loan_book_service.loan_view(session, r) for r in rows],
         "next_cursor": next_cursor,
@@ -153,7 +145,7 @@ def revalue_all(
     as `POST /v1/loans/{id}/revalue` does, all in one transaction: every new LTV and event
     is stored, or none. Its `result`: `loans`, `events` by kind, and each loan's figures."""
     job = loan_book_service.queue_revaluation(
-        session, body or RevalueIn(), tenant=principal.tenant, actor=_actor(principal)
+        session, body or RevalueIn(), tenant=principal.tenant, actor=principal.actor
     )
     return accepted(request.app, job)
 
@@ -164,9 +156,7 @@ def revalue(
 ) -> dict[str, Any]:
     """Revalue the pledged assets, store the new LTV and any warning / margin_call / liquidation event."""
     loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
-    return loan_book_service.revalue_loan(
-        session, loan, body or RevalueIn(), actor=_actor(principal)
-    )
+    return loan_book_service.revalue_loan(session, loan, body or RevalueIn(), actor=principal.actor)
 
 
 @router.get("/loans/{loan_id}/events", response_model=LoanEventList)
@@ -181,9 +171,9 @@ def list_events(
     """Stored events of the loan, oldest first (origination, revaluation, warning, margin_call,
     liquidation): ``{"items": [...], "next_cursor": ...}``."""
     loan = loan_book_service.get_loan(session, loan_id, principal.tenant)
-    after = int_position(decode_cursor(cursor, _secret(request)), "id")
+    after = int_position(decode_cursor(cursor, secret_key(request)), "id")
     rows, more = loan_book_service.list_events(session, int(loan.id), limit=limit, after=after)  # type: ignore[arg-type]
-    next_cursor = encode_cursor({"id": rows[-1].id}, _secret(request)) if more and rows else None
+    next_cursor = encode_cursor({"id": rows[-1].id}, secret_key(request)) if more and rows else None
     return {
         "items": [
             LoanEventOut.model_validate(loan_book_service.event_view(e)).model_dump(mode="json")

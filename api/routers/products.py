@@ -43,10 +43,6 @@ Pricer = Annotated[Principal, Depends(require_roles("fund_manager", "risk"))]
 FundManager = Annotated[Principal, Depends(require_roles("fund_manager"))]
 
 
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}"
-
-
 @router.post(
     "/securitizations",
     status_code=201,
@@ -62,7 +58,7 @@ def create_securitization(
     principal rule, triggers (OC, cumulative default, DSCR trap/sweep tiers, rapid
     amortisation), advance rate. A bad structure is a 422 naming the field."""
     row, tranches = service.create_securitization(
-        session, body, tenant=principal.tenant, actor=_actor(principal)
+        session, body, tenant=principal.tenant, actor=principal.actor
     )
     return service.securitization_public(row, tranches)
 
@@ -134,11 +130,11 @@ def price_securitization(
     `recursion` methods. The run is stored with its seed. Above 200,000 paths: 202 and a job."""
     if pricing.pricing_is_job(body):
         job = pricing.queue_pricing(
-            session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
+            session, securitization_id, body, tenant=principal.tenant, actor=principal.actor
         )
         return accepted(request.app, job)
     return pricing.price_securitization(
-        session, securitization_id, body, tenant=principal.tenant, actor=_actor(principal)
+        session, securitization_id, body, tenant=principal.tenant, actor=principal.actor
     )
 
 

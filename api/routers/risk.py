@@ -54,10 +54,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}"
-
-
 def _position(after: dict[str, Any] | None, kinds: dict[str, type]) -> dict[str, Any] | None:
     """A decoded cursor of this list (exactly ``kinds``' keys and types), else a 422: a
     cursor another list issued is signed too, but is not a position here."""
@@ -114,7 +110,7 @@ def create_scenario(
 ) -> Any:
     """Body: ``{"name", "extends" (optional), "horizon_months", "shocks": {...}}`` (the API contract)."""
     return scenarios_service.create_scenario(
-        session, body, tenant=principal.tenant, actor=_actor(principal)
+        session, body, tenant=principal.tenant, actor=principal.actor
     )
 
 
@@ -133,7 +129,7 @@ def create_stress_run(
         session,
         body.scenario,
         tenant=principal.tenant,
-        actor=_actor(principal),
+        actor=principal.actor,
         paths=body.paths,
         seed=body.seed,
         as_of=body.as_of,

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from api import quote_cache, streams
-from api.deps import MAX_ROW_ID, Principal, RowId, SessionDep, require_roles
+from api.deps import MAX_ROW_ID, Principal, RowId, SessionDep, require_roles, secret_key
 from api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from api.reports import exports
 from api.routers._body import ERROR_RESPONSES, int_position
@@ -29,10 +29,6 @@ Valuer = Annotated[Principal, Depends(require_roles("bank", "registrar"))]
 Reader = Annotated[Principal, Depends(require_roles())]
 EXPORT_MAX_ROWS = 100_000
 """An export carries the whole list, up to this many rows."""
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.secret_key)
 
 
 @router.post(
@@ -68,7 +64,7 @@ def create_valuation(
         assumptions=body.assumptions,
         risk_free_rate=body.risk_free_rate,
         tenant=principal.tenant,
-        actor=f"key:{principal.key_id}",
+        actor=principal.actor,
         publish=service.may_publish(
             session, asset_id, role=principal.role, tenant=principal.tenant
         ),
@@ -103,10 +99,10 @@ def list_valuations(
         return exports.response(
             exports.valuations_frame(items), fmt, f"asset-{asset_id}-valuations"
         )
-    after_id = int_position(decode_cursor(cursor, _secret(request)), "id")
+    after_id = int_position(decode_cursor(cursor, secret_key(request)), "id")
     items, more = quote_service.list_valuations(session, asset_id, limit=limit, after_id=after_id)
     next_cursor = (
-        encode_cursor({"id": items[-1]["id"]}, _secret(request)) if more and items else None
+        encode_cursor({"id": items[-1]["id"]}, secret_key(request)) if more and items else None
     )
     return ValuationList(
         items=[ValuationOut.model_validate(i) for i in items], next_cursor=next_cursor
@@ -302,12 +298,12 @@ def list_quotes(
             session, category=category, limit=EXPORT_MAX_ROWS, after_asset_id=None
         )
         return exports.response(exports.quotes_frame(items), fmt, "quotes")
-    after = int_position(decode_cursor(cursor, _secret(request)), "asset_id")
+    after = int_position(decode_cursor(cursor, secret_key(request)), "asset_id")
     items, more = quote_service.list_latest_quotes(
         session, category=category, limit=limit, after_asset_id=after
     )
     next_cursor = (
-        encode_cursor({"asset_id": items[-1]["asset_id"]}, _secret(request))
+        encode_cursor({"asset_id": items[-1]["asset_id"]}, secret_key(request))
         if more and items
         else None
     )

@@ -20,7 +20,7 @@ from api.schemas.credit import RevalueIn
 from api.services.collateral import assess_assets
 from api.services.credit import MAX_RECURSION_CONTRIBUTIONS, PORTFOLIO_MC_PATHS
 from credit.contributions import portfolio_risk as book_risk
-from credit.loans import loan_terms, terms_schedule
+from credit.loans import balance_at, loan_terms, terms_schedule
 from credit.monitoring import MonitoringThresholds, revalue
 from models.audit import record_audit
 from models.credit import (
@@ -72,9 +72,8 @@ def loan_schedule(loan: Loan) -> pd.DataFrame:
 
 
 def outstanding_at(loan: Loan, as_of: date) -> float:
-    sched = loan_schedule(loan)
-    paid = [b for d, b in zip(sched["date"], sched["balance"], strict=True) if d <= as_of]
-    return float(paid[-1]) if paid else float(loan.principal)
+    """The loan's outstanding balance at ``as_of`` (`credit.loans.balance_at`)."""
+    return balance_at(loan_schedule(loan), as_of, float(loan.principal))
 
 
 def loan_pledges(session: Session, loan_id: int) -> list[Pledge]:

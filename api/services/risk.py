@@ -47,13 +47,14 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from api import jobs
+from api.clock import now as clock_now
 from api.clock import rfc3339, today
 from api.errors import ConflictError, NotFoundError
 from api.services.reverse_stress import parse_reverse, reverse_view
@@ -82,10 +83,6 @@ ProgressFn = Callable[[float], None]
 
 
 # ----------------------------------------------------------------------------- runs
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_run(
     session: Session,
     scenario_ref: str | Mapping[str, Any],
@@ -178,7 +175,7 @@ def _fail_if_interrupted(session: Session, run: StressRun) -> bool:
     done = session.execute(
         sa.update(StressRun)
         .where(col(StressRun.id) == run.id, col(StressRun.status).in_(_OPEN))
-        .values(status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=_now())
+        .values(status="failed", error=jobs.INTERRUPTED_ERROR, finished_at=clock_now())
     )
     session.commit()
     session.refresh(run)
@@ -331,7 +328,7 @@ def execute_run(
             started = session.execute(
                 sa.update(StressRun)
                 .where(col(StressRun.id) == run_id, col(StressRun.status) == "queued")
-                .values(status="running", started_at=_now(), progress=0.0)
+                .values(status="running", started_at=clock_now(), progress=0.0)
             )
             session.commit()
             if not started.rowcount:  # type: ignore[attr-defined]
@@ -409,7 +406,7 @@ def execute_run(
                 .values(
                     status="succeeded",
                     progress=1.0,
-                    finished_at=_now(),
+                    finished_at=clock_now(),
                     record=json.dumps(record, default=str),
                 )
             )
@@ -427,7 +424,7 @@ def execute_run(
             session.execute(
                 sa.update(StressRun)
                 .where(col(StressRun.id) == run_id, col(StressRun.status).in_(_OPEN))
-                .values(status="failed", error=message[:4000], finished_at=_now())
+                .values(status="failed", error=message[:4000], finished_at=clock_now())
             )
             session.commit()
     finally:
