@@ -187,13 +187,17 @@ class _LoanOut:
     metrics: dict[str, FloatArray]  # each (V, L)
 
 
-def economic_lgd(
+def economic_lgd_from_quantiles(
     recovery_quantiles: FloatArray,
     ead: FloatArray,
     pd: FloatArray,
     levels: FloatArray = QUANTILE_LEVELS,
 ) -> FloatArray:
-    """``E[max(0, 1 - R(U) / EAD) | U < PD]`` from recovery quantiles on ``levels``.
+    """Return the economic LGD ``E[max(0, 1 - R(U) / EAD) | U < PD]`` from recovery quantiles.
+
+    The definition of `credit.lgd.economic_lgd` (the loss on the default paths over their
+    exposure), where the default paths are the worst ``PD`` of the recovery outcomes: the
+    stress engine keeps quantiles of the collateral value on ``levels``, not its paths.
 
     Parameters
     ----------
@@ -297,7 +301,9 @@ def _loan_chunk(
             ratio = np.where(has_coll, coll[v] / np.where(has_coll, coll[b], 1.0), 1.0)
         pd_v = stress_pd(task.pd, sh, ratio, log_vol[b])
         rec_q = pledge @ (assets.quantiles[v] * (1.0 - assets.liq_cost[v])[:, None])
-        econ = np.where(has_coll, economic_lgd(rec_q, task.ead, np.maximum(pd_v, 1e-12)), 0.0)
+        econ = np.where(
+            has_coll, economic_lgd_from_quantiles(rec_q, task.ead, np.maximum(pd_v, 1e-12)), 0.0
+        )
         lgd_v = stress_lgd(task.lgd, sh, econ)
         el = pd_v * lgd_v * task.ead
         lgd_cap = np.where(np.isnan(task.lgd_reg), lgd_v, np.fmax(task.lgd_reg, lgd_v))

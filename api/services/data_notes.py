@@ -24,7 +24,7 @@ from valuation.errors import ValuationError
 from valuation.market import default_curve
 
 
-def revenue_paths(
+def asset_revenue_paths(
     session: Session,
     asset_id: int,
     *,
@@ -77,7 +77,7 @@ def price_data_note_for(session: Session, req: DataNotePriceRequest) -> DataNote
             recovery_rate=req.recovery_rate,
             default_threshold=req.default_threshold,
         )
-        sim = revenue_paths(
+        sim = asset_revenue_paths(
             session,
             req.asset_id,
             as_of=as_of,

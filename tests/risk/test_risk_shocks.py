@@ -7,7 +7,7 @@ import pytest
 import QuantLib as ql
 from scipy.special import ndtr, ndtri
 
-from risk.kernels import economic_lgd
+from risk.kernels import economic_lgd_from_quantiles
 from risk.scenarios import RightsEvent, Shocks
 from risk.shocks import (
     revenue_factors,
@@ -126,15 +126,32 @@ def test_given_paths_keep_their_mean_under_a_volatility_shock() -> None:
 def test_economic_lgd_closed_forms() -> None:
     # constant recovery R: LGD = 1 - R/EAD whatever the PD
     q = np.full((1, 24), 60.0)
-    assert economic_lgd(q, np.array([100.0]), np.array([0.03]))[0] == pytest.approx(0.4)
+    assert economic_lgd_from_quantiles(q, np.array([100.0]), np.array([0.03]))[0] == pytest.approx(
+        0.4
+    )
     # recovery linear in u on [0, 1] (uniform collateral R(u) = 100 u on our levels):
     # E[1 - R(U)/100 | U < p] = 1 - p/2 for p on a level
     from risk.inputs import QUANTILE_LEVELS
 
     q = (100.0 * QUANTILE_LEVELS)[None, :]
     for p in (0.05, 0.2, 0.5):
-        got = economic_lgd(q, np.array([100.0]), np.array([p]))[0]
+        got = economic_lgd_from_quantiles(q, np.array([100.0]), np.array([p]))[0]
         # below the first level the integrand is flat at its first value
         u0 = QUANTILE_LEVELS[0]
         exact = (u0 * (1 - u0) + (p - u0) - (p**2 - u0**2) / 2) / p
         assert got == pytest.approx(exact, rel=1e-12)
+
+
+def test_economic_lgd_from_quantiles_is_credits_economic_lgd_on_the_worst_paths() -> None:
+    """The stress engine's quantile form and `credit.lgd.economic_lgd` are one definition."""
+    from credit.lgd import economic_lgd
+
+    rng = np.random.default_rng(8)
+    recovery = 80.0 * np.exp(0.6 * rng.standard_normal(400_000) - 0.18)  # collateral, net
+    ead, pd_ = 100.0, 0.08
+    worst = recovery <= np.quantile(recovery, pd_)  # default on the worst PD of outcomes
+    paths = economic_lgd(ead, recovery, worst, liquidation_cost=0.0).lgd
+    levels = np.linspace(0.0001, 0.9999, 9_999)
+    q = np.quantile(recovery, levels)[None, :]
+    got = economic_lgd_from_quantiles(q, np.array([ead]), np.array([pd_]), levels)[0]
+    assert got == pytest.approx(paths, rel=2e-3)
