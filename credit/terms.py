@@ -26,6 +26,7 @@ from valuation.conventions import (
     business_day_convention,
     calendar,
     from_ql_date,
+    parse_choice,
     to_ql_date,
 )
 from valuation.errors import ConventionError
@@ -47,13 +48,7 @@ class Amortization(StrEnum):
     @classmethod
     def parse(cls, value: object, *, field: str = "amortization") -> Amortization:
         """Parse an amortisation name; an unknown one is an error naming ``field``."""
-        try:
-            return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in cls)
-            raise ConventionError(
-                f"The `{field}` must be one of {allowed}. Got {value!r}.", field=field
-            ) from None
+        return parse_choice(cls, value, field=field)
 
 
 class DiscountCurve(Protocol):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import TypeVar
 
 import QuantLib as ql
 
@@ -63,6 +64,24 @@ MINOR_UNITS: dict[str, int] = {
     "ZAR": 2,
     "BHD": 3,
 }
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def parse_choice(choices: type[_Choice], value: object, *, field: str) -> _Choice:
+    """Return the member of ``choices`` named ``value``.
+
+    Anything else is an error naming ``field`` and the allowed values: the one parser of
+    the named choices at the boundary (day counts, amortisations).
+    """
+    try:
+        return choices(value)  # type: ignore[arg-type]  # any value: a non-member raises
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in choices)
+        raise ConventionError(
+            f"The `{field}` must be one of {allowed}. Got {value!r}.", field=field
+        ) from None
 
 
 class Currency(StrEnum):
@@ -154,13 +173,7 @@ class DayCount(StrEnum):
     @classmethod
     def parse(cls, value: object, *, field: str = "day_count") -> DayCount:
         """Parse a day-count name; an unknown one is an error naming ``field``."""
-        try:
-            return cls(value)  # type: ignore[arg-type]  # any value: a non-member raises
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in cls)
-            raise ConventionError(
-                f"The `{field}` must be one of {allowed}. Got {value!r}.", field=field
-            ) from None
+        return parse_choice(cls, value, field=field)
 
     def to_ql(self) -> ql.DayCounter:
         """Return the QuantLib day counter (30/360 is the bond basis, ACT/ACT is ISDA)."""

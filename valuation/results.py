@@ -24,6 +24,9 @@ COMPARABLE_COLUMNS = (
     "quality_score",
     "rights_scope",
 )
+#: The columns of a comparables frame as the registry keeps it: the required ones and the
+#: optional ``annual_revenue`` the revenue multiple uses.
+COMPARABLE_FRAME_COLUMNS = (*COMPARABLE_COLUMNS, "annual_revenue")
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:

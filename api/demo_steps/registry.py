@@ -18,6 +18,7 @@ from api.services import comparables as comparable_service
 from api.services import registry
 from api.services import signals as signal_service
 from samples.data_assets import SampleData, generate_samples
+from valuation.results import COMPARABLE_FRAME_COLUMNS
 
 ACTOR = "demo"
 
@@ -44,16 +45,7 @@ def cost_records(costs: pd.DataFrame) -> list[CostRecordIn]:
 
 def comparable_records(comparables: pd.DataFrame) -> list[ComparableIn]:
     """A comparables frame as validated records."""
-    columns = [
-        "category",
-        "price",
-        "currency",
-        "traded_on",
-        "records",
-        "quality_score",
-        "rights_scope",
-        "annual_revenue",
-    ]
+    columns = list(COMPARABLE_FRAME_COLUMNS)
     return [
         ComparableIn(
             category=c,

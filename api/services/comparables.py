@@ -18,6 +18,7 @@ from api.schemas.registry import ComparableIn
 from api.services.registry import check_dates, money_decimal
 from models.audit import record_audit
 from models.registry import Comparable
+from valuation.results import COMPARABLE_FRAME_COLUMNS
 
 MAX_COMPARABLES_PER_REQUEST = 1_000
 
@@ -94,6 +95,20 @@ def list_comparables(
     return rows[:limit], len(rows) > limit
 
 
+def _audited(row: Comparable) -> dict[str, object]:
+    """A stored comparable as its audit entries record it (amounts as exact strings)."""
+    return {
+        "category": row.category,
+        "price": str(row.price),
+        "currency": row.currency,
+        "traded_on": row.traded_on.isoformat(),
+        "records": row.records,
+        "quality_score": row.quality_score,
+        "rights_scope": row.rights_scope,
+        "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
+    }
+
+
 def correct_comparable(
     session: Session,
     comparable_id: int,
@@ -118,16 +133,7 @@ def correct_comparable(
             f"(got {record.price!r}, booked as {price}).",
             field="price",
         )
-    before = {
-        "price": str(row.price),
-        "currency": row.currency,
-        "traded_on": row.traded_on.isoformat(),
-        "records": row.records,
-        "quality_score": row.quality_score,
-        "rights_scope": row.rights_scope,
-        "category": row.category,
-        "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
-    }
+    before = _audited(row)
     row.category, row.price, row.currency = record.category, price, record.currency
     row.traded_on, row.records, row.quality_score = (
         record.traded_on,
@@ -165,16 +171,7 @@ def delete_comparable(
     row = session.get(Comparable, comparable_id)
     if row is None or (row.tenant != tenant and not is_admin):
         raise NotFoundError(f"No comparable {comparable_id}.")
-    payload = {
-        "category": row.category,
-        "price": str(row.price),
-        "currency": row.currency,
-        "traded_on": row.traded_on.isoformat(),
-        "records": row.records,
-        "quality_score": row.quality_score,
-        "rights_scope": row.rights_scope,
-        "annual_revenue": None if row.annual_revenue is None else str(row.annual_revenue),
-    }
+    payload = _audited(row)
     session.delete(row)  # the entry records the state the deletion leaves
     record_audit(
         session,
@@ -211,14 +208,5 @@ def comparables_frame(session: Session, *, category: str | None = None) -> pd.Da
                 float("nan") if r.annual_revenue is None else float(r.annual_revenue) for r in rows
             ],
         },
-        columns=[
-            "category",
-            "price",
-            "currency",
-            "traded_on",
-            "records",
-            "quality_score",
-            "rights_scope",
-            "annual_revenue",
-        ],
+        columns=list(COMPARABLE_FRAME_COLUMNS),
     )

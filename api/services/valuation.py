@@ -64,6 +64,7 @@ from valuation.errors import ConventionError, NoMethodError
 from valuation.haircut import DEFAULT_LIQUIDATION_HORIZON_MONTHS
 from valuation.income import DEFAULT_MAX_LIFE_MONTHS
 from valuation.market import DEFAULT_MARKET_DATA, default_curve
+from valuation.results import COMPARABLE_FRAME_COLUMNS
 
 ACTION = "valuation.create"
 
@@ -150,16 +151,7 @@ def inputs_sha256(
         ),
         "comparables": _frame_rows(
             inputs.comparables,
-            (
-                "category",
-                "price",
-                "currency",
-                "traded_on",
-                "records",
-                "quality_score",
-                "rights_scope",
-                "annual_revenue",
-            ),
+            COMPARABLE_FRAME_COLUMNS,
         ),
         "as_of": as_of,
         "currency": currency,

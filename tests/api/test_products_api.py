@@ -642,3 +642,12 @@ def test_inline_loans_give_their_tenor_as_tenor_months(client, make_key) -> None
     assert new.json()["pool_balance"] == old.json()["pool_balance"]
     spec = client.get(f"/v1/securitizations/{new.json()['id']}", headers=bank).json()
     assert "term_months" not in json.dumps(spec)
+    both = {"loan_id": "L", "balance": 1e6, "annual_rate": 0.06, "tenor_months": 24}
+    both["term_months"] = 24
+    r = client.post(
+        "/v1/securitizations",
+        json={"pool": {"loans": [both]}, "tranches": tranches},
+        headers=bank,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "pool.loans.0.term_months"
